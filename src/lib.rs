@@ -1,0 +1,79 @@
+//! # polysync
+//!
+//! Synchronization primitives that **OS threads, async tasks of any executor,
+//! and green threads can wait on at the same time**, each in its own way:
+//! threads park, tasks return `Pending` and are woken through their `Waker`,
+//! green threads switch to their scheduler. Releasing or notifying never
+//! blocks and works from anywhere.
+//!
+//! One [`Lock`] can be shared by a thread that calls
+//! [`acquire_blocking`](Lock::acquire_blocking), a tokio task and a smol task
+//! that `.await` [`acquire`](Lock::acquire), in different threads and
+//! runtimes: no polling, no helper thread per wait, no leaked waiters when a
+//! wait times out or its future is dropped.
+//!
+//! ```
+//! use polysync::Lock;
+//! use std::sync::Arc;
+//!
+//! let lock = Arc::new(Lock::new());
+//! let runtime_thread = {
+//!     let lock = lock.clone();
+//!     std::thread::spawn(move || {
+//!         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//!         rt.block_on(async {
+//!             let _guard = lock.acquire().await; // a task waits without blocking its thread
+//!         });
+//!     })
+//! };
+//! {
+//!     let _guard = lock.acquire_blocking(); // a plain thread parks
+//! }
+//! runtime_thread.join().unwrap();
+//! ```
+//!
+//! ## Every wait in five forms
+//!
+//! | form | example |
+//! |---|---|
+//! | async | `lock.acquire().await` |
+//! | blocking | `lock.acquire_blocking()` |
+//! | non-blocking | `lock.try_acquire()` |
+//! | blocking with timeout | `lock.try_acquire_for(Duration)` |
+//! | blocking with deadline | `lock.try_acquire_until(Instant)` |
+//!
+//! "Blocking" blocks the current execution unit: the OS thread, or, with a
+//! green backend registered (see [`lowlevel::register_backend`]), the green
+//! thread without blocking the OS thread that carries it. Async futures are
+//! cancel-safe, so any runtime's timeout works on them.
+//!
+//! ## Semantics
+//!
+//! - **Fair:** strict FIFO across all kinds of waiters, by direct hand-off:
+//!   a release gives the resource to the oldest waiter, and nobody barges in.
+//! - **Cancellation loses nothing:** a waiter that gives up after being handed
+//!   the resource passes it on.
+//! - **No allocation per wait:** wait-queue nodes live in the waiting future or
+//!   stack frame.
+//! - **No poisoning**, like tokio and parking_lot.
+//!
+//! ## Primitives
+//!
+//! - [`Lock`] and [`Mutex<T>`]: fair mutual exclusion.
+//! - [`Semaphore`], [`BoundedSemaphore`], [`BinarySemaphore`]: counting.
+//! - [`Event`]: a one-time event.
+//! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
+//!   [`lowlevel::Signal`], [`lowlevel::block_on`], the backend registry).
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+
+pub mod event;
+pub mod lock;
+pub mod lowlevel;
+pub mod mutex;
+pub mod semaphore;
+
+pub use event::Event;
+pub use lock::{Lock, LockGuard};
+pub use mutex::{Mutex, MutexGuard};
+pub use semaphore::{BinarySemaphore, BoundedSemaphore, Permit, Semaphore, TooManyReleases};

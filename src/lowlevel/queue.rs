@@ -1,0 +1,461 @@
+//! The wait queue: one atomic word plus an intrusive, circular, doubly-linked
+//! FIFO list of [`Node`]s that live in the waiters' own memory (a stack frame
+//! or a pinned future), so waiting never allocates.
+//!
+//! # The word
+//!
+//! ```text
+//!  63                              32 31                      1   0
+//! +----------------------------------+--------------------------+---+
+//! |   user bits (the primitive's)    |   number of queued nodes | L |
+//! +----------------------------------+--------------------------+---+
+//! ```
+//!
+//! `L` is a tiny lock that guards the list. The rule that keeps the protocol
+//! simple: **while `L` is set, only its holder writes the word.** Everybody
+//! else changes the word with a compare-exchange whose expected value has `L`
+//! clear, so it fails and takes the slow path. The holder therefore owns the
+//! whole word, edits a private copy through [`QueueGuard`], and publishes it
+//! with one store when it unlocks.
+//!
+//! # Nodes
+//!
+//! A node is `IDLE` (not queued, owned by its waiter), `WAITING` (linked;
+//! changed only under `L`), `NOTIFIED` (unlinked by a notifier, who stored
+//! `NOTIFIED` with `Release` as its very last access to the node) or `DONE`.
+//! A waiter that sees `NOTIFIED` with `Acquire` owns the node again together
+//! with whatever was handed to it.
+
+use super::sync::{AtomicU8, AtomicU64, Ordering, UnsafeCell, backoff, const_fn};
+use std::marker::PhantomPinned;
+use std::ptr;
+use std::task::Waker;
+
+const LOCKED: u64 = 1;
+const COUNT_UNIT: u64 = 1 << 1;
+const COUNT_MASK: u64 = 0xFFFF_FFFE;
+const USER_SHIFT: u32 = 32;
+
+/// The largest value the user bits of a queue word can hold.
+pub(crate) const USER_MAX: u64 = u32::MAX as u64;
+
+pub(crate) const IDLE: u8 = 0;
+pub(crate) const WAITING: u8 = 1;
+pub(crate) const NOTIFIED: u8 = 2;
+pub(crate) const DONE: u8 = 3;
+
+/// A queue entry. It lives inside the waiter's future or stack frame and must
+/// not move while it is `WAITING` (the futures that hold one are `!Unpin`).
+pub(crate) struct Node {
+    state: AtomicU8,
+    /// What the waiter tells the notifier (an owner id, a pointer to an item
+    /// slot) or what the notifier hands back. Accessed under the queue lock
+    /// while `WAITING`, by the owner otherwise.
+    data: UnsafeCell<usize>,
+    next: UnsafeCell<*const Node>,
+    prev: UnsafeCell<*const Node>,
+    waker: UnsafeCell<Option<Waker>>,
+    _pinned: PhantomPinned,
+}
+
+impl Node {
+    const_fn! {
+        pub(crate) fn new(data: usize) -> Node {
+            Node {
+                state: AtomicU8::new(IDLE),
+                data: UnsafeCell::new(data),
+                next: UnsafeCell::new(ptr::null()),
+                prev: UnsafeCell::new(ptr::null()),
+                waker: UnsafeCell::new(None),
+                _pinned: PhantomPinned,
+            }
+        }
+    }
+
+    /// The node's state as its owner sees it. `Acquire`, so that after
+    /// `NOTIFIED` the owner also sees what the notifier handed over.
+    #[inline]
+    pub(crate) fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    /// Marks a node its owner has finished with (`IDLE`/`NOTIFIED` -> `DONE`).
+    #[inline]
+    pub(crate) fn set_done(&self) {
+        self.state.store(DONE, Ordering::Relaxed);
+    }
+
+    /// Reads the node's data. Only its owner may call this, and only while the
+    /// node is not `WAITING` (or under the queue lock).
+    #[inline]
+    pub(crate) fn data(&self) -> usize {
+        // SAFETY: the caller owns the node or holds the queue lock, so no other
+        // thread writes `data` concurrently.
+        self.data.with(|p| unsafe { *p })
+    }
+
+    /// Stores `waker` unless the stored one would wake the same task; returns
+    /// the replaced waker so the caller can drop it after unlocking.
+    /// Must be called with the queue lock held while the node is `WAITING`.
+    pub(crate) fn replace_waker_locked(&self, waker: &Waker) -> Option<Waker> {
+        // SAFETY: the caller holds the queue lock, which guards a WAITING node's waker.
+        self.waker.with_mut(|slot| unsafe {
+            match &*slot {
+                Some(old) if old.will_wake(waker) => None,
+                _ => (*slot).replace(waker.clone()),
+            }
+        })
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state.load(Ordering::Relaxed) {
+            IDLE => "idle",
+            WAITING => "waiting",
+            NOTIFIED => "notified",
+            _ => "done",
+        };
+        f.debug_struct("Node")
+            .field("state", &state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One atomic word (lock bit, waiter count, the primitive's user bits) and the
+/// head of the node list. 16 bytes.
+pub(crate) struct WaitQueue {
+    word: AtomicU64,
+    /// Oldest node; `head.prev` is the newest. Null when empty.
+    head: UnsafeCell<*const Node>,
+}
+
+// SAFETY: the raw pointers are only followed under the queue lock, and the
+// nodes they point to are kept alive by their waiters until unlinked (see the
+// node protocol above). Wakers are `Send + Sync`.
+unsafe impl Send for WaitQueue {}
+// SAFETY: as above; all shared access goes through the atomic word and the lock.
+unsafe impl Sync for WaitQueue {}
+
+impl WaitQueue {
+    const_fn! {
+        pub(crate) fn new(user: u64) -> WaitQueue {
+            WaitQueue {
+                word: AtomicU64::new(user << USER_SHIFT),
+                head: UnsafeCell::new(ptr::null()),
+            }
+        }
+    }
+
+    /// The user bits, as last published.
+    #[inline]
+    pub(crate) fn user(&self, order: Ordering) -> u64 {
+        self.word.load(order) >> USER_SHIFT
+    }
+
+    /// The number of queued nodes, as last published.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        ((self.word.load(Ordering::Relaxed) & COUNT_MASK) / COUNT_UNIT) as usize
+    }
+
+    /// Lock-free update of the user bits, allowed only while the queue is
+    /// unlocked and empty. `f` returns the new user bits, or `None` to give up.
+    /// Returns the user bits that `f` accepted, or `Err` with what was seen
+    /// when `f` gave up or the queue was locked or non-empty (take the slow path).
+    #[inline]
+    pub(crate) fn update_if_idle(
+        &self,
+        success: Ordering,
+        mut f: impl FnMut(u64) -> Option<u64>,
+    ) -> Result<u64, u64> {
+        let mut word = self.word.load(Ordering::Relaxed);
+        loop {
+            if word & (LOCKED | COUNT_MASK) != 0 {
+                return Err(word >> USER_SHIFT);
+            }
+            let user = word >> USER_SHIFT;
+            let Some(new) = f(user) else {
+                return Err(user);
+            };
+            debug_assert!(new <= USER_MAX);
+            match self.word.compare_exchange_weak(
+                word,
+                new << USER_SHIFT,
+                success,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(user),
+                Err(seen) => word = seen,
+            }
+        }
+    }
+
+    /// One compare-exchange of an idle queue's user bits from `current` to
+    /// `new`: the cheapest fast path (one atomic instruction).
+    #[inline]
+    pub(crate) fn cas_idle(&self, current: u64, new: u64, success: Ordering) -> bool {
+        self.word
+            .compare_exchange(
+                current << USER_SHIFT,
+                new << USER_SHIFT,
+                success,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// Takes the queue lock. Critical sections are a few pointer writes, so a
+    /// short back-off (then yielding the core) is the right wait here.
+    #[inline]
+    pub(crate) fn lock(&self) -> QueueGuard<'_> {
+        let mut word = self.word.load(Ordering::Relaxed);
+        let mut step = 0;
+        loop {
+            if word & LOCKED == 0 {
+                match self.word.compare_exchange_weak(
+                    word,
+                    word | LOCKED,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return QueueGuard { queue: self, word },
+                    Err(seen) => {
+                        word = seen;
+                        continue;
+                    }
+                }
+            }
+            backoff(&mut step);
+            word = self.word.load(Ordering::Relaxed);
+        }
+    }
+}
+
+impl std::fmt::Debug for WaitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitQueue")
+            .field("waiting", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Exclusive access to a [`WaitQueue`]'s list and word; publishes the word
+/// and unlocks on drop. Never wake a waker while holding one: collect the
+/// wakers (see [`WakeList`]) and wake them after the guard is gone.
+pub(crate) struct QueueGuard<'a> {
+    queue: &'a WaitQueue,
+    /// Private copy of the word without the lock bit.
+    word: u64,
+}
+
+impl QueueGuard<'_> {
+    /// The user bits.
+    #[inline]
+    pub(crate) fn user(&self) -> u64 {
+        self.word >> USER_SHIFT
+    }
+
+    /// Replaces the user bits; published when the guard drops.
+    #[inline]
+    pub(crate) fn set_user(&mut self, user: u64) {
+        debug_assert!(user <= USER_MAX);
+        self.word = (self.word & COUNT_MASK) | (user << USER_SHIFT);
+    }
+
+    /// The number of queued nodes.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        ((self.word & COUNT_MASK) / COUNT_UNIT) as usize
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.word & COUNT_MASK == 0
+    }
+
+    fn head(&self) -> *const Node {
+        // SAFETY: we hold the queue lock, which guards `head`.
+        self.queue.head.with(|p| unsafe { *p })
+    }
+
+    fn set_head(&mut self, node: *const Node) {
+        // SAFETY: we hold the queue lock, which guards `head`.
+        self.queue.head.with_mut(|p| unsafe { *p = node })
+    }
+
+    /// Appends an `IDLE` node with the waker to wake it by; it becomes `WAITING`.
+    ///
+    /// # Safety
+    /// The node must stay at this address and alive until it has been removed
+    /// with [`QueueGuard::remove`] or observed `NOTIFIED` by its owner.
+    pub(crate) unsafe fn push_back(&mut self, node: &Node, waker: Waker) {
+        debug_assert_eq!(node.state.load(Ordering::Relaxed), IDLE);
+        assert!(
+            self.word & COUNT_MASK != COUNT_MASK,
+            "polysync: more than 2^31 - 1 waiters on one primitive"
+        );
+        let new: *const Node = node;
+        // SAFETY: we hold the lock; `node` is not linked anywhere, so only we
+        // touch its cells; linked nodes are alive by the push contract.
+        unsafe {
+            node.waker.with_mut(|w| *w = Some(waker));
+            let head = self.head();
+            if head.is_null() {
+                node.next.with_mut(|p| *p = new);
+                node.prev.with_mut(|p| *p = new);
+                self.set_head(new);
+            } else {
+                let tail = (*head).prev.with(|p| *p);
+                node.next.with_mut(|p| *p = head);
+                node.prev.with_mut(|p| *p = tail);
+                (*tail).next.with_mut(|p| *p = new);
+                (*head).prev.with_mut(|p| *p = new);
+            }
+        }
+        node.state.store(WAITING, Ordering::Relaxed);
+        self.word += COUNT_UNIT;
+    }
+
+    /// Unlinks a node (which must be linked in this queue).
+    ///
+    /// # Safety
+    /// `node` must be `WAITING` in this queue.
+    unsafe fn unlink(&mut self, node: *const Node) {
+        // SAFETY: the caller guarantees the node is linked here, and we hold
+        // the lock, so its neighbours are alive and only we touch the links.
+        unsafe {
+            let next = (*node).next.with(|p| *p);
+            if next == node {
+                self.set_head(ptr::null());
+            } else {
+                let prev = (*node).prev.with(|p| *p);
+                (*prev).next.with_mut(|p| *p = next);
+                (*next).prev.with_mut(|p| *p = prev);
+                if self.head() == node {
+                    self.set_head(next);
+                }
+            }
+        }
+        self.word -= COUNT_UNIT;
+    }
+
+    /// Removes a `WAITING` node whose waiter gave up; returns its waker so the
+    /// caller can drop it after unlocking.
+    ///
+    /// # Safety
+    /// The node must be `WAITING` in this queue.
+    pub(crate) unsafe fn remove(&mut self, node: &Node) -> Option<Waker> {
+        // SAFETY: forwarded contract.
+        unsafe { self.unlink(node) };
+        node.state.store(IDLE, Ordering::Relaxed);
+        // SAFETY: we hold the lock and the node is no longer linked.
+        node.waker.with_mut(|w| unsafe { (*w).take() })
+    }
+
+    /// The oldest waiting node, without removing it.
+    pub(crate) fn front(&self) -> Option<Waiting<'_>> {
+        let head = self.head();
+        (!head.is_null()).then_some(Waiting {
+            node: head,
+            _guard: std::marker::PhantomData,
+        })
+    }
+
+    /// Removes the oldest node and marks it `NOTIFIED` with `data` as what it
+    /// was handed; returns its waker, to be woken after unlocking.
+    pub(crate) fn notify_front(&mut self, data: usize) -> Option<Option<Waker>> {
+        self.notify_front_inner(Some(data))
+    }
+
+    /// Like [`notify_front`](QueueGuard::notify_front), leaving the node's data as it is.
+    pub(crate) fn notify_front_keep(&mut self) -> Option<Option<Waker>> {
+        self.notify_front_inner(None)
+    }
+
+    fn notify_front_inner(&mut self, data: Option<usize>) -> Option<Option<Waker>> {
+        let head = self.head();
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: `head` is linked in this queue and we hold the lock.
+        unsafe {
+            self.unlink(head);
+            let node = &*head;
+            if let Some(data) = data {
+                node.data.with_mut(|p| *p = data);
+            }
+            let waker = node.waker.with_mut(|w| (*w).take());
+            // Last access: from here on the waiter may free the node.
+            node.state.store(NOTIFIED, Ordering::Release);
+            Some(waker)
+        }
+    }
+}
+
+impl Drop for QueueGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.queue.word.store(self.word, Ordering::Release);
+    }
+}
+
+/// A read-only view of a waiting node under the lock.
+pub(crate) struct Waiting<'g> {
+    node: *const Node,
+    _guard: std::marker::PhantomData<&'g ()>,
+}
+
+impl Waiting<'_> {
+    /// The data its waiter stored.
+    pub(crate) fn data(&self) -> usize {
+        // SAFETY: the node is linked (alive) and the lock, borrowed for 'g, guards its data.
+        unsafe { (*self.node).data.with(|p| *p) }
+    }
+}
+
+/// A fixed-size batch of wakers collected under a queue lock and woken after
+/// it is released, without allocating.
+pub(crate) struct WakeList {
+    wakers: [Option<Waker>; WakeList::CAPACITY],
+    len: usize,
+}
+
+impl WakeList {
+    pub(crate) const CAPACITY: usize = 16;
+
+    pub(crate) fn new() -> Self {
+        Self {
+            wakers: Default::default(),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.len == Self::CAPACITY
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, waker: Option<Waker>) {
+        debug_assert!(!self.is_full());
+        self.wakers[self.len] = waker;
+        self.len += 1;
+    }
+
+    /// Wakes everything collected. Call only with no queue lock held.
+    pub(crate) fn wake_all(&mut self) {
+        for slot in &mut self.wakers[..self.len] {
+            if let Some(waker) = slot.take() {
+                waker.wake();
+            }
+        }
+        self.len = 0;
+    }
+}
+
+impl Drop for WakeList {
+    fn drop(&mut self) {
+        self.wake_all();
+    }
+}

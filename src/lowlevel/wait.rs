@@ -1,0 +1,152 @@
+//! The one state machine every waiting operation runs: try without the lock,
+//! try again under the queue lock (so a release cannot slip between the check
+//! and the enqueue), enqueue a node, and on wake-up own whatever was handed
+//! over. Async methods return it as a future; blocking methods drive the same
+//! future with the current [`Waiter`](super::Waiter).
+
+use super::queue::{DONE, IDLE, NOTIFIED, Node, QueueGuard, WAITING, WaitQueue};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// What a primitive plugs into [`Wait`].
+pub(crate) trait Protocol {
+    /// The queue the waiters of this primitive stand in.
+    fn queue(&self) -> &WaitQueue;
+
+    /// A lock-free attempt to complete at once. `data` is the node's data.
+    fn try_fast(&self, data: usize) -> bool;
+
+    /// An attempt under the queue lock, made just before the node would be
+    /// queued. Returning `false` queues the node.
+    fn try_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> bool;
+
+    /// A waiter that was already notified gives up (dropped future, timeout,
+    /// cancelled coroutine): pass what it was handed on. Called without the
+    /// queue lock. `data` is the node's data after the notification.
+    fn pass_on(&self, data: usize);
+
+    /// A waiter that was not notified gives up; its node has just been
+    /// removed. Called under the queue lock.
+    fn cancelled(&self, guard: &mut QueueGuard<'_>, data: usize) {
+        let _ = (guard, data);
+    }
+}
+
+/// A future that completes when the primitive's protocol lets it through.
+/// Dropping it at any point is safe: a notification that it received but did
+/// not consume is passed on.
+pub(crate) struct Wait<'a, P: Protocol + ?Sized> {
+    proto: &'a P,
+    node: Node,
+}
+
+impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
+    #[inline]
+    pub(crate) fn new(proto: &'a P, data: usize) -> Self {
+        Self {
+            proto,
+            node: Node::new(data),
+        }
+    }
+
+    /// The primitive this future waits on.
+    #[inline]
+    pub(crate) fn protocol(&self) -> &'a P {
+        self.proto
+    }
+
+    /// Whether the node is queued right now (for `Debug`).
+    pub(crate) fn is_queued(&self) -> bool {
+        self.node.state() == WAITING
+    }
+}
+
+impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Only shared access is needed: every field the node changes is a cell.
+        let this = self.into_ref().get_ref();
+        let node = &this.node;
+        match node.state() {
+            IDLE => {
+                let data = node.data();
+                if this.proto.try_fast(data) {
+                    node.set_done();
+                    return Poll::Ready(());
+                }
+                // Clone outside the critical section: a waker's clone is user code.
+                let waker = cx.waker().clone();
+                let mut guard = this.proto.queue().lock();
+                if this.proto.try_locked(&mut guard, data) {
+                    drop(guard);
+                    node.set_done();
+                    return Poll::Ready(());
+                }
+                // SAFETY: the node lives in this pinned future, which cannot
+                // move; `Drop` removes it from the queue (or consumes the
+                // notification) before the memory goes away.
+                unsafe { guard.push_back(node, waker) };
+                Poll::Pending
+            }
+            WAITING => {
+                let guard = this.proto.queue().lock();
+                if node.state() == NOTIFIED {
+                    drop(guard);
+                    node.set_done();
+                    return Poll::Ready(());
+                }
+                // Still queued: make sure the freshest waker is stored.
+                let old = node_replace_waker(node, &guard, cx);
+                drop(guard);
+                drop(old);
+                Poll::Pending
+            }
+            NOTIFIED => {
+                node.set_done();
+                Poll::Ready(())
+            }
+            DONE => panic!("polysync: a wait future was polled after it completed"),
+            _ => unreachable!(),
+        }
+    }
+}
+
+fn node_replace_waker(
+    node: &Node,
+    _guard: &QueueGuard<'_>,
+    cx: &Context<'_>,
+) -> Option<std::task::Waker> {
+    node.replace_waker_locked(cx.waker())
+}
+
+impl<P: Protocol + ?Sized> Drop for Wait<'_, P> {
+    fn drop(&mut self) {
+        let node = &self.node;
+        match node.state() {
+            WAITING => {
+                let mut guard = self.proto.queue().lock();
+                if node.state() == NOTIFIED {
+                    drop(guard);
+                    self.proto.pass_on(node.data());
+                } else {
+                    // SAFETY: under the lock the node is still WAITING, so it
+                    // is linked in this queue.
+                    let waker = unsafe { guard.remove(node) };
+                    self.proto.cancelled(&mut guard, node.data());
+                    drop(guard);
+                    drop(waker);
+                }
+            }
+            NOTIFIED => self.proto.pass_on(node.data()),
+            _ => {}
+        }
+    }
+}
+
+impl<P: Protocol + ?Sized> std::fmt::Debug for Wait<'_, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wait").field("node", &self.node).finish()
+    }
+}

@@ -1,0 +1,121 @@
+//! How a blocking call suspends the current execution unit, and the driver
+//! that runs a primitive's wait future on it.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+/// Why [`Waiter::wait`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WaitResult {
+    /// A wake arrived (or the return was spurious): re-check the condition.
+    Woken,
+    /// The deadline passed.
+    TimedOut,
+    /// The execution unit is being cancelled (for example a cancelled `may`
+    /// coroutine); the wait should be abandoned.
+    Cancelled,
+}
+
+/// How the current execution unit (an OS thread, a coroutine, a green thread)
+/// suspends until it is woken.
+///
+/// Async code needs no `Waiter`: a future registers `cx.waker()`. Blocking
+/// calls ask the backend registry for the current unit's waiter and drive the
+/// primitive's future with it (see [`block_on`]).
+///
+/// # Contract
+/// - [`waker`](Waiter::waker) returns a handle that wakes this waiter from any
+///   thread; a wake that arrives before [`wait`](Waiter::wait) is not lost.
+/// - `wait` may return [`WaitResult::Woken`] spuriously: callers always
+///   re-check their own state.
+///
+/// # Example
+/// A waiter that simply spins (a real one parks or switches to a scheduler):
+/// ```
+/// use polysync::lowlevel::{WaitResult, Waiter, block_on_with};
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::task::{Wake, Waker};
+/// use std::time::Instant;
+///
+/// struct Flag(AtomicBool);
+/// impl Wake for Flag {
+///     fn wake(self: Arc<Self>) { self.0.store(true, Ordering::Release) }
+/// }
+/// struct Spinner(Arc<Flag>);
+/// impl Waiter for Spinner {
+///     fn waker(&self) -> Waker { Waker::from(self.0.clone()) }
+///     fn wait(&self, deadline: Option<Instant>) -> WaitResult {
+///         while !self.0.0.swap(false, Ordering::Acquire) {
+///             if deadline.is_some_and(|d| Instant::now() >= d) {
+///                 return WaitResult::TimedOut;
+///             }
+///             std::hint::spin_loop();
+///         }
+///         WaitResult::Woken
+///     }
+/// }
+///
+/// let waiter = Spinner(Arc::new(Flag(AtomicBool::new(false))));
+/// let event = polysync::Event::new();
+/// event.set();
+/// let fut = std::pin::pin!(event.wait());
+/// assert_eq!(block_on_with(&waiter, fut, None), Some(()));
+/// ```
+pub trait Waiter {
+    /// A handle that wakes this waiter from any thread.
+    fn waker(&self) -> Waker;
+
+    /// Suspends until woken, the deadline passes, or the unit is cancelled.
+    /// May return `Woken` spuriously.
+    fn wait(&self, deadline: Option<Instant>) -> WaitResult;
+}
+
+/// Drives `fut` to completion on `waiter`, giving up at `deadline`.
+///
+/// Returns `None` when the deadline passed or the waiter reported
+/// cancellation and one last poll did not complete the future. The caller
+/// then drops the future, which withdraws it (polysync futures pass on
+/// anything that was handed to them in the meantime).
+pub fn block_on_with<W: Waiter + ?Sized, F: Future>(
+    waiter: &W,
+    mut fut: Pin<&mut F>,
+    deadline: Option<Instant>,
+) -> Option<F::Output> {
+    let waker = waiter.waker();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return Some(out);
+        }
+        match waiter.wait(deadline) {
+            WaitResult::Woken => {}
+            WaitResult::TimedOut | WaitResult::Cancelled => {
+                // A notification may have landed just as we gave up: take it.
+                return match fut.as_mut().poll(&mut cx) {
+                    Poll::Ready(out) => Some(out),
+                    Poll::Pending => None,
+                };
+            }
+        }
+    }
+}
+
+/// Drives `fut` on the current execution unit's waiter: the registered green
+/// backend whose unit this is (a coroutine, a green thread), otherwise the OS
+/// thread. Returns `None` if `deadline` passed first.
+///
+/// This is what every `*_blocking` and `try_*_for` method of polysync uses.
+///
+/// ```
+/// let sem = polysync::Semaphore::new(1);
+/// let out = polysync::lowlevel::block_on(async { sem.acquire().await.forget(); 7 }, None);
+/// assert_eq!(out, Some(7));
+/// assert_eq!(sem.value(), 0);
+/// ```
+pub fn block_on<F: Future>(fut: F, deadline: Option<Instant>) -> Option<F::Output> {
+    let fut = pin!(fut);
+    super::backend::with_current_waiter(|waiter| block_on_with(waiter, fut, deadline))
+}
