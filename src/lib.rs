@@ -77,3 +77,7 @@ pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use mutex::{Mutex, MutexGuard};
 pub use semaphore::{BinarySemaphore, BoundedSemaphore, Permit, Semaphore, TooManyReleases};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

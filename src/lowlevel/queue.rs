@@ -58,6 +58,15 @@ pub(crate) struct Node {
     _pinned: PhantomPinned,
 }
 
+// SAFETY: a node's link and waker cells are touched only under its queue's
+// lock while it is WAITING, and by its owner otherwise (the state handoff
+// uses Release/Acquire). The raw pointers are never followed without that
+// lock. Wakers are Send + Sync. So a node (and a future holding one) may move
+// between threads while idle and be shared while queued.
+unsafe impl Send for Node {}
+// SAFETY: as above.
+unsafe impl Sync for Node {}
+
 impl Node {
     const_fn! {
         pub(crate) fn new(data: usize) -> Node {
