@@ -468,3 +468,89 @@ impl Drop for WakeList {
         self.wake_all();
     }
 }
+
+#[cfg(all(test, not(polysync_loom)))]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    fn nodes<const N: usize>() -> [Node; N] {
+        std::array::from_fn(|i| Node::new(i))
+    }
+
+    /// The data of the queued nodes, oldest first, read by notifying them all.
+    fn drain(queue: &WaitQueue) -> Vec<usize> {
+        let mut guard = queue.lock();
+        let mut out = Vec::new();
+        while let Some(front) = guard.front() {
+            let data = front.data();
+            guard.notify_front(data).unwrap();
+            out.push(data);
+        }
+        assert!(guard.is_empty());
+        out
+    }
+
+    #[test]
+    fn fifo_with_removals_anywhere() {
+        let queue = WaitQueue::new(7);
+        let nodes = nodes::<5>();
+        {
+            let mut guard = queue.lock();
+            for node in &nodes {
+                // SAFETY: the nodes outlive the queue operations below.
+                unsafe { guard.push_back(node, Waker::noop().clone()) };
+            }
+            assert_eq!(guard.len(), 5);
+            // Remove the middle, the head and the tail.
+            for i in [2, 0, 4] {
+                // SAFETY: node i is WAITING in this queue.
+                assert!(unsafe { guard.remove(&nodes[i]) }.is_some());
+                assert_eq!(nodes[i].state(), IDLE);
+            }
+            assert_eq!(guard.len(), 2);
+            assert_eq!(guard.user(), 7);
+        }
+        assert_eq!(queue.len(), 2);
+        assert_eq!(drain(&queue), vec![1, 3]);
+        assert_eq!(nodes[1].state(), NOTIFIED);
+        assert_eq!(nodes[3].state(), NOTIFIED);
+        assert_eq!(queue.len(), 0);
+        assert_eq!(queue.user(Ordering::Relaxed), 7);
+    }
+
+    #[test]
+    fn idle_updates_fail_while_locked_or_queued() {
+        let queue = WaitQueue::new(1);
+        let guard = queue.lock();
+        assert_eq!(
+            queue.update_if_idle(Ordering::Relaxed, |u| Some(u + 1)),
+            Err(1)
+        );
+        assert!(!queue.cas_idle(1, 2, Ordering::Relaxed));
+        drop(guard);
+        assert_eq!(
+            queue.update_if_idle(Ordering::Relaxed, |u| Some(u + 1)),
+            Ok(1)
+        );
+        let node = Node::new(0);
+        // SAFETY: the node outlives the queue use; it is removed below.
+        unsafe { queue.lock().push_back(&node, Waker::noop().clone()) };
+        assert!(!queue.cas_idle(2, 3, Ordering::Relaxed));
+        assert_eq!(queue.user(Ordering::Relaxed), 2);
+        // SAFETY: the node is WAITING in this queue.
+        unsafe { queue.lock().remove(&node) };
+        assert!(queue.cas_idle(2, 3, Ordering::Relaxed));
+    }
+
+    #[test]
+    fn wake_list_wakes_outside_and_reuses() {
+        let mut list = WakeList::new();
+        for _ in 0..WakeList::CAPACITY {
+            list.push(Some(Waker::noop().clone()));
+        }
+        assert!(list.is_full());
+        list.wake_all();
+        assert!(!list.is_full());
+    }
+}
