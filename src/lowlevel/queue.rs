@@ -475,7 +475,7 @@ mod tests {
     use std::task::Waker;
 
     fn nodes<const N: usize>() -> [Node; N] {
-        std::array::from_fn(|i| Node::new(i))
+        std::array::from_fn(Node::new)
     }
 
     /// The data of the queued nodes, oldest first, read by notifying them all.
