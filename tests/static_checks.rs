@@ -1,0 +1,152 @@
+//! Compile-time checks of auto traits, standard traits and sizes.
+//!
+//! What is proven (a failure is a compile error of this test binary):
+//! - every primitive is `Send + Sync` (so it can be shared through `Arc` or a
+//!   `static` between threads, tasks and green threads), and has `Debug`
+//!   (plus `Default` where the type offers a sensible default);
+//! - guards are `Send`/`Sync` exactly as implemented: `LockGuard` and
+//!   `Permit` always; `MutexGuard<T>` is `Send` iff `T: Send` and `Sync` iff
+//!   `T: Sync` (so a guard of a `Cell` is never shared, and a guard of an `Rc`
+//!   never leaves its thread); `Mutex<T>` is `Send + Sync` iff `T: Send`;
+//! - the wait futures are `Send` (they can be `tokio::spawn`ed) and `!Unpin`
+//!   (their queue node is pointed to by the queue while they wait, so safe
+//!   code must not be able to move them after a poll);
+//! - the error types are `std::error::Error + Send + Sync + Copy`;
+//! - sizes: `Lock` and `Mutex<()>` are at most 16 bytes, each acquire/wait
+//!   future at most 64 bytes (no heap allocation per wait is possible only if
+//!   the node lives inline, so these sizes also pin that design down).
+//!
+//! The runtime test prints the sizes.
+
+use polysync::lowlevel::{Signal, SignalError, SignalWait};
+use polysync::{
+    BinarySemaphore, BoundedSemaphore, Event, Lock, LockGuard, Mutex, MutexGuard, Permit,
+    Semaphore, TooManyReleases,
+};
+use static_assertions::{assert_impl_all, assert_not_impl_any, const_assert};
+use std::cell::Cell;
+use std::fmt::Debug;
+use std::mem::size_of;
+use std::rc::Rc;
+
+// Primitives: Send + Sync + Debug (+ Default).
+assert_impl_all!(Lock: Send, Sync, Debug, Default, Unpin);
+assert_impl_all!(Mutex<u8>: Send, Sync, Debug, Default, From<u8>);
+assert_impl_all!(Mutex<()>: Send, Sync);
+assert_impl_all!(Event: Send, Sync, Debug, Default);
+assert_impl_all!(Semaphore: Send, Sync, Debug, Default);
+assert_impl_all!(BoundedSemaphore: Send, Sync, Debug);
+assert_impl_all!(BinarySemaphore: Send, Sync, Debug, Default);
+assert_impl_all!(Signal: Send, Sync, Debug, Default);
+
+// Mutex<T>: shareable iff T can be sent (like std::sync::Mutex).
+assert_impl_all!(Mutex<Cell<u8>>: Send, Sync);
+assert_impl_all!(Mutex<Vec<u8>>: Send, Sync);
+assert_not_impl_any!(Mutex<Rc<u8>>: Send, Sync);
+
+// Guards.
+assert_impl_all!(LockGuard<'static>: Send, Sync, Debug);
+assert_impl_all!(MutexGuard<'static, u8>: Send, Sync, Debug);
+assert_impl_all!(Permit<'static, Semaphore>: Send, Sync, Debug);
+assert_impl_all!(Permit<'static, BoundedSemaphore>: Send, Sync);
+assert_impl_all!(Permit<'static, BinarySemaphore>: Send, Sync);
+// A guard shares `&T`: only Sync if T is.
+assert_impl_all!(MutexGuard<'static, Cell<u8>>: Send);
+assert_not_impl_any!(MutexGuard<'static, Cell<u8>>: Sync);
+// A guard of an `Rc` must never reach another thread, nor be shared.
+assert_not_impl_any!(MutexGuard<'static, Rc<u8>>: Send, Sync);
+// Guards are not Clone/Copy (a second release would break exclusion).
+assert_not_impl_any!(LockGuard<'static>: Clone, Copy);
+assert_not_impl_any!(MutexGuard<'static, u8>: Clone, Copy);
+assert_not_impl_any!(Permit<'static, Semaphore>: Clone, Copy);
+
+// Wait futures: Send (spawnable on multi-thread executors) and !Unpin.
+assert_impl_all!(polysync::lock::Acquire<'static>: Send, Sync, Debug);
+assert_impl_all!(polysync::semaphore::Acquire<'static, Semaphore>: Send, Debug);
+assert_impl_all!(polysync::semaphore::Acquire<'static, BoundedSemaphore>: Send);
+assert_impl_all!(polysync::semaphore::Acquire<'static, BinarySemaphore>: Send);
+assert_impl_all!(polysync::event::Wait<'static>: Send, Debug);
+assert_impl_all!(polysync::mutex::LockFuture<'static, u8>: Send, Debug);
+assert_impl_all!(SignalWait<'static>: Send, Debug);
+assert_not_impl_any!(polysync::mutex::LockFuture<'static, Rc<u8>>: Send);
+assert_not_impl_any!(polysync::lock::Acquire<'static>: Unpin);
+assert_not_impl_any!(polysync::semaphore::Acquire<'static, Semaphore>: Unpin);
+assert_not_impl_any!(polysync::event::Wait<'static>: Unpin);
+assert_not_impl_any!(polysync::mutex::LockFuture<'static, ()>: Unpin);
+assert_not_impl_any!(SignalWait<'static>: Unpin);
+
+// Errors.
+assert_impl_all!(TooManyReleases: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+assert_impl_all!(SignalError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+
+// Sizes.
+const_assert!(size_of::<Lock>() <= 16);
+const_assert!(size_of::<Mutex<()>>() <= 16);
+const_assert!(size_of::<Event>() <= 16);
+const_assert!(size_of::<Semaphore>() <= 16);
+const_assert!(size_of::<Signal>() <= 16);
+const_assert!(size_of::<polysync::lock::Acquire<'static>>() <= 64);
+const_assert!(size_of::<polysync::semaphore::Acquire<'static, Semaphore>>() <= 64);
+const_assert!(size_of::<polysync::event::Wait<'static>>() <= 64);
+const_assert!(size_of::<polysync::mutex::LockFuture<'static, ()>>() <= 64);
+const_assert!(size_of::<SignalWait<'static>>() <= 64);
+// Guards are one reference.
+const_assert!(size_of::<LockGuard<'static>>() == size_of::<usize>());
+const_assert!(size_of::<MutexGuard<'static, u8>>() == size_of::<usize>());
+const_assert!(size_of::<Permit<'static, Semaphore>>() == size_of::<usize>());
+
+/// The primitives can be `static`s: their constructors are `const`.
+static STATIC_LOCK: Lock = Lock::new();
+static STATIC_MUTEX: Mutex<u8> = Mutex::new(0);
+static STATIC_EVENT: Event = Event::new();
+static STATIC_SEMAPHORE: Semaphore = Semaphore::new(1);
+static STATIC_BOUNDED: BoundedSemaphore = BoundedSemaphore::new(1, 1);
+static STATIC_BINARY: BinarySemaphore = BinarySemaphore::new(true);
+static STATIC_SIGNAL: Signal = Signal::new();
+
+#[test]
+fn print_sizes() {
+    macro_rules! show {
+        ($($t:ty),* $(,)?) => {$(
+            println!("{:>56}: {:>3} bytes", stringify!($t), size_of::<$t>());
+        )*};
+    }
+    show!(
+        Lock,
+        Mutex<()>,
+        Mutex<u64>,
+        Event,
+        Semaphore,
+        BoundedSemaphore,
+        BinarySemaphore,
+        Signal,
+        LockGuard<'static>,
+        MutexGuard<'static, ()>,
+        Permit<'static, Semaphore>,
+        polysync::lock::Acquire<'static>,
+        polysync::semaphore::Acquire<'static, Semaphore>,
+        polysync::event::Wait<'static>,
+        polysync::mutex::LockFuture<'static, ()>,
+        SignalWait<'static>,
+    );
+}
+
+#[test]
+fn statics_work_and_debug_shows_state() {
+    let guard = STATIC_LOCK.try_acquire().expect("free");
+    let shown = format!("{STATIC_LOCK:?}");
+    assert!(shown.contains("locked: true"), "{shown}");
+    assert!(shown.contains("waiting: 0"), "{shown}");
+    drop(guard);
+    assert!(format!("{STATIC_LOCK:?}").contains("locked: false"));
+
+    *STATIC_MUTEX.lock_blocking() += 1;
+    assert!(format!("{STATIC_MUTEX:?}").contains('1'));
+
+    assert!(!STATIC_EVENT.is_set());
+    assert!(format!("{STATIC_EVENT:?}").contains("set: false"));
+    assert!(format!("{:?}", STATIC_SEMAPHORE).contains("value: 1"));
+    assert_eq!(STATIC_BOUNDED.max_value(), 1);
+    assert_eq!(STATIC_BINARY.value(), 1);
+    assert!(format!("{STATIC_SIGNAL:?}").contains("cancelled: false"));
+}
