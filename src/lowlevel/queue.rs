@@ -395,6 +395,11 @@ impl QueueGuard<'_> {
                 node.data.with_mut(|p| *p = data);
             }
             let waker = node.waker.with_mut(|w| (*w).take());
+            // Publish the word as it stands (still locked) before the waiter
+            // can run: a woken waiter must see the state that woke it, e.g.
+            // `Event::is_set()` right after its wait returned. The Release
+            // store below orders this store before the waiter's Acquire load.
+            self.queue.word.store(self.word | LOCKED, Ordering::Relaxed);
             // Last access: from here on the waiter may free the node.
             node.state.store(NOTIFIED, Ordering::Release);
             Some(waker)

@@ -1,0 +1,622 @@
+//! Proves that contended waits allocate nothing: the wait-queue node lives in
+//! the waiting stack frame or in the (inline, unboxed) future, and a thread's
+//! waiter and an executor's waker are created once and then reused.
+//!
+//! A counting `#[global_allocator]` wraps `std::alloc::System`. Counting is
+//! per thread and opt-in (a `const` thread-local flag), so the test harness,
+//! other tests running in parallel and runtime helper threads add no noise:
+//! each measured thread counts exactly the allocations it makes itself. After
+//! a warm-up round (which creates the thread-locals: the thread's id and
+//! parker, futures-lite's cached waker), every measured phase must report
+//! **zero** allocations.
+//!
+//! Each test also checks that its waits were really contended (the slow path
+//! ran: a `try_*` failed before the wait, or a holder/notifier saw a queued
+//! waiter), so a zero is not the zero of an uncontended fast path.
+//!
+//! This binary holds only allocation tests: the global allocator applies to
+//! the whole binary.
+
+use futures_lite::future::block_on;
+use polysync::{Event, Lock, Mutex, Semaphore};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Iterations of each measured phase.
+const N: usize = 10_000;
+/// Iterations of the warm-up round.
+const WARMUP: usize = 200;
+
+struct Counting;
+
+std::thread_local! {
+    /// Whether this thread counts its allocations now.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    /// Allocations (alloc, alloc_zeroed, realloc) counted on this thread.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    /// The size of the first counted allocation (for the failure message).
+    static FIRST_SIZE: Cell<usize> = const { Cell::new(0) };
+    /// Whether to record a backtrace of the first counted allocation.
+    static TRACE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// `POLYSYNC_ALLOC_BACKTRACE=1`: print where the first allocation of a
+/// measured phase came from.
+static TRACES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+#[inline]
+fn note(size: usize) {
+    // `const` thread-locals without `Drop` need no lazy initialisation and no
+    // destructor registration, so touching them here cannot recurse into the
+    // allocator. `try_with` keeps this safe during thread teardown.
+    let _ = COUNTING.try_with(|counting| {
+        if counting.get() {
+            let _ = ALLOCS.try_with(|n| {
+                if n.get() == 0 {
+                    let _ = FIRST_SIZE.try_with(|s| s.set(size));
+                    if TRACE.try_with(Cell::get).unwrap_or(false) {
+                        // Diagnostics only: record where the first allocation
+                        // came from, with counting off to avoid recursion.
+                        counting.set(false);
+                        let trace = format!(
+                            "thread {:?}:\n{}",
+                            std::thread::current().name(),
+                            std::backtrace::Backtrace::force_capture()
+                        );
+                        if let Ok(mut traces) = TRACES.lock() {
+                            traces.push(trace);
+                        }
+                        counting.set(true);
+                    }
+                }
+                n.set(n.get() + 1);
+            });
+        }
+    });
+}
+
+// SAFETY: forwards every call to `System` unchanged; the counting touches
+// only `const` thread-local cells.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: forwarded contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// What a measured phase allocated on the calling thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Allocs {
+    count: usize,
+    first_size: usize,
+}
+
+/// Runs `f` with allocation counting on for the calling thread only.
+fn measured<R>(f: impl FnOnce() -> R) -> (R, Allocs) {
+    measured_with(false, f)
+}
+
+/// [`measured`], recording a backtrace of the first allocation if `trace`.
+fn measured_with<R>(trace: bool, f: impl FnOnce() -> R) -> (R, Allocs) {
+    TRACE.with(|t| t.set(trace));
+    ALLOCS.with(|n| n.set(0));
+    FIRST_SIZE.with(|s| s.set(0));
+    COUNTING.with(|c| c.set(true));
+    let out = f();
+    COUNTING.with(|c| c.set(false));
+    let allocs = Allocs {
+        count: ALLOCS.with(Cell::get),
+        first_size: FIRST_SIZE.with(Cell::get),
+    };
+    (out, allocs)
+}
+
+/// A start line for two threads that allocates nothing.
+struct StartLine(AtomicUsize);
+
+impl StartLine {
+    fn new() -> Self {
+        Self(AtomicUsize::new(0))
+    }
+
+    /// Waits until `n` threads arrived (cumulative over the test).
+    fn wait(&self, n: usize) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        while self.0.load(Ordering::Acquire) < n {
+            std::hint::spin_loop();
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Work inside a critical section. Every 16th round the holder sleeps
+/// ~50 us while holding: even when the machine is loaded (or the two threads
+/// share one core) the other thread then runs, fails its `try_*` and queues,
+/// and the wait is long enough that a blocking waiter parks for real; the
+/// release then hands over directly and unparks it.
+#[inline]
+fn hold(i: usize) {
+    if i % 16 == 15 {
+        std::thread::sleep(Duration::from_micros(50));
+    } else {
+        for _ in 0..(i % 7) * 8 {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// What one measured thread saw.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    /// A `try_*` failed, so the thread took the waiting path.
+    try_failed: usize,
+    /// While holding (or before notifying), the thread saw a queued waiter.
+    saw_waiter: usize,
+}
+
+impl std::ops::Add for Seen {
+    type Output = Seen;
+    fn add(self, o: Seen) -> Seen {
+        Seen {
+            try_failed: self.try_failed + o.try_failed,
+            saw_waiter: self.saw_waiter + o.saw_waiter,
+        }
+    }
+}
+
+/// Spawns two threads that each run `warm(WARMUP)` unmeasured, meet, then run
+/// `work(N)` measured; asserts zero allocations on both and real contention.
+fn two_threads<F>(name: &str, work: F) -> [Seen; 2]
+where
+    F: Fn(usize, usize) -> Seen + Send + Sync + 'static,
+{
+    // One measured pair at a time, so each pair has the cores to itself and
+    // really contends (the harness runs tests in parallel otherwise).
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let work = Arc::new(work);
+    let start = Arc::new(StartLine::new());
+    let threads: Vec<_> = (0..2)
+        .map(|me| {
+            let work = work.clone();
+            let start = start.clone();
+            std::thread::Builder::new()
+                .name(format!("{name}-{me}"))
+                .spawn(move || {
+                    let trace =
+                        std::env::var_os("POLYSYNC_ALLOC_BACKTRACE").is_some_and(|v| v == "1");
+                    // Warm-up, part 1: one blocking wait that surely takes the
+                    // slow path (it times out on an empty semaphore), so the
+                    // thread's cached waiter (an `Arc` of its parker and
+                    // `Thread`, created lazily on the first blocking wait) and
+                    // its unit id exist.
+                    assert!(
+                        Semaphore::new(0)
+                            .try_acquire_for(Duration::from_micros(1))
+                            .is_none()
+                    );
+                    start.wait(2);
+                    // Warm-up, part 2: the real workload, unmeasured (creates
+                    // futures-lite's cached parker and waker, among others).
+                    work(me, WARMUP);
+                    start.wait(4);
+                    measured_with(trace, || work(me, N))
+                })
+                .expect("spawn")
+        })
+        .collect();
+    let results: Vec<(Seen, Allocs)> = threads
+        .into_iter()
+        .map(|t| t.join().expect("a measured thread panicked"))
+        .collect();
+    let total = results[0].0 + results[1].0;
+    eprintln!(
+        "{name}: {N} iterations per thread; allocations {:?} / {:?}; contention {:?} / {:?}",
+        results[0].1, results[1].1, results[0].0, results[1].0
+    );
+    if let Ok(traces) = TRACES.lock() {
+        for trace in traces.iter() {
+            eprintln!("first allocation of a measured phase:\n{trace}");
+        }
+    }
+    for (me, (_, allocs)) in results.iter().enumerate() {
+        assert_eq!(
+            allocs.count, 0,
+            "{name}: thread {me} allocated {} times in {N} contended iterations \
+             (first allocation: {} bytes)",
+            allocs.count, allocs.first_size
+        );
+    }
+    assert!(
+        total.try_failed >= N / 100,
+        "{name}: the waits were not contended enough to prove anything: {total:?}"
+    );
+    assert!(
+        total.saw_waiter > 0,
+        "{name}: no queued waiter was ever observed: {total:?}"
+    );
+    [results[0].0, results[1].0]
+}
+
+#[test]
+fn counter_sees_allocations_on_opted_in_threads_only() {
+    let (b, allocs) = measured(|| black_box(Box::new(black_box(7u64))));
+    assert_eq!(*b, 7);
+    assert_eq!(allocs.count, 1, "the counting allocator must see a Box");
+    assert_eq!(allocs.first_size, 8);
+    let (v, allocs) = measured(|| {
+        let mut v: Vec<u8> = black_box(Vec::with_capacity(1));
+        v.extend_from_slice(black_box(&[1, 2, 3, 4, 5]));
+        v
+    });
+    assert_eq!(v.len(), 5);
+    assert_eq!(allocs.count, 2, "alloc + realloc");
+    // Another thread's allocations are not counted here: while this thread
+    // measures (spinning on an atomic), a helper thread allocates 1000 times.
+    let go = Arc::new(AtomicUsize::new(0));
+    let helper = {
+        let go = go.clone();
+        std::thread::spawn(move || {
+            while go.load(Ordering::Acquire) == 0 {
+                std::hint::spin_loop();
+            }
+            let (_, allocs) = measured(|| {
+                for i in 0..1000u64 {
+                    black_box(Box::new(i));
+                }
+            });
+            go.store(2, Ordering::Release);
+            allocs.count
+        })
+    };
+    let ((), here) = measured(|| {
+        go.store(1, Ordering::Release);
+        while go.load(Ordering::Acquire) != 2 {
+            std::hint::spin_loop();
+        }
+    });
+    assert_eq!(helper.join().unwrap(), 1000);
+    assert_eq!(here.count, 0);
+}
+
+#[test]
+fn lock_blocking_contended_allocates_nothing() {
+    let lock = Arc::new(Lock::new());
+    let shared = Arc::new(AtomicUsize::new(0));
+    let (l, c) = (lock.clone(), shared.clone());
+    two_threads("lock blocking", move |_, n| {
+        let mut seen = Seen::default();
+        for i in 0..n {
+            let guard = match l.try_acquire() {
+                Some(g) => g,
+                None => {
+                    seen.try_failed += 1;
+                    l.acquire_blocking()
+                }
+            };
+            if l.waiting() > 0 {
+                seen.saw_waiter += 1;
+            }
+            // A non-atomic read-modify-write: lost updates would show a race.
+            let v = c.load(Ordering::Relaxed);
+            hold(i);
+            c.store(v + 1, Ordering::Relaxed);
+            drop(guard);
+        }
+        seen
+    });
+    assert_eq!(shared.load(Ordering::Relaxed), 2 * (WARMUP + N));
+    assert!(!lock.locked());
+    assert_eq!(lock.waiting(), 0);
+}
+
+#[test]
+fn lock_timed_blocking_contended_allocates_nothing() {
+    // `try_acquire_for` with a deadline that is long enough to always succeed:
+    // the same node, driven with a deadline (park_timeout).
+    let lock = Arc::new(Lock::new());
+    let l = lock.clone();
+    two_threads("lock try_acquire_for", move |_, n| {
+        let mut seen = Seen::default();
+        for i in 0..n {
+            let guard = match l.try_acquire() {
+                Some(g) => g,
+                None => {
+                    seen.try_failed += 1;
+                    l.try_acquire_for(Duration::from_secs(30))
+                        .expect("30 s is plenty")
+                }
+            };
+            if l.waiting() > 0 {
+                seen.saw_waiter += 1;
+            }
+            hold(i);
+            drop(guard);
+        }
+        seen
+    });
+    assert!(!lock.locked());
+    assert_eq!(lock.waiting(), 0);
+}
+
+#[test]
+fn semaphore_blocking_contended_allocates_nothing() {
+    let sem = Arc::new(Semaphore::new(1));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let (s, inn) = (sem.clone(), inside.clone());
+    two_threads("semaphore blocking", move |_, n| {
+        let mut seen = Seen::default();
+        for i in 0..n {
+            let permit = match s.try_acquire() {
+                Some(p) => p,
+                None => {
+                    seen.try_failed += 1;
+                    s.acquire_blocking()
+                }
+            };
+            assert_eq!(inn.fetch_add(1, Ordering::AcqRel), 0);
+            if s.waiting() > 0 {
+                seen.saw_waiter += 1;
+            }
+            hold(i);
+            inn.fetch_sub(1, Ordering::AcqRel);
+            drop(permit);
+        }
+        seen
+    });
+    assert_eq!(sem.value(), 1);
+    assert_eq!(sem.waiting(), 0);
+}
+
+#[test]
+fn lock_async_contended_allocates_nothing() {
+    // Two threads, each running futures-lite's `block_on` over a loop of
+    // `acquire().await`: the `Acquire` future is a field of the loop's
+    // state machine, pinned on the block_on stack, never boxed.
+    let lock = Arc::new(Lock::new());
+    let shared = Arc::new(AtomicUsize::new(0));
+    let (l, c) = (lock.clone(), shared.clone());
+    two_threads("lock async", move |_, n| {
+        block_on(async {
+            let mut seen = Seen::default();
+            for i in 0..n {
+                let guard = match l.try_acquire() {
+                    Some(g) => g,
+                    None => {
+                        seen.try_failed += 1;
+                        l.acquire().await
+                    }
+                };
+                if l.waiting() > 0 {
+                    seen.saw_waiter += 1;
+                }
+                let v = c.load(Ordering::Relaxed);
+                hold(i);
+                c.store(v + 1, Ordering::Relaxed);
+                drop(guard);
+            }
+            seen
+        })
+    });
+    assert_eq!(shared.load(Ordering::Relaxed), 2 * (WARMUP + N));
+    assert!(!lock.locked());
+    assert_eq!(lock.waiting(), 0);
+}
+
+#[test]
+fn mutex_async_and_blocking_mixed_allocates_nothing() {
+    // One thread locks with `lock().await` under futures-lite, the other with
+    // `lock_blocking()`: one queue, two worlds, no allocation on either side.
+    let mutex = Arc::new(Mutex::new(0usize));
+    let m = mutex.clone();
+    two_threads("mutex async+blocking", move |me, n| {
+        let mut seen = Seen::default();
+        if me == 0 {
+            block_on(async {
+                for i in 0..n {
+                    let mut guard = match m.try_lock() {
+                        Some(g) => g,
+                        None => {
+                            seen.try_failed += 1;
+                            m.lock().await
+                        }
+                    };
+                    if m.waiting() > 0 {
+                        seen.saw_waiter += 1;
+                    }
+                    let v = *guard;
+                    hold(i);
+                    *guard = v + 1;
+                }
+            });
+        } else {
+            for i in 0..n {
+                let mut guard = match m.try_lock() {
+                    Some(g) => g,
+                    None => {
+                        seen.try_failed += 1;
+                        m.lock_blocking()
+                    }
+                };
+                if m.waiting() > 0 {
+                    seen.saw_waiter += 1;
+                }
+                let v = *guard;
+                hold(i);
+                *guard = v + 1;
+            }
+        }
+        seen
+    });
+    assert_eq!(*mutex.try_lock().unwrap(), 2 * (WARMUP + N));
+    assert_eq!(mutex.waiting(), 0);
+}
+
+#[test]
+fn event_wait_set_cross_thread_allocates_nothing() {
+    // Ping-pong over one-shot events, preallocated before measuring: thread 0
+    // sets `ping[i]` and waits for `pong[i]` asynchronously (futures-lite);
+    // thread 1 waits for `ping[i]` blocking and sets `pong[i]`.
+    let rounds = WARMUP + N;
+    let ping: Arc<Vec<Event>> = Arc::new((0..rounds).map(|_| Event::new()).collect());
+    let pong: Arc<Vec<Event>> = Arc::new((0..rounds).map(|_| Event::new()).collect());
+    let next = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let (pi, po) = (ping.clone(), pong.clone());
+    two_threads("event ping-pong", move |me, n| {
+        let mut seen = Seen::default();
+        let first = next[me].fetch_add(n, Ordering::Relaxed);
+        if me == 0 {
+            block_on(async {
+                for i in first..first + n {
+                    if pi[i].waiting() > 0 {
+                        seen.saw_waiter += 1;
+                    }
+                    assert!(pi[i].set());
+                    if !po[i].try_wait() {
+                        seen.try_failed += 1;
+                    }
+                    po[i].wait().await;
+                    hold(i);
+                }
+            });
+        } else {
+            for i in first..first + n {
+                if !pi[i].try_wait() {
+                    seen.try_failed += 1;
+                }
+                pi[i].wait_blocking();
+                hold(i);
+                if po[i].waiting() > 0 {
+                    seen.saw_waiter += 1;
+                }
+                assert!(po[i].set());
+            }
+        }
+        seen
+    });
+    assert!(
+        ping.iter()
+            .chain(pong.iter())
+            .all(|e| e.is_set() && e.waiting() == 0)
+    );
+}
+
+#[test]
+fn semaphore_ping_pong_cross_thread_allocates_nothing() {
+    // Two empty semaphores hand a permit back and forth: thread 0 releases
+    // `a` and takes `b` with `acquire_blocking`; thread 1 takes `a` with
+    // `acquire().await` (futures-lite) and releases `b`. Every permit is
+    // forgotten by its taker, so the counts stay balanced.
+    let a = Arc::new(Semaphore::new(0));
+    let b = Arc::new(Semaphore::new(0));
+    let (sa, sb) = (a.clone(), b.clone());
+    two_threads("semaphore ping-pong", move |me, n| {
+        let mut seen = Seen::default();
+        if me == 0 {
+            for i in 0..n {
+                if sa.waiting() > 0 {
+                    seen.saw_waiter += 1;
+                }
+                sa.release(1);
+                let permit = match sb.try_acquire() {
+                    Some(p) => p,
+                    None => {
+                        seen.try_failed += 1;
+                        sb.acquire_blocking()
+                    }
+                };
+                permit.forget();
+                hold(i);
+            }
+        } else {
+            block_on(async {
+                for i in 0..n {
+                    let permit = match sa.try_acquire() {
+                        Some(p) => p,
+                        None => {
+                            seen.try_failed += 1;
+                            sa.acquire().await
+                        }
+                    };
+                    permit.forget();
+                    hold(i);
+                    if sb.waiting() > 0 {
+                        seen.saw_waiter += 1;
+                    }
+                    sb.release(1);
+                }
+            });
+        }
+        seen
+    });
+    assert_eq!((a.value(), a.waiting()), (0, 0));
+    assert_eq!((b.value(), b.waiting()), (0, 0));
+}
+
+#[test]
+fn semaphore_async_contended_k2_allocates_nothing() {
+    // Four futures (two per thread, joined with `zip`) share two permits:
+    // waiters of the same thread share one waker, and releases hand permits
+    // across threads.
+    let sem = Arc::new(Semaphore::new(2));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let (s, inn) = (sem.clone(), inside.clone());
+    two_threads("semaphore async k=2", move |_, n| {
+        let one = |salt: usize| {
+            let (s, inn) = (&*s, &*inn);
+            async move {
+                let mut seen = Seen::default();
+                for i in 0..n / 2 {
+                    let permit = match s.try_acquire() {
+                        Some(p) => p,
+                        None => {
+                            seen.try_failed += 1;
+                            s.acquire().await
+                        }
+                    };
+                    assert!(inn.fetch_add(1, Ordering::AcqRel) < 2);
+                    if s.waiting() > 0 {
+                        seen.saw_waiter += 1;
+                    }
+                    hold(i + salt);
+                    if i % 4 == 0 {
+                        // Hold across a suspension point.
+                        futures_lite::future::yield_now().await;
+                    }
+                    inn.fetch_sub(1, Ordering::AcqRel);
+                    drop(permit);
+                }
+                seen
+            }
+        };
+        let (x, y) = block_on(futures_lite::future::zip(one(0), one(3)));
+        x + y
+    });
+    assert_eq!(sem.value(), 2);
+    assert_eq!(sem.waiting(), 0);
+}
