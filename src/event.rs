@@ -153,7 +153,9 @@ impl Event {
     }
 
     fn wait_until_inner(&self, deadline: Option<Instant>) -> bool {
-        self.is_set() || block_on(self.wait(), deadline).is_some()
+        // The last check covers a `set()` that lands between the final poll
+        // and the withdrawal of a timed-out wait.
+        self.is_set() || block_on(self.wait(), deadline).is_some() || self.is_set()
     }
 
     /// How many units wait for the event now (a snapshot).

@@ -153,7 +153,10 @@ impl Signal {
     fn wait_until_inner(&self, deadline: Option<Instant>) -> Result<bool, SignalError> {
         match super::block_on(self.wait(), deadline) {
             Some(result) => result.map(|()| true),
-            None => Ok(false),
+            // The deadline passed and the wait was withdrawn: that cancelled
+            // the signal, unless a `set()` got in between the last poll and
+            // the withdrawal, in which case the signal counts as set.
+            None => Ok(!self.is_cancelled()),
         }
     }
 

@@ -84,6 +84,7 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
                     node.set_done();
                     return Poll::Ready(());
                 }
+                super::thread::set_spin_hint(guard.is_empty());
                 // SAFETY: the node lives in this pinned future, which cannot
                 // move; `Drop` removes it from the queue (or consumes the
                 // notification) before the memory goes away.
