@@ -94,7 +94,9 @@ pub(crate) fn set_spin_hint(next_in_line: bool) {
 
 #[cfg(not(polysync_loom))]
 fn take_spin_hint() -> bool {
-    SPIN_HINT.try_with(|hint| hint.replace(false)).unwrap_or(false)
+    SPIN_HINT
+        .try_with(|hint| hint.replace(false))
+        .unwrap_or(false)
 }
 
 impl ThreadWaiter {
