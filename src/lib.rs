@@ -62,17 +62,23 @@
 //! - [`Lock`] and [`Mutex<T>`]: fair mutual exclusion.
 //! - [`Semaphore`], [`BoundedSemaphore`], [`BinarySemaphore`]: counting.
 //! - [`Event`]: a one-time event.
+//! - [`Latch`], [`Barrier`], [`RBarrier`]: parties meet; a timeout or a
+//!   cancelled wait breaks the barrier for everyone.
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
 //!   [`lowlevel::Signal`], [`lowlevel::block_on`], the backend registry).
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod barrier;
 pub mod event;
 pub mod lock;
 pub mod lowlevel;
 pub mod mutex;
 pub mod semaphore;
 
+pub use barrier::{
+    Barrier, BarrierWait, BarrierWaitError, BrokenBarrierError, Latch, LatchWait, RBarrier,
+};
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use mutex::{Mutex, MutexGuard};

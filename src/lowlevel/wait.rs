@@ -31,6 +31,29 @@ pub(crate) trait Protocol {
     fn cancelled(&self, guard: &mut QueueGuard<'_>, data: usize) {
         let _ = (guard, data);
     }
+
+    /// What [`Wait`] calls under the queue lock after `try_fast` failed:
+    /// `Ok(outcome)` completes the wait now, `Err(tag)` queues the node.
+    /// Either value becomes the node's data from then on: the waiter reads an
+    /// outcome with [`Wait::data`]; notifiers (`front().data()`) and
+    /// `cancelled` see a tag, so a primitive can record where a waiter stands
+    /// (an arrival ticket) when it is queued. The default runs `try_locked`
+    /// and keeps the data.
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
+        if self.try_locked(guard, data) {
+            Ok(data)
+        } else {
+            Err(data)
+        }
+    }
+
+    /// Runs after [`cancelled`](Protocol::cancelled), once the queue lock is
+    /// released and the removed node's waker dropped: the place to wake
+    /// other waiters because of the cancellation (a barrier that a cancelled
+    /// party breaks). `data` is what `cancelled` saw. The default does nothing.
+    fn after_cancelled(&self, data: usize) {
+        let _ = data;
+    }
 }
 
 /// A future that completes when the primitive's protocol lets it through.
@@ -60,37 +83,64 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
     pub(crate) fn is_queued(&self) -> bool {
         self.node.state() == WAITING
     }
+
+    /// The node's data when it is not queued: before the first poll, what it
+    /// was created with; once the future completed, its outcome (what
+    /// `arrive_locked` returned, or what a notifier handed over). `None` while
+    /// queued, when a notifier may be writing it.
+    pub(crate) fn data(&self) -> Option<usize> {
+        (self.node.state() != WAITING).then(|| self.node.data())
+    }
+
+    /// The first poll: try, lock, try again, then queue the node.
+    fn poll_idle(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: the node is IDLE, so it was never queued (a queued node
+        // becomes IDLE again only in `drop`): nothing else points into this
+        // future. The node is never moved out; it is at most rebuilt in place
+        // below, before it is queued (like `Pin::set`).
+        let this = unsafe { self.get_unchecked_mut() };
+        let proto = this.proto;
+        let data = this.node.data();
+        if proto.try_fast(data) {
+            this.node.set_done();
+            return Poll::Ready(());
+        }
+        // Clone outside the critical section: a waker's clone is user code.
+        let waker = cx.waker().clone();
+        let mut guard = proto.queue().lock();
+        let arrival = proto.arrive_locked(&mut guard, data);
+        let (Ok(new) | Err(new)) = arrival;
+        if new != data {
+            this.node = Node::new(new);
+        }
+        let node = &this.node;
+        if arrival.is_ok() {
+            drop(guard);
+            node.set_done();
+            return Poll::Ready(());
+        }
+        super::thread::set_spin_hint(guard.is_empty());
+        // SAFETY: the node lives in this pinned future, which cannot
+        // move; `Drop` removes it from the queue (or consumes the
+        // notification) before the memory goes away.
+        unsafe { guard.push_back(node, waker) };
+        Poll::Pending
+    }
 }
 
 impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // Only shared access is needed: every field the node changes is a cell.
+        let state = self.node.state();
+        if state == IDLE {
+            return self.poll_idle(cx);
+        }
+        // From here on only shared access is needed (the node may be queued,
+        // so other threads see it): every field the node changes is a cell.
         let this = self.into_ref().get_ref();
         let node = &this.node;
-        match node.state() {
-            IDLE => {
-                let data = node.data();
-                if this.proto.try_fast(data) {
-                    node.set_done();
-                    return Poll::Ready(());
-                }
-                // Clone outside the critical section: a waker's clone is user code.
-                let waker = cx.waker().clone();
-                let mut guard = this.proto.queue().lock();
-                if this.proto.try_locked(&mut guard, data) {
-                    drop(guard);
-                    node.set_done();
-                    return Poll::Ready(());
-                }
-                super::thread::set_spin_hint(guard.is_empty());
-                // SAFETY: the node lives in this pinned future, which cannot
-                // move; `Drop` removes it from the queue (or consumes the
-                // notification) before the memory goes away.
-                unsafe { guard.push_back(node, waker) };
-                Poll::Pending
-            }
+        match state {
             WAITING => {
                 let guard = this.proto.queue().lock();
                 if node.state() == NOTIFIED {
@@ -135,9 +185,11 @@ impl<P: Protocol + ?Sized> Drop for Wait<'_, P> {
                     // SAFETY: under the lock the node is still WAITING, so it
                     // is linked in this queue.
                     let waker = unsafe { guard.remove(node) };
-                    self.proto.cancelled(&mut guard, node.data());
+                    let data = node.data();
+                    self.proto.cancelled(&mut guard, data);
                     drop(guard);
                     drop(waker);
+                    self.proto.after_cancelled(data);
                 }
             }
             NOTIFIED => self.proto.pass_on(node.data()),
