@@ -861,3 +861,30 @@ fn signal_timeout_vs_set() {
         assert_eq!(set, !signal.is_cancelled());
     });
 }
+
+/// Three threads contend for one queue lock (a blocking waiter, an async
+/// waiter and a setter, with the main thread only joining). Before the queue
+/// lock blocked under loom, spinning on its bit made loom exhaust its branch
+/// budget on this model.
+#[test]
+fn event_three_threads_contend_for_the_queue_lock() {
+    model(|| {
+        let event = Arc::new(Event::new());
+        let blocking = {
+            let event = event.clone();
+            thread::spawn(move || event.wait_blocking())
+        };
+        let task = {
+            let event = event.clone();
+            thread::spawn(move || loom::future::block_on(event.wait()))
+        };
+        let setter = {
+            let event = event.clone();
+            thread::spawn(move || assert!(event.set()))
+        };
+        setter.join().unwrap();
+        blocking.join().unwrap();
+        task.join().unwrap();
+        assert_eq!(event.waiting(), 0);
+    });
+}

@@ -137,6 +137,13 @@ pub(crate) struct WaitQueue {
     word: AtomicU64,
     /// Oldest node; `head.prev` is the newest. Null when empty.
     head: UnsafeCell<*const Node>,
+    /// Under loom, contended `lock()` calls block on this mutex instead of
+    /// spinning: loom cannot bound a spin loop whose yields cost no
+    /// preemption, and three threads spinning on one bit exhaust its branch
+    /// budget on schedules no real scheduler produces. The lock bit and its
+    /// interplay with the lock-free fast paths stay exactly as in real runs.
+    #[cfg(polysync_loom)]
+    serial: loom::sync::Mutex<()>,
 }
 
 // SAFETY: the raw pointers are only followed under the queue lock, and the
@@ -152,6 +159,8 @@ impl WaitQueue {
             WaitQueue {
                 word: AtomicU64::new(user << USER_SHIFT),
                 head: UnsafeCell::new(ptr::null()),
+                #[cfg(polysync_loom)]
+                serial: loom::sync::Mutex::new(()),
             }
         }
     }
@@ -218,6 +227,11 @@ impl WaitQueue {
     /// short back-off (then yielding the core) is the right wait here.
     #[inline]
     pub(crate) fn lock(&self) -> QueueGuard<'_> {
+        #[cfg(polysync_loom)]
+        let serial = self
+            .serial
+            .lock()
+            .expect("never poisoned: nothing panics under it");
         let mut word = self.word.load(Ordering::Relaxed);
         let mut step = 0;
         loop {
@@ -228,7 +242,14 @@ impl WaitQueue {
                     Ordering::Acquire,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => return QueueGuard { queue: self, word },
+                    Ok(_) => {
+                        return QueueGuard {
+                            queue: self,
+                            word,
+                            #[cfg(polysync_loom)]
+                            _serial: serial,
+                        };
+                    }
                     Err(seen) => {
                         word = seen;
                         continue;
@@ -256,6 +277,9 @@ pub(crate) struct QueueGuard<'a> {
     queue: &'a WaitQueue,
     /// Private copy of the word without the lock bit.
     word: u64,
+    /// Released after `drop` has published the word (fields drop last).
+    #[cfg(polysync_loom)]
+    _serial: loom::sync::MutexGuard<'a, ()>,
 }
 
 impl QueueGuard<'_> {
