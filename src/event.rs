@@ -104,6 +104,7 @@ impl Event {
     /// e.wait().await;
     /// # });
     /// ```
+    #[inline]
     pub fn wait(&self) -> Wait<'_> {
         Wait {
             wait: RawWait::new(self, 0),

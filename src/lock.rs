@@ -80,6 +80,7 @@ impl Lock {
     /// assert!(!lock.locked());
     /// # });
     /// ```
+    #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
         Acquire {
             wait: Wait::new(self, 0),

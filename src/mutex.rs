@@ -85,6 +85,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().await, 2);
     /// # });
     /// ```
+    #[inline]
     pub fn lock(&self) -> LockFuture<'_, T> {
         LockFuture {
             acquire: self.lock.acquire(),
@@ -103,6 +104,7 @@ impl<T: ?Sized> Mutex<T> {
     /// m.lock_blocking().push('a');
     /// assert_eq!(*m.lock_blocking(), "a");
     /// ```
+    #[inline]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
         self.guard(self.lock.acquire_blocking())
     }
@@ -114,6 +116,7 @@ impl<T: ?Sized> Mutex<T> {
     /// let g = m.try_lock().unwrap();
     /// assert!(m.try_lock().is_none());
     /// ```
+    #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         self.lock.try_acquire().map(|g| self.guard(g))
     }

@@ -134,6 +134,7 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.value(), 1);
         /// # });
         /// ```
+        #[inline]
         pub fn acquire(&self) -> Acquire<'_, Self> {
             Acquire {
                 owner: self,

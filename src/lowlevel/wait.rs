@@ -92,8 +92,10 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         (self.node.state() != WAITING).then(|| self.node.data())
     }
 
-    /// The first poll: try, lock, try again, then queue the node.
-    fn poll_idle(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    /// The first poll after the lock-free attempt failed: lock, try again,
+    /// then queue the node. Kept out of line so the fast path stays small.
+    #[inline(never)]
+    fn poll_idle_slow(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: the node is IDLE, so it was never queued (a queued node
         // becomes IDLE again only in `drop`): nothing else points into this
         // future. The node is never moved out; it is at most rebuilt in place
@@ -101,10 +103,6 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         let this = unsafe { self.get_unchecked_mut() };
         let proto = this.proto;
         let data = this.node.data();
-        if proto.try_fast(data) {
-            this.node.set_done();
-            return Poll::Ready(());
-        }
         // Clone outside the critical section: a waker's clone is user code.
         let waker = cx.waker().clone();
         let mut guard = proto.queue().lock();
@@ -134,7 +132,11 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let state = self.node.state();
         if state == IDLE {
-            return self.poll_idle(cx);
+            if self.proto.try_fast(self.node.data()) {
+                self.node.set_done();
+                return Poll::Ready(());
+            }
+            return self.poll_idle_slow(cx);
         }
         // From here on only shared access is needed (the node may be queued,
         // so other threads see it): every field the node changes is a cell.
