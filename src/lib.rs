@@ -61,27 +61,38 @@
 //!
 //! - [`Lock`] and [`Mutex<T>`]: fair mutual exclusion.
 //! - [`Semaphore`], [`BoundedSemaphore`], [`BinarySemaphore`]: counting.
-//! - [`Event`]: a one-time event.
+//! - [`Event`]: a one-time event; [`REvent`]: a reusable one (`clear()`);
+//!   [`CountdownEvent`]: set while its count is zero.
 //! - [`Latch`], [`Barrier`], [`RBarrier`]: parties meet; a timeout or a
 //!   cancelled wait breaks the barrier for everyone.
+//! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
+//!   (never waits).
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
 //!   [`lowlevel::Signal`], [`lowlevel::block_on`], the backend registry).
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
 pub mod barrier;
+pub mod countdown;
 pub mod event;
+pub mod flag;
+pub mod guard;
 pub mod lock;
 pub mod lowlevel;
 pub mod mutex;
+pub mod revent;
 pub mod semaphore;
 
 pub use barrier::{
     Barrier, BarrierWait, BarrierWaitError, BrokenBarrierError, Latch, LatchWait, RBarrier,
 };
+pub use countdown::{CountdownEvent, TooManyDowns};
 pub use event::Event;
+pub use flag::Flag;
+pub use guard::{BusyResourceError, ResourceGuard, ResourceGuardToken};
 pub use lock::{Lock, LockGuard};
 pub use mutex::{Mutex, MutexGuard};
+pub use revent::REvent;
 pub use semaphore::{BinarySemaphore, BoundedSemaphore, Permit, Semaphore, TooManyReleases};
 
 #[cfg(doctest)]

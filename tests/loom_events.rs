@@ -1,0 +1,610 @@
+#![cfg(polysync_loom)]
+//! loom models of `REvent` and `CountdownEvent` (the epoch rounds, the
+//! batched wake-up, set/clear/up/down racing waits and cancellations).
+//!
+//! Run with:
+//!
+//! RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_events --target-dir target/loom
+//!
+//! Under `--cfg polysync_loom` the crate's atomics, cells, `thread` and
+//! `thread_local!` come from loom, so these models check the real queue,
+//! wait future and thread waiter. loom has no clock: a timeout is a `Waiter`
+//! whose `wait` reports `TimedOut` unless a wake is pending, and a
+//! cancellation is a future polled once and dropped. The main thread never
+//! parks (tokio-rs/loom#249): it only notifies, polls with flag wakers, and
+//! joins. The batch models queue 17 futures (one more than a wake batch) so
+//! that the wake-up really runs in two batches with the lock released between.
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use loom::thread;
+use polysync::countdown::{CountdownEvent, TooManyDowns};
+use polysync::lowlevel::{GreenBackend, UnitId, WaitResult, Waiter, register_backend};
+use polysync::revent::REvent;
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// Runs a model; `LOOM_MAX_PREEMPTIONS` wins when set, otherwise 2. The
+/// branch limit is raised (unless `LOOM_MAX_BRANCHES` is set) because with 3
+/// preemptions an execution of the blocking models (lock back-off and park
+/// loops) can exceed loom's default of 1000 branches.
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
+        builder.max_branches = 100_000;
+    }
+    builder.check(f);
+}
+
+/// A waker that records that it was woken, in a loom atomic.
+struct Flag(AtomicBool);
+
+impl Flag {
+    fn take(&self) -> bool {
+        self.0.swap(false, SeqCst)
+    }
+
+    fn peek(&self) -> bool {
+        self.0.load(SeqCst)
+    }
+}
+
+impl Wake for Flag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, SeqCst);
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+fn flag_waker() -> (std::sync::Arc<Flag>, Waker) {
+    let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    (flag, waker)
+}
+
+/// A waker that records wakes in a std atomic: not a loom scheduling point.
+/// Only for flags read after a `join` (which orders them).
+struct StdFlag(std::sync::atomic::AtomicBool);
+
+impl StdFlag {
+    fn take(&self) -> bool {
+        self.0.swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn peek(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Wake for StdFlag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn std_flag_waker() -> (std::sync::Arc<StdFlag>, Waker) {
+    let flag = std::sync::Arc::new(StdFlag(std::sync::atomic::AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    (flag, waker)
+}
+
+fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(waker))
+}
+
+/// The waker of the oldest waiter in the batch models. Its first wake runs
+/// inside the notifier, between two wake batches: it says so and holds the
+/// notifier there until [`Gate::resume`].
+struct Gate {
+    woken: std::sync::atomic::AtomicBool,
+    between: AtomicBool,
+    resume: AtomicBool,
+}
+
+impl Gate {
+    fn new() -> std::sync::Arc<Gate> {
+        std::sync::Arc::new(Gate {
+            woken: std::sync::atomic::AtomicBool::new(false),
+            between: AtomicBool::new(false),
+            resume: AtomicBool::new(false),
+        })
+    }
+
+    fn waker(self: &std::sync::Arc<Self>) -> Waker {
+        Waker::from(self.clone())
+    }
+
+    /// Spins (yielding to loom) until the notifier is between two batches.
+    fn wait_between(&self) {
+        while !self.between.load(SeqCst) {
+            thread::yield_now();
+        }
+    }
+
+    fn resume(&self) {
+        self.resume.store(true, SeqCst);
+    }
+
+    fn woken(&self) -> bool {
+        self.woken.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Wake for Gate {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        if self.woken.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        self.between.store(true, SeqCst);
+        while !self.resume.load(SeqCst) {
+            thread::yield_now();
+        }
+    }
+}
+
+/// A waiter whose deadline has always passed.
+struct GiveUp(std::sync::Arc<Flag>);
+
+impl Waiter for GiveUp {
+    fn waker(&self) -> Waker {
+        Waker::from(self.0.clone())
+    }
+
+    fn wait(&self, _deadline: Option<Instant>) -> WaitResult {
+        if self.0.take() {
+            WaitResult::Woken
+        } else {
+            WaitResult::TimedOut
+        }
+    }
+}
+
+loom::thread_local! {
+    static TIMING_OUT: Cell<bool> = Cell::new(false);
+}
+
+/// Claims the loom threads inside [`timing_out`]: their blocking calls get a
+/// [`GiveUp`] waiter, so `try_wait_for` runs exactly the code of a wait whose
+/// deadline passes (poll, give up, one last poll, drop).
+struct TimeoutBackend;
+
+impl GreenBackend for TimeoutBackend {
+    fn name(&self) -> &'static str {
+        "loom-events-timeout"
+    }
+
+    fn with_waiter(&self, f: &mut dyn FnMut(&dyn Waiter)) -> bool {
+        if !TIMING_OUT.with(Cell::get) {
+            return false;
+        }
+        let (flag, _) = flag_waker();
+        f(&GiveUp(flag));
+        true
+    }
+
+    fn current_unit(&self) -> Option<UnitId> {
+        None
+    }
+}
+
+static TIMEOUT_BACKEND: TimeoutBackend = TimeoutBackend;
+
+fn timing_out<R>(f: impl FnOnce() -> R) -> R {
+    register_backend(&TIMEOUT_BACKEND).expect("registry has room");
+    TIMING_OUT.with(|t| t.set(true));
+    let out = f();
+    TIMING_OUT.with(|t| t.set(false));
+    out
+}
+
+const SOON: Duration = Duration::from_secs(1);
+
+/// One more than a wake batch.
+const BATCH_PLUS_ONE: usize = 17;
+
+// ---------------------------------------------------------------------------
+// REvent
+// ---------------------------------------------------------------------------
+
+/// `set` vs a blocking and an async waiter: both return.
+#[test]
+fn revent_set_vs_blocking_and_async_waiters() {
+    model(|| {
+        let ev = Arc::new(REvent::new());
+        let blocking = {
+            let ev = ev.clone();
+            thread::spawn(move || ev.wait_blocking())
+        };
+        let task = {
+            let ev = ev.clone();
+            thread::spawn(move || loom::future::block_on(ev.wait()))
+        };
+        assert!(ev.set());
+        blocking.join().unwrap();
+        task.join().unwrap();
+        assert_eq!(ev.waiting(), 0);
+    });
+}
+
+/// A queued blocking waiter, then `set(); clear();` racing its wake-up and a
+/// late waiter (the main thread's first poll after the clear): the queued
+/// waiter returns (a miss is a loom deadlock), the late one stays pending
+/// until the next `set`.
+#[test]
+fn revent_pulse_wakes_queued_waiter_not_latecomer() {
+    model(|| {
+        let ev = Arc::new(REvent::new());
+        let waiter = {
+            let ev = ev.clone();
+            thread::spawn(move || ev.wait_blocking())
+        };
+        while ev.waiting() == 0 {
+            thread::yield_now();
+        }
+        assert!(ev.set());
+        assert!(ev.clear());
+        let (flag, waker) = flag_waker();
+        let mut late = pin!(ev.wait());
+        assert!(
+            poll_once(late.as_mut(), &waker).is_pending(),
+            "a wait that started after the clear completed"
+        );
+        waiter.join().unwrap();
+        assert!(!flag.peek(), "the late waiter was woken by the old set");
+        assert_eq!(ev.waiting(), 1);
+        assert!(ev.set());
+        assert!(flag.take());
+        assert!(poll_once(late.as_mut(), &waker).is_ready());
+        assert_eq!(ev.waiting(), 0);
+    });
+}
+
+/// A waiter that cancels (poll once, drop) and a blocking waiter race
+/// `set(); clear(); set();`: the blocking one returns, the cancelled one
+/// leaves no node behind.
+#[test]
+fn revent_set_clear_vs_cancel_and_waiter() {
+    model(|| {
+        let ev = Arc::new(REvent::new());
+        let canceller = {
+            let ev = ev.clone();
+            thread::spawn(move || {
+                let (_flag, waker) = flag_waker();
+                let mut fut = pin!(ev.wait());
+                let _ = poll_once(fut.as_mut(), &waker);
+            })
+        };
+        let blocking = {
+            let ev = ev.clone();
+            thread::spawn(move || ev.wait_blocking())
+        };
+        ev.set();
+        ev.clear();
+        ev.set();
+        canceller.join().unwrap();
+        blocking.join().unwrap();
+        assert_eq!(ev.waiting(), 0);
+        assert!(ev.is_set());
+    });
+}
+
+/// `set` (main) vs `clear` (a thread) vs a timed-out wait (a thread): any
+/// order; the queue is left empty, and the state is what the last of the
+/// two operations made it.
+#[test]
+fn revent_set_vs_clear_vs_timeout() {
+    model(|| {
+        let ev = Arc::new(REvent::new());
+        let waiter = {
+            let ev = ev.clone();
+            thread::spawn(move || timing_out(|| ev.try_wait_for(SOON)))
+        };
+        let clearer = {
+            let ev = ev.clone();
+            thread::spawn(move || ev.clear())
+        };
+        let set = ev.set();
+        let cleared = clearer.join().unwrap();
+        let _woken = waiter.join().unwrap();
+        assert!(set, "only this thread sets");
+        assert_eq!(ev.is_set(), !cleared, "clear() reports what it did");
+        assert_eq!(ev.waiting(), 0);
+    });
+}
+
+/// 17 futures queued (two wake batches); a thread `set()`s. The oldest
+/// waiter's waker is a [`Gate`]: it runs in the setter between the two
+/// batches (no queue lock held) and holds the setter there until the main
+/// thread has cleared the event and started a late wait (`newer`: then set,
+/// clear and start a second late wait) — or, with `race`, lets the setter go on at once so that its
+/// second batch races the clear and the late wait. The late waiter must not
+/// be woken by the old round; every early waiter is woken exactly once.
+///
+/// A gate rather than plain scheduling: loom 0.7's DPOR misses interleavings
+/// where a thread's store follows its own load of the same atomic (see
+/// tokio-rs/loom#392), which is how the queue lock starts, so it would not
+/// reliably reach "between two batches" by itself. The other wakers are
+/// plain std flags, read only after `join`, so waking is not a scheduling
+/// point.
+fn revent_batches(newer: bool, race: bool) {
+    model(move || {
+        let ev = Arc::new(REvent::new());
+        let gate = Gate::new();
+        let mut early = Vec::new();
+        for i in 0..BATCH_PLUS_ONE {
+            let (flag, mut waker) = std_flag_waker();
+            if i == 0 {
+                waker = gate.waker();
+            }
+            let mut fut = Box::pin(ev.wait());
+            assert!(poll_once(fut.as_mut(), &waker).is_pending());
+            early.push((fut, flag, waker));
+        }
+        let setter = {
+            let ev = ev.clone();
+            thread::spawn(move || ev.set())
+        };
+        gate.wait_between();
+        if race {
+            gate.resume();
+        }
+        assert!(ev.clear(), "set() publishes the state before it wakes");
+        let (late_flag, late_waker) = std_flag_waker();
+        let mut late = pin!(ev.wait());
+        assert!(
+            poll_once(late.as_mut(), &late_waker).is_pending(),
+            "a wait that started after the clear completed"
+        );
+        // With `newer`: a second round starts, then a second late wait that
+        // neither round may wake (the old round must stop: the newer owns
+        // what is left of the queue).
+        let (late2_flag, late2_waker) = std_flag_waker();
+        let mut late2 = pin!(ev.wait());
+        if newer {
+            assert!(ev.set());
+            assert!(ev.clear());
+            assert!(poll_once(late2.as_mut(), &late2_waker).is_pending());
+        }
+        gate.resume();
+        assert!(setter.join().unwrap());
+        assert!(gate.woken(), "the oldest waiter was not woken");
+        for (i, (fut, flag, waker)) in early.iter_mut().enumerate() {
+            assert!(i == 0 || flag.take(), "early waiter #{i} not woken");
+            assert!(poll_once(fut.as_mut(), waker).is_ready());
+        }
+        if newer {
+            assert!(
+                late_flag.take(),
+                "the newer set did not wake the late waiter"
+            );
+            assert!(
+                !late2_flag.peek(),
+                "a waiter that came after both sets was woken"
+            );
+            assert_eq!(ev.waiting(), 1);
+            assert!(ev.set());
+            assert!(late2_flag.take());
+            assert!(poll_once(late2.as_mut(), &late2_waker).is_ready());
+        } else {
+            assert!(
+                !late_flag.peek(),
+                "the late waiter was woken by the old set"
+            );
+            assert_eq!(ev.waiting(), 1);
+            assert!(ev.set());
+            assert!(late_flag.take());
+        }
+        assert!(poll_once(late.as_mut(), &late_waker).is_ready());
+        assert_eq!(ev.waiting(), 0);
+    });
+}
+
+#[test]
+fn revent_clear_and_latecomer_between_batches() {
+    revent_batches(false, false);
+}
+
+#[test]
+fn revent_clear_and_latecomer_racing_second_batch() {
+    revent_batches(false, true);
+}
+
+#[test]
+fn revent_newer_set_between_batches_takes_over() {
+    revent_batches(true, false);
+}
+
+// ---------------------------------------------------------------------------
+// CountdownEvent
+// ---------------------------------------------------------------------------
+
+/// Two `down`s (a thread and main) vs a blocking waiter: exactly one
+/// reaches zero, the waiter returns, a third `down` errs.
+#[test]
+fn countdown_two_downs_vs_blocking_waiter() {
+    model(|| {
+        let cd = Arc::new(CountdownEvent::new(2));
+        let waiter = {
+            let cd = cd.clone();
+            thread::spawn(move || cd.wait_blocking())
+        };
+        let downer = {
+            let cd = cd.clone();
+            thread::spawn(move || cd.down().unwrap())
+        };
+        let mine = cd.down().unwrap();
+        let theirs = downer.join().unwrap();
+        assert_eq!(mine + theirs, 1, "values {mine} and {theirs}");
+        waiter.join().unwrap();
+        assert_eq!(cd.down(), Err(TooManyDowns));
+        assert_eq!(cd.waiting(), 0);
+    });
+}
+
+/// `up(1); down()` in a thread vs `down()` in main vs an async waiter: the
+/// value ends at zero, so the waiter returns whatever the interleaving.
+#[test]
+fn countdown_up_down_vs_async_waiter() {
+    model(|| {
+        let cd = Arc::new(CountdownEvent::new(1));
+        let waiter = {
+            let cd = cd.clone();
+            thread::spawn(move || loom::future::block_on(cd.wait()))
+        };
+        let worker = {
+            let cd = cd.clone();
+            thread::spawn(move || {
+                cd.up(1);
+                cd.down().unwrap();
+            })
+        };
+        cd.down().unwrap();
+        worker.join().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(cd.value(), 0);
+        assert_eq!(cd.waiting(), 0);
+    });
+}
+
+/// A cancelled waiter and a timed-out waiter vs the `down` to zero: no node
+/// is left, and a wait that reports success saw zero.
+#[test]
+fn countdown_down_vs_cancel_and_timeout() {
+    model(|| {
+        let cd = Arc::new(CountdownEvent::new(1));
+        let canceller = {
+            let cd = cd.clone();
+            thread::spawn(move || {
+                let (_flag, waker) = flag_waker();
+                let mut fut = pin!(cd.wait());
+                let _ = poll_once(fut.as_mut(), &waker);
+            })
+        };
+        let timed = {
+            let cd = cd.clone();
+            thread::spawn(move || {
+                if timing_out(|| cd.try_wait_for(SOON)) {
+                    assert_eq!(cd.value(), 0);
+                }
+            })
+        };
+        assert_eq!(cd.down(), Ok(0));
+        canceller.join().unwrap();
+        timed.join().unwrap();
+        assert_eq!(cd.waiting(), 0);
+    });
+}
+
+/// 17 futures queued; a thread `down()`s from 1 to zero. As in
+/// [`revent_batches`], a [`Gate`] holds the round between its two batches
+/// while the main thread does `up(1)` and starts a late wait (`newer`: then
+/// `down()`s to zero again, `up(1)`, and starts a second late wait); with `race` the round goes on at once. The
+/// late waiter must not be woken by the old round.
+fn countdown_batches(newer: bool, race: bool) {
+    model(move || {
+        let cd = Arc::new(CountdownEvent::new(1));
+        let gate = Gate::new();
+        let mut early = Vec::new();
+        for i in 0..BATCH_PLUS_ONE {
+            let (flag, mut waker) = std_flag_waker();
+            if i == 0 {
+                waker = gate.waker();
+            }
+            let mut fut = Box::pin(cd.wait());
+            assert!(poll_once(fut.as_mut(), &waker).is_pending());
+            early.push((fut, flag, waker));
+        }
+        let downer = {
+            let cd = cd.clone();
+            thread::spawn(move || cd.down())
+        };
+        gate.wait_between();
+        if race {
+            gate.resume();
+        }
+        assert_eq!(cd.value(), 0, "down() publishes the value before it wakes");
+        cd.up(1);
+        let (late_flag, late_waker) = std_flag_waker();
+        let mut late = pin!(cd.wait());
+        assert!(
+            poll_once(late.as_mut(), &late_waker).is_pending(),
+            "a wait that started after the up completed"
+        );
+        // With `newer`: a second zero, an `up`, and a second late wait that
+        // neither round may wake.
+        let (late2_flag, late2_waker) = std_flag_waker();
+        let mut late2 = pin!(cd.wait());
+        if newer {
+            assert_eq!(cd.down(), Ok(0));
+            cd.up(1);
+            assert!(poll_once(late2.as_mut(), &late2_waker).is_pending());
+        }
+        gate.resume();
+        assert_eq!(downer.join().unwrap(), Ok(0));
+        assert!(gate.woken(), "the oldest waiter was not woken");
+        for (i, (fut, flag, waker)) in early.iter_mut().enumerate() {
+            assert!(i == 0 || flag.take(), "early waiter #{i} not woken");
+            assert!(poll_once(fut.as_mut(), waker).is_ready());
+        }
+        if newer {
+            assert!(
+                late_flag.take(),
+                "the newer zero did not wake the late waiter"
+            );
+            assert!(
+                !late2_flag.peek(),
+                "a waiter that came after both zeros was woken"
+            );
+            assert_eq!(cd.waiting(), 1);
+            assert_eq!(cd.down(), Ok(0));
+            assert!(late2_flag.take());
+            assert!(poll_once(late2.as_mut(), &late2_waker).is_ready());
+        } else {
+            assert!(
+                !late_flag.peek(),
+                "the late waiter was woken by the old round"
+            );
+            assert_eq!(cd.waiting(), 1);
+            assert_eq!(cd.down(), Ok(0));
+            assert!(late_flag.take());
+        }
+        assert!(poll_once(late.as_mut(), &late_waker).is_ready());
+        assert_eq!(cd.waiting(), 0);
+    });
+}
+
+#[test]
+fn countdown_up_and_latecomer_between_batches() {
+    countdown_batches(false, false);
+}
+
+#[test]
+fn countdown_up_and_latecomer_racing_second_batch() {
+    countdown_batches(false, true);
+}
+
+#[test]
+fn countdown_newer_zero_between_batches_takes_over() {
+    countdown_batches(true, false);
+}
