@@ -65,6 +65,8 @@
 //!   [`CountdownEvent`]: set while its count is zero.
 //! - [`Latch`], [`Barrier`], [`RBarrier`]: parties meet; a timeout or a
 //!   cancelled wait breaks the barrier for everyone.
+//! - [`Condition`]: a condition variable for [`Lock`] and [`Mutex<T>`] guards;
+//!   notified waiters resume already owning the lock.
 //! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
 //!   (never waits).
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
@@ -73,6 +75,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod barrier;
+pub mod condition;
 pub mod countdown;
 pub mod event;
 pub mod flag;
@@ -86,6 +89,7 @@ pub mod semaphore;
 pub use barrier::{
     Barrier, BarrierWait, BarrierWaitError, BrokenBarrierError, Latch, LatchWait, RBarrier,
 };
+pub use condition::{Condition, ConditionGuard};
 pub use countdown::{CountdownEvent, TooManyDowns};
 pub use event::Event;
 pub use flag::Flag;

@@ -176,6 +176,11 @@ impl<T: ?Sized> Mutex<T> {
         self.data.get_mut()
     }
 
+    /// The lock behind the mutex.
+    pub(crate) fn raw_lock(&self) -> &Lock {
+        &self.lock
+    }
+
     fn guard<'a>(&'a self, guard: LockGuard<'a>) -> MutexGuard<'a, T> {
         // The mutex guard releases the lock itself.
         std::mem::forget(guard);
@@ -211,6 +216,18 @@ impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for Mutex<T> {
 #[must_use = "the mutex is unlocked as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard locks.
+    pub(crate) fn mutex(&self) -> &'a Mutex<T> {
+        self.mutex
+    }
+
+    /// A guard for a mutex the caller already holds.
+    pub(crate) fn assume_held(mutex: &'a Mutex<T>) -> Self {
+        MutexGuard { mutex }
+    }
 }
 
 // SAFETY: moving the guard to another thread moves access to `T` there, and

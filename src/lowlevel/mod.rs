@@ -21,6 +21,7 @@ mod thread;
 pub(crate) mod wait;
 mod waiter;
 
+pub(crate) use backend::with_current_waiter;
 pub use backend::{
     GreenBackend, RegistryFull, current_unit, register_backend, registered_backends,
 };

@@ -386,6 +386,12 @@ impl QueueGuard<'_> {
         node.waker.with_mut(|w| unsafe { (*w).take() })
     }
 
+    /// The oldest node (null when empty), to reach the structure it is
+    /// embedded in; valid while this guard is held.
+    pub(crate) fn front_node(&self) -> *const Node {
+        self.head()
+    }
+
     /// The oldest waiting node, without removing it.
     pub(crate) fn front(&self) -> Option<Waiting<'_>> {
         let head = self.head();
@@ -404,6 +410,69 @@ impl QueueGuard<'_> {
     /// Like [`notify_front`](QueueGuard::notify_front), leaving the node's data as it is.
     pub(crate) fn notify_front_keep(&mut self) -> Option<Option<Waker>> {
         self.notify_front_inner(None)
+    }
+
+    /// Unlinks the oldest node but leaves it `WAITING` with its waker, to be
+    /// re-linked into another queue ([`QueueGuard::attach`]) or notified there
+    /// ([`QueueGuard::notify_detached`]) while this guard is still held. Its
+    /// waiter learns where it stands only under this queue's lock (see
+    /// `condition.rs`), so the transit is invisible to it.
+    pub(crate) fn detach_front(&mut self) -> Option<Detached> {
+        let head = self.head();
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: `head` is linked in this queue and we hold the lock.
+        unsafe { self.unlink(head) };
+        Some(Detached { node: head })
+    }
+
+    /// Appends a node detached from another queue, keeping its waker.
+    ///
+    /// # Safety
+    /// The caller still holds the lock of the queue `node` was detached from,
+    /// and the node's waiter synchronizes on that lock before it touches the
+    /// node (so the node is alive and nobody else accesses it).
+    pub(crate) unsafe fn attach(&mut self, node: Detached) {
+        assert!(
+            self.word & COUNT_MASK != COUNT_MASK,
+            "polysync: more than 2^31 - 1 waiters on one primitive"
+        );
+        let new = node.node;
+        // SAFETY: we hold this queue's lock; `new` is alive and unlinked by the
+        // contract; linked nodes are alive by the push contract.
+        unsafe {
+            let head = self.head();
+            if head.is_null() {
+                (*new).next.with_mut(|p| *p = new);
+                (*new).prev.with_mut(|p| *p = new);
+                self.set_head(new);
+            } else {
+                let tail = (*head).prev.with(|p| *p);
+                (*new).next.with_mut(|p| *p = head);
+                (*new).prev.with_mut(|p| *p = tail);
+                (*tail).next.with_mut(|p| *p = new);
+                (*head).prev.with_mut(|p| *p = new);
+            }
+        }
+        self.word += COUNT_UNIT;
+    }
+
+    /// Marks a detached node `NOTIFIED` with `data`, as if it had been the
+    /// front of this queue; returns its waker, to be woken after unlocking.
+    ///
+    /// # Safety
+    /// As for [`QueueGuard::attach`].
+    pub(crate) unsafe fn notify_detached(&mut self, node: Detached, data: usize) -> Option<Waker> {
+        // SAFETY: the node is alive and exclusively ours by the contract.
+        unsafe {
+            let node = &*node.node;
+            node.data.with_mut(|p| *p = data);
+            let waker = node.waker.with_mut(|w| (*w).take());
+            self.queue.word.store(self.word | LOCKED, Ordering::Relaxed);
+            node.state.store(NOTIFIED, Ordering::Release);
+            waker
+        }
     }
 
     fn notify_front_inner(&mut self, data: Option<usize>) -> Option<Option<Waker>> {
@@ -435,6 +504,28 @@ impl Drop for QueueGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         self.queue.word.store(self.word, Ordering::Release);
+    }
+}
+
+/// A node taken out of one queue on its way into another (see
+/// [`QueueGuard::detach_front`]); still `WAITING`.
+#[must_use = "a detached node must be attached or notified before the locks are released"]
+pub(crate) struct Detached {
+    node: *const Node,
+}
+
+impl Detached {
+
+    /// The node's data.
+    pub(crate) fn data(&self) -> usize {
+        // SAFETY: the detaching queue's lock is still held (see `detach_front`).
+        unsafe { (*self.node).data.with(|p| *p) }
+    }
+
+    /// Replaces the node's data.
+    pub(crate) fn set_data(&mut self, data: usize) {
+        // SAFETY: as in `data`.
+        unsafe { (*self.node).data.with_mut(|p| *p = data) }
     }
 }
 

@@ -1,0 +1,597 @@
+//! [`Condition`]: a condition variable for polysync's [`Lock`] and
+//! [`Mutex<T>`] that threads, async tasks and green threads wait on together.
+//!
+//! # How a wait moves
+//!
+//! A waiter queues an entry (its node, the lock it must get back, and the
+//! notify round it arrived in) on the condition's queue, then releases the
+//! lock. `notify` takes entries from the front of the condition's queue and,
+//! holding both queue locks, either hands the lock straight to the entry (if
+//! the lock is free) or appends the entry to the lock's own queue without
+//! waking it. The waiter therefore wakes exactly once, already owning the
+//! lock, in FIFO order: no thundering herd, no second race for the lock.
+//!
+//! While an entry sits in the condition's queue its node data carries
+//! `IN_CONDITION`; `notify` clears it while it holds the condition's lock, so
+//! a waiter that reads its data under that lock knows which queue it is in.
+
+use crate::lock::{Lock, LockGuard};
+use crate::lowlevel::queue::{NOTIFIED, Node, WAITING, WaitQueue, WakeList};
+use crate::lowlevel::sync::const_fn;
+use crate::lowlevel::wait::Protocol;
+use crate::lowlevel::{block_on_with, current_unit, deadline_after};
+use crate::mutex::{Mutex, MutexGuard};
+use std::future::Future;
+use std::marker::PhantomPinned;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Node-data bit: the entry is in the condition's queue (not the lock's).
+/// Owner identities are below 2^31, so this bit is free.
+const IN_CONDITION: usize = 1 << 31;
+
+/// A condition variable usable from every world at once.
+///
+/// - Wait with a guard of a polysync [`Lock`] or [`Mutex<T>`] (the guard
+///   proves you hold the lock; waiting without it cannot compile): async
+///   [`wait`](Condition::wait), [`wait_blocking`](Condition::wait_blocking),
+///   timed [`wait_for`](Condition::wait_for) / [`wait_until`](Condition::wait_until),
+///   and the predicate forms [`wait_while`](Condition::wait_while),
+///   [`wait_while_blocking`](Condition::wait_while_blocking),
+///   [`wait_while_for`](Condition::wait_while_for).
+/// - [`notify(n)`](Condition::notify) returns how many waiters it woke;
+///   [`notify_all`](Condition::notify_all). Waiters that start waiting while a
+///   notify runs are not woken by it.
+/// - A notified waiter is moved to the lock's queue and resumes already
+///   owning the lock, in FIFO order.
+/// - A timed-out blocking wait returns with the lock held again. A dropped
+///   async wait gives up its place; if it had been notified, it passes the
+///   notification on (and releases the lock if it was handed over), so no
+///   notification is lost.
+/// - Notifying does not require holding the lock (unlike aiologic, which
+///   raises): the woken waiter queues for the lock anyway, so a notify without
+///   the lock is safe, as with `std::sync::Condvar`.
+/// - One condition may serve several locks; each waiter returns to its own.
+///
+/// ```
+/// use polysync::{Condition, Mutex};
+/// use std::sync::Arc;
+///
+/// let state = Arc::new((Mutex::new(false), Condition::new()));
+/// let waiter = {
+///     let state = state.clone();
+///     std::thread::spawn(move || {
+///         let (ready, cond) = &*state;
+///         let guard = cond.wait_while_blocking(ready.lock_blocking(), |ready| !**ready);
+///         assert!(*guard);
+///     })
+/// };
+/// futures_lite::future::block_on(async {
+///     let (ready, cond) = &*state;
+///     *ready.lock().await = true;
+///     cond.notify_all();
+/// });
+/// waiter.join().unwrap();
+/// ```
+pub struct Condition {
+    /// User bits: the notify round, bumped by every `notify`.
+    queue: WaitQueue,
+}
+
+/// What a waiter leaves in the condition's queue. `repr(C)` with the node
+/// first, so `notify` can reach the rest from the node pointer.
+#[repr(C)]
+struct Entry {
+    node: Node,
+    lock: *const Lock,
+    round: u32,
+}
+
+/// A guard that a [`Condition`] can wait with: [`LockGuard`] or [`MutexGuard`].
+pub trait ConditionGuard<'a>: Sized + sealed::Sealed {
+    /// What identifies the lock while the guard is given up.
+    #[doc(hidden)]
+    type Source: Copy + 'a;
+    #[doc(hidden)]
+    fn source(&self) -> Self::Source;
+    #[doc(hidden)]
+    fn raw_lock(source: Self::Source) -> &'a Lock;
+    #[doc(hidden)]
+    fn assume_held(source: Self::Source) -> Self;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for LockGuard<'_> {}
+impl<'a> ConditionGuard<'a> for LockGuard<'a> {
+    type Source = &'a Lock;
+    fn source(&self) -> &'a Lock {
+        self.lock()
+    }
+    fn raw_lock(source: &'a Lock) -> &'a Lock {
+        source
+    }
+    fn assume_held(source: &'a Lock) -> Self {
+        LockGuard::assume_held(source)
+    }
+}
+
+impl<T: ?Sized> sealed::Sealed for MutexGuard<'_, T> {}
+impl<'a, T: ?Sized + 'a> ConditionGuard<'a> for MutexGuard<'a, T> {
+    type Source = &'a Mutex<T>;
+    fn source(&self) -> &'a Mutex<T> {
+        self.mutex()
+    }
+    fn raw_lock(source: &'a Mutex<T>) -> &'a Lock {
+        source.raw_lock()
+    }
+    fn assume_held(source: &'a Mutex<T>) -> Self {
+        MutexGuard::assume_held(source)
+    }
+}
+
+impl Condition {
+    const_fn! {
+        /// A condition with no waiters.
+        pub fn new() -> Condition {
+            Condition { queue: WaitQueue::new(0) }
+        }
+    }
+
+    /// Releases the guard's lock, waits for a notification, and returns with
+    /// the lock held again. Cancel-safe: dropping the future gives up the
+    /// wait (passing on a notification it already received).
+    ///
+    /// ```
+    /// use polysync::{Condition, Lock};
+    /// # futures_lite::future::block_on(async {
+    /// let (lock, cond) = (Lock::new(), Condition::new());
+    /// let guard = lock.acquire().await;
+    /// let wait = cond.wait(guard);
+    /// let (guard, _) = futures_lite::future::zip(wait, async {
+    ///     while cond.notify(1) == 0 {
+    ///         futures_lite::future::yield_now().await;
+    ///     }
+    /// })
+    /// .await;
+    /// assert!(lock.locked());
+    /// drop(guard);
+    /// # });
+    /// ```
+    pub fn wait<'a, G: ConditionGuard<'a>>(&'a self, guard: G) -> ConditionWait<'a, G> {
+        ConditionWait::new(self, guard, 0)
+    }
+
+    /// Blocks the current execution unit until notified; returns with the
+    /// lock held again.
+    ///
+    /// ```
+    /// use polysync::{Condition, Mutex};
+    /// use std::sync::Arc;
+    /// let pair = Arc::new((Mutex::new(0), Condition::new()));
+    /// let t = {
+    ///     let pair = pair.clone();
+    ///     std::thread::spawn(move || {
+    ///         let (m, c) = &*pair;
+    ///         let mut g = m.lock_blocking();
+    ///         while *g == 0 {
+    ///             g = c.wait_blocking(g);
+    ///         }
+    ///     })
+    /// };
+    /// *pair.0.lock_blocking() = 1;
+    /// pair.1.notify_all();
+    /// t.join().unwrap();
+    /// ```
+    pub fn wait_blocking<'a, G: ConditionGuard<'a>>(&'a self, guard: G) -> G {
+        self.wait_until_inner(guard, None).0
+    }
+
+    /// Like [`wait_blocking`](Condition::wait_blocking), giving up after
+    /// `timeout`. Returns the guard (the lock is held again either way) and
+    /// whether the wait was notified (`false`: timed out).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (lock, cond) = (polysync::Lock::new(), polysync::Condition::new());
+    /// let (guard, notified) = cond.wait_for(lock.acquire_blocking(), Duration::from_millis(5));
+    /// assert!(!notified);
+    /// assert!(lock.locked()); // held again after the timeout
+    /// drop(guard);
+    /// ```
+    pub fn wait_for<'a, G: ConditionGuard<'a>>(&'a self, guard: G, timeout: Duration) -> (G, bool) {
+        self.wait_until_inner(guard, deadline_after(timeout))
+    }
+
+    /// Like [`wait_for`](Condition::wait_for) with a deadline.
+    ///
+    /// ```
+    /// let (lock, cond) = (polysync::Lock::new(), polysync::Condition::new());
+    /// let (_guard, notified) = cond.wait_until(lock.acquire_blocking(), std::time::Instant::now());
+    /// assert!(!notified);
+    /// ```
+    pub fn wait_until<'a, G: ConditionGuard<'a>>(
+        &'a self,
+        guard: G,
+        deadline: Instant,
+    ) -> (G, bool) {
+        self.wait_until_inner(guard, Some(deadline))
+    }
+
+    /// Waits asynchronously while `condition` returns `true` (aiologic's
+    /// `wait_for(predicate)` with the predicate negated, std's `wait_while`).
+    /// The predicate runs with the lock held.
+    ///
+    /// ```
+    /// use polysync::{Condition, Mutex};
+    /// # futures_lite::future::block_on(async {
+    /// let (items, cond) = (Mutex::new(vec![1]), Condition::new());
+    /// let guard = cond.wait_while(items.lock().await, |items| items.is_empty()).await;
+    /// assert_eq!(*guard, [1]); // the predicate was already false: no wait
+    /// # });
+    /// ```
+    pub async fn wait_while<'a, G: ConditionGuard<'a>>(
+        &'a self,
+        mut guard: G,
+        mut condition: impl FnMut(&mut G) -> bool,
+    ) -> G {
+        while condition(&mut guard) {
+            guard = self.wait(guard).await;
+        }
+        guard
+    }
+
+    /// Blocks while `condition` returns `true`.
+    ///
+    /// ```
+    /// let (m, c) = (polysync::Mutex::new(1), polysync::Condition::new());
+    /// let g = c.wait_while_blocking(m.lock_blocking(), |v| **v == 0);
+    /// assert_eq!(*g, 1);
+    /// ```
+    pub fn wait_while_blocking<'a, G: ConditionGuard<'a>>(
+        &'a self,
+        mut guard: G,
+        mut condition: impl FnMut(&mut G) -> bool,
+    ) -> G {
+        while condition(&mut guard) {
+            guard = self.wait_blocking(guard);
+        }
+        guard
+    }
+
+    /// Blocks while `condition` returns `true`, at most for `timeout`.
+    /// Returns the guard (held) and whether the condition became false.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (m, c) = (polysync::Mutex::new(0), polysync::Condition::new());
+    /// let (g, done) = c.wait_while_for(m.lock_blocking(), Duration::from_millis(5), |v| **v == 0);
+    /// assert!(!done);
+    /// assert_eq!(*g, 0);
+    /// ```
+    pub fn wait_while_for<'a, G: ConditionGuard<'a>>(
+        &'a self,
+        mut guard: G,
+        timeout: Duration,
+        mut condition: impl FnMut(&mut G) -> bool,
+    ) -> (G, bool) {
+        let deadline = deadline_after(timeout);
+        while condition(&mut guard) {
+            let (next, notified) = self.wait_until_inner(guard, deadline);
+            guard = next;
+            if !notified {
+                let done = !condition(&mut guard);
+                return (guard, done);
+            }
+        }
+        (guard, true)
+    }
+
+    fn wait_until_inner<'a, G: ConditionGuard<'a>>(
+        &'a self,
+        guard: G,
+        deadline: Option<Instant>,
+    ) -> (G, bool) {
+        let owner = current_unit().get() as usize;
+        let mut wait = pin!(ConditionWait::new(self, guard, owner));
+        let outcome = crate::lowlevel::with_current_waiter(|waiter| {
+            if let Some(guard) = block_on_with(waiter, wait.as_mut(), deadline) {
+                return Ok(guard);
+            }
+            match wait.as_mut().withdraw() {
+                // Still in the condition's queue: withdrawn; take the lock again.
+                Withdrawn::Yes(source) => Err(source),
+                // Already notified: the lock is (or will be) ours; wait for it.
+                Withdrawn::No => Ok(block_on_with(waiter, wait.as_mut(), None)
+                    .expect("a wait without a deadline returns only when done")),
+            }
+        });
+        match outcome {
+            Ok(guard) => (guard, true),
+            Err(source) => (reacquire::<G>(source), false),
+        }
+    }
+
+    /// Wakes up to `n` waiters, oldest first, and returns how many it woke.
+    /// Each is moved to its lock's queue (or handed the lock if it is free);
+    /// waiters that arrive while this runs are not woken by it.
+    ///
+    /// ```
+    /// let c = polysync::Condition::new();
+    /// assert_eq!(c.notify(3), 0); // nobody waits
+    /// ```
+    pub fn notify(&self, n: usize) -> usize {
+        if n == 0 || self.queue.len() == 0 {
+            return 0;
+        }
+        let mut woken = 0;
+        let mut round = None;
+        loop {
+            let mut guard = self.queue.lock();
+            // This notify serves the waiters queued up to now; it moves the
+            // round on, so waiters that queue while it runs are skipped.
+            let current = *round.get_or_insert_with(|| {
+                let current = guard.user() as u32;
+                guard.set_user(u64::from(current.wrapping_add(1)));
+                current
+            });
+            let mut wakers = WakeList::new();
+            let mut batch_full = false;
+            while woken < n {
+                if wakers.is_full() {
+                    batch_full = true;
+                    break;
+                }
+                let entry = guard.front_node().cast::<Entry>();
+                if entry.is_null() {
+                    break;
+                }
+                // SAFETY: the entry is queued here and we hold this queue's
+                // lock, so it is alive; `round` and `lock` are written before
+                // it is queued and never change while it is.
+                let (entry_round, lock) = unsafe { ((*entry).round, &*(*entry).lock) };
+                if current.wrapping_sub(entry_round) >= 1 << 31 {
+                    break; // queued after this notify began
+                }
+                let mut node = guard.detach_front().expect("the front exists");
+                let owner = node.data() & !IN_CONDITION;
+                let mut lock_queue = Protocol::queue(lock).lock();
+                if Protocol::try_locked(lock, &mut lock_queue, owner) {
+                    // The lock is free: hand it over at once.
+                    // SAFETY: we still hold the condition's lock, under which
+                    // the waiter looks at its node.
+                    wakers.push(unsafe { lock_queue.notify_detached(node, owner) });
+                } else {
+                    // Queue it for the lock, asleep: the lock's release wakes it.
+                    node.set_data(owner);
+                    // SAFETY: as above.
+                    unsafe { lock_queue.attach(node) };
+                }
+                drop(lock_queue);
+                woken += 1;
+            }
+            drop(guard);
+            wakers.wake_all();
+            if !batch_full {
+                return woken;
+            }
+        }
+    }
+
+    /// Wakes every waiter that is waiting now; returns how many.
+    ///
+    /// ```
+    /// assert_eq!(polysync::Condition::new().notify_all(), 0);
+    /// ```
+    pub fn notify_all(&self) -> usize {
+        self.notify(usize::MAX)
+    }
+
+    /// How many units wait on the condition now (a snapshot; notified waiters
+    /// queued for their lock are no longer counted here).
+    ///
+    /// ```
+    /// assert_eq!(polysync::Condition::new().waiting(), 0);
+    /// ```
+    pub fn waiting(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+fn reacquire<'a, G: ConditionGuard<'a>>(source: G::Source) -> G {
+    let lock = G::raw_lock(source);
+    std::mem::forget(lock.acquire_blocking());
+    G::assume_held(source)
+}
+
+impl Default for Condition {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Condition")
+            .field("waiting", &self.waiting())
+            .finish()
+    }
+}
+
+enum Withdrawn<S> {
+    Yes(S),
+    No,
+}
+
+/// The future of [`Condition::wait`]; resolves to the guard, with the lock
+/// held again.
+#[must_use = "futures do nothing unless polled"]
+pub struct ConditionWait<'a, G: ConditionGuard<'a>> {
+    entry: Entry,
+    cond: &'a Condition,
+    source: G::Source,
+    /// Held until the first poll has queued the entry.
+    guard: Option<G>,
+    _pinned: PhantomPinned,
+}
+
+// SAFETY: the raw lock pointer in `entry` points to `source`'s lock, which is
+// `Sync`; everything else is `Send` if the guard and its source are.
+unsafe impl<'a, G: ConditionGuard<'a> + Send> Send for ConditionWait<'a, G> where G::Source: Send {}
+// SAFETY: shared access to the future reads nothing but atomics.
+unsafe impl<'a, G: ConditionGuard<'a> + Sync> Sync for ConditionWait<'a, G> where G::Source: Sync {}
+
+impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
+    fn new(cond: &'a Condition, guard: G, owner: usize) -> Self {
+        let source = guard.source();
+        ConditionWait {
+            entry: Entry {
+                node: Node::new(owner | IN_CONDITION),
+                lock: G::raw_lock(source),
+                round: 0,
+            },
+            cond,
+            source,
+            guard: Some(guard),
+            _pinned: PhantomPinned,
+        }
+    }
+
+    fn lock(&self) -> &'a Lock {
+        G::raw_lock(self.source)
+    }
+
+    /// After a timeout: leave the condition's queue if still there.
+    fn withdraw(self: Pin<&mut Self>) -> Withdrawn<G::Source> {
+        let this = self.into_ref().get_ref();
+        let node = &this.entry.node;
+        if node.state() != WAITING {
+            return Withdrawn::No;
+        }
+        let mut guard = this.cond.queue.lock();
+        if node.data() & IN_CONDITION == 0 {
+            return Withdrawn::No;
+        }
+        // SAFETY: IN_CONDITION under the condition's lock: queued there.
+        let waker = unsafe { guard.remove(node) };
+        drop(guard);
+        drop(waker);
+        node.set_done();
+        Withdrawn::Yes(this.source)
+    }
+}
+
+impl<'a, G: ConditionGuard<'a>> Future for ConditionWait<'a, G> {
+    type Output = G;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
+        if self.guard.is_some() {
+            return self.poll_first(cx);
+        }
+        // The entry is queued somewhere: only shared access from here on.
+        let this = self.into_ref().get_ref();
+        let node = &this.entry.node;
+        match node.state() {
+            NOTIFIED => {
+                node.set_done();
+                return Poll::Ready(G::assume_held(this.source));
+            }
+            WAITING => {}
+            _ => panic!("polysync: a condition wait was polled after it completed"),
+        }
+        let queue = this.cond.queue.lock();
+        if node.data() & IN_CONDITION != 0 {
+            let old = node.replace_waker_locked(cx.waker());
+            drop(queue);
+            drop(old);
+            return Poll::Pending;
+        }
+        drop(queue);
+        // Moved to the lock's queue: its lock now guards the node.
+        let lock_queue = Protocol::queue(this.lock()).lock();
+        if node.state() == NOTIFIED {
+            drop(lock_queue);
+            node.set_done();
+            return Poll::Ready(G::assume_held(this.source));
+        }
+        let old = node.replace_waker_locked(cx.waker());
+        drop(lock_queue);
+        drop(old);
+        Poll::Pending
+    }
+}
+
+impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
+    /// The first poll: queue the entry, then give the lock up.
+    fn poll_first(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
+        // SAFETY: the entry is not queued yet, so nothing else points into
+        // this future; nothing is moved out of it (`guard` is an unpinned
+        // field taken by value).
+        let this = unsafe { self.get_unchecked_mut() };
+        if let Some(guard) = this.guard.take() {
+            let waker = cx.waker().clone();
+            let mut queue = this.cond.queue.lock();
+            this.entry.round = queue.user() as u32;
+            // SAFETY: the entry lives in this pinned future; `Drop` takes it
+            // out of whichever queue holds it before the memory goes away.
+            unsafe { queue.push_back(&this.entry.node, waker) };
+            drop(queue);
+            // Only now give the lock up: a notify after this sees us.
+            drop(guard);
+        }
+        Poll::Pending
+    }
+}
+
+impl<'a, G: ConditionGuard<'a>> Drop for ConditionWait<'a, G> {
+    fn drop(&mut self) {
+        if self.guard.take().is_some() {
+            return; // never polled: the guard's drop released the lock
+        }
+        let node = &self.entry.node;
+        let lock = self.lock();
+        match node.state() {
+            NOTIFIED => {
+                // Handed the lock and the notification: give both back.
+                lock.release();
+                self.cond.notify(1);
+            }
+            WAITING => {
+                let mut queue = self.cond.queue.lock();
+                if node.data() & IN_CONDITION != 0 {
+                    // SAFETY: still queued in the condition's queue.
+                    let waker = unsafe { queue.remove(node) };
+                    drop(queue);
+                    drop(waker);
+                    return;
+                }
+                drop(queue);
+                let mut lock_queue = Protocol::queue(lock).lock();
+                if node.state() == NOTIFIED {
+                    drop(lock_queue);
+                    lock.release();
+                } else {
+                    // SAFETY: moved and not yet handed the lock: queued there.
+                    let waker = unsafe { lock_queue.remove(node) };
+                    drop(lock_queue);
+                    drop(waker);
+                }
+                // The notification it got must not be lost.
+                self.cond.notify(1);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<'a, G: ConditionGuard<'a>> std::fmt::Debug for ConditionWait<'a, G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConditionWait")
+            .field("condition", self.cond)
+            .field("node", &self.entry.node)
+            .finish()
+    }
+}
