@@ -515,7 +515,6 @@ pub(crate) struct Detached {
 }
 
 impl Detached {
-
     /// The node's data.
     pub(crate) fn data(&self) -> usize {
         // SAFETY: the detaching queue's lock is still held (see `detach_front`).

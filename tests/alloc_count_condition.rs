@@ -1,0 +1,125 @@
+//! Proves that condition waits allocate nothing after warm-up: the entry that
+//! moves from the condition's queue to the lock's lives in the waiting stack
+//! frame or inline in the future. A counting `#[global_allocator]` counts,
+//! per thread and only while a thread opts in, every allocation it makes.
+//! This binary holds only this test (the allocator is process-wide).
+
+use polysync::{Condition, Mutex};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+struct Counting;
+
+std::thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note() {
+    let _ = COUNTING.try_with(|on| {
+        if on.get() {
+            let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+        }
+    });
+}
+
+// SAFETY: forwards every call to `System` unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Counts the allocations `f` makes on this thread.
+fn counted(f: impl FnOnce()) -> usize {
+    ALLOCS.with(|n| n.set(0));
+    COUNTING.with(|on| on.set(true));
+    f();
+    COUNTING.with(|on| on.set(false));
+    ALLOCS.with(Cell::get)
+}
+
+/// Ping-pong over one `Mutex<usize>` and one `Condition`: a blocking thread
+/// waits for odd values, an async task (futures-lite) for even ones; every
+/// step is a real condition wait (the turn belongs to the other side).
+#[test]
+fn condition_ping_pong_allocates_nothing() {
+    const ROUNDS: usize = 3_000;
+    const WARMUP: usize = 100;
+    let shared = Arc::new((Mutex::new(0usize), Condition::new(), AtomicUsize::new(0)));
+    let run = |shared: &(Mutex<usize>, Condition, AtomicUsize),
+               parity: usize,
+               rounds: usize,
+               blocking: bool| {
+        let (m, c, waits) = shared;
+        let step = |mut g: polysync::MutexGuard<'_, usize>| {
+            *g += 1;
+            drop(g);
+            c.notify_all();
+        };
+        for _ in 0..rounds {
+            if blocking {
+                let mut g = m.lock_blocking();
+                while *g % 2 != parity {
+                    waits.fetch_add(1, SeqCst);
+                    g = c.wait_blocking(g);
+                }
+                step(g);
+            } else {
+                futures_lite::future::block_on(async {
+                    let mut g = m.lock().await;
+                    while *g % 2 != parity {
+                        waits.fetch_add(1, SeqCst);
+                        g = c.wait(g).await;
+                    }
+                    step(g);
+                });
+            }
+        }
+    };
+    let other = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            run(&shared, 1, WARMUP, false);
+            counted(|| run(&shared, 1, ROUNDS, false))
+        })
+    };
+    run(&shared, 0, WARMUP, true);
+    let here = counted(|| run(&shared, 0, ROUNDS, true));
+    let there = other.join().unwrap();
+    assert_eq!(*shared.0.lock_blocking(), 2 * (WARMUP + ROUNDS));
+    assert!(
+        shared.2.load(SeqCst) > ROUNDS / 10,
+        "the waits did not contend: {} condition waits",
+        shared.2.load(SeqCst)
+    );
+    assert_eq!(here, 0, "blocking side allocated {here} times");
+    assert_eq!(there, 0, "async side allocated {there} times");
+}
+
+/// The counter sees this thread's allocations (so a zero above means zero).
+#[test]
+fn the_counter_counts() {
+    assert_eq!(counted(|| drop(std::hint::black_box(Box::new(7u64)))), 1);
+}
