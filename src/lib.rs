@@ -59,7 +59,11 @@
 //!
 //! ## Primitives
 //!
-//! - [`Lock`] and [`Mutex<T>`]: fair mutual exclusion.
+//! - [`Lock`] and [`Mutex<T>`]: fair mutual exclusion; [`RLock`]: reentrant,
+//!   owned by an execution unit (async tasks get one with
+//!   [`lowlevel::identified`]); [`RMutex<T>`]: its data-carrying form.
+//! - [`CapacityLimiter`] and [`RCapacityLimiter`]: at most N borrowers at
+//!   a time, one token each (reentrant for the latter); the total can change.
 //! - [`Semaphore`], [`BoundedSemaphore`], [`BinarySemaphore`]: counting.
 //! - [`Event`]: a one-time event; [`REvent`]: a reusable one (`clear()`);
 //!   [`CountdownEvent`]: set while its count is zero.
@@ -80,10 +84,12 @@ pub mod countdown;
 pub mod event;
 pub mod flag;
 pub mod guard;
+pub mod limiter;
 pub mod lock;
 pub mod lowlevel;
 pub mod mutex;
 pub mod revent;
+pub mod rlock;
 pub mod semaphore;
 
 pub use barrier::{
@@ -94,9 +100,16 @@ pub use countdown::{CountdownEvent, TooManyDowns};
 pub use event::Event;
 pub use flag::Flag;
 pub use guard::{BusyResourceError, ResourceGuard, ResourceGuardToken};
+pub use limiter::{
+    BorrowError, CapacityLimiter, LimiterAcquire, LimiterReleaseError, LimiterToken,
+    RCapacityLimiter,
+};
 pub use lock::{Lock, LockGuard};
 pub use mutex::{Mutex, MutexGuard};
 pub use revent::REvent;
+pub use rlock::{
+    RLock, RLockAcquire, RLockGuard, RLockReleaseError, RMutex, RMutexAcquire, RMutexGuard,
+};
 pub use semaphore::{BinarySemaphore, BoundedSemaphore, Permit, Semaphore, TooManyReleases};
 
 #[cfg(doctest)]

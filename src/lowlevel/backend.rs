@@ -138,10 +138,28 @@ pub(crate) fn with_current_waiter<R>(f: impl FnOnce(&dyn Waiter) -> R) -> R {
     ThreadWaiter::with_current(|waiter| f(waiter))
 }
 
-/// The identity of the current execution unit: a registered backend's unit,
+/// The identity of the current execution unit: the [`Identified`] future
+/// being polled (innermost), else a registered task-identity provider's task
+/// (see [`register_task_identity`]), else a registered green backend's unit,
 /// else the OS thread.
+///
+/// Never cache it across a suspension: ask again after every `.await` or
+/// blocking call.
+///
+/// ```
+/// use polysync::lowlevel::{UnitId, current_unit, identified};
+/// assert_eq!(current_unit(), UnitId::current_thread());
+/// let task = identified(async { current_unit() });
+/// let id = task.unit();
+/// assert_eq!(futures_lite::future::block_on(task), id);
+/// ```
+///
+/// [`Identified`]: crate::lowlevel::Identified
 #[inline]
 pub fn current_unit() -> UnitId {
+    if let Some(task) = current_task() {
+        return task;
+    }
     if any_registered() {
         for slot in &BACKENDS {
             if let Some(id) = slot.get().and_then(|b| b.current_unit()) {
@@ -151,3 +169,134 @@ pub fn current_unit() -> UnitId {
     }
     UnitId::current_thread()
 }
+
+/// A source of async task identities for one executor (for instance tokio's
+/// task ids), asked by [`current_task`] when no
+/// [`Identified`](crate::lowlevel::Identified) future is being polled.
+///
+/// ```
+/// use polysync::lowlevel::{TaskIdentity, UnitId, register_task_identity};
+///
+/// /// A provider that never recognises a task (a real one asks its executor).
+/// struct NoTasks;
+/// impl TaskIdentity for NoTasks {
+///     fn name(&self) -> &'static str { "none" }
+///     fn current_task(&self) -> Option<UnitId> { None }
+/// }
+/// static NO_TASKS: NoTasks = NoTasks;
+/// register_task_identity(&NO_TASKS).unwrap();
+/// assert_eq!(polysync::lowlevel::current_task(), None);
+/// ```
+pub trait TaskIdentity: Send + Sync + 'static {
+    /// A short name for diagnostics, such as `"tokio"`.
+    fn name(&self) -> &'static str;
+
+    /// The identity of the task being polled on this thread, if this
+    /// provider's executor is polling one. Allocate identities with
+    /// [`UnitId::allocate`] (and remember them per task) so they never
+    /// collide with those of threads, green units or other tasks.
+    fn current_task(&self) -> Option<UnitId>;
+}
+
+static TASK_PROVIDERS: [OnceLock<&'static dyn TaskIdentity>; SLOTS] = [
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+];
+static TASK_PROVIDERS_REGISTERED: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers a task-identity provider for the whole process. Registering the
+/// same provider twice is a no-op. Providers are asked in registration order.
+///
+/// ```
+/// use polysync::lowlevel::{TaskIdentity, UnitId, register_task_identity};
+/// struct Never;
+/// impl TaskIdentity for Never {
+///     fn name(&self) -> &'static str { "never" }
+///     fn current_task(&self) -> Option<UnitId> { None }
+/// }
+/// static NEVER: Never = Never;
+/// register_task_identity(&NEVER).unwrap();
+/// register_task_identity(&NEVER).unwrap(); // no-op
+/// ```
+///
+/// # Errors
+/// [`RegistryFull`] when four other providers are registered already.
+pub fn register_task_identity(provider: &'static dyn TaskIdentity) -> Result<(), RegistryFull> {
+    let same =
+        |p: &&'static dyn TaskIdentity| std::ptr::addr_eq(*p as *const dyn TaskIdentity, provider);
+    for slot in &TASK_PROVIDERS {
+        if let Some(existing) = slot.get() {
+            if same(existing) {
+                return Ok(());
+            }
+            continue;
+        }
+        if slot.set(provider).is_ok() {
+            TASK_PROVIDERS_REGISTERED.fetch_add(1, Ordering::Release);
+            return Ok(());
+        }
+        if slot.get().is_some_and(same) {
+            return Ok(());
+        }
+    }
+    Err(RegistryFull)
+}
+
+/// The identity of the async task being polled on this thread: the innermost
+/// [`Identified`](crate::lowlevel::Identified) future being polled, else what
+/// a registered [`TaskIdentity`] provider reports; `None` outside any known
+/// task (a plain thread, a green unit, or a future polled by an executor
+/// that polysync cannot see into). Async methods of owner-based primitives
+/// ([`RLock::acquire`](crate::RLock::acquire), ...) fail with
+/// [`NoTaskIdentity`] when this is `None`.
+///
+/// ```
+/// use polysync::lowlevel::{current_task, identified};
+/// assert_eq!(current_task(), None);
+/// let fut = identified(async { current_task() });
+/// let id = fut.unit();
+/// assert_eq!(futures_lite::future::block_on(fut), Some(id));
+/// ```
+#[inline]
+pub fn current_task() -> Option<UnitId> {
+    if let Some(id) = super::identity::polled_task() {
+        return Some(id);
+    }
+    if TASK_PROVIDERS_REGISTERED.load(Ordering::Acquire) != 0 {
+        for slot in &TASK_PROVIDERS {
+            if let Some(id) = slot.get().and_then(|p| p.current_task()) {
+                return Some(id);
+            }
+        }
+    }
+    None
+}
+
+/// An async wait of an owner-based primitive found no task identity: the
+/// future was not polled inside an [`Identified`](crate::lowlevel::Identified)
+/// future (see [`identified`](crate::lowlevel::identified)) nor inside a task
+/// of an executor with a registered [`TaskIdentity`] provider.
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// let rlock = polysync::RLock::new();
+/// let err = rlock.acquire().await.unwrap_err();
+/// assert_eq!(err, polysync::lowlevel::NoTaskIdentity);
+/// assert!(polysync::lowlevel::identified(rlock.acquire()).await.is_ok());
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NoTaskIdentity;
+
+impl std::fmt::Display for NoTaskIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "polysync: this async wait needs the identity of its task: wrap the task \
+             in polysync::lowlevel::identified(..) or register a TaskIdentity provider",
+        )
+    }
+}
+
+impl std::error::Error for NoTaskIdentity {}

@@ -10,7 +10,8 @@
 //!   cancellation, pass on whatever was handed over. Blocking calls drive the
 //!   same future with [`block_on`].
 //! - [`Signal`]: a public one-shot event, the smallest complete use of the above.
-//! - The backend registry ([`register_backend`]) and unit identity ([`UnitId`]).
+//! - The backend registry ([`register_backend`]) and unit identity ([`UnitId`],
+//!   [`current_unit`]; for async tasks on any executor: [`identified`]).
 
 mod backend;
 mod identity;
@@ -23,9 +24,10 @@ mod waiter;
 
 pub(crate) use backend::with_current_waiter;
 pub use backend::{
-    GreenBackend, RegistryFull, current_unit, register_backend, registered_backends,
+    GreenBackend, NoTaskIdentity, RegistryFull, TaskIdentity, current_task, current_unit,
+    register_backend, register_task_identity, registered_backends,
 };
-pub use identity::UnitId;
+pub use identity::{Identified, UnitId, identified};
 pub use signal::{Signal, SignalError, SignalWait};
 pub use thread::ThreadWaiter;
 pub use waiter::{WaitResult, Waiter, block_on, block_on_with};

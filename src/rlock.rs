@@ -1,0 +1,770 @@
+//! [`RLock`]: a fair reentrant lock owned by an execution unit (an OS thread,
+//! an async task, a green thread).
+
+use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
+use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
+use crate::lowlevel::wait::{Protocol, Wait};
+use crate::lowlevel::{
+    NoTaskIdentity, UnitId, block_on, current_task, current_unit, deadline_after,
+};
+#[cfg(polysync_loom)]
+use loom::sync::atomic::fence;
+use std::future::Future;
+use std::pin::Pin;
+#[cfg(not(polysync_loom))]
+use std::sync::atomic::fence;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// A fair reentrant lock: the execution unit that holds it may acquire it
+/// again, any number of times, and must release it as many times.
+///
+/// The owner is an execution unit as [`current_unit`] sees it: an OS thread,
+/// a green thread of a registered backend, or an async task. Async tasks
+/// need an identity that works on every executor: wrap the task in
+/// [`identified`](crate::lowlevel::identified) (or register a
+/// [`TaskIdentity`](crate::lowlevel::TaskIdentity) provider). Without one,
+/// [`acquire`](RLock::acquire) fails with [`NoTaskIdentity`] instead of
+/// guessing: the polling thread is not a safe guess, since two tasks on one
+/// thread would both count as the owner and break mutual exclusion.
+///
+/// - Five ways to wait: [`acquire`](RLock::acquire) (async),
+///   [`acquire_blocking`](RLock::acquire_blocking),
+///   [`try_acquire`](RLock::try_acquire),
+///   [`try_acquire_for`](RLock::try_acquire_for),
+///   [`try_acquire_until`](RLock::try_acquire_until). The owner's
+///   re-acquisitions succeed at once in every form.
+/// - Every acquisition returns an [`RLockGuard`] that releases one level
+///   when dropped; [`RLockGuard::forget`] keeps the level, to be released
+///   later with [`release`](RLock::release) (which checks the owner and
+///   reports over-release as [`RLockReleaseError`]).
+/// - Strict FIFO with direct hand-off across all waiter kinds, cancel-safe
+///   futures, no poisoning, like [`Lock`](crate::Lock).
+///
+/// ```
+/// use polysync::RLock;
+///
+/// let rlock = RLock::new();
+/// let outer = rlock.acquire_blocking();
+/// let inner = rlock.acquire_blocking(); // the owner re-enters
+/// assert_eq!(rlock.count(), 2);
+/// std::thread::scope(|s| {
+///     s.spawn(|| assert!(rlock.try_acquire().is_none())); // others wait
+/// });
+/// drop(inner);
+/// drop(outer);
+/// assert!(!rlock.locked());
+/// ```
+pub struct RLock {
+    /// User bits: the owner's [`UnitId`], 0 when unlocked.
+    queue: WaitQueue,
+    /// Levels held by the owner. Written only by the owner (and, during a
+    /// hand-off, by the releasing owner on behalf of the next one, before
+    /// the node is marked notified).
+    count: AtomicU64,
+}
+
+/// [`RLock::release`] was misused: the caller does not own the lock, or
+/// holds fewer levels than it tried to release. Nothing was released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RLockReleaseError {
+    /// The current execution unit does not hold the lock.
+    NotOwner,
+    /// The owner tried to release more levels than it holds.
+    TooManyReleases {
+        /// The levels the owner holds (and still holds).
+        held: usize,
+    },
+}
+
+impl std::fmt::Display for RLockReleaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotOwner => {
+                f.write_str("polysync: RLock released by a unit that does not hold it")
+            }
+            Self::TooManyReleases { held } => write!(
+                f,
+                "polysync: RLock released too many times (the owner holds {held} level(s))"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RLockReleaseError {}
+
+impl RLock {
+    const_fn! {
+        /// An unlocked reentrant lock. `const`, so it can be a `static`.
+        ///
+        /// ```
+        /// static LOCK: polysync::RLock = polysync::RLock::new();
+        /// assert!(!LOCK.locked());
+        /// ```
+        pub fn new() -> RLock {
+            RLock { queue: WaitQueue::new(0), count: AtomicU64::new(0) }
+        }
+    }
+
+    /// Acquires one level asynchronously, as the current task (see
+    /// [`current_task`]): at once if the task owns the lock already,
+    /// otherwise in FIFO order. The identity is read at the first poll.
+    /// Cancel-safe: dropping the future gives up its place, or passes on a
+    /// hand-off it already received.
+    ///
+    /// # Errors
+    /// [`NoTaskIdentity`] (at the first poll) if the future is not polled
+    /// inside an [`Identified`](crate::lowlevel::Identified) future or a
+    /// task of a registered [`TaskIdentity`](crate::lowlevel::TaskIdentity)
+    /// provider.
+    ///
+    /// ```
+    /// use polysync::{RLock, lowlevel::identified};
+    /// # futures_lite::future::block_on(async {
+    /// let rlock = RLock::new();
+    /// identified(async {
+    ///     let a = rlock.acquire().await.unwrap();
+    ///     let b = rlock.acquire().await.unwrap();
+    ///     assert_eq!(rlock.count(), 2);
+    /// })
+    /// .await;
+    /// assert!(!rlock.locked());
+    /// # });
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> RLockAcquire<'_> {
+        RLockAcquire {
+            lock: self,
+            wait: None,
+        }
+    }
+
+    /// Acquires one level, blocking the current execution unit
+    /// ([`current_unit`]) until it owns the lock; returns at once if it
+    /// owns it already.
+    ///
+    /// ```
+    /// let rlock = polysync::RLock::new();
+    /// let a = rlock.acquire_blocking();
+    /// let b = rlock.acquire_blocking();
+    /// assert_eq!(rlock.count(), 2);
+    /// ```
+    pub fn acquire_blocking(&self) -> RLockGuard<'_> {
+        self.acquire_until_inner(None)
+            .expect("a wait without a deadline returns only when done")
+    }
+
+    /// Acquires one level if the current unit owns the lock or it is free,
+    /// without waiting (and without barging past queued waiters).
+    ///
+    /// ```
+    /// let rlock = polysync::RLock::new();
+    /// let a = rlock.try_acquire().unwrap();
+    /// let b = rlock.try_acquire().unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(rlock.try_acquire().is_none()));
+    /// });
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<RLockGuard<'_>> {
+        let me = current_unit().get();
+        (self.reenter(me) || self.try_fast(me as usize)).then(|| RLockGuard { lock: self })
+    }
+
+    /// Like [`acquire_blocking`](RLock::acquire_blocking), giving up after
+    /// `timeout`. A zero timeout still takes a free (or owned) lock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rlock = polysync::RLock::new();
+    /// let guard = rlock.try_acquire_for(Duration::ZERO).unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(rlock.try_acquire_for(Duration::from_millis(5)).is_none()));
+    /// });
+    /// ```
+    pub fn try_acquire_for(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
+        match deadline_after(timeout) {
+            Some(deadline) => self.acquire_until_inner(Some(deadline)),
+            None => Some(self.acquire_blocking()),
+        }
+    }
+
+    /// Like [`acquire_blocking`](RLock::acquire_blocking), giving up at `deadline`.
+    ///
+    /// ```
+    /// let rlock = polysync::RLock::new();
+    /// assert!(rlock.try_acquire_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_acquire_until(&self, deadline: Instant) -> Option<RLockGuard<'_>> {
+        self.acquire_until_inner(Some(deadline))
+    }
+
+    fn acquire_until_inner(&self, deadline: Option<Instant>) -> Option<RLockGuard<'_>> {
+        let me = current_unit().get();
+        if self.reenter(me) || self.try_fast(me as usize) {
+            return Some(RLockGuard { lock: self });
+        }
+        block_on(Wait::new(self, me as usize), deadline).map(|()| RLockGuard { lock: self })
+    }
+
+    /// Releases `levels` levels held by the current execution unit (levels
+    /// kept with [`RLockGuard::forget`]). Releasing the last level hands the
+    /// lock to the oldest waiter. Releasing 0 levels only checks ownership.
+    ///
+    /// # Errors
+    /// [`RLockReleaseError::NotOwner`] if the current unit does not hold the
+    /// lock; [`RLockReleaseError::TooManyReleases`] if it holds fewer than
+    /// `levels`. Nothing is released then.
+    ///
+    /// ```
+    /// use polysync::{RLock, RLockReleaseError};
+    /// let rlock = RLock::new();
+    /// for _ in 0..3 {
+    ///     rlock.acquire_blocking().forget();
+    /// }
+    /// rlock.release(2).unwrap();
+    /// assert_eq!(rlock.count(), 1);
+    /// assert_eq!(rlock.release(2), Err(RLockReleaseError::TooManyReleases { held: 1 }));
+    /// rlock.release(1).unwrap();
+    /// assert_eq!(rlock.release(1), Err(RLockReleaseError::NotOwner));
+    /// ```
+    pub fn release(&self, levels: usize) -> Result<(), RLockReleaseError> {
+        let me = current_unit().get();
+        // Acquire: as in `reenter`.
+        if self.queue.user(Ordering::Acquire) != u64::from(me) {
+            return Err(RLockReleaseError::NotOwner);
+        }
+        let held = self.count.load(Ordering::Relaxed);
+        let levels = levels as u64;
+        if levels > held {
+            return Err(RLockReleaseError::TooManyReleases {
+                held: held as usize,
+            });
+        }
+        if levels == held {
+            self.count.store(0, Ordering::Relaxed);
+            self.unlock();
+        } else {
+            self.count.store(held - levels, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// The levels its owner holds now, 0 when unlocked (a snapshot when read
+    /// by another unit).
+    ///
+    /// ```
+    /// let rlock = polysync::RLock::new();
+    /// assert_eq!(rlock.count(), 0);
+    /// let _g = rlock.acquire_blocking();
+    /// assert_eq!(rlock.count(), 1);
+    /// ```
+    #[inline]
+    pub fn count(&self) -> usize {
+        if self.locked() {
+            self.count.load(Ordering::Relaxed) as usize
+        } else {
+            0
+        }
+    }
+
+    /// The owner, if the lock is held (a snapshot).
+    ///
+    /// ```
+    /// use polysync::lowlevel::current_unit;
+    /// let rlock = polysync::RLock::new();
+    /// let _g = rlock.acquire_blocking();
+    /// assert_eq!(rlock.owner(), Some(current_unit()));
+    /// ```
+    #[inline]
+    pub fn owner(&self) -> Option<UnitId> {
+        UnitId::from_raw(self.queue.user(Ordering::Relaxed) as u32)
+    }
+
+    /// Whether the current execution unit holds the lock.
+    ///
+    /// ```
+    /// let rlock = polysync::RLock::new();
+    /// let _g = rlock.acquire_blocking();
+    /// assert!(rlock.is_owned_by_current_unit());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(!rlock.is_owned_by_current_unit()));
+    /// });
+    /// ```
+    #[inline]
+    pub fn is_owned_by_current_unit(&self) -> bool {
+        self.owner() == Some(current_unit())
+    }
+
+    /// Whether the lock is held (a snapshot).
+    ///
+    /// ```
+    /// assert!(!polysync::RLock::new().locked());
+    /// ```
+    #[inline]
+    pub fn locked(&self) -> bool {
+        self.queue.user(Ordering::Relaxed) != 0
+    }
+
+    /// How many execution units wait for the lock now (a snapshot).
+    ///
+    /// ```
+    /// assert_eq!(polysync::RLock::new().waiting(), 0);
+    /// ```
+    #[inline]
+    pub fn waiting(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// One more level for `me`, if `me` owns the lock. Only the owner can
+    /// see itself as the owner, and only it changes `count` meanwhile.
+    #[inline]
+    fn reenter(&self, me: u32) -> bool {
+        // Acquire: pairs with the fence of a hand-off to one of our own
+        // queued waits (see `unlock_slow`).
+        if self.queue.user(Ordering::Acquire) == u64::from(me) {
+            let c = self.count.load(Ordering::Relaxed);
+            self.count.store(c + 1, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Releases one level (the caller is the owner or holds its guard).
+    #[inline]
+    fn release_level(&self) {
+        let c = self.count.load(Ordering::Relaxed);
+        debug_assert!(c > 0, "released an RLock level that is not held");
+        if c > 1 {
+            self.count.store(c - 1, Ordering::Relaxed);
+        } else {
+            self.count.store(0, Ordering::Relaxed);
+            self.unlock();
+        }
+    }
+
+    /// Gives up ownership: to the oldest waiter, or unlocks.
+    #[inline]
+    fn unlock(&self) {
+        let user = self.queue.user(Ordering::Relaxed);
+        if self.queue.cas_idle(user, 0, Ordering::Release) {
+            return;
+        }
+        self.unlock_slow();
+    }
+
+    #[cold]
+    fn unlock_slow(&self) {
+        let mut guard = self.queue.lock();
+        debug_assert!(guard.user() != 0, "released an unlocked RLock");
+        let mut wakers = WakeList::new();
+        match guard.front().map(|waiter| waiter.data()) {
+            Some(next) => {
+                // Direct hand-off: the lock stays held; the next owner starts
+                // with one level (counted from now on, even before its
+                // waiter sees the notification).
+                guard.set_user(next as u64);
+                self.count.store(1, Ordering::Relaxed);
+                // `notify_front` publishes the new owner with a relaxed
+                // store. The same unit may see itself as the owner before its
+                // queued wait completes (a task polling a second acquisition,
+                // or calling `try_acquire`, meanwhile) and re-enter: its
+                // acquire load of the owner then synchronizes with this fence
+                // and sees the count of 1.
+                fence(Ordering::Release);
+                wakers.push(guard.notify_front(next).expect("front exists"));
+            }
+            None => guard.set_user(0),
+        }
+        drop(guard);
+        wakers.wake_all();
+    }
+}
+
+impl Protocol for RLock {
+    fn queue(&self) -> &WaitQueue {
+        &self.queue
+    }
+
+    #[inline]
+    fn try_fast(&self, me: usize) -> bool {
+        if self.queue.cas_idle(0, me as u64, Ordering::Acquire) {
+            self.count.store(1, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn try_locked(&self, guard: &mut QueueGuard<'_>, me: usize) -> bool {
+        if guard.user() == 0 {
+            guard.set_user(me as u64);
+            self.count.store(1, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn pass_on(&self, _: usize) {
+        // We were handed the lock with one level: give it to the next waiter.
+        self.release_level();
+    }
+}
+
+impl Default for RLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for RLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RLock")
+            .field("locked", &self.locked())
+            .field("owner", &self.owner())
+            .field("count", &self.count())
+            .field("waiting", &self.waiting())
+            .finish()
+    }
+}
+
+/// One level of an [`RLock`]; released when dropped (the lock is handed to
+/// the next waiter when its owner's last level goes).
+///
+/// The guard is `Send` so that an identified async task can hold it across
+/// `.await` on a multi-thread runtime; the guard, not the thread that drops
+/// it, proves ownership.
+#[must_use = "the level is released as soon as the guard is dropped"]
+pub struct RLockGuard<'a> {
+    lock: &'a RLock,
+}
+
+impl<'a> RLockGuard<'a> {
+    /// The lock this guard holds a level of.
+    ///
+    /// ```
+    /// let rlock = polysync::RLock::new();
+    /// let guard = rlock.acquire_blocking();
+    /// assert!(std::ptr::eq(guard.rlock(), &rlock));
+    /// ```
+    pub fn rlock(&self) -> &'a RLock {
+        self.lock
+    }
+
+    /// Keeps the level held without a guard; release it later with
+    /// [`RLock::release`] from the owning unit.
+    ///
+    /// ```
+    /// let rlock = polysync::RLock::new();
+    /// rlock.acquire_blocking().forget();
+    /// assert_eq!(rlock.count(), 1);
+    /// rlock.release(1).unwrap();
+    /// ```
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for RLockGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.release_level();
+    }
+}
+
+impl std::fmt::Debug for RLockGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RLockGuard")
+            .field("rlock", self.lock)
+            .finish()
+    }
+}
+
+/// The future of [`RLock::acquire`].
+#[must_use = "futures do nothing unless polled"]
+pub struct RLockAcquire<'a> {
+    lock: &'a RLock,
+    /// Created at the first poll, once the task's identity is known.
+    wait: Option<Wait<'a, RLock>>,
+}
+
+impl<'a> Future for RLockAcquire<'a> {
+    type Output = Result<RLockGuard<'a>, NoTaskIdentity>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `wait` is structurally pinned: it is set in place before
+        // its first poll and never moved out afterwards.
+        let this = unsafe { self.get_unchecked_mut() };
+        let lock = this.lock;
+        if this.wait.is_none() {
+            let Some(me) = current_task() else {
+                return Poll::Ready(Err(NoTaskIdentity));
+            };
+            let me = me.get();
+            if lock.reenter(me) {
+                return Poll::Ready(Ok(RLockGuard { lock }));
+            }
+            this.wait = Some(Wait::new(lock, me as usize));
+        }
+        let wait = this.wait.as_mut().expect("set above");
+        // SAFETY: see above; `wait` stays in place until `self` is dropped.
+        let wait = unsafe { Pin::new_unchecked(wait) };
+        wait.poll(cx).map(|()| Ok(RLockGuard { lock }))
+    }
+}
+
+impl std::fmt::Debug for RLockAcquire<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RLockAcquire")
+            .field("rlock", self.lock)
+            .field("queued", &self.wait.as_ref().is_some_and(Wait::is_queued))
+            .finish()
+    }
+}
+
+/// A reentrant mutex that protects a `T` and gives its owner shared access
+/// (`&T`, like parking_lot's `ReentrantMutex`): the owner may hold several
+/// guards at once, so there is no `&mut T`; put a `Cell` or `RefCell` inside
+/// for mutation. Built on [`RLock`], with the same five wait forms, owner
+/// rules (async tasks need [`identified`](crate::lowlevel::identified)) and
+/// fairness.
+///
+/// `RMutex<T>` is `Sync` when `T: Send`: only one unit at a time sees the
+/// value. A guard is `Send` only when `T: Sync`, since two guards of one
+/// owner could otherwise reach the value from two threads at once.
+///
+/// ```
+/// use polysync::RMutex;
+/// use std::cell::RefCell;
+///
+/// let log = RMutex::new(RefCell::new(Vec::new()));
+/// let outer = log.acquire_blocking();
+/// outer.borrow_mut().push(1);
+/// {
+///     let inner = log.acquire_blocking(); // re-entry by the owner
+///     inner.borrow_mut().push(2);
+/// }
+/// drop(outer);
+/// assert_eq!(log.into_inner().into_inner(), vec![1, 2]);
+/// ```
+pub struct RMutex<T: ?Sized> {
+    lock: RLock,
+    data: T,
+}
+
+// SAFETY: the lock gives `&T` to one execution unit at a time (guards are
+// `Send` only for `T: Sync`, see `RMutexGuard`), so sharing the mutex only
+// ever moves access to the value between threads: `T: Send` suffices.
+unsafe impl<T: ?Sized + Send> Sync for RMutex<T> {}
+
+impl<T> RMutex<T> {
+    const_fn! {
+        /// An unlocked reentrant mutex holding `value`. `const`.
+        ///
+        /// ```
+        /// static COUNTER: polysync::RMutex<std::sync::atomic::AtomicU32> =
+        ///     polysync::RMutex::new(std::sync::atomic::AtomicU32::new(0));
+        /// assert!(!COUNTER.locked());
+        /// ```
+        pub fn new(value: T) -> RMutex<T> {
+            RMutex { lock: RLock::new(), data: value }
+        }
+    }
+
+    /// Consumes the mutex and returns the value.
+    ///
+    /// ```
+    /// assert_eq!(polysync::RMutex::new(3).into_inner(), 3);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.data
+    }
+}
+
+impl<T: ?Sized> RMutex<T> {
+    /// Acquires one level asynchronously, as the current task; see
+    /// [`RLock::acquire`].
+    ///
+    /// # Errors
+    /// [`NoTaskIdentity`] outside an identified task.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let m = polysync::RMutex::new(5);
+    /// polysync::lowlevel::identified(async {
+    ///     let a = m.acquire().await.unwrap();
+    ///     let b = m.acquire().await.unwrap();
+    ///     assert_eq!(*a + *b, 10);
+    /// })
+    /// .await;
+    /// # });
+    /// ```
+    pub fn acquire(&self) -> RMutexAcquire<'_, T> {
+        RMutexAcquire {
+            inner: self.lock.acquire(),
+            data: &self.data,
+        }
+    }
+
+    /// Acquires one level, blocking the current unit; see [`RLock::acquire_blocking`].
+    ///
+    /// ```
+    /// let m = polysync::RMutex::new(1);
+    /// assert_eq!(*m.acquire_blocking(), 1);
+    /// ```
+    pub fn acquire_blocking(&self) -> RMutexGuard<'_, T> {
+        self.guard(self.lock.acquire_blocking())
+    }
+
+    /// Acquires one level without waiting; see [`RLock::try_acquire`].
+    ///
+    /// ```
+    /// let m = polysync::RMutex::new(1);
+    /// let a = m.try_acquire().unwrap();
+    /// assert!(m.try_acquire().is_some()); // re-entry
+    /// ```
+    pub fn try_acquire(&self) -> Option<RMutexGuard<'_, T>> {
+        self.lock.try_acquire().map(|g| self.guard(g))
+    }
+
+    /// Acquires one level, giving up after `timeout`; see [`RLock::try_acquire_for`].
+    ///
+    /// ```
+    /// let m = polysync::RMutex::new(1);
+    /// assert!(m.try_acquire_for(std::time::Duration::ZERO).is_some());
+    /// ```
+    pub fn try_acquire_for(&self, timeout: Duration) -> Option<RMutexGuard<'_, T>> {
+        self.lock.try_acquire_for(timeout).map(|g| self.guard(g))
+    }
+
+    /// Acquires one level, giving up at `deadline`; see [`RLock::try_acquire_until`].
+    ///
+    /// ```
+    /// let m = polysync::RMutex::new(1);
+    /// assert!(m.try_acquire_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_acquire_until(&self, deadline: Instant) -> Option<RMutexGuard<'_, T>> {
+        self.lock.try_acquire_until(deadline).map(|g| self.guard(g))
+    }
+
+    /// Mutable access without locking: `&mut self` proves nobody holds it.
+    ///
+    /// ```
+    /// let mut m = polysync::RMutex::new(1);
+    /// *m.get_mut() += 1;
+    /// assert_eq!(*m.acquire_blocking(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+
+    /// The levels its owner holds (see [`RLock::count`]).
+    ///
+    /// ```
+    /// let m = polysync::RMutex::new(());
+    /// let _a = m.acquire_blocking();
+    /// assert_eq!(m.count(), 1);
+    /// ```
+    pub fn count(&self) -> usize {
+        self.lock.count()
+    }
+
+    /// Whether the mutex is held (a snapshot).
+    ///
+    /// ```
+    /// assert!(!polysync::RMutex::new(()).locked());
+    /// ```
+    pub fn locked(&self) -> bool {
+        self.lock.locked()
+    }
+
+    /// How many units wait for the mutex now (a snapshot).
+    ///
+    /// ```
+    /// assert_eq!(polysync::RMutex::new(()).waiting(), 0);
+    /// ```
+    pub fn waiting(&self) -> usize {
+        self.lock.waiting()
+    }
+
+    fn guard<'a>(&'a self, guard: RLockGuard<'a>) -> RMutexGuard<'a, T> {
+        RMutexGuard {
+            _guard: guard,
+            data: &self.data,
+        }
+    }
+}
+
+impl<T: Default> Default for RMutex<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for RMutex<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RMutex")
+            .field("locked", &self.locked())
+            .field("count", &self.count())
+            .field("waiting", &self.waiting())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shared access to an [`RMutex`]'s value; releases one level when dropped.
+/// `Send` only when `T: Sync`.
+#[must_use = "the level is released as soon as the guard is dropped"]
+pub struct RMutexGuard<'a, T: ?Sized> {
+    _guard: RLockGuard<'a>,
+    /// `&T`: makes the guard `Send`/`Sync` only when `T: Sync`.
+    data: &'a T,
+}
+
+impl<T: ?Sized> std::ops::Deref for RMutexGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.data
+    }
+}
+
+impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for RMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.data, f)
+    }
+}
+
+/// The future of [`RMutex::acquire`].
+#[must_use = "futures do nothing unless polled"]
+pub struct RMutexAcquire<'a, T: ?Sized> {
+    inner: RLockAcquire<'a>,
+    data: &'a T,
+}
+
+impl<'a, T: ?Sized> Future for RMutexAcquire<'a, T> {
+    type Output = Result<RMutexGuard<'a, T>, NoTaskIdentity>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned; `data` is a plain reference.
+        let this = unsafe { self.get_unchecked_mut() };
+        let data = this.data;
+        // SAFETY: as above, `inner` is never moved.
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        inner.poll(cx).map(|r| {
+            r.map(|guard| RMutexGuard {
+                _guard: guard,
+                data,
+            })
+        })
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for RMutexAcquire<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RMutexAcquire")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}

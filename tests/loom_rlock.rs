@@ -1,0 +1,259 @@
+#![cfg(polysync_loom)]
+//! loom models of `RLock` (reentrancy, hand-off, cancellation) and the
+//! capacity limiters (acquire / release / cancel / resize races), on the real
+//! code: under `--cfg polysync_loom` the crate's atomics, cells, thread
+//! parking and thread-locals (including the task identity of
+//! `lowlevel::identified`) come from loom.
+//!
+//! Run with:
+//!
+//! RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_rlock --target-dir target/loom
+//!
+//! As in tests/loom.rs: the main thread never waits (it only takes free
+//! resources, releases and joins), at most 3 threads per model, preemption
+//! bound 2.
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use loom::thread;
+use polysync::lowlevel::identified;
+use polysync::{CapacityLimiter, RCapacityLimiter, RLock};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Wake, Waker};
+
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let f = move || {
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f()
+    };
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_some() {
+        loom::model(f);
+    } else {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(2);
+        builder.check(f);
+    }
+    eprintln!(
+        "explored {} executions (cumulative)",
+        RUNS.load(std::sync::atomic::Ordering::Relaxed)
+    );
+}
+
+/// A waker that records that it was woken, in a loom atomic.
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+fn flag_waker() -> Waker {
+    Waker::from(std::sync::Arc::new(Flag(AtomicBool::new(false))))
+}
+
+/// Two threads take the lock blocking, each re-entering once inside; the
+/// second waits and is handed the lock. Mutual exclusion holds, every level
+/// is released, and the lock ends free.
+#[test]
+fn rlock_reentry_and_handoff() {
+    model(|| {
+        let lock = Arc::new(RLock::new());
+        let inside = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (lock, inside) = (lock.clone(), inside.clone());
+                thread::spawn(move || {
+                    let a = lock.acquire_blocking();
+                    let b = lock.try_acquire().expect("the owner re-enters");
+                    assert_eq!(inside.fetch_add(1, SeqCst), 0, "two owners");
+                    assert_eq!(lock.count(), 2);
+                    inside.fetch_sub(1, SeqCst);
+                    drop(b);
+                    drop(a);
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert!(!lock.locked());
+        assert_eq!(lock.count(), 0);
+        assert_eq!(lock.waiting(), 0);
+    });
+}
+
+/// An identified async waiter polls `acquire()` once and drops it, racing
+/// the owner's release of its last level: the lock is never lost (a
+/// hand-off to the dropped future is passed on) and ends free.
+#[test]
+fn rlock_release_vs_cancel() {
+    model(|| {
+        let lock = Arc::new(RLock::new());
+        let outer = lock.try_acquire().unwrap();
+        let inner = lock.try_acquire().unwrap();
+        let waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                let waker = flag_waker();
+                let mut fut = pin!(identified(lock.acquire()));
+                match fut.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    Poll::Ready(guard) => {
+                        let guard = guard.unwrap();
+                        assert_eq!(lock.count(), 1);
+                        drop(guard);
+                    }
+                    Poll::Pending => {}
+                }
+            })
+        };
+        drop(inner);
+        drop(outer);
+        waiter.join().unwrap();
+        assert!(!lock.locked(), "a hand-off was lost");
+        assert_eq!(lock.waiting(), 0);
+    });
+}
+
+/// A cancelled async borrower and a blocking borrower race the release of
+/// the only token: the token is neither lost nor duplicated.
+#[test]
+fn limiter_release_vs_cancel_and_waiter() {
+    model(|| {
+        let limiter = Arc::new(CapacityLimiter::new(1));
+        let held = limiter.try_acquire().unwrap();
+        let canceller = {
+            let limiter = limiter.clone();
+            thread::spawn(move || {
+                let waker = flag_waker();
+                let mut fut = pin!(identified(limiter.acquire()));
+                if let Poll::Ready(token) = fut.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    drop(token.unwrap());
+                }
+            })
+        };
+        let blocker = {
+            let limiter = limiter.clone();
+            thread::spawn(move || {
+                let token = limiter.acquire_blocking().unwrap();
+                assert_eq!(limiter.borrowed_tokens(), 1);
+                drop(token);
+            })
+        };
+        drop(held);
+        canceller.join().unwrap();
+        blocker.join().unwrap();
+        assert_eq!(limiter.available_tokens(), 1, "a token leaked");
+        assert_eq!(limiter.waiting(), 0);
+        assert!(limiter.borrowers().is_empty());
+    });
+}
+
+/// Growing the total races a blocking borrower of a limiter with no tokens,
+/// and a reentrant borrower re-enters without waiting.
+#[test]
+fn limiter_grow_vs_waiter() {
+    model(|| {
+        let limiter = Arc::new(RCapacityLimiter::new(0));
+        let waiter = {
+            let limiter = limiter.clone();
+            thread::spawn(move || {
+                let a = limiter.acquire_blocking();
+                let b = limiter.try_acquire().expect("re-entry never waits");
+                assert_eq!(limiter.count(), 2);
+                drop((a, b));
+            })
+        };
+        limiter.set_total_tokens(1);
+        waiter.join().unwrap();
+        assert_eq!(limiter.available_tokens(), 1);
+        assert_eq!(limiter.waiting(), 0);
+    });
+}
+
+/// The owner releases its two levels while a blocking waiter and an async
+/// waiter (polled until it completes or once more after a wake, then
+/// dropped) compete: exclusion holds and the lock ends free.
+#[test]
+fn rlock_blocking_and_async_waiters_vs_release() {
+    model(|| {
+        let lock = Arc::new(RLock::new());
+        let inside = Arc::new(AtomicUsize::new(0));
+        let outer = lock.try_acquire().unwrap();
+        let inner = lock.try_acquire().unwrap();
+        let blocker = {
+            let (lock, inside) = (lock.clone(), inside.clone());
+            thread::spawn(move || {
+                let g = lock.acquire_blocking();
+                assert_eq!(inside.fetch_add(1, SeqCst), 0, "two owners");
+                inside.fetch_sub(1, SeqCst);
+                drop(g);
+            })
+        };
+        let asyncer = {
+            let (lock, inside) = (lock.clone(), inside.clone());
+            thread::spawn(move || {
+                let waker = flag_waker();
+                let mut fut = pin!(identified(lock.acquire()));
+                if let Poll::Ready(g) = fut.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    let g = g.unwrap();
+                    assert_eq!(inside.fetch_add(1, SeqCst), 0, "two owners");
+                    inside.fetch_sub(1, SeqCst);
+                    drop(g);
+                }
+                // Dropped while queued or notified: cancellation.
+            })
+        };
+        drop(inner);
+        drop(outer);
+        blocker.join().unwrap();
+        asyncer.join().unwrap();
+        assert!(!lock.locked());
+        assert_eq!(lock.waiting(), 0);
+    });
+}
+
+/// One task has an acquisition queued when the owner hands the lock to it,
+/// and meanwhile (in the same poll) re-enters through `try_acquire`: the
+/// re-entry sees the handed-over level (the fence in the hand-off), and
+/// dropping the queued future passes nothing on while the task still holds
+/// a level. The lock ends free.
+#[test]
+fn rlock_reentry_during_handoff_to_own_queued_wait() {
+    model(|| {
+        let lock = Arc::new(RLock::new());
+        let held = lock.try_acquire().unwrap();
+        let task = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                let waker = flag_waker();
+                let mut outer = pin!(identified(std::future::poll_fn(|cx| {
+                    let mut first = pin!(lock.acquire());
+                    let first_guard = match first.as_mut().poll(cx) {
+                        Poll::Ready(g) => Some(g.unwrap()),
+                        Poll::Pending => None,
+                    };
+                    let again = lock.try_acquire();
+                    if let Some(g) = &again {
+                        assert!(g.rlock().count() >= 1);
+                        if first_guard.is_some() {
+                            assert_eq!(lock.count(), 2);
+                        }
+                    }
+                    drop(again);
+                    drop(first_guard);
+                    Poll::Ready(())
+                    // `first` drops here: removed, or its hand-off passed on.
+                })));
+                let _ = outer.as_mut().poll(&mut Context::from_waker(&waker));
+            })
+        };
+        drop(held);
+        task.join().unwrap();
+        assert!(!lock.locked(), "a level leaked");
+        assert_eq!(lock.count(), 0);
+        assert_eq!(lock.waiting(), 0);
+    });
+}
