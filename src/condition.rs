@@ -1,5 +1,5 @@
-//! [`Condition`]: a condition variable for polysync's [`Lock`] and
-//! [`Mutex<T>`] that threads, async tasks and green threads wait on together.
+//! [`Condition`]: a condition variable for polysync's [`Lock`], [`Mutex<T>`]
+//! and [`RLock`] that threads, async tasks and green threads wait on together.
 //!
 //! # How a wait moves
 //!
@@ -21,6 +21,7 @@ use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::wait::Protocol;
 use crate::lowlevel::{block_on_with, current_unit, deadline_after};
 use crate::mutex::{Mutex, MutexGuard};
+use crate::rlock::{RLock, RLockGuard};
 use std::future::Future;
 use std::marker::PhantomPinned;
 use std::pin::{Pin, pin};
@@ -33,8 +34,10 @@ const IN_CONDITION: usize = 1 << 31;
 
 /// A condition variable usable from every world at once.
 ///
-/// - Wait with a guard of a polysync [`Lock`] or [`Mutex<T>`] (the guard
-///   proves you hold the lock; waiting without it cannot compile): async
+/// - Wait with a guard of a polysync [`Lock`], [`Mutex<T>`] or [`RLock`]
+///   (the guard proves you hold the lock, so waiting without it cannot
+///   compile; an `RLock` owner gives up all its levels while it waits and
+///   gets them all back): async
 ///   [`wait`](Condition::wait), [`wait_blocking`](Condition::wait_blocking),
 ///   timed [`wait_for`](Condition::wait_for) / [`wait_until`](Condition::wait_until),
 ///   and the predicate forms [`wait_while`](Condition::wait_while),
@@ -82,54 +85,115 @@ pub struct Condition {
 /// What a waiter leaves in the condition's queue. `repr(C)` with the node
 /// first, so `notify` can reach the rest from the node pointer.
 #[repr(C)]
-struct Entry {
+struct Entry<'a> {
     node: Node,
-    lock: *const Lock,
+    /// The lock to return to, as the wait protocol it runs (`Lock` or `RLock`).
+    lock: *const (dyn Protocol + 'a),
     round: u32,
 }
 
-/// A guard that a [`Condition`] can wait with: [`LockGuard`] or [`MutexGuard`].
-pub trait ConditionGuard<'a>: Sized + sealed::Sealed {
-    /// What identifies the lock while the guard is given up.
-    #[doc(hidden)]
-    type Source: Copy + 'a;
-    #[doc(hidden)]
-    fn source(&self) -> Self::Source;
-    #[doc(hidden)]
-    fn raw_lock(source: Self::Source) -> &'a Lock;
-    #[doc(hidden)]
-    fn assume_held(source: Self::Source) -> Self;
-}
+/// A guard that a [`Condition`] can wait with: [`LockGuard`], [`MutexGuard`]
+/// or [`RLockGuard`] (a reentrant lock gives up all its levels while it
+/// waits and gets them all back). Sealed: the crate implements it.
+pub trait ConditionGuard<'a>: sealed::Guard<'a> {}
 
+impl<'a, G: sealed::Guard<'a>> ConditionGuard<'a> for G {}
+
+// The sealed trait below names the crate-private `Protocol` in its methods.
+// Nobody outside the crate can name the trait or call them (the module is
+// private), so the lint's concern, an unusable public signature, cannot arise.
+#[allow(private_interfaces)]
 mod sealed {
-    pub trait Sealed {}
+    use crate::lowlevel::wait::Protocol;
+
+    /// What a condition wait needs from a guard. In a private module, so
+    /// nobody outside the crate can implement or call it.
+    pub trait Guard<'a>: Sized {
+        /// What identifies the lock while the guard is given up.
+        type Source: Copy + 'a;
+        /// What the guard must get back on resumption (an RLock's levels).
+        type Saved: Copy + 'a;
+        fn source(&self) -> Self::Source;
+        fn raw_lock(source: Self::Source) -> &'a (dyn Protocol + 'a);
+        /// The owner identity an async wait queues with.
+        fn async_owner() -> usize;
+        /// Releases the lock completely.
+        fn give_up(self) -> Self::Saved;
+        /// The lock was handed back (as a hand-off gives it): rebuild the guard.
+        fn take_back(source: Self::Source, saved: Self::Saved) -> Self;
+        /// After a timed-out wait: take the lock again, blocking.
+        fn reacquire(source: Self::Source, saved: Self::Saved) -> Self;
+    }
 }
 
-impl sealed::Sealed for LockGuard<'_> {}
-impl<'a> ConditionGuard<'a> for LockGuard<'a> {
+#[allow(private_interfaces)] // see `mod sealed`
+impl<'a> sealed::Guard<'a> for LockGuard<'a> {
     type Source = &'a Lock;
+    type Saved = ();
     fn source(&self) -> &'a Lock {
         self.lock()
     }
-    fn raw_lock(source: &'a Lock) -> &'a Lock {
+    fn raw_lock(source: &'a Lock) -> &'a (dyn Protocol + 'a) {
         source
     }
-    fn assume_held(source: &'a Lock) -> Self {
+    fn async_owner() -> usize {
+        0 // as for `Lock::acquire`: the owner of an async hold is a task
+    }
+    fn give_up(self) {}
+    fn take_back(source: &'a Lock, (): ()) -> Self {
         LockGuard::assume_held(source)
+    }
+    fn reacquire(source: &'a Lock, (): ()) -> Self {
+        source.acquire_blocking()
     }
 }
 
-impl<T: ?Sized> sealed::Sealed for MutexGuard<'_, T> {}
-impl<'a, T: ?Sized + 'a> ConditionGuard<'a> for MutexGuard<'a, T> {
+#[allow(private_interfaces)] // see `mod sealed`
+impl<'a, T: ?Sized + 'a> sealed::Guard<'a> for MutexGuard<'a, T> {
     type Source = &'a Mutex<T>;
+    type Saved = ();
     fn source(&self) -> &'a Mutex<T> {
         self.mutex()
     }
-    fn raw_lock(source: &'a Mutex<T>) -> &'a Lock {
+    fn raw_lock(source: &'a Mutex<T>) -> &'a (dyn Protocol + 'a) {
         source.raw_lock()
     }
-    fn assume_held(source: &'a Mutex<T>) -> Self {
+    fn async_owner() -> usize {
+        0
+    }
+    fn give_up(self) {}
+    fn take_back(source: &'a Mutex<T>, (): ()) -> Self {
         MutexGuard::assume_held(source)
+    }
+    fn reacquire(source: &'a Mutex<T>, (): ()) -> Self {
+        source.lock_blocking()
+    }
+}
+
+#[allow(private_interfaces)] // see `mod sealed`
+impl<'a> sealed::Guard<'a> for RLockGuard<'a> {
+    type Source = &'a RLock;
+    type Saved = usize;
+    fn source(&self) -> &'a RLock {
+        self.rlock()
+    }
+    fn raw_lock(source: &'a RLock) -> &'a (dyn Protocol + 'a) {
+        source
+    }
+    fn async_owner() -> usize {
+        // The guard's owner is the unit polling us (an identified task).
+        current_unit().get() as usize
+    }
+    fn give_up(self) -> usize {
+        self.release_all()
+    }
+    fn take_back(source: &'a RLock, levels: usize) -> Self {
+        RLockGuard::restore(source, levels)
+    }
+    fn reacquire(source: &'a RLock, levels: usize) -> Self {
+        let guard = source.acquire_blocking();
+        std::mem::forget(guard);
+        RLockGuard::restore(source, levels)
     }
 }
 
@@ -162,7 +226,7 @@ impl Condition {
     /// # });
     /// ```
     pub fn wait<'a, G: ConditionGuard<'a>>(&'a self, guard: G) -> ConditionWait<'a, G> {
-        ConditionWait::new(self, guard, 0)
+        ConditionWait::new(self, guard, None)
     }
 
     /// Blocks the current execution unit until notified; returns with the
@@ -296,14 +360,14 @@ impl Condition {
         deadline: Option<Instant>,
     ) -> (G, bool) {
         let owner = current_unit().get() as usize;
-        let mut wait = pin!(ConditionWait::new(self, guard, owner));
+        let mut wait = pin!(ConditionWait::new(self, guard, Some(owner)));
         let outcome = crate::lowlevel::with_current_waiter(|waiter| {
             if let Some(guard) = block_on_with(waiter, wait.as_mut(), deadline) {
                 return Ok(guard);
             }
             match wait.as_mut().withdraw() {
                 // Still in the condition's queue: withdrawn; take the lock again.
-                Withdrawn::Yes(source) => Err(source),
+                Withdrawn::Yes(source, saved) => Err((source, saved)),
                 // Already notified: the lock is (or will be) ours; wait for it.
                 Withdrawn::No => Ok(block_on_with(waiter, wait.as_mut(), None)
                     .expect("a wait without a deadline returns only when done")),
@@ -311,7 +375,7 @@ impl Condition {
         });
         match outcome {
             Ok(guard) => (guard, true),
-            Err(source) => (reacquire::<G>(source), false),
+            Err((source, saved)) => (G::reacquire(source, saved), false),
         }
     }
 
@@ -345,7 +409,7 @@ impl Condition {
                     batch_full = true;
                     break;
                 }
-                let entry = guard.front_node().cast::<Entry>();
+                let entry = guard.front_node().cast::<Entry<'_>>();
                 if entry.is_null() {
                     break;
                 }
@@ -401,12 +465,6 @@ impl Condition {
     }
 }
 
-fn reacquire<'a, G: ConditionGuard<'a>>(source: G::Source) -> G {
-    let lock = G::raw_lock(source);
-    std::mem::forget(lock.acquire_blocking());
-    G::assume_held(source)
-}
-
 impl Default for Condition {
     fn default() -> Self {
         Self::new()
@@ -421,8 +479,8 @@ impl std::fmt::Debug for Condition {
     }
 }
 
-enum Withdrawn<S> {
-    Yes(S),
+enum Withdrawn<S, V> {
+    Yes(S, V),
     No,
 }
 
@@ -430,11 +488,13 @@ enum Withdrawn<S> {
 /// held again.
 #[must_use = "futures do nothing unless polled"]
 pub struct ConditionWait<'a, G: ConditionGuard<'a>> {
-    entry: Entry,
+    entry: Entry<'a>,
     cond: &'a Condition,
     source: G::Source,
     /// Held until the first poll has queued the entry.
     guard: Option<G>,
+    /// What the guard gave up (an RLock's levels), from the first poll on.
+    saved: Option<G::Saved>,
     _pinned: PhantomPinned,
 }
 
@@ -445,27 +505,34 @@ unsafe impl<'a, G: ConditionGuard<'a> + Send> Send for ConditionWait<'a, G> wher
 unsafe impl<'a, G: ConditionGuard<'a> + Sync> Sync for ConditionWait<'a, G> where G::Source: Sync {}
 
 impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
-    fn new(cond: &'a Condition, guard: G, owner: usize) -> Self {
+    /// `owner`: the identity to queue with; `None` for an async wait, which
+    /// asks the guard type at its first poll.
+    fn new(cond: &'a Condition, guard: G, owner: Option<usize>) -> Self {
         let source = guard.source();
         ConditionWait {
             entry: Entry {
-                node: Node::new(owner | IN_CONDITION),
+                node: Node::new(owner.map_or(0, |owner| owner | IN_CONDITION)),
                 lock: G::raw_lock(source),
                 round: 0,
             },
             cond,
             source,
             guard: Some(guard),
+            saved: None,
             _pinned: PhantomPinned,
         }
     }
 
-    fn lock(&self) -> &'a Lock {
+    fn lock(&self) -> &'a (dyn Protocol + 'a) {
         G::raw_lock(self.source)
     }
 
+    fn take_back(&self) -> G {
+        G::take_back(self.source, self.saved.expect("set by the first poll"))
+    }
+
     /// After a timeout: leave the condition's queue if still there.
-    fn withdraw(self: Pin<&mut Self>) -> Withdrawn<G::Source> {
+    fn withdraw(self: Pin<&mut Self>) -> Withdrawn<G::Source, G::Saved> {
         let this = self.into_ref().get_ref();
         let node = &this.entry.node;
         if node.state() != WAITING {
@@ -480,7 +547,7 @@ impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
         drop(guard);
         drop(waker);
         node.set_done();
-        Withdrawn::Yes(this.source)
+        Withdrawn::Yes(this.source, this.saved.expect("set by the first poll"))
     }
 }
 
@@ -497,7 +564,7 @@ impl<'a, G: ConditionGuard<'a>> Future for ConditionWait<'a, G> {
         match node.state() {
             NOTIFIED => {
                 node.set_done();
-                return Poll::Ready(G::assume_held(this.source));
+                return Poll::Ready(this.take_back());
             }
             WAITING => {}
             _ => panic!("polysync: a condition wait was polled after it completed"),
@@ -515,7 +582,7 @@ impl<'a, G: ConditionGuard<'a>> Future for ConditionWait<'a, G> {
         if node.state() == NOTIFIED {
             drop(lock_queue);
             node.set_done();
-            return Poll::Ready(G::assume_held(this.source));
+            return Poll::Ready(this.take_back());
         }
         let old = node.replace_waker_locked(cx.waker());
         drop(lock_queue);
@@ -532,6 +599,10 @@ impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
         // field taken by value).
         let this = unsafe { self.get_unchecked_mut() };
         if let Some(guard) = this.guard.take() {
+            let node = &this.entry.node;
+            if node.data() == 0 {
+                node.set_data(G::async_owner() | IN_CONDITION);
+            }
             let waker = cx.waker().clone();
             let mut queue = this.cond.queue.lock();
             this.entry.round = queue.user() as u32;
@@ -540,7 +611,7 @@ impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
             unsafe { queue.push_back(&this.entry.node, waker) };
             drop(queue);
             // Only now give the lock up: a notify after this sees us.
-            drop(guard);
+            this.saved = Some(guard.give_up());
         }
         Poll::Pending
     }
@@ -556,7 +627,7 @@ impl<'a, G: ConditionGuard<'a>> Drop for ConditionWait<'a, G> {
         match node.state() {
             NOTIFIED => {
                 // Handed the lock and the notification: give both back.
-                lock.release();
+                lock.pass_on(node.data());
                 self.cond.notify(1);
             }
             WAITING => {
@@ -572,7 +643,7 @@ impl<'a, G: ConditionGuard<'a>> Drop for ConditionWait<'a, G> {
                 let mut lock_queue = Protocol::queue(lock).lock();
                 if node.state() == NOTIFIED {
                     drop(lock_queue);
-                    lock.release();
+                    lock.pass_on(node.data());
                 } else {
                     // SAFETY: moved and not yet handed the lock: queued there.
                     let waker = unsafe { lock_queue.remove(node) };

@@ -69,7 +69,8 @@
 //!   [`CountdownEvent`]: set while its count is zero.
 //! - [`Latch`], [`Barrier`], [`RBarrier`]: parties meet; a timeout or a
 //!   cancelled wait breaks the barrier for everyone.
-//! - [`Condition`]: a condition variable for [`Lock`] and [`Mutex<T>`] guards;
+//! - [`Condition`]: a condition variable for [`Lock`], [`Mutex<T>`] and
+//!   [`RLock`] guards;
 //!   notified waiters resume already owning the lock.
 //! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
 //!   (never waits).

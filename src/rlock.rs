@@ -442,6 +442,24 @@ pub struct RLockGuard<'a> {
 }
 
 impl<'a> RLockGuard<'a> {
+    /// For a condition wait: gives up every level the owner holds (this
+    /// guard's and any others) and returns how many, to restore later.
+    pub(crate) fn release_all(self) -> usize {
+        let lock = self.lock;
+        std::mem::forget(self);
+        let levels = lock.count.load(Ordering::Relaxed) as usize;
+        lock.count.store(0, Ordering::Relaxed);
+        lock.unlock();
+        levels
+    }
+
+    /// After a condition wait got the lock back (with one level, as every
+    /// hand-off gives): restores the levels it held before.
+    pub(crate) fn restore(lock: &'a RLock, levels: usize) -> Self {
+        lock.count.store(levels as u64, Ordering::Relaxed);
+        RLockGuard { lock }
+    }
+
     /// The lock this guard holds a level of.
     ///
     /// ```

@@ -313,3 +313,82 @@ fn cancellation_storm() {
 
 static_assertions::assert_impl_all!(Condition: Send, Sync, Default, std::fmt::Debug);
 static_assertions::assert_impl_all!(polysync::condition::ConditionWait<'static, polysync::LockGuard<'static>>: Send);
+
+/// With an `RLock`, a wait gives up every level the owner holds and gets all
+/// of them back: a thread holding 2 levels waits, an identified tokio task
+/// takes the lock meanwhile and notifies; the thread resumes with 2 levels.
+#[test]
+fn rlock_wait_releases_and_restores_all_levels() {
+    use polysync::RLock;
+    use polysync::lowlevel::identified;
+    let shared = Arc::new((RLock::new(), Condition::new(), AtomicBool::new(false)));
+    let waiter = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let (rlock, cond, flag) = &*shared;
+            let outer = rlock.acquire_blocking();
+            let mut inner = rlock.acquire_blocking();
+            assert_eq!(rlock.count(), 2);
+            while !flag.load(SeqCst) {
+                inner = cond.wait_blocking(inner);
+                assert!(rlock.is_owned_by_current_unit());
+            }
+            assert_eq!(rlock.count(), 2, "all levels restored");
+            drop(inner);
+            drop(outer);
+        })
+    };
+    wait_until("the thread waits", || shared.1.waiting() == 1);
+    assert!(!shared.0.locked(), "a waiting owner holds no level");
+    let task = identified({
+        let shared = shared.clone();
+        async move {
+            let (rlock, cond, flag) = &*shared;
+            let guard = rlock.acquire().await.unwrap();
+            let again = rlock.acquire().await.unwrap(); // re-entry by the task
+            flag.store(true, SeqCst);
+            assert_eq!(cond.notify(1), 1);
+            drop(again);
+            drop(guard);
+        }
+    });
+    current_thread_rt()
+        .block_on(async { tokio::spawn(task).await })
+        .unwrap();
+    waiter.join().unwrap();
+    assert!(!shared.0.locked());
+}
+
+/// An identified async task waits on an `RLock` condition; a thread
+/// notifies. A timed-out blocking wait restores the levels too.
+#[test]
+fn rlock_async_wait_and_timed_out_blocking_wait() {
+    use polysync::RLock;
+    use polysync::lowlevel::identified;
+    let shared = Arc::new((RLock::new(), Condition::new()));
+    let task = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            futures_lite::future::block_on(identified(async move {
+                let (rlock, cond) = &*shared;
+                let guard = rlock.acquire().await.unwrap();
+                let guard = cond.wait(guard).await;
+                assert!(rlock.is_owned_by_current_unit());
+                assert_eq!(rlock.count(), 1);
+                drop(guard);
+            }))
+        })
+    };
+    wait_until("the task waits", || shared.1.waiting() == 1);
+    assert_eq!(shared.1.notify(1), 1);
+    task.join().unwrap();
+    let (rlock, cond) = &*shared;
+    let a = rlock.acquire_blocking();
+    let b = rlock.acquire_blocking();
+    let c = rlock.acquire_blocking();
+    let (c, notified) = cond.wait_for(c, Duration::from_millis(5));
+    assert!(!notified);
+    assert_eq!(rlock.count(), 3, "levels restored after a timeout");
+    drop((a, b, c));
+    assert!(!rlock.locked());
+}

@@ -131,3 +131,39 @@ fn cancelled_waiter_passes_notification_on() {
         assert_eq!(cond.waiting(), 0);
     });
 }
+
+/// An `RLock` owner with two levels waits; another thread takes the lock,
+/// sets a flag and notifies. The waiter returns owning both levels again.
+#[test]
+fn rlock_levels_survive_a_wait() {
+    model(|| {
+        let shared = Arc::new((
+            polysync::RLock::new(),
+            Condition::new(),
+            AtomicBool::new(false),
+        ));
+        let waiter = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let (rlock, cond, flag) = &*shared;
+                let outer = rlock.acquire_blocking();
+                let mut inner = rlock.acquire_blocking();
+                while !flag.load(SeqCst) {
+                    inner = cond.wait_blocking(inner);
+                }
+                assert_eq!(rlock.count(), 2);
+                drop(inner);
+                drop(outer);
+            })
+        };
+        {
+            let (rlock, cond, flag) = &*shared;
+            let guard = rlock.acquire_blocking();
+            flag.store(true, SeqCst);
+            cond.notify_all();
+            drop(guard);
+        }
+        waiter.join().unwrap();
+        assert!(!shared.0.locked());
+    });
+}

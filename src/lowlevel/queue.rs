@@ -94,6 +94,14 @@ impl Node {
         self.state.store(DONE, Ordering::Relaxed);
     }
 
+    /// Sets the node's data; same rules as [`Node::data`].
+    #[inline]
+    pub(crate) fn set_data(&self, data: usize) {
+        // SAFETY: the caller owns the node (it is not queued) or holds the
+        // queue lock, so no other thread accesses `data` concurrently.
+        self.data.with_mut(|p| unsafe { *p = data })
+    }
+
     /// Reads the node's data. Only its owner may call this, and only while the
     /// node is not `WAITING` (or under the queue lock).
     #[inline]
