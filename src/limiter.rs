@@ -418,6 +418,10 @@ fn borrow_until(
     deadline: Option<Instant>,
 ) -> Result<LimiterToken<'_>, BorrowError> {
     let me = current_unit().get();
+    // Fast path: a free token (or an error) needs no waiter at all.
+    if let Ok(data) = raw.try_borrow(me) {
+        return outcome(raw, data);
+    }
     match block_on(Outcome(Wait::new(raw, me as usize)), deadline) {
         Some(data) => outcome(raw, data),
         None => Err(BorrowError::Unavailable),

@@ -55,6 +55,9 @@ pub struct ThreadWaiter {
     /// due to run next needs.
     #[cfg(not(polysync_loom))]
     spin_budget: std::sync::atomic::AtomicU32,
+    /// Waits that parked without spinning since the budget ran out.
+    #[cfg(not(polysync_loom))]
+    parks_without_spin: std::sync::atomic::AtomicU32,
 }
 
 #[cfg(not(polysync_loom))]
@@ -73,6 +76,10 @@ const MAX_SPIN_PAUSES: u32 = 128;
 /// Spinning on a budget below this is not worth it.
 #[cfg(not(polysync_loom))]
 const MIN_SPIN_PAUSES: u32 = 4;
+/// With the budget exhausted, a full spin is tried again after this many
+/// waits that parked without spinning.
+#[cfg(not(polysync_loom))]
+const RETRY_AFTER_PARKS: u32 = 16;
 
 #[cfg(not(polysync_loom))]
 std::thread_local! {
@@ -110,6 +117,8 @@ impl ThreadWaiter {
             }),
             #[cfg(not(polysync_loom))]
             spin_budget: std::sync::atomic::AtomicU32::new(MAX_SPIN_PAUSES),
+            #[cfg(not(polysync_loom))]
+            parks_without_spin: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -135,12 +144,20 @@ impl ThreadWaiter {
     #[cfg(not(polysync_loom))]
     fn spin(&self) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        let budget = self.spin_budget.load(Relaxed);
+        let mut budget = self.spin_budget.load(Relaxed);
         if budget < MIN_SPIN_PAUSES {
-            // Spinning failed lately: park, but let the budget recover so a
-            // change of load is noticed.
-            self.spin_budget.store(budget + 1, Relaxed);
-            return false;
+            // Spinning failed lately: park at once, but after
+            // RETRY_AFTER_PARKS such waits try a full spin again. A failure
+            // must not stop spinning for good: two threads that both parked
+            // once would otherwise keep waking each other through the kernel
+            // even when spinning would now succeed.
+            let skipped = self.parks_without_spin.load(Relaxed) + 1;
+            if skipped < RETRY_AFTER_PARKS {
+                self.parks_without_spin.store(skipped, Relaxed);
+                return false;
+            }
+            self.parks_without_spin.store(0, Relaxed);
+            budget = MAX_SPIN_PAUSES;
         }
         for spent in 0..budget {
             if self.parker.woken.load(Ordering::Relaxed) {
