@@ -72,6 +72,8 @@
 //! - [`Condition`]: a condition variable for [`Lock`], [`Mutex<T>`] and
 //!   [`RLock`] guards;
 //!   notified waiters resume already owning the lock.
+//! - [`Queue`]: a FIFO queue, bounded or unbounded, with direct hand-off
+//!   to waiting getters and `close()`.
 //! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
 //!   (never waits).
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
@@ -89,6 +91,7 @@ pub mod limiter;
 pub mod lock;
 pub mod lowlevel;
 pub mod mutex;
+pub mod queue;
 pub mod revent;
 pub mod rlock;
 pub mod semaphore;
@@ -107,6 +110,7 @@ pub use limiter::{
 };
 pub use lock::{Lock, LockGuard};
 pub use mutex::{Mutex, MutexGuard};
+pub use queue::{GetError, PutError, Queue};
 pub use revent::REvent;
 pub use rlock::{
     RLock, RLockAcquire, RLockGuard, RLockReleaseError, RMutex, RMutexAcquire, RMutexGuard,

@@ -1,0 +1,92 @@
+//! The typed errors of [`Queue`](super::Queue) operations.
+
+/// Why a put failed; the item comes back inside.
+///
+/// ```
+/// use polysync::queue::{PutError, Queue};
+/// let q = Queue::bounded(1);
+/// q.try_put(1).unwrap();
+/// assert_eq!(q.try_put(2), Err(PutError::Full(2)));
+/// q.close();
+/// assert_eq!(q.try_put(3), Err(PutError::Closed(3)));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PutError<T> {
+    /// The queue stayed full (a non-blocking put, or the timeout passed).
+    Full(T),
+    /// The queue is closed.
+    Closed(T),
+}
+
+impl<T> PutError<T> {
+    /// The item that was not put.
+    ///
+    /// ```
+    /// use polysync::queue::PutError;
+    /// assert_eq!(PutError::Full(7).into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            PutError::Full(item) | PutError::Closed(item) => item,
+        }
+    }
+
+    /// Whether the queue was closed.
+    ///
+    /// ```
+    /// use polysync::queue::PutError;
+    /// assert!(PutError::Closed(()).is_closed());
+    /// assert!(!PutError::Full(()).is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        matches!(self, PutError::Closed(_))
+    }
+}
+
+impl<T> std::fmt::Debug for PutError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PutError::Full(_) => f.write_str("Full(..)"),
+            PutError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+impl<T> std::fmt::Display for PutError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PutError::Full(_) => f.write_str("polysync: the queue is full"),
+            PutError::Closed(_) => f.write_str("polysync: the queue is closed"),
+        }
+    }
+}
+
+impl<T> std::error::Error for PutError<T> {}
+
+/// Why a get failed.
+///
+/// ```
+/// use polysync::queue::{GetError, Queue};
+/// let q = Queue::<u8>::unbounded();
+/// assert_eq!(q.try_get(), Err(GetError::Empty));
+/// q.close();
+/// assert_eq!(q.try_get(), Err(GetError::Closed));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GetError {
+    /// The queue stayed empty (a non-blocking get, or the timeout passed).
+    Empty,
+    /// The queue is closed and drained.
+    Closed,
+}
+
+impl std::fmt::Display for GetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GetError::Empty => f.write_str("polysync: the queue is empty"),
+            GetError::Closed => f.write_str("polysync: the queue is closed and drained"),
+        }
+    }
+}
+
+impl std::error::Error for GetError {}

@@ -1,0 +1,159 @@
+//! Proves that blocked puts and gets on a `Queue` allocate nothing after
+//! warm-up: the entry (node + item slot) lives in the waiting stack frame or
+//! the unboxed future, and a bounded queue's `VecDeque` never grows after its
+//! first push. One thread produces, the other consumes, on a queue of
+//! capacity 1, so both sides really wait (checked through `Seen`).
+//!
+//! This binary holds only allocation tests: the global allocator applies to
+//! the whole binary.
+
+use futures_lite::future::block_on;
+use polysync::Queue;
+use std::sync::Arc;
+use std::time::Duration;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::*;
+
+fn produce_blocking(q: &Queue<usize>, n: usize, timed: bool) -> Seen {
+    let mut seen = Seen::default();
+    for i in 0..n {
+        if let Err(e) = q.try_put(i) {
+            seen.try_failed += 1;
+            let item = e.into_inner();
+            if timed {
+                q.try_put_for(item, Duration::from_secs(30)).unwrap();
+            } else {
+                q.put_blocking(item).unwrap();
+            }
+        }
+        if q.getting() > 0 || q.putting() > 0 {
+            seen.saw_waiter += 1;
+        }
+        hold(i);
+    }
+    seen
+}
+
+fn consume_blocking(q: &Queue<usize>, n: usize, timed: bool) -> Seen {
+    let mut seen = Seen::default();
+    for i in 0..n {
+        let item = match q.try_get() {
+            Ok(item) => item,
+            Err(_) => {
+                seen.try_failed += 1;
+                if timed {
+                    q.try_get_for(Duration::from_secs(30)).unwrap()
+                } else {
+                    q.get_blocking().unwrap()
+                }
+            }
+        };
+        std::hint::black_box(item);
+        if q.getting() > 0 || q.putting() > 0 {
+            seen.saw_waiter += 1;
+        }
+        hold(i);
+    }
+    seen
+}
+
+async fn produce_async(q: &Queue<usize>, n: usize) -> Seen {
+    let mut seen = Seen::default();
+    for i in 0..n {
+        if let Err(e) = q.try_put(i) {
+            seen.try_failed += 1;
+            q.put(e.into_inner()).await.unwrap();
+        }
+        if q.getting() > 0 || q.putting() > 0 {
+            seen.saw_waiter += 1;
+        }
+        hold(i);
+    }
+    seen
+}
+
+async fn consume_async(q: &Queue<usize>, n: usize) -> Seen {
+    let mut seen = Seen::default();
+    for i in 0..n {
+        let item = match q.try_get() {
+            Ok(item) => item,
+            Err(_) => {
+                seen.try_failed += 1;
+                q.get().await.unwrap()
+            }
+        };
+        std::hint::black_box(item);
+        if q.getting() > 0 || q.putting() > 0 {
+            seen.saw_waiter += 1;
+        }
+        hold(i);
+    }
+    seen
+}
+
+#[test]
+fn queue_blocking_put_get_allocates_nothing() {
+    let q = Arc::new(Queue::bounded(1));
+    let qq = q.clone();
+    two_threads("queue blocking", move |me, n| {
+        if me == 0 {
+            produce_blocking(&qq, n, false)
+        } else {
+            consume_blocking(&qq, n, false)
+        }
+    });
+    assert!(q.is_empty());
+    assert_eq!((q.getting(), q.putting()), (0, 0));
+}
+
+#[test]
+fn queue_timed_put_get_allocates_nothing() {
+    let q = Arc::new(Queue::bounded(1));
+    let qq = q.clone();
+    two_threads("queue timed", move |me, n| {
+        if me == 0 {
+            produce_blocking(&qq, n, true)
+        } else {
+            consume_blocking(&qq, n, true)
+        }
+    });
+    assert!(q.is_empty());
+}
+
+#[test]
+fn queue_async_put_get_allocates_nothing() {
+    let q = Arc::new(Queue::bounded(1));
+    let qq = q.clone();
+    two_threads("queue async", move |me, n| {
+        if me == 0 {
+            block_on(produce_async(&qq, n))
+        } else {
+            block_on(consume_async(&qq, n))
+        }
+    });
+    assert!(q.is_empty());
+}
+
+#[test]
+fn queue_mixed_worlds_allocate_nothing() {
+    // An async producer and a blocking consumer, then the other way round.
+    let q = Arc::new(Queue::bounded(1));
+    let qq = q.clone();
+    two_threads("queue async->blocking", move |me, n| {
+        if me == 0 {
+            block_on(produce_async(&qq, n))
+        } else {
+            consume_blocking(&qq, n, false)
+        }
+    });
+    let qq = q.clone();
+    two_threads("queue blocking->async", move |me, n| {
+        if me == 0 {
+            produce_blocking(&qq, n, false)
+        } else {
+            block_on(consume_async(&qq, n))
+        }
+    });
+    assert!(q.is_empty());
+}

@@ -1,0 +1,151 @@
+//! loom models of `Queue`: the hand-off from a putter to a waiting getter (and
+//! from a waiting putter into the buffer), a getter cancelled while a put
+//! races it (the item is never lost), and `close` against blocked waiters.
+//!
+//! Run: `RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_queue --target-dir target/loom`
+#![cfg(polysync_loom)]
+
+use loom::sync::Arc;
+use loom::thread;
+use polysync::queue::{GetError, PutError, Queue};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    let mut builder = loom::model::Builder::new();
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+/// A blocking getter and a blocking putter: the item arrives exactly once,
+/// whether it was buffered or handed straight to the waiting getter.
+#[test]
+fn put_vs_get_hand_off() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.get_blocking())
+        };
+        q.put_blocking(1u32).unwrap();
+        assert_eq!(getter.join().unwrap(), Ok(1));
+        assert!(q.is_empty());
+        assert_eq!((q.getting(), q.putting()), (0, 0));
+    });
+}
+
+/// A putter waits on a full queue; gets move its item into the buffer.
+#[test]
+fn waiting_putter_vs_get() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        q.try_put(1u32).unwrap();
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put_blocking(2))
+        };
+        assert_eq!(q.get_blocking(), Ok(1));
+        assert_eq!(q.get_blocking(), Ok(2));
+        assert_eq!(putter.join().unwrap(), Ok(()));
+        assert_eq!((q.len(), q.putting()), (0, 0));
+    });
+}
+
+/// A getter polls once and is dropped while a put races it: the item is
+/// either received by that poll or left in the queue, never lost.
+#[test]
+fn get_cancel_vs_put_never_loses_the_item() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let mut get = pin!(q.get());
+                match get.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(Ok(item)) => Some(item),
+                    Poll::Ready(Err(e)) => panic!("unexpected {e:?}"),
+                    Poll::Pending => None, // dropped here, handed an item or not
+                }
+            })
+        };
+        q.try_put(7u32).unwrap();
+        let received = getter.join().unwrap();
+        let left = q.try_get().ok();
+        assert_eq!(
+            (received.is_some() as u8) + (left.is_some() as u8),
+            1,
+            "received {received:?}, left {left:?}"
+        );
+        assert_eq!(received.or(left), Some(7));
+        assert_eq!(q.getting(), 0);
+    });
+}
+
+/// `close` against a blocked getter: it drains what was put first, then
+/// sees `Closed`.
+#[test]
+fn close_vs_blocked_getter() {
+    model(|| {
+        let q = Arc::new(Queue::<u32>::unbounded());
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || (q.get_blocking(), q.get_blocking()))
+        };
+        q.try_put(1).unwrap();
+        q.close();
+        assert_eq!(getter.join().unwrap(), (Ok(1), Err(GetError::Closed)));
+        assert_eq!(q.getting(), 0);
+    });
+}
+
+/// `close` against a blocked putter: it gets its item back.
+#[test]
+fn close_vs_blocked_putter() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        q.try_put(1u32).unwrap();
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put_blocking(2))
+        };
+        q.close();
+        assert_eq!(putter.join().unwrap(), Err(PutError::Closed(2)));
+        assert_eq!(q.try_get(), Ok(1));
+        assert_eq!(q.putting(), 0);
+    });
+}
+
+/// Two getters, one of which is dropped after one poll, and one put: the
+/// dropped getter's item (if it was handed one) goes to the other getter.
+#[test]
+fn cancelled_getter_passes_item_to_next_getter() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        let cancelling = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let mut get = pin!(q.get());
+                match get.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(item) => Some(item.unwrap()),
+                    Poll::Pending => None,
+                }
+            })
+        };
+        let survivor = {
+            let q = q.clone();
+            thread::spawn(move || q.get_blocking())
+        };
+        q.try_put(7u32).unwrap();
+        let first = cancelling.join().unwrap();
+        if first.is_some() {
+            q.try_put(8).unwrap();
+        }
+        let expected = if first.is_some() { 8 } else { 7 };
+        assert_eq!(survivor.join().unwrap(), Ok(expected));
+        assert!(q.is_empty());
+        assert_eq!(q.getting(), 0);
+    });
+}
