@@ -4,7 +4,7 @@
 
 use polysync::lowlevel::{NoTaskIdentity, UnitId, current_task, current_unit, identified};
 use polysync::{RLock, RLockReleaseError};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,50 +17,9 @@ static_assertions::assert_not_impl_any!(polysync::RMutex<std::rc::Rc<u32>>: Send
 static_assertions::assert_not_impl_any!(polysync::RMutexGuard<'static, std::cell::Cell<u32>>: Send, Sync);
 static_assertions::assert_impl_all!(polysync::RMutexGuard<'static, u32>: Send, Sync);
 
-/// Aborts the process if the test runs longer than `secs`: a lost wake-up
-/// must fail the run, not hang it.
-struct Watchdog(Arc<AtomicBool>);
-
-impl Watchdog {
-    fn new(name: &'static str, secs: u64) -> Self {
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
-        thread::spawn(move || {
-            let end = Instant::now() + Duration::from_secs(secs);
-            while Instant::now() < end {
-                if flag.load(Ordering::Relaxed) {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            eprintln!("watchdog: {name} did not finish in {secs} s");
-            std::process::abort();
-        });
-        Watchdog(done)
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn multi_thread_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+#[path = "support/worlds.rs"]
+mod worlds;
+use worlds::{Watchdog, multi_thread_rt, wait_until};
 
 #[test]
 fn three_levels_then_two_releases_leave_one() {

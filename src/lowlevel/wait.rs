@@ -96,11 +96,8 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
     /// then queue the node. Kept out of line so the fast path stays small.
     #[inline(never)]
     fn poll_idle_slow(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: the node is IDLE, so it was never queued (a queued node
-        // becomes IDLE again only in `drop`): nothing else points into this
-        // future. The node is never moved out; it is at most rebuilt in place
-        // below, before it is queued (like `Pin::set`).
-        let this = unsafe { self.get_unchecked_mut() };
+        // Shared access suffices: the node's fields are cells.
+        let this = self.into_ref().get_ref();
         let proto = this.proto;
         let data = this.node.data();
         // Clone outside the critical section: a waker's clone is user code.
@@ -109,7 +106,8 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         let arrival = proto.arrive_locked(&mut guard, data);
         let (Ok(new) | Err(new)) = arrival;
         if new != data {
-            this.node = Node::new(new);
+            // The node is not queued: its owner may set its data.
+            this.node.set_data(new);
         }
         let node = &this.node;
         if arrival.is_ok() {
