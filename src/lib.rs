@@ -110,7 +110,7 @@ pub use limiter::{
 };
 pub use lock::{Lock, LockGuard};
 pub use mutex::{Mutex, MutexGuard};
-pub use queue::{GetError, PutError, Queue};
+pub use queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue};
 pub use revent::REvent;
 pub use rlock::{
     RLock, RLockAcquire, RLockGuard, RLockReleaseError, RMutex, RMutexAcquire, RMutexGuard,

@@ -2,7 +2,7 @@
 //! multi-thread runtime, and `futures_lite::block_on` tasks in threads, as
 //! producers and consumers at once.
 
-use polysync::queue::{GetError, PutError, Queue};
+use polysync::queue::{Fifo, GenericQueue, GetError, Lifo, Priority, PutError, Queue, Storage};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -305,6 +305,24 @@ impl Item {
     }
 }
 
+// Ordered by id, so the storm also runs on a priority queue.
+impl PartialEq for Item {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+impl Eq for Item {}
+impl PartialOrd for Item {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Item {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.id.cmp(&other.id)
+    }
+}
+
 impl Drop for Item {
     fn drop(&mut self) {
         if self.armed {
@@ -339,8 +357,22 @@ struct Ledger {
 /// put futures == items put, exactly.
 #[test]
 fn cancellation_storm_conserves_items() {
+    storm::<Fifo<Item>>();
+}
+
+#[test]
+fn cancellation_storm_conserves_items_lifo() {
+    storm::<Lifo<Item>>();
+}
+
+#[test]
+fn cancellation_storm_conserves_items_priority() {
+    storm::<Priority<Item>>();
+}
+
+fn storm<S: Storage<Item> + Default + Send + 'static>() {
     watchdog(Duration::from_secs(30), || {
-        let q = Arc::new(Queue::<Item>::bounded(3));
+        let q = Arc::new(GenericQueue::<Item, S>::bounded(3));
         let dropped = Arc::new(Mutex::new(Vec::new()));
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let end = Instant::now() + Duration::from_millis(1500);

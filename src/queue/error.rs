@@ -1,4 +1,4 @@
-//! The typed errors of [`Queue`](super::Queue) operations.
+//! The typed errors of queue operations.
 
 /// Why a put failed; the item comes back inside.
 ///
@@ -90,3 +90,22 @@ impl std::fmt::Display for GetError {
 }
 
 impl std::error::Error for GetError {}
+
+/// [`task_done`](super::GenericQueue::task_done) was called more times than
+/// items were put.
+///
+/// ```
+/// let q = polysync::Queue::<u8>::unbounded();
+/// let err: polysync::queue::TaskDoneError = q.task_done().unwrap_err();
+/// assert!(err.to_string().contains("more times"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TaskDoneError;
+
+impl std::fmt::Display for TaskDoneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("polysync: task_done() called more times than items were put")
+    }
+}
+
+impl std::error::Error for TaskDoneError {}

@@ -1,0 +1,283 @@
+//! The futures of [`GenericQueue::put`] and [`GenericQueue::get`], and the
+//! poll and withdraw logic they share.
+
+use super::entry::{Entry, GETTER, HANDED, PUTTER};
+use super::error::{GetError, PutError};
+use super::generic::{GenericQueue, wake};
+use super::storage::{Fifo, Storage};
+use crate::lowlevel::queue::{IDLE, NOTIFIED, QueueGuard, WAITING};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// The shared poll logic of [`Put`] and [`Get`]: `first` runs under the lock
+/// on the first poll and either completes or lets the entry be queued.
+fn poll_entry<T, S, R>(
+    queue: &GenericQueue<T, S>,
+    entry: Pin<&Entry<T>>,
+    cx: &mut Context<'_>,
+    first: impl FnOnce(&mut QueueGuard<'_>) -> Option<(R, Option<Waker>)>,
+    finish: impl FnOnce(&Entry<T>) -> R,
+) -> Poll<R> {
+    let node = &entry.node;
+    match node.state() {
+        NOTIFIED => {
+            node.set_done();
+            Poll::Ready(finish(&entry))
+        }
+        WAITING => {
+            let guard = queue.queue.lock();
+            if node.state() == NOTIFIED {
+                drop(guard);
+                node.set_done();
+                return Poll::Ready(finish(&entry));
+            }
+            let old = node.replace_waker_locked(cx.waker());
+            drop(guard);
+            drop(old);
+            Poll::Pending
+        }
+        IDLE => {
+            // Clone outside the critical section: a waker's clone is user code.
+            let waker = cx.waker().clone();
+            let mut guard = queue.queue.lock();
+            if let Some((out, wake_after)) = first(&mut guard) {
+                drop(guard);
+                node.set_done();
+                wake(wake_after);
+                return Poll::Ready(out);
+            }
+            // A blocking waiter first in line spins briefly before it parks:
+            // the hand-off it waits for usually comes within a microsecond.
+            crate::lowlevel::set_spin_hint(guard.is_empty());
+            // SAFETY: the entry is pinned inside its future, whose `Drop`
+            // removes the node (or consumes its notification) before the
+            // memory goes away.
+            unsafe { guard.push_back(node, waker) };
+            Poll::Pending
+        }
+        _ => panic!("polysync: a queue future was polled after it completed"),
+    }
+}
+
+/// Gives up a wait: removes a still-queued node (returns `true`), or reports
+/// that it was notified (`false`; the caller owns the outcome).
+fn withdraw_entry<T, S: Storage<T>>(queue: &GenericQueue<T, S>, entry: &Entry<T>) -> bool {
+    let node = &entry.node;
+    if node.state() != WAITING {
+        return false;
+    }
+    let mut guard = queue.queue.lock();
+    if node.state() == NOTIFIED {
+        return false;
+    }
+    // SAFETY: under the lock the node is still WAITING, so it is linked here.
+    let waker = unsafe { guard.remove(node) };
+    drop(guard);
+    drop(waker);
+    true
+}
+
+/// The future of [`GenericQueue::put`]: completes when the item is in the
+/// queue (or handed to a getter), or with [`PutError::Closed`].
+///
+/// ```
+/// use polysync::queue::{PutError, Queue};
+/// # futures_lite::future::block_on(async {
+/// let q = Queue::bounded(1);
+/// let put = q.put(1);
+/// put.await.unwrap();
+/// q.close();
+/// assert_eq!(q.put(2).await, Err(PutError::Closed(2)));
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Put<'a, T, S: Storage<T> = Fifo<T>> {
+    queue: &'a GenericQueue<T, S>,
+    entry: Entry<T>,
+}
+
+impl<'a, T, S: Storage<T>> Put<'a, T, S> {
+    pub(super) fn new(queue: &'a GenericQueue<T, S>, item: T) -> Self {
+        Put {
+            queue,
+            entry: Entry::new(PUTTER, Some(item)),
+        }
+    }
+
+    fn entry(self: Pin<&Self>) -> Pin<&Entry<T>> {
+        // SAFETY: structural pinning: the entry is never moved out.
+        unsafe { self.map_unchecked(|s| &s.entry) }
+    }
+
+    fn finish(entry: &Entry<T>) -> Result<(), PutError<T>> {
+        if entry.node.data() == HANDED {
+            Ok(())
+        } else {
+            Err(PutError::Closed(
+                entry.take().expect("a closed putter keeps its item"),
+            ))
+        }
+    }
+
+    /// After a timeout: the outcome if a notification landed, else the item
+    /// back in [`PutError::Full`].
+    pub(super) fn withdraw(self: Pin<&mut Self>) -> Result<(), PutError<T>> {
+        let this = self.into_ref();
+        let entry = this.entry();
+        if withdraw_entry(this.queue, &entry) {
+            entry.node.set_done();
+            return Err(PutError::Full(
+                entry.take().expect("a queued putter has its item"),
+            ));
+        }
+        entry.node.set_done();
+        Self::finish(&entry)
+    }
+}
+
+impl<T, S: Storage<T>> Future for Put<'_, T, S> {
+    type Output = Result<(), PutError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.into_ref();
+        let queue = this.queue;
+        let entry = this.entry();
+        poll_entry(
+            queue,
+            entry,
+            cx,
+            |guard| {
+                let item = entry.take().expect("an unpolled putter has its item");
+                match queue.put_locked(guard, item) {
+                    Ok(waker) => Some((Ok(()), waker)),
+                    Err(PutError::Closed(item)) => Some((Err(PutError::Closed(item)), None)),
+                    Err(PutError::Full(item)) => {
+                        // The node is IDLE: the entry is ours alone.
+                        entry.fill(item);
+                        None
+                    }
+                }
+            },
+            Self::finish,
+        )
+    }
+}
+
+impl<T, S: Storage<T>> Drop for Put<'_, T, S> {
+    fn drop(&mut self) {
+        // A queued putter leaves; its item drops with the entry. A notified
+        // one was either handed over (nothing to do) or closed (same).
+        withdraw_entry(self.queue, &self.entry);
+    }
+}
+
+impl<T, S: Storage<T>> std::fmt::Debug for Put<'_, T, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Put")
+            .field("node", &self.entry.node)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`GenericQueue::get`]: completes with the next item, or
+/// with [`GetError::Closed`] once the queue is closed and drained.
+///
+/// ```
+/// use polysync::queue::{GetError, Queue};
+/// # futures_lite::future::block_on(async {
+/// let q = Queue::unbounded();
+/// q.try_put("hi").unwrap();
+/// let get = q.get();
+/// assert_eq!(get.await, Ok("hi"));
+/// q.close();
+/// assert_eq!(q.get().await, Err(GetError::Closed));
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Get<'a, T, S: Storage<T> = Fifo<T>> {
+    queue: &'a GenericQueue<T, S>,
+    entry: Entry<T>,
+}
+
+impl<'a, T, S: Storage<T>> Get<'a, T, S> {
+    pub(super) fn new(queue: &'a GenericQueue<T, S>) -> Self {
+        Get {
+            queue,
+            entry: Entry::new(GETTER, None),
+        }
+    }
+
+    fn entry(self: Pin<&Self>) -> Pin<&Entry<T>> {
+        // SAFETY: structural pinning: the entry is never moved out.
+        unsafe { self.map_unchecked(|s| &s.entry) }
+    }
+
+    fn finish(entry: &Entry<T>) -> Result<T, GetError> {
+        if entry.node.data() == HANDED {
+            Ok(entry.take().expect("a handed getter has its item"))
+        } else {
+            Err(GetError::Closed)
+        }
+    }
+
+    /// After a timeout: the item if one landed, else [`GetError::Empty`].
+    pub(super) fn withdraw(self: Pin<&mut Self>) -> Result<T, GetError> {
+        let this = self.into_ref();
+        let entry = this.entry();
+        let removed = withdraw_entry(this.queue, &entry);
+        entry.node.set_done();
+        if removed {
+            Err(GetError::Empty)
+        } else {
+            Self::finish(&entry)
+        }
+    }
+}
+
+impl<T, S: Storage<T>> Future for Get<'_, T, S> {
+    type Output = Result<T, GetError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.into_ref();
+        let queue = this.queue;
+        poll_entry(
+            queue,
+            this.entry(),
+            cx,
+            |guard| match queue.get_locked(guard) {
+                Ok((item, waker)) => Some((Ok(item), waker)),
+                Err(GetError::Closed) => Some((Err(GetError::Closed), None)),
+                Err(GetError::Empty) => None,
+            },
+            Self::finish,
+        )
+    }
+}
+
+impl<T, S: Storage<T>> Drop for Get<'_, T, S> {
+    fn drop(&mut self) {
+        let entry = &self.entry;
+        if withdraw_entry(self.queue, entry) || entry.node.state() != NOTIFIED {
+            return;
+        }
+        // Handed an item it will never return: put it back (or hand it to
+        // the next getter).
+        let item = if entry.node.data() == HANDED {
+            entry.take()
+        } else {
+            None
+        };
+        if let Some(item) = item {
+            self.queue.restore(item);
+        }
+    }
+}
+
+impl<T, S: Storage<T>> std::fmt::Debug for Get<'_, T, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Get")
+            .field("node", &self.entry.node)
+            .finish_non_exhaustive()
+    }
+}

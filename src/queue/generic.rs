@@ -1,0 +1,602 @@
+//! [`GenericQueue`]: the one queue behind [`Queue`](super::Queue),
+//! [`LifoQueue`](super::LifoQueue) and [`PriorityQueue`](super::PriorityQueue),
+//! generic over its [`Storage`].
+
+use super::entry::{Entry, GETTER, HANDED, PUTTER};
+use super::error::{GetError, PutError};
+use super::futures::{Get, Put};
+use super::storage::{Fifo, Storage};
+use crate::countdown::CountdownEvent;
+use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
+use crate::lowlevel::sync::UnsafeCell;
+use crate::lowlevel::{block_on_with, deadline_after, with_current_waiter};
+use std::pin::pin;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// Node data after notification: the queue was closed.
+pub(super) const CLOSED: usize = 3;
+
+/// What the queue lock guards besides the wait list.
+pub(super) struct Inner<S> {
+    pub(super) items: S,
+    pub(super) closed: bool,
+}
+
+/// A queue over any [`Storage`], bounded or unbounded, shared by OS threads,
+/// async tasks of any executor and green threads. Use it through its aliases
+/// [`Queue`](super::Queue) (FIFO), [`LifoQueue`](super::LifoQueue) and
+/// [`PriorityQueue`](super::PriorityQueue), or with a storage of your own.
+///
+/// - Put in five forms: [`put`](GenericQueue::put) (async),
+///   [`put_blocking`](GenericQueue::put_blocking),
+///   [`try_put`](GenericQueue::try_put),
+///   [`try_put_for`](GenericQueue::try_put_for),
+///   [`try_put_until`](GenericQueue::try_put_until); a put that fails gives
+///   the item back in a [`PutError`].
+/// - Get in the same five forms; a get that fails says why in a [`GetError`].
+/// - Waiting getters are served strictly FIFO across all worlds, by direct
+///   hand-off from the putter; waiting putters likewise. All futures are
+///   cancel-safe: an item handed to a getter that is then dropped goes back
+///   into the queue (where the order allows, as the next one out).
+/// - [`close`](GenericQueue::close): later puts fail, getters drain what is
+///   left and then fail with [`GetError::Closed`]; blocked waiters wake with
+///   the error.
+/// - Work tracking as in Python's `queue`: every item put counts as an
+///   unfinished task until a consumer calls
+///   [`task_done`](GenericQueue::task_done); [`join`](GenericQueue::join)
+///   (five forms) waits until none is left.
+///
+/// ```
+/// use polysync::Queue;
+/// use std::sync::Arc;
+///
+/// let q = Arc::new(Queue::bounded(1));
+/// let producer = {
+///     let q = q.clone();
+///     std::thread::spawn(move || {
+///         for i in 0..3 {
+///             q.put_blocking(i).unwrap();
+///         }
+///     })
+/// };
+/// futures_lite::future::block_on(async {
+///     for i in 0..3 {
+///         assert_eq!(q.get().await, Ok(i));
+///     }
+/// });
+/// producer.join().unwrap();
+/// ```
+pub struct GenericQueue<T, S = Fifo<T>> {
+    pub(super) queue: WaitQueue,
+    /// `usize::MAX` when unbounded.
+    cap: usize,
+    inner: UnsafeCell<Inner<S>>,
+    /// Items put and not yet marked done with `task_done`.
+    pub(super) unfinished: CountdownEvent,
+    _items: std::marker::PhantomData<fn(T) -> T>,
+}
+
+// SAFETY: the items move between threads (T: Send) and are only touched under
+// the queue lock or by the entry that owns them; the storage (S: Send) is only
+// touched under the queue lock, from whichever thread holds it. Nothing hands
+// out `&T` or `&S` beyond a critical section, except `peek_with`'s closure,
+// which runs under the lock and therefore needs no `T: Sync`: one thread at a
+// time sees the item.
+unsafe impl<T: Send, S: Send> Send for GenericQueue<T, S> {}
+// SAFETY: as above; all shared access goes through the queue lock.
+unsafe impl<T: Send, S: Send> Sync for GenericQueue<T, S> {}
+
+impl<T, S: Storage<T> + Default> GenericQueue<T, S> {
+    /// An unbounded queue: puts never wait.
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put("a").unwrap();
+    /// assert_eq!(q.capacity(), None);
+    /// ```
+    pub fn unbounded() -> Self {
+        Self::with_storage(S::default(), None)
+    }
+
+    /// A queue that holds at most `capacity` items.
+    ///
+    /// # Panics
+    /// If `capacity` is zero.
+    ///
+    /// ```
+    /// let q = polysync::Queue::<u32>::bounded(4);
+    /// assert_eq!(q.capacity(), Some(4));
+    /// ```
+    pub fn bounded(capacity: usize) -> Self {
+        Self::with_storage(S::default(), Some(capacity))
+    }
+}
+
+impl<T, S: Storage<T>> GenericQueue<T, S> {
+    /// A queue over `storage` (which may already hold items, counted as
+    /// unfinished tasks), bounded by `capacity` (`None`: unbounded).
+    ///
+    /// # Panics
+    /// If `capacity` is `Some(0)`.
+    ///
+    /// ```
+    /// use polysync::queue::{GenericQueue, Lifo};
+    /// let q: GenericQueue<u8, Lifo<u8>> = GenericQueue::with_storage(Lifo::default(), Some(2));
+    /// q.try_put(1).unwrap();
+    /// q.try_put(2).unwrap();
+    /// assert_eq!(q.try_get(), Ok(2));
+    /// ```
+    pub fn with_storage(storage: S, capacity: Option<usize>) -> Self {
+        let cap = match capacity {
+            Some(cap) => {
+                assert!(cap >= 1, "polysync: a bounded queue needs capacity >= 1");
+                cap
+            }
+            None => usize::MAX,
+        };
+        let unfinished = CountdownEvent::new(storage.len().min(CountdownEvent::MAX));
+        GenericQueue {
+            queue: WaitQueue::new(0),
+            cap,
+            inner: UnsafeCell::new(Inner {
+                items: storage,
+                closed: false,
+            }),
+            unfinished,
+            _items: std::marker::PhantomData,
+        }
+    }
+
+    /// Runs `f` on the storage; the guard proves the queue lock is held.
+    pub(super) fn with_inner<R>(
+        &self,
+        _guard: &QueueGuard<'_>,
+        f: impl FnOnce(&mut Inner<S>) -> R,
+    ) -> R {
+        // SAFETY: the queue lock (borrowed through `_guard`) guards `inner`.
+        self.inner.with_mut(|p| f(unsafe { &mut *p }))
+    }
+
+    /// The oldest queued entry if it is of `kind`.
+    fn front_of(guard: &QueueGuard<'_>, kind: usize) -> Option<*const Entry<T>> {
+        let front = guard.front()?;
+        (front.data() == kind).then(|| guard.front_node().cast::<Entry<T>>())
+    }
+
+    /// Under the lock: hands `item` to the oldest waiting getter, or stores
+    /// it (`restore`: as an undelivered item) ignoring the capacity. Returns
+    /// the waker to wake after unlocking.
+    pub(super) fn place(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        item: T,
+        restore: bool,
+    ) -> Option<Waker> {
+        if let Some(entry) = Self::front_of(guard, GETTER) {
+            // SAFETY: the entry is queued (alive) and we hold the lock, which
+            // guards a waiting entry's slot.
+            unsafe { (*entry).slot.with_mut(|p| *p = Some(item)) };
+            return guard.notify_front(HANDED).flatten();
+        }
+        self.with_inner(guard, |inner| {
+            if restore {
+                inner.items.restore(item);
+            } else {
+                inner.items.push(item);
+            }
+        });
+        None
+    }
+
+    /// Under the lock: a put that must not wait. `Err` gives the item back.
+    pub(super) fn put_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        item: T,
+    ) -> Result<Option<Waker>, PutError<T>> {
+        let (closed, len) = self.with_inner(guard, |inner| (inner.closed, inner.items.len()));
+        if closed {
+            return Err(PutError::Closed(item));
+        }
+        if len < self.cap || Self::front_of(guard, GETTER).is_some() {
+            // Counted before any getter can see it, so a `task_done` for
+            // it never finds the count at zero.
+            self.unfinished.saturating_up_one();
+            return Ok(self.place(guard, item, false));
+        }
+        Err(PutError::Full(item))
+    }
+
+    /// Under the lock: a get that must not wait; refills the storage from
+    /// the oldest waiting putter.
+    pub(super) fn get_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+    ) -> Result<(T, Option<Waker>), GetError> {
+        let (item, len, closed) = self.with_inner(guard, |inner| {
+            (inner.items.pop(), inner.items.len(), inner.closed)
+        });
+        let Some(item) = item else {
+            return Err(if closed {
+                GetError::Closed
+            } else {
+                GetError::Empty
+            });
+        };
+        let mut waker = None;
+        let putter = if len < self.cap {
+            Self::front_of(guard, PUTTER)
+        } else {
+            None
+        };
+        if let Some(entry) = putter {
+            // SAFETY: the entry is queued (alive); we hold the lock.
+            let moved = unsafe { (*entry).take() };
+            if let Some(moved) = moved {
+                self.unfinished.saturating_up_one();
+                self.with_inner(guard, |inner| inner.items.push(moved));
+            }
+            waker = guard.notify_front(HANDED).flatten();
+        }
+        Ok((item, waker))
+    }
+
+    /// Takes back an item a dropped getter was handed: to the next waiting
+    /// getter, or into the storage as the next one out.
+    pub(super) fn restore(&self, item: T) {
+        let mut guard = self.queue.lock();
+        let waker = self.place(&mut guard, item, true);
+        drop(guard);
+        wake(waker);
+    }
+
+    /// Puts `item` if that needs no waiting: hands it to a waiting getter or
+    /// stores it if there is room.
+    ///
+    /// ```
+    /// use polysync::queue::{PutError, Queue};
+    /// let q = Queue::bounded(1);
+    /// assert!(q.try_put(1).is_ok());
+    /// assert_eq!(q.try_put(2), Err(PutError::Full(2)));
+    /// ```
+    pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
+        let mut guard = self.queue.lock();
+        let waker = self.put_locked(&mut guard, item)?;
+        drop(guard);
+        wake(waker);
+        Ok(())
+    }
+
+    /// Puts `item`, waiting asynchronously while the queue is full.
+    /// Cancel-safe: dropping the future before it completes drops the item
+    /// unless it was already put.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let q = polysync::Queue::bounded(1);
+    /// q.put(5).await.unwrap();
+    /// assert_eq!(q.len(), 1);
+    /// # });
+    /// ```
+    pub fn put(&self, item: T) -> Put<'_, T, S> {
+        Put::new(self, item)
+    }
+
+    /// Puts `item`, blocking the current execution unit while the queue is
+    /// full. Fails only if the queue is closed.
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.put_blocking('x').unwrap();
+    /// assert_eq!(q.try_get(), Ok('x'));
+    /// ```
+    pub fn put_blocking(&self, item: T) -> Result<(), PutError<T>> {
+        self.put_until_inner(item, None)
+    }
+
+    /// Puts `item`, blocking for at most `timeout` while the queue is full;
+    /// [`PutError::Full`] gives the item back if time ran out.
+    ///
+    /// ```
+    /// use polysync::queue::{PutError, Queue};
+    /// use std::time::Duration;
+    /// let q = Queue::bounded(1);
+    /// q.try_put_for(1, Duration::ZERO).unwrap();
+    /// assert_eq!(q.try_put_for(2, Duration::from_millis(1)), Err(PutError::Full(2)));
+    /// ```
+    pub fn try_put_for(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
+        self.put_until_inner(item, deadline_after(timeout))
+    }
+
+    /// Puts `item`, blocking until `deadline` at the latest while the queue
+    /// is full; [`PutError::Full`] gives the item back if time ran out.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// let q = polysync::Queue::bounded(1);
+    /// assert!(q.try_put_until(1, Instant::now()).is_ok());
+    /// assert!(q.try_put_until(2, Instant::now()).is_err());
+    /// ```
+    pub fn try_put_until(&self, item: T, deadline: Instant) -> Result<(), PutError<T>> {
+        self.put_until_inner(item, Some(deadline))
+    }
+
+    fn put_until_inner(&self, item: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
+        let item = match self.try_put(item) {
+            Err(PutError::Full(item)) => item,
+            done => return done,
+        };
+        let mut put = pin!(self.put(item));
+        with_current_waiter(|waiter| {
+            block_on_with(waiter, put.as_mut(), deadline).unwrap_or_else(|| put.as_mut().withdraw())
+        })
+    }
+
+    /// Takes the next item (by the storage's order) if there is one, without
+    /// waiting.
+    ///
+    /// ```
+    /// use polysync::queue::{GetError, Queue};
+    /// let q = Queue::unbounded();
+    /// q.try_put(1).unwrap();
+    /// assert_eq!(q.try_get(), Ok(1));
+    /// assert_eq!(q.try_get(), Err(GetError::Empty));
+    /// ```
+    pub fn try_get(&self) -> Result<T, GetError> {
+        let mut guard = self.queue.lock();
+        let (item, waker) = self.get_locked(&mut guard)?;
+        drop(guard);
+        wake(waker);
+        Ok(item)
+    }
+
+    /// Takes the next item, waiting asynchronously while the queue is
+    /// empty. Cancel-safe: an item handed to a dropped future goes back into
+    /// the queue.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put(3).unwrap();
+    /// assert_eq!(q.get().await, Ok(3));
+    /// # });
+    /// ```
+    pub fn get(&self) -> Get<'_, T, S> {
+        Get::new(self)
+    }
+
+    /// Takes the next item, blocking the current execution unit while the
+    /// queue is empty. Fails only once the queue is closed and drained.
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put(1).unwrap();
+    /// q.close();
+    /// assert_eq!(q.get_blocking(), Ok(1));
+    /// assert_eq!(q.get_blocking(), Err(polysync::queue::GetError::Closed));
+    /// ```
+    pub fn get_blocking(&self) -> Result<T, GetError> {
+        self.get_until_inner(None)
+    }
+
+    /// Takes the next item, blocking for at most `timeout` while the queue
+    /// is empty.
+    ///
+    /// ```
+    /// use polysync::queue::{GetError, Queue};
+    /// let q = Queue::<u8>::unbounded();
+    /// let t = std::time::Duration::from_millis(1);
+    /// assert_eq!(q.try_get_for(t), Err(GetError::Empty));
+    /// ```
+    pub fn try_get_for(&self, timeout: Duration) -> Result<T, GetError> {
+        self.get_until_inner(deadline_after(timeout))
+    }
+
+    /// Takes the next item, blocking until `deadline` at the latest while
+    /// the queue is empty.
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put(9).unwrap();
+    /// assert_eq!(q.try_get_until(std::time::Instant::now()), Ok(9));
+    /// ```
+    pub fn try_get_until(&self, deadline: Instant) -> Result<T, GetError> {
+        self.get_until_inner(Some(deadline))
+    }
+
+    fn get_until_inner(&self, deadline: Option<Instant>) -> Result<T, GetError> {
+        match self.try_get() {
+            Err(GetError::Empty) => {}
+            done => return done,
+        }
+        let mut get = pin!(self.get());
+        with_current_waiter(|waiter| {
+            block_on_with(waiter, get.as_mut(), deadline).unwrap_or_else(|| get.as_mut().withdraw())
+        })
+    }
+
+    /// Runs `f` on the item a get would take next, if any, without taking
+    /// it. `f` runs while the queue is locked (every put and get waits
+    /// meanwhile): keep it short, and do not touch this queue from it (that
+    /// would deadlock).
+    ///
+    /// ```
+    /// let q = polysync::PriorityQueue::unbounded();
+    /// q.try_put(5).unwrap();
+    /// q.try_put(2).unwrap();
+    /// assert_eq!(q.peek_with(|next| *next * 10), Some(20));
+    /// assert_eq!(q.len(), 2);
+    /// ```
+    pub fn peek_with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        let guard = self.queue.lock();
+        self.with_inner(&guard, |inner| inner.items.peek().map(f))
+    }
+
+    /// A clone of the item a get would take next, if any, without taking it.
+    ///
+    /// ```
+    /// let q = polysync::LifoQueue::unbounded();
+    /// q.try_put("a").unwrap();
+    /// q.try_put("b").unwrap();
+    /// assert_eq!(q.peek(), Some("b"));
+    /// ```
+    pub fn peek(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        self.peek_with(T::clone)
+    }
+
+    /// Closes the queue: later puts fail with [`PutError::Closed`], getters
+    /// take what is left and then fail with [`GetError::Closed`]. Waiting
+    /// putters and getters wake with those errors. Closing twice is harmless.
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put(1).unwrap();
+    /// q.close();
+    /// assert!(q.is_closed());
+    /// assert!(q.try_put(2).is_err());
+    /// assert_eq!(q.try_get(), Ok(1));
+    /// ```
+    pub fn close(&self) {
+        let mut guard = self.queue.lock();
+        self.with_inner(&guard, |inner| inner.closed = true);
+        let mut wakers = WakeList::new();
+        loop {
+            while !wakers.is_full() {
+                match guard.notify_front(CLOSED) {
+                    Some(waker) => wakers.push(waker),
+                    None => break,
+                }
+            }
+            let done = guard.is_empty();
+            drop(guard);
+            wakers.wake_all();
+            if done {
+                return;
+            }
+            guard = self.queue.lock();
+        }
+    }
+
+    /// Whether [`close`](GenericQueue::close) was called.
+    ///
+    /// ```
+    /// assert!(!polysync::Queue::<()>::unbounded().is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        let guard = self.queue.lock();
+        self.with_inner(&guard, |inner| inner.closed)
+    }
+
+    /// The number of stored items now (a snapshot). Items handed straight
+    /// to getters never show up here.
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put(()).unwrap();
+    /// assert_eq!(q.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        let guard = self.queue.lock();
+        self.with_inner(&guard, |inner| inner.items.len())
+    }
+
+    /// Whether no item is stored now (a snapshot).
+    ///
+    /// ```
+    /// assert!(polysync::Queue::<u8>::unbounded().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a put would wait now (a snapshot); never for an unbounded queue.
+    ///
+    /// ```
+    /// let q = polysync::Queue::bounded(1);
+    /// q.try_put(0).unwrap();
+    /// assert!(q.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.len() >= self.cap
+    }
+
+    /// The capacity; `None` when unbounded.
+    ///
+    /// ```
+    /// assert_eq!(polysync::Queue::<u8>::bounded(2).capacity(), Some(2));
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        (self.cap != usize::MAX).then_some(self.cap)
+    }
+
+    /// How many units wait to put now (a snapshot).
+    ///
+    /// ```
+    /// assert_eq!(polysync::Queue::<u8>::bounded(1).putting(), 0);
+    /// ```
+    pub fn putting(&self) -> usize {
+        self.waiting(PUTTER)
+    }
+
+    /// How many units wait to get now (a snapshot).
+    ///
+    /// ```
+    /// assert_eq!(polysync::Queue::<u8>::bounded(1).getting(), 0);
+    /// ```
+    pub fn getting(&self) -> usize {
+        self.waiting(GETTER)
+    }
+
+    fn waiting(&self, kind: usize) -> usize {
+        // Only one kind waits at a time (see the module docs).
+        let guard = self.queue.lock();
+        match guard.front() {
+            Some(front) if front.data() == kind => guard.len(),
+            _ => 0,
+        }
+    }
+}
+
+pub(super) fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+impl<T, S: Storage<T> + Default> Default for GenericQueue<T, S> {
+    /// An unbounded queue.
+    ///
+    /// ```
+    /// let q: polysync::Queue<u8> = Default::default();
+    /// assert_eq!(q.capacity(), None);
+    /// ```
+    fn default() -> Self {
+        Self::unbounded()
+    }
+}
+
+impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let guard = self.queue.lock();
+        let (len, closed) = self.with_inner(&guard, |inner| (inner.items.len(), inner.closed));
+        let (getting, putting) = match guard.front() {
+            Some(front) if front.data() == GETTER => (guard.len(), 0),
+            Some(_) => (0, guard.len()),
+            None => (0, 0),
+        };
+        drop(guard);
+        f.debug_struct("GenericQueue")
+            .field("storage", &std::any::type_name::<S>())
+            .field("len", &len)
+            .field("capacity", &self.capacity())
+            .field("closed", &closed)
+            .field("getting", &getting)
+            .field("putting", &putting)
+            .field("unfinished_tasks", &self.unfinished.value())
+            .finish()
+    }
+}

@@ -1,0 +1,189 @@
+//! The order a queue keeps its items in: the [`Storage`] trait and its
+//! three ready-made orders, [`Fifo`], [`Lifo`] and [`Priority`].
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Holds a queue's buffered items and decides which one a get takes next.
+///
+/// A [`GenericQueue`](super::GenericQueue) calls these methods only while it
+/// holds its internal lock, so an implementation needs no synchronization of
+/// its own, but it should be quick: every other put and get waits meanwhile.
+/// Items handed straight from a putter to a waiting getter never pass
+/// through the storage (a getter waits only while the storage is empty, so
+/// the order is the same either way).
+///
+/// Write your own to get another order; the queue brings the waiting,
+/// hand-off, capacity, closing and task tracking.
+///
+/// ```
+/// use polysync::queue::{GenericQueue, Storage};
+///
+/// /// Hands out the shortest string first; ties in arrival order.
+/// #[derive(Default)]
+/// struct ShortestFirst(Vec<String>);
+///
+/// impl Storage<String> for ShortestFirst {
+///     fn push(&mut self, item: String) {
+///         // Keep the vector sorted longest first: the shortest sits at the end.
+///         let at = self.0.partition_point(|s| s.len() > item.len());
+///         self.0.insert(at, item);
+///     }
+///     fn pop(&mut self) -> Option<String> {
+///         self.0.pop()
+///     }
+///     fn peek(&self) -> Option<&String> {
+///         self.0.last()
+///     }
+///     fn len(&self) -> usize {
+///         self.0.len()
+///     }
+/// }
+///
+/// let q: GenericQueue<String, ShortestFirst> = GenericQueue::unbounded();
+/// for word in ["three", "to", "one"] {
+///     q.try_put(word.to_string()).unwrap();
+/// }
+/// assert_eq!(q.try_get().unwrap(), "to");
+/// assert_eq!(q.try_get().unwrap(), "one");
+/// ```
+pub trait Storage<T> {
+    /// Adds a new item.
+    fn push(&mut self, item: T);
+
+    /// Removes and returns the item a get takes next, if any.
+    fn pop(&mut self) -> Option<T>;
+
+    /// The item a get would take next, if any.
+    fn peek(&self) -> Option<&T>;
+
+    /// The number of items held.
+    fn len(&self) -> usize;
+
+    /// Whether no item is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes back an item that was popped (or handed to a getter) but could
+    /// not be delivered because the getter went away. It should be the next
+    /// one popped where the order allows; the default simply pushes it.
+    fn restore(&mut self, item: T) {
+        self.push(item);
+    }
+}
+
+/// First in, first out: [`Queue`](super::Queue)'s order.
+///
+/// ```
+/// use polysync::queue::{Fifo, Storage};
+/// let mut s = Fifo::default();
+/// s.push(1);
+/// s.push(2);
+/// assert_eq!(s.pop(), Some(1));
+/// ```
+#[derive(Debug)]
+pub struct Fifo<T>(VecDeque<T>);
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Self {
+        Fifo(VecDeque::new())
+    }
+}
+
+impl<T> Storage<T> for Fifo<T> {
+    #[inline]
+    fn push(&mut self, item: T) {
+        self.0.push_back(item);
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop_front()
+    }
+    fn peek(&self) -> Option<&T> {
+        self.0.front()
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn restore(&mut self, item: T) {
+        self.0.push_front(item);
+    }
+}
+
+/// Last in, first out: [`LifoQueue`](super::LifoQueue)'s order.
+///
+/// ```
+/// use polysync::queue::{Lifo, Storage};
+/// let mut s = Lifo::default();
+/// s.push(1);
+/// s.push(2);
+/// assert_eq!(s.pop(), Some(2));
+/// ```
+#[derive(Debug)]
+pub struct Lifo<T>(Vec<T>);
+
+impl<T> Default for Lifo<T> {
+    fn default() -> Self {
+        Lifo(Vec::new())
+    }
+}
+
+impl<T> Storage<T> for Lifo<T> {
+    #[inline]
+    fn push(&mut self, item: T) {
+        self.0.push(item);
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+    fn peek(&self) -> Option<&T> {
+        self.0.last()
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Smallest first (a binary min-heap): [`PriorityQueue`](super::PriorityQueue)'s
+/// order, as in Python's `queue.PriorityQueue`. Wrap items in
+/// [`std::cmp::Reverse`] for largest first. Equal items come out in no
+/// particular order; pair them with a sequence number for a stable order.
+///
+/// ```
+/// use polysync::queue::{Priority, Storage};
+/// let mut s = Priority::default();
+/// s.push(3);
+/// s.push(1);
+/// s.push(2);
+/// assert_eq!(s.pop(), Some(1));
+/// ```
+#[derive(Debug)]
+pub struct Priority<T>(BinaryHeap<Reverse<T>>);
+
+impl<T: Ord> Default for Priority<T> {
+    fn default() -> Self {
+        Priority(BinaryHeap::new())
+    }
+}
+
+impl<T: Ord> Storage<T> for Priority<T> {
+    #[inline]
+    fn push(&mut self, item: T) {
+        self.0.push(Reverse(item));
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop().map(|Reverse(item)| item)
+    }
+    fn peek(&self) -> Option<&T> {
+        self.0.peek().map(|Reverse(item)| item)
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}

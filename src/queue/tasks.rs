@@ -1,0 +1,124 @@
+//! Work tracking, as in Python's `queue.Queue`: every item put is an
+//! unfinished task until a consumer calls `task_done`; `join` waits until no
+//! task is unfinished. Built on a [`CountdownEvent`](crate::CountdownEvent).
+
+use super::error::TaskDoneError;
+use super::generic::GenericQueue;
+use super::storage::Storage;
+use std::time::{Duration, Instant};
+
+impl<T, S: Storage<T>> GenericQueue<T, S> {
+    /// Marks one task done: a consumer calls it after it has finished with
+    /// an item it got. Returns how many tasks are still unfinished; reaching
+    /// zero wakes every [`join`](GenericQueue::join).
+    ///
+    /// # Errors
+    /// [`TaskDoneError`], changing nothing, if no task is unfinished (more
+    /// calls than items put).
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put("job").unwrap();
+    /// let job = q.try_get().unwrap();
+    /// assert_eq!(q.unfinished_tasks(), 1); // got, not yet done
+    /// assert_eq!(q.task_done(), Ok(0));
+    /// assert!(q.task_done().is_err());
+    /// # let _ = job;
+    /// ```
+    pub fn task_done(&self) -> Result<usize, TaskDoneError> {
+        self.unfinished.down().map_err(|_| TaskDoneError)
+    }
+
+    /// The number of items put and not yet marked done (a snapshot),
+    /// counting items still in the queue.
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put(1).unwrap();
+    /// assert_eq!(q.unfinished_tasks(), 1);
+    /// ```
+    pub fn unfinished_tasks(&self) -> usize {
+        self.unfinished.value()
+    }
+
+    /// Waits asynchronously until every item put has been marked done with
+    /// [`task_done`](GenericQueue::task_done). The wait starts at the first
+    /// poll; if nothing is unfinished then, it completes at once. Cancel-safe.
+    ///
+    /// ```
+    /// use polysync::Queue;
+    /// use std::sync::Arc;
+    ///
+    /// let q = Arc::new(Queue::unbounded());
+    /// let worker = {
+    ///     let q = q.clone();
+    ///     std::thread::spawn(move || {
+    ///         while let Ok(n) = q.get_blocking() {
+    ///             let _ = n * 2; // the work
+    ///             q.task_done().unwrap();
+    ///         }
+    ///     })
+    /// };
+    /// futures_lite::future::block_on(async {
+    ///     for n in 0..10 {
+    ///         q.put(n).await.unwrap();
+    ///     }
+    ///     q.join().await; // all ten processed
+    /// });
+    /// assert_eq!(q.unfinished_tasks(), 0);
+    /// q.close();
+    /// worker.join().unwrap();
+    /// ```
+    pub fn join(&self) -> crate::countdown::Wait<'_> {
+        self.unfinished.wait()
+    }
+
+    /// Blocks the current execution unit until every item put has been
+    /// marked done.
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put(()).unwrap();
+    /// q.try_get().unwrap();
+    /// q.task_done().unwrap();
+    /// q.join_blocking();
+    /// ```
+    pub fn join_blocking(&self) {
+        self.unfinished.wait_blocking();
+    }
+
+    /// Whether every item put has been marked done, without waiting.
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// assert!(q.try_join());
+    /// q.try_put(1).unwrap();
+    /// assert!(!q.try_join());
+    /// ```
+    pub fn try_join(&self) -> bool {
+        self.unfinished.try_wait()
+    }
+
+    /// Blocks until every item put has been marked done or `timeout`
+    /// passes; `true` if all were done.
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put(1).unwrap();
+    /// assert!(!q.try_join_for(std::time::Duration::from_millis(1)));
+    /// ```
+    pub fn try_join_for(&self, timeout: Duration) -> bool {
+        self.unfinished.try_wait_for(timeout)
+    }
+
+    /// Blocks until every item put has been marked done or `deadline`
+    /// passes; `true` if all were done.
+    ///
+    /// ```
+    /// let q = polysync::Queue::<u8>::unbounded();
+    /// assert!(q.try_join_until(std::time::Instant::now()));
+    /// ```
+    pub fn try_join_until(&self, deadline: Instant) -> bool {
+        self.unfinished.try_wait_until(deadline)
+    }
+}
