@@ -149,3 +149,38 @@ fn cancelled_getter_passes_item_to_next_getter() {
         assert_eq!(q.getting(), 0);
     });
 }
+
+/// A putter waits on a full queue and then cancels (`Put::cancel`) while a
+/// get races to move its item in: the item ends up exactly once, either in
+/// the queue or back with the putter, and the counts of unfinished tasks
+/// agree.
+#[test]
+fn put_cancel_vs_get_item_exactly_once() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        q.try_put(1u32).unwrap();
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let mut put = pin!(q.put(2));
+                match put.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(result) => {
+                        result.unwrap();
+                        None
+                    }
+                    Poll::Pending => put.as_mut().cancel(),
+                }
+            })
+        };
+        assert_eq!(q.try_get(), Ok(1));
+        let back = putter.join().unwrap();
+        let left = q.try_get().ok();
+        assert_eq!(
+            (back.is_some() as u8) + (left.is_some() as u8),
+            1,
+            "given back {back:?}, left {left:?}"
+        );
+        assert_eq!(q.unfinished_tasks(), 1 + left.is_some() as usize);
+        assert_eq!(q.putting(), 0);
+    });
+}

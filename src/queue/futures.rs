@@ -120,6 +120,33 @@ impl<'a, T, S: Storage<T>> Put<'a, T, S> {
         }
     }
 
+    /// Stops the put and gives the item back unless it is already in the
+    /// queue (or with a getter): the cancel-safe way to give up a put, e.g.
+    /// in a `select!`. `None` means the item was put. Polling the future
+    /// after `cancel` panics; dropping it is fine.
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::task::{Context, Waker};
+    ///
+    /// let q = polysync::Queue::bounded(1);
+    /// q.try_put(1).unwrap();
+    /// let mut put = pin!(q.put(2));
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(put.as_mut().poll(&mut cx).is_pending()); // waits: full
+    /// assert_eq!(put.as_mut().cancel(), Some(2)); // not lost
+    /// assert_eq!(q.putting(), 0);
+    /// ```
+    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
+        let this = self.into_ref();
+        let entry = this.entry();
+        withdraw_entry(this.queue, &entry);
+        // The entry is ours now. A notifier that handed the item over took
+        // it from the slot; in every other case it is still there.
+        entry.node.set_done();
+        entry.take()
+    }
+
     /// After a timeout: the outcome if a notification landed, else the item
     /// back in [`PutError::Full`].
     pub(super) fn withdraw(self: Pin<&mut Self>) -> Result<(), PutError<T>> {
@@ -219,6 +246,31 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
         } else {
             Err(GetError::Closed)
         }
+    }
+
+    /// Stops the get and returns the item already handed to it, if any
+    /// (dropping the future instead would put that item back into the
+    /// queue). Polling the future after `cancel` panics; dropping it is fine.
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::task::{Context, Waker};
+    ///
+    /// let q = polysync::Queue::unbounded();
+    /// let mut get = pin!(q.get());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(get.as_mut().poll(&mut cx).is_pending());
+    /// q.try_put(5).unwrap(); // handed straight to the waiting get
+    /// assert_eq!(get.as_mut().cancel(), Some(5));
+    /// assert!(q.is_empty());
+    /// ```
+    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
+        let this = self.into_ref();
+        let entry = this.entry();
+        withdraw_entry(this.queue, &entry);
+        entry.node.set_done();
+        // Only a hand-off fills a getter's slot.
+        entry.take()
     }
 
     /// After a timeout: the item if one landed, else [`GetError::Empty`].

@@ -58,6 +58,8 @@ mod futures;
 mod generic;
 mod simple;
 mod storage;
+#[cfg(feature = "stream")]
+mod stream;
 mod tasks;
 
 pub use error::{GetError, PutError, TaskDoneError};
@@ -65,6 +67,8 @@ pub use futures::{Get, Put};
 pub use generic::GenericQueue;
 pub use simple::{SimpleGet, SimpleQueue};
 pub use storage::{Fifo, Lifo, Priority, Storage};
+#[cfg(feature = "stream")]
+pub use stream::QueueStream;
 
 /// A FIFO queue, bounded or unbounded: first in, first out. See
 /// [`GenericQueue`] for every method.
