@@ -1,4 +1,5 @@
-//! Proves that blocked puts and gets on a `Queue` allocate nothing after
+//! Proves that blocked puts and gets on a `Queue` (and on `LifoQueue`,
+//! `PriorityQueue`, and a blocked `join`) allocate nothing after
 //! warm-up: the entry (node + item slot) lives in the waiting stack frame or
 //! the unboxed future, and a bounded queue's `VecDeque` never grows after its
 //! first push. One thread produces, the other consumes, on a queue of
@@ -8,14 +9,15 @@
 //! the whole binary.
 
 use futures_lite::future::block_on;
-use polysync::Queue;
+use polysync::queue::{GenericQueue, Storage};
+use polysync::{LifoQueue, PriorityQueue, Queue};
 use std::sync::Arc;
 use std::time::Duration;
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::*;
 
-fn produce_blocking(q: &Queue<usize>, n: usize, timed: bool) -> Seen {
+fn produce_blocking<S: Storage<usize>>(q: &GenericQueue<usize, S>, n: usize, timed: bool) -> Seen {
     let mut seen = Seen::default();
     for i in 0..n {
         if let Err(e) = q.try_put(i) {
@@ -35,7 +37,7 @@ fn produce_blocking(q: &Queue<usize>, n: usize, timed: bool) -> Seen {
     seen
 }
 
-fn consume_blocking(q: &Queue<usize>, n: usize, timed: bool) -> Seen {
+fn consume_blocking<S: Storage<usize>>(q: &GenericQueue<usize, S>, n: usize, timed: bool) -> Seen {
     let mut seen = Seen::default();
     for i in 0..n {
         let item = match q.try_get() {
@@ -58,7 +60,7 @@ fn consume_blocking(q: &Queue<usize>, n: usize, timed: bool) -> Seen {
     seen
 }
 
-async fn produce_async(q: &Queue<usize>, n: usize) -> Seen {
+async fn produce_async<S: Storage<usize>>(q: &GenericQueue<usize, S>, n: usize) -> Seen {
     let mut seen = Seen::default();
     for i in 0..n {
         if let Err(e) = q.try_put(i) {
@@ -73,7 +75,7 @@ async fn produce_async(q: &Queue<usize>, n: usize) -> Seen {
     seen
 }
 
-async fn consume_async(q: &Queue<usize>, n: usize) -> Seen {
+async fn consume_async<S: Storage<usize>>(q: &GenericQueue<usize, S>, n: usize) -> Seen {
     let mut seen = Seen::default();
     for i in 0..n {
         let item = match q.try_get() {
@@ -156,4 +158,60 @@ fn queue_mixed_worlds_allocate_nothing() {
         }
     });
     assert!(q.is_empty());
+}
+
+#[test]
+fn lifo_and_priority_mixed_worlds_allocate_nothing() {
+    let lifo = Arc::new(LifoQueue::bounded(1));
+    let q = lifo.clone();
+    two_threads("lifo async->blocking", move |me, n| {
+        if me == 0 {
+            block_on(produce_async(&q, n))
+        } else {
+            consume_blocking(&q, n, false)
+        }
+    });
+    let prio = Arc::new(PriorityQueue::bounded(1));
+    let q = prio.clone();
+    two_threads("priority blocking->async", move |me, n| {
+        if me == 0 {
+            produce_blocking(&q, n, true)
+        } else {
+            block_on(consume_async(&q, n))
+        }
+    });
+    assert!(lifo.is_empty() && prio.is_empty());
+}
+
+#[test]
+fn blocked_join_allocates_nothing() {
+    // Thread 0 puts an item and joins (blocking and async in turn); thread 1
+    // gets it and marks it done after a pause, so the join really waits.
+    let q = Arc::new(Queue::unbounded());
+    let qq = q.clone();
+    two_threads("queue join", move |me, n| {
+        let mut seen = Seen::default();
+        for i in 0..n {
+            if me == 0 {
+                qq.try_put(i).unwrap();
+                if !qq.try_join() {
+                    seen.try_failed += 1;
+                }
+                if i % 2 == 0 {
+                    qq.join_blocking();
+                } else {
+                    block_on(qq.join());
+                }
+            } else {
+                std::hint::black_box(qq.get_blocking().unwrap());
+                hold(i);
+                if qq.unfinished_tasks() > 0 {
+                    seen.saw_waiter += 1;
+                }
+                qq.task_done().unwrap();
+            }
+        }
+        seen
+    });
+    assert!(q.try_join());
 }
