@@ -72,8 +72,12 @@
 //! - [`Condition`]: a condition variable for [`Lock`], [`Mutex<T>`] and
 //!   [`RLock`] guards;
 //!   notified waiters resume already owning the lock.
-//! - [`Queue`]: a FIFO queue, bounded or unbounded, with direct hand-off
-//!   to waiting getters and `close()`.
+//! - [`Queue`] (FIFO), [`LifoQueue`], [`PriorityQueue`]: bounded or
+//!   unbounded queues with direct hand-off to waiting getters, `close()`,
+//!   `task_done()`/`join()` and `peek()`, all one
+//!   [`GenericQueue`](queue::GenericQueue) over a [`Storage`](queue::Storage);
+//!   [`SimpleQueue`]: unbounded, puts never wait. With the `stream` feature,
+//!   `queue.stream()` is a `futures_core::Stream`.
 //! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
 //!   (never waits).
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
