@@ -370,3 +370,31 @@ fn close_wakes_waiters_of_every_order() {
     assert_eq!(prio.try_get(), Ok(1));
     assert_eq!(prio.try_get(), Err(GetError::Closed));
 }
+
+#[test]
+fn close_immediately_returns_items_wakes_putters_and_joiners() {
+    let _w = Watchdog::new("close immediately", 30);
+    let rt = multi_thread_rt();
+    let q = Arc::new(PriorityQueue::bounded(2));
+    q.try_put(9).unwrap();
+    q.try_put(4).unwrap();
+    let putter = {
+        let q = q.clone();
+        rt.spawn(async move { q.put(1).await })
+    };
+    let joiner = {
+        let q = q.clone();
+        thread::spawn(move || q.join_blocking())
+    };
+    wait_until("the putter to wait", || q.putting() == 1);
+    // In get order, and nothing dropped: the waiting putter's item comes
+    // back to it in the error.
+    assert_eq!(q.close_immediately(), [4, 9]);
+    let back = rt.block_on(putter).unwrap().unwrap_err();
+    assert!(back.is_closed());
+    assert_eq!(back.into_inner(), 1);
+    joiner.join().unwrap(); // the drained items count as done
+    assert_eq!(q.unfinished_tasks(), 0);
+    assert_eq!(q.try_get(), Err(GetError::Closed));
+    assert!(q.close_immediately().is_empty());
+}

@@ -481,6 +481,38 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         }
     }
 
+    /// Closes the queue at once, as Python 3.13's `shutdown(immediate=True)`:
+    /// like [`close`](GenericQueue::close), and every stored item is taken
+    /// out and returned in the order gets would have taken them (nothing is
+    /// dropped), so getters fail with [`GetError::Closed`] right away. The
+    /// returned items count as done for [`join`](GenericQueue::join).
+    ///
+    /// ```
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put(1).unwrap();
+    /// q.try_put(2).unwrap();
+    /// assert_eq!(q.close_immediately(), [1, 2]);
+    /// assert_eq!(q.try_get(), Err(polysync::queue::GetError::Closed));
+    /// assert!(q.try_join());
+    /// ```
+    pub fn close_immediately(&self) -> Vec<T> {
+        let guard = self.queue.lock();
+        let drained = self.with_inner(&guard, |inner| {
+            inner.closed = true;
+            std::iter::from_fn(|| inner.items.pop()).collect::<Vec<T>>()
+        });
+        drop(guard);
+        // Waiting putters (getters cannot wait: the storage was not empty,
+        // or it was and there is nothing to drain) wake with `Closed`.
+        self.close();
+        for _ in &drained {
+            // Cannot fail: each drained item was counted when it was put
+            // (unless the count saturated, where a miss is harmless).
+            let _ = self.unfinished.down();
+        }
+        drained
+    }
+
     /// Whether [`close`](GenericQueue::close) was called.
     ///
     /// ```
