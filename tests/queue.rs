@@ -563,6 +563,30 @@ fn send_sync_exactly_where_sound() {
     assert_impl_all!(Queue<u8>: Send, Sync, std::fmt::Debug, Default);
     assert_impl_all!(Queue<std::cell::Cell<u8>>: Send, Sync);
     assert_not_impl_any!(Queue<Rc<u8>>: Send, Sync);
+    assert_impl_all!(polysync::LifoQueue<u8>: Send, Sync, std::fmt::Debug, Default);
+    assert_impl_all!(polysync::PriorityQueue<u8>: Send, Sync, std::fmt::Debug, Default);
+    assert_impl_all!(polysync::SimpleQueue<u8>: Send, Sync, std::fmt::Debug, Default);
+    assert_not_impl_any!(polysync::SimpleQueue<Rc<u8>>: Send, Sync);
+    assert_impl_all!(polysync::queue::SimpleGet<'static, u8>: Send, std::fmt::Debug);
+    // A storage that is not `Send` keeps the queue from being shared.
+    struct LocalStorage(Vec<u8>, std::marker::PhantomData<Rc<()>>);
+    impl Storage<u8> for LocalStorage {
+        fn push(&mut self, item: u8) {
+            self.0.push(item)
+        }
+        fn pop(&mut self) -> Option<u8> {
+            self.0.pop()
+        }
+        fn peek(&self) -> Option<&u8> {
+            self.0.last()
+        }
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+    }
+    assert_not_impl_any!(GenericQueue<u8, LocalStorage>: Send, Sync);
+    #[cfg(feature = "stream")]
+    assert_impl_all!(polysync::queue::QueueStream<'static, u8>: Send, Unpin, std::fmt::Debug);
     assert_impl_all!(polysync::queue::Put<'static, u8>: Send, std::fmt::Debug);
     assert_impl_all!(polysync::queue::Get<'static, u8>: Send, std::fmt::Debug);
     assert_not_impl_any!(polysync::queue::Get<'static, Rc<u8>>: Send);
