@@ -192,9 +192,11 @@ pub trait TaskIdentity: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// The identity of the task being polled on this thread, if this
-    /// provider's executor is polling one. Allocate identities with
-    /// [`UnitId::allocate`] (and remember them per task) so they never
-    /// collide with those of threads, green units or other tasks.
+    /// provider's executor is polling one. Map the executor's sequential
+    /// task counter with [`UnitId::from_task_counter`] (no table needed), or
+    /// allocate identities with [`UnitId::allocate`] and remember them per
+    /// task, so they never collide with those of threads, green units or
+    /// other tasks (see [`UnitId`] for the exact limits).
     fn current_task(&self) -> Option<UnitId>;
 }
 

@@ -1,6 +1,15 @@
 //! Identities of execution units, used where ownership matters (a lock's
-//! owner for the re-entry check). Threads and every backend's units draw
-//! from one counter, so identities never collide.
+//! owner for the re-entry check).
+//!
+//! The space of [`UnitId`]s (`1..2^31`) is split in two halves that never
+//! overlap:
+//!
+//! - `1..2^30` (bit 30 clear): [`UnitId::allocate`], one process-wide
+//!   counter shared by OS threads, [`identified`] futures and the units of
+//!   green backends.
+//! - `2^30..2^31` (bit 30 set): [`UnitId::from_task_counter`], the image of
+//!   an executor's own sequential task counter (tokio's task ids, through
+//!   `polysync-tokio`), so that a task needs no allocation and no table.
 
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -9,7 +18,36 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
 /// The identity of an execution unit (an OS thread, a coroutine, a green
-/// thread). Nonzero and below 2^31, so it packs into a primitive's state word.
+/// thread, an async task). Nonzero and below 2^31, so it packs into a
+/// primitive's state word.
+///
+/// Two sources fill two disjoint halves of that range, so an identity from
+/// one never equals an identity from the other:
+///
+/// | source | range | bit 30 |
+/// |---|---|---|
+/// | [`UnitId::allocate`] (threads, [`identified`] futures, green backends) | `1 ..= 2^30 - 1` | clear |
+/// | [`UnitId::from_task_counter`] (an executor's task ids, e.g. tokio's) | `2^30 ..= 2^31 - 1` | set |
+///
+/// # When two live units can share an identity
+///
+/// Identities are compared only while a unit owns something (an
+/// [`RLock`](crate::RLock) level, a limiter token), so a repeated value is
+/// harmful only if the *older* unit still owns something when the newer one
+/// appears.
+///
+/// - **Allocated identities** repeat with period 2^30 - 1: the n-th
+///   allocation in the process gets `(n - 1) mod (2^30 - 1) + 1`, so two
+///   allocations collide exactly when a multiple of 1,073,741,823 other
+///   allocations happened between them. Each thread allocates once (on its
+///   first ownership-related call), each [`identified`] wrapper once, each
+///   green unit once.
+/// - **Task-counter identities**: raw counters `a` and `b` give the same
+///   identity exactly when `a ≡ b (mod 2^30)`. For tokio, whose task ids
+///   come from one process-wide counter incremented for every spawned task
+///   (also `spawn_blocking` ones, on every runtime), two tasks collide only
+///   if a multiple of 2^30 (about 1.07e9) tasks were spawned between them
+///   while the older one still owns something.
 ///
 /// ```
 /// use polysync::lowlevel::UnitId;
@@ -33,16 +71,76 @@ loom::thread_local! {
 }
 
 impl UnitId {
-    /// The largest identity; after 2^31 - 1 allocations the counter wraps.
+    /// The largest raw value of an identity, `2^31 - 1` (the largest
+    /// [`from_task_counter`](UnitId::from_task_counter) value; allocated
+    /// identities stay below `2^30`).
     pub const MAX: u32 = (1 << 31) - 1;
 
-    /// Allocates a fresh identity (for a backend's new unit).
+    /// Bit 30: set in identities made by
+    /// [`from_task_counter`](UnitId::from_task_counter), clear in allocated ones.
+    const TASK_BIT: u32 = 1 << 30;
+
+    /// The low 30 bits: the part an allocation or a task counter fills in.
+    const LOW_MASK: u32 = Self::TASK_BIT - 1;
+
+    /// Allocates a fresh identity (for a thread, an
+    /// [`identified`] future or a backend's new unit), in `1 ..= 2^30 - 1`.
+    /// The process-wide counter wraps within that range after 2^30 - 1
+    /// allocations (see [`UnitId`] for when that matters).
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let a = UnitId::allocate();
+    /// let b = UnitId::allocate();
+    /// assert_ne!(a, b);
+    /// assert!(a.get() < 1 << 30 && b.get() < 1 << 30);
+    /// ```
     pub fn allocate() -> UnitId {
         loop {
-            let raw = NEXT.fetch_add(1, Ordering::Relaxed) & Self::MAX;
-            if let Some(id) = NonZeroU32::new(raw) {
-                return UnitId(id);
+            // u32 wrap-around is a multiple of 2^30: the masked sequence
+            // stays periodic. The counter value 0 (mod 2^30) is skipped.
+            if let Some(id) = Self::from_allocation(NEXT.fetch_add(1, Ordering::Relaxed)) {
+                return id;
             }
+        }
+    }
+
+    /// The identity a raw counter value of [`allocate`](UnitId::allocate)
+    /// stands for; `None` for the value that is skipped.
+    #[inline]
+    const fn from_allocation(counter: u32) -> Option<UnitId> {
+        match NonZeroU32::new(counter & Self::LOW_MASK) {
+            Some(id) => Some(UnitId(id)),
+            None => None,
+        }
+    }
+
+    /// Maps an executor's **sequential** task counter (such as the number
+    /// in a tokio `task::Id`) to an identity in `2^30 ..= 2^31 - 1`:
+    /// `2^30 | (raw mod 2^30)`. Every `raw` (0 included) gives a valid
+    /// identity, never one that [`allocate`](UnitId::allocate) returns.
+    /// `raw` and `raw + k·2^30` give the same identity: with a counter that
+    /// grows by one per task, two tasks collide only if a multiple of 2^30
+    /// tasks were created between them (see [`UnitId`]). A counter that is
+    /// not sequential (a hash, an address) gets no such guarantee.
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let a = UnitId::from_task_counter(1);
+    /// assert_eq!(a.get(), (1 << 30) | 1);
+    /// assert_ne!(a, UnitId::from_task_counter(2));
+    /// assert_eq!(a, UnitId::from_task_counter(1 + (1 << 30))); // wraps
+    /// assert_eq!(UnitId::from_task_counter(0).get(), 1 << 30);
+    /// assert_eq!(UnitId::from_task_counter(u64::MAX).get(), UnitId::MAX);
+    /// assert_ne!(UnitId::from_task_counter(7), UnitId::allocate()); // disjoint halves
+    /// ```
+    #[inline]
+    pub const fn from_task_counter(raw: u64) -> UnitId {
+        let low = (raw & Self::LOW_MASK as u64) as u32;
+        match NonZeroU32::new(Self::TASK_BIT | low) {
+            Some(id) => UnitId(id),
+            // Bit 30 is set: never zero.
+            None => unreachable!(),
         }
     }
 
@@ -212,5 +310,84 @@ impl<F: Future> Future for Identified<F> {
         let id = this.id.get();
         let _restore = TASK_ID.try_with(|cell| Restore(cell.replace(id))).ok();
         inner.poll(cx)
+    }
+}
+
+#[cfg(all(test, not(polysync_loom)))]
+mod tests {
+    use super::UnitId;
+
+    const BIT30: u32 = 1 << 30;
+
+    #[test]
+    fn allocated_ids_never_have_bit_30() {
+        for _ in 0..10_000 {
+            let id = UnitId::allocate();
+            assert_eq!(id.get() & BIT30, 0, "{id:?}");
+            assert!(id.get() <= UnitId::MAX);
+        }
+        let counters = [0, 1, 2, BIT30 - 1, BIT30, BIT30 + 1, 1 << 31, u32::MAX];
+        for counter in counters {
+            if let Some(id) = UnitId::from_allocation(counter) {
+                assert_eq!(id.get() & BIT30, 0, "counter {counter}");
+                assert_eq!(UnitId::from_raw(id.get()), Some(id));
+            }
+        }
+    }
+
+    #[test]
+    fn allocation_wraps_within_the_low_half() {
+        // Exactly the multiples of 2^30 are skipped (they would be 0).
+        for skipped in [0, BIT30, 2 * BIT30, 3 * BIT30] {
+            assert_eq!(UnitId::from_allocation(skipped), None);
+        }
+        assert_eq!(UnitId::from_allocation(BIT30 - 1).unwrap().get(), BIT30 - 1);
+        assert_eq!(UnitId::from_allocation(BIT30 + 1).unwrap().get(), 1);
+        assert_eq!(UnitId::from_allocation(u32::MAX).unwrap().get(), BIT30 - 1);
+        // After u32 overflow the sequence continues at 1.
+        assert_eq!(
+            UnitId::from_allocation(u32::MAX.wrapping_add(2))
+                .unwrap()
+                .get(),
+            1
+        );
+    }
+
+    #[test]
+    fn task_counter_ids_always_have_bit_30() {
+        let raws = [
+            0,
+            1,
+            2,
+            u64::from(BIT30) - 1,
+            u64::from(BIT30),
+            u64::from(BIT30) + 1,
+            u64::from(u32::MAX),
+            1 << 40,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for raw in raws {
+            let id = UnitId::from_task_counter(raw);
+            assert_ne!(id.get() & BIT30, 0, "raw {raw}");
+            assert!(id.get() <= UnitId::MAX, "raw {raw}");
+            assert_eq!(UnitId::from_raw(id.get()), Some(id), "raw {raw}");
+            assert_eq!(u64::from(id.get() & (BIT30 - 1)), raw % u64::from(BIT30));
+        }
+        assert_eq!(UnitId::from_task_counter(0).get(), BIT30);
+        assert_eq!(UnitId::from_task_counter(u64::from(BIT30)).get(), BIT30);
+        assert_eq!(
+            UnitId::from_task_counter(5),
+            UnitId::from_task_counter(5 + 3 * u64::from(BIT30))
+        );
+        assert_ne!(UnitId::from_task_counter(5), UnitId::from_task_counter(6));
+    }
+
+    #[test]
+    fn thread_ids_are_allocated() {
+        let here = UnitId::current_thread();
+        let there = std::thread::spawn(UnitId::current_thread).join().unwrap();
+        assert_eq!(here.get() & BIT30, 0);
+        assert_eq!(there.get() & BIT30, 0);
     }
 }

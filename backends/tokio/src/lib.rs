@@ -1,0 +1,305 @@
+//! # polysync-tokio
+//!
+//! The tokio backend of [polysync]: after [`install()`], every
+//! tokio task is an execution unit of its own, identified by its
+//! [`tokio::task::Id`]. Reentrant and owner-based primitives
+//! ([`RLock`](polysync::RLock), [`RMutex`](polysync::RMutex),
+//! [`CapacityLimiter`](polysync::CapacityLimiter), ...) then recognise a
+//! task as their owner with no [`identified`](polysync::lowlevel::identified)
+//! wrapper, and a task keeps its identity when the multi-thread scheduler
+//! moves it to another worker thread.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! polysync_tokio::install().unwrap();
+//!
+//! let rt = tokio::runtime::Builder::new_multi_thread()
+//!     .worker_threads(2)
+//!     .build()
+//!     .unwrap();
+//! let rlock = Arc::new(polysync::RLock::new());
+//! let task = {
+//!     let rlock = rlock.clone();
+//!     rt.spawn(async move {
+//!         let outer = rlock.acquire().await.unwrap(); // no `identified(..)` needed
+//!         tokio::task::yield_now().await; // may resume on another worker
+//!         let inner = rlock.acquire().await.unwrap(); // the same task re-enters
+//!         assert_eq!(rlock.count(), 2);
+//!         assert_eq!(rlock.owner(), polysync_tokio::current_task_unit());
+//!         drop(inner);
+//!         drop(outer);
+//!     })
+//! };
+//! rt.block_on(task).unwrap();
+//! assert!(!rlock.locked());
+//! ```
+//!
+//! # What is a unit, where
+//!
+//! [`polysync::lowlevel::current_unit`] and
+//! [`polysync::lowlevel::current_task`] answer, once installed:
+//!
+//! | caller | identity |
+//! |---|---|
+//! | inside an [`Identified`](polysync::lowlevel::Identified) future | that wrapper's (the innermost wrapper always wins) |
+//! | a task of `tokio::spawn`, `spawn_local`, `JoinSet`, ... (async and blocking calls alike) | the task's, [`unit_of`]`(tokio::task::id())` |
+//! | a `spawn_blocking` closure | that blocking task's own id (tokio gives it one); *not* the pool thread's |
+//! | the future given to `Runtime::block_on` / `Handle::block_on` | not a task: async owner-based calls fail with [`NoTaskIdentity`](polysync::lowlevel::NoTaskIdentity); blocking ones use the thread |
+//! | a plain thread (also one spawned from inside a task) | the thread's, [`UnitId::current_thread`] |
+//!
+//! Identities come from [`UnitId::from_task_counter`]: tokio draws task ids
+//! from one process-wide counter (shared by all runtimes), so two tasks
+//! collide only if about 1.07e9 (2^30) tasks were spawned between them while
+//! the older one still owns something. They never collide with thread or
+//! [`identified`](polysync::lowlevel::identified) identities. That bound
+//! rests on how tokio 1.x makes ids today (one `AtomicU64` incremented per
+//! spawn); tokio's documentation promises less (ids are "not sequential"
+//! and may be reused once a task has exited and its `JoinHandle` is gone).
+//! Reuse of an exited task's id matters only if that task leaked ownership
+//! (a forgotten guard), which would strand the lock anyway.
+//!
+//! # How the number is read
+//!
+//! tokio 1.x has no public accessor for the number inside a
+//! [`tokio::task::Id`] (tokio-rs/tokio#7430 asks for one). This crate
+//! formats the id with its public [`Display`](std::fmt::Display)
+//! implementation into a sink that parses the decimal digits on the fly: no
+//! allocation, no `unsafe`, no layout assumption. The last mapping is cached
+//! per thread, so a task that asks again during the same poll pays only two
+//! thread-local reads and a comparison. Should a future tokio print its ids
+//! in another form, the text is hashed instead (still stable per task, but
+//! then distinct tasks collide with a small probability); this crate's tests
+//! pin the decimal form.
+
+#![deny(missing_docs)]
+
+use polysync::lowlevel::{RegistryFull, TaskIdentity, UnitId, register_task_identity};
+use std::cell::Cell;
+use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The [`TaskIdentity`] provider for tokio tasks: the identity of the task
+/// being polled on this thread, [`unit_of`]`(`[`tokio::task::try_id()`]`)`,
+/// or `None` outside a tokio task. [`install()`] registers it; register it
+/// yourself with [`register_task_identity`] only to control the order in
+/// which providers are asked.
+///
+/// ```
+/// use polysync::lowlevel::TaskIdentity;
+/// use polysync_tokio::TokioTaskIdentity;
+///
+/// assert_eq!(TokioTaskIdentity.name(), "tokio");
+/// assert_eq!(TokioTaskIdentity.current_task(), None); // not in a task
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let (seen, id) = rt.block_on(async {
+///     let task = tokio::spawn(async { TokioTaskIdentity.current_task() });
+///     let id = task.id();
+///     (task.await.unwrap(), id)
+/// });
+/// assert_eq!(seen, Some(polysync_tokio::unit_of(id)));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct TokioTaskIdentity;
+
+impl TaskIdentity for TokioTaskIdentity {
+    fn name(&self) -> &'static str {
+        "tokio"
+    }
+
+    #[inline]
+    fn current_task(&self) -> Option<UnitId> {
+        current_task_unit()
+    }
+}
+
+static PROVIDER: TokioTaskIdentity = TokioTaskIdentity;
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Registers [`TokioTaskIdentity`] for the whole process, so that tokio tasks
+/// own polysync's primitives by their task id. Idempotent: call it as often
+/// as you like, from any thread; only the first call registers.
+///
+/// # Errors
+/// [`RegistryFull`] when every task-identity slot of polysync is taken by
+/// other providers (nothing is registered then).
+///
+/// ```
+/// polysync_tokio::install().unwrap();
+/// polysync_tokio::install().unwrap(); // no-op
+/// assert!(polysync_tokio::is_installed());
+/// ```
+pub fn install() -> Result<(), RegistryFull> {
+    register_task_identity(&PROVIDER)?;
+    INSTALLED.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Whether [`install()`] has succeeded in this process.
+///
+/// ```
+/// polysync_tokio::install().unwrap();
+/// assert!(polysync_tokio::is_installed());
+/// ```
+pub fn is_installed() -> bool {
+    INSTALLED.load(Ordering::Acquire)
+}
+
+/// The identity of the tokio task being polled on this thread (also the
+/// blocking task of a `spawn_blocking` closure), or `None` outside any tokio
+/// task. Works whether or not [`install()`] was called; it is what the
+/// installed provider reports.
+///
+/// ```
+/// assert_eq!(polysync_tokio::current_task_unit(), None); // a plain thread
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// rt.block_on(async {
+///     // `block_on`'s own future is not a task.
+///     assert_eq!(polysync_tokio::current_task_unit(), None);
+///     let task = tokio::spawn(async { polysync_tokio::current_task_unit() });
+///     let id = task.id();
+///     assert_eq!(task.await.unwrap(), Some(polysync_tokio::unit_of(id)));
+/// });
+/// ```
+#[inline]
+pub fn current_task_unit() -> Option<UnitId> {
+    let id = tokio::task::try_id()?;
+    Some(
+        LAST.try_with(|last| match last.get() {
+            Some((seen, unit)) if seen == id => unit,
+            _ => {
+                let unit = unit_of(id);
+                last.set(Some((id, unit)));
+                unit
+            }
+        })
+        // Thread-locals are being torn down: compute without the cache.
+        .unwrap_or_else(|_| unit_of(id)),
+    )
+}
+
+std::thread_local! {
+    /// The last tokio task id mapped on this thread, and its identity. A
+    /// pure cache: the mapping never changes, so it is never invalidated.
+    static LAST: Cell<Option<(tokio::task::Id, UnitId)>> = const { Cell::new(None) };
+}
+
+/// The identity polysync gives the tokio task `id` once [`install()`]ed:
+/// [`UnitId::from_task_counter`] of the number in the id. Use it with
+/// [`JoinHandle::id`](tokio::task::JoinHandle::id) to recognise a task from
+/// outside, for instance as a lock's [`owner`](polysync::RLock::owner).
+///
+/// ```
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// rt.block_on(async {
+///     let a = tokio::spawn(async {});
+///     let b = tokio::spawn(async {});
+///     let (ua, ub) = (polysync_tokio::unit_of(a.id()), polysync_tokio::unit_of(b.id()));
+///     assert_ne!(ua, ub);
+///     assert_eq!(ua.get() & (1 << 30), 1 << 30); // the task-counter half
+///     assert_eq!(ua, polysync_tokio::unit_of(a.id())); // stable
+/// });
+/// ```
+pub fn unit_of(id: tokio::task::Id) -> UnitId {
+    UnitId::from_task_counter(task_number(id))
+}
+
+/// The number inside `id`, read from its `Display` text without allocating;
+/// a 64-bit FNV-1a hash of that text if it is not a plain decimal `u64`.
+fn task_number(id: tokio::task::Id) -> u64 {
+    let mut sink = DecimalSink::new();
+    // `DecimalSink::write_str` never fails.
+    let _ = write!(sink, "{id}");
+    sink.finish()
+}
+
+/// A [`fmt::Write`] sink that parses a decimal `u64` from the text written
+/// into it, and hashes the text in case it is not one.
+struct DecimalSink {
+    value: u64,
+    digits: u32,
+    decimal: bool,
+    hash: u64,
+}
+
+impl DecimalSink {
+    const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+    const fn new() -> DecimalSink {
+        DecimalSink {
+            value: 0,
+            digits: 0,
+            decimal: true,
+            hash: Self::FNV_OFFSET,
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        if self.decimal && self.digits > 0 {
+            self.value
+        } else {
+            self.hash
+        }
+    }
+}
+
+impl fmt::Write for DecimalSink {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &byte in s.as_bytes() {
+            self.hash = (self.hash ^ u64::from(byte)).wrapping_mul(Self::FNV_PRIME);
+            if !self.decimal {
+                continue;
+            }
+            let next = byte
+                .is_ascii_digit()
+                .then(|| self.value.checked_mul(10))
+                .flatten()
+                .and_then(|v| v.checked_add(u64::from(byte - b'0')));
+            match next {
+                Some(v) => {
+                    self.value = v;
+                    self.digits += 1;
+                }
+                None => self.decimal = false,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The README's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    use super::DecimalSink;
+    use std::fmt::Write as _;
+
+    fn parse(parts: &[&str]) -> (bool, u64) {
+        let mut sink = DecimalSink::new();
+        for part in parts {
+            sink.write_str(part).unwrap();
+        }
+        (sink.decimal && sink.digits > 0, sink.finish())
+    }
+
+    #[test]
+    fn decimal_text_gives_its_number() {
+        assert_eq!(parse(&["1"]), (true, 1));
+        assert_eq!(parse(&["12", "34"]), (true, 1234)); // split writes
+        assert_eq!(parse(&[&u64::MAX.to_string()]), (true, u64::MAX));
+    }
+
+    #[test]
+    fn other_text_is_hashed_stably() {
+        let (ok, a) = parse(&["Id(5)"]);
+        assert!(!ok);
+        assert_eq!(parse(&["Id(", "5)"]), (false, a));
+        assert_ne!(parse(&["Id(6)"]).1, a);
+        assert!(!parse(&[""]).0);
+        assert!(!parse(&["18446744073709551616"]).0); // u64::MAX + 1
+    }
+}
