@@ -134,20 +134,6 @@ impl CountdownEvent {
         }
     }
 
-    /// Raises the value by one, staying at [`CountdownEvent::MAX`] instead of
-    /// panicking there (a queue's unfinished-task count: a program that never
-    /// calls `task_done` must not fail after 2^32 puts).
-    pub(crate) fn saturating_up_one(&self) {
-        let add = |v: u64| (v < USER_MAX).then_some(v + 1);
-        if self.queue.update_if_idle(Ordering::Release, add).is_ok() {
-            return;
-        }
-        let mut guard = self.queue.lock();
-        if let Some(v) = add(guard.user()) {
-            guard.set_user(v);
-        }
-    }
-
     /// Lowers the value by one and returns the new value; reaching zero
     /// wakes every waiter.
     ///

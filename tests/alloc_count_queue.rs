@@ -187,7 +187,12 @@ fn lifo_and_priority_mixed_worlds_allocate_nothing() {
 fn blocked_join_allocates_nothing() {
     // Thread 0 puts an item and joins (blocking and async in turn); thread 1
     // gets it and marks it done after a pause, so the join really waits.
-    let q = Arc::new(Queue::unbounded());
+    let q = Arc::new(Queue::bounded(2));
+    // The storage's one allocation, up front: during warm-up every item
+    // may go straight to a waiting getter and never touch the storage.
+    q.try_put(0).unwrap();
+    q.try_get().unwrap();
+    q.task_done().unwrap();
     let qq = q.clone();
     two_threads("queue join", move |me, n| {
         let mut seen = Seen::default();

@@ -184,3 +184,33 @@ fn put_cancel_vs_get_item_exactly_once() {
         assert_eq!(q.putting(), 0);
     });
 }
+
+/// `join` against a consumer's `task_done` and a second put: the joiner
+/// returns only at a moment when nothing was unfinished, and never misses
+/// the last `task_done` (the count and the event change under one lock).
+#[test]
+fn join_vs_task_done_and_put() {
+    model(|| {
+        let q = Arc::new(Queue::unbounded());
+        q.try_put(1u32).unwrap();
+        let consumer = {
+            let q = q.clone();
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    q.get_blocking().unwrap();
+                    q.task_done().unwrap();
+                }
+            })
+        };
+        let producer = {
+            let q = q.clone();
+            thread::spawn(move || q.try_put(2).unwrap())
+        };
+        q.join_blocking();
+        producer.join().unwrap();
+        consumer.join().unwrap();
+        q.join_blocking();
+        assert_eq!(q.unfinished_tasks(), 0);
+        assert_eq!(q.task_done(), Err(polysync::queue::TaskDoneError));
+    });
+}

@@ -11,12 +11,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 /// The shared poll logic of [`Put`] and [`Get`]: `first` runs under the lock
-/// on the first poll and either completes or lets the entry be queued.
+/// on the first poll (twice if the first attempt must wait: once before and
+/// once after cloning the waker) and either completes or lets the entry be
+/// queued.
 fn poll_entry<T, S, R>(
     queue: &GenericQueue<T, S>,
     entry: Pin<&Entry<T>>,
     cx: &mut Context<'_>,
-    first: impl FnOnce(&mut QueueGuard<'_>) -> Option<(R, Option<Waker>)>,
+    mut first: impl FnMut(&mut QueueGuard<'_>) -> Option<(R, Option<Waker>)>,
     finish: impl FnOnce(&Entry<T>) -> R,
 ) -> Poll<R> {
     let node = &entry.node;
@@ -38,18 +40,31 @@ fn poll_entry<T, S, R>(
             Poll::Pending
         }
         IDLE => {
-            // Clone outside the critical section: a waker's clone is user code.
-            let waker = cx.waker().clone();
+            // First try without a waker: most operations complete at once,
+            // and cloning and dropping a task's waker costs two atomic
+            // operations on a cache line its scheduler also writes.
             let mut guard = queue.queue.lock();
-            if let Some((out, wake_after)) = first(&mut guard) {
+            let mut attempt = first(&mut guard);
+            let mut waker = None;
+            if attempt.is_none() {
+                // It must wait. Clone outside the critical section (a
+                // waker's clone is user code), then try once more.
+                drop(guard);
+                waker = Some(cx.waker().clone());
+                guard = queue.queue.lock();
+                attempt = first(&mut guard);
+            }
+            if let Some((out, wake_after)) = attempt {
                 drop(guard);
                 node.set_done();
+                drop(waker);
                 wake(wake_after);
                 return Poll::Ready(out);
             }
             // A blocking waiter first in line spins briefly before it parks:
             // the hand-off it waits for usually comes within a microsecond.
             crate::lowlevel::set_spin_hint(guard.is_empty());
+            let waker = waker.expect("cloned before the second attempt");
             // SAFETY: the entry is pinned inside its future, whose `Drop`
             // removes the node (or consumes its notification) before the
             // memory goes away.

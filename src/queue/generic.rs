@@ -6,10 +6,10 @@ use super::entry::{Entry, GETTER, HANDED, PUTTER};
 use super::error::{GetError, PutError};
 use super::futures::{Get, Put};
 use super::storage::{Fifo, Storage};
-use crate::countdown::CountdownEvent;
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::UnsafeCell;
 use crate::lowlevel::{block_on_with, deadline_after, with_current_waiter};
+use crate::revent::REvent;
 use std::pin::pin;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -21,6 +21,11 @@ pub(super) const CLOSED: usize = 3;
 pub(super) struct Inner<S> {
     pub(super) items: S,
     pub(super) closed: bool,
+    /// Items put and not yet marked done with `task_done`. A plain counter
+    /// under the queue lock: a put already holds the lock, so counting
+    /// costs it nothing (an atomic counter beside it cost every put an
+    /// extra read-modify-write inside the critical section).
+    pub(super) unfinished: usize,
 }
 
 /// A queue over any [`Storage`], bounded or unbounded, shared by OS threads,
@@ -72,8 +77,10 @@ pub struct GenericQueue<T, S = Fifo<T>> {
     /// `usize::MAX` when unbounded.
     cap: usize,
     inner: UnsafeCell<Inner<S>>,
-    /// Items put and not yet marked done with `task_done`.
-    pub(super) unfinished: CountdownEvent,
+    /// Set exactly while `Inner::unfinished` is zero; `join` waits on it.
+    /// Set and cleared only under the queue lock, so its state always
+    /// matches the counter.
+    pub(super) all_done: REvent,
     _items: std::marker::PhantomData<fn(T) -> T>,
 }
 
@@ -135,15 +142,16 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             }
             None => usize::MAX,
         };
-        let unfinished = CountdownEvent::new(storage.len().min(CountdownEvent::MAX));
+        let unfinished = storage.len();
         GenericQueue {
             queue: WaitQueue::new(0),
             cap,
             inner: UnsafeCell::new(Inner {
                 items: storage,
                 closed: false,
+                unfinished,
             }),
-            unfinished,
+            all_done: REvent::with_state(unfinished == 0),
             _items: std::marker::PhantomData,
         }
     }
@@ -189,6 +197,36 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         None
     }
 
+    /// Under the lock: one more unfinished task.
+    #[inline]
+    fn count_new_task(&self, guard: &QueueGuard<'_>) {
+        let was = self.with_inner(guard, |inner| {
+            inner.unfinished += 1;
+            inner.unfinished - 1
+        });
+        if was == 0 {
+            self.all_done.clear();
+        }
+    }
+
+    /// Under the lock: up to `n` tasks done; `false` (changing nothing) if
+    /// fewer than `n` are unfinished.
+    pub(super) fn finish_tasks(&self, guard: &QueueGuard<'_>, n: usize) -> Result<usize, ()> {
+        let left = self.with_inner(guard, |inner| {
+            let left = inner.unfinished.checked_sub(n)?;
+            inner.unfinished = left;
+            Some(left)
+        });
+        match left {
+            Some(0) if n > 0 => {
+                self.all_done.set();
+                Ok(0)
+            }
+            Some(left) => Ok(left),
+            None => Err(()),
+        }
+    }
+
     /// Under the lock: a put that must not wait. `Err` gives the item back.
     pub(super) fn put_locked(
         &self,
@@ -202,7 +240,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if len < self.cap || Self::front_of(guard, GETTER).is_some() {
             // Counted before any getter can see it, so a `task_done` for
             // it never finds the count at zero.
-            self.unfinished.saturating_up_one();
+            self.count_new_task(guard);
             return Ok(self.place(guard, item, false));
         }
         Err(PutError::Full(item))
@@ -234,7 +272,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             // SAFETY: the entry is queued (alive); we hold the lock.
             let moved = unsafe { (*entry).take() };
             if let Some(moved) = moved {
-                self.unfinished.saturating_up_one();
+                self.count_new_task(guard);
                 self.with_inner(guard, |inner| inner.items.push(moved));
             }
             waker = guard.notify_front(HANDED).flatten();
@@ -501,15 +539,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             inner.closed = true;
             std::iter::from_fn(|| inner.items.pop()).collect::<Vec<T>>()
         });
+        // Each drained item was counted when it was put, and is not done
+        // yet: this cannot fail.
+        let _ = self.finish_tasks(&guard, drained.len());
         drop(guard);
         // Waiting putters (getters cannot wait: the storage was not empty,
         // or it was and there is nothing to drain) wake with `Closed`.
         self.close();
-        for _ in &drained {
-            // Cannot fail: each drained item was counted when it was put
-            // (unless the count saturated, where a miss is harmless).
-            let _ = self.unfinished.down();
-        }
         drained
     }
 
@@ -614,7 +650,9 @@ impl<T, S: Storage<T> + Default> Default for GenericQueue<T, S> {
 impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let guard = self.queue.lock();
-        let (len, closed) = self.with_inner(&guard, |inner| (inner.items.len(), inner.closed));
+        let (len, closed, unfinished) = self.with_inner(&guard, |inner| {
+            (inner.items.len(), inner.closed, inner.unfinished)
+        });
         let (getting, putting) = match guard.front() {
             Some(front) if front.data() == GETTER => (guard.len(), 0),
             Some(_) => (0, guard.len()),
@@ -628,7 +666,7 @@ impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
             .field("closed", &closed)
             .field("getting", &getting)
             .field("putting", &putting)
-            .field("unfinished_tasks", &self.unfinished.value())
+            .field("unfinished_tasks", &unfinished)
             .finish()
     }
 }

@@ -26,7 +26,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// # let _ = job;
     /// ```
     pub fn task_done(&self) -> Result<usize, TaskDoneError> {
-        self.unfinished.down().map_err(|_| TaskDoneError)
+        let guard = self.queue.lock();
+        let left = self.finish_tasks(&guard, 1);
+        drop(guard);
+        left.map_err(|()| TaskDoneError)
     }
 
     /// The number of items put and not yet marked done (a snapshot),
@@ -38,7 +41,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.unfinished_tasks(), 1);
     /// ```
     pub fn unfinished_tasks(&self) -> usize {
-        self.unfinished.value()
+        let guard = self.queue.lock();
+        self.with_inner(&guard, |inner| inner.unfinished)
     }
 
     /// Waits asynchronously until every item put has been marked done with
@@ -69,8 +73,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// q.close();
     /// worker.join().unwrap();
     /// ```
-    pub fn join(&self) -> crate::countdown::Wait<'_> {
-        self.unfinished.wait()
+    pub fn join(&self) -> crate::revent::Wait<'_> {
+        self.all_done.wait()
     }
 
     /// Blocks the current execution unit until every item put has been
@@ -84,7 +88,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// q.join_blocking();
     /// ```
     pub fn join_blocking(&self) {
-        self.unfinished.wait_blocking();
+        self.all_done.wait_blocking();
     }
 
     /// Whether every item put has been marked done, without waiting.
@@ -96,7 +100,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(!q.try_join());
     /// ```
     pub fn try_join(&self) -> bool {
-        self.unfinished.try_wait()
+        self.all_done.try_wait()
     }
 
     /// Blocks until every item put has been marked done or `timeout`
@@ -108,7 +112,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(!q.try_join_for(std::time::Duration::from_millis(1)));
     /// ```
     pub fn try_join_for(&self, timeout: Duration) -> bool {
-        self.unfinished.try_wait_for(timeout)
+        self.all_done.try_wait_for(timeout)
     }
 
     /// Blocks until every item put has been marked done or `deadline`
@@ -119,6 +123,6 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(q.try_join_until(std::time::Instant::now()));
     /// ```
     pub fn try_join_until(&self, deadline: Instant) -> bool {
-        self.unfinished.try_wait_until(deadline)
+        self.all_done.try_wait_until(deadline)
     }
 }
