@@ -61,9 +61,13 @@ fn poll_entry<T, S, R>(
                 wake(wake_after);
                 return Poll::Ready(out);
             }
-            // A blocking waiter first in line spins briefly before it parks:
-            // the hand-off it waits for usually comes within a microsecond.
-            crate::lowlevel::set_spin_hint(guard.is_empty());
+            // No spin hint: a blocking queue waiter parks at once. Spinning
+            // after queueing turns a consumer that would drain a batch per
+            // wake-up into one hand-off per item, and on 2 vCPUs the spinner
+            // holds the core a just-woken tokio worker is placed on
+            // (measured in BENCHMARKS.md, "Issue 4 queues"). Clear a hint an
+            // earlier wait on this thread may have left behind.
+            crate::lowlevel::set_spin_hint(false);
             let waker = waker.expect("cloned before the second attempt");
             // SAFETY: the entry is pinned inside its future, whose `Drop`
             // removes the node (or consumes its notification) before the
