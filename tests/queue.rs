@@ -157,6 +157,16 @@ fn conservation_capacity_64() {
 }
 
 #[test]
+fn conservation_capacity_1_spinning() {
+    conservation(Queue::bounded(1).spinning(true));
+}
+
+#[test]
+fn conservation_capacity_64_spinning() {
+    conservation(Queue::bounded(64).spinning(true));
+}
+
+#[test]
 fn conservation_unbounded() {
     watchdog(Duration::from_secs(60), || conservation(Queue::unbounded()));
 }
@@ -357,22 +367,27 @@ struct Ledger {
 /// put futures == items put, exactly.
 #[test]
 fn cancellation_storm_conserves_items() {
-    storm::<Fifo<Item>>();
+    storm::<Fifo<Item>>(false);
 }
 
 #[test]
 fn cancellation_storm_conserves_items_lifo() {
-    storm::<Lifo<Item>>();
+    storm::<Lifo<Item>>(false);
 }
 
 #[test]
 fn cancellation_storm_conserves_items_priority() {
-    storm::<Priority<Item>>();
+    storm::<Priority<Item>>(false);
 }
 
-fn storm<S: Storage<Item> + Default + Send + 'static>() {
-    watchdog(Duration::from_secs(30), || {
-        let q = Arc::new(GenericQueue::<Item, S>::bounded(3));
+#[test]
+fn cancellation_storm_conserves_items_spinning() {
+    storm::<Fifo<Item>>(true);
+}
+
+fn storm<S: Storage<Item> + Default + Send + 'static>(spinning: bool) {
+    watchdog(Duration::from_secs(30), move || {
+        let q = Arc::new(GenericQueue::<Item, S>::bounded(3).spinning(spinning));
         let dropped = Arc::new(Mutex::new(Vec::new()));
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let end = Instant::now() + Duration::from_millis(1500);

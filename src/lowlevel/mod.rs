@@ -22,7 +22,7 @@ mod thread;
 pub(crate) mod wait;
 mod waiter;
 
-pub(crate) use backend::with_current_waiter;
+pub(crate) use backend::{surely_plain_thread, with_current_waiter};
 pub use backend::{
     GreenBackend, NoTaskIdentity, RegistryFull, TaskIdentity, current_task, current_unit,
     register_backend, register_task_identity, registered_backends,

@@ -5,6 +5,7 @@
 use super::entry::{Entry, GETTER, HANDED, PUTTER};
 use super::error::{GetError, PutError};
 use super::futures::{Get, Put};
+use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
 use super::storage::{Fifo, Storage};
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::UnsafeCell;
@@ -76,6 +77,8 @@ pub struct GenericQueue<T, S = Fifo<T>> {
     pub(super) queue: WaitQueue,
     /// `usize::MAX` when unbounded.
     cap: usize,
+    /// Blocking puts and gets spin before they wait (see `spin.rs`).
+    spin: bool,
     inner: UnsafeCell<Inner<S>>,
     /// Set exactly while `Inner::unfinished` is zero; `join` waits on it.
     /// Set and cleared only under the queue lock, so its state always
@@ -143,9 +146,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             None => usize::MAX,
         };
         let unfinished = storage.len();
+        let mut ready = HAS_ROOM;
+        if unfinished > 0 {
+            ready = HAS_ITEMS | if unfinished < cap { HAS_ROOM } else { 0 };
+        }
         GenericQueue {
-            queue: WaitQueue::new(0),
+            queue: WaitQueue::new(ready),
             cap,
+            spin: false,
             inner: UnsafeCell::new(Inner {
                 items: storage,
                 closed: false,
@@ -154,6 +162,57 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             all_done: REvent::with_state(unfinished == 0),
             _items: std::marker::PhantomData,
         }
+    }
+
+    /// Turns spinning before waiting on or off (off by default): with it
+    /// on, a blocking put or get on an OS thread that finds the queue full
+    /// or empty polls for about 3 µs (then yields a few times) before it
+    /// parks, so an answer that comes within that time costs no park and
+    /// wake-up. Turn it on for request/response traffic between threads
+    /// (a ping-pong round trip drops from two park/unpark cycles, about
+    /// 50 µs on a 2-vCPU VM, to well under a microsecond); leave it off
+    /// for streams, where a parked consumer drains a batch per wake-up and
+    /// a spinning one fights the producer for the queue on every item
+    /// (see BENCHMARKS.md). Async waits and green threads never spin.
+    ///
+    /// ```
+    /// use polysync::Queue;
+    /// use std::sync::Arc;
+    ///
+    /// let (ping, pong) = (
+    ///     Arc::new(Queue::bounded(1).spinning(true)),
+    ///     Arc::new(Queue::bounded(1).spinning(true)),
+    /// );
+    /// let echo = {
+    ///     let (ping, pong) = (ping.clone(), pong.clone());
+    ///     std::thread::spawn(move || {
+    ///         while let Ok(n) = ping.get_blocking() {
+    ///             pong.put_blocking(n).unwrap();
+    ///         }
+    ///     })
+    /// };
+    /// for n in 0..100 {
+    ///     ping.put_blocking(n).unwrap();
+    ///     assert_eq!(pong.get_blocking(), Ok(n));
+    /// }
+    /// ping.close();
+    /// echo.join().unwrap();
+    /// ```
+    pub fn spinning(mut self, on: bool) -> Self {
+        self.spin = on;
+        self
+    }
+
+    /// Whether blocking waits spin first (see [`spinning`](GenericQueue::spinning)).
+    #[inline]
+    pub(super) fn spins(&self) -> bool {
+        self.spin
+    }
+
+    /// The capacity, `usize::MAX` when unbounded.
+    #[inline]
+    pub(super) fn cap(&self) -> usize {
+        self.cap
     }
 
     /// Runs `f` on the storage; the guard proves the queue lock is held.
@@ -241,7 +300,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             // Counted before any getter can see it, so a `task_done` for
             // it never finds the count at zero.
             self.count_new_task(guard);
-            return Ok(self.place(guard, item, false));
+            let waker = self.place(guard, item, false);
+            self.publish(guard);
+            return Ok(waker);
         }
         Err(PutError::Full(item))
     }
@@ -277,6 +338,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             }
             waker = guard.notify_front(HANDED).flatten();
         }
+        self.publish(guard);
         Ok((item, waker))
     }
 
@@ -285,6 +347,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     pub(super) fn restore(&self, item: T) {
         let mut guard = self.queue.lock();
         let waker = self.place(&mut guard, item, true);
+        self.publish(&mut guard);
         drop(guard);
         wake(waker);
     }
@@ -365,6 +428,20 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             Err(PutError::Full(item)) => item,
             done => return done,
         };
+        let mut item = Some(item);
+        let spun = self.spin_then(HAS_ROOM | IS_CLOSED, || {
+            match self.try_put(item.take().expect("an item to put")) {
+                Err(PutError::Full(back)) => {
+                    item = Some(back);
+                    None
+                }
+                done => Some(done),
+            }
+        });
+        if let Some(done) = spun {
+            return done;
+        }
+        let item = item.expect("not put while spinning");
         let mut put = pin!(self.put(item));
         with_current_waiter(|waiter| {
             block_on_with(waiter, put.as_mut(), deadline).unwrap_or_else(|| put.as_mut().withdraw())
@@ -448,6 +525,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             Err(GetError::Empty) => {}
             done => return done,
         }
+        let spun = self.spin_then(HAS_ITEMS | IS_CLOSED, || match self.try_get() {
+            Err(GetError::Empty) => None,
+            done => Some(done),
+        });
+        if let Some(done) = spun {
+            return done;
+        }
         let mut get = pin!(self.get());
         with_current_waiter(|waiter| {
             block_on_with(waiter, get.as_mut(), deadline).unwrap_or_else(|| get.as_mut().withdraw())
@@ -501,6 +585,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     pub fn close(&self) {
         let mut guard = self.queue.lock();
         self.with_inner(&guard, |inner| inner.closed = true);
+        self.publish(&mut guard);
         let mut wakers = WakeList::new();
         loop {
             while !wakers.is_full() {
@@ -534,7 +619,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(q.try_join());
     /// ```
     pub fn close_immediately(&self) -> Vec<T> {
-        let guard = self.queue.lock();
+        let mut guard = self.queue.lock();
         let drained = self.with_inner(&guard, |inner| {
             inner.closed = true;
             std::iter::from_fn(|| inner.items.pop()).collect::<Vec<T>>()
@@ -542,6 +627,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         // Each drained item was counted when it was put, and is not done
         // yet: this cannot fail.
         let _ = self.finish_tasks(&guard, drained.len());
+        self.publish(&mut guard);
         drop(guard);
         // Waiting putters (getters cannot wait: the storage was not empty,
         // or it was and there is nothing to drain) wake with `Closed`.
@@ -663,6 +749,7 @@ impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
             .field("storage", &std::any::type_name::<S>())
             .field("len", &len)
             .field("capacity", &self.capacity())
+            .field("spinning", &self.spin)
             .field("closed", &closed)
             .field("getting", &getting)
             .field("putting", &putting)

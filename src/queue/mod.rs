@@ -57,6 +57,7 @@ mod error;
 mod futures;
 mod generic;
 mod simple;
+mod spin;
 mod storage;
 #[cfg(feature = "stream")]
 mod stream;
