@@ -60,7 +60,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     /// Rewrites the readiness summary after the storage or `closed` changed.
+    /// Only spinning queues read it, so only they keep it (the setting is
+    /// fixed before the queue is shared).
+    #[inline]
     pub(super) fn publish(&self, guard: &mut QueueGuard<'_>) {
+        if !self.spins() {
+            return;
+        }
         let (len, closed) = self.with_inner(guard, |inner| (inner.items.len(), inner.closed));
         guard.set_user(self.readiness(len, closed));
     }
