@@ -423,11 +423,19 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.put_until_inner(item, Some(deadline))
     }
 
+    #[inline]
     fn put_until_inner(&self, item: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
-        let item = match self.try_put(item) {
-            Err(PutError::Full(item)) => item,
-            done => return done,
-        };
+        match self.try_put(item) {
+            Err(PutError::Full(item)) => self.put_wait(item, deadline),
+            done => done,
+        }
+    }
+
+    /// The waiting half of the blocking puts, out of line so that the
+    /// no-wait path stays small.
+    #[cold]
+    #[inline(never)]
+    fn put_wait(&self, item: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
         let mut item = Some(item);
         let spun = self.spin_then(HAS_ROOM | IS_CLOSED, || {
             match self.try_put(item.take().expect("an item to put")) {
@@ -520,11 +528,19 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.get_until_inner(Some(deadline))
     }
 
+    #[inline]
     fn get_until_inner(&self, deadline: Option<Instant>) -> Result<T, GetError> {
         match self.try_get() {
-            Err(GetError::Empty) => {}
-            done => return done,
+            Err(GetError::Empty) => self.get_wait(deadline),
+            done => done,
         }
+    }
+
+    /// The waiting half of the blocking gets, out of line so that the
+    /// no-wait path stays small.
+    #[cold]
+    #[inline(never)]
+    fn get_wait(&self, deadline: Option<Instant>) -> Result<T, GetError> {
         let spun = self.spin_then(HAS_ITEMS | IS_CLOSED, || match self.try_get() {
             Err(GetError::Empty) => None,
             done => Some(done),
