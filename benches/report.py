@@ -17,7 +17,11 @@ Reads target/criterion/<group>/<function>[/<parameter>]/new/{benchmark,estimates
 The polysync baseline of a row is the `polysync` function with the same
 parameter (thread count or method), else the group's first `polysync` row.
 
-Usage: python3 benches/report.py [--criterion-dir DIR]
+Usage: python3 benches/report.py [--criterion-dir DIR] [--group-prefix PREFIX]
+       python3 benches/report.py --summary DIR1 DIR2 ... [--group-prefix PREFIX]
+(--summary: one table per group over several runs, each DIR a copy of
+target/criterion taken after one run: ns/op per run, their median, and
+polysync/anchor from the medians with its per-run range.)
 (default: $CARGO_TARGET_DIR/criterion, else target/criterion next to this
 script's parent directory).
 """
@@ -37,12 +41,31 @@ GROUP_ORDER = [
     "lock_tasks_64",
     "semaphore_uncontended",
     "semaphore_contended",
+    # benches/queue.rs
+    "queue/spsc_threads_blocking",
+    "queue/single_thread_send_try_recv",
+    "queue/spsc_tokio_async",
+    "queue/thread_to_task",
+    "queue/roundtrip_thread_task",
+    "queue/mpmc_2x2_mixed",
 ]
 
 BASELINE = "polysync"
 
 # Row order inside a group (unknown names go last, alphabetically).
 FUNCTION_ORDER = ["polysync", "polysync_lock", "std", "parking_lot", "tokio", "async_lock"]
+# Channel implementations of benches/queue.rs, after the ones above.
+FUNCTION_ORDER += [
+    "flume",
+    "crossbeam",
+    "std_mpsc",
+    "async_channel",
+    "kanal",
+    "polysync_spin",
+    "polysync_threads",
+    "polysync_spin_threads",
+    "crossbeam_threads",
+]
 PARAM_ORDER = ["try_acquire", "acquire_blocking", "acquire_await"]
 
 
@@ -144,13 +167,116 @@ def print_group(name, rows):
     print()
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def print_summary(name, runs):
+    """One table for `name` over several runs (list of row lists, one per run):
+    each row's ns/op per run, the median over the runs, polysync/anchor from
+    those medians, and the range of the per-run polysync/anchor ratios."""
+    keys = []
+    for rows in runs:
+        for r in sorted(rows, key=sort_key):
+            k = (r["function"], r["param"])
+            if k not in keys:
+                keys.append(k)
+    keys.sort(key=lambda k: sort_key({"function": k[0], "param": k[1]}))
+    has_param = any(p for _, p in keys)
+
+    def ns_of(rows, func, param):
+        for r in rows:
+            if r["function"] == func and r["param"] == param:
+                return r["ns"]
+        return None
+
+    def base_ns(rows, param):
+        v = ns_of(rows, BASELINE, param)
+        if v is None:
+            v = next((r["ns"] for r in rows if r["function"] == BASELINE), None)
+        return v
+
+    print(f"### {name}\n")
+    head = ["implementation"] + (["variant"] if has_param else []) + [
+        "ns/op per run",
+        "median of runs",
+        "polysync/anchor (medians)",
+        "polysync/anchor per run",
+    ]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join(["---"] + (["---"] if has_param else []) + ["---", "---:", "---:", "---"]) + "|")
+    for func, param in keys:
+        per_run = [ns_of(rows, func, param) for rows in runs]
+        got = [v for v in per_run if v is not None]
+        if not got:
+            continue
+        med = median(got)
+        bases = [base_ns(rows, param) for rows in runs]
+        base_med = median([b for b in bases if b is not None]) if any(b is not None for b in bases) else None
+        if func == BASELINE:
+            ratio, spread = "1.00 (baseline)", ""
+        elif base_med is None:
+            ratio, spread = "n/a", ""
+        else:
+            ratio = f"{base_med / med:.2f}"
+            rr = [b / v for b, v in zip(bases, per_run) if b is not None and v is not None]
+            spread = f"{min(rr):.2f}–{max(rr):.2f}" if rr else ""
+        cells = [func] + ([param] if has_param else []) + [
+            ", ".join(fmt_ns(v) if v is not None else "–" for v in per_run),
+            fmt_ns(med),
+            ratio,
+            spread,
+        ]
+        print("| " + " | ".join(cells) + " |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--criterion-dir", default=default_dir())
+    ap.add_argument(
+        "--group-prefix",
+        default="",
+        help="print only the groups whose name starts with this (e.g. queue/)",
+    )
+    ap.add_argument(
+        "--summary",
+        nargs="+",
+        metavar="DIR",
+        help="several criterion directories (copies of target/criterion from "
+        "repeated runs): print per row the ns/op of each run, their median and "
+        "polysync/anchor from the medians, instead of the one-run tables",
+    )
     args = ap.parse_args()
+    if args.summary:
+        runs = []
+        for d in args.summary:
+            if not os.path.isdir(d):
+                sys.exit(f"no criterion output at {d}")
+            g = load(d)
+            if args.group_prefix:
+                g = {k: v for k, v in g.items() if k.startswith(args.group_prefix)}
+            runs.append(g)
+        names = set().union(*runs)
+        if not names:
+            sys.exit("no results in the given directories")
+        print(
+            f"{len(runs)} runs. polysync/anchor > 1: polysync is slower (takes "
+            "that many times longer per operation); < 1: polysync is faster.\n"
+        )
+        order = [g for g in GROUP_ORDER if g in names] + sorted(
+            g for g in names if g not in GROUP_ORDER
+        )
+        for g in order:
+            print_summary(g, [r.get(g, []) for r in runs])
+        return
     if not os.path.isdir(args.criterion_dir):
         sys.exit(f"no criterion output at {args.criterion_dir}: run cargo bench first")
     groups = load(args.criterion_dir)
+    if args.group_prefix:
+        groups = {g: r for g, r in groups.items() if g.startswith(args.group_prefix)}
     if not groups:
         sys.exit(f"no results under {args.criterion_dir}")
     print(

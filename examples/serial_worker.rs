@@ -27,7 +27,10 @@ fn serial_worker(requests: Arc<Queue<Request>>) -> usize {
         thread::sleep(Duration::from_millis(2));
         let answer = format!("ok: {}", request.command);
         // The reply queue holds one item and only this worker puts into it.
-        request.reply.try_put(answer).expect("one reply per request");
+        request
+            .reply
+            .try_put(answer)
+            .expect("one reply per request");
         requests.task_done().expect("one task_done per request");
         served += 1;
     }
