@@ -97,6 +97,16 @@ fn withdraw_entry<T, S: Storage<T>>(queue: &GenericQueue<T, S>, entry: &Entry<T>
     true
 }
 
+/// Ends a wait for good: withdraws the entry if it is still queued, marks
+/// it done, and returns whatever item its slot holds.
+fn cancel_entry<T, S: Storage<T>>(queue: &GenericQueue<T, S>, entry: &Entry<T>) -> Option<T> {
+    withdraw_entry(queue, entry);
+    // The entry is ours now: it is not queued, and a notification that
+    // landed has been published before the node was marked notified.
+    entry.node.set_done();
+    entry.take()
+}
+
 /// The future of [`GenericQueue::put`]: completes when the item is in the
 /// queue (or handed to a getter), or with [`PutError::Closed`].
 ///
@@ -158,12 +168,9 @@ impl<'a, T, S: Storage<T>> Put<'a, T, S> {
     /// ```
     pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
         let this = self.into_ref();
-        let entry = this.entry();
-        withdraw_entry(this.queue, &entry);
-        // The entry is ours now. A notifier that handed the item over took
-        // it from the slot; in every other case it is still there.
-        entry.node.set_done();
-        entry.take()
+        // A notifier that handed the item over took it from the slot; in
+        // every other case it is still there.
+        cancel_entry(this.queue, &this.entry())
     }
 
     /// After a timeout: the outcome if a notification landed, else the item
@@ -285,11 +292,8 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
     /// ```
     pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
         let this = self.into_ref();
-        let entry = this.entry();
-        withdraw_entry(this.queue, &entry);
-        entry.node.set_done();
         // Only a hand-off fills a getter's slot.
-        entry.take()
+        cancel_entry(this.queue, &this.entry())
     }
 
     /// After a timeout: the item if one landed, else [`GetError::Empty`].
