@@ -220,3 +220,19 @@ fn blocked_join_allocates_nothing() {
     });
     assert!(q.try_join());
 }
+
+#[test]
+fn spinning_queue_allocates_nothing() {
+    // With spinning on, a blocked side first polls the readiness bits,
+    // then queues and parks: neither step allocates.
+    let q = Arc::new(Queue::bounded(1).spinning(true));
+    let qq = q.clone();
+    two_threads("queue spinning", move |me, n| {
+        if me == 0 {
+            produce_blocking(&qq, n, false)
+        } else {
+            consume_blocking(&qq, n, true)
+        }
+    });
+    assert!(q.is_empty());
+}
