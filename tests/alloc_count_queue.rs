@@ -224,14 +224,38 @@ fn blocked_join_allocates_nothing() {
 #[test]
 fn spinning_queue_allocates_nothing() {
     // With spinning on, a blocked side first polls the readiness bits,
-    // then queues and parks: neither step allocates.
+    // then queues and parks: neither step allocates. A spin usually
+    // succeeds, so the consumer makes sure every 8th put really queues:
+    // it waits (yielding, bounded) until the producer shows up as a
+    // queued putter before it takes the next item.
     let q = Arc::new(Queue::bounded(1).spinning(true));
     let qq = q.clone();
     two_threads("queue spinning", move |me, n| {
         if me == 0 {
             produce_blocking(&qq, n, false)
         } else {
-            consume_blocking(&qq, n, true)
+            let mut seen = Seen::default();
+            for i in 0..n {
+                if i % 8 == 0 {
+                    let deadline = std::time::Instant::now() + Duration::from_millis(20);
+                    while qq.putting() == 0 && std::time::Instant::now() < deadline {
+                        std::thread::yield_now();
+                    }
+                    if qq.putting() > 0 {
+                        seen.saw_waiter += 1;
+                    }
+                }
+                match qq.try_get() {
+                    Ok(item) => {
+                        std::hint::black_box(item);
+                    }
+                    Err(_) => {
+                        seen.try_failed += 1;
+                        std::hint::black_box(qq.get_blocking().unwrap());
+                    }
+                }
+            }
+            seen
         }
     });
     assert!(q.is_empty());
