@@ -18,7 +18,6 @@
 //! This binary holds only allocation tests: the allocator is global.
 
 use polysync::barrier::{Barrier, Latch, RBarrier};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -30,71 +29,14 @@ const N: usize = 5_000;
 /// Warm-up phases.
 const WARMUP: usize = 200;
 
-struct Counting;
-
-std::thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-    static FIRST_SIZE: Cell<usize> = const { Cell::new(0) };
-}
-
-#[inline]
-fn note(size: usize) {
-    // `const` thread-locals without destructors: touching them never
-    // allocates, and `try_with` is safe during thread teardown.
-    let _ = COUNTING.try_with(|on| {
-        if on.get() {
-            let _ = ALLOCS.try_with(|n| {
-                if n.get() == 0 {
-                    let _ = FIRST_SIZE.try_with(|s| s.set(size));
-                }
-                n.set(n.get() + 1);
-            });
-        }
-    });
-}
-
-// SAFETY: every call goes to `System` unchanged; counting touches only
-// `const` thread-local cells.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Turns counting on for the calling thread.
-fn start_counting() {
-    ALLOCS.with(|n| n.set(0));
-    FIRST_SIZE.with(|s| s.set(0));
-    COUNTING.with(|c| c.set(true));
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::start_counting;
 
 /// Turns counting off; returns (allocations, size of the first one).
 fn stop_counting() -> (usize, usize) {
-    COUNTING.with(|c| c.set(false));
-    (ALLOCS.with(Cell::get), FIRST_SIZE.with(Cell::get))
+    let allocs = counting_alloc::stop_counting();
+    (allocs.count, allocs.first_size)
 }
 
 /// A start line that allocates nothing.

@@ -1,63 +1,20 @@
 //! Proves that condition waits allocate nothing after warm-up: the entry that
 //! moves from the condition's queue to the lock's lives in the waiting stack
-//! frame or inline in the future. A counting `#[global_allocator]` counts,
-//! per thread and only while a thread opts in, every allocation it makes.
+//! frame or inline in the future. The counting `#[global_allocator]` of
+//! `tests/support/counting_alloc.rs` counts, per thread and only while a
+//! thread opts in, every allocation it makes.
 //! This binary holds only this test (the allocator is process-wide).
 
 use polysync::{Condition, Mutex};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-struct Counting;
-
-std::thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note() {
-    let _ = COUNTING.try_with(|on| {
-        if on.get() {
-            let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-// SAFETY: forwards every call to `System` unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 /// Counts the allocations `f` makes on this thread.
 fn counted(f: impl FnOnce()) -> usize {
-    ALLOCS.with(|n| n.set(0));
-    COUNTING.with(|on| on.set(true));
-    f();
-    COUNTING.with(|on| on.set(false));
-    ALLOCS.with(Cell::get)
+    counting_alloc::measured(f).1.count
 }
 
 /// Ping-pong over one `Mutex<usize>` and one `Condition`: a blocking thread

@@ -20,8 +20,6 @@
 use futures_lite::future::block_on;
 use polysync::countdown::CountdownEvent;
 use polysync::revent::REvent;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,69 +30,14 @@ const N: usize = 5_000;
 /// Warm-up rounds.
 const WARMUP: usize = 200;
 
-struct Counting;
-
-std::thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-    static FIRST_SIZE: Cell<usize> = const { Cell::new(0) };
-}
-
-#[inline]
-fn note(size: usize) {
-    // `const` thread-locals without `Drop` need no lazy initialisation, so
-    // touching them here cannot recurse into the allocator.
-    let _ = COUNTING.try_with(|counting| {
-        if counting.get() {
-            let _ = ALLOCS.try_with(|n| {
-                if n.get() == 0 {
-                    let _ = FIRST_SIZE.try_with(|s| s.set(size));
-                }
-                n.set(n.get() + 1);
-            });
-        }
-    });
-}
-
-// SAFETY: forwards every call to `System` unchanged; the counting touches
-// only `const` thread-local cells.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 /// Runs `f` with allocation counting on for the calling thread only;
 /// returns its result, the count and the size of the first allocation.
 fn measured<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
-    ALLOCS.with(|n| n.set(0));
-    FIRST_SIZE.with(|s| s.set(0));
-    COUNTING.with(|c| c.set(true));
-    let out = f();
-    COUNTING.with(|c| c.set(false));
-    (out, ALLOCS.with(Cell::get), FIRST_SIZE.with(Cell::get))
+    let (out, allocs) = counting_alloc::measured(f);
+    (out, allocs.count, allocs.first_size)
 }
 
 /// What one thread saw.

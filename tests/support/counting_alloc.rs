@@ -109,16 +109,28 @@ pub fn measured<R>(f: impl FnOnce() -> R) -> (R, Allocs) {
 /// [`measured`], recording a backtrace of the first allocation if `trace`.
 pub fn measured_with<R>(trace: bool, f: impl FnOnce() -> R) -> (R, Allocs) {
     TRACE.with(|t| t.set(trace));
+    start_counting();
+    let out = f();
+    (out, stop_counting())
+}
+
+/// Turns counting on for the calling thread, from zero (for phases that do
+/// not fit one closure; pair with [`stop_counting`]).
+pub fn start_counting() {
     ALLOCS.with(|n| n.set(0));
     FIRST_SIZE.with(|s| s.set(0));
     COUNTING.with(|c| c.set(true));
-    let out = f();
+}
+
+/// Turns counting off for the calling thread; what it counted since
+/// [`start_counting`].
+pub fn stop_counting() -> Allocs {
     COUNTING.with(|c| c.set(false));
-    let allocs = Allocs {
+    TRACE.with(|t| t.set(false));
+    Allocs {
         count: ALLOCS.with(Cell::get),
         first_size: FIRST_SIZE.with(Cell::get),
-    };
-    (out, allocs)
+    }
 }
 
 /// A start line for two threads that allocates nothing.
