@@ -186,7 +186,8 @@ fn lifo_and_priority_mixed_worlds_allocate_nothing() {
 #[test]
 fn blocked_join_allocates_nothing() {
     // Thread 0 puts an item and joins (blocking and async in turn); thread 1
-    // gets it and marks it done after a pause, so the join really waits.
+    // gets it and marks it done only once the joiner is queued (waiting at
+    // most 20 ms for that), so the join really waits.
     let q = Arc::new(Queue::bounded(2));
     // The storage's one allocation, up front: during warm-up every item
     // may go straight to a waiting getter and never touch the storage.
@@ -210,7 +211,13 @@ fn blocked_join_allocates_nothing() {
             } else {
                 std::hint::black_box(qq.get_blocking().unwrap());
                 hold(i);
-                if qq.unfinished_tasks() > 0 {
+                // Give the joiner time to queue (bounded), and count the
+                // rounds where it really did.
+                let deadline = std::time::Instant::now() + Duration::from_millis(20);
+                while qq.joining() == 0 && std::time::Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
+                if qq.joining() > 0 {
                     seen.saw_waiter += 1;
                 }
                 qq.task_done().unwrap();

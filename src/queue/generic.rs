@@ -146,10 +146,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             None => usize::MAX,
         };
         let unfinished = storage.len();
-        let mut ready = HAS_ROOM;
-        if unfinished > 0 {
-            ready = HAS_ITEMS | if unfinished < cap { HAS_ROOM } else { 0 };
-        }
+        let ready = Self::readiness(cap, unfinished, false);
         GenericQueue {
             queue: WaitQueue::new(ready),
             cap,

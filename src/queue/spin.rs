@@ -44,13 +44,13 @@ const PAUSE_ROUNDS: u32 = 128;
 const YIELD_ROUNDS: u32 = 4;
 
 impl<T, S: Storage<T>> GenericQueue<T, S> {
-    /// The readiness summary for the state under `guard`.
-    pub(super) fn readiness(&self, len: usize, closed: bool) -> u64 {
+    /// The readiness summary of a storage holding `len` of `cap` items.
+    pub(super) fn readiness(cap: usize, len: usize, closed: bool) -> u64 {
         let mut flags = 0;
         if len > 0 {
             flags |= HAS_ITEMS;
         }
-        if len < self.cap() {
+        if len < cap {
             flags |= HAS_ROOM;
         }
         if closed {
@@ -68,7 +68,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             return;
         }
         let (len, closed) = self.with_inner(guard, |inner| (inner.items.len(), inner.closed));
-        guard.set_user(self.readiness(len, closed));
+        guard.set_user(Self::readiness(self.cap(), len, closed));
     }
 
     /// If spinning is on: polls for a short while until the summary shows

@@ -45,6 +45,16 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.with_inner(&guard, |inner| inner.unfinished)
     }
 
+    /// How many units wait in [`join`](GenericQueue::join) (any form) now
+    /// (a snapshot).
+    ///
+    /// ```
+    /// assert_eq!(polysync::Queue::<u8>::unbounded().joining(), 0);
+    /// ```
+    pub fn joining(&self) -> usize {
+        self.all_done.waiting()
+    }
+
     /// Waits asynchronously until every item put has been marked done with
     /// [`task_done`](GenericQueue::task_done). The wait starts at the first
     /// poll; if nothing is unfinished then, it completes at once. Cancel-safe.
