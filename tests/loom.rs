@@ -31,134 +31,19 @@ use loom::sync::atomic::{
     Ordering::{Relaxed, SeqCst},
 };
 use loom::thread;
-use polysync::lowlevel::{GreenBackend, Signal, UnitId, WaitResult, Waiter, register_backend};
+use polysync::lowlevel::Signal;
 use polysync::{BinarySemaphore, Event, Lock, Mutex, Semaphore};
-use std::cell::Cell;
-use std::future::Future;
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::pin::pin;
+use std::task::Poll;
+
+#[path = "support/loom.rs"]
+mod support;
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// Runs a model. With `LOOM_MAX_PREEMPTIONS` set this is `loom::model`
-/// (which also honours `LOOM_LOG`); otherwise the preemption bound is 2.
-fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_some() {
-        loom::model(f);
-    } else {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = Some(2);
-        builder.check(f);
-    }
-}
-
-/// A waker that only records that it was woken (in a loom atomic, so the
-/// wake is part of the model).
-struct Flag(AtomicBool);
-
-impl Flag {
-    fn new() -> std::sync::Arc<Flag> {
-        std::sync::Arc::new(Flag(AtomicBool::new(false)))
-    }
-
-    fn take(&self) -> bool {
-        self.0.swap(false, SeqCst)
-    }
-}
-
-impl Wake for Flag {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.store(true, SeqCst);
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.store(true, SeqCst);
-    }
-}
-
-fn flag_waker() -> (std::sync::Arc<Flag>, Waker) {
-    let flag = Flag::new();
-    let waker = Waker::from(flag.clone());
-    (flag, waker)
-}
-
-/// Polls `fut` once with `waker`.
-fn poll_once<F: Future>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(waker))
-}
-
-/// A waiter whose deadline has always passed: `wait` returns `Woken` if a
-/// wake is pending and `TimedOut` otherwise.
-struct GiveUp(std::sync::Arc<Flag>);
-
-impl GiveUp {
-    fn new() -> Self {
-        GiveUp(Flag::new())
-    }
-}
-
-impl Waiter for GiveUp {
-    fn waker(&self) -> Waker {
-        Waker::from(self.0.clone())
-    }
-
-    fn wait(&self, _deadline: Option<Instant>) -> WaitResult {
-        if self.0.take() {
-            WaitResult::Woken
-        } else {
-            WaitResult::TimedOut
-        }
-    }
-}
-
-loom::thread_local! {
-    /// Whether blocking calls on this loom thread time out at once.
-    static TIMING_OUT: Cell<bool> = Cell::new(false);
-}
-
-/// A green backend that claims the loom threads inside [`timing_out`] and
-/// gives their blocking calls a [`GiveUp`] waiter. So a model calls the real
-/// `try_acquire_for` / `wait_for` / `try_wait_for` and runs exactly the code
-/// of a blocking wait whose deadline passes: poll, give up, one last poll,
-/// drop the future, map the result.
-struct TimeoutBackend;
-
-impl GreenBackend for TimeoutBackend {
-    fn name(&self) -> &'static str {
-        "loom-timeout"
-    }
-
-    fn with_waiter(&self, f: &mut dyn FnMut(&dyn Waiter)) -> bool {
-        if !TIMING_OUT.with(Cell::get) {
-            return false;
-        }
-        f(&GiveUp::new());
-        true
-    }
-
-    fn current_unit(&self) -> Option<UnitId> {
-        None
-    }
-}
-
-static TIMEOUT_BACKEND: TimeoutBackend = TimeoutBackend;
-
-/// Runs `f` with every blocking call of this loom thread timing out at once
-/// (unless a wake is already pending when it would sleep). The timeout passed
-/// to the call is irrelevant; loom has no clock.
-fn timing_out<R>(f: impl FnOnce() -> R) -> R {
-    register_backend(&TIMEOUT_BACKEND).expect("registry has room");
-    TIMING_OUT.with(|t| t.set(true));
-    let out = f();
-    TIMING_OUT.with(|t| t.set(false));
-    out
-}
-
-/// Any timeout: [`timing_out`] makes it pass at once.
-const SOON: Duration = Duration::from_secs(1);
+use support::{SOON, flag_waker, model, poll_once, timing_out};
 
 // ---------------------------------------------------------------------------
 // The wait queue, through Semaphore

@@ -23,50 +23,21 @@
 //! lock forever, and reports "exceeded maximum number of branches" for a
 //! schedule no real scheduler produces (see the report on `WaitQueue::lock`).
 
+#[path = "support/loom.rs"]
+mod support;
+
 use loom::sync::Arc;
-use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use loom::thread;
 use polysync::barrier::{Barrier, BarrierWaitError, Latch, RBarrier};
-use polysync::lowlevel::{GreenBackend, UnitId, WaitResult, Waiter, register_backend};
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::task::{Context, Poll, Waker};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// Runs a model with a preemption bound of 2 unless `LOOM_MAX_PREEMPTIONS`
-/// says otherwise.
-fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(f);
-}
-
-/// A waker that records a wake in a loom atomic.
-struct Flag(AtomicBool);
-
-impl Flag {
-    fn take(&self) -> bool {
-        self.0.swap(false, SeqCst)
-    }
-}
-
-impl Wake for Flag {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.store(true, SeqCst);
-    }
-}
-
-fn flag_waker() -> (std::sync::Arc<Flag>, Waker) {
-    let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
-    (flag.clone(), Waker::from(flag))
-}
+use support::{Flag, flag_waker, model};
 
 /// Polls `fut` once, then drops it: a cancelled async wait.
 fn poll_once_then_drop<F: Future>(fut: F) -> Option<F::Output> {
@@ -123,62 +94,7 @@ fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     })
 }
 
-/// A waiter whose deadline has always passed.
-struct GiveUp(std::sync::Arc<Flag>);
-
-impl Waiter for GiveUp {
-    fn waker(&self) -> Waker {
-        Waker::from(self.0.clone())
-    }
-
-    fn wait(&self, _deadline: Option<Instant>) -> WaitResult {
-        if self.0.take() {
-            WaitResult::Woken
-        } else {
-            WaitResult::TimedOut
-        }
-    }
-}
-
-loom::thread_local! {
-    static TIMING_OUT: Cell<bool> = Cell::new(false);
-}
-
-/// Claims the loom threads inside [`timing_out`]: their blocking calls get a
-/// [`GiveUp`] waiter, so `try_wait_for` runs the real code of a wait whose
-/// deadline passes (poll, give up, one last poll, drop the future).
-struct TimeoutBackend;
-
-impl GreenBackend for TimeoutBackend {
-    fn name(&self) -> &'static str {
-        "loom-barrier-timeout"
-    }
-
-    fn with_waiter(&self, f: &mut dyn FnMut(&dyn Waiter)) -> bool {
-        if !TIMING_OUT.with(Cell::get) {
-            return false;
-        }
-        f(&GiveUp(std::sync::Arc::new(Flag(AtomicBool::new(false)))));
-        true
-    }
-
-    fn current_unit(&self) -> Option<UnitId> {
-        None
-    }
-}
-
-static TIMEOUT_BACKEND: TimeoutBackend = TimeoutBackend;
-
-fn timing_out<R>(f: impl FnOnce() -> R) -> R {
-    register_backend(&TIMEOUT_BACKEND).expect("registry has room");
-    TIMING_OUT.with(|t| t.set(true));
-    let out = f();
-    TIMING_OUT.with(|t| t.set(false));
-    out
-}
-
-/// Any timeout (loom has no clock; [`timing_out`] makes it pass at once).
-const SOON: Duration = Duration::from_secs(1);
+use support::{SOON, timing_out};
 
 fn sorted(mut v: Vec<usize>) -> Vec<usize> {
     v.sort_unstable();

@@ -4,6 +4,9 @@
 //! Run: `RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_condition --target-dir target/loom`
 #![cfg(polysync_loom)]
 
+#[path = "support/loom.rs"]
+mod support;
+
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::thread;
@@ -12,13 +15,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Waker};
 
-fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    let mut builder = loom::model::Builder::new();
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(f);
-}
+use support::model;
 
 /// A blocking waiter with a predicate and a notifier that sets the state
 /// under the lock: the waiter always returns, owning the lock, and sees the

@@ -15,65 +15,23 @@
 //! joins. The batch models queue 17 futures (one more than a wake batch) so
 //! that the wake-up really runs in two batches with the lock released between.
 
+#[path = "support/loom.rs"]
+mod support;
+
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use loom::thread;
 use polysync::countdown::{CountdownEvent, TooManyDowns};
-use polysync::lowlevel::{GreenBackend, UnitId, WaitResult, Waiter, register_backend};
 use polysync::revent::REvent;
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// Runs a model; `LOOM_MAX_PREEMPTIONS` wins when set, otherwise 2. The
-/// branch limit is raised (unless `LOOM_MAX_BRANCHES` is set) because with 3
-/// preemptions an execution of the blocking models (lock back-off and park
-/// loops) can exceed loom's default of 1000 branches.
-fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
-        builder.max_branches = 100_000;
-    }
-    builder.check(f);
-}
-
-/// A waker that records that it was woken, in a loom atomic.
-struct Flag(AtomicBool);
-
-impl Flag {
-    fn take(&self) -> bool {
-        self.0.swap(false, SeqCst)
-    }
-
-    fn peek(&self) -> bool {
-        self.0.load(SeqCst)
-    }
-}
-
-impl Wake for Flag {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.store(true, SeqCst);
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.store(true, SeqCst);
-    }
-}
-
-fn flag_waker() -> (std::sync::Arc<Flag>, Waker) {
-    let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
-    let waker = Waker::from(flag.clone());
-    (flag, waker)
-}
+use support::{flag_waker, model};
 
 /// A waker that records wakes in a std atomic: not a loom scheduling point.
 /// Only for flags read after a `join` (which orders them).
@@ -163,62 +121,7 @@ impl Wake for Gate {
     }
 }
 
-/// A waiter whose deadline has always passed.
-struct GiveUp(std::sync::Arc<Flag>);
-
-impl Waiter for GiveUp {
-    fn waker(&self) -> Waker {
-        Waker::from(self.0.clone())
-    }
-
-    fn wait(&self, _deadline: Option<Instant>) -> WaitResult {
-        if self.0.take() {
-            WaitResult::Woken
-        } else {
-            WaitResult::TimedOut
-        }
-    }
-}
-
-loom::thread_local! {
-    static TIMING_OUT: Cell<bool> = Cell::new(false);
-}
-
-/// Claims the loom threads inside [`timing_out`]: their blocking calls get a
-/// [`GiveUp`] waiter, so `try_wait_for` runs exactly the code of a wait whose
-/// deadline passes (poll, give up, one last poll, drop).
-struct TimeoutBackend;
-
-impl GreenBackend for TimeoutBackend {
-    fn name(&self) -> &'static str {
-        "loom-events-timeout"
-    }
-
-    fn with_waiter(&self, f: &mut dyn FnMut(&dyn Waiter)) -> bool {
-        if !TIMING_OUT.with(Cell::get) {
-            return false;
-        }
-        let (flag, _) = flag_waker();
-        f(&GiveUp(flag));
-        true
-    }
-
-    fn current_unit(&self) -> Option<UnitId> {
-        None
-    }
-}
-
-static TIMEOUT_BACKEND: TimeoutBackend = TimeoutBackend;
-
-fn timing_out<R>(f: impl FnOnce() -> R) -> R {
-    register_backend(&TIMEOUT_BACKEND).expect("registry has room");
-    TIMING_OUT.with(|t| t.set(true));
-    let out = f();
-    TIMING_OUT.with(|t| t.set(false));
-    out
-}
-
-const SOON: Duration = Duration::from_secs(1);
+use support::{SOON, timing_out};
 
 /// One more than a wake batch.
 const BATCH_PLUS_ONE: usize = 17;

@@ -5,6 +5,9 @@
 //! Run: `RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_queue --target-dir target/loom`
 #![cfg(polysync_loom)]
 
+#[path = "support/loom.rs"]
+mod support;
+
 use loom::sync::Arc;
 use loom::thread;
 use polysync::queue::{GetError, PutError, Queue};
@@ -12,13 +15,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    let mut builder = loom::model::Builder::new();
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(f);
-}
+use support::model;
 
 /// A blocking getter and a blocking putter: the item arrives exactly once,
 /// whether it was buffered or handed straight to the waiting getter.

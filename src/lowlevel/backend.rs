@@ -118,6 +118,7 @@ fn any_registered() -> bool {
 /// Whether a blocking call here surely runs on a plain OS thread (no green
 /// backend is registered that could claim it), so a short spin only costs
 /// this thread's own time.
+#[cfg(not(polysync_loom))]
 #[inline]
 pub(crate) fn surely_plain_thread() -> bool {
     !any_registered()

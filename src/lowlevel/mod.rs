@@ -22,11 +22,13 @@ mod thread;
 pub(crate) mod wait;
 mod waiter;
 
+#[cfg(not(polysync_loom))]
+pub(crate) use backend::surely_plain_thread;
+pub(crate) use backend::with_current_waiter;
 pub use backend::{
     GreenBackend, NoTaskIdentity, RegistryFull, TaskIdentity, current_task, current_unit,
     register_backend, register_task_identity, registered_backends,
 };
-pub(crate) use backend::{surely_plain_thread, with_current_waiter};
 pub use identity::{Identified, UnitId, identified};
 pub use signal::{Signal, SignalError, SignalWait};
 pub use thread::ThreadWaiter;
