@@ -32,6 +32,10 @@
 //!   passes at once; `try_wait` never arrives unless it can pass; `Debug`
 //!   shows the state; auto traits and sizes.
 
+#[path = "support/worlds.rs"]
+mod worlds;
+use worlds::Watchdog;
+
 use futures_lite::future::poll_once;
 use polysync::barrier::{
     Barrier, BarrierWait, BarrierWaitError, BrokenBarrierError, Latch, LatchWait, RBarrier,
@@ -67,44 +71,6 @@ const_assert!(std::mem::size_of::<Latch>() <= 32);
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// Aborts the process if the test is still running after `limit`: a lost
-/// wake-up must fail the run, not hang it.
-struct Watchdog {
-    done: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Watchdog {
-    fn new(test: &'static str, limit: Duration) -> Self {
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
-        let thread = thread::spawn(move || {
-            let start = Instant::now();
-            while !flag.load(Ordering::Acquire) {
-                if start.elapsed() > limit {
-                    eprintln!("watchdog: {test} still running after {limit:?}: a waiter hangs");
-                    std::process::abort();
-                }
-                thread::park_timeout(Duration::from_millis(10));
-            }
-        });
-        Watchdog {
-            done,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.done.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
-    }
-}
 
 /// Polls `cond` every half millisecond for at most 10 s.
 fn wait_until(what: &str, cond: impl Fn() -> bool) {

@@ -93,25 +93,34 @@ fn up_down_wakes_crowd(notifier: World) {
 
 #[test]
 fn up_down_from_threads_wakes_every_world() {
-    let _w = Watchdog::new("up_down_from_threads_wakes_every_world");
+    let _w = Watchdog::new(
+        "up_down_from_threads_wakes_every_world",
+        Duration::from_secs(30),
+    );
     up_down_wakes_crowd(World::Thread);
 }
 
 #[test]
 fn up_down_from_tokio_tasks_wakes_every_world() {
-    let _w = Watchdog::new("up_down_from_tokio_tasks_wakes_every_world");
+    let _w = Watchdog::new(
+        "up_down_from_tokio_tasks_wakes_every_world",
+        Duration::from_secs(30),
+    );
     up_down_wakes_crowd(World::TokioMt);
 }
 
 #[test]
 fn up_down_from_block_on_tasks_wakes_every_world() {
-    let _w = Watchdog::new("up_down_from_block_on_tasks_wakes_every_world");
+    let _w = Watchdog::new(
+        "up_down_from_block_on_tasks_wakes_every_world",
+        Duration::from_secs(30),
+    );
     up_down_wakes_crowd(World::BlockOn);
 }
 
 #[test]
 fn clear_wakes_every_world_at_once() {
-    let _w = Watchdog::new("clear_wakes_every_world_at_once");
+    let _w = Watchdog::new("clear_wakes_every_world_at_once", Duration::from_secs(30));
     let ev = Arc::new(CountdownEvent::new(5));
     let woken = Arc::new(AtomicUsize::new(0));
     let crowd = spawn_crowd(&ev, &woken);
@@ -217,19 +226,25 @@ fn batch_boundary(again: bool) {
 
 #[test]
 fn up_between_wake_batches_does_not_wake_latecomers() {
-    let _w = Watchdog::new("up_between_wake_batches_does_not_wake_latecomers");
+    let _w = Watchdog::new(
+        "up_between_wake_batches_does_not_wake_latecomers",
+        Duration::from_secs(30),
+    );
     batch_boundary(false);
 }
 
 #[test]
 fn newer_zero_between_wake_batches_takes_over() {
-    let _w = Watchdog::new("newer_zero_between_wake_batches_takes_over");
+    let _w = Watchdog::new(
+        "newer_zero_between_wake_batches_takes_over",
+        Duration::from_secs(30),
+    );
     batch_boundary(true);
 }
 
 #[test]
 fn storm_of_cancellations_with_racing_ups_and_downs() {
-    let _w = Watchdog::with_limit(
+    let _w = Watchdog::new(
         "storm_of_cancellations_with_racing_ups_and_downs",
         Duration::from_secs(60),
     );

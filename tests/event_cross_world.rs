@@ -15,6 +15,10 @@
 //!   (`is_cancelled()`, later `set()` returns false); an async wait on tokio is
 //!   woken by a `set()` from a plain thread.
 
+#[path = "support/worlds.rs"]
+mod worlds;
+use worlds::Watchdog;
+
 use futures_lite::future::poll_once;
 use polysync::Event;
 use polysync::lowlevel::{Signal, SignalError};
@@ -25,48 +29,6 @@ use std::sync::{Arc, Barrier};
 use std::task::Poll;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Aborts the process with a message if the test has not finished within
-/// `limit`: a lost wake-up would otherwise hang the test instead of failing it.
-/// Never fires in a passing run (which takes well under a second).
-struct Watchdog {
-    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Watchdog {
-    fn new(test: &'static str) -> Self {
-        let limit = Duration::from_secs(30);
-        let done = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-        let thread = {
-            let done = done.clone();
-            thread::spawn(move || {
-                let (flag, cv) = &*done;
-                let guard = flag.lock().unwrap();
-                let (guard, _) = cv.wait_timeout_while(guard, limit, |done| !*done).unwrap();
-                if !*guard {
-                    eprintln!("watchdog: {test} hung for {limit:?} (a lost wake-up?)");
-                    std::process::abort();
-                }
-            })
-        };
-        Watchdog {
-            done,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        let (flag, cv) = &*self.done;
-        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cv.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 /// Polls `cond` every millisecond, at most 10 000 times (10 s), and panics if
 /// it never held. Used to know that waiters are queued, never to measure time.
@@ -112,7 +74,10 @@ const ALL: usize = THREADS + TOKIO_TASKS + BLOCK_ON_TASKS;
 
 #[test]
 fn event_wakes_threads_tokio_tasks_and_block_on_tasks() {
-    let _watchdog = Watchdog::new("event_wakes_threads_tokio_tasks_and_block_on_tasks");
+    let _watchdog = Watchdog::new(
+        "event_wakes_threads_tokio_tasks_and_block_on_tasks",
+        Duration::from_secs(30),
+    );
     let event = Arc::new(Event::new());
     let woken = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::new();
@@ -213,7 +178,10 @@ fn event_wakes_threads_tokio_tasks_and_block_on_tasks() {
 
 #[test]
 fn never_set_event_times_out_in_every_form() {
-    let _watchdog = Watchdog::new("never_set_event_times_out_in_every_form");
+    let _watchdog = Watchdog::new(
+        "never_set_event_times_out_in_every_form",
+        Duration::from_secs(30),
+    );
     let event = Event::new();
     let timeout = Duration::from_millis(40);
 
@@ -251,7 +219,10 @@ fn never_set_event_times_out_in_every_form() {
 
 #[test]
 fn signal_set_is_true_for_exactly_one_racing_setter() {
-    let _watchdog = Watchdog::new("signal_set_is_true_for_exactly_one_racing_setter");
+    let _watchdog = Watchdog::new(
+        "signal_set_is_true_for_exactly_one_racing_setter",
+        Duration::from_secs(30),
+    );
     const SETTERS: usize = 6;
     for round in 0..50 {
         let signal = Arc::new(Signal::new());
@@ -289,7 +260,10 @@ fn signal_set_is_true_for_exactly_one_racing_setter() {
 
 #[test]
 fn signal_preset_is_waited_instantly_and_only_once() {
-    let _watchdog = Watchdog::new("signal_preset_is_waited_instantly_and_only_once");
+    let _watchdog = Watchdog::new(
+        "signal_preset_is_waited_instantly_and_only_once",
+        Duration::from_secs(30),
+    );
     // Pre-set, then a zero-timeout wait succeeds: no sleeping needed.
     let signal = Signal::new();
     assert!(signal.set());
@@ -335,7 +309,7 @@ fn signal_preset_is_waited_instantly_and_only_once() {
 
 #[test]
 fn signal_timed_out_wait_cancels_it() {
-    let _watchdog = Watchdog::new("signal_timed_out_wait_cancels_it");
+    let _watchdog = Watchdog::new("signal_timed_out_wait_cancels_it", Duration::from_secs(30));
     let timeout = Duration::from_millis(30);
     let signal = Signal::new();
     let start = Instant::now();
@@ -377,7 +351,10 @@ fn signal_timed_out_wait_cancels_it() {
 
 #[test]
 fn signal_async_tokio_wait_woken_by_thread() {
-    let _watchdog = Watchdog::new("signal_async_tokio_wait_woken_by_thread");
+    let _watchdog = Watchdog::new(
+        "signal_async_tokio_wait_woken_by_thread",
+        Duration::from_secs(30),
+    );
     let signal = Arc::new(Signal::new());
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -21,6 +21,10 @@
 //!   exactly the `n` oldest waiters (also across wake batches, n > 16) and
 //!   frees only what is left over.
 
+#[path = "support/worlds.rs"]
+mod worlds;
+use worlds::Watchdog;
+
 use polysync::{Lock, Semaphore};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -30,48 +34,6 @@ use std::sync::{Arc, Barrier};
 use std::task::Poll;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Aborts the process with a message if the test has not finished within
-/// `limit`: a lost wake-up would otherwise hang the test instead of failing it.
-/// Never fires in a passing run (which takes well under a second).
-struct Watchdog {
-    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Watchdog {
-    fn new(test: &'static str) -> Self {
-        let limit = Duration::from_secs(30);
-        let done = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-        let thread = {
-            let done = done.clone();
-            thread::spawn(move || {
-                let (flag, cv) = &*done;
-                let guard = flag.lock().unwrap();
-                let (guard, _) = cv.wait_timeout_while(guard, limit, |done| !*done).unwrap();
-                if !*guard {
-                    eprintln!("watchdog: {test} hung for {limit:?} (a lost wake-up?)");
-                    std::process::abort();
-                }
-            })
-        };
-        Watchdog {
-            done,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        let (flag, cv) = &*self.done;
-        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cv.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -315,7 +277,10 @@ impl Scenario for LockFifo {
 
 #[test]
 fn lock_is_fifo_across_worlds_with_direct_handoff() {
-    let _watchdog = Watchdog::new("lock_is_fifo_across_worlds_with_direct_handoff");
+    let _watchdog = Watchdog::new(
+        "lock_is_fifo_across_worlds_with_direct_handoff",
+        Duration::from_secs(30),
+    );
     const N: usize = 12;
     // Waiter 0 is a thread: it blocks in its critical section on `gate`.
     let worlds = pattern(World::Thread, N);
@@ -385,7 +350,10 @@ fn lock_is_fifo_across_worlds_with_direct_handoff() {
 
 #[test]
 fn lock_waiter_that_gives_up_loses_its_place() {
-    let _watchdog = Watchdog::new("lock_waiter_that_gives_up_loses_its_place");
+    let _watchdog = Watchdog::new(
+        "lock_waiter_that_gives_up_loses_its_place",
+        Duration::from_secs(30),
+    );
     let lock = Arc::new(Lock::new());
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let holder = lock.acquire_blocking();
@@ -518,7 +486,10 @@ fn queue_on_semaphore(worlds: &[World]) -> (Arc<SemFifo>, Worlds<SemFifo>) {
 
 #[test]
 fn semaphore_release_one_serves_waiters_in_queue_order() {
-    let _watchdog = Watchdog::new("semaphore_release_one_serves_waiters_in_queue_order");
+    let _watchdog = Watchdog::new(
+        "semaphore_release_one_serves_waiters_in_queue_order",
+        Duration::from_secs(30),
+    );
     const N: usize = 12;
     let worlds = pattern(World::BlockOn, N);
     let (state, env) = queue_on_semaphore(&worlds);
@@ -540,7 +511,10 @@ fn semaphore_release_one_serves_waiters_in_queue_order() {
 
 #[test]
 fn semaphore_release_n_serves_the_n_oldest_waiters() {
-    let _watchdog = Watchdog::new("semaphore_release_n_serves_the_n_oldest_waiters");
+    let _watchdog = Watchdog::new(
+        "semaphore_release_n_serves_the_n_oldest_waiters",
+        Duration::from_secs(30),
+    );
     const N: usize = 20;
     let worlds = pattern(World::Tokio, N);
     let (state, env) = queue_on_semaphore(&worlds);

@@ -37,7 +37,7 @@ impl Occupancy {
 
 #[test]
 fn limiter_of_two_shared_by_seven_blocking_and_seven_async_workers() {
-    let _dog = Watchdog::new("seven_and_seven", 60);
+    let _dog = Watchdog::new("seven_and_seven", Duration::from_secs(60));
     let limiter = Arc::new(CapacityLimiter::new(2));
     let occ = Arc::new(Occupancy::default());
     let finished = Arc::new(AtomicUsize::new(0));
@@ -196,7 +196,7 @@ fn reentrant_limiter_counts_levels() {
 
 #[test]
 fn growing_the_total_wakes_waiters_and_shrinking_makes_later_ones_wait() {
-    let _dog = Watchdog::new("grow_shrink", 30);
+    let _dog = Watchdog::new("grow_shrink", Duration::from_secs(30));
     let limiter = Arc::new(CapacityLimiter::new(1));
     let held = limiter.acquire_blocking().unwrap();
     let got = Arc::new(AtomicUsize::new(0));
@@ -283,7 +283,7 @@ fn growing_the_total_wakes_waiters_and_shrinking_makes_later_ones_wait() {
 
 #[test]
 fn fifo_hand_off_across_worlds() {
-    let _dog = Watchdog::new("fifo", 30);
+    let _dog = Watchdog::new("fifo", Duration::from_secs(30));
     let limiter = Arc::new(CapacityLimiter::new(1));
     let order = Arc::new(StdMutex::new(Vec::new()));
     let held = limiter.acquire_blocking().unwrap();
@@ -356,7 +356,7 @@ fn storm<L: Send + Sync + 'static>(
     asynch: for<'a> fn(&'a L) -> BorrowFuture<'a>,
     check: fn(&L) -> (usize, usize, usize),
 ) {
-    let _dog = Watchdog::new("cancellation storm", 30);
+    let _dog = Watchdog::new("cancellation storm", Duration::from_secs(30));
     let end = Instant::now() + Duration::from_millis(1200);
     let occ = Arc::new(Occupancy::default());
     let ops = Arc::new(AtomicUsize::new(0));

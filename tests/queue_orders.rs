@@ -46,7 +46,7 @@ where
 
 #[test]
 fn lifo_order_and_waiting_getters_served_fifo() {
-    let _w = Watchdog::new("lifo", 30);
+    let _w = Watchdog::new("lifo", Duration::from_secs(30));
     let q = Arc::new(LifoQueue::bounded(8));
     for i in 0..5 {
         q.try_put(i).unwrap();
@@ -64,7 +64,7 @@ fn lifo_order_and_waiting_getters_served_fifo() {
 
 #[test]
 fn lifo_waiting_putter_item_comes_out_next() {
-    let _w = Watchdog::new("lifo putter", 30);
+    let _w = Watchdog::new("lifo putter", Duration::from_secs(30));
     let q = Arc::new(LifoQueue::bounded(2));
     q.try_put(1).unwrap();
     q.try_put(2).unwrap();
@@ -102,7 +102,7 @@ fn priority_order_smallest_first() {
 
 #[test]
 fn priority_waiting_getters_then_waiting_putters() {
-    let _w = Watchdog::new("priority", 30);
+    let _w = Watchdog::new("priority", Duration::from_secs(30));
     let rt = multi_thread_rt();
     let q = Arc::new(PriorityQueue::bounded(2));
     assert_eq!(three_waiting_getters(&q, &rt), [10, 20, 30]);
@@ -154,7 +154,7 @@ use std::future::Future;
 
 #[test]
 fn join_waits_for_every_task_done_across_worlds() {
-    let _w = Watchdog::new("join", 60);
+    let _w = Watchdog::new("join", Duration::from_secs(60));
     const ITEMS: usize = 300;
     let rt = multi_thread_rt();
     let q = Arc::new(Queue::unbounded());
@@ -236,7 +236,7 @@ fn join_waits_for_every_task_done_across_worlds() {
 
 #[test]
 fn unfinished_counts_puts_handed_over_and_moved_in() {
-    let _w = Watchdog::new("unfinished", 30);
+    let _w = Watchdog::new("unfinished", Duration::from_secs(30));
     // A put handed to a waiting getter counts, and so does a waiting
     // putter's item moved in by a get.
     let q = Arc::new(Queue::bounded(1));
@@ -270,7 +270,7 @@ fn unfinished_counts_puts_handed_over_and_moved_in() {
 
 #[test]
 fn simple_queue_conserves_items_across_worlds() {
-    let _w = Watchdog::new("simple", 60);
+    let _w = Watchdog::new("simple", Duration::from_secs(60));
     const PER: u64 = 2000;
     let rt = multi_thread_rt();
     let q = Arc::new(SimpleQueue::new());
@@ -348,7 +348,7 @@ fn simple_queue_conserves_items_across_worlds() {
 
 #[test]
 fn close_wakes_waiters_of_every_order() {
-    let _w = Watchdog::new("close orders", 30);
+    let _w = Watchdog::new("close orders", Duration::from_secs(30));
     let lifo = Arc::new(LifoQueue::<u8>::unbounded());
     let prio = Arc::new(PriorityQueue::<u8>::bounded(1));
     prio.try_put(1).unwrap();
@@ -373,7 +373,7 @@ fn close_wakes_waiters_of_every_order() {
 
 #[test]
 fn close_immediately_returns_items_wakes_putters_and_joiners() {
-    let _w = Watchdog::new("close immediately", 30);
+    let _w = Watchdog::new("close immediately", Duration::from_secs(30));
     let rt = multi_thread_rt();
     let q = Arc::new(PriorityQueue::bounded(2));
     q.try_put(9).unwrap();

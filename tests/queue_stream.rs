@@ -19,7 +19,7 @@ use worlds::{Watchdog, multi_thread_rt, wait_until};
 
 #[test]
 fn stream_collects_items_from_every_world_and_ends_at_close() {
-    let _w = Watchdog::new("stream", 60);
+    let _w = Watchdog::new("stream", Duration::from_secs(60));
     const PER: u64 = 1000;
     let rt = multi_thread_rt();
     let q = Arc::new(Queue::bounded(8));
@@ -127,7 +127,7 @@ fn cancelled_put_gives_the_item_back_or_reports_it_put() {
 /// received + left in the queue + given back by `cancel` == put, exactly.
 #[test]
 fn cancel_storm_drops_nothing() {
-    let _w = Watchdog::new("cancel storm", 60);
+    let _w = Watchdog::new("cancel storm", Duration::from_secs(60));
     let rt = multi_thread_rt();
     let q = Arc::new(Queue::<Item>::bounded(2));
     let dropped = Arc::new(AtomicUsize::new(0));

@@ -78,19 +78,28 @@ fn pulse_wakes_earlier_waiters_only(notifier: World) {
 
 #[test]
 fn pulse_from_a_thread_wakes_earlier_waiters_only() {
-    let _w = Watchdog::new("pulse_from_a_thread_wakes_earlier_waiters_only");
+    let _w = Watchdog::new(
+        "pulse_from_a_thread_wakes_earlier_waiters_only",
+        Duration::from_secs(30),
+    );
     pulse_wakes_earlier_waiters_only(World::Thread);
 }
 
 #[test]
 fn pulse_from_a_tokio_task_wakes_earlier_waiters_only() {
-    let _w = Watchdog::new("pulse_from_a_tokio_task_wakes_earlier_waiters_only");
+    let _w = Watchdog::new(
+        "pulse_from_a_tokio_task_wakes_earlier_waiters_only",
+        Duration::from_secs(30),
+    );
     pulse_wakes_earlier_waiters_only(World::TokioMt);
 }
 
 #[test]
 fn pulse_from_a_block_on_task_wakes_earlier_waiters_only() {
-    let _w = Watchdog::new("pulse_from_a_block_on_task_wakes_earlier_waiters_only");
+    let _w = Watchdog::new(
+        "pulse_from_a_block_on_task_wakes_earlier_waiters_only",
+        Duration::from_secs(30),
+    );
     pulse_wakes_earlier_waiters_only(World::BlockOn);
 }
 
@@ -218,13 +227,19 @@ fn batch_boundary(reset: bool) {
 
 #[test]
 fn clear_between_wake_batches_does_not_wake_latecomers() {
-    let _w = Watchdog::new("clear_between_wake_batches_does_not_wake_latecomers");
+    let _w = Watchdog::new(
+        "clear_between_wake_batches_does_not_wake_latecomers",
+        Duration::from_secs(30),
+    );
     batch_boundary(false);
 }
 
 #[test]
 fn newer_set_between_wake_batches_takes_over() {
-    let _w = Watchdog::new("newer_set_between_wake_batches_takes_over");
+    let _w = Watchdog::new(
+        "newer_set_between_wake_batches_takes_over",
+        Duration::from_secs(30),
+    );
     batch_boundary(true);
 }
 
@@ -251,7 +266,10 @@ fn a_wait_starts_at_its_first_poll() {
 
 #[test]
 fn timed_out_and_dropped_waits_leave_no_node() {
-    let _w = Watchdog::new("timed_out_and_dropped_waits_leave_no_node");
+    let _w = Watchdog::new(
+        "timed_out_and_dropped_waits_leave_no_node",
+        Duration::from_secs(30),
+    );
     let ev = REvent::new();
     assert!(!ev.try_wait_for(Duration::from_millis(5)));
     assert!(!ev.try_wait_until(std::time::Instant::now() + Duration::from_millis(5)));
@@ -286,7 +304,7 @@ fn timed_out_and_dropped_waits_leave_no_node() {
 
 #[test]
 fn storm_of_cancellations_with_racing_pulses() {
-    let _w = Watchdog::with_limit(
+    let _w = Watchdog::new(
         "storm_of_cancellations_with_racing_pulses",
         Duration::from_secs(60),
     );

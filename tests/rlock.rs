@@ -87,7 +87,7 @@ fn async_acquire_without_identity_is_a_typed_error() {
 
 #[test]
 fn two_tasks_on_one_thread_exclude_each_other() {
-    let _dog = Watchdog::new("two_tasks_on_one_thread", 20);
+    let _dog = Watchdog::new("two_tasks_on_one_thread", Duration::from_secs(20));
     let rlock = Arc::new(RLock::new());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -124,7 +124,7 @@ fn two_tasks_on_one_thread_exclude_each_other() {
 
 #[test]
 fn mixed_worlds_mutual_exclusion_with_nesting() {
-    let _dog = Watchdog::new("mixed_worlds_mutual_exclusion", 60);
+    let _dog = Watchdog::new("mixed_worlds_mutual_exclusion", Duration::from_secs(60));
     const ROUNDS: usize = 200;
     let rlock = Arc::new(RLock::new());
     let inside = Arc::new(AtomicUsize::new(0));
@@ -209,7 +209,7 @@ fn mixed_worlds_mutual_exclusion_with_nesting() {
 
 #[test]
 fn fifo_hand_off_across_worlds_and_notifier_of_another_kind() {
-    let _dog = Watchdog::new("fifo_hand_off", 20);
+    let _dog = Watchdog::new("fifo_hand_off", Duration::from_secs(20));
     let rlock = Arc::new(RLock::new());
     let order = Arc::new(StdMutex::new(Vec::new()));
     // The holder is an identified futures-lite task; it will release from
@@ -274,7 +274,7 @@ fn fifo_hand_off_across_worlds_and_notifier_of_another_kind() {
 
 #[test]
 fn cancelled_waiters_lose_nothing() {
-    let _dog = Watchdog::new("cancelled_waiters", 20);
+    let _dog = Watchdog::new("cancelled_waiters", Duration::from_secs(20));
     let rlock = Arc::new(RLock::new());
     let guard = rlock.acquire_blocking();
     let rt = multi_thread_rt();
@@ -313,7 +313,7 @@ fn cancelled_waiters_lose_nothing() {
 
 #[test]
 fn identity_follows_the_task_across_worker_migrations() {
-    let _dog = Watchdog::new("identity_migration", 30);
+    let _dog = Watchdog::new("identity_migration", Duration::from_secs(30));
     let rt = multi_thread_rt();
     let threads_seen = Arc::new(StdMutex::new(std::collections::HashSet::new()));
     let results: Vec<(UnitId, bool)> = rt.block_on(async {
@@ -394,7 +394,7 @@ fn two_tasks_on_one_thread_have_different_ids_and_restore_on_panic() {
 
 #[test]
 fn rmutex_shared_by_threads_and_identified_tasks() {
-    let _dog = Watchdog::new("rmutex", 30);
+    let _dog = Watchdog::new("rmutex", Duration::from_secs(30));
     let m = Arc::new(polysync::RMutex::new(std::sync::atomic::AtomicU64::new(0)));
     let rt = multi_thread_rt();
     let tasks: Vec<_> = (0..3)
@@ -439,7 +439,7 @@ fn rmutex_shared_by_threads_and_identified_tasks() {
 
 #[test]
 fn reentry_while_own_queued_wait_is_handed_the_lock() {
-    let _dog = Watchdog::new("reentry_during_handoff", 20);
+    let _dog = Watchdog::new("reentry_during_handoff", Duration::from_secs(20));
     let rlock = Arc::new(RLock::new());
     for poll_first_again in [false, true] {
         let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();

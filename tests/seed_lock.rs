@@ -17,54 +17,16 @@
 //!   would hang the test, a lost hand-off would leave the lock locked);
 //! - **clean state afterwards**: `locked() == false`, `waiting() == 0`.
 
+#[path = "support/worlds.rs"]
+mod worlds;
+use worlds::Watchdog;
+
 use polysync::{Lock, Mutex};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
-
-/// Aborts the process with a message if the test has not finished within
-/// `limit`: a lost wake-up would otherwise hang the test instead of failing it.
-/// Never fires in a passing run (which takes well under a second).
-struct Watchdog {
-    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Watchdog {
-    fn new(test: &'static str) -> Self {
-        let limit = Duration::from_secs(30);
-        let done = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-        let thread = {
-            let done = done.clone();
-            thread::spawn(move || {
-                let (flag, cv) = &*done;
-                let guard = flag.lock().unwrap();
-                let (guard, _) = cv.wait_timeout_while(guard, limit, |done| !*done).unwrap();
-                if !*guard {
-                    eprintln!("watchdog: {test} hung for {limit:?} (a lost wake-up?)");
-                    std::process::abort();
-                }
-            })
-        };
-        Watchdog {
-            done,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        let (flag, cv) = &*self.done;
-        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cv.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 /// Critical sections per execution unit (thread or task).
 const ROUNDS: usize = 200;
@@ -301,25 +263,37 @@ fn run_multi_thread_scenario(kind: Kind) {
 
 #[test]
 fn lock_shared_by_threads_tokio_current_thread_and_block_on() {
-    let _watchdog = Watchdog::new("lock_shared_by_threads_tokio_current_thread_and_block_on");
+    let _watchdog = Watchdog::new(
+        "lock_shared_by_threads_tokio_current_thread_and_block_on",
+        Duration::from_secs(30),
+    );
     run_current_thread_scenario(Kind::Lock);
 }
 
 #[test]
 fn mutex_shared_by_threads_tokio_current_thread_and_block_on() {
-    let _watchdog = Watchdog::new("mutex_shared_by_threads_tokio_current_thread_and_block_on");
+    let _watchdog = Watchdog::new(
+        "mutex_shared_by_threads_tokio_current_thread_and_block_on",
+        Duration::from_secs(30),
+    );
     run_current_thread_scenario(Kind::Mutex);
 }
 
 #[test]
 fn lock_shared_by_threads_tokio_multi_thread_and_block_on() {
-    let _watchdog = Watchdog::new("lock_shared_by_threads_tokio_multi_thread_and_block_on");
+    let _watchdog = Watchdog::new(
+        "lock_shared_by_threads_tokio_multi_thread_and_block_on",
+        Duration::from_secs(30),
+    );
     run_multi_thread_scenario(Kind::Lock);
 }
 
 #[test]
 fn mutex_shared_by_threads_tokio_multi_thread_and_block_on() {
-    let _watchdog = Watchdog::new("mutex_shared_by_threads_tokio_multi_thread_and_block_on");
+    let _watchdog = Watchdog::new(
+        "mutex_shared_by_threads_tokio_multi_thread_and_block_on",
+        Duration::from_secs(30),
+    );
     run_multi_thread_scenario(Kind::Mutex);
 }
 
@@ -328,7 +302,7 @@ fn mutex_shared_by_threads_tokio_multi_thread_and_block_on() {
 /// constructors produce working primitives.
 #[test]
 fn static_mutex_shared_by_all_worlds() {
-    let _watchdog = Watchdog::new("static_mutex_shared_by_all_worlds");
+    let _watchdog = Watchdog::new("static_mutex_shared_by_all_worlds", Duration::from_secs(30));
     static COUNTER: Mutex<usize> = Mutex::new(0);
     const N: usize = 200;
     let blocking = thread::spawn(|| {

@@ -5,6 +5,10 @@
 //! waiters, and a generic random-cancellation storm with an exact final check.
 #![allow(dead_code)]
 
+#[path = "../support/worlds.rs"]
+mod worlds;
+pub use worlds::Watchdog;
+
 use futures_lite::future::{or, poll_once, yield_now};
 use polysync::countdown::CountdownEvent;
 use polysync::revent::REvent;
@@ -19,51 +23,6 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------
 // Watchdog, polling, randomness
 // ---------------------------------------------------------------------------
-
-/// Aborts the process if the test has not finished within `limit`: a lost
-/// wake-up would otherwise hang the test instead of failing it. Never fires
-/// in a passing run.
-pub struct Watchdog {
-    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Watchdog {
-    pub fn new(test: &'static str) -> Self {
-        Self::with_limit(test, Duration::from_secs(30))
-    }
-
-    pub fn with_limit(test: &'static str, limit: Duration) -> Self {
-        let done = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-        let thread = {
-            let done = done.clone();
-            thread::spawn(move || {
-                let (flag, cv) = &*done;
-                let guard = flag.lock().unwrap();
-                let (guard, _) = cv.wait_timeout_while(guard, limit, |done| !*done).unwrap();
-                if !*guard {
-                    eprintln!("watchdog: {test} hung for {limit:?} (a lost wake-up?)");
-                    std::process::abort();
-                }
-            })
-        };
-        Watchdog {
-            done,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        let (flag, cv) = &*self.done;
-        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cv.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 /// Polls `cond` every millisecond for at most 10 s; panics if it never held.
 /// Used to know that waiters are queued, never to measure time.

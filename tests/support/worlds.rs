@@ -4,36 +4,49 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Aborts the process if the test runs longer than `secs`: a lost wake-up
-/// must fail the run, not hang it.
-pub struct Watchdog(Arc<AtomicBool>);
+/// Aborts the process with a message if the test has not finished within
+/// `limit`: a lost wake-up must fail the run, not hang it. Never fires in a
+/// passing run; dropping it stops its thread at once.
+pub struct Watchdog {
+    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<thread::JoinHandle<()>>,
+}
 
 impl Watchdog {
-    pub fn new(name: &'static str, secs: u64) -> Self {
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
-        thread::spawn(move || {
-            let end = Instant::now() + Duration::from_secs(secs);
-            while Instant::now() < end {
-                if flag.load(Ordering::Relaxed) {
-                    return;
+    pub fn new(test: &'static str, limit: Duration) -> Self {
+        let done = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let thread = {
+            let done = done.clone();
+            thread::spawn(move || {
+                let (flag, cv) = &*done;
+                let guard = flag.lock().unwrap_or_else(|e| e.into_inner());
+                let (guard, _) = cv
+                    .wait_timeout_while(guard, limit, |done| !*done)
+                    .unwrap_or_else(|e| e.into_inner());
+                if !*guard {
+                    eprintln!("watchdog: {test} did not finish within {limit:?} (a lost wake-up?)");
+                    std::process::abort();
                 }
-                thread::sleep(Duration::from_millis(20));
-            }
-            eprintln!("watchdog: {name} did not finish in {secs} s");
-            std::process::abort();
-        });
-        Watchdog(done)
+            })
+        };
+        Watchdog {
+            done,
+            thread: Some(thread),
+        }
     }
 }
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+        let (flag, cv) = &*self.done;
+        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
