@@ -11,13 +11,17 @@
 //! waking it. The waiter therefore wakes exactly once, already owning the
 //! lock, in FIFO order: no thundering herd, no second race for the lock.
 //!
-//! While an entry sits in the condition's queue its node data carries
-//! `IN_CONDITION`; `notify` clears it while it holds the condition's lock, so
-//! a waiter that reads its data under that lock knows which queue it is in.
+//! While an entry sits in the condition's queue its `in_condition` flag is
+//! set; `notify` clears it while it holds the condition's lock, so a waiter
+//! that reads the flag under that lock knows which queue it is in. The
+//! waiter never reads its node's data while the node is queued: once moved,
+//! the lock's release path owns that data (it writes the next owner there).
 
 use crate::lock::{Lock, LockGuard};
-use crate::lowlevel::queue::{NOTIFIED, Node, WAITING, WaitQueue, WakeList};
-use crate::lowlevel::sync::const_fn;
+use crate::lowlevel::queue::{
+    NOTIFIED, Node, WAITING, WaitQueue, WakeList, node_of, refresh_waker,
+};
+use crate::lowlevel::sync::{AtomicBool, Ordering, const_fn};
 use crate::lowlevel::wait::Protocol;
 use crate::lowlevel::{block_on_with, current_unit, deadline_after};
 use crate::mutex::{Mutex, MutexGuard};
@@ -27,10 +31,6 @@ use std::marker::PhantomPinned;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-/// Node-data bit: the entry is in the condition's queue (not the lock's).
-/// Owner identities are below 2^31, so this bit is free.
-const IN_CONDITION: usize = 1 << 31;
 
 /// A condition variable usable from every world at once.
 ///
@@ -83,13 +83,25 @@ pub struct Condition {
 }
 
 /// What a waiter leaves in the condition's queue. `repr(C)` with the node
-/// first, so `notify` can reach the rest from the node pointer.
+/// first, so `notify` can reach the rest from the node pointer (queued with
+/// [`node_of`], whose provenance covers the whole entry).
 #[repr(C)]
 struct Entry<'a> {
+    /// Its data is the owner identity to hand the lock to. Owned as
+    /// `Node` says: under the condition's lock while queued there, under
+    /// both locks while `notify` moves it, under the lock's queue lock after.
     node: Node,
     /// The lock to return to, as the wait protocol it runs (`Lock` or `RLock`).
+    /// Written before the entry is queued; read-only while it is.
     lock: *const (dyn Protocol + 'a),
+    /// The notify round the entry arrived in. Written before the entry is
+    /// queued; read-only while it is.
     round: u32,
+    /// Set while the node is linked in the condition's queue; cleared by
+    /// `notify` (under the condition's lock) when it moves the node to the
+    /// lock. Read and written only under the condition's lock while the node
+    /// is queued; an atomic so that this never needs an `unsafe` argument.
+    in_condition: AtomicBool,
 }
 
 /// A guard that a [`Condition`] can wait with: [`LockGuard`], [`MutexGuard`]
@@ -393,6 +405,9 @@ impl Condition {
         }
         let mut woken = 0;
         let mut round = None;
+        // One list for every batch: a panicking waker is re-raised only after
+        // the last batch (see `WakeList`).
+        let mut wakers = WakeList::new();
         loop {
             let mut guard = self.queue.lock();
             // This notify serves the waiters queued up to now; it moves the
@@ -402,7 +417,6 @@ impl Condition {
                 guard.set_user(u64::from(current.wrapping_add(1)));
                 current
             });
-            let mut wakers = WakeList::new();
             let mut batch_full = false;
             while woken < n {
                 if wakers.is_full() {
@@ -414,14 +428,18 @@ impl Condition {
                     break;
                 }
                 // SAFETY: the entry is queued here and we hold this queue's
-                // lock, so it is alive; `round` and `lock` are written before
-                // it is queued and never change while it is.
-                let (entry_round, lock) = unsafe { ((*entry).round, &*(*entry).lock) };
+                // lock, so it is alive, and it was queued through `node_of`,
+                // so the pointer covers the whole entry; `round` and `lock`
+                // are written before it is queued and never change while it is.
+                let (entry_round, lock, in_condition) =
+                    unsafe { ((*entry).round, &*(*entry).lock, &(*entry).in_condition) };
                 if current.wrapping_sub(entry_round) >= 1 << 31 {
                     break; // queued after this notify began
                 }
                 let mut node = guard.detach_front().expect("the front exists");
-                let owner = node.data() & !IN_CONDITION;
+                // Under the condition's lock: the waiter reads it there.
+                in_condition.store(false, Ordering::Relaxed);
+                let owner = node.data();
                 let mut lock_queue = Protocol::queue(lock).lock();
                 if Protocol::try_locked(lock, &mut lock_queue, owner) {
                     // The lock is free: hand it over at once.
@@ -511,9 +529,10 @@ impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
         let source = guard.source();
         ConditionWait {
             entry: Entry {
-                node: Node::new(owner.map_or(0, |owner| owner | IN_CONDITION)),
+                node: Node::new(owner.unwrap_or(0)),
                 lock: G::raw_lock(source),
                 round: 0,
+                in_condition: AtomicBool::new(false),
             },
             cond,
             source,
@@ -539,10 +558,10 @@ impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
             return Withdrawn::No;
         }
         let mut guard = this.cond.queue.lock();
-        if node.data() & IN_CONDITION == 0 {
+        if !this.entry.in_condition.load(Ordering::Relaxed) {
             return Withdrawn::No;
         }
-        // SAFETY: IN_CONDITION under the condition's lock: queued there.
+        // SAFETY: `in_condition` under the condition's lock: queued there.
         let waker = unsafe { guard.remove(node) };
         drop(guard);
         drop(waker);
@@ -569,25 +588,24 @@ impl<'a, G: ConditionGuard<'a>> Future for ConditionWait<'a, G> {
             WAITING => {}
             _ => panic!("polysync: a condition wait was polled after it completed"),
         }
-        let queue = this.cond.queue.lock();
-        if node.data() & IN_CONDITION != 0 {
-            let old = node.replace_waker_locked(cx.waker());
+        // Lock whichever queue holds the node now: the condition's while
+        // `in_condition` is set, else the lock's (whose lock then guards it).
+        let cond_queue = &this.cond.queue;
+        let lock_queue = Protocol::queue(this.lock());
+        let queued = refresh_waker(node, cx.waker(), || {
+            let queue = cond_queue.lock();
+            if this.entry.in_condition.load(Ordering::Relaxed) {
+                return Some(queue);
+            }
             drop(queue);
-            drop(old);
+            let queue = lock_queue.lock();
+            (node.state() == WAITING).then_some(queue)
+        });
+        if queued {
             return Poll::Pending;
         }
-        drop(queue);
-        // Moved to the lock's queue: its lock now guards the node.
-        let lock_queue = Protocol::queue(this.lock()).lock();
-        if node.state() == NOTIFIED {
-            drop(lock_queue);
-            node.set_done();
-            return Poll::Ready(this.take_back());
-        }
-        let old = node.replace_waker_locked(cx.waker());
-        drop(lock_queue);
-        drop(old);
-        Poll::Pending
+        node.set_done();
+        Poll::Ready(this.take_back())
     }
 }
 
@@ -601,14 +619,16 @@ impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
         if let Some(guard) = this.guard.take() {
             let node = &this.entry.node;
             if node.data() == 0 {
-                node.set_data(G::async_owner() | IN_CONDITION);
+                node.set_data(G::async_owner());
             }
             let waker = cx.waker().clone();
             let mut queue = this.cond.queue.lock();
             this.entry.round = queue.user() as u32;
+            this.entry.in_condition.store(true, Ordering::Relaxed);
             // SAFETY: the entry lives in this pinned future; `Drop` takes it
             // out of whichever queue holds it before the memory goes away.
-            unsafe { queue.push_back(&this.entry.node, waker) };
+            // `notify` reads the entry beyond its node: the pointer covers it.
+            unsafe { queue.push_back(node_of(&this.entry), waker) };
             drop(queue);
             // Only now give the lock up: a notify after this sees us.
             this.saved = Some(guard.give_up());
@@ -632,7 +652,7 @@ impl<'a, G: ConditionGuard<'a>> Drop for ConditionWait<'a, G> {
             }
             WAITING => {
                 let mut queue = self.cond.queue.lock();
-                if node.data() & IN_CONDITION != 0 {
+                if self.entry.in_condition.load(Ordering::Relaxed) {
                     // SAFETY: still queued in the condition's queue.
                     let waker = unsafe { queue.remove(node) };
                     drop(queue);

@@ -48,12 +48,20 @@ pub(crate) const DONE: u8 = 3;
 /// not move while it is `WAITING` (the futures that hold one are `!Unpin`).
 pub(crate) struct Node {
     state: AtomicU8,
-    /// What the waiter tells the notifier (an owner id, a pointer to an item
-    /// slot) or what the notifier hands back. Accessed under the queue lock
-    /// while `WAITING`, by the owner otherwise.
+    /// What the waiter tells the notifier (an owner id, a kind) or what the
+    /// notifier hands back. One owner at a time:
+    /// - `IDLE`, `NOTIFIED` (seen with `Acquire`), `DONE`: the waiter.
+    /// - `WAITING`: whoever holds the lock of the queue the node is linked
+    ///   in. A node in transit between two queues (a condition waiter being
+    ///   moved to its lock's queue) is written only while both locks are
+    ///   held. The waiter never reads it while `WAITING`: it learns where it
+    ///   stands from `state` (and a condition entry from its own flag).
     data: UnsafeCell<usize>,
+    /// List links: owned by the lock of the queue the node is linked in.
     next: UnsafeCell<*const Node>,
     prev: UnsafeCell<*const Node>,
+    /// The waker a notifier takes: same owner as `data`. Only compared
+    /// (`will_wake`) and moved under a lock; cloned and dropped outside it.
     waker: UnsafeCell<Option<Waker>>,
     _pinned: PhantomPinned,
 }
@@ -111,18 +119,58 @@ impl Node {
         self.data.with(|p| unsafe { *p })
     }
 
-    /// Stores `waker` unless the stored one would wake the same task; returns
-    /// the replaced waker so the caller can drop it after unlocking.
-    /// Must be called with the queue lock held while the node is `WAITING`.
-    pub(crate) fn replace_waker_locked(&self, waker: &Waker) -> Option<Waker> {
-        // SAFETY: the caller holds the queue lock, which guards a WAITING node's waker.
-        self.waker.with_mut(|slot| unsafe {
-            match &*slot {
-                Some(old) if old.will_wake(waker) => None,
-                _ => (*slot).replace(waker.clone()),
-            }
-        })
+    /// Whether the stored waker already wakes the task `waker` wakes.
+    /// `will_wake` compares pointers only, so no user code runs under the lock.
+    ///
+    /// # Safety
+    /// The node is `WAITING` and `_guard` locks the queue it is linked in.
+    unsafe fn will_wake(&self, _guard: &QueueGuard<'_>, waker: &Waker) -> bool {
+        // SAFETY: the caller holds the lock that owns a WAITING node's waker.
+        self.waker
+            .with(|slot| unsafe { (*slot).as_ref().is_some_and(|w| w.will_wake(waker)) })
     }
+
+    /// Swaps in a waker cloned outside the lock; returns the old one, to be
+    /// dropped after unlocking.
+    ///
+    /// # Safety
+    /// As for [`Node::will_wake`].
+    unsafe fn swap_waker(&self, _guard: &QueueGuard<'_>, waker: Waker) -> Option<Waker> {
+        // SAFETY: as in `will_wake`.
+        self.waker
+            .with_mut(|slot| unsafe { (*slot).replace(waker) })
+    }
+}
+
+/// Makes a queued node wake the task behind `waker` from now on, without
+/// running user code under a queue lock: the stored waker is compared under
+/// the lock (`will_wake`), a fresh one is cloned outside it, and stored under
+/// the lock again if the node is still queued; the replaced one is dropped
+/// after unlocking.
+///
+/// `lock` takes the lock of the queue the node is `WAITING` in and returns
+/// it, or `None` once the node is no longer waiting (it was notified).
+/// Returns `true` if the node is still queued with a suitable waker, `false`
+/// if it was notified (the caller completes).
+pub(crate) fn refresh_waker<'q>(
+    node: &Node,
+    waker: &Waker,
+    mut lock: impl FnMut() -> Option<QueueGuard<'q>>,
+) -> bool {
+    let Some(guard) = lock() else { return false };
+    // SAFETY: `lock` returns the guard of the queue the node waits in.
+    if unsafe { node.will_wake(&guard, waker) } {
+        return true;
+    }
+    drop(guard);
+    // A waker's `clone` is user code: never under a queue lock.
+    let fresh = waker.clone();
+    let Some(guard) = lock() else { return false };
+    // SAFETY: as above.
+    let old = unsafe { node.swap_waker(&guard, fresh) };
+    drop(guard);
+    drop(old);
+    true
 }
 
 impl std::fmt::Debug for Node {
@@ -137,6 +185,17 @@ impl std::fmt::Debug for Node {
             .field("state", &state)
             .finish_non_exhaustive()
     }
+}
+
+/// The node of an entry that embeds one as its first field (`repr(C)`), as a
+/// pointer whose provenance covers the whole entry, for
+/// [`QueueGuard::push_back`]: a notifier may cast it back to `*const E` and
+/// read the rest. A reference to the node alone would only cover the node
+/// (Stacked/Tree Borrows).
+///
+/// Meaningful only when `E` is `repr(C)` with a [`Node`] as its first field.
+pub(crate) fn node_of<E>(entry: &E) -> *const Node {
+    std::ptr::from_ref(entry).cast::<Node>()
 }
 
 /// One atomic word (lock bit, waiter count, the primitive's user bits) and the
@@ -328,33 +387,41 @@ impl QueueGuard<'_> {
     /// Appends an `IDLE` node with the waker to wake it by; it becomes `WAITING`.
     ///
     /// # Safety
-    /// The node must stay at this address and alive until it has been removed
-    /// with [`QueueGuard::remove`] or observed `NOTIFIED` by its owner.
-    pub(crate) unsafe fn push_back(&mut self, node: &Node, waker: Waker) {
-        debug_assert_eq!(node.state.load(Ordering::Relaxed), IDLE);
+    /// - `node` points to an `IDLE` node that stays at this address and alive
+    ///   until it has been removed with [`QueueGuard::remove`] or observed
+    ///   `NOTIFIED` by its owner.
+    /// - The pointer's provenance covers everything a notifier reads through
+    ///   it. A primitive whose notifiers reach past the node into the entry
+    ///   that embeds it (a condition's lock and round, a queue getter's item
+    ///   slot) derives it from a pointer to that whole entry (see
+    ///   [`node_of`]), never from a reference to the node alone.
+    pub(crate) unsafe fn push_back(&mut self, node: *const Node, waker: Waker) {
+        // SAFETY: the caller guarantees `node` is alive.
+        let node_ref = unsafe { &*node };
+        debug_assert_eq!(node_ref.state.load(Ordering::Relaxed), IDLE);
         assert!(
             self.word & COUNT_MASK != COUNT_MASK,
             "polysync: more than 2^31 - 1 waiters on one primitive"
         );
-        let new: *const Node = node;
+        let new = node;
         // SAFETY: we hold the lock; `node` is not linked anywhere, so only we
         // touch its cells; linked nodes are alive by the push contract.
         unsafe {
-            node.waker.with_mut(|w| *w = Some(waker));
+            node_ref.waker.with_mut(|w| *w = Some(waker));
             let head = self.head();
             if head.is_null() {
-                node.next.with_mut(|p| *p = new);
-                node.prev.with_mut(|p| *p = new);
+                node_ref.next.with_mut(|p| *p = new);
+                node_ref.prev.with_mut(|p| *p = new);
                 self.set_head(new);
             } else {
                 let tail = (*head).prev.with(|p| *p);
-                node.next.with_mut(|p| *p = head);
-                node.prev.with_mut(|p| *p = tail);
+                node_ref.next.with_mut(|p| *p = head);
+                node_ref.prev.with_mut(|p| *p = tail);
                 (*tail).next.with_mut(|p| *p = new);
                 (*head).prev.with_mut(|p| *p = new);
             }
         }
-        node.state.store(WAITING, Ordering::Relaxed);
+        node_ref.state.store(WAITING, Ordering::Relaxed);
         self.word += COUNT_UNIT;
     }
 
@@ -552,9 +619,20 @@ impl Waiting<'_> {
 
 /// A fixed-size batch of wakers collected under a queue lock and woken after
 /// it is released, without allocating.
+///
+/// # A panicking waker strands nobody
+/// A waker's `wake` is user code and may panic. [`wake_all`](WakeList::wake_all)
+/// catches such a panic, keeps waking the rest of the batch, and keeps the
+/// first panic; the list re-raises it when it is dropped. A primitive that
+/// wakes in several batches holds one list for the whole operation, so every
+/// batch is collected and woken (and the primitive's state finished) before
+/// the panic reaches its caller: no waiter stays queued behind the panic and
+/// no hand-off is lost.
 pub(crate) struct WakeList {
     wakers: [Option<Waker>; WakeList::CAPACITY],
     len: usize,
+    /// The first panic of a waker, re-raised on drop.
+    panic: Option<Box<dyn std::any::Any + Send + 'static>>,
 }
 
 impl WakeList {
@@ -564,6 +642,7 @@ impl WakeList {
         Self {
             wakers: Default::default(),
             len: 0,
+            panic: None,
         }
     }
 
@@ -579,11 +658,16 @@ impl WakeList {
         self.len += 1;
     }
 
-    /// Wakes everything collected. Call only with no queue lock held.
+    /// Wakes everything collected. Call only with no queue lock held. Never
+    /// unwinds: a waker's panic is kept and re-raised when the list drops.
     pub(crate) fn wake_all(&mut self) {
         for slot in &mut self.wakers[..self.len] {
             if let Some(waker) = slot.take() {
-                waker.wake();
+                let woken =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
+                if let Err(panic) = woken {
+                    self.panic.get_or_insert(panic);
+                }
             }
         }
         self.len = 0;
@@ -593,6 +677,13 @@ impl WakeList {
 impl Drop for WakeList {
     fn drop(&mut self) {
         self.wake_all();
+        if let Some(panic) = self.panic.take() {
+            // Already unwinding (from a panic elsewhere): a second panic
+            // would abort; the first one is what the caller sees.
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(panic);
+            }
+        }
     }
 }
 
@@ -670,14 +761,119 @@ mod tests {
         assert!(queue.cas_idle(2, 3, Ordering::Relaxed));
     }
 
-    #[test]
-    fn wake_list_wakes_outside_and_reuses() {
-        let mut list = WakeList::new();
-        for _ in 0..WakeList::CAPACITY {
-            list.push(Some(Waker::noop().clone()));
+    /// A waker that counts wakes, panics in `wake` if asked, and records
+    /// whether the watched queue was locked when it was cloned.
+    struct Probe {
+        wakes: std::sync::atomic::AtomicUsize,
+        panics: bool,
+        queue: *const WaitQueue,
+        cloned_under_lock: std::sync::atomic::AtomicBool,
+    }
+    // SAFETY: `queue` points to a queue that outlives every probe in these
+    // tests and is only read through its atomic word.
+    unsafe impl Send for Probe {}
+    // SAFETY: as above.
+    unsafe impl Sync for Probe {}
+
+    fn probe(panics: bool, queue: &WaitQueue) -> std::sync::Arc<Probe> {
+        std::sync::Arc::new(Probe {
+            wakes: Default::default(),
+            panics,
+            queue,
+            cloned_under_lock: Default::default(),
+        })
+    }
+
+    fn probe_waker(p: &std::sync::Arc<Probe>) -> Waker {
+        use std::sync::Arc;
+        use std::task::{RawWaker, RawWakerVTable};
+        fn raw(p: Arc<Probe>) -> RawWaker {
+            RawWaker::new(Arc::into_raw(p).cast(), &VTABLE)
         }
-        assert!(list.is_full());
-        list.wake_all();
+        unsafe fn clone(p: *const ()) -> RawWaker {
+            // SAFETY: `p` is a live `Arc<Probe>` of this waker.
+            let p = unsafe {
+                Arc::increment_strong_count(p.cast::<Probe>());
+                Arc::from_raw(p.cast::<Probe>())
+            };
+            // SAFETY: the queue outlives the probe (see `Probe`).
+            let word = unsafe { (*p.queue).word.load(Ordering::Relaxed) };
+            if word & LOCKED != 0 {
+                p.cloned_under_lock.store(true, Ordering::Relaxed);
+            }
+            raw(p)
+        }
+        unsafe fn wake(p: *const ()) {
+            // SAFETY: consumes this waker's reference.
+            let p = unsafe { Arc::from_raw(p.cast::<Probe>()) };
+            p.wakes.fetch_add(1, Ordering::Relaxed);
+            assert!(!p.panics, "a user waker panics in wake");
+        }
+        unsafe fn wake_by_ref(p: *const ()) {
+            // SAFETY: borrows this waker's reference.
+            let p = unsafe { &*p.cast::<Probe>() };
+            p.wakes.fetch_add(1, Ordering::Relaxed);
+            assert!(!p.panics, "a user waker panics in wake");
+        }
+        unsafe fn drop_waker(p: *const ()) {
+            // SAFETY: consumes this waker's reference.
+            drop(unsafe { Arc::from_raw(p.cast::<Probe>()) });
+        }
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+        // SAFETY: the vtable keeps the Arc's count balanced; Probe is Send + Sync.
+        unsafe { Waker::from_raw(raw(p.clone())) }
+    }
+
+    #[test]
+    fn a_panicking_waker_does_not_stop_the_batch_and_is_reraised_on_drop() {
+        let queue = WaitQueue::new(0);
+        let probes: Vec<_> = (0..WakeList::CAPACITY)
+            .map(|i| probe(i == 3, &queue))
+            .collect();
+        let mut list = WakeList::new();
+        for p in &probes {
+            list.push(Some(probe_waker(p)));
+        }
+        list.wake_all(); // does not unwind
         assert!(!list.is_full());
+        for p in &probes {
+            assert_eq!(p.wakes.load(Ordering::Relaxed), 1);
+        }
+        // A second batch on the same list still runs.
+        let late = probe(false, &queue);
+        list.push(Some(probe_waker(&late)));
+        list.wake_all();
+        assert_eq!(late.wakes.load(Ordering::Relaxed), 1);
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(list)));
+        assert!(dropped.is_err(), "the kept panic is re-raised on drop");
+    }
+
+    #[test]
+    fn refresh_waker_clones_outside_the_lock_and_keeps_a_matching_waker() {
+        let queue = WaitQueue::new(0);
+        let node = Node::new(0);
+        let first = probe(false, &queue);
+        let first_waker = probe_waker(&first);
+        let stored = first_waker.clone();
+        // SAFETY: the node outlives its time in the queue (notified below).
+        unsafe { queue.lock().push_back(&node, stored) };
+        let lock = || {
+            let guard = queue.lock();
+            (node.state() == WAITING).then_some(guard)
+        };
+        // Same task: nothing is cloned.
+        assert!(refresh_waker(&node, &first_waker, lock));
+        let second = probe(false, &queue);
+        let second_waker = probe_waker(&second);
+        assert!(refresh_waker(&node, &second_waker, lock));
+        assert!(!first.cloned_under_lock.load(Ordering::Relaxed));
+        assert!(!second.cloned_under_lock.load(Ordering::Relaxed));
+        // The stored waker is the second one now.
+        let waker = queue.lock().notify_front(0).unwrap().unwrap();
+        waker.wake();
+        assert_eq!(second.wakes.load(Ordering::Relaxed), 1);
+        assert_eq!(first.wakes.load(Ordering::Relaxed), 0);
+        // Notified: `refresh_waker` reports it.
+        assert!(!refresh_waker(&node, &second_waker, lock));
     }
 }

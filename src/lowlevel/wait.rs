@@ -4,7 +4,7 @@
 //! over. Async methods return it as a future; blocking methods drive the same
 //! future with the current [`Waiter`](super::Waiter).
 
-use super::queue::{DONE, IDLE, NOTIFIED, Node, QueueGuard, WAITING, WaitQueue};
+use super::queue::{DONE, IDLE, NOTIFIED, Node, QueueGuard, WAITING, WaitQueue, refresh_waker};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -118,7 +118,8 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         super::thread::set_spin_hint(guard.is_empty());
         // SAFETY: the node lives in this pinned future, which cannot
         // move; `Drop` removes it from the queue (or consumes the
-        // notification) before the memory goes away.
+        // notification) before the memory goes away. Notifiers of a `Wait`
+        // read only the node, so a pointer from the node covers all they read.
         unsafe { guard.push_back(node, waker) };
         Poll::Pending
     }
@@ -142,17 +143,16 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
         let node = &this.node;
         match state {
             WAITING => {
-                let guard = this.proto.queue().lock();
-                if node.state() == NOTIFIED {
-                    drop(guard);
-                    node.set_done();
-                    return Poll::Ready(());
+                let queue = this.proto.queue();
+                let queued = refresh_waker(node, cx.waker(), || {
+                    let guard = queue.lock();
+                    (node.state() == WAITING).then_some(guard)
+                });
+                if queued {
+                    return Poll::Pending;
                 }
-                // Still queued: make sure the freshest waker is stored.
-                let old = node_replace_waker(node, &guard, cx);
-                drop(guard);
-                drop(old);
-                Poll::Pending
+                node.set_done();
+                Poll::Ready(())
             }
             NOTIFIED => {
                 node.set_done();
@@ -162,14 +162,6 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
             _ => unreachable!(),
         }
     }
-}
-
-fn node_replace_waker(
-    node: &Node,
-    _guard: &QueueGuard<'_>,
-    cx: &Context<'_>,
-) -> Option<std::task::Waker> {
-    node.replace_waker_locked(cx.waker())
 }
 
 impl<P: Protocol + ?Sized> Drop for Wait<'_, P> {

@@ -5,7 +5,7 @@ use super::entry::{Entry, GETTER, HANDED, PUTTER};
 use super::error::{GetError, PutError};
 use super::generic::{GenericQueue, wake};
 use super::storage::{Fifo, Storage};
-use crate::lowlevel::queue::{IDLE, NOTIFIED, QueueGuard, WAITING};
+use crate::lowlevel::queue::{IDLE, NOTIFIED, QueueGuard, WAITING, node_of, refresh_waker};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -28,16 +28,15 @@ fn poll_entry<T, S, R>(
             Poll::Ready(finish(&entry))
         }
         WAITING => {
-            let guard = queue.queue.lock();
-            if node.state() == NOTIFIED {
-                drop(guard);
-                node.set_done();
-                return Poll::Ready(finish(&entry));
+            let queued = refresh_waker(node, cx.waker(), || {
+                let guard = queue.queue.lock();
+                (node.state() == WAITING).then_some(guard)
+            });
+            if queued {
+                return Poll::Pending;
             }
-            let old = node.replace_waker_locked(cx.waker());
-            drop(guard);
-            drop(old);
-            Poll::Pending
+            node.set_done();
+            Poll::Ready(finish(&entry))
         }
         IDLE => {
             // First try without a waker: most operations complete at once,
@@ -71,8 +70,9 @@ fn poll_entry<T, S, R>(
             let waker = waker.expect("cloned before the second attempt");
             // SAFETY: the entry is pinned inside its future, whose `Drop`
             // removes the node (or consumes its notification) before the
-            // memory goes away.
-            unsafe { guard.push_back(node, waker) };
+            // memory goes away. Notifiers read the item slot beside the node:
+            // the pointer is derived from the whole entry.
+            unsafe { guard.push_back(node_of(entry.get_ref()), waker) };
             Poll::Pending
         }
         _ => panic!("polysync: a queue future was polled after it completed"),
