@@ -2,10 +2,10 @@
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{Ordering, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait as RawWait};
-use crate::lowlevel::{block_on, deadline_after};
+use crate::lowlevel::wait::{Protocol, Wait as RawWait, blocking, drive};
+use crate::lowlevel::{WaitError, Waiter, deadline_after};
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -113,13 +113,18 @@ impl Event {
 
     /// Blocks the current execution unit until the event is set.
     ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the wait is withdrawn and
+    /// the unit unwinds through [`Waiter::cancelled`]. The same holds for
+    /// every plain blocking form of the crate.
+    ///
     /// ```
     /// let e = polysync::Event::new();
     /// e.set();
     /// e.wait_blocking();
     /// ```
     pub fn wait_blocking(&self) {
-        self.wait_until_inner(None);
+        blocking(|w| self.wait_with(w, None));
     }
 
     /// Whether the event is set, without waiting (the `try_` form of `wait`).
@@ -139,7 +144,7 @@ impl Event {
     /// assert!(!e.try_wait_for(std::time::Duration::from_millis(1)));
     /// ```
     pub fn try_wait_for(&self, timeout: Duration) -> bool {
-        self.wait_until_inner(deadline_after(timeout))
+        blocking(|w| self.wait_with(w, deadline_after(timeout))).is_some()
     }
 
     /// Blocks until the event is set or `deadline` passes; returns whether it is set.
@@ -150,13 +155,45 @@ impl Event {
     /// assert!(e.try_wait_until(std::time::Instant::now()));
     /// ```
     pub fn try_wait_until(&self, deadline: Instant) -> bool {
-        self.wait_until_inner(Some(deadline))
+        blocking(|w| self.wait_with(w, Some(deadline))).is_some()
     }
 
-    fn wait_until_inner(&self, deadline: Option<Instant>) -> bool {
-        // The last check covers a `set()` that lands between the final poll
-        // and the withdrawal of a timed-out wait.
-        self.is_set() || block_on(self.wait(), deadline).is_some() || self.is_set()
+    /// Blocks on `waiter` until the event is set, `deadline` passes or the
+    /// waiter reports cancellation: the entry point that every blocking form
+    /// runs with the current unit's waiter. Library code that knows its
+    /// waiter calls it directly.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way. A `set()` that lands while the wait gives up
+    /// still counts as success.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+    /// use std::time::Instant;
+    ///
+    /// let e = polysync::Event::new();
+    /// ThreadWaiter::with_current(|w| {
+    ///     assert_eq!(e.wait_with(w, Some(Instant::now())), Err(WaitError::TimedOut));
+    ///     e.set();
+    ///     assert_eq!(e.wait_with(w, None), Ok(()));
+    /// });
+    /// ```
+    pub fn wait_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<(), WaitError> {
+        if self.is_set() {
+            return Ok(());
+        }
+        match drive(waiter, pin!(RawWait::new(self, 0)), deadline) {
+            Ok(()) => Ok(()),
+            // Covers a `set()` that lands between the last poll and the
+            // withdrawal.
+            Err(_) if self.is_set() => Ok(()),
+            Err((error, ())) => Err(error),
+        }
     }
 
     /// How many units wait for the event now (a snapshot).

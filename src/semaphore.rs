@@ -3,10 +3,10 @@
 
 use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue, WakeList};
 use crate::lowlevel::sync::{Ordering, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait};
-use crate::lowlevel::{block_on, deadline_after};
+use crate::lowlevel::wait::{Protocol, Wait, blocking, drive};
+use crate::lowlevel::{WaitError, Waiter, deadline_after};
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -150,7 +150,8 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.value(), 0);
         /// ```
         pub fn acquire_blocking(&self) -> Permit<'_, Self> {
-            self.acquire_until_inner(None).expect("no deadline")
+            blocking(|w| self.acquire_with(w, None))
+                .expect("a wait without a deadline does not time out")
         }
 
         /// Takes a permit if one is free, without waiting or barging past
@@ -175,7 +176,7 @@ macro_rules! acquire_methods {
         /// assert!(sem.try_acquire_for(std::time::Duration::from_millis(1)).is_none());
         /// ```
         pub fn try_acquire_for(&self, timeout: Duration) -> Option<Permit<'_, Self>> {
-            self.acquire_until_inner(deadline_after(timeout))
+            blocking(|w| self.acquire_with(w, deadline_after(timeout)))
         }
 
         /// Blocks until a permit is taken or `deadline` passes.
@@ -185,14 +186,40 @@ macro_rules! acquire_methods {
         /// assert!(sem.try_acquire_until(std::time::Instant::now()).is_some());
         /// ```
         pub fn try_acquire_until(&self, deadline: Instant) -> Option<Permit<'_, Self>> {
-            self.acquire_until_inner(Some(deadline))
+            blocking(|w| self.acquire_with(w, Some(deadline)))
         }
 
-        fn acquire_until_inner(&self, deadline: Option<Instant>) -> Option<Permit<'_, Self>> {
+        /// Blocks on `waiter` until a permit is taken, `deadline` passes or
+        /// the waiter reports cancellation: the entry point that every
+        /// blocking form runs with the current unit's waiter.
+        ///
+        /// # Errors
+        /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+        /// withdrawn either way, and a permit handed to it meanwhile goes to
+        /// the next waiter.
+        ///
+        /// ```
+        /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+        #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// ThreadWaiter::with_current(|w| {
+        ///     let permit = sem.acquire_with(w, None).unwrap();
+        ///     let now = Some(std::time::Instant::now());
+        ///     assert_eq!(sem.acquire_with(w, now).unwrap_err(), WaitError::TimedOut);
+        ///     drop(permit);
+        /// });
+        /// ```
+        pub fn acquire_with<W: Waiter + ?Sized>(
+            &self,
+            waiter: &W,
+            deadline: Option<Instant>,
+        ) -> Result<Permit<'_, Self>, WaitError> {
             if let Some(permit) = self.try_acquire() {
-                return Some(permit);
+                return Ok(permit);
             }
-            block_on(self.acquire(), deadline)
+            let wait = pin!(Wait::new(&self.raw, ($max)(self) as usize));
+            drive(waiter, wait, deadline)
+                .map(|()| Permit { owner: self })
+                .map_err(|(error, ())| error)
         }
 
         /// Free permits now (a snapshot). Permits handed straight to waiters

@@ -58,6 +58,10 @@ pub struct ThreadWaiter {
     /// Waits that parked without spinning since the budget ran out.
     #[cfg(not(polysync_loom))]
     parks_without_spin: std::sync::atomic::AtomicU32,
+    /// The driver's hint for the next wait ([`Waiter::next_in_line`]):
+    /// spin only when the node is next in line.
+    #[cfg(not(polysync_loom))]
+    next_in_line: std::sync::atomic::AtomicBool,
 }
 
 #[cfg(not(polysync_loom))]
@@ -84,9 +88,11 @@ const RETRY_AFTER_PARKS: u32 = 16;
 #[cfg(not(polysync_loom))]
 std::thread_local! {
     /// Set by the wait state machine when it queues a node: whether the node
-    /// went in at the head of its queue, i.e. is next in line. Only such a
-    /// waiter spins; one further back parks at once, so that its spinning
-    /// does not steal the core from the thread that must run next.
+    /// went in at the head of its queue, i.e. is next in line. The blocking
+    /// driver takes it right after the poll that set it (before anything can
+    /// switch units on this thread) and hands it to its waiter
+    /// ([`Waiter::next_in_line`]); only a thread waiter acts on it, so the
+    /// hint never leaks from one coroutine to another on a shared carrier.
     static SPIN_HINT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -99,11 +105,15 @@ pub(crate) fn set_spin_hint(next_in_line: bool) {
     let _ = next_in_line;
 }
 
-#[cfg(not(polysync_loom))]
-fn take_spin_hint() -> bool {
-    SPIN_HINT
+/// Takes (and clears) the hint the last poll on this thread left.
+#[inline]
+pub(crate) fn take_spin_hint() -> bool {
+    #[cfg(not(polysync_loom))]
+    return SPIN_HINT
         .try_with(|hint| hint.replace(false))
-        .unwrap_or(false)
+        .unwrap_or(false);
+    #[cfg(polysync_loom)]
+    return false;
 }
 
 impl ThreadWaiter {
@@ -119,6 +129,8 @@ impl ThreadWaiter {
             spin_budget: std::sync::atomic::AtomicU32::new(MAX_SPIN_PAUSES),
             #[cfg(not(polysync_loom))]
             parks_without_spin: std::sync::atomic::AtomicU32::new(0),
+            #[cfg(not(polysync_loom))]
+            next_in_line: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -186,9 +198,26 @@ impl Waiter for ThreadWaiter {
         Waker::from(self.parker.clone())
     }
 
+    /// An OS thread may spin briefly before it parks (never under loom).
+    fn spins(&self) -> bool {
+        cfg!(not(polysync_loom))
+    }
+
+    fn next_in_line(&self, next: bool) {
+        #[cfg(not(polysync_loom))]
+        self.next_in_line
+            .store(next, std::sync::atomic::Ordering::Relaxed);
+        #[cfg(polysync_loom)]
+        let _ = next;
+    }
+
     fn wait(&self, deadline: Option<Instant>) -> WaitResult {
         #[cfg(not(polysync_loom))]
-        if take_spin_hint() && self.spin() {
+        if self
+            .next_in_line
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+            && self.spin()
+        {
             return WaitResult::Woken;
         }
         loop {

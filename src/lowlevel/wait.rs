@@ -4,10 +4,78 @@
 //! over. Async methods return it as a future; blocking methods drive the same
 //! future with the current [`Waiter`](super::Waiter).
 
+use super::backend::with_current_waiter;
 use super::queue::{DONE, IDLE, NOTIFIED, Node, QueueGuard, WAITING, WaitQueue, refresh_waker};
+use super::waiter::{WaitError, WaitResult, Waiter};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// The body of every plain blocking form (`*_blocking`, `try_*_for`,
+/// `try_*_until`): runs a primitive's `*_with` entry point with the current
+/// execution unit's waiter (see [`with_current_waiter`]). `Some` on
+/// success, `None` on a time-out; a cancelled wait (already withdrawn by the
+/// entry point) unwinds through [`Waiter::cancelled`], since these forms
+/// have no way to report it.
+pub(crate) fn blocking<R>(with: impl FnOnce(&dyn Waiter) -> Result<R, WaitError>) -> Option<R> {
+    with_current_waiter(|waiter| match with(waiter) {
+        Ok(out) => Some(out),
+        Err(WaitError::TimedOut) => None,
+        Err(WaitError::Cancelled) => waiter.cancelled(),
+    })
+}
+
+/// A wait that a blocking driver can give up: what [`drive`] needs beyond
+/// [`Future`]. Every wait future of the crate implements it.
+pub(crate) trait Withdraw: Future {
+    /// What a withdrawn wait gives back to its caller (a put's item); `()`
+    /// for most waits.
+    type Left;
+
+    /// Gives the wait up for good, without blocking: `Err(left)` if it was
+    /// withdrawn with nothing handed over, or `Ok(output)` if a hand-off
+    /// landed first (the wait completed after all; the caller owns the
+    /// output). Either way the future is finished: dropping it does nothing
+    /// more, and polling it again is a bug.
+    fn withdraw(self: Pin<&mut Self>) -> Result<Self::Output, Self::Left>;
+}
+
+/// Drives a wait on `waiter` until it completes, `deadline` passes, or the
+/// waiter reports cancellation; then withdraws it (see [`Withdraw`]). This
+/// is the one blocking loop of the crate: every blocking form of every
+/// primitive ends here.
+///
+/// A `TimedOut` from a waiter without a deadline counts as a spurious
+/// wake-up, so with `deadline == None` the only error is `Cancelled`.
+pub(crate) fn drive<W: Waiter + ?Sized, F: Withdraw>(
+    waiter: &W,
+    mut fut: Pin<&mut F>,
+    deadline: Option<Instant>,
+) -> Result<F::Output, (WaitError, F::Left)> {
+    let waker = waiter.waker();
+    let mut cx = Context::from_waker(&waker);
+    // Clear a hint that an async poll on this thread may have left behind.
+    super::thread::take_spin_hint();
+    loop {
+        let polled = fut.as_mut().poll(&mut cx);
+        // Read (and clear) the hint the poll left on this thread before
+        // anything can switch units, so it never leaks to another wait.
+        let next = super::thread::take_spin_hint();
+        if let Poll::Ready(out) = polled {
+            return Ok(out);
+        }
+        waiter.next_in_line(next);
+        let error = match waiter.wait(deadline) {
+            WaitResult::Woken => continue,
+            WaitResult::TimedOut if deadline.is_none() => continue,
+            WaitResult::TimedOut => WaitError::TimedOut,
+            WaitResult::Cancelled => WaitError::Cancelled,
+        };
+        // A hand-off may have landed as we gave up: `withdraw` takes it.
+        return fut.withdraw().map_err(|left| (error, left));
+    }
+}
 
 /// What a primitive plugs into [`Wait`].
 pub(crate) trait Protocol {
@@ -160,6 +228,45 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
             }
             DONE => panic!("polysync: a wait future was polled after it completed"),
             _ => unreachable!(),
+        }
+    }
+}
+
+impl<P: Protocol + ?Sized> Withdraw for Wait<'_, P> {
+    type Left = ();
+
+    fn withdraw(self: Pin<&mut Self>) -> Result<(), ()> {
+        let this = self.into_ref().get_ref();
+        let node = &this.node;
+        match node.state() {
+            // Never queued (not polled yet): nothing to give up.
+            IDLE => {
+                node.set_done();
+                Err(())
+            }
+            NOTIFIED => {
+                node.set_done();
+                Ok(())
+            }
+            WAITING => {
+                let mut guard = this.proto.queue().lock();
+                if node.state() == NOTIFIED {
+                    drop(guard);
+                    node.set_done();
+                    return Ok(());
+                }
+                // SAFETY: under the lock the node is still WAITING, so it is
+                // linked in this queue.
+                let waker = unsafe { guard.remove(node) };
+                let data = node.data();
+                this.proto.cancelled(&mut guard, data);
+                drop(guard);
+                drop(waker);
+                node.set_done();
+                this.proto.after_cancelled(data);
+                Err(())
+            }
+            _ => Ok(()), // DONE: it completed earlier
         }
     }
 }

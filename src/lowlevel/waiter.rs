@@ -18,6 +18,61 @@ pub enum WaitResult {
     Cancelled,
 }
 
+/// Why a blocking wait given a [`Waiter`] (the `*_with` forms of every
+/// primitive) did not complete. Either way the wait was withdrawn cleanly:
+/// nothing that was handed to it is lost (a lock or permit that arrived is
+/// passed on, an item is given back).
+///
+/// ```
+/// use polysync::lowlevel::{ThreadWaiter, WaitError};
+/// use std::time::Instant;
+///
+/// let sem = polysync::Semaphore::new(0);
+/// ThreadWaiter::with_current(|w| {
+///     let out = sem.acquire_with(w, Some(Instant::now()));
+///     assert_eq!(out.unwrap_err(), WaitError::TimedOut);
+/// });
+/// assert_eq!(sem.waiting(), 0); // withdrawn
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WaitError {
+    /// The deadline passed first.
+    TimedOut,
+    /// The waiter reported that its execution unit is being cancelled
+    /// ([`WaitResult::Cancelled`]).
+    Cancelled,
+}
+
+impl std::fmt::Display for WaitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WaitError::TimedOut => "polysync: the wait timed out",
+            WaitError::Cancelled => "polysync: the waiting execution unit was cancelled",
+        })
+    }
+}
+
+impl std::error::Error for WaitError {}
+
+/// The panic payload with which a plain blocking form (`*_blocking`,
+/// `try_*_for`, `try_*_until`) unwinds when the current unit's waiter
+/// reports cancellation and the backend does not raise its own
+/// cancellation instead (see [`Waiter::cancelled`]). The wait was withdrawn
+/// cleanly before the unwind began.
+///
+/// ```
+/// let payload: Box<dyn std::any::Any + Send> = Box::new(polysync::lowlevel::UnitCancelled);
+/// assert!(payload.is::<polysync::lowlevel::UnitCancelled>());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UnitCancelled;
+
+impl std::fmt::Display for UnitCancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("polysync: a blocking wait was cancelled by its execution unit's backend")
+    }
+}
+
 /// How the current execution unit (an OS thread, a coroutine, a green thread)
 /// suspends until it is woken.
 ///
@@ -71,6 +126,36 @@ pub trait Waiter {
     /// Suspends until woken, the deadline passes, or the unit is cancelled.
     /// May return `Woken` spuriously.
     fn wait(&self, deadline: Option<Instant>) -> WaitResult;
+
+    /// Whether a wait on this waiter may keep its OS thread busy for a few
+    /// microseconds (spin) before it suspends, when a wake is likely soon.
+    /// An OS thread may ([`ThreadWaiter`](super::ThreadWaiter) returns
+    /// `true`); a green thread must not, since spinning would hold the
+    /// carrier thread that its siblings run on. The default is `false`.
+    fn spins(&self) -> bool {
+        false
+    }
+
+    /// A hint given before each [`wait`](Waiter::wait) of a primitive's
+    /// wait: whether the waiting node went in at the head of its queue (it
+    /// is next in line, so a wake is likely soon). A waiter that
+    /// [`spins`](Waiter::spins) spins only when this is `true`. The default
+    /// ignores it.
+    fn next_in_line(&self, next: bool) {
+        let _ = next;
+    }
+
+    /// What a plain blocking form (`*_blocking`, `try_*_for`,
+    /// `try_*_until`), which has no way to report cancellation in its
+    /// result, does after this waiter reported [`WaitResult::Cancelled`] and
+    /// the wait was withdrawn: unwind the unit. The default resumes an
+    /// unwind with the payload [`UnitCancelled`]; a backend overrides it to
+    /// raise its own runtime's cancellation (a `may` coroutine's cancel
+    /// unwinding, say). The `*_with` forms report
+    /// [`WaitError::Cancelled`] instead and never call this.
+    fn cancelled(&self) -> ! {
+        std::panic::resume_unwind(Box::new(UnitCancelled))
+    }
 }
 
 /// Drives `fut` to completion on `waiter`, giving up at `deadline`.
@@ -86,10 +171,15 @@ pub fn block_on_with<W: Waiter + ?Sized, F: Future>(
 ) -> Option<F::Output> {
     let waker = waiter.waker();
     let mut cx = Context::from_waker(&waker);
+    // Clear a hint that an async poll on this thread may have left behind.
+    super::thread::take_spin_hint();
     loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+        let polled = fut.as_mut().poll(&mut cx);
+        let next = super::thread::take_spin_hint();
+        if let Poll::Ready(out) = polled {
             return Some(out);
         }
+        waiter.next_in_line(next);
         match waiter.wait(deadline) {
             WaitResult::Woken => {}
             WaitResult::TimedOut | WaitResult::Cancelled => {
