@@ -22,8 +22,8 @@ use crate::lowlevel::queue::{
     NOTIFIED, Node, WAITING, WaitQueue, WakeList, node_of, refresh_waker,
 };
 use crate::lowlevel::sync::{AtomicBool, Ordering, const_fn};
-use crate::lowlevel::wait::Protocol;
-use crate::lowlevel::{block_on_with, current_unit, deadline_after};
+use crate::lowlevel::wait::{Protocol, Withdraw, drive};
+use crate::lowlevel::{WaitError, Waiter, current_unit, deadline_after, with_current_waiter};
 use crate::mutex::{Mutex, MutexGuard};
 use crate::rlock::{RLock, RLockGuard};
 use std::future::Future;
@@ -117,6 +117,7 @@ impl<'a, G: sealed::Guard<'a>> ConditionGuard<'a> for G {}
 #[allow(private_interfaces)]
 mod sealed {
     use crate::lowlevel::wait::Protocol;
+    use crate::lowlevel::{WaitError, Waiter};
 
     /// What a condition wait needs from a guard. In a private module, so
     /// nobody outside the crate can implement or call it.
@@ -133,8 +134,13 @@ mod sealed {
         fn give_up(self) -> Self::Saved;
         /// The lock was handed back (as a hand-off gives it): rebuild the guard.
         fn take_back(source: Self::Source, saved: Self::Saved) -> Self;
-        /// After a timed-out wait: take the lock again, blocking.
-        fn reacquire(source: Self::Source, saved: Self::Saved) -> Self;
+        /// After a wait that gave up: take the lock again on `waiter`, with
+        /// no deadline (fails only when the waiter reports cancellation).
+        fn reacquire_with<W: Waiter + ?Sized>(
+            source: Self::Source,
+            saved: Self::Saved,
+            waiter: &W,
+        ) -> Result<Self, WaitError>;
     }
 }
 
@@ -155,8 +161,12 @@ impl<'a> sealed::Guard<'a> for LockGuard<'a> {
     fn take_back(source: &'a Lock, (): ()) -> Self {
         LockGuard::assume_held(source)
     }
-    fn reacquire(source: &'a Lock, (): ()) -> Self {
-        source.acquire_blocking()
+    fn reacquire_with<W: Waiter + ?Sized>(
+        source: &'a Lock,
+        (): (),
+        waiter: &W,
+    ) -> Result<Self, WaitError> {
+        source.acquire_with(waiter, None)
     }
 }
 
@@ -177,8 +187,12 @@ impl<'a, T: ?Sized + 'a> sealed::Guard<'a> for MutexGuard<'a, T> {
     fn take_back(source: &'a Mutex<T>, (): ()) -> Self {
         MutexGuard::assume_held(source)
     }
-    fn reacquire(source: &'a Mutex<T>, (): ()) -> Self {
-        source.lock_blocking()
+    fn reacquire_with<W: Waiter + ?Sized>(
+        source: &'a Mutex<T>,
+        (): (),
+        waiter: &W,
+    ) -> Result<Self, WaitError> {
+        source.lock_with(waiter, None)
     }
 }
 
@@ -202,10 +216,14 @@ impl<'a> sealed::Guard<'a> for RLockGuard<'a> {
     fn take_back(source: &'a RLock, levels: usize) -> Self {
         RLockGuard::restore(source, levels)
     }
-    fn reacquire(source: &'a RLock, levels: usize) -> Self {
-        let guard = source.acquire_blocking();
+    fn reacquire_with<W: Waiter + ?Sized>(
+        source: &'a RLock,
+        levels: usize,
+        waiter: &W,
+    ) -> Result<Self, WaitError> {
+        let guard = source.acquire_with(waiter, None)?;
         std::mem::forget(guard);
-        RLockGuard::restore(source, levels)
+        Ok(RLockGuard::restore(source, levels))
     }
 }
 
@@ -264,6 +282,69 @@ impl Condition {
     /// ```
     pub fn wait_blocking<'a, G: ConditionGuard<'a>>(&'a self, guard: G) -> G {
         self.wait_until_inner(guard, None).0
+    }
+
+    /// Blocks on `waiter` until notified, `deadline` passes or the waiter
+    /// reports cancellation: the entry point that every blocking wait runs
+    /// with the current unit's waiter. Returns the guard with the lock held
+    /// again after a notification.
+    ///
+    /// # Errors
+    /// - [`ConditionWaitError::TimedOut`]: the deadline passed; the lock is
+    ///   held again (the guard is in the error). If a notification arrived
+    ///   as the wait gave up, it counts: the result is `Ok`.
+    /// - [`ConditionWaitError::Cancelled`]: the waiter reported
+    ///   cancellation, while waiting for the notification or for the lock
+    ///   afterwards. The lock is **not** held (the guard is gone) and a
+    ///   notification the wait had received is passed on to another waiter.
+    ///
+    /// ```
+    /// use polysync::condition::ConditionWaitError;
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use std::time::Instant;
+    ///
+    /// let (m, cond) = (polysync::Mutex::new(0), polysync::Condition::new());
+    /// ThreadWaiter::with_current(|w| {
+    ///     let guard = m.lock_blocking();
+    ///     match cond.wait_with(guard, w, Some(Instant::now())) {
+    ///         Err(ConditionWaitError::TimedOut(guard)) => assert_eq!(*guard, 0),
+    ///         _ => unreachable!("nobody notifies"),
+    ///     }
+    /// });
+    /// ```
+    pub fn wait_with<'a, G: ConditionGuard<'a>, W: Waiter + ?Sized>(
+        &'a self,
+        guard: G,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<G, ConditionWaitError<G>> {
+        let owner = current_unit().get() as usize;
+        let wait = pin!(ConditionWait::new(self, guard, Some(owner)));
+        let (error, left) = match drive(waiter, wait, deadline) {
+            Ok(guard) => return Ok(guard),
+            Err(gave_up) => gave_up,
+        };
+        let (source, saved, notified) = match left {
+            Left::Withdrawn(source, saved) => (source, saved, false),
+            Left::Notified(source, saved) => (source, saved, true),
+        };
+        if error == WaitError::Cancelled {
+            if notified {
+                // The notification it took must not be lost.
+                self.notify(1);
+            }
+            return Err(ConditionWaitError::Cancelled);
+        }
+        match G::reacquire_with(source, saved, waiter) {
+            Ok(guard) if notified => Ok(guard),
+            Ok(guard) => Err(ConditionWaitError::TimedOut(guard)),
+            Err(_) => {
+                if notified {
+                    self.notify(1);
+                }
+                Err(ConditionWaitError::Cancelled)
+            }
+        }
     }
 
     /// Like [`wait_blocking`](Condition::wait_blocking), giving up after
@@ -371,24 +452,11 @@ impl Condition {
         guard: G,
         deadline: Option<Instant>,
     ) -> (G, bool) {
-        let owner = current_unit().get() as usize;
-        let mut wait = pin!(ConditionWait::new(self, guard, Some(owner)));
-        let outcome = crate::lowlevel::with_current_waiter(|waiter| {
-            if let Some(guard) = block_on_with(waiter, wait.as_mut(), deadline) {
-                return Ok(guard);
-            }
-            match wait.as_mut().withdraw() {
-                // Still in the condition's queue: withdrawn; take the lock again.
-                Withdrawn::Yes(source, saved) => Err((source, saved)),
-                // Already notified: the lock is (or will be) ours; wait for it.
-                Withdrawn::No => Ok(block_on_with(waiter, wait.as_mut(), None)
-                    .expect("a wait without a deadline returns only when done")),
-            }
-        });
-        match outcome {
+        with_current_waiter(|waiter| match self.wait_with(guard, waiter, deadline) {
             Ok(guard) => (guard, true),
-            Err((source, saved)) => (G::reacquire(source, saved), false),
-        }
+            Err(ConditionWaitError::TimedOut(guard)) => (guard, false),
+            Err(ConditionWaitError::Cancelled) => waiter.cancelled(),
+        })
     }
 
     /// Wakes up to `n` waiters, oldest first, and returns how many it woke.
@@ -497,10 +565,28 @@ impl std::fmt::Debug for Condition {
     }
 }
 
-enum Withdrawn<S, V> {
-    Yes(S, V),
-    No,
+/// Why [`Condition::wait_with`] returned without a notification.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConditionWaitError<G> {
+    /// The deadline passed. The lock is held again: here is the guard.
+    TimedOut(G),
+    /// The waiter reported cancellation. The lock is not held; a
+    /// notification the wait had received was passed on.
+    Cancelled,
 }
+
+impl<G> std::fmt::Display for ConditionWaitError<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConditionWaitError::TimedOut(_) => "polysync: the condition wait timed out",
+            ConditionWaitError::Cancelled => {
+                "polysync: the condition wait was cancelled (the lock is not held)"
+            }
+        })
+    }
+}
+
+impl<G: std::fmt::Debug> std::error::Error for ConditionWaitError<G> {}
 
 /// The future of [`Condition::wait`]; resolves to the guard, with the lock
 /// held again.
@@ -549,24 +635,56 @@ impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
     fn take_back(&self) -> G {
         G::take_back(self.source, self.saved.expect("set by the first poll"))
     }
+}
 
-    /// After a timeout: leave the condition's queue if still there.
-    fn withdraw(self: Pin<&mut Self>) -> Withdrawn<G::Source, G::Saved> {
+/// What a condition wait that gave up leaves its caller: the lock to take
+/// again and what the guard gave up, and whether it had been notified.
+pub(crate) enum Left<S, V> {
+    /// Withdrawn from the condition's queue: not notified.
+    Withdrawn(S, V),
+    /// Notified and waiting in the lock's queue (withdrawn from there): the
+    /// notification was consumed; the caller must take the lock again.
+    Notified(S, V),
+}
+
+impl<'a, G: ConditionGuard<'a>> Withdraw for ConditionWait<'a, G> {
+    type Left = Left<G::Source, G::Saved>;
+
+    fn withdraw(self: Pin<&mut Self>) -> Result<G, Self::Left> {
         let this = self.into_ref().get_ref();
+        assert!(
+            this.guard.is_none(),
+            "polysync: a condition wait withdrawn before its first poll"
+        );
         let node = &this.entry.node;
-        if node.state() != WAITING {
-            return Withdrawn::No;
+        let saved = this.saved.expect("set by the first poll");
+        if node.state() == NOTIFIED {
+            node.set_done();
+            return Ok(this.take_back());
         }
-        let mut guard = this.cond.queue.lock();
-        if !this.entry.in_condition.load(Ordering::Relaxed) {
-            return Withdrawn::No;
+        debug_assert_eq!(node.state(), WAITING);
+        let mut queue = this.cond.queue.lock();
+        if this.entry.in_condition.load(Ordering::Relaxed) {
+            // SAFETY: `in_condition` under the condition's lock: queued there.
+            let waker = unsafe { queue.remove(node) };
+            drop(queue);
+            drop(waker);
+            node.set_done();
+            return Err(Left::Withdrawn(this.source, saved));
         }
-        // SAFETY: `in_condition` under the condition's lock: queued there.
-        let waker = unsafe { guard.remove(node) };
-        drop(guard);
+        drop(queue);
+        let mut lock_queue = Protocol::queue(this.lock()).lock();
+        if node.state() == NOTIFIED {
+            drop(lock_queue);
+            node.set_done();
+            return Ok(this.take_back());
+        }
+        // SAFETY: moved and not yet handed the lock: queued there.
+        let waker = unsafe { lock_queue.remove(node) };
+        drop(lock_queue);
         drop(waker);
         node.set_done();
-        Withdrawn::Yes(this.source, this.saved.expect("set by the first poll"))
+        Err(Left::Notified(this.source, saved))
     }
 }
 

@@ -3,10 +3,10 @@
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{Ordering, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait};
-use crate::lowlevel::{block_on, current_unit, deadline_after};
+use crate::lowlevel::wait::{Protocol, Wait, blocking, drive};
+use crate::lowlevel::{WaitError, Waiter, current_unit, deadline_after};
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -100,8 +100,8 @@ impl Lock {
     /// drop(guard);
     /// ```
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
-        self.acquire_until_inner(None)
-            .expect("a wait without a deadline returns only when done")
+        blocking(|w| self.acquire_with(w, None))
+            .expect("a wait without a deadline does not time out")
     }
 
     /// Acquires the lock if it is free, without waiting.
@@ -135,10 +135,7 @@ impl Lock {
     /// drop(guard);
     /// ```
     pub fn try_acquire_for(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        match deadline_after(timeout) {
-            Some(deadline) => self.acquire_until_inner(Some(deadline)),
-            None => Some(self.acquire_blocking()),
-        }
+        blocking(|w| self.acquire_with(w, deadline_after(timeout)))
     }
 
     /// Blocks until the lock is acquired or `deadline` passes.
@@ -152,13 +149,47 @@ impl Lock {
     /// assert!(lock.try_acquire_until(Instant::now() + Duration::from_millis(1)).is_some());
     /// ```
     pub fn try_acquire_until(&self, deadline: Instant) -> Option<LockGuard<'_>> {
-        self.acquire_until_inner(Some(deadline))
+        blocking(|w| self.acquire_with(w, Some(deadline)))
     }
 
-    fn acquire_until_inner(&self, deadline: Option<Instant>) -> Option<LockGuard<'_>> {
+    /// Blocks on `waiter` until the lock is acquired, `deadline` passes or
+    /// the waiter reports cancellation: the entry point that every blocking
+    /// form runs with the current unit's waiter. The current execution unit
+    /// becomes the owner (for the re-entry check), whichever waiter waits.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way, and a hand-off that reached it meanwhile goes
+    /// to the next waiter.
+    ///
+    /// # Panics
+    /// Like [`acquire_blocking`](Lock::acquire_blocking).
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+    /// use std::time::Instant;
+    ///
+    /// let lock = polysync::Lock::new();
+    /// let held = lock.acquire_blocking();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let out = ThreadWaiter::with_current(|w| lock.acquire_with(w, Some(Instant::now())));
+    ///         assert_eq!(out.unwrap_err(), WaitError::TimedOut);
+    ///     });
+    /// });
+    /// drop(held);
+    /// let guard = ThreadWaiter::with_current(|w| lock.acquire_with(w, None)).unwrap();
+    /// assert!(lock.locked());
+    /// # drop(guard);
+    /// ```
+    pub fn acquire_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<LockGuard<'_>, WaitError> {
         let me = current_unit().get();
         if self.queue.cas_idle(0, held_by(me), Ordering::Acquire) {
-            return Some(LockGuard { lock: self });
+            return Ok(LockGuard { lock: self });
         }
         let user = self.queue.user(Ordering::Relaxed);
         if user & LOCKED != 0 && (user >> 1) as u32 == me {
@@ -167,10 +198,9 @@ impl Lock {
                  acquiring it again would deadlock (use a reentrant lock instead)"
             );
         }
-        let acquire = Acquire {
-            wait: Wait::new(self, me as usize),
-        };
-        block_on(acquire, deadline)
+        drive(waiter, pin!(Wait::new(self, me as usize)), deadline)
+            .map(|()| LockGuard { lock: self })
+            .map_err(|(error, ())| error)
     }
 
     /// Whether the lock is held (racy by nature: a snapshot).

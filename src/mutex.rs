@@ -1,6 +1,7 @@
 //! [`Mutex<T>`]: data protected by a [`Lock`].
 
 use crate::lock::{self, Lock, LockGuard};
+use crate::lowlevel::{WaitError, Waiter};
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
@@ -145,6 +146,33 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
         self.lock.try_acquire_until(deadline).map(|g| self.guard(g))
+    }
+
+    /// Blocks on `waiter` until locked, `deadline` passes or the waiter
+    /// reports cancellation: the entry point that every blocking form runs
+    /// with the current unit's waiter (see [`Lock::acquire_with`]).
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way.
+    ///
+    /// # Panics
+    /// Like [`lock_blocking`](Mutex::lock_blocking).
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// let m = polysync::Mutex::new(1);
+    /// ThreadWaiter::with_current(|w| *m.lock_with(w, None).unwrap() += 1);
+    /// assert_eq!(*m.lock_blocking(), 2);
+    /// ```
+    pub fn lock_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<MutexGuard<'_, T>, WaitError> {
+        self.lock
+            .acquire_with(waiter, deadline)
+            .map(|g| self.guard(g))
     }
 
     /// Whether the mutex is locked (a snapshot).

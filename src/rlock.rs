@@ -3,14 +3,14 @@
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait};
+use crate::lowlevel::wait::{Protocol, Wait, blocking, drive};
 use crate::lowlevel::{
-    NoTaskIdentity, UnitId, block_on, current_task, current_unit, deadline_after,
+    NoTaskIdentity, UnitId, WaitError, Waiter, current_task, current_unit, deadline_after,
 };
 #[cfg(polysync_loom)]
 use loom::sync::atomic::fence;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 #[cfg(not(polysync_loom))]
 use std::sync::atomic::fence;
 use std::task::{Context, Poll};
@@ -150,8 +150,8 @@ impl RLock {
     /// assert_eq!(rlock.count(), 2);
     /// ```
     pub fn acquire_blocking(&self) -> RLockGuard<'_> {
-        self.acquire_until_inner(None)
-            .expect("a wait without a deadline returns only when done")
+        blocking(|w| self.acquire_with(w, None))
+            .expect("a wait without a deadline does not time out")
     }
 
     /// Acquires one level if the current unit owns the lock or it is free,
@@ -183,10 +183,7 @@ impl RLock {
     /// });
     /// ```
     pub fn try_acquire_for(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
-        match deadline_after(timeout) {
-            Some(deadline) => self.acquire_until_inner(Some(deadline)),
-            None => Some(self.acquire_blocking()),
-        }
+        blocking(|w| self.acquire_with(w, deadline_after(timeout)))
     }
 
     /// Like [`acquire_blocking`](RLock::acquire_blocking), giving up at `deadline`.
@@ -196,15 +193,41 @@ impl RLock {
     /// assert!(rlock.try_acquire_until(std::time::Instant::now()).is_some());
     /// ```
     pub fn try_acquire_until(&self, deadline: Instant) -> Option<RLockGuard<'_>> {
-        self.acquire_until_inner(Some(deadline))
+        blocking(|w| self.acquire_with(w, Some(deadline)))
     }
 
-    fn acquire_until_inner(&self, deadline: Option<Instant>) -> Option<RLockGuard<'_>> {
+    /// Blocks on `waiter` until the current execution unit holds one more
+    /// level, `deadline` passes or the waiter reports cancellation: the
+    /// entry point that every blocking form runs with the current unit's
+    /// waiter. The owner is the current unit ([`current_unit`]), whichever
+    /// waiter waits.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way, and a hand-off that reached it meanwhile goes
+    /// to the next waiter.
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// let rlock = polysync::RLock::new();
+    /// ThreadWaiter::with_current(|w| {
+    ///     let a = rlock.acquire_with(w, None).unwrap();
+    ///     let b = rlock.acquire_with(w, None).unwrap(); // re-entered
+    ///     assert_eq!(rlock.count(), 2);
+    /// });
+    /// ```
+    pub fn acquire_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<RLockGuard<'_>, WaitError> {
         let me = current_unit().get();
         if self.reenter(me) || self.try_fast(me as usize) {
-            return Some(RLockGuard { lock: self });
+            return Ok(RLockGuard { lock: self });
         }
-        block_on(Wait::new(self, me as usize), deadline).map(|()| RLockGuard { lock: self })
+        drive(waiter, pin!(Wait::new(self, me as usize)), deadline)
+            .map(|()| RLockGuard { lock: self })
+            .map_err(|(error, ())| error)
     }
 
     /// Releases `levels` levels held by the current execution unit (levels
@@ -665,6 +688,28 @@ impl<T: ?Sized> RMutex<T> {
     /// ```
     pub fn try_acquire_until(&self, deadline: Instant) -> Option<RMutexGuard<'_, T>> {
         self.lock.try_acquire_until(deadline).map(|g| self.guard(g))
+    }
+
+    /// Acquires one level on `waiter`; see [`RLock::acquire_with`].
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way.
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// let m = polysync::RMutex::new(1);
+    /// let value = ThreadWaiter::with_current(|w| *m.acquire_with(w, None).unwrap());
+    /// assert_eq!(value, 1);
+    /// ```
+    pub fn acquire_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<RMutexGuard<'_, T>, WaitError> {
+        self.lock
+            .acquire_with(waiter, deadline)
+            .map(|g| self.guard(g))
     }
 
     /// Mutable access without locking: `&mut self` proves nobody holds it.
