@@ -5,10 +5,12 @@
 
 use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait};
-use crate::lowlevel::{UnitId, block_on, current_task, current_unit, deadline_after};
+use crate::lowlevel::wait::{Protocol, Wait, blocking, drive};
+use crate::lowlevel::{
+    UnitId, WaitError, Waiter, current_task, current_unit, deadline_after, with_current_waiter,
+};
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -267,6 +269,10 @@ pub enum BorrowError {
     /// An async acquire found no task identity; see
     /// [`NoTaskIdentity`](crate::lowlevel::NoTaskIdentity).
     NoTaskIdentity,
+    /// The waiter given to [`CapacityLimiter::acquire_with`] reported
+    /// cancellation; the wait was withdrawn (a token handed to it went to
+    /// the next waiter).
+    Cancelled,
 }
 
 impl std::fmt::Display for BorrowError {
@@ -277,6 +283,7 @@ impl std::fmt::Display for BorrowError {
             ),
             Self::Unavailable => f.write_str("polysync: no token of the limiter was available"),
             Self::NoTaskIdentity => crate::lowlevel::NoTaskIdentity.fmt(f),
+            Self::Cancelled => f.write_str("polysync: the wait for a limiter token was cancelled"),
         }
     }
 }
@@ -413,19 +420,51 @@ fn outcome(raw: &RawLimiter, data: usize) -> Result<LimiterToken<'_>, BorrowErro
     }
 }
 
+/// The one blocking borrow: on `waiter`, for the current unit. The outer
+/// error is why the wait gave up; the inner result is the borrow's outcome.
+fn borrow_with<'a, W: Waiter + ?Sized>(
+    raw: &'a RawLimiter,
+    waiter: &W,
+    deadline: Option<Instant>,
+) -> Result<Result<LimiterToken<'a>, BorrowError>, WaitError> {
+    let me = current_unit().get();
+    // Fast path: a free token (or an error) needs no waiter at all.
+    if let Ok(data) = raw.try_borrow(me) {
+        return Ok(outcome(raw, data));
+    }
+    let mut wait = pin!(Wait::new(raw, me as usize));
+    drive(waiter, wait.as_mut(), deadline).map_err(|(error, ())| error)?;
+    Ok(outcome(
+        raw,
+        wait.data().expect("a completed wait holds its outcome"),
+    ))
+}
+
+/// [`borrow_with`] for the non-reentrant limiter's result shape.
+fn borrow_or_unavailable<'a, W: Waiter + ?Sized>(
+    raw: &'a RawLimiter,
+    waiter: &W,
+    deadline: Option<Instant>,
+) -> Result<LimiterToken<'a>, BorrowError> {
+    match borrow_with(raw, waiter, deadline) {
+        Ok(outcome) => outcome,
+        Err(WaitError::TimedOut) => Err(BorrowError::Unavailable),
+        Err(WaitError::Cancelled) => Err(BorrowError::Cancelled),
+    }
+}
+
+/// A plain blocking borrow of the non-reentrant limiter: on the current
+/// unit's waiter; a cancellation unwinds (see `lowlevel::wait::blocking`).
 fn borrow_until(
     raw: &RawLimiter,
     deadline: Option<Instant>,
 ) -> Result<LimiterToken<'_>, BorrowError> {
-    let me = current_unit().get();
-    // Fast path: a free token (or an error) needs no waiter at all.
-    if let Ok(data) = raw.try_borrow(me) {
-        return outcome(raw, data);
-    }
-    match block_on(Outcome(Wait::new(raw, me as usize)), deadline) {
-        Some(data) => outcome(raw, data),
-        None => Err(BorrowError::Unavailable),
-    }
+    with_current_waiter(
+        |waiter| match borrow_or_unavailable(raw, waiter, deadline) {
+            Err(BorrowError::Cancelled) => waiter.cancelled(),
+            outcome => outcome,
+        },
+    )
 }
 
 fn try_borrow(raw: &RawLimiter) -> Result<LimiterToken<'_>, BorrowError> {
@@ -633,6 +672,32 @@ impl CapacityLimiter {
         borrow_until(&self.raw, Some(deadline))
     }
 
+    /// Borrows a token on `waiter`, giving up at `deadline`: the entry point
+    /// that every blocking form runs with the current unit's waiter. The
+    /// borrower is the current unit, whichever waiter waits.
+    ///
+    /// # Errors
+    /// [`BorrowError::AlreadyBorrowing`]; [`BorrowError::Unavailable`] when
+    /// the deadline passed; [`BorrowError::Cancelled`] when the waiter
+    /// reported cancellation. The wait is withdrawn either way.
+    ///
+    /// ```
+    /// use polysync::BorrowError;
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// let limiter = polysync::CapacityLimiter::new(1);
+    /// ThreadWaiter::with_current(|w| {
+    ///     let token = limiter.acquire_with(w, None).unwrap();
+    ///     assert_eq!(limiter.acquire_with(w, None).unwrap_err(), BorrowError::AlreadyBorrowing);
+    /// });
+    /// ```
+    pub fn acquire_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<LimiterToken<'_>, BorrowError> {
+        borrow_or_unavailable(&self.raw, waiter, deadline)
+    }
+
     /// Gives back the current unit's token (one kept with
     /// [`LimiterToken::forget`]).
     ///
@@ -729,7 +794,8 @@ impl RCapacityLimiter {
     /// let t = limiter.acquire_blocking();
     /// ```
     pub fn acquire_blocking(&self) -> LimiterToken<'_> {
-        borrow_until(&self.raw, None).expect("a reentrant blocking borrow cannot fail")
+        blocking(|w| self.acquire_with(w, None))
+            .expect("a wait without a deadline does not time out")
     }
 
     /// Borrows (one more level of) a token if the unit has one or one is free.
@@ -749,7 +815,7 @@ impl RCapacityLimiter {
     /// assert!(limiter.try_acquire_for(std::time::Duration::from_millis(1)).is_none());
     /// ```
     pub fn try_acquire_for(&self, timeout: Duration) -> Option<LimiterToken<'_>> {
-        borrow_until(&self.raw, deadline_after(timeout)).ok()
+        blocking(|w| self.acquire_with(w, deadline_after(timeout)))
     }
 
     /// Like [`acquire_blocking`](RCapacityLimiter::acquire_blocking), giving up at `deadline`.
@@ -759,7 +825,33 @@ impl RCapacityLimiter {
     /// assert!(limiter.try_acquire_until(std::time::Instant::now()).is_some());
     /// ```
     pub fn try_acquire_until(&self, deadline: Instant) -> Option<LimiterToken<'_>> {
-        borrow_until(&self.raw, Some(deadline)).ok()
+        blocking(|w| self.acquire_with(w, Some(deadline)))
+    }
+
+    /// Borrows (one more level of) a token on `waiter`, giving up at
+    /// `deadline`: the entry point that every blocking form runs with the
+    /// current unit's waiter.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way.
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// let limiter = polysync::RCapacityLimiter::new(1);
+    /// ThreadWaiter::with_current(|w| {
+    ///     let a = limiter.acquire_with(w, None).unwrap();
+    ///     let b = limiter.acquire_with(w, None).unwrap(); // one more level
+    ///     assert_eq!(limiter.count(), 2);
+    /// });
+    /// ```
+    pub fn acquire_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<LimiterToken<'_>, WaitError> {
+        borrow_with(&self.raw, waiter, deadline)
+            .map(|outcome| outcome.expect("a reentrant borrow never reports AlreadyBorrowing"))
     }
 
     /// Releases `levels` levels of the current unit's borrow (kept with
