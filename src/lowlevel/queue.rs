@@ -39,10 +39,48 @@ const USER_SHIFT: u32 = 32;
 /// The largest value the user bits of a queue word can hold.
 pub(crate) const USER_MAX: u64 = u32::MAX as u64;
 
-pub(crate) const IDLE: u8 = 0;
-pub(crate) const WAITING: u8 = 1;
-pub(crate) const NOTIFIED: u8 = 2;
-pub(crate) const DONE: u8 = 3;
+/// Where a [`Node`] stands. The state word of a node holds one of these.
+///
+/// | state | linked? | who owns the node's cells | how it is left |
+/// |---|---|---|---|
+/// | `Idle` | no | its waiter | `push_back` (under the lock) makes it `Waiting` |
+/// | `Waiting` | yes | the lock of the queue it is linked in | a notifier makes it `Notified`; its waiter, under the lock, removes it (back to `Idle`) |
+/// | `Notified` | no | its waiter, once it reads this state with `Acquire` | the waiter consumes what was handed over (`Done`) or passes it on |
+/// | `Done` | no | its waiter | final; a future polled again panics |
+///
+/// A notifier's `Release` store of `Notified` is its last access to the
+/// node: from then on the waiter may free it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum NodeState {
+    /// Not queued; owned by its waiter (a future before its first poll, a
+    /// withdrawn wait).
+    Idle = 0,
+    /// Linked in a queue; every cell belongs to that queue's lock.
+    Waiting = 1,
+    /// Unlinked by a notifier, with what it was handed in its data.
+    Notified = 2,
+    /// Finished: the outcome was consumed.
+    Done = 3,
+}
+
+impl NodeState {
+    #[inline]
+    fn from_u8(raw: u8) -> NodeState {
+        match raw {
+            0 => NodeState::Idle,
+            1 => NodeState::Waiting,
+            2 => NodeState::Notified,
+            _ => NodeState::Done,
+        }
+    }
+}
+
+/// Short names for the states, used in `match` arms across the crate.
+pub(crate) const IDLE: NodeState = NodeState::Idle;
+pub(crate) const WAITING: NodeState = NodeState::Waiting;
+pub(crate) const NOTIFIED: NodeState = NodeState::Notified;
+pub(crate) const DONE: NodeState = NodeState::Done;
 
 /// A queue entry. It lives inside the waiter's future or stack frame and must
 /// not move while it is `WAITING` (the futures that hold one are `!Unpin`).
@@ -79,7 +117,7 @@ impl Node {
     const_fn! {
         pub(crate) fn new(data: usize) -> Node {
             Node {
-                state: AtomicU8::new(IDLE),
+                state: AtomicU8::new(NodeState::Idle as u8),
                 data: UnsafeCell::new(data),
                 next: UnsafeCell::new(ptr::null()),
                 prev: UnsafeCell::new(ptr::null()),
@@ -92,14 +130,14 @@ impl Node {
     /// The node's state as its owner sees it. `Acquire`, so that after
     /// `NOTIFIED` the owner also sees what the notifier handed over.
     #[inline]
-    pub(crate) fn state(&self) -> u8 {
-        self.state.load(Ordering::Acquire)
+    pub(crate) fn state(&self) -> NodeState {
+        NodeState::from_u8(self.state.load(Ordering::Acquire))
     }
 
     /// Marks a node its owner has finished with (`IDLE`/`NOTIFIED` -> `DONE`).
     #[inline]
     pub(crate) fn set_done(&self) {
-        self.state.store(DONE, Ordering::Relaxed);
+        self.state.store(DONE as u8, Ordering::Relaxed);
     }
 
     /// Sets the node's data; same rules as [`Node::data`].
@@ -175,11 +213,11 @@ pub(crate) fn refresh_waker<'q>(
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = match self.state.load(Ordering::Relaxed) {
+        let state = match NodeState::from_u8(self.state.load(Ordering::Relaxed)) {
             IDLE => "idle",
             WAITING => "waiting",
             NOTIFIED => "notified",
-            _ => "done",
+            DONE => "done",
         };
         f.debug_struct("Node")
             .field("state", &state)
@@ -398,7 +436,7 @@ impl QueueGuard<'_> {
     pub(crate) unsafe fn push_back(&mut self, node: *const Node, waker: Waker) {
         // SAFETY: the caller guarantees `node` is alive.
         let node_ref = unsafe { &*node };
-        debug_assert_eq!(node_ref.state.load(Ordering::Relaxed), IDLE);
+        debug_assert_eq!(node_ref.state.load(Ordering::Relaxed), IDLE as u8);
         assert!(
             self.word & COUNT_MASK != COUNT_MASK,
             "polysync: more than 2^31 - 1 waiters on one primitive"
@@ -421,7 +459,7 @@ impl QueueGuard<'_> {
                 (*head).prev.with_mut(|p| *p = new);
             }
         }
-        node_ref.state.store(WAITING, Ordering::Relaxed);
+        node_ref.state.store(WAITING as u8, Ordering::Relaxed);
         self.word += COUNT_UNIT;
     }
 
@@ -456,7 +494,7 @@ impl QueueGuard<'_> {
     pub(crate) unsafe fn remove(&mut self, node: &Node) -> Option<Waker> {
         // SAFETY: forwarded contract.
         unsafe { self.unlink(node) };
-        node.state.store(IDLE, Ordering::Relaxed);
+        node.state.store(IDLE as u8, Ordering::Relaxed);
         // SAFETY: we hold the lock and the node is no longer linked.
         node.waker.with_mut(|w| unsafe { (*w).take() })
     }
@@ -545,7 +583,7 @@ impl QueueGuard<'_> {
             node.data.with_mut(|p| *p = data);
             let waker = node.waker.with_mut(|w| (*w).take());
             self.queue.word.store(self.word | LOCKED, Ordering::Relaxed);
-            node.state.store(NOTIFIED, Ordering::Release);
+            node.state.store(NOTIFIED as u8, Ordering::Release);
             waker
         }
     }
@@ -569,7 +607,7 @@ impl QueueGuard<'_> {
             // store below orders this store before the waiter's Acquire load.
             self.queue.word.store(self.word | LOCKED, Ordering::Relaxed);
             // Last access: from here on the waiter may free the node.
-            node.state.store(NOTIFIED, Ordering::Release);
+            node.state.store(NOTIFIED as u8, Ordering::Release);
             Some(waker)
         }
     }

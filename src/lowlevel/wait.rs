@@ -227,7 +227,7 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
                 Poll::Ready(())
             }
             DONE => panic!("polysync: a wait future was polled after it completed"),
-            _ => unreachable!(),
+            IDLE => unreachable!("an idle node is handled above"),
         }
     }
 }
@@ -266,7 +266,7 @@ impl<P: Protocol + ?Sized> Withdraw for Wait<'_, P> {
                 this.proto.after_cancelled(data);
                 Err(())
             }
-            _ => Ok(()), // DONE: it completed earlier
+            DONE => Ok(()), // it completed earlier
         }
     }
 }

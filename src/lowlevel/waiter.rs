@@ -87,37 +87,63 @@ impl std::fmt::Display for UnitCancelled {
 ///   re-check their own state.
 ///
 /// # Example
-/// A waiter that simply spins (a real one parks or switches to a scheduler):
+/// A waiter built on a `std` mutex and condition variable (a real backend
+/// would switch to its scheduler instead). A thread waits on it for a
+/// semaphore permit that another thread releases:
 /// ```
-/// use polysync::lowlevel::{WaitResult, Waiter, block_on_with};
-/// use std::sync::Arc;
-/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use polysync::lowlevel::{WaitResult, Waiter};
+/// use std::sync::{Arc, Condvar, Mutex};
 /// use std::task::{Wake, Waker};
 /// use std::time::Instant;
 ///
-/// struct Flag(AtomicBool);
-/// impl Wake for Flag {
-///     fn wake(self: Arc<Self>) { self.0.store(true, Ordering::Release) }
+/// #[derive(Default)]
+/// struct Bell {
+///     rung: Mutex<bool>,
+///     cv: Condvar,
 /// }
-/// struct Spinner(Arc<Flag>);
-/// impl Waiter for Spinner {
-///     fn waker(&self) -> Waker { Waker::from(self.0.clone()) }
+/// impl Wake for Bell {
+///     fn wake(self: Arc<Self>) {
+///         *self.rung.lock().unwrap() = true;
+///         self.cv.notify_one();
+///     }
+/// }
+/// struct BellWaiter(Arc<Bell>);
+/// impl Waiter for BellWaiter {
+///     fn waker(&self) -> Waker {
+///         Waker::from(self.0.clone())
+///     }
 ///     fn wait(&self, deadline: Option<Instant>) -> WaitResult {
-///         while !self.0.0.swap(false, Ordering::Acquire) {
-///             if deadline.is_some_and(|d| Instant::now() >= d) {
-///                 return WaitResult::TimedOut;
+///         let mut rung = self.0.rung.lock().unwrap();
+///         while !*rung {
+///             match deadline {
+///                 None => rung = self.0.cv.wait(rung).unwrap(),
+///                 Some(d) => {
+///                     let now = Instant::now();
+///                     if now >= d {
+///                         return WaitResult::TimedOut;
+///                     }
+///                     rung = self.0.cv.wait_timeout(rung, d - now).unwrap().0;
+///                 }
 ///             }
-///             std::hint::spin_loop();
 ///         }
+///         *rung = false; // consume the wake
 ///         WaitResult::Woken
 ///     }
 /// }
 ///
-/// let waiter = Spinner(Arc::new(Flag(AtomicBool::new(false))));
-/// let event = polysync::Event::new();
-/// event.set();
-/// let fut = std::pin::pin!(event.wait());
-/// assert_eq!(block_on_with(&waiter, fut, None), Some(()));
+/// let sem = polysync::Semaphore::new(0);
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         while sem.waiting() == 0 {
+///             std::thread::yield_now();
+///         }
+///         sem.release(1); // wakes the waiter below through its Bell
+///     });
+///     let waiter = BellWaiter(Arc::new(Bell::default()));
+///     let permit = sem.acquire_with(&waiter, None).unwrap();
+///     permit.forget();
+/// });
+/// assert_eq!(sem.value(), 0);
 /// ```
 pub trait Waiter {
     /// A handle that wakes this waiter from any thread.
