@@ -773,7 +773,7 @@ struct EventStorm {
 
 /// How many events the setter sets (fewer if the storm's time runs out).
 fn event_rounds() -> usize {
-    soak::iterations(5000, 500_000)
+    soak::iterations(5000, 1_000_000)
 }
 
 impl EventStorm {
