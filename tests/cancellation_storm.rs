@@ -20,6 +20,11 @@
 //!
 //! Set `POLYSYNC_STORM_SEED` to rerun with a given seed (thread interleavings
 //! still differ); `POLYSYNC_STORM_MS` changes the storm length (default 1200).
+//! `POLYSYNC_SOAK=1` runs each storm to about 10^7 operations instead (see
+//! tests/support/soak.rs).
+
+#[path = "support/soak.rs"]
+mod soak;
 
 use futures_lite::future::{or, poll_once, yield_now, zip};
 use polysync::{Event, Lock, LockGuard, Mutex, MutexGuard, Permit, Semaphore};
@@ -31,9 +36,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The watchdog: everything must have finished this long after a test starts.
-const WATCHDOG: Duration = Duration::from_secs(60);
+fn watchdog() -> Duration {
+    soak::watchdog(Duration::from_secs(60))
+}
+
 /// Cap on the rounds of one participant (the deadline usually ends it first).
-const ROUND_CAP: usize = 200_000;
+fn round_cap() -> usize {
+    soak::iterations(200_000, usize::MAX)
+}
 
 /// Worlds, for per-world counters.
 const TOKIO_MT: usize = 0;
@@ -250,7 +260,7 @@ struct Storm<R> {
     /// Whether waits without a timeout are allowed (not when permits can
     /// run out for good).
     untimed: bool,
-    deadline: Instant,
+    budget: soak::Budget,
     inside: AtomicUsize,
     max_inside: AtomicUsize,
     acquired: AtomicU64,
@@ -268,7 +278,7 @@ impl<R: Resource> Storm<R> {
             res,
             cap,
             untimed,
-            deadline: Instant::now() + storm_len(),
+            budget: soak::Budget::new(storm_len()),
             inside: AtomicUsize::new(0),
             max_inside: AtomicUsize::new(0),
             acquired: AtomicU64::new(0),
@@ -278,8 +288,11 @@ impl<R: Resource> Storm<R> {
         })
     }
 
+    /// Until the storm's time (or soak count) is up and a hand-off has been
+    /// seen landing on a future that was then dropped (bounded).
     fn running(&self) -> bool {
-        Instant::now() < self.deadline
+        self.budget
+            .running_until(|| self.abandoned_handoffs.load(Ordering::Relaxed) > 0)
     }
 
     fn enter(&self, world: usize) {
@@ -391,6 +404,7 @@ impl<R: Resource> Storm<R> {
 
     /// Counts an attempt that gave up (timed out, dropped, `try_*` failed).
     fn record_attempt(&self, acquired: bool) {
+        self.budget.add(1);
         if !acquired {
             self.gave_up.fetch_add(1, Ordering::Relaxed);
         }
@@ -405,7 +419,7 @@ async fn async_participant<R: Resource>(
 ) {
     let st = &*storm;
     let mut rng = Rng::new(seed);
-    for _ in 0..ROUND_CAP {
+    for _ in 0..round_cap() {
         if !st.running() {
             break;
         }
@@ -432,7 +446,7 @@ async fn async_participant<R: Resource>(
 fn blocking_participant<R: Resource>(storm: Arc<Storm<R>>, seed: u64) {
     let st = &*storm;
     let mut rng = Rng::new(seed);
-    for _ in 0..ROUND_CAP {
+    for _ in 0..round_cap() {
         if !st.running() {
             break;
         }
@@ -540,15 +554,16 @@ fn join_all(name: &str, started: Instant, participants: Participants, state: imp
         if participants.iter().all(|(_, h)| h.is_finished()) {
             break;
         }
-        if started.elapsed() > WATCHDOG {
+        if started.elapsed() > watchdog() {
             let hung: Vec<&str> = participants
                 .iter()
                 .filter(|(_, h)| !h.is_finished())
                 .map(|(n, _)| n.as_str())
                 .collect();
             panic!(
-                "{name}: watchdog: {hung:?} still running {WATCHDOG:?} after the start \
+                "{name}: watchdog: {hung:?} still running {:?} after the start \
                  (a waiter hangs); state: {}",
+                watchdog(),
                 state()
             );
         }
@@ -585,9 +600,10 @@ fn run_storm<R: Resource>(
         .map(|(n, c)| format!("{n}={}", c.load(Ordering::Relaxed)))
         .collect();
     eprintln!(
-        "{name}: seed {seed}, {:?}: acquired {} ({}), gave up {} (of which {} after a \
-         hand-off had landed), max holders {}; {:?}",
+        "{name}: seed {seed}, {:?}, {} operations: acquired {} ({}), gave up {} (of which {} \
+         after a hand-off had landed), max holders {}; {:?}",
         started.elapsed(),
+        storm.budget.ops(),
         storm.acquired.load(Ordering::Relaxed),
         by_world.join(" "),
         storm.gave_up.load(Ordering::Relaxed),
@@ -748,23 +764,26 @@ struct EventStorm {
     events: Vec<Event>,
     /// How many events are set (the setter's progress).
     set: AtomicUsize,
-    deadline: Instant,
+    budget: soak::Budget,
     returned: AtomicU64,
     timed_out: AtomicU64,
     dropped: AtomicU64,
     by_world: [AtomicU64; WORLDS],
 }
 
-const EVENT_ROUNDS: usize = 5000;
+/// How many events the setter sets (fewer if the storm's time runs out).
+fn event_rounds() -> usize {
+    soak::iterations(5000, 1_000_000)
+}
 
 impl EventStorm {
     fn running(&self) -> bool {
-        Instant::now() < self.deadline && self.set.load(Ordering::Relaxed) < EVENT_ROUNDS
+        self.budget.running() && self.set.load(Ordering::Relaxed) < self.events.len()
     }
 
     fn pick(&self, rng: &mut Rng) -> &Event {
         let next = self.set.load(Ordering::Relaxed) + rng.below(3) as usize;
-        &self.events[next.min(EVENT_ROUNDS - 1)]
+        &self.events[next.min(self.events.len() - 1)]
     }
 
     fn returned(&self, event: &Event, world: usize) {
@@ -777,6 +796,7 @@ impl EventStorm {
     }
 
     async fn attempt(&self, rng: &mut Rng, world: usize, tokio_timer: bool) {
+        self.budget.add(1);
         let event = self.pick(rng);
         match rng.below(10) {
             0 => {
@@ -836,6 +856,7 @@ impl EventStorm {
     }
 
     fn attempt_blocking(&self, rng: &mut Rng) {
+        self.budget.add(1);
         let event = self.pick(rng);
         let ok = match rng.below(6) {
             0 => event.try_wait(),
@@ -856,7 +877,7 @@ impl EventStorm {
 
 async fn event_waiter(st: Arc<EventStorm>, world: usize, seed: u64, tokio_timer: bool) {
     let mut rng = Rng::new(seed);
-    for _ in 0..ROUND_CAP {
+    for _ in 0..round_cap() {
         if !st.running() {
             break;
         }
@@ -872,9 +893,9 @@ fn event_storm() {
     let started = Instant::now();
     let seed = base_seed();
     let storm = Arc::new(EventStorm {
-        events: (0..EVENT_ROUNDS).map(|_| Event::new()).collect(),
+        events: (0..event_rounds()).map(|_| Event::new()).collect(),
         set: AtomicUsize::new(0),
-        deadline: Instant::now() + storm_len(),
+        budget: soak::Budget::new(storm_len()),
         returned: AtomicU64::new(0),
         timed_out: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
@@ -922,7 +943,7 @@ fn event_storm() {
         let st = storm.clone();
         spawn(&mut participants, format!("thread-{i}"), move || {
             let mut rng = Rng::new(seed + 3000 + i);
-            for _ in 0..ROUND_CAP {
+            for _ in 0..round_cap() {
                 if !st.running() {
                     break;
                 }
@@ -936,7 +957,7 @@ fn event_storm() {
         for (i, event) in st.events.iter().enumerate() {
             // Paced until the deadline, then the rest at once, so that every
             // untimed waiter is released.
-            if Instant::now() < st.deadline {
+            if st.budget.running() {
                 match rng.below(4) {
                     0 => std::thread::sleep(Duration::from_micros(rng.below(1500))),
                     1 => std::thread::yield_now(),
@@ -951,8 +972,9 @@ fn event_storm() {
     join_all("event", started, participants, move || {
         let queued: usize = st.events.iter().map(Event::waiting).sum();
         format!(
-            "{} of {EVENT_ROUNDS} events set, {queued} waiters queued",
-            st.set.load(Ordering::Relaxed)
+            "{} of {} events set, {queued} waiters queued",
+            st.set.load(Ordering::Relaxed),
+            st.events.len()
         )
     });
     let by_world: Vec<String> = WORLD_NAMES
@@ -961,8 +983,11 @@ fn event_storm() {
         .map(|(n, c)| format!("{n}={}", c.load(Ordering::Relaxed)))
         .collect();
     eprintln!(
-        "event: seed {seed}, {:?}: returned {} ({}), timed out {}, dropped {}",
+        "event: seed {seed}, {:?}, {} operations, {} events set: returned {} ({}), timed \
+         out {}, dropped {}",
         started.elapsed(),
+        storm.budget.ops(),
+        storm.set.load(Ordering::Relaxed),
         storm.returned.load(Ordering::Relaxed),
         by_world.join(" "),
         storm.timed_out.load(Ordering::Relaxed),
@@ -972,7 +997,7 @@ fn event_storm() {
         assert!(event.is_set(), "event {i} not set");
         assert_eq!(event.waiting(), 0, "event {i}: waiters left: {event:?}");
     }
-    futures_lite::future::block_on(storm.events[EVENT_ROUNDS - 1].wait());
+    futures_lite::future::block_on(storm.events[storm.events.len() - 1].wait());
     for (world, count) in storm.by_world.iter().enumerate() {
         assert!(
             count.load(Ordering::Relaxed) > 0,

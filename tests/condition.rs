@@ -1,10 +1,17 @@
 //! `Condition` across worlds: notify counts, FIFO resumption owning the lock,
 //! predicate waits, notify without the lock, timed-out waits that hold the
 //! lock again, cancellation that passes notifications on, and a storm.
+//! Every test has a watchdog: a lost notification fails it instead of
+//! hanging.
+
+#[path = "support/worlds.rs"]
+mod worlds;
+use worlds::Watchdog;
 
 use polysync::{Condition, Lock, Mutex};
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
@@ -26,6 +33,10 @@ fn current_thread_rt() -> tokio::runtime::Runtime {
 /// in queue order, each already owning the lock; `notify` returns its count.
 #[test]
 fn fifo_resumption_across_worlds_owning_the_lock() {
+    let _dog = Watchdog::new(
+        "fifo_resumption_across_worlds_owning_the_lock",
+        Duration::from_secs(60),
+    );
     let shared = Arc::new((Mutex::new(Vec::<usize>::new()), Condition::new()));
     let mut handles = Vec::new();
     for i in 0..6 {
@@ -79,6 +90,10 @@ fn fifo_resumption_across_worlds_owning_the_lock() {
 /// straight to the waiter.
 #[test]
 fn notify_without_the_lock_hands_a_free_lock_over() {
+    let _dog = Watchdog::new(
+        "notify_without_the_lock_hands_a_free_lock_over",
+        Duration::from_secs(60),
+    );
     let shared = Arc::new((Lock::new(), Condition::new()));
     let t = {
         let shared = shared.clone();
@@ -88,8 +103,11 @@ fn notify_without_the_lock_hands_a_free_lock_over() {
             drop(g);
         })
     };
-    wait_until("queued", || shared.1.waiting() == 1);
-    assert!(!shared.0.locked());
+    // The waiter joins the condition's queue before it gives the lock up:
+    // wait until both happened, so that the notify really finds a free lock.
+    wait_until("queued, with the lock given up", || {
+        shared.1.waiting() == 1 && !shared.0.locked()
+    });
     assert_eq!(shared.1.notify(1), 1);
     t.join().unwrap();
     assert!(!shared.0.locked());
@@ -99,6 +117,10 @@ fn notify_without_the_lock_hands_a_free_lock_over() {
 /// waiter behind.
 #[test]
 fn timed_out_wait_holds_the_lock_again() {
+    let _dog = Watchdog::new(
+        "timed_out_wait_holds_the_lock_again",
+        Duration::from_secs(60),
+    );
     let (m, c) = (Mutex::new(5), Condition::new());
     let start = Instant::now();
     let (g, notified) = c.wait_for(m.lock_blocking(), Duration::from_millis(20));
@@ -119,6 +141,10 @@ fn timed_out_wait_holds_the_lock_again() {
 /// is never lost: `notify` counts match the waiters that saw `true`.
 #[test]
 fn timeout_vs_notify_never_loses_a_notification() {
+    let _dog = Watchdog::new(
+        "timeout_vs_notify_never_loses_a_notification",
+        Duration::from_secs(60),
+    );
     for round in 0..200 {
         let shared = Arc::new((Lock::new(), Condition::new(), AtomicBool::new(false)));
         let t = {
@@ -150,6 +176,10 @@ fn timeout_vs_notify_never_loses_a_notification() {
 /// notification on to the next waiter (and the lock, if it was handed over).
 #[test]
 fn dropped_notified_waiter_passes_the_notification_on() {
+    let _dog = Watchdog::new(
+        "dropped_notified_waiter_passes_the_notification_on",
+        Duration::from_secs(60),
+    );
     let (lock, cond) = (Lock::new(), Condition::new());
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
@@ -174,75 +204,163 @@ fn dropped_notified_waiter_passes_the_notification_on() {
 
 use std::future::Future;
 
-/// Predicate waits in every world: consumers wait while a counter is zero;
-/// a producer thread and a producer task increment it and notify.
+struct BufState {
+    buf: VecDeque<usize>,
+    producers_left: usize,
+}
+
+/// A bounded buffer (capacity 1) as real code writes one: one mutex, two
+/// conditions, untimed predicate waits, one `notify(1)` per item put or
+/// taken, one `notify_all` when the producer is done.
+struct Buffer {
+    m: Mutex<BufState>,
+    not_empty: Condition,
+    not_full: Condition,
+}
+
+fn buf_empty(g: &mut polysync::MutexGuard<'_, BufState>) -> bool {
+    g.buf.is_empty() && g.producers_left > 0
+}
+
+fn buf_full(g: &mut polysync::MutexGuard<'_, BufState>) -> bool {
+    !g.buf.is_empty()
+}
+
+impl Buffer {
+    fn new() -> Buffer {
+        Buffer {
+            m: Mutex::new(BufState {
+                buf: VecDeque::new(),
+                producers_left: 1,
+            }),
+            not_empty: Condition::new(),
+            not_full: Condition::new(),
+        }
+    }
+
+    fn put_blocking(&self, item: usize) {
+        let mut g = self
+            .not_full
+            .wait_while_blocking(self.m.lock_blocking(), buf_full);
+        g.buf.push_back(item);
+        drop(g);
+        self.not_empty.notify(1);
+    }
+
+    async fn put(&self, item: usize) {
+        let mut g = self
+            .not_full
+            .wait_while(self.m.lock().await, buf_full)
+            .await;
+        g.buf.push_back(item);
+        drop(g);
+        self.not_empty.notify(1);
+    }
+
+    fn producer_done(&self) {
+        self.m.lock_blocking().producers_left -= 1;
+        self.not_empty.notify_all();
+    }
+
+    /// Takes items until the buffer is empty and the producer is done.
+    fn consume_blocking(&self) -> Vec<usize> {
+        let mut got = Vec::new();
+        loop {
+            let mut g = self
+                .not_empty
+                .wait_while_blocking(self.m.lock_blocking(), buf_empty);
+            let Some(item) = g.buf.pop_front() else {
+                return got;
+            };
+            drop(g);
+            self.not_full.notify(1);
+            got.push(item);
+        }
+    }
+
+    async fn consume(&self) -> Vec<usize> {
+        let mut got = Vec::new();
+        loop {
+            let mut g = self
+                .not_empty
+                .wait_while(self.m.lock().await, buf_empty)
+                .await;
+            let Some(item) = g.buf.pop_front() else {
+                return got;
+            };
+            drop(g);
+            self.not_full.notify(1);
+            got.push(item);
+        }
+    }
+}
+
+/// Where one side of a buffer runs.
+#[derive(Clone, Copy, Debug)]
+enum Side {
+    Thread,
+    FuturesLite,
+    Tokio,
+}
+
+const SIDES: [Side; 3] = [Side::Thread, Side::FuturesLite, Side::Tokio];
+
+/// Producer/consumer pairs of every pair of worlds (blocking threads,
+/// `futures_lite::block_on`, tokio's `block_on`), all at once, each pair on
+/// its own capacity-1 buffer: the producer waits until the buffer is empty,
+/// the consumer until it is full, both untimed; no one polls or re-notifies.
+/// With one waiter of each kind nothing else can cover for a lost
+/// notification: the pair stops and the watchdog fails the test. Every item
+/// arrives once, in order.
 #[test]
 fn producer_consumer_across_worlds() {
-    const ITEMS: usize = 600;
-    let shared = Arc::new((Mutex::new(0usize), Condition::new(), AtomicUsize::new(0)));
-    let consume = |shared: Arc<(Mutex<usize>, Condition, AtomicUsize)>, kind: usize| {
-        std::thread::spawn(move || {
-            let (m, c, taken) = &*shared;
-            loop {
-                if taken.load(SeqCst) >= ITEMS {
-                    c.notify_all();
-                    return;
-                }
-                let take = |mut g: polysync::MutexGuard<'_, usize>| {
-                    if *g > 0 {
-                        *g -= 1;
-                        taken.fetch_add(1, SeqCst);
-                    }
-                };
-                match kind {
-                    0 => {
-                        let (g, _) =
-                            c.wait_while_for(m.lock_blocking(), Duration::from_millis(5), |n| {
-                                **n == 0 && taken.load(SeqCst) < ITEMS
-                            });
-                        take(g);
-                    }
-                    _ => futures_lite::future::block_on(async {
-                        let g = m.lock().await;
-                        let g = c
-                            .wait_while(g, |n| **n == 0 && taken.load(SeqCst) < ITEMS)
-                            .await;
-                        take(g);
+    let _dog = Watchdog::new("producer_consumer_across_worlds", Duration::from_secs(60));
+    const ITEMS: usize = 300;
+    let mut pairs = Vec::new();
+    for producer in SIDES {
+        for consumer in SIDES {
+            let buffer = Arc::new(Buffer::new());
+            let b = buffer.clone();
+            let consumer_thread = std::thread::spawn(move || match consumer {
+                Side::Thread => b.consume_blocking(),
+                Side::FuturesLite => futures_lite::future::block_on(b.consume()),
+                Side::Tokio => current_thread_rt().block_on(b.consume()),
+            });
+            let b = buffer.clone();
+            let producer_thread = std::thread::spawn(move || {
+                match producer {
+                    Side::Thread => (0..ITEMS).for_each(|i| b.put_blocking(i)),
+                    Side::FuturesLite => futures_lite::future::block_on(async {
+                        for i in 0..ITEMS {
+                            b.put(i).await;
+                        }
+                    }),
+                    Side::Tokio => current_thread_rt().block_on(async {
+                        for i in 0..ITEMS {
+                            b.put(i).await;
+                        }
                     }),
                 }
-            }
-        })
-    };
-    let consumers: Vec<_> = (0..4).map(|k| consume(shared.clone(), k % 2)).collect();
-    let producer_thread = {
-        let shared = shared.clone();
-        std::thread::spawn(move || {
-            for _ in 0..ITEMS / 2 {
-                *shared.0.lock_blocking() += 1;
-                shared.1.notify(1);
-            }
-        })
-    };
-    current_thread_rt().block_on(async {
-        for _ in 0..ITEMS / 2 {
-            *shared.0.lock().await += 1;
-            shared.1.notify(1);
-            tokio::task::yield_now().await;
+                b.producer_done();
+            });
+            pairs.push((producer, consumer, buffer, producer_thread, consumer_thread));
         }
-    });
-    producer_thread.join().unwrap();
-    // Wake anyone still waiting for the last items.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while consumers.iter().any(|c| !c.is_finished()) {
-        assert!(Instant::now() < deadline, "a consumer hung");
-        shared.1.notify_all();
-        std::thread::sleep(Duration::from_millis(1));
     }
-    for c in consumers {
-        c.join().unwrap();
+    for (producer, consumer, buffer, producer_thread, consumer_thread) in pairs {
+        producer_thread.join().unwrap();
+        let got = consumer_thread.join().unwrap();
+        assert_eq!(
+            got,
+            (0..ITEMS).collect::<Vec<_>>(),
+            "{producer:?} -> {consumer:?}: items lost, duplicated or reordered"
+        );
+        assert_eq!(
+            buffer.not_empty.waiting() + buffer.not_full.waiting(),
+            0,
+            "{producer:?} -> {consumer:?}: a waiter was left"
+        );
+        assert!(!buffer.m.is_locked());
     }
-    assert_eq!(shared.2.load(SeqCst), ITEMS);
-    assert_eq!(*shared.0.lock_blocking(), 0);
 }
 
 /// Random cancellation storm: waiters time out or are dropped at random while
@@ -250,6 +368,7 @@ fn producer_consumer_across_worlds() {
 /// entry is left in either queue.
 #[test]
 fn cancellation_storm() {
+    let _dog = Watchdog::new("cancellation_storm", Duration::from_secs(60));
     let shared = Arc::new((Lock::new(), Condition::new(), AtomicBool::new(false)));
     let end = Instant::now() + Duration::from_millis(1200);
     let mut handles = Vec::new();
@@ -319,6 +438,10 @@ static_assertions::assert_impl_all!(polysync::condition::ConditionWait<'static, 
 /// takes the lock meanwhile and notifies; the thread resumes with 2 levels.
 #[test]
 fn rlock_wait_releases_and_restores_all_levels() {
+    let _dog = Watchdog::new(
+        "rlock_wait_releases_and_restores_all_levels",
+        Duration::from_secs(60),
+    );
     use polysync::RLock;
     use polysync::lowlevel::identified;
     let shared = Arc::new((RLock::new(), Condition::new(), AtomicBool::new(false)));
@@ -363,6 +486,10 @@ fn rlock_wait_releases_and_restores_all_levels() {
 /// notifies. A timed-out blocking wait restores the levels too.
 #[test]
 fn rlock_async_wait_and_timed_out_blocking_wait() {
+    let _dog = Watchdog::new(
+        "rlock_async_wait_and_timed_out_blocking_wait",
+        Duration::from_secs(60),
+    );
     use polysync::RLock;
     use polysync::lowlevel::identified;
     let shared = Arc::new((RLock::new(), Condition::new()));

@@ -246,7 +246,7 @@ fn newer_zero_between_wake_batches_takes_over() {
 fn storm_of_cancellations_with_racing_ups_and_downs() {
     let _w = Watchdog::new(
         "storm_of_cancellations_with_racing_ups_and_downs",
-        Duration::from_secs(60),
+        soak::watchdog(Duration::from_secs(60)),
     );
     run_storm(Storm {
         ev: Arc::new(CountdownEvent::new(0)),

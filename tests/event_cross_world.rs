@@ -227,11 +227,34 @@ fn signal_set_is_true_for_exactly_one_racing_setter() {
     for round in 0..50 {
         let signal = Arc::new(Signal::new());
         let barrier = Arc::new(Barrier::new(SETTERS + 1));
-        // Every other round, the waiter is blocked in wait_blocking as the race starts.
-        let waiter = (round % 2 == 0).then(|| {
-            let signal = signal.clone();
-            thread::spawn(move || signal.wait_blocking())
-        });
+        // Round 0 mod 4: a thread calls wait_blocking as the race starts
+        // (`Signal` shows no waiter count, so whether it is parked yet is up
+        // to the scheduler). Round 2 mod 4: a thread whose wait certainly
+        // registered (its first poll was pending) blocks on it before the
+        // race starts. Odd rounds: nobody waits yet.
+        let waiter = match round % 4 {
+            0 => {
+                let signal = signal.clone();
+                Some(thread::spawn(move || signal.wait_blocking()))
+            }
+            2 => {
+                let (registered_tx, registered_rx) = std::sync::mpsc::channel();
+                let signal = signal.clone();
+                let waiter = thread::spawn(move || {
+                    futures_lite::future::block_on(async {
+                        let mut wait = pin!(signal.wait());
+                        assert!(poll_once(wait.as_mut()).await.is_none());
+                        registered_tx.send(()).unwrap();
+                        wait.await
+                    })
+                });
+                registered_rx
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("the waiter registered");
+                Some(waiter)
+            }
+            _ => None,
+        };
         let setters: Vec<_> = (0..SETTERS)
             .map(|_| {
                 let (signal, barrier) = (signal.clone(), barrier.clone());
@@ -383,12 +406,22 @@ fn signal_async_tokio_wait_woken_by_thread() {
         .worker_threads(2)
         .build()
         .unwrap();
+    let (registered_tx, registered_rx) = std::sync::mpsc::channel();
     let task = {
         let signal = signal.clone();
-        rt.spawn(async move { signal.wait().await })
+        rt.spawn(async move {
+            let mut wait = pin!(signal.wait());
+            // The first poll finds the signal unset: the task is registered.
+            assert!(poll_once(wait.as_mut()).await.is_none());
+            registered_tx.send(()).unwrap();
+            wait.await
+        })
     };
-    // Give the task a chance to register (overlap only; either order is valid).
-    thread::sleep(Duration::from_millis(10));
+    // Set only once the task waits on its worker, so that the wake-up from
+    // the plain thread is what completes it.
+    registered_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the task registered its wait");
     let setter = {
         let signal = signal.clone();
         thread::spawn(move || signal.set())

@@ -14,6 +14,8 @@ static_assertions::assert_impl_all!(RCapacityLimiter: Send, Sync, std::fmt::Debu
 static_assertions::assert_impl_all!(polysync::LimiterToken<'static>: Send, Sync);
 static_assertions::assert_impl_all!(polysync::LimiterAcquire<'static>: Send);
 static_assertions::assert_impl_all!(BorrowError: std::error::Error, Send, Sync);
+#[path = "support/soak.rs"]
+mod soak;
 #[path = "support/worlds.rs"]
 mod worlds;
 use worlds::{Watchdog, multi_thread_rt, wait_until};
@@ -348,27 +350,63 @@ type BorrowFuture<'a> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Option<Box<dyn Held + Send + 'a>>> + Send + 'a>,
 >;
 
+/// Timed, dropped and polled-once borrows in every world. No token leaks,
+/// never more borrowers than tokens, and the interesting paths ran: blocking
+/// waits timed out, and a future was dropped after a token had been handed to
+/// it (the storm goes on, bounded, until it saw one). `POLYSYNC_SOAK=1`: see
+/// tests/support/soak.rs.
 fn storm<L: Send + Sync + 'static>(
     limiter: Arc<L>,
     total: usize,
     blocking: fn(&L, Duration) -> Option<Box<dyn Held + '_>>,
     try_now: fn(&L) -> Option<Box<dyn Held + '_>>,
     asynch: for<'a> fn(&'a L) -> BorrowFuture<'a>,
+    // Whether the current unit holds a token.
+    holds: fn(&L) -> bool,
     check: fn(&L) -> (usize, usize, usize),
 ) {
-    let _dog = Watchdog::new("cancellation storm", Duration::from_secs(30));
-    let end = Instant::now() + Duration::from_millis(1200);
+    let _dog = Watchdog::new(
+        "cancellation storm",
+        soak::watchdog(Duration::from_secs(30)),
+    );
+    let started = Instant::now();
+    let budget = Arc::new(soak::Budget::new(Duration::from_millis(1200)));
     let occ = Arc::new(Occupancy::default());
     let ops = Arc::new(AtomicUsize::new(0));
+    let timed_out = Arc::new(AtomicUsize::new(0));
+    // Futures dropped while they held a token handed to them in the queue.
+    let handed_dropped = Arc::new(AtomicUsize::new(0));
+    let going = {
+        let (budget, timed_out, handed_dropped) =
+            (budget.clone(), timed_out.clone(), handed_dropped.clone());
+        move || {
+            budget.running_until(|| {
+                timed_out.load(Ordering::Relaxed) > 0 && handed_dropped.load(Ordering::Relaxed) > 0
+            })
+        }
+    };
     let mut handles = Vec::new();
     for w in 0..3u64 {
-        let (limiter, occ, ops) = (limiter.clone(), occ.clone(), ops.clone());
+        let (limiter, occ, ops, budget, going, timed_out) = (
+            limiter.clone(),
+            occ.clone(),
+            ops.clone(),
+            budget.clone(),
+            going.clone(),
+            timed_out.clone(),
+        );
         handles.push(thread::spawn(move || {
             let mut rng = Rng(0x9E37_79B9 + w);
-            while Instant::now() < end {
+            while going() {
                 let got = match rng.below(3) {
                     0 => try_now(&limiter),
-                    _ => blocking(&limiter, Duration::from_micros(rng.below(300))),
+                    _ => {
+                        let got = blocking(&limiter, Duration::from_micros(rng.below(300)));
+                        if got.is_none() {
+                            timed_out.fetch_add(1, Ordering::Relaxed);
+                        }
+                        got
+                    }
                 };
                 if let Some(t) = got {
                     occ.enter();
@@ -379,19 +417,32 @@ fn storm<L: Send + Sync + 'static>(
                     drop(t);
                 }
                 ops.fetch_add(1, Ordering::Relaxed);
+                budget.add(1);
             }
         }));
     }
     {
-        let (limiter, occ, ops) = (limiter.clone(), occ.clone(), ops.clone());
+        let (limiter, occ, ops, budget, going) = (
+            limiter.clone(),
+            occ.clone(),
+            ops.clone(),
+            budget.clone(),
+            going.clone(),
+        );
         handles.push(thread::spawn(move || {
             multi_thread_rt().block_on(async move {
                 let mut tasks = Vec::new();
                 for w in 0..4u64 {
-                    let (limiter, occ, ops) = (limiter.clone(), occ.clone(), ops.clone());
+                    let (limiter, occ, ops, budget, going) = (
+                        limiter.clone(),
+                        occ.clone(),
+                        ops.clone(),
+                        budget.clone(),
+                        going.clone(),
+                    );
                     tasks.push(tokio::spawn(identified(async move {
                         let mut rng = Rng(0x1234_5678 + w);
-                        while Instant::now() < end {
+                        while going() {
                             let t = Duration::from_micros(rng.below(400));
                             if let Ok(Some(tok)) = tokio::time::timeout(t, asynch(&limiter)).await {
                                 occ.enter();
@@ -400,6 +451,7 @@ fn storm<L: Send + Sync + 'static>(
                                 drop(tok);
                             }
                             ops.fetch_add(1, Ordering::Relaxed);
+                            budget.add(1);
                         }
                     })));
                 }
@@ -411,13 +463,22 @@ fn storm<L: Send + Sync + 'static>(
     }
     {
         // Futures polled once and dropped (cancellation at any point).
-        let (limiter, occ, ops) = (limiter.clone(), occ.clone(), ops.clone());
+        let (limiter, occ, ops, budget, going, handed_dropped) = (
+            limiter.clone(),
+            occ.clone(),
+            ops.clone(),
+            budget.clone(),
+            going.clone(),
+            handed_dropped.clone(),
+        );
         handles.push(thread::spawn(move || {
             futures_lite::future::block_on(identified(async move {
                 let mut rng = Rng(0xDEAD_BEEF);
-                while Instant::now() < end {
+                while going() {
                     let mut fut = asynch(&limiter);
-                    if let Some(Some(tok)) = futures_lite::future::poll_once(&mut fut).await {
+                    let polled = futures_lite::future::poll_once(&mut fut).await;
+                    let queued = polled.is_none();
+                    if let Some(Some(tok)) = polled {
                         occ.enter();
                         occ.leave();
                         drop(tok);
@@ -425,8 +486,14 @@ fn storm<L: Send + Sync + 'static>(
                     if rng.below(2) == 0 {
                         thread::sleep(Duration::from_micros(rng.below(100)));
                     }
+                    // A queued future that holds a token now was handed one:
+                    // dropping it must pass the token on.
+                    if queued && holds(&limiter) {
+                        handed_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
                     drop(fut);
                     ops.fetch_add(1, Ordering::Relaxed);
+                    budget.add(1);
                 }
             }));
         }));
@@ -439,7 +506,23 @@ fn storm<L: Send + Sync + 'static>(
     assert_eq!(waiting, 0);
     assert_eq!(borrowers, 0);
     assert!(occ.max.load(Ordering::SeqCst) <= total);
-    eprintln!("storm: {} operations", ops.load(Ordering::Relaxed));
+    eprintln!(
+        "storm: {:?}, {} operations; {} blocking waits timed out, {} futures dropped after \
+         a hand-off",
+        started.elapsed(),
+        ops.load(Ordering::Relaxed),
+        timed_out.load(Ordering::Relaxed),
+        handed_dropped.load(Ordering::Relaxed),
+    );
+    assert!(
+        timed_out.load(Ordering::Relaxed) > 0,
+        "no blocking wait timed out"
+    );
+    assert!(
+        handed_dropped.load(Ordering::Relaxed) > 0,
+        "no future was dropped after a token was handed to it (even {:?} past the end)",
+        soak::GRACE
+    );
 }
 
 #[test]
@@ -450,6 +533,7 @@ fn cancellation_storm_leaks_no_token() {
         |l, t| l.try_acquire_for(t).ok().map(|t| Box::new(t) as _),
         |l| l.try_acquire().ok().map(|t| Box::new(t) as _),
         |l| Box::pin(async move { l.acquire().await.ok().map(|t| Box::new(t) as _) }),
+        CapacityLimiter::is_borrowing,
         |l| (l.available_tokens(), l.waiting(), l.borrowers().len()),
     );
 }
@@ -472,6 +556,7 @@ fn cancellation_storm_leaks_no_token_reentrant() {
                 Some(Box::new((a, b)) as _)
             })
         },
+        RCapacityLimiter::is_borrowing,
         |l| (l.available_tokens(), l.waiting(), l.borrowers().len()),
     );
 }

@@ -3,7 +3,7 @@
 //!
 //! Run with:
 //!
-//! RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom --target-dir target/loom
+//! RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true cargo test --release --test loom --target-dir target/loom
 //!
 //! Under `--cfg polysync_loom` the crate's atomics, cells, `thread` and
 //! `thread_local!` come from loom (src/lowlevel/sync.rs), so these models check

@@ -3,7 +3,7 @@
 //!
 //! Run with:
 //!
-//! RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_barrier --target-dir target/loom
+//! RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true cargo test --release --test loom_barrier --target-dir target/loom
 //!
 //! Under `--cfg polysync_loom` the crate's atomics, cells (including the
 //! barrier's ticket cell), `thread` and `thread_local!` come from loom, so

@@ -1,7 +1,7 @@
 //! loom models of `Condition`: the move of a notified waiter from the
 //! condition's queue to the lock's, against waits, releases and cancellation.
 //!
-//! Run: `RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_condition --target-dir target/loom`
+//! Run: `RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true cargo test --release --test loom_condition --target-dir target/loom`
 #![cfg(polysync_loom)]
 
 #[path = "support/loom.rs"]

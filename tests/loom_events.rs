@@ -4,7 +4,7 @@
 //!
 //! Run with:
 //!
-//! RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_events --target-dir target/loom
+//! RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true cargo test --release --test loom_events --target-dir target/loom
 //!
 //! Under `--cfg polysync_loom` the crate's atomics, cells, `thread` and
 //! `thread_local!` come from loom, so these models check the real queue,
@@ -33,16 +33,18 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use support::{flag_waker, model};
 
-/// A waker that records wakes in a std atomic: not a loom scheduling point.
-/// Only for flags read after a `join` (which orders them).
-struct StdFlag(std::sync::atomic::AtomicBool);
+/// A waker that counts wakes in a std atomic: not a loom scheduling point.
+/// Only for counts read after a `join` (which orders them).
+struct StdFlag(std::sync::atomic::AtomicUsize);
 
 impl StdFlag {
-    fn take(&self) -> bool {
-        self.0.swap(false, std::sync::atomic::Ordering::SeqCst)
+    /// How many wakes arrived since the last `take`; clears the count.
+    fn take(&self) -> usize {
+        self.0.swap(0, std::sync::atomic::Ordering::SeqCst)
     }
 
-    fn peek(&self) -> bool {
+    /// How many wakes arrived since the last `take`.
+    fn wakes(&self) -> usize {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
@@ -53,14 +55,21 @@ impl Wake for StdFlag {
     }
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
 fn std_flag_waker() -> (std::sync::Arc<StdFlag>, Waker) {
-    let flag = std::sync::Arc::new(StdFlag(std::sync::atomic::AtomicBool::new(false)));
+    let flag = std::sync::Arc::new(StdFlag(std::sync::atomic::AtomicUsize::new(0)));
     let waker = Waker::from(flag.clone());
     (flag, waker)
+}
+
+/// A marker in a std atomic (not a loom scheduling point): set by one thread
+/// before an operation, read by another after it observed that operation's
+/// effect. loom runs one thread at a time, so the read sees the store.
+fn marker() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))
 }
 
 fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
@@ -71,7 +80,7 @@ fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Out
 /// inside the notifier, between two wake batches: it says so and holds the
 /// notifier there until [`Gate::resume`].
 struct Gate {
-    woken: std::sync::atomic::AtomicBool,
+    wakes: std::sync::atomic::AtomicUsize,
     between: AtomicBool,
     resume: AtomicBool,
 }
@@ -79,7 +88,7 @@ struct Gate {
 impl Gate {
     fn new() -> std::sync::Arc<Gate> {
         std::sync::Arc::new(Gate {
-            woken: std::sync::atomic::AtomicBool::new(false),
+            wakes: std::sync::atomic::AtomicUsize::new(0),
             between: AtomicBool::new(false),
             resume: AtomicBool::new(false),
         })
@@ -100,8 +109,9 @@ impl Gate {
         self.resume.store(true, SeqCst);
     }
 
-    fn woken(&self) -> bool {
-        self.woken.load(std::sync::atomic::Ordering::SeqCst)
+    /// How many times the oldest waiter was woken.
+    fn wakes(&self) -> usize {
+        self.wakes.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -111,7 +121,7 @@ impl Wake for Gate {
     }
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        if self.woken.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if self.wakes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) != 0 {
             return;
         }
         self.between.store(true, SeqCst);
@@ -174,10 +184,14 @@ fn revent_pulse_wakes_queued_waiter_not_latecomer() {
             "a wait that started after the clear completed"
         );
         waiter.join().unwrap();
-        assert!(!flag.peek(), "the late waiter was woken by the old set");
+        assert_eq!(flag.wakes(), 0, "the late waiter was woken by the old set");
         assert_eq!(ev.waiting(), 1);
         assert!(ev.set());
-        assert!(flag.take());
+        assert_eq!(
+            flag.wakes(),
+            1,
+            "the late waiter was not woken exactly once"
+        );
         assert!(poll_once(late.as_mut(), &waker).is_ready());
         assert_eq!(ev.waiting(), 0);
     });
@@ -190,18 +204,25 @@ fn revent_pulse_wakes_queued_waiter_not_latecomer() {
 fn revent_set_clear_vs_cancel_and_waiter() {
     model(|| {
         let ev = Arc::new(REvent::new());
+        let setting = marker();
         let canceller = {
-            let ev = ev.clone();
+            let (ev, setting) = (ev.clone(), setting.clone());
             thread::spawn(move || {
                 let (_flag, waker) = flag_waker();
                 let mut fut = pin!(ev.wait());
-                let _ = poll_once(fut.as_mut(), &waker);
+                if poll_once(fut.as_mut(), &waker).is_ready() {
+                    assert!(
+                        setting.load(std::sync::atomic::Ordering::SeqCst),
+                        "ready before any set"
+                    );
+                }
             })
         };
         let blocking = {
             let ev = ev.clone();
             thread::spawn(move || ev.wait_blocking())
         };
+        setting.store(true, std::sync::atomic::Ordering::SeqCst);
         ev.set();
         ev.clear();
         ev.set();
@@ -219,17 +240,26 @@ fn revent_set_clear_vs_cancel_and_waiter() {
 fn revent_set_vs_clear_vs_timeout() {
     model(|| {
         let ev = Arc::new(REvent::new());
+        let setting = marker();
         let waiter = {
-            let ev = ev.clone();
-            thread::spawn(move || timing_out(|| ev.try_wait_for(SOON)))
+            let (ev, setting) = (ev.clone(), setting.clone());
+            thread::spawn(move || {
+                let woken = timing_out(|| ev.try_wait_for(SOON));
+                // A wait that reports success saw the one set.
+                assert!(
+                    !woken || setting.load(std::sync::atomic::Ordering::SeqCst),
+                    "the timed wait succeeded before any set"
+                );
+            })
         };
         let clearer = {
             let ev = ev.clone();
             thread::spawn(move || ev.clear())
         };
+        setting.store(true, std::sync::atomic::Ordering::SeqCst);
         let set = ev.set();
         let cleared = clearer.join().unwrap();
-        let _woken = waiter.join().unwrap();
+        waiter.join().unwrap(); // it checked its result itself
         assert!(set, "only this thread sets");
         assert_eq!(ev.is_set(), !cleared, "clear() reports what it did");
         assert_eq!(ev.waiting(), 0);
@@ -291,32 +321,42 @@ fn revent_batches(newer: bool, race: bool) {
         }
         gate.resume();
         assert!(setter.join().unwrap());
-        assert!(gate.woken(), "the oldest waiter was not woken");
+        assert_eq!(
+            gate.wakes(),
+            1,
+            "the oldest waiter was not woken exactly once"
+        );
         for (i, (fut, flag, waker)) in early.iter_mut().enumerate() {
-            assert!(i == 0 || flag.take(), "early waiter #{i} not woken");
+            if i != 0 {
+                let n = flag.take();
+                assert_eq!(n, 1, "early waiter #{i} woken {n} times, not once");
+            }
             assert!(poll_once(fut.as_mut(), waker).is_ready());
         }
         if newer {
-            assert!(
+            assert_eq!(
                 late_flag.take(),
-                "the newer set did not wake the late waiter"
+                1,
+                "the newer set did not wake the late waiter exactly once"
             );
-            assert!(
-                !late2_flag.peek(),
+            assert_eq!(
+                late2_flag.wakes(),
+                0,
                 "a waiter that came after both sets was woken"
             );
             assert_eq!(ev.waiting(), 1);
             assert!(ev.set());
-            assert!(late2_flag.take());
+            assert_eq!(late2_flag.take(), 1);
             assert!(poll_once(late2.as_mut(), &late2_waker).is_ready());
         } else {
-            assert!(
-                !late_flag.peek(),
+            assert_eq!(
+                late_flag.wakes(),
+                0,
                 "the late waiter was woken by the old set"
             );
             assert_eq!(ev.waiting(), 1);
             assert!(ev.set());
-            assert!(late_flag.take());
+            assert_eq!(late_flag.take(), 1);
         }
         assert!(poll_once(late.as_mut(), &late_waker).is_ready());
         assert_eq!(ev.waiting(), 0);
@@ -401,7 +441,9 @@ fn countdown_down_vs_cancel_and_timeout() {
             thread::spawn(move || {
                 let (_flag, waker) = flag_waker();
                 let mut fut = pin!(cd.wait());
-                let _ = poll_once(fut.as_mut(), &waker);
+                if poll_once(fut.as_mut(), &waker).is_ready() {
+                    assert_eq!(cd.value(), 0, "a wait that completed saw zero");
+                }
             })
         };
         let timed = {
@@ -465,32 +507,42 @@ fn countdown_batches(newer: bool, race: bool) {
         }
         gate.resume();
         assert_eq!(downer.join().unwrap(), Ok(0));
-        assert!(gate.woken(), "the oldest waiter was not woken");
+        assert_eq!(
+            gate.wakes(),
+            1,
+            "the oldest waiter was not woken exactly once"
+        );
         for (i, (fut, flag, waker)) in early.iter_mut().enumerate() {
-            assert!(i == 0 || flag.take(), "early waiter #{i} not woken");
+            if i != 0 {
+                let n = flag.take();
+                assert_eq!(n, 1, "early waiter #{i} woken {n} times, not once");
+            }
             assert!(poll_once(fut.as_mut(), waker).is_ready());
         }
         if newer {
-            assert!(
+            assert_eq!(
                 late_flag.take(),
-                "the newer zero did not wake the late waiter"
+                1,
+                "the newer zero did not wake the late waiter exactly once"
             );
-            assert!(
-                !late2_flag.peek(),
+            assert_eq!(
+                late2_flag.wakes(),
+                0,
                 "a waiter that came after both zeros was woken"
             );
             assert_eq!(cd.waiting(), 1);
             assert_eq!(cd.down(), Ok(0));
-            assert!(late2_flag.take());
+            assert_eq!(late2_flag.take(), 1);
             assert!(poll_once(late2.as_mut(), &late2_waker).is_ready());
         } else {
-            assert!(
-                !late_flag.peek(),
+            assert_eq!(
+                late_flag.wakes(),
+                0,
                 "the late waiter was woken by the old round"
             );
             assert_eq!(cd.waiting(), 1);
             assert_eq!(cd.down(), Ok(0));
-            assert!(late_flag.take());
+            assert_eq!(late_flag.take(), 1);
         }
         assert!(poll_once(late.as_mut(), &late_waker).is_ready());
         assert_eq!(cd.waiting(), 0);

@@ -2,7 +2,7 @@
 //! from a waiting putter into the buffer), a getter cancelled while a put
 //! races it (the item is never lost), and `close` against blocked waiters.
 //!
-//! Run: `RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_queue --target-dir target/loom`
+//! Run: `RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true cargo test --release --test loom_queue --target-dir target/loom`
 #![cfg(polysync_loom)]
 
 #[path = "support/loom.rs"]
@@ -185,25 +185,61 @@ fn put_cancel_vs_get_item_exactly_once() {
 /// `join` against a consumer's `task_done` and a second put: the joiner
 /// returns only at a moment when nothing was unfinished, and never misses
 /// the last `task_done` (the count and the event change under one lock).
+///
+/// Checked with markers in std atomics (no loom scheduling points; loom runs
+/// one thread at a time, so a marker stored before an operation is seen by
+/// any thread that observed the operation): the consumer counts each
+/// `task_done` it starts, and notes before its first one whether the second
+/// put had already completed. The count only reaches zero after the first
+/// `task_done`, and, if the second put came first, only after the second.
+/// The consumer yields after each `task_done` so that a joiner woken there
+/// runs at once (a yield costs no preemption); without it the bound of 2
+/// rarely lets the joiner look before the second `task_done`.
 #[test]
 fn join_vs_task_done_and_put() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
     model(|| {
         let q = Arc::new(Queue::unbounded());
         q.try_put(1u32).unwrap();
+        let started = std::sync::Arc::new(AtomicUsize::new(0));
+        let put_done = std::sync::Arc::new(AtomicBool::new(false));
+        let needs_two = std::sync::Arc::new(AtomicBool::new(false));
         let consumer = {
-            let q = q.clone();
+            let (q, started, put_done, needs_two) = (
+                q.clone(),
+                started.clone(),
+                put_done.clone(),
+                needs_two.clone(),
+            );
             thread::spawn(move || {
-                for _ in 0..2 {
+                for round in 0..2 {
                     q.get_blocking().unwrap();
+                    if round == 0 && put_done.load(SeqCst) {
+                        needs_two.store(true, SeqCst);
+                    }
+                    started.fetch_add(1, SeqCst);
                     q.task_done().unwrap();
+                    // Let a woken joiner run now (a yield costs no preemption).
+                    thread::yield_now();
                 }
             })
         };
         let producer = {
-            let q = q.clone();
-            thread::spawn(move || q.try_put(2).unwrap())
+            let (q, put_done) = (q.clone(), put_done.clone());
+            thread::spawn(move || {
+                q.try_put(2).unwrap();
+                put_done.store(true, SeqCst);
+            })
         };
         q.join_blocking();
+        let done = started.load(SeqCst);
+        assert!(done >= 1, "join returned before the first task_done");
+        if needs_two.load(SeqCst) {
+            assert_eq!(
+                done, 2,
+                "join returned while the second item was unfinished"
+            );
+        }
         producer.join().unwrap();
         consumer.join().unwrap();
         q.join_blocking();

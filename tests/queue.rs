@@ -3,6 +3,13 @@
 //! producers and consumers at once.
 
 use polysync::queue::{Fifo, GenericQueue, GetError, Lifo, Priority, PutError, Queue, Storage};
+#[path = "support/soak.rs"]
+mod soak;
+
+use soak::Budget;
+use std::cell::Cell;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -300,15 +307,38 @@ fn waiting_getters_are_served_fifo_across_worlds() {
     });
 }
 
-/// An item that records its id if it is dropped without being taken (a put
-/// future dropped before its item was put).
+thread_local! {
+    /// The id of the item whose put future this thread is dropping, if any:
+    /// the only moment an item may legitimately be dropped in the storm.
+    static CANCELLING: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// An item that reports how it was dropped if it is dropped without being
+/// taken: with the put future that a producer cancelled (it never entered
+/// the queue), or anywhere else (lost: a getter dropped what it was handed).
 struct Item {
     id: u64,
-    dropped: Arc<Mutex<Vec<u64>>>,
+    drops: Arc<Drops>,
     armed: bool,
 }
 
+#[derive(Default)]
+struct Drops {
+    /// Dropped with its own cancelled put future.
+    with_put: Mutex<Vec<u64>>,
+    /// Dropped anywhere else.
+    lost: Mutex<Vec<u64>>,
+}
+
 impl Item {
+    fn new(id: u64, drops: &Arc<Drops>) -> Self {
+        Item {
+            id,
+            drops: drops.clone(),
+            armed: true,
+        }
+    }
+
     fn take(mut self) -> u64 {
         self.armed = false;
         self.id
@@ -336,7 +366,12 @@ impl Ord for Item {
 impl Drop for Item {
     fn drop(&mut self) {
         if self.armed {
-            self.dropped.lock().unwrap().push(self.id);
+            let list = if CANCELLING.with(Cell::get) == Some(self.id) {
+                &self.drops.with_put
+            } else {
+                &self.drops.lost
+            };
+            list.lock().unwrap_or_else(|e| e.into_inner()).push(self.id);
         }
     }
 }
@@ -357,76 +392,95 @@ impl Rng {
 #[derive(Default)]
 struct Ledger {
     put: Vec<u64>,
+    /// Items of timed-out blocking puts (they came back in the error).
     returned: Vec<u64>,
+    /// Ids of async puts whose future was dropped before it completed.
+    cancelled: Vec<u64>,
     received: Vec<u64>,
 }
 
 /// Getters and putters of every world give up at random (timeouts, dropped
-/// futures, notified-then-dropped getters): items received + items left in
-/// the queue + items returned by failed puts + items dropped with cancelled
-/// put futures == items put, exactly.
+/// futures, notified-then-dropped getters). Every item put is, exactly once:
+/// received, left in the queue, returned by a timed-out blocking put, or
+/// dropped together with its own cancelled put future; no item is dropped
+/// anywhere else (a getter dropped after a hand-off must put the item back).
+/// The storm goes on until a getter was seen dropped after a hand-off landed
+/// on it (bounded), so that path really ran. `POLYSYNC_SOAK=1`: see
+/// tests/support/soak.rs.
 #[test]
 fn cancellation_storm_conserves_items() {
-    storm::<Fifo<Item>>(false);
+    storm::<Fifo<Item>>("fifo", false);
 }
 
 #[test]
 fn cancellation_storm_conserves_items_lifo() {
-    storm::<Lifo<Item>>(false);
+    storm::<Lifo<Item>>("lifo", false);
 }
 
 #[test]
 fn cancellation_storm_conserves_items_priority() {
-    storm::<Priority<Item>>(false);
+    storm::<Priority<Item>>("priority", false);
 }
 
 #[test]
 fn cancellation_storm_conserves_items_spinning() {
-    storm::<Fifo<Item>>(true);
+    storm::<Fifo<Item>>("fifo, spinning", true);
 }
 
-fn storm<S: Storage<Item> + Default + Send + 'static>(spinning: bool) {
-    watchdog(Duration::from_secs(30), move || {
+fn storm<S: Storage<Item> + Default + Send + 'static>(name: &'static str, spinning: bool) {
+    watchdog(soak::watchdog(Duration::from_secs(30)), move || {
+        let started = Instant::now();
         let q = Arc::new(GenericQueue::<Item, S>::bounded(3).spinning(spinning));
-        let dropped = Arc::new(Mutex::new(Vec::new()));
+        let drops = Arc::new(Drops::default());
         let ledger = Arc::new(Mutex::new(Ledger::default()));
-        let end = Instant::now() + Duration::from_millis(1500);
+        let budget = Arc::new(Budget::new(Duration::from_millis(1500)));
+        // Async getters dropped after an item was handed to them.
+        let abandoned = Arc::new(AtomicU64::new(0));
+        let going = {
+            let (budget, abandoned) = (budget.clone(), abandoned.clone());
+            move || budget.running_until(|| abandoned.load(Ordering::Relaxed) > 0)
+        };
         let rt = runtime();
         let mut threads = Vec::new();
         let mut tasks = Vec::new();
         for k in 0..2u64 {
             // Thread producer with timeouts (gets its item back).
-            let (qp, dropped, lp) = (q.clone(), dropped.clone(), ledger.clone());
+            let (qp, drops, lp, going_p, budget_p) = (
+                q.clone(),
+                drops.clone(),
+                ledger.clone(),
+                going.clone(),
+                budget.clone(),
+            );
             threads.push(thread::spawn(move || {
                 let mut rng = Rng(0x9E37 + k);
                 let mut seq = 0;
                 let mut local = Ledger::default();
-                while Instant::now() < end {
+                while going_p() {
                     let id = id(k, seq);
                     seq += 1;
                     local.put.push(id);
-                    let item = Item {
-                        id,
-                        dropped: dropped.clone(),
-                        armed: true,
-                    };
+                    let item = Item::new(id, &drops);
                     if let Err(PutError::Full(item)) = qp.try_put_for(item, rng.micros(300)) {
                         local.returned.push(item.take());
                     }
+                    budget_p.add(1);
                 }
                 let mut l = lp.lock().unwrap();
                 l.put.extend(local.put);
                 l.returned.extend(local.returned);
             }));
             // Thread consumer with timeouts.
-            let (qc, lc) = (q.clone(), ledger.clone());
+            let (qc, lc, going_c, budget_c) =
+                (q.clone(), ledger.clone(), going.clone(), budget.clone());
             threads.push(thread::spawn(move || {
                 let mut rng = Rng(0x1234 + k);
                 let mut got = Vec::new();
-                while Instant::now() < end {
+                while going_c() {
                     if let Ok(item) = qc.try_get_for(rng.micros(300)) {
                         got.push(item.take());
                     }
+                    budget_c.add(1);
                 }
                 lc.lock().unwrap().received.extend(got);
             }));
@@ -434,44 +488,75 @@ fn storm<S: Storage<Item> + Default + Send + 'static>(spinning: bool) {
         // Async producers/consumers: tokio (k = 2) and futures-lite (k = 3),
         // cancelled by dropping their futures after a random time.
         for k in 2..4u64 {
-            let (qp, dropped, lp) = (q.clone(), dropped.clone(), ledger.clone());
+            let (qp, drops, lp, going_p, budget_p) = (
+                q.clone(),
+                drops.clone(),
+                ledger.clone(),
+                going.clone(),
+                budget.clone(),
+            );
             let producer = async move {
                 let mut rng = Rng(0xABCD + k);
                 let mut seq = 0;
-                let mut put = Vec::new();
-                while Instant::now() < end {
+                let mut local = Ledger::default();
+                while going_p() {
                     let id = id(k, seq);
                     seq += 1;
-                    put.push(id);
-                    let item = Item {
-                        id,
-                        dropped: dropped.clone(),
-                        armed: true,
-                    };
+                    local.put.push(id);
                     let limit = rng.micros(300);
-                    let _ = futures_lite::future::or(async { Some(qp.put(item).await) }, async {
-                        async_io::Timer::after(limit).await;
-                        None
-                    })
-                    .await
-                    .map(|r| r.map_err(|_| unreachable!("never closed")));
-                }
-                lp.lock().unwrap().put.extend(put);
-            };
-            let (qc, lc) = (q.clone(), ledger.clone());
-            let consumer = async move {
-                let mut rng = Rng(0x5555 + k);
-                let mut got = Vec::new();
-                while Instant::now() < end {
-                    let limit = rng.micros(300);
-                    let got_one = futures_lite::future::or(async { Some(qc.get().await) }, async {
+                    let mut put = Box::pin(qp.put(Item::new(id, &drops)));
+                    let done = futures_lite::future::or(async { Some((&mut put).await) }, async {
                         async_io::Timer::after(limit).await;
                         None
                     })
                     .await;
-                    if let Some(Ok(item)) = got_one {
-                        got.push(item.take());
+                    match done {
+                        Some(r) => r.unwrap_or_else(|_| unreachable!("never closed")),
+                        None => {
+                            // Dropping the put future drops its item unless
+                            // the item already went in: the one drop allowed.
+                            local.cancelled.push(id);
+                            CANCELLING.with(|c| c.set(Some(id)));
+                            drop(put);
+                            CANCELLING.with(|c| c.set(None));
+                        }
                     }
+                    budget_p.add(1);
+                }
+                let mut l = lp.lock().unwrap();
+                l.put.extend(local.put);
+                l.cancelled.extend(local.cancelled);
+            };
+            let (qc, lc, going_c, budget_c, abandoned) = (
+                q.clone(),
+                ledger.clone(),
+                going.clone(),
+                budget.clone(),
+                abandoned.clone(),
+            );
+            let consumer = async move {
+                let mut rng = Rng(0x5555 + k);
+                let mut got = Vec::new();
+                while going_c() {
+                    let limit = rng.micros(300);
+                    let mut get = pin!(qc.get());
+                    let got_one =
+                        futures_lite::future::or(async { Some((&mut get).await) }, async {
+                            async_io::Timer::after(limit).await;
+                            None
+                        })
+                        .await;
+                    match got_one {
+                        Some(r) => got.push(r.expect("never closed").take()),
+                        // Dropped below; an item handed to it meanwhile must
+                        // go back into the queue. (Racy only towards
+                        // undercounting: a hand-off may still land.)
+                        None if format!("{get:?}").contains("notified") => {
+                            abandoned.fetch_add(1, Ordering::Relaxed);
+                        }
+                        None => {}
+                    }
+                    budget_c.add(1);
                 }
                 lc.lock().unwrap().received.extend(got);
             };
@@ -501,13 +586,40 @@ fn storm<S: Storage<Item> + Default + Send + 'static>(spinning: bool) {
         while let Ok(item) = q.try_get() {
             left.push(item.take());
         }
-        let dropped = dropped.lock().unwrap().clone();
+        let lost = drops.lost.lock().unwrap().clone();
+        let with_put = drops.with_put.lock().unwrap().clone();
+        eprintln!(
+            "queue storm ({name}): {:?}, {} operations: {} put, {} received, {} left, \
+             {} returned by timed-out puts, {} puts cancelled ({} items dropped with them), \
+             {} getters dropped after a hand-off",
+            started.elapsed(),
+            budget.ops(),
+            l.put.len(),
+            l.received.len(),
+            left.len(),
+            l.returned.len(),
+            l.cancelled.len(),
+            with_put.len(),
+            abandoned.load(Ordering::Relaxed),
+        );
+        assert!(
+            lost.is_empty(),
+            "{} items were dropped outside their own cancelled put (a getter lost an item \
+             it was handed?): {:?}",
+            lost.len(),
+            &lost[..lost.len().min(10)]
+        );
+        let cancelled: std::collections::HashSet<u64> = l.cancelled.iter().copied().collect();
+        assert!(
+            with_put.iter().all(|id| cancelled.contains(id)),
+            "an item was dropped with a put that was not cancelled"
+        );
         let mut accounted: Vec<u64> = l
             .received
             .iter()
             .chain(&left)
             .chain(&l.returned)
-            .chain(&dropped)
+            .chain(&with_put)
             .copied()
             .collect();
         accounted.sort_unstable();
@@ -516,6 +628,13 @@ fn storm<S: Storage<Item> + Default + Send + 'static>(spinning: bool) {
             l.received.len() > 100,
             "the storm moved too few items: {}",
             l.received.len()
+        );
+        assert!(!l.returned.is_empty(), "no blocking put timed out");
+        assert!(!l.cancelled.is_empty(), "no async put was cancelled");
+        assert!(
+            abandoned.load(Ordering::Relaxed) > 0,
+            "no getter was dropped after a hand-off landed on it (within {:?} more)",
+            soak::GRACE
         );
         assert_eq!(accounted.len(), l.put.len(), "items lost or duplicated");
         assert!(accounted == l.put, "items lost or duplicated");

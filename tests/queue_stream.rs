@@ -2,6 +2,8 @@
 //! to give up a put or get (`Put::cancel`, `Get::cancel`).
 #![cfg(feature = "stream")]
 
+#[path = "support/soak.rs"]
+mod soak;
 #[path = "support/worlds.rs"]
 mod worlds;
 
@@ -10,7 +12,7 @@ use futures_lite::future::{self, FutureExt};
 use polysync::queue::{GetError, Queue};
 use polysync::{LifoQueue, PriorityQueue};
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -125,24 +127,40 @@ fn cancelled_put_gives_the_item_back_or_reports_it_put() {
 /// Async puts and gets across worlds give up on random timeouts through
 /// `cancel()` instead of dropping: then not a single item may be dropped.
 /// received + left in the queue + given back by `cancel` == put, exactly.
+/// The storm goes on (bounded) until a `Get::cancel` gave back an item that
+/// had been handed to it, so that path really ran. `POLYSYNC_SOAK=1`: see
+/// tests/support/soak.rs.
 #[test]
 fn cancel_storm_drops_nothing() {
-    let _w = Watchdog::new("cancel storm", Duration::from_secs(60));
+    let _w = Watchdog::new("cancel storm", soak::watchdog(Duration::from_secs(60)));
+    let started = Instant::now();
     let rt = multi_thread_rt();
     let q = Arc::new(Queue::<Item>::bounded(2));
     let dropped = Arc::new(AtomicUsize::new(0));
     let put_ids = Arc::new(Mutex::new(Vec::new()));
     let back = Arc::new(Mutex::new(Vec::new()));
     let received = Arc::new(Mutex::new(Vec::new()));
-    let end = Instant::now() + Duration::from_millis(1200);
+    let budget = Arc::new(soak::Budget::new(Duration::from_millis(1200)));
+    // Gets that timed out after an item was handed to them (`cancel` gave it).
+    let handed_back = Arc::new(AtomicU64::new(0));
+    let going = {
+        let (budget, handed_back) = (budget.clone(), handed_back.clone());
+        move || budget.running_until(|| handed_back.load(Ordering::Relaxed) > 0)
+    };
 
     let producer = |k: u64| {
-        let (q, dropped, put_ids, back) =
-            (q.clone(), dropped.clone(), put_ids.clone(), back.clone());
+        let (q, dropped, put_ids, back, going, budget) = (
+            q.clone(),
+            dropped.clone(),
+            put_ids.clone(),
+            back.clone(),
+            going.clone(),
+            budget.clone(),
+        );
         async move {
             let mut rng = k * 0x9E37_79B9 + 1;
             let mut seq = 0;
-            while Instant::now() < end {
+            while going() {
                 let id = k << 32 | seq;
                 seq += 1;
                 put_ids.lock().unwrap().push(id);
@@ -160,15 +178,22 @@ fn cancel_storm_drops_nothing() {
                         .unwrap()
                         .extend(put.as_mut().cancel().map(Item::take));
                 }
+                budget.add(1);
             }
         }
     };
     let consumer = |k: u64| {
-        let (q, received) = (q.clone(), received.clone());
+        let (q, received, going, budget, handed_back) = (
+            q.clone(),
+            received.clone(),
+            going.clone(),
+            budget.clone(),
+            handed_back.clone(),
+        );
         async move {
             let mut rng = k * 0x85EB_CA6B + 7;
             let mut got = Vec::new();
-            while Instant::now() < end {
+            while going() {
                 let mut get = pin!(q.get());
                 let limit = Duration::from_micros(next(&mut rng) % 200);
                 let outcome = async { Some((&mut get).await) }
@@ -181,8 +206,14 @@ fn cancel_storm_drops_nothing() {
                     Some(Ok(item)) => got.push(item.take()),
                     Some(Err(e)) => panic!("never closed: {e}"),
                     // Timed out: keep what was handed over meanwhile.
-                    None => got.extend(get.as_mut().cancel().map(Item::take)),
+                    None => {
+                        if let Some(item) = get.as_mut().cancel() {
+                            handed_back.fetch_add(1, Ordering::Relaxed);
+                            got.push(item.take());
+                        }
+                    }
                 }
+                budget.add(1);
             }
             received.lock().unwrap().extend(got);
         }
@@ -214,8 +245,22 @@ fn cancel_storm_drops_nothing() {
     accounted.sort_unstable();
     let mut put_ids = put_ids.lock().unwrap().clone();
     put_ids.sort_unstable();
+    eprintln!(
+        "cancel storm: {:?}, {} operations: {} put, {moved} received, {} given back by \
+         cancelled puts, {} by cancelled gets",
+        started.elapsed(),
+        budget.ops(),
+        put_ids.len(),
+        back.lock().unwrap().len(),
+        handed_back.load(Ordering::Relaxed),
+    );
     assert_eq!(dropped.load(Ordering::SeqCst), 0, "an item was dropped");
     assert!(moved > 100, "the storm moved too few items: {moved}");
+    assert!(
+        handed_back.load(Ordering::Relaxed) > 0,
+        "no cancelled get gave back a handed item (within {:?} more)",
+        soak::GRACE
+    );
     assert_eq!(accounted, put_ids, "items lost or duplicated");
 }
 

@@ -306,7 +306,7 @@ fn timed_out_and_dropped_waits_leave_no_node() {
 fn storm_of_cancellations_with_racing_pulses() {
     let _w = Watchdog::new(
         "storm_of_cancellations_with_racing_pulses",
-        Duration::from_secs(60),
+        soak::watchdog(Duration::from_secs(60)),
     );
     run_storm(Storm {
         ev: Arc::new(REvent::new()),

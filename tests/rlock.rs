@@ -292,8 +292,13 @@ fn cancelled_waiters_lose_nothing() {
     assert_eq!(rlock.waiting(), 0);
     drop(guard);
     assert!(!rlock.locked());
-    // A hand-off raced by a cancellation: many rounds of release vs. timeout.
-    for round in 0..200 {
+    // A hand-off raced by a cancellation: many rounds of release vs. timeout,
+    // at least 200 and on (at most 20 s) until both outcomes were seen.
+    let (mut got, mut gave_up) = (0, 0);
+    let limit = Instant::now() + Duration::from_secs(20);
+    let mut round = 0;
+    while round < 200 || ((got == 0 || gave_up == 0) && Instant::now() < limit) {
+        round += 1;
         let g = rlock.acquire_blocking();
         let r2 = rlock.clone();
         let waiter = rt.spawn(identified(async move {
@@ -305,10 +310,21 @@ fn cancelled_waiters_lose_nothing() {
         }));
         thread::sleep(Duration::from_micros(60));
         drop(g);
-        let _ = rt.block_on(waiter).unwrap();
+        match rt.block_on(waiter).unwrap() {
+            Some(count) => {
+                assert_eq!(count, 1, "a handed-over RLock has one level");
+                got += 1;
+            }
+            None => gave_up += 1,
+        }
         wait_until("the lock to be free", || !rlock.locked());
         assert_eq!(rlock.waiting(), 0);
     }
+    eprintln!("release vs. timeout: {got} acquired, {gave_up} timed out in {round} rounds");
+    assert!(
+        got > 0 && gave_up > 0,
+        "the race always went one way: {got} acquired, {gave_up} timed out"
+    );
 }
 
 #[test]

@@ -22,6 +22,12 @@
 //!   the panic leaves no waiter behind. Another thread just waits.
 //! - A `Mutex` held by an async task on one thread is locked by a blocking
 //!   thread afterwards (and the other way round).
+//!
+//! Every test has a watchdog: a lost wake-up fails it instead of hanging.
+
+#[path = "support/worlds.rs"]
+mod worlds;
+use worlds::Watchdog;
 
 use futures_lite::future::poll_once;
 use polysync::{BinarySemaphore, BoundedSemaphore, Event, Lock, Mutex, Semaphore, TooManyReleases};
@@ -73,6 +79,10 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 
 #[test]
 fn timed_waits_on_held_primitives_time_out_and_leave_no_waiter() {
+    let _dog = Watchdog::new(
+        "timed_waits_on_held_primitives_time_out_and_leave_no_waiter",
+        Duration::from_secs(60),
+    );
     let lock = Lock::new();
     let mutex = Mutex::new(5);
     let sem = Semaphore::new(0);
@@ -160,6 +170,10 @@ fn timed_waits_on_held_primitives_time_out_and_leave_no_waiter() {
 
 #[test]
 fn zero_timeouts_and_past_deadlines_take_free_resources() {
+    let _dog = Watchdog::new(
+        "zero_timeouts_and_past_deadlines_take_free_resources",
+        Duration::from_secs(60),
+    );
     let lock = Lock::new();
     drop(
         lock.try_acquire_for(Duration::ZERO)
@@ -215,6 +229,10 @@ fn zero_timeouts_and_past_deadlines_take_free_resources() {
 
 #[test]
 fn timed_wait_released_to_while_waiting_succeeds() {
+    let _dog = Watchdog::new(
+        "timed_wait_released_to_while_waiting_succeeds",
+        Duration::from_secs(60),
+    );
     let lock = Lock::new();
     let sem = Semaphore::new(0);
     let event = Event::new();
@@ -250,6 +268,10 @@ fn timed_wait_released_to_while_waiting_succeeds() {
 
 #[test]
 fn dropped_async_acquire_passes_on_what_it_was_handed() {
+    let _dog = Watchdog::new(
+        "dropped_async_acquire_passes_on_what_it_was_handed",
+        Duration::from_secs(60),
+    );
     // Lock: the future is queued, the holder releases (hand-off to the
     // future's node: still locked), then the future is dropped unpolled.
     let lock = Lock::new();
@@ -291,28 +313,43 @@ fn dropped_async_acquire_passes_on_what_it_was_handed() {
 
 #[test]
 fn timed_waits_racing_releases_lose_nothing() {
+    let _dog = Watchdog::new(
+        "timed_waits_racing_releases_lose_nothing",
+        Duration::from_secs(60),
+    );
+    // At least ROUNDS rounds, and on (for at most 20 s) until both outcomes
+    // of the race were seen: the release came in time, and it did not.
     const ROUNDS: usize = 200;
+    let limit = Instant::now() + Duration::from_secs(20);
+    let both_seen = |won: usize, rounds: usize| won > 0 && won < rounds;
     // Lock: the waiter's 1 ms timeout races with the holder's release.
     let lock = Lock::new();
-    let mut got = 0;
-    for round in 0..ROUNDS {
+    let (mut got, mut round) = (0, 0);
+    while round < ROUNDS || (!both_seen(got, round) && Instant::now() < limit) {
         let guard = lock.acquire_blocking();
         thread::scope(|s| {
             let waiter = s.spawn(|| lock.try_acquire_for(Duration::from_millis(1)).is_some());
+            // Not a correctness assumption: only spreads the release around
+            // the waiter's deadline.
             thread::sleep(Duration::from_micros(500 + 5 * (round as u64 % 200)));
             drop(guard);
             got += usize::from(waiter.join().unwrap());
         });
         assert!(!lock.locked(), "round {round}: the lock was lost");
         assert_eq!(lock.waiting(), 0);
+        round += 1;
     }
-    println!("lock: the timed waiter won {got} of {ROUNDS} races");
+    println!("lock: the timed waiter won {got} of {round} races");
+    assert!(
+        both_seen(got, round),
+        "lock: the race always went one way ({got} of {round} won)"
+    );
 
     // Semaphore: each round's one permit ends up either with the timed
     // waiter or free in the semaphore, never both and never neither.
     let sem = Semaphore::new(0);
-    let mut taken = 0;
-    for round in 0..ROUNDS {
+    let (mut taken, mut round) = (0, 0);
+    while round < ROUNDS || (!both_seen(taken, round) && Instant::now() < limit) {
         let won = thread::scope(|s| {
             let waiter = s.spawn(|| {
                 sem.try_acquire_for(Duration::from_millis(1))
@@ -335,12 +372,21 @@ fn timed_waits_racing_releases_lose_nothing() {
             sem.try_acquire().expect("the free permit").forget();
         }
         taken += usize::from(won);
+        round += 1;
     }
-    println!("semaphore: the timed waiter won {taken} of {ROUNDS} races");
+    println!("semaphore: the timed waiter won {taken} of {round} races");
+    assert!(
+        both_seen(taken, round),
+        "semaphore: the race always went one way ({taken} of {round} won)"
+    );
 }
 
 #[test]
 fn bounded_semaphore_over_release_is_an_error_and_changes_nothing() {
+    let _dog = Watchdog::new(
+        "bounded_semaphore_over_release_is_an_error_and_changes_nothing",
+        Duration::from_secs(60),
+    );
     let sem = BoundedSemaphore::new(2, 2);
     assert_eq!(sem.release(1), Err(TooManyReleases { max: 2 }));
     assert_eq!(sem.value(), 2);
@@ -390,6 +436,7 @@ fn bounded_semaphore_over_release_is_an_error_and_changes_nothing() {
 
 #[test]
 fn semaphore_release_n_semantics() {
+    let _dog = Watchdog::new("semaphore_release_n_semantics", Duration::from_secs(60));
     let sem = Semaphore::new(0);
     sem.release(0);
     assert_eq!(sem.value(), 0);
@@ -430,6 +477,7 @@ fn semaphore_release_n_semantics() {
 
 #[test]
 fn binary_semaphore_saturates_at_one() {
+    let _dog = Watchdog::new("binary_semaphore_saturates_at_one", Duration::from_secs(60));
     let sem = BinarySemaphore::new(false);
     assert_eq!(sem.value(), 0);
     sem.release();
@@ -461,6 +509,10 @@ fn binary_semaphore_saturates_at_one() {
 
 #[test]
 fn reacquiring_a_held_lock_from_its_own_thread_panics() {
+    let _dog = Watchdog::new(
+        "reacquiring_a_held_lock_from_its_own_thread_panics",
+        Duration::from_secs(60),
+    );
     let lock = Lock::new();
     let guard = lock.acquire_blocking();
     let err = catch_unwind(AssertUnwindSafe(|| drop(lock.acquire_blocking())))
@@ -506,6 +558,10 @@ fn reacquiring_a_held_lock_from_its_own_thread_panics() {
 
 #[test]
 fn lock_handed_to_a_thread_belongs_to_that_thread() {
+    let _dog = Watchdog::new(
+        "lock_handed_to_a_thread_belongs_to_that_thread",
+        Duration::from_secs(60),
+    );
     // The holder releases to a queued blocking thread; that thread now owns
     // the lock, so its own re-acquire panics, while the former holder's
     // thread may wait for it normally.
@@ -534,6 +590,10 @@ fn lock_handed_to_a_thread_belongs_to_that_thread() {
 #[test]
 #[should_panic(expected = "already holds")]
 fn reacquire_with_zero_timeout_panics_too() {
+    let _dog = Watchdog::new(
+        "reacquire_with_zero_timeout_panics_too",
+        Duration::from_secs(60),
+    );
     let lock = Lock::new();
     let _g = lock.acquire_blocking();
     let _h = lock.try_acquire_for(Duration::ZERO);
@@ -541,6 +601,10 @@ fn reacquire_with_zero_timeout_panics_too() {
 
 #[test]
 fn mutex_between_async_holder_and_blocking_thread() {
+    let _dog = Watchdog::new(
+        "mutex_between_async_holder_and_blocking_thread",
+        Duration::from_secs(60),
+    );
     let mutex = Arc::new(Mutex::new(Vec::<&str>::new()));
     let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
     let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
@@ -571,7 +635,8 @@ fn mutex_between_async_holder_and_blocking_thread() {
         thread::spawn(move || {
             let mut guard = mutex.lock_blocking();
             guard.push("thread");
-            thread::sleep(Duration::from_millis(20)); // the task queues meanwhile
+            // Hold the mutex until the task really waits behind this thread.
+            wait_until("the task queued", || mutex.waiting() == 1);
             guard.push("thread done");
         })
     };

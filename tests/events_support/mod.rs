@@ -5,6 +5,8 @@
 //! waiters, and a generic random-cancellation storm with an exact final check.
 #![allow(dead_code)]
 
+#[path = "../support/soak.rs"]
+pub mod soak;
 #[path = "../support/worlds.rs"]
 mod worlds;
 pub use worlds::Watchdog;
@@ -179,7 +181,7 @@ pub async fn join_all<F: Future<Output = ()>>(futures: Vec<F>) {
 
 /// What the generic scenarios need from a broadcast event.
 pub trait Waitable: Send + Sync + std::fmt::Debug + 'static {
-    fn wait(&self) -> impl Future<Output = ()> + Send + '_;
+    fn wait(&self) -> impl Future<Output = ()> + Send + std::fmt::Debug + '_;
     fn wait_blocking(&self);
     fn try_wait(&self) -> bool;
     fn try_wait_for(&self, timeout: Duration) -> bool;
@@ -188,7 +190,7 @@ pub trait Waitable: Send + Sync + std::fmt::Debug + 'static {
 }
 
 impl Waitable for REvent {
-    fn wait(&self) -> impl Future<Output = ()> + Send + '_ {
+    fn wait(&self) -> impl Future<Output = ()> + Send + std::fmt::Debug + '_ {
         REvent::wait(self)
     }
     fn wait_blocking(&self) {
@@ -209,7 +211,7 @@ impl Waitable for REvent {
 }
 
 impl Waitable for CountdownEvent {
-    fn wait(&self) -> impl Future<Output = ()> + Send + '_ {
+    fn wait(&self) -> impl Future<Output = ()> + Send + std::fmt::Debug + '_ {
         CountdownEvent::wait(self)
     }
     fn wait_blocking(&self) {
@@ -413,7 +415,11 @@ pub struct Storm<E> {
 }
 
 /// Random waits and cancellations in every world while notifiers of other
-/// worlds pulse the primitive, for [`storm_len`]. Then the exact check: every
+/// worlds pulse the primitive, for [`storm_len`] (with `POLYSYNC_SOAK=1`,
+/// about 10^7 waits: see tests/support/soak.rs), and on (bounded) until each
+/// interesting path was seen at least once: an untimed async wait that
+/// queued and was woken, a timeout, a dropped future, and a future dropped
+/// after a wake-up landed on it. Then the exact check: every
 /// participant queues one untimed wait, and the single `fire` must wake each
 /// of them (a waiter still queued 10 s later is a lost wake-up and fails the
 /// test); `waiting()` must return to 0.
@@ -435,6 +441,9 @@ pub fn run_storm<E: Waitable>(storm: Storm<E>) {
     let cancelled = Arc::new(AtomicUsize::new(0));
     // Untimed async waits that queued (first poll `Pending`) and were woken.
     let queued = Arc::new(AtomicUsize::new(0));
+    // Futures dropped after a wake-up landed on them (no longer queued).
+    let dropped_woken = Arc::new(AtomicUsize::new(0));
+    let budget = Arc::new(soak::Budget::new(storm_len()));
 
     const OS_THREADS: usize = 3;
     const MT_TASKS: usize = 4;
@@ -458,10 +467,11 @@ pub fn run_storm<E: Waitable>(storm: Storm<E>) {
             go.clone(),
             finished.clone(),
         );
-        let (woken, timed_out) = (woken.clone(), timed_out.clone());
+        let (woken, timed_out, budget) = (woken.clone(), timed_out.clone(), budget.clone());
         let mut rng = Rng::new(next_seed());
         handles.push(thread::spawn(move || {
             while !stop.load(SeqCst) {
+                budget.add(1);
                 let ok = match rng.below(5) {
                     0 => {
                         ev.wait_blocking();
@@ -499,7 +509,8 @@ pub fn run_storm<E: Waitable>(storm: Storm<E>) {
             finished.clone(),
         );
         let (woken, timed_out, cancelled) = (woken.clone(), timed_out.clone(), cancelled.clone());
-        let queued = queued.clone();
+        let (queued, dropped_woken, budget) =
+            (queued.clone(), dropped_woken.clone(), budget.clone());
         move |seed: u64, tokio_timer: bool| {
             let (ev, stop, ready, go, finished) = (
                 ev.clone(),
@@ -510,10 +521,12 @@ pub fn run_storm<E: Waitable>(storm: Storm<E>) {
             );
             let (woken, timed_out, cancelled) =
                 (woken.clone(), timed_out.clone(), cancelled.clone());
-            let queued = queued.clone();
+            let (queued, dropped_woken, budget) =
+                (queued.clone(), dropped_woken.clone(), budget.clone());
             async move {
                 let mut rng = Rng::new(seed);
                 while !stop.load(SeqCst) {
+                    budget.add(1);
                     match rng.below(6) {
                         0 => {
                             let mut wait = pin!(ev.wait());
@@ -566,6 +579,10 @@ pub fn run_storm<E: Waitable>(storm: Storm<E>) {
                                 }
                                 spin(rng.below(3000));
                                 cancelled.fetch_add(1, SeqCst);
+                                // Racy only towards undercounting.
+                                if format!("{wait:?}").contains("queued: false") {
+                                    dropped_woken.fetch_add(1, SeqCst);
+                                }
                             }
                         }
                         _ => {
@@ -655,7 +672,15 @@ pub fn run_storm<E: Waitable>(storm: Storm<E>) {
         })
         .collect();
 
-    thread::sleep(storm_len());
+    let started = Instant::now();
+    let seen = || {
+        [&queued, &timed_out, &cancelled, &dropped_woken]
+            .iter()
+            .all(|n| n.load(SeqCst) > 0)
+    };
+    while budget.running_until(seen) {
+        thread::sleep(Duration::from_millis(1));
+    }
     stop.store(true, SeqCst);
     wait_until("every participant left its storm loop", || {
         ready.load(SeqCst) == PARTICIPANTS
@@ -664,15 +689,30 @@ pub fn run_storm<E: Waitable>(storm: Storm<E>) {
         h.join().expect("a notifier panicked");
     }
     eprintln!(
-        "storm: {} pulses; waits woken {} (async untimed ones that queued first: {}), \
-         timed out {}, cancelled {}",
+        "storm: {:?}, {} waits, {} pulses; waits woken {} (async untimed ones that queued \
+         first: {}), timed out {}, cancelled {} (after a wake-up landed: {})",
+        started.elapsed(),
+        budget.ops(),
         pulses.load(SeqCst),
         woken.load(SeqCst),
         queued.load(SeqCst),
         timed_out.load(SeqCst),
         cancelled.load(SeqCst),
+        dropped_woken.load(SeqCst),
     );
-    assert!(pulses.load(SeqCst) > 0);
+    assert!(pulses.load(SeqCst) > 0, "no notifier pulsed");
+    assert!(woken.load(SeqCst) > 0, "no wait was woken");
+    assert!(
+        queued.load(SeqCst) > 0,
+        "no untimed async wait queued and was woken"
+    );
+    assert!(timed_out.load(SeqCst) > 0, "no wait timed out");
+    assert!(cancelled.load(SeqCst) > 0, "no future was dropped");
+    assert!(
+        dropped_woken.load(SeqCst) > 0,
+        "no future was dropped after a wake-up landed on it (even {:?} past the end)",
+        soak::GRACE
+    );
 
     // The exact check: everyone queues, one notification wakes everyone.
     arm(&ev);

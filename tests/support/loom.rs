@@ -1,10 +1,10 @@
 //! Helpers shared by the loom models (tests/loom*.rs): the model runner, a
-//! waker that records wakes in a loom atomic, and a green backend that makes
+//! waker that counts wakes in a loom atomic, and a green backend that makes
 //! blocking calls time out at once (loom has no clock). Included with
 //! `#[path]` by each loom test binary.
 #![allow(dead_code)]
 
-use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use polysync::lowlevel::{GreenBackend, UnitId, WaitResult, Waiter, register_backend};
 use std::cell::Cell;
 use std::future::Future;
@@ -28,33 +28,38 @@ pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     builder.check(f);
 }
 
-/// A waker that only records that it was woken (in a loom atomic, so the
-/// wake is part of the model).
-pub struct Flag(AtomicBool);
+/// A waker that counts its wakes (in a loom atomic, so each wake is part of
+/// the model).
+pub struct Flag(AtomicUsize);
 
 impl Flag {
     pub fn new() -> std::sync::Arc<Flag> {
-        std::sync::Arc::new(Flag(AtomicBool::new(false)))
+        std::sync::Arc::new(Flag(AtomicUsize::new(0)))
     }
 
-    /// Whether a wake arrived since the last `take`; clears it.
+    /// Whether a wake arrived since the last `take`; clears the count.
     pub fn take(&self) -> bool {
-        self.0.swap(false, SeqCst)
+        self.0.swap(0, SeqCst) != 0
     }
 
     /// Whether a wake arrived, without clearing it.
     pub fn peek(&self) -> bool {
+        self.0.load(SeqCst) != 0
+    }
+
+    /// How many wakes arrived since the last `take`, without clearing them.
+    pub fn wakes(&self) -> usize {
         self.0.load(SeqCst)
     }
 }
 
 impl Wake for Flag {
     fn wake(self: std::sync::Arc<Self>) {
-        self.0.store(true, SeqCst);
+        self.0.fetch_add(1, SeqCst);
     }
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.store(true, SeqCst);
+        self.0.fetch_add(1, SeqCst);
     }
 }
 
