@@ -51,7 +51,16 @@ use std::task::{Context, Poll};
 /// # for w in workers { w.join().unwrap(); }
 /// ```
 pub struct CountdownEvent {
-    /// User bits: the value.
+    /// User bits: the value, `0..=MAX`, beside an [`Epoch`] (as for
+    /// [`REvent`](crate::REvent), with "set" meaning "the value is 0"):
+    ///
+    /// | value | the event | a new wait                        | reaching it                          |
+    /// |-------|-----------|-----------------------------------|--------------------------------------|
+    /// | 0     | set       | returns at once                   | `down` to 0 or `clear` starts a round (epoch + 1) that wakes every queued node |
+    /// | > 0   | not set   | queues, its data the epoch at its start | `up` (never wakes anyone)      |
+    ///
+    /// The value changes lock-free while nobody is queued, else under the
+    /// queue lock.
     queue: WaitQueue,
     epoch: Epoch,
 }

@@ -9,6 +9,15 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+// The user bits of an event's queue word:
+//
+// | SET | the event | a new wait               | `set()`                           |
+// |-----|-----------|--------------------------|-----------------------------------|
+// | 0   | not set   | queues (data unused: 0)  | sets SET, wakes every queued node |
+// | 1   | set       | returns at once          | `false`                           |
+//
+// SET goes from 0 to 1 once (lock-free while nobody is queued, else under
+// the queue lock, where the wake-up in batches starts) and is never cleared.
 const SET: u64 = 1;
 
 /// The body of `wait_with` of the events ([`Event`],

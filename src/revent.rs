@@ -14,7 +14,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// The user bit of the queue word that says "set".
+// The user bits of an `REvent`'s queue word, with the `Epoch` beside it:
+//
+// | SET | the event | a new wait                              | `set()`                                   | `clear()`   |
+// |-----|-----------|-----------------------------------------|-------------------------------------------|-------------|
+// | 0   | clear     | queues, its data the epoch at its start | sets SET; if nodes are queued, starts a round (epoch + 1) that wakes them | `false` |
+// | 1   | set       | returns at once                         | `false`                                   | clears SET  |
+//
+// SET changes lock-free while nobody is queued, else under the queue lock.
+// A queued node whose data differs from the epoch was reached by a round:
+// it counts as woken even if SET was cleared since (see `Epoch`).
 const SET: u64 = 1;
 
 /// The wake-up round counter of a broadcast event.

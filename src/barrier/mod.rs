@@ -27,7 +27,7 @@
 //! its own deadline passed ([`BarrierWaitError::TimedOut`]) or its waiter
 //! reported cancellation ([`BarrierWaitError::Cancelled`]). The plain
 //! blocking forms report a cancellation by unwinding (see
-//! [`Waiter::cancelled`](crate::lowlevel::Waiter::cancelled)), after the
+//! [`Waiter::cancelled`]), after the
 //! party broke the barrier.
 //!
 //! A party that gives up at the very moment its phase opens (or its latch
