@@ -3,12 +3,10 @@
 use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue};
 use crate::lowlevel::sync::{Ordering, const_fn};
 use crate::lowlevel::wait::Protocol;
-use crate::lowlevel::{block_on, deadline_after};
 use crate::revent::{Broadcast, Epoch, EpochWait};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 /// A counter that waiters wait on until it reaches zero: the event is *set*
 /// while the value is 0.
@@ -19,7 +17,8 @@ use std::time::{Duration, Instant};
 /// [`wait_blocking`](CountdownEvent::wait_blocking),
 /// [`try_wait`](CountdownEvent::try_wait),
 /// [`try_wait_for`](CountdownEvent::try_wait_for),
-/// [`try_wait_until`](CountdownEvent::try_wait_until).
+/// [`try_wait_until`](CountdownEvent::try_wait_until);
+/// [`wait_with`](CountdownEvent::wait_with) takes an explicit waiter.
 ///
 /// # Semantics
 ///
@@ -30,8 +29,8 @@ use std::time::{Duration, Instant};
 ///   after that `up` block until the value reaches 0 again, even while the
 ///   wake-up of the earlier waiters is still running (it runs in batches).
 ///   (A wait whose start overlaps an `up` or `down` may fall on either side.)
-/// - Dropping a wait future, or a timed-out blocking wait, just leaves the
-///   queue.
+/// - Dropping a wait future, or a blocking wait that times out or is
+///   cancelled, just leaves the queue.
 ///
 /// ```
 /// use polysync::countdown::CountdownEvent;
@@ -52,7 +51,16 @@ use std::time::{Duration, Instant};
 /// # for w in workers { w.join().unwrap(); }
 /// ```
 pub struct CountdownEvent {
-    /// User bits: the value.
+    /// User bits: the value, `0..=MAX`, beside an [`Epoch`] (as for
+    /// [`REvent`](crate::REvent), with "set" meaning "the value is 0"):
+    ///
+    /// | value | the event | a new wait                        | reaching it                          |
+    /// |-------|-----------|-----------------------------------|--------------------------------------|
+    /// | 0     | set       | returns at once                   | `down` to 0 or `clear` starts a round (epoch + 1) that wakes every queued node |
+    /// | > 0   | not set   | queues, its data the epoch at its start | `up` (never wakes anyone)      |
+    ///
+    /// The value changes lock-free while nobody is queued, else under the
+    /// queue lock.
     queue: WaitQueue,
     epoch: Epoch,
 }
@@ -202,71 +210,109 @@ impl CountdownEvent {
         self.queue.user(Ordering::Acquire) as usize
     }
 
-    /// Waits asynchronously until the value is zero; the wait starts at the
-    /// first poll. Cancel-safe: dropping the future just leaves the queue.
-    ///
-    /// ```
-    /// # futures_lite::future::block_on(async {
-    /// let c = polysync::countdown::CountdownEvent::new(1);
-    /// c.down().unwrap();
-    /// c.wait().await;
-    /// # });
-    /// ```
-    pub fn wait(&self) -> Wait<'_> {
-        Wait {
-            wait: EpochWait::new(self),
-        }
+    crate::event::event_wait_forms! {
+        future: Wait,
+        ready: is_zero,
+        start: wait_start,
+
+        /// Waits asynchronously until the value is zero; the wait starts at the
+        /// first poll.
+        ///
+        /// # Cancel safety
+        /// Dropping the future loses nothing: the wait just leaves the queue,
+        /// and other waiters are unaffected (reaching zero is never
+        /// consumed: it wakes every wait that started before).
+        ///
+        /// ```
+        /// # futures_lite::future::block_on(async {
+        /// let c = polysync::countdown::CountdownEvent::new(1);
+        /// c.down().unwrap();
+        /// c.wait().await;
+        /// # });
+        /// ```
+        fn wait;
+
+        /// Blocks the current execution unit until the value is zero (or its
+        /// reaching zero woke this wait, even if it went up again right after).
+        ///
+        /// # Cancellation
+        /// If the unit's waiter reports cancellation, the wait is withdrawn and
+        /// the unit unwinds through
+        /// [`Waiter::cancelled`](crate::lowlevel::Waiter::cancelled); the same
+        /// holds for `try_wait_for` and `try_wait_until`.
+        ///
+        /// ```
+        /// let c = polysync::countdown::CountdownEvent::new(0);
+        /// c.wait_blocking();
+        /// ```
+        fn wait_blocking;
+
+        /// Whether the value is zero, without waiting (the `try_` form of `wait`).
+        ///
+        /// ```
+        /// let c = polysync::countdown::CountdownEvent::new(1);
+        /// assert!(!c.try_wait());
+        /// c.down().unwrap();
+        /// assert!(c.try_wait());
+        /// ```
+        fn try_wait;
+
+        /// Blocks until the value is zero or `timeout` passes. Returns `true` if
+        /// the value was zero or its reaching zero woke this wait.
+        ///
+        /// ```
+        /// let c = polysync::countdown::CountdownEvent::new(1);
+        /// assert!(!c.try_wait_for(std::time::Duration::from_millis(1)));
+        /// assert_eq!(c.waiting(), 0);
+        /// ```
+        fn try_wait_for;
+
+        /// Blocks until the value is zero or `deadline` passes. Returns `true` if
+        /// the value was zero or its reaching zero woke this wait.
+        ///
+        /// ```
+        /// let c = polysync::countdown::CountdownEvent::new(0);
+        /// assert!(c.try_wait_until(std::time::Instant::now()));
+        /// ```
+        fn try_wait_until;
+
+        /// Blocks on `waiter` until the value is zero (or its reaching zero
+        /// woke this wait), `deadline` passes or the waiter reports
+        /// cancellation: the entry point that every blocking form runs with
+        /// the current unit's waiter. The wait starts when called.
+        ///
+        /// # Errors
+        /// [`WaitError::TimedOut`](crate::lowlevel::WaitError::TimedOut) or
+        /// [`WaitError::Cancelled`](crate::lowlevel::WaitError::Cancelled);
+        /// the wait is withdrawn either way. A wait that gives up still
+        /// succeeds if the value is zero by then, or if it reached zero since
+        /// the wait started (even if it went up again).
+        ///
+        /// ```
+        /// use polysync::countdown::CountdownEvent;
+        /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+        /// use std::time::Instant;
+        ///
+        /// let c = CountdownEvent::new(1);
+        /// ThreadWaiter::with_current(|w| {
+        ///     assert_eq!(c.wait_with(w, Some(Instant::now())), Err(WaitError::TimedOut));
+        ///     c.down().unwrap();
+        ///     assert_eq!(c.wait_with(w, None), Ok(()));
+        /// });
+        /// ```
+        fn wait_with;
     }
 
-    /// Blocks the current execution unit until the value is zero (or its
-    /// reaching zero woke this wait, even if it went up again right after).
-    ///
-    /// ```
-    /// let c = polysync::countdown::CountdownEvent::new(0);
-    /// c.wait_blocking();
-    /// ```
-    pub fn wait_blocking(&self) {
-        self.wait_until_inner(None);
-    }
-
-    /// Whether the value is zero, without waiting (the `try_` form of `wait`).
-    ///
-    /// ```
-    /// let c = polysync::countdown::CountdownEvent::new(1);
-    /// assert!(!c.try_wait());
-    /// c.down().unwrap();
-    /// assert!(c.try_wait());
-    /// ```
+    /// Whether the value is zero (the event is set).
     #[inline]
-    pub fn try_wait(&self) -> bool {
+    fn is_zero(&self) -> bool {
         self.value() == 0
     }
 
-    /// Blocks until the value is zero or `timeout` passes. Returns `true` if
-    /// the value was zero or its reaching zero woke this wait.
-    ///
-    /// ```
-    /// let c = polysync::countdown::CountdownEvent::new(1);
-    /// assert!(!c.try_wait_for(std::time::Duration::from_millis(1)));
-    /// assert_eq!(c.waiting(), 0);
-    /// ```
-    pub fn try_wait_for(&self, timeout: Duration) -> bool {
-        self.wait_until_inner(deadline_after(timeout))
-    }
-
-    /// Blocks until the value is zero or `deadline` passes. Returns `true` if
-    /// the value was zero or its reaching zero woke this wait.
-    ///
-    /// ```
-    /// let c = polysync::countdown::CountdownEvent::new(0);
-    /// assert!(c.try_wait_until(std::time::Instant::now()));
-    /// ```
-    pub fn try_wait_until(&self, deadline: Instant) -> bool {
-        self.wait_until_inner(Some(deadline))
-    }
-
-    fn wait_until_inner(&self, deadline: Option<Instant>) -> bool {
-        self.try_wait() || block_on(self.wait(), deadline).is_some()
+    /// The data of a wait's node: the epoch when it starts.
+    #[inline]
+    fn wait_start(&self) -> usize {
+        self.epoch.snapshot()
     }
 
     /// How many units wait for zero now (a snapshot).
@@ -293,7 +339,7 @@ impl Protocol for CountdownEvent {
 
     #[inline]
     fn try_fast(&self, _: usize) -> bool {
-        self.try_wait()
+        self.is_zero()
     }
 
     fn try_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> bool {
@@ -344,7 +390,17 @@ impl std::fmt::Debug for CountdownEvent {
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct Wait<'a> {
+    /// Structurally pinned.
     wait: EpochWait<'a, CountdownEvent>,
+}
+
+impl<'a> Wait<'a> {
+    #[inline]
+    fn new(countdown: &'a CountdownEvent) -> Self {
+        Wait {
+            wait: EpochWait::new(countdown),
+        }
+    }
 }
 
 impl Future for Wait<'_> {

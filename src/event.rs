@@ -2,21 +2,126 @@
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{Ordering, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait as RawWait, blocking, drive};
-use crate::lowlevel::{WaitError, Waiter, deadline_after};
+use crate::lowlevel::wait::{Protocol, Wait as RawWait, drive};
+use crate::lowlevel::{WaitError, Waiter};
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+// The user bits of an event's queue word:
+//
+// | SET | the event | a new wait               | `set()`                           |
+// |-----|-----------|--------------------------|-----------------------------------|
+// | 0   | not set   | queues (data unused: 0)  | sets SET, wakes every queued node |
+// | 1   | set       | returns at once          | `false`                           |
+//
+// SET goes from 0 to 1 once (lock-free while nobody is queued, else under
+// the queue lock, where the wake-up in batches starts) and is never cleared.
 const SET: u64 = 1;
+
+/// The body of `wait_with` of the events ([`Event`],
+/// [`REvent`](crate::REvent), [`CountdownEvent`](crate::CountdownEvent)),
+/// after the lock-free check failed: drives a core wait whose node starts
+/// with `start` on `waiter`; if it gives up, re-checks under the queue lock
+/// with the event's own [`Protocol::try_locked`] (a pure check for every
+/// event), so an event that became ready while the wait gave up (after its
+/// node was withdrawn, or while a wake-up running in batches had not reached
+/// it) still counts as success.
+pub(crate) fn wait_event_with<P: Protocol, W: Waiter + ?Sized>(
+    event: &P,
+    waiter: &W,
+    start: usize,
+    deadline: Option<Instant>,
+) -> Result<(), WaitError> {
+    match drive(waiter, pin!(RawWait::new(event, start)), deadline) {
+        Ok(()) => Ok(()),
+        Err((why, ())) => {
+            let mut guard = event.queue().lock();
+            if event.try_locked(&mut guard, start) {
+                Ok(())
+            } else {
+                Err(why)
+            }
+        }
+    }
+}
+
+/// Writes the wait forms of an event type ([`Event`],
+/// [`REvent`](crate::REvent), [`CountdownEvent`](crate::CountdownEvent)):
+/// `wait` (async), `wait_blocking`, `try_wait`, `try_wait_for`,
+/// `try_wait_until`, and `wait_with`, the one entry point with the full
+/// semantics that the three blocking forms call through
+/// [`blocking`](crate::lowlevel::wait::blocking). The caller writes each
+/// form's docs (with its own examples) and names:
+///
+/// - `future`: the type of `wait`'s future, made by `<future>::new(&self)`;
+/// - `ready`: the method that says, without waiting, whether a wait
+///   completes now (what `try_wait` returns);
+/// - `start`: the method that gives the node data of a wait that starts now
+///   (the event's `Protocol` reads it).
+macro_rules! event_wait_forms {
+    (
+        future: $fut:ident,
+        ready: $ready:ident,
+        start: $start:ident,
+        $(#[$wait:meta])* fn wait;
+        $(#[$blocking:meta])* fn wait_blocking;
+        $(#[$try_wait:meta])* fn try_wait;
+        $(#[$for_:meta])* fn try_wait_for;
+        $(#[$until:meta])* fn try_wait_until;
+        $(#[$with:meta])* fn wait_with;
+    ) => {
+        $(#[$wait])*
+        #[inline]
+        pub fn wait(&self) -> $fut<'_> {
+            $fut::new(self)
+        }
+
+        $(#[$blocking])*
+        pub fn wait_blocking(&self) {
+            $crate::lowlevel::wait::blocking(|w| self.wait_with(w, None));
+        }
+
+        $(#[$try_wait])*
+        #[inline]
+        pub fn try_wait(&self) -> bool {
+            self.$ready()
+        }
+
+        $(#[$for_])*
+        pub fn try_wait_for(&self, timeout: ::std::time::Duration) -> bool {
+            let deadline = $crate::lowlevel::deadline_after(timeout);
+            $crate::lowlevel::wait::blocking(|w| self.wait_with(w, deadline)).is_some()
+        }
+
+        $(#[$until])*
+        pub fn try_wait_until(&self, deadline: ::std::time::Instant) -> bool {
+            $crate::lowlevel::wait::blocking(|w| self.wait_with(w, Some(deadline))).is_some()
+        }
+
+        $(#[$with])*
+        pub fn wait_with<W: $crate::lowlevel::Waiter + ?Sized>(
+            &self,
+            waiter: &W,
+            deadline: ::std::option::Option<::std::time::Instant>,
+        ) -> ::std::result::Result<(), $crate::lowlevel::WaitError> {
+            if self.$ready() {
+                return Ok(());
+            }
+            $crate::event::wait_event_with(self, waiter, self.$start(), deadline)
+        }
+    };
+}
+pub(crate) use event_wait_forms;
 
 /// A one-time event: once [`set`](Event::set), it stays set, every waiter
 /// wakes, and every later wait returns at once. It cannot be cleared.
 ///
 /// Waiters of every kind share it: [`wait`](Event::wait) (async),
 /// [`wait_blocking`](Event::wait_blocking), [`try_wait`](Event::try_wait),
-/// [`try_wait_for`](Event::try_wait_for), [`try_wait_until`](Event::try_wait_until).
+/// [`try_wait_for`](Event::try_wait_for), [`try_wait_until`](Event::try_wait_until);
+/// [`wait_with`](Event::wait_with) takes an explicit waiter.
 ///
 /// ```
 /// use polysync::Event;
@@ -95,105 +200,92 @@ impl Event {
         self.queue.user(Ordering::Acquire) & SET != 0
     }
 
-    /// Waits asynchronously until the event is set; cancel-safe.
-    ///
-    /// ```
-    /// # futures_lite::future::block_on(async {
-    /// let e = polysync::Event::new();
-    /// e.set();
-    /// e.wait().await;
-    /// # });
-    /// ```
+    event_wait_forms! {
+        future: Wait,
+        ready: is_set,
+        start: wait_start,
+
+        /// Waits asynchronously until the event is set.
+        ///
+        /// # Cancel safety
+        /// Dropping the future loses nothing: the wait leaves the queue, and
+        /// a `set()` is never consumed (it wakes every waiter and stays set).
+        ///
+        /// ```
+        /// # futures_lite::future::block_on(async {
+        /// let e = polysync::Event::new();
+        /// e.set();
+        /// e.wait().await;
+        /// # });
+        /// ```
+        fn wait;
+
+        /// Blocks the current execution unit until the event is set.
+        ///
+        /// # Cancellation
+        /// If the unit's waiter reports cancellation, the wait is withdrawn and
+        /// the unit unwinds through [`Waiter::cancelled`]. The same holds for
+        /// every plain blocking form of the crate.
+        ///
+        /// ```
+        /// let e = polysync::Event::new();
+        /// e.set();
+        /// e.wait_blocking();
+        /// ```
+        fn wait_blocking;
+
+        /// Whether the event is set, without waiting (the `try_` form of `wait`).
+        ///
+        /// ```
+        /// assert!(!polysync::Event::new().try_wait());
+        /// ```
+        fn try_wait;
+
+        /// Blocks until the event is set or `timeout` passes; returns whether it is set.
+        ///
+        /// ```
+        /// let e = polysync::Event::new();
+        /// assert!(!e.try_wait_for(std::time::Duration::from_millis(1)));
+        /// ```
+        fn try_wait_for;
+
+        /// Blocks until the event is set or `deadline` passes; returns whether it is set.
+        ///
+        /// ```
+        /// let e = polysync::Event::new();
+        /// e.set();
+        /// assert!(e.try_wait_until(std::time::Instant::now()));
+        /// ```
+        fn try_wait_until;
+
+        /// Blocks on `waiter` until the event is set, `deadline` passes or the
+        /// waiter reports cancellation: the entry point that every blocking form
+        /// runs with the current unit's waiter. Library code that knows its
+        /// waiter calls it directly.
+        ///
+        /// # Errors
+        /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+        /// withdrawn either way. A `set()` that lands while the wait gives up
+        /// still counts as success.
+        ///
+        /// ```
+        /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+        /// use std::time::Instant;
+        ///
+        /// let e = polysync::Event::new();
+        /// ThreadWaiter::with_current(|w| {
+        ///     assert_eq!(e.wait_with(w, Some(Instant::now())), Err(WaitError::TimedOut));
+        ///     e.set();
+        ///     assert_eq!(e.wait_with(w, None), Ok(()));
+        /// });
+        /// ```
+        fn wait_with;
+    }
+
+    /// The data of a wait's node: unused.
     #[inline]
-    pub fn wait(&self) -> Wait<'_> {
-        Wait {
-            wait: RawWait::new(self, 0),
-        }
-    }
-
-    /// Blocks the current execution unit until the event is set.
-    ///
-    /// # Cancellation
-    /// If the unit's waiter reports cancellation, the wait is withdrawn and
-    /// the unit unwinds through [`Waiter::cancelled`]. The same holds for
-    /// every plain blocking form of the crate.
-    ///
-    /// ```
-    /// let e = polysync::Event::new();
-    /// e.set();
-    /// e.wait_blocking();
-    /// ```
-    pub fn wait_blocking(&self) {
-        blocking(|w| self.wait_with(w, None));
-    }
-
-    /// Whether the event is set, without waiting (the `try_` form of `wait`).
-    ///
-    /// ```
-    /// assert!(!polysync::Event::new().try_wait());
-    /// ```
-    #[inline]
-    pub fn try_wait(&self) -> bool {
-        self.is_set()
-    }
-
-    /// Blocks until the event is set or `timeout` passes; returns whether it is set.
-    ///
-    /// ```
-    /// let e = polysync::Event::new();
-    /// assert!(!e.try_wait_for(std::time::Duration::from_millis(1)));
-    /// ```
-    pub fn try_wait_for(&self, timeout: Duration) -> bool {
-        blocking(|w| self.wait_with(w, deadline_after(timeout))).is_some()
-    }
-
-    /// Blocks until the event is set or `deadline` passes; returns whether it is set.
-    ///
-    /// ```
-    /// let e = polysync::Event::new();
-    /// e.set();
-    /// assert!(e.try_wait_until(std::time::Instant::now()));
-    /// ```
-    pub fn try_wait_until(&self, deadline: Instant) -> bool {
-        blocking(|w| self.wait_with(w, Some(deadline))).is_some()
-    }
-
-    /// Blocks on `waiter` until the event is set, `deadline` passes or the
-    /// waiter reports cancellation: the entry point that every blocking form
-    /// runs with the current unit's waiter. Library code that knows its
-    /// waiter calls it directly.
-    ///
-    /// # Errors
-    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
-    /// withdrawn either way. A `set()` that lands while the wait gives up
-    /// still counts as success.
-    ///
-    /// ```
-    /// use polysync::lowlevel::{ThreadWaiter, WaitError};
-    /// use std::time::Instant;
-    ///
-    /// let e = polysync::Event::new();
-    /// ThreadWaiter::with_current(|w| {
-    ///     assert_eq!(e.wait_with(w, Some(Instant::now())), Err(WaitError::TimedOut));
-    ///     e.set();
-    ///     assert_eq!(e.wait_with(w, None), Ok(()));
-    /// });
-    /// ```
-    pub fn wait_with<W: Waiter + ?Sized>(
-        &self,
-        waiter: &W,
-        deadline: Option<Instant>,
-    ) -> Result<(), WaitError> {
-        if self.is_set() {
-            return Ok(());
-        }
-        match drive(waiter, pin!(RawWait::new(self, 0)), deadline) {
-            Ok(()) => Ok(()),
-            // Covers a `set()` that lands between the last poll and the
-            // withdrawal.
-            Err(_) if self.is_set() => Ok(()),
-            Err((error, ())) => Err(error),
-        }
+    fn wait_start(&self) -> usize {
+        0
     }
 
     /// How many units wait for the event now (a snapshot).
@@ -244,7 +336,17 @@ impl std::fmt::Debug for Event {
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct Wait<'a> {
+    /// Structurally pinned.
     wait: RawWait<'a, Event>,
+}
+
+impl<'a> Wait<'a> {
+    #[inline]
+    fn new(event: &'a Event) -> Self {
+        Wait {
+            wait: RawWait::new(event, event.wait_start()),
+        }
+    }
 }
 
 impl Future for Wait<'_> {

@@ -10,13 +10,20 @@
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait as RawWait};
-use crate::lowlevel::{block_on, deadline_after};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
-/// The user bit of the queue word that says "set".
+// The user bits of an `REvent`'s queue word, with the `Epoch` beside it:
+//
+// | SET | the event | a new wait                              | `set()`                                   | `clear()`   |
+// |-----|-----------|-----------------------------------------|-------------------------------------------|-------------|
+// | 0   | clear     | queues, its data the epoch at its start | sets SET; if nodes are queued, starts a round (epoch + 1) that wakes them | `false` |
+// | 1   | set       | returns at once                         | `false`                                   | clears SET  |
+//
+// SET changes lock-free while nobody is queued, else under the queue lock.
+// A queued node whose data differs from the epoch was reached by a round:
+// it counts as woken even if SET was cleared since (see `Epoch`).
 const SET: u64 = 1;
 
 /// The wake-up round counter of a broadcast event.
@@ -162,7 +169,8 @@ impl<P: Broadcast> std::fmt::Debug for EpochWait<'_, P> {
 /// Waiters of every kind share it: [`wait`](REvent::wait) (async),
 /// [`wait_blocking`](REvent::wait_blocking), [`try_wait`](REvent::try_wait),
 /// [`try_wait_for`](REvent::try_wait_for),
-/// [`try_wait_until`](REvent::try_wait_until).
+/// [`try_wait_until`](REvent::try_wait_until); [`wait_with`](REvent::wait_with)
+/// takes an explicit waiter.
 ///
 /// # Semantics
 ///
@@ -177,8 +185,8 @@ impl<P: Broadcast> std::fmt::Debug for EpochWait<'_, P> {
 ///   woken in batches).
 /// - A wait future that was created but not polled yet has not started: it
 ///   is not woken by a `set(); clear();` that happens before its first poll.
-/// - Dropping a wait future, or a timed-out blocking wait, just leaves the
-///   queue; other waiters are unaffected.
+/// - Dropping a wait future, or a blocking wait that times out or is
+///   cancelled, just leaves the queue; other waiters are unaffected.
 ///
 /// ```
 /// use polysync::revent::REvent;
@@ -293,71 +301,103 @@ impl REvent {
         self.queue.user(Ordering::Acquire) & SET != 0
     }
 
-    /// Waits asynchronously until the event is set; the wait starts at the
-    /// first poll. Cancel-safe: dropping the future just leaves the queue.
-    ///
-    /// ```
-    /// # futures_lite::future::block_on(async {
-    /// let e = polysync::revent::REvent::new();
-    /// e.set();
-    /// e.wait().await;
-    /// # });
-    /// ```
-    pub fn wait(&self) -> Wait<'_> {
-        Wait {
-            wait: EpochWait::new(self),
-        }
+    crate::event::event_wait_forms! {
+        future: Wait,
+        ready: is_set,
+        start: wait_start,
+
+        /// Waits asynchronously until the event is set; the wait starts at the
+        /// first poll.
+        ///
+        /// # Cancel safety
+        /// Dropping the future loses nothing: the wait just leaves the queue,
+        /// and other waiters are unaffected (a `set()` is never consumed: it
+        /// wakes every wait that started before it).
+        ///
+        /// ```
+        /// # futures_lite::future::block_on(async {
+        /// let e = polysync::revent::REvent::new();
+        /// e.set();
+        /// e.wait().await;
+        /// # });
+        /// ```
+        fn wait;
+
+        /// Blocks the current execution unit until the event is set (or a `set`
+        /// wakes it, even if the event was cleared again right after).
+        ///
+        /// # Cancellation
+        /// If the unit's waiter reports cancellation, the wait is withdrawn and
+        /// the unit unwinds through [`Waiter::cancelled`](crate::lowlevel::Waiter::cancelled); the same holds for
+        /// `try_wait_for` and `try_wait_until`.
+        ///
+        /// ```
+        /// let e = polysync::revent::REvent::with_state(true);
+        /// e.wait_blocking();
+        /// ```
+        fn wait_blocking;
+
+        /// Whether the event is set, without waiting (the `try_` form of `wait`).
+        ///
+        /// ```
+        /// let e = polysync::revent::REvent::new();
+        /// assert!(!e.try_wait());
+        /// e.set();
+        /// assert!(e.try_wait());
+        /// ```
+        fn try_wait;
+
+        /// Blocks until the event is set or `timeout` passes. Returns `true` if
+        /// the event was set or a `set` woke this wait.
+        ///
+        /// ```
+        /// let e = polysync::revent::REvent::new();
+        /// assert!(!e.try_wait_for(std::time::Duration::from_millis(1)));
+        /// assert_eq!(e.waiting(), 0);
+        /// ```
+        fn try_wait_for;
+
+        /// Blocks until the event is set or `deadline` passes. Returns `true` if
+        /// the event was set or a `set` woke this wait.
+        ///
+        /// ```
+        /// let e = polysync::revent::REvent::with_state(true);
+        /// assert!(e.try_wait_until(std::time::Instant::now()));
+        /// ```
+        fn try_wait_until;
+
+        /// Blocks on `waiter` until the event is set (or a `set` wakes this
+        /// wait), `deadline` passes or the waiter reports cancellation: the
+        /// entry point that every blocking form runs with the current unit's
+        /// waiter. The wait starts when called.
+        ///
+        /// # Errors
+        /// [`WaitError::TimedOut`](crate::lowlevel::WaitError::TimedOut) or
+        /// [`WaitError::Cancelled`](crate::lowlevel::WaitError::Cancelled); the wait is
+        /// withdrawn either way. A wait that gives up still succeeds if the
+        /// event is set by then, or if a `set` happened since the wait
+        /// started (even if `clear` followed).
+        ///
+        /// ```
+        /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+        /// use polysync::revent::REvent;
+        /// use std::time::Instant;
+        ///
+        /// let e = REvent::new();
+        /// ThreadWaiter::with_current(|w| {
+        ///     assert_eq!(e.wait_with(w, Some(Instant::now())), Err(WaitError::TimedOut));
+        ///     e.set();
+        ///     assert_eq!(e.wait_with(w, None), Ok(()));
+        /// });
+        /// assert_eq!(e.waiting(), 0);
+        /// ```
+        fn wait_with;
     }
 
-    /// Blocks the current execution unit until the event is set (or a `set`
-    /// wakes it, even if the event was cleared again right after).
-    ///
-    /// ```
-    /// let e = polysync::revent::REvent::with_state(true);
-    /// e.wait_blocking();
-    /// ```
-    pub fn wait_blocking(&self) {
-        self.wait_until_inner(None);
-    }
-
-    /// Whether the event is set, without waiting (the `try_` form of `wait`).
-    ///
-    /// ```
-    /// let e = polysync::revent::REvent::new();
-    /// assert!(!e.try_wait());
-    /// e.set();
-    /// assert!(e.try_wait());
-    /// ```
+    /// The data of a wait's node: the epoch when it starts.
     #[inline]
-    pub fn try_wait(&self) -> bool {
-        self.is_set()
-    }
-
-    /// Blocks until the event is set or `timeout` passes. Returns `true` if
-    /// the event was set or a `set` woke this wait.
-    ///
-    /// ```
-    /// let e = polysync::revent::REvent::new();
-    /// assert!(!e.try_wait_for(std::time::Duration::from_millis(1)));
-    /// assert_eq!(e.waiting(), 0);
-    /// ```
-    pub fn try_wait_for(&self, timeout: Duration) -> bool {
-        self.wait_until_inner(deadline_after(timeout))
-    }
-
-    /// Blocks until the event is set or `deadline` passes. Returns `true` if
-    /// the event was set or a `set` woke this wait.
-    ///
-    /// ```
-    /// let e = polysync::revent::REvent::with_state(true);
-    /// assert!(e.try_wait_until(std::time::Instant::now()));
-    /// ```
-    pub fn try_wait_until(&self, deadline: Instant) -> bool {
-        self.wait_until_inner(Some(deadline))
-    }
-
-    fn wait_until_inner(&self, deadline: Option<Instant>) -> bool {
-        self.is_set() || block_on(self.wait(), deadline).is_some()
+    fn wait_start(&self) -> usize {
+        self.epoch.snapshot()
     }
 
     /// How many units wait for the event now (a snapshot).
@@ -431,7 +471,17 @@ impl std::fmt::Debug for REvent {
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct Wait<'a> {
+    /// Structurally pinned.
     wait: EpochWait<'a, REvent>,
+}
+
+impl<'a> Wait<'a> {
+    #[inline]
+    fn new(event: &'a REvent) -> Self {
+        Wait {
+            wait: EpochWait::new(event),
+        }
+    }
 }
 
 impl Future for Wait<'_> {

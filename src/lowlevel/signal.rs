@@ -2,12 +2,29 @@
 
 use super::queue::{QueueGuard, WaitQueue, WakeList};
 use super::sync::{Ordering, const_fn};
-use super::wait::{Protocol, Wait};
+use super::wait::{Protocol, Wait, blocking, drive};
+use super::waiter::{WaitError, Waiter};
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+// The user bits of a signal's queue word. Each goes from 0 to 1 at most
+// once, and SET and CANCELLED exclude each other:
+//
+// | CLAIMED | SET | CANCELLED | the signal                                  | `set()`  | a new wait        |
+// |---------|-----|-----------|---------------------------------------------|----------|-------------------|
+// | 0       | 0   | 0         | fresh                                       | wins     | starts (claims)   |
+// | 0       | 1   | 0         | set before anyone waited                    | `false`  | starts, returns at once |
+// | 1       | 0   | 0         | its one wait started and has not given up   | wins, wakes it | `AlreadyWaited` |
+// | 1       | 1   | 0         | set; the wait completes (or completed)      | `false`  | `AlreadyWaited`   |
+// | 1       | 0   | 1         | the wait gave up first (time-out, cancelled unit, dropped future) | `false` | `AlreadyWaited` |
+//
+// CLAIMED is set under the queue lock by the first wait (`claim`). SET is set
+// by the winning `set()`: lock-free while nobody is queued, else under the
+// lock, where it also hands the queued node its notification, so a withdrawn
+// node (`Protocol::cancelled`, which sets CANCELLED under the lock) never
+// misses a `set()` that came first.
 const SET: u64 = 1;
 const CANCELLED: u64 = 2;
 const CLAIMED: u64 = 4;
@@ -18,12 +35,13 @@ const CLAIMED: u64 = 4;
 ///   waiter has not given up.
 /// - It can be waited on once, in any world: [`wait`](Signal::wait) (async),
 ///   [`wait_blocking`](Signal::wait_blocking), [`wait_for`](Signal::wait_for),
-///   [`wait_until`](Signal::wait_until). A second wait is a
-///   [`SignalError::AlreadyWaited`].
-/// - A wait that times out or is dropped before the signal is set cancels the
-///   signal: [`is_cancelled`](Signal::is_cancelled) becomes `true` and later
-///   `set()` calls return `false`. If a `set()` wins that race, the signal
-///   counts as set and the timed wait reports success.
+///   [`wait_until`](Signal::wait_until), or [`wait_with`](Signal::wait_with)
+///   on an explicit waiter. A second wait is a [`SignalError::AlreadyWaited`].
+/// - A wait that times out, is cancelled (its waiter reports cancellation)
+///   or is dropped before the signal is set cancels the signal:
+///   [`is_cancelled`](Signal::is_cancelled) becomes `true` and later `set()`
+///   calls return `false`. If a `set()` wins that race, the signal counts as
+///   set and the wait reports success.
 ///
 /// ```
 /// use polysync::lowlevel::Signal;
@@ -39,6 +57,7 @@ const CLAIMED: u64 = 4;
 /// assert!(!signal.set()); // only one caller wins
 /// ```
 pub struct Signal {
+    /// User bits: `CLAIMED`, `SET`, `CANCELLED` (see the table above).
     queue: WaitQueue,
 }
 
@@ -100,8 +119,19 @@ impl Signal {
         self.queue.user(Ordering::Acquire) & CANCELLED != 0
     }
 
-    /// Waits asynchronously until the signal is set. Dropping the future
-    /// after its first poll cancels the signal (unless it was set already).
+    /// Waits asynchronously until the signal is set.
+    ///
+    /// # Errors
+    /// [`SignalError::AlreadyWaited`] if a wait started before (checked at
+    /// the first poll).
+    ///
+    /// # Cancel safety
+    /// Dropping the future before its first poll changes nothing: the wait
+    /// never started. Dropping it after its first poll, before it completed,
+    /// **cancels the signal** (unless a `set()` landed first, which then
+    /// counts): [`is_cancelled`](Signal::is_cancelled) becomes `true` and
+    /// every later `set()` returns `false`, so setters learn that nobody will
+    /// see the signal.
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -121,8 +151,20 @@ impl Signal {
     ///
     /// # Errors
     /// [`SignalError::AlreadyWaited`] if a wait started before.
+    ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the wait gives up (which
+    /// cancels the signal, unless it was set first) and the unit unwinds
+    /// through [`Waiter::cancelled`]. The same holds for
+    /// [`wait_for`](Signal::wait_for) and [`wait_until`](Signal::wait_until).
+    ///
+    /// ```
+    /// let signal = polysync::lowlevel::Signal::new();
+    /// signal.set();
+    /// signal.wait_blocking().unwrap();
+    /// ```
     pub fn wait_blocking(&self) -> Result<(), SignalError> {
-        self.wait_until_inner(None).map(|_| ())
+        self.wait_blocking_until(None).map(|_| ())
     }
 
     /// Blocks until the signal is set or `timeout` passes; `Ok(false)` on
@@ -139,25 +181,78 @@ impl Signal {
     /// # Errors
     /// [`SignalError::AlreadyWaited`] if a wait started before.
     pub fn wait_for(&self, timeout: Duration) -> Result<bool, SignalError> {
-        self.wait_until_inner(super::deadline_after(timeout))
+        self.wait_blocking_until(super::deadline_after(timeout))
     }
 
     /// Like [`wait_for`](Signal::wait_for) with a deadline.
     ///
+    /// ```
+    /// use std::time::Instant;
+    /// let signal = polysync::lowlevel::Signal::new();
+    /// signal.set();
+    /// assert_eq!(signal.wait_until(Instant::now()), Ok(true));
+    /// ```
+    ///
     /// # Errors
     /// [`SignalError::AlreadyWaited`] if a wait started before.
     pub fn wait_until(&self, deadline: Instant) -> Result<bool, SignalError> {
-        self.wait_until_inner(Some(deadline))
+        self.wait_blocking_until(Some(deadline))
     }
 
-    fn wait_until_inner(&self, deadline: Option<Instant>) -> Result<bool, SignalError> {
-        match super::block_on(self.wait(), deadline) {
-            Some(result) => result.map(|()| true),
-            // The deadline passed and the wait was withdrawn: that cancelled
-            // the signal, unless a `set()` got in between the last poll and
-            // the withdrawal, in which case the signal counts as set.
-            None => Ok(!self.is_cancelled()),
-        }
+    /// Blocks on `waiter` until the signal is set, `deadline` passes or the
+    /// waiter reports cancellation: the entry point that every blocking form
+    /// runs with the current unit's waiter.
+    ///
+    /// The result has two layers, as [`wait_for`](Signal::wait_for)'s does:
+    /// the outer one says whether the wait could start
+    /// ([`SignalError::AlreadyWaited`] if a wait started before), the inner
+    /// one how it ended: `Ok(())` when the signal was set (where `wait_for`
+    /// says `Ok(true)`), or [`WaitError::TimedOut`] (`Ok(false)`) or
+    /// [`WaitError::Cancelled`] when it gave up. Giving up cancels the signal
+    /// just as a dropped async wait does, unless a `set()` landed first:
+    /// then the wait reports success.
+    ///
+    /// # Errors
+    /// [`SignalError::AlreadyWaited`] if a wait started before.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{Signal, SignalError, ThreadWaiter, WaitError};
+    /// use std::time::Instant;
+    ///
+    /// let signal = Signal::new();
+    /// ThreadWaiter::with_current(|w| {
+    ///     assert_eq!(signal.wait_with(w, Some(Instant::now())), Ok(Err(WaitError::TimedOut)));
+    ///     assert_eq!(signal.wait_with(w, None), Err(SignalError::AlreadyWaited));
+    /// });
+    /// assert!(signal.is_cancelled());
+    ///
+    /// let signal = Signal::new();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| signal.set());
+    ///     let set = ThreadWaiter::with_current(|w| signal.wait_with(w, None));
+    ///     assert_eq!(set, Ok(Ok(())));
+    /// });
+    /// ```
+    pub fn wait_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<Result<(), WaitError>, SignalError> {
+        self.claim()?;
+        // The withdrawal takes a `set()` that landed before it as success;
+        // afterwards the signal is cancelled and no `set()` can land.
+        Ok(drive(waiter, pin!(Wait::new(self, 0)), deadline).map_err(|(why, ())| why))
+    }
+
+    /// The plain blocking forms: `Ok(true)` if the signal was set,
+    /// `Ok(false)` on a time-out; a cancelled unit unwinds (see [`blocking`]).
+    fn wait_blocking_until(&self, deadline: Option<Instant>) -> Result<bool, SignalError> {
+        blocking(|w| match self.wait_with(w, deadline) {
+            Ok(Err(why)) => Err(why),
+            Ok(Ok(())) => Ok(Ok(())),
+            Err(misuse) => Ok(Err(misuse)),
+        })
+        .map_or(Ok(false), |started| started.map(|()| true))
     }
 
     fn claim(&self) -> Result<(), SignalError> {
