@@ -662,7 +662,8 @@ impl<'a, G: ConditionGuard<'a>> Withdraw for ConditionWait<'a, G> {
             node.set_done();
             return Ok(this.take_back());
         }
-        debug_assert_eq!(node.state(), WAITING);
+        // Not notified a moment ago, so queued somewhere (a notifier may be
+        // handing it the lock right now: the checks below are under locks).
         let mut queue = this.cond.queue.lock();
         if this.entry.in_condition.load(Ordering::Relaxed) {
             // SAFETY: `in_condition` under the condition's lock: queued there.

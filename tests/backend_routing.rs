@@ -229,7 +229,6 @@ fn semaphores() {
 }
 
 #[test]
-#[ignore = "until the _with forms of this family land (issue 9)"]
 fn events() {
     let _dog = dog();
     let event = Event::new();
@@ -367,7 +366,6 @@ fn condition() {
 }
 
 #[test]
-#[ignore = "until the _with forms of this family land (issue 9)"]
 fn barriers() {
     let _dog = dog();
     let latch = Latch::new(2);

@@ -1300,22 +1300,32 @@ fn a_cancelled_green_unit_breaks_the_barrier() {
     let b = Arc::new(Barrier::new(3));
     let other = spawn_party(Kind::FuturesLite, b.clone());
     wait_until("queued", || b.waiting() == 1);
-    let (blocking, timed) = thread::spawn({
+    let (blocking, timed, latch_broken) = thread::spawn({
         let b = b.clone();
         move || {
             CANCELLING.with(|c| c.set(true));
-            let blocking = b.wait_blocking();
+            // A plain blocking form cannot report a cancellation in its
+            // result: it gives up (breaking the barrier) and unwinds.
+            let blocking = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = b.wait_blocking();
+            }));
             let l = Latch::new(2);
-            let timed = l.try_wait_for(Duration::from_secs(60));
-            assert!(l.broken());
-            (blocking, timed)
+            let timed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = l.try_wait_for(Duration::from_secs(60));
+            }));
+            (blocking, timed, l.broken())
         }
     })
     .join()
     .unwrap();
+    let cancelled = |out: std::thread::Result<()>| {
+        out.expect_err("a cancelled unit unwinds")
+            .is::<polysync::lowlevel::UnitCancelled>()
+    };
     // The cancelled unit gave up: it broke the barrier for everyone.
-    assert_eq!(blocking, Err(BrokenBarrierError));
+    assert!(cancelled(blocking));
     assert_eq!(other.join().unwrap(), Err(BrokenBarrierError));
     assert!(b.broken());
-    assert_eq!(timed, Err(BarrierWaitError::TimedOut));
+    assert!(cancelled(timed));
+    assert!(latch_broken);
 }
