@@ -75,6 +75,82 @@ assert_not_impl_any!(polysync::event::Wait<'static>: Unpin);
 assert_not_impl_any!(polysync::mutex::LockFuture<'static, ()>: Unpin);
 assert_not_impl_any!(SignalWait<'static>: Unpin);
 
+// The rest of the family: primitives, guards, futures.
+use polysync::condition::ConditionWait;
+use polysync::lowlevel::{UnitCancelled, WaitError};
+use polysync::queue::{Get, Put, SimpleGet, TaskDoneError};
+use polysync::{
+    Barrier, BarrierWait, BarrierWaitError, BorrowError, BrokenBarrierError, CapacityLimiter,
+    Condition, CountdownEvent, Flag, Latch, LatchWait, LifoQueue, LimiterAcquire,
+    LimiterReleaseError, LimiterToken, PriorityQueue, Queue, RBarrier, RCapacityLimiter, REvent,
+    RLock, RLockAcquire, RLockGuard, RLockReleaseError, RMutex, RMutexAcquire, RMutexGuard,
+    ResourceGuard, SimpleQueue, TooManyDowns,
+};
+
+assert_impl_all!(RLock: Send, Sync, Debug, Default);
+assert_impl_all!(RMutex<u8>: Send, Sync, Debug, Default);
+assert_not_impl_any!(RMutex<Rc<u8>>: Send, Sync);
+assert_impl_all!(REvent: Send, Sync, Debug, Default);
+assert_impl_all!(CountdownEvent: Send, Sync, Debug, Default);
+assert_impl_all!(Latch: Send, Sync, Debug);
+assert_impl_all!(Barrier: Send, Sync, Debug);
+assert_impl_all!(RBarrier: Send, Sync, Debug);
+assert_impl_all!(Condition: Send, Sync, Debug, Default);
+assert_impl_all!(CapacityLimiter: Send, Sync, Debug);
+assert_impl_all!(RCapacityLimiter: Send, Sync, Debug);
+assert_impl_all!(ResourceGuard: Send, Sync, Debug);
+assert_impl_all!(Flag<u8>: Send, Sync, Debug, Default);
+assert_impl_all!(Queue<u8>: Send, Sync, Debug, Default);
+assert_impl_all!(LifoQueue<u8>: Send, Sync, Debug, Default);
+assert_impl_all!(PriorityQueue<u8>: Send, Sync, Debug, Default);
+assert_impl_all!(SimpleQueue<u8>: Send, Sync, Debug, Default);
+// A queue of `Rc`s would hand them to other threads.
+assert_not_impl_any!(Queue<Rc<u8>>: Send, Sync);
+
+assert_impl_all!(RLockGuard<'static>: Send, Debug);
+assert_impl_all!(RMutexGuard<'static, u8>: Debug);
+assert_impl_all!(LimiterToken<'static>: Send, Debug);
+assert_not_impl_any!(RLockGuard<'static>: Clone, Copy);
+assert_not_impl_any!(LimiterToken<'static>: Clone, Copy);
+
+// Every wait future: Send where its data allows, and !Unpin (its node is
+// linked into a queue while it waits).
+assert_impl_all!(RLockAcquire<'static>: Send, Debug);
+assert_impl_all!(RMutexAcquire<'static, u8>: Send, Debug);
+assert_impl_all!(polysync::revent::Wait<'static>: Send, Debug);
+assert_impl_all!(polysync::countdown::Wait<'static>: Send, Debug);
+assert_impl_all!(LatchWait<'static>: Send, Debug);
+assert_impl_all!(BarrierWait<'static>: Send, Debug);
+assert_impl_all!(LimiterAcquire<'static>: Send, Debug);
+assert_impl_all!(ConditionWait<'static, polysync::LockGuard<'static>>: Send, Debug);
+assert_impl_all!(ConditionWait<'static, MutexGuard<'static, u8>>: Send, Debug);
+assert_impl_all!(ConditionWait<'static, RLockGuard<'static>>: Send, Debug);
+assert_impl_all!(Put<'static, u8>: Send, Debug);
+assert_impl_all!(Get<'static, u8>: Send, Debug);
+assert_impl_all!(SimpleGet<'static, u8>: Send, Debug);
+assert_not_impl_any!(RLockAcquire<'static>: Unpin);
+assert_not_impl_any!(RMutexAcquire<'static, u8>: Unpin);
+assert_not_impl_any!(polysync::revent::Wait<'static>: Unpin);
+assert_not_impl_any!(polysync::countdown::Wait<'static>: Unpin);
+assert_not_impl_any!(LatchWait<'static>: Unpin);
+assert_not_impl_any!(BarrierWait<'static>: Unpin);
+assert_not_impl_any!(ConditionWait<'static, polysync::LockGuard<'static>>: Unpin);
+assert_not_impl_any!(Put<'static, u8>: Unpin);
+assert_not_impl_any!(Get<'static, u8>: Unpin);
+assert_not_impl_any!(SimpleGet<'static, u8>: Unpin);
+// A put of an `Rc` must not leave its thread.
+assert_not_impl_any!(Put<'static, Rc<u8>>: Send);
+
+assert_impl_all!(WaitError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+assert_impl_all!(UnitCancelled: Send, Sync, Copy, Debug);
+assert_impl_all!(BorrowError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+assert_impl_all!(LimiterReleaseError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+assert_impl_all!(RLockReleaseError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+assert_impl_all!(BarrierWaitError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+assert_impl_all!(BrokenBarrierError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+assert_impl_all!(TooManyDowns: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+assert_impl_all!(TaskDoneError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+
 // Errors.
 assert_impl_all!(TooManyReleases: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
 assert_impl_all!(SignalError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
