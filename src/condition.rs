@@ -19,7 +19,7 @@ use crate::lock::{Lock, LockGuard};
 use crate::lowlevel::queue::{NOTIFIED, Node, WAITING, WaitQueue, WakeList};
 use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::wait::Protocol;
-use crate::lowlevel::{block_on_with, current_unit, deadline_after};
+use crate::lowlevel::{block_on_with, current_task, current_unit, deadline_after};
 use crate::mutex::{Mutex, MutexGuard};
 use crate::rlock::{RLock, RLockGuard};
 use std::future::Future;
@@ -29,15 +29,17 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Node-data bit: the entry is in the condition's queue (not the lock's).
-/// Owner identities are below 2^31, so this bit is free.
-const IN_CONDITION: usize = 1 << 31;
+/// The top bit of a `usize`: owner identities are at most `UnitId::MAX`,
+/// which leaves it free.
+const IN_CONDITION: usize = 1 << (usize::BITS - 1);
 
 /// A condition variable usable from every world at once.
 ///
 /// - Wait with a guard of a polysync [`Lock`], [`Mutex<T>`] or [`RLock`]
 ///   (the guard proves you hold the lock, so waiting without it cannot
 ///   compile; an `RLock` owner gives up all its levels while it waits and
-///   gets them all back): async
+///   gets them all back; waiting with an `RLock` guard that was moved to a
+///   unit that does not own the lock panics): async
 ///   [`wait`](Condition::wait), [`wait_blocking`](Condition::wait_blocking),
 ///   timed [`wait_for`](Condition::wait_for) / [`wait_until`](Condition::wait_until),
 ///   and the predicate forms [`wait_while`](Condition::wait_while),
@@ -137,7 +139,8 @@ impl<'a> sealed::Guard<'a> for LockGuard<'a> {
         source
     }
     fn async_owner() -> usize {
-        0 // as for `Lock::acquire`: the owner of an async hold is a task
+        // As for `Lock::acquire`: the task, if it has an identity (0: unknown).
+        current_task().map_or(0, |id| id.as_usize())
     }
     fn give_up(self) {}
     fn take_back(source: &'a Lock, (): ()) -> Self {
@@ -159,7 +162,7 @@ impl<'a, T: ?Sized + 'a> sealed::Guard<'a> for MutexGuard<'a, T> {
         source.raw_lock()
     }
     fn async_owner() -> usize {
-        0
+        current_task().map_or(0, |id| id.as_usize())
     }
     fn give_up(self) {}
     fn take_back(source: &'a Mutex<T>, (): ()) -> Self {
@@ -182,7 +185,7 @@ impl<'a> sealed::Guard<'a> for RLockGuard<'a> {
     }
     fn async_owner() -> usize {
         // The guard's owner is the unit polling us (an identified task).
-        current_unit().get() as usize
+        current_unit().as_usize()
     }
     fn give_up(self) -> usize {
         self.release_all()
@@ -359,7 +362,7 @@ impl Condition {
         guard: G,
         deadline: Option<Instant>,
     ) -> (G, bool) {
-        let owner = current_unit().get() as usize;
+        let owner = current_unit().as_usize();
         let mut wait = pin!(ConditionWait::new(self, guard, Some(owner)));
         let outcome = crate::lowlevel::with_current_waiter(|waiter| {
             if let Some(guard) = block_on_with(waiter, wait.as_mut(), deadline) {

@@ -1,6 +1,7 @@
 //! [`Mutex<T>`]: data protected by a [`Lock`].
 
-use crate::lock::{self, Lock, LockGuard};
+use crate::lock::{self, Caller, Lock, LockGuard};
+use crate::lowlevel::deadline_after;
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
@@ -13,7 +14,8 @@ use std::time::{Duration, Instant};
 ///
 /// Same semantics as [`Lock`]: strict FIFO hand-off, cancel-safe futures,
 /// no poisoning, a panic instead of a deadlock when a unit re-locks what it
-/// holds through a blocking call.
+/// holds (a blocking call by the same unit, or `lock().await` by the same
+/// task when the task has an identity).
 ///
 /// ```
 /// use polysync::Mutex;
@@ -85,10 +87,23 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().await, 2);
     /// # });
     /// ```
+    ///
+    /// # Panics
+    /// At the first poll, if the current task has an identity (see
+    /// [`current_task`](crate::lowlevel::current_task)) and already holds this
+    /// mutex: waiting would never end.
+    ///
+    /// ```should_panic
+    /// # futures_lite::future::block_on(polysync::lowlevel::identified(async {
+    /// let m = polysync::Mutex::new(1);
+    /// let _held = m.lock().await;
+    /// let _again = m.lock().await; // panics: this task already holds it
+    /// # }));
+    /// ```
     #[inline]
     pub fn lock(&self) -> LockFuture<'_, T> {
         LockFuture {
-            acquire: self.lock.acquire(),
+            acquire: lock::Acquire::new(&self.lock, Caller::MutexLock),
             mutex: self,
         }
     }
@@ -96,8 +111,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Blocks the current execution unit until locked.
     ///
     /// # Panics
-    /// If the calling unit already holds this mutex through a blocking or
-    /// `try_*` call (it would deadlock).
+    /// If the calling unit already holds this mutex (it would deadlock).
     ///
     /// ```
     /// let m = polysync::Mutex::new(String::new());
@@ -106,7 +120,11 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[inline]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
-        self.guard(self.lock.acquire_blocking())
+        let guard = self
+            .lock
+            .acquire_until_inner(None, Caller::MutexLockBlocking)
+            .expect("a wait without a deadline returns only when done");
+        self.guard(guard)
     }
 
     /// Locks if free, without waiting.
@@ -131,7 +149,13 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock_for(std::time::Duration::ZERO).is_some());
     /// ```
     pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
-        self.lock.try_acquire_for(timeout).map(|g| self.guard(g))
+        match deadline_after(timeout) {
+            Some(deadline) => self
+                .lock
+                .acquire_until_inner(Some(deadline), Caller::MutexTryFor)
+                .map(|g| self.guard(g)),
+            None => Some(self.lock_blocking()),
+        }
     }
 
     /// Blocks until locked or `deadline` passes.
@@ -144,7 +168,9 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock_until(std::time::Instant::now()).is_some());
     /// ```
     pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
-        self.lock.try_acquire_until(deadline).map(|g| self.guard(g))
+        self.lock
+            .acquire_until_inner(Some(deadline), Caller::MutexTryUntil)
+            .map(|g| self.guard(g))
     }
 
     /// Whether the mutex is locked (a snapshot).
