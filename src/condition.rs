@@ -23,7 +23,9 @@ use crate::lowlevel::queue::{
 };
 use crate::lowlevel::sync::{AtomicBool, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Withdraw, drive};
-use crate::lowlevel::{WaitError, Waiter, current_unit, deadline_after, with_current_waiter};
+use crate::lowlevel::{
+    WaitError, Waiter, current_task, current_unit, deadline_after, with_current_waiter,
+};
 use crate::mutex::{Mutex, MutexGuard};
 use crate::rlock::{RLock, RLockGuard};
 use std::future::Future;
@@ -37,7 +39,8 @@ use std::time::{Duration, Instant};
 /// - Wait with a guard of a polysync [`Lock`], [`Mutex<T>`] or [`RLock`]
 ///   (the guard proves you hold the lock, so waiting without it cannot
 ///   compile; an `RLock` owner gives up all its levels while it waits and
-///   gets them all back): async
+///   gets them all back; waiting with an `RLock` guard that was moved to a
+///   unit that does not own the lock panics): async
 ///   [`wait`](Condition::wait), [`wait_blocking`](Condition::wait_blocking),
 ///   timed [`wait_for`](Condition::wait_for) / [`wait_until`](Condition::wait_until),
 ///   and the predicate forms [`wait_while`](Condition::wait_while),
@@ -155,7 +158,8 @@ impl<'a> sealed::Guard<'a> for LockGuard<'a> {
         source
     }
     fn async_owner() -> usize {
-        0 // as for `Lock::acquire`: the owner of an async hold is a task
+        // As for `Lock::acquire`: the task, if it has an identity (0: unknown).
+        current_task().map_or(0, |id| id.as_usize())
     }
     fn give_up(self) {}
     fn take_back(source: &'a Lock, (): ()) -> Self {
@@ -181,7 +185,7 @@ impl<'a, T: ?Sized + 'a> sealed::Guard<'a> for MutexGuard<'a, T> {
         source.raw_lock()
     }
     fn async_owner() -> usize {
-        0
+        current_task().map_or(0, |id| id.as_usize())
     }
     fn give_up(self) {}
     fn take_back(source: &'a Mutex<T>, (): ()) -> Self {
@@ -208,7 +212,7 @@ impl<'a> sealed::Guard<'a> for RLockGuard<'a> {
     }
     fn async_owner() -> usize {
         // The guard's owner is the unit polling us (an identified task).
-        current_unit().get() as usize
+        current_unit().as_usize()
     }
     fn give_up(self) -> usize {
         self.release_all()
@@ -318,7 +322,7 @@ impl Condition {
         waiter: &W,
         deadline: Option<Instant>,
     ) -> Result<G, ConditionWaitError<G>> {
-        let owner = current_unit().get() as usize;
+        let owner = current_unit().as_usize();
         let wait = pin!(ConditionWait::new(self, guard, Some(owner)));
         let (error, left) = match drive(waiter, wait, deadline) {
             Ok(guard) => return Ok(guard),

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 
 /// Set in a node's outcome when its borrower already held a token of a
 /// non-reentrant limiter: the wait completes with an error, holding nothing.
-const ALREADY: usize = 1 << 40;
-const ID_MASK: usize = u32::MAX as usize;
+/// The top bit of a `usize`: identities are at most `UnitId::MAX`, which
+/// leaves it free.
+const ALREADY: usize = 1 << (usize::BITS - 1);
+const ID_MASK: usize = !ALREADY;
 
 /// The shared core. The queue word's user bits count the borrowed tokens
 /// (one per borrower); the borrower list lives beside the queue and is
@@ -29,7 +31,7 @@ struct RawLimiter {
     total: AtomicU64,
     /// `(borrower, levels)`, guarded by the queue lock. It grows only when
     /// more units borrow at once than ever before; waiting never allocates.
-    borrowers: UnsafeCell<Vec<(u32, u64)>>,
+    borrowers: UnsafeCell<Vec<(u64, u64)>>,
     reentrant: bool,
 }
 
@@ -56,7 +58,7 @@ impl RawLimiter {
     fn with_list<R>(
         &self,
         _guard: &QueueGuard<'_>,
-        f: impl FnOnce(&mut Vec<(u32, u64)>) -> R,
+        f: impl FnOnce(&mut Vec<(u64, u64)>) -> R,
     ) -> R {
         // SAFETY: the queue lock (borrowed for the call) guards the list.
         self.borrowers.with_mut(|list| f(unsafe { &mut *list }))
@@ -70,7 +72,7 @@ impl RawLimiter {
         self.queue.user(Ordering::Relaxed) as usize
     }
 
-    fn levels_of(&self, id: u32) -> usize {
+    fn levels_of(&self, id: u64) -> usize {
         let guard = self.queue.lock();
         self.with_list(&guard, |list| {
             list.iter().find(|e| e.0 == id).map_or(0, |e| e.1 as usize)
@@ -83,7 +85,8 @@ impl RawLimiter {
         self.with_list(&guard, |list| {
             out.extend(
                 list.iter()
-                    .filter_map(|&(id, n)| UnitId::from_raw(id).map(|id| (id, n as usize))),
+                    // Borrowers are stored from `UnitId::get`.
+                    .filter_map(|&(id, n)| UnitId::from_stored(id).map(|id| (id, n as usize))),
             );
         });
         drop(guard);
@@ -98,7 +101,7 @@ impl RawLimiter {
             let total = self.total.load(Ordering::Relaxed);
             while !wakers.is_full() {
                 let Some(front) = guard.front() else { break };
-                let id = front.data() as u32;
+                let id = front.data() as u64;
                 let known = self.with_list(&guard, |list| {
                     list.iter_mut().find(|e| e.0 == id).map(|e| {
                         // The same unit waits twice (a task polling two
@@ -136,7 +139,7 @@ impl RawLimiter {
 
     /// Releases `levels` levels of `id`'s borrow; the last one gives the
     /// token back (to the oldest waiter, if any).
-    fn release(&self, id: u32, levels: u64) -> Result<(), LimiterReleaseError> {
+    fn release(&self, id: u64, levels: u64) -> Result<(), LimiterReleaseError> {
         let mut guard = self.queue.lock();
         let outcome = self.with_list(&guard, |list| {
             let Some(pos) = list.iter().position(|e| e.0 == id) else {
@@ -176,7 +179,7 @@ impl RawLimiter {
 
     /// Borrows without waiting: `Ok(id)` (or `Ok(id | ALREADY)`), or
     /// `Err(id)` when no token is free.
-    fn try_borrow(&self, id: u32) -> Result<usize, usize> {
+    fn try_borrow(&self, id: u64) -> Result<usize, usize> {
         let mut guard = self.queue.lock();
         self.arrive_locked(&mut guard, id as usize)
     }
@@ -198,7 +201,7 @@ impl Protocol for RawLimiter {
     }
 
     fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
-        let id = (data & ID_MASK) as u32;
+        let id = (data & ID_MASK) as u64;
         let known = self.with_list(guard, |list| {
             list.iter_mut().find(|e| e.0 == id).map(|e| {
                 if self.reentrant {
@@ -226,7 +229,7 @@ impl Protocol for RawLimiter {
     fn pass_on(&self, data: usize) {
         if data & ALREADY == 0 {
             // We were handed a level (a token): give it back.
-            let _ = self.release((data & ID_MASK) as u32, 1);
+            let _ = self.release((data & ID_MASK) as u64, 1);
         }
     }
 }
@@ -324,7 +327,7 @@ impl std::error::Error for LimiterReleaseError {}
 #[must_use = "the token is given back as soon as it is dropped"]
 pub struct LimiterToken<'a> {
     raw: &'a RawLimiter,
-    borrower: u32,
+    borrower: u64,
 }
 
 impl LimiterToken<'_> {
@@ -336,7 +339,8 @@ impl LimiterToken<'_> {
     /// assert_eq!(token.borrower(), polysync::lowlevel::current_unit());
     /// ```
     pub fn borrower(&self) -> UnitId {
-        UnitId::from_raw(self.borrower).expect("borrowers are valid ids")
+        // Stored from `UnitId::get` when the token was lent.
+        UnitId::from_stored(self.borrower).expect("borrowers are valid ids")
     }
 
     /// Keeps the token borrowed without a guard; give it back later with the
@@ -415,7 +419,7 @@ fn outcome(raw: &RawLimiter, data: usize) -> Result<LimiterToken<'_>, BorrowErro
     } else {
         Ok(LimiterToken {
             raw,
-            borrower: (data & ID_MASK) as u32,
+            borrower: (data & ID_MASK) as u64,
         })
     }
 }

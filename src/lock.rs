@@ -2,23 +2,17 @@
 //! share.
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
-use crate::lowlevel::sync::{Ordering, const_fn};
+use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, blocking, drive};
-use crate::lowlevel::{WaitError, Waiter, current_unit, deadline_after};
+use crate::lowlevel::{WaitError, Waiter, current_task, current_unit, deadline_after};
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// User bits of the lock's queue word: bit 0 is "locked", bits 1..=31 hold
-/// the owner's [`UnitId`] when a blocking or `try_*` call took it (0 for async
-/// acquisitions, whose owner is a task, not the thread that polled it).
+/// User bits of the lock's queue word: 1 while the lock is held. Who holds
+/// it (when known) is in `Lock::owner`: a 64-bit identity does not fit here.
 const LOCKED: u64 = 1;
-
-#[inline]
-fn held_by(owner: u32) -> u64 {
-    LOCKED | (u64::from(owner) << 1)
-}
 
 /// A fair mutual-exclusion lock without data (see [`Mutex`](crate::Mutex)
 /// for the data-carrying form), usable at the same time from OS threads, async
@@ -32,12 +26,16 @@ fn held_by(owner: u32) -> u64 {
 ///   `true` across the hand-off and nobody can barge in.
 /// - Cancellation is safe: dropping an `acquire()` future, or a timed-out
 ///   blocking acquire, never loses a hand-off (it is passed on).
-/// - Not reentrant: a blocking acquire by the execution unit that already
-///   holds the lock through a blocking or `try_*` call panics instead of
-///   deadlocking. (That check follows the acquiring unit; if you move such a
-///   guard to another thread, the original thread still counts as the owner
-///   until the guard is dropped.)
-/// - No poisoning. 16 bytes.
+/// - Not reentrant: acquiring the lock again from the execution unit that
+///   holds it panics instead of deadlocking: a blocking call by the same
+///   unit, and also `acquire().await` by the same async task when the task
+///   has an identity ([`identified`](crate::lowlevel::identified), or a
+///   registered [`TaskIdentity`](crate::lowlevel::TaskIdentity) such as
+///   polysync-tokio's). Async acquisitions without an identity are not
+///   checked (two tasks on one thread are different units). The check
+///   follows the acquiring unit; if you move a guard to another unit, the
+///   original one still counts as the owner until the guard is dropped.
+/// - No poisoning. 24 bytes.
 ///
 /// ```
 /// use polysync::Lock;
@@ -58,13 +56,22 @@ fn held_by(owner: u32) -> u64 {
 /// ```
 pub struct Lock {
     queue: WaitQueue,
+    /// The raw [`UnitId`](crate::lowlevel::UnitId) the lock was given to,
+    /// when known (blocking and `try_*` calls: the current unit; async: the
+    /// task, if it has an identity), else 0. Used only to refuse a
+    /// re-acquisition by the holder. Written by whoever gives the lock (the
+    /// acquirer after winning the queue word, or a releaser under the queue
+    /// lock at a hand-off) and cleared by the releaser before the lock is
+    /// released, so a unit that sees the lock held and `owner` equal to its
+    /// own identity (identities are never reused) holds the lock itself.
+    owner: AtomicU64,
 }
 
 impl Lock {
     const_fn! {
         /// An unlocked lock. `const`, so it can be a `static`.
         pub fn new() -> Lock {
-            Lock { queue: WaitQueue::new(0) }
+            Lock { queue: WaitQueue::new(0), owner: AtomicU64::new(0) }
         }
     }
 
@@ -80,18 +87,27 @@ impl Lock {
     /// assert!(!lock.locked());
     /// # });
     /// ```
+    ///
+    /// # Panics
+    /// At the first poll, if the current task has an identity (see
+    /// [`current_task`]) and already holds this lock: waiting would never end.
+    ///
+    /// ```should_panic
+    /// # futures_lite::future::block_on(polysync::lowlevel::identified(async {
+    /// let lock = polysync::Lock::new();
+    /// let _held = lock.acquire().await;
+    /// let _again = lock.acquire().await; // panics: this task already holds it
+    /// # }));
+    /// ```
     #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
-        Acquire {
-            wait: Wait::new(self, 0),
-        }
+        Acquire::new(self, Caller::LockAcquire)
     }
 
     /// Blocks the current execution unit until the lock is acquired.
     ///
     /// # Panics
-    /// If the calling unit already holds this lock through a blocking or
-    /// `try_*` acquisition (it would deadlock).
+    /// If the calling unit already holds this lock (it would deadlock).
     ///
     /// ```
     /// let lock = polysync::Lock::new();
@@ -100,7 +116,7 @@ impl Lock {
     /// drop(guard);
     /// ```
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
-        blocking(|w| self.acquire_with(w, None))
+        blocking(|w| self.acquire_with_as(w, None, Caller::LockAcquireBlocking))
             .expect("a wait without a deadline does not time out")
     }
 
@@ -113,9 +129,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
-        let owner = current_unit();
-        self.queue
-            .cas_idle(0, held_by(owner.get()), Ordering::Acquire)
+        self.try_fast(current_unit().as_usize())
             .then(|| LockGuard { lock: self })
     }
 
@@ -135,7 +149,7 @@ impl Lock {
     /// drop(guard);
     /// ```
     pub fn try_acquire_for(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        blocking(|w| self.acquire_with(w, deadline_after(timeout)))
+        blocking(|w| self.acquire_with_as(w, deadline_after(timeout), Caller::LockTryFor))
     }
 
     /// Blocks until the lock is acquired or `deadline` passes.
@@ -149,7 +163,7 @@ impl Lock {
     /// assert!(lock.try_acquire_until(Instant::now() + Duration::from_millis(1)).is_some());
     /// ```
     pub fn try_acquire_until(&self, deadline: Instant) -> Option<LockGuard<'_>> {
-        blocking(|w| self.acquire_with(w, Some(deadline)))
+        blocking(|w| self.acquire_with_as(w, Some(deadline), Caller::LockTryUntil))
     }
 
     /// Blocks on `waiter` until the lock is acquired, `deadline` passes or
@@ -187,20 +201,45 @@ impl Lock {
         waiter: &W,
         deadline: Option<Instant>,
     ) -> Result<LockGuard<'_>, WaitError> {
-        let me = current_unit().get();
-        if self.queue.cas_idle(0, held_by(me), Ordering::Acquire) {
+        self.acquire_with_as(waiter, deadline, Caller::LockAcquireWith)
+    }
+
+    /// [`acquire_with`](Lock::acquire_with), naming `caller` if it must
+    /// refuse a re-acquisition by the holder.
+    pub(crate) fn acquire_with_as<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+        caller: Caller,
+    ) -> Result<LockGuard<'_>, WaitError> {
+        let me = current_unit().as_usize();
+        if self.try_fast(me) {
             return Ok(LockGuard { lock: self });
         }
-        let user = self.queue.user(Ordering::Relaxed);
-        if user & LOCKED != 0 && (user >> 1) as u32 == me {
-            panic!(
-                "polysync::Lock: the current execution unit already holds this lock; \
-                 acquiring it again would deadlock (use a reentrant lock instead)"
-            );
-        }
-        drive(waiter, pin!(Wait::new(self, me as usize)), deadline)
+        self.refuse_holder(me, caller);
+        drive(waiter, pin!(Wait::new(self, me)), deadline)
             .map(|()| LockGuard { lock: self })
             .map_err(|(error, ())| error)
+    }
+
+    /// Panics if the unit `me` (a raw identity, 0: unknown) holds the lock:
+    /// its wait would never end. Reads `owner` only when the lock is held; a
+    /// stale view can only miss a holder, never invent one (see the field).
+    #[inline]
+    fn refuse_holder(&self, me: usize, caller: Caller) {
+        // Acquire: the release that cleared our own earlier identity (if we
+        // held the lock before) happens before this read of `owner`.
+        if me != 0
+            && self.queue.user(Ordering::Acquire) & LOCKED != 0
+            && self.owner.load(Ordering::Relaxed) == me as u64
+        {
+            panic!(
+                "polysync: {}: the current {} already holds this lock; acquiring it again \
+                 would deadlock (use an RLock/RMutex to re-enter)",
+                caller.name(),
+                caller.unit(),
+            );
+        }
     }
 
     /// Whether the lock is held (racy by nature: a snapshot).
@@ -228,6 +267,8 @@ impl Lock {
     /// Releases the lock: hands it to the oldest waiter, or unlocks it.
     #[inline]
     pub(crate) fn release(&self) {
+        // Before the release publishes the free lock (see `Lock::owner`).
+        self.owner.store(0, Ordering::Relaxed);
         let user = self.queue.user(Ordering::Relaxed);
         if self.queue.cas_idle(user, 0, Ordering::Release) {
             return;
@@ -243,7 +284,8 @@ impl Lock {
         match guard.front().map(|waiter| waiter.data()) {
             Some(owner) => {
                 // Direct hand-off: the lock stays locked, the owner changes.
-                guard.set_user(held_by(owner as u32));
+                self.owner.store(owner as u64, Ordering::Relaxed);
+                guard.set_user(LOCKED);
                 wakers.push(guard.notify_front(owner).expect("front exists"));
             }
             None => guard.set_user(0),
@@ -260,13 +302,18 @@ impl Protocol for Lock {
 
     #[inline]
     fn try_fast(&self, owner: usize) -> bool {
-        self.queue
-            .cas_idle(0, held_by(owner as u32), Ordering::Acquire)
+        if self.queue.cas_idle(0, LOCKED, Ordering::Acquire) {
+            self.owner.store(owner as u64, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
     }
 
     fn try_locked(&self, guard: &mut QueueGuard<'_>, owner: usize) -> bool {
         if guard.user() & LOCKED == 0 {
-            guard.set_user(held_by(owner as u32));
+            self.owner.store(owner as u64, Ordering::Relaxed);
+            guard.set_user(LOCKED);
             true
         } else {
             false
@@ -333,10 +380,74 @@ impl std::fmt::Debug for LockGuard<'_> {
     }
 }
 
+/// Which public call is acquiring, for the message of a refused re-acquisition.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Caller {
+    LockAcquire,
+    LockAcquireBlocking,
+    LockTryFor,
+    LockTryUntil,
+    LockAcquireWith,
+    MutexLock,
+    MutexLockWith,
+    MutexLockBlocking,
+    MutexTryFor,
+    MutexTryUntil,
+}
+
+impl Caller {
+    fn name(self) -> &'static str {
+        match self {
+            Caller::LockAcquire => "Lock::acquire().await",
+            Caller::LockAcquireBlocking => "Lock::acquire_blocking()",
+            Caller::LockTryFor => "Lock::try_acquire_for()",
+            Caller::LockTryUntil => "Lock::try_acquire_until()",
+            Caller::LockAcquireWith => "Lock::acquire_with()",
+            Caller::MutexLockWith => "Mutex::lock_with()",
+            Caller::MutexLock => "Mutex::lock().await",
+            Caller::MutexLockBlocking => "Mutex::lock_blocking()",
+            Caller::MutexTryFor => "Mutex::try_lock_for()",
+            Caller::MutexTryUntil => "Mutex::try_lock_until()",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Caller::LockAcquire | Caller::MutexLock => "task",
+            _ => "execution unit",
+        }
+    }
+}
+
 /// The future of [`Lock::acquire`]; resolves to a [`LockGuard`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire<'a> {
-    wait: Wait<'a, Lock>,
+    state: State<'a>,
+}
+
+/// Before the first poll the task's identity is not known yet (the blocking
+/// forms, which know their unit and checked it, start in `Wait`). One enum
+/// rather than an `Option<Wait>` beside the lock: the future stays as small
+/// as before (the `Start` data fits beside the `Wait`'s niche).
+enum State<'a> {
+    Start(&'a Lock, Caller),
+    Wait(Wait<'a, Lock>),
+}
+
+impl<'a> Acquire<'a> {
+    #[inline]
+    pub(crate) fn new(lock: &'a Lock, caller: Caller) -> Self {
+        Acquire {
+            state: State::Start(lock, caller),
+        }
+    }
+
+    fn lock(&self) -> &'a Lock {
+        match &self.state {
+            State::Start(lock, _) => lock,
+            State::Wait(wait) => wait.protocol(),
+        }
+    }
 }
 
 impl<'a> Future for Acquire<'a> {
@@ -344,18 +455,33 @@ impl<'a> Future for Acquire<'a> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard<'a>> {
-        // SAFETY: `wait` is structurally pinned: it is never moved out of `self`.
-        let wait = unsafe { self.map_unchecked_mut(|this| &mut this.wait) };
+        // SAFETY: the `Wait` is structurally pinned: it is created in place
+        // (replacing `Start`, which holds nothing pinned) before its first
+        // poll and never moved out of `self` afterwards.
+        let this = unsafe { self.get_unchecked_mut() };
+        if let State::Start(lock, caller) = this.state {
+            // The owner of an async hold is the task, when it has an
+            // identity; the thread that polls it is not (0: unknown).
+            let me = current_task().map_or(0, |id| id.as_usize());
+            lock.refuse_holder(me, caller);
+            this.state = State::Wait(Wait::new(lock, me));
+        }
+        let State::Wait(wait) = &mut this.state else {
+            unreachable!("set above")
+        };
         let lock = wait.protocol();
+        // SAFETY: see above; `wait` stays in place until `self` is dropped.
+        let wait = unsafe { Pin::new_unchecked(wait) };
         wait.poll(cx).map(|()| LockGuard { lock })
     }
 }
 
 impl std::fmt::Debug for Acquire<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let queued = matches!(&self.state, State::Wait(wait) if wait.is_queued());
         f.debug_struct("Acquire")
-            .field("lock", self.wait.protocol())
-            .field("queued", &self.wait.is_queued())
+            .field("lock", self.lock())
+            .field("queued", &queued)
             .finish()
     }
 }

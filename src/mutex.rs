@@ -1,7 +1,8 @@
 //! [`Mutex<T>`]: data protected by a [`Lock`].
 
-use crate::lock::{self, Lock, LockGuard};
-use crate::lowlevel::{WaitError, Waiter};
+use crate::lock::{self, Caller, Lock, LockGuard};
+use crate::lowlevel::wait::blocking;
+use crate::lowlevel::{WaitError, Waiter, deadline_after};
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 ///
 /// Same semantics as [`Lock`]: strict FIFO hand-off, cancel-safe futures,
 /// no poisoning, a panic instead of a deadlock when a unit re-locks what it
-/// holds through a blocking call.
+/// holds (a blocking call by the same unit, or `lock().await` by the same
+/// task when the task has an identity).
 ///
 /// ```
 /// use polysync::Mutex;
@@ -86,10 +88,23 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().await, 2);
     /// # });
     /// ```
+    ///
+    /// # Panics
+    /// At the first poll, if the current task has an identity (see
+    /// [`current_task`](crate::lowlevel::current_task)) and already holds this
+    /// mutex: waiting would never end.
+    ///
+    /// ```should_panic
+    /// # futures_lite::future::block_on(polysync::lowlevel::identified(async {
+    /// let m = polysync::Mutex::new(1);
+    /// let _held = m.lock().await;
+    /// let _again = m.lock().await; // panics: this task already holds it
+    /// # }));
+    /// ```
     #[inline]
     pub fn lock(&self) -> LockFuture<'_, T> {
         LockFuture {
-            acquire: self.lock.acquire(),
+            acquire: lock::Acquire::new(&self.lock, Caller::MutexLock),
             mutex: self,
         }
     }
@@ -97,8 +112,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Blocks the current execution unit until locked.
     ///
     /// # Panics
-    /// If the calling unit already holds this mutex through a blocking or
-    /// `try_*` call (it would deadlock).
+    /// If the calling unit already holds this mutex (it would deadlock).
     ///
     /// ```
     /// let m = polysync::Mutex::new(String::new());
@@ -107,7 +121,12 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[inline]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
-        self.guard(self.lock.acquire_blocking())
+        let guard = blocking(|w| {
+            self.lock
+                .acquire_with_as(w, None, Caller::MutexLockBlocking)
+        })
+        .expect("a wait without a deadline does not time out");
+        self.guard(guard)
     }
 
     /// Locks if free, without waiting.
@@ -132,7 +151,11 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock_for(std::time::Duration::ZERO).is_some());
     /// ```
     pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
-        self.lock.try_acquire_for(timeout).map(|g| self.guard(g))
+        blocking(|w| {
+            self.lock
+                .acquire_with_as(w, deadline_after(timeout), Caller::MutexTryFor)
+        })
+        .map(|g| self.guard(g))
     }
 
     /// Blocks until locked or `deadline` passes.
@@ -145,7 +168,11 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock_until(std::time::Instant::now()).is_some());
     /// ```
     pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
-        self.lock.try_acquire_until(deadline).map(|g| self.guard(g))
+        blocking(|w| {
+            self.lock
+                .acquire_with_as(w, Some(deadline), Caller::MutexTryUntil)
+        })
+        .map(|g| self.guard(g))
     }
 
     /// Blocks on `waiter` until locked, `deadline` passes or the waiter
@@ -171,7 +198,7 @@ impl<T: ?Sized> Mutex<T> {
         deadline: Option<Instant>,
     ) -> Result<MutexGuard<'_, T>, WaitError> {
         self.lock
-            .acquire_with(waiter, deadline)
+            .acquire_with_as(waiter, deadline, Caller::MutexLockWith)
             .map(|g| self.guard(g))
     }
 

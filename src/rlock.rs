@@ -2,17 +2,13 @@
 //! an async task, a green thread).
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
-use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
+use crate::lowlevel::sync::{AtomicU64, Ordering, backoff, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, blocking, drive};
 use crate::lowlevel::{
     NoTaskIdentity, UnitId, WaitError, Waiter, current_task, current_unit, deadline_after,
 };
-#[cfg(polysync_loom)]
-use loom::sync::atomic::fence;
 use std::future::Future;
 use std::pin::{Pin, pin};
-#[cfg(not(polysync_loom))]
-use std::sync::atomic::fence;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -56,13 +52,45 @@ use std::time::{Duration, Instant};
 /// assert!(!rlock.locked());
 /// ```
 pub struct RLock {
-    /// User bits: the owner's [`UnitId`], 0 when unlocked.
+    /// User bits: [`HELD`] while the lock is held, 0 when it is free. Who
+    /// holds it is in `owner` (a 64-bit identity does not fit the word).
     queue: WaitQueue,
-    /// Levels held by the owner. Written only by the owner (and, during a
-    /// hand-off, by the releasing owner on behalf of the next one, before
-    /// the node is marked notified).
+    /// The owner's [`UnitId`] (raw), 0 while nobody owns it (free, or between
+    /// a release and the hand-off or unlock that follows it); [`BUSY`] is
+    /// set while a unit changes `count`. See "Levels" below.
+    owner: AtomicU64,
+    /// Levels held by the owner. Written only by the unit that set [`BUSY`]
+    /// in `owner`, or by the unit that makes a new owner (the acquirer after
+    /// its compare-exchange of the queue word, the releaser of a hand-off
+    /// under the queue lock) before it publishes `owner`.
     count: AtomicU64,
 }
+
+// Levels. A guard is `Send`, so a level may be released by another unit
+// (the guard was moved there) at the very moment the owner re-enters. A
+// separate load and store of `count` then lose one of the two updates, and
+// the owner is left with a guard of an unlocked lock (issue 8, defect 4).
+// Forbidding the guard to leave its unit would need a run-time check in
+// every drop (a `Send` guard is required: an identified task holds it across
+// `.await` on a multi-thread runtime) and could only turn the misuse into a
+// leak. Instead the owner word doubles as a tiny lock over `count`: a unit
+// changes `count` only after a compare-exchange of `owner` from `id` to
+// `id | BUSY`, which succeeds only if `id` owns the lock at that instant;
+// it publishes the new count by storing `id` back, or 0 (then unlocks) when
+// it released the last level. Identities are never reused, so the
+// compare-exchange cannot succeed on a stale view of a past ownership (no
+// ABA), and a re-entry and a release are ordered one after the other: the
+// re-entry either adds to a live level or finds the owner gone and takes
+// the slow path. When only the owner touches its lock (the normal case) the
+// exchange never fails; a foreign release holds `BUSY` for a few
+// instructions and a concurrent re-entry backs off meanwhile.
+
+/// The queue word's user bits while the lock is held.
+const HELD: u64 = 1;
+
+/// Set in `RLock::owner` while a unit changes `RLock::count`. Identities
+/// are at most `UnitId::MAX < 2^63`, so bit 63 is free.
+const BUSY: u64 = 1 << 63;
 
 /// [`RLock::release`] was misused: the caller does not own the lock, or
 /// holds fewer levels than it tried to release. Nothing was released.
@@ -102,7 +130,11 @@ impl RLock {
         /// assert!(!LOCK.locked());
         /// ```
         pub fn new() -> RLock {
-            RLock { queue: WaitQueue::new(0), count: AtomicU64::new(0) }
+            RLock {
+                queue: WaitQueue::new(0),
+                owner: AtomicU64::new(0),
+                count: AtomicU64::new(0),
+            }
         }
     }
 
@@ -253,23 +285,18 @@ impl RLock {
     /// ```
     pub fn release(&self, levels: usize) -> Result<(), RLockReleaseError> {
         let me = current_unit().get();
-        // Acquire: as in `reenter`.
-        if self.queue.user(Ordering::Acquire) != u64::from(me) {
+        if !self.lock_levels_of(me) {
             return Err(RLockReleaseError::NotOwner);
         }
         let held = self.count.load(Ordering::Relaxed);
         let levels = levels as u64;
         if levels > held {
+            self.set_levels(me, held);
             return Err(RLockReleaseError::TooManyReleases {
                 held: held as usize,
             });
         }
-        if levels == held {
-            self.count.store(0, Ordering::Relaxed);
-            self.unlock();
-        } else {
-            self.count.store(held - levels, Ordering::Relaxed);
-        }
+        self.set_levels(me, held - levels);
         Ok(())
     }
 
@@ -301,7 +328,8 @@ impl RLock {
     /// ```
     #[inline]
     pub fn owner(&self) -> Option<UnitId> {
-        UnitId::from_raw(self.queue.user(Ordering::Relaxed) as u32)
+        // Only identities (`UnitId::get`) are stored in `owner`.
+        UnitId::from_stored(self.owner.load(Ordering::Relaxed) & !BUSY)
     }
 
     /// Whether the current execution unit holds the lock.
@@ -339,39 +367,108 @@ impl RLock {
         self.queue.len()
     }
 
-    /// One more level for `me`, if `me` owns the lock. Only the owner can
-    /// see itself as the owner, and only it changes `count` meanwhile.
+    /// One more level for `me`, if `me` owns the lock (see "Levels").
     #[inline]
-    fn reenter(&self, me: u32) -> bool {
-        // Acquire: pairs with the fence of a hand-off to one of our own
-        // queued waits (see `unlock_slow`).
-        if self.queue.user(Ordering::Acquire) == u64::from(me) {
-            let c = self.count.load(Ordering::Relaxed);
-            self.count.store(c + 1, Ordering::Relaxed);
-            true
+    fn reenter(&self, me: u64) -> bool {
+        // A plain load first: units that do not own the lock give up without
+        // writing to its cache line. Reading `me` here may be stale (our
+        // level was just released elsewhere); the exchange below decides.
+        if self.owner.load(Ordering::Relaxed) & !BUSY != me || !self.lock_levels_of(me) {
+            return false;
+        }
+        let c = self.count.load(Ordering::Relaxed);
+        self.set_levels(me, c + 1);
+        true
+    }
+
+    /// Sets [`BUSY`] in `owner` if `me` owns the lock right now; then the
+    /// caller alone may change `count`, and must end with
+    /// [`set_levels`](RLock::set_levels). Backs off while another unit (one
+    /// that holds a guard of `me`'s) has it set.
+    #[inline]
+    fn lock_levels_of(&self, me: u64) -> bool {
+        let mut step = 0;
+        loop {
+            // Acquire: see the count that the last holder of `BUSY` (or the
+            // hand-off that made `me` the owner) published.
+            match self.owner.compare_exchange_weak(
+                me,
+                me | BUSY,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(seen) if seen == me | BUSY => backoff(&mut step),
+                Err(seen) if seen == me => {} // spurious failure
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Sets [`BUSY`] for a caller that holds a level (a guard, or a hand-off
+    /// it was given), whichever unit it is: the lock has an owner, which
+    /// cannot change before that level is released. Returns the owner.
+    #[inline]
+    fn lock_levels_held(&self) -> u64 {
+        let mut step = 0;
+        let mut seen = self.owner.load(Ordering::Relaxed);
+        loop {
+            let owner = seen & !BUSY;
+            // Only a guard moved to another unit can see this: dropped while
+            // its owner waits on a `Condition`, which gave up every level.
+            assert!(
+                owner != 0,
+                "polysync: an RLock level was released while nobody owns the lock \
+                 (a guard moved to another unit, dropped during its owner's Condition wait?)"
+            );
+            if seen & BUSY != 0 {
+                backoff(&mut step);
+                seen = self.owner.load(Ordering::Relaxed);
+                continue;
+            }
+            // Acquire: as in `lock_levels_of`.
+            match self.owner.compare_exchange_weak(
+                owner,
+                owner | BUSY,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return owner,
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    /// Ends a change begun by `lock_levels_*`: `owner` keeps `levels` (its
+    /// `BUSY` is cleared), or, with 0 levels, gives the lock up (to the
+    /// oldest waiter, or unlocks).
+    #[inline]
+    fn set_levels(&self, owner: u64, levels: u64) {
+        self.count.store(levels, Ordering::Relaxed);
+        if levels > 0 {
+            // Release: publishes `count` to the next unit that sets `BUSY`.
+            self.owner.store(owner, Ordering::Release);
         } else {
-            false
+            // Nobody owns it until the unlock or hand-off below: re-entries
+            // fail, and queued or new acquirers wait for the queue word.
+            self.owner.store(0, Ordering::Release);
+            self.unlock();
         }
     }
 
     /// Releases one level (the caller is the owner or holds its guard).
     #[inline]
     fn release_level(&self) {
+        let owner = self.lock_levels_held();
         let c = self.count.load(Ordering::Relaxed);
         debug_assert!(c > 0, "released an RLock level that is not held");
-        if c > 1 {
-            self.count.store(c - 1, Ordering::Relaxed);
-        } else {
-            self.count.store(0, Ordering::Relaxed);
-            self.unlock();
-        }
+        self.set_levels(owner, c - 1);
     }
 
     /// Gives up ownership: to the oldest waiter, or unlocks.
     #[inline]
     fn unlock(&self) {
-        let user = self.queue.user(Ordering::Relaxed);
-        if self.queue.cas_idle(user, 0, Ordering::Release) {
+        if self.queue.cas_idle(HELD, 0, Ordering::Release) {
             return;
         }
         self.unlock_slow();
@@ -387,15 +484,13 @@ impl RLock {
                 // Direct hand-off: the lock stays held; the next owner starts
                 // with one level (counted from now on, even before its
                 // waiter sees the notification).
-                guard.set_user(next as u64);
                 self.count.store(1, Ordering::Relaxed);
-                // `notify_front` publishes the new owner with a relaxed
-                // store. The same unit may see itself as the owner before its
+                // The same unit may see itself as the owner before its
                 // queued wait completes (a task polling a second acquisition,
                 // or calling `try_acquire`, meanwhile) and re-enter: its
-                // acquire load of the owner then synchronizes with this fence
-                // and sees the count of 1.
-                fence(Ordering::Release);
+                // acquire exchange of `owner` then synchronizes with this
+                // release store and sees the count of 1.
+                self.owner.store(next as u64, Ordering::Release);
                 wakers.push(guard.notify_front(next).expect("front exists"));
             }
             None => guard.set_user(0),
@@ -412,8 +507,9 @@ impl Protocol for RLock {
 
     #[inline]
     fn try_fast(&self, me: usize) -> bool {
-        if self.queue.cas_idle(0, me as u64, Ordering::Acquire) {
+        if self.queue.cas_idle(0, HELD, Ordering::Acquire) {
             self.count.store(1, Ordering::Relaxed);
+            self.owner.store(me as u64, Ordering::Release);
             true
         } else {
             false
@@ -422,8 +518,9 @@ impl Protocol for RLock {
 
     fn try_locked(&self, guard: &mut QueueGuard<'_>, me: usize) -> bool {
         if guard.user() == 0 {
-            guard.set_user(me as u64);
+            guard.set_user(HELD);
             self.count.store(1, Ordering::Relaxed);
+            self.owner.store(me as u64, Ordering::Release);
             true
         } else {
             false
@@ -458,7 +555,9 @@ impl std::fmt::Debug for RLock {
 ///
 /// The guard is `Send` so that an identified async task can hold it across
 /// `.await` on a multi-thread runtime; the guard, not the thread that drops
-/// it, proves ownership.
+/// it, proves ownership. A guard dropped by another unit releases one of the
+/// owner's levels, also while the owner re-enters at the same moment (the
+/// two updates are ordered, never lost).
 #[must_use = "the level is released as soon as the guard is dropped"]
 pub struct RLockGuard<'a> {
     lock: &'a RLock,
@@ -467,19 +566,33 @@ pub struct RLockGuard<'a> {
 impl<'a> RLockGuard<'a> {
     /// For a condition wait: gives up every level the owner holds (this
     /// guard's and any others) and returns how many, to restore later.
+    ///
+    /// # Panics
+    /// If the current unit does not own the lock (the guard was moved to
+    /// another unit): it would give the owner's levels away, including those
+    /// of guards the owner still uses. `self` then drops while unwinding,
+    /// releasing its one level.
     pub(crate) fn release_all(self) -> usize {
         let lock = self.lock;
+        let me = current_unit().get();
+        // Atomic with respect to a foreign release (see "Levels").
+        if !lock.lock_levels_of(me) {
+            panic!(
+                "polysync: Condition::wait with an RLockGuard: the current execution unit \
+                 does not own the RLock (a guard moved to another unit cannot wait for it)"
+            );
+        }
         std::mem::forget(self);
-        let levels = lock.count.load(Ordering::Relaxed) as usize;
-        lock.count.store(0, Ordering::Relaxed);
-        lock.unlock();
-        levels
+        let levels = lock.count.load(Ordering::Relaxed);
+        lock.set_levels(me, 0);
+        levels as usize
     }
 
     /// After a condition wait got the lock back (with one level, as every
     /// hand-off gives): restores the levels it held before.
     pub(crate) fn restore(lock: &'a RLock, levels: usize) -> Self {
-        lock.count.store(levels as u64, Ordering::Relaxed);
+        let owner = lock.lock_levels_held();
+        lock.set_levels(owner, levels as u64);
         RLockGuard { lock }
     }
 

@@ -1274,7 +1274,8 @@ impl polysync::lowlevel::Waiter for CancelledUnit {
 /// coroutines are being cancelled.
 struct CancellingBackend;
 
-impl polysync::lowlevel::GreenBackend for CancellingBackend {
+// SAFETY: `current_unit` never reports an identity.
+unsafe impl polysync::lowlevel::GreenBackend for CancellingBackend {
     fn name(&self) -> &'static str {
         "test-cancelling"
     }

@@ -257,3 +257,67 @@ fn rlock_reentry_during_handoff_to_own_queued_wait() {
         assert_eq!(lock.waiting(), 0);
     });
 }
+
+/// A guard is `Send`: the owner's only level is dropped on another thread
+/// while the owner re-enters. Whichever comes first, no update is lost: a
+/// re-entry that lands on the live level (or a fresh acquisition after the
+/// unlock) leaves the owner with exactly one level of a held lock, never a
+/// guard of an unlocked lock; a `try_acquire` that meets the release in
+/// flight fails, and then the lock ends free. Fails on the old separate
+/// load and store of the count.
+#[test]
+fn rlock_reentry_vs_foreign_drop_of_last_level() {
+    model(|| {
+        // 'static, so the guard can move to another loom thread.
+        let lock: &'static RLock = Box::leak(Box::new(RLock::new()));
+        let guard = lock.try_acquire().unwrap();
+        let me = lock.owner();
+        let dropper = thread::spawn(move || drop(guard));
+        let again = lock.try_acquire();
+        dropper.join().unwrap();
+        // `None`: the re-entry met the release in flight; nothing is held.
+        if let Some(again) = again {
+            assert!(lock.locked(), "the owner holds a guard of an unlocked lock");
+            assert_eq!(lock.owner(), me);
+            assert_eq!(lock.count(), 1, "a level update was lost");
+            drop(again);
+        }
+        assert!(!lock.locked(), "a level leaked");
+        assert_eq!(lock.count(), 0);
+        assert_eq!(lock.owner(), None);
+    });
+}
+
+/// The same race with a third unit waiting: the owner re-enters while its
+/// last level is dropped elsewhere and a blocking waiter queues. Mutual
+/// exclusion holds (the waiter never gets in while the owner holds its
+/// re-entered level) and every level is released.
+#[test]
+fn rlock_reentry_vs_foreign_drop_with_waiter() {
+    model(|| {
+        let lock: &'static RLock = Box::leak(Box::new(RLock::new()));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let guard = lock.try_acquire().unwrap();
+        let dropper = thread::spawn(move || drop(guard));
+        let waiter = {
+            let inside = inside.clone();
+            thread::spawn(move || {
+                let g = lock.acquire_blocking();
+                assert_eq!(inside.fetch_add(1, SeqCst), 0, "two owners");
+                inside.fetch_sub(1, SeqCst);
+                drop(g);
+            })
+        };
+        let again = lock.try_acquire();
+        if let Some(g) = &again {
+            assert_eq!(inside.fetch_add(1, SeqCst), 0, "two owners");
+            assert!(g.rlock().locked());
+            inside.fetch_sub(1, SeqCst);
+        }
+        drop(again);
+        dropper.join().unwrap();
+        waiter.join().unwrap();
+        assert!(!lock.locked());
+        assert_eq!(lock.waiting(), 0);
+    });
+}

@@ -15,13 +15,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A green-thread world that can claim the current execution unit.
 ///
+/// # Safety
+/// [`current_unit`](GreenBackend::current_unit) decides who owns reentrant
+/// locks and limiter tokens, so an implementation must keep identities
+/// unique: it returns `Some(id)` only when the caller runs in one of this
+/// backend's units; it returns the same `id` for that unit every time, for
+/// the unit's whole life; and it never gives an `id` to a second unit, nor
+/// one that any other unit (a thread, a task, another backend's unit) has:
+/// not while both live, and not after the first one ended either (what it
+/// acquired may still be held). Allocate each unit's identity once with
+/// [`UnitId::allocate`] and keep it with the unit. Two units sharing an
+/// identity could both enter an [`RMutex`](crate::RMutex) at once: a data
+/// race in safe code. [`with_waiter`](GreenBackend::with_waiter) has no
+/// such requirement.
+///
 /// ```
 /// use polysync::lowlevel::{GreenBackend, UnitId, Waiter, register_backend};
 ///
 /// /// A backend that never claims anything (a real one checks a thread-local
 /// /// set by its scheduler, or asks its runtime).
 /// struct Nobody;
-/// impl GreenBackend for Nobody {
+/// // SAFETY: `current_unit` never reports an identity.
+/// unsafe impl GreenBackend for Nobody {
 ///     fn name(&self) -> &'static str { "nobody" }
 ///     fn with_waiter(&self, _f: &mut dyn FnMut(&dyn Waiter)) -> bool { false }
 ///     fn current_unit(&self) -> Option<UnitId> { None }
@@ -32,7 +47,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// let sem = polysync::Semaphore::new(1);
 /// assert!(sem.try_acquire_for(std::time::Duration::ZERO).is_some());
 /// ```
-pub trait GreenBackend: Send + Sync + 'static {
+///
+/// Implementing it takes `unsafe`:
+///
+/// ```compile_fail,E0200
+/// use polysync::lowlevel::{GreenBackend, UnitId, Waiter};
+/// struct Liar;
+/// impl GreenBackend for Liar {
+///     fn name(&self) -> &'static str { "liar" }
+///     fn with_waiter(&self, _f: &mut dyn FnMut(&dyn Waiter)) -> bool { false }
+///     fn current_unit(&self) -> Option<UnitId> { Some(UnitId::current_thread()) }
+/// }
+/// ```
+pub unsafe trait GreenBackend: Send + Sync + 'static {
     /// A short name for diagnostics, such as `"may"`.
     fn name(&self) -> &'static str;
 
@@ -42,8 +69,8 @@ pub trait GreenBackend: Send + Sync + 'static {
     fn with_waiter(&self, f: &mut dyn FnMut(&dyn Waiter)) -> bool;
 
     /// The identity of the caller's unit, if it is one of this backend's.
-    /// Allocate identities with [`UnitId::allocate`] so they never collide
-    /// with those of threads or other backends.
+    /// See the trait's `# Safety` section: allocate identities with
+    /// [`UnitId::allocate`], one per unit, never shared or reused.
     fn current_unit(&self) -> Option<UnitId>;
 }
 
@@ -183,12 +210,29 @@ pub fn current_unit() -> UnitId {
 /// task ids), asked by [`current_task`] when no
 /// [`Identified`](crate::lowlevel::Identified) future is being polled.
 ///
+/// # Safety
+/// [`current_task`](TaskIdentity::current_task) decides who owns reentrant
+/// locks and limiter tokens, so an implementation must keep identities
+/// unique: it returns `Some(id)` only while one of its executor's tasks is
+/// being polled (or runs) on the calling thread, and `id` is that task's;
+/// it returns the same `id` for that task every time, for the task's whole
+/// life (also after the task moves to another thread); and it never gives
+/// an `id` to a second task, nor one that any other unit (a thread, a green
+/// unit, another provider's task) has: not while both live, and not after
+/// the first one ended either (what it acquired may still be held). Either
+/// allocate one identity per task with [`UnitId::allocate`] and keep it with
+/// the task, or map a process-wide task counter that never repeats with
+/// [`UnitId::from_task_counter`] (under that function's contract). Two
+/// tasks sharing an identity could both enter an [`RMutex`](crate::RMutex)
+/// at once: a data race in safe code.
+///
 /// ```
 /// use polysync::lowlevel::{TaskIdentity, UnitId, register_task_identity};
 ///
 /// /// A provider that never recognises a task (a real one asks its executor).
 /// struct NoTasks;
-/// impl TaskIdentity for NoTasks {
+/// // SAFETY: `current_task` never reports an identity.
+/// unsafe impl TaskIdentity for NoTasks {
 ///     fn name(&self) -> &'static str { "none" }
 ///     fn current_task(&self) -> Option<UnitId> { None }
 /// }
@@ -196,16 +240,24 @@ pub fn current_unit() -> UnitId {
 /// register_task_identity(&NO_TASKS).unwrap();
 /// assert_eq!(polysync::lowlevel::current_task(), None);
 /// ```
-pub trait TaskIdentity: Send + Sync + 'static {
+///
+/// Implementing it takes `unsafe`:
+///
+/// ```compile_fail,E0200
+/// use polysync::lowlevel::{TaskIdentity, UnitId};
+/// struct Liar;
+/// impl TaskIdentity for Liar {
+///     fn name(&self) -> &'static str { "liar" }
+///     fn current_task(&self) -> Option<UnitId> { Some(UnitId::current_thread()) }
+/// }
+/// ```
+pub unsafe trait TaskIdentity: Send + Sync + 'static {
     /// A short name for diagnostics, such as `"tokio"`.
     fn name(&self) -> &'static str;
 
     /// The identity of the task being polled on this thread, if this
-    /// provider's executor is polling one. Map the executor's sequential
-    /// task counter with [`UnitId::from_task_counter`] (no table needed), or
-    /// allocate identities with [`UnitId::allocate`] and remember them per
-    /// task, so they never collide with those of threads, green units or
-    /// other tasks (see [`UnitId`] for the exact limits).
+    /// provider's executor is polling one. See the trait's `# Safety`
+    /// section for what the identity must be.
     fn current_task(&self) -> Option<UnitId>;
 }
 
@@ -223,7 +275,8 @@ static TASK_PROVIDERS_REGISTERED: AtomicUsize = AtomicUsize::new(0);
 /// ```
 /// use polysync::lowlevel::{TaskIdentity, UnitId, register_task_identity};
 /// struct Never;
-/// impl TaskIdentity for Never {
+/// // SAFETY: `current_task` never reports an identity.
+/// unsafe impl TaskIdentity for Never {
 ///     fn name(&self) -> &'static str { "never" }
 ///     fn current_task(&self) -> Option<UnitId> { None }
 /// }

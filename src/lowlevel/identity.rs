@@ -1,53 +1,54 @@
 //! Identities of execution units, used where ownership matters (a lock's
-//! owner for the re-entry check).
+//! owner for the re-entry check, a limiter's borrowers).
 //!
-//! The space of [`UnitId`]s (`1..2^31`) is split in two halves that never
-//! overlap:
+//! **No two units ever share an identity.** Reentrant ownership is only sound
+//! if an identity is never handed to a second unit while anything the first
+//! one acquired may still be held, and ownership can outlive its unit (a
+//! guard returned from a task, a forgotten level), so polysync never reuses
+//! an identity at all:
 //!
-//! - `1..2^30` (bit 30 clear): [`UnitId::allocate`], one process-wide
-//!   counter shared by OS threads, [`identified`] futures and the units of
-//!   green backends.
-//! - `2^30..2^31` (bit 30 set): [`UnitId::from_task_counter`], the image of
-//!   an executor's own sequential task counter (tokio's task ids, through
-//!   `polysync-tokio`), so that a task needs no allocation and no table.
+//! - `1 ..= 2^62 - 1` (bit 62 clear; `2^30 - 1` on 32-bit targets):
+//!   [`UnitId::allocate`], one process-wide 64-bit counter shared by OS
+//!   threads, [`identified`] futures and the units of green backends. It
+//!   never wraps: when the range is used up it panics (at one allocation per
+//!   nanosecond that takes 146 years).
+//! - `2^62 ..= 2^63 - 1` (bit 62 set; `2^30 ..= 2^31 - 1` on 32-bit targets):
+//!   [`UnitId::from_task_counter`], the image of an executor's own
+//!   never-repeating task counter (tokio's task ids, through `polysync-tokio`),
+//!   one to one, so that a task needs no allocation and no table.
+//!
+//! Every way to make an identity out of a number ([`UnitId::from_raw`],
+//! [`UnitId::from_task_counter`], [`Identified::with_unit`]) and every way to
+//! present one as the current unit's (the [`TaskIdentity`] and
+//! [`GreenBackend`] traits) is `unsafe`, with its contract in its `# Safety`
+//! section.
+//!
+//! [`TaskIdentity`]: crate::lowlevel::TaskIdentity
+//! [`GreenBackend`]: crate::lowlevel::GreenBackend
 
 use std::future::Future;
-use std::num::NonZeroU32;
+use std::num::NonZeroU64;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 /// The identity of an execution unit (an OS thread, a coroutine, a green
-/// thread, an async task). Nonzero and below 2^31, so it packs into a
-/// primitive's state word.
+/// thread, an async task). Nonzero, at most [`UnitId::MAX`] (so that an
+/// identity plus one flag bit fits a `usize`), and **never given to two
+/// units**: an identity is not reused, even after its unit ended.
 ///
-/// Two sources fill two disjoint halves of that range, so an identity from
+/// Two sources fill two disjoint halves of the range, so an identity from
 /// one never equals an identity from the other:
 ///
-/// | source | range | bit 30 |
+/// | source | range (64-bit targets) | 32-bit targets |
 /// |---|---|---|
-/// | [`UnitId::allocate`] (threads, [`identified`] futures, green backends) | `1 ..= 2^30 - 1` | clear |
-/// | [`UnitId::from_task_counter`] (an executor's task ids, e.g. tokio's) | `2^30 ..= 2^31 - 1` | set |
+/// | [`UnitId::allocate`] (threads, [`identified`] futures, green backends) | `1 ..= 2^62 - 1` | `1 ..= 2^30 - 1` |
+/// | [`UnitId::from_task_counter`] (an executor's task ids, e.g. tokio's) | `2^62 ..= 2^63 - 1` | `2^30 ..= 2^31 - 1` |
 ///
-/// # When two live units can share an identity
-///
-/// Identities are compared only while a unit owns something (an
-/// [`RLock`](crate::RLock) level, a limiter token), so a repeated value is
-/// harmful only if the *older* unit still owns something when the newer one
-/// appears.
-///
-/// - **Allocated identities** repeat with period 2^30 - 1: the n-th
-///   allocation in the process gets `(n - 1) mod (2^30 - 1) + 1`, so two
-///   allocations collide exactly when a multiple of 1,073,741,823 other
-///   allocations happened between them. Each thread allocates once (on its
-///   first ownership-related call), each [`identified`] wrapper once, each
-///   green unit once.
-/// - **Task-counter identities**: raw counters `a` and `b` give the same
-///   identity exactly when `a ≡ b (mod 2^30)`. For tokio, whose task ids
-///   come from one process-wide counter incremented for every spawned task
-///   (also `spawn_blocking` ones, on every runtime), two tasks collide only
-///   if a multiple of 2^30 (about 1.07e9) tasks were spawned between them
-///   while the older one still owns something.
+/// Neither source wraps: [`allocate`](UnitId::allocate) panics once its range
+/// is used up (never reached on 64-bit targets in practice), and
+/// [`from_task_counter`](UnitId::from_task_counter) refuses counters beyond
+/// its range.
 ///
 /// ```
 /// use polysync::lowlevel::UnitId;
@@ -56,99 +57,136 @@ use std::task::{Context, Poll};
 /// let there = std::thread::spawn(UnitId::current_thread).join().unwrap();
 /// assert_ne!(here, there);
 /// ```
+///
+/// Making an identity from a number is `unsafe` (it could be a live unit's):
+///
+/// ```compile_fail,E0133
+/// let forged = polysync::lowlevel::UnitId::from_raw(1);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UnitId(NonZeroU32);
+pub struct UnitId(NonZeroU64);
 
-static NEXT: AtomicU32 = AtomicU32::new(1);
+/// The next identity [`UnitId::allocate`] hands out; only ever grows.
+static NEXT: AtomicU64 = AtomicU64::new(1);
 
 #[cfg(not(polysync_loom))]
 std::thread_local! {
-    static THREAD_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    static THREAD_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 #[cfg(polysync_loom)]
 loom::thread_local! {
-    static THREAD_ID: std::cell::Cell<u32> = std::cell::Cell::new(0);
+    static THREAD_ID: std::cell::Cell<u64> = std::cell::Cell::new(0);
 }
 
 impl UnitId {
-    /// The largest raw value of an identity, `2^31 - 1` (the largest
-    /// [`from_task_counter`](UnitId::from_task_counter) value; allocated
-    /// identities stay below `2^30`).
-    pub const MAX: u32 = (1 << 31) - 1;
+    /// The largest raw value of an identity: `2^63 - 1` on 64-bit targets
+    /// (`2^31 - 1` on 32-bit ones), so that the top bit of a `usize` stays
+    /// free for a flag next to an identity.
+    pub const MAX: u64 = (usize::MAX >> 1) as u64;
 
-    /// Bit 30: set in identities made by
+    /// Set in identities made by
     /// [`from_task_counter`](UnitId::from_task_counter), clear in allocated ones.
-    const TASK_BIT: u32 = 1 << 30;
+    const TASK_BIT: u64 = (Self::MAX >> 1) + 1;
 
-    /// The low 30 bits: the part an allocation or a task counter fills in.
-    const LOW_MASK: u32 = Self::TASK_BIT - 1;
+    /// The largest identity [`allocate`](UnitId::allocate) hands out.
+    const ALLOCATED_MAX: u64 = Self::TASK_BIT - 1;
 
-    /// Allocates a fresh identity (for a thread, an
-    /// [`identified`] future or a backend's new unit), in `1 ..= 2^30 - 1`.
-    /// The process-wide counter wraps within that range after 2^30 - 1
-    /// allocations (see [`UnitId`] for when that matters).
+    /// Allocates a fresh identity (for a thread, an [`identified`] future or
+    /// a backend's new unit), never handed out before: `1 ..= 2^62 - 1`, in
+    /// order, from one process-wide counter that never wraps.
+    ///
+    /// # Panics
+    /// When all `2^62 - 1` identities (`2^30 - 1` on 32-bit targets) are used
+    /// up, rather than hand one out twice.
     ///
     /// ```
     /// use polysync::lowlevel::UnitId;
     /// let a = UnitId::allocate();
     /// let b = UnitId::allocate();
     /// assert_ne!(a, b);
-    /// assert!(a.get() < 1 << 30 && b.get() < 1 << 30);
+    /// assert!(a.get() < 1 << 62 && b.get() < 1 << 62);
     /// ```
     pub fn allocate() -> UnitId {
+        Self::allocate_from(&NEXT)
+    }
+
+    /// [`allocate`](UnitId::allocate) from a given counter (the tests drive a
+    /// private one to the end of the range).
+    fn allocate_from(next: &AtomicU64) -> UnitId {
+        let mut raw = next.load(Ordering::Relaxed);
         loop {
-            // u32 wrap-around is a multiple of 2^30: the masked sequence
-            // stays periodic. The counter value 0 (mod 2^30) is skipped.
-            if let Some(id) = Self::from_allocation(NEXT.fetch_add(1, Ordering::Relaxed)) {
-                return id;
+            // A compare-exchange, not `fetch_add`: the counter never moves
+            // past the end, however often the exhausted allocator is called.
+            assert!(
+                raw <= Self::ALLOCATED_MAX,
+                "polysync: every execution-unit identity has been handed out \
+                 (UnitId::allocate never hands one out twice)"
+            );
+            match next.compare_exchange_weak(raw, raw + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => match NonZeroU64::new(raw) {
+                    Some(id) => return UnitId(id),
+                    // The counter starts at 1 and only grows.
+                    None => unreachable!("the identity counter is never 0"),
+                },
+                Err(seen) => raw = seen,
             }
         }
     }
 
-    /// The identity a raw counter value of [`allocate`](UnitId::allocate)
-    /// stands for; `None` for the value that is skipped.
+    /// Maps an executor's task counter (such as the number in a tokio
+    /// `task::Id`) to an identity in the task half, `2^62 | raw`, one to one;
+    /// `None` when `raw` is too large for that half (`raw >= 2^62`, or
+    /// `>= 2^30` on 32-bit targets). Never an identity that
+    /// [`allocate`](UnitId::allocate) returns.
+    ///
+    /// # Safety
+    /// Over the whole life of the process, the identity made from a given
+    /// `raw` may be presented (by a [`TaskIdentity`] provider, say) as the
+    /// identity of **one** unit only: use this for one executor's
+    /// process-wide task counter that never repeats a value (tokio 1.x draws
+    /// every task id from one such counter), and do not mix counters of two
+    /// executors.
+    ///
+    /// [`TaskIdentity`]: crate::lowlevel::TaskIdentity
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// // SAFETY: made-up counters, compared only, never presented as a unit's.
+    /// let (a, b, far) = unsafe {
+    ///     (
+    ///         UnitId::from_task_counter(1).unwrap(),
+    ///         UnitId::from_task_counter(2).unwrap(),
+    ///         UnitId::from_task_counter(1 + (1 << 30)).unwrap(),
+    ///     )
+    /// };
+    /// assert_eq!(a.get(), (1 << 62) | 1);
+    /// assert_ne!(a, b);
+    /// assert_ne!(a, far); // no wrap-around: one to one
+    /// assert_ne!(a, UnitId::allocate()); // disjoint halves
+    /// assert_eq!(unsafe { UnitId::from_task_counter(1 << 62) }, None);
+    /// ```
     #[inline]
-    const fn from_allocation(counter: u32) -> Option<UnitId> {
-        match NonZeroU32::new(counter & Self::LOW_MASK) {
+    pub const unsafe fn from_task_counter(raw: u64) -> Option<UnitId> {
+        if raw > Self::ALLOCATED_MAX {
+            return None;
+        }
+        match NonZeroU64::new(Self::TASK_BIT | raw) {
             Some(id) => Some(UnitId(id)),
+            // TASK_BIT is set: never zero.
             None => None,
         }
     }
 
-    /// Maps an executor's **sequential** task counter (such as the number
-    /// in a tokio `task::Id`) to an identity in `2^30 ..= 2^31 - 1`:
-    /// `2^30 | (raw mod 2^30)`. Every `raw` (0 included) gives a valid
-    /// identity, never one that [`allocate`](UnitId::allocate) returns.
-    /// `raw` and `raw + k·2^30` give the same identity: with a counter that
-    /// grows by one per task, two tasks collide only if a multiple of 2^30
-    /// tasks were created between them (see [`UnitId`]). A counter that is
-    /// not sequential (a hash, an address) gets no such guarantee.
+    /// The identity of the calling OS thread, allocated on first use.
     ///
     /// ```
-    /// use polysync::lowlevel::UnitId;
-    /// let a = UnitId::from_task_counter(1);
-    /// assert_eq!(a.get(), (1 << 30) | 1);
-    /// assert_ne!(a, UnitId::from_task_counter(2));
-    /// assert_eq!(a, UnitId::from_task_counter(1 + (1 << 30))); // wraps
-    /// assert_eq!(UnitId::from_task_counter(0).get(), 1 << 30);
-    /// assert_eq!(UnitId::from_task_counter(u64::MAX).get(), UnitId::MAX);
-    /// assert_ne!(UnitId::from_task_counter(7), UnitId::allocate()); // disjoint halves
+    /// let id = polysync::lowlevel::UnitId::current_thread();
+    /// assert_eq!(id, polysync::lowlevel::UnitId::current_thread());
     /// ```
-    #[inline]
-    pub const fn from_task_counter(raw: u64) -> UnitId {
-        let low = (raw & Self::LOW_MASK as u64) as u32;
-        match NonZeroU32::new(Self::TASK_BIT | low) {
-            Some(id) => UnitId(id),
-            // Bit 30 is set: never zero.
-            None => unreachable!(),
-        }
-    }
-
-    /// The identity of the calling OS thread, allocated on first use.
     #[inline]
     pub fn current_thread() -> UnitId {
         THREAD_ID
-            .try_with(|cell| match NonZeroU32::new(cell.get()) {
+            .try_with(|cell| match NonZeroU64::new(cell.get()) {
                 Some(id) => UnitId(id),
                 None => {
                     let id = UnitId::allocate();
@@ -162,21 +200,59 @@ impl UnitId {
     }
 
     /// The raw value, in `1..=UnitId::MAX`.
+    ///
+    /// ```
+    /// let id = polysync::lowlevel::UnitId::allocate();
+    /// assert!(id.get() >= 1 && id.get() <= polysync::lowlevel::UnitId::MAX);
+    /// ```
     #[inline]
-    pub const fn get(self) -> u32 {
+    pub const fn get(self) -> u64 {
         self.0.get()
     }
 
-    /// Rebuilds an identity from [`UnitId::get`]; `None` for 0 or values above `MAX`.
+    /// Rebuilds an identity from [`UnitId::get`]; `None` for 0 or values
+    /// above [`MAX`](UnitId::MAX).
+    ///
+    /// # Safety
+    /// `raw` must be the [`get`](UnitId::get) value of an identity that was
+    /// handed out by polysync (allocated, or made under the contract of
+    /// [`from_task_counter`](UnitId::from_task_counter)), and the result must
+    /// only stand for that same unit. A made-up number may be a live unit's
+    /// identity: presenting it as another unit's (through a
+    /// [`TaskIdentity`](crate::lowlevel::TaskIdentity) provider or
+    /// [`Identified::with_unit`]) would let two units into a reentrant lock.
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let id = UnitId::allocate();
+    /// let raw = id.get(); // stored somewhere as a number
+    /// // SAFETY: `raw` comes from `id.get()` and stands for `id` again.
+    /// assert_eq!(unsafe { UnitId::from_raw(raw) }, Some(id));
+    /// assert_eq!(unsafe { UnitId::from_raw(0) }, None);
+    /// ```
     #[inline]
-    pub const fn from_raw(raw: u32) -> Option<UnitId> {
+    pub const unsafe fn from_raw(raw: u64) -> Option<UnitId> {
+        Self::from_stored(raw)
+    }
+
+    /// [`from_raw`](UnitId::from_raw) for the crate's own use: only ever
+    /// called on values the crate stored from [`UnitId::get`] (a lock's
+    /// owner, a borrower), so the result is the identity that was stored.
+    #[inline]
+    pub(crate) const fn from_stored(raw: u64) -> Option<UnitId> {
         if raw > Self::MAX {
             return None;
         }
-        match NonZeroU32::new(raw) {
+        match NonZeroU64::new(raw) {
             Some(id) => Some(UnitId(id)),
             None => None,
         }
+    }
+
+    /// The identity as a `usize` (node data): fits, since `MAX <= usize::MAX >> 1`.
+    #[inline]
+    pub(crate) const fn as_usize(self) -> usize {
+        self.0.get() as usize
     }
 }
 
@@ -188,18 +264,19 @@ impl UnitId {
 std::thread_local! {
     /// The identity of the [`Identified`] future being polled on this thread
     /// right now (0: none). Set and restored around every inner poll.
-    static TASK_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    static TASK_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 #[cfg(polysync_loom)]
 loom::thread_local! {
-    static TASK_ID: std::cell::Cell<u32> = std::cell::Cell::new(0);
+    static TASK_ID: std::cell::Cell<u64> = std::cell::Cell::new(0);
 }
 
 /// The identity of the [`Identified`] future being polled on this thread, if any.
 #[inline]
 pub(crate) fn polled_task() -> Option<UnitId> {
     TASK_ID
-        .try_with(|cell| UnitId::from_raw(cell.get()))
+        // Only `Identified::poll` stores here, from an identity.
+        .try_with(|cell| UnitId::from_stored(cell.get()))
         .ok()
         .flatten()
 }
@@ -251,20 +328,35 @@ pub struct Identified<F> {
 /// assert_ne!(a.unit(), b.unit());
 /// ```
 pub fn identified<F: Future>(fut: F) -> Identified<F> {
-    Identified::with_unit(fut, UnitId::allocate())
+    // SAFETY: a freshly allocated identity belongs to no other unit.
+    unsafe { Identified::with_unit(fut, UnitId::allocate()) }
 }
 
 impl<F> Identified<F> {
-    /// Wraps `fut` with a given identity (for instance one a task already
-    /// has, to let several futures act as one unit).
+    /// Wraps `fut` with a given identity, for instance to let several
+    /// futures act as one unit.
+    ///
+    /// # Safety
+    /// `id` must not be, at any time while this future or anything acquired
+    /// under `id` is alive, the identity of another execution unit: the
+    /// futures (and any other unit) that share `id` must together behave as
+    /// **one sequential unit**: never polled at the same time, each poll
+    /// ordered after the previous one (as an executor orders the polls of
+    /// one task), and nothing acquired under `id` held by one of them while
+    /// another runs on a different thread. Otherwise two units would both be
+    /// the owner of an [`RLock`](crate::RLock) or an
+    /// [`RMutex`](crate::RMutex), and an `RMutex<Cell<_>>` would be a data
+    /// race. A fresh [`UnitId::allocate`] used for nothing else is always
+    /// fine.
     ///
     /// ```
     /// use polysync::lowlevel::{Identified, UnitId};
     /// let id = UnitId::allocate();
-    /// let fut = Identified::with_unit(async {}, id);
+    /// // SAFETY: `id` is fresh and given to this future only.
+    /// let fut = unsafe { Identified::with_unit(async {}, id) };
     /// assert_eq!(fut.unit(), id);
     /// ```
-    pub const fn with_unit(fut: F, id: UnitId) -> Identified<F> {
+    pub const unsafe fn with_unit(fut: F, id: UnitId) -> Identified<F> {
         Identified { inner: fut, id }
     }
 
@@ -290,7 +382,7 @@ impl<F> Identified<F> {
 }
 
 /// Restores the previous task identity when dropped (also during unwinding).
-struct Restore(u32);
+struct Restore(u64);
 
 impl Drop for Restore {
     fn drop(&mut self) {
@@ -316,78 +408,122 @@ impl<F: Future> Future for Identified<F> {
 #[cfg(all(test, not(polysync_loom)))]
 mod tests {
     use super::UnitId;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
-    const BIT30: u32 = 1 << 30;
+    const TASK_BIT: u64 = UnitId::TASK_BIT;
 
+    /// Wraps a made-up counter; the tests only compare the results.
+    fn task(raw: u64) -> Option<UnitId> {
+        // SAFETY: compared only, never presented as a unit's identity.
+        unsafe { UnitId::from_task_counter(raw) }
+    }
+
+    /// The regression test for identities that wrapped around after 2^30
+    /// allocations: drive a private allocator to the end of its range while
+    /// an early identity is still live. No identity comes out twice; past
+    /// the end the allocator refuses (panics) instead of starting over.
     #[test]
-    fn allocated_ids_never_have_bit_30() {
-        for _ in 0..10_000 {
-            let id = UnitId::allocate();
-            assert_eq!(id.get() & BIT30, 0, "{id:?}");
-            assert!(id.get() <= UnitId::MAX);
-        }
-        let counters = [0, 1, 2, BIT30 - 1, BIT30, BIT30 + 1, 1 << 31, u32::MAX];
-        for counter in counters {
-            if let Some(id) = UnitId::from_allocation(counter) {
-                assert_eq!(id.get() & BIT30, 0, "counter {counter}");
-                assert_eq!(UnitId::from_raw(id.get()), Some(id));
+    fn a_live_identity_is_never_allocated_again() {
+        let counter = AtomicU64::new(1);
+        let live = UnitId::allocate_from(&counter);
+        assert_eq!(live.get(), 1);
+        // Jump to just before the end of the allocator's range.
+        counter.store(UnitId::ALLOCATED_MAX - 2, Ordering::Relaxed);
+        let mut seen = vec![live];
+        for _ in 0..8 {
+            match std::panic::catch_unwind(|| UnitId::allocate_from(&counter)) {
+                Ok(id) => {
+                    assert!(
+                        !seen.contains(&id),
+                        "{id:?} handed out twice (live: {seen:?})"
+                    );
+                    assert!(id.get() <= UnitId::ALLOCATED_MAX, "{id:?} left the range");
+                    seen.push(id);
+                }
+                Err(_) => {
+                    // Exhausted: the last three identities came out, then a refusal,
+                    // and the counter stays at the end (no wrap on retries).
+                    assert_eq!(seen.len(), 4, "{seen:?}");
+                    assert_eq!(seen[3].get(), UnitId::ALLOCATED_MAX);
+                    assert!(std::panic::catch_unwind(|| UnitId::allocate_from(&counter)).is_err());
+                    assert_eq!(counter.load(Ordering::Relaxed), UnitId::ALLOCATED_MAX + 1);
+                    return;
+                }
             }
         }
+        panic!("8 allocations past the end neither repeated nor refused: {seen:?}");
     }
 
     #[test]
-    fn allocation_wraps_within_the_low_half() {
-        // Exactly the multiples of 2^30 are skipped (they would be 0).
-        for skipped in [0, BIT30, 2 * BIT30, 3 * BIT30] {
-            assert_eq!(UnitId::from_allocation(skipped), None);
+    fn allocated_ids_never_have_the_task_bit() {
+        for _ in 0..10_000 {
+            let id = UnitId::allocate();
+            assert_eq!(id.get() & TASK_BIT, 0, "{id:?}");
+            assert!(id.get() <= UnitId::MAX);
+            assert_eq!(UnitId::from_stored(id.get()), Some(id));
         }
-        assert_eq!(UnitId::from_allocation(BIT30 - 1).unwrap().get(), BIT30 - 1);
-        assert_eq!(UnitId::from_allocation(BIT30 + 1).unwrap().get(), 1);
-        assert_eq!(UnitId::from_allocation(u32::MAX).unwrap().get(), BIT30 - 1);
-        // After u32 overflow the sequence continues at 1.
+        assert_eq!(UnitId::MAX, (usize::MAX >> 1) as u64);
         assert_eq!(
-            UnitId::from_allocation(u32::MAX.wrapping_add(2))
-                .unwrap()
-                .get(),
-            1
+            UnitId::MAX as usize & !(usize::MAX >> 1),
+            0,
+            "a usize flag bit stays free"
         );
     }
 
     #[test]
-    fn task_counter_ids_always_have_bit_30() {
+    fn task_counter_ids_are_one_to_one_and_in_their_half() {
         let raws = [
             0,
             1,
             2,
-            u64::from(BIT30) - 1,
-            u64::from(BIT30),
-            u64::from(BIT30) + 1,
+            (1 << 30) - 1,
+            1 << 30,
+            (1 << 30) + 1,
+            1 << 31,
             u64::from(u32::MAX),
-            1 << 40,
-            u64::MAX - 1,
-            u64::MAX,
+            TASK_BIT - 1,
         ];
-        for raw in raws {
-            let id = UnitId::from_task_counter(raw);
-            assert_ne!(id.get() & BIT30, 0, "raw {raw}");
+        for raw in raws.into_iter().filter(|&raw| raw < TASK_BIT) {
+            let id = task(raw).unwrap();
+            assert_ne!(id.get() & TASK_BIT, 0, "raw {raw}");
             assert!(id.get() <= UnitId::MAX, "raw {raw}");
-            assert_eq!(UnitId::from_raw(id.get()), Some(id), "raw {raw}");
-            assert_eq!(u64::from(id.get() & (BIT30 - 1)), raw % u64::from(BIT30));
+            assert_eq!(id.get() & !TASK_BIT, raw);
+            assert_eq!(UnitId::from_stored(id.get()), Some(id), "raw {raw}");
         }
-        assert_eq!(UnitId::from_task_counter(0).get(), BIT30);
-        assert_eq!(UnitId::from_task_counter(u64::from(BIT30)).get(), BIT30);
-        assert_eq!(
-            UnitId::from_task_counter(5),
-            UnitId::from_task_counter(5 + 3 * u64::from(BIT30))
-        );
-        assert_ne!(UnitId::from_task_counter(5), UnitId::from_task_counter(6));
+        // What used to collide (counters 2^30 apart) no longer does.
+        assert_ne!(task(5), task(5 + (1 << 30)));
+        assert_ne!(task(5), task(5 + 3 * (1 << 30)));
+        assert_ne!(task(5), task(6));
+        // Out of range: refused, never folded back.
+        assert_eq!(task(TASK_BIT), None);
+        assert_eq!(task(u64::MAX), None);
     }
 
     #[test]
-    fn thread_ids_are_allocated() {
+    fn raw_values_outside_the_range_are_refused() {
+        assert_eq!(UnitId::from_stored(0), None);
+        assert_eq!(UnitId::from_stored(UnitId::MAX + 1), None);
+        assert_eq!(UnitId::from_stored(u64::MAX), None);
+        assert!(UnitId::from_stored(UnitId::MAX).is_some());
+    }
+
+    #[test]
+    fn threads_have_distinct_allocated_ids() {
         let here = UnitId::current_thread();
-        let there = std::thread::spawn(UnitId::current_thread).join().unwrap();
-        assert_eq!(here.get() & BIT30, 0);
-        assert_eq!(there.get() & BIT30, 0);
+        assert_eq!(here, UnitId::current_thread(), "stable within a thread");
+        let others: Vec<UnitId> = (0..4)
+            .map(|_| std::thread::spawn(UnitId::current_thread))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let mut all = others.clone();
+        all.push(here);
+        for (i, a) in all.iter().enumerate() {
+            assert_eq!(a.get() & TASK_BIT, 0, "{a:?} is allocated");
+            for b in &all[i + 1..] {
+                assert_ne!(a, b, "two threads share an identity");
+            }
+        }
     }
 }

@@ -27,6 +27,7 @@
 //!         let inner = rlock.acquire().await.unwrap(); // the same task re-enters
 //!         assert_eq!(rlock.count(), 2);
 //!         assert_eq!(rlock.owner(), polysync_tokio::current_task_unit());
+//!         assert!(rlock.owner().is_some());
 //!         drop(inner);
 //!         drop(outer);
 //!     })
@@ -43,21 +44,27 @@
 //! | caller | identity |
 //! |---|---|
 //! | inside an [`Identified`](polysync::lowlevel::Identified) future | that wrapper's (the innermost wrapper always wins) |
-//! | a task of `tokio::spawn`, `spawn_local`, `JoinSet`, ... (async and blocking calls alike) | the task's, [`unit_of`]`(tokio::task::id())` |
+//! | a task of `tokio::spawn`, `spawn_local`, `JoinSet`, ... (async and blocking calls alike) | the task's, [`unit_of`]`(tokio::task::id())` (see below for the `None` case) |
 //! | a `spawn_blocking` closure | that blocking task's own id (tokio gives it one); *not* the pool thread's |
 //! | the future given to `Runtime::block_on` / `Handle::block_on` | not a task: async owner-based calls fail with [`NoTaskIdentity`](polysync::lowlevel::NoTaskIdentity); blocking ones use the thread |
 //! | a plain thread (also one spawned from inside a task) | the thread's, [`UnitId::current_thread`] |
 //!
-//! Identities come from [`UnitId::from_task_counter`]: tokio draws task ids
-//! from one process-wide counter (shared by all runtimes), so two tasks
-//! collide only if about 1.07e9 (2^30) tasks were spawned between them while
-//! the older one still owns something. They never collide with thread or
-//! [`identified`](polysync::lowlevel::identified) identities. That bound
-//! rests on how tokio 1.x makes ids today (one `AtomicU64` incremented per
-//! spawn); tokio's documentation promises less (ids are "not sequential"
-//! and may be reused once a task has exited and its `JoinHandle` is gone).
-//! Reuse of an exited task's id matters only if that task leaked ownership
-//! (a forgotten guard), which would strand the lock anyway.
+//! Identities come from [`UnitId::from_task_counter`], one to one: task `n`
+//! gets `2^62 | n`, so no two tasks ever share an identity, and none shares
+//! one with a thread or an [`identified`](polysync::lowlevel::identified)
+//! future (those are below `2^62`). polysync requires that (a
+//! [`TaskIdentity`] is an `unsafe` trait): two units with one identity could
+//! both enter an [`RMutex`](polysync::RMutex). It rests on how tokio 1.x
+//! makes ids: one process-wide `AtomicU64` (shared by all runtimes),
+//! incremented for every spawned task, so an id is never given to a second
+//! task; this crate's tests pin that (ids are decimal and strictly
+//! increasing). tokio's documentation promises less (ids may be reused once
+//! a task has exited); should a future tokio 1.x reuse ids, this crate must
+//! change before it may be used with it. A task whose id cannot be mapped
+//! (not a plain decimal number below `2^62`, which tokio 1.x never produces)
+//! gets **no** identity rather than a guessed one: its async owner-based
+//! calls fail with [`NoTaskIdentity`](polysync::lowlevel::NoTaskIdentity) and
+//! its blocking ones use the thread.
 //!
 //! # How the number is read
 //!
@@ -68,9 +75,8 @@
 //! allocation, no `unsafe`, no layout assumption. The last mapping is cached
 //! per thread, so a task that asks again during the same poll pays only two
 //! thread-local reads and a comparison. Should a future tokio print its ids
-//! in another form, the text is hashed instead (still stable per task, but
-//! then distinct tasks collide with a small probability); this crate's tests
-//! pin the decimal form.
+//! in another form, tasks get no identity (see above; never a hash, which
+//! could collide); this crate's tests pin the decimal form.
 
 #![deny(missing_docs)]
 
@@ -81,7 +87,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The [`TaskIdentity`] provider for tokio tasks: the identity of the task
 /// being polled on this thread, [`unit_of`]`(`[`tokio::task::try_id()`]`)`,
-/// or `None` outside a tokio task. [`install()`] registers it; register it
+/// or `None` outside a tokio task (or for an id that cannot be mapped). [`install()`] registers it; register it
 /// yourself with [`register_task_identity`] only to control the order in
 /// which providers are asked.
 ///
@@ -97,12 +103,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 ///     let id = task.id();
 ///     (task.await.unwrap(), id)
 /// });
-/// assert_eq!(seen, Some(polysync_tokio::unit_of(id)));
+/// assert_eq!(seen, polysync_tokio::unit_of(id));
+/// assert!(seen.is_some());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct TokioTaskIdentity;
 
-impl TaskIdentity for TokioTaskIdentity {
+// SAFETY: `current_task` reports an identity only inside a tokio task (where
+// `tokio::task::try_id` returns that task's id), always the same one for the
+// same task (a pure function of its id, which a task keeps for life, also
+// across workers), and `unit_of` is one to one (`UnitId::from_task_counter`,
+// whose contract holds: tokio 1.x draws every task id from one process-wide
+// counter that never repeats a value, pinned by tests/identity.rs; and no
+// other counter is mapped with it in this process by this crate). Identities
+// of tasks have bit 62 set, so they never equal those of threads, green
+// units or `identified` futures.
+#[allow(unsafe_code)]
+unsafe impl TaskIdentity for TokioTaskIdentity {
     fn name(&self) -> &'static str {
         "tokio"
     }
@@ -147,8 +164,8 @@ pub fn is_installed() -> bool {
 
 /// The identity of the tokio task being polled on this thread (also the
 /// blocking task of a `spawn_blocking` closure), or `None` outside any tokio
-/// task. Works whether or not [`install()`] was called; it is what the
-/// installed provider reports.
+/// task (or if its id cannot be mapped, see [`unit_of`]). Works whether or
+/// not [`install()`] was called; it is what the installed provider reports.
 ///
 /// ```
 /// assert_eq!(polysync_tokio::current_task_unit(), None); // a plain thread
@@ -158,34 +175,34 @@ pub fn is_installed() -> bool {
 ///     assert_eq!(polysync_tokio::current_task_unit(), None);
 ///     let task = tokio::spawn(async { polysync_tokio::current_task_unit() });
 ///     let id = task.id();
-///     assert_eq!(task.await.unwrap(), Some(polysync_tokio::unit_of(id)));
+///     assert_eq!(task.await.unwrap(), polysync_tokio::unit_of(id));
 /// });
 /// ```
 #[inline]
 pub fn current_task_unit() -> Option<UnitId> {
     let id = tokio::task::try_id()?;
-    Some(
-        LAST.try_with(|last| match last.get() {
-            Some((seen, unit)) if seen == id => unit,
-            _ => {
-                let unit = unit_of(id);
-                last.set(Some((id, unit)));
-                unit
-            }
-        })
-        // Thread-locals are being torn down: compute without the cache.
-        .unwrap_or_else(|_| unit_of(id)),
-    )
+    LAST.try_with(|last| match last.get() {
+        Some((seen, unit)) if seen == id => unit,
+        _ => {
+            let unit = unit_of(id);
+            last.set(Some((id, unit)));
+            unit
+        }
+    })
+    // Thread-locals are being torn down: compute without the cache.
+    .unwrap_or_else(|_| unit_of(id))
 }
 
 std::thread_local! {
     /// The last tokio task id mapped on this thread, and its identity. A
     /// pure cache: the mapping never changes, so it is never invalidated.
-    static LAST: Cell<Option<(tokio::task::Id, UnitId)>> = const { Cell::new(None) };
+    static LAST: Cell<Option<(tokio::task::Id, Option<UnitId>)>> = const { Cell::new(None) };
 }
 
 /// The identity polysync gives the tokio task `id` once [`install()`]ed:
-/// [`UnitId::from_task_counter`] of the number in the id. Use it with
+/// [`UnitId::from_task_counter`] of the number in the id (`2^62 | n`, one to
+/// one), or `None` if the id is not a plain decimal number below `2^62`
+/// (tokio 1.x ids always are). Use it with
 /// [`JoinHandle::id`](tokio::task::JoinHandle::id) to recognise a task from
 /// outside, for instance as a lock's [`owner`](polysync::RLock::owner).
 ///
@@ -194,19 +211,31 @@ std::thread_local! {
 /// rt.block_on(async {
 ///     let a = tokio::spawn(async {});
 ///     let b = tokio::spawn(async {});
-///     let (ua, ub) = (polysync_tokio::unit_of(a.id()), polysync_tokio::unit_of(b.id()));
+///     let ua = polysync_tokio::unit_of(a.id()).unwrap();
+///     let ub = polysync_tokio::unit_of(b.id()).unwrap();
 ///     assert_ne!(ua, ub);
-///     assert_eq!(ua.get() & (1 << 30), 1 << 30); // the task-counter half
-///     assert_eq!(ua, polysync_tokio::unit_of(a.id())); // stable
+///     assert_eq!(ua.get() >> 62, 1); // the task-counter half
+///     assert_eq!(Some(ua), polysync_tokio::unit_of(a.id())); // stable
 /// });
 /// ```
-pub fn unit_of(id: tokio::task::Id) -> UnitId {
-    UnitId::from_task_counter(task_number(id))
+pub fn unit_of(id: tokio::task::Id) -> Option<UnitId> {
+    unit_of_number(task_number(id)?)
+}
+
+/// The identity of the tokio task numbered `n`.
+fn unit_of_number(n: u64) -> Option<UnitId> {
+    // SAFETY: `n` is the number of a tokio task id, from tokio's one
+    // process-wide counter that never repeats a value (see the `unsafe impl`
+    // of `TaskIdentity` above); this crate maps no other counter.
+    #[allow(unsafe_code)]
+    unsafe {
+        UnitId::from_task_counter(n)
+    }
 }
 
 /// The number inside `id`, read from its `Display` text without allocating;
-/// a 64-bit FNV-1a hash of that text if it is not a plain decimal `u64`.
-fn task_number(id: tokio::task::Id) -> u64 {
+/// `None` if it is not a plain decimal `u64`.
+fn task_number(id: tokio::task::Id) -> Option<u64> {
     let mut sink = DecimalSink::new();
     // `DecimalSink::write_str` never fails.
     let _ = write!(sink, "{id}");
@@ -214,42 +243,32 @@ fn task_number(id: tokio::task::Id) -> u64 {
 }
 
 /// A [`fmt::Write`] sink that parses a decimal `u64` from the text written
-/// into it, and hashes the text in case it is not one.
+/// into it.
 struct DecimalSink {
     value: u64,
     digits: u32,
     decimal: bool,
-    hash: u64,
 }
 
 impl DecimalSink {
-    const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
     const fn new() -> DecimalSink {
         DecimalSink {
             value: 0,
             digits: 0,
             decimal: true,
-            hash: Self::FNV_OFFSET,
         }
     }
 
-    fn finish(&self) -> u64 {
-        if self.decimal && self.digits > 0 {
-            self.value
-        } else {
-            self.hash
-        }
+    fn finish(&self) -> Option<u64> {
+        (self.decimal && self.digits > 0).then_some(self.value)
     }
 }
 
 impl fmt::Write for DecimalSink {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for &byte in s.as_bytes() {
-            self.hash = (self.hash ^ u64::from(byte)).wrapping_mul(Self::FNV_PRIME);
             if !self.decimal {
-                continue;
+                break;
             }
             let next = byte
                 .is_ascii_digit()
@@ -275,31 +294,57 @@ struct ReadmeDoctests;
 
 #[cfg(test)]
 mod tests {
-    use super::DecimalSink;
+    use super::{DecimalSink, unit_of_number};
     use std::fmt::Write as _;
 
-    fn parse(parts: &[&str]) -> (bool, u64) {
+    fn parse(parts: &[&str]) -> Option<u64> {
         let mut sink = DecimalSink::new();
         for part in parts {
             sink.write_str(part).unwrap();
         }
-        (sink.decimal && sink.digits > 0, sink.finish())
+        sink.finish()
     }
 
     #[test]
     fn decimal_text_gives_its_number() {
-        assert_eq!(parse(&["1"]), (true, 1));
-        assert_eq!(parse(&["12", "34"]), (true, 1234)); // split writes
-        assert_eq!(parse(&[&u64::MAX.to_string()]), (true, u64::MAX));
+        assert_eq!(parse(&["1"]), Some(1));
+        assert_eq!(parse(&["12", "34"]), Some(1234)); // split writes
+        assert_eq!(parse(&[&u64::MAX.to_string()]), Some(u64::MAX));
     }
 
     #[test]
-    fn other_text_is_hashed_stably() {
-        let (ok, a) = parse(&["Id(5)"]);
-        assert!(!ok);
-        assert_eq!(parse(&["Id(", "5)"]), (false, a));
-        assert_ne!(parse(&["Id(6)"]).1, a);
-        assert!(!parse(&[""]).0);
-        assert!(!parse(&["18446744073709551616"]).0); // u64::MAX + 1
+    fn other_text_gives_no_number() {
+        assert_eq!(parse(&["Id(5)"]), None);
+        assert_eq!(parse(&["Id(", "5)"]), None);
+        assert_eq!(parse(&[""]), None);
+        assert_eq!(parse(&["18446744073709551616"]), None); // u64::MAX + 1
+    }
+
+    /// The mapping is one to one: task numbers that used to share an
+    /// identity (2^30 apart) no longer do, and numbers out of range get none
+    /// rather than a folded one.
+    #[test]
+    fn task_numbers_map_one_to_one() {
+        let numbers = [
+            1,
+            2,
+            5,
+            (1 << 30) + 5,
+            3 * (1 << 30) + 5,
+            1 << 32,
+            (1 << 62) - 1,
+        ];
+        let units: Vec<_> = numbers
+            .iter()
+            .map(|&n| unit_of_number(n).unwrap())
+            .collect();
+        for (i, a) in units.iter().enumerate() {
+            assert_eq!(a.get() >> 62, 1, "{a:?} is in the task half");
+            for b in &units[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(unit_of_number(1 << 62), None);
+        assert_eq!(unit_of_number(u64::MAX), None);
     }
 }

@@ -74,9 +74,9 @@ fn spawn_blocking_closures_are_units_of_their_own() {
             let (b, second_got_it) = bounded("second closure", second).await.unwrap();
 
             eprintln!("spawn_blocking: first {a:?}, second {b:?}");
-            assert_eq!(a.task, Some(polysync_tokio::unit_of(first_id)));
-            assert_eq!(a.unit, polysync_tokio::unit_of(first_id));
-            assert_eq!(b.unit, polysync_tokio::unit_of(second_id));
+            assert_eq!(a.task, polysync_tokio::unit_of(first_id));
+            assert_eq!(Some(a.unit), polysync_tokio::unit_of(first_id));
+            assert_eq!(Some(b.unit), polysync_tokio::unit_of(second_id));
             assert_ne!(a.unit, a.thread, "the closure is not its thread");
             assert_eq!(a.thread_id, b.thread_id, "max_blocking_threads(1)");
             assert_eq!(a.thread, b.thread);
@@ -168,14 +168,8 @@ fn local_set_tasks_are_tasks() {
             let a = tokio::task::spawn_local(async { current_task() });
             let b = tokio::task::spawn_local(async { current_task() });
             let (ida, idb) = (a.id(), b.id());
-            assert_eq!(
-                bounded("a", a).await.unwrap(),
-                Some(polysync_tokio::unit_of(ida))
-            );
-            assert_eq!(
-                bounded("b", b).await.unwrap(),
-                Some(polysync_tokio::unit_of(idb))
-            );
+            assert_eq!(bounded("a", a).await.unwrap(), polysync_tokio::unit_of(ida));
+            assert_eq!(bounded("b", b).await.unwrap(), polysync_tokio::unit_of(idb));
             assert_ne!(ida, idb);
         });
     });

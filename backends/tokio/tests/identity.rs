@@ -24,10 +24,14 @@ fn display_is_a_plain_decimal_counter() {
                     "tokio::task::Id no longer displays as a decimal number: {text:?}"
                 );
                 let n: u64 = text.parse().unwrap();
-                assert_eq!(polysync_tokio::unit_of(id), UnitId::from_task_counter(n));
+                // One to one into the task half: `2^62 | n`.
+                assert_eq!(
+                    polysync_tokio::unit_of(id).map(UnitId::get),
+                    Some((1 << 62) | n)
+                );
                 assert_eq!(
                     bounded("task", task).await.unwrap(),
-                    Some(polysync_tokio::unit_of(id))
+                    polysync_tokio::unit_of(id)
                 );
                 numbers.push(n);
             }
@@ -62,6 +66,9 @@ fn many_tasks_get_distinct_identities() {
         });
         let distinct: HashSet<_> = units.iter().collect();
         assert_eq!(distinct.len(), units.len());
-        assert!(units.iter().all(|u| u.get() & (1 << 30) != 0));
+        assert!(
+            units.iter().all(|u| u.get() >> 62 == 1),
+            "all in the task half"
+        );
     });
 }

@@ -42,7 +42,7 @@ fn same_task_twice_is_an_error_another_task_borrows() {
                 })
             };
             let a_unit = bounded("a holds", held_rx).await.unwrap();
-            assert_eq!(polysync_tokio::unit_of(a.id()), a_unit);
+            assert_eq!(polysync_tokio::unit_of(a.id()), Some(a_unit));
 
             let b = {
                 let limiter = limiter.clone();
@@ -103,7 +103,7 @@ fn another_task_on_the_same_thread_waits_for_the_token() {
             let b_id = b.id();
             assert_eq!(
                 bounded("b", b).await.unwrap(),
-                polysync_tokio::unit_of(b_id)
+                polysync_tokio::unit_of(b_id).unwrap()
             );
             bounded("a", a).await.unwrap();
         });

@@ -97,7 +97,7 @@ fn task_reenters_rlock_across_awaits_and_workers() {
             };
             let id = task.id();
             let (workers, me) = bounded("the re-entering task", task).await.unwrap();
-            assert_eq!(me, polysync_tokio::unit_of(id));
+            assert_eq!(Some(me), polysync_tokio::unit_of(id));
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             for n in noise {
                 n.await.unwrap();
