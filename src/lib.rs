@@ -98,6 +98,7 @@ pub mod mutex;
 pub mod queue;
 pub mod revent;
 pub mod rlock;
+pub mod rmutex;
 pub mod semaphore;
 
 pub use barrier::{
@@ -116,9 +117,8 @@ pub use lock::{Lock, LockGuard};
 pub use mutex::{Mutex, MutexGuard};
 pub use queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue};
 pub use revent::REvent;
-pub use rlock::{
-    RLock, RLockAcquire, RLockGuard, RLockReleaseError, RMutex, RMutexAcquire, RMutexGuard,
-};
+pub use rlock::{RLock, RLockAcquire, RLockGuard, RLockReleaseError};
+pub use rmutex::{RMutex, RMutexAcquire, RMutexGuard};
 pub use semaphore::{BinarySemaphore, BoundedSemaphore, Permit, Semaphore, TooManyReleases};
 
 #[cfg(doctest)]

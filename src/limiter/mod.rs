@@ -1,0 +1,474 @@
+//! Capacity limiters: [`CapacityLimiter`] (at most one token per borrower)
+//! and [`RCapacityLimiter`] (reentrant: a borrower counts levels), as in
+//! trio and aiologic. Borrowers are execution units ([`current_unit`]);
+//! async tasks need an identity (see [`identified`](crate::lowlevel::identified)).
+
+//!
+//! Layout: `raw.rs` (the shared core and its wait protocol), `token.rs`
+//! (tokens, the async borrow and the one blocking borrow), `error.rs`, and
+//! here the two public types.
+
+mod error;
+mod raw;
+mod token;
+
+pub use error::{BorrowError, LimiterReleaseError};
+use raw::RawLimiter;
+pub use token::{LimiterAcquire, LimiterToken};
+use token::{borrow_or_unavailable, borrow_until, borrow_with, try_borrow};
+
+use crate::lowlevel::sync::const_fn;
+use crate::lowlevel::wait::blocking;
+use crate::lowlevel::{UnitId, WaitError, Waiter, current_unit, deadline_after};
+use std::time::{Duration, Instant};
+
+macro_rules! common_methods {
+    ($ty:ident, $ctor:literal) => {
+        /// Tokens free now: `total_tokens - borrowed_tokens`, or 0 while the
+        /// total is below what is borrowed (a snapshot).
+        ///
+        /// ```
+        #[doc = concat!("let limiter = polysync::", $ctor, ";")]
+        /// assert_eq!(limiter.available_tokens(), 2);
+        /// ```
+        #[inline]
+        pub fn available_tokens(&self) -> usize {
+            self.raw.total().saturating_sub(self.raw.borrowed())
+        }
+
+        /// Tokens borrowed now, one per borrower (a snapshot).
+        ///
+        /// ```
+        #[doc = concat!("let limiter = polysync::", $ctor, ";")]
+        /// let _t = limiter.acquire_blocking();
+        /// assert_eq!(limiter.borrowed_tokens(), 1);
+        /// ```
+        #[inline]
+        pub fn borrowed_tokens(&self) -> usize {
+            self.raw.borrowed()
+        }
+
+        /// The total number of tokens.
+        ///
+        /// ```
+        #[doc = concat!("assert_eq!(polysync::", $ctor, ".total_tokens(), 2);")]
+        /// ```
+        #[inline]
+        pub fn total_tokens(&self) -> usize {
+            self.raw.total()
+        }
+
+        /// Changes the total number of tokens. Growing hands the new tokens
+        /// to waiters at once (oldest first); shrinking takes nothing back
+        /// from current borrowers, but later acquirers wait until the
+        /// borrowed tokens fall below the new total.
+        ///
+        /// # Panics
+        /// If `total` exceeds `u32::MAX`.
+        ///
+        /// ```
+        #[doc = concat!("let limiter = polysync::", $ctor, ";")]
+        /// limiter.set_total_tokens(5);
+        /// assert_eq!(limiter.available_tokens(), 5);
+        /// ```
+        pub fn set_total_tokens(&self, total: usize) {
+            self.raw.set_total(total);
+        }
+
+        /// How many execution units wait for a token now (a snapshot).
+        ///
+        /// ```
+        #[doc = concat!("assert_eq!(polysync::", $ctor, ".waiting(), 0);")]
+        /// ```
+        #[inline]
+        pub fn waiting(&self) -> usize {
+            self.raw.queue.len()
+        }
+
+        /// Whether the current execution unit holds a token.
+        ///
+        /// ```
+        #[doc = concat!("let limiter = polysync::", $ctor, ";")]
+        /// let _t = limiter.acquire_blocking();
+        /// assert!(limiter.is_borrowing());
+        /// ```
+        pub fn is_borrowing(&self) -> bool {
+            self.raw.levels_of(current_unit().get()) > 0
+        }
+    };
+}
+
+/// A limiter of concurrent borrowers: at most `total_tokens` execution units
+/// hold a token at a time, and each holds at most one (a second acquire by
+/// the same borrower is a [`BorrowError::AlreadyBorrowing`] error). The
+/// total can change at run time ([`set_total_tokens`](CapacityLimiter::set_total_tokens)).
+///
+/// Borrowers are execution units as [`current_unit`] sees them; async tasks
+/// need an identity ([`identified`](crate::lowlevel::identified), see
+/// [`RLock`](crate::RLock) for why). Waiters are served strictly FIFO by
+/// direct hand-off; every wait is cancel-safe; waiting never allocates (the
+/// borrower list grows only when more units borrow at once than ever
+/// before; [`borrowers`](CapacityLimiter::borrowers) allocates its snapshot).
+///
+/// ```
+/// use polysync::{BorrowError, CapacityLimiter};
+///
+/// let limiter = CapacityLimiter::new(2);
+/// let token = limiter.acquire_blocking().unwrap();
+/// assert_eq!(limiter.acquire_blocking().unwrap_err(), BorrowError::AlreadyBorrowing);
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         let _other = limiter.acquire_blocking().unwrap();
+///         assert_eq!(limiter.available_tokens(), 0);
+///     });
+/// });
+/// drop(token);
+/// assert_eq!(limiter.available_tokens(), 2);
+/// ```
+pub struct CapacityLimiter {
+    raw: RawLimiter,
+}
+
+impl CapacityLimiter {
+    const_fn! {
+        /// A limiter with `total` tokens. `const`, so it can be a `static`.
+        ///
+        /// # Panics
+        /// If `total` exceeds `u32::MAX`.
+        ///
+        /// ```
+        /// static LIMIT: polysync::CapacityLimiter = polysync::CapacityLimiter::new(4);
+        /// assert_eq!(LIMIT.total_tokens(), 4);
+        /// ```
+        pub fn new(total: usize) -> CapacityLimiter {
+            CapacityLimiter { raw: RawLimiter::new(total, false) }
+        }
+    }
+
+    /// Borrows a token asynchronously for the current task (its identity is
+    /// read at the first poll). Cancel-safe.
+    ///
+    /// # Errors
+    /// [`BorrowError::AlreadyBorrowing`] if the task holds a token already;
+    /// [`BorrowError::NoTaskIdentity`] outside an identified task.
+    ///
+    /// ```
+    /// use polysync::{CapacityLimiter, lowlevel::identified};
+    /// # futures_lite::future::block_on(async {
+    /// let limiter = CapacityLimiter::new(1);
+    /// identified(async {
+    ///     let token = limiter.acquire().await.unwrap();
+    ///     assert!(limiter.acquire().await.is_err());
+    /// })
+    /// .await;
+    /// # });
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> LimiterAcquire<'_> {
+        LimiterAcquire::new(&self.raw)
+    }
+
+    /// Borrows a token, blocking the current execution unit until one is free.
+    ///
+    /// # Errors
+    /// [`BorrowError::AlreadyBorrowing`] if the unit holds a token already.
+    ///
+    /// ```
+    /// let limiter = polysync::CapacityLimiter::new(1);
+    /// let token = limiter.acquire_blocking().unwrap();
+    /// ```
+    pub fn acquire_blocking(&self) -> Result<LimiterToken<'_>, BorrowError> {
+        borrow_until(&self.raw, None)
+    }
+
+    /// Borrows a token if one is free, without waiting.
+    ///
+    /// # Errors
+    /// [`BorrowError::Unavailable`] or [`BorrowError::AlreadyBorrowing`].
+    ///
+    /// ```
+    /// use polysync::BorrowError;
+    /// let limiter = polysync::CapacityLimiter::new(0);
+    /// assert_eq!(limiter.try_acquire().unwrap_err(), BorrowError::Unavailable);
+    /// ```
+    pub fn try_acquire(&self) -> Result<LimiterToken<'_>, BorrowError> {
+        try_borrow(&self.raw)
+    }
+
+    /// Like [`acquire_blocking`](CapacityLimiter::acquire_blocking), giving
+    /// up after `timeout` with [`BorrowError::Unavailable`].
+    ///
+    /// ```
+    /// let limiter = polysync::CapacityLimiter::new(0);
+    /// assert!(limiter.try_acquire_for(std::time::Duration::from_millis(1)).is_err());
+    /// ```
+    pub fn try_acquire_for(&self, timeout: Duration) -> Result<LimiterToken<'_>, BorrowError> {
+        borrow_until(&self.raw, deadline_after(timeout))
+    }
+
+    /// Like [`acquire_blocking`](CapacityLimiter::acquire_blocking), giving
+    /// up at `deadline` with [`BorrowError::Unavailable`].
+    ///
+    /// ```
+    /// let limiter = polysync::CapacityLimiter::new(1);
+    /// assert!(limiter.try_acquire_until(std::time::Instant::now()).is_ok());
+    /// ```
+    pub fn try_acquire_until(&self, deadline: Instant) -> Result<LimiterToken<'_>, BorrowError> {
+        borrow_until(&self.raw, Some(deadline))
+    }
+
+    /// Borrows a token on `waiter`, giving up at `deadline`: the entry point
+    /// that every blocking form runs with the current unit's waiter. The
+    /// borrower is the current unit, whichever waiter waits.
+    ///
+    /// # Errors
+    /// [`BorrowError::AlreadyBorrowing`]; [`BorrowError::Unavailable`] when
+    /// the deadline passed; [`BorrowError::Cancelled`] when the waiter
+    /// reported cancellation. The wait is withdrawn either way.
+    ///
+    /// ```
+    /// use polysync::BorrowError;
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// let limiter = polysync::CapacityLimiter::new(1);
+    /// ThreadWaiter::with_current(|w| {
+    ///     let token = limiter.acquire_with(w, None).unwrap();
+    ///     assert_eq!(limiter.acquire_with(w, None).unwrap_err(), BorrowError::AlreadyBorrowing);
+    /// });
+    /// ```
+    pub fn acquire_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<LimiterToken<'_>, BorrowError> {
+        borrow_or_unavailable(&self.raw, waiter, deadline)
+    }
+
+    /// Gives back the current unit's token (one kept with
+    /// [`LimiterToken::forget`]).
+    ///
+    /// # Errors
+    /// [`LimiterReleaseError::NotBorrowing`] if the unit holds no token.
+    ///
+    /// ```
+    /// let limiter = polysync::CapacityLimiter::new(1);
+    /// assert!(limiter.release().is_err());
+    /// ```
+    pub fn release(&self) -> Result<(), LimiterReleaseError> {
+        self.raw.release(current_unit().get(), 1)
+    }
+
+    /// A snapshot of the borrowers (allocates the list).
+    ///
+    /// ```
+    /// let limiter = polysync::CapacityLimiter::new(1);
+    /// let _t = limiter.acquire_blocking().unwrap();
+    /// assert_eq!(limiter.borrowers(), vec![polysync::lowlevel::current_unit()]);
+    /// ```
+    pub fn borrowers(&self) -> Vec<UnitId> {
+        self.raw.snapshot().into_iter().map(|(id, _)| id).collect()
+    }
+
+    common_methods!(CapacityLimiter, "CapacityLimiter::new(2)");
+}
+
+/// A reentrant capacity limiter: like [`CapacityLimiter`], but a borrower
+/// that holds a token may acquire again at once (in every form), counting
+/// levels; its token goes back when its last level is released.
+///
+/// ```
+/// use polysync::RCapacityLimiter;
+///
+/// let limiter = RCapacityLimiter::new(1);
+/// let a = limiter.acquire_blocking();
+/// let b = limiter.acquire_blocking(); // the same borrower re-enters
+/// assert_eq!(limiter.count(), 2);
+/// assert_eq!(limiter.borrowed_tokens(), 1);
+/// drop((a, b));
+/// assert_eq!(limiter.available_tokens(), 1);
+/// ```
+pub struct RCapacityLimiter {
+    raw: RawLimiter,
+}
+
+impl RCapacityLimiter {
+    const_fn! {
+        /// A reentrant limiter with `total` tokens. `const`.
+        ///
+        /// # Panics
+        /// If `total` exceeds `u32::MAX`.
+        ///
+        /// ```
+        /// static LIMIT: polysync::RCapacityLimiter = polysync::RCapacityLimiter::new(3);
+        /// assert_eq!(LIMIT.total_tokens(), 3);
+        /// ```
+        pub fn new(total: usize) -> RCapacityLimiter {
+            RCapacityLimiter { raw: RawLimiter::new(total, true) }
+        }
+    }
+
+    /// Borrows (one more level of) a token asynchronously for the current
+    /// task. Cancel-safe.
+    ///
+    /// # Errors
+    /// [`BorrowError::NoTaskIdentity`] outside an identified task (the only error).
+    ///
+    /// ```
+    /// use polysync::{RCapacityLimiter, lowlevel::identified};
+    /// # futures_lite::future::block_on(async {
+    /// let limiter = RCapacityLimiter::new(1);
+    /// identified(async {
+    ///     let a = limiter.acquire().await.unwrap();
+    ///     let b = limiter.acquire().await.unwrap();
+    ///     assert_eq!(limiter.count(), 2);
+    /// })
+    /// .await;
+    /// # });
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> LimiterAcquire<'_> {
+        LimiterAcquire::new(&self.raw)
+    }
+
+    /// Borrows (one more level of) a token, blocking the current unit.
+    ///
+    /// ```
+    /// let limiter = polysync::RCapacityLimiter::new(1);
+    /// let t = limiter.acquire_blocking();
+    /// ```
+    pub fn acquire_blocking(&self) -> LimiterToken<'_> {
+        blocking(|w| self.acquire_with(w, None))
+            .expect("a wait without a deadline does not time out")
+    }
+
+    /// Borrows (one more level of) a token if the unit has one or one is free.
+    ///
+    /// ```
+    /// let limiter = polysync::RCapacityLimiter::new(0);
+    /// assert!(limiter.try_acquire().is_none());
+    /// ```
+    pub fn try_acquire(&self) -> Option<LimiterToken<'_>> {
+        try_borrow(&self.raw).ok()
+    }
+
+    /// Like [`acquire_blocking`](RCapacityLimiter::acquire_blocking), giving up after `timeout`.
+    ///
+    /// ```
+    /// let limiter = polysync::RCapacityLimiter::new(0);
+    /// assert!(limiter.try_acquire_for(std::time::Duration::from_millis(1)).is_none());
+    /// ```
+    pub fn try_acquire_for(&self, timeout: Duration) -> Option<LimiterToken<'_>> {
+        blocking(|w| self.acquire_with(w, deadline_after(timeout)))
+    }
+
+    /// Like [`acquire_blocking`](RCapacityLimiter::acquire_blocking), giving up at `deadline`.
+    ///
+    /// ```
+    /// let limiter = polysync::RCapacityLimiter::new(1);
+    /// assert!(limiter.try_acquire_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_acquire_until(&self, deadline: Instant) -> Option<LimiterToken<'_>> {
+        blocking(|w| self.acquire_with(w, Some(deadline)))
+    }
+
+    /// Borrows (one more level of) a token on `waiter`, giving up at
+    /// `deadline`: the entry point that every blocking form runs with the
+    /// current unit's waiter.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way.
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// let limiter = polysync::RCapacityLimiter::new(1);
+    /// ThreadWaiter::with_current(|w| {
+    ///     let a = limiter.acquire_with(w, None).unwrap();
+    ///     let b = limiter.acquire_with(w, None).unwrap(); // one more level
+    ///     assert_eq!(limiter.count(), 2);
+    /// });
+    /// ```
+    pub fn acquire_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<LimiterToken<'_>, WaitError> {
+        borrow_with(&self.raw, waiter, deadline)
+            .map(|outcome| outcome.expect("a reentrant borrow never reports AlreadyBorrowing"))
+    }
+
+    /// Releases `levels` levels of the current unit's borrow (kept with
+    /// [`LimiterToken::forget`]); the last one gives the token back.
+    ///
+    /// # Errors
+    /// [`LimiterReleaseError::NotBorrowing`] or
+    /// [`LimiterReleaseError::TooManyReleases`]; nothing is released then.
+    ///
+    /// ```
+    /// use polysync::{LimiterReleaseError, RCapacityLimiter};
+    /// let limiter = RCapacityLimiter::new(1);
+    /// for _ in 0..3 {
+    ///     limiter.acquire_blocking().forget();
+    /// }
+    /// limiter.release(2).unwrap();
+    /// assert_eq!(limiter.count(), 1);
+    /// assert_eq!(limiter.release(2), Err(LimiterReleaseError::TooManyReleases { held: 1 }));
+    /// limiter.release(1).unwrap();
+    /// assert_eq!(limiter.release(1), Err(LimiterReleaseError::NotBorrowing));
+    /// ```
+    pub fn release(&self, levels: usize) -> Result<(), LimiterReleaseError> {
+        self.raw.release(current_unit().get(), levels as u64)
+    }
+
+    /// The levels the current unit holds (0 if it is not a borrower).
+    ///
+    /// ```
+    /// let limiter = polysync::RCapacityLimiter::new(1);
+    /// assert_eq!(limiter.count(), 0);
+    /// ```
+    pub fn count(&self) -> usize {
+        self.raw.levels_of(current_unit().get())
+    }
+
+    /// A snapshot of the borrowers with their levels (allocates the list).
+    ///
+    /// ```
+    /// let limiter = polysync::RCapacityLimiter::new(1);
+    /// let _a = limiter.acquire_blocking();
+    /// let _b = limiter.acquire_blocking();
+    /// assert_eq!(limiter.borrowers(), vec![(polysync::lowlevel::current_unit(), 2)]);
+    /// ```
+    pub fn borrowers(&self) -> Vec<(UnitId, usize)> {
+        self.raw.snapshot()
+    }
+
+    common_methods!(RCapacityLimiter, "RCapacityLimiter::new(2)");
+}
+
+impl Default for CapacityLimiter {
+    /// A limiter with one token.
+    fn default() -> Self {
+        Self::new(1)
+    }
+}
+
+impl Default for RCapacityLimiter {
+    /// A limiter with one token.
+    fn default() -> Self {
+        Self::new(1)
+    }
+}
+
+macro_rules! debug_impls {
+    ($($ty:ident),*) => {$(
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("total_tokens", &self.total_tokens())
+                    .field("borrowed_tokens", &self.borrowed_tokens())
+                    .field("waiting", &self.waiting())
+                    .finish()
+            }
+        }
+    )*};
+}
+debug_impls!(CapacityLimiter, RCapacityLimiter);

@@ -1,0 +1,257 @@
+//! The shared core of both limiters: the borrowed-token count in the queue
+//! word, the borrower list beside it, and the wait protocol.
+
+use super::*;
+use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue, WakeList};
+use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, const_fn};
+use crate::lowlevel::wait::{Protocol, Wait};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Set in a node's outcome when its borrower already held a token of a
+/// non-reentrant limiter: the wait completes with an error, holding nothing.
+/// The top bit of a `usize`: identities are at most `UnitId::MAX`, which
+/// leaves it free.
+pub(super) const ALREADY: usize = 1 << (usize::BITS - 1);
+pub(super) const ID_MASK: usize = !ALREADY;
+
+/// The shared core. The queue word's user bits count the borrowed tokens
+/// (one per borrower); the borrower list lives beside the queue and is
+/// guarded by the queue lock. Tokens are handed straight to queued waiters,
+/// oldest first.
+pub(super) struct RawLimiter {
+    pub(super) queue: WaitQueue,
+    /// Written under the queue lock; read lock-free for snapshots.
+    total: AtomicU64,
+    /// `(borrower, levels)`, guarded by the queue lock. It grows only when
+    /// more units borrow at once than ever before; waiting never allocates.
+    borrowers: UnsafeCell<Vec<(u64, u64)>>,
+    reentrant: bool,
+}
+
+// SAFETY: `borrowers` is only touched under the queue lock (see `with_list`);
+// everything else is atomic.
+unsafe impl Send for RawLimiter {}
+// SAFETY: as above.
+unsafe impl Sync for RawLimiter {}
+
+impl RawLimiter {
+    const_fn! {
+        pub(super) fn new(total: usize, reentrant: bool) -> RawLimiter {
+            assert!(total as u64 <= USER_MAX, "polysync: too many tokens");
+            RawLimiter {
+                queue: WaitQueue::new(0),
+                total: AtomicU64::new(total as u64),
+                borrowers: UnsafeCell::new(Vec::new()),
+                reentrant,
+            }
+        }
+    }
+
+    /// Runs `f` on the borrower list. The guard proves the queue lock is held.
+    fn with_list<R>(
+        &self,
+        _guard: &QueueGuard<'_>,
+        f: impl FnOnce(&mut Vec<(u64, u64)>) -> R,
+    ) -> R {
+        // SAFETY: the queue lock (borrowed for the call) guards the list.
+        self.borrowers.with_mut(|list| f(unsafe { &mut *list }))
+    }
+
+    pub(super) fn total(&self) -> usize {
+        self.total.load(Ordering::Relaxed) as usize
+    }
+
+    pub(super) fn borrowed(&self) -> usize {
+        self.queue.user(Ordering::Relaxed) as usize
+    }
+
+    pub(super) fn levels_of(&self, id: u64) -> usize {
+        let guard = self.queue.lock();
+        self.with_list(&guard, |list| {
+            list.iter().find(|e| e.0 == id).map_or(0, |e| e.1 as usize)
+        })
+    }
+
+    pub(super) fn snapshot(&self) -> Vec<(UnitId, usize)> {
+        let guard = self.queue.lock();
+        let mut out = Vec::with_capacity(self.borrowed());
+        self.with_list(&guard, |list| {
+            out.extend(
+                list.iter()
+                    // Borrowers are stored from `UnitId::get`.
+                    .filter_map(|&(id, n)| UnitId::from_stored(id).map(|id| (id, n as usize))),
+            );
+        });
+        drop(guard);
+        out
+    }
+
+    /// Hands free tokens to queued waiters, oldest first, waking them after
+    /// the lock is gone. Consumes the guard.
+    fn hand_out<'a>(&'a self, mut guard: QueueGuard<'a>) {
+        let mut wakers = WakeList::new();
+        loop {
+            let total = self.total.load(Ordering::Relaxed);
+            while !wakers.is_full() {
+                let Some(front) = guard.front() else { break };
+                let id = front.data() as u64;
+                let known = self.with_list(&guard, |list| {
+                    list.iter_mut().find(|e| e.0 == id).map(|e| {
+                        // The same unit waits twice (a task polling two
+                        // acquisitions at once): no new token.
+                        if self.reentrant {
+                            e.1 += 1;
+                        }
+                    })
+                });
+                if known.is_some() {
+                    let data = if self.reentrant {
+                        id as usize
+                    } else {
+                        id as usize | ALREADY
+                    };
+                    wakers.push(guard.notify_front(data).expect("front exists"));
+                    continue;
+                }
+                if guard.user() >= total {
+                    break;
+                }
+                self.with_list(&guard, |list| list.push((id, 1)));
+                guard.set_user(guard.user() + 1);
+                wakers.push(guard.notify_front(id as usize).expect("front exists"));
+            }
+            let more = wakers.is_full();
+            drop(guard);
+            wakers.wake_all();
+            if !more {
+                return;
+            }
+            guard = self.queue.lock();
+        }
+    }
+
+    /// Releases `levels` levels of `id`'s borrow; the last one gives the
+    /// token back (to the oldest waiter, if any).
+    pub(super) fn release(&self, id: u64, levels: u64) -> Result<(), LimiterReleaseError> {
+        let mut guard = self.queue.lock();
+        let outcome = self.with_list(&guard, |list| {
+            let Some(pos) = list.iter().position(|e| e.0 == id) else {
+                return Err(LimiterReleaseError::NotBorrowing);
+            };
+            let held = list[pos].1;
+            if levels > held {
+                return Err(LimiterReleaseError::TooManyReleases {
+                    held: held as usize,
+                });
+            }
+            list[pos].1 -= levels;
+            if list[pos].1 == 0 {
+                list.swap_remove(pos);
+                Ok(true)
+            } else {
+                Ok(false)
+            }
+        });
+        match outcome {
+            Ok(true) => {
+                guard.set_user(guard.user() - 1);
+                self.hand_out(guard);
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(super) fn set_total(&self, total: usize) {
+        assert!(total as u64 <= USER_MAX, "polysync: too many tokens");
+        let guard = self.queue.lock();
+        self.total.store(total as u64, Ordering::Relaxed);
+        self.hand_out(guard);
+    }
+
+    /// Borrows without waiting: `Ok(id)` (or `Ok(id | ALREADY)`), or
+    /// `Err(id)` when no token is free.
+    pub(super) fn try_borrow(&self, id: u64) -> Result<usize, usize> {
+        let mut guard = self.queue.lock();
+        self.arrive_locked(&mut guard, id as usize)
+    }
+}
+
+impl Protocol for RawLimiter {
+    fn queue(&self) -> &WaitQueue {
+        &self.queue
+    }
+
+    fn try_fast(&self, _: usize) -> bool {
+        // The borrower list needs the queue lock: everything happens in
+        // `arrive_locked`.
+        false
+    }
+
+    fn try_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> bool {
+        self.arrive_locked(guard, data).is_ok()
+    }
+
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
+        let id = (data & ID_MASK) as u64;
+        let known = self.with_list(guard, |list| {
+            list.iter_mut().find(|e| e.0 == id).map(|e| {
+                if self.reentrant {
+                    e.1 += 1;
+                }
+            })
+        });
+        if known.is_some() {
+            return Ok(if self.reentrant {
+                id as usize
+            } else {
+                id as usize | ALREADY
+            });
+        }
+        // A free token implies an empty queue (tokens are handed out first),
+        // so taking it keeps FIFO order.
+        if guard.is_empty() && guard.user() < self.total.load(Ordering::Relaxed) {
+            self.with_list(guard, |list| list.push((id, 1)));
+            guard.set_user(guard.user() + 1);
+            return Ok(id as usize);
+        }
+        Err(id as usize)
+    }
+
+    fn pass_on(&self, data: usize) {
+        if data & ALREADY == 0 {
+            // We were handed a level (a token): give it back.
+            let _ = self.release((data & ID_MASK) as u64, 1);
+        }
+    }
+}
+
+impl std::fmt::Debug for RawLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("total_tokens", &self.total())
+            .field("borrowed_tokens", &self.borrowed())
+            .field("waiting", &self.queue.len())
+            .finish()
+    }
+}
+
+/// A wait whose output is the node's outcome (`id`, maybe with `ALREADY`).
+pub(super) struct Outcome<'a>(pub(super) Wait<'a, RawLimiter>);
+
+impl Future for Outcome<'_> {
+    type Output = usize;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        // SAFETY: the wait is structurally pinned.
+        let mut wait = unsafe { self.map_unchecked_mut(|this| &mut this.0) };
+        match wait.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(wait.data().expect("completed")),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
