@@ -513,7 +513,7 @@ impl Condition {
                 in_condition.store(false, Ordering::Relaxed);
                 let owner = node.data();
                 let mut lock_queue = Protocol::queue(lock).lock();
-                if Protocol::try_locked(lock, &mut lock_queue, owner) {
+                if Protocol::arrive_locked(lock, &mut lock_queue, owner).is_ok() {
                     // The lock is free: hand it over at once.
                     // SAFETY: we still hold the condition's lock, under which
                     // the waiter looks at its node.

@@ -2,7 +2,7 @@
 
 use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue};
 use crate::lowlevel::sync::{Ordering, const_fn};
-use crate::lowlevel::wait::Protocol;
+use crate::lowlevel::wait::{Protocol, admit_if};
 use crate::revent::{Broadcast, Epoch, EpochWait};
 use std::future::Future;
 use std::pin::Pin;
@@ -342,8 +342,8 @@ impl Protocol for CountdownEvent {
         self.is_zero()
     }
 
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> bool {
-        guard.user() == 0 || self.epoch.moved(guard, data)
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
+        admit_if(data, guard.user() == 0 || self.epoch.moved(guard, data))
     }
 
     fn pass_on(&self, _: usize) {

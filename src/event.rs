@@ -2,7 +2,7 @@
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{Ordering, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait as RawWait, drive};
+use crate::lowlevel::wait::{Protocol, Wait as RawWait, admit_if, drive};
 use crate::lowlevel::{WaitError, Waiter};
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -38,7 +38,7 @@ pub(crate) fn wait_event_with<P: Protocol, W: Waiter + ?Sized>(
         Ok(()) => Ok(()),
         Err((why, ())) => {
             let mut guard = event.queue().lock();
-            if event.try_locked(&mut guard, start) {
+            if event.arrive_locked(&mut guard, start).is_ok() {
                 Ok(())
             } else {
                 Err(why)
@@ -308,8 +308,8 @@ impl Protocol for Event {
         self.is_set()
     }
 
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, _: usize) -> bool {
-        guard.user() & SET != 0
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
+        admit_if(data, guard.user() & SET != 0)
     }
 
     fn pass_on(&self, _: usize) {

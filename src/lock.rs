@@ -3,7 +3,7 @@
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait, blocking, drive};
+use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{WaitError, Waiter, current_task, current_unit, deadline_after};
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -310,14 +310,17 @@ impl Protocol for Lock {
         }
     }
 
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, owner: usize) -> bool {
-        if guard.user() & LOCKED == 0 {
-            self.owner.store(owner as u64, Ordering::Relaxed);
-            guard.set_user(LOCKED);
-            true
-        } else {
-            false
-        }
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
+        let owner = data;
+        admit_if(data, {
+            if guard.user() & LOCKED == 0 {
+                self.owner.store(owner as u64, Ordering::Relaxed);
+                guard.set_user(LOCKED);
+                true
+            } else {
+                false
+            }
+        })
     }
 
     fn pass_on(&self, _: usize) {

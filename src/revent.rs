@@ -9,7 +9,7 @@
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait as RawWait};
+use crate::lowlevel::wait::{Protocol, Wait as RawWait, admit_if};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -421,8 +421,10 @@ impl Protocol for REvent {
         self.is_set()
     }
 
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> bool {
-        guard.user() & SET != 0 || self.epoch.moved(guard, data)
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
+        admit_if(data, {
+            guard.user() & SET != 0 || self.epoch.moved(guard, data)
+        })
     }
 
     fn pass_on(&self, _: usize) {

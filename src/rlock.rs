@@ -3,7 +3,7 @@
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, backoff, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait, blocking, drive};
+use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{
     NoTaskIdentity, UnitId, WaitError, Waiter, current_task, current_unit, deadline_after,
 };
@@ -516,15 +516,18 @@ impl Protocol for RLock {
         }
     }
 
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, me: usize) -> bool {
-        if guard.user() == 0 {
-            guard.set_user(HELD);
-            self.count.store(1, Ordering::Relaxed);
-            self.owner.store(me as u64, Ordering::Release);
-            true
-        } else {
-            false
-        }
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
+        let me = data;
+        admit_if(data, {
+            if guard.user() == 0 {
+                guard.set_user(HELD);
+                self.count.store(1, Ordering::Relaxed);
+                self.owner.store(me as u64, Ordering::Release);
+                true
+            } else {
+                false
+            }
+        })
     }
 
     fn pass_on(&self, _: usize) {

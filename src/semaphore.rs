@@ -3,7 +3,7 @@
 
 use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue, WakeList};
 use crate::lowlevel::sync::{Ordering, const_fn};
-use crate::lowlevel::wait::{Protocol, Wait, blocking, drive};
+use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{WaitError, Waiter, deadline_after};
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -100,14 +100,16 @@ impl Protocol for RawSemaphore {
             .is_ok()
     }
 
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, _: usize) -> bool {
-        match guard.user().checked_sub(1) {
-            Some(v) => {
-                guard.set_user(v);
-                true
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
+        admit_if(data, {
+            match guard.user().checked_sub(1) {
+                Some(v) => {
+                    guard.set_user(v);
+                    true
+                }
+                None => false,
             }
-            None => false,
-        }
+        })
     }
 
     fn pass_on(&self, max: usize) {

@@ -380,11 +380,6 @@ impl Protocol for Latch {
         false
     }
 
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> bool {
-        // Not called: `Wait` uses `arrive_locked`, which this mirrors.
-        self.arrive_locked(guard, data).is_ok()
-    }
-
     fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
         let user = guard.user();
         if user & L_BROKEN != 0 {

@@ -273,11 +273,6 @@ impl Protocol for RawBarrier {
         false
     }
 
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> bool {
-        // Not called: `Wait` uses `arrive_locked`, which this mirrors.
-        self.arrive_locked(guard, data).is_ok()
-    }
-
     fn arrive_locked(&self, guard: &mut QueueGuard<'_>, _: usize) -> Result<usize, usize> {
         if guard.user() & B_BROKEN != 0 {
             return Ok(BROKEN_DATA);

@@ -191,10 +191,6 @@ impl Protocol for RawLimiter {
         false
     }
 
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> bool {
-        self.arrive_locked(guard, data).is_ok()
-    }
-
     fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
         let id = (data & ID_MASK) as u64;
         let known = self.with_list(guard, |list| {

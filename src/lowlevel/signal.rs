@@ -2,7 +2,7 @@
 
 use super::queue::{QueueGuard, WaitQueue, WakeList};
 use super::sync::{Ordering, const_fn};
-use super::wait::{Protocol, Wait, blocking, drive};
+use super::wait::{Protocol, Wait, admit_if, blocking, drive};
 use super::waiter::{WaitError, Waiter};
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -274,8 +274,8 @@ impl Protocol for Signal {
         self.is_set()
     }
 
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, _: usize) -> bool {
-        guard.user() & SET != 0
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
+        admit_if(data, guard.user() & SET != 0)
     }
 
     fn pass_on(&self, _: usize) {

@@ -26,6 +26,13 @@ pub(crate) fn blocking<R>(with: impl FnOnce(&dyn Waiter) -> Result<R, WaitError>
     })
 }
 
+/// The common `arrive_locked` outcome: complete with the node's data kept
+/// if `admitted`, else queue with it kept.
+#[inline]
+pub(crate) fn admit_if(data: usize, admitted: bool) -> Result<usize, usize> {
+    if admitted { Ok(data) } else { Err(data) }
+}
+
 /// A wait that a blocking driver can give up: what [`drive`] needs beyond
 /// [`Future`]. Every wait future of the crate implements it.
 pub(crate) trait Withdraw: Future {
@@ -85,10 +92,6 @@ pub(crate) trait Protocol {
     /// A lock-free attempt to complete at once. `data` is the node's data.
     fn try_fast(&self, data: usize) -> bool;
 
-    /// An attempt under the queue lock, made just before the node would be
-    /// queued. Returning `false` queues the node.
-    fn try_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> bool;
-
     /// A waiter that was already notified gives up (dropped future, timeout,
     /// cancelled coroutine): pass what it was handed on. Called without the
     /// queue lock. `data` is the node's data after the notification.
@@ -100,20 +103,16 @@ pub(crate) trait Protocol {
         let _ = (guard, data);
     }
 
-    /// What [`Wait`] calls under the queue lock after `try_fast` failed:
-    /// `Ok(outcome)` completes the wait now, `Err(tag)` queues the node.
-    /// Either value becomes the node's data from then on: the waiter reads an
-    /// outcome with [`Wait::data`]; notifiers (`front().data()`) and
-    /// `cancelled` see a tag, so a primitive can record where a waiter stands
-    /// (an arrival ticket) when it is queued. The default runs `try_locked`
-    /// and keeps the data.
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
-        if self.try_locked(guard, data) {
-            Ok(data)
-        } else {
-            Err(data)
-        }
-    }
+    /// The attempt under the queue lock, made just before the node would be
+    /// queued (after `try_fast` failed): `Ok(outcome)` completes the wait
+    /// now, `Err(tag)` queues the node. Either value becomes the node's data
+    /// from then on: the waiter reads an outcome with [`Wait::data`];
+    /// notifiers (`front().data()`) and `cancelled` see a tag, so a
+    /// primitive can record where a waiter stands (an arrival ticket) when
+    /// it is queued. Most primitives keep the data either way
+    /// ([`admit_if`]). It must not wake anyone or run user code (the queue
+    /// lock is held); it may change the user bits.
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize>;
 
     /// Runs after [`cancelled`](Protocol::cancelled), once the queue lock is
     /// released and the removed node's waker dropped: the place to wake
