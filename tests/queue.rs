@@ -77,7 +77,7 @@ fn conservation(queue: Queue<u64>) {
             match q.get().await {
                 Ok(item) => got.push(item),
                 Err(GetError::Closed) => return got,
-                Err(GetError::Empty) => unreachable!(),
+                Err(other) => unreachable!("an untimed async get: {other}"),
             }
         }
     };

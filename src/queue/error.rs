@@ -1,6 +1,6 @@
 //! The typed errors of queue operations.
 
-/// Why a put failed; the item comes back inside.
+/// Why a put failed; the item comes back inside, whatever the reason.
 ///
 /// ```
 /// use polysync::queue::{PutError, Queue};
@@ -16,6 +16,11 @@ pub enum PutError<T> {
     Full(T),
     /// The queue is closed.
     Closed(T),
+    /// The waiter given to [`put_with`](super::GenericQueue::put_with)
+    /// reported that its execution unit is being cancelled
+    /// ([`WaitResult::Cancelled`](crate::lowlevel::WaitResult::Cancelled)):
+    /// the put was withdrawn before the item went in.
+    Cancelled(T),
 }
 
 impl<T> PutError<T> {
@@ -24,10 +29,11 @@ impl<T> PutError<T> {
     /// ```
     /// use polysync::queue::PutError;
     /// assert_eq!(PutError::Full(7).into_inner(), 7);
+    /// assert_eq!(PutError::Cancelled(8).into_inner(), 8);
     /// ```
     pub fn into_inner(self) -> T {
         match self {
-            PutError::Full(item) | PutError::Closed(item) => item,
+            PutError::Full(item) | PutError::Closed(item) | PutError::Cancelled(item) => item,
         }
     }
 
@@ -48,6 +54,7 @@ impl<T> std::fmt::Debug for PutError<T> {
         match self {
             PutError::Full(_) => f.write_str("Full(..)"),
             PutError::Closed(_) => f.write_str("Closed(..)"),
+            PutError::Cancelled(_) => f.write_str("Cancelled(..)"),
         }
     }
 }
@@ -57,6 +64,7 @@ impl<T> std::fmt::Display for PutError<T> {
         match self {
             PutError::Full(_) => f.write_str("polysync: the queue is full"),
             PutError::Closed(_) => f.write_str("polysync: the queue is closed"),
+            PutError::Cancelled(_) => f.write_str("polysync: the put was cancelled"),
         }
     }
 }
@@ -78,6 +86,12 @@ pub enum GetError {
     Empty,
     /// The queue is closed and drained.
     Closed,
+    /// The waiter given to [`get_with`](super::GenericQueue::get_with)
+    /// reported that its execution unit is being cancelled
+    /// ([`WaitResult::Cancelled`](crate::lowlevel::WaitResult::Cancelled)):
+    /// the get was withdrawn with nothing handed to it (an item that
+    /// arrived first is returned instead).
+    Cancelled,
 }
 
 impl std::fmt::Display for GetError {
@@ -85,6 +99,7 @@ impl std::fmt::Display for GetError {
         match self {
             GetError::Empty => f.write_str("polysync: the queue is empty"),
             GetError::Closed => f.write_str("polysync: the queue is closed and drained"),
+            GetError::Cancelled => f.write_str("polysync: the get was cancelled"),
         }
     }
 }

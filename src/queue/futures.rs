@@ -5,7 +5,8 @@ use super::entry::{Entry, GETTER, HANDED, PUTTER};
 use super::error::{GetError, PutError};
 use super::generic::{GenericQueue, wake};
 use super::storage::{Fifo, Storage};
-use crate::lowlevel::queue::{IDLE, NOTIFIED, QueueGuard, WAITING, node_of, refresh_waker};
+use crate::lowlevel::queue::{DONE, IDLE, NOTIFIED, QueueGuard, WAITING, node_of, refresh_waker};
+use crate::lowlevel::wait::Withdraw;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -172,20 +173,37 @@ impl<'a, T, S: Storage<T>> Put<'a, T, S> {
         // every other case it is still there.
         cancel_entry(this.queue, &this.entry())
     }
+}
 
-    /// After a timeout: the outcome if a notification landed, else the item
-    /// back in [`PutError::Full`].
-    pub(super) fn withdraw(self: Pin<&mut Self>) -> Result<(), PutError<T>> {
+impl<T, S: Storage<T>> Withdraw for Put<'_, T, S> {
+    /// The item, given back when the put is withdrawn before it went in.
+    type Left = T;
+
+    /// Gives the put up (after a time-out or a cancelled wait): `Err(item)`
+    /// if it was withdrawn with the item still in hand, else the outcome a
+    /// notifier settled first (`Ok(())`: the item went in; or
+    /// `Err(PutError::Closed(item))`).
+    fn withdraw(self: Pin<&mut Self>) -> Result<Result<(), PutError<T>>, T> {
         let this = self.into_ref();
         let entry = this.entry();
-        if withdraw_entry(this.queue, &entry) {
-            entry.node.set_done();
-            return Err(PutError::Full(
-                entry.take().expect("a queued putter has its item"),
-            ));
+        let node = &entry.node;
+        // Never queued (IDLE): the item is still in the slot. Queued: a
+        // node that cannot be removed any more was notified.
+        let settled = match node.state() {
+            IDLE => false,
+            DONE => panic!("polysync: a queue future was withdrawn after it completed"),
+            _ => !withdraw_entry(this.queue, &entry),
+        };
+        // The entry is ours now: not queued, and a notification that landed
+        // was published before the node was marked notified.
+        node.set_done();
+        if settled {
+            Ok(Self::finish(&entry))
+        } else {
+            Err(entry
+                .take()
+                .expect("a putter that was not served has its item"))
         }
-        entry.node.set_done();
-        Self::finish(&entry)
     }
 }
 
@@ -204,12 +222,13 @@ impl<T, S: Storage<T>> Future for Put<'_, T, S> {
                 let item = entry.take().expect("an unpolled putter has its item");
                 match queue.put_locked(guard, item) {
                     Ok(waker) => Some((Ok(()), waker)),
-                    Err(PutError::Closed(item)) => Some((Err(PutError::Closed(item)), None)),
                     Err(PutError::Full(item)) => {
                         // The node is IDLE: the entry is ours alone.
                         entry.fill(item);
                         None
                     }
+                    // Closed (a put under the lock is never cancelled).
+                    Err(error) => Some((Err(error), None)),
                 }
             },
             Self::finish,
@@ -295,17 +314,29 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
         // Only a hand-off fills a getter's slot.
         cancel_entry(this.queue, &this.entry())
     }
+}
 
-    /// After a timeout: the item if one landed, else [`GetError::Empty`].
-    pub(super) fn withdraw(self: Pin<&mut Self>) -> Result<T, GetError> {
+impl<T, S: Storage<T>> Withdraw for Get<'_, T, S> {
+    type Left = ();
+
+    /// Gives the get up (after a time-out or a cancelled wait): `Err(())` if
+    /// it was withdrawn with nothing handed to it, else the outcome a
+    /// notifier settled first (the item it handed over, which the caller
+    /// now owns, or `Err(GetError::Closed)`).
+    fn withdraw(self: Pin<&mut Self>) -> Result<Result<T, GetError>, ()> {
         let this = self.into_ref();
         let entry = this.entry();
-        let removed = withdraw_entry(this.queue, &entry);
-        entry.node.set_done();
-        if removed {
-            Err(GetError::Empty)
+        let node = &entry.node;
+        let settled = match node.state() {
+            IDLE => false,
+            DONE => panic!("polysync: a queue future was withdrawn after it completed"),
+            _ => !withdraw_entry(this.queue, &entry),
+        };
+        node.set_done();
+        if settled {
+            Ok(Self::finish(&entry))
         } else {
-            Self::finish(&entry)
+            Err(())
         }
     }
 }
@@ -322,8 +353,9 @@ impl<T, S: Storage<T>> Future for Get<'_, T, S> {
             cx,
             |guard| match queue.get_locked(guard) {
                 Ok((item, waker)) => Some((Ok(item), waker)),
-                Err(GetError::Closed) => Some((Err(GetError::Closed), None)),
                 Err(GetError::Empty) => None,
+                // Closed (a get under the lock is never cancelled).
+                Err(error) => Some((Err(error), None)),
             },
             Self::finish,
         )

@@ -9,7 +9,8 @@ use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
 use super::storage::{Fifo, Storage};
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::UnsafeCell;
-use crate::lowlevel::{block_on_with, deadline_after, with_current_waiter};
+use crate::lowlevel::wait::drive;
+use crate::lowlevel::{WaitError, Waiter, deadline_after, with_current_waiter};
 use crate::revent::REvent;
 use std::pin::pin;
 use std::task::Waker;
@@ -39,8 +40,11 @@ pub(super) struct Inner<S> {
 ///   [`try_put`](GenericQueue::try_put),
 ///   [`try_put_for`](GenericQueue::try_put_for),
 ///   [`try_put_until`](GenericQueue::try_put_until); a put that fails gives
-///   the item back in a [`PutError`].
-/// - Get in the same five forms; a get that fails says why in a [`GetError`].
+///   the item back in a [`PutError`]. The blocking forms run
+///   [`put_with`](GenericQueue::put_with) with the current unit's waiter;
+///   library code that holds its own [`Waiter`] calls `put_with` directly.
+/// - Get in the same five forms (plus [`get_with`](GenericQueue::get_with));
+///   a get that fails says why in a [`GetError`].
 /// - Waiting getters are served strictly FIFO across all worlds, by direct
 ///   hand-off from the putter; waiting putters likewise. All futures are
 ///   cancel-safe: an item handed to a getter that is then dropped goes back
@@ -367,8 +371,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     /// Puts `item`, waiting asynchronously while the queue is full.
-    /// Cancel-safe: dropping the future before it completes drops the item
-    /// unless it was already put.
+    ///
+    /// # Cancel safety
+    /// Dropping the future withdraws the put and **drops the item** with
+    /// it, unless the item already went in (then it stays in the queue, or
+    /// with the getter it was handed to). To get the item back instead
+    /// (say, in a `select!` branch that gives up), call [`Put::cancel`] on
+    /// the pinned future. Either way the putter's place in line goes to the
+    /// next one; nothing else changes.
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -382,7 +392,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     /// Puts `item`, blocking the current execution unit while the queue is
-    /// full. Fails only if the queue is closed.
+    /// full: [`put_with`](GenericQueue::put_with) on the unit's waiter.
+    /// Fails only if the queue is closed.
+    ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the put is withdrawn, the
+    /// item dropped, and the unit unwinds through [`Waiter::cancelled`]
+    /// (the same holds for `try_put_for` and `try_put_until`). Call
+    /// `put_with` to get the item back in [`PutError::Cancelled`] instead.
     ///
     /// ```
     /// let q = polysync::Queue::unbounded();
@@ -390,7 +407,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get(), Ok('x'));
     /// ```
     pub fn put_blocking(&self, item: T) -> Result<(), PutError<T>> {
-        self.put_until_inner(item, None)
+        self.put_current(item, None)
     }
 
     /// Puts `item`, blocking for at most `timeout` while the queue is full;
@@ -404,7 +421,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_put_for(2, Duration::from_millis(1)), Err(PutError::Full(2)));
     /// ```
     pub fn try_put_for(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
-        self.put_until_inner(item, deadline_after(timeout))
+        self.put_current(item, deadline_after(timeout))
     }
 
     /// Puts `item`, blocking until `deadline` at the latest while the queue
@@ -417,24 +434,77 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(q.try_put_until(2, Instant::now()).is_err());
     /// ```
     pub fn try_put_until(&self, item: T, deadline: Instant) -> Result<(), PutError<T>> {
-        self.put_until_inner(item, Some(deadline))
+        self.put_current(item, Some(deadline))
     }
 
-    #[inline]
-    fn put_until_inner(&self, item: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
+    /// Puts `item`, blocking on `waiter` while the queue is full, until
+    /// `deadline` at the latest: the entry point that every blocking put
+    /// runs with the current unit's waiter. Library code that knows its
+    /// waiter calls it directly. It tries at once first; a
+    /// [spinning](GenericQueue::spinning) queue then spins briefly before
+    /// it waits, if `waiter` [`spins`](Waiter::spins).
+    ///
+    /// # Errors
+    /// The item comes back in every error: [`PutError::Closed`] if the
+    /// queue is or gets closed, [`PutError::Full`] if `deadline` passed,
+    /// [`PutError::Cancelled`] if `waiter` reported cancellation. The put is
+    /// withdrawn either way; if the item went in while the put was giving
+    /// up, the put succeeded.
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use polysync::queue::{PutError, Queue};
+    /// use std::time::Instant;
+    ///
+    /// let q = Queue::bounded(1);
+    /// ThreadWaiter::with_current(|w| {
+    ///     q.put_with(1, w, None).unwrap();
+    ///     let now = Some(Instant::now());
+    ///     assert_eq!(q.put_with(2, w, now), Err(PutError::Full(2))); // given back
+    ///     q.close();
+    ///     assert_eq!(q.put_with(3, w, None), Err(PutError::Closed(3)));
+    /// });
+    /// assert_eq!(q.putting(), 0);
+    /// ```
+    pub fn put_with<W: Waiter + ?Sized>(
+        &self,
+        item: T,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<(), PutError<T>> {
         match self.try_put(item) {
-            Err(PutError::Full(item)) => self.put_wait(item, deadline),
+            Err(PutError::Full(item)) => self.put_wait(item, waiter, deadline),
             done => done,
         }
     }
 
-    /// The waiting half of the blocking puts, out of line so that the
-    /// no-wait path stays small.
+    /// The plain blocking puts: [`put_with`](GenericQueue::put_with) on the
+    /// current unit's waiter, looked up only once the put must wait (so a
+    /// put that finds room costs what `try_put` costs, and asks no backend);
+    /// a cancellation unwinds.
+    #[inline]
+    fn put_current(&self, item: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
+        match self.try_put(item) {
+            Err(PutError::Full(item)) => {
+                unwind_cancelled(|waiter| self.put_wait(item, waiter, deadline))
+            }
+            done => done,
+        }
+    }
+
+    /// The waiting half of [`put_with`](GenericQueue::put_with), out of line
+    /// so that the no-wait path stays small: spin (if the queue and the
+    /// waiter both allow it), then drive a [`Put`] on `waiter`.
     #[cold]
     #[inline(never)]
-    fn put_wait(&self, item: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
+    fn put_wait<W: Waiter + ?Sized>(
+        &self,
+        item: T,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<(), PutError<T>> {
         let mut item = Some(item);
-        let spun = self.spin_then(HAS_ROOM | IS_CLOSED, || {
+        let spun = self.spin_then(waiter, HAS_ROOM | IS_CLOSED, || {
             match self.try_put(item.take().expect("an item to put")) {
                 Err(PutError::Full(back)) => {
                     item = Some(back);
@@ -447,10 +517,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             return done;
         }
         let item = item.expect("not put while spinning");
-        let mut put = pin!(self.put(item));
-        with_current_waiter(|waiter| {
-            block_on_with(waiter, put.as_mut(), deadline).unwrap_or_else(|| put.as_mut().withdraw())
-        })
+        match drive(waiter, pin!(self.put(item)), deadline) {
+            Ok(done) => done,
+            // Withdrawn with the item still in hand: give it back.
+            Err((WaitError::TimedOut, item)) => Err(PutError::Full(item)),
+            Err((WaitError::Cancelled, item)) => Err(PutError::Cancelled(item)),
+        }
     }
 
     /// Takes the next item (by the storage's order) if there is one, without
@@ -472,8 +544,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     /// Takes the next item, waiting asynchronously while the queue is
-    /// empty. Cancel-safe: an item handed to a dropped future goes back into
-    /// the queue.
+    /// empty.
+    ///
+    /// # Cancel safety
+    /// Dropping the future never loses an item: it withdraws the get, and
+    /// an item already handed to it goes back into the queue as the next
+    /// one out (where the storage's order allows), or straight to the next
+    /// waiting getter. To keep such an item instead, call [`Get::cancel`]
+    /// on the pinned future, which returns it.
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -487,7 +565,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     /// Takes the next item, blocking the current execution unit while the
-    /// queue is empty. Fails only once the queue is closed and drained.
+    /// queue is empty: [`get_with`](GenericQueue::get_with) on the unit's
+    /// waiter. Fails only once the queue is closed and drained.
+    ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the get is withdrawn
+    /// (nothing is taken from the queue) and the unit unwinds through
+    /// [`Waiter::cancelled`]; the same holds for `try_get_for` and
+    /// `try_get_until`. An item handed over just before is returned instead.
     ///
     /// ```
     /// let q = polysync::Queue::unbounded();
@@ -497,7 +582,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.get_blocking(), Err(polysync::queue::GetError::Closed));
     /// ```
     pub fn get_blocking(&self) -> Result<T, GetError> {
-        self.get_until_inner(None)
+        self.get_current(None)
     }
 
     /// Takes the next item, blocking for at most `timeout` while the queue
@@ -510,7 +595,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get_for(t), Err(GetError::Empty));
     /// ```
     pub fn try_get_for(&self, timeout: Duration) -> Result<T, GetError> {
-        self.get_until_inner(deadline_after(timeout))
+        self.get_current(deadline_after(timeout))
     }
 
     /// Takes the next item, blocking until `deadline` at the latest while
@@ -522,33 +607,83 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get_until(std::time::Instant::now()), Ok(9));
     /// ```
     pub fn try_get_until(&self, deadline: Instant) -> Result<T, GetError> {
-        self.get_until_inner(Some(deadline))
+        self.get_current(Some(deadline))
     }
 
-    #[inline]
-    fn get_until_inner(&self, deadline: Option<Instant>) -> Result<T, GetError> {
+    /// Takes the next item, blocking on `waiter` while the queue is empty,
+    /// until `deadline` at the latest: the entry point that every blocking
+    /// get runs with the current unit's waiter. Library code that knows its
+    /// waiter calls it directly. It tries at once first; a
+    /// [spinning](GenericQueue::spinning) queue then spins briefly before
+    /// it waits, if `waiter` [`spins`](Waiter::spins).
+    ///
+    /// # Errors
+    /// [`GetError::Closed`] once the queue is closed and drained,
+    /// [`GetError::Empty`] if `deadline` passed, [`GetError::Cancelled`] if
+    /// `waiter` reported cancellation. The get is withdrawn either way; an
+    /// item handed to it while it was giving up is returned (`Ok`), never
+    /// lost.
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use polysync::queue::{GetError, Queue};
+    /// use std::time::Instant;
+    ///
+    /// let q = Queue::unbounded();
+    /// q.try_put(1).unwrap();
+    /// ThreadWaiter::with_current(|w| {
+    ///     assert_eq!(q.get_with(w, None), Ok(1));
+    ///     assert_eq!(q.get_with(w, Some(Instant::now())), Err(GetError::Empty));
+    ///     q.close();
+    ///     assert_eq!(q.get_with(w, None), Err(GetError::Closed));
+    /// });
+    /// assert_eq!(q.getting(), 0);
+    /// ```
+    pub fn get_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<T, GetError> {
         match self.try_get() {
-            Err(GetError::Empty) => self.get_wait(deadline),
+            Err(GetError::Empty) => self.get_wait(waiter, deadline),
             done => done,
         }
     }
 
-    /// The waiting half of the blocking gets, out of line so that the
-    /// no-wait path stays small.
+    /// The plain blocking gets: [`get_with`](GenericQueue::get_with) on the
+    /// current unit's waiter, looked up only once the get must wait; a
+    /// cancellation unwinds.
+    #[inline]
+    pub(super) fn get_current(&self, deadline: Option<Instant>) -> Result<T, GetError> {
+        match self.try_get() {
+            Err(GetError::Empty) => unwind_cancelled(|waiter| self.get_wait(waiter, deadline)),
+            done => done,
+        }
+    }
+
+    /// The waiting half of [`get_with`](GenericQueue::get_with), out of line
+    /// so that the no-wait path stays small: spin (if the queue and the
+    /// waiter both allow it), then drive a [`Get`] on `waiter`.
     #[cold]
     #[inline(never)]
-    fn get_wait(&self, deadline: Option<Instant>) -> Result<T, GetError> {
-        let spun = self.spin_then(HAS_ITEMS | IS_CLOSED, || match self.try_get() {
+    fn get_wait<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<T, GetError> {
+        let spun = self.spin_then(waiter, HAS_ITEMS | IS_CLOSED, || match self.try_get() {
             Err(GetError::Empty) => None,
             done => Some(done),
         });
         if let Some(done) = spun {
             return done;
         }
-        let mut get = pin!(self.get());
-        with_current_waiter(|waiter| {
-            block_on_with(waiter, get.as_mut(), deadline).unwrap_or_else(|| get.as_mut().withdraw())
-        })
+        match drive(waiter, pin!(self.get()), deadline) {
+            // Completed, or an item (or the close) landed as it gave up.
+            Ok(done) => done,
+            Err((WaitError::TimedOut, ())) => Err(GetError::Empty),
+            Err((WaitError::Cancelled, ())) => Err(GetError::Cancelled),
+        }
     }
 
     /// Runs `f` on the item a get would take next, if any, without taking
@@ -726,6 +861,42 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             _ => 0,
         }
     }
+}
+
+/// A queue error that may say "the waiter reported cancellation".
+pub(super) trait CancelledError {
+    fn is_cancelled(&self) -> bool;
+}
+
+impl<T> CancelledError for PutError<T> {
+    fn is_cancelled(&self) -> bool {
+        matches!(self, PutError::Cancelled(_))
+    }
+}
+
+impl CancelledError for GetError {
+    fn is_cancelled(&self) -> bool {
+        matches!(self, GetError::Cancelled)
+    }
+}
+
+/// The body of the plain blocking queue forms, as
+/// `lowlevel::wait::blocking` is for the other primitives (whose errors
+/// carry no item): runs `with` on the current unit's waiter and returns its
+/// result, except that a cancelled wait (already withdrawn) unwinds through
+/// [`Waiter::cancelled`], since these forms cannot report it. A put's item
+/// is dropped first, so that a panicking `Drop` does not run during the
+/// unwind.
+pub(super) fn unwind_cancelled<R, E: CancelledError>(
+    with: impl FnOnce(&dyn Waiter) -> Result<R, E>,
+) -> Result<R, E> {
+    with_current_waiter(|waiter| match with(waiter) {
+        Err(error) if error.is_cancelled() => {
+            drop(error);
+            waiter.cancelled()
+        }
+        done => done,
+    })
 }
 
 pub(super) fn wake(waker: Option<Waker>) {

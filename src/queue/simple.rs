@@ -3,6 +3,7 @@
 use super::futures::Get;
 use super::generic::GenericQueue;
 use super::storage::Fifo;
+use crate::lowlevel::{WaitError, Waiter};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -58,8 +59,12 @@ impl<T> SimpleQueue<T> {
     }
 
     /// Takes the oldest item, waiting asynchronously while the queue is
-    /// empty. Cancel-safe: an item handed to a dropped future goes back to
-    /// the front.
+    /// empty.
+    ///
+    /// # Cancel safety
+    /// Dropping the future never loses an item: it withdraws the get, and
+    /// an item already handed to it goes back to the front of the queue (or
+    /// straight to the next waiting getter).
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -75,7 +80,14 @@ impl<T> SimpleQueue<T> {
     }
 
     /// Takes the oldest item, blocking the current execution unit while the
-    /// queue is empty.
+    /// queue is empty: [`get_with`](SimpleQueue::get_with) on the unit's
+    /// waiter.
+    ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the get is withdrawn
+    /// (nothing is taken) and the unit unwinds through
+    /// [`Waiter::cancelled`]; the same holds for `try_get_for` and
+    /// `try_get_until`.
     ///
     /// ```
     /// let q = polysync::SimpleQueue::new();
@@ -83,7 +95,7 @@ impl<T> SimpleQueue<T> {
     /// assert_eq!(q.get_blocking(), 1);
     /// ```
     pub fn get_blocking(&self) -> T {
-        never_closed(self.inner.get_blocking()).expect("an untimed get waits for an item")
+        never_closed(self.inner.get_current(None)).expect("an untimed get waits for an item")
     }
 
     /// Takes the oldest item if there is one, without waiting.
@@ -106,7 +118,10 @@ impl<T> SimpleQueue<T> {
     /// assert_eq!(q.try_get_for(std::time::Duration::from_millis(1)), None);
     /// ```
     pub fn try_get_for(&self, timeout: Duration) -> Option<T> {
-        never_closed(self.inner.try_get_for(timeout))
+        never_closed(
+            self.inner
+                .get_current(crate::lowlevel::deadline_after(timeout)),
+        )
     }
 
     /// Takes the oldest item, blocking until `deadline` at the latest while
@@ -118,7 +133,42 @@ impl<T> SimpleQueue<T> {
     /// assert_eq!(q.try_get_until(std::time::Instant::now()), Some(2));
     /// ```
     pub fn try_get_until(&self, deadline: Instant) -> Option<T> {
-        never_closed(self.inner.try_get_until(deadline))
+        never_closed(self.inner.get_current(Some(deadline)))
+    }
+
+    /// Takes the oldest item, blocking on `waiter` while the queue is
+    /// empty, until `deadline` at the latest: the entry point that every
+    /// blocking get runs with the current unit's waiter. Library code that
+    /// knows its waiter calls it directly.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the get is
+    /// withdrawn either way, and an item handed to it while it was giving
+    /// up is returned (`Ok`), never lost.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+    /// use std::time::Instant;
+    ///
+    /// let q = polysync::SimpleQueue::new();
+    /// q.put('a');
+    /// ThreadWaiter::with_current(|w| {
+    ///     assert_eq!(q.get_with(w, None), Ok('a'));
+    ///     assert_eq!(q.get_with(w, Some(Instant::now())), Err(WaitError::TimedOut));
+    /// });
+    /// assert_eq!(q.getting(), 0);
+    /// ```
+    pub fn get_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<T, WaitError> {
+        match self.inner.get_with(waiter, deadline) {
+            Ok(item) => Ok(item),
+            Err(super::GetError::Empty) => Err(WaitError::TimedOut),
+            Err(super::GetError::Cancelled) => Err(WaitError::Cancelled),
+            Err(super::GetError::Closed) => unreachable!("a SimpleQueue is never closed"),
+        }
     }
 
     /// The number of items in the queue now (a snapshot).
@@ -151,13 +201,14 @@ impl<T> SimpleQueue<T> {
     }
 }
 
-/// A get's result when the queue cannot be closed: `Empty` means the wait
-/// timed out.
+/// A plain get's result when the queue cannot be closed: `Empty` means the
+/// wait timed out (a cancelled plain get unwinds instead of returning).
 fn never_closed<T>(result: Result<T, super::GetError>) -> Option<T> {
     match result {
         Ok(item) => Some(item),
         Err(super::GetError::Empty) => None,
         Err(super::GetError::Closed) => unreachable!("a SimpleQueue is never closed"),
+        Err(super::GetError::Cancelled) => unreachable!("a cancelled plain get unwinds"),
     }
 }
 

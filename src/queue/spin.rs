@@ -17,6 +17,10 @@
 //! with an ordinary `try_get`. This is how a ping-pong between two threads
 //! gets under a microsecond instead of two park/unpark round trips.
 //!
+//! Only a waiter that may spin ([`Waiter::spins`]: the OS-thread waiter)
+//! spins, asked at each call: a green thread's waiter never holds its
+//! carrier, and async waits never spin.
+//!
 //! The summary lives in the user bits of the queue's lock word, rewritten
 //! under the lock by every operation that changes the storage or closes the
 //! queue, and published by the unlock that ends it: reading it is one load
@@ -24,6 +28,7 @@
 
 use super::generic::GenericQueue;
 use super::storage::Storage;
+use crate::lowlevel::Waiter;
 use crate::lowlevel::queue::QueueGuard;
 use crate::lowlevel::sync::Ordering;
 
@@ -71,17 +76,21 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         guard.set_user(Self::readiness(self.cap(), len, closed));
     }
 
-    /// If spinning is on: polls for a short while until the summary shows
-    /// one of `wanted`, then runs `attempt` (a `try_*` call); `None` if
-    /// `attempt` never succeeded before the spin ran out. Spins only on a
-    /// plain OS thread (a green thread must not hold its carrier).
-    pub(super) fn spin_then<R>(
+    /// If spinning is on for this queue and `waiter` may spin
+    /// ([`Waiter::spins`]: an OS thread may, a green thread must not hold
+    /// its carrier): polls for a short while until the summary shows one of
+    /// `wanted`, then runs `attempt` (a `try_*` call); `None` if `attempt`
+    /// never succeeded before the spin ran out. The decision belongs to the
+    /// waiter of this very call, so a green backend being registered changes
+    /// nothing for plain threads.
+    pub(super) fn spin_then<W: Waiter + ?Sized, R>(
         &self,
+        waiter: &W,
         wanted: u64,
         mut attempt: impl FnMut() -> Option<R>,
     ) -> Option<R> {
         #[cfg(not(polysync_loom))]
-        if self.spins() && crate::lowlevel::surely_plain_thread() {
+        if self.spins() && waiter.spins() {
             for round in 0..PAUSE_ROUNDS + YIELD_ROUNDS {
                 if self.queue.user(Ordering::Relaxed) & wanted != 0 {
                     if let Some(done) = attempt() {
@@ -96,7 +105,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             }
         }
         #[cfg(polysync_loom)]
-        let _ = (wanted, &mut attempt, Ordering::Relaxed);
+        let _ = (waiter, wanted, &mut attempt, Ordering::Relaxed);
         None
     }
 }

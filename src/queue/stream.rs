@@ -13,8 +13,11 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// The getting side as a [`Stream`] (cargo feature `stream`): yields items in the queue's order
     /// and ends once the queue is closed and drained. Several streams (and
     /// other getters) may share a queue; each item goes to one of them.
-    /// Dropping the stream while it waits loses nothing (an item handed to
-    /// it goes back into the queue).
+    ///
+    /// # Cancel safety
+    /// Dropping the stream (or a `next()` future) while it waits loses
+    /// nothing: an item already handed to it goes back into the queue as
+    /// the next one out, or to the next waiting getter.
     ///
     /// The stream borrows the queue. For a `'static` stream over an
     /// `Arc<Queue<T>>`, `futures_lite::stream::unfold(queue, |q| async move

@@ -5,6 +5,10 @@
 use super::error::TaskDoneError;
 use super::generic::GenericQueue;
 use super::storage::Storage;
+use crate::lowlevel::wait::{Wait as RawWait, blocking, drive};
+use crate::lowlevel::{WaitError, Waiter, deadline_after};
+use crate::revent::Broadcast;
+use std::pin::pin;
 use std::time::{Duration, Instant};
 
 impl<T, S: Storage<T>> GenericQueue<T, S> {
@@ -57,7 +61,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
 
     /// Waits asynchronously until every item put has been marked done with
     /// [`task_done`](GenericQueue::task_done). The wait starts at the first
-    /// poll; if nothing is unfinished then, it completes at once. Cancel-safe.
+    /// poll; if nothing is unfinished then, it completes at once.
+    ///
+    /// # Cancel safety
+    /// Dropping the future just leaves the wait: a join takes nothing from
+    /// the queue, so nothing can be lost, and the other joiners are woken
+    /// as before.
     ///
     /// ```
     /// use polysync::Queue;
@@ -88,7 +97,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     /// Blocks the current execution unit until every item put has been
-    /// marked done.
+    /// marked done: [`join_with`](GenericQueue::join_with) on the unit's
+    /// waiter.
+    ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the wait is withdrawn and
+    /// the unit unwinds through [`Waiter::cancelled`]; the same holds for
+    /// `try_join_for` and `try_join_until`.
     ///
     /// ```
     /// let q = polysync::Queue::unbounded();
@@ -98,7 +113,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// q.join_blocking();
     /// ```
     pub fn join_blocking(&self) {
-        self.all_done.wait_blocking();
+        blocking(|w| self.join_with(w, None));
     }
 
     /// Whether every item put has been marked done, without waiting.
@@ -122,7 +137,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(!q.try_join_for(std::time::Duration::from_millis(1)));
     /// ```
     pub fn try_join_for(&self, timeout: Duration) -> bool {
-        self.all_done.try_wait_for(timeout)
+        blocking(|w| self.join_with(w, deadline_after(timeout))).is_some()
     }
 
     /// Blocks until every item put has been marked done or `deadline`
@@ -133,6 +148,52 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(q.try_join_until(std::time::Instant::now()));
     /// ```
     pub fn try_join_until(&self, deadline: Instant) -> bool {
-        self.all_done.try_wait_until(deadline)
+        blocking(|w| self.join_with(w, Some(deadline))).is_some()
+    }
+
+    /// Blocks on `waiter` until every item put has been marked done,
+    /// `deadline` passes or the waiter reports cancellation: the entry point
+    /// that every blocking join runs with the current unit's waiter.
+    /// Library code that knows its waiter calls it directly.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way. A last `task_done` that lands while the wait
+    /// gives up still counts as success.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+    /// use std::time::Instant;
+    ///
+    /// let q = polysync::Queue::unbounded();
+    /// q.try_put("job").unwrap();
+    /// ThreadWaiter::with_current(|w| {
+    ///     assert_eq!(q.join_with(w, Some(Instant::now())), Err(WaitError::TimedOut));
+    ///     q.try_get().unwrap();
+    ///     q.task_done().unwrap();
+    ///     assert_eq!(q.join_with(w, None), Ok(()));
+    /// });
+    /// assert_eq!(q.joining(), 0);
+    /// ```
+    pub fn join_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<(), WaitError> {
+        let done = &self.all_done;
+        if done.is_set() {
+            return Ok(());
+        }
+        // The raw wait of `REvent::wait`, with the round it starts in taken
+        // now (the driver polls it at once, as the async form does at its
+        // first poll): a `set` in this round or later lets it through.
+        let wait = pin!(RawWait::new(done, done.epoch().snapshot()));
+        match drive(waiter, wait, deadline) {
+            Ok(()) => Ok(()),
+            // Covers a last `task_done` between the last poll and the
+            // withdrawal.
+            Err(_) if done.is_set() => Ok(()),
+            Err((error, ())) => Err(error),
+        }
     }
 }
