@@ -401,7 +401,6 @@ fn barriers() {
 }
 
 #[test]
-#[ignore = "until the _with forms of this family land (issue 9)"]
 fn queues() {
     let _dog = dog();
     let queue = Queue::bounded(1);
@@ -425,8 +424,10 @@ fn queues() {
         || queue.joining(),
         || {
             assert_eq!(queue.try_get(), Ok(2));
-            queue.task_done().unwrap();
-            queue.task_done().unwrap();
+            // Three puts so far (1, 1, 2): all done now.
+            for _ in 0..3 {
+                queue.task_done().unwrap();
+            }
         },
         || queue.join_blocking(),
     );

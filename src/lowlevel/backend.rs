@@ -142,15 +142,6 @@ fn any_registered() -> bool {
     REGISTERED.load(Ordering::Acquire) != 0
 }
 
-/// Whether a blocking call here surely runs on a plain OS thread (no green
-/// backend is registered that could claim it), so a short spin only costs
-/// this thread's own time.
-#[cfg(not(polysync_loom))]
-#[inline]
-pub(crate) fn surely_plain_thread() -> bool {
-    !any_registered()
-}
-
 /// Runs `f` with the waiter of the current execution unit.
 pub(crate) fn with_current_waiter<R>(f: impl FnOnce(&dyn Waiter) -> R) -> R {
     let mut f = Some(f);

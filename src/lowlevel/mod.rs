@@ -22,11 +22,6 @@ mod thread;
 pub(crate) mod wait;
 mod waiter;
 
-// No caller left (queue spinning now asks `Waiter::spins`); referenced here
-// only so that `backend.rs`, edited elsewhere, needs no change yet. Delete
-// this line together with the function.
-#[cfg(not(polysync_loom))]
-const _: fn() -> bool = backend::surely_plain_thread;
 pub(crate) use backend::with_current_waiter;
 pub use backend::{
     GreenBackend, NoTaskIdentity, RegistryFull, TaskIdentity, current_task, current_unit,
