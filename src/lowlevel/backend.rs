@@ -29,23 +29,76 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// race in safe code. [`with_waiter`](GreenBackend::with_waiter) has no
 /// such requirement.
 ///
-/// ```
-/// use polysync::lowlevel::{GreenBackend, UnitId, Waiter, register_backend};
+/// A toy green world: code that runs inside `in_unit(..)` is one unit, with
+/// its own identity and a waiter that counts its sleeps (a real backend
+/// would switch to its scheduler instead of sleeping the thread). A
+/// blocking call made inside it goes through that waiter:
 ///
-/// /// A backend that never claims anything (a real one checks a thread-local
-/// /// set by its scheduler, or asks its runtime).
-/// struct Nobody;
-/// // SAFETY: `current_unit` never reports an identity.
-/// unsafe impl GreenBackend for Nobody {
-///     fn name(&self) -> &'static str { "nobody" }
-///     fn with_waiter(&self, _f: &mut dyn FnMut(&dyn Waiter)) -> bool { false }
-///     fn current_unit(&self) -> Option<UnitId> { None }
+/// ```
+/// use polysync::lowlevel::{
+///     GreenBackend, ThreadWaiter, UnitId, WaitResult, Waiter, current_unit, register_backend,
+/// };
+/// use std::cell::Cell;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::task::Waker;
+/// use std::time::Instant;
+///
+/// thread_local! {
+///     /// The unit running on this thread, if any.
+///     static UNIT: Cell<Option<UnitId>> = const { Cell::new(None) };
 /// }
-/// static NOBODY: Nobody = Nobody;
-/// register_backend(&NOBODY).unwrap();
-/// // Blocking calls on this thread still use the OS-thread waiter.
-/// let sem = polysync::Semaphore::new(1);
-/// assert!(sem.try_acquire_for(std::time::Duration::ZERO).is_some());
+/// static SLEEPS: AtomicUsize = AtomicUsize::new(0);
+///
+/// struct ToyWaiter;
+/// impl Waiter for ToyWaiter {
+///     fn waker(&self) -> Waker {
+///         ThreadWaiter::with_current(|w| w.waker())
+///     }
+///     fn wait(&self, deadline: Option<Instant>) -> WaitResult {
+///         SLEEPS.fetch_add(1, Ordering::Relaxed);
+///         ThreadWaiter::with_current(|w| w.wait(deadline))
+///     }
+/// }
+///
+/// struct Toy;
+/// // SAFETY: each unit's identity comes from `UnitId::allocate` once, is
+/// // reported only while that unit runs, and is never given to another.
+/// unsafe impl GreenBackend for Toy {
+///     fn name(&self) -> &'static str { "toy" }
+///     fn with_waiter(&self, f: &mut dyn FnMut(&dyn Waiter)) -> bool {
+///         if UNIT.get().is_none() {
+///             return false; // not ours: the next backend, or the OS thread
+///         }
+///         f(&ToyWaiter);
+///         true
+///     }
+///     fn current_unit(&self) -> Option<UnitId> { UNIT.get() }
+/// }
+///
+/// fn in_unit<R>(body: impl FnOnce() -> R) -> R {
+///     UNIT.set(Some(UnitId::allocate()));
+///     let out = body();
+///     UNIT.set(None);
+///     out
+/// }
+///
+/// static TOY: Toy = Toy;
+/// register_backend(&TOY).unwrap();
+///
+/// let sem = polysync::Semaphore::new(0);
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         while sem.waiting() == 0 {
+///             std::thread::yield_now();
+///         }
+///         sem.release(1);
+///     });
+///     in_unit(|| {
+///         assert_ne!(current_unit(), UnitId::current_thread()); // the unit, not the thread
+///         sem.acquire_blocking().forget(); // waits through ToyWaiter
+///     });
+/// });
+/// assert!(SLEEPS.load(Ordering::Relaxed) >= 1);
 /// ```
 ///
 /// Implementing it takes `unsafe`:
