@@ -19,7 +19,7 @@
 
 use crate::lock::{Lock, LockGuard};
 use crate::lowlevel::queue::{
-    NOTIFIED, Node, WAITING, WaitQueue, WakeList, node_of, refresh_waker,
+    Batch, NOTIFIED, Node, WAITING, WaitQueue, node_of, refresh_waker, wake_in_batches,
 };
 use crate::lowlevel::sync::{AtomicBool, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Withdraw, drive};
@@ -477,11 +477,7 @@ impl Condition {
         }
         let mut woken = 0;
         let mut round = None;
-        // One list for every batch: a panicking waker is re-raised only after
-        // the last batch (see `WakeList`).
-        let mut wakers = WakeList::new();
-        loop {
-            let mut guard = self.queue.lock();
+        wake_in_batches(&self.queue, None, |guard, wakers| {
             // This notify serves the waiters queued up to now; it moves the
             // round on, so waiters that queue while it runs are skipped.
             let current = *round.get_or_insert_with(|| {
@@ -489,15 +485,13 @@ impl Condition {
                 guard.set_user(u64::from(current.wrapping_add(1)));
                 current
             });
-            let mut batch_full = false;
             while woken < n {
                 if wakers.is_full() {
-                    batch_full = true;
-                    break;
+                    return Batch::More;
                 }
                 let entry = guard.front_node().cast::<Entry<'_>>();
                 if entry.is_null() {
-                    break;
+                    return Batch::Last;
                 }
                 // SAFETY: the entry is queued here and we hold this queue's
                 // lock, so it is alive, and it was queued through `node_of`,
@@ -506,7 +500,7 @@ impl Condition {
                 let (entry_round, lock, in_condition) =
                     unsafe { ((*entry).round, &*(*entry).lock, &(*entry).in_condition) };
                 if current.wrapping_sub(entry_round) >= 1 << 31 {
-                    break; // queued after this notify began
+                    return Batch::Last; // queued after this notify began
                 }
                 let mut node = guard.detach_front().expect("the front exists");
                 // Under the condition's lock: the waiter reads it there.
@@ -527,12 +521,9 @@ impl Condition {
                 drop(lock_queue);
                 woken += 1;
             }
-            drop(guard);
-            wakers.wake_all();
-            if !batch_full {
-                return woken;
-            }
-        }
+            Batch::Last
+        });
+        woken
     }
 
     /// Wakes every waiter that is waiting now; returns how many.

@@ -1,7 +1,7 @@
 //! Counting semaphores: [`Semaphore`], [`BoundedSemaphore`] and
 //! [`BinarySemaphore`], all on one raw core.
 
-use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue, WakeList};
+use crate::lowlevel::queue::{Batch, QueueGuard, USER_MAX, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{WaitError, Waiter, deadline_after};
@@ -58,13 +58,14 @@ impl RawSemaphore {
         if fast.is_ok() {
             return Ok(());
         }
-        let mut guard = self.queue.lock();
+        let guard = self.queue.lock();
         // Waiters take permits first; only what is left must fit under `max`.
         if !saturate && guard.user() + n > max + guard.len() as u64 {
             return Err(guard.user());
         }
-        let mut wakers = WakeList::new();
-        loop {
+        // Hands at most `n` permits to queued waiters, oldest first; what is
+        // left once the queue is empty goes to the free count.
+        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
             while n > 0 && !wakers.is_full() {
                 match guard.notify_front_keep() {
                     Some(waker) => {
@@ -78,13 +79,9 @@ impl RawSemaphore {
                 guard.set_user((guard.user() + n).min(max));
                 n = 0;
             }
-            drop(guard);
-            wakers.wake_all();
-            if n == 0 {
-                return Ok(());
-            }
-            guard = self.queue.lock();
-        }
+            Batch::more_if(n > 0)
+        });
+        Ok(())
     }
 }
 

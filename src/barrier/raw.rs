@@ -3,7 +3,7 @@
 //! batches, breaking and resetting.
 
 use super::{BROKEN_DATA, BrokenBarrierError, Party, outcome};
-use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
+use crate::lowlevel::queue::{Batch, QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{Ordering, UnsafeCell, const_fn};
 use crate::lowlevel::wait::Protocol;
 
@@ -196,10 +196,8 @@ impl RawBarrier {
     /// Hands the decided nodes at the front their outcome, in batches woken
     /// outside the lock, and opens phases that filled up meanwhile.
     fn drain(&self) {
-        let mut wakers = WakeList::new();
-        loop {
-            let mut guard = self.queue.lock();
-            let mut t = self.load(&guard);
+        wake_in_batches(&self.queue, None, |guard, wakers| {
+            let mut t = self.load(guard);
             let mut more = false;
             while let Some(ticket) = guard.front().map(|front| front.data()) {
                 let off = t.off(ticket);
@@ -222,13 +220,9 @@ impl RawBarrier {
                 }
                 wakers.push(guard.notify_front(data).expect("the front exists"));
             }
-            self.store(&mut guard, t);
-            drop(guard);
-            wakers.wake_all();
-            if !more {
-                return;
-            }
-        }
+            self.store(guard, t);
+            Batch::more_if(more)
+        });
     }
 }
 

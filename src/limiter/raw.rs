@@ -2,7 +2,7 @@
 //! word, the borrower list beside it, and the wait protocol.
 
 use super::*;
-use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue, WakeList};
+use crate::lowlevel::queue::{Batch, QueueGuard, USER_MAX, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait};
 use std::future::Future;
@@ -90,14 +90,13 @@ impl RawLimiter {
 
     /// Hands free tokens to queued waiters, oldest first, waking them after
     /// the lock is gone. Consumes the guard.
-    fn hand_out<'a>(&'a self, mut guard: QueueGuard<'a>) {
-        let mut wakers = WakeList::new();
-        loop {
+    fn hand_out<'a>(&'a self, guard: QueueGuard<'a>) {
+        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
             let total = self.total.load(Ordering::Relaxed);
             while !wakers.is_full() {
                 let Some(front) = guard.front() else { break };
                 let id = front.data() as u64;
-                let known = self.with_list(&guard, |list| {
+                let known = self.with_list(guard, |list| {
                     list.iter_mut().find(|e| e.0 == id).map(|e| {
                         // The same unit waits twice (a task polling two
                         // acquisitions at once): no new token.
@@ -118,18 +117,14 @@ impl RawLimiter {
                 if guard.user() >= total {
                     break;
                 }
-                self.with_list(&guard, |list| list.push((id, 1)));
+                self.with_list(guard, |list| list.push((id, 1)));
                 guard.set_user(guard.user() + 1);
                 wakers.push(guard.notify_front(id as usize).expect("front exists"));
             }
-            let more = wakers.is_full();
-            drop(guard);
-            wakers.wake_all();
-            if !more {
-                return;
-            }
-            guard = self.queue.lock();
-        }
+            // A full batch may have stopped short of a waiter that a token
+            // would serve: look again after waking it.
+            Batch::more_if(wakers.is_full())
+        });
     }
 
     /// Releases `levels` levels of `id`'s borrow; the last one gives the

@@ -520,6 +520,19 @@ impl QueueGuard<'_> {
         self.notify_front_inner(Some(data))
     }
 
+    /// A [`wake_in_batches`] step that wakes everyone: notifies nodes from
+    /// the front with `data` until `wakers` is full or the queue is empty;
+    /// [`Batch::More`] while nodes remain.
+    pub(crate) fn notify_batch(&mut self, wakers: &mut WakeList, data: usize) -> Batch {
+        while !wakers.is_full() {
+            match self.notify_front(data) {
+                Some(waker) => wakers.push(waker),
+                None => break,
+            }
+        }
+        Batch::more_if(!self.is_empty())
+    }
+
     /// Like [`notify_front`](QueueGuard::notify_front), leaving the node's data as it is.
     pub(crate) fn notify_front_keep(&mut self) -> Option<Option<Waker>> {
         self.notify_front_inner(None)
@@ -661,11 +674,11 @@ impl Waiting<'_> {
 /// # A panicking waker strands nobody
 /// A waker's `wake` is user code and may panic. [`wake_all`](WakeList::wake_all)
 /// catches such a panic, keeps waking the rest of the batch, and keeps the
-/// first panic; the list re-raises it when it is dropped. A primitive that
-/// wakes in several batches holds one list for the whole operation, so every
-/// batch is collected and woken (and the primitive's state finished) before
-/// the panic reaches its caller: no waiter stays queued behind the panic and
-/// no hand-off is lost.
+/// first panic; the list re-raises it when it is dropped. An operation that
+/// wakes in several batches runs them all through [`wake_in_batches`], which
+/// holds one list for the whole operation, so every batch is collected and
+/// woken (and the primitive's state finished) before the panic reaches its
+/// caller: no waiter stays queued behind the panic and no hand-off is lost.
 pub(crate) struct WakeList {
     wakers: [Option<Waker>; WakeList::CAPACITY],
     len: usize,
@@ -721,6 +734,64 @@ impl Drop for WakeList {
             if !std::thread::panicking() {
                 std::panic::resume_unwind(panic);
             }
+        }
+    }
+}
+
+/// What a [`wake_in_batches`] step says after filling one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Batch {
+    /// This was the last batch: unlock, wake it and stop.
+    Last,
+    /// Unlock, wake this batch, then lock again and fill the next one.
+    More,
+}
+
+impl Batch {
+    /// `More` if `more`, else `Last`.
+    #[inline]
+    pub(crate) fn more_if(more: bool) -> Batch {
+        if more { Batch::More } else { Batch::Last }
+    }
+}
+
+/// The one wake-up loop of the crate, for every operation that may wake
+/// more waiters than a [`WakeList`] holds (a broadcast, a close, a release
+/// of many permits, a barrier's drain):
+///
+/// 1. lock `queue` (or start with `first`, a guard the caller already
+///    holds, with its user bits already changed);
+/// 2. `fill` moves up to [`WakeList::CAPACITY`] wakers into the list, under
+///    the lock, and says whether another batch follows;
+/// 3. unlock (publishing the word), then wake the batch: **never under the
+///    lock**;
+/// 4. on [`Batch::More`], repeat from 1 with a fresh lock.
+///
+/// `fill` decides when to stop (its stopping rule is the primitive's: "the
+/// queue is empty", "a newer round started", "n permits handed out", ...)
+/// and must not push to a full list. It runs under the queue lock, so the
+/// rules of [`Protocol::arrive_locked`](super::wait::Protocol::arrive_locked)
+/// apply: no user code, no waking; it may lock another queue (a condition
+/// moves waiters to their lock's queue).
+///
+/// One list serves every batch, so a waker that panics does not stop the
+/// operation: later batches are still filled and woken, and the panic is
+/// re-raised when this function returns (see [`WakeList`]).
+pub(crate) fn wake_in_batches<'q>(
+    queue: &'q WaitQueue,
+    first: Option<QueueGuard<'q>>,
+    mut fill: impl FnMut(&mut QueueGuard<'q>, &mut WakeList) -> Batch,
+) {
+    let mut wakers = WakeList::new();
+    let mut guard = first;
+    loop {
+        let mut locked = guard.take().unwrap_or_else(|| queue.lock());
+        let next = fill(&mut locked, &mut wakers);
+        drop(locked);
+        wakers.wake_all();
+        if next == Batch::Last {
+            // `wakers` drops now: a kept panic of a waker is re-raised.
+            return;
         }
     }
 }
@@ -806,6 +877,7 @@ mod tests {
         panics: bool,
         queue: *const WaitQueue,
         cloned_under_lock: std::sync::atomic::AtomicBool,
+        woken_under_lock: std::sync::atomic::AtomicBool,
     }
     // SAFETY: `queue` points to a queue that outlives every probe in these
     // tests and is only read through its atomic word.
@@ -819,6 +891,7 @@ mod tests {
             panics,
             queue,
             cloned_under_lock: Default::default(),
+            woken_under_lock: Default::default(),
         })
     }
 
@@ -844,6 +917,11 @@ mod tests {
         unsafe fn wake(p: *const ()) {
             // SAFETY: consumes this waker's reference.
             let p = unsafe { Arc::from_raw(p.cast::<Probe>()) };
+            // SAFETY: the queue outlives the probe (see `Probe`).
+            let word = unsafe { (*p.queue).word.load(Ordering::Relaxed) };
+            if word & LOCKED != 0 {
+                p.woken_under_lock.store(true, Ordering::Relaxed);
+            }
             p.wakes.fetch_add(1, Ordering::Relaxed);
             assert!(!p.panics, "a user waker panics in wake");
         }
@@ -884,6 +962,39 @@ mod tests {
         assert_eq!(late.wakes.load(Ordering::Relaxed), 1);
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(list)));
         assert!(dropped.is_err(), "the kept panic is re-raised on drop");
+    }
+
+    #[test]
+    fn wake_in_batches_wakes_every_batch_outside_the_lock_then_reraises() {
+        const N: usize = 2 * WakeList::CAPACITY + 3;
+        let queue = WaitQueue::new(0);
+        let nodes = nodes::<N>();
+        // One waker of the first batch panics.
+        let probes: Vec<_> = (0..N).map(|i| probe(i == 1, &queue)).collect();
+        {
+            let mut guard = queue.lock();
+            for (node, p) in nodes.iter().zip(&probes) {
+                // SAFETY: the nodes outlive their time in the queue (all are
+                // notified below).
+                unsafe { guard.push_back(node, probe_waker(p)) };
+            }
+        }
+        let mut batches = 0;
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wake_in_batches(&queue, None, |guard, wakers| {
+                batches += 1;
+                guard.notify_batch(wakers, 7)
+            });
+        }));
+        assert!(run.is_err(), "the waker's panic reaches the caller");
+        assert_eq!(batches, 3, "the panic did not stop the later batches");
+        assert_eq!(queue.len(), 0);
+        for (node, p) in nodes.iter().zip(&probes) {
+            assert_eq!(node.state(), NOTIFIED);
+            assert_eq!(node.data(), 7);
+            assert_eq!(p.wakes.load(Ordering::Relaxed), 1);
+            assert!(!p.woken_under_lock.load(Ordering::Relaxed));
+        }
     }
 
     #[test]

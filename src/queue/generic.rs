@@ -7,7 +7,7 @@ use super::error::{GetError, PutError};
 use super::futures::{Get, Put};
 use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
 use super::storage::{Fifo, Storage};
-use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
+use crate::lowlevel::queue::{QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::UnsafeCell;
 use crate::lowlevel::wait::drive;
 use crate::lowlevel::{WaitError, Waiter, deadline_after, with_current_waiter};
@@ -734,22 +734,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let mut guard = self.queue.lock();
         self.with_inner(&guard, |inner| inner.closed = true);
         self.publish(&mut guard);
-        let mut wakers = WakeList::new();
-        loop {
-            while !wakers.is_full() {
-                match guard.notify_front(CLOSED) {
-                    Some(waker) => wakers.push(waker),
-                    None => break,
-                }
-            }
-            let done = guard.is_empty();
-            drop(guard);
-            wakers.wake_all();
-            if done {
-                return;
-            }
-            guard = self.queue.lock();
-        }
+        // Nobody queues on a closed queue: the batches end when it is empty.
+        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
+            guard.notify_batch(wakers, CLOSED)
+        });
     }
 
     /// Closes the queue at once, as Python 3.13's `shutdown(immediate=True)`:
