@@ -509,8 +509,9 @@ impl Condition {
                 let mut lock_queue = Protocol::queue(lock).lock();
                 if Protocol::arrive_locked(lock, &mut lock_queue, owner).is_ok() {
                     // The lock is free: hand it over at once.
-                    // SAFETY: we still hold the condition's lock, under which
-                    // the waiter looks at its node.
+                    // SAFETY: the waiter looks at its node only under the
+                    // condition's lock (its `in_condition` check), which
+                    // `node` keeps held (it borrows `guard`).
                     wakers.push(unsafe { lock_queue.notify_detached(node, owner) });
                 } else {
                     // Queue it for the lock, asleep: the lock's release wakes it.

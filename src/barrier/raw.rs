@@ -114,13 +114,16 @@ impl RawBarrier {
     }
 
     #[inline]
-    fn load(&self, _guard: &QueueGuard<'_>) -> Tickets {
-        // SAFETY: we hold the queue lock (proven by `_guard`), which guards `tickets`.
+    fn load(&self, guard: &QueueGuard<'_>) -> Tickets {
+        debug_assert!(guard.locks(&self.queue));
+        // SAFETY: `guard` proves the queue lock is held (debug-checked to be
+        // this queue's), and it guards `tickets`.
         self.tickets.with(|p| unsafe { *p })
     }
 
     #[inline]
     fn store(&self, guard: &mut QueueGuard<'_>, tickets: Tickets) {
+        debug_assert!(guard.locks(&self.queue));
         // SAFETY: as in `load`.
         self.tickets.with_mut(|p| unsafe { *p = tickets });
         let pending = if Self::settled_queued(guard, &tickets) {

@@ -50,12 +50,10 @@ impl RawLimiter {
     }
 
     /// Runs `f` on the borrower list. The guard proves the queue lock is held.
-    fn with_list<R>(
-        &self,
-        _guard: &QueueGuard<'_>,
-        f: impl FnOnce(&mut Vec<(u64, u64)>) -> R,
-    ) -> R {
-        // SAFETY: the queue lock (borrowed for the call) guards the list.
+    fn with_list<R>(&self, guard: &QueueGuard<'_>, f: impl FnOnce(&mut Vec<(u64, u64)>) -> R) -> R {
+        debug_assert!(guard.locks(&self.queue));
+        // SAFETY: the queue lock (borrowed for the call, debug-checked to be
+        // this queue's) guards the list.
         self.borrowers.with_mut(|list| f(unsafe { &mut *list }))
     }
 

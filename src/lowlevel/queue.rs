@@ -135,26 +135,51 @@ impl Node {
     }
 
     /// Marks a node its owner has finished with (`IDLE`/`NOTIFIED` -> `DONE`).
+    /// Owner-only, like [`Node::data`] (checked in debug builds).
     #[inline]
     pub(crate) fn set_done(&self) {
+        self.debug_assert_owned();
         self.state.store(DONE as u8, Ordering::Relaxed);
     }
 
-    /// Sets the node's data; same rules as [`Node::data`].
+    /// Sets the node's data. Owner-only, like [`Node::data`] (checked in
+    /// debug builds).
     #[inline]
     pub(crate) fn set_data(&self, data: usize) {
-        // SAFETY: the caller owns the node (it is not queued) or holds the
-        // queue lock, so no other thread accesses `data` concurrently.
+        self.debug_assert_owned();
+        // SAFETY: the node is not WAITING, and the caller is its owner (see
+        // `data`), so no other thread accesses `data`.
         self.data.with_mut(|p| unsafe { *p = data })
     }
 
-    /// Reads the node's data. Only its owner may call this, and only while the
-    /// node is not `WAITING` (or under the queue lock).
+    /// Reads the node's data.
+    ///
+    /// **Owner-only:** the caller is the node's waiter, and the node is not
+    /// `WAITING`: `IDLE`, `NOTIFIED` (seen with `Acquire`, so what the
+    /// notifier wrote is visible) or `DONE`. Nobody else touches the data
+    /// then. A safe method with a state check rather than an `unsafe fn`
+    /// (why): the duty is a fact the node records itself, so debug builds
+    /// check it here, at every call, instead of trusting a `SAFETY:` line at
+    /// each of them; and the other half, "the caller is the owner", holds
+    /// by construction: only the waiter reaches its node outside the queue
+    /// lock (a notifier reaches a queued node's data through its
+    /// [`QueueGuard`]: [`Waiting::data`], [`Detached::data`]).
     #[inline]
     pub(crate) fn data(&self) -> usize {
-        // SAFETY: the caller owns the node or holds the queue lock, so no other
-        // thread writes `data` concurrently.
+        self.debug_assert_owned();
+        // SAFETY: as in `set_data`.
         self.data.with(|p| unsafe { *p })
+    }
+
+    /// Debug builds: panics if the node is `WAITING`, i.e. if its owner
+    /// touches a cell that the queue lock owns now (see [`Node::data`]).
+    #[inline]
+    fn debug_assert_owned(&self) {
+        debug_assert_ne!(
+            self.state.load(Ordering::Relaxed),
+            WAITING as u8,
+            "polysync: a queued node was accessed as if its waiter owned it"
+        );
     }
 
     /// Whether the stored waker already wakes the task `waker` wakes.
@@ -388,6 +413,14 @@ pub(crate) struct QueueGuard<'a> {
 }
 
 impl QueueGuard<'_> {
+    /// Whether this guard locks `queue`: what a function that takes a guard
+    /// as proof of a lock checks in debug builds (a guard of another queue
+    /// would prove nothing).
+    #[inline]
+    pub(crate) fn locks(&self, queue: &WaitQueue) -> bool {
+        ptr::eq(self.queue, queue)
+    }
+
     /// The user bits.
     #[inline]
     pub(crate) fn user(&self) -> u64 {
@@ -543,23 +576,33 @@ impl QueueGuard<'_> {
     /// ([`QueueGuard::notify_detached`]) while this guard is still held. Its
     /// waiter learns where it stands only under this queue's lock (see
     /// `condition.rs`), so the transit is invisible to it.
-    pub(crate) fn detach_front(&mut self) -> Option<Detached> {
+    ///
+    /// The returned [`Detached`] borrows this guard, so the lock stays held
+    /// (and this queue untouched) until the node has been attached or
+    /// notified.
+    pub(crate) fn detach_front(&mut self) -> Option<Detached<'_>> {
         let head = self.head();
         if head.is_null() {
             return None;
         }
         // SAFETY: `head` is linked in this queue and we hold the lock.
         unsafe { self.unlink(head) };
-        Some(Detached { node: head })
+        Some(Detached {
+            node: head,
+            _guard: std::marker::PhantomData,
+        })
     }
 
     /// Appends a node detached from another queue, keeping its waker.
     ///
     /// # Safety
-    /// The caller still holds the lock of the queue `node` was detached from,
-    /// and the node's waiter synchronizes on that lock before it touches the
-    /// node (so the node is alive and nobody else accesses it).
-    pub(crate) unsafe fn attach(&mut self, node: Detached) {
+    /// The node's waiter synchronizes on the lock of the queue the node was
+    /// detached from before it touches the node (a condition waiter checks
+    /// its `in_condition` flag under the condition's lock), so the node
+    /// stays alive and nobody else accesses it while that lock is held.
+    /// (That the lock is still held is guaranteed by the borrow in
+    /// [`Detached`].)
+    pub(crate) unsafe fn attach(&mut self, node: Detached<'_>) {
         assert!(
             self.word & COUNT_MASK != COUNT_MASK,
             "polysync: more than 2^31 - 1 waiters on one primitive"
@@ -589,7 +632,11 @@ impl QueueGuard<'_> {
     ///
     /// # Safety
     /// As for [`QueueGuard::attach`].
-    pub(crate) unsafe fn notify_detached(&mut self, node: Detached, data: usize) -> Option<Waker> {
+    pub(crate) unsafe fn notify_detached(
+        &mut self,
+        node: Detached<'_>,
+        data: usize,
+    ) -> Option<Waker> {
         // SAFETY: the node is alive and exclusively ours by the contract.
         unsafe {
             let node = &*node.node;
@@ -635,15 +682,23 @@ impl Drop for QueueGuard<'_> {
 
 /// A node taken out of one queue on its way into another (see
 /// [`QueueGuard::detach_front`]); still `WAITING`.
+///
+/// `'g` is the (mutable) borrow of the detaching queue's guard: while a
+/// `Detached` exists, that lock is held and nothing else can use the guard,
+/// so the node's cells are the holder's alone. This is what makes
+/// [`data`](Detached::data) and [`set_data`](Detached::set_data) safe.
 #[must_use = "a detached node must be attached or notified before the locks are released"]
-pub(crate) struct Detached {
+pub(crate) struct Detached<'g> {
     node: *const Node,
+    _guard: std::marker::PhantomData<&'g mut ()>,
 }
 
-impl Detached {
+impl Detached<'_> {
     /// The node's data.
     pub(crate) fn data(&self) -> usize {
-        // SAFETY: the detaching queue's lock is still held (see `detach_front`).
+        // SAFETY: the detaching queue's lock is held for `'g` (see the type),
+        // and that lock owns a WAITING node's data; the node is alive because
+        // its waiter synchronizes on that lock before it goes away.
         unsafe { (*self.node).data.with(|p| *p) }
     }
 
@@ -654,7 +709,8 @@ impl Detached {
     }
 }
 
-/// A read-only view of a waiting node under the lock.
+/// A read-only view of a waiting node under the lock: it borrows the
+/// guard for `'g`, so it cannot outlive the lock.
 pub(crate) struct Waiting<'g> {
     node: *const Node,
     _guard: std::marker::PhantomData<&'g ()>,
@@ -962,6 +1018,18 @@ mod tests {
         assert_eq!(late.wakes.load(Ordering::Relaxed), 1);
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(list)));
         assert!(dropped.is_err(), "the kept panic is re-raised on drop");
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "a queued node was accessed as if its waiter owned it")]
+    fn the_owner_may_not_touch_a_queued_nodes_data() {
+        let queue = WaitQueue::new(0);
+        let node = Node::new(0);
+        // SAFETY: the queue never follows the node's pointer after this test
+        // panics (nothing locks it again).
+        unsafe { queue.lock().push_back(&node, Waker::noop().clone()) };
+        let _ = node.data();
     }
 
     #[test]

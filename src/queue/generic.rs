@@ -219,10 +219,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// Runs `f` on the storage; the guard proves the queue lock is held.
     pub(super) fn with_inner<R>(
         &self,
-        _guard: &QueueGuard<'_>,
+        guard: &QueueGuard<'_>,
         f: impl FnOnce(&mut Inner<S>) -> R,
     ) -> R {
-        // SAFETY: the queue lock (borrowed through `_guard`) guards `inner`.
+        debug_assert!(guard.locks(&self.queue));
+        // SAFETY: the queue lock (borrowed through `guard`, debug-checked to
+        // be this queue's) guards `inner`.
         self.inner.with_mut(|p| f(unsafe { &mut *p }))
     }
 
@@ -242,9 +244,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         restore: bool,
     ) -> Option<Waker> {
         if let Some(entry) = Self::front_of(guard, GETTER) {
-            // SAFETY: the entry is queued (alive) and we hold the lock, which
-            // guards a waiting entry's slot.
-            unsafe { (*entry).slot.with_mut(|p| *p = Some(item)) };
+            // SAFETY: `front_of` found the entry at the front of this queue,
+            // whose lock we hold: it is alive and WAITING here.
+            unsafe { (*entry).hand(guard, item) };
             return guard.notify_front(HANDED).flatten();
         }
         self.with_inner(guard, |inner| {
@@ -331,8 +333,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             None
         };
         if let Some(entry) = putter {
-            // SAFETY: the entry is queued (alive); we hold the lock.
-            let moved = unsafe { (*entry).take() };
+            // SAFETY: as in `place`: the front of this queue, locked by `guard`.
+            let moved = unsafe { (*entry).take_queued(guard) };
             if let Some(moved) = moved {
                 self.count_new_task(guard);
                 self.with_inner(guard, |inner| inner.items.push(moved));
