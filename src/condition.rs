@@ -81,9 +81,32 @@ use std::time::{Duration, Instant};
 /// waiter.join().unwrap();
 /// ```
 pub struct Condition {
-    /// User bits: the notify round, bumped by every `notify`.
+    /// User bits: the notify round (see the table below).
     queue: WaitQueue,
 }
+
+// The user bits of a condition's queue word: `r`, the notify round, a `u32`
+// that wraps. Written only under the condition's lock.
+//
+// | the round | a new wait                          | `notify(n)`, at its first batch | its later batches |
+// |-----------|-------------------------------------|---------------------------------|-------------------|
+// | `r`       | queues with `Entry::round = r`      | takes `current = r`, sets `r + 1` | serve, from the front, entries whose round is at most `current` (a distance below 2^31), stopping at the first newer one |
+//
+// So entries queue in round order, and a notify never wakes a wait that
+// started while it ran (those carry `current + 1` or later). The distance
+// cannot reach 2^31 for a queued entry: every notify serves at least the
+// front entry, and fewer than 2^31 entries queue at once.
+//
+// Where an entry stands, from its `in_condition` flag and its node's state
+// (the waiter reads the flag under the condition's lock):
+//
+// | `in_condition` | node state | the entry                          | its node belongs to     |
+// |----------------|------------|------------------------------------|-------------------------|
+// | 0              | `IDLE`     | not queued yet (or withdrawn)      | its waiter              |
+// | 1              | `WAITING`  | in the condition's queue           | the condition's lock    |
+// | 0              | `WAITING`  | moved by `notify` to its lock's queue, asleep | that queue's lock (both locks while it moves) |
+// | 0              | `NOTIFIED` | handed the lock (by `notify` or by the lock's release) | its waiter |
+// | 0              | `DONE`     | finished                           | its waiter              |
 
 /// What a waiter leaves in the condition's queue. `repr(C)` with the node
 /// first, so `notify` can reach the rest from the node pointer (queued with

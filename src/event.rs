@@ -137,6 +137,7 @@ pub(crate) use event_wait_forms;
 /// futures_lite::future::block_on(ready.wait()); // returns at once
 /// ```
 pub struct Event {
+    /// User bits: `SET` (see the table above).
     queue: WaitQueue,
 }
 

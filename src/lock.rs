@@ -10,8 +10,23 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// User bits of the lock's queue word: 1 while the lock is held. Who holds
-/// it (when known) is in `Lock::owner`: a 64-bit identity does not fit here.
+// The user bits of a lock's queue word, with the `owner` word beside it (a
+// 64-bit identity does not fit in the user bits):
+//
+// | LOCKED | `owner` | the lock                                   | a new acquisition             | a release                    |
+// |--------|---------|--------------------------------------------|-------------------------------|------------------------------|
+// | 0      | 0       | free (nobody is queued)                    | sets LOCKED, then `owner`     | -                            |
+// | 1      | 0       | held by a unit without identity (an async task without one), or changing hands | queues (its data: its identity, 0 if none) | see the next row |
+// | 1      | `id`    | held by unit `id`                          | by `id` itself: panics (it would deadlock); else queues | clears `owner`; nobody queued: clears LOCKED; else hands over (below) |
+// | 0      | `id`    | never: `owner` is written after LOCKED is set and cleared before LOCKED is | - | - |
+//
+// LOCKED is set by the winner of the idle word's compare-exchange
+// (`try_fast`) or under the queue lock (`arrive_locked`), and cleared by a
+// release: by a compare-exchange while nobody is queued, else under the
+// queue lock. A release with waiters leaves LOCKED set and, under the queue
+// lock, writes the front node's identity to `owner` and notifies it (direct
+// hand-off: nobody can barge in). `owner` is only a hint for the re-entry
+// check: a stale read can miss a holder, never invent one (see the field).
 const LOCKED: u64 = 1;
 
 /// A fair mutual-exclusion lock without data (see [`Mutex`](crate::Mutex)
@@ -55,6 +70,7 @@ const LOCKED: u64 = 1;
 /// assert!(!lock.locked());
 /// ```
 pub struct Lock {
+    /// User bits: `LOCKED` (see the table above).
     queue: WaitQueue,
     /// The raw [`UnitId`](crate::lowlevel::UnitId) the lock was given to,
     /// when known (blocking and `try_*` calls: the current unit; async: the

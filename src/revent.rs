@@ -201,7 +201,7 @@ impl<P: Broadcast> std::fmt::Debug for EpochWait<'_, P> {
 /// assert!(!event.try_wait_for(std::time::Duration::from_millis(1)));
 /// ```
 pub struct REvent {
-    /// User bits: [`SET`].
+    /// User bits: `SET` (see the table above), with `epoch` beside it.
     queue: WaitQueue,
     epoch: Epoch,
 }

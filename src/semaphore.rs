@@ -10,10 +10,26 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// The shared core: the free permits live in the queue word's user bits.
-/// A release hands permits straight to queued waiters (the free count does
-/// not rise while anyone waits), so waiters are served strictly FIFO.
+// The user bits of a semaphore's queue word: the free permits `v`,
+// `0..=max` (`max` is `USER_MAX`, a bounded semaphore's maximum, or 1):
+//
+// | `v` | queued nodes | the semaphore   | an acquisition             | `release(n)`                     |
+// |-----|--------------|-----------------|----------------------------|----------------------------------|
+// | > 0 | none         | permits free    | takes one: `v - 1`         | `v + n` (over `max`: an error, or capped with `saturate`) |
+// | 0   | none         | all taken       | queues (data: the maximum, for `pass_on`) | `v = n` (same limit)   |
+// | 0   | k > 0        | all taken, k wait | queues behind them       | hands min(n, k) permits to the oldest waiters (`v` stays 0); the rest, once nobody waits, to `v` |
+// | > 0 | k > 0        | never (outside a release's critical section): permits are handed to waiters before `v` rises | - | - |
+//
+// `v` changes lock-free while nobody is queued (`update_if_idle`), else
+// under the queue lock. A permit handed to a node whose future is then
+// dropped goes back through `release(1)` (`pass_on`): to the next waiter.
+
+/// The shared core: the free permits live in the queue word's user bits
+/// (see the table above). A release hands permits straight to queued
+/// waiters (the free count does not rise while anyone waits), so waiters are
+/// served strictly FIFO.
 pub(crate) struct RawSemaphore {
+    /// User bits: the free permits.
     queue: WaitQueue,
 }
 

@@ -16,11 +16,29 @@ use std::task::{Context, Poll};
 pub(super) const ALREADY: usize = 1 << (usize::BITS - 1);
 pub(super) const ID_MASK: usize = !ALREADY;
 
+// The user bits of a limiter's queue word: `b`, the borrowed tokens (one
+// per borrowing unit, whatever its levels), with the `total` word and the
+// borrower list beside it:
+//
+// | `b` vs `total` | queued nodes | a unit on the list borrows again | a new unit borrows | a borrower's last level is released |
+// |----------------|--------------|----------------------------------|--------------------|-------------------------------------|
+// | `b < total`    | none         | at once: one more level (non-reentrant: `ALREADY`, an error) | takes a token: joins the list, `b + 1` | leaves the list, `b - 1` |
+// | `b >= total`   | any          | the same, even while others queue | queues (data: its identity) | leaves the list, `b - 1`, then `hand_out` gives free tokens to the oldest waiters (list + 1, `b + 1` each) |
+// | `b < total`    | some         | only inside `hand_out`, which serves the front until `b == total` | - | - |
+//
+// `b`, `total` and the list change only under the queue lock; `b` and
+// `total` are read lock-free for snapshots. `set_total` may leave
+// `b > total` (tokens are not taken back): new units queue until enough
+// borrowers leave. A queued node of a unit that is already on the list
+// (a task polling two borrows at once) is served by `hand_out` without a
+// token.
+
 /// The shared core. The queue word's user bits count the borrowed tokens
 /// (one per borrower); the borrower list lives beside the queue and is
 /// guarded by the queue lock. Tokens are handed straight to queued waiters,
 /// oldest first.
 pub(super) struct RawLimiter {
+    /// User bits: the borrowed tokens (see the table above).
     pub(super) queue: WaitQueue,
     /// Written under the queue lock; read lock-free for snapshots.
     total: AtomicU64,

@@ -3,6 +3,20 @@
 use crate::lowlevel::queue::{Node, QueueGuard, WAITING};
 use crate::lowlevel::sync::UnsafeCell;
 
+// A queue entry's node data and slot, by node state:
+//
+// | data     | node state       | the entry                                   | its slot                      |
+// |----------|------------------|---------------------------------------------|-------------------------------|
+// | `GETTER` | `IDLE`, `WAITING` | a get that waits for an item               | empty                         |
+// | `PUTTER` | `IDLE`, `WAITING` | a put that waits for room                  | its item                      |
+// | `HANDED` | `NOTIFIED`       | served: a getter was handed an item, or a putter's item went in | getter: the item; putter: empty |
+// | `CLOSED` | `NOTIFIED`       | woken by `close`                            | getter: empty; putter: its item, to give back |
+//
+// A notifier writes the data and the slot under the queue lock while the
+// node is `WAITING`, then marks it `NOTIFIED`; a getter's front node is
+// `GETTER` and a putter's `PUTTER` until then, which is how notifiers tell
+// the two apart at the front of the one wait list.
+
 /// Node data of a queued getter.
 pub(super) const GETTER: usize = 0;
 /// Node data of a queued putter.

@@ -78,6 +78,8 @@ pub(super) struct Inner<S> {
 /// producer.join().unwrap();
 /// ```
 pub struct GenericQueue<T, S = Fifo<T>> {
+    /// User bits: the readiness summary (`HAS_ITEMS`, `HAS_ROOM`,
+    /// `IS_CLOSED`; see the table in `spin.rs`), kept only when spinning.
     pub(super) queue: WaitQueue,
     /// `usize::MAX` when unbounded.
     cap: usize,

@@ -32,6 +32,24 @@ use crate::lowlevel::Waiter;
 use crate::lowlevel::queue::QueueGuard;
 use crate::lowlevel::sync::Ordering;
 
+// The user bits of a queue's lock word: a readiness summary, kept only by a
+// spinning queue (a queue that does not spin leaves them 0):
+//
+// | IS_CLOSED | HAS_ITEMS | HAS_ROOM | the storage               | a spinning get          | a spinning put          |
+// |-----------|-----------|----------|---------------------------|-------------------------|-------------------------|
+// | 0         | 0         | 1        | empty                     | keeps spinning          | tries (`try_put`)       |
+// | 0         | 1         | 1        | some items, room for more | tries (`try_get`)       | tries                   |
+// | 0         | 1         | 0        | full                      | tries                   | keeps spinning          |
+// | 0         | 0         | 0        | never (a capacity is at least 1) | -                | -                       |
+// | 1         | any       | any      | closed                    | tries (takes what is left, then fails) | tries (fails) |
+//
+// Rewritten under the queue lock by every operation that changes the
+// storage or closes the queue (`publish`), and published by the unlock that
+// ends it. A spinner reads it without the lock as a hint only: the `try_*`
+// call it leads to decides under the lock. The wait list's own state (who
+// is queued, and whether as a getter or a putter) is in the nodes' data
+// (`GETTER`, `PUTTER`, then `HANDED` or `CLOSED`), not here.
+
 /// The storage holds at least one item.
 pub(super) const HAS_ITEMS: u64 = 1;
 /// The storage holds fewer items than the capacity.
