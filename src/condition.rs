@@ -263,8 +263,26 @@ impl Condition {
     }
 
     /// Releases the guard's lock, waits for a notification, and returns with
-    /// the lock held again. Cancel-safe: dropping the future gives up the
-    /// wait (passing on a notification it already received).
+    /// the lock held again. The lock is released at the first poll, once the
+    /// wait is queued (so a notify after that poll reaches it).
+    ///
+    /// # Cancel safety
+    /// Dropping the future never loses a notification, and **never leaves
+    /// the lock held**: the guard was moved into the future, so a dropped
+    /// wait returns nothing. At each point:
+    /// - before its first poll: the guard drops with it, which releases the
+    ///   lock; nothing was queued;
+    /// - while it waits in the condition's queue: it leaves the queue (the
+    ///   lock was released at the first poll);
+    /// - after a notify moved it to the lock's queue, before the lock was
+    ///   handed to it: it leaves that queue and passes the notification on
+    ///   (`notify(1)`), so another waiter is woken in its place;
+    /// - after the lock was handed to it, before it was polled again: it
+    ///   releases the lock (to the lock's next waiter) and passes the
+    ///   notification on.
+    ///
+    /// To give up a wait and keep the lock, use a timed blocking form
+    /// ([`wait_for`](Condition::wait_for)), which takes the lock again.
     ///
     /// ```
     /// use polysync::{Condition, Lock};
@@ -408,6 +426,15 @@ impl Condition {
     /// Waits asynchronously while `condition` returns `true` (aiologic's
     /// `wait_for(predicate)` with the predicate negated, std's `wait_while`).
     /// The predicate runs with the lock held.
+    ///
+    /// # Cancel safety
+    /// The future holds the guard, or one [`wait`](Condition::wait) at a
+    /// time, so dropping it is dropping one of those: before its first
+    /// poll, the guard drops and the lock is released; while it waits, as
+    /// for [`wait`](Condition::wait): it leaves whichever queue it is in,
+    /// passes on a notification it received (and the lock, if it was
+    /// handed over), and the lock is not held afterwards. No notification
+    /// is lost; the predicate is not called again.
     ///
     /// ```
     /// use polysync::{Condition, Mutex};

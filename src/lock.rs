@@ -91,8 +91,8 @@ impl Lock {
         }
     }
 
-    /// Acquires the lock asynchronously. The future is cancel-safe: dropping
-    /// it gives up its place (or passes on a hand-off it already received).
+    /// Acquires the lock asynchronously, in FIFO order with every other
+    /// waiter.
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -103,6 +103,20 @@ impl Lock {
     /// assert!(!lock.locked());
     /// # });
     /// ```
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives up its place in line and nothing else; the
+    /// lock is never left held by a dropped future:
+    /// - before its first poll: nothing happened (not even the re-entry
+    ///   check);
+    /// - while queued: it leaves the queue; the waiters behind it keep
+    ///   their order;
+    /// - after a release handed it the lock, before it was polled again:
+    ///   it owns the lock already, so the drop releases it at once, to the
+    ///   next waiter (or unlocks it).
+    ///
+    /// So it can be raced in a `select!` or under a timeout: losing costs
+    /// only the place in line.
     ///
     /// # Panics
     /// At the first poll, if the current task has an identity (see

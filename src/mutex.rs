@@ -79,7 +79,7 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// Locks asynchronously; cancel-safe.
+    /// Locks asynchronously, in FIFO order with every other waiter.
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -88,6 +88,13 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().await, 2);
     /// # });
     /// ```
+    ///
+    /// # Cancel safety
+    /// As for [`Lock::acquire`]: dropping the future gives up its place in
+    /// line and nothing else. Before its first poll nothing happened; while
+    /// queued it leaves the queue; after a release handed it the mutex,
+    /// before it was polled again, the drop unlocks it at once (to the next
+    /// waiter). The value is untouched in every case.
     ///
     /// # Panics
     /// At the first poll, if the current task has an identity (see

@@ -162,8 +162,20 @@ impl RLock {
     /// Acquires one level asynchronously, as the current task (see
     /// [`current_task`]): at once if the task owns the lock already,
     /// otherwise in FIFO order. The identity is read at the first poll.
-    /// Cancel-safe: dropping the future gives up its place, or passes on a
-    /// hand-off it already received.
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives up its place in line and nothing else; no
+    /// level is left held by a dropped future:
+    /// - before its first poll: nothing happened (the identity was not even
+    ///   read);
+    /// - while queued: it leaves the queue; the waiters behind it keep
+    ///   their order;
+    /// - after a release handed it the lock (with one level), before it was
+    ///   polled again: that level is released at once, so the lock goes to
+    ///   the next waiter (or is unlocked).
+    ///
+    /// A re-entry, or the [`NoTaskIdentity`] error, completes at the first
+    /// poll: there is nothing to cancel.
     ///
     /// # Errors
     /// [`NoTaskIdentity`] (at the first poll) if the future is not polled

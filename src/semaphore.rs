@@ -137,8 +137,8 @@ pub(crate) type RawAcquire<'a> = Wait<'a, RawSemaphore>;
 
 macro_rules! acquire_methods {
     ($permit:ident, $ctor:literal, $max:expr) => {
-        /// Takes one permit asynchronously; cancel-safe (a permit handed to a
-        /// dropped future goes to the next waiter).
+        /// Takes one permit asynchronously, in FIFO order with every other
+        /// waiter.
         ///
         /// ```
         /// # futures_lite::future::block_on(async {
@@ -149,6 +149,16 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.value(), 1);
         /// # });
         /// ```
+        ///
+        /// # Cancel safety
+        /// Dropping the future gives up its place in line and loses no
+        /// permit:
+        /// - before its first poll: nothing happened;
+        /// - while queued: it leaves the queue; the waiters behind it keep
+        ///   their order;
+        /// - after a release handed it a permit, before it was polled
+        ///   again: the permit is released at once, to the next waiter (or
+        ///   back to the free count).
         #[inline]
         pub fn acquire(&self) -> Acquire<'_, Self> {
             Acquire {

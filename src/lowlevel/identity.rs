@@ -327,6 +327,16 @@ pub struct Identified<F> {
 /// let b = polysync::lowlevel::identified(async {});
 /// assert_ne!(a.unit(), b.unit());
 /// ```
+///
+/// # Cancel safety
+/// Dropping an [`Identified`] drops the inner future, exactly as dropping
+/// that future directly would: each wait inside it follows its own cancel
+/// safety, and each guard inside it releases what it holds. The identity is
+/// never given to another unit, so nothing can act as the dropped task
+/// afterwards: a level kept without a guard
+/// ([`RLockGuard::forget`](crate::RLockGuard::forget),
+/// [`LimiterToken::forget`](crate::LimiterToken::forget)) stays held for
+/// good. Release those before the task can be dropped.
 pub fn identified<F: Future>(fut: F) -> Identified<F> {
     // SAFETY: a freshly allocated identity belongs to no other unit.
     unsafe { Identified::with_unit(fut, UnitId::allocate()) }
