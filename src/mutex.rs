@@ -1,6 +1,7 @@
 //! [`Mutex<T>`]: data protected by a [`Lock`].
 
 use crate::lock::{self, Caller, Lock, LockGuard};
+use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::wait::blocking;
 use crate::lowlevel::{WaitError, Waiter, deadline_after};
 use std::cell::UnsafeCell;
@@ -45,26 +46,15 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {
-    /// A new unlocked mutex holding `value`.
-    ///
-    /// ```
-    /// static CONFIG: polysync::Mutex<Vec<u8>> = polysync::Mutex::new(Vec::new());
-    /// CONFIG.lock_blocking().push(1);
-    /// ```
-    #[cfg(not(polysync_loom))]
-    pub const fn new(value: T) -> Self {
-        Self {
-            lock: Lock::new(),
-            data: UnsafeCell::new(value),
-        }
-    }
-
-    /// A new unlocked mutex holding `value`.
-    #[cfg(polysync_loom)]
-    pub fn new(value: T) -> Self {
-        Self {
-            lock: Lock::new(),
-            data: UnsafeCell::new(value),
+    const_fn! {
+        /// A new unlocked mutex holding `value`.
+        ///
+        /// ```
+        /// static CONFIG: polysync::Mutex<Vec<u8>> = polysync::Mutex::new(Vec::new());
+        /// CONFIG.lock_blocking().push(1);
+        /// ```
+        pub fn new(value: T) -> Self {
+            Self { lock: Lock::new(), data: UnsafeCell::new(value) }
         }
     }
 

@@ -26,7 +26,9 @@
 //! A waiter that sees `NOTIFIED` with `Acquire` owns the node again together
 //! with whatever was handed to it.
 
-use super::sync::{AtomicU8, AtomicU64, Ordering, UnsafeCell, backoff, const_fn};
+use super::sync::{
+    AtomicU8, AtomicU64, Ordering, Serial, SerialGuard, UnsafeCell, backoff, const_fn,
+};
 use std::marker::PhantomPinned;
 use std::ptr;
 use std::task::Waker;
@@ -267,13 +269,9 @@ pub(crate) struct WaitQueue {
     word: AtomicU64,
     /// Oldest node; `head.prev` is the newest. Null when empty.
     head: UnsafeCell<*const Node>,
-    /// Under loom, contended `lock()` calls block on this mutex instead of
-    /// spinning: loom cannot bound a spin loop whose yields cost no
-    /// preemption, and three threads spinning on one bit exhaust its branch
-    /// budget on schedules no real scheduler produces. The lock bit and its
-    /// interplay with the lock-free fast paths stay exactly as in real runs.
-    #[cfg(polysync_loom)]
-    serial: loom::sync::Mutex<()>,
+    /// Zero-sized in real builds; under loom, what contended `lock()` calls
+    /// block on instead of spinning (see [`Serial`]).
+    serial: Serial,
 }
 
 // SAFETY: the raw pointers are only followed under the queue lock, and the
@@ -289,8 +287,7 @@ impl WaitQueue {
             WaitQueue {
                 word: AtomicU64::new(user << USER_SHIFT),
                 head: UnsafeCell::new(ptr::null()),
-                #[cfg(polysync_loom)]
-                serial: loom::sync::Mutex::new(()),
+                serial: Serial::new(),
             }
         }
     }
@@ -357,11 +354,7 @@ impl WaitQueue {
     /// short back-off (then yielding the core) is the right wait here.
     #[inline]
     pub(crate) fn lock(&self) -> QueueGuard<'_> {
-        #[cfg(polysync_loom)]
-        let serial = self
-            .serial
-            .lock()
-            .expect("never poisoned: nothing panics under it");
+        let serial = self.serial.enter();
         let mut word = self.word.load(Ordering::Relaxed);
         let mut step = 0;
         loop {
@@ -376,7 +369,6 @@ impl WaitQueue {
                         return QueueGuard {
                             queue: self,
                             word,
-                            #[cfg(polysync_loom)]
                             _serial: serial,
                         };
                     }
@@ -408,8 +400,7 @@ pub(crate) struct QueueGuard<'a> {
     /// Private copy of the word without the lock bit.
     word: u64,
     /// Released after `drop` has published the word (fields drop last).
-    #[cfg(polysync_loom)]
-    _serial: loom::sync::MutexGuard<'a, ()>,
+    _serial: SerialGuard<'a>,
 }
 
 impl QueueGuard<'_> {
