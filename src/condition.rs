@@ -19,7 +19,7 @@
 
 use crate::lock::{Lock, LockGuard};
 use crate::lowlevel::queue::{
-    NOTIFIED, Node, WAITING, WaitQueue, WakeList, node_of, refresh_waker,
+    Batch, NOTIFIED, Node, WAITING, WaitQueue, node_of, refresh_waker, wake_in_batches,
 };
 use crate::lowlevel::sync::{AtomicBool, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Withdraw, drive};
@@ -81,9 +81,32 @@ use std::time::{Duration, Instant};
 /// waiter.join().unwrap();
 /// ```
 pub struct Condition {
-    /// User bits: the notify round, bumped by every `notify`.
+    /// User bits: the notify round (see the table below).
     queue: WaitQueue,
 }
+
+// The user bits of a condition's queue word: `r`, the notify round, a `u32`
+// that wraps. Written only under the condition's lock.
+//
+// | the round | a new wait                          | `notify(n)`, at its first batch | its later batches |
+// |-----------|-------------------------------------|---------------------------------|-------------------|
+// | `r`       | queues with `Entry::round = r`      | takes `current = r`, sets `r + 1` | serve, from the front, entries whose round is at most `current` (a distance below 2^31), stopping at the first newer one |
+//
+// So entries queue in round order, and a notify never wakes a wait that
+// started while it ran (those carry `current + 1` or later). The distance
+// cannot reach 2^31 for a queued entry: every notify serves at least the
+// front entry, and fewer than 2^31 entries queue at once.
+//
+// Where an entry stands, from its `in_condition` flag and its node's state
+// (the waiter reads the flag under the condition's lock):
+//
+// | `in_condition` | node state | the entry                          | its node belongs to     |
+// |----------------|------------|------------------------------------|-------------------------|
+// | 0              | `IDLE`     | not queued yet (or withdrawn)      | its waiter              |
+// | 1              | `WAITING`  | in the condition's queue           | the condition's lock    |
+// | 0              | `WAITING`  | moved by `notify` to its lock's queue, asleep | that queue's lock (both locks while it moves) |
+// | 0              | `NOTIFIED` | handed the lock (by `notify` or by the lock's release) | its waiter |
+// | 0              | `DONE`     | finished                           | its waiter              |
 
 /// What a waiter leaves in the condition's queue. `repr(C)` with the node
 /// first, so `notify` can reach the rest from the node pointer (queued with
@@ -240,8 +263,26 @@ impl Condition {
     }
 
     /// Releases the guard's lock, waits for a notification, and returns with
-    /// the lock held again. Cancel-safe: dropping the future gives up the
-    /// wait (passing on a notification it already received).
+    /// the lock held again. The lock is released at the first poll, once the
+    /// wait is queued (so a notify after that poll reaches it).
+    ///
+    /// # Cancel safety
+    /// Dropping the future never loses a notification, and **never leaves
+    /// the lock held**: the guard was moved into the future, so a dropped
+    /// wait returns nothing. At each point:
+    /// - before its first poll: the guard drops with it, which releases the
+    ///   lock; nothing was queued;
+    /// - while it waits in the condition's queue: it leaves the queue (the
+    ///   lock was released at the first poll);
+    /// - after a notify moved it to the lock's queue, before the lock was
+    ///   handed to it: it leaves that queue and passes the notification on
+    ///   (`notify(1)`), so another waiter is woken in its place;
+    /// - after the lock was handed to it, before it was polled again: it
+    ///   releases the lock (to the lock's next waiter) and passes the
+    ///   notification on.
+    ///
+    /// To give up a wait and keep the lock, use a timed blocking form
+    /// ([`wait_for`](Condition::wait_for)), which takes the lock again.
     ///
     /// ```
     /// use polysync::{Condition, Lock};
@@ -386,6 +427,15 @@ impl Condition {
     /// `wait_for(predicate)` with the predicate negated, std's `wait_while`).
     /// The predicate runs with the lock held.
     ///
+    /// # Cancel safety
+    /// The future holds the guard, or one [`wait`](Condition::wait) at a
+    /// time, so dropping it is dropping one of those: before its first
+    /// poll, the guard drops and the lock is released; while it waits, as
+    /// for [`wait`](Condition::wait): it leaves whichever queue it is in,
+    /// passes on a notification it received (and the lock, if it was
+    /// handed over), and the lock is not held afterwards. No notification
+    /// is lost; the predicate is not called again.
+    ///
     /// ```
     /// use polysync::{Condition, Mutex};
     /// # futures_lite::future::block_on(async {
@@ -477,11 +527,7 @@ impl Condition {
         }
         let mut woken = 0;
         let mut round = None;
-        // One list for every batch: a panicking waker is re-raised only after
-        // the last batch (see `WakeList`).
-        let mut wakers = WakeList::new();
-        loop {
-            let mut guard = self.queue.lock();
+        wake_in_batches(&self.queue, None, |guard, wakers| {
             // This notify serves the waiters queued up to now; it moves the
             // round on, so waiters that queue while it runs are skipped.
             let current = *round.get_or_insert_with(|| {
@@ -489,15 +535,13 @@ impl Condition {
                 guard.set_user(u64::from(current.wrapping_add(1)));
                 current
             });
-            let mut batch_full = false;
             while woken < n {
                 if wakers.is_full() {
-                    batch_full = true;
-                    break;
+                    return Batch::More;
                 }
                 let entry = guard.front_node().cast::<Entry<'_>>();
                 if entry.is_null() {
-                    break;
+                    return Batch::Last;
                 }
                 // SAFETY: the entry is queued here and we hold this queue's
                 // lock, so it is alive, and it was queued through `node_of`,
@@ -506,7 +550,7 @@ impl Condition {
                 let (entry_round, lock, in_condition) =
                     unsafe { ((*entry).round, &*(*entry).lock, &(*entry).in_condition) };
                 if current.wrapping_sub(entry_round) >= 1 << 31 {
-                    break; // queued after this notify began
+                    return Batch::Last; // queued after this notify began
                 }
                 let mut node = guard.detach_front().expect("the front exists");
                 // Under the condition's lock: the waiter reads it there.
@@ -515,8 +559,9 @@ impl Condition {
                 let mut lock_queue = Protocol::queue(lock).lock();
                 if Protocol::arrive_locked(lock, &mut lock_queue, owner).is_ok() {
                     // The lock is free: hand it over at once.
-                    // SAFETY: we still hold the condition's lock, under which
-                    // the waiter looks at its node.
+                    // SAFETY: the waiter looks at its node only under the
+                    // condition's lock (its `in_condition` check), which
+                    // `node` keeps held (it borrows `guard`).
                     wakers.push(unsafe { lock_queue.notify_detached(node, owner) });
                 } else {
                     // Queue it for the lock, asleep: the lock's release wakes it.
@@ -527,12 +572,9 @@ impl Condition {
                 drop(lock_queue);
                 woken += 1;
             }
-            drop(guard);
-            wakers.wake_all();
-            if !batch_full {
-                return woken;
-            }
-        }
+            Batch::Last
+        });
+        woken
     }
 
     /// Wakes every waiter that is waiting now; returns how many.

@@ -8,6 +8,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+// The user bits of a countdown's queue word: its value, `0..=MAX`, with an
+// `Epoch` beside it (as for `REvent`, "set" meaning "the value is 0"):
+//
+// | value | the event | a new wait                              | reaching it                          |
+// |-------|-----------|-----------------------------------------|--------------------------------------|
+// | 0     | set       | returns at once                         | `down` to 0 or `clear` starts a round (epoch + 1) that wakes every queued node |
+// | > 0   | not set   | queues, its data the epoch at its start | `up` (never wakes anyone)            |
+//
+// The value changes lock-free while nobody is queued, else under the queue
+// lock, where a round starts.
+
 /// A counter that waiters wait on until it reaches zero: the event is *set*
 /// while the value is 0.
 ///
@@ -51,16 +62,7 @@ use std::task::{Context, Poll};
 /// # for w in workers { w.join().unwrap(); }
 /// ```
 pub struct CountdownEvent {
-    /// User bits: the value, `0..=MAX`, beside an [`Epoch`] (as for
-    /// [`REvent`](crate::REvent), with "set" meaning "the value is 0"):
-    ///
-    /// | value | the event | a new wait                        | reaching it                          |
-    /// |-------|-----------|-----------------------------------|--------------------------------------|
-    /// | 0     | set       | returns at once                   | `down` to 0 or `clear` starts a round (epoch + 1) that wakes every queued node |
-    /// | > 0   | not set   | queues, its data the epoch at its start | `up` (never wakes anyone)      |
-    ///
-    /// The value changes lock-free while nobody is queued, else under the
-    /// queue lock.
+    /// User bits: the value (see the table above).
     queue: WaitQueue,
     epoch: Epoch,
 }

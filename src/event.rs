@@ -1,6 +1,6 @@
 //! [`Event`]: a one-time event that wakes every waiter, of every world.
 
-use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
+use crate::lowlevel::queue::{QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait as RawWait, admit_if, drive};
 use crate::lowlevel::{WaitError, Waiter};
@@ -137,6 +137,7 @@ pub(crate) use event_wait_forms;
 /// futures_lite::future::block_on(ready.wait()); // returns at once
 /// ```
 pub struct Event {
+    /// User bits: `SET` (see the table above).
     queue: WaitQueue,
 }
 
@@ -170,24 +171,12 @@ impl Event {
             return false;
         }
         guard.set_user(SET);
-        // Wake in batches, never under the lock. Once SET is published no
-        // new waiter queues, so the loop ends.
-        let mut wakers = WakeList::new();
-        loop {
-            while !wakers.is_full() {
-                match guard.notify_front(0) {
-                    Some(waker) => wakers.push(waker),
-                    None => break,
-                }
-            }
-            let more = !guard.is_empty();
-            drop(guard);
-            wakers.wake_all();
-            if !more {
-                return true;
-            }
-            guard = self.queue.lock();
-        }
+        // Once SET is published no new waiter queues, so the batches end
+        // when the queue is empty.
+        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
+            guard.notify_batch(wakers, 0)
+        });
+        true
     }
 
     /// Whether the event is set.

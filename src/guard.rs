@@ -26,9 +26,20 @@ use crate::lowlevel::sync::{AtomicBool, Ordering, const_fn};
 /// assert!(reading.enter().is_ok());
 /// ```
 pub struct ResourceGuard {
+    /// Whether a unit is inside (see the table below).
     busy: AtomicBool,
     action: &'static str,
 }
+
+// The state word of a resource guard (it has no queue: nobody waits):
+//
+// | `busy` | the section | `enter()`                                  | the token's drop      |
+// |--------|-------------|--------------------------------------------|-----------------------|
+// | false  | free        | sets it (compare-exchange, `Acquire`): a token | -                 |
+// | true   | entered     | fails with `BusyResourceError`, changing nothing | clears it (`Release`) |
+//
+// Only the holder of the one token clears it, so an `enter` that succeeds
+// is ordered after everything the previous holder did inside.
 
 impl ResourceGuard {
     const_fn! {

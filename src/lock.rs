@@ -10,8 +10,23 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// User bits of the lock's queue word: 1 while the lock is held. Who holds
-/// it (when known) is in `Lock::owner`: a 64-bit identity does not fit here.
+// The user bits of a lock's queue word, with the `owner` word beside it (a
+// 64-bit identity does not fit in the user bits):
+//
+// | LOCKED | `owner` | the lock                                   | a new acquisition             | a release                    |
+// |--------|---------|--------------------------------------------|-------------------------------|------------------------------|
+// | 0      | 0       | free (nobody is queued)                    | sets LOCKED, then `owner`     | -                            |
+// | 1      | 0       | held by a unit without identity (an async task without one), or changing hands | queues (its data: its identity, 0 if none) | see the next row |
+// | 1      | `id`    | held by unit `id`                          | by `id` itself: panics (it would deadlock); else queues | clears `owner`; nobody queued: clears LOCKED; else hands over (below) |
+// | 0      | `id`    | never: `owner` is written after LOCKED is set and cleared before LOCKED is | - | - |
+//
+// LOCKED is set by the winner of the idle word's compare-exchange
+// (`try_fast`) or under the queue lock (`arrive_locked`), and cleared by a
+// release: by a compare-exchange while nobody is queued, else under the
+// queue lock. A release with waiters leaves LOCKED set and, under the queue
+// lock, writes the front node's identity to `owner` and notifies it (direct
+// hand-off: nobody can barge in). `owner` is only a hint for the re-entry
+// check: a stale read can miss a holder, never invent one (see the field).
 const LOCKED: u64 = 1;
 
 /// A fair mutual-exclusion lock without data (see [`Mutex`](crate::Mutex)
@@ -55,6 +70,7 @@ const LOCKED: u64 = 1;
 /// assert!(!lock.locked());
 /// ```
 pub struct Lock {
+    /// User bits: `LOCKED` (see the table above).
     queue: WaitQueue,
     /// The raw [`UnitId`](crate::lowlevel::UnitId) the lock was given to,
     /// when known (blocking and `try_*` calls: the current unit; async: the
@@ -75,8 +91,8 @@ impl Lock {
         }
     }
 
-    /// Acquires the lock asynchronously. The future is cancel-safe: dropping
-    /// it gives up its place (or passes on a hand-off it already received).
+    /// Acquires the lock asynchronously, in FIFO order with every other
+    /// waiter.
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -87,6 +103,20 @@ impl Lock {
     /// assert!(!lock.locked());
     /// # });
     /// ```
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives up its place in line and nothing else; the
+    /// lock is never left held by a dropped future:
+    /// - before its first poll: nothing happened (not even the re-entry
+    ///   check);
+    /// - while queued: it leaves the queue; the waiters behind it keep
+    ///   their order;
+    /// - after a release handed it the lock, before it was polled again:
+    ///   it owns the lock already, so the drop releases it at once, to the
+    ///   next waiter (or unlocks it).
+    ///
+    /// So it can be raced in a `select!` or under a timeout: losing costs
+    /// only the place in line.
     ///
     /// # Panics
     /// At the first poll, if the current task has an identity (see

@@ -1,6 +1,7 @@
 //! [`Mutex<T>`]: data protected by a [`Lock`].
 
 use crate::lock::{self, Caller, Lock, LockGuard};
+use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::wait::blocking;
 use crate::lowlevel::{WaitError, Waiter, deadline_after};
 use std::cell::UnsafeCell;
@@ -45,26 +46,15 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {
-    /// A new unlocked mutex holding `value`.
-    ///
-    /// ```
-    /// static CONFIG: polysync::Mutex<Vec<u8>> = polysync::Mutex::new(Vec::new());
-    /// CONFIG.lock_blocking().push(1);
-    /// ```
-    #[cfg(not(polysync_loom))]
-    pub const fn new(value: T) -> Self {
-        Self {
-            lock: Lock::new(),
-            data: UnsafeCell::new(value),
-        }
-    }
-
-    /// A new unlocked mutex holding `value`.
-    #[cfg(polysync_loom)]
-    pub fn new(value: T) -> Self {
-        Self {
-            lock: Lock::new(),
-            data: UnsafeCell::new(value),
+    const_fn! {
+        /// A new unlocked mutex holding `value`.
+        ///
+        /// ```
+        /// static CONFIG: polysync::Mutex<Vec<u8>> = polysync::Mutex::new(Vec::new());
+        /// CONFIG.lock_blocking().push(1);
+        /// ```
+        pub fn new(value: T) -> Self {
+            Self { lock: Lock::new(), data: UnsafeCell::new(value) }
         }
     }
 
@@ -79,7 +69,7 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// Locks asynchronously; cancel-safe.
+    /// Locks asynchronously, in FIFO order with every other waiter.
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -88,6 +78,13 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().await, 2);
     /// # });
     /// ```
+    ///
+    /// # Cancel safety
+    /// As for [`Lock::acquire`]: dropping the future gives up its place in
+    /// line and nothing else. Before its first poll nothing happened; while
+    /// queued it leaves the queue; after a release handed it the mutex,
+    /// before it was polled again, the drop unlocks it at once (to the next
+    /// waiter). The value is untouched in every case.
     ///
     /// # Panics
     /// At the first poll, if the current task has an identity (see

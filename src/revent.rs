@@ -7,7 +7,7 @@
 //! it, so that a round woken in batches never wakes a waiter that arrived
 //! after the event was cleared again.
 
-use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
+use crate::lowlevel::queue::{Batch, QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait as RawWait, admit_if};
 use std::future::Future;
@@ -38,7 +38,7 @@ const SET: u64 = 1;
 ///   queue is sorted by epoch.
 /// - A round started at epoch `e` wakes, from the front, exactly the nodes
 ///   whose data is not `e`: those queued before it. The lock is released
-///   between batches of [`WakeList::CAPACITY`]; nodes queued meanwhile carry
+///   between batches (see [`wake_in_batches`]); nodes queued meanwhile carry
 ///   `e` and stay queued. If, at a batch boundary, the epoch has moved on, a
 ///   newer round owns the rest of the queue (it wakes everything older than
 ///   itself) and the older round stops.
@@ -74,30 +74,25 @@ impl Epoch {
     /// Starts a wake-up round: wakes every node queued now, in batches,
     /// never under the lock. The caller has already made the condition true
     /// in `guard`'s user bits; it is published when the first batch is.
-    pub(crate) fn wake_round<'a>(&self, queue: &'a WaitQueue, mut guard: QueueGuard<'a>) {
+    pub(crate) fn wake_round<'a>(&self, queue: &'a WaitQueue, guard: QueueGuard<'a>) {
         if guard.is_empty() {
             return;
         }
         let now = self.0.load(Ordering::Relaxed).wrapping_add(1);
         self.0.store(now, Ordering::Relaxed);
         let mine = now as usize;
-        let mut wakers = WakeList::new();
-        loop {
-            while !wakers.is_full() && older_front(&guard, mine) {
+        wake_in_batches(queue, Some(guard), |guard, wakers| {
+            if self.0.load(Ordering::Relaxed) != now {
+                // A newer round started (between two batches; never before
+                // the first, which runs under the lock that set `now`): it
+                // wakes all that is left of ours.
+                return Batch::Last;
+            }
+            while !wakers.is_full() && older_front(guard, mine) {
                 wakers.push(guard.notify_front_keep().expect("front is queued"));
             }
-            let more = older_front(&guard, mine);
-            drop(guard);
-            wakers.wake_all();
-            if !more {
-                return;
-            }
-            guard = queue.lock();
-            if self.0.load(Ordering::Relaxed) != now {
-                // A newer round started; it wakes all that is left of ours.
-                return;
-            }
-        }
+            Batch::more_if(older_front(guard, mine))
+        });
     }
 
     fn value(&self) -> u64 {
@@ -206,7 +201,7 @@ impl<P: Broadcast> std::fmt::Debug for EpochWait<'_, P> {
 /// assert!(!event.try_wait_for(std::time::Duration::from_millis(1)));
 /// ```
 pub struct REvent {
-    /// User bits: [`SET`].
+    /// User bits: `SET` (see the table above), with `epoch` beside it.
     queue: WaitQueue,
     epoch: Epoch,
 }

@@ -52,8 +52,9 @@ use std::time::{Duration, Instant};
 /// assert!(!rlock.locked());
 /// ```
 pub struct RLock {
-    /// User bits: [`HELD`] while the lock is held, 0 when it is free. Who
-    /// holds it is in `owner` (a 64-bit identity does not fit the word).
+    /// User bits: [`HELD`] while the lock is held, 0 when it is free (see
+    /// the table above `HELD`). Who holds it is in `owner` (a 64-bit
+    /// identity does not fit the word).
     queue: WaitQueue,
     /// The owner's [`UnitId`] (raw), 0 while nobody owns it (free, or between
     /// a release and the hand-off or unlock that follows it); [`BUSY`] is
@@ -84,6 +85,26 @@ pub struct RLock {
 // the slow path. When only the owner touches its lock (the normal case) the
 // exchange never fails; a foreign release holds `BUSY` for a few
 // instructions and a concurrent re-entry backs off meanwhile.
+
+// The user bits of a reentrant lock's queue word, with the `owner` and
+// `count` words beside it:
+//
+// | HELD | `owner`     | `count`   | the lock                                   | a re-entry by `id`     | an acquisition by another unit | releasing the last level |
+// |------|-------------|-----------|--------------------------------------------|------------------------|--------------------------------|--------------------------|
+// | 0    | 0           | (stale)   | free (nobody is queued)                    | -                      | sets HELD, `count` = 1, then `owner` | -                  |
+// | 1    | 0           | (stale)   | changing hands: the last level was released and the unlock or hand-off is under way, or an acquirer set HELD and has not published `owner` yet | fails: takes the slow path (queues) | queues | - |
+// | 1    | `id`        | levels, ≥ 1 | owned by `id`                            | sets BUSY, `count` + 1, clears BUSY | queues            | sets BUSY, `count` = 0, `owner` = 0, then unlocks or hands off |
+// | 1    | `id \| BUSY` | changing | a unit holding a level of `id`'s (the owner, or a moved guard) changes `count` | backs off until BUSY clears | queues | (that unit is the releaser) |
+// | 0    | non-zero    | -         | never: `owner` is published after HELD is set and cleared before HELD is | - | - | - |
+//
+// HELD is set by the winner of the idle word's compare-exchange
+// (`try_fast`) or under the queue lock (`arrive_locked`) and cleared by
+// `unlock`: by a compare-exchange while nobody is queued, else under the
+// queue lock. A hand-off keeps HELD set and, under the queue lock, stores
+// `count` = 1 and then the front node's identity to `owner` (`Release`), so
+// the new owner (or a re-entry of the same unit that races its queued wait)
+// sees its one level. Only the unit that set BUSY, or the one making a new
+// owner before it publishes `owner`, writes `count` (see "Levels" below).
 
 /// The queue word's user bits while the lock is held.
 const HELD: u64 = 1;
@@ -141,8 +162,20 @@ impl RLock {
     /// Acquires one level asynchronously, as the current task (see
     /// [`current_task`]): at once if the task owns the lock already,
     /// otherwise in FIFO order. The identity is read at the first poll.
-    /// Cancel-safe: dropping the future gives up its place, or passes on a
-    /// hand-off it already received.
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives up its place in line and nothing else; no
+    /// level is left held by a dropped future:
+    /// - before its first poll: nothing happened (the identity was not even
+    ///   read);
+    /// - while queued: it leaves the queue; the waiters behind it keep
+    ///   their order;
+    /// - after a release handed it the lock (with one level), before it was
+    ///   polled again: that level is released at once, so the lock goes to
+    ///   the next waiter (or is unlocked).
+    ///
+    /// A re-entry, or the [`NoTaskIdentity`] error, completes at the first
+    /// poll: there is nothing to cancel.
     ///
     /// # Errors
     /// [`NoTaskIdentity`] (at the first poll) if the future is not polled

@@ -72,6 +72,13 @@ impl<T: ?Sized> RMutex<T> {
     /// Acquires one level asynchronously, as the current task; see
     /// [`RLock::acquire`].
     ///
+    /// # Cancel safety
+    /// As for [`RLock::acquire`]: dropping the future gives up its place in
+    /// line and nothing else. Before its first poll nothing happened; while
+    /// queued it leaves the queue; after a release handed it the lock,
+    /// before it was polled again, the drop releases that level at once (to
+    /// the next waiter). The value is untouched in every case.
+    ///
     /// # Errors
     /// [`NoTaskIdentity`] outside an identified task.
     ///

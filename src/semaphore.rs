@@ -1,7 +1,7 @@
 //! Counting semaphores: [`Semaphore`], [`BoundedSemaphore`] and
 //! [`BinarySemaphore`], all on one raw core.
 
-use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue, WakeList};
+use crate::lowlevel::queue::{Batch, QueueGuard, USER_MAX, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{WaitError, Waiter, deadline_after};
@@ -10,10 +10,26 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// The shared core: the free permits live in the queue word's user bits.
-/// A release hands permits straight to queued waiters (the free count does
-/// not rise while anyone waits), so waiters are served strictly FIFO.
+// The user bits of a semaphore's queue word: the free permits `v`,
+// `0..=max` (`max` is `USER_MAX`, a bounded semaphore's maximum, or 1):
+//
+// | `v` | queued nodes | the semaphore   | an acquisition             | `release(n)`                     |
+// |-----|--------------|-----------------|----------------------------|----------------------------------|
+// | > 0 | none         | permits free    | takes one: `v - 1`         | `v + n` (over `max`: an error, or capped with `saturate`) |
+// | 0   | none         | all taken       | queues (data: the maximum, for `pass_on`) | `v = n` (same limit)   |
+// | 0   | k > 0        | all taken, k wait | queues behind them       | hands min(n, k) permits to the oldest waiters (`v` stays 0); the rest, once nobody waits, to `v` |
+// | > 0 | k > 0        | never (outside a release's critical section): permits are handed to waiters before `v` rises | - | - |
+//
+// `v` changes lock-free while nobody is queued (`update_if_idle`), else
+// under the queue lock. A permit handed to a node whose future is then
+// dropped goes back through `release(1)` (`pass_on`): to the next waiter.
+
+/// The shared core: the free permits live in the queue word's user bits
+/// (see the table above). A release hands permits straight to queued
+/// waiters (the free count does not rise while anyone waits), so waiters are
+/// served strictly FIFO.
 pub(crate) struct RawSemaphore {
+    /// User bits: the free permits.
     queue: WaitQueue,
 }
 
@@ -58,13 +74,14 @@ impl RawSemaphore {
         if fast.is_ok() {
             return Ok(());
         }
-        let mut guard = self.queue.lock();
+        let guard = self.queue.lock();
         // Waiters take permits first; only what is left must fit under `max`.
         if !saturate && guard.user() + n > max + guard.len() as u64 {
             return Err(guard.user());
         }
-        let mut wakers = WakeList::new();
-        loop {
+        // Hands at most `n` permits to queued waiters, oldest first; what is
+        // left once the queue is empty goes to the free count.
+        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
             while n > 0 && !wakers.is_full() {
                 match guard.notify_front_keep() {
                     Some(waker) => {
@@ -78,13 +95,9 @@ impl RawSemaphore {
                 guard.set_user((guard.user() + n).min(max));
                 n = 0;
             }
-            drop(guard);
-            wakers.wake_all();
-            if n == 0 {
-                return Ok(());
-            }
-            guard = self.queue.lock();
-        }
+            Batch::more_if(n > 0)
+        });
+        Ok(())
     }
 }
 
@@ -124,8 +137,8 @@ pub(crate) type RawAcquire<'a> = Wait<'a, RawSemaphore>;
 
 macro_rules! acquire_methods {
     ($permit:ident, $ctor:literal, $max:expr) => {
-        /// Takes one permit asynchronously; cancel-safe (a permit handed to a
-        /// dropped future goes to the next waiter).
+        /// Takes one permit asynchronously, in FIFO order with every other
+        /// waiter.
         ///
         /// ```
         /// # futures_lite::future::block_on(async {
@@ -136,6 +149,16 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.value(), 1);
         /// # });
         /// ```
+        ///
+        /// # Cancel safety
+        /// Dropping the future gives up its place in line and loses no
+        /// permit:
+        /// - before its first poll: nothing happened;
+        /// - while queued: it leaves the queue; the waiters behind it keep
+        ///   their order;
+        /// - after a release handed it a permit, before it was polled
+        ///   again: the permit is released at once, to the next waiter (or
+        ///   back to the free count).
         #[inline]
         pub fn acquire(&self) -> Acquire<'_, Self> {
             Acquire {

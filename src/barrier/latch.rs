@@ -4,7 +4,7 @@ use super::error::{blocking_party, broken};
 use super::{
     Arrive, BROKEN_DATA, BarrierWaitError, BrokenBarrierError, Party, arrive_with, outcome,
 };
-use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
+use crate::lowlevel::queue::{Batch, QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{Ordering, const_fn};
 use crate::lowlevel::wait::Protocol;
 use crate::lowlevel::{Waiter, deadline_after};
@@ -304,31 +304,18 @@ impl Latch {
     /// Hands every queued node its outcome (passed wins over broken: they
     /// arrived before the abort), in batches woken outside the lock.
     fn drain(&self) {
-        let mut wakers = WakeList::new();
-        loop {
-            let mut guard = self.queue.lock();
+        wake_in_batches(&self.queue, None, |guard, wakers| {
             let user = guard.user();
             if user & (L_PASSED | L_BROKEN) == 0 {
-                return;
+                return Batch::Last;
             }
             let data = if user & L_PASSED != 0 {
                 PASSED_DATA
             } else {
                 BROKEN_DATA
             };
-            while !wakers.is_full() {
-                match guard.notify_front(data) {
-                    Some(waker) => wakers.push(waker),
-                    None => break,
-                }
-            }
-            let more = !guard.is_empty();
-            drop(guard);
-            wakers.wake_all();
-            if !more {
-                return;
-            }
-        }
+            guard.notify_batch(wakers, data)
+        });
     }
 }
 

@@ -3,7 +3,7 @@
 //! batches, breaking and resetting.
 
 use super::{BROKEN_DATA, BrokenBarrierError, Party, outcome};
-use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
+use crate::lowlevel::queue::{Batch, QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{Ordering, UnsafeCell, const_fn};
 use crate::lowlevel::wait::Protocol;
 
@@ -114,13 +114,16 @@ impl RawBarrier {
     }
 
     #[inline]
-    fn load(&self, _guard: &QueueGuard<'_>) -> Tickets {
-        // SAFETY: we hold the queue lock (proven by `_guard`), which guards `tickets`.
+    fn load(&self, guard: &QueueGuard<'_>) -> Tickets {
+        debug_assert!(guard.locks(&self.queue));
+        // SAFETY: `guard` proves the queue lock is held (debug-checked to be
+        // this queue's), and it guards `tickets`.
         self.tickets.with(|p| unsafe { *p })
     }
 
     #[inline]
     fn store(&self, guard: &mut QueueGuard<'_>, tickets: Tickets) {
+        debug_assert!(guard.locks(&self.queue));
         // SAFETY: as in `load`.
         self.tickets.with_mut(|p| unsafe { *p = tickets });
         let pending = if Self::settled_queued(guard, &tickets) {
@@ -196,10 +199,8 @@ impl RawBarrier {
     /// Hands the decided nodes at the front their outcome, in batches woken
     /// outside the lock, and opens phases that filled up meanwhile.
     fn drain(&self) {
-        let mut wakers = WakeList::new();
-        loop {
-            let mut guard = self.queue.lock();
-            let mut t = self.load(&guard);
+        wake_in_batches(&self.queue, None, |guard, wakers| {
+            let mut t = self.load(guard);
             let mut more = false;
             while let Some(ticket) = guard.front().map(|front| front.data()) {
                 let off = t.off(ticket);
@@ -222,13 +223,9 @@ impl RawBarrier {
                 }
                 wakers.push(guard.notify_front(data).expect("the front exists"));
             }
-            self.store(&mut guard, t);
-            drop(guard);
-            wakers.wake_all();
-            if !more {
-                return;
-            }
-        }
+            self.store(guard, t);
+            Batch::more_if(more)
+        });
     }
 }
 

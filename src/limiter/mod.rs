@@ -146,7 +146,17 @@ impl CapacityLimiter {
     }
 
     /// Borrows a token asynchronously for the current task (its identity is
-    /// read at the first poll). Cancel-safe.
+    /// read at the first poll), in FIFO order with every other borrower.
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives up its place in line and loses no token:
+    /// - before its first poll: nothing happened;
+    /// - while queued: it leaves the queue; the borrowers behind it keep
+    ///   their order;
+    /// - after a release handed it a token, before it was polled again: the
+    ///   token is released at once, to the next borrower in line (or back
+    ///   to the free tokens). An [`AlreadyBorrowing`](BorrowError::AlreadyBorrowing)
+    ///   outcome holds nothing, so nothing is released.
     ///
     /// # Errors
     /// [`BorrowError::AlreadyBorrowing`] if the task holds a token already;
@@ -307,7 +317,17 @@ impl RCapacityLimiter {
     }
 
     /// Borrows (one more level of) a token asynchronously for the current
-    /// task. Cancel-safe.
+    /// task: at once if the task borrows already, otherwise in FIFO order.
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives up its place in line and loses no token:
+    /// - before its first poll: nothing happened;
+    /// - while queued: it leaves the queue; the borrowers behind it keep
+    ///   their order;
+    /// - after it was handed a level (a token from a release, or one more
+    ///   level of the task's own borrow), before it was polled again: that
+    ///   level is released at once; if it was the borrow's last, the token
+    ///   goes to the next borrower in line (or back to the free tokens).
     ///
     /// # Errors
     /// [`BorrowError::NoTaskIdentity`] outside an identified task (the only error).

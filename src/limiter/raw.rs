@@ -2,7 +2,7 @@
 //! word, the borrower list beside it, and the wait protocol.
 
 use super::*;
-use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue, WakeList};
+use crate::lowlevel::queue::{Batch, QueueGuard, USER_MAX, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait};
 use std::future::Future;
@@ -16,11 +16,29 @@ use std::task::{Context, Poll};
 pub(super) const ALREADY: usize = 1 << (usize::BITS - 1);
 pub(super) const ID_MASK: usize = !ALREADY;
 
+// The user bits of a limiter's queue word: `b`, the borrowed tokens (one
+// per borrowing unit, whatever its levels), with the `total` word and the
+// borrower list beside it:
+//
+// | `b` vs `total` | queued nodes | a unit on the list borrows again | a new unit borrows | a borrower's last level is released |
+// |----------------|--------------|----------------------------------|--------------------|-------------------------------------|
+// | `b < total`    | none         | at once: one more level (non-reentrant: `ALREADY`, an error) | takes a token: joins the list, `b + 1` | leaves the list, `b - 1` |
+// | `b >= total`   | any          | the same, even while others queue | queues (data: its identity) | leaves the list, `b - 1`, then `hand_out` gives free tokens to the oldest waiters (list + 1, `b + 1` each) |
+// | `b < total`    | some         | only inside `hand_out`, which serves the front until `b == total` | - | - |
+//
+// `b`, `total` and the list change only under the queue lock; `b` and
+// `total` are read lock-free for snapshots. `set_total` may leave
+// `b > total` (tokens are not taken back): new units queue until enough
+// borrowers leave. A queued node of a unit that is already on the list
+// (a task polling two borrows at once) is served by `hand_out` without a
+// token.
+
 /// The shared core. The queue word's user bits count the borrowed tokens
 /// (one per borrower); the borrower list lives beside the queue and is
 /// guarded by the queue lock. Tokens are handed straight to queued waiters,
 /// oldest first.
 pub(super) struct RawLimiter {
+    /// User bits: the borrowed tokens (see the table above).
     pub(super) queue: WaitQueue,
     /// Written under the queue lock; read lock-free for snapshots.
     total: AtomicU64,
@@ -50,12 +68,10 @@ impl RawLimiter {
     }
 
     /// Runs `f` on the borrower list. The guard proves the queue lock is held.
-    fn with_list<R>(
-        &self,
-        _guard: &QueueGuard<'_>,
-        f: impl FnOnce(&mut Vec<(u64, u64)>) -> R,
-    ) -> R {
-        // SAFETY: the queue lock (borrowed for the call) guards the list.
+    fn with_list<R>(&self, guard: &QueueGuard<'_>, f: impl FnOnce(&mut Vec<(u64, u64)>) -> R) -> R {
+        debug_assert!(guard.locks(&self.queue));
+        // SAFETY: the queue lock (borrowed for the call, debug-checked to be
+        // this queue's) guards the list.
         self.borrowers.with_mut(|list| f(unsafe { &mut *list }))
     }
 
@@ -90,14 +106,13 @@ impl RawLimiter {
 
     /// Hands free tokens to queued waiters, oldest first, waking them after
     /// the lock is gone. Consumes the guard.
-    fn hand_out<'a>(&'a self, mut guard: QueueGuard<'a>) {
-        let mut wakers = WakeList::new();
-        loop {
+    fn hand_out<'a>(&'a self, guard: QueueGuard<'a>) {
+        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
             let total = self.total.load(Ordering::Relaxed);
             while !wakers.is_full() {
                 let Some(front) = guard.front() else { break };
                 let id = front.data() as u64;
-                let known = self.with_list(&guard, |list| {
+                let known = self.with_list(guard, |list| {
                     list.iter_mut().find(|e| e.0 == id).map(|e| {
                         // The same unit waits twice (a task polling two
                         // acquisitions at once): no new token.
@@ -118,18 +133,14 @@ impl RawLimiter {
                 if guard.user() >= total {
                     break;
                 }
-                self.with_list(&guard, |list| list.push((id, 1)));
+                self.with_list(guard, |list| list.push((id, 1)));
                 guard.set_user(guard.user() + 1);
                 wakers.push(guard.notify_front(id as usize).expect("front exists"));
             }
-            let more = wakers.is_full();
-            drop(guard);
-            wakers.wake_all();
-            if !more {
-                return;
-            }
-            guard = self.queue.lock();
-        }
+            // A full batch may have stopped short of a waiter that a token
+            // would serve: look again after waking it.
+            Batch::more_if(wakers.is_full())
+        });
     }
 
     /// Releases `levels` levels of `id`'s borrow; the last one gives the

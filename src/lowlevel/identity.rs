@@ -26,9 +26,13 @@
 //! [`TaskIdentity`]: crate::lowlevel::TaskIdentity
 //! [`GreenBackend`]: crate::lowlevel::GreenBackend
 
+use super::sync::per_thread;
 use std::future::Future;
 use std::num::NonZeroU64;
 use std::pin::Pin;
+// The identity counter is a `static`: std's atomics (a `static` needs a
+// `const` constructor, which loom's lack). It only hands out fresh numbers;
+// no protocol a loom model checks rests on it.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
@@ -69,13 +73,8 @@ pub struct UnitId(NonZeroU64);
 /// The next identity [`UnitId::allocate`] hands out; only ever grows.
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
-#[cfg(not(polysync_loom))]
-std::thread_local! {
+per_thread! {
     static THREAD_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-#[cfg(polysync_loom)]
-loom::thread_local! {
-    static THREAD_ID: std::cell::Cell<u64> = std::cell::Cell::new(0);
 }
 
 impl UnitId {
@@ -260,15 +259,10 @@ impl UnitId {
 // Async task identity
 // ---------------------------------------------------------------------------
 
-#[cfg(not(polysync_loom))]
-std::thread_local! {
+per_thread! {
     /// The identity of the [`Identified`] future being polled on this thread
     /// right now (0: none). Set and restored around every inner poll.
     static TASK_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-#[cfg(polysync_loom)]
-loom::thread_local! {
-    static TASK_ID: std::cell::Cell<u64> = std::cell::Cell::new(0);
 }
 
 /// The identity of the [`Identified`] future being polled on this thread, if any.
@@ -327,6 +321,16 @@ pub struct Identified<F> {
 /// let b = polysync::lowlevel::identified(async {});
 /// assert_ne!(a.unit(), b.unit());
 /// ```
+///
+/// # Cancel safety
+/// Dropping an [`Identified`] drops the inner future, exactly as dropping
+/// that future directly would: each wait inside it follows its own cancel
+/// safety, and each guard inside it releases what it holds. The identity is
+/// never given to another unit, so nothing can act as the dropped task
+/// afterwards: a level kept without a guard
+/// ([`RLockGuard::forget`](crate::RLockGuard::forget),
+/// [`LimiterToken::forget`](crate::LimiterToken::forget)) stays held for
+/// good. Release those before the task can be dropped.
 pub fn identified<F: Future>(fut: F) -> Identified<F> {
     // SAFETY: a freshly allocated identity belongs to no other unit.
     unsafe { Identified::with_unit(fut, UnitId::allocate()) }

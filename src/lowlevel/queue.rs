@@ -26,7 +26,9 @@
 //! A waiter that sees `NOTIFIED` with `Acquire` owns the node again together
 //! with whatever was handed to it.
 
-use super::sync::{AtomicU8, AtomicU64, Ordering, UnsafeCell, backoff, const_fn};
+use super::sync::{
+    AtomicU8, AtomicU64, Ordering, Serial, SerialGuard, UnsafeCell, backoff, const_fn,
+};
 use std::marker::PhantomPinned;
 use std::ptr;
 use std::task::Waker;
@@ -135,26 +137,51 @@ impl Node {
     }
 
     /// Marks a node its owner has finished with (`IDLE`/`NOTIFIED` -> `DONE`).
+    /// Owner-only, like [`Node::data`] (checked in debug builds).
     #[inline]
     pub(crate) fn set_done(&self) {
+        self.debug_assert_owned();
         self.state.store(DONE as u8, Ordering::Relaxed);
     }
 
-    /// Sets the node's data; same rules as [`Node::data`].
+    /// Sets the node's data. Owner-only, like [`Node::data`] (checked in
+    /// debug builds).
     #[inline]
     pub(crate) fn set_data(&self, data: usize) {
-        // SAFETY: the caller owns the node (it is not queued) or holds the
-        // queue lock, so no other thread accesses `data` concurrently.
+        self.debug_assert_owned();
+        // SAFETY: the node is not WAITING, and the caller is its owner (see
+        // `data`), so no other thread accesses `data`.
         self.data.with_mut(|p| unsafe { *p = data })
     }
 
-    /// Reads the node's data. Only its owner may call this, and only while the
-    /// node is not `WAITING` (or under the queue lock).
+    /// Reads the node's data.
+    ///
+    /// **Owner-only:** the caller is the node's waiter, and the node is not
+    /// `WAITING`: `IDLE`, `NOTIFIED` (seen with `Acquire`, so what the
+    /// notifier wrote is visible) or `DONE`. Nobody else touches the data
+    /// then. A safe method with a state check rather than an `unsafe fn`
+    /// (why): the duty is a fact the node records itself, so debug builds
+    /// check it here, at every call, instead of trusting a `SAFETY:` line at
+    /// each of them; and the other half, "the caller is the owner", holds
+    /// by construction: only the waiter reaches its node outside the queue
+    /// lock (a notifier reaches a queued node's data through its
+    /// [`QueueGuard`]: [`Waiting::data`], [`Detached::data`]).
     #[inline]
     pub(crate) fn data(&self) -> usize {
-        // SAFETY: the caller owns the node or holds the queue lock, so no other
-        // thread writes `data` concurrently.
+        self.debug_assert_owned();
+        // SAFETY: as in `set_data`.
         self.data.with(|p| unsafe { *p })
+    }
+
+    /// Debug builds: panics if the node is `WAITING`, i.e. if its owner
+    /// touches a cell that the queue lock owns now (see [`Node::data`]).
+    #[inline]
+    fn debug_assert_owned(&self) {
+        debug_assert_ne!(
+            self.state.load(Ordering::Relaxed),
+            WAITING as u8,
+            "polysync: a queued node was accessed as if its waiter owned it"
+        );
     }
 
     /// Whether the stored waker already wakes the task `waker` wakes.
@@ -242,13 +269,9 @@ pub(crate) struct WaitQueue {
     word: AtomicU64,
     /// Oldest node; `head.prev` is the newest. Null when empty.
     head: UnsafeCell<*const Node>,
-    /// Under loom, contended `lock()` calls block on this mutex instead of
-    /// spinning: loom cannot bound a spin loop whose yields cost no
-    /// preemption, and three threads spinning on one bit exhaust its branch
-    /// budget on schedules no real scheduler produces. The lock bit and its
-    /// interplay with the lock-free fast paths stay exactly as in real runs.
-    #[cfg(polysync_loom)]
-    serial: loom::sync::Mutex<()>,
+    /// Zero-sized in real builds; under loom, what contended `lock()` calls
+    /// block on instead of spinning (see [`Serial`]).
+    serial: Serial,
 }
 
 // SAFETY: the raw pointers are only followed under the queue lock, and the
@@ -264,8 +287,7 @@ impl WaitQueue {
             WaitQueue {
                 word: AtomicU64::new(user << USER_SHIFT),
                 head: UnsafeCell::new(ptr::null()),
-                #[cfg(polysync_loom)]
-                serial: loom::sync::Mutex::new(()),
+                serial: Serial::new(),
             }
         }
     }
@@ -332,11 +354,7 @@ impl WaitQueue {
     /// short back-off (then yielding the core) is the right wait here.
     #[inline]
     pub(crate) fn lock(&self) -> QueueGuard<'_> {
-        #[cfg(polysync_loom)]
-        let serial = self
-            .serial
-            .lock()
-            .expect("never poisoned: nothing panics under it");
+        let serial = self.serial.enter();
         let mut word = self.word.load(Ordering::Relaxed);
         let mut step = 0;
         loop {
@@ -351,7 +369,6 @@ impl WaitQueue {
                         return QueueGuard {
                             queue: self,
                             word,
-                            #[cfg(polysync_loom)]
                             _serial: serial,
                         };
                     }
@@ -383,11 +400,18 @@ pub(crate) struct QueueGuard<'a> {
     /// Private copy of the word without the lock bit.
     word: u64,
     /// Released after `drop` has published the word (fields drop last).
-    #[cfg(polysync_loom)]
-    _serial: loom::sync::MutexGuard<'a, ()>,
+    _serial: SerialGuard<'a>,
 }
 
 impl QueueGuard<'_> {
+    /// Whether this guard locks `queue`: what a function that takes a guard
+    /// as proof of a lock checks in debug builds (a guard of another queue
+    /// would prove nothing).
+    #[inline]
+    pub(crate) fn locks(&self, queue: &WaitQueue) -> bool {
+        ptr::eq(self.queue, queue)
+    }
+
     /// The user bits.
     #[inline]
     pub(crate) fn user(&self) -> u64 {
@@ -520,6 +544,19 @@ impl QueueGuard<'_> {
         self.notify_front_inner(Some(data))
     }
 
+    /// A [`wake_in_batches`] step that wakes everyone: notifies nodes from
+    /// the front with `data` until `wakers` is full or the queue is empty;
+    /// [`Batch::More`] while nodes remain.
+    pub(crate) fn notify_batch(&mut self, wakers: &mut WakeList, data: usize) -> Batch {
+        while !wakers.is_full() {
+            match self.notify_front(data) {
+                Some(waker) => wakers.push(waker),
+                None => break,
+            }
+        }
+        Batch::more_if(!self.is_empty())
+    }
+
     /// Like [`notify_front`](QueueGuard::notify_front), leaving the node's data as it is.
     pub(crate) fn notify_front_keep(&mut self) -> Option<Option<Waker>> {
         self.notify_front_inner(None)
@@ -530,23 +567,33 @@ impl QueueGuard<'_> {
     /// ([`QueueGuard::notify_detached`]) while this guard is still held. Its
     /// waiter learns where it stands only under this queue's lock (see
     /// `condition.rs`), so the transit is invisible to it.
-    pub(crate) fn detach_front(&mut self) -> Option<Detached> {
+    ///
+    /// The returned [`Detached`] borrows this guard, so the lock stays held
+    /// (and this queue untouched) until the node has been attached or
+    /// notified.
+    pub(crate) fn detach_front(&mut self) -> Option<Detached<'_>> {
         let head = self.head();
         if head.is_null() {
             return None;
         }
         // SAFETY: `head` is linked in this queue and we hold the lock.
         unsafe { self.unlink(head) };
-        Some(Detached { node: head })
+        Some(Detached {
+            node: head,
+            _guard: std::marker::PhantomData,
+        })
     }
 
     /// Appends a node detached from another queue, keeping its waker.
     ///
     /// # Safety
-    /// The caller still holds the lock of the queue `node` was detached from,
-    /// and the node's waiter synchronizes on that lock before it touches the
-    /// node (so the node is alive and nobody else accesses it).
-    pub(crate) unsafe fn attach(&mut self, node: Detached) {
+    /// The node's waiter synchronizes on the lock of the queue the node was
+    /// detached from before it touches the node (a condition waiter checks
+    /// its `in_condition` flag under the condition's lock), so the node
+    /// stays alive and nobody else accesses it while that lock is held.
+    /// (That the lock is still held is guaranteed by the borrow in
+    /// [`Detached`].)
+    pub(crate) unsafe fn attach(&mut self, node: Detached<'_>) {
         assert!(
             self.word & COUNT_MASK != COUNT_MASK,
             "polysync: more than 2^31 - 1 waiters on one primitive"
@@ -576,7 +623,11 @@ impl QueueGuard<'_> {
     ///
     /// # Safety
     /// As for [`QueueGuard::attach`].
-    pub(crate) unsafe fn notify_detached(&mut self, node: Detached, data: usize) -> Option<Waker> {
+    pub(crate) unsafe fn notify_detached(
+        &mut self,
+        node: Detached<'_>,
+        data: usize,
+    ) -> Option<Waker> {
         // SAFETY: the node is alive and exclusively ours by the contract.
         unsafe {
             let node = &*node.node;
@@ -622,15 +673,23 @@ impl Drop for QueueGuard<'_> {
 
 /// A node taken out of one queue on its way into another (see
 /// [`QueueGuard::detach_front`]); still `WAITING`.
+///
+/// `'g` is the (mutable) borrow of the detaching queue's guard: while a
+/// `Detached` exists, that lock is held and nothing else can use the guard,
+/// so the node's cells are the holder's alone. This is what makes
+/// [`data`](Detached::data) and [`set_data`](Detached::set_data) safe.
 #[must_use = "a detached node must be attached or notified before the locks are released"]
-pub(crate) struct Detached {
+pub(crate) struct Detached<'g> {
     node: *const Node,
+    _guard: std::marker::PhantomData<&'g mut ()>,
 }
 
-impl Detached {
+impl Detached<'_> {
     /// The node's data.
     pub(crate) fn data(&self) -> usize {
-        // SAFETY: the detaching queue's lock is still held (see `detach_front`).
+        // SAFETY: the detaching queue's lock is held for `'g` (see the type),
+        // and that lock owns a WAITING node's data; the node is alive because
+        // its waiter synchronizes on that lock before it goes away.
         unsafe { (*self.node).data.with(|p| *p) }
     }
 
@@ -641,7 +700,8 @@ impl Detached {
     }
 }
 
-/// A read-only view of a waiting node under the lock.
+/// A read-only view of a waiting node under the lock: it borrows the
+/// guard for `'g`, so it cannot outlive the lock.
 pub(crate) struct Waiting<'g> {
     node: *const Node,
     _guard: std::marker::PhantomData<&'g ()>,
@@ -661,11 +721,11 @@ impl Waiting<'_> {
 /// # A panicking waker strands nobody
 /// A waker's `wake` is user code and may panic. [`wake_all`](WakeList::wake_all)
 /// catches such a panic, keeps waking the rest of the batch, and keeps the
-/// first panic; the list re-raises it when it is dropped. A primitive that
-/// wakes in several batches holds one list for the whole operation, so every
-/// batch is collected and woken (and the primitive's state finished) before
-/// the panic reaches its caller: no waiter stays queued behind the panic and
-/// no hand-off is lost.
+/// first panic; the list re-raises it when it is dropped. An operation that
+/// wakes in several batches runs them all through [`wake_in_batches`], which
+/// holds one list for the whole operation, so every batch is collected and
+/// woken (and the primitive's state finished) before the panic reaches its
+/// caller: no waiter stays queued behind the panic and no hand-off is lost.
 pub(crate) struct WakeList {
     wakers: [Option<Waker>; WakeList::CAPACITY],
     len: usize,
@@ -721,6 +781,64 @@ impl Drop for WakeList {
             if !std::thread::panicking() {
                 std::panic::resume_unwind(panic);
             }
+        }
+    }
+}
+
+/// What a [`wake_in_batches`] step says after filling one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Batch {
+    /// This was the last batch: unlock, wake it and stop.
+    Last,
+    /// Unlock, wake this batch, then lock again and fill the next one.
+    More,
+}
+
+impl Batch {
+    /// `More` if `more`, else `Last`.
+    #[inline]
+    pub(crate) fn more_if(more: bool) -> Batch {
+        if more { Batch::More } else { Batch::Last }
+    }
+}
+
+/// The one wake-up loop of the crate, for every operation that may wake
+/// more waiters than a [`WakeList`] holds (a broadcast, a close, a release
+/// of many permits, a barrier's drain):
+///
+/// 1. lock `queue` (or start with `first`, a guard the caller already
+///    holds, with its user bits already changed);
+/// 2. `fill` moves up to [`WakeList::CAPACITY`] wakers into the list, under
+///    the lock, and says whether another batch follows;
+/// 3. unlock (publishing the word), then wake the batch: **never under the
+///    lock**;
+/// 4. on [`Batch::More`], repeat from 1 with a fresh lock.
+///
+/// `fill` decides when to stop (its stopping rule is the primitive's: "the
+/// queue is empty", "a newer round started", "n permits handed out", ...)
+/// and must not push to a full list. It runs under the queue lock, so the
+/// rules of [`Protocol::arrive_locked`](super::wait::Protocol::arrive_locked)
+/// apply: no user code, no waking; it may lock another queue (a condition
+/// moves waiters to their lock's queue).
+///
+/// One list serves every batch, so a waker that panics does not stop the
+/// operation: later batches are still filled and woken, and the panic is
+/// re-raised when this function returns (see [`WakeList`]).
+pub(crate) fn wake_in_batches<'q>(
+    queue: &'q WaitQueue,
+    first: Option<QueueGuard<'q>>,
+    mut fill: impl FnMut(&mut QueueGuard<'q>, &mut WakeList) -> Batch,
+) {
+    let mut wakers = WakeList::new();
+    let mut guard = first;
+    loop {
+        let mut locked = guard.take().unwrap_or_else(|| queue.lock());
+        let next = fill(&mut locked, &mut wakers);
+        drop(locked);
+        wakers.wake_all();
+        if next == Batch::Last {
+            // `wakers` drops now: a kept panic of a waker is re-raised.
+            return;
         }
     }
 }
@@ -806,6 +924,7 @@ mod tests {
         panics: bool,
         queue: *const WaitQueue,
         cloned_under_lock: std::sync::atomic::AtomicBool,
+        woken_under_lock: std::sync::atomic::AtomicBool,
     }
     // SAFETY: `queue` points to a queue that outlives every probe in these
     // tests and is only read through its atomic word.
@@ -819,6 +938,7 @@ mod tests {
             panics,
             queue,
             cloned_under_lock: Default::default(),
+            woken_under_lock: Default::default(),
         })
     }
 
@@ -844,6 +964,11 @@ mod tests {
         unsafe fn wake(p: *const ()) {
             // SAFETY: consumes this waker's reference.
             let p = unsafe { Arc::from_raw(p.cast::<Probe>()) };
+            // SAFETY: the queue outlives the probe (see `Probe`).
+            let word = unsafe { (*p.queue).word.load(Ordering::Relaxed) };
+            if word & LOCKED != 0 {
+                p.woken_under_lock.store(true, Ordering::Relaxed);
+            }
             p.wakes.fetch_add(1, Ordering::Relaxed);
             assert!(!p.panics, "a user waker panics in wake");
         }
@@ -884,6 +1009,51 @@ mod tests {
         assert_eq!(late.wakes.load(Ordering::Relaxed), 1);
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(list)));
         assert!(dropped.is_err(), "the kept panic is re-raised on drop");
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "a queued node was accessed as if its waiter owned it")]
+    fn the_owner_may_not_touch_a_queued_nodes_data() {
+        let queue = WaitQueue::new(0);
+        let node = Node::new(0);
+        // SAFETY: the queue never follows the node's pointer after this test
+        // panics (nothing locks it again).
+        unsafe { queue.lock().push_back(&node, Waker::noop().clone()) };
+        let _ = node.data();
+    }
+
+    #[test]
+    fn wake_in_batches_wakes_every_batch_outside_the_lock_then_reraises() {
+        const N: usize = 2 * WakeList::CAPACITY + 3;
+        let queue = WaitQueue::new(0);
+        let nodes = nodes::<N>();
+        // One waker of the first batch panics.
+        let probes: Vec<_> = (0..N).map(|i| probe(i == 1, &queue)).collect();
+        {
+            let mut guard = queue.lock();
+            for (node, p) in nodes.iter().zip(&probes) {
+                // SAFETY: the nodes outlive their time in the queue (all are
+                // notified below).
+                unsafe { guard.push_back(node, probe_waker(p)) };
+            }
+        }
+        let mut batches = 0;
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wake_in_batches(&queue, None, |guard, wakers| {
+                batches += 1;
+                guard.notify_batch(wakers, 7)
+            });
+        }));
+        assert!(run.is_err(), "the waker's panic reaches the caller");
+        assert_eq!(batches, 3, "the panic did not stop the later batches");
+        assert_eq!(queue.len(), 0);
+        for (node, p) in nodes.iter().zip(&probes) {
+            assert_eq!(node.state(), NOTIFIED);
+            assert_eq!(node.data(), 7);
+            assert_eq!(p.wakes.load(Ordering::Relaxed), 1);
+            assert!(!p.woken_under_lock.load(Ordering::Relaxed));
+        }
     }
 
     #[test]

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 // The user bits of a signal's queue word. Each goes from 0 to 1 at most
 // once, and SET and CANCELLED exclude each other:
 //
-// | CLAIMED | SET | CANCELLED | the signal                                  | `set()`  | a new wait        |
-// |---------|-----|-----------|---------------------------------------------|----------|-------------------|
-// | 0       | 0   | 0         | fresh                                       | wins     | starts (claims)   |
-// | 0       | 1   | 0         | set before anyone waited                    | `false`  | starts, returns at once |
-// | 1       | 0   | 0         | its one wait started and has not given up   | wins, wakes it | `AlreadyWaited` |
-// | 1       | 1   | 0         | set; the wait completes (or completed)      | `false`  | `AlreadyWaited`   |
-// | 1       | 0   | 1         | the wait gave up first (time-out, cancelled unit, dropped future) | `false` | `AlreadyWaited` |
+// | CLAIMED | SET | CANCELLED | the signal                                  | a new wait              | `set()`        |
+// |---------|-----|-----------|---------------------------------------------|-------------------------|----------------|
+// | 0       | 0   | 0         | fresh                                       | starts (claims)         | wins           |
+// | 0       | 1   | 0         | set before anyone waited                    | starts, returns at once | `false`        |
+// | 1       | 0   | 0         | its one wait started and has not given up   | `AlreadyWaited`         | wins, wakes it |
+// | 1       | 1   | 0         | set; the wait completes (or completed)      | `AlreadyWaited`         | `false`        |
+// | 1       | 0   | 1         | the wait gave up first (time-out, cancelled unit, dropped future) | `AlreadyWaited` | `false` |
 //
 // CLAIMED is set under the queue lock by the first wait (`claim`). SET is set
 // by the winning `set()`: lock-free while nobody is queued, else under the

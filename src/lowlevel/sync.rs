@@ -1,6 +1,22 @@
-//! The only place that names `std::sync::atomic`, `std::cell::UnsafeCell` and
-//! `std::thread` for the waiting machinery. Under `--cfg polysync_loom` the same
-//! names come from loom, so the loom models check the real code.
+//! The only place that names `std::sync::atomic`, `std::cell::UnsafeCell`,
+//! `std::thread` and `thread_local!` for the waiting machinery, and the only
+//! place that says `polysync_loom`. Under `--cfg polysync_loom` the same
+//! names come from loom, so the loom models check the real code, and the
+//! primitives read the same in both builds.
+//!
+//! What differs under loom, all of it here:
+//! - the atomics, `UnsafeCell`, threads, parking and thread-locals are
+//!   loom's, which it tracks;
+//! - nothing spins ([`MAY_SPIN`] is `false`, [`backoff`] only yields): loom
+//!   cannot bound a spin loop whose yields cost no preemption;
+//! - a contended queue lock blocks on a loom mutex ([`Serial`]) instead of
+//!   spinning, for the same reason;
+//! - constructors are not `const` ([`const_fn!`]): loom's atomics have no
+//!   `const` constructors;
+//! - there is no clock: [`park_until`] ignores deadlines (the models use none).
+//!
+//! (Unit tests of crate internals are gated `cfg(all(test, not(polysync_loom)))`:
+//! they run on real threads and are not loom models.)
 
 #[cfg(not(polysync_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -11,6 +27,124 @@ pub(crate) use std::thread;
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 #[cfg(polysync_loom)]
 pub(crate) use loom::thread;
+
+/// `thread_local!` as loom sees it (`per_thread!` because `thread_local` is
+/// also a built-in attribute): under loom every model thread gets its
+/// own value. One `static` per invocation; a `const { ... }` initializer
+/// makes a `const` thread-local in real builds (loom's macro has no such
+/// form: it gets the plain expression).
+macro_rules! per_thread {
+    ($(#[$attr:meta])* static $name:ident: $t:ty = const $init:block;) => {
+        #[cfg(not(polysync_loom))]
+        ::std::thread_local! { $(#[$attr])* static $name: $t = const $init; }
+        #[cfg(polysync_loom)]
+        ::loom::thread_local! { $(#[$attr])* static $name: $t = $init; }
+    };
+    ($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;) => {
+        #[cfg(not(polysync_loom))]
+        ::std::thread_local! { $(#[$attr])* static $name: $t = $init; }
+        #[cfg(polysync_loom)]
+        ::loom::thread_local! { $(#[$attr])* static $name: $t = $init; }
+    };
+}
+pub(crate) use per_thread;
+
+/// Whether a waiter may spin before it sleeps. `true` on real threads;
+/// `false` under loom, where a spin loop gives the model checker unbounded
+/// schedules that no real scheduler produces. Spinning code tests this
+/// constant instead of a `cfg`, so it is compiled (and reads the same) in
+/// both builds.
+pub(crate) const MAY_SPIN: bool = cfg!(not(polysync_loom));
+
+/// One pause of a spin loop.
+#[inline(always)]
+pub(crate) fn spin_loop() {
+    #[cfg(not(polysync_loom))]
+    std::hint::spin_loop();
+    #[cfg(polysync_loom)]
+    loom::hint::spin_loop();
+}
+
+/// Offers the core to another thread.
+#[inline]
+pub(crate) fn yield_now() {
+    thread::yield_now();
+}
+
+/// Parks the calling thread until it is unparked (possibly spuriously) or
+/// `deadline` passes. Returns `false`, without parking, if `deadline` has
+/// passed already. loom has no clock (its models never use deadlines): there
+/// it just parks.
+#[inline]
+pub(crate) fn park_until(deadline: Option<std::time::Instant>) -> bool {
+    #[cfg(not(polysync_loom))]
+    match deadline {
+        None => thread::park(),
+        Some(deadline) => {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            thread::park_timeout(deadline - now);
+        }
+    }
+    #[cfg(polysync_loom)]
+    {
+        let _ = deadline;
+        thread::park();
+    }
+    true
+}
+
+/// What a `WaitQueue` keeps beside its lock bit to serialize contended
+/// `lock()` calls: nothing in real builds (zero-sized, free), a mutex under
+/// loom. There, contended `lock()` calls block on it instead of spinning:
+/// loom cannot bound a spin loop whose yields cost no preemption, and three
+/// threads spinning on one bit exhaust its branch budget on schedules no
+/// real scheduler produces. The lock bit and its interplay with the
+/// lock-free fast paths stay exactly as in real runs.
+#[cfg(not(polysync_loom))]
+pub(crate) struct Serial;
+
+/// Held by a `QueueGuard` for as long as the queue lock (see [`Serial`]).
+#[cfg(not(polysync_loom))]
+pub(crate) struct SerialGuard<'a>(std::marker::PhantomData<&'a ()>);
+
+#[cfg(not(polysync_loom))]
+impl Serial {
+    pub(crate) const fn new() -> Serial {
+        Serial
+    }
+
+    #[inline(always)]
+    pub(crate) fn enter(&self) -> SerialGuard<'_> {
+        SerialGuard(std::marker::PhantomData)
+    }
+}
+
+#[cfg(polysync_loom)]
+pub(crate) struct Serial(loom::sync::Mutex<()>);
+
+#[cfg(polysync_loom)]
+pub(crate) struct SerialGuard<'a> {
+    _held: loom::sync::MutexGuard<'a, ()>,
+}
+
+#[cfg(polysync_loom)]
+impl Serial {
+    pub(crate) fn new() -> Serial {
+        Serial(loom::sync::Mutex::new(()))
+    }
+
+    pub(crate) fn enter(&self) -> SerialGuard<'_> {
+        SerialGuard {
+            _held: self
+                .0
+                .lock()
+                .expect("never poisoned: nothing panics under it"),
+        }
+    }
+}
 
 /// `UnsafeCell` with loom's closure-based access API, so that loom can track
 /// every access to cell contents in its models.
@@ -59,22 +193,14 @@ impl<T> UnsafeCell<T> {
 /// checker can schedule the holder.
 #[inline]
 pub(crate) fn backoff(step: &mut u32) {
-    #[cfg(polysync_loom)]
-    {
-        let _ = step;
-        loom::thread::yield_now();
-    }
-    #[cfg(not(polysync_loom))]
-    {
-        if *step < 6 {
-            for _ in 0..(1u32 << *step) {
-                std::hint::spin_loop();
-            }
-            *step += 1;
-        } else {
-            // The holder was probably preempted: give it our core.
-            std::thread::yield_now();
+    if MAY_SPIN && *step < 6 {
+        for _ in 0..(1u32 << *step) {
+            spin_loop();
         }
+        *step += 1;
+    } else {
+        // The holder was probably preempted: give it our core.
+        yield_now();
     }
 }
 

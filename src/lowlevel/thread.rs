@@ -3,7 +3,7 @@
 //! microseconds while a spinning hand-off costs well under one, so a waiter
 //! whose wake is imminent should not sleep.
 
-use super::sync::{AtomicBool, Ordering, thread};
+use super::sync::{AtomicBool, MAY_SPIN, Ordering, park_until, per_thread, spin_loop, thread};
 use super::waiter::{WaitResult, Waiter};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
@@ -48,45 +48,15 @@ impl Wake for Parker {
 #[derive(Debug)]
 pub struct ThreadWaiter {
     parker: Arc<Parker>,
-    /// Adaptive spin budget in pause instructions: doubles when spinning
-    /// caught the wake, halves when it had to park anyway. When threads
-    /// outnumber cores, spins keep failing and the budget falls to zero, so
-    /// spinners stop taking the cores that the thread (or runtime worker)
-    /// due to run next needs.
-    #[cfg(not(polysync_loom))]
-    spin_budget: std::sync::atomic::AtomicU32,
-    /// Waits that parked without spinning since the budget ran out.
-    #[cfg(not(polysync_loom))]
-    parks_without_spin: std::sync::atomic::AtomicU32,
-    /// The driver's hint for the next wait ([`Waiter::next_in_line`]):
-    /// spin only when the node is next in line.
-    #[cfg(not(polysync_loom))]
-    next_in_line: std::sync::atomic::AtomicBool,
+    /// The adaptive spin before parking.
+    spin: Spin,
 }
 
-#[cfg(not(polysync_loom))]
-std::thread_local! {
-    static CURRENT: ThreadWaiter = ThreadWaiter::new();
-}
-#[cfg(polysync_loom)]
-loom::thread_local! {
+per_thread! {
     static CURRENT: ThreadWaiter = ThreadWaiter::new();
 }
 
-/// The most pause instructions spent polling the wake flag before parking
-/// (about 3 us on the reference VM; see `ThreadWaiter::spin_budget`).
-#[cfg(not(polysync_loom))]
-const MAX_SPIN_PAUSES: u32 = 128;
-/// Spinning on a budget below this is not worth it.
-#[cfg(not(polysync_loom))]
-const MIN_SPIN_PAUSES: u32 = 4;
-/// With the budget exhausted, a full spin is tried again after this many
-/// waits that parked without spinning.
-#[cfg(not(polysync_loom))]
-const RETRY_AFTER_PARKS: u32 = 16;
-
-#[cfg(not(polysync_loom))]
-std::thread_local! {
+per_thread! {
     /// Set by the wait state machine when it queues a node: whether the node
     /// went in at the head of its queue, i.e. is next in line. The blocking
     /// driver takes it right after the poll that set it (before anything can
@@ -99,64 +69,62 @@ std::thread_local! {
 /// Records whether the node just queued by this thread is next in line.
 #[inline]
 pub(crate) fn set_spin_hint(next_in_line: bool) {
-    #[cfg(not(polysync_loom))]
     let _ = SPIN_HINT.try_with(|hint| hint.set(next_in_line));
-    #[cfg(polysync_loom)]
-    let _ = next_in_line;
 }
 
 /// Takes (and clears) the hint the last poll on this thread left.
 #[inline]
 pub(crate) fn take_spin_hint() -> bool {
-    #[cfg(not(polysync_loom))]
-    return SPIN_HINT
+    SPIN_HINT
         .try_with(|hint| hint.replace(false))
-        .unwrap_or(false);
-    #[cfg(polysync_loom)]
-    return false;
+        .unwrap_or(false)
 }
 
-impl ThreadWaiter {
-    /// A waiter for the calling thread. Prefer [`ThreadWaiter::with_current`],
-    /// which reuses the thread's cached one.
-    pub fn new() -> Self {
-        Self {
-            parker: Arc::new(Parker {
-                thread: thread::current(),
-                woken: AtomicBool::new(false),
-            }),
-            #[cfg(not(polysync_loom))]
-            spin_budget: std::sync::atomic::AtomicU32::new(MAX_SPIN_PAUSES),
-            #[cfg(not(polysync_loom))]
+/// The most pause instructions spent polling the wake flag before parking
+/// (about 3 us on the reference VM; see [`Spin`]).
+const MAX_SPIN_PAUSES: u32 = 128;
+/// Spinning on a budget below this is not worth it.
+const MIN_SPIN_PAUSES: u32 = 4;
+/// With the budget exhausted, a full spin is tried again after this many
+/// waits that parked without spinning.
+const RETRY_AFTER_PARKS: u32 = 16;
+
+/// A thread waiter's adaptive spin: real threads only, by design. Under
+/// loom ([`MAY_SPIN`] is `false`) it is never entered, so its cells are
+/// plain `std` atomics, read and written only by the thread that owns the
+/// waiter; they are hints, not part of any protocol a model checks.
+#[derive(Debug)]
+struct Spin {
+    /// Budget in pause instructions: doubles when spinning caught the wake,
+    /// halves when it had to park anyway. When threads outnumber cores,
+    /// spins keep failing and the budget falls to zero, so spinners stop
+    /// taking the cores that the thread (or runtime worker) due to run next
+    /// needs.
+    budget: std::sync::atomic::AtomicU32,
+    /// Waits that parked without spinning since the budget ran out.
+    parks_without_spin: std::sync::atomic::AtomicU32,
+    /// The driver's hint for the next wait ([`Waiter::next_in_line`]):
+    /// spin only when the node is next in line.
+    next_in_line: std::sync::atomic::AtomicBool,
+}
+
+impl Spin {
+    fn new() -> Spin {
+        Spin {
+            budget: std::sync::atomic::AtomicU32::new(MAX_SPIN_PAUSES),
             parks_without_spin: std::sync::atomic::AtomicU32::new(0),
-            #[cfg(not(polysync_loom))]
             next_in_line: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    /// Runs `f` with the calling thread's cached waiter.
-    pub fn with_current<R>(f: impl FnOnce(&ThreadWaiter) -> R) -> R {
-        let mut f = Some(f);
-        let mut out = None;
-        // `try_with` fails only while the thread's locals are being destroyed.
-        let _ = CURRENT.try_with(|w| out = Some((f.take().expect("called once"))(w)));
-        match out {
-            Some(out) => out,
-            None => (f.take().expect("not called yet"))(&ThreadWaiter::new()),
-        }
-    }
-
-    #[inline]
-    fn take_wake(&self) -> bool {
-        self.parker.woken.load(Ordering::Relaxed)
-            && self.parker.woken.swap(false, Ordering::Acquire)
-    }
-
-    /// Polls the wake flag for a short while; `true` if a wake arrived.
-    #[cfg(not(polysync_loom))]
-    fn spin(&self) -> bool {
+    /// Polls `parker`'s wake flag for a short while, if the driver said the
+    /// wait is next in line; `true` if a wake arrived (and was consumed).
+    fn spin(&self, parker: &Parker) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        let mut budget = self.spin_budget.load(Relaxed);
+        if !MAY_SPIN || !self.next_in_line.swap(false, Relaxed) {
+            return false;
+        }
+        let mut budget = self.budget.load(Relaxed);
         if budget < MIN_SPIN_PAUSES {
             // Spinning failed lately: park at once, but after
             // RETRY_AFTER_PARKS such waits try a full spin again. A failure
@@ -172,18 +140,52 @@ impl ThreadWaiter {
             budget = MAX_SPIN_PAUSES;
         }
         for spent in 0..budget {
-            if self.parker.woken.load(Ordering::Relaxed) {
-                let caught = self.take_wake();
+            if parker.woken.load(Ordering::Relaxed) {
+                let caught = parker.take_wake();
                 if caught {
                     let grown = (budget * 2).max(spent * 2).min(MAX_SPIN_PAUSES);
-                    self.spin_budget.store(grown, Relaxed);
+                    self.budget.store(grown, Relaxed);
                 }
                 return caught;
             }
-            std::hint::spin_loop();
+            spin_loop();
         }
-        self.spin_budget.store(budget / 2, Relaxed);
+        self.budget.store(budget / 2, Relaxed);
         false
+    }
+}
+
+impl Parker {
+    /// Consumes a wake, if one arrived.
+    #[inline]
+    fn take_wake(&self) -> bool {
+        self.woken.load(Ordering::Relaxed) && self.woken.swap(false, Ordering::Acquire)
+    }
+}
+
+impl ThreadWaiter {
+    /// A waiter for the calling thread. Prefer [`ThreadWaiter::with_current`],
+    /// which reuses the thread's cached one.
+    pub fn new() -> Self {
+        Self {
+            parker: Arc::new(Parker {
+                thread: thread::current(),
+                woken: AtomicBool::new(false),
+            }),
+            spin: Spin::new(),
+        }
+    }
+
+    /// Runs `f` with the calling thread's cached waiter.
+    pub fn with_current<R>(f: impl FnOnce(&ThreadWaiter) -> R) -> R {
+        let mut f = Some(f);
+        let mut out = None;
+        // `try_with` fails only while the thread's locals are being destroyed.
+        let _ = CURRENT.try_with(|w| out = Some((f.take().expect("called once"))(w)));
+        match out {
+            Some(out) => out,
+            None => (f.take().expect("not called yet"))(&ThreadWaiter::new()),
+        }
     }
 }
 
@@ -200,46 +202,25 @@ impl Waiter for ThreadWaiter {
 
     /// An OS thread may spin briefly before it parks (never under loom).
     fn spins(&self) -> bool {
-        cfg!(not(polysync_loom))
+        MAY_SPIN
     }
 
     fn next_in_line(&self, next: bool) {
-        #[cfg(not(polysync_loom))]
-        self.next_in_line
+        self.spin
+            .next_in_line
             .store(next, std::sync::atomic::Ordering::Relaxed);
-        #[cfg(polysync_loom)]
-        let _ = next;
     }
 
     fn wait(&self, deadline: Option<Instant>) -> WaitResult {
-        #[cfg(not(polysync_loom))]
-        if self
-            .next_in_line
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
-            && self.spin()
-        {
+        if self.spin.spin(&self.parker) {
             return WaitResult::Woken;
         }
         loop {
-            if self.take_wake() {
+            if self.parker.take_wake() {
                 return WaitResult::Woken;
             }
-            #[cfg(not(polysync_loom))]
-            match deadline {
-                None => thread::park(),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return WaitResult::TimedOut;
-                    }
-                    thread::park_timeout(deadline - now);
-                }
-            }
-            #[cfg(polysync_loom)]
-            {
-                // loom has no clock: models never use deadlines.
-                let _ = deadline;
-                thread::park();
+            if !park_until(deadline) {
+                return WaitResult::TimedOut;
             }
         }
     }

@@ -1,7 +1,21 @@
 //! A waiter's place in a queue's wait list: its node plus an item slot.
 
-use crate::lowlevel::queue::Node;
+use crate::lowlevel::queue::{Node, QueueGuard, WAITING};
 use crate::lowlevel::sync::UnsafeCell;
+
+// A queue entry's node data and slot, by node state:
+//
+// | data     | node state       | the entry                                   | its slot                      |
+// |----------|------------------|---------------------------------------------|-------------------------------|
+// | `GETTER` | `IDLE`, `WAITING` | a get that waits for an item               | empty                         |
+// | `PUTTER` | `IDLE`, `WAITING` | a put that waits for room                  | its item                      |
+// | `HANDED` | `NOTIFIED`       | served: a getter was handed an item, or a putter's item went in | getter: the item; putter: empty |
+// | `CLOSED` | `NOTIFIED`       | woken by `close`                            | getter: empty; putter: its item, to give back |
+//
+// A notifier writes the data and the slot under the queue lock while the
+// node is `WAITING`, then marks it `NOTIFIED`; a getter's front node is
+// `GETTER` and a putter's `PUTTER` until then, which is how notifiers tell
+// the two apart at the front of the one wait list.
 
 /// Node data of a queued getter.
 pub(super) const GETTER: usize = 0;
@@ -17,11 +31,20 @@ pub(super) const HANDED: usize = 2;
 pub(super) struct Entry<T> {
     pub(super) node: Node,
     /// A getter's received item, or a putter's item until it is taken.
-    /// Accessed by a notifier under the queue lock while the node is
-    /// `WAITING`, by the owner otherwise.
-    pub(super) slot: UnsafeCell<Option<T>>,
+    /// Same owner as the node's data: the queue lock while the node is
+    /// `WAITING` (a notifier: [`Entry::hand`], [`Entry::take_queued`]), the
+    /// entry's owner otherwise ([`Entry::take`], [`Entry::fill`]).
+    slot: UnsafeCell<Option<T>>,
 }
 
+// The two sides of the slot have different duties, so they are different
+// functions. The owner's side is safe with a state check (as `Node::data`,
+// and for the same reason): "not WAITING" is recorded in the node, debug
+// builds check it at each call, and only the owner reaches its entry outside
+// the queue lock. The notifier's side is `unsafe` with a guard witness: the
+// guard proves a queue lock is held, but not that it is the lock of the
+// queue the entry waits in, which only the caller can argue (it found the
+// entry at the front of that queue).
 impl<T> Entry<T> {
     pub(super) fn new(kind: usize, item: Option<T>) -> Self {
         Entry {
@@ -30,16 +53,49 @@ impl<T> Entry<T> {
         }
     }
 
-    /// Takes the slot's item. The caller owns the entry (not `WAITING`), or
-    /// holds the queue lock.
+    /// Takes the slot's item. **Owner-only:** the node is not `WAITING`
+    /// (checked in debug builds), as for [`Node::data`].
     pub(super) fn take(&self) -> Option<T> {
-        // SAFETY: by the caller's contract nobody else touches the slot.
+        self.debug_assert_owned();
+        // SAFETY: the node is not WAITING and we are its owner, so nobody
+        // else touches the slot.
         self.slot.with_mut(|p| unsafe { (*p).take() })
     }
 
-    /// Puts `item` into the slot. The caller owns the entry (`IDLE`).
+    /// Puts `item` into the slot. **Owner-only**, like [`Entry::take`].
     pub(super) fn fill(&self, item: T) {
-        // SAFETY: by the caller's contract nobody else touches the slot.
+        self.debug_assert_owned();
+        // SAFETY: as in `take`.
         self.slot.with_mut(|p| unsafe { *p = Some(item) });
+    }
+
+    /// A notifier hands `item` to this waiting getter (before notifying it).
+    ///
+    /// # Safety
+    /// The entry is `WAITING` in the queue that `_guard` locks.
+    pub(super) unsafe fn hand(&self, _guard: &QueueGuard<'_>, item: T) {
+        debug_assert_eq!(self.node.state(), WAITING);
+        // SAFETY: the lock of the queue the entry waits in (held, by the
+        // contract) owns the slot of a WAITING entry.
+        self.slot.with_mut(|p| unsafe { *p = Some(item) });
+    }
+
+    /// A notifier takes the item of this waiting putter (before notifying it).
+    ///
+    /// # Safety
+    /// As for [`Entry::hand`].
+    pub(super) unsafe fn take_queued(&self, _guard: &QueueGuard<'_>) -> Option<T> {
+        debug_assert_eq!(self.node.state(), WAITING);
+        // SAFETY: as in `hand`.
+        self.slot.with_mut(|p| unsafe { (*p).take() })
+    }
+
+    #[inline]
+    fn debug_assert_owned(&self) {
+        debug_assert_ne!(
+            self.node.state(),
+            WAITING,
+            "polysync: a queued entry's slot was used without its queue's lock"
+        );
     }
 }

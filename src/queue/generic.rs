@@ -7,7 +7,7 @@ use super::error::{GetError, PutError};
 use super::futures::{Get, Put};
 use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
 use super::storage::{Fifo, Storage};
-use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
+use crate::lowlevel::queue::{QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::UnsafeCell;
 use crate::lowlevel::wait::drive;
 use crate::lowlevel::{WaitError, Waiter, deadline_after, with_current_waiter};
@@ -78,6 +78,8 @@ pub(super) struct Inner<S> {
 /// producer.join().unwrap();
 /// ```
 pub struct GenericQueue<T, S = Fifo<T>> {
+    /// User bits: the readiness summary (`HAS_ITEMS`, `HAS_ROOM`,
+    /// `IS_CLOSED`; see the table in `spin.rs`), kept only when spinning.
     pub(super) queue: WaitQueue,
     /// `usize::MAX` when unbounded.
     cap: usize,
@@ -219,10 +221,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// Runs `f` on the storage; the guard proves the queue lock is held.
     pub(super) fn with_inner<R>(
         &self,
-        _guard: &QueueGuard<'_>,
+        guard: &QueueGuard<'_>,
         f: impl FnOnce(&mut Inner<S>) -> R,
     ) -> R {
-        // SAFETY: the queue lock (borrowed through `_guard`) guards `inner`.
+        debug_assert!(guard.locks(&self.queue));
+        // SAFETY: the queue lock (borrowed through `guard`, debug-checked to
+        // be this queue's) guards `inner`.
         self.inner.with_mut(|p| f(unsafe { &mut *p }))
     }
 
@@ -242,9 +246,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         restore: bool,
     ) -> Option<Waker> {
         if let Some(entry) = Self::front_of(guard, GETTER) {
-            // SAFETY: the entry is queued (alive) and we hold the lock, which
-            // guards a waiting entry's slot.
-            unsafe { (*entry).slot.with_mut(|p| *p = Some(item)) };
+            // SAFETY: `front_of` found the entry at the front of this queue,
+            // whose lock we hold: it is alive and WAITING here.
+            unsafe { (*entry).hand(guard, item) };
             return guard.notify_front(HANDED).flatten();
         }
         self.with_inner(guard, |inner| {
@@ -331,8 +335,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             None
         };
         if let Some(entry) = putter {
-            // SAFETY: the entry is queued (alive); we hold the lock.
-            let moved = unsafe { (*entry).take() };
+            // SAFETY: as in `place`: the front of this queue, locked by `guard`.
+            let moved = unsafe { (*entry).take_queued(guard) };
             if let Some(moved) = moved {
                 self.count_new_task(guard);
                 self.with_inner(guard, |inner| inner.items.push(moved));
@@ -734,22 +738,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let mut guard = self.queue.lock();
         self.with_inner(&guard, |inner| inner.closed = true);
         self.publish(&mut guard);
-        let mut wakers = WakeList::new();
-        loop {
-            while !wakers.is_full() {
-                match guard.notify_front(CLOSED) {
-                    Some(waker) => wakers.push(waker),
-                    None => break,
-                }
-            }
-            let done = guard.is_empty();
-            drop(guard);
-            wakers.wake_all();
-            if done {
-                return;
-            }
-            guard = self.queue.lock();
-        }
+        // Nobody queues on a closed queue: the batches end when it is empty.
+        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
+            guard.notify_batch(wakers, CLOSED)
+        });
     }
 
     /// Closes the queue at once, as Python 3.13's `shutdown(immediate=True)`:

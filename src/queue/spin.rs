@@ -30,7 +30,25 @@ use super::generic::GenericQueue;
 use super::storage::Storage;
 use crate::lowlevel::Waiter;
 use crate::lowlevel::queue::QueueGuard;
-use crate::lowlevel::sync::Ordering;
+use crate::lowlevel::sync::{MAY_SPIN, Ordering, spin_loop, yield_now};
+
+// The user bits of a queue's lock word: a readiness summary, kept only by a
+// spinning queue (a queue that does not spin leaves them 0):
+//
+// | IS_CLOSED | HAS_ITEMS | HAS_ROOM | the storage               | a spinning get          | a spinning put          |
+// |-----------|-----------|----------|---------------------------|-------------------------|-------------------------|
+// | 0         | 0         | 1        | empty                     | keeps spinning          | tries (`try_put`)       |
+// | 0         | 1         | 1        | some items, room for more | tries (`try_get`)       | tries                   |
+// | 0         | 1         | 0        | full                      | tries                   | keeps spinning          |
+// | 0         | 0         | 0        | never (a capacity is at least 1) | -                | -                       |
+// | 1         | any       | any      | closed                    | tries (takes what is left, then fails) | tries (fails) |
+//
+// Rewritten under the queue lock by every operation that changes the
+// storage or closes the queue (`publish`), and published by the unlock that
+// ends it. A spinner reads it without the lock as a hint only: the `try_*`
+// call it leads to decides under the lock. The wait list's own state (who
+// is queued, and whether as a getter or a putter) is in the nodes' data
+// (`GETTER`, `PUTTER`, then `HANDED` or `CLOSED`), not here.
 
 /// The storage holds at least one item.
 pub(super) const HAS_ITEMS: u64 = 1;
@@ -41,11 +59,9 @@ pub(super) const IS_CLOSED: u64 = 4;
 
 /// Rounds of `spin_loop` hints (about 25 ns each on the reference VM, so
 /// about 3 us in all)...
-#[cfg(not(polysync_loom))]
 const PAUSE_ROUNDS: u32 = 128;
 /// ...then rounds of `yield_now`, which let a thread the kernel woke onto
 /// this core run before the spinner gives up.
-#[cfg(not(polysync_loom))]
 const YIELD_ROUNDS: u32 = 4;
 
 impl<T, S: Storage<T>> GenericQueue<T, S> {
@@ -89,8 +105,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         wanted: u64,
         mut attempt: impl FnMut() -> Option<R>,
     ) -> Option<R> {
-        #[cfg(not(polysync_loom))]
-        if self.spins() && waiter.spins() {
+        // Never under loom (`MAY_SPIN`), whatever the waiter says.
+        if MAY_SPIN && self.spins() && waiter.spins() {
             for round in 0..PAUSE_ROUNDS + YIELD_ROUNDS {
                 if self.queue.user(Ordering::Relaxed) & wanted != 0 {
                     if let Some(done) = attempt() {
@@ -98,14 +114,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                     }
                 }
                 if round < PAUSE_ROUNDS {
-                    std::hint::spin_loop();
+                    spin_loop();
                 } else {
-                    std::thread::yield_now();
+                    yield_now();
                 }
             }
         }
-        #[cfg(polysync_loom)]
-        let _ = (waiter, wanted, &mut attempt, Ordering::Relaxed);
         None
     }
 }
