@@ -37,7 +37,7 @@ const ROUNDS: usize = if cfg!(miri) { 4 } else { 500 };
 /// A native run fails instead of hanging on a lost wake-up; Miri reports a
 /// deadlock by itself (and a watchdog thread would only slow it down).
 fn watchdog(name: &'static str) -> Option<worlds::Watchdog> {
-    (!cfg!(miri)).then(|| worlds::Watchdog::new(name, Duration::from_secs(60)))
+    (!cfg!(miri)).then(|| worlds::Watchdog::new(name, Duration::from_secs(30)))
 }
 
 fn poll<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
