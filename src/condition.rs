@@ -24,7 +24,7 @@ use crate::lowlevel::queue::{
 use crate::lowlevel::sync::{AtomicBool, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Withdraw, drive};
 use crate::lowlevel::{
-    WaitError, Waiter, current_task, current_unit, deadline_after, with_current_waiter,
+    Owner, WaitError, Waiter, current_task, current_unit, deadline_after, with_current_waiter,
 };
 use crate::mutex::{Mutex, MutexGuard};
 use crate::rlock::{RLock, RLockGuard};
@@ -108,6 +108,11 @@ pub struct Condition {
 // | 0              | `NOTIFIED` | handed the lock (by `notify` or by the lock's release) | its waiter |
 // | 0              | `DONE`     | finished                           | its waiter              |
 
+/// The wait protocol of a lock a condition waiter returns to (`Lock` or
+/// `RLock`): both queue [`Owner`]s, so an entry's node keeps its one
+/// meaning, the owner to hand the lock to, in either queue.
+pub(crate) type LockProtocol<'a> = dyn Protocol<Tag = Owner, Outcome = Owner> + 'a;
+
 /// What a waiter leaves in the condition's queue. `repr(C)` with the node
 /// first, so `notify` can reach the rest from the node pointer (queued with
 /// [`node_of`], whose provenance covers the whole entry).
@@ -119,7 +124,7 @@ struct Entry<'a> {
     node: Node,
     /// The lock to return to, as the wait protocol it runs (`Lock` or `RLock`).
     /// Written before the entry is queued; read-only while it is.
-    lock: *const (dyn Protocol + 'a),
+    lock: *const LockProtocol<'a>,
     /// The notify round the entry arrived in. Written before the entry is
     /// queued; read-only while it is.
     round: u32,
@@ -142,8 +147,8 @@ impl<'a, G: sealed::Guard<'a>> ConditionGuard<'a> for G {}
 // private), so the lint's concern, an unusable public signature, cannot arise.
 #[allow(private_interfaces)]
 mod sealed {
-    use crate::lowlevel::wait::Protocol;
-    use crate::lowlevel::{WaitError, Waiter};
+    use super::LockProtocol;
+    use crate::lowlevel::{Owner, WaitError, Waiter};
 
     /// What a condition wait needs from a guard. In a private module, so
     /// nobody outside the crate can implement or call it.
@@ -153,9 +158,9 @@ mod sealed {
         /// What the guard must get back on resumption (an RLock's levels).
         type Saved: Copy + 'a;
         fn source(&self) -> Self::Source;
-        fn raw_lock(source: Self::Source) -> &'a (dyn Protocol + 'a);
+        fn raw_lock(source: Self::Source) -> &'a LockProtocol<'a>;
         /// The owner identity an async wait queues with.
-        fn async_owner() -> usize;
+        fn async_owner() -> Owner;
         /// Releases the lock completely.
         fn give_up(self) -> Self::Saved;
         /// The lock was handed back (as a hand-off gives it): rebuild the guard.
@@ -177,12 +182,12 @@ impl<'a> sealed::Guard<'a> for LockGuard<'a> {
     fn source(&self) -> &'a Lock {
         self.lock()
     }
-    fn raw_lock(source: &'a Lock) -> &'a (dyn Protocol + 'a) {
+    fn raw_lock(source: &'a Lock) -> &'a LockProtocol<'a> {
         source
     }
-    fn async_owner() -> usize {
-        // As for `Lock::acquire`: the task, if it has an identity (0: unknown).
-        current_task().map_or(0, |id| id.as_usize())
+    fn async_owner() -> Owner {
+        // As for `Lock::acquire`: the task, if it has an identity.
+        current_task().map_or(Owner::UNKNOWN, Owner::of)
     }
     fn give_up(self) {}
     fn take_back(source: &'a Lock, (): ()) -> Self {
@@ -204,11 +209,11 @@ impl<'a, T: ?Sized + 'a> sealed::Guard<'a> for MutexGuard<'a, T> {
     fn source(&self) -> &'a Mutex<T> {
         self.mutex()
     }
-    fn raw_lock(source: &'a Mutex<T>) -> &'a (dyn Protocol + 'a) {
+    fn raw_lock(source: &'a Mutex<T>) -> &'a LockProtocol<'a> {
         source.raw_lock()
     }
-    fn async_owner() -> usize {
-        current_task().map_or(0, |id| id.as_usize())
+    fn async_owner() -> Owner {
+        current_task().map_or(Owner::UNKNOWN, Owner::of)
     }
     fn give_up(self) {}
     fn take_back(source: &'a Mutex<T>, (): ()) -> Self {
@@ -230,12 +235,12 @@ impl<'a> sealed::Guard<'a> for RLockGuard<'a> {
     fn source(&self) -> &'a RLock {
         self.rlock()
     }
-    fn raw_lock(source: &'a RLock) -> &'a (dyn Protocol + 'a) {
+    fn raw_lock(source: &'a RLock) -> &'a LockProtocol<'a> {
         source
     }
-    fn async_owner() -> usize {
+    fn async_owner() -> Owner {
         // The guard's owner is the unit polling us (an identified task).
-        current_unit().as_usize()
+        Owner::of(current_unit())
     }
     fn give_up(self) -> usize {
         self.release_all()
@@ -363,7 +368,7 @@ impl Condition {
         waiter: &W,
         deadline: Option<Instant>,
     ) -> Result<G, ConditionWaitError<G>> {
-        let owner = current_unit().as_usize();
+        let owner = Owner::of(current_unit());
         let wait = pin!(ConditionWait::new(self, guard, Some(owner)));
         let (error, left) = match drive(waiter, wait, deadline) {
             Ok(guard) => return Ok(guard),
@@ -555,7 +560,7 @@ impl Condition {
                 let mut node = guard.detach_front().expect("the front exists");
                 // Under the condition's lock: the waiter reads it there.
                 in_condition.store(false, Ordering::Relaxed);
-                let owner = node.data();
+                let owner: Owner = node.data();
                 let mut lock_queue = Protocol::queue(lock).lock();
                 if Protocol::arrive_locked(lock, &mut lock_queue, owner).is_ok() {
                     // The lock is free: hand it over at once.
@@ -657,11 +662,11 @@ unsafe impl<'a, G: ConditionGuard<'a> + Sync> Sync for ConditionWait<'a, G> wher
 impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
     /// `owner`: the identity to queue with; `None` for an async wait, which
     /// asks the guard type at its first poll.
-    fn new(cond: &'a Condition, guard: G, owner: Option<usize>) -> Self {
+    fn new(cond: &'a Condition, guard: G, owner: Option<Owner>) -> Self {
         let source = guard.source();
         ConditionWait {
             entry: Entry {
-                node: Node::new(owner.unwrap_or(0)),
+                node: Node::new(owner.unwrap_or(Owner::UNKNOWN)),
                 lock: G::raw_lock(source),
                 round: 0,
                 in_condition: AtomicBool::new(false),
@@ -674,7 +679,7 @@ impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
         }
     }
 
-    fn lock(&self) -> &'a (dyn Protocol + 'a) {
+    fn lock(&self) -> &'a LockProtocol<'a> {
         G::raw_lock(self.source)
     }
 
@@ -783,7 +788,7 @@ impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
         let this = unsafe { self.get_unchecked_mut() };
         if let Some(guard) = this.guard.take() {
             let node = &this.entry.node;
-            if node.data() == 0 {
+            if node.data::<Owner>() == Owner::UNKNOWN {
                 node.set_data(G::async_owner());
             }
             let waker = cx.waker().clone();

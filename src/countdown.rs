@@ -3,7 +3,7 @@
 use crate::lowlevel::queue::{QueueGuard, USER_MAX, WaitQueue};
 use crate::lowlevel::sync::{Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, admit_if};
-use crate::revent::{Broadcast, Epoch, EpochWait};
+use crate::revent::{Broadcast, Epoch, EpochWait, Round};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -313,7 +313,7 @@ impl CountdownEvent {
 
     /// The data of a wait's node: the epoch when it starts.
     #[inline]
-    fn wait_start(&self) -> usize {
+    fn wait_start(&self) -> Round {
         self.epoch.snapshot()
     }
 
@@ -335,20 +335,25 @@ fn overflow() -> ! {
 }
 
 impl Protocol for CountdownEvent {
+    /// The round the wait started in.
+    type Tag = Round;
+    /// The same round, left in place by the round that wakes it.
+    type Outcome = Round;
+
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, _: usize) -> bool {
+    fn try_fast(&self, _: Round) -> bool {
         self.is_zero()
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
-        admit_if(data, guard.user() == 0 || self.epoch.moved(guard, data))
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, start: Round) -> Result<Round, Round> {
+        admit_if(start, guard.user() == 0 || self.epoch.moved(guard, start))
     }
 
-    fn pass_on(&self, _: usize) {
+    fn pass_on(&self, _: Round) {
         // A wake-up round wakes everyone it concerns: nothing to hand on.
     }
 }

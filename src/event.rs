@@ -31,7 +31,7 @@ const SET: u64 = 1;
 pub(crate) fn wait_event_with<P: Protocol, W: Waiter + ?Sized>(
     event: &P,
     waiter: &W,
-    start: usize,
+    start: P::Tag,
     deadline: Option<Instant>,
 ) -> Result<(), WaitError> {
     match drive(waiter, pin!(RawWait::new(event, start)), deadline) {
@@ -174,7 +174,7 @@ impl Event {
         // Once SET is published no new waiter queues, so the batches end
         // when the queue is empty.
         wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
-            guard.notify_batch(wakers, 0)
+            guard.notify_batch(wakers, ())
         });
         true
     }
@@ -271,11 +271,9 @@ impl Event {
         fn wait_with;
     }
 
-    /// The data of a wait's node: unused.
+    /// The data of a wait's node: none.
     #[inline]
-    fn wait_start(&self) -> usize {
-        0
-    }
+    fn wait_start(&self) {}
 
     /// How many units wait for the event now (a snapshot).
     ///
@@ -288,20 +286,25 @@ impl Event {
 }
 
 impl Protocol for Event {
+    /// A waiter tells the event nothing...
+    type Tag = ();
+    /// ...and `set` hands it nothing: being woken is the message.
+    type Outcome = ();
+
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, _: usize) -> bool {
+    fn try_fast(&self, (): ()) -> bool {
         self.is_set()
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
-        admit_if(data, guard.user() & SET != 0)
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, (): ()) -> Result<(), ()> {
+        admit_if((), guard.user() & SET != 0)
     }
 
-    fn pass_on(&self, _: usize) {
+    fn pass_on(&self, (): ()) {
         // Everyone was woken; there is nothing to hand on.
     }
 }
@@ -333,7 +336,7 @@ impl<'a> Wait<'a> {
     #[inline]
     fn new(event: &'a Event) -> Self {
         Wait {
-            wait: RawWait::new(event, event.wait_start()),
+            wait: RawWait::new(event, ()),
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
-use crate::lowlevel::{WaitError, Waiter, current_task, current_unit, deadline_after};
+use crate::lowlevel::{Owner, WaitError, Waiter, current_task, current_unit, deadline_after};
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
@@ -159,7 +159,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
-        self.try_fast(current_unit().as_usize())
+        self.try_fast(Owner::of(current_unit()))
             .then(|| LockGuard { lock: self })
     }
 
@@ -242,7 +242,7 @@ impl Lock {
         deadline: Option<Instant>,
         caller: Caller,
     ) -> Result<LockGuard<'_>, WaitError> {
-        let me = current_unit().as_usize();
+        let me = Owner::of(current_unit());
         if self.try_fast(me) {
             return Ok(LockGuard { lock: self });
         }
@@ -252,16 +252,16 @@ impl Lock {
             .map_err(|(error, ())| error)
     }
 
-    /// Panics if the unit `me` (a raw identity, 0: unknown) holds the lock:
+    /// Panics if the unit `me` (possibly [`Owner::UNKNOWN`]) holds the lock:
     /// its wait would never end. Reads `owner` only when the lock is held; a
     /// stale view can only miss a holder, never invent one (see the field).
     #[inline]
-    fn refuse_holder(&self, me: usize, caller: Caller) {
+    fn refuse_holder(&self, me: Owner, caller: Caller) {
         // Acquire: the release that cleared our own earlier identity (if we
         // held the lock before) happens before this read of `owner`.
-        if me != 0
+        if me != Owner::UNKNOWN
             && self.queue.user(Ordering::Acquire) & LOCKED != 0
-            && self.owner.load(Ordering::Relaxed) == me as u64
+            && self.owner.load(Ordering::Relaxed) == me.get()
         {
             panic!(
                 "polysync: {}: the current {} already holds this lock; acquiring it again \
@@ -311,10 +311,10 @@ impl Lock {
         let mut guard = self.queue.lock();
         debug_assert!(guard.user() & LOCKED != 0, "released an unlocked Lock");
         let mut wakers = WakeList::new();
-        match guard.front().map(|waiter| waiter.data()) {
+        match guard.front().map(|waiter| waiter.data::<Owner>()) {
             Some(owner) => {
                 // Direct hand-off: the lock stays locked, the owner changes.
-                self.owner.store(owner as u64, Ordering::Relaxed);
+                self.owner.store(owner.get(), Ordering::Relaxed);
                 guard.set_user(LOCKED);
                 wakers.push(guard.notify_front(owner).expect("front exists"));
             }
@@ -326,25 +326,29 @@ impl Lock {
 }
 
 impl Protocol for Lock {
+    /// The unit that waits to own the lock.
+    type Tag = Owner;
+    /// The same unit, handed back with the lock (the waiter ignores it).
+    type Outcome = Owner;
+
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, owner: usize) -> bool {
+    fn try_fast(&self, owner: Owner) -> bool {
         if self.queue.cas_idle(0, LOCKED, Ordering::Acquire) {
-            self.owner.store(owner as u64, Ordering::Relaxed);
+            self.owner.store(owner.get(), Ordering::Relaxed);
             true
         } else {
             false
         }
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
-        let owner = data;
-        admit_if(data, {
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, owner: Owner) -> Result<Owner, Owner> {
+        admit_if(owner, {
             if guard.user() & LOCKED == 0 {
-                self.owner.store(owner as u64, Ordering::Relaxed);
+                self.owner.store(owner.get(), Ordering::Relaxed);
                 guard.set_user(LOCKED);
                 true
             } else {
@@ -353,7 +357,7 @@ impl Protocol for Lock {
         })
     }
 
-    fn pass_on(&self, _: usize) {
+    fn pass_on(&self, _: Owner) {
         self.release();
     }
 }
@@ -495,7 +499,7 @@ impl<'a> Future for Acquire<'a> {
         if let State::Start(lock, caller) = this.state {
             // The owner of an async hold is the task, when it has an
             // identity; the thread that polls it is not (0: unknown).
-            let me = current_task().map_or(0, |id| id.as_usize());
+            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);
             lock.refuse_holder(me, caller);
             this.state = State::Wait(Wait::new(lock, me));
         }

@@ -7,7 +7,7 @@
 //! it, so that a round woken in batches never wakes a waiter that arrived
 //! after the event was cleared again.
 
-use crate::lowlevel::queue::{Batch, QueueGuard, WaitQueue, wake_in_batches};
+use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait as RawWait, admit_if};
 use std::future::Future;
@@ -48,6 +48,28 @@ const SET: u64 = 1;
 /// reaches at least one batch of nodes, so this cannot happen.
 pub(crate) struct Epoch(AtomicU64);
 
+/// The node data of a broadcast wait ([`REvent`], [`CountdownEvent`](crate::CountdownEvent),
+/// a queue's `join`): the [`Epoch`] at the moment the wait started, truncated
+/// to a `usize`. Written by the waiter when it starts; read by a wake-up
+/// round at the front of the queue (nodes of an older round are woken, see
+/// `Epoch`) and by the waiter's check under the lock; a round leaves it in
+/// place (`notify_front_keep`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Round(usize);
+
+/// The word is the round itself.
+impl NodeData for Round {
+    #[inline]
+    fn into_raw(self) -> usize {
+        self.0
+    }
+
+    #[inline]
+    fn from_raw(raw: usize) -> Round {
+        Round(raw)
+    }
+}
+
 impl Epoch {
     const_fn! {
         pub(crate) fn new() -> Epoch {
@@ -60,15 +82,15 @@ impl Epoch {
     /// check under the lock, and a wait that starts after a round (in
     /// happens-before order) sees that round's epoch by coherence.
     #[inline]
-    pub(crate) fn snapshot(&self) -> usize {
-        self.0.load(Ordering::Relaxed) as usize
+    pub(crate) fn snapshot(&self) -> Round {
+        Round(self.0.load(Ordering::Relaxed) as usize)
     }
 
-    /// Under the queue lock: whether a round started since `data` was taken.
+    /// Under the queue lock: whether a round started since `start` was taken.
     #[inline]
-    pub(crate) fn moved(&self, _guard: &QueueGuard<'_>, data: usize) -> bool {
+    pub(crate) fn moved(&self, _guard: &QueueGuard<'_>, start: Round) -> bool {
         // Written only under the lock we hold: this load is exact.
-        self.0.load(Ordering::Relaxed) as usize != data
+        self.0.load(Ordering::Relaxed) as usize != start.0
     }
 
     /// Starts a wake-up round: wakes every node queued now, in batches,
@@ -80,7 +102,7 @@ impl Epoch {
         }
         let now = self.0.load(Ordering::Relaxed).wrapping_add(1);
         self.0.store(now, Ordering::Relaxed);
-        let mine = now as usize;
+        let mine = Round(now as usize);
         wake_in_batches(queue, Some(guard), |guard, wakers| {
             if self.0.load(Ordering::Relaxed) != now {
                 // A newer round started (between two batches; never before
@@ -102,12 +124,14 @@ impl Epoch {
 
 /// Whether the oldest queued node belongs to a round before `mine`.
 #[inline]
-fn older_front(guard: &QueueGuard<'_>, mine: usize) -> bool {
-    guard.front().is_some_and(|node| node.data() != mine)
+fn older_front(guard: &QueueGuard<'_>, mine: Round) -> bool {
+    guard
+        .front()
+        .is_some_and(|node| node.data::<Round>() != mine)
 }
 
 /// A primitive whose waiters are woken in [`Epoch`] rounds.
-pub(crate) trait Broadcast: Protocol {
+pub(crate) trait Broadcast: Protocol<Tag = Round> {
     fn epoch(&self) -> &Epoch;
 }
 
@@ -391,7 +415,7 @@ impl REvent {
 
     /// The data of a wait's node: the epoch when it starts.
     #[inline]
-    fn wait_start(&self) -> usize {
+    fn wait_start(&self) -> Round {
         self.epoch.snapshot()
     }
 
@@ -407,22 +431,27 @@ impl REvent {
 }
 
 impl Protocol for REvent {
+    /// The round the wait started in.
+    type Tag = Round;
+    /// The same round, left in place by the round that wakes it.
+    type Outcome = Round;
+
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, _: usize) -> bool {
+    fn try_fast(&self, _: Round) -> bool {
         self.is_set()
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
-        admit_if(data, {
-            guard.user() & SET != 0 || self.epoch.moved(guard, data)
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, start: Round) -> Result<Round, Round> {
+        admit_if(start, {
+            guard.user() & SET != 0 || self.epoch.moved(guard, start)
         })
     }
 
-    fn pass_on(&self, _: usize) {
+    fn pass_on(&self, _: Round) {
         // A wake-up round wakes everyone it concerns: nothing to hand on.
     }
 }

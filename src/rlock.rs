@@ -5,7 +5,7 @@ use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, backoff, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{
-    NoTaskIdentity, UnitId, WaitError, Waiter, current_task, current_unit, deadline_after,
+    NoTaskIdentity, Owner, UnitId, WaitError, Waiter, current_task, current_unit, deadline_after,
 };
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -232,8 +232,8 @@ impl RLock {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Option<RLockGuard<'_>> {
-        let me = current_unit().get();
-        (self.reenter(me) || self.try_fast(me as usize)).then(|| RLockGuard { lock: self })
+        let me = current_unit();
+        (self.reenter(me.get()) || self.try_fast(Owner::of(me))).then(|| RLockGuard { lock: self })
     }
 
     /// Like [`acquire_blocking`](RLock::acquire_blocking), giving up after
@@ -286,11 +286,11 @@ impl RLock {
         waiter: &W,
         deadline: Option<Instant>,
     ) -> Result<RLockGuard<'_>, WaitError> {
-        let me = current_unit().get();
-        if self.reenter(me) || self.try_fast(me as usize) {
+        let me = Owner::of(current_unit());
+        if self.reenter(me.get()) || self.try_fast(me) {
             return Ok(RLockGuard { lock: self });
         }
-        drive(waiter, pin!(Wait::new(self, me as usize)), deadline)
+        drive(waiter, pin!(Wait::new(self, me)), deadline)
             .map(|()| RLockGuard { lock: self })
             .map_err(|(error, ())| error)
     }
@@ -512,7 +512,7 @@ impl RLock {
         let mut guard = self.queue.lock();
         debug_assert!(guard.user() != 0, "released an unlocked RLock");
         let mut wakers = WakeList::new();
-        match guard.front().map(|waiter| waiter.data()) {
+        match guard.front().map(|waiter| waiter.data::<Owner>()) {
             Some(next) => {
                 // Direct hand-off: the lock stays held; the next owner starts
                 // with one level (counted from now on, even before its
@@ -523,7 +523,7 @@ impl RLock {
                 // or calling `try_acquire`, meanwhile) and re-enter: its
                 // acquire exchange of `owner` then synchronizes with this
                 // release store and sees the count of 1.
-                self.owner.store(next as u64, Ordering::Release);
+                self.owner.store(next.get(), Ordering::Release);
                 wakers.push(guard.notify_front(next).expect("front exists"));
             }
             None => guard.set_user(0),
@@ -534,28 +534,33 @@ impl RLock {
 }
 
 impl Protocol for RLock {
+    /// The unit that waits to own the lock (never unknown: an async wait
+    /// needs a task identity).
+    type Tag = Owner;
+    /// The same unit, handed back with the lock (the waiter ignores it).
+    type Outcome = Owner;
+
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, me: usize) -> bool {
+    fn try_fast(&self, me: Owner) -> bool {
         if self.queue.cas_idle(0, HELD, Ordering::Acquire) {
             self.count.store(1, Ordering::Relaxed);
-            self.owner.store(me as u64, Ordering::Release);
+            self.owner.store(me.get(), Ordering::Release);
             true
         } else {
             false
         }
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
-        let me = data;
-        admit_if(data, {
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, me: Owner) -> Result<Owner, Owner> {
+        admit_if(me, {
             if guard.user() == 0 {
                 guard.set_user(HELD);
                 self.count.store(1, Ordering::Relaxed);
-                self.owner.store(me as u64, Ordering::Release);
+                self.owner.store(me.get(), Ordering::Release);
                 true
             } else {
                 false
@@ -563,7 +568,7 @@ impl Protocol for RLock {
         })
     }
 
-    fn pass_on(&self, _: usize) {
+    fn pass_on(&self, _: Owner) {
         // We were handed the lock with one level: give it to the next waiter.
         self.release_level();
     }
@@ -692,11 +697,10 @@ impl<'a> Future for RLockAcquire<'a> {
             let Some(me) = current_task() else {
                 return Poll::Ready(Err(NoTaskIdentity));
             };
-            let me = me.get();
-            if lock.reenter(me) {
+            if lock.reenter(me.get()) {
                 return Poll::Ready(Ok(RLockGuard { lock }));
             }
-            this.wait = Some(Wait::new(lock, me as usize));
+            this.wait = Some(Wait::new(lock, Owner::of(me)));
         }
         let wait = this.wait.as_mut().expect("set above");
         // SAFETY: see above; `wait` stays in place until `self` is dropped.

@@ -1,7 +1,7 @@
 //! Counting semaphores: [`Semaphore`], [`BoundedSemaphore`] and
 //! [`BinarySemaphore`], all on one raw core.
 
-use crate::lowlevel::queue::{Batch, QueueGuard, USER_MAX, WaitQueue, wake_in_batches};
+use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, USER_MAX, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{WaitError, Waiter, deadline_after};
@@ -23,6 +23,27 @@ use std::time::{Duration, Instant};
 // `v` changes lock-free while nobody is queued (`update_if_idle`), else
 // under the queue lock. A permit handed to a node whose future is then
 // dropped goes back through `release(1)` (`pass_on`): to the next waiter.
+
+/// The node data of a semaphore wait: the semaphore's maximum free count
+/// (`USER_MAX`, a bounded semaphore's maximum, or 1). Written by the waiter
+/// when it starts; kept as it is by a release that hands it a permit
+/// (`notify_front_keep`), so a waiter that drops the permit unused gives it
+/// back under the right cap (`pass_on`). Notifiers never read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Max(pub(crate) u64);
+
+/// The word is the maximum itself (at most `USER_MAX`, so it fits).
+impl NodeData for Max {
+    #[inline]
+    fn into_raw(self) -> usize {
+        self.0 as usize
+    }
+
+    #[inline]
+    fn from_raw(raw: usize) -> Max {
+        Max(raw as u64)
+    }
+}
 
 /// The shared core: the free permits live in the queue word's user bits
 /// (see the table above). A release hands permits straight to queued
@@ -50,9 +71,12 @@ impl RawSemaphore {
         self.queue.len()
     }
 
+    /// Takes a free permit if nobody is queued.
     #[inline]
     pub(crate) fn try_acquire(&self) -> bool {
-        self.try_fast(0)
+        self.queue
+            .update_if_idle(Ordering::Acquire, |v| v.checked_sub(1))
+            .is_ok()
     }
 
     /// Adds `n` permits, handing them to waiters first. Fails, changing
@@ -102,19 +126,21 @@ impl RawSemaphore {
 }
 
 impl Protocol for RawSemaphore {
+    type Tag = Max;
+    /// The same maximum, left in place by the release that hands a permit.
+    type Outcome = Max;
+
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, _: usize) -> bool {
-        self.queue
-            .update_if_idle(Ordering::Acquire, |v| v.checked_sub(1))
-            .is_ok()
+    fn try_fast(&self, _: Max) -> bool {
+        self.try_acquire()
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
-        admit_if(data, {
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, max: Max) -> Result<Max, Max> {
+        admit_if(max, {
             match guard.user().checked_sub(1) {
                 Some(v) => {
                     guard.set_user(v);
@@ -125,10 +151,10 @@ impl Protocol for RawSemaphore {
         })
     }
 
-    fn pass_on(&self, max: usize) {
-        // The permit was handed to us: give it back (to the next waiter).
-        // The node's data is the semaphore's maximum.
-        let _ = self.release(1, max as u64, true);
+    fn pass_on(&self, Max(max): Max) {
+        // The permit was handed to us: give it back (to the next waiter),
+        // under the semaphore's maximum.
+        let _ = self.release(1, max, true);
     }
 }
 
@@ -163,7 +189,7 @@ macro_rules! acquire_methods {
         pub fn acquire(&self) -> Acquire<'_, Self> {
             Acquire {
                 owner: self,
-                wait: Wait::new(&self.raw, ($max)(self) as usize),
+                wait: Wait::new(&self.raw, Max(($max)(self))),
             }
         }
 
@@ -241,7 +267,7 @@ macro_rules! acquire_methods {
             if let Some(permit) = self.try_acquire() {
                 return Ok(permit);
             }
-            let wait = pin!(Wait::new(&self.raw, ($max)(self) as usize));
+            let wait = pin!(Wait::new(&self.raw, Max(($max)(self))));
             drive(waiter, wait, deadline)
                 .map(|()| Permit { owner: self })
                 .map_err(|(error, ())| error)

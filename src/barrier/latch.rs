@@ -2,7 +2,7 @@
 
 use super::error::{blocking_party, broken};
 use super::{
-    Arrive, BROKEN_DATA, BarrierWaitError, BrokenBarrierError, Party, arrive_with, outcome,
+    Arrive, BarrierWaitError, BrokenBarrierError, Party, PartyOutcome, arrive_with, outcome,
 };
 use crate::lowlevel::queue::{Batch, QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{Ordering, const_fn};
@@ -19,19 +19,20 @@ use std::time::{Duration, Instant};
 // | PASSED | BROKEN | the latch            | a new arrival   | queued nodes are handed     |
 // |--------|--------|----------------------|-----------------|-----------------------------|
 // | 0      | 0      | filling              | queues; the last one sets PASSED and drains | (they wait) |
-// | 1      | 0      | passed               | passes at once  | `PASSED_DATA` (by `drain`)  |
-// | 0      | 1      | broken               | fails at once   | `BROKEN_DATA` (by `drain`)  |
-// | 1      | 1      | passed, then aborted | fails at once   | `PASSED_DATA`: they arrived before the abort |
+// | 1      | 0      | passed               | passes at once  | `PASSED` (by `drain`)       |
+// | 0      | 1      | broken               | fails at once   | `Broken` (by `drain`)       |
+// | 1      | 1      | passed, then aborted | fails at once   | `PASSED`: they arrived before the abort |
 //
 // PASSED is set by the arrival that completes the latch (`arrive_locked`);
 // BROKEN by `abort`, or by a party that withdraws while PASSED is clear
-// (`Protocol::cancelled`). A queued node's data is unused (0) while it
-// waits; `drain` hands it its outcome.
+// (`Protocol::cancelled`). A queued node carries no tag (`()`) while it
+// waits; `drain` hands it its outcome (a `PartyOutcome`).
 const L_PASSED: u64 = 1;
 const L_BROKEN: u64 = 2;
 
-/// The outcome a node is handed when its latch passed.
-const PASSED_DATA: usize = 0;
+/// The outcome a node is handed when its latch passed (a latch has no
+/// arrival indices).
+const PASSED: PartyOutcome = PartyOutcome::Passed(0);
 
 /// A single-use barrier: once `parties` waiters have arrived, all of them
 /// pass, and every later wait returns at once.
@@ -156,9 +157,9 @@ impl Latch {
         let mut guard = self.queue.lock();
         let user = guard.user();
         let arrival = if user & (L_PASSED | L_BROKEN) != 0 || self.completes(&guard) {
-            self.arrive_locked(&mut guard, 0)
+            self.arrive_locked(&mut guard, ())
         } else {
-            Err(0)
+            Err(())
         };
         drop(guard);
         match arrival {
@@ -309,12 +310,12 @@ impl Latch {
             if user & (L_PASSED | L_BROKEN) == 0 {
                 return Batch::Last;
             }
-            let data = if user & L_PASSED != 0 {
-                PASSED_DATA
+            let outcome = if user & L_PASSED != 0 {
+                PASSED
             } else {
-                BROKEN_DATA
+                PartyOutcome::Broken
             };
-            guard.notify_batch(wakers, data)
+            guard.notify_batch(wakers, outcome)
         });
     }
 }
@@ -357,37 +358,41 @@ impl Party for Latch {
 }
 
 impl Protocol for Latch {
+    /// A party waits without a ticket: every queued party is alike.
+    type Tag = ();
+    type Outcome = PartyOutcome;
+
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, _: usize) -> bool {
+    fn try_fast(&self, (): ()) -> bool {
         // `Arrive` answers the lock-free cases itself, with their outcome.
         false
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, (): ()) -> Result<PartyOutcome, ()> {
         let user = guard.user();
         if user & L_BROKEN != 0 {
-            Ok(BROKEN_DATA)
+            Ok(PartyOutcome::Broken)
         } else if user & L_PASSED != 0 {
-            Ok(PASSED_DATA)
+            Ok(PASSED)
         } else if self.completes(guard) {
             // The last arrival: the latch passes; this party drains the queue.
             guard.set_user(user | L_PASSED);
-            Ok(PASSED_DATA)
+            Ok(PASSED)
         } else {
-            Err(data)
+            Err(())
         }
     }
 
-    fn pass_on(&self, _: usize) {
+    fn pass_on(&self, _: PartyOutcome) {
         // The latch passed (or broke) for this party already: nothing depends
         // on it observing that.
     }
 
-    fn cancelled(&self, guard: &mut QueueGuard<'_>, _: usize) {
+    fn cancelled(&self, guard: &mut QueueGuard<'_>, (): ()) {
         // A party gave up before the latch passed: the others would wait forever.
         let user = guard.user();
         if user & L_PASSED == 0 {
@@ -395,7 +400,7 @@ impl Protocol for Latch {
         }
     }
 
-    fn after_cancelled(&self, _: usize) {
+    fn after_cancelled(&self, (): ()) {
         self.help();
     }
 }

@@ -68,19 +68,50 @@ pub use error::{BarrierWaitError, BrokenBarrierError};
 pub use latch::{Latch, LatchWait};
 
 use crate::lowlevel::Waiter;
+use crate::lowlevel::queue::NodeData;
 use crate::lowlevel::wait::{Protocol, Wait as RawWait, Withdraw, drive};
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-/// The outcome a node is handed when its barrier broke. Every other outcome
-/// is a passed party's data ([`Party::pass`] decodes it).
-const BROKEN_DATA: usize = usize::MAX;
+/// The node data of a party that is through ([`Protocol::Outcome`] of every
+/// barrier of the family), written by `arrive_locked` (the party that opens
+/// a phase or passes a latch, or finds the barrier broken) or by the `drain`
+/// that wakes the party.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PartyOutcome {
+    /// The party passed, with its arrival index in its phase (0 for a latch).
+    Passed(usize),
+    /// The barrier broke before the party passed.
+    Broken,
+}
+
+/// `Broken` is `usize::MAX`, `Passed(index)` the index: an index is below
+/// `parties`, so it never reaches `usize::MAX`.
+impl NodeData for PartyOutcome {
+    #[inline]
+    fn into_raw(self) -> usize {
+        match self {
+            PartyOutcome::Passed(index) => index,
+            PartyOutcome::Broken => usize::MAX,
+        }
+    }
+
+    #[inline]
+    fn from_raw(raw: usize) -> PartyOutcome {
+        if raw == usize::MAX {
+            PartyOutcome::Broken
+        } else {
+            PartyOutcome::Passed(raw)
+        }
+    }
+}
 
 /// What a barrier of the family plugs into [`Arrive`], beyond its
-/// [`Protocol`].
-pub(crate) trait Party: Protocol + Sized {
+/// [`Protocol`]: its outcome is a [`PartyOutcome`], and a party's node
+/// starts with the default tag (`arrive_locked` gives it its own).
+pub(crate) trait Party: Protocol<Tag: Default, Outcome = PartyOutcome> + Sized {
     /// What a party that passes gets: `()` for a latch, the arrival index
     /// for a cyclic barrier.
     type Pass;
@@ -89,9 +120,9 @@ pub(crate) trait Party: Protocol + Sized {
     /// arriving (a latch that passed, a barrier of one party).
     fn fast_check(&self) -> Option<Result<Self::Pass, BrokenBarrierError>>;
 
-    /// What a passed party gets, from the data its node completed with (any
-    /// value but [`BROKEN_DATA`]).
-    fn pass(data: usize) -> Self::Pass;
+    /// What a passed party gets, from the index its node completed with
+    /// ([`PartyOutcome::Passed`]).
+    fn pass(index: usize) -> Self::Pass;
 
     /// Helps wake decided parties, if any wait. Called without the queue
     /// lock, after a party's wait completed.
@@ -106,11 +137,10 @@ pub(crate) trait Party: Protocol + Sized {
 }
 
 /// The outcome of a completed node.
-fn outcome<P: Party>(data: usize) -> Result<P::Pass, BrokenBarrierError> {
-    if data == BROKEN_DATA {
-        Err(BrokenBarrierError)
-    } else {
-        Ok(P::pass(data))
+fn outcome<P: Party>(outcome: PartyOutcome) -> Result<P::Pass, BrokenBarrierError> {
+    match outcome {
+        PartyOutcome::Passed(index) => Ok(P::pass(index)),
+        PartyOutcome::Broken => Err(BrokenBarrierError),
     }
 }
 
@@ -149,7 +179,7 @@ impl<'a, P: Party> Arrive<'a, P> {
     #[inline]
     pub(crate) fn new(party: &'a P) -> Self {
         Self {
-            wait: RawWait::new(party, 0),
+            wait: RawWait::new(party, P::Tag::default()),
             stage: Stage::New,
         }
     }
@@ -179,10 +209,10 @@ impl<'a, P: Party> Arrive<'a, P> {
 
     /// The outcome of a wait whose core completed.
     fn completed(wait: &RawWait<'a, P>) -> Result<P::Pass, BrokenBarrierError> {
-        let data = wait.data().expect("a completed wait is not queued");
+        let done = wait.outcome().expect("a completed wait is not queued");
         // The opener wakes its phase; woken parties help with big phases.
         wait.protocol().help();
-        outcome::<P>(data)
+        outcome::<P>(done)
     }
 }
 

@@ -2,8 +2,8 @@
 //! [`RBarrier`](super::RBarrier) share: arrival tickets, phases that open in
 //! batches, breaking and resetting.
 
-use super::{BROKEN_DATA, BrokenBarrierError, Party, outcome};
-use crate::lowlevel::queue::{Batch, QueueGuard, WaitQueue, wake_in_batches};
+use super::{BrokenBarrierError, Party, PartyOutcome, outcome};
+use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{Ordering, UnsafeCell, const_fn};
 use crate::lowlevel::wait::Protocol;
 
@@ -25,8 +25,29 @@ use crate::lowlevel::wait::Protocol;
 const B_BROKEN: u64 = 1;
 const B_PENDING: u64 = 2;
 
+/// The node data of a queued party of a cyclic barrier (its
+/// [`Protocol::Tag`]): its arrival ticket (see [`Tickets`]), given by
+/// `arrive_locked` when the party queues; read under the queue lock by
+/// `drain` (which replaces it with the party's [`PartyOutcome`]) and by
+/// `cancelled`. The default (ticket 0) is only a placeholder until then.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ticket(usize);
+
+/// The word is the ticket itself.
+impl NodeData for Ticket {
+    #[inline]
+    fn into_raw(self) -> usize {
+        self.0
+    }
+
+    #[inline]
+    fn from_raw(raw: usize) -> Ticket {
+        Ticket(raw)
+    }
+}
+
 /// Where the queued parties stand. Every queued node carries an arrival
-/// ticket (its data until it is woken); tickets grow by one per queued
+/// [`Ticket`] (its data until it is woken); tickets grow by one per queued
 /// arrival and wrap. In ticket order:
 ///
 /// ```text
@@ -52,6 +73,12 @@ impl Tickets {
     #[inline]
     fn off(&self, ticket: usize) -> usize {
         ticket.wrapping_sub(self.start)
+    }
+
+    /// [`off`](Tickets::off) of a queued party's ticket.
+    #[inline]
+    fn off_of(&self, Ticket(ticket): Ticket) -> usize {
+        self.off(ticket)
     }
 
     /// Parties of the filling phase (all queued: a party that leaves it breaks it).
@@ -81,8 +108,8 @@ impl Tickets {
 
 /// What [`Barrier`](super::Barrier) and [`RBarrier`](super::RBarrier) share.
 ///
-/// A queued node's data is its arrival ticket while it waits (see
-/// [`Tickets`]); `drain` hands it its outcome: its index, or `BROKEN_DATA`.
+/// A queued node's data is its arrival [`Ticket`] while it waits; `drain`
+/// hands it its [`PartyOutcome`]: its index, or broken.
 pub(crate) struct RawBarrier {
     /// User bits: `B_BROKEN`, `B_PENDING` (see the table above).
     queue: WaitQueue,
@@ -139,7 +166,7 @@ impl RawBarrier {
     fn settled_queued(guard: &QueueGuard<'_>, t: &Tickets) -> bool {
         guard
             .front()
-            .is_some_and(|front| t.off(front.data()) < t.off(t.settle_end))
+            .is_some_and(|front| t.off_of(front.data()) < t.off(t.settle_end))
     }
 
     #[inline]
@@ -161,9 +188,9 @@ impl RawBarrier {
         let arrival = if guard.user() & B_BROKEN != 0
             || (!Self::settled_queued(&guard, &t) && t.filling() + 1 == self.parties)
         {
-            self.arrive_locked(&mut guard, 0)
+            self.arrive_locked(&mut guard, Ticket::default())
         } else {
-            Err(0)
+            Err(Ticket::default())
         };
         drop(guard);
         match arrival {
@@ -203,11 +230,11 @@ impl RawBarrier {
             let mut t = self.load(guard);
             let mut more = false;
             while let Some(ticket) = guard.front().map(|front| front.data()) {
-                let off = t.off(ticket);
-                let data = if off < t.off(t.open_end) {
-                    off % self.parties
+                let off = t.off_of(ticket);
+                let outcome = if off < t.off(t.open_end) {
+                    PartyOutcome::Passed(off % self.parties)
                 } else if off < t.off(t.settle_end) {
-                    BROKEN_DATA
+                    PartyOutcome::Broken
                 } else {
                     // The front fills the next phase: nothing decided is queued.
                     let full = t.filling() - t.filling() % self.parties.max(1);
@@ -221,7 +248,7 @@ impl RawBarrier {
                     more = true;
                     break;
                 }
-                wakers.push(guard.notify_front(data).expect("the front exists"));
+                wakers.push(guard.notify_front(outcome).expect("the front exists"));
             }
             self.store(guard, t);
             Batch::more_if(more)
@@ -244,10 +271,10 @@ impl Party for RawBarrier {
         }
     }
 
-    /// A passed party's data is its arrival index.
+    /// A passed party gets its arrival index.
     #[inline]
-    fn pass(data: usize) -> usize {
-        data
+    fn pass(index: usize) -> usize {
+        index
     }
 
     /// Helps wake decided parties, if any wait.
@@ -260,19 +287,22 @@ impl Party for RawBarrier {
 }
 
 impl Protocol for RawBarrier {
+    type Tag = Ticket;
+    type Outcome = PartyOutcome;
+
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, _: usize) -> bool {
+    fn try_fast(&self, _: Ticket) -> bool {
         // `Arrive` answers the lock-free cases itself, with their outcome.
         false
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, _: usize) -> Result<usize, usize> {
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, _: Ticket) -> Result<PartyOutcome, Ticket> {
         if guard.user() & B_BROKEN != 0 {
-            return Ok(BROKEN_DATA);
+            return Ok(PartyOutcome::Broken);
         }
         let mut t = self.load(guard);
         let filling = t.filling();
@@ -281,27 +311,27 @@ impl Protocol for RawBarrier {
             // `Arrive::poll`, after the lock is released).
             t.open(filling);
             self.store(guard, t);
-            return Ok(self.parties - 1);
+            return Ok(PartyOutcome::Passed(self.parties - 1));
         }
         // Queue with a ticket. If this is the last party but earlier decided
         // parties are still being woken, their waker opens this phase.
         let ticket = t.next;
         t.next = t.next.wrapping_add(1);
         self.store(guard, t);
-        Err(ticket)
+        Err(Ticket(ticket))
     }
 
-    fn pass_on(&self, data: usize) {
+    fn pass_on(&self, outcome: PartyOutcome) {
         // The phase opened for this party, but it is gone: the next phase
         // would wait for it forever.
-        if data != BROKEN_DATA {
+        if outcome != PartyOutcome::Broken {
             self.break_barrier(false);
         }
     }
 
-    fn cancelled(&self, guard: &mut QueueGuard<'_>, ticket: usize) {
+    fn cancelled(&self, guard: &mut QueueGuard<'_>, ticket: Ticket) {
         let mut t = self.load(guard);
-        let off = t.off(ticket);
+        let off = t.off_of(ticket);
         // A party of an opened phase (not woken yet) or of the filling phase
         // gave up: break. A party that was broken already changes nothing.
         let lost = off < t.off(t.open_end) || off >= t.off(t.settle_end);
@@ -312,7 +342,7 @@ impl Protocol for RawBarrier {
         self.store(guard, t);
     }
 
-    fn after_cancelled(&self, _: usize) {
+    fn after_cancelled(&self, _: Ticket) {
         self.help();
     }
 }

@@ -2,19 +2,54 @@
 //! word, the borrower list beside it, and the wait protocol.
 
 use super::*;
-use crate::lowlevel::queue::{Batch, QueueGuard, USER_MAX, WaitQueue, wake_in_batches};
+use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, USER_MAX, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// Set in a node's outcome when its borrower already held a token of a
-/// non-reentrant limiter: the wait completes with an error, holding nothing.
-/// The top bit of a `usize`: identities are at most `UnitId::MAX`, which
-/// leaves it free.
-pub(super) const ALREADY: usize = 1 << (usize::BITS - 1);
-pub(super) const ID_MASK: usize = !ALREADY;
+/// The node data of a limiter wait: who borrows, and (once served) whether
+/// it already held a token.
+///
+/// - `id`: the borrowing unit ([`UnitId::get`]). Written by the waiter when
+///   it starts; read under the queue lock by `hand_out` at the front of the
+///   queue (and by `arrive_locked`) to find or add the borrower.
+/// - `already`: `false` while queued. Set in the outcome (by `arrive_locked`
+///   or `hand_out`) when the unit already held a token of a non-reentrant
+///   limiter: the wait completes with [`BorrowError::AlreadyBorrowing`],
+///   holding nothing (so `pass_on` gives nothing back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Borrow {
+    pub(super) id: u64,
+    pub(super) already: bool,
+}
+
+impl Borrow {
+    /// A borrow by `id` that holds no token yet (or was handed a level).
+    #[inline]
+    pub(super) const fn by(id: u64) -> Borrow {
+        Borrow { id, already: false }
+    }
+}
+
+/// `already` is the top bit of the word, `id` the rest: identities are at
+/// most `UnitId::MAX` (`usize::MAX >> 1`), which leaves the top bit free.
+impl NodeData for Borrow {
+    #[inline]
+    fn into_raw(self) -> usize {
+        self.id as usize | (self.already as usize) << (usize::BITS - 1)
+    }
+
+    #[inline]
+    fn from_raw(raw: usize) -> Borrow {
+        const ALREADY: usize = 1 << (usize::BITS - 1);
+        Borrow {
+            id: (raw & !ALREADY) as u64,
+            already: raw & ALREADY != 0,
+        }
+    }
+}
 
 // The user bits of a limiter's queue word: `b`, the borrowed tokens (one
 // per borrowing unit, whatever its levels), with the `total` word and the
@@ -22,8 +57,8 @@ pub(super) const ID_MASK: usize = !ALREADY;
 //
 // | `b` vs `total` | queued nodes | a unit on the list borrows again | a new unit borrows | a borrower's last level is released |
 // |----------------|--------------|----------------------------------|--------------------|-------------------------------------|
-// | `b < total`    | none         | at once: one more level (non-reentrant: `ALREADY`, an error) | takes a token: joins the list, `b + 1` | leaves the list, `b - 1` |
-// | `b >= total`   | any          | the same, even while others queue | queues (data: its identity) | leaves the list, `b - 1`, then `hand_out` gives free tokens to the oldest waiters (list + 1, `b + 1` each) |
+// | `b < total`    | none         | at once: one more level (non-reentrant: `already`, an error) | takes a token: joins the list, `b + 1` | leaves the list, `b - 1` |
+// | `b >= total`   | any          | the same, even while others queue | queues (data: its `Borrow`) | leaves the list, `b - 1`, then `hand_out` gives free tokens to the oldest waiters (list + 1, `b + 1` each) |
 // | `b < total`    | some         | only inside `hand_out`, which serves the front until `b == total` | - | - |
 //
 // `b`, `total` and the list change only under the queue lock; `b` and
@@ -111,7 +146,7 @@ impl RawLimiter {
             let total = self.total.load(Ordering::Relaxed);
             while !wakers.is_full() {
                 let Some(front) = guard.front() else { break };
-                let id = front.data() as u64;
+                let id = front.data::<Borrow>().id;
                 let known = self.with_list(guard, |list| {
                     list.iter_mut().find(|e| e.0 == id).map(|e| {
                         // The same unit waits twice (a task polling two
@@ -122,12 +157,11 @@ impl RawLimiter {
                     })
                 });
                 if known.is_some() {
-                    let data = if self.reentrant {
-                        id as usize
-                    } else {
-                        id as usize | ALREADY
+                    let outcome = Borrow {
+                        id,
+                        already: !self.reentrant,
                     };
-                    wakers.push(guard.notify_front(data).expect("front exists"));
+                    wakers.push(guard.notify_front(outcome).expect("front exists"));
                     continue;
                 }
                 if guard.user() >= total {
@@ -135,7 +169,7 @@ impl RawLimiter {
                 }
                 self.with_list(guard, |list| list.push((id, 1)));
                 guard.set_user(guard.user() + 1);
-                wakers.push(guard.notify_front(id as usize).expect("front exists"));
+                wakers.push(guard.notify_front(Borrow::by(id)).expect("front exists"));
             }
             // A full batch may have stopped short of a waiter that a token
             // would serve: look again after waking it.
@@ -183,27 +217,32 @@ impl RawLimiter {
         self.hand_out(guard);
     }
 
-    /// Borrows without waiting: `Ok(id)` (or `Ok(id | ALREADY)`), or
-    /// `Err(id)` when no token is free.
-    pub(super) fn try_borrow(&self, id: u64) -> Result<usize, usize> {
+    /// Borrows without waiting: `Ok` with the outcome (maybe `already`),
+    /// or `Err` when no token is free.
+    pub(super) fn try_borrow(&self, id: u64) -> Result<Borrow, Borrow> {
         let mut guard = self.queue.lock();
-        self.arrive_locked(&mut guard, id as usize)
+        self.arrive_locked(&mut guard, Borrow::by(id))
     }
 }
 
 impl Protocol for RawLimiter {
+    /// The borrower (`already` is `false` while queued).
+    type Tag = Borrow;
+    /// The borrower again, with `already` if it held a token already.
+    type Outcome = Borrow;
+
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
-    fn try_fast(&self, _: usize) -> bool {
+    fn try_fast(&self, _: Borrow) -> bool {
         // The borrower list needs the queue lock: everything happens in
         // `arrive_locked`.
         false
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
-        let id = (data & ID_MASK) as u64;
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, tag: Borrow) -> Result<Borrow, Borrow> {
+        let id = tag.id;
         let known = self.with_list(guard, |list| {
             list.iter_mut().find(|e| e.0 == id).map(|e| {
                 if self.reentrant {
@@ -212,10 +251,9 @@ impl Protocol for RawLimiter {
             })
         });
         if known.is_some() {
-            return Ok(if self.reentrant {
-                id as usize
-            } else {
-                id as usize | ALREADY
+            return Ok(Borrow {
+                id,
+                already: !self.reentrant,
             });
         }
         // A free token implies an empty queue (tokens are handed out first),
@@ -223,15 +261,15 @@ impl Protocol for RawLimiter {
         if guard.is_empty() && guard.user() < self.total.load(Ordering::Relaxed) {
             self.with_list(guard, |list| list.push((id, 1)));
             guard.set_user(guard.user() + 1);
-            return Ok(id as usize);
+            return Ok(Borrow::by(id));
         }
-        Err(id as usize)
+        Err(Borrow::by(id))
     }
 
-    fn pass_on(&self, data: usize) {
-        if data & ALREADY == 0 {
+    fn pass_on(&self, outcome: Borrow) {
+        if !outcome.already {
             // We were handed a level (a token): give it back.
-            let _ = self.release((data & ID_MASK) as u64, 1);
+            let _ = self.release(outcome.id, 1);
         }
     }
 }
@@ -246,18 +284,18 @@ impl std::fmt::Debug for RawLimiter {
     }
 }
 
-/// A wait whose output is the node's outcome (`id`, maybe with `ALREADY`).
+/// A wait whose output is the node's outcome.
 pub(super) struct Outcome<'a>(pub(super) Wait<'a, RawLimiter>);
 
 impl Future for Outcome<'_> {
-    type Output = usize;
+    type Output = Borrow;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Borrow> {
         // SAFETY: the wait is structurally pinned.
         let mut wait = unsafe { self.map_unchecked_mut(|this| &mut this.0) };
         match wait.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(wait.data().expect("completed")),
+            Poll::Ready(()) => Poll::Ready(wait.outcome().expect("completed")),
             Poll::Pending => Poll::Pending,
         }
     }

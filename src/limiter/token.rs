@@ -1,7 +1,7 @@
 //! What a borrow hands out ([`LimiterToken`]), the async borrow
 //! ([`LimiterAcquire`]) and the one blocking borrow both limiters run.
 
-use super::raw::{ALREADY, ID_MASK, Outcome, RawLimiter};
+use super::raw::{Borrow, Outcome, RawLimiter};
 use super::*;
 use crate::lowlevel::wait::{Wait, drive};
 use crate::lowlevel::{WaitError, Waiter, current_task, current_unit, with_current_waiter};
@@ -88,7 +88,7 @@ impl<'a> Future for LimiterAcquire<'a> {
             let Some(me) = current_task() else {
                 return Poll::Ready(Err(BorrowError::NoTaskIdentity));
             };
-            this.wait = Some(Outcome(Wait::new(raw, me.get() as usize)));
+            this.wait = Some(Outcome(Wait::new(raw, Borrow::by(me.get()))));
         }
         // SAFETY: as above.
         let wait = unsafe { Pin::new_unchecked(this.wait.as_mut().expect("set above")) };
@@ -108,13 +108,13 @@ impl std::fmt::Debug for LimiterAcquire<'_> {
     }
 }
 
-pub(super) fn outcome(raw: &RawLimiter, data: usize) -> Result<LimiterToken<'_>, BorrowError> {
-    if data & ALREADY != 0 {
+pub(super) fn outcome(raw: &RawLimiter, outcome: Borrow) -> Result<LimiterToken<'_>, BorrowError> {
+    if outcome.already {
         Err(BorrowError::AlreadyBorrowing)
     } else {
         Ok(LimiterToken {
             raw,
-            borrower: (data & ID_MASK) as u64,
+            borrower: outcome.id,
         })
     }
 }
@@ -131,11 +131,11 @@ pub(super) fn borrow_with<'a, W: Waiter + ?Sized>(
     if let Ok(data) = raw.try_borrow(me) {
         return Ok(outcome(raw, data));
     }
-    let mut wait = pin!(Wait::new(raw, me as usize));
+    let mut wait = pin!(Wait::new(raw, Borrow::by(me)));
     drive(waiter, wait.as_mut(), deadline).map_err(|(error, ())| error)?;
     Ok(outcome(
         raw,
-        wait.data().expect("a completed wait holds its outcome"),
+        wait.outcome().expect("a completed wait holds its outcome"),
     ))
 }
 

@@ -26,6 +26,7 @@
 //! [`TaskIdentity`]: crate::lowlevel::TaskIdentity
 //! [`GreenBackend`]: crate::lowlevel::GreenBackend
 
+use super::queue::NodeData;
 use super::sync::per_thread;
 use std::future::Future;
 use std::num::NonZeroU64;
@@ -247,11 +248,47 @@ impl UnitId {
             None => None,
         }
     }
+}
 
-    /// The identity as a `usize` (node data): fits, since `MAX <= usize::MAX >> 1`.
+/// The node data of the locks ([`Lock`](crate::Lock), [`RLock`](crate::RLock),
+/// and [`Condition`](crate::Condition) entries, which move into their lock's
+/// queue): the execution unit a waiter acquires for, or
+/// [`UNKNOWN`](Owner::UNKNOWN) for an async task without an identity
+/// (a `Lock` then skips its re-entry check). Written by the waiter when it
+/// starts; a release reads it at the front of the queue to name the next
+/// owner, and hands the same value back with the lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Owner(u64);
+
+impl Owner {
+    /// No known unit (raw 0; identities are nonzero).
+    pub(crate) const UNKNOWN: Owner = Owner(0);
+
+    /// The unit `id`.
     #[inline]
-    pub(crate) const fn as_usize(self) -> usize {
-        self.0.get() as usize
+    pub(crate) const fn of(id: UnitId) -> Owner {
+        Owner(id.get())
+    }
+
+    /// The raw identity ([`UnitId::get`]), 0 if unknown: what the locks'
+    /// `owner` words hold.
+    #[inline]
+    pub(crate) const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// The word is the raw identity, 0 for [`Owner::UNKNOWN`]: it fits, since
+/// `UnitId::MAX <= usize::MAX >> 1`.
+impl NodeData for Owner {
+    #[inline]
+    fn into_raw(self) -> usize {
+        self.0 as usize
+    }
+
+    #[inline]
+    fn from_raw(raw: usize) -> Owner {
+        Owner(raw as u64)
     }
 }
 

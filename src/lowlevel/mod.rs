@@ -27,6 +27,7 @@ pub use backend::{
     GreenBackend, NoTaskIdentity, RegistryFull, TaskIdentity, current_task, current_unit,
     register_backend, register_task_identity, registered_backends,
 };
+pub(crate) use identity::Owner;
 pub use identity::{Identified, UnitId, identified};
 pub use signal::{Signal, SignalError, SignalWait};
 pub use thread::ThreadWaiter;

@@ -84,12 +84,45 @@ pub(crate) const WAITING: NodeState = NodeState::Waiting;
 pub(crate) const NOTIFIED: NodeState = NodeState::Notified;
 pub(crate) const DONE: NodeState = NodeState::Done;
 
+/// What a primitive keeps in its nodes' data word, with one typed meaning
+/// per primitive (an owner, a maximum, a ticket, a role, ...). The word
+/// itself is a `usize` in [`Node`], so that one node can move between two
+/// queues of the same meaning (a condition entry joining its lock's queue)
+/// and one list holds every kind of waiter; each type converts to and from
+/// that word in its one `impl NodeData`, next to the type, whose docs say
+/// what each value means and who writes it.
+///
+/// The conversions are plain bit moves, `#[inline]`, so they compile to
+/// nothing: `from_raw(into_raw(x)) == x` for every `x`, and `from_raw` is
+/// only ever given what `into_raw` of the same type produced (or a `Tag`
+/// left in place for an `Outcome` of the same type, see
+/// [`Protocol`](super::wait::Protocol)).
+pub(crate) trait NodeData: Copy {
+    /// The node's word for `self`.
+    fn into_raw(self) -> usize;
+    /// The value whose word is `raw`.
+    fn from_raw(raw: usize) -> Self;
+}
+
+/// No data: the waiter tells the notifier nothing and is handed nothing
+/// (an event, a signal). Stored as 0.
+impl NodeData for () {
+    #[inline]
+    fn into_raw(self) -> usize {
+        0
+    }
+
+    #[inline]
+    fn from_raw(_: usize) {}
+}
+
 /// A queue entry. It lives inside the waiter's future or stack frame and must
 /// not move while it is `WAITING` (the futures that hold one are `!Unpin`).
 pub(crate) struct Node {
     state: AtomicU8,
     /// What the waiter tells the notifier (an owner id, a kind) or what the
-    /// notifier hands back. One owner at a time:
+    /// notifier hands back: the word of a [`NodeData`] type, one per
+    /// primitive (read and written only through it). One owner at a time:
     /// - `IDLE`, `NOTIFIED` (seen with `Acquire`), `DONE`: the waiter.
     /// - `WAITING`: whoever holds the lock of the queue the node is linked
     ///   in. A node in transit between two queues (a condition waiter being
@@ -116,16 +149,16 @@ unsafe impl Send for Node {}
 unsafe impl Sync for Node {}
 
 impl Node {
-    const_fn! {
-        pub(crate) fn new(data: usize) -> Node {
-            Node {
-                state: AtomicU8::new(NodeState::Idle as u8),
-                data: UnsafeCell::new(data),
-                next: UnsafeCell::new(ptr::null()),
-                prev: UnsafeCell::new(ptr::null()),
-                waker: UnsafeCell::new(None),
-                _pinned: PhantomPinned,
-            }
+    /// An `IDLE` node whose data is `data`.
+    #[inline]
+    pub(crate) fn new<D: NodeData>(data: D) -> Node {
+        Node {
+            state: AtomicU8::new(NodeState::Idle as u8),
+            data: UnsafeCell::new(data.into_raw()),
+            next: UnsafeCell::new(ptr::null()),
+            prev: UnsafeCell::new(ptr::null()),
+            waker: UnsafeCell::new(None),
+            _pinned: PhantomPinned,
         }
     }
 
@@ -147,11 +180,12 @@ impl Node {
     /// Sets the node's data. Owner-only, like [`Node::data`] (checked in
     /// debug builds).
     #[inline]
-    pub(crate) fn set_data(&self, data: usize) {
+    pub(crate) fn set_data<D: NodeData>(&self, data: D) {
         self.debug_assert_owned();
+        let raw = data.into_raw();
         // SAFETY: the node is not WAITING, and the caller is its owner (see
         // `data`), so no other thread accesses `data`.
-        self.data.with_mut(|p| unsafe { *p = data })
+        self.data.with_mut(|p| unsafe { *p = raw })
     }
 
     /// Reads the node's data.
@@ -167,10 +201,10 @@ impl Node {
     /// lock (a notifier reaches a queued node's data through its
     /// [`QueueGuard`]: [`Waiting::data`], [`Detached::data`]).
     #[inline]
-    pub(crate) fn data(&self) -> usize {
+    pub(crate) fn data<D: NodeData>(&self) -> D {
         self.debug_assert_owned();
         // SAFETY: as in `set_data`.
-        self.data.with(|p| unsafe { *p })
+        D::from_raw(self.data.with(|p| unsafe { *p }))
     }
 
     /// Debug builds: panics if the node is `WAITING`, i.e. if its owner
@@ -540,14 +574,14 @@ impl QueueGuard<'_> {
 
     /// Removes the oldest node and marks it `NOTIFIED` with `data` as what it
     /// was handed; returns its waker, to be woken after unlocking.
-    pub(crate) fn notify_front(&mut self, data: usize) -> Option<Option<Waker>> {
-        self.notify_front_inner(Some(data))
+    pub(crate) fn notify_front<D: NodeData>(&mut self, data: D) -> Option<Option<Waker>> {
+        self.notify_front_inner(Some(data.into_raw()))
     }
 
     /// A [`wake_in_batches`] step that wakes everyone: notifies nodes from
     /// the front with `data` until `wakers` is full or the queue is empty;
     /// [`Batch::More`] while nodes remain.
-    pub(crate) fn notify_batch(&mut self, wakers: &mut WakeList, data: usize) -> Batch {
+    pub(crate) fn notify_batch<D: NodeData>(&mut self, wakers: &mut WakeList, data: D) -> Batch {
         while !wakers.is_full() {
             match self.notify_front(data) {
                 Some(waker) => wakers.push(waker),
@@ -623,11 +657,12 @@ impl QueueGuard<'_> {
     ///
     /// # Safety
     /// As for [`QueueGuard::attach`].
-    pub(crate) unsafe fn notify_detached(
+    pub(crate) unsafe fn notify_detached<D: NodeData>(
         &mut self,
         node: Detached<'_>,
-        data: usize,
+        data: D,
     ) -> Option<Waker> {
+        let data = data.into_raw();
         // SAFETY: the node is alive and exclusively ours by the contract.
         unsafe {
             let node = &*node.node;
@@ -685,16 +720,17 @@ pub(crate) struct Detached<'g> {
 }
 
 impl Detached<'_> {
-    /// The node's data.
-    pub(crate) fn data(&self) -> usize {
+    /// The node's data, as the [`NodeData`] type both queues agree on.
+    pub(crate) fn data<D: NodeData>(&self) -> D {
         // SAFETY: the detaching queue's lock is held for `'g` (see the type),
         // and that lock owns a WAITING node's data; the node is alive because
         // its waiter synchronizes on that lock before it goes away.
-        unsafe { (*self.node).data.with(|p| *p) }
+        D::from_raw(unsafe { (*self.node).data.with(|p| *p) })
     }
 
     /// Replaces the node's data.
-    pub(crate) fn set_data(&mut self, data: usize) {
+    pub(crate) fn set_data<D: NodeData>(&mut self, data: D) {
+        let data = data.into_raw();
         // SAFETY: as in `data`.
         unsafe { (*self.node).data.with_mut(|p| *p = data) }
     }
@@ -708,10 +744,12 @@ pub(crate) struct Waiting<'g> {
 }
 
 impl Waiting<'_> {
-    /// The data its waiter stored.
-    pub(crate) fn data(&self) -> usize {
+    /// The data its waiter stored (a primitive's
+    /// [`Protocol::Tag`](super::wait::Protocol::Tag)), as the [`NodeData`]
+    /// type of the queue's primitive.
+    pub(crate) fn data<D: NodeData>(&self) -> D {
         // SAFETY: the node is linked (alive) and the lock, borrowed for 'g, guards its data.
-        unsafe { (*self.node).data.with(|p| *p) }
+        D::from_raw(unsafe { (*self.node).data.with(|p| *p) })
     }
 }
 
@@ -848,6 +886,16 @@ mod tests {
     use super::*;
     use std::task::Waker;
 
+    /// The tests' node data: the word itself.
+    impl NodeData for usize {
+        fn into_raw(self) -> usize {
+            self
+        }
+        fn from_raw(raw: usize) -> usize {
+            raw
+        }
+    }
+
     fn nodes<const N: usize>() -> [Node; N] {
         std::array::from_fn(Node::new)
     }
@@ -857,7 +905,7 @@ mod tests {
         let mut guard = queue.lock();
         let mut out = Vec::new();
         while let Some(front) = guard.front() {
-            let data = front.data();
+            let data: usize = front.data();
             guard.notify_front(data).unwrap();
             out.push(data);
         }
@@ -907,7 +955,7 @@ mod tests {
             queue.update_if_idle(Ordering::Relaxed, |u| Some(u + 1)),
             Ok(1)
         );
-        let node = Node::new(0);
+        let node = Node::new(0usize);
         // SAFETY: the node outlives the queue use; it is removed below.
         unsafe { queue.lock().push_back(&node, Waker::noop().clone()) };
         assert!(!queue.cas_idle(2, 3, Ordering::Relaxed));
@@ -1016,11 +1064,11 @@ mod tests {
     #[should_panic(expected = "a queued node was accessed as if its waiter owned it")]
     fn the_owner_may_not_touch_a_queued_nodes_data() {
         let queue = WaitQueue::new(0);
-        let node = Node::new(0);
+        let node = Node::new(0usize);
         // SAFETY: the queue never follows the node's pointer after this test
         // panics (nothing locks it again).
         unsafe { queue.lock().push_back(&node, Waker::noop().clone()) };
-        let _ = node.data();
+        let _ = node.data::<usize>();
     }
 
     #[test]
@@ -1042,7 +1090,7 @@ mod tests {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wake_in_batches(&queue, None, |guard, wakers| {
                 batches += 1;
-                guard.notify_batch(wakers, 7)
+                guard.notify_batch(wakers, 7usize)
             });
         }));
         assert!(run.is_err(), "the waker's panic reaches the caller");
@@ -1050,7 +1098,7 @@ mod tests {
         assert_eq!(queue.len(), 0);
         for (node, p) in nodes.iter().zip(&probes) {
             assert_eq!(node.state(), NOTIFIED);
-            assert_eq!(node.data(), 7);
+            assert_eq!(node.data::<usize>(), 7);
             assert_eq!(p.wakes.load(Ordering::Relaxed), 1);
             assert!(!p.woken_under_lock.load(Ordering::Relaxed));
         }
@@ -1059,7 +1107,7 @@ mod tests {
     #[test]
     fn refresh_waker_clones_outside_the_lock_and_keeps_a_matching_waker() {
         let queue = WaitQueue::new(0);
-        let node = Node::new(0);
+        let node = Node::new(0usize);
         let first = probe(false, &queue);
         let first_waker = probe_waker(&first);
         let stored = first_waker.clone();
@@ -1077,7 +1125,7 @@ mod tests {
         assert!(!first.cloned_under_lock.load(Ordering::Relaxed));
         assert!(!second.cloned_under_lock.load(Ordering::Relaxed));
         // The stored waker is the second one now.
-        let waker = queue.lock().notify_front(0).unwrap().unwrap();
+        let waker = queue.lock().notify_front(0usize).unwrap().unwrap();
         waker.wake();
         assert_eq!(second.wakes.load(Ordering::Relaxed), 1);
         assert_eq!(first.wakes.load(Ordering::Relaxed), 0);

@@ -101,7 +101,7 @@ impl Signal {
         }
         guard.set_user(guard.user() | SET);
         let mut wakers = WakeList::new();
-        if let Some(waker) = guard.notify_front(0) {
+        if let Some(waker) = guard.notify_front(()) {
             wakers.push(waker);
         }
         drop(guard);
@@ -143,7 +143,7 @@ impl Signal {
     pub fn wait(&self) -> SignalWait<'_> {
         SignalWait {
             claimed: false,
-            wait: Wait::new(self, 0),
+            wait: Wait::new(self, ()),
         }
     }
 
@@ -241,7 +241,7 @@ impl Signal {
         self.claim()?;
         // The withdrawal takes a `set()` that landed before it as success;
         // afterwards the signal is cancelled and no `set()` can land.
-        Ok(drive(waiter, pin!(Wait::new(self, 0)), deadline).map_err(|(why, ())| why))
+        Ok(drive(waiter, pin!(Wait::new(self, ())), deadline).map_err(|(why, ())| why))
     }
 
     /// The plain blocking forms: `Ok(true)` if the signal was set,
@@ -266,23 +266,28 @@ impl Signal {
 }
 
 impl Protocol for Signal {
+    /// Its one waiter tells the signal nothing...
+    type Tag = ();
+    /// ...and `set` hands it nothing: being woken is the message.
+    type Outcome = ();
+
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
-    fn try_fast(&self, _: usize) -> bool {
+    fn try_fast(&self, (): ()) -> bool {
         self.is_set()
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize> {
-        admit_if(data, guard.user() & SET != 0)
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, (): ()) -> Result<(), ()> {
+        admit_if((), guard.user() & SET != 0)
     }
 
-    fn pass_on(&self, _: usize) {
+    fn pass_on(&self, (): ()) {
         // The signal stays set: nothing to hand on.
     }
 
-    fn cancelled(&self, guard: &mut QueueGuard<'_>, _: usize) {
+    fn cancelled(&self, guard: &mut QueueGuard<'_>, (): ()) {
         guard.set_user(guard.user() | CANCELLED);
     }
 }

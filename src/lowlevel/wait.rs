@@ -5,7 +5,9 @@
 //! future with the current [`Waiter`](super::Waiter).
 
 use super::backend::with_current_waiter;
-use super::queue::{DONE, IDLE, NOTIFIED, Node, QueueGuard, WAITING, WaitQueue, refresh_waker};
+use super::queue::{
+    DONE, IDLE, NOTIFIED, Node, NodeData, QueueGuard, WAITING, WaitQueue, refresh_waker,
+};
 use super::waiter::{WaitError, WaitResult, Waiter};
 use std::future::Future;
 use std::pin::Pin;
@@ -26,10 +28,11 @@ pub(crate) fn blocking<R>(with: impl FnOnce(&dyn Waiter) -> Result<R, WaitError>
     })
 }
 
-/// The common `arrive_locked` outcome: complete with the node's data kept
-/// if `admitted`, else queue with it kept.
+/// The common `arrive_locked` outcome of a primitive whose outcome is its
+/// tag: complete with the node's data kept if `admitted`, else queue with
+/// it kept.
 #[inline]
-pub(crate) fn admit_if(data: usize, admitted: bool) -> Result<usize, usize> {
+pub(crate) fn admit_if<D: NodeData>(data: D, admitted: bool) -> Result<D, D> {
     if admitted { Ok(data) } else { Err(data) }
 }
 
@@ -85,41 +88,63 @@ pub(crate) fn drive<W: Waiter + ?Sized, F: Withdraw>(
 }
 
 /// What a primitive plugs into [`Wait`].
+///
+/// A node's data has two typed meanings over its life, each a [`NodeData`]
+/// type of the primitive: its [`Tag`](Protocol::Tag) until it completes,
+/// then its [`Outcome`](Protocol::Outcome).
 pub(crate) trait Protocol {
+    /// What a waiting node carries: written by its waiter ([`Wait::new`],
+    /// or `arrive_locked`'s `Err`), read under the queue lock by notifiers
+    /// (`guard.front().map(|f| f.data::<Tag>())`) and by
+    /// [`cancelled`](Protocol::cancelled), and by `try_fast` and
+    /// `arrive_locked` before the node is queued.
+    type Tag: NodeData;
+
+    /// What a completed node carries: `arrive_locked`'s `Ok`, or what a
+    /// notifier handed over (`notify_front(outcome)`); read by its waiter
+    /// ([`Wait::outcome`], [`pass_on`](Protocol::pass_on)). A primitive
+    /// whose notifiers leave the data in place (`notify_front_keep`) has
+    /// `Outcome = Tag`.
+    type Outcome: NodeData;
+
     /// The queue the waiters of this primitive stand in.
     fn queue(&self) -> &WaitQueue;
 
-    /// A lock-free attempt to complete at once. `data` is the node's data.
-    fn try_fast(&self, data: usize) -> bool;
+    /// A lock-free attempt to complete at once. `tag` is the node's data.
+    fn try_fast(&self, tag: Self::Tag) -> bool;
 
     /// A waiter that was already notified gives up (dropped future, timeout,
     /// cancelled coroutine): pass what it was handed on. Called without the
-    /// queue lock. `data` is the node's data after the notification.
-    fn pass_on(&self, data: usize);
+    /// queue lock. `outcome` is the node's data after the notification.
+    fn pass_on(&self, outcome: Self::Outcome);
 
     /// A waiter that was not notified gives up; its node has just been
     /// removed. Called under the queue lock.
-    fn cancelled(&self, guard: &mut QueueGuard<'_>, data: usize) {
-        let _ = (guard, data);
+    fn cancelled(&self, guard: &mut QueueGuard<'_>, tag: Self::Tag) {
+        let _ = (guard, tag);
     }
 
     /// The attempt under the queue lock, made just before the node would be
     /// queued (after `try_fast` failed): `Ok(outcome)` completes the wait
     /// now, `Err(tag)` queues the node. Either value becomes the node's data
-    /// from then on: the waiter reads an outcome with [`Wait::data`];
+    /// from then on: the waiter reads an outcome with [`Wait::outcome`];
     /// notifiers (`front().data()`) and `cancelled` see a tag, so a
     /// primitive can record where a waiter stands (an arrival ticket) when
     /// it is queued. Most primitives keep the data either way
     /// ([`admit_if`]). It must not wake anyone or run user code (the queue
     /// lock is held); it may change the user bits.
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, data: usize) -> Result<usize, usize>;
+    fn arrive_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        tag: Self::Tag,
+    ) -> Result<Self::Outcome, Self::Tag>;
 
     /// Runs after [`cancelled`](Protocol::cancelled), once the queue lock is
     /// released and the removed node's waker dropped: the place to wake
     /// other waiters because of the cancellation (a barrier that a cancelled
-    /// party breaks). `data` is what `cancelled` saw. The default does nothing.
-    fn after_cancelled(&self, data: usize) {
-        let _ = data;
+    /// party breaks). `tag` is what `cancelled` saw. The default does nothing.
+    fn after_cancelled(&self, tag: Self::Tag) {
+        let _ = tag;
     }
 }
 
@@ -132,11 +157,13 @@ pub(crate) struct Wait<'a, P: Protocol + ?Sized> {
 }
 
 impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
+    /// A wait whose node will queue with `tag` (unless `arrive_locked`
+    /// changes it).
     #[inline]
-    pub(crate) fn new(proto: &'a P, data: usize) -> Self {
+    pub(crate) fn new(proto: &'a P, tag: P::Tag) -> Self {
         Self {
             proto,
-            node: Node::new(data),
+            node: Node::new(tag),
         }
     }
 
@@ -151,12 +178,13 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         self.node.state() == WAITING
     }
 
-    /// The node's data when it is not queued: before the first poll, what it
-    /// was created with; once the future completed, its outcome (what
-    /// `arrive_locked` returned, or what a notifier handed over). `None` while
-    /// queued, when a notifier may be writing it.
-    pub(crate) fn data(&self) -> Option<usize> {
-        (self.node.state() != WAITING).then(|| self.node.data())
+    /// The outcome of a wait that completed (what `arrive_locked` returned,
+    /// or what a notifier handed over). `None` until it finished (before
+    /// the first poll the node holds a tag; while queued a notifier may be
+    /// writing it). Meaningless after a withdrawal that returned `Err`
+    /// (the node kept its tag).
+    pub(crate) fn outcome(&self) -> Option<P::Outcome> {
+        (self.node.state() == DONE).then(|| self.node.data())
     }
 
     /// The first poll after the lock-free attempt failed: lock, try again,
@@ -166,15 +194,22 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         // Shared access suffices: the node's fields are cells.
         let this = self.into_ref().get_ref();
         let proto = this.proto;
-        let data = this.node.data();
+        let tag: P::Tag = this.node.data();
         // Clone outside the critical section: a waker's clone is user code.
         let waker = cx.waker().clone();
         let mut guard = proto.queue().lock();
-        let arrival = proto.arrive_locked(&mut guard, data);
-        let (Ok(new) | Err(new)) = arrival;
-        if new != data {
-            // The node is not queued: its owner may set its data.
-            this.node.set_data(new);
+        let arrival = proto.arrive_locked(&mut guard, tag);
+        let new = match arrival {
+            Ok(outcome) => outcome.into_raw(),
+            Err(tag) => tag.into_raw(),
+        };
+        if new != tag.into_raw() {
+            // The node is not queued: its owner may set its data (to the
+            // outcome or the new tag, whose word `new` is).
+            match arrival {
+                Ok(outcome) => this.node.set_data(outcome),
+                Err(tag) => this.node.set_data(tag),
+            }
         }
         let node = &this.node;
         if arrival.is_ok() {
@@ -257,12 +292,12 @@ impl<P: Protocol + ?Sized> Withdraw for Wait<'_, P> {
                 // SAFETY: under the lock the node is still WAITING, so it is
                 // linked in this queue.
                 let waker = unsafe { guard.remove(node) };
-                let data = node.data();
-                this.proto.cancelled(&mut guard, data);
+                let tag: P::Tag = node.data();
+                this.proto.cancelled(&mut guard, tag);
                 drop(guard);
                 drop(waker);
                 node.set_done();
-                this.proto.after_cancelled(data);
+                this.proto.after_cancelled(tag);
                 Err(())
             }
             DONE => Ok(()), // it completed earlier
@@ -283,11 +318,11 @@ impl<P: Protocol + ?Sized> Drop for Wait<'_, P> {
                     // SAFETY: under the lock the node is still WAITING, so it
                     // is linked in this queue.
                     let waker = unsafe { guard.remove(node) };
-                    let data = node.data();
-                    self.proto.cancelled(&mut guard, data);
+                    let tag: P::Tag = node.data();
+                    self.proto.cancelled(&mut guard, tag);
                     drop(guard);
                     drop(waker);
-                    self.proto.after_cancelled(data);
+                    self.proto.after_cancelled(tag);
                 }
             }
             NOTIFIED => self.proto.pass_on(node.data()),

@@ -1,29 +1,59 @@
 //! A waiter's place in a queue's wait list: its node plus an item slot.
 
-use crate::lowlevel::queue::{Node, QueueGuard, WAITING};
+use crate::lowlevel::queue::{Node, NodeData, QueueGuard, WAITING};
 use crate::lowlevel::sync::UnsafeCell;
 
-// A queue entry's node data and slot, by node state:
+// A queue entry's node data (its `Role`) and slot, by node state:
 //
-// | data     | node state       | the entry                                   | its slot                      |
-// |----------|------------------|---------------------------------------------|-------------------------------|
-// | `GETTER` | `IDLE`, `WAITING` | a get that waits for an item               | empty                         |
-// | `PUTTER` | `IDLE`, `WAITING` | a put that waits for room                  | its item                      |
-// | `HANDED` | `NOTIFIED`       | served: a getter was handed an item, or a putter's item went in | getter: the item; putter: empty |
-// | `CLOSED` | `NOTIFIED`       | woken by `close`                            | getter: empty; putter: its item, to give back |
+// | data      | node state        | the entry                                   | its slot                      |
+// |-----------|-------------------|---------------------------------------------|-------------------------------|
+// | `Getter`  | `IDLE`, `WAITING` | a get that waits for an item                | empty                         |
+// | `Putter`  | `IDLE`, `WAITING` | a put that waits for room                   | its item                      |
+// | `Handed`  | `NOTIFIED`        | served: a getter was handed an item, or a putter's item went in | getter: the item; putter: empty |
+// | `Closed`  | `NOTIFIED`        | woken by `close`                            | getter: empty; putter: its item, to give back |
 //
 // A notifier writes the data and the slot under the queue lock while the
 // node is `WAITING`, then marks it `NOTIFIED`; a getter's front node is
-// `GETTER` and a putter's `PUTTER` until then, which is how notifiers tell
+// `Getter` and a putter's `Putter` until then, which is how notifiers tell
 // the two apart at the front of the one wait list.
 
-/// Node data of a queued getter.
-pub(super) const GETTER: usize = 0;
-/// Node data of a queued putter.
-pub(super) const PUTTER: usize = 1;
-/// Node data after notification: the item was handed over (getter: it is in
-/// the slot; putter: it was taken from the slot).
-pub(super) const HANDED: usize = 2;
+/// The node data of a queue entry: what kind of waiter it is while queued,
+/// and how its wait ended once notified (see the table above).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    /// A queued getter (written by the getter when it starts).
+    Getter,
+    /// A queued putter (written by the putter when it starts).
+    Putter,
+    /// Written by the notifier that served it: a getter was handed an item
+    /// (it is in the slot), or a putter's item was taken from the slot.
+    Handed,
+    /// Written by `close`: a getter gets nothing, a putter gets its item back.
+    Closed,
+}
+
+/// The word is 0, 1, 2, 3 in the order of the variants.
+impl NodeData for Role {
+    #[inline]
+    fn into_raw(self) -> usize {
+        match self {
+            Role::Getter => 0,
+            Role::Putter => 1,
+            Role::Handed => 2,
+            Role::Closed => 3,
+        }
+    }
+
+    #[inline]
+    fn from_raw(raw: usize) -> Role {
+        match raw {
+            0 => Role::Getter,
+            1 => Role::Putter,
+            2 => Role::Handed,
+            _ => Role::Closed,
+        }
+    }
+}
 
 /// What a waiter leaves in the queue: `repr(C)` with the node first, so a
 /// notifier reaches the slot from the node pointer.
@@ -46,9 +76,9 @@ pub(super) struct Entry<T> {
 // queue the entry waits in, which only the caller can argue (it found the
 // entry at the front of that queue).
 impl<T> Entry<T> {
-    pub(super) fn new(kind: usize, item: Option<T>) -> Self {
+    pub(super) fn new(role: Role, item: Option<T>) -> Self {
         Entry {
-            node: Node::new(kind),
+            node: Node::new(role),
             slot: UnsafeCell::new(item),
         }
     }

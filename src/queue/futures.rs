@@ -1,7 +1,7 @@
 //! The futures of [`GenericQueue::put`] and [`GenericQueue::get`], and the
 //! poll and withdraw logic they share.
 
-use super::entry::{Entry, GETTER, HANDED, PUTTER};
+use super::entry::{Entry, Role};
 use super::error::{GetError, PutError};
 use super::generic::{GenericQueue, wake};
 use super::storage::{Fifo, Storage};
@@ -131,7 +131,7 @@ impl<'a, T, S: Storage<T>> Put<'a, T, S> {
     pub(super) fn new(queue: &'a GenericQueue<T, S>, item: T) -> Self {
         Put {
             queue,
-            entry: Entry::new(PUTTER, Some(item)),
+            entry: Entry::new(Role::Putter, Some(item)),
         }
     }
 
@@ -141,7 +141,7 @@ impl<'a, T, S: Storage<T>> Put<'a, T, S> {
     }
 
     fn finish(entry: &Entry<T>) -> Result<(), PutError<T>> {
-        if entry.node.data() == HANDED {
+        if entry.node.data::<Role>() == Role::Handed {
             Ok(())
         } else {
             Err(PutError::Closed(
@@ -276,7 +276,7 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
     pub(super) fn new(queue: &'a GenericQueue<T, S>) -> Self {
         Get {
             queue,
-            entry: Entry::new(GETTER, None),
+            entry: Entry::new(Role::Getter, None),
         }
     }
 
@@ -286,7 +286,7 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
     }
 
     fn finish(entry: &Entry<T>) -> Result<T, GetError> {
-        if entry.node.data() == HANDED {
+        if entry.node.data::<Role>() == Role::Handed {
             Ok(entry.take().expect("a handed getter has its item"))
         } else {
             Err(GetError::Closed)
@@ -370,7 +370,7 @@ impl<T, S: Storage<T>> Drop for Get<'_, T, S> {
         }
         // Handed an item it will never return: put it back (or hand it to
         // the next getter).
-        let item = if entry.node.data() == HANDED {
+        let item = if entry.node.data::<Role>() == Role::Handed {
             entry.take()
         } else {
             None

@@ -2,7 +2,7 @@
 //! [`LifoQueue`](super::LifoQueue) and [`PriorityQueue`](super::PriorityQueue),
 //! generic over its [`Storage`].
 
-use super::entry::{Entry, GETTER, HANDED, PUTTER};
+use super::entry::{Entry, Role};
 use super::error::{GetError, PutError};
 use super::futures::{Get, Put};
 use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
@@ -15,9 +15,6 @@ use crate::revent::REvent;
 use std::pin::pin;
 use std::task::Waker;
 use std::time::{Duration, Instant};
-
-/// Node data after notification: the queue was closed.
-pub(super) const CLOSED: usize = 3;
 
 /// What the queue lock guards besides the wait list.
 pub(super) struct Inner<S> {
@@ -230,10 +227,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.inner.with_mut(|p| f(unsafe { &mut *p }))
     }
 
-    /// The oldest queued entry if it is of `kind`.
-    fn front_of(guard: &QueueGuard<'_>, kind: usize) -> Option<*const Entry<T>> {
+    /// The oldest queued entry if it is of `role` (a getter or a putter).
+    fn front_of(guard: &QueueGuard<'_>, role: Role) -> Option<*const Entry<T>> {
         let front = guard.front()?;
-        (front.data() == kind).then(|| guard.front_node().cast::<Entry<T>>())
+        (front.data::<Role>() == role).then(|| guard.front_node().cast::<Entry<T>>())
     }
 
     /// Under the lock: hands `item` to the oldest waiting getter, or stores
@@ -245,11 +242,11 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         item: T,
         restore: bool,
     ) -> Option<Waker> {
-        if let Some(entry) = Self::front_of(guard, GETTER) {
+        if let Some(entry) = Self::front_of(guard, Role::Getter) {
             // SAFETY: `front_of` found the entry at the front of this queue,
             // whose lock we hold: it is alive and WAITING here.
             unsafe { (*entry).hand(guard, item) };
-            return guard.notify_front(HANDED).flatten();
+            return guard.notify_front(Role::Handed).flatten();
         }
         self.with_inner(guard, |inner| {
             if restore {
@@ -301,7 +298,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if closed {
             return Err(PutError::Closed(item));
         }
-        if len < self.cap || Self::front_of(guard, GETTER).is_some() {
+        if len < self.cap || Self::front_of(guard, Role::Getter).is_some() {
             // Counted before any getter can see it, so a `task_done` for
             // it never finds the count at zero.
             self.count_new_task(guard);
@@ -330,7 +327,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         };
         let mut waker = None;
         let putter = if len < self.cap {
-            Self::front_of(guard, PUTTER)
+            Self::front_of(guard, Role::Putter)
         } else {
             None
         };
@@ -341,7 +338,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 self.count_new_task(guard);
                 self.with_inner(guard, |inner| inner.items.push(moved));
             }
-            waker = guard.notify_front(HANDED).flatten();
+            waker = guard.notify_front(Role::Handed).flatten();
         }
         self.publish(guard);
         Ok((item, waker))
@@ -740,7 +737,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.publish(&mut guard);
         // Nobody queues on a closed queue: the batches end when it is empty.
         wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
-            guard.notify_batch(wakers, CLOSED)
+            guard.notify_batch(wakers, Role::Closed)
         });
     }
 
@@ -833,7 +830,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(polysync::Queue::<u8>::bounded(1).putting(), 0);
     /// ```
     pub fn putting(&self) -> usize {
-        self.waiting(PUTTER)
+        self.waiting(Role::Putter)
     }
 
     /// How many units wait to get now (a snapshot).
@@ -842,14 +839,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(polysync::Queue::<u8>::bounded(1).getting(), 0);
     /// ```
     pub fn getting(&self) -> usize {
-        self.waiting(GETTER)
+        self.waiting(Role::Getter)
     }
 
-    fn waiting(&self, kind: usize) -> usize {
+    fn waiting(&self, role: Role) -> usize {
         // Only one kind waits at a time (see the module docs).
         let guard = self.queue.lock();
         match guard.front() {
-            Some(front) if front.data() == kind => guard.len(),
+            Some(front) if front.data::<Role>() == role => guard.len(),
             _ => 0,
         }
     }
@@ -916,7 +913,7 @@ impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
             (inner.items.len(), inner.closed, inner.unfinished)
         });
         let (getting, putting) = match guard.front() {
-            Some(front) if front.data() == GETTER => (guard.len(), 0),
+            Some(front) if front.data::<Role>() == Role::Getter => (guard.len(), 0),
             Some(_) => (0, guard.len()),
             None => (0, 0),
         };

@@ -48,8 +48,8 @@
 //!
 //! Each waiter's node is the first field of a `#[repr(C)]` entry that also
 //! holds its item slot, so a notifier reaches the slot from the node pointer.
-//! The node's data says what kind of waiter it is while queued, and how the
-//! wait ended once notified. Entries live in the futures (or the blocking
+//! The node's data (a `Role`) says what kind of waiter it is while queued,
+//! and how the wait ended once notified. Entries live in the futures (or the blocking
 //! caller's stack): no allocation per wait.
 
 mod entry;

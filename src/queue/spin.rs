@@ -48,7 +48,7 @@ use crate::lowlevel::sync::{MAY_SPIN, Ordering, spin_loop, yield_now};
 // ends it. A spinner reads it without the lock as a hint only: the `try_*`
 // call it leads to decides under the lock. The wait list's own state (who
 // is queued, and whether as a getter or a putter) is in the nodes' data
-// (`GETTER`, `PUTTER`, then `HANDED` or `CLOSED`), not here.
+// (their `Role`: `Getter`, `Putter`, then `Handed` or `Closed`), not here.
 
 /// The storage holds at least one item.
 pub(super) const HAS_ITEMS: u64 = 1;
