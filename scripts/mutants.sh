@@ -111,7 +111,7 @@ mutant "dropped item (queue Get drop loses a handed item)" \
 mutant "lock re-entry check removed (blocking and async)" \
     "cargo test --test reacquire" \
     src/lock.rs \
-    $'        if me != 0\n            && self.queue.user(Ordering::Acquire) & LOCKED != 0' \
+    $'        if me != Owner::UNKNOWN\n            && self.queue.user(Ordering::Acquire) & LOCKED != 0' \
     $'        if false\n            && self.queue.user(Ordering::Acquire) & LOCKED != 0'
 
 mutant "condition: a dropped notified waiter loses the notification" \
@@ -168,8 +168,8 @@ mutant "issue 8 defect 6: a panicking waker stops its wake batch" \
 mutant "issue 8 defect 7: an async re-acquire by the holder is not refused" \
     "cargo test --test reacquire" \
     src/lock.rs \
-    $'            let me = current_task().map_or(0, |id| id.as_usize());\n            lock.refuse_holder(me, caller);' \
-    $'            let me = current_task().map_or(0, |id| id.as_usize());'
+    $'            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n            lock.refuse_holder(me, caller);' \
+    $'            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);'
 
 # --------------------------------------------------------------------------
 
