@@ -146,6 +146,10 @@ impl Lock {
     /// drop(guard);
     /// ```
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
+        // A free lock needs no waiter: skip the registry lookup.
+        if let Some(guard) = self.try_acquire() {
+            return guard;
+        }
         blocking(|w| self.acquire_with_as(w, None, Caller::LockAcquireBlocking))
             .expect("a wait without a deadline does not time out")
     }

@@ -118,6 +118,10 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[inline]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
+        // A free mutex needs no waiter: skip the registry lookup.
+        if let Some(guard) = self.try_lock() {
+            return guard;
+        }
         let guard = blocking(|w| {
             self.lock
                 .acquire_with_as(w, None, Caller::MutexLockBlocking)

@@ -215,6 +215,10 @@ impl RLock {
     /// assert_eq!(rlock.count(), 2);
     /// ```
     pub fn acquire_blocking(&self) -> RLockGuard<'_> {
+        // An owned or free lock needs no waiter: skip the registry lookup.
+        if let Some(guard) = self.try_acquire() {
+            return guard;
+        }
         blocking(|w| self.acquire_with(w, None))
             .expect("a wait without a deadline does not time out")
     }

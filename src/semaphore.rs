@@ -201,6 +201,10 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.value(), 0);
         /// ```
         pub fn acquire_blocking(&self) -> Permit<'_, Self> {
+            // A free permit needs no waiter: skip the registry lookup.
+            if let Some(permit) = self.try_acquire() {
+                return permit;
+            }
             blocking(|w| self.acquire_with(w, None))
                 .expect("a wait without a deadline does not time out")
         }
