@@ -456,6 +456,7 @@ fn queues() {
 
 #[test]
 fn unclaimed_threads_are_not_routed() {
+    let _dog = dog();
     install();
     let sem = Semaphore::new(0);
     let before = BACKEND_WAITS.load(Ordering::Relaxed);

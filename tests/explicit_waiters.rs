@@ -115,6 +115,7 @@ fn lock_and_mutex_cancelled_waits_withdraw_and_hand_offs_land() {
 
 #[test]
 fn lock_with_keeps_the_reentry_check_of_the_blocking_form() {
+    let _dog = dog();
     let lock = Lock::new();
     let _guard = lock.acquire_blocking();
     let blocking = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

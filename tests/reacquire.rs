@@ -57,6 +57,10 @@ fn identified_task_reacquiring_a_lock_asynchronously_panics() {
 
 #[test]
 fn identified_task_reacquiring_a_mutex_asynchronously_panics() {
+    let _w = Watchdog::new(
+        "identified_task_reacquiring_a_mutex_asynchronously_panics",
+        std::time::Duration::from_secs(30),
+    );
     let mutex = Mutex::new(0);
     expect_panic(
         || {
@@ -74,6 +78,10 @@ fn identified_task_reacquiring_a_mutex_asynchronously_panics() {
 
 #[test]
 fn every_mix_of_blocking_and_async_forms_is_caught() {
+    let _w = Watchdog::new(
+        "every_mix_of_blocking_and_async_forms_is_caught",
+        std::time::Duration::from_secs(30),
+    );
     let lock = Lock::new();
     // Taken with `try_acquire` inside the task (the task is the unit), then async.
     expect_panic(
@@ -112,6 +120,10 @@ fn every_mix_of_blocking_and_async_forms_is_caught() {
 
 #[test]
 fn a_lock_handed_back_by_a_condition_still_knows_its_task() {
+    let _w = Watchdog::new(
+        "a_lock_handed_back_by_a_condition_still_knows_its_task",
+        std::time::Duration::from_secs(30),
+    );
     let (lock, cond) = (Lock::new(), Condition::new());
     expect_panic(
         || {
@@ -134,6 +146,10 @@ fn a_lock_handed_back_by_a_condition_still_knows_its_task() {
 
 #[test]
 fn two_identified_tasks_on_one_thread_still_wait_for_each_other() {
+    let _w = Watchdog::new(
+        "two_identified_tasks_on_one_thread_still_wait_for_each_other",
+        std::time::Duration::from_secs(30),
+    );
     let lock = Lock::new();
     let mutex = Mutex::new(Vec::new());
     let (first, second) = block_on(zip(
@@ -164,6 +180,10 @@ fn two_identified_tasks_on_one_thread_still_wait_for_each_other() {
 
 #[test]
 fn tasks_without_identity_wait_and_are_never_blamed() {
+    let _w = Watchdog::new(
+        "tasks_without_identity_wait_and_are_never_blamed",
+        std::time::Duration::from_secs(30),
+    );
     let lock = Lock::new();
     block_on(async {
         let held = lock.acquire().await;

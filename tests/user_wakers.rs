@@ -217,6 +217,9 @@ struct Reentrant<F: Fn() + Send + Sync + 'static>(F);
 
 fn reentrant_waker<F: Fn() + Send + Sync + 'static>(hook: F) -> Waker {
     use std::task::{RawWaker, RawWakerVTable};
+    // The vtable entries share `RawWakerVTable`'s contract: `p` comes from
+    // `Arc::into_raw` of an `Arc<Reentrant<F>>` whose one strong count this
+    // waker owns; `wake` and `drop_waker` give it back, `clone` takes one.
     unsafe fn clone<F: Fn() + Send + Sync + 'static>(p: *const ()) -> RawWaker {
         // SAFETY: `p` comes from `Arc::into_raw` below and the Arc is alive.
         let arc = unsafe {

@@ -996,6 +996,10 @@ mod tests {
         fn raw(p: Arc<Probe>) -> RawWaker {
             RawWaker::new(Arc::into_raw(p).cast(), &VTABLE)
         }
+        // The vtable entries below share one contract (`RawWakerVTable`'s):
+        // `p` is the pointer `raw` made from an `Arc<Probe>` whose one strong
+        // count this waker owns; `wake` and `drop_waker` give that count
+        // back, `clone` takes a new one, `wake_by_ref` only borrows it.
         unsafe fn clone(p: *const ()) -> RawWaker {
             // SAFETY: `p` is a live `Arc<Probe>` of this waker.
             let p = unsafe {

@@ -8,7 +8,7 @@ use super::backend::with_current_waiter;
 use super::queue::{
     DONE, IDLE, NOTIFIED, Node, NodeData, QueueGuard, WAITING, WaitQueue, refresh_waker,
 };
-use super::waiter::{WaitError, WaitResult, Waiter};
+use super::waiter::{WaitError, Waiter, poll_until};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -63,27 +63,10 @@ pub(crate) fn drive<W: Waiter + ?Sized, F: Withdraw>(
     mut fut: Pin<&mut F>,
     deadline: Option<Instant>,
 ) -> Result<F::Output, (WaitError, F::Left)> {
-    let waker = waiter.waker();
-    let mut cx = Context::from_waker(&waker);
-    // Clear a hint that an async poll on this thread may have left behind.
-    super::thread::take_spin_hint();
-    loop {
-        let polled = fut.as_mut().poll(&mut cx);
-        // Read (and clear) the hint the poll left on this thread before
-        // anything can switch units, so it never leaks to another wait.
-        let next = super::thread::take_spin_hint();
-        if let Poll::Ready(out) = polled {
-            return Ok(out);
-        }
-        waiter.next_in_line(next);
-        let error = match waiter.wait(deadline) {
-            WaitResult::Woken => continue,
-            WaitResult::TimedOut if deadline.is_none() => continue,
-            WaitResult::TimedOut => WaitError::TimedOut,
-            WaitResult::Cancelled => WaitError::Cancelled,
-        };
+    match poll_until(waiter, fut.as_mut(), deadline) {
+        Ok(out) => Ok(out),
         // A hand-off may have landed as we gave up: `withdraw` takes it.
-        return fut.withdraw().map_err(|left| (error, left));
+        Err(error) => fut.withdraw().map_err(|left| (error, left)),
     }
 }
 

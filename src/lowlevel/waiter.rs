@@ -195,26 +195,45 @@ pub fn block_on_with<W: Waiter + ?Sized, F: Future>(
     mut fut: Pin<&mut F>,
     deadline: Option<Instant>,
 ) -> Option<F::Output> {
+    match poll_until(waiter, fut.as_mut(), deadline) {
+        Ok(out) => Some(out),
+        // A notification may have landed just as we gave up: take it.
+        Err(_) => match fut.poll(&mut Context::from_waker(&waiter.waker())) {
+            Poll::Ready(out) => Some(out),
+            Poll::Pending => None,
+        },
+    }
+}
+
+/// The loop both blocking drivers share ([`block_on_with`] here, and the
+/// crate's `drive`, which then withdraws): polls `fut` and waits on
+/// `waiter` between polls until the future is ready or the waiter gives up.
+/// A `TimedOut` without a deadline counts as a spurious wake-up. After an
+/// `Err` the future is still pending, and may have been handed something
+/// since its last poll: the caller decides what to do with it.
+pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
+    waiter: &W,
+    mut fut: Pin<&mut F>,
+    deadline: Option<Instant>,
+) -> Result<F::Output, WaitError> {
     let waker = waiter.waker();
     let mut cx = Context::from_waker(&waker);
     // Clear a hint that an async poll on this thread may have left behind.
     super::thread::take_spin_hint();
     loop {
         let polled = fut.as_mut().poll(&mut cx);
+        // Read (and clear) the hint the poll left on this thread before
+        // anything can switch units, so it never leaks to another wait.
         let next = super::thread::take_spin_hint();
         if let Poll::Ready(out) = polled {
-            return Some(out);
+            return Ok(out);
         }
         waiter.next_in_line(next);
         match waiter.wait(deadline) {
             WaitResult::Woken => {}
-            WaitResult::TimedOut | WaitResult::Cancelled => {
-                // A notification may have landed just as we gave up: take it.
-                return match fut.as_mut().poll(&mut cx) {
-                    Poll::Ready(out) => Some(out),
-                    Poll::Pending => None,
-                };
-            }
+            WaitResult::TimedOut if deadline.is_none() => {}
+            WaitResult::TimedOut => return Err(WaitError::TimedOut),
+            WaitResult::Cancelled => return Err(WaitError::Cancelled),
         }
     }
 }
