@@ -75,14 +75,14 @@ mutant() {
 mutant "lost hand-off on cancel (Wait drop skips pass_on)" \
     "cargo test --test miri --test smoke" \
     src/lowlevel/wait.rs \
-    'NOTIFIED => self.proto.pass_on(node.data()),' \
-    'NOTIFIED => {}'
+    'NOTIFIED => Ok(self.entry.node.data()),' \
+    'NOTIFIED => return,'
 
 mutant "lost hand-off on a cancelled blocking wait (withdraw ignores a landed hand-off)" \
     "cargo test --test explicit_waiters" \
     src/lowlevel/wait.rs \
-    $'            NOTIFIED => {\n                node.set_done();\n                Ok(())\n            }\n            WAITING => {' \
-    $'            NOTIFIED => {\n                node.set_done();\n                Err(())\n            }\n            WAITING => {'
+    $'            NOTIFIED => Ok(()),\n            WAITING => this.leave().map(drop),' \
+    $'            NOTIFIED => Err(()),\n            WAITING => this.leave().map(drop),'
 
 mutant "no wake after notify (WakeList::wake_all drops the wakers)" \
     "cargo test --test miri --test smoke" \
@@ -104,8 +104,8 @@ mutant "a wake batch that stops after the first (Event::set, close, latch)" \
 
 mutant "dropped item (queue Get drop loses a handed item)" \
     "cargo test --test miri --test queue" \
-    src/queue/futures.rs \
-    'self.queue.restore(item);' \
+    src/queue/protocol.rs \
+    'self.restore(item);' \
     'drop(item);'
 
 mutant "lock re-entry check removed (blocking and async)" \
@@ -117,26 +117,26 @@ mutant "lock re-entry check removed (blocking and async)" \
 mutant "condition: a dropped notified waiter loses the notification" \
     "cargo test --test miri" \
     src/condition.rs \
-    $'lock.pass_on(node.data());\n                self.cond.notify(1);' \
-    $'lock.pass_on(node.data());'
+    $'slot.lock().pass_on(owner, &());\n        self.notify(1);' \
+    $'slot.lock().pass_on(owner, &());'
 
 mutant "condition: a cancelled notified waiter keeps the notification" \
     "cargo test --test explicit_waiters" \
     src/condition.rs \
-    $'        if error == WaitError::Cancelled {\n            if notified {' \
-    $'        if error == WaitError::Cancelled {\n            if false && notified {'
+    $'        if !slot.in_condition.load(Ordering::Relaxed) {\n            self.notify(1);' \
+    $'        if false && !slot.in_condition.load(Ordering::Relaxed) {\n            self.notify(1);'
 
 mutant "issue 8 defect 1: a condition entry queued through its node alone [slow]" \
     "cargo +nightly miri test -q --all-features --test miri condition_waiter_handed_the_lock_then_dropped" \
-    src/condition.rs \
-    'queue.push_back(node_of(&this.entry), waker)' \
-    'queue.push_back(&this.entry.node, waker)'
+    src/lowlevel/wait.rs \
+    'guard.push_back(node_of(entry), waker)' \
+    'guard.push_back(&entry.node, waker)'
 
 mutant "issue 8 defect 1: a queue getter queued through its node alone [slow]" \
     "cargo +nightly miri test -q --all-features --test miri queue_getter_handed_an_item_then_dropped" \
-    src/queue/futures.rs \
-    'guard.push_back(node_of(entry.get_ref()), waker)' \
-    'guard.push_back(node, waker)'
+    src/lowlevel/wait.rs \
+    'guard.push_back(node_of(entry), waker)' \
+    'guard.push_back(&entry.node, waker)'
 
 mutant "issue 8 defect 3: unit identities wrap around" \
     "cargo test --lib identity" \

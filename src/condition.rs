@@ -18,20 +18,17 @@
 //! the lock's release path owns that data (it writes the next owner there).
 
 use crate::lock::{Lock, LockGuard};
-use crate::lowlevel::queue::{
-    Batch, NOTIFIED, Node, WAITING, WaitQueue, node_of, refresh_waker, wake_in_batches,
-};
-use crate::lowlevel::sync::{AtomicBool, Ordering, const_fn};
-use crate::lowlevel::wait::{Protocol, Withdraw, drive};
+use crate::lowlevel::queue::{Batch, QueueGuard, WAITING, WaitQueue, wake_in_batches};
+use crate::lowlevel::sync::{AtomicBool, AtomicU32, Ordering, const_fn};
+use crate::lowlevel::wait::{Entry, Protocol, Wait, Withdraw, drive};
 use crate::lowlevel::{
     Owner, WaitError, Waiter, current_task, current_unit, deadline_after, with_current_waiter,
 };
 use crate::mutex::{Mutex, MutexGuard};
 use crate::rlock::{RLock, RLockGuard};
 use std::future::Future;
-use std::marker::PhantomPinned;
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 /// A condition variable usable from every world at once.
@@ -111,28 +108,65 @@ pub struct Condition {
 /// The wait protocol of a lock a condition waiter returns to (`Lock` or
 /// `RLock`): both queue [`Owner`]s, so an entry's node keeps its one
 /// meaning, the owner to hand the lock to, in either queue.
-pub(crate) type LockProtocol<'a> = dyn Protocol<Tag = Owner, Outcome = Owner> + 'a;
+pub(crate) type LockProtocol<'a> = dyn Protocol<Tag = Owner, Outcome = Owner, Slot = ()> + 'a;
 
-/// What a waiter leaves in the condition's queue. `repr(C)` with the node
-/// first, so `notify` can reach the rest from the node pointer (queued with
-/// [`node_of`], whose provenance covers the whole entry).
-#[repr(C)]
-struct Entry<'a> {
-    /// Its data is the owner identity to hand the lock to. Owned as
-    /// `Node` says: under the condition's lock while queued there, under
-    /// both locks while `notify` moves it, under the lock's queue lock after.
-    node: Node,
-    /// The lock to return to, as the wait protocol it runs (`Lock` or `RLock`).
-    /// Written before the entry is queued; read-only while it is.
-    lock: *const LockProtocol<'a>,
-    /// The notify round the entry arrived in. Written before the entry is
-    /// queued; read-only while it is.
-    round: u32,
+/// What a condition waiter keeps beside its node: the slot of its core
+/// [`Entry`], which `notify` reaches from the node pointer (the entry is
+/// queued with [`node_of`], whose provenance covers the whole entry). The
+/// node's data is the owner identity to hand the lock to, in either queue;
+/// it is owned as `Node` says: under the condition's lock while queued
+/// there, under both locks while `notify` moves it, under the lock's queue
+/// lock after.
+pub(crate) struct Return {
+    /// The lock to return to, as the wait protocol it runs (`Lock` or
+    /// `RLock`), its lifetime erased (see [`Return::lock`]). Written when
+    /// the wait is made; read-only after.
+    lock: *const LockProtocol<'static>,
+    /// The notify round the entry arrived in. Written by `arrive_locked`
+    /// (under the condition's lock, before the entry is queued); read by
+    /// `notify` under the same lock. An atomic so that this needs no
+    /// `unsafe` argument; every access is `Relaxed` under the lock.
+    round: AtomicU32,
     /// Set while the node is linked in the condition's queue; cleared by
     /// `notify` (under the condition's lock) when it moves the node to the
-    /// lock. Read and written only under the condition's lock while the node
-    /// is queued; an atomic so that this never needs an `unsafe` argument.
+    /// lock. Read and written only under the condition's lock while the
+    /// node is queued; read by the waiter once its node is no longer queued.
     in_condition: AtomicBool,
+}
+
+// SAFETY: `lock` points to a `Lock` or `RLock`, which are `Sync`; the other
+// fields are atomics. So the slot may move to, and be read from, any thread.
+unsafe impl Send for Return {}
+// SAFETY: as above.
+unsafe impl Sync for Return {}
+
+impl Return {
+    /// The slot of a wait that returns to `lock`.
+    fn new<'a>(lock: &'a LockProtocol<'a>) -> Self {
+        let lock: *const LockProtocol<'a> = lock;
+        // SAFETY: only the trait object's lifetime bound changes (same
+        // layout). The pointer is followed only through `Return::lock`,
+        // whose borrow cannot outlive the slot, and the slot lives inside a
+        // `ConditionWait<'a, _>`, which borrows the lock for `'a`.
+        let lock = unsafe {
+            std::mem::transmute::<*const LockProtocol<'a>, *const LockProtocol<'static>>(lock)
+        };
+        Return {
+            lock,
+            round: AtomicU32::new(0),
+            in_condition: AtomicBool::new(false),
+        }
+    }
+
+    /// The lock to return to.
+    fn lock(&self) -> &LockProtocol<'_> {
+        // SAFETY: the slot lives inside the `ConditionWait` that made it
+        // (`Return::new`), which borrows the lock for longer than itself;
+        // whoever holds `&self` reached the slot through that wait, or
+        // through a queue in which its entry is linked (so the wait is
+        // alive: it unlinks its entry before it goes away).
+        unsafe { &*self.lock }
+    }
 }
 
 /// A guard that a [`Condition`] can wait with: [`LockGuard`], [`MutexGuard`]
@@ -341,8 +375,11 @@ impl Condition {
     ///
     /// # Errors
     /// - [`ConditionWaitError::TimedOut`]: the deadline passed; the lock is
-    ///   held again (the guard is in the error). If a notification arrived
-    ///   as the wait gave up, it counts: the result is `Ok`.
+    ///   held again (the guard is in the error). If a notification had
+    ///   already handed the lock back as the wait gave up, it counts: the
+    ///   result is `Ok`. A notification that had only moved the wait to the
+    ///   lock's queue is passed on to another waiter (never lost), and the
+    ///   lock is taken again as after a time-out.
     /// - [`ConditionWaitError::Cancelled`]: the waiter reported
     ///   cancellation, while waiting for the notification or for the lock
     ///   afterwards. The lock is **not** held (the guard is gone) and a
@@ -374,26 +411,14 @@ impl Condition {
             Ok(guard) => return Ok(guard),
             Err(gave_up) => gave_up,
         };
-        let (source, saved, notified) = match left {
-            Left::Withdrawn(source, saved) => (source, saved, false),
-            Left::Notified(source, saved) => (source, saved, true),
-        };
+        let (source, saved) = left;
         if error == WaitError::Cancelled {
-            if notified {
-                // The notification it took must not be lost.
-                self.notify(1);
-            }
+            // Withdrawn: a notification it had received was passed on.
             return Err(ConditionWaitError::Cancelled);
         }
         match G::reacquire_with(source, saved, waiter) {
-            Ok(guard) if notified => Ok(guard),
             Ok(guard) => Err(ConditionWaitError::TimedOut(guard)),
-            Err(_) => {
-                if notified {
-                    self.notify(1);
-                }
-                Err(ConditionWaitError::Cancelled)
-            }
+            Err(_) => Err(ConditionWaitError::Cancelled),
         }
     }
 
@@ -544,16 +569,16 @@ impl Condition {
                 if wakers.is_full() {
                     return Batch::More;
                 }
-                let entry = guard.front_node().cast::<Entry<'_>>();
+                let entry = guard.front_node().cast::<Entry<Return>>();
                 if entry.is_null() {
                     return Batch::Last;
                 }
                 // SAFETY: the entry is queued here and we hold this queue's
                 // lock, so it is alive, and it was queued through `node_of`,
-                // so the pointer covers the whole entry; `round` and `lock`
-                // are written before it is queued and never change while it is.
-                let (entry_round, lock, in_condition) =
-                    unsafe { ((*entry).round, &*(*entry).lock, &(*entry).in_condition) };
+                // so the pointer covers the whole entry, slot included.
+                let slot = unsafe { &(*entry).slot };
+                let (entry_round, lock) = (slot.round.load(Ordering::Relaxed), slot.lock());
+                let in_condition = &slot.in_condition;
                 if current.wrapping_sub(entry_round) >= 1 << 31 {
                     return Batch::Last; // queued after this notify began
                 }
@@ -562,7 +587,7 @@ impl Condition {
                 in_condition.store(false, Ordering::Relaxed);
                 let owner: Owner = node.data();
                 let mut lock_queue = Protocol::queue(lock).lock();
-                if Protocol::arrive_locked(lock, &mut lock_queue, owner).is_ok() {
+                if Protocol::arrive_locked(lock, &mut lock_queue, owner, &()).is_ok() {
                     // The lock is free: hand it over at once.
                     // SAFETY: the waiter looks at its node only under the
                     // condition's lock (its `in_condition` check), which
@@ -643,44 +668,42 @@ impl<G: std::fmt::Debug> std::error::Error for ConditionWaitError<G> {}
 /// held again.
 #[must_use = "futures do nothing unless polled"]
 pub struct ConditionWait<'a, G: ConditionGuard<'a>> {
-    entry: Entry<'a>,
-    cond: &'a Condition,
+    /// The crate's one wait state machine with the condition's protocol.
+    /// Structurally pinned.
+    wait: Wait<'a, Condition>,
     source: G::Source,
-    /// Held until the first poll has queued the entry.
+    /// The guard, until the first poll gives the lock up.
     guard: Option<G>,
-    /// What the guard gave up (an RLock's levels), from the first poll on.
+    /// What the guard must get back (set by the first poll).
     saved: Option<G::Saved>,
-    _pinned: PhantomPinned,
 }
 
-// SAFETY: the raw lock pointer in `entry` points to `source`'s lock, which is
-// `Sync`; everything else is `Send` if the guard and its source are.
-unsafe impl<'a, G: ConditionGuard<'a> + Send> Send for ConditionWait<'a, G> where G::Source: Send {}
-// SAFETY: shared access to the future reads nothing but atomics.
-unsafe impl<'a, G: ConditionGuard<'a> + Sync> Sync for ConditionWait<'a, G> where G::Source: Sync {}
-
 impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
-    /// `owner`: the identity to queue with; `None` for an async wait, which
-    /// asks the guard type at its first poll.
     fn new(cond: &'a Condition, guard: G, owner: Option<Owner>) -> Self {
         let source = guard.source();
         ConditionWait {
-            entry: Entry {
-                node: Node::new(owner.unwrap_or(Owner::UNKNOWN)),
-                lock: G::raw_lock(source),
-                round: 0,
-                in_condition: AtomicBool::new(false),
-            },
-            cond,
+            wait: Wait::with_slot(
+                cond,
+                owner.unwrap_or(Owner::UNKNOWN),
+                Return::new(G::raw_lock(source)),
+            ),
             source,
             guard: Some(guard),
             saved: None,
-            _pinned: PhantomPinned,
         }
     }
 
-    fn lock(&self) -> &'a LockProtocol<'a> {
-        G::raw_lock(self.source)
+    /// The pinned core wait and the unpinned rest.
+    fn project(self: Pin<&mut Self>) -> (Pin<&mut Wait<'a, Condition>>, &mut Self) {
+        // SAFETY: `wait` is structurally pinned: it is never moved out of
+        // this future, and the pin is only handed to it. The returned
+        // `&mut Self` is used only for the unpinned fields (`guard`,
+        // `saved`, `source`), never to move `wait`.
+        unsafe {
+            let this = self.get_unchecked_mut();
+            let wait = Pin::new_unchecked(&mut *std::ptr::addr_of_mut!(this.wait));
+            (wait, this)
+        }
     }
 
     fn take_back(&self) -> G {
@@ -688,55 +711,82 @@ impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
     }
 }
 
-/// What a condition wait that gave up leaves its caller: the lock to take
-/// again and what the guard gave up, and whether it had been notified.
-pub(crate) enum Left<S, V> {
-    /// Withdrawn from the condition's queue: not notified.
-    Withdrawn(S, V),
-    /// Notified and waiting in the lock's queue (withdrawn from there): the
-    /// notification was consumed; the caller must take the lock again.
-    Notified(S, V),
+/// The condition's side of the crate's wait state machine: a waiter queues
+/// in the condition's queue; `notify` moves it to its lock's queue (or hands
+/// it the lock at once); its node's data is the owner to hand the lock to.
+impl Protocol for Condition {
+    type Tag = Owner;
+    type Outcome = Owner;
+    type Slot = Return;
+
+    fn queue(&self) -> &WaitQueue {
+        &self.queue
+    }
+
+    /// A condition wait always waits for a notification.
+    fn try_fast(&self, _: Owner, _: &Return) -> Option<Owner> {
+        None
+    }
+
+    /// Records the round it arrives in and that it is in the condition's
+    /// queue; then it queues.
+    fn arrive_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        owner: Owner,
+        slot: &Return,
+    ) -> Result<Owner, Owner> {
+        slot.round.store(guard.user() as u32, Ordering::Relaxed);
+        slot.in_condition.store(true, Ordering::Relaxed);
+        Err(owner)
+    }
+
+    /// The condition's queue while `in_condition` is set (read under its
+    /// lock), else the lock's queue, whose lock then guards the node.
+    fn lock_holding<'s>(&'s self, entry: &'s Entry<Return>) -> Option<QueueGuard<'s>> {
+        let queue = self.queue.lock();
+        if entry.slot.in_condition.load(Ordering::Relaxed) {
+            return Some(queue);
+        }
+        drop(queue);
+        let queue = Protocol::queue(entry.slot.lock()).lock();
+        (entry.node.state() == WAITING).then_some(queue)
+    }
+
+    /// Handed the lock and the notification, then dropped: give both back.
+    fn pass_on(&self, owner: Owner, slot: &Return) {
+        slot.lock().pass_on(owner, &());
+        self.notify(1);
+    }
+
+    /// Left the lock's queue, where a notification had moved it: the
+    /// notification must not be lost. (Left the condition's queue: it was
+    /// never notified.)
+    fn after_cancelled(&self, _: Owner, slot: &Return) {
+        if !slot.in_condition.load(Ordering::Relaxed) {
+            self.notify(1);
+        }
+    }
 }
 
 impl<'a, G: ConditionGuard<'a>> Withdraw for ConditionWait<'a, G> {
-    type Left = Left<G::Source, G::Saved>;
+    /// The lock and what its guard must get back, to take it again.
+    type Left = (G::Source, G::Saved);
 
+    /// `Ok(guard)` if the lock was handed back with a notification first;
+    /// else `Err` (a notification that had only moved the wait to the lock's
+    /// queue is passed on to another waiter; the lock is not held).
     fn withdraw(self: Pin<&mut Self>) -> Result<G, Self::Left> {
-        let this = self.into_ref().get_ref();
+        let (wait, this) = self.project();
         assert!(
             this.guard.is_none(),
             "polysync: a condition wait withdrawn before its first poll"
         );
-        let node = &this.entry.node;
         let saved = this.saved.expect("set by the first poll");
-        if node.state() == NOTIFIED {
-            node.set_done();
-            return Ok(this.take_back());
+        match wait.withdraw() {
+            Ok(()) => Ok(G::take_back(this.source, saved)),
+            Err(()) => Err((this.source, saved)),
         }
-        // Not notified a moment ago, so queued somewhere (a notifier may be
-        // handing it the lock right now: the checks below are under locks).
-        let mut queue = this.cond.queue.lock();
-        if this.entry.in_condition.load(Ordering::Relaxed) {
-            // SAFETY: `in_condition` under the condition's lock: queued there.
-            let waker = unsafe { queue.remove(node) };
-            drop(queue);
-            drop(waker);
-            node.set_done();
-            return Err(Left::Withdrawn(this.source, saved));
-        }
-        drop(queue);
-        let mut lock_queue = Protocol::queue(this.lock()).lock();
-        if node.state() == NOTIFIED {
-            drop(lock_queue);
-            node.set_done();
-            return Ok(this.take_back());
-        }
-        // SAFETY: moved and not yet handed the lock: queued there.
-        let waker = unsafe { lock_queue.remove(node) };
-        drop(lock_queue);
-        drop(waker);
-        node.set_done();
-        Err(Left::Notified(this.source, saved))
     }
 }
 
@@ -744,115 +794,28 @@ impl<'a, G: ConditionGuard<'a>> Future for ConditionWait<'a, G> {
     type Output = G;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
-        if self.guard.is_some() {
-            return self.poll_first(cx);
-        }
-        // The entry is queued somewhere: only shared access from here on.
-        let this = self.into_ref().get_ref();
-        let node = &this.entry.node;
-        match node.state() {
-            NOTIFIED => {
-                node.set_done();
-                return Poll::Ready(this.take_back());
-            }
-            WAITING => {}
-            _ => panic!("polysync: a condition wait was polled after it completed"),
-        }
-        // Lock whichever queue holds the node now: the condition's while
-        // `in_condition` is set, else the lock's (whose lock then guards it).
-        let cond_queue = &this.cond.queue;
-        let lock_queue = Protocol::queue(this.lock());
-        let queued = refresh_waker(node, cx.waker(), || {
-            let queue = cond_queue.lock();
-            if this.entry.in_condition.load(Ordering::Relaxed) {
-                return Some(queue);
-            }
-            drop(queue);
-            let queue = lock_queue.lock();
-            (node.state() == WAITING).then_some(queue)
-        });
-        if queued {
-            return Poll::Pending;
-        }
-        node.set_done();
-        Poll::Ready(this.take_back())
-    }
-}
-
-impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
-    /// The first poll: queue the entry, then give the lock up.
-    fn poll_first(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
-        // SAFETY: the entry is not queued yet, so nothing else points into
-        // this future; nothing is moved out of it (`guard` is an unpinned
-        // field taken by value).
-        let this = unsafe { self.get_unchecked_mut() };
+        let (mut wait, this) = self.project();
         if let Some(guard) = this.guard.take() {
-            let node = &this.entry.node;
-            if node.data::<Owner>() == Owner::UNKNOWN {
-                node.set_data(G::async_owner());
+            // The first poll: queue the entry, then give the lock up.
+            if wait.entry().node.data::<Owner>() == Owner::UNKNOWN {
+                wait.set_tag(G::async_owner());
             }
-            let waker = cx.waker().clone();
-            let mut queue = this.cond.queue.lock();
-            this.entry.round = queue.user() as u32;
-            this.entry.in_condition.store(true, Ordering::Relaxed);
-            // SAFETY: the entry lives in this pinned future; `Drop` takes it
-            // out of whichever queue holds it before the memory goes away.
-            // `notify` reads the entry beyond its node: the pointer covers it.
-            unsafe { queue.push_back(node_of(&this.entry), waker) };
-            drop(queue);
+            let queued = wait.as_mut().poll(cx).is_pending();
+            debug_assert!(queued, "a condition wait always queues");
             // Only now give the lock up: a notify after this sees us.
             this.saved = Some(guard.give_up());
+            return Poll::Pending;
         }
-        Poll::Pending
-    }
-}
-
-impl<'a, G: ConditionGuard<'a>> Drop for ConditionWait<'a, G> {
-    fn drop(&mut self) {
-        if self.guard.take().is_some() {
-            return; // never polled: the guard's drop released the lock
-        }
-        let node = &self.entry.node;
-        let lock = self.lock();
-        match node.state() {
-            NOTIFIED => {
-                // Handed the lock and the notification: give both back.
-                lock.pass_on(node.data());
-                self.cond.notify(1);
-            }
-            WAITING => {
-                let mut queue = self.cond.queue.lock();
-                if self.entry.in_condition.load(Ordering::Relaxed) {
-                    // SAFETY: still queued in the condition's queue.
-                    let waker = unsafe { queue.remove(node) };
-                    drop(queue);
-                    drop(waker);
-                    return;
-                }
-                drop(queue);
-                let mut lock_queue = Protocol::queue(lock).lock();
-                if node.state() == NOTIFIED {
-                    drop(lock_queue);
-                    lock.pass_on(node.data());
-                } else {
-                    // SAFETY: moved and not yet handed the lock: queued there.
-                    let waker = unsafe { lock_queue.remove(node) };
-                    drop(lock_queue);
-                    drop(waker);
-                }
-                // The notification it got must not be lost.
-                self.cond.notify(1);
-            }
-            _ => {}
-        }
+        ready!(wait.poll(cx));
+        Poll::Ready(this.take_back())
     }
 }
 
 impl<'a, G: ConditionGuard<'a>> std::fmt::Debug for ConditionWait<'a, G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConditionWait")
-            .field("condition", self.cond)
-            .field("node", &self.entry.node)
+            .field("condition", self.wait.protocol())
+            .field("node", &self.wait.entry().node)
             .finish()
     }
 }

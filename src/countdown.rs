@@ -339,21 +339,27 @@ impl Protocol for CountdownEvent {
     type Tag = Round;
     /// The same round, left in place by the round that wakes it.
     type Outcome = Round;
+    type Slot = ();
 
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, _: Round) -> bool {
-        self.is_zero()
+    fn try_fast(&self, start: Round, _: &()) -> Option<Round> {
+        self.is_zero().then_some(start)
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, start: Round) -> Result<Round, Round> {
+    fn arrive_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        start: Round,
+        _: &(),
+    ) -> Result<Round, Round> {
         admit_if(start, guard.user() == 0 || self.epoch.moved(guard, start))
     }
 
-    fn pass_on(&self, _: Round) {
+    fn pass_on(&self, _: Round, _: &()) {
         // A wake-up round wakes everyone it concerns: nothing to hand on.
     }
 }

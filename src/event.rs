@@ -28,7 +28,7 @@ const SET: u64 = 1;
 /// event), so an event that became ready while the wait gave up (after its
 /// node was withdrawn, or while a wake-up running in batches had not reached
 /// it) still counts as success.
-pub(crate) fn wait_event_with<P: Protocol, W: Waiter + ?Sized>(
+pub(crate) fn wait_event_with<P: Protocol<Slot = ()>, W: Waiter + ?Sized>(
     event: &P,
     waiter: &W,
     start: P::Tag,
@@ -38,7 +38,7 @@ pub(crate) fn wait_event_with<P: Protocol, W: Waiter + ?Sized>(
         Ok(()) => Ok(()),
         Err((why, ())) => {
             let mut guard = event.queue().lock();
-            if event.arrive_locked(&mut guard, start).is_ok() {
+            if event.arrive_locked(&mut guard, start, &()).is_ok() {
                 Ok(())
             } else {
                 Err(why)
@@ -290,21 +290,22 @@ impl Protocol for Event {
     type Tag = ();
     /// ...and `set` hands it nothing: being woken is the message.
     type Outcome = ();
+    type Slot = ();
 
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, (): ()) -> bool {
-        self.is_set()
+    fn try_fast(&self, (): (), _: &()) -> Option<()> {
+        self.is_set().then_some(())
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, (): ()) -> Result<(), ()> {
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, (): (), _: &()) -> Result<(), ()> {
         admit_if((), guard.user() & SET != 0)
     }
 
-    fn pass_on(&self, (): ()) {
+    fn pass_on(&self, (): (), _: &()) {
         // Everyone was woken; there is nothing to hand on.
     }
 }

@@ -163,8 +163,8 @@ impl Lock {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
-        self.try_fast(Owner::of(current_unit()))
-            .then(|| LockGuard { lock: self })
+        self.try_fast(Owner::of(current_unit()), &())
+            .map(|_| LockGuard { lock: self })
     }
 
     /// Blocks until the lock is acquired or `timeout` passes. A zero timeout
@@ -247,7 +247,7 @@ impl Lock {
         caller: Caller,
     ) -> Result<LockGuard<'_>, WaitError> {
         let me = Owner::of(current_unit());
-        if self.try_fast(me) {
+        if self.try_fast(me, &()).is_some() {
             return Ok(LockGuard { lock: self });
         }
         self.refuse_holder(me, caller);
@@ -334,22 +334,28 @@ impl Protocol for Lock {
     type Tag = Owner;
     /// The same unit, handed back with the lock (the waiter ignores it).
     type Outcome = Owner;
+    type Slot = ();
 
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, owner: Owner) -> bool {
+    fn try_fast(&self, owner: Owner, _: &()) -> Option<Owner> {
         if self.queue.cas_idle(0, LOCKED, Ordering::Acquire) {
             self.owner.store(owner.get(), Ordering::Relaxed);
-            true
+            Some(owner)
         } else {
-            false
+            None
         }
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, owner: Owner) -> Result<Owner, Owner> {
+    fn arrive_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        owner: Owner,
+        _: &(),
+    ) -> Result<Owner, Owner> {
         admit_if(owner, {
             if guard.user() & LOCKED == 0 {
                 self.owner.store(owner.get(), Ordering::Relaxed);
@@ -361,7 +367,7 @@ impl Protocol for Lock {
         })
     }
 
-    fn pass_on(&self, _: Owner) {
+    fn pass_on(&self, _: Owner, _: &()) {
         self.release();
     }
 }

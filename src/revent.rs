@@ -131,7 +131,7 @@ fn older_front(guard: &QueueGuard<'_>, mine: Round) -> bool {
 }
 
 /// A primitive whose waiters are woken in [`Epoch`] rounds.
-pub(crate) trait Broadcast: Protocol<Tag = Round> {
+pub(crate) trait Broadcast: Protocol<Tag = Round, Slot = ()> {
     fn epoch(&self) -> &Epoch;
 }
 
@@ -435,23 +435,29 @@ impl Protocol for REvent {
     type Tag = Round;
     /// The same round, left in place by the round that wakes it.
     type Outcome = Round;
+    type Slot = ();
 
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, _: Round) -> bool {
-        self.is_set()
+    fn try_fast(&self, start: Round, _: &()) -> Option<Round> {
+        self.is_set().then_some(start)
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, start: Round) -> Result<Round, Round> {
+    fn arrive_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        start: Round,
+        _: &(),
+    ) -> Result<Round, Round> {
         admit_if(start, {
             guard.user() & SET != 0 || self.epoch.moved(guard, start)
         })
     }
 
-    fn pass_on(&self, _: Round) {
+    fn pass_on(&self, _: Round, _: &()) {
         // A wake-up round wakes everyone it concerns: nothing to hand on.
     }
 }

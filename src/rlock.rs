@@ -237,7 +237,8 @@ impl RLock {
     #[inline]
     pub fn try_acquire(&self) -> Option<RLockGuard<'_>> {
         let me = current_unit();
-        (self.reenter(me.get()) || self.try_fast(Owner::of(me))).then(|| RLockGuard { lock: self })
+        (self.reenter(me.get()) || self.try_fast(Owner::of(me), &()).is_some())
+            .then(|| RLockGuard { lock: self })
     }
 
     /// Like [`acquire_blocking`](RLock::acquire_blocking), giving up after
@@ -291,7 +292,7 @@ impl RLock {
         deadline: Option<Instant>,
     ) -> Result<RLockGuard<'_>, WaitError> {
         let me = Owner::of(current_unit());
-        if self.reenter(me.get()) || self.try_fast(me) {
+        if self.reenter(me.get()) || self.try_fast(me, &()).is_some() {
             return Ok(RLockGuard { lock: self });
         }
         drive(waiter, pin!(Wait::new(self, me)), deadline)
@@ -543,23 +544,24 @@ impl Protocol for RLock {
     type Tag = Owner;
     /// The same unit, handed back with the lock (the waiter ignores it).
     type Outcome = Owner;
+    type Slot = ();
 
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, me: Owner) -> bool {
+    fn try_fast(&self, me: Owner, _: &()) -> Option<Owner> {
         if self.queue.cas_idle(0, HELD, Ordering::Acquire) {
             self.count.store(1, Ordering::Relaxed);
             self.owner.store(me.get(), Ordering::Release);
-            true
+            Some(me)
         } else {
-            false
+            None
         }
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, me: Owner) -> Result<Owner, Owner> {
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, me: Owner, _: &()) -> Result<Owner, Owner> {
         admit_if(me, {
             if guard.user() == 0 {
                 guard.set_user(HELD);
@@ -572,7 +574,7 @@ impl Protocol for RLock {
         })
     }
 
-    fn pass_on(&self, _: Owner) {
+    fn pass_on(&self, _: Owner, _: &()) {
         // We were handed the lock with one level: give it to the next waiter.
         self.release_level();
     }

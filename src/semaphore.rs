@@ -129,17 +129,18 @@ impl Protocol for RawSemaphore {
     type Tag = Max;
     /// The same maximum, left in place by the release that hands a permit.
     type Outcome = Max;
+    type Slot = ();
 
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, _: Max) -> bool {
-        self.try_acquire()
+    fn try_fast(&self, max: Max, _: &()) -> Option<Max> {
+        self.try_acquire().then_some(max)
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, max: Max) -> Result<Max, Max> {
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, max: Max, _: &()) -> Result<Max, Max> {
         admit_if(max, {
             match guard.user().checked_sub(1) {
                 Some(v) => {
@@ -151,7 +152,7 @@ impl Protocol for RawSemaphore {
         })
     }
 
-    fn pass_on(&self, Max(max): Max) {
+    fn pass_on(&self, Max(max): Max, _: &()) {
         // The permit was handed to us: give it back (to the next waiter),
         // under the semaphore's maximum.
         let _ = self.release(1, max, true);

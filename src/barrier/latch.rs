@@ -157,7 +157,7 @@ impl Latch {
         let mut guard = self.queue.lock();
         let user = guard.user();
         let arrival = if user & (L_PASSED | L_BROKEN) != 0 || self.completes(&guard) {
-            self.arrive_locked(&mut guard, ())
+            self.arrive_locked(&mut guard, (), &())
         } else {
             Err(())
         };
@@ -361,18 +361,24 @@ impl Protocol for Latch {
     /// A party waits without a ticket: every queued party is alike.
     type Tag = ();
     type Outcome = PartyOutcome;
+    type Slot = ();
 
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, (): ()) -> bool {
+    fn try_fast(&self, (): (), _: &()) -> Option<PartyOutcome> {
         // `Arrive` answers the lock-free cases itself, with their outcome.
-        false
+        None
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, (): ()) -> Result<PartyOutcome, ()> {
+    fn arrive_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        (): (),
+        _: &(),
+    ) -> Result<PartyOutcome, ()> {
         let user = guard.user();
         if user & L_BROKEN != 0 {
             Ok(PartyOutcome::Broken)
@@ -387,7 +393,7 @@ impl Protocol for Latch {
         }
     }
 
-    fn pass_on(&self, _: PartyOutcome) {
+    fn pass_on(&self, _: PartyOutcome, _: &()) {
         // The latch passed (or broke) for this party already: nothing depends
         // on it observing that.
     }
@@ -400,7 +406,7 @@ impl Protocol for Latch {
         }
     }
 
-    fn after_cancelled(&self, (): ()) {
+    fn after_cancelled(&self, (): (), _: &()) {
         self.help();
     }
 }

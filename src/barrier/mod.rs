@@ -111,7 +111,9 @@ impl NodeData for PartyOutcome {
 /// What a barrier of the family plugs into [`Arrive`], beyond its
 /// [`Protocol`]: its outcome is a [`PartyOutcome`], and a party's node
 /// starts with the default tag (`arrive_locked` gives it its own).
-pub(crate) trait Party: Protocol<Tag: Default, Outcome = PartyOutcome> + Sized {
+pub(crate) trait Party:
+    Protocol<Tag: Default, Outcome = PartyOutcome, Slot = ()> + Sized
+{
     /// What a party that passes gets: `()` for a latch, the arrival index
     /// for a cyclic barrier.
     type Pass;

@@ -188,7 +188,7 @@ impl RawBarrier {
         let arrival = if guard.user() & B_BROKEN != 0
             || (!Self::settled_queued(&guard, &t) && t.filling() + 1 == self.parties)
         {
-            self.arrive_locked(&mut guard, Ticket::default())
+            self.arrive_locked(&mut guard, Ticket::default(), &())
         } else {
             Err(Ticket::default())
         };
@@ -289,18 +289,24 @@ impl Party for RawBarrier {
 impl Protocol for RawBarrier {
     type Tag = Ticket;
     type Outcome = PartyOutcome;
+    type Slot = ();
 
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
     #[inline]
-    fn try_fast(&self, _: Ticket) -> bool {
+    fn try_fast(&self, _: Ticket, _: &()) -> Option<PartyOutcome> {
         // `Arrive` answers the lock-free cases itself, with their outcome.
-        false
+        None
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, _: Ticket) -> Result<PartyOutcome, Ticket> {
+    fn arrive_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        _: Ticket,
+        _: &(),
+    ) -> Result<PartyOutcome, Ticket> {
         if guard.user() & B_BROKEN != 0 {
             return Ok(PartyOutcome::Broken);
         }
@@ -321,7 +327,7 @@ impl Protocol for RawBarrier {
         Err(Ticket(ticket))
     }
 
-    fn pass_on(&self, outcome: PartyOutcome) {
+    fn pass_on(&self, outcome: PartyOutcome, _: &()) {
         // The phase opened for this party, but it is gone: the next phase
         // would wait for it forever.
         if outcome != PartyOutcome::Broken {
@@ -342,7 +348,7 @@ impl Protocol for RawBarrier {
         self.store(guard, t);
     }
 
-    fn after_cancelled(&self, _: Ticket) {
+    fn after_cancelled(&self, _: Ticket, _: &()) {
         self.help();
     }
 }

@@ -221,7 +221,7 @@ impl RawLimiter {
     /// or `Err` when no token is free.
     pub(super) fn try_borrow(&self, id: u64) -> Result<Borrow, Borrow> {
         let mut guard = self.queue.lock();
-        self.arrive_locked(&mut guard, Borrow::by(id))
+        self.arrive_locked(&mut guard, Borrow::by(id), &())
     }
 }
 
@@ -230,18 +230,24 @@ impl Protocol for RawLimiter {
     type Tag = Borrow;
     /// The borrower again, with `already` if it held a token already.
     type Outcome = Borrow;
+    type Slot = ();
 
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
-    fn try_fast(&self, _: Borrow) -> bool {
+    fn try_fast(&self, _: Borrow, _: &()) -> Option<Borrow> {
         // The borrower list needs the queue lock: everything happens in
         // `arrive_locked`.
-        false
+        None
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, tag: Borrow) -> Result<Borrow, Borrow> {
+    fn arrive_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        tag: Borrow,
+        _: &(),
+    ) -> Result<Borrow, Borrow> {
         let id = tag.id;
         let known = self.with_list(guard, |list| {
             list.iter_mut().find(|e| e.0 == id).map(|e| {
@@ -266,7 +272,7 @@ impl Protocol for RawLimiter {
         Err(Borrow::by(id))
     }
 
-    fn pass_on(&self, outcome: Borrow) {
+    fn pass_on(&self, outcome: Borrow, _: &()) {
         if !outcome.already {
             // We were handed a level (a token): give it back.
             let _ = self.release(outcome.id, 1);

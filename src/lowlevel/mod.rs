@@ -31,7 +31,6 @@ pub(crate) use identity::Owner;
 pub use identity::{Identified, UnitId, identified};
 pub use signal::{Signal, SignalError, SignalWait};
 pub use thread::ThreadWaiter;
-pub(crate) use thread::set_spin_hint;
 pub use waiter::{UnitCancelled, WaitError, WaitResult, Waiter, block_on, block_on_with};
 
 /// Converts a timeout into a deadline; a timeout too large to represent

@@ -403,6 +403,7 @@ impl WaitQueue {
                         return QueueGuard {
                             queue: self,
                             word,
+                            deferred: None,
                             _serial: serial,
                         };
                     }
@@ -433,6 +434,9 @@ pub(crate) struct QueueGuard<'a> {
     queue: &'a WaitQueue,
     /// Private copy of the word without the lock bit.
     word: u64,
+    /// A waker to wake once the word is published (see
+    /// [`wake_after_unlock`](QueueGuard::wake_after_unlock)).
+    deferred: Option<Waker>,
     /// Released after `drop` has published the word (fields drop last).
     _serial: SerialGuard<'a>,
 }
@@ -444,6 +448,19 @@ impl QueueGuard<'_> {
     #[inline]
     pub(crate) fn locks(&self, queue: &WaitQueue) -> bool {
         ptr::eq(self.queue, queue)
+    }
+
+    /// Wakes `waker` when this guard unlocks, right after the word is
+    /// published: for a caller that settles a waiter under the lock but
+    /// cannot wake it itself after unlocking (the lock is its caller's, as
+    /// in [`Protocol::arrive_locked`](super::wait::Protocol::arrive_locked)).
+    /// Holds one waker; a second one would be a bug (debug-checked).
+    #[inline]
+    pub(crate) fn wake_after_unlock(&mut self, waker: Option<Waker>) {
+        debug_assert!(self.deferred.is_none() || waker.is_none());
+        if waker.is_some() {
+            self.deferred = waker;
+        }
     }
 
     /// The user bits.
@@ -703,6 +720,22 @@ impl Drop for QueueGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         self.queue.word.store(self.word, Ordering::Release);
+        if let Some(waker) = self.deferred.take() {
+            wake_unlocked(waker);
+        }
+    }
+}
+
+/// Wakes a waker deferred by [`QueueGuard::wake_after_unlock`], the queue
+/// already unlocked. Out of line: most guards defer nothing.
+#[cold]
+#[inline(never)]
+fn wake_unlocked(waker: Waker) {
+    if std::thread::panicking() {
+        // Dropped during an unwind: a second panic would abort the process.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+    } else {
+        waker.wake();
     }
 }
 

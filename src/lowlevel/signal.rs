@@ -270,20 +270,21 @@ impl Protocol for Signal {
     type Tag = ();
     /// ...and `set` hands it nothing: being woken is the message.
     type Outcome = ();
+    type Slot = ();
 
     fn queue(&self) -> &WaitQueue {
         &self.queue
     }
 
-    fn try_fast(&self, (): ()) -> bool {
-        self.is_set()
+    fn try_fast(&self, (): (), _: &()) -> Option<()> {
+        self.is_set().then_some(())
     }
 
-    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, (): ()) -> Result<(), ()> {
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, (): (), _: &()) -> Result<(), ()> {
         admit_if((), guard.user() & SET != 0)
     }
 
-    fn pass_on(&self, (): ()) {
+    fn pass_on(&self, (): (), _: &()) {
         // The signal stays set: nothing to hand on.
     }
 

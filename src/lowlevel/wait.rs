@@ -1,12 +1,20 @@
-//! The one state machine every waiting operation runs: try without the lock,
-//! try again under the queue lock (so a release cannot slip between the check
-//! and the enqueue), enqueue a node, and on wake-up own whatever was handed
-//! over. Async methods return it as a future; blocking methods drive the same
-//! future with the current [`Waiter`](super::Waiter).
+//! The one state machine every waiting operation of every primitive runs
+//! ([`Wait`]): try without the lock, try again under the queue lock (so a
+//! release cannot slip between the check and the enqueue), enqueue an
+//! [`Entry`], and on wake-up own whatever was handed over; on withdrawal or
+//! drop, leave whichever queue holds the entry or pass on what was handed
+//! over. A primitive plugs in through [`Protocol`]: its queue, its attempts,
+//! what its entries carry beside the node (a queue's item, a condition's
+//! lock), which queue holds an entry (a condition waiter moves to its lock's
+//! queue), and how it passes things on. Async methods return the future
+//! (wrapped in a primitive's own type that turns the outcome into a guard or
+//! an item); blocking methods drive the same future with a
+//! [`Waiter`](super::Waiter) ([`drive`]). The loom models of every
+//! primitive therefore exercise this one machine.
 
 use super::backend::with_current_waiter;
 use super::queue::{
-    DONE, IDLE, NOTIFIED, Node, NodeData, QueueGuard, WAITING, WaitQueue, refresh_waker,
+    DONE, IDLE, NOTIFIED, Node, NodeData, QueueGuard, WAITING, WaitQueue, node_of, refresh_waker,
 };
 use super::waiter::{WaitError, Waiter, poll_until};
 use std::future::Future;
@@ -70,7 +78,26 @@ pub(crate) fn drive<W: Waiter + ?Sized, F: Withdraw>(
     }
 }
 
-/// What a primitive plugs into [`Wait`].
+/// A waiter's place in a wait list: its [`Node`], then what the primitive
+/// keeps beside it (its [`Protocol::Slot`]). `repr(C)` with the node first,
+/// and queued through [`node_of`] on the whole entry, so a notifier that
+/// finds the node in its list may cast the pointer back to the entry and
+/// reach the slot (a queue getter's item, a condition waiter's lock).
+///
+/// The slot has the node's owners (see [`Node`]): the waiter while the node
+/// is not `WAITING`, the lock of the queue it waits in while it is. A slot
+/// that a notifier writes is a cell, with an owner-side accessor checked in
+/// debug builds and an `unsafe` notifier-side one that takes the guard.
+#[repr(C)]
+pub(crate) struct Entry<S> {
+    pub(crate) node: Node,
+    pub(crate) slot: S,
+}
+
+/// What a primitive plugs into [`Wait`]: the one wait state machine of the
+/// crate (lock-free attempt, attempt under the lock, enqueue, wake-up,
+/// withdrawal, drop), which every waiting operation of every primitive
+/// runs.
 ///
 /// A node's data has two typed meanings over its life, each a [`NodeData`]
 /// type of the primitive: its [`Tag`](Protocol::Tag) until it completes,
@@ -83,29 +110,38 @@ pub(crate) trait Protocol {
     /// `arrive_locked` before the node is queued.
     type Tag: NodeData;
 
-    /// What a completed node carries: `arrive_locked`'s `Ok`, or what a
-    /// notifier handed over (`notify_front(outcome)`); read by its waiter
-    /// ([`Wait::outcome`], [`pass_on`](Protocol::pass_on)). A primitive
-    /// whose notifiers leave the data in place (`notify_front_keep`) has
-    /// `Outcome = Tag`.
+    /// What a completed node carries: `try_fast`'s `Some`,
+    /// `arrive_locked`'s `Ok`, or what a notifier handed over
+    /// (`notify_front(outcome)`); read by its waiter ([`Wait::outcome`],
+    /// [`pass_on`](Protocol::pass_on)). A primitive whose notifiers leave
+    /// the data in place (`notify_front_keep`) has `Outcome = Tag`.
     type Outcome: NodeData;
 
-    /// The queue the waiters of this primitive stand in.
+    /// What an [`Entry`] carries beside its node, for notifiers to read or
+    /// fill through the entry pointer: `()` for most primitives; a queue
+    /// waiter's item; a condition waiter's lock and round.
+    type Slot;
+
+    /// Whether a blocking waiter that queues at the head of an empty list
+    /// is told it is next in line ([`Waiter::next_in_line`]), so a spinning
+    /// waiter spins before it sleeps. `false` where spinning after queueing
+    /// costs more than it saves (a queue's consumer: see `queue/spin.rs`).
+    /// (A method, not an associated constant, so that the trait stays
+    /// usable as `dyn Protocol`.)
+    #[inline]
+    fn hint_next_in_line(&self) -> bool {
+        true
+    }
+
+    /// The queue the waiters of this primitive stand in (first).
     fn queue(&self) -> &WaitQueue;
 
-    /// A lock-free attempt to complete at once. `tag` is the node's data.
-    fn try_fast(&self, tag: Self::Tag) -> bool;
-
-    /// A waiter that was already notified gives up (dropped future, timeout,
-    /// cancelled coroutine): pass what it was handed on. Called without the
-    /// queue lock. `outcome` is the node's data after the notification.
-    fn pass_on(&self, outcome: Self::Outcome);
-
-    /// A waiter that was not notified gives up; its node has just been
-    /// removed. Called under the queue lock.
-    fn cancelled(&self, guard: &mut QueueGuard<'_>, tag: Self::Tag) {
-        let _ = (guard, tag);
-    }
+    /// An attempt to complete at once, before the waker is cloned:
+    /// `Some(outcome)` completes the wait. `tag` is the node's data; the
+    /// entry is the waiter's own (not queued), so its slot may be used.
+    /// Also what a primitive's non-blocking `try_*` form calls (with `&()`
+    /// where it has no slot).
+    fn try_fast(&self, tag: Self::Tag, slot: &Self::Slot) -> Option<Self::Outcome>;
 
     /// The attempt under the queue lock, made just before the node would be
     /// queued (after `try_fast` failed): `Ok(outcome)` completes the wait
@@ -114,20 +150,47 @@ pub(crate) trait Protocol {
     /// notifiers (`front().data()`) and `cancelled` see a tag, so a
     /// primitive can record where a waiter stands (an arrival ticket) when
     /// it is queued. Most primitives keep the data either way
-    /// ([`admit_if`]). It must not wake anyone or run user code (the queue
-    /// lock is held); it may change the user bits.
+    /// ([`admit_if`]). The entry is still the waiter's own: its slot may be
+    /// filled or emptied. It must not run user code (the queue lock is
+    /// held); it may change the user bits, and it wakes another waiter
+    /// only through [`QueueGuard::wake_after_unlock`].
     fn arrive_locked(
         &self,
         guard: &mut QueueGuard<'_>,
         tag: Self::Tag,
+        slot: &Self::Slot,
     ) -> Result<Self::Outcome, Self::Tag>;
+
+    /// Locks the queue that holds `entry` and returns its guard, or `None`
+    /// once the node is no longer `WAITING` there (it was notified: no
+    /// lock is kept). The default is right for a node that only ever waits
+    /// in [`queue`](Protocol::queue); a condition's waiter moves to its
+    /// lock's queue when notified and says which queue holds it now.
+    fn lock_holding<'s>(&'s self, entry: &'s Entry<Self::Slot>) -> Option<QueueGuard<'s>> {
+        let guard = self.queue().lock();
+        (entry.node.state() == WAITING).then_some(guard)
+    }
+
+    /// A waiter that was already notified gives up (dropped future): pass
+    /// what it was handed on. Called without any queue lock. `outcome` is
+    /// the node's data after the notification; the entry is the waiter's
+    /// own again (a queue getter's item is in its `slot`).
+    fn pass_on(&self, outcome: Self::Outcome, slot: &Self::Slot);
+
+    /// A waiter that was not notified gives up; its node has just been
+    /// removed. Called under the lock of the queue that held it.
+    fn cancelled(&self, guard: &mut QueueGuard<'_>, tag: Self::Tag) {
+        let _ = (guard, tag);
+    }
 
     /// Runs after [`cancelled`](Protocol::cancelled), once the queue lock is
     /// released and the removed node's waker dropped: the place to wake
     /// other waiters because of the cancellation (a barrier that a cancelled
-    /// party breaks). `tag` is what `cancelled` saw. The default does nothing.
-    fn after_cancelled(&self, tag: Self::Tag) {
-        let _ = tag;
+    /// party breaks, a condition waiter that had been notified passing the
+    /// notification on). `tag` is what `cancelled` saw. The default does
+    /// nothing.
+    fn after_cancelled(&self, tag: Self::Tag, slot: &Self::Slot) {
+        let _ = (tag, slot);
     }
 }
 
@@ -136,17 +199,28 @@ pub(crate) trait Protocol {
 /// not consume is passed on.
 pub(crate) struct Wait<'a, P: Protocol + ?Sized> {
     proto: &'a P,
-    node: Node,
+    entry: Entry<P::Slot>,
 }
 
-impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
+impl<'a, P: Protocol<Slot = ()> + ?Sized> Wait<'a, P> {
     /// A wait whose node will queue with `tag` (unless `arrive_locked`
     /// changes it).
     #[inline]
     pub(crate) fn new(proto: &'a P, tag: P::Tag) -> Self {
+        Self::with_slot(proto, tag, ())
+    }
+}
+
+impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
+    /// A wait whose node will queue with `tag`, with `slot` beside it.
+    #[inline]
+    pub(crate) fn with_slot(proto: &'a P, tag: P::Tag, slot: P::Slot) -> Self {
         Self {
             proto,
-            node: Node::new(tag),
+            entry: Entry {
+                node: Node::new(tag),
+                slot,
+            },
         }
     }
 
@@ -156,9 +230,23 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         self.proto
     }
 
+    /// The entry, for its owner: read the slot once the wait is finished
+    /// (or before it started). Its accessors check ownership.
+    #[inline]
+    pub(crate) fn entry(&self) -> &Entry<P::Slot> {
+        &self.entry
+    }
+
+    /// Replaces the tag of a wait that has not been polled yet (it is not
+    /// queued, so its data is the waiter's).
+    pub(crate) fn set_tag(&self, tag: P::Tag) {
+        debug_assert_eq!(self.entry.node.state(), IDLE);
+        self.entry.node.set_data(tag);
+    }
+
     /// Whether the node is queued right now (for `Debug`).
     pub(crate) fn is_queued(&self) -> bool {
-        self.node.state() == WAITING
+        self.entry.node.state() == WAITING
     }
 
     /// The outcome of a wait that completed (what `arrive_locked` returned,
@@ -167,7 +255,7 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
     /// writing it). Meaningless after a withdrawal that returned `Err`
     /// (the node kept its tag).
     pub(crate) fn outcome(&self) -> Option<P::Outcome> {
-        (self.node.state() == DONE).then(|| self.node.data())
+        (self.entry.node.state() == DONE).then(|| self.entry.node.data())
     }
 
     /// The first poll after the lock-free attempt failed: lock, try again,
@@ -177,11 +265,12 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         // Shared access suffices: the node's fields are cells.
         let this = self.into_ref().get_ref();
         let proto = this.proto;
-        let tag: P::Tag = this.node.data();
+        let entry = &this.entry;
+        let tag: P::Tag = entry.node.data();
         // Clone outside the critical section: a waker's clone is user code.
         let waker = cx.waker().clone();
         let mut guard = proto.queue().lock();
-        let arrival = proto.arrive_locked(&mut guard, tag);
+        let arrival = proto.arrive_locked(&mut guard, tag, &entry.slot);
         let new = match arrival {
             Ok(outcome) => outcome.into_raw(),
             Err(tag) => tag.into_raw(),
@@ -190,23 +279,42 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
             // The node is not queued: its owner may set its data (to the
             // outcome or the new tag, whose word `new` is).
             match arrival {
-                Ok(outcome) => this.node.set_data(outcome),
-                Err(tag) => this.node.set_data(tag),
+                Ok(outcome) => entry.node.set_data(outcome),
+                Err(tag) => entry.node.set_data(tag),
             }
         }
-        let node = &this.node;
         if arrival.is_ok() {
             drop(guard);
-            node.set_done();
+            entry.node.set_done();
             return Poll::Ready(());
         }
-        super::thread::set_spin_hint(guard.is_empty());
-        // SAFETY: the node lives in this pinned future, which cannot
-        // move; `Drop` removes it from the queue (or consumes the
-        // notification) before the memory goes away. Notifiers of a `Wait`
-        // read only the node, so a pointer from the node covers all they read.
-        unsafe { guard.push_back(node, waker) };
+        super::thread::set_spin_hint(proto.hint_next_in_line() && guard.is_empty());
+        // SAFETY: the entry lives in this pinned future, which cannot move;
+        // `Drop` removes it from whichever queue holds it (or consumes the
+        // notification) before the memory goes away. The pointer comes from
+        // the whole entry, so it covers the slot that notifiers may reach.
+        unsafe { guard.push_back(node_of(entry), waker) };
         Poll::Pending
+    }
+
+    /// Gives up a node that is `WAITING` (or was, a moment ago): removes
+    /// it from the queue that holds it and runs the protocol's cancellation
+    /// hooks (`Err(())`), or finds it notified (`Ok(outcome)`, owned by the
+    /// caller now). Either way the node is no longer queued.
+    fn leave(&self) -> Result<P::Outcome, ()> {
+        let (proto, entry) = (self.proto, &self.entry);
+        let Some(mut guard) = proto.lock_holding(entry) else {
+            return Ok(entry.node.data());
+        };
+        // SAFETY: `lock_holding` returned the guard of the queue in which the
+        // node is still WAITING.
+        let waker = unsafe { guard.remove(&entry.node) };
+        let tag: P::Tag = entry.node.data();
+        proto.cancelled(&mut guard, tag);
+        drop(guard);
+        drop(waker);
+        proto.after_cancelled(tag, &entry.slot);
+        Err(())
     }
 }
 
@@ -214,10 +322,15 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let state = self.node.state();
+        let state = self.entry.node.state();
         if state == IDLE {
-            if self.proto.try_fast(self.node.data()) {
-                self.node.set_done();
+            let tag = self.entry.node.data();
+            if let Some(outcome) = self.proto.try_fast(tag, &self.entry.slot) {
+                let node = &self.entry.node;
+                if outcome.into_raw() != tag.into_raw() {
+                    node.set_data(outcome);
+                }
+                node.set_done();
                 return Poll::Ready(());
             }
             return self.poll_idle_slow(cx);
@@ -225,14 +338,11 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
         // From here on only shared access is needed (the node may be queued,
         // so other threads see it): every field the node changes is a cell.
         let this = self.into_ref().get_ref();
-        let node = &this.node;
+        let node = &this.entry.node;
         match state {
             WAITING => {
-                let queue = this.proto.queue();
-                let queued = refresh_waker(node, cx.waker(), || {
-                    let guard = queue.lock();
-                    (node.state() == WAITING).then_some(guard)
-                });
+                let queued =
+                    refresh_waker(node, cx.waker(), || this.proto.lock_holding(&this.entry));
                 if queued {
                     return Poll::Pending;
                 }
@@ -254,68 +364,36 @@ impl<P: Protocol + ?Sized> Withdraw for Wait<'_, P> {
 
     fn withdraw(self: Pin<&mut Self>) -> Result<(), ()> {
         let this = self.into_ref().get_ref();
-        let node = &this.node;
-        match node.state() {
+        let node = &this.entry.node;
+        let out = match node.state() {
             // Never queued (not polled yet): nothing to give up.
-            IDLE => {
-                node.set_done();
-                Err(())
-            }
-            NOTIFIED => {
-                node.set_done();
-                Ok(())
-            }
-            WAITING => {
-                let mut guard = this.proto.queue().lock();
-                if node.state() == NOTIFIED {
-                    drop(guard);
-                    node.set_done();
-                    return Ok(());
-                }
-                // SAFETY: under the lock the node is still WAITING, so it is
-                // linked in this queue.
-                let waker = unsafe { guard.remove(node) };
-                let tag: P::Tag = node.data();
-                this.proto.cancelled(&mut guard, tag);
-                drop(guard);
-                drop(waker);
-                node.set_done();
-                this.proto.after_cancelled(tag);
-                Err(())
-            }
-            DONE => Ok(()), // it completed earlier
-        }
+            IDLE => Err(()),
+            NOTIFIED => Ok(()),
+            WAITING => this.leave().map(drop),
+            DONE => return Ok(()), // it completed earlier
+        };
+        node.set_done();
+        out
     }
 }
 
 impl<P: Protocol + ?Sized> Drop for Wait<'_, P> {
     fn drop(&mut self) {
-        let node = &self.node;
-        match node.state() {
-            WAITING => {
-                let mut guard = self.proto.queue().lock();
-                if node.state() == NOTIFIED {
-                    drop(guard);
-                    self.proto.pass_on(node.data());
-                } else {
-                    // SAFETY: under the lock the node is still WAITING, so it
-                    // is linked in this queue.
-                    let waker = unsafe { guard.remove(node) };
-                    let tag: P::Tag = node.data();
-                    self.proto.cancelled(&mut guard, tag);
-                    drop(guard);
-                    drop(waker);
-                    self.proto.after_cancelled(tag);
-                }
-            }
-            NOTIFIED => self.proto.pass_on(node.data()),
-            _ => {}
+        let outcome = match self.entry.node.state() {
+            WAITING => self.leave(),
+            NOTIFIED => Ok(self.entry.node.data()),
+            _ => return,
+        };
+        if let Ok(outcome) = outcome {
+            self.proto.pass_on(outcome, &self.entry.slot);
         }
     }
 }
 
 impl<P: Protocol + ?Sized> std::fmt::Debug for Wait<'_, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wait").field("node", &self.node).finish()
+        f.debug_struct("Wait")
+            .field("node", &self.entry.node)
+            .finish()
     }
 }

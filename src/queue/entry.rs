@@ -1,7 +1,9 @@
-//! A waiter's place in a queue's wait list: its node plus an item slot.
+//! A waiter's place in a queue's wait list: the core's [`Entry`] (its node)
+//! with an [`Item`] slot beside the node, and what its node data means.
 
-use crate::lowlevel::queue::{Node, NodeData, QueueGuard, WAITING};
+use crate::lowlevel::queue::{NodeData, QueueGuard, WAITING};
 use crate::lowlevel::sync::UnsafeCell;
+pub(super) use crate::lowlevel::wait::Entry;
 
 // A queue entry's node data (its `Role`) and slot, by node state:
 //
@@ -20,7 +22,7 @@ use crate::lowlevel::sync::UnsafeCell;
 /// The node data of a queue entry: what kind of waiter it is while queued,
 /// and how its wait ended once notified (see the table above).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Role {
+pub(crate) enum Role {
     /// A queued getter (written by the getter when it starts).
     Getter,
     /// A queued putter (written by the putter when it starts).
@@ -55,16 +57,41 @@ impl NodeData for Role {
     }
 }
 
-/// What a waiter leaves in the queue: `repr(C)` with the node first, so a
-/// notifier reaches the slot from the node pointer.
-#[repr(C)]
-pub(super) struct Entry<T> {
-    pub(super) node: Node,
-    /// A getter's received item, or a putter's item until it is taken.
-    /// Same owner as the node's data: the queue lock while the node is
-    /// `WAITING` (a notifier: [`Entry::hand`], [`Entry::take_queued`]), the
-    /// entry's owner otherwise ([`Entry::take`], [`Entry::fill`]).
-    slot: UnsafeCell<Option<T>>,
+/// The slot of a queue waiter's [`Entry`] (the core's entry: its node,
+/// then this): a getter's received item, or a putter's item until it is
+/// taken. Same owner as the node's data: the queue lock while the node is
+/// `WAITING` (a notifier: [`Entry::hand`], [`Entry::take_queued`]), the
+/// entry's owner otherwise ([`Entry::take`], and the
+/// queue's [`Protocol`](crate::lowlevel::wait::Protocol) methods, which run
+/// only while the entry is its waiter's: [`Item::take_unqueued`],
+/// [`Item::fill_unqueued`]).
+pub(crate) struct Item<T>(UnsafeCell<Option<T>>);
+
+impl<T> Item<T> {
+    pub(super) fn new(item: Option<T>) -> Self {
+        Item(UnsafeCell::new(item))
+    }
+
+    /// Takes the item.
+    ///
+    /// # Safety
+    /// The entry of this slot is not `WAITING`, and the caller acts for its
+    /// owner: nobody else touches the slot (a protocol method that the core
+    /// calls with the waiter's own entry: `try_fast`, `arrive_locked`,
+    /// `pass_on`).
+    pub(super) unsafe fn take_unqueued(&self) -> Option<T> {
+        // SAFETY: by the contract, the caller has the slot to itself.
+        self.0.with_mut(|p| unsafe { (*p).take() })
+    }
+
+    /// Puts `item` into the slot.
+    ///
+    /// # Safety
+    /// As for [`Item::take_unqueued`].
+    pub(super) unsafe fn fill_unqueued(&self, item: T) {
+        // SAFETY: by the contract, the caller has the slot to itself.
+        self.0.with_mut(|p| unsafe { *p = Some(item) });
+    }
 }
 
 // The two sides of the slot have different duties, so they are different
@@ -75,28 +102,14 @@ pub(super) struct Entry<T> {
 // guard proves a queue lock is held, but not that it is the lock of the
 // queue the entry waits in, which only the caller can argue (it found the
 // entry at the front of that queue).
-impl<T> Entry<T> {
-    pub(super) fn new(role: Role, item: Option<T>) -> Self {
-        Entry {
-            node: Node::new(role),
-            slot: UnsafeCell::new(item),
-        }
-    }
-
+impl<T> Entry<Item<T>> {
     /// Takes the slot's item. **Owner-only:** the node is not `WAITING`
-    /// (checked in debug builds), as for [`Node::data`].
+    /// (checked in debug builds), as for [`Node::data`](crate::lowlevel::queue::Node::data).
     pub(super) fn take(&self) -> Option<T> {
         self.debug_assert_owned();
         // SAFETY: the node is not WAITING and we are its owner, so nobody
         // else touches the slot.
-        self.slot.with_mut(|p| unsafe { (*p).take() })
-    }
-
-    /// Puts `item` into the slot. **Owner-only**, like [`Entry::take`].
-    pub(super) fn fill(&self, item: T) {
-        self.debug_assert_owned();
-        // SAFETY: as in `take`.
-        self.slot.with_mut(|p| unsafe { *p = Some(item) });
+        unsafe { self.slot.take_unqueued() }
     }
 
     /// A notifier hands `item` to this waiting getter (before notifying it).
@@ -107,7 +120,7 @@ impl<T> Entry<T> {
         debug_assert_eq!(self.node.state(), WAITING);
         // SAFETY: the lock of the queue the entry waits in (held, by the
         // contract) owns the slot of a WAITING entry.
-        self.slot.with_mut(|p| unsafe { *p = Some(item) });
+        self.slot.0.with_mut(|p| unsafe { *p = Some(item) });
     }
 
     /// A notifier takes the item of this waiting putter (before notifying it).
@@ -117,7 +130,7 @@ impl<T> Entry<T> {
     pub(super) unsafe fn take_queued(&self, _guard: &QueueGuard<'_>) -> Option<T> {
         debug_assert_eq!(self.node.state(), WAITING);
         // SAFETY: as in `hand`.
-        self.slot.with_mut(|p| unsafe { (*p).take() })
+        self.slot.0.with_mut(|p| unsafe { (*p).take() })
     }
 
     #[inline]

@@ -1,112 +1,18 @@
-//! The futures of [`GenericQueue::put`] and [`GenericQueue::get`], and the
-//! poll and withdraw logic they share.
+//! The futures of [`GenericQueue::put`] and [`GenericQueue::get`]: the
+//! crate's one wait state machine ([`Wait`]) run with the queue's protocol
+//! (`protocol.rs`), plus what each side makes of a finished entry.
 
-use super::entry::{Entry, Role};
+use super::entry::{Entry, Item, Role};
 use super::error::{GetError, PutError};
-use super::generic::{GenericQueue, wake};
+use super::generic::GenericQueue;
 use super::storage::{Fifo, Storage};
-use crate::lowlevel::queue::{DONE, IDLE, NOTIFIED, QueueGuard, WAITING, node_of, refresh_waker};
-use crate::lowlevel::wait::Withdraw;
+use crate::lowlevel::wait::{Wait, Withdraw};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, ready};
 
-/// The shared poll logic of [`Put`] and [`Get`]: `first` runs under the lock
-/// on the first poll (twice if the first attempt must wait: once before and
-/// once after cloning the waker) and either completes or lets the entry be
-/// queued.
-fn poll_entry<T, S, R>(
-    queue: &GenericQueue<T, S>,
-    entry: Pin<&Entry<T>>,
-    cx: &mut Context<'_>,
-    mut first: impl FnMut(&mut QueueGuard<'_>) -> Option<(R, Option<Waker>)>,
-    finish: impl FnOnce(&Entry<T>) -> R,
-) -> Poll<R> {
-    let node = &entry.node;
-    match node.state() {
-        NOTIFIED => {
-            node.set_done();
-            Poll::Ready(finish(&entry))
-        }
-        WAITING => {
-            let queued = refresh_waker(node, cx.waker(), || {
-                let guard = queue.queue.lock();
-                (node.state() == WAITING).then_some(guard)
-            });
-            if queued {
-                return Poll::Pending;
-            }
-            node.set_done();
-            Poll::Ready(finish(&entry))
-        }
-        IDLE => {
-            // First try without a waker: most operations complete at once,
-            // and cloning and dropping a task's waker costs two atomic
-            // operations on a cache line its scheduler also writes.
-            let mut guard = queue.queue.lock();
-            let mut attempt = first(&mut guard);
-            let mut waker = None;
-            if attempt.is_none() {
-                // It must wait. Clone outside the critical section (a
-                // waker's clone is user code), then try once more.
-                drop(guard);
-                waker = Some(cx.waker().clone());
-                guard = queue.queue.lock();
-                attempt = first(&mut guard);
-            }
-            if let Some((out, wake_after)) = attempt {
-                drop(guard);
-                node.set_done();
-                drop(waker);
-                wake(wake_after);
-                return Poll::Ready(out);
-            }
-            // No spin hint: a blocking queue waiter parks at once. Spinning
-            // after queueing turns a consumer that would drain a batch per
-            // wake-up into one hand-off per item, and on 2 vCPUs the spinner
-            // holds the core a just-woken tokio worker is placed on
-            // (measured in BENCHMARKS.md, "Issue 4 queues"). Clear a hint an
-            // earlier wait on this thread may have left behind.
-            crate::lowlevel::set_spin_hint(false);
-            let waker = waker.expect("cloned before the second attempt");
-            // SAFETY: the entry is pinned inside its future, whose `Drop`
-            // removes the node (or consumes its notification) before the
-            // memory goes away. Notifiers read the item slot beside the node:
-            // the pointer is derived from the whole entry.
-            unsafe { guard.push_back(node_of(entry.get_ref()), waker) };
-            Poll::Pending
-        }
-        _ => panic!("polysync: a queue future was polled after it completed"),
-    }
-}
-
-/// Gives up a wait: removes a still-queued node (returns `true`), or reports
-/// that it was notified (`false`; the caller owns the outcome).
-fn withdraw_entry<T, S: Storage<T>>(queue: &GenericQueue<T, S>, entry: &Entry<T>) -> bool {
-    let node = &entry.node;
-    if node.state() != WAITING {
-        return false;
-    }
-    let mut guard = queue.queue.lock();
-    if node.state() == NOTIFIED {
-        return false;
-    }
-    // SAFETY: under the lock the node is still WAITING, so it is linked here.
-    let waker = unsafe { guard.remove(node) };
-    drop(guard);
-    drop(waker);
-    true
-}
-
-/// Ends a wait for good: withdraws the entry if it is still queued, marks
-/// it done, and returns whatever item its slot holds.
-fn cancel_entry<T, S: Storage<T>>(queue: &GenericQueue<T, S>, entry: &Entry<T>) -> Option<T> {
-    withdraw_entry(queue, entry);
-    // The entry is ours now: it is not queued, and a notification that
-    // landed has been published before the node was marked notified.
-    entry.node.set_done();
-    entry.take()
-}
+/// The core wait of a put or a get, projected from its pinned future.
+type QueueWait<'a, T, S> = Wait<'a, GenericQueue<T, S>>;
 
 /// The future of [`GenericQueue::put`]: completes when the item is in the
 /// queue (or handed to a getter), or with [`PutError::Closed`].
@@ -123,24 +29,23 @@ fn cancel_entry<T, S: Storage<T>>(queue: &GenericQueue<T, S>, entry: &Entry<T>) 
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Put<'a, T, S: Storage<T> = Fifo<T>> {
-    queue: &'a GenericQueue<T, S>,
-    entry: Entry<T>,
+    /// Structurally pinned.
+    wait: QueueWait<'a, T, S>,
 }
 
 impl<'a, T, S: Storage<T>> Put<'a, T, S> {
     pub(super) fn new(queue: &'a GenericQueue<T, S>, item: T) -> Self {
         Put {
-            queue,
-            entry: Entry::new(Role::Putter, Some(item)),
+            wait: Wait::with_slot(queue, Role::Putter, Item::new(Some(item))),
         }
     }
 
-    fn entry(self: Pin<&Self>) -> Pin<&Entry<T>> {
-        // SAFETY: structural pinning: the entry is never moved out.
-        unsafe { self.map_unchecked(|s| &s.entry) }
+    fn wait(self: Pin<&mut Self>) -> Pin<&mut QueueWait<'a, T, S>> {
+        // SAFETY: structural pinning: the wait is never moved out.
+        unsafe { self.map_unchecked_mut(|s| &mut s.wait) }
     }
 
-    fn finish(entry: &Entry<T>) -> Result<(), PutError<T>> {
+    fn finish(entry: &Entry<Item<T>>) -> Result<(), PutError<T>> {
         if entry.node.data::<Role>() == Role::Handed {
             Ok(())
         } else {
@@ -168,10 +73,11 @@ impl<'a, T, S: Storage<T>> Put<'a, T, S> {
     /// assert_eq!(q.putting(), 0);
     /// ```
     pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
-        let this = self.into_ref();
+        let mut wait = self.wait();
+        let _ = wait.as_mut().withdraw();
         // A notifier that handed the item over took it from the slot; in
         // every other case it is still there.
-        cancel_entry(this.queue, &this.entry())
+        wait.entry().take()
     }
 }
 
@@ -184,25 +90,13 @@ impl<T, S: Storage<T>> Withdraw for Put<'_, T, S> {
     /// notifier settled first (`Ok(())`: the item went in; or
     /// `Err(PutError::Closed(item))`).
     fn withdraw(self: Pin<&mut Self>) -> Result<Result<(), PutError<T>>, T> {
-        let this = self.into_ref();
-        let entry = this.entry();
-        let node = &entry.node;
-        // Never queued (IDLE): the item is still in the slot. Queued: a
-        // node that cannot be removed any more was notified.
-        let settled = match node.state() {
-            IDLE => false,
-            DONE => panic!("polysync: a queue future was withdrawn after it completed"),
-            _ => !withdraw_entry(this.queue, &entry),
-        };
-        // The entry is ours now: not queued, and a notification that landed
-        // was published before the node was marked notified.
-        node.set_done();
-        if settled {
-            Ok(Self::finish(&entry))
-        } else {
-            Err(entry
+        let mut wait = self.wait();
+        match wait.as_mut().withdraw() {
+            Ok(()) => Ok(Self::finish(wait.entry())),
+            Err(()) => Err(wait
+                .entry()
                 .take()
-                .expect("a putter that was not served has its item"))
+                .expect("a putter that was not served has its item")),
         }
     }
 }
@@ -211,43 +105,16 @@ impl<T, S: Storage<T>> Future for Put<'_, T, S> {
     type Output = Result<(), PutError<T>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.into_ref();
-        let queue = this.queue;
-        let entry = this.entry();
-        poll_entry(
-            queue,
-            entry,
-            cx,
-            |guard| {
-                let item = entry.take().expect("an unpolled putter has its item");
-                match queue.put_locked(guard, item) {
-                    Ok(waker) => Some((Ok(()), waker)),
-                    Err(PutError::Full(item)) => {
-                        // The node is IDLE: the entry is ours alone.
-                        entry.fill(item);
-                        None
-                    }
-                    // Closed (a put under the lock is never cancelled).
-                    Err(error) => Some((Err(error), None)),
-                }
-            },
-            Self::finish,
-        )
-    }
-}
-
-impl<T, S: Storage<T>> Drop for Put<'_, T, S> {
-    fn drop(&mut self) {
-        // A queued putter leaves; its item drops with the entry. A notified
-        // one was either handed over (nothing to do) or closed (same).
-        withdraw_entry(self.queue, &self.entry);
+        let mut wait = self.wait();
+        ready!(wait.as_mut().poll(cx));
+        Poll::Ready(Self::finish(wait.entry()))
     }
 }
 
 impl<T, S: Storage<T>> std::fmt::Debug for Put<'_, T, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Put")
-            .field("node", &self.entry.node)
+            .field("node", &self.wait.entry().node)
             .finish_non_exhaustive()
     }
 }
@@ -268,24 +135,23 @@ impl<T, S: Storage<T>> std::fmt::Debug for Put<'_, T, S> {
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Get<'a, T, S: Storage<T> = Fifo<T>> {
-    queue: &'a GenericQueue<T, S>,
-    entry: Entry<T>,
+    /// Structurally pinned.
+    wait: QueueWait<'a, T, S>,
 }
 
 impl<'a, T, S: Storage<T>> Get<'a, T, S> {
     pub(super) fn new(queue: &'a GenericQueue<T, S>) -> Self {
         Get {
-            queue,
-            entry: Entry::new(Role::Getter, None),
+            wait: Wait::with_slot(queue, Role::Getter, Item::new(None)),
         }
     }
 
-    fn entry(self: Pin<&Self>) -> Pin<&Entry<T>> {
-        // SAFETY: structural pinning: the entry is never moved out.
-        unsafe { self.map_unchecked(|s| &s.entry) }
+    fn wait(self: Pin<&mut Self>) -> Pin<&mut QueueWait<'a, T, S>> {
+        // SAFETY: structural pinning: the wait is never moved out.
+        unsafe { self.map_unchecked_mut(|s| &mut s.wait) }
     }
 
-    fn finish(entry: &Entry<T>) -> Result<T, GetError> {
+    fn finish(entry: &Entry<Item<T>>) -> Result<T, GetError> {
         if entry.node.data::<Role>() == Role::Handed {
             Ok(entry.take().expect("a handed getter has its item"))
         } else {
@@ -310,9 +176,10 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
     /// assert!(q.is_empty());
     /// ```
     pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
-        let this = self.into_ref();
+        let mut wait = self.wait();
+        let _ = wait.as_mut().withdraw();
         // Only a hand-off fills a getter's slot.
-        cancel_entry(this.queue, &this.entry())
+        wait.entry().take()
     }
 }
 
@@ -324,20 +191,9 @@ impl<T, S: Storage<T>> Withdraw for Get<'_, T, S> {
     /// notifier settled first (the item it handed over, which the caller
     /// now owns, or `Err(GetError::Closed)`).
     fn withdraw(self: Pin<&mut Self>) -> Result<Result<T, GetError>, ()> {
-        let this = self.into_ref();
-        let entry = this.entry();
-        let node = &entry.node;
-        let settled = match node.state() {
-            IDLE => false,
-            DONE => panic!("polysync: a queue future was withdrawn after it completed"),
-            _ => !withdraw_entry(this.queue, &entry),
-        };
-        node.set_done();
-        if settled {
-            Ok(Self::finish(&entry))
-        } else {
-            Err(())
-        }
+        let mut wait = self.wait();
+        wait.as_mut().withdraw()?;
+        Ok(Self::finish(wait.entry()))
     }
 }
 
@@ -345,46 +201,16 @@ impl<T, S: Storage<T>> Future for Get<'_, T, S> {
     type Output = Result<T, GetError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.into_ref();
-        let queue = this.queue;
-        poll_entry(
-            queue,
-            this.entry(),
-            cx,
-            |guard| match queue.get_locked(guard) {
-                Ok((item, waker)) => Some((Ok(item), waker)),
-                Err(GetError::Empty) => None,
-                // Closed (a get under the lock is never cancelled).
-                Err(error) => Some((Err(error), None)),
-            },
-            Self::finish,
-        )
-    }
-}
-
-impl<T, S: Storage<T>> Drop for Get<'_, T, S> {
-    fn drop(&mut self) {
-        let entry = &self.entry;
-        if withdraw_entry(self.queue, entry) || entry.node.state() != NOTIFIED {
-            return;
-        }
-        // Handed an item it will never return: put it back (or hand it to
-        // the next getter).
-        let item = if entry.node.data::<Role>() == Role::Handed {
-            entry.take()
-        } else {
-            None
-        };
-        if let Some(item) = item {
-            self.queue.restore(item);
-        }
+        let mut wait = self.wait();
+        ready!(wait.as_mut().poll(cx));
+        Poll::Ready(Self::finish(wait.entry()))
     }
 }
 
 impl<T, S: Storage<T>> std::fmt::Debug for Get<'_, T, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Get")
-            .field("node", &self.entry.node)
+            .field("node", &self.wait.entry().node)
             .finish_non_exhaustive()
     }
 }

@@ -2,7 +2,7 @@
 //! [`LifoQueue`](super::LifoQueue) and [`PriorityQueue`](super::PriorityQueue),
 //! generic over its [`Storage`].
 
-use super::entry::{Entry, Role};
+use super::entry::{Entry, Item, Role};
 use super::error::{GetError, PutError};
 use super::futures::{Get, Put};
 use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
@@ -228,9 +228,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     /// The oldest queued entry if it is of `role` (a getter or a putter).
-    fn front_of(guard: &QueueGuard<'_>, role: Role) -> Option<*const Entry<T>> {
+    fn front_of(guard: &QueueGuard<'_>, role: Role) -> Option<*const Entry<Item<T>>> {
         let front = guard.front()?;
-        (front.data::<Role>() == role).then(|| guard.front_node().cast::<Entry<T>>())
+        (front.data::<Role>() == role).then(|| guard.front_node().cast::<Entry<Item<T>>>())
     }
 
     /// Under the lock: hands `item` to the oldest waiting getter, or stores

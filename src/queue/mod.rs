@@ -46,16 +46,19 @@
 //!   capacity (by at most the number of getters dropped that way); puts then
 //!   wait until it is below capacity again.
 //!
-//! Each waiter's node is the first field of a `#[repr(C)]` entry that also
-//! holds its item slot, so a notifier reaches the slot from the node pointer.
+//! Puts and gets that wait run the crate's one wait state machine
+//! (`lowlevel/wait.rs`) with the queue's protocol (`protocol.rs`): each
+//! waiter's entry is the core's `#[repr(C)]` entry, its node first and its
+//! item slot beside it, so a notifier reaches the slot from the node pointer.
 //! The node's data (a `Role`) says what kind of waiter it is while queued,
-//! and how the wait ended once notified. Entries live in the futures (or the blocking
-//! caller's stack): no allocation per wait.
+//! and how the wait ended once notified. Entries live in the futures (or the
+//! blocking caller's stack): no allocation per wait.
 
 mod entry;
 mod error;
 mod futures;
 mod generic;
+mod protocol;
 mod simple;
 mod spin;
 mod storage;

@@ -1,0 +1,105 @@
+//! How a queue's putters and getters run the crate's one wait state machine
+//! ([`Wait`](crate::lowlevel::wait::Wait)): the queue's [`Protocol`]. The
+//! node's tag says which side a waiter is on ([`Role`]); its slot carries
+//! the item ([`Item`]).
+
+use super::entry::{Item, Role};
+use super::error::{GetError, PutError};
+use super::generic::GenericQueue;
+use super::storage::Storage;
+use crate::lowlevel::queue::{QueueGuard, WaitQueue};
+use crate::lowlevel::wait::Protocol;
+
+impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
+    /// `Putter` or `Getter` while waiting.
+    type Tag = Role;
+    /// `Handed` (served) or `Closed`.
+    type Outcome = Role;
+    /// The item: a putter's until it goes in, a getter's once handed over.
+    type Slot = Item<T>;
+
+    /// A blocking queue waiter parks at once. Spinning after queueing turns
+    /// a consumer that would drain a batch per wake-up into one hand-off
+    /// per item, and on 2 vCPUs the spinner holds the core a just-woken
+    /// tokio worker is placed on (BENCHMARKS.md, "Issue 4 queues"). The
+    /// opt-in spinning of `queue/spin.rs` happens before the wait instead.
+    fn hint_next_in_line(&self) -> bool {
+        false
+    }
+
+    fn queue(&self) -> &WaitQueue {
+        &self.queue
+    }
+
+    /// The first attempt takes the queue lock but no waker: most operations
+    /// complete at once, and cloning and dropping a task's waker costs two
+    /// atomic operations on a cache line its scheduler also writes. Only a
+    /// wait that must queue clones it (then tries once more under the lock
+    /// in `arrive_locked`).
+    fn try_fast(&self, role: Role, slot: &Item<T>) -> Option<Role> {
+        let mut guard = self.queue.lock();
+        self.arrive_locked(&mut guard, role, slot).ok()
+        // The guard wakes a waiter that this put or get served once it has
+        // unlocked.
+    }
+
+    fn arrive_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        role: Role,
+        slot: &Item<T>,
+    ) -> Result<Role, Role> {
+        match role {
+            Role::Putter => {
+                // SAFETY: the core calls `arrive_locked` (and `try_fast`)
+                // with the waiter's own, unqueued entry.
+                let item =
+                    unsafe { slot.take_unqueued() }.expect("an unserved putter has its item");
+                match self.put_locked(guard, item) {
+                    Ok(served) => {
+                        guard.wake_after_unlock(served);
+                        Ok(Role::Handed)
+                    }
+                    Err(PutError::Full(item)) => {
+                        // SAFETY: as above.
+                        unsafe { slot.fill_unqueued(item) };
+                        Err(Role::Putter)
+                    }
+                    // Closed (a put under the lock is never cancelled): the
+                    // item goes back to the caller.
+                    Err(PutError::Closed(item) | PutError::Cancelled(item)) => {
+                        // SAFETY: as above.
+                        unsafe { slot.fill_unqueued(item) };
+                        Ok(Role::Closed)
+                    }
+                }
+            }
+            Role::Getter => match self.get_locked(guard) {
+                Ok((item, served)) => {
+                    // SAFETY: as above.
+                    unsafe { slot.fill_unqueued(item) };
+                    guard.wake_after_unlock(served);
+                    Ok(Role::Handed)
+                }
+                Err(GetError::Empty) => Err(Role::Getter),
+                // Closed (a get under the lock is never cancelled).
+                Err(_) => Ok(Role::Closed),
+            },
+            Role::Handed | Role::Closed => unreachable!("a finished queue wait arrives again"),
+        }
+    }
+
+    /// A getter that was handed an item it will never return puts it back
+    /// (or hands it to the next getter). A served putter's slot is empty; a
+    /// closed one keeps its item, which drops with the future.
+    fn pass_on(&self, outcome: Role, slot: &Item<T>) {
+        if outcome != Role::Handed {
+            return;
+        }
+        // SAFETY: the core calls `pass_on` with the waiter's own entry,
+        // notified and no longer queued.
+        if let Some(item) = unsafe { slot.take_unqueued() } {
+            self.restore(item);
+        }
+    }
+}
