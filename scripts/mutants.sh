@@ -171,6 +171,30 @@ mutant "issue 8 defect 7: an async re-acquire by the holder is not refused" \
     $'            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n            lock.refuse_holder(me, caller);' \
     $'            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);'
 
+mutant "checkpoints: an uncontended async wait never yields" \
+    "cargo test --test checkpoints" \
+    src/lowlevel/wait.rs \
+    'if super::checkpoint::poll(cx).is_pending() {' \
+    'if false && super::checkpoint::poll(cx).is_pending() {'
+
+mutant "checkpoints: a wait that yields at its checkpoint drops what it holds" \
+    "cargo test --test checkpoints" \
+    src/lowlevel/wait.rs \
+    $'            node.set_notified_by_owner();\n            return Poll::Pending;' \
+    $'            node.set_done();\n            return Poll::Pending;'
+
+mutant "checkpoints: blocking drivers take async checkpoints" \
+    "cargo test --test checkpoints" \
+    src/lowlevel/waiter.rs \
+    'let polled = super::checkpoint::as_blocking(|| fut.as_mut().poll(&mut cx));' \
+    'let polled = fut.as_mut().poll(&mut cx);'
+
+mutant "checkpoints: a green call that waited takes a checkpoint too" \
+    "cargo test --test checkpoints" \
+    src/lowlevel/checkpoint.rs \
+    $'    if !waited() {\n        waiter.checkpoint();' \
+    $'    if true {\n        waiter.checkpoint();'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

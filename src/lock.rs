@@ -146,8 +146,10 @@ impl Lock {
     /// drop(guard);
     /// ```
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
-        // A free lock needs no waiter: skip the registry lookup.
+        // A free lock needs no waiter: skip the registry lookup
+        // (a green unit may still take its checkpoint).
         if let Some(guard) = self.try_acquire() {
+            crate::lowlevel::green_checkpoint();
             return guard;
         }
         blocking(|w| self.acquire_with_as(w, None, Caller::LockAcquireBlocking))

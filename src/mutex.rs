@@ -118,8 +118,10 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[inline]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
-        // A free mutex needs no waiter: skip the registry lookup.
+        // A free mutex needs no waiter: skip the registry lookup
+        // (a green unit may still take its checkpoint).
         if let Some(guard) = self.try_lock() {
+            crate::lowlevel::green_checkpoint();
             return guard;
         }
         let guard = blocking(|w| {

@@ -201,6 +201,7 @@ impl RLock {
         RLockAcquire {
             lock: self,
             wait: None,
+            reentered: false,
         }
     }
 
@@ -215,8 +216,10 @@ impl RLock {
     /// assert_eq!(rlock.count(), 2);
     /// ```
     pub fn acquire_blocking(&self) -> RLockGuard<'_> {
-        // An owned or free lock needs no waiter: skip the registry lookup.
+        // An owned or free lock needs no waiter: skip the registry lookup
+        // (a green unit may still take its checkpoint).
         if let Some(guard) = self.try_acquire() {
+            crate::lowlevel::green_checkpoint();
             return guard;
         }
         blocking(|w| self.acquire_with(w, None))
@@ -689,6 +692,10 @@ pub struct RLockAcquire<'a> {
     lock: &'a RLock,
     /// Created at the first poll, once the task's identity is known.
     wait: Option<Wait<'a, RLock>>,
+    /// A re-entry was made and the future yields at its checkpoint: it
+    /// holds that level until its next poll returns it (or its drop
+    /// releases it).
+    reentered: bool,
 }
 
 impl<'a> Future for RLockAcquire<'a> {
@@ -699,11 +706,20 @@ impl<'a> Future for RLockAcquire<'a> {
         // its first poll and never moved out afterwards.
         let this = unsafe { self.get_unchecked_mut() };
         let lock = this.lock;
+        if this.reentered {
+            // The level taken before the checkpoint's yield.
+            this.reentered = false;
+            return Poll::Ready(Ok(RLockGuard { lock }));
+        }
         if this.wait.is_none() {
             let Some(me) = current_task() else {
                 return Poll::Ready(Err(NoTaskIdentity));
             };
             if lock.reenter(me.get()) {
+                if crate::lowlevel::checkpoint::poll(cx).is_pending() {
+                    this.reentered = true;
+                    return Poll::Pending;
+                }
                 return Poll::Ready(Ok(RLockGuard { lock }));
             }
             this.wait = Some(Wait::new(lock, Owner::of(me)));
@@ -712,6 +728,15 @@ impl<'a> Future for RLockAcquire<'a> {
         // SAFETY: see above; `wait` stays in place until `self` is dropped.
         let wait = unsafe { Pin::new_unchecked(wait) };
         wait.poll(cx).map(|()| Ok(RLockGuard { lock }))
+    }
+}
+
+impl Drop for RLockAcquire<'_> {
+    fn drop(&mut self) {
+        if self.reentered {
+            // Dropped while yielding at its checkpoint after a re-entry.
+            self.lock.release_level();
+        }
     }
 }
 

@@ -202,8 +202,10 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.value(), 0);
         /// ```
         pub fn acquire_blocking(&self) -> Permit<'_, Self> {
-            // A free permit needs no waiter: skip the registry lookup.
+            // A free permit needs no waiter: skip the registry lookup
+            // (a green unit may still take its checkpoint).
             if let Some(permit) = self.try_acquire() {
+                $crate::lowlevel::green_checkpoint();
                 return permit;
             }
             blocking(|w| self.acquire_with(w, None))

@@ -68,6 +68,7 @@ pub use error::{BarrierWaitError, BrokenBarrierError};
 pub use latch::{Latch, LatchWait};
 
 use crate::lowlevel::Waiter;
+use crate::lowlevel::checkpoint;
 use crate::lowlevel::queue::NodeData;
 use crate::lowlevel::wait::{Protocol, Wait as RawWait, Withdraw, drive};
 use std::future::Future;
@@ -152,6 +153,10 @@ enum Stage {
     /// Not polled yet: the party has not arrived. Dropping or withdrawing
     /// the future changes nothing.
     New,
+    /// The lock-free check found the outcome (broken, passed, a one-party
+    /// barrier) and the future yields at its checkpoint; the next poll
+    /// checks again and returns. Nothing is held: like `New`.
+    Yielded,
     /// Polled, not completed: the party arrived and its node is queued (or
     /// was just handed its outcome). Dropping or withdrawing the future
     /// gives the party up (see the module docs).
@@ -224,11 +229,18 @@ impl<P: Party> Future for Arrive<'_, P> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let (mut wait, stage) = self.project();
         match *stage {
-            Stage::New => {
+            Stage::New | Stage::Yielded => {
                 if let Some(done) = wait.protocol().fast_check() {
+                    if *stage == Stage::New && checkpoint::poll(cx).is_pending() {
+                        *stage = Stage::Yielded;
+                        return Poll::Pending;
+                    }
                     *stage = Stage::Finished;
                     return Poll::Ready(done);
                 }
+                // (After a yield, the check changes its answer only if the
+                // barrier was reset meanwhile; the core wait may then take
+                // a second checkpoint, a rare extra yield.)
                 *stage = Stage::Arrived;
             }
             Stage::Arrived => {}
@@ -251,7 +263,7 @@ impl<P: Party> Withdraw for Arrive<'_, P> {
         let (mut wait, stage) = self.project();
         match std::mem::replace(stage, Stage::Finished) {
             // The party never arrived: there is nothing to give up.
-            Stage::New => Err(()),
+            Stage::New | Stage::Yielded => Err(()),
             Stage::Arrived => match wait.as_mut().withdraw() {
                 // The outcome landed before the withdrawal: take it.
                 Ok(()) => Ok(Self::completed(&wait)),

@@ -125,6 +125,37 @@ pub unsafe trait GreenBackend: Send + Sync + 'static {
     /// See the trait's `# Safety` section: allocate identities with
     /// [`UnitId::allocate`], one per unit, never shared or reused.
     fn current_unit(&self) -> Option<UnitId>;
+
+    /// Whether a blocking call of this backend's units that did not have to
+    /// wait takes a checkpoint ([`Waiter::checkpoint`]) unless
+    /// `POLYSYNC_<NAME>_CHECKPOINTS` or `POLYSYNC_CHECKPOINTS` says
+    /// otherwise (see [`checkpoint`](super::checkpoint)). The default is
+    /// `false`.
+    fn checkpoints_by_default(&self) -> bool {
+        false
+    }
+}
+
+/// Per backend slot: whether its units take checkpoints (the environment,
+/// then the backend's default), settled at first use.
+static GREEN_CHECKPOINTS: [OnceLock<bool>; SLOTS] = [
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+];
+
+fn slot_index(slot: &OnceLock<&'static dyn GreenBackend>) -> usize {
+    BACKENDS
+        .iter()
+        .position(|s| std::ptr::eq(s, slot))
+        .expect("a slot of the registry")
+}
+
+fn green_checkpoints_on(index: usize, backend: &dyn GreenBackend) -> bool {
+    *GREEN_CHECKPOINTS[index].get_or_init(|| {
+        super::checkpoint::green_on(backend.name(), backend.checkpoints_by_default())
+    })
 }
 
 const SLOTS: usize = 4;
@@ -204,7 +235,8 @@ pub(crate) fn with_current_waiter<R>(f: impl FnOnce(&dyn Waiter) -> R) -> R {
             let Some(backend) = slot.get() else { continue };
             let claimed = backend.with_waiter(&mut |waiter| {
                 if let Some(f) = f.take() {
-                    out = Some(f(waiter));
+                    let on = green_checkpoints_on(slot_index(slot), *backend);
+                    out = Some(super::checkpoint::green_call(on, waiter, || f(waiter)));
                 }
             });
             if claimed {
@@ -216,6 +248,17 @@ pub(crate) fn with_current_waiter<R>(f: impl FnOnce(&dyn Waiter) -> R) -> R {
     }
     let f = f.expect("no backend ran the closure");
     ThreadWaiter::with_current(|waiter| f(waiter))
+}
+
+/// The checkpoint of a plain blocking form whose fast path completed
+/// without asking for a waiter (a queue's uncontended put or get): in a
+/// green unit whose backend takes checkpoints, its waiter's
+/// [`Waiter::checkpoint`]. One atomic load when no backend is registered.
+#[inline]
+pub(crate) fn green_checkpoint() {
+    if any_registered() {
+        with_current_waiter(|_| ());
+    }
 }
 
 /// The identity of the current execution unit: the [`Identified`] future

@@ -14,6 +14,7 @@
 //!   [`current_unit`]; for async tasks on any executor: [`identified`]).
 
 mod backend;
+pub mod checkpoint;
 mod identity;
 pub(crate) mod queue;
 mod signal;
@@ -22,11 +23,11 @@ mod thread;
 pub(crate) mod wait;
 mod waiter;
 
-pub(crate) use backend::with_current_waiter;
 pub use backend::{
     GreenBackend, NoTaskIdentity, RegistryFull, TaskIdentity, current_task, current_unit,
     register_backend, register_task_identity, registered_backends,
 };
+pub(crate) use backend::{green_checkpoint, with_current_waiter};
 pub(crate) use identity::Owner;
 pub use identity::{Identified, UnitId, identified};
 pub use signal::{Signal, SignalError, SignalWait};

@@ -177,6 +177,16 @@ impl Node {
         self.state.store(DONE as u8, Ordering::Relaxed);
     }
 
+    /// Marks a node its owner completed without queueing it (`IDLE` ->
+    /// `NOTIFIED`) but has not consumed yet: what a wait that yields at its
+    /// checkpoint holds until its next poll (consumed then, `DONE`; or
+    /// passed on if it is dropped first). Owner-only.
+    #[inline]
+    pub(crate) fn set_notified_by_owner(&self) {
+        debug_assert_eq!(self.state(), IDLE);
+        self.state.store(NOTIFIED as u8, Ordering::Relaxed);
+    }
+
     /// Sets the node's data. Owner-only, like [`Node::data`] (checked in
     /// debug builds).
     #[inline]

@@ -285,8 +285,7 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         }
         if arrival.is_ok() {
             drop(guard);
-            entry.node.set_done();
-            return Poll::Ready(());
+            return Self::completed_at_once(&entry.node, cx);
         }
         super::thread::set_spin_hint(proto.hint_next_in_line() && guard.is_empty());
         // SAFETY: the entry lives in this pinned future, which cannot move;
@@ -295,6 +294,20 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         // the whole entry, so it covers the slot that notifiers may reach.
         unsafe { guard.push_back(node_of(entry), waker) };
         Poll::Pending
+    }
+
+    /// A wait that completed without waiting takes its checkpoint (see
+    /// `checkpoint.rs`): if it must yield, the node keeps its outcome
+    /// unconsumed (`NOTIFIED`, as a hand-off leaves it) and the next poll
+    /// returns it; a drop meanwhile passes it on.
+    #[inline]
+    fn completed_at_once(node: &Node, cx: &mut Context<'_>) -> Poll<()> {
+        if super::checkpoint::poll(cx).is_pending() {
+            node.set_notified_by_owner();
+            return Poll::Pending;
+        }
+        node.set_done();
+        Poll::Ready(())
     }
 
     /// Gives up a node that is `WAITING` (or was, a moment ago): removes
@@ -330,8 +343,7 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
                 if outcome.into_raw() != tag.into_raw() {
                     node.set_data(outcome);
                 }
-                node.set_done();
-                return Poll::Ready(());
+                return Self::completed_at_once(node, cx);
             }
             return self.poll_idle_slow(cx);
         }

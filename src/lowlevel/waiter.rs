@@ -182,6 +182,15 @@ pub trait Waiter {
     fn cancelled(&self) -> ! {
         std::panic::resume_unwind(Box::new(UnitCancelled))
     }
+
+    /// A checkpoint: what a blocking form run with this waiter does after
+    /// it completed without having to wait, when checkpoints are on for its
+    /// backend (see [`checkpoint`](super::checkpoint) and
+    /// [`GreenBackend::checkpoints_by_default`](super::GreenBackend::checkpoints_by_default)).
+    /// A green waiter yields to its scheduler here (a `may` coroutine:
+    /// `may::coroutine::yield_now`; a hub: requeue); the default does
+    /// nothing, which is right for an OS thread.
+    fn checkpoint(&self) {}
 }
 
 /// Drives `fut` to completion on `waiter`, giving up at `deadline`.
@@ -221,7 +230,8 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
     // Clear a hint that an async poll on this thread may have left behind.
     super::thread::take_spin_hint();
     loop {
-        let polled = fut.as_mut().poll(&mut cx);
+        // A blocking driver's poll: no async checkpoint inside.
+        let polled = super::checkpoint::as_blocking(|| fut.as_mut().poll(&mut cx));
         // Read (and clear) the hint the poll left on this thread before
         // anything can switch units, so it never leaks to another wait.
         let next = super::thread::take_spin_hint();
@@ -229,7 +239,9 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
             return Ok(out);
         }
         waiter.next_in_line(next);
-        match waiter.wait(deadline) {
+        let woke = waiter.wait(deadline);
+        super::checkpoint::note_waited();
+        match woke {
             WaitResult::Woken => {}
             WaitResult::TimedOut if deadline.is_none() => {}
             WaitResult::TimedOut => return Err(WaitError::TimedOut),

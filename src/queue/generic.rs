@@ -10,7 +10,7 @@ use super::storage::{Fifo, Storage};
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::UnsafeCell;
 use crate::lowlevel::wait::drive;
-use crate::lowlevel::{WaitError, Waiter, deadline_after, with_current_waiter};
+use crate::lowlevel::{WaitError, Waiter, deadline_after, green_checkpoint, with_current_waiter};
 use crate::revent::REvent;
 use std::pin::pin;
 use std::task::Waker;
@@ -489,7 +489,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             Err(PutError::Full(item)) => {
                 unwind_cancelled(|waiter| self.put_wait(item, waiter, deadline))
             }
-            done => done,
+            done => {
+                green_checkpoint();
+                done
+            }
         }
     }
 
@@ -658,7 +661,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     pub(super) fn get_current(&self, deadline: Option<Instant>) -> Result<T, GetError> {
         match self.try_get() {
             Err(GetError::Empty) => unwind_cancelled(|waiter| self.get_wait(waiter, deadline)),
-            done => done,
+            done => {
+                green_checkpoint();
+                done
+            }
         }
     }
 
