@@ -32,7 +32,10 @@ const ADVICE: &str = "`.await` the async form instead";
 
 /// A task that takes `lock`, reports it held, sleeps `hold` (a tokio timer:
 /// it needs its runtime to run again to release) and releases it.
-fn spawn_holder(lock: &Arc<Lock>, hold: Duration) -> (tokio::task::JoinHandle<()>, oneshot::Receiver<()>) {
+fn spawn_holder(
+    lock: &Arc<Lock>,
+    hold: Duration,
+) -> (tokio::task::JoinHandle<()>, oneshot::Receiver<()>) {
     let (held_tx, held_rx) = oneshot::channel();
     let lock = lock.clone();
     let task = tokio::spawn(async move {
@@ -87,8 +90,14 @@ fn worker_timed_wait_sees_the_release_of_a_task() {
             let (holder, held) = spawn_holder(&lock, Duration::from_millis(20));
             held.await.unwrap();
             let lock2 = lock.clone();
-            let got = tokio::spawn(async move { lock2.try_acquire_for(Duration::from_secs(5)).is_some() });
-            assert!(got.await.unwrap(), "the holder task could not run: the worker was blocked");
+            let got =
+                tokio::spawn(
+                    async move { lock2.try_acquire_for(Duration::from_secs(5)).is_some() },
+                );
+            assert!(
+                got.await.unwrap(),
+                "the holder task could not run: the worker was blocked"
+            );
             holder.await.unwrap();
         });
     });
@@ -277,7 +286,9 @@ fn spawn_blocking_enter_and_plain_threads_wait_normally() {
             let lock2 = lock.clone();
             let thread = std::thread::spawn(move || drop(lock2.acquire_blocking()));
             holder.await.unwrap();
-            tokio::task::spawn_blocking(move || thread.join().unwrap()).await.unwrap();
+            tokio::task::spawn_blocking(move || thread.join().unwrap())
+                .await
+                .unwrap();
         });
 
         std::thread::scope(|s| {
@@ -323,7 +334,10 @@ fn drives_a_runtime_tells_runtime_threads_apart() {
         }
         ct.block_on(async {
             assert!(drives(), "current-thread block_on future");
-            assert!(tokio::spawn(async { drives() }).await.unwrap(), "current-thread task");
+            assert!(
+                tokio::spawn(async { drives() }).await.unwrap(),
+                "current-thread task"
+            );
             let blocking = tokio::task::spawn_blocking(drives).await.unwrap();
             assert!(!blocking, "current-thread spawn_blocking");
             let thread = std::thread::spawn(drives).join().unwrap();
