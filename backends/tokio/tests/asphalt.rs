@@ -57,6 +57,7 @@ fn the_event_loop_never_blocks() {
         let q = Arc::new(Queue::<u64>::bounded(4));
         let stop = Arc::new(AtomicBool::new(false));
         let largest_gap_us = Arc::new(AtomicU64::new(0));
+        let ticks = Arc::new(AtomicU64::new(0));
 
         // Plain threads contend with the loop's tasks, blocking forms.
         let threads: Vec<_> = (0..2)
@@ -76,23 +77,22 @@ fn the_event_loop_never_blocks() {
             })
             .collect();
 
-        let ticks = rt.block_on(async {
+        rt.block_on(async {
             let ticker = {
-                let (stop, largest) = (stop.clone(), largest_gap_us.clone());
+                let (stop, largest, ticks) = (stop.clone(), largest_gap_us.clone(), ticks.clone());
                 tokio::spawn(async move {
                     let mut interval = tokio::time::interval(Duration::from_millis(1));
                     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    interval.tick().await; // the first tick is immediate
                     let mut last = Instant::now();
-                    let mut ticks = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         interval.tick().await;
                         let now = Instant::now();
                         let gap = now.duration_since(last).as_micros() as u64;
                         largest.fetch_max(gap, Ordering::Relaxed);
                         last = now;
-                        ticks += 1;
+                        ticks.fetch_add(1, Ordering::Relaxed);
                     }
-                    ticks
                 })
             };
 
@@ -117,6 +117,11 @@ fn the_event_loop_never_blocks() {
                 })
                 .collect();
 
+            // The ticker runs before the library call starts.
+            while ticks.load(Ordering::Relaxed) < 5 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+
             // The blocking library call, offloaded to a thread.
             let started = Instant::now();
             let call = {
@@ -131,8 +136,9 @@ fn the_event_loop_never_blocks() {
             for worker in workers {
                 worker.await.unwrap();
             }
-            ticker.await.unwrap()
+            ticker.await.unwrap();
         });
+        let ticks = ticks.load(Ordering::Relaxed);
         for thread in threads {
             thread.join().unwrap();
         }
