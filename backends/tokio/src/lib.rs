@@ -77,10 +77,146 @@
 //! thread-local reads and a comparison. Should a future tokio print its ids
 //! in another form, tasks get no identity (see above; never a hash, which
 //! could collide); this crate's tests pin the decimal form.
+//!
+//! # Calling blocking forms from async code
+//!
+//! [`install()`] also registers [`TokioBlocking`], which decides what a
+//! blocking polysync call (`*_blocking()`, `try_*_for()`, `try_*_until()`)
+//! does when it **must sleep** on a thread that runs a tokio runtime. A call
+//! that completes at once (a free lock, a permit in stock, an item in the
+//! queue), or whose deadline has already passed, never gets that far: it
+//! pays nothing and never panics, wherever it runs.
+//!
+//! | where the call must sleep | default ([`Config::new()`]) | configurable with |
+//! |---|---|---|
+//! | a task of a multi-thread runtime, on its worker | the sleep runs under [`tokio::task::block_in_place`]: tokio moves the worker's other tasks to another thread first | [`Config::worker`] ([`WorkerPolicy`]) |
+//! | the thread of a current-thread runtime (its tasks, its `block_on` future), a `LocalSet` and its `spawn_local` tasks | a panic that names the call and says to `.await` the async form (never a silent deadlock: the holder may be a task of the same thread) | [`Config::local`] ([`LocalPolicy`]) |
+//! | a multi-thread runtime's `block_on` future (not a task) | a normal blocking wait | |
+//! | a `spawn_blocking` closure, a thread under `Runtime::enter`, a plain thread | a normal blocking wait | |
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! polysync_tokio::install().unwrap();
+//! let lock = Arc::new(polysync::Lock::new());
+//!
+//! // One worker: without block_in_place, the waiter below would block the
+//! // only worker, and the holder (a task on it) could never release.
+//! let rt = tokio::runtime::Builder::new_multi_thread()
+//!     .worker_threads(1)
+//!     .enable_time()
+//!     .build()
+//!     .unwrap();
+//! rt.block_on(async {
+//!     let (held, is_held) = tokio::sync::oneshot::channel();
+//!     let lock1 = lock.clone();
+//!     let holder = tokio::spawn(async move {
+//!         let _guard = lock1.acquire().await;
+//!         held.send(()).unwrap();
+//!         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+//!     });
+//!     is_held.await.unwrap();
+//!     let lock2 = lock.clone();
+//!     let waiter = tokio::spawn(async move {
+//!         let _guard = lock2.acquire_blocking(); // sleeps under block_in_place
+//!     });
+//!     waiter.await.unwrap();
+//!     holder.await.unwrap();
+//! });
+//!
+//! // A current-thread runtime: waiting would freeze it, so the call panics.
+//! let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! let guard = lock.try_acquire().unwrap();
+//! let lock2 = lock.clone();
+//! let out = rt.block_on(async move {
+//!     tokio::spawn(async move { drop(lock2.acquire_blocking()) }).await
+//! });
+//! assert!(out.unwrap_err().is_panic()); // "... `.await` the async form instead ..."
+//! drop(guard);
+//! // Uncontended, the same call completes at once and does not panic.
+//! rt.block_on(async { drop(lock.acquire_blocking()) });
+//! ```
+//!
+//! Why panic rather than block on a current-thread runtime: the sleeping
+//! call would stop the only thread that runs the runtime's tasks, so a
+//! holder that is one of them can never release (a deadlock that used to
+//! happen silently), and every other task, timer and socket of the runtime
+//! stalls meanwhile. Why not panic when the call need not sleep: it blocks
+//! nothing and cannot deadlock, and polysync's blocking forms are meant to
+//! be callable from code that does not know where it runs (tokio's own
+//! `blocking_lock` cannot tell, so it panics always inside a runtime).
+//! Code that knows its waits are short and end without the runtime's tasks
+//! (the holder is always a plain thread) can opt into
+//! [`LocalPolicy::Block`] with [`install_with`].
+//!
+//! `block_in_place` is entered once per sleep, not per call, so a call that
+//! does not sleep never pays for it; one that sleeps pays it once (or once
+//! per spurious wake-up), see the crate's README for what it costs.
+//!
+//! # How a runtime thread is recognised
+//!
+//! tokio has no public "may I block here?" check, and
+//! [`Handle::try_current()`](tokio::runtime::Handle::try_current) is `Ok`
+//! also in `spawn_blocking` closures and under `Runtime::enter`, where
+//! blocking is fine. [`TokioBlocking`] claims calls where `try_current()` is
+//! `Ok`, reads the flavor with
+//! [`runtime_flavor()`](tokio::runtime::Handle::runtime_flavor), and when a
+//! call must sleep asks [`drives_a_runtime()`]: it polls
+//! [`tokio::task::yield_now`] once with a probe waker. tokio hands that
+//! waker to the scheduler of the thread (to wake it after the current poll)
+//! when the thread holds a scheduler's core, and wakes it at once anywhere
+//! else: `true` on a current-thread runtime's thread inside `block_on` (and
+//! in its `LocalSet`s) and on a multi-thread worker; `false` in
+//! `spawn_blocking`, under `Runtime::enter`, in a multi-thread `block_on`
+//! future, inside `block_in_place` and on plain threads. This rests on how
+//! tokio 1.x implements `yield_now` (its source says so, its documentation
+//! does not promise it); this crate's tests pin every row of the table
+//! above, so a tokio that changed it would fail them. Should tokio wake at
+//! once everywhere, blocking calls would fall back to plain waits (the
+//! behaviour without this crate), never to a wrong panic in `spawn_blocking`.
+//!
+//! A `LocalSet` driven by a multi-thread runtime's `block_on` looks, to both
+//! questions, like that `block_on`'s own future. There the sleep goes
+//! through `block_in_place`, which tokio refuses (it panics before running
+//! anything) inside a `LocalSet`; [`TokioBlocking`] turns that refusal into
+//! its own panic (tokio's message is printed first by the panic hook; with
+//! `panic = "abort"` tokio's panic aborts). A `LocalSet` cannot run inside a
+//! multi-thread task (it is not `Send`), so `block_in_place` on a worker
+//! never strands local tasks.
+//!
+//! # Timeouts
+//!
+//! [`timeout`], [`timeout_at`] and [`TimeoutExt`] bound any polysync wait
+//! with tokio's timer (`polysync-async-io` has the same names over
+//! async-io's timer, for any executor). A timed-out wait loses nothing:
+//! polysync's futures are cancel-safe, and [`Timeout`] drops its wait before
+//! it reports [`Elapsed`].
+//!
+//! ```
+//! use polysync_tokio::TimeoutExt;
+//! use std::time::Duration;
+//!
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+//! rt.block_on(async {
+//!     let sem = polysync::Semaphore::new(0);
+//!     assert!(sem.acquire().timeout(Duration::from_millis(5)).await.is_err());
+//!     sem.release(1);
+//!     let permit = sem.acquire().timeout(Duration::from_millis(5)).await.unwrap();
+//!     permit.forget();
+//! });
+//! ```
 
 #![deny(missing_docs)]
 
-use polysync::lowlevel::{RegistryFull, TaskIdentity, UnitId, register_task_identity};
+mod policy;
+mod time;
+
+pub use policy::{Config, LocalPolicy, TokioBlocking, WorkerPolicy, config, drives_a_runtime};
+pub use time::{Elapsed, Timeout, TimeoutExt, timeout, timeout_at};
+
+use polysync::lowlevel::{
+    RegistryFull, TaskIdentity, UnitId, register_backend, register_task_identity,
+};
 use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -131,28 +267,59 @@ unsafe impl TaskIdentity for TokioTaskIdentity {
 }
 
 static PROVIDER: TokioTaskIdentity = TokioTaskIdentity;
+static BLOCKING: TokioBlocking = TokioBlocking;
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
-/// Registers [`TokioTaskIdentity`] for the whole process, so that tokio tasks
-/// own polysync's primitives by their task id. Idempotent: call it as often
-/// as you like, from any thread; only the first call registers.
+/// Installs the tokio backend for the whole process: registers
+/// [`TokioTaskIdentity`] (tokio tasks own polysync's primitives by their
+/// task id) and [`TokioBlocking`] (blocking calls that must sleep on a
+/// runtime thread follow the [policy](crate#calling-blocking-forms-from-async-code)
+/// in force: [`Config::new()`] unless [`install_with`] set another).
+/// Idempotent: call it as often as you like, from any thread; it never
+/// changes the policy in force.
 ///
 /// # Errors
-/// [`RegistryFull`] when every task-identity slot of polysync is taken by
-/// other providers (nothing is registered then).
+/// [`RegistryFull`] when every task-identity slot, or every backend slot,
+/// of polysync is taken by others (what could be registered stays
+/// registered).
 ///
 /// ```
 /// polysync_tokio::install().unwrap();
 /// polysync_tokio::install().unwrap(); // no-op
 /// assert!(polysync_tokio::is_installed());
+/// assert!(polysync::lowlevel::registered_backends().any(|name| name == "tokio-blocking"));
 /// ```
 pub fn install() -> Result<(), RegistryFull> {
     register_task_identity(&PROVIDER)?;
+    register_backend(&BLOCKING)?;
     INSTALLED.store(true, Ordering::Release);
     Ok(())
 }
 
-/// Whether [`install()`] has succeeded in this process.
+/// [`install()`], then makes `config` the policy in force for blocking
+/// calls on runtime threads (see
+/// [Calling blocking forms from async code](crate#calling-blocking-forms-from-async-code)).
+/// The policy is process-wide and read each time a call must sleep; the
+/// last `install_with` wins.
+///
+/// # Errors
+/// Like [`install()`] (the policy is set even then).
+///
+/// ```
+/// use polysync_tokio::{Config, LocalPolicy, WorkerPolicy};
+///
+/// // Refuse blocking waits on every runtime thread, workers included.
+/// polysync_tokio::install_with(Config::new().worker(WorkerPolicy::Panic)).unwrap();
+/// assert_eq!(polysync_tokio::config().worker_policy(), WorkerPolicy::Panic);
+/// assert_eq!(polysync_tokio::config().local_policy(), LocalPolicy::Panic);
+/// ```
+pub fn install_with(config: Config) -> Result<(), RegistryFull> {
+    policy::set_config(config);
+    install()
+}
+
+/// Whether [`install()`] (or [`install_with`]) has succeeded in this
+/// process.
 ///
 /// ```
 /// polysync_tokio::install().unwrap();

@@ -12,6 +12,16 @@ pub const WATCHDOG: Duration = Duration::from_secs(20);
 /// thread is abandoned and dies with the test process). Panics of `f` are
 /// re-raised.
 pub fn watchdog<R: Send + 'static>(name: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    watchdog_within(name, WATCHDOG, f)
+}
+
+/// [`watchdog`] with its own limit, for tests whose failure mode is a hang
+/// (a deadlock they guard against) and that should fail fast.
+pub fn watchdog_within<R: Send + 'static>(
+    name: &str,
+    limit: Duration,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> R {
     let (tx, rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name(name.to_owned())
@@ -21,13 +31,13 @@ pub fn watchdog<R: Send + 'static>(name: &str, f: impl FnOnce() -> R + Send + 's
             out
         })
         .expect("spawn the test thread");
-    match rx.recv_timeout(WATCHDOG) {
+    match rx.recv_timeout(limit) {
         Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
             Ok(out) => out,
             Err(panic) => std::panic::resume_unwind(panic),
         },
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: `{name}` did not finish within {WATCHDOG:?}")
+            panic!("watchdog: `{name}` did not finish within {limit:?} (a deadlock?)")
         }
     }
 }
@@ -54,5 +64,16 @@ pub async fn bounded<F: std::future::Future>(what: &str, fut: F) -> F::Output {
     match tokio::time::timeout(WATCHDOG, fut).await {
         Ok(out) => out,
         Err(_) => panic!("timeout: {what} did not finish within {WATCHDOG:?}"),
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`), or `""`.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        ""
     }
 }
