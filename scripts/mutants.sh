@@ -189,6 +189,12 @@ mutant "checkpoints: blocking drivers take async checkpoints" \
     'let polled = super::checkpoint::as_blocking(|| fut.as_mut().poll(&mut cx));' \
     'let polled = fut.as_mut().poll(&mut cx);'
 
+mutant "checkpoints: tokio's policy never spends the coop budget" \
+    "cargo test -p polysync-tokio --test checkpoints" \
+    backends/tokio/src/checkpoint.rs \
+    'tokio::task::coop::poll_proceed(cx).map(|progress| progress.made_progress())' \
+    'Poll::Ready(())'
+
 mutant "checkpoints: a green call that waited takes a checkpoint too" \
     "cargo test --test checkpoints" \
     src/lowlevel/checkpoint.rs \

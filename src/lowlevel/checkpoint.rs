@@ -186,18 +186,18 @@ fn parse(value: Option<std::ffi::OsString>) -> Option<bool> {
     }
 }
 
-/// Reads the environment once and settles whether checkpoints can ever be
-/// on: some `POLYSYNC_*CHECKPOINTS` variable is 1 (a policy, an override or
-/// a green backend also activate them when they appear).
+/// Reads `POLYSYNC_CHECKPOINTS` once and settles whether checkpoints can
+/// ever be on. A `POLYSYNC_<NAME>_CHECKPOINTS` variable matters only for a
+/// registered policy or green backend, which reads its own when it
+/// registers (a policy also activates checkpoints then); scanning every
+/// variable here would allocate on some waiter's first poll.
 #[cold]
 fn first_use() -> u8 {
-    let any_on = global_env() == Some(true)
-        || std::env::vars_os().any(|(key, value)| {
-            key.to_str()
-                .is_some_and(|k| k.starts_with("POLYSYNC_") && k.ends_with("_CHECKPOINTS"))
-                && parse(Some(value)) == Some(true)
-        });
-    let state = if any_on { ACTIVE } else { INACTIVE };
+    let state = if global_env() == Some(true) {
+        ACTIVE
+    } else {
+        INACTIVE
+    };
     // A policy or an override may have activated them meanwhile: never
     // downgrade.
     match STATE.compare_exchange(UNKNOWN, state, Ordering::Relaxed, Ordering::Relaxed) {

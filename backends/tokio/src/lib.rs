@@ -208,9 +208,11 @@
 
 #![deny(missing_docs)]
 
+mod checkpoint;
 mod policy;
 mod time;
 
+pub use checkpoint::TokioCheckpoints;
 pub use policy::{Config, LocalPolicy, TokioBlocking, WorkerPolicy, config, drives_a_runtime};
 pub use time::{Elapsed, Timeout, TimeoutExt, timeout, timeout_at};
 
@@ -274,13 +276,15 @@ static INSTALLED: AtomicBool = AtomicBool::new(false);
 /// [`TokioTaskIdentity`] (tokio tasks own polysync's primitives by their
 /// task id) and [`TokioBlocking`] (blocking calls that must sleep on a
 /// runtime thread follow the [policy](crate#calling-blocking-forms-from-async-code)
-/// in force: [`Config::new()`] unless [`install_with`] set another).
+/// in force: [`Config::new()`] unless [`install_with`] set another) and
+/// [`TokioCheckpoints`] (an uncontended async wait in a task spends the
+/// task's coop budget and yields once it is used up).
 /// Idempotent: call it as often as you like, from any thread; it never
 /// changes the policy in force.
 ///
 /// # Errors
-/// [`RegistryFull`] when every task-identity slot, or every backend slot,
-/// of polysync is taken by others (what could be registered stays
+/// [`RegistryFull`] when every task-identity slot, backend slot or
+/// checkpoint-policy slot of polysync is taken by others (what could be registered stays
 /// registered).
 ///
 /// ```
@@ -292,6 +296,7 @@ static INSTALLED: AtomicBool = AtomicBool::new(false);
 pub fn install() -> Result<(), RegistryFull> {
     register_task_identity(&PROVIDER)?;
     register_backend(&BLOCKING)?;
+    polysync::lowlevel::checkpoint::register_checkpoint_policy(&TokioCheckpoints)?;
     INSTALLED.store(true, Ordering::Release);
     Ok(())
 }
