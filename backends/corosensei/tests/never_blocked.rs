@@ -162,7 +162,8 @@ fn a_wake_only_enqueues() {
         spin_until("the green thread waits", || lock.waiting() == 1);
         drop(guard); // wakes the green thread from this thread
         assert!(
-            resumed_on.lock().unwrap().is_none() || *resumed_on.lock().unwrap() != Some(std::thread::current().id()),
+            resumed_on.lock().unwrap().is_none()
+                || *resumed_on.lock().unwrap() != Some(std::thread::current().id()),
             "the green thread ran on the waking thread"
         );
         hub.join().unwrap();
