@@ -126,7 +126,7 @@ fn a_destructor_that_waits_during_teardown_blocks_the_thread() {
                 polysync_corosensei::sleep(Duration::from_secs(3600));
             });
         }
-        hub.run(|| polysync_corosensei::yield_now());
+        hub.run(polysync_corosensei::yield_now);
         let releaser = {
             let sem = sem.clone();
             std::thread::spawn(move || {
