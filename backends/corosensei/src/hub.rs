@@ -121,6 +121,9 @@ pub(crate) fn with_hub<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
 /// thread to unpark.
 pub(crate) struct Shared {
     remote: Mutex<VecDeque<Ready>>,
+    /// Set after a push to `remote`, taken by the hub before it drains
+    /// `remote`: spares the hub a lock per round when nothing came in.
+    remote_pending: AtomicBool,
     thread: Thread,
 }
 
@@ -165,9 +168,10 @@ impl TaskWaker {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push_back(entry);
-        // After the push: the hub either sees the entry when it checks its
-        // queue, or parks after this unpark and returns at once (the
-        // thread's park token).
+        // After the push: the hub either sees the flag (then the entry)
+        // when it checks, or parks after this unpark and returns at once
+        // (the thread's park token).
+        self.shared.remote_pending.store(true, Ordering::Release);
         self.shared.thread.unpark();
     }
 }
@@ -416,6 +420,7 @@ impl Core {
         let core = Rc::new(Core {
             shared: Arc::new(Shared {
                 remote: Mutex::new(VecDeque::new()),
+                remote_pending: AtomicBool::new(false),
                 thread: std::thread::current(),
             }),
             local: RefCell::new(VecDeque::new()),
@@ -502,10 +507,15 @@ impl Core {
         }));
     }
 
-    /// Schedules the green threads whose timers expired by `now`; returns
-    /// the next live deadline, if any.
-    fn fire_timers(&self, now: Instant) -> Option<Instant> {
+    /// Schedules the green threads whose timers expired by now; returns
+    /// the next live deadline, if any. Reads the clock only if a timer is
+    /// armed.
+    fn fire_timers(&self) -> Option<Instant> {
         let mut timers = self.timers.borrow_mut();
+        if timers.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
         let tasks = self.tasks.borrow();
         while let Some(Reverse(top)) = timers.peek() {
             let current = tasks
@@ -546,16 +556,19 @@ impl Core {
             if done() {
                 return;
             }
-            let next_deadline = self.fire_timers(Instant::now());
+            let next_deadline = self.fire_timers();
             let mut batch = self.spare.take();
             std::mem::swap(&mut batch, &mut *self.local.borrow_mut());
-            batch.extend(
-                self.shared
-                    .remote
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .drain(..),
-            );
+            // Acquire: pairs with the pusher's release store after its push.
+            if self.shared.remote_pending.swap(false, Ordering::Acquire) {
+                batch.extend(
+                    self.shared
+                        .remote
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .drain(..),
+                );
+            }
             if batch.is_empty() {
                 self.spare.set(batch);
                 if self.live() == 0 {
