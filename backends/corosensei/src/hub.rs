@@ -344,11 +344,18 @@ impl Slab {
             .filter(|t| t.id == id)
     }
 
-    /// Takes any task (for the teardown).
-    fn take_any(&mut self) -> Option<(u32, Task)> {
-        let slot = self.entries.iter().position(Option::is_some)?;
-        let task = self.entries[slot].take()?;
-        Some((slot as u32, task))
+    /// Takes any task (for the teardown), looking from `*cursor` on and
+    /// wrapping around once, so that a teardown takes linear time.
+    fn take_any(&mut self, cursor: &mut usize) -> Option<(u32, Task)> {
+        let n = self.entries.len();
+        for step in 0..n {
+            let slot = (*cursor + step) % n;
+            if let Some(task) = self.entries[slot].take() {
+                *cursor = slot;
+                return Some((slot as u32, task));
+            }
+        }
+        None
     }
 }
 
@@ -382,6 +389,8 @@ pub(crate) struct Core {
     timers: RefCell<BinaryHeap<Reverse<Timer>>>,
     stacks: RefCell<Vec<DefaultStack>>,
     config: Config,
+    /// The heap size at which `add_timer` drops stale timers.
+    compact_timers_at: Cell<usize>,
     next_id: Cell<u64>,
     /// The hub's loop runs (guards against nesting).
     running: Cell<bool>,
@@ -429,6 +438,7 @@ impl Core {
             timers: RefCell::new(BinaryHeap::new()),
             stacks: RefCell::new(Vec::new()),
             config,
+            compact_timers_at: Cell::new(64),
             next_id: Cell::new(1),
             running: Cell::new(false),
         });
@@ -499,7 +509,23 @@ impl Core {
     }
 
     fn add_timer(&self, deadline: Instant, seq: u64, slot: u32, id: u64) {
-        self.timers.borrow_mut().push(Reverse(Timer {
+        let mut timers = self.timers.borrow_mut();
+        if timers.len() >= self.compact_timers_at.get() {
+            // Timers of waits that returned early stay in the heap until
+            // they reach its top; drop them all now and then, so that many
+            // timed waits that succeed early cannot grow the heap without
+            // bound. (The caller's own older timers are stale too: a green
+            // thread has one timed wait at a time. It is not in the slab
+            // while it runs, so they go as well.)
+            let tasks = self.tasks.borrow();
+            timers.retain(|Reverse(t)| {
+                tasks
+                    .get(t.slot, t.id)
+                    .is_some_and(|task| task.ctx.timer_seq.get() == t.seq)
+            });
+            self.compact_timers_at.set((2 * timers.len()).max(64));
+        }
+        timers.push(Reverse(Timer {
             deadline,
             seq,
             slot,
@@ -639,8 +665,9 @@ impl Core {
     /// [`JoinError::Cancelled`] to its handle. Green threads spawned by those
     /// destructors are unwound too (they never start).
     pub(crate) fn shutdown(&self) {
+        let mut cursor = 0;
         loop {
-            let next = self.tasks.borrow_mut().take_any();
+            let next = self.tasks.borrow_mut().take_any(&mut cursor);
             let Some((slot, mut task)) = next else {
                 break;
             };
@@ -664,5 +691,40 @@ impl Core {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_hub;
+    use crate::{GreenWaiter, run, sleep, spawn};
+    use polysync::lowlevel::{WaitResult, Waiter};
+    use std::time::{Duration, Instant};
+
+    fn heap_len() -> usize {
+        with_hub(|core| core.timers.borrow().len()).unwrap()
+    }
+
+    /// Timed waits that end early leave stale timers behind a live one with
+    /// an earlier deadline; the heap drops them now and then instead of
+    /// growing with every wait.
+    #[test]
+    fn stale_timers_do_not_pile_up() {
+        run(|| {
+            let sleeper = spawn(|| sleep(Duration::from_millis(50)));
+            crate::yield_now(); // the sleeper's live timer is armed
+            let far = Instant::now() + Duration::from_secs(3600);
+            let mut largest = 0;
+            for _ in 0..10_000 {
+                let woke = GreenWaiter::with_current(|w| {
+                    w.waker().wake_by_ref(); // resumed at once: the timer is stale
+                    w.wait(Some(far))
+                });
+                assert_eq!(woke, Some(WaitResult::Woken));
+                largest = largest.max(heap_len());
+            }
+            assert!(largest <= 200, "the timer heap grew to {largest}");
+            sleeper.join().unwrap();
+        });
     }
 }

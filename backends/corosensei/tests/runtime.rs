@@ -393,3 +393,25 @@ fn hubs_run_on_several_threads_at_once() {
         }
     });
 }
+
+/// A hub dropped while its thread unwinds from an unrelated panic still
+/// unwinds its green threads (their destructors run) without aborting.
+#[test]
+fn a_hub_dropped_during_a_panic_unwinds_its_green_threads() {
+    watchdog("drop while panicking", || {
+        let dropped = Rc::new(Cell::new(0));
+        let d = dropped.clone();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let hub = Hub::new();
+            let flag = Flag(d);
+            hub.spawn(move || {
+                let _flag = flag;
+                sleep(Duration::from_secs(3600));
+            });
+            hub.run(yield_now);
+            panic!("unrelated");
+        }));
+        assert!(out.is_err());
+        assert_eq!(dropped.get(), 1);
+    });
+}

@@ -6,7 +6,7 @@
 mod support;
 
 use polysync::{Lock, Queue, Semaphore};
-use polysync_corosensei::{Hub, run, spawn};
+use polysync_corosensei::{Hub, JoinError, run, spawn};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -137,5 +137,39 @@ fn a_destructor_that_waits_during_teardown_blocks_the_thread() {
         drop(hub);
         releaser.join().unwrap();
         assert_eq!(sem.value(), 0, "the destructor took the permit");
+    });
+}
+
+/// Ten thousand green threads suspended on one lock are all unwound, in
+/// linear time, and the lock is left free with nobody queued.
+#[test]
+fn a_teardown_of_ten_thousand_waiters() {
+    watchdog("big teardown", || {
+        let lock = Arc::new(Lock::new());
+        let guard = lock.acquire_blocking(); // held by this thread, outside the hub
+        let hub = Hub::builder().stack_size(64 * 1024).build();
+        let handles: Vec<_> = (0..10_000)
+            .map(|_| {
+                let lock = lock.clone();
+                hub.spawn(move || drop(lock.acquire_blocking()))
+            })
+            .collect();
+        {
+            let lock = lock.clone();
+            hub.run(move || green_until("all queued", || lock.waiting() == 10_000));
+        }
+        drop(guard); // handed to the first green waiter, which is only scheduled
+        // The guard's release handed the lock to the first waiter.
+        assert!(lock.locked());
+        drop(hub);
+        assert!(!lock.locked());
+        assert_eq!(lock.waiting(), 0);
+        let cancelled = handles
+            .into_iter()
+            .filter(|h| h.is_finished())
+            .map(|h| h.join().unwrap_err())
+            .filter(JoinError::is_cancelled)
+            .count();
+        assert_eq!(cancelled, 10_000);
     });
 }
