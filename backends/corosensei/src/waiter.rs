@@ -123,6 +123,13 @@ impl Waiter for GreenWaiter {
     fn wait(&self, deadline: Option<Instant>) -> WaitResult {
         self.ctx().wait(deadline)
     }
+
+    /// A green thread's checkpoint: requeue behind the hub's other ready
+    /// green threads (as [`yield_now`](crate::yield_now)), so that one that
+    /// acquires uncontended primitives in a loop cannot starve its hub.
+    fn checkpoint(&self) {
+        self.ctx().yield_now();
+    }
 }
 
 /// The [`GreenBackend`] of polysync-corosensei: claims the caller when it
@@ -162,6 +169,13 @@ unsafe impl GreenBackend for CorosenseiBackend {
 
     fn current_unit(&self) -> Option<UnitId> {
         hub::with_current(|ctx| ctx.unit)
+    }
+
+    /// On: a blocking call that did not have to wait requeues the green
+    /// thread ([`GreenWaiter`]'s checkpoint); `POLYSYNC_COROSENSEI_CHECKPOINTS=0`
+    /// turns it off.
+    fn checkpoints_by_default(&self) -> bool {
+        true
     }
 }
 

@@ -84,7 +84,8 @@ fn unwinding_withdraws_and_gives_back() {
             hub.run(move || {
                 green_until("queued", || sem.waiting() == 3 && queue.getting() == 1);
                 sem.release(1); // handed to the first green waiter
-                queue.put_blocking(7).unwrap(); // handed to the getter
+                // Not `put_blocking`: its checkpoint would let the waiters run.
+                queue.try_put(7).unwrap(); // handed to the getter
             });
         }
         assert_eq!(sem.waiting(), 3 - 1);
