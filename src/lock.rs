@@ -396,12 +396,6 @@ pub struct LockGuard<'a> {
 }
 
 impl<'a> LockGuard<'a> {
-    /// A guard for a lock the caller already holds (handed over by a
-    /// condition wait, say).
-    pub(crate) fn assume_held(lock: &'a Lock) -> Self {
-        LockGuard { lock }
-    }
-
     /// The lock this guard holds.
     ///
     /// ```
