@@ -197,9 +197,20 @@ fn park_timeout(left: Duration) -> Duration {
 // (llvm/llvm-project#98479).
 
 /// Parks the current coroutine on `blocker`.
+///
+/// A `Blocker::new(true)` reports may's cancellation as
+/// `Err(ParkError::Canceled)`, but may's `Park::park_timeout` can still
+/// raise it as a panic: before it parks, it waits with `yield_now` (a
+/// cancel point) while its previous subscription is still being processed.
+/// That panic is caught here and reported like the other, so the wait is
+/// withdrawn cleanly in every case.
 #[inline(never)]
 fn park(blocker: &Blocker, timeout: Option<Duration>) -> Result<(), ParkError> {
-    blocker.park(timeout)
+    let parked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| blocker.park(timeout)));
+    parked.unwrap_or_else(|payload| match payload.downcast_ref::<generator::Error>() {
+        Some(generator::Error::Cancel) => Err(ParkError::Canceled),
+        _ => std::panic::resume_unwind(payload),
+    })
 }
 
 /// Yields once, which moves a coroutine that a timer resumed on may's timer
@@ -208,13 +219,12 @@ fn park(blocker: &Blocker, timeout: Option<Duration>) -> Result<(), ParkError> {
 /// here and re-raised by [`Waiter::cancelled`] once the wait is withdrawn).
 #[inline(never)]
 fn leave_timer_thread() -> Result<(), ()> {
-    match std::panic::catch_unwind(may::coroutine::yield_now) {
-        Ok(()) => Ok(()),
-        Err(payload) => match payload.downcast_ref::<generator::Error>() {
+    std::panic::catch_unwind(may::coroutine::yield_now).or_else(|payload| {
+        match payload.downcast_ref::<generator::Error>() {
             Some(generator::Error::Cancel) => Err(()),
             _ => std::panic::resume_unwind(payload),
-        },
-    }
+        }
+    })
 }
 
 /// Whether the caller runs inside a may coroutine.
@@ -243,6 +253,40 @@ impl Unit {
     fn parker(&self) -> &Arc<Parker> {
         self.parker.get_or_init(Parker::new)
     }
+}
+
+impl Drop for Unit {
+    /// The coroutine has ended: retire its parker instead of dropping it
+    /// here. may drops a coroutine's local storage on the thread that ran
+    /// it to completion, and that can be *inside* may's own subscription to
+    /// this very parker (a wake that landed as the coroutine parked makes
+    /// may resume it inline, from the park's `subscribe`, and the coroutine
+    /// may then run to its end). Dropping the `Blocker` there would spin
+    /// forever in may's `Park::drop`, which waits for that subscription to
+    /// finish (`wait_kernel`) with thread yields: a worker lost for good.
+    /// So the parker goes to a graveyard, and the parkers retired before it
+    /// are dropped now: their coroutines ended earlier, so whichever thread
+    /// ran them has left (or, on another thread, is about to leave) their
+    /// subscriptions.
+    fn drop(&mut self) {
+        if let Some(parker) = self.parker.take() {
+            retire(parker);
+        }
+    }
+}
+
+/// Parkers of ended coroutines, dropped one retirement later (see
+/// [`Unit`]'s `Drop`).
+static RETIRED: std::sync::Mutex<Vec<Arc<Parker>>> = std::sync::Mutex::new(Vec::new());
+
+fn retire(parker: Arc<Parker>) {
+    let earlier = {
+        let mut retired = RETIRED.lock().unwrap_or_else(|e| e.into_inner());
+        let earlier = std::mem::take(&mut *retired);
+        retired.push(parker);
+        earlier
+    };
+    drop(earlier); // outside the lock
 }
 
 may::coroutine_local!(static UNIT: Unit = Unit::new());
