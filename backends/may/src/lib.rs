@@ -79,8 +79,8 @@
 //! # Costs
 //!
 //! A wait allocates nothing: each coroutine's waiter (a may
-//! [`Blocker`](may::sync::Blocker)) is made once, on its first wait, and
-//! kept in a `coroutine_local!` with its identity; its [`Waker`](std::task::Waker)
+//! [`Blocker`]) is made once, on its first wait, and
+//! kept in a `coroutine_local!` with its identity; its [`Waker`]
 //! is a reference count on it. A wake only puts the coroutine back on a may
 //! run queue; it never runs the coroutine inline on the waking thread. (A
 //! *timed* wait registers a node with may's timer, which may allocates.) A
