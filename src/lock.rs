@@ -209,8 +209,10 @@ impl Lock {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
-    /// withdrawn either way, and a hand-off that reached it meanwhile goes
-    /// to the next waiter.
+    /// withdrawn either way. If the lock was handed to it just as it gave
+    /// up, the wait completes with it instead (`Ok`): nothing is lost, and
+    /// the caller decides (a cancelled unit drops the guard as it unwinds,
+    /// passing the lock on).
     ///
     /// # Panics
     /// Like [`acquire_blocking`](Lock::acquire_blocking).

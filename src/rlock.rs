@@ -277,8 +277,10 @@ impl RLock {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
-    /// withdrawn either way, and a hand-off that reached it meanwhile goes
-    /// to the next waiter.
+    /// withdrawn either way. If the lock was handed to it just as it gave
+    /// up, the wait completes with it instead (`Ok`): nothing is lost, and
+    /// the caller decides (a cancelled unit drops the guard as it unwinds,
+    /// passing the lock on).
     ///
     /// ```
     /// use polysync::lowlevel::ThreadWaiter;

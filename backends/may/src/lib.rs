@@ -319,6 +319,19 @@ impl Waiter for Current<'_> {
     fn cancelled(&self) -> ! {
         may::coroutine::trigger_cancel_panic()
     }
+
+    fn checkpoint(&self) {
+        checkpoint();
+    }
+}
+
+/// A may coroutine's checkpoint: `may::coroutine::yield_now`, which lets
+/// the worker's other coroutines run and is may's cancel point (a cancelled
+/// coroutine unwinds here, dropping what the call returned: a lock it took
+/// is released, an item it got is dropped).
+#[inline(never)]
+fn checkpoint() {
+    may::coroutine::yield_now();
 }
 
 /// The [`Waiter`] of a may coroutine, for code that names its waiter: the
@@ -487,6 +500,18 @@ impl Waiter for MayWaiter {
     fn cancelled(&self) -> ! {
         may::coroutine::trigger_cancel_panic()
     }
+
+    /// A checkpoint: `may::coroutine::yield_now` (see
+    /// [`polysync::lowlevel::checkpoint`]); also may's cancel point.
+    ///
+    /// ```
+    /// use polysync::lowlevel::Waiter;
+    /// may::config().set_workers(1).set_worker_pin(false);
+    /// may::go!(|| polysync_may::MayWaiter::current().checkpoint()).join().unwrap();
+    /// ```
+    fn checkpoint(&self) {
+        checkpoint();
+    }
 }
 
 /// The [`GreenBackend`] for may coroutines: claims the caller when it runs
@@ -534,6 +559,14 @@ unsafe impl GreenBackend for MayBackend {
     #[inline]
     fn current_unit(&self) -> Option<UnitId> {
         coroutine_unit()
+    }
+
+    /// On: a blocking call that did not have to wait yields the coroutine
+    /// (`may::coroutine::yield_now`, also may's cancel point), so that a
+    /// coroutine that takes uncontended primitives in a loop lets the
+    /// others of its worker run. `POLYSYNC_MAY_CHECKPOINTS=0` turns it off.
+    fn checkpoints_by_default(&self) -> bool {
+        true
     }
 }
 
