@@ -241,7 +241,9 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
             return Ok(out);
         }
         waiter.next_in_line(next);
-        let woke = waiter.wait(deadline);
+        // The unit may switch out here: no identity of a task polled on
+        // this thread may stay behind for the next unit.
+        let woke = super::identity::switching_out(|| waiter.wait(deadline));
         super::checkpoint::note_waited();
         match woke {
             WaitResult::Woken => {}
