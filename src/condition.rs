@@ -1,5 +1,5 @@
-//! [`Condition`]: a condition variable for polysync's [`Lock`], [`Mutex<T>`]
-//! and [`RLock`] that threads, async tasks and green threads wait on together.
+//! [`Condition`]: a condition variable for polysync's [`Lock`](crate::Lock), [`Mutex<T>`](crate::Mutex)
+//! and [`RLock`](crate::RLock) that threads, async tasks and green threads wait on together.
 //!
 //! # How a wait moves
 //!
@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 /// A condition variable usable from every world at once.
 ///
-/// - Wait with a guard of a polysync [`Lock`], [`Mutex<T>`] or [`RLock`]
+/// - Wait with a guard of a polysync [`Lock`](crate::Lock), [`Mutex<T>`](crate::Mutex) or [`RLock`](crate::RLock)
 ///   (the guard proves you hold the lock, so waiting without it cannot
 ///   compile; an `RLock` owner gives up all its levels while it waits and
 ///   gets them all back; waiting with an `RLock` guard that was moved to a
