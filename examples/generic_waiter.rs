@@ -4,9 +4,11 @@
 //! idle ones wait in a `Queue`, and a `Semaphore` counts who may hold one.
 //! Its blocking checkout takes any `W: Waiter` and a deadline: the same code
 //! serves a plain thread (`ThreadWaiter`), a waiter the application wrote
-//! itself (here one that counts how often it had to sleep), and, once a
-//! green backend is installed, a coroutine's waiter. Async callers use
-//! `checkout().await` on the very same pool at the same time.
+//! itself (here one that counts how often it had to sleep), a may coroutine
+//! (`polysync_may::MayWaiter`: the coroutine parks, not its worker) and a
+//! corosensei green thread (`polysync_corosensei::GreenWaiter`: it switches
+//! to its hub). Async callers use `checkout().await` on the very same pool
+//! at the same time.
 //!
 //! Run with `cargo run --example generic_waiter`.
 
@@ -110,6 +112,9 @@ impl Waiter for CountingWaiter {
 }
 
 fn main() {
+    // may starts its workers at the first spawn; a library should not pin
+    // its host's threads to cores.
+    may::config().set_workers(2).set_worker_pin(false);
     let next_id = AtomicUsize::new(0);
     let pool = Arc::new(Pool::new(2, move || {
         format!("conn-{}", next_id.fetch_add(1, Ordering::Relaxed))
@@ -151,6 +156,48 @@ fn main() {
             }
             (waiter.sleeps.load(Ordering::Relaxed), timed_out)
         });
+        // may coroutines: the coroutine's waiter parks the coroutine.
+        let coroutines: Vec<_> = (0..4)
+            .map(|_| {
+                let (pool, served) = (pool.clone(), served.clone());
+                may::go!(move || {
+                    let waiter = polysync_may::MayWaiter::current();
+                    for _ in 0..10 {
+                        let deadline = Some(Instant::now() + Duration::from_secs(5));
+                        let _conn = pool.checkout_with(&waiter, deadline).expect("in time");
+                        may::coroutine::sleep(work);
+                        served.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        // Green threads on a corosensei hub: the green thread's waiter
+        // switches to the hub, which runs the others meanwhile.
+        let (pool_ref, served_ref) = (pool.clone(), served.clone());
+        let hub = s.spawn(move || {
+            polysync_corosensei::run(move || {
+                let greens: Vec<_> = (0..4)
+                    .map(|_| {
+                        let (pool, served) = (pool_ref.clone(), served_ref.clone());
+                        polysync_corosensei::spawn(move || {
+                            for _ in 0..10 {
+                                let conn = polysync_corosensei::GreenWaiter::with_current(|w| {
+                                    pool.checkout_with(w, None)
+                                })
+                                .expect("in a green thread")
+                                .expect("no deadline, no cancellation");
+                                polysync_corosensei::sleep(work);
+                                drop(conn);
+                                served.fetch_add(1, Ordering::Relaxed);
+                            }
+                        })
+                    })
+                    .collect();
+                for green in greens {
+                    green.join().expect("green thread");
+                }
+            })
+        });
         // Async tasks on a tokio runtime share the pool meanwhile.
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -174,6 +221,10 @@ fn main() {
                 task.await.expect("task");
             }
         });
+        for co in coroutines {
+            co.join().expect("coroutine");
+        }
+        hub.join().expect("hub thread");
         let (sleeps, timed_out) = counting.join().expect("counting thread");
         println!("the counting waiter slept {sleeps} times, timed out {timed_out} times");
     });

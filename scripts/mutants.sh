@@ -171,6 +171,15 @@ mutant "issue 8 defect 7: an async re-acquire by the holder is not refused" \
     $'            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n            lock.refuse_holder(me, caller);' \
     $'            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);'
 
+mutant "a task identity stays on the thread while its green unit is switched out" \
+    "cargo test -p polysync-corosensei --test identity" \
+    src/lowlevel/waiter.rs \
+    'let woke = super::identity::switching_out(|| waiter.wait(deadline));' \
+    'let woke = waiter.wait(deadline);' \
+    backends/corosensei/src/hub.rs \
+    'polysync::lowlevel::switching_out(|| unsafe { (*yielder).suspend(()) })' \
+    'unsafe { (*yielder).suspend(()) }'
+
 mutant "checkpoints: an uncontended async wait never yields" \
     "cargo test --test checkpoints" \
     src/lowlevel/wait.rs \

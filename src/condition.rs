@@ -17,16 +17,17 @@
 //! waiter never reads its node's data while the node is queued: once moved,
 //! the lock's release path owns that data (it writes the next owner there).
 
-use crate::lock::{Lock, LockGuard};
+use crate::lock::LockGuard;
 use crate::lowlevel::queue::{Batch, QueueGuard, WAITING, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{AtomicBool, AtomicU32, Ordering, const_fn};
 use crate::lowlevel::wait::{Entry, Protocol, Wait, Withdraw, drive};
 use crate::lowlevel::{
     Owner, WaitError, Waiter, current_task, current_unit, deadline_after, with_current_waiter,
 };
-use crate::mutex::{Mutex, MutexGuard};
-use crate::rlock::{RLock, RLockGuard};
+use crate::mutex::MutexGuard;
+use crate::rlock::RLockGuard;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -186,110 +187,135 @@ mod sealed {
 
     /// What a condition wait needs from a guard. In a private module, so
     /// nobody outside the crate can implement or call it.
+    ///
+    /// While it waits, the wait keeps the guard itself as a token of its
+    /// lock (never dropped as a guard while the lock is given up), so the
+    /// wait's type names only the guard: no associated types, which would
+    /// make a task that holds the wait across an `.await` fail rustc's
+    /// `Send` proof for every lifetime.
     pub trait Guard<'a>: Sized {
-        /// What identifies the lock while the guard is given up.
-        type Source: Copy + 'a;
-        /// What the guard must get back on resumption (an RLock's levels).
-        type Saved: Copy + 'a;
-        fn source(&self) -> Self::Source;
-        fn raw_lock(source: Self::Source) -> &'a LockProtocol<'a>;
+        /// The lock, as the wait protocol it runs.
+        fn raw_lock(&self) -> &'a LockProtocol<'a>;
         /// The owner identity an async wait queues with.
         fn async_owner() -> Owner;
-        /// Releases the lock completely.
-        fn give_up(self) -> Self::Saved;
-        /// The lock was handed back (as a hand-off gives it): rebuild the guard.
-        fn take_back(source: Self::Source, saved: Self::Saved) -> Self;
+        /// Releases the lock completely (the guard stays, as a token);
+        /// returns the levels to restore (an RLock's; 1 otherwise).
+        fn give_up(&self) -> usize;
+        /// The lock was handed back (as a hand-off gives it: one level, the
+        /// owner recorded): restore `levels`.
+        fn take_back(&self, levels: usize);
         /// After a wait that gave up: take the lock again on `waiter`, with
-        /// no deadline (fails only when the waiter reports cancellation).
+        /// no deadline (fails only when the waiter reports cancellation),
+        /// and restore `levels`.
         fn reacquire_with<W: Waiter + ?Sized>(
-            source: Self::Source,
-            saved: Self::Saved,
+            &self,
+            levels: usize,
             waiter: &W,
-        ) -> Result<Self, WaitError>;
+        ) -> Result<(), WaitError>;
     }
 }
 
 #[allow(private_interfaces)] // see `mod sealed`
 impl<'a> sealed::Guard<'a> for LockGuard<'a> {
-    type Source = &'a Lock;
-    type Saved = ();
-    fn source(&self) -> &'a Lock {
+    fn raw_lock(&self) -> &'a LockProtocol<'a> {
         self.lock()
-    }
-    fn raw_lock(source: &'a Lock) -> &'a LockProtocol<'a> {
-        source
     }
     fn async_owner() -> Owner {
         // As for `Lock::acquire`: the task, if it has an identity.
         current_task().map_or(Owner::UNKNOWN, Owner::of)
     }
-    fn give_up(self) {}
-    fn take_back(source: &'a Lock, (): ()) -> Self {
-        LockGuard::assume_held(source)
+    fn give_up(&self) -> usize {
+        self.lock().release();
+        1
     }
-    fn reacquire_with<W: Waiter + ?Sized>(
-        source: &'a Lock,
-        (): (),
-        waiter: &W,
-    ) -> Result<Self, WaitError> {
-        source.acquire_with(waiter, None)
+    fn take_back(&self, _: usize) {}
+    fn reacquire_with<W: Waiter + ?Sized>(&self, _: usize, waiter: &W) -> Result<(), WaitError> {
+        // The guard (the token) holds the lock again: forget the new one.
+        self.lock().acquire_with(waiter, None).map(std::mem::forget)
     }
 }
 
 #[allow(private_interfaces)] // see `mod sealed`
 impl<'a, T: ?Sized + 'a> sealed::Guard<'a> for MutexGuard<'a, T> {
-    type Source = &'a Mutex<T>;
-    type Saved = ();
-    fn source(&self) -> &'a Mutex<T> {
-        self.mutex()
-    }
-    fn raw_lock(source: &'a Mutex<T>) -> &'a LockProtocol<'a> {
-        source.raw_lock()
+    fn raw_lock(&self) -> &'a LockProtocol<'a> {
+        self.mutex().raw_lock()
     }
     fn async_owner() -> Owner {
         current_task().map_or(Owner::UNKNOWN, Owner::of)
     }
-    fn give_up(self) {}
-    fn take_back(source: &'a Mutex<T>, (): ()) -> Self {
-        MutexGuard::assume_held(source)
+    fn give_up(&self) -> usize {
+        self.mutex().raw_lock().release();
+        1
     }
-    fn reacquire_with<W: Waiter + ?Sized>(
-        source: &'a Mutex<T>,
-        (): (),
-        waiter: &W,
-    ) -> Result<Self, WaitError> {
-        source.lock_with(waiter, None)
+    fn take_back(&self, _: usize) {}
+    fn reacquire_with<W: Waiter + ?Sized>(&self, _: usize, waiter: &W) -> Result<(), WaitError> {
+        self.mutex().lock_with(waiter, None).map(std::mem::forget)
     }
 }
 
 #[allow(private_interfaces)] // see `mod sealed`
 impl<'a> sealed::Guard<'a> for RLockGuard<'a> {
-    type Source = &'a RLock;
-    type Saved = usize;
-    fn source(&self) -> &'a RLock {
+    fn raw_lock(&self) -> &'a LockProtocol<'a> {
         self.rlock()
-    }
-    fn raw_lock(source: &'a RLock) -> &'a LockProtocol<'a> {
-        source
     }
     fn async_owner() -> Owner {
         // The guard's owner is the unit polling us (an identified task).
         Owner::of(current_unit())
     }
-    fn give_up(self) -> usize {
-        self.release_all()
+    fn give_up(&self) -> usize {
+        self.release_all_levels()
     }
-    fn take_back(source: &'a RLock, levels: usize) -> Self {
-        RLockGuard::restore(source, levels)
+    fn take_back(&self, levels: usize) {
+        std::mem::forget(RLockGuard::restore(self.rlock(), levels));
     }
     fn reacquire_with<W: Waiter + ?Sized>(
-        source: &'a RLock,
+        &self,
         levels: usize,
         waiter: &W,
-    ) -> Result<Self, WaitError> {
-        let guard = source.acquire_with(waiter, None)?;
-        std::mem::forget(guard);
-        Ok(RLockGuard::restore(source, levels))
+    ) -> Result<(), WaitError> {
+        std::mem::forget(self.rlock().acquire_with(waiter, None)?);
+        self.take_back(levels);
+        Ok(())
+    }
+}
+
+/// A guard kept by a condition wait: live (its drop releases the lock)
+/// until the first poll gives the lock up, then a token of the lock that is
+/// never dropped as a guard, until the lock is back and the guard is handed
+/// out again. Its own `Drop` needs no bound on `G`, so the wait that holds
+/// it needs none either (see `sealed::Guard`).
+pub(crate) struct Kept<G> {
+    guard: ManuallyDrop<G>,
+    /// Whether the guard holds its lock (and must be dropped as a guard).
+    live: bool,
+}
+
+impl<G> Kept<G> {
+    fn live(guard: G) -> Self {
+        Kept {
+            guard: ManuallyDrop::new(guard),
+            live: true,
+        }
+    }
+
+    /// Hands the guard out (it holds its lock again): the slot is empty
+    /// from now on and must not be used.
+    fn take(&mut self) -> G {
+        self.live = false;
+        // SAFETY: `live` is now false, and every caller hands the guard out
+        // at most once (the wait is finished afterwards; a second `take`
+        // would be a bug of this module), so the slot is never read again
+        // nor dropped.
+        unsafe { ManuallyDrop::take(&mut self.guard) }
+    }
+}
+
+impl<G> Drop for Kept<G> {
+    fn drop(&mut self) {
+        if self.live {
+            // SAFETY: a live guard was never taken out; this is its one drop.
+            unsafe { ManuallyDrop::drop(&mut self.guard) }
+        }
     }
 }
 
@@ -411,13 +437,13 @@ impl Condition {
             Ok(guard) => return Ok(guard),
             Err(gave_up) => gave_up,
         };
-        let (source, saved) = left;
+        let (mut kept, levels) = left;
         if error == WaitError::Cancelled {
             // Withdrawn: a notification it had received was passed on.
             return Err(ConditionWaitError::Cancelled);
         }
-        match G::reacquire_with(source, saved, waiter) {
-            Ok(guard) => Err(ConditionWaitError::TimedOut(guard)),
+        match kept.guard.reacquire_with(levels, waiter) {
+            Ok(()) => Err(ConditionWaitError::TimedOut(kept.take())),
             Err(_) => Err(ConditionWaitError::Cancelled),
         }
     }
@@ -667,47 +693,45 @@ impl<G: std::fmt::Debug> std::error::Error for ConditionWaitError<G> {}
 /// The future of [`Condition::wait`]; resolves to the guard, with the lock
 /// held again.
 #[must_use = "futures do nothing unless polled"]
-pub struct ConditionWait<'a, G: ConditionGuard<'a>> {
+pub struct ConditionWait<'a, G> {
     /// The crate's one wait state machine with the condition's protocol.
     /// Structurally pinned.
     wait: Wait<'a, Condition>,
-    source: G::Source,
-    /// The guard, until the first poll gives the lock up.
-    guard: Option<G>,
-    /// What the guard must get back (set by the first poll).
-    saved: Option<G::Saved>,
+    /// The guard: live until the first poll gives the lock up, then kept
+    /// as a token of the lock until the lock is back.
+    guard: Kept<G>,
+    /// The levels to restore (set by the first poll).
+    levels: usize,
 }
 
 impl<'a, G: ConditionGuard<'a>> ConditionWait<'a, G> {
     fn new(cond: &'a Condition, guard: G, owner: Option<Owner>) -> Self {
-        let source = guard.source();
         ConditionWait {
             wait: Wait::with_slot(
                 cond,
                 owner.unwrap_or(Owner::UNKNOWN),
-                Return::new(G::raw_lock(source)),
+                Return::new(guard.raw_lock()),
             ),
-            source,
-            guard: Some(guard),
-            saved: None,
+            guard: Kept::live(guard),
+            levels: 0,
         }
     }
+}
 
+impl<'a, G> ConditionWait<'a, G> {
     /// The pinned core wait and the unpinned rest.
-    fn project(self: Pin<&mut Self>) -> (Pin<&mut Wait<'a, Condition>>, &mut Self) {
+    fn project(self: Pin<&mut Self>) -> (Pin<&mut Wait<'a, Condition>>, &mut Kept<G>, &mut usize) {
         // SAFETY: `wait` is structurally pinned: it is never moved out of
-        // this future, and the pin is only handed to it. The returned
-        // `&mut Self` is used only for the unpinned fields (`guard`,
-        // `saved`, `source`), never to move `wait`.
+        // this future, and the pin is only handed to it. The other fields
+        // are not pinned and are only read or replaced in place.
         unsafe {
             let this = self.get_unchecked_mut();
-            let wait = Pin::new_unchecked(&mut *std::ptr::addr_of_mut!(this.wait));
-            (wait, this)
+            (
+                Pin::new_unchecked(&mut this.wait),
+                &mut this.guard,
+                &mut this.levels,
+            )
         }
-    }
-
-    fn take_back(&self) -> G {
-        G::take_back(self.source, self.saved.expect("set by the first poll"))
     }
 }
 
@@ -770,22 +794,34 @@ impl Protocol for Condition {
 }
 
 impl<'a, G: ConditionGuard<'a>> Withdraw for ConditionWait<'a, G> {
-    /// The lock and what its guard must get back, to take it again.
-    type Left = (G::Source, G::Saved);
+    /// The guard, kept as a token of its lock (not holding it), and the
+    /// levels to restore: what taking the lock again needs.
+    type Left = (Kept<G>, usize);
 
     /// `Ok(guard)` if the lock was handed back with a notification first;
     /// else `Err` (a notification that had only moved the wait to the lock's
     /// queue is passed on to another waiter; the lock is not held).
     fn withdraw(self: Pin<&mut Self>) -> Result<G, Self::Left> {
-        let (wait, this) = self.project();
+        let (wait, kept, levels) = self.project();
         assert!(
-            this.guard.is_none(),
+            !kept.live,
             "polysync: a condition wait withdrawn before its first poll"
         );
-        let saved = this.saved.expect("set by the first poll");
         match wait.withdraw() {
-            Ok(()) => Ok(G::take_back(this.source, saved)),
-            Err(()) => Err((this.source, saved)),
+            Ok(()) => {
+                kept.guard.take_back(*levels);
+                Ok(kept.take())
+            }
+            Err(()) => {
+                let token = Kept {
+                    // SAFETY: the token leaves the future, which is finished
+                    // (withdrawn) and never reads its slot again; neither
+                    // copy is live, so neither is ever dropped as a guard.
+                    guard: unsafe { std::ptr::read(&kept.guard) },
+                    live: false,
+                };
+                Err((token, *levels))
+            }
         }
     }
 }
@@ -794,8 +830,8 @@ impl<'a, G: ConditionGuard<'a>> Future for ConditionWait<'a, G> {
     type Output = G;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
-        let (mut wait, this) = self.project();
-        if let Some(guard) = this.guard.take() {
+        let (mut wait, kept, levels) = self.project();
+        if kept.live {
             // The first poll: queue the entry, then give the lock up.
             if wait.entry().node.data::<Owner>() == Owner::UNKNOWN {
                 wait.set_tag(G::async_owner());
@@ -803,11 +839,13 @@ impl<'a, G: ConditionGuard<'a>> Future for ConditionWait<'a, G> {
             let queued = wait.as_mut().poll(cx).is_pending();
             debug_assert!(queued, "a condition wait always queues");
             // Only now give the lock up: a notify after this sees us.
-            this.saved = Some(guard.give_up());
+            *levels = kept.guard.give_up();
+            kept.live = false;
             return Poll::Pending;
         }
         ready!(wait.poll(cx));
-        Poll::Ready(this.take_back())
+        kept.guard.take_back(*levels);
+        Poll::Ready(kept.take())
     }
 }
 

@@ -209,8 +209,10 @@ impl Lock {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
-    /// withdrawn either way, and a hand-off that reached it meanwhile goes
-    /// to the next waiter.
+    /// withdrawn either way. If the lock was handed to it just as it gave
+    /// up, the wait completes with it instead (`Ok`): nothing is lost, and
+    /// the caller decides (a cancelled unit drops the guard as it unwinds,
+    /// passing the lock on).
     ///
     /// # Panics
     /// Like [`acquire_blocking`](Lock::acquire_blocking).
@@ -396,12 +398,6 @@ pub struct LockGuard<'a> {
 }
 
 impl<'a> LockGuard<'a> {
-    /// A guard for a lock the caller already holds (handed over by a
-    /// condition wait, say).
-    pub(crate) fn assume_held(lock: &'a Lock) -> Self {
-        LockGuard { lock }
-    }
-
     /// The lock this guard holds.
     ///
     /// ```

@@ -281,11 +281,6 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     pub(crate) fn mutex(&self) -> &'a Mutex<T> {
         self.mutex
     }
-
-    /// A guard for a mutex the caller already holds.
-    pub(crate) fn assume_held(mutex: &'a Mutex<T>) -> Self {
-        MutexGuard { mutex }
-    }
 }
 
 // SAFETY: moving the guard to another thread moves access to `T` there, and

@@ -277,8 +277,10 @@ impl RLock {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
-    /// withdrawn either way, and a hand-off that reached it meanwhile goes
-    /// to the next waiter.
+    /// withdrawn either way. If the lock was handed to it just as it gave
+    /// up, the wait completes with it instead (`Ok`): nothing is lost, and
+    /// the caller decides (a cancelled unit drops the guard as it unwinds,
+    /// passing the lock on).
     ///
     /// ```
     /// use polysync::lowlevel::ThreadWaiter;
@@ -615,14 +617,15 @@ pub struct RLockGuard<'a> {
 
 impl<'a> RLockGuard<'a> {
     /// For a condition wait: gives up every level the owner holds (this
-    /// guard's and any others) and returns how many, to restore later.
+    /// guard's and any others) and returns how many, to restore later. The
+    /// guard itself is kept by the wait as a token (not dropped as a guard).
     ///
     /// # Panics
     /// If the current unit does not own the lock (the guard was moved to
     /// another unit): it would give the owner's levels away, including those
-    /// of guards the owner still uses. `self` then drops while unwinding,
-    /// releasing its one level.
-    pub(crate) fn release_all(self) -> usize {
+    /// of guards the owner still uses. The guard then drops with the wait
+    /// while unwinding, releasing its one level.
+    pub(crate) fn release_all_levels(&self) -> usize {
         let lock = self.lock;
         let me = current_unit().get();
         // Atomic with respect to a foreign release (see "Levels").
@@ -632,7 +635,6 @@ impl<'a> RLockGuard<'a> {
                  does not own the RLock (a guard moved to another unit cannot wait for it)"
             );
         }
-        std::mem::forget(self);
         let levels = lock.count.load(Ordering::Relaxed);
         lock.set_levels(me, 0);
         levels as usize

@@ -39,6 +39,21 @@ assert_impl_all!(BoundedSemaphore: Send, Sync, Debug);
 assert_impl_all!(BinarySemaphore: Send, Sync, Debug, Default);
 assert_impl_all!(Signal: Send, Sync, Debug, Default);
 
+// No poisoning and no half-changed state after a panic: the primitives
+// without user data are unwind-safe (as tokio's `Notify` and channels).
+assert_impl_all!(Lock: std::panic::UnwindSafe, std::panic::RefUnwindSafe);
+assert_impl_all!(Semaphore: std::panic::UnwindSafe, std::panic::RefUnwindSafe);
+assert_impl_all!(BoundedSemaphore: std::panic::RefUnwindSafe);
+assert_impl_all!(BinarySemaphore: std::panic::RefUnwindSafe);
+assert_impl_all!(Event: std::panic::UnwindSafe, std::panic::RefUnwindSafe);
+assert_impl_all!(Signal: std::panic::RefUnwindSafe);
+assert_impl_all!(polysync::REvent: std::panic::RefUnwindSafe);
+assert_impl_all!(polysync::CountdownEvent: std::panic::RefUnwindSafe);
+assert_impl_all!(polysync::Condition: std::panic::RefUnwindSafe);
+assert_impl_all!(polysync::RLock: std::panic::RefUnwindSafe);
+assert_impl_all!(polysync::Latch: std::panic::RefUnwindSafe);
+assert_impl_all!(polysync::Barrier: std::panic::RefUnwindSafe);
+
 // Mutex<T>: shareable iff T can be sent (like std::sync::Mutex).
 assert_impl_all!(Mutex<Cell<u8>>: Send, Sync);
 assert_impl_all!(Mutex<Vec<u8>>: Send, Sync);

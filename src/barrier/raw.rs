@@ -124,6 +124,12 @@ unsafe impl Send for RawBarrier {}
 // SAFETY: as above.
 unsafe impl Sync for RawBarrier {}
 
+// The tickets change only under the queue lock, by code that runs no user
+// code, so a panic elsewhere never leaves them half-changed (see
+// `WaitQueue`'s impls): barriers are unwind-safe, without poisoning.
+impl std::panic::UnwindSafe for RawBarrier {}
+impl std::panic::RefUnwindSafe for RawBarrier {}
+
 impl RawBarrier {
     const_fn! {
         pub(super) fn new(parties: usize) -> RawBarrier {

@@ -312,6 +312,56 @@ pub(crate) fn polled_task() -> Option<UnitId> {
         .flatten()
 }
 
+/// Runs `switch`, during which the current green unit is switched out (its
+/// stack suspended, the OS thread free to run other units), with this
+/// thread's record of the [`Identified`] future being polled set aside, and
+/// puts the record back when the unit resumes (on whichever thread it
+/// resumes on).
+///
+/// Without it, a green unit that suspends in the middle of an
+/// `Identified` future's poll (a blocking call, or a `block_on`, inside an
+/// identified future) would leave that task's identity on the thread, and
+/// the next unit to run there would pass for that task: two units with one
+/// identity. polysync's own blocking driver wraps every
+/// [`Waiter::wait`](crate::lowlevel::Waiter::wait) in it; a green backend
+/// wraps every other switch of its own (a `yield_now`, a `sleep`, its
+/// `block_on`).
+///
+/// ```
+/// use polysync::lowlevel::{current_task, identified, switching_out};
+/// futures_lite::future::block_on(identified(async {
+///     assert!(current_task().is_some());
+///     // As a scheduler sees the thread while this unit is switched out:
+///     switching_out(|| assert_eq!(current_task(), None));
+///     assert!(current_task().is_some()); // back when it resumes
+/// }));
+/// ```
+pub fn switching_out<R>(switch: impl FnOnce() -> R) -> R {
+    let mine = take_polled_task();
+    struct Resume(u64);
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            put_polled_task(self.0);
+        }
+    }
+    let _resume = Resume(mine);
+    switch()
+}
+
+/// Clears this thread's polled-task record and returns it. Never inlined:
+/// it runs right before a switch (see [`switching_out`]).
+#[inline(never)]
+fn take_polled_task() -> u64 {
+    TASK_ID.try_with(|cell| cell.replace(0)).unwrap_or(0)
+}
+
+/// Sets this thread's polled-task record. Never inlined: it runs right
+/// after a switch, maybe on another thread than before it.
+#[inline(never)]
+fn put_polled_task(id: u64) {
+    let _ = TASK_ID.try_with(|cell| cell.set(id));
+}
+
 /// Wraps a future so that it is an execution unit of its own, on any executor.
 ///
 /// An async task has no identity that works on every executor, and the

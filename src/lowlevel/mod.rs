@@ -29,7 +29,7 @@ pub use backend::{
 };
 pub(crate) use backend::{green_checkpoint, with_current_waiter};
 pub(crate) use identity::Owner;
-pub use identity::{Identified, UnitId, identified};
+pub use identity::{Identified, UnitId, identified, switching_out};
 pub use signal::{Signal, SignalError, SignalWait};
 pub use thread::ThreadWaiter;
 pub use waiter::{UnitCancelled, WaitError, WaitResult, Waiter, block_on, block_on_with};

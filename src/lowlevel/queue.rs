@@ -325,6 +325,16 @@ unsafe impl Send for WaitQueue {}
 // SAFETY: as above; all shared access goes through the atomic word and the lock.
 unsafe impl Sync for WaitQueue {}
 
+// A panic never leaves a queue half-changed where another thread could see
+// it: the list is only touched under the queue lock by code that runs no
+// user code (wakers are woken after unlocking), and a guard dropped while
+// unwinding publishes the word it holds. So a primitive made of a queue and
+// atomics stays usable after a panic anywhere else, with no poisoning, as
+// tokio's `Notify` and channels declare too. (Primitives that hold user data
+// in a cell, `Mutex<T>` or the queues' items, do not inherit this.)
+impl std::panic::UnwindSafe for WaitQueue {}
+impl std::panic::RefUnwindSafe for WaitQueue {}
+
 impl WaitQueue {
     const_fn! {
         pub(crate) fn new(user: u64) -> WaitQueue {

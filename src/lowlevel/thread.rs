@@ -67,13 +67,18 @@ per_thread! {
 }
 
 /// Records whether the node just queued by this thread is next in line.
-#[inline]
+/// Never inlined, like [`take_spin_hint`] (a green unit may resume on
+/// another thread: no cached thread-local address may outlive a switch).
+#[inline(never)]
 pub(crate) fn set_spin_hint(next_in_line: bool) {
     let _ = SPIN_HINT.try_with(|hint| hint.set(next_in_line));
 }
 
-/// Takes (and clears) the hint the last poll on this thread left.
-#[inline]
+/// Takes (and clears) the hint the last poll on this thread left. Never
+/// inlined: the blocking driver calls it after its waiter's `wait`, from
+/// which a green unit may resume on another OS thread, and LLVM may keep a
+/// thread-local's address across an inlined call (llvm/llvm-project#98479).
+#[inline(never)]
 pub(crate) fn take_spin_hint() -> bool {
     SPIN_HINT
         .try_with(|hint| hint.replace(false))

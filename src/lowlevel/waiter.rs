@@ -19,9 +19,11 @@ pub enum WaitResult {
 }
 
 /// Why a blocking wait given a [`Waiter`] (the `*_with` forms of every
-/// primitive) did not complete. Either way the wait was withdrawn cleanly:
-/// nothing that was handed to it is lost (a lock or permit that arrived is
-/// passed on, an item is given back).
+/// primitive) did not complete. Either way the wait was withdrawn cleanly,
+/// with nothing handed to it (an item to put is given back). A hand-off that
+/// landed just as the wait gave up is not an error: the wait then completes
+/// with it (`Ok`), and the caller owns it (a cancelled unit that unwinds
+/// drops it, which passes a lock or permit on).
 ///
 /// ```
 /// use polysync::lowlevel::{ThreadWaiter, WaitError};
@@ -239,7 +241,9 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
             return Ok(out);
         }
         waiter.next_in_line(next);
-        let woke = waiter.wait(deadline);
+        // The unit may switch out here: no identity of a task polled on
+        // this thread may stay behind for the next unit.
+        let woke = super::identity::switching_out(|| waiter.wait(deadline));
         super::checkpoint::note_waited();
         match woke {
             WaitResult::Woken => {}

@@ -109,6 +109,29 @@ fn elapsed() -> Elapsed {
     block_on(futures_lite::future::pending::<()>().timeout(Duration::ZERO)).unwrap_err()
 }
 
+/// In a may coroutine, a future runs under `polysync::lowlevel::block_on`,
+/// which parks the coroutine (not its worker) between polls; async-io's
+/// timer wakes it from its own thread.
+#[test]
+fn inside_a_may_coroutine() {
+    watchdog("inside a may coroutine", LIMIT, || {
+        may::config().set_workers(2).set_worker_pin(false);
+        polysync_may::install().unwrap();
+        may::go!(|| polysync::lowlevel::block_on(scenario(), None).unwrap())
+            .join()
+            .unwrap();
+    });
+}
+
+/// In a corosensei green thread, `polysync_corosensei::block_on` suspends
+/// the green thread between polls; the hub sleeps until the timer wakes it.
+#[test]
+fn inside_a_corosensei_green_thread() {
+    watchdog("inside a green thread", LIMIT, || {
+        polysync_corosensei::run(|| polysync_corosensei::block_on(scenario()));
+    });
+}
+
 #[test]
 fn under_futures_lite_block_on() {
     watchdog("futures_lite", LIMIT, || block_on(scenario()));

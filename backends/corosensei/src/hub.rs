@@ -221,7 +221,9 @@ impl TaskCtx {
         // we run on that very coroutine, on the thread that resumed it: the
         // one place where `suspend` may be called (`Yielder` is `!Sync` and
         // belongs to its coroutine).
-        unsafe { (*yielder).suspend(()) }
+        // While it is switched out, no task identity it was polling may
+        // stay on the thread for the next green thread.
+        polysync::lowlevel::switching_out(|| unsafe { (*yielder).suspend(()) })
     }
 
     /// The green wait: arms a timer on the hub's heap for `deadline`,

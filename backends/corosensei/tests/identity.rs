@@ -106,3 +106,43 @@ fn an_rlock_between_green_threads_threads_and_tokio_tasks() {
         assert!(!rlock.locked());
     });
 }
+
+/// A green thread that suspends in the middle of an `identified` future's
+/// poll (a blocking call inside it) must not leave that task's identity on
+/// the hub's thread: the next green thread is itself, not the task.
+#[test]
+fn a_task_identity_does_not_leak_to_the_next_green_thread() {
+    use polysync::lowlevel::{current_task, current_unit, identified};
+    watchdog("identity across a switch", || {
+        polysync_corosensei::run(|| {
+            let sem = Arc::new(polysync::Semaphore::new(0));
+            let task_id = Arc::new(std::sync::Mutex::new(None));
+            let a = {
+                let (sem, task_id) = (sem.clone(), task_id.clone());
+                polysync_corosensei::spawn(move || {
+                    polysync_corosensei::block_on(identified(async move {
+                        *task_id.lock().unwrap() = current_task();
+                        // Suspends this green thread inside the poll.
+                        sem.acquire_blocking().forget();
+                        current_task()
+                    }))
+                })
+            };
+            let b = {
+                let (sem, task_id) = (sem.clone(), task_id.clone());
+                polysync_corosensei::spawn(move || {
+                    let seen = (current_task(), current_unit());
+                    let own = polysync_corosensei::current_unit();
+                    let task = task_id.lock().unwrap().expect("A ran first");
+                    sem.release(1);
+                    (seen, own, task)
+                })
+            };
+            let ((task_seen, unit_seen), own, task) = b.join().unwrap();
+            assert_eq!(task_seen, None, "B is not inside A's task");
+            assert_eq!(Some(unit_seen), own, "B is its own green thread");
+            assert_ne!(unit_seen, task);
+            assert_eq!(a.join().unwrap(), Some(task), "A is the task again");
+        });
+    });
+}

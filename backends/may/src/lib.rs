@@ -1,0 +1,656 @@
+//! # polysync-may
+//!
+//! The [may] backend of [polysync]: after [`install()`], every blocking call
+//! of every polysync primitive and queue (`*_blocking`, `try_*_for`,
+//! `try_*_until`) made inside a may coroutine parks **the coroutine**, never
+//! the worker thread that carries it. The other coroutines of that worker
+//! keep running, and the wake may come from anywhere: an OS thread, an async
+//! task on any executor (tokio, smol, ...), or another coroutine.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! // The host configures may (a library must not): two workers, not pinned.
+//! may::config().set_workers(2).set_worker_pin(false);
+//! polysync_may::install().unwrap(); // once, at start-up; idempotent
+//!
+//! let queue = Arc::new(polysync::Queue::bounded(4));
+//! let consumer = {
+//!     let queue = queue.clone();
+//!     // `go!` hides an `unsafe` spawn (may's coroutines may not touch
+//!     // thread-locals safely): see may's documentation.
+//!     may::go!(move || {
+//!         let mut sum = 0;
+//!         while let Ok(n) = queue.get_blocking() {
+//!             sum += n; // the coroutine, not its worker, waits here
+//!         }
+//!         sum
+//!     })
+//! };
+//! // An OS thread feeds it.
+//! for n in 1..=100 {
+//!     queue.put_blocking(n).unwrap();
+//! }
+//! queue.close();
+//! assert_eq!(consumer.join().unwrap(), 5050);
+//! ```
+//!
+//! # What changes, where
+//!
+//! | caller (after `install()`) | blocking calls wait by | identity ([`current_unit`](polysync::lowlevel::current_unit)) |
+//! |---|---|---|
+//! | a may coroutine (also one resumed on another worker, or on may's timer thread) | parking the coroutine ([`MayWaiter`]) | the coroutine's own, allocated once per coroutine ([`coroutine_unit`]) |
+//! | an OS thread, a tokio worker, ... | as before (the thread parks) | as before |
+//!
+//! Each coroutine is an execution unit of its own: reentrant primitives
+//! ([`RLock`](polysync::RLock), [`RMutex`](polysync::RMutex)) and capacity
+//! limiters recognise it as their owner or borrower, wherever it runs;
+//! two coroutines that share a worker thread never share an identity.
+//!
+//! # Timeouts
+//!
+//! A timed wait (`try_*_for`, `try_*_until`, or a deadline given to a
+//! `*_with` form) sleeps on may's own timer. may keeps timeouts in whole
+//! milliseconds, truncated, and reads 0 as "none", so the waiter rounds the
+//! remaining time **up** (a 0.3 ms wait sleeps 1 ms) and polysync re-checks
+//! the deadline after every return. A coroutine whose park timed out is
+//! resumed on may's timer thread; the waiter yields back to a worker before
+//! it returns, so no polysync code (and none of yours) runs on that thread.
+//!
+//! # Cancellation
+//!
+//! A coroutine cancelled with may's `Coroutine::cancel` while it waits in a
+//! polysync primitive gives the wait up cleanly: the wait is withdrawn, and
+//! anything already handed to it is passed on (a lock to the next waiter, an
+//! item back into the queue): nothing is lost. Then:
+//!
+//! - the plain blocking forms re-raise may's cancellation
+//!   ([`may::coroutine::trigger_cancel_panic`]), so the coroutine unwinds as
+//!   may expects (its `join()` reports the cancel);
+//! - the `*_with` forms, given a [`MayWaiter`], return
+//!   [`WaitError::Cancelled`](polysync::lowlevel::WaitError::Cancelled)
+//!   (a put gives its item back in
+//!   [`PutError::Cancelled`](polysync::queue::PutError::Cancelled)); the
+//!   coroutine stays cancelled, and may unwinds it at its next park or yield.
+//!
+//! A cancel that arrives while the coroutine does not wait in polysync takes
+//! effect at its next may park or yield, as always with may.
+//!
+//! # Costs
+//!
+//! A wait allocates nothing: each coroutine's waiter (a may
+//! [`Blocker`]) is made once, on its first wait, and
+//! kept in a `coroutine_local!` with its identity; its [`Waker`]
+//! is a reference count on it. A wake only puts the coroutine back on a may
+//! run queue; it never runs the coroutine inline on the waking thread. (A
+//! *timed* wait registers a node with may's timer, which may allocates.) A
+//! coroutine waiter never spins ([`Waiter::spins`] is `false`): spinning
+//! would hold the worker its siblings run on.
+//!
+//! # `unsafe`
+//!
+//! The crate has one `unsafe` item, the `unsafe impl GreenBackend` (its
+//! contract is about unique identities; see [`MayBackend`]). Spawning a may
+//! coroutine is `unsafe` in may (`may::coroutine::spawn`: thread-locals and
+//! stack size); the `go!` macro used in these examples hides that `unsafe`,
+//! which may's authors consider intentional. This crate spawns nothing.
+
+#![deny(missing_docs)]
+
+use may::coroutine::ParkError;
+use may::sync::Blocker;
+use polysync::lowlevel::{
+    GreenBackend, RegistryFull, UnitId, WaitResult, Waiter, register_backend,
+};
+use std::cell::OnceCell;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// The longest single park; a longer wait parks again after it (polysync
+/// re-checks the deadline after every return). About 49 days.
+const MAX_PARK_MS: u64 = u32::MAX as u64;
+
+/// The part of a coroutine's waiter that wakers point to: a may
+/// [`Blocker`] made inside the coroutine, with may's cancellation reported
+/// as a result (`ignore_cancel`) instead of a panic inside the park.
+///
+/// Only the coroutine that made it parks on it (may's rule for a
+/// `Blocker`); anyone may unpark it, from any thread.
+struct Parker {
+    blocker: Blocker,
+}
+
+impl Wake for Parker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // A coroutine `Blocker` puts the coroutine on a run queue (the
+        // waking worker's, or a global one from any other thread); it never
+        // resumes it here. A wake before the park is kept as a permit.
+        self.blocker.unpark();
+    }
+}
+
+impl Parker {
+    /// Must be called inside the coroutine that will park on it.
+    fn new() -> Arc<Parker> {
+        debug_assert!(may::coroutine::is_coroutine());
+        Arc::new(Parker {
+            blocker: Blocker::new(true),
+        })
+    }
+
+    /// One wait of the current coroutine on this parker, until a wake,
+    /// `deadline` or a cancellation. May return `Woken` spuriously (a stale
+    /// permit, a timer that fired a little early).
+    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
+        let timeout = match deadline {
+            None => None,
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(park_timeout(left)),
+                _ => return WaitResult::TimedOut,
+            },
+        };
+        match park(&self.blocker, timeout) {
+            Ok(()) => WaitResult::Woken,
+            Err(ParkError::Canceled) => WaitResult::Cancelled,
+            Err(ParkError::Timeout) => {
+                // may resumed us on its timer thread: get back to a worker
+                // before anything else runs here.
+                if leave_timer_thread().is_err() {
+                    return WaitResult::Cancelled;
+                }
+                match deadline {
+                    Some(deadline) if Instant::now() < deadline => WaitResult::Woken,
+                    _ => WaitResult::TimedOut,
+                }
+            }
+        }
+    }
+}
+
+/// What to give may's park for `left` (nonzero): whole milliseconds rounded
+/// up (may truncates and reads 0 as "no timeout"), at least 1, at most
+/// [`MAX_PARK_MS`].
+fn park_timeout(left: Duration) -> Duration {
+    let whole = left.as_millis();
+    let ms = if left.subsec_nanos() % 1_000_000 == 0 {
+        whole
+    } else {
+        whole + 1
+    };
+    let ms = u64::try_from(ms)
+        .unwrap_or(MAX_PARK_MS)
+        .clamp(1, MAX_PARK_MS);
+    Duration::from_millis(ms)
+}
+
+// may's functions are `#[inline]` and read thread-locals (generator's
+// current context) on both sides of a stack switch. The calls below stay out
+// of line so that no thread-local address computed before a park is reused
+// after it, when the coroutine may run on another thread
+// (llvm/llvm-project#98479).
+
+/// Parks the current coroutine on `blocker`.
+///
+/// A `Blocker::new(true)` reports may's cancellation as
+/// `Err(ParkError::Canceled)`, but may's `Park::park_timeout` can still
+/// raise it as a panic: before it parks, it waits with `yield_now` (a
+/// cancel point) while its previous subscription is still being processed.
+/// That panic is caught here and reported like the other, so the wait is
+/// withdrawn cleanly in every case.
+#[inline(never)]
+fn park(blocker: &Blocker, timeout: Option<Duration>) -> Result<(), ParkError> {
+    let parked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| blocker.park(timeout)));
+    parked.unwrap_or_else(|payload| match payload.downcast_ref::<generator::Error>() {
+        Some(generator::Error::Cancel) => Err(ParkError::Canceled),
+        _ => std::panic::resume_unwind(payload),
+    })
+}
+
+/// Yields once, which moves a coroutine that a timer resumed on may's timer
+/// thread back to a worker's run queue. `Err` if the yield found the
+/// coroutine cancelled (may raises that as a panic at a yield; it is caught
+/// here and re-raised by [`Waiter::cancelled`] once the wait is withdrawn).
+#[inline(never)]
+fn leave_timer_thread() -> Result<(), ()> {
+    std::panic::catch_unwind(may::coroutine::yield_now).or_else(|payload| {
+        match payload.downcast_ref::<generator::Error>() {
+            Some(generator::Error::Cancel) => Err(()),
+            _ => std::panic::resume_unwind(payload),
+        }
+    })
+}
+
+/// Whether the caller runs inside a may coroutine.
+#[inline(never)]
+fn in_coroutine() -> bool {
+    may::coroutine::is_coroutine()
+}
+
+/// What polysync keeps with each coroutine.
+struct Unit {
+    /// Allocated once, when the coroutine first asks; never given to
+    /// another unit.
+    id: UnitId,
+    /// Made on the coroutine's first wait.
+    parker: OnceCell<Arc<Parker>>,
+}
+
+impl Unit {
+    fn new() -> Unit {
+        Unit {
+            id: UnitId::allocate(),
+            parker: OnceCell::new(),
+        }
+    }
+
+    fn parker(&self) -> &Arc<Parker> {
+        self.parker.get_or_init(Parker::new)
+    }
+}
+
+impl Drop for Unit {
+    /// The coroutine has ended: retire its parker instead of dropping it
+    /// here. may drops a coroutine's local storage on the thread that ran
+    /// it to completion, and that can be *inside* may's own subscription to
+    /// this very parker (a wake that landed as the coroutine parked makes
+    /// may resume it inline, from the park's `subscribe`, and the coroutine
+    /// may then run to its end). Dropping the `Blocker` there would spin
+    /// forever in may's `Park::drop`, which waits for that subscription to
+    /// finish (`wait_kernel`) with thread yields: a worker lost for good.
+    /// So the parker goes to a graveyard, and the parkers retired before it
+    /// are dropped now: their coroutines ended earlier, so whichever thread
+    /// ran them has left (or, on another thread, is about to leave) their
+    /// subscriptions.
+    fn drop(&mut self) {
+        if let Some(parker) = self.parker.take() {
+            retire(parker);
+        }
+    }
+}
+
+/// Parkers of ended coroutines, dropped one retirement later (see
+/// [`Unit`]'s `Drop`).
+static RETIRED: std::sync::Mutex<Vec<Arc<Parker>>> = std::sync::Mutex::new(Vec::new());
+
+fn retire(parker: Arc<Parker>) {
+    let earlier = {
+        let mut retired = RETIRED.lock().unwrap_or_else(|e| e.into_inner());
+        let earlier = std::mem::take(&mut *retired);
+        retired.push(parker);
+        earlier
+    };
+    drop(earlier); // outside the lock
+}
+
+may::coroutine_local!(static UNIT: Unit = Unit::new());
+
+/// Runs `f` with the current coroutine's [`Unit`]. The caller must be in a
+/// coroutine (outside one, may falls back to a per-thread map, which would
+/// give every plain thread a second identity).
+#[inline(never)]
+fn with_unit<R>(f: impl FnOnce(&Unit) -> R) -> R {
+    debug_assert!(may::coroutine::is_coroutine());
+    // The `Unit` lives in the coroutine's own local map (boxed, for the
+    // coroutine's life), not in a thread-local: the reference stays valid
+    // across parks and migrations.
+    UNIT.with(f)
+}
+
+/// The waiter handed to polysync's blocking forms: the current coroutine's
+/// parker, known to be its own.
+struct Current<'a>(&'a Arc<Parker>);
+
+impl Waiter for Current<'_> {
+    fn waker(&self) -> Waker {
+        Waker::from(self.0.clone())
+    }
+
+    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
+        self.0.wait(deadline)
+    }
+
+    fn cancelled(&self) -> ! {
+        may::coroutine::trigger_cancel_panic()
+    }
+
+    fn checkpoint(&self) {
+        checkpoint();
+    }
+}
+
+/// A may coroutine's checkpoint: `may::coroutine::yield_now`, which lets
+/// the worker's other coroutines run and is may's cancel point (a cancelled
+/// coroutine unwinds here, dropping what the call returned: a lock it took
+/// is released, an item it got is dropped).
+#[inline(never)]
+fn checkpoint() {
+    may::coroutine::yield_now();
+}
+
+/// The [`Waiter`] of a may coroutine, for code that names its waiter: the
+/// `*_with` forms of polysync's primitives (`Lock::acquire_with`,
+/// `Queue::put_with`, ...) and generic library code over `W: Waiter`.
+///
+/// [`install()`] is not needed for it: the plain blocking forms find the
+/// same waiter through the registry once installed, and a `MayWaiter` works
+/// without. Each coroutine has one, made on first use and then reused (no
+/// allocation per wait); [`MayWaiter::current`] hands out a handle to it.
+///
+/// A wait on it parks the coroutine (never its worker thread), times out on
+/// may's timers, and reports a may cancellation as
+/// [`WaitResult::Cancelled`]: a `*_with` call then withdraws and returns
+/// [`WaitError::Cancelled`](polysync::lowlevel::WaitError::Cancelled)
+/// instead of unwinding.
+///
+/// It is neither `Send` nor `Sync`, and only the coroutine that got it may
+/// wait on it: a wait from anywhere else panics.
+///
+/// ```
+/// use polysync::lowlevel::WaitError;
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+///
+/// may::config().set_workers(2).set_worker_pin(false);
+///
+/// let lock = Arc::new(polysync::Lock::new());
+/// let held = lock.acquire_blocking(); // this thread holds it
+/// let co = {
+///     let lock = lock.clone();
+///     may::go!(move || {
+///         let waiter = polysync_may::MayWaiter::current();
+///         let soon = Some(Instant::now() + Duration::from_millis(5));
+///         assert_eq!(lock.acquire_with(&waiter, soon).unwrap_err(), WaitError::TimedOut);
+///         let guard = lock.acquire_with(&waiter, None).unwrap(); // parks the coroutine
+///         drop(guard);
+///     })
+/// };
+/// std::thread::sleep(Duration::from_millis(20));
+/// drop(held);
+/// co.join().unwrap();
+/// assert!(!lock.locked());
+/// ```
+pub struct MayWaiter {
+    parker: Arc<Parker>,
+    /// Neither `Send` nor `Sync`: it belongs to one coroutine.
+    _coroutine: PhantomData<*const ()>,
+}
+
+impl MayWaiter {
+    /// The current coroutine's waiter.
+    ///
+    /// # Panics
+    /// Outside a may coroutine (use [`MayWaiter::try_current`] to ask).
+    ///
+    /// ```
+    /// may::config().set_workers(1).set_worker_pin(false);
+    /// may::go!(|| {
+    ///     let waiter = polysync_may::MayWaiter::current();
+    ///     let sem = polysync::Semaphore::new(1);
+    ///     sem.acquire_with(&waiter, None).unwrap().forget();
+    ///     assert_eq!(sem.value(), 0);
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// ```
+    pub fn current() -> MayWaiter {
+        MayWaiter::try_current()
+            .expect("polysync-may: MayWaiter::current() called outside a may coroutine")
+    }
+
+    /// The current coroutine's waiter, or `None` outside a may coroutine.
+    ///
+    /// ```
+    /// assert!(polysync_may::MayWaiter::try_current().is_none()); // a plain thread
+    /// may::config().set_workers(1).set_worker_pin(false);
+    /// let inside = may::go!(|| polysync_may::MayWaiter::try_current().is_some());
+    /// assert!(inside.join().unwrap());
+    /// ```
+    pub fn try_current() -> Option<MayWaiter> {
+        if !in_coroutine() {
+            return None;
+        }
+        Some(MayWaiter {
+            parker: with_unit(|unit| unit.parker().clone()),
+            _coroutine: PhantomData,
+        })
+    }
+
+    /// Panics unless the caller is the coroutine this waiter belongs to.
+    fn check_owner(&self) {
+        let own = in_coroutine() && with_unit(|unit| Arc::ptr_eq(unit.parker(), &self.parker));
+        assert!(
+            own,
+            "polysync-may: a MayWaiter waits only in the coroutine that got it"
+        );
+    }
+}
+
+impl std::fmt::Debug for MayWaiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MayWaiter").finish_non_exhaustive()
+    }
+}
+
+impl Waiter for MayWaiter {
+    /// A waker that puts this coroutine back on a may run queue, from any
+    /// thread (it never runs the coroutine inline). A wake that arrives
+    /// before [`wait`](Waiter::wait) is kept.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{WaitResult, Waiter};
+    /// may::config().set_workers(1).set_worker_pin(false);
+    /// may::go!(|| {
+    ///     let w = polysync_may::MayWaiter::current();
+    ///     let waker = w.waker();
+    ///     std::thread::spawn(move || waker.wake()).join().unwrap();
+    ///     assert_eq!(w.wait(None), WaitResult::Woken); // the wake was kept
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// ```
+    fn waker(&self) -> Waker {
+        Waker::from(self.parker.clone())
+    }
+
+    /// Parks the coroutine until a wake, `deadline` (on may's timer, rounded
+    /// up to whole milliseconds) or a may cancellation. May return `Woken`
+    /// spuriously.
+    ///
+    /// # Panics
+    /// If the caller is not the coroutine that got this waiter.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{WaitResult, Waiter};
+    /// use std::time::{Duration, Instant};
+    /// may::config().set_workers(1).set_worker_pin(false);
+    /// may::go!(|| {
+    ///     let w = polysync_may::MayWaiter::current();
+    ///     let deadline = Instant::now() + Duration::from_micros(300);
+    ///     while w.wait(Some(deadline)) != WaitResult::TimedOut {}
+    ///     assert!(Instant::now() >= deadline);
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// ```
+    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
+        self.check_owner();
+        self.parker.wait(deadline)
+    }
+
+    /// Re-raises may's cancellation
+    /// ([`may::coroutine::trigger_cancel_panic`]): the coroutine unwinds as
+    /// may expects of a cancelled coroutine. polysync calls it only from a
+    /// plain blocking form, after the wait was withdrawn.
+    ///
+    /// ```
+    /// use polysync::lowlevel::Waiter;
+    /// may::config().set_workers(1).set_worker_pin(false);
+    /// let co = may::go!(|| {
+    ///     polysync_may::MayWaiter::current().cancelled();
+    /// });
+    /// assert!(co.join().is_err()); // unwound with may's cancel payload
+    /// ```
+    fn cancelled(&self) -> ! {
+        may::coroutine::trigger_cancel_panic()
+    }
+
+    /// A checkpoint: `may::coroutine::yield_now` (see
+    /// [`polysync::lowlevel::checkpoint`]); also may's cancel point.
+    ///
+    /// ```
+    /// use polysync::lowlevel::Waiter;
+    /// may::config().set_workers(1).set_worker_pin(false);
+    /// may::go!(|| polysync_may::MayWaiter::current().checkpoint()).join().unwrap();
+    /// ```
+    fn checkpoint(&self) {
+        checkpoint();
+    }
+}
+
+/// The [`GreenBackend`] for may coroutines: claims the caller when it runs
+/// inside a may coroutine, with the coroutine's [`MayWaiter`] and its own
+/// identity. [`install()`] registers it; register it yourself with
+/// [`register_backend`] only to control the order in which backends are
+/// asked.
+///
+/// ```
+/// use polysync::lowlevel::GreenBackend;
+/// use polysync_may::MayBackend;
+///
+/// assert_eq!(MayBackend.name(), "may");
+/// assert_eq!(MayBackend.current_unit(), None); // a plain thread
+/// may::config().set_workers(1).set_worker_pin(false);
+/// let id = may::go!(|| MayBackend.current_unit()).join().unwrap();
+/// assert!(id.is_some());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct MayBackend;
+
+// SAFETY: `current_unit` answers `Some` only inside a may coroutine, with
+// the identity kept in that coroutine's own `coroutine_local!` storage: one
+// `UnitId::allocate()` per coroutine, made on its first question and kept
+// for its whole life (the storage moves with the coroutine between workers
+// and the timer thread, and is dropped only when the coroutine ends). may
+// gives every spawned coroutine fresh local storage (also when it reuses a
+// pooled stack), so no identity is ever seen by two coroutines, and an
+// allocated identity is never any other unit's (threads, tasks and other
+// backends' units get their own allocations or the task half).
+#[allow(unsafe_code)]
+unsafe impl GreenBackend for MayBackend {
+    fn name(&self) -> &'static str {
+        "may"
+    }
+
+    fn with_waiter(&self, f: &mut dyn FnMut(&dyn Waiter)) -> bool {
+        if !in_coroutine() {
+            return false;
+        }
+        with_unit(|unit| f(&Current(unit.parker())));
+        true
+    }
+
+    #[inline]
+    fn current_unit(&self) -> Option<UnitId> {
+        coroutine_unit()
+    }
+
+    /// On: a blocking call that did not have to wait yields the coroutine
+    /// (`may::coroutine::yield_now`, also may's cancel point), so that a
+    /// coroutine that takes uncontended primitives in a loop lets the
+    /// others of its worker run. `POLYSYNC_MAY_CHECKPOINTS=0` turns it off.
+    fn checkpoints_by_default(&self) -> bool {
+        true
+    }
+}
+
+static BACKEND: MayBackend = MayBackend;
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Registers [`MayBackend`] for the whole process: from then on, blocking
+/// calls of polysync made inside a may coroutine park the coroutine, and
+/// each coroutine is an execution unit of its own. Idempotent: call it as
+/// often as you like, from any thread; only the first call registers. It
+/// does not configure may (workers, pinning, stack size stay the host's
+/// choice) and starts nothing.
+///
+/// # Errors
+/// [`RegistryFull`] when every green-backend slot of polysync is taken by
+/// other backends (nothing is registered then).
+///
+/// ```
+/// polysync_may::install().unwrap();
+/// polysync_may::install().unwrap(); // no-op
+/// assert!(polysync_may::is_installed());
+/// assert!(polysync::lowlevel::registered_backends().any(|name| name == "may"));
+/// ```
+pub fn install() -> Result<(), RegistryFull> {
+    register_backend(&BACKEND)?;
+    INSTALLED.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Whether [`install()`] has succeeded in this process.
+///
+/// ```
+/// polysync_may::install().unwrap();
+/// assert!(polysync_may::is_installed());
+/// ```
+pub fn is_installed() -> bool {
+    INSTALLED.load(Ordering::Acquire)
+}
+
+/// The identity of the calling may coroutine, or `None` outside one. It is
+/// what [`MayBackend`] reports (installed or not): the same for the
+/// coroutine's whole life, on whichever worker it runs, and never another
+/// unit's.
+///
+/// ```
+/// assert_eq!(polysync_may::coroutine_unit(), None); // a plain thread
+/// may::config().set_workers(2).set_worker_pin(false);
+/// let (a, b) = may::go!(|| {
+///     let before = polysync_may::coroutine_unit();
+///     may::coroutine::yield_now(); // may resume on another worker
+///     (before, polysync_may::coroutine_unit())
+/// })
+/// .join()
+/// .unwrap();
+/// assert!(a.is_some());
+/// assert_eq!(a, b);
+/// ```
+#[inline]
+pub fn coroutine_unit() -> Option<UnitId> {
+    if !in_coroutine() {
+        return None;
+    }
+    Some(with_unit(|unit| unit.id))
+}
+
+/// The README's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_PARK_MS, park_timeout};
+    use std::time::Duration;
+
+    #[test]
+    fn timeouts_round_up_to_whole_milliseconds() {
+        let ms = Duration::from_millis;
+        assert_eq!(park_timeout(Duration::from_nanos(1)), ms(1));
+        assert_eq!(park_timeout(Duration::from_micros(300)), ms(1));
+        assert_eq!(park_timeout(ms(1)), ms(1));
+        assert_eq!(park_timeout(Duration::from_micros(1_001)), ms(2));
+        assert_eq!(park_timeout(Duration::from_micros(99_900)), ms(100));
+        assert_eq!(park_timeout(ms(250)), ms(250));
+        assert_eq!(park_timeout(Duration::MAX), ms(MAX_PARK_MS));
+    }
+}
