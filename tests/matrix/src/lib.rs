@@ -85,7 +85,7 @@ impl World {
         World::TokioMt,
         World::FuturesLite,
         World::Corosensei,
-        // World::May: once polysync-may is merged.
+        World::May,
     ];
 
     /// The world's name in cell names (`tokio-mt`, ...).
@@ -216,13 +216,14 @@ impl Ctx {
     }
 }
 
-// may's API (filled in once polysync-may is in the workspace).
 fn may_yield() {
-    unimplemented!("may world")
+    may::coroutine::yield_now();
 }
 
-fn may_sleep(_d: Duration) {
-    unimplemented!("may world")
+/// may keeps whole milliseconds, truncated, 0 meaning "forever": callers
+/// pass at least 1 ms.
+fn may_sleep(d: Duration) {
+    may::coroutine::sleep(d);
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -241,6 +242,10 @@ fn runtimes() -> &'static Runtimes {
     static RUNTIMES: OnceLock<Runtimes> = OnceLock::new();
     RUNTIMES.get_or_init(|| {
         polysync_tokio::install().expect("polysync_tokio::install");
+        // may reads its configuration at the first spawn: 2 workers, not
+        // pinned (the cores are shared with the other worlds and builds).
+        may::config().set_workers(2).set_worker_pin(false);
+        polysync_may::install().expect("polysync_may::install");
 
         let ct = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -360,8 +365,11 @@ fn launch(
     }
 }
 
-fn launch_may(_job: Job) {
-    unimplemented!("may world")
+fn launch_may(job: Job) {
+    // `go!` hides may's `unsafe` spawn (thread-locals and stack size; the
+    // participants keep no thread-local borrow across a wait). Dropping the
+    // handle detaches the coroutine.
+    drop(may::go!(job));
 }
 
 /// Which side of the cell a participant is on.

@@ -276,17 +276,6 @@ struct Tickets {
     consumed: u64,
 }
 
-/// `cond.wait(g)` boxed as a `dyn Future + Send`. Awaiting `cond.wait(g)`
-/// directly in an `async` block makes the block fail to be `Send` (rustc:
-/// "implementation of `condition::sealed::Guard` is not general enough"),
-/// so it could not be spawned on a multi-thread runtime; see the report.
-fn send_wait<'a, T: Send>(
-    cond: &'a Condition,
-    g: polysync::MutexGuard<'a, T>,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = polysync::MutexGuard<'a, T>> + Send + 'a>> {
-    Box::pin(cond.wait(g))
-}
-
 fn condition_scenario(cell: &mut Cell) {
     let state = Arc::new((Mutex::new(Tickets::default()), Condition::new()));
     let consumed = Arc::new(AtomicUsize::new(0));
@@ -301,7 +290,7 @@ fn condition_scenario(cell: &mut Cell) {
             };
             while g.tickets == 0 {
                 g = if ctx.is_async() {
-                    send_wait(cond, g).await
+                    cond.wait(g).await
                 } else if i % 2 == 0 {
                     cond.wait_blocking(g)
                 } else {
