@@ -698,7 +698,8 @@ fn queue() {
 // Cancellation: a waiter (A) that times out, or whose future is dropped,
 // right as it is handed a lock / permit / item passes it on: the waiter
 // queued behind it (B) gets it, or the item is back in the queue. Each
-// (primitive, variant) is a trio A, B, notifier of its own, all at once.
+// (primitive, variant) is a trio A, B, notifier of its own, all at once;
+// one scenario per primitive.
 
 /// How the timed waiter gives up.
 #[derive(Clone, Copy, Debug)]
@@ -773,7 +774,7 @@ async fn poll_once_then_drop<F: std::future::Future>(
     None // `fut` is dropped here, handed whatever it was handed
 }
 
-fn cancel_lock(cell: &mut Cell, n: usize, variant: Variant) {
+fn cancel_lock_trio(cell: &mut Cell, n: usize, variant: Variant) {
     let lock = Arc::new(Lock::new());
     let trio = Trio::new();
     let async_drop = matches!(variant, Variant::DropHanded) && cell.waiter_world().is_async();
@@ -838,7 +839,7 @@ fn cancel_lock(cell: &mut Cell, n: usize, variant: Variant) {
     });
 }
 
-fn cancel_semaphore(cell: &mut Cell, n: usize, variant: Variant) {
+fn cancel_semaphore_trio(cell: &mut Cell, n: usize, variant: Variant) {
     let sem = Arc::new(Semaphore::new(0));
     let trio = Trio::new();
     let async_drop = matches!(variant, Variant::DropHanded) && cell.waiter_world().is_async();
@@ -905,7 +906,7 @@ fn cancel_semaphore(cell: &mut Cell, n: usize, variant: Variant) {
     });
 }
 
-fn cancel_queue(cell: &mut Cell, n: usize, variant: Variant) {
+fn cancel_queue_trio(cell: &mut Cell, n: usize, variant: Variant) {
     const ITEM: u64 = 7;
     let queue = Arc::new(Queue::<u64>::unbounded());
     let trio = Trio::new();
@@ -984,15 +985,35 @@ fn cancel_queue(cell: &mut Cell, n: usize, variant: Variant) {
     });
 }
 
-fn cancel_scenario(cell: &mut Cell) {
+fn cancel_lock_scenario(cell: &mut Cell) {
     for (n, &variant) in VARIANTS.iter().enumerate() {
-        cancel_lock(cell, n, variant);
-        cancel_semaphore(cell, n, variant);
-        cancel_queue(cell, n, variant);
+        cancel_lock_trio(cell, n, variant);
+    }
+}
+
+fn cancel_semaphore_scenario(cell: &mut Cell) {
+    for (n, &variant) in VARIANTS.iter().enumerate() {
+        cancel_semaphore_trio(cell, n, variant);
+    }
+}
+
+fn cancel_queue_scenario(cell: &mut Cell) {
+    for (n, &variant) in VARIANTS.iter().enumerate() {
+        cancel_queue_trio(cell, n, variant);
     }
 }
 
 #[test]
-fn cancel() {
-    run_matrix("cancel", cancel_scenario);
+fn cancel_lock() {
+    run_matrix("cancel-lock", cancel_lock_scenario);
+}
+
+#[test]
+fn cancel_semaphore() {
+    run_matrix("cancel-semaphore", cancel_semaphore_scenario);
+}
+
+#[test]
+fn cancel_queue() {
+    run_matrix("cancel-queue", cancel_queue_scenario);
 }
