@@ -320,6 +320,31 @@ fn run_blocking(label: &str, mut fut: BoxFuture) {
     }
 }
 
+/// Checks that a participant runs where its world says (so a cell never
+/// passes by running both sides in the same place by mistake).
+fn assert_in_world(world: World, label: &str) {
+    let green = polysync_corosensei::in_green_thread();
+    let coroutine = may::coroutine::is_coroutine();
+    let flavor = tokio::runtime::Handle::try_current()
+        .ok()
+        .map(|h| h.runtime_flavor());
+    let thread = thread::current();
+    let name = thread.name().unwrap_or("");
+    let ok = match world {
+        World::Thread => !green && !coroutine && flavor.is_none() && name == "matrix-participant",
+        World::TokioCt => flavor == Some(tokio::runtime::RuntimeFlavor::CurrentThread),
+        World::TokioMt => flavor == Some(tokio::runtime::RuntimeFlavor::MultiThread),
+        World::FuturesLite => flavor.is_none() && name == "matrix-futures-lite",
+        World::Corosensei => green && !coroutine,
+        World::May => coroutine && !green,
+    };
+    assert!(
+        ok,
+        "{label}: not in its world (green thread: {green}, may coroutine: {coroutine}, \
+         tokio runtime: {flavor:?}, thread {name:?})"
+    );
+}
+
 /// Starts one participant in `world`; its outcome goes to `done`.
 fn launch(
     world: World,
@@ -331,7 +356,12 @@ fn launch(
     let rt = runtimes();
     if world.is_async() {
         let task = async move {
-            let out = AssertUnwindSafe(fut).catch_unwind().await;
+            let out = AssertUnwindSafe(async {
+                assert_in_world(world, &label);
+                fut.await
+            })
+            .catch_unwind()
+            .await;
             let _ = done.send((index, out.map_err(panic_message)));
         };
         match world {
@@ -345,7 +375,10 @@ fn launch(
         return;
     }
     let job: Job = Box::new(move || {
-        let out = catch_unwind(AssertUnwindSafe(|| run_blocking(&label, fut)));
+        let out = catch_unwind(AssertUnwindSafe(|| {
+            assert_in_world(world, &label);
+            run_blocking(&label, fut)
+        }));
         let _ = done.send((index, out.map_err(panic_message)));
     });
     match world {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// How many participants queue on the waiting side (most scenarios).
 const WAITERS: usize = 3;
 /// How many more contended rounds each participant makes after the hand-off.
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 8;
 
 /// Counts how many participants are inside a section at once, and a
 /// counter incremented non-atomically (read, pause, write) inside it: with
@@ -464,7 +464,11 @@ fn limiter_scenario(cell: &mut Cell) {
                 );
                 let n = inside.fetch_add(1, SeqCst) + 1;
                 assert!(n <= TOKENS, "{}: {n} borrowers at once", ctx.label());
-                assert!(limiter.borrowed_tokens() <= limiter.total_tokens());
+                assert!(
+                    limiter.borrowed_tokens() <= limiter.total_tokens(),
+                    "{}: more tokens borrowed than the total",
+                    ctx.label()
+                );
                 ctx.pause().await;
                 inside.fetch_sub(1, SeqCst);
                 drop(token);
@@ -713,10 +717,13 @@ enum Variant {
     DropHanded,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 7] = [
     Variant::DropHanded,
-    Variant::Race(-300),
+    Variant::DropHanded,
+    Variant::Race(-500),
+    Variant::Race(-200),
     Variant::Race(0),
+    Variant::Race(200),
     Variant::Race(500),
 ];
 /// A's deadline is this long after it queues.
