@@ -210,6 +210,15 @@ mutant "checkpoints: a green call that waited takes a checkpoint too" \
     $'    if !waited() {\n        waiter.checkpoint();' \
     $'    if true {\n        waiter.checkpoint();'
 
+# The cross-backend matrix (tests/matrix): a wait queue that serves the
+# newest waiter first breaks the FIFO hand-off that the lock and rlock
+# scenarios check in all 36 (waiter world, notifier world) cells.
+mutant "wait queue LIFO instead of FIFO (the matrix's lock and rlock cells)" \
+    "cargo test -p polysync-matrix --test matrix -- --exact lock rlock" \
+    src/lowlevel/queue.rs \
+    $'                (*head).prev.with_mut(|p| *p = new);\n            }\n        }\n        node_ref.state.store(WAITING as u8, Ordering::Relaxed);' \
+    $'                (*head).prev.with_mut(|p| *p = new);\n                self.set_head(new);\n            }\n        }\n        node_ref.state.store(WAITING as u8, Ordering::Relaxed);'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
