@@ -38,12 +38,67 @@
 //! with it, never half-delivered), and [`Timeout`] drops its wait before it
 //! reports [`Elapsed`].
 //!
-//! Not here yet: the checkpoint policy for smol-style executors (issue 11,
-//! part 1) needs hooks in polysync's core first.
+//! # Checkpoints on smol-style executors
+//!
+//! An executor that polysync cannot see into (smol, async-executor,
+//! futures-lite, an executor of your own) gets the executor-independent
+//! checkpoint rules of [`polysync::lowlevel::checkpoint`]: off by default;
+//! on for the whole process with `POLYSYNC_CHECKPOINTS=1`, or for one task
+//! with [`checkpointed`]. When on, an async wait that did not have to wait
+//! wakes its task and returns `Pending` once, so a task that takes
+//! uncontended primitives in a loop lets the executor's other tasks run:
+//!
+//! ```
+//! let lock = polysync::Lock::new();
+//! let ran = std::cell::Cell::new(false);
+//! let ex = async_executor::LocalExecutor::new();
+//! let saw = futures_lite::future::block_on(ex.run(async {
+//!     // Spawned first, so it runs first: without checkpoints it would
+//!     // finish its loop before the other task ever ran.
+//!     let hot = ex.spawn(polysync_async_io::checkpointed(async {
+//!         for _ in 0..100 {
+//!             drop(lock.acquire().await); // yields once per acquire
+//!             if ran.get() {
+//!                 return true;
+//!             }
+//!         }
+//!         false
+//!     }));
+//!     let other = ex.spawn(async { ran.set(true) });
+//!     other.await;
+//!     hot.await
+//! }));
+//! assert!(saw, "the other task ran while the loop was going");
+//! ```
 //!
 //! [polysync]: https://docs.rs/polysync
 
 #![deny(missing_docs)]
+
+/// Turns polysync's checkpoints on for every async wait polled inside
+/// `fut` (a task, say), on any executor: the way to get them on a
+/// smol-style executor without turning them on for the whole process (see
+/// the [crate docs](crate#checkpoints-on-smol-style-executors)). The same as
+/// [`polysync::lowlevel::checkpoint::scoped`]`(true, fut)`.
+///
+/// ```
+/// let lock = polysync::Lock::new();
+/// let (out, polls) = futures_lite::future::block_on(async {
+///     let mut polls = 0;
+///     let mut task = std::pin::pin!(polysync_async_io::checkpointed(lock.acquire()));
+///     let guard = std::future::poll_fn(|cx| {
+///         polls += 1;
+///         task.as_mut().poll(cx)
+///     })
+///     .await;
+///     (guard, polls)
+/// });
+/// assert_eq!(polls, 2); // one yield at the checkpoint
+/// drop(out);
+/// ```
+pub fn checkpointed<F: Future>(fut: F) -> polysync::lowlevel::checkpoint::Scoped<F> {
+    polysync::lowlevel::checkpoint::scoped(true, fut)
+}
 
 use async_io::Timer;
 use std::fmt;
