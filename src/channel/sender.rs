@@ -287,6 +287,28 @@ impl<T> Sender<T> {
         self.shared.receivers.load(Ordering::Relaxed) as usize
     }
 
+    /// How many units wait to send now (a snapshot): blocked sends of a
+    /// full channel.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
+    /// assert_eq!(tx.sending(), 0);
+    /// ```
+    pub fn sending(&self) -> usize {
+        self.shared.queue.putting()
+    }
+
+    /// How many units wait to receive now (a snapshot): blocked receives of
+    /// an empty channel.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
+    /// assert_eq!(tx.receiving(), 0);
+    /// ```
+    pub fn receiving(&self) -> usize {
+        self.shared.queue.getting()
+    }
+
     /// Whether `other` sends into the same channel.
     ///
     /// ```
