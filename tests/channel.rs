@@ -37,7 +37,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 fn dog(name: &'static str) -> Watchdog {
-    Watchdog::new(name, Duration::from_secs(60))
+    Watchdog::new(name, Duration::from_secs(20))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

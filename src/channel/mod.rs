@@ -55,7 +55,7 @@
 //!
 //! # Design
 //!
-//! A channel is one [`Queue`](crate::Queue) (FIFO) behind an `Arc`, plus
+//! A channel is one [`Queue`] (FIFO) behind an `Arc`, plus
 //! two counters of live ends: every send and receive is the queue's put and
 //! get, with its direct hand-off to the oldest waiter, its cancel-safe
 //! futures and its explicit-waiter forms; nothing is re-implemented here.
