@@ -219,6 +219,75 @@ mutant "wait queue LIFO instead of FIFO (the matrix's lock and rlock cells)" \
     $'                (*head).prev.with_mut(|p| *p = new);\n            }\n        }\n        node_ref.state.store(WAITING as u8, Ordering::Relaxed);' \
     $'                (*head).prev.with_mut(|p| *p = new);\n                self.set_head(new);\n            }\n        }\n        node_ref.state.store(WAITING as u8, Ordering::Relaxed);'
 
+# Channels and oneshot (issue 12). The close-on-drop tests and the oneshot
+# pairs have 20 s watchdogs, so a lost wake-up fails fast.
+
+mutant "channel: the last sender's drop forgets to close" \
+    "cargo test --test channel" \
+    src/channel/sender.rs \
+    $'if count_down(&self.shared.senders) {\n            self.shared.queue.close();' \
+    $'if count_down(&self.shared.senders) {\n            let _ = &self.shared.queue;'
+
+mutant "channel: the last receiver's drop leaves senders blocked" \
+    "cargo test --test channel last_receiver" \
+    src/channel/receiver.rs \
+    $'if count_down(&self.shared.receivers) {\n            self.shared.close_and_drain();' \
+    $'if count_down(&self.shared.receivers) {\n            let _ = &self.shared;'
+
+mutant "channel: the last receiver's drop closes but keeps what is left" \
+    "cargo test --test channel last_receiver" \
+    src/channel/receiver.rs \
+    $'if count_down(&self.shared.receivers) {\n            self.shared.close_and_drain();' \
+    $'if count_down(&self.shared.receivers) {\n            self.shared.queue.close();'
+
+mutant "channel: a weak sender upgrades after the last sender dropped" \
+    "cargo test --test channel counts" \
+    src/channel/sender.rs \
+    'if now == 0 {' \
+    'if now == u64::MAX {'
+
+mutant "channel: SendFuture::cancel loses the value (storm)" \
+    "cargo test --test channel cancellation_storm" \
+    src/channel/sender.rs \
+    $'    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {\n        self.put().cancel()' \
+    $'    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {\n        self.put().cancel().and(None)'
+
+mutant "channel: RecvFuture::cancel drops a handed value (storm)" \
+    "cargo test --test channel cancellation_storm" \
+    src/channel/receiver.rs \
+    $'    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {\n        self.get().cancel()' \
+    $'    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {\n        self.get().cancel().and(None)'
+
+mutant "oneshot: a dropped sender does not wake the receiver" \
+    "cargo test --test oneshot" \
+    src/channel/oneshot.rs \
+    $'if let Some(slot) = self.slot.take() {\n            slot.close();' \
+    $'if let Some(slot) = self.slot.take() {\n            let _ = slot;'
+
+mutant "oneshot: a dropped receiver lets send succeed" \
+    "cargo test --test oneshot" \
+    src/channel/oneshot.rs \
+    $'    fn drop(&mut self) {\n        self.slot.close();' \
+    $'    fn drop(&mut self) {'
+
+mutant "oneshot: a send that loses the wake (hand-off without waking the getter)" \
+    "cargo test --test oneshot a_value_sent" \
+    src/queue/generic.rs \
+    'return guard.notify_front(Role::Handed).flatten();' \
+    'return guard.notify_front(Role::Handed).and(None);'
+
+mutant "channel: RecvStream::into_receiver forgets its pending receive" \
+    "cargo test --features stream --test channel_stream" \
+    src/channel/stream.rs \
+    $'        drop(get);\n        receiver' \
+    $'        std::mem::forget(get);\n        receiver'
+
+mutant "channel: SendSink::poll_flush does not drive the pending send" \
+    "cargo test --features stream --test channel_stream" \
+    src/channel/stream.rs \
+    $'    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<\'_>) -> Poll<Result<(), Self::Error>> {\n        self.get_mut().poll_pending(cx)' \
+    $'    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<\'_>) -> Poll<Result<(), Self::Error>> {\n        Poll::Ready(Ok(()))'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

@@ -86,6 +86,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod barrier;
+pub mod channel;
 pub mod condition;
 pub mod countdown;
 pub mod event;

@@ -242,3 +242,51 @@ fn statics_work_and_debug_shows_state() {
     assert_eq!(STATIC_BINARY.value(), 1);
     assert!(format!("{STATIC_SIGNAL:?}").contains("cancelled: false"));
 }
+
+// Channels (issue 12): both halves are Clone + Send + Sync for `T: Send`
+// (a channel of `Rc`s is neither), the futures are Send and !Unpin, the
+// errors are `Error + Send + Sync + Copy`, and each half is one pointer.
+mod channel_checks {
+    use super::*;
+    use polysync::channel::{
+        Receiver, RecvError, RecvFuture, SendError, SendFuture, Sender, WeakSender, oneshot,
+    };
+    assert_impl_all!(Sender<u8>: Send, Sync, Clone, Debug, Unpin);
+    assert_impl_all!(Receiver<u8>: Send, Sync, Clone, Debug, Unpin);
+    assert_impl_all!(WeakSender<u8>: Send, Sync, Clone, Debug);
+    assert_impl_all!(Sender<Cell<u8>>: Send, Sync);
+    assert_not_impl_any!(Sender<Rc<u8>>: Send, Sync);
+    assert_not_impl_any!(Receiver<Rc<u8>>: Send, Sync);
+    assert_impl_all!(SendFuture<'static, u8>: Send, Debug);
+    assert_impl_all!(RecvFuture<'static, u8>: Send, Debug);
+    assert_not_impl_any!(SendFuture<'static, u8>: Unpin);
+    assert_not_impl_any!(RecvFuture<'static, u8>: Unpin);
+    assert_not_impl_any!(SendFuture<'static, Rc<u8>>: Send);
+    assert_impl_all!(oneshot::Sender<u8>: Send, Sync, Debug);
+    assert_impl_all!(oneshot::Receiver<u8>: Send, Sync, Debug);
+    assert_not_impl_any!(oneshot::Sender<u8>: Clone);
+    assert_not_impl_any!(oneshot::Receiver<u8>: Clone);
+    assert_not_impl_any!(oneshot::Sender<Rc<u8>>: Send, Sync);
+    assert_impl_all!(oneshot::RecvFuture<'static, u8>: Send, Debug);
+    assert_not_impl_any!(oneshot::RecvFuture<'static, u8>: Unpin);
+    assert_impl_all!(SendError<u8>: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+    assert_impl_all!(RecvError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+    const_assert!(size_of::<Sender<u8>>() == size_of::<usize>());
+    const_assert!(size_of::<Receiver<u8>>() == size_of::<usize>());
+    const_assert!(size_of::<oneshot::Sender<u8>>() == size_of::<usize>());
+    const_assert!(
+        size_of::<SendFuture<'static, u8>>() == size_of::<polysync::queue::Put<'static, u8>>()
+    );
+    const_assert!(
+        size_of::<RecvFuture<'static, u8>>() == size_of::<polysync::queue::Get<'static, u8>>()
+    );
+
+    #[cfg(feature = "stream")]
+    mod stream {
+        use super::*;
+        use polysync::channel::{RecvStream, SendSink};
+        assert_impl_all!(RecvStream<u8>: Send, Unpin, Debug);
+        assert_impl_all!(SendSink<u8>: Send, Unpin, Debug);
+        assert_not_impl_any!(RecvStream<Rc<u8>>: Send);
+    }
+}

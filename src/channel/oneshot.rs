@@ -1,0 +1,415 @@
+//! A channel for a single value: [`channel`] (also
+//! [`polysync::channel::oneshot`](fn@super::oneshot)) returns a [`Sender`]
+//! whose [`send`](Sender::send) never waits and a [`Receiver`] that waits
+//! for the value in five forms. Both ends work from any world: a thread can
+//! send to a tokio task, a task to a green thread, and so on.
+//!
+//! - Dropping the sender without sending wakes the receiver with
+//!   [`RecvError::Disconnected`].
+//! - Dropping the receiver makes `send` fail and give the value back; a
+//!   value sent but never received is dropped with the receiver.
+//!
+//! ```
+//! use polysync::channel::{RecvError, oneshot};
+//!
+//! let (tx, rx) = oneshot::channel();
+//! let worker = std::thread::spawn(move || tx.send(6 * 7).unwrap());
+//! let answer = futures_lite::future::block_on(rx.recv());
+//! assert_eq!(answer, Ok(42));
+//! worker.join().unwrap();
+//!
+//! let (tx, rx) = oneshot::channel::<u8>();
+//! drop(tx); // never sent
+//! assert_eq!(rx.recv_blocking(), Err(RecvError::Disconnected));
+//!
+//! let (tx, rx) = oneshot::channel();
+//! drop(rx);
+//! assert_eq!(tx.send("lost?"), Err("lost?")); // given back
+//! ```
+//!
+//! # Design
+//!
+//! One [`GenericQueue`] of capacity 1 over a one-value storage, behind an
+//! `Arc`: `send` is its non-blocking put, the receives are its gets (so the
+//! receiver may wait, time out and wait again, from any world, with the
+//! queue's cancel safety), and each end closes the queue when it drops.
+//! [`Signal`](crate::lowlevel::Signal) was the other candidate, but a
+//! signal can be waited on only once and a wait that gives up cancels it,
+//! where a receiver that timed out must be able to wait again.
+
+use super::error::RecvError;
+use crate::lowlevel::Waiter;
+use crate::queue::{GenericQueue, Get, PutError, Storage};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// The storage of a oneshot channel's queue: at most one value (the queue's
+/// capacity of 1 keeps it so).
+struct OneValue<T>(Option<T>);
+
+impl<T> Default for OneValue<T> {
+    fn default() -> Self {
+        OneValue(None)
+    }
+}
+
+impl<T> Storage<T> for OneValue<T> {
+    fn push(&mut self, item: T) {
+        debug_assert!(self.0.is_none(), "polysync: a oneshot holds one value");
+        self.0 = Some(item);
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.take()
+    }
+    fn peek(&self) -> Option<&T> {
+        self.0.as_ref()
+    }
+    fn len(&self) -> usize {
+        usize::from(self.0.is_some())
+    }
+}
+
+type Slot<T> = GenericQueue<T, OneValue<T>>;
+
+/// A oneshot channel: a [`Sender`] for one value and its [`Receiver`].
+///
+/// ```
+/// let (tx, rx) = polysync::channel::oneshot::channel();
+/// tx.send(1).unwrap();
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// ```
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let slot = Arc::new(Slot::bounded(1));
+    (
+        Sender {
+            slot: Some(slot.clone()),
+        },
+        Receiver { slot },
+    )
+}
+
+/// The sending end of a oneshot channel: [`send`](Sender::send) consumes it.
+/// Dropping it without sending wakes the receiver with
+/// [`RecvError::Disconnected`].
+///
+/// ```
+/// let (tx, rx) = polysync::channel::oneshot::channel();
+/// assert!(!tx.is_closed());
+/// tx.send('x').unwrap();
+/// assert_eq!(rx.recv_blocking(), Ok('x'));
+/// ```
+pub struct Sender<T> {
+    /// `None` once `send` ran (it closed the queue itself).
+    slot: Option<Arc<Slot<T>>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value` and wakes the receiver if it waits; never waits
+    /// itself, in any world.
+    ///
+    /// # Errors
+    /// `Err(value)` if the receiver was dropped: nobody can ever receive it.
+    /// (An `Ok` only means the value went in: a receiver dropped afterwards
+    /// drops it unseen.)
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::oneshot::channel();
+    /// drop(rx);
+    /// assert_eq!(tx.send(5), Err(5));
+    /// ```
+    pub fn send(mut self, value: T) -> Result<(), T> {
+        let slot = self.slot.take().expect("a oneshot sender sends once");
+        let sent = match slot.try_put(value) {
+            Ok(()) => Ok(()),
+            // Closed: the receiver is gone. (Full cannot happen: this is the
+            // only put, into an empty slot of capacity 1.)
+            Err(PutError::Closed(value) | PutError::Full(value) | PutError::Cancelled(value)) => {
+                Err(value)
+            }
+        };
+        // Nothing more will come: a receiver that takes the value (or tries
+        // after a failed send) next finds the channel closed.
+        slot.close();
+        sent
+    }
+
+    /// Whether the receiver was dropped (a [`send`](Sender::send) would
+    /// fail).
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::oneshot::channel::<u8>();
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.slot.as_ref().is_none_or(|slot| slot.is_closed())
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    /// A sender dropped without sending closes the channel: the receiver
+    /// wakes with [`RecvError::Disconnected`].
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.close();
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("oneshot::Sender")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// The receiving end of a oneshot channel: waits for the value in five
+/// forms, from any world, as often as needed (a receive that timed out can
+/// be tried again). Once the value was received, or the sender dropped
+/// without sending, every receive fails with [`RecvError::Disconnected`].
+/// Dropping the receiver drops a value that was sent and not received.
+///
+/// ```
+/// use polysync::channel::RecvError;
+/// use std::time::Duration;
+///
+/// let (tx, rx) = polysync::channel::oneshot::channel();
+/// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Timeout));
+/// tx.send(3).unwrap();
+/// assert_eq!(rx.try_recv(), Ok(3));
+/// assert_eq!(rx.try_recv(), Err(RecvError::Disconnected));
+/// ```
+pub struct Receiver<T> {
+    slot: Arc<Slot<T>>,
+}
+
+impl<T> Receiver<T> {
+    /// Waits asynchronously for the value.
+    ///
+    /// # Errors
+    /// [`RecvError::Disconnected`] if the sender dropped without sending, or
+    /// the value was already received.
+    ///
+    /// # Cancel safety
+    /// Dropping the future loses nothing: a value handed to it goes back
+    /// into the channel for the next receive. [`RecvFuture::cancel`]
+    /// returns such a value instead.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let (tx, rx) = polysync::channel::oneshot::channel();
+    /// tx.send("hi").unwrap();
+    /// assert_eq!(rx.recv().await, Ok("hi"));
+    /// # });
+    /// ```
+    pub fn recv(&self) -> RecvFuture<'_, T> {
+        RecvFuture {
+            get: self.slot.get(),
+        }
+    }
+
+    /// Blocks the current execution unit until the value comes:
+    /// [`recv_with`](Receiver::recv_with) on the unit's waiter.
+    ///
+    /// # Errors
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the receive is withdrawn
+    /// and the unit unwinds through [`Waiter::cancelled`] (also for the
+    /// timed forms); the value stays in the channel.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::oneshot::channel();
+    /// std::thread::spawn(move || tx.send(1).unwrap());
+    /// assert_eq!(rx.recv_blocking(), Ok(1));
+    /// ```
+    pub fn recv_blocking(&self) -> Result<T, RecvError> {
+        self.slot
+            .get_blocking()
+            .map_err(|e| RecvError::from_get(e, true))
+    }
+
+    /// Takes the value if it was sent, without waiting.
+    ///
+    /// # Errors
+    /// [`RecvError::Empty`] if it was not sent yet,
+    /// [`RecvError::Disconnected`] as for [`recv`](Receiver::recv).
+    ///
+    /// ```
+    /// use polysync::channel::RecvError;
+    /// let (tx, rx) = polysync::channel::oneshot::channel();
+    /// assert_eq!(rx.try_recv(), Err(RecvError::Empty));
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(2));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, RecvError> {
+        self.slot
+            .try_get()
+            .map_err(|e| RecvError::from_get(e, false))
+    }
+
+    /// Waits for the value for at most `timeout`.
+    ///
+    /// # Errors
+    /// [`RecvError::Timeout`] if time ran out (the receiver can wait
+    /// again), [`RecvError::Disconnected`] as for [`recv`](Receiver::recv).
+    ///
+    /// ```
+    /// use polysync::channel::RecvError;
+    /// use std::time::Duration;
+    /// let (_tx, rx) = polysync::channel::oneshot::channel::<u8>();
+    /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Timeout));
+    /// ```
+    pub fn try_recv_for(&self, timeout: Duration) -> Result<T, RecvError> {
+        self.slot
+            .try_get_for(timeout)
+            .map_err(|e| RecvError::from_get(e, true))
+    }
+
+    /// Waits for the value until `deadline` at the latest.
+    ///
+    /// # Errors
+    /// As [`try_recv_for`](Receiver::try_recv_for).
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::oneshot::channel();
+    /// tx.send(9).unwrap();
+    /// assert_eq!(rx.try_recv_until(std::time::Instant::now()), Ok(9));
+    /// ```
+    pub fn try_recv_until(&self, deadline: Instant) -> Result<T, RecvError> {
+        self.slot
+            .try_get_until(deadline)
+            .map_err(|e| RecvError::from_get(e, true))
+    }
+
+    /// Waits for the value on `waiter`, until `deadline` at the latest: the
+    /// entry point that every blocking receive runs with the current unit's
+    /// waiter.
+    ///
+    /// # Errors
+    /// [`RecvError::Disconnected`] as for [`recv`](Receiver::recv),
+    /// [`RecvError::Timeout`] if `deadline` passed,
+    /// [`RecvError::Cancelled`] if `waiter` reported cancellation (the value,
+    /// if it arrives, stays for the next receive).
+    ///
+    /// ```
+    /// use polysync::channel::RecvError;
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use std::time::Instant;
+    ///
+    /// let (tx, rx) = polysync::channel::oneshot::channel();
+    /// ThreadWaiter::with_current(|w| {
+    ///     assert_eq!(rx.recv_with(w, Some(Instant::now())), Err(RecvError::Timeout));
+    ///     tx.send(4).unwrap();
+    ///     assert_eq!(rx.recv_with(w, None), Ok(4));
+    /// });
+    /// ```
+    pub fn recv_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<T, RecvError> {
+        self.slot
+            .get_with(waiter, deadline)
+            .map_err(|e| RecvError::from_get(e, true))
+    }
+
+    /// Whether the sender is gone (it sent, or dropped without sending). A
+    /// sent value may still be waiting: `try_recv` tells.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::oneshot::channel();
+    /// assert!(!rx.is_closed());
+    /// tx.send(()).unwrap();
+    /// assert!(rx.is_closed());
+    /// assert_eq!(rx.try_recv(), Ok(()));
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.slot.is_closed()
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    /// Closes the channel (a later `send` gives its value back) and drops a
+    /// value that was sent and not received, outside the channel's lock.
+    fn drop(&mut self) {
+        self.slot.close();
+        // Closed: no put can land after this, so one get drains it.
+        drop(self.slot.try_get());
+    }
+}
+
+impl<T> std::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("oneshot::Receiver")
+            .field("closed", &self.is_closed())
+            .field("sent", &!self.slot.is_empty())
+            .finish()
+    }
+}
+
+/// The future of [`Receiver::recv`].
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// let (tx, rx) = polysync::channel::oneshot::channel();
+/// let recv = rx.recv();
+/// tx.send(1).unwrap();
+/// assert_eq!(recv.await, Ok(1));
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvFuture<'a, T> {
+    /// Structurally pinned.
+    get: Get<'a, T, OneValue<T>>,
+}
+
+impl<'a, T> RecvFuture<'a, T> {
+    fn get(self: Pin<&mut Self>) -> Pin<&mut Get<'a, T, OneValue<T>>> {
+        // SAFETY: structural pinning: `get` is never moved out of `self`,
+        // and `RecvFuture` has no `Drop` or `Unpin` impl of its own.
+        unsafe { self.map_unchecked_mut(|s| &mut s.get) }
+    }
+
+    /// Stops the receive and returns the value if it was already handed to
+    /// it (dropping the future instead would leave the value in the channel
+    /// for the next receive). Polling the future after `cancel` panics.
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::task::{Context, Waker};
+    ///
+    /// let (tx, rx) = polysync::channel::oneshot::channel();
+    /// let mut recv = pin!(rx.recv());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(recv.as_mut().poll(&mut cx).is_pending());
+    /// tx.send(5).unwrap(); // handed straight to the waiting receive
+    /// assert_eq!(recv.as_mut().cancel(), Some(5));
+    /// ```
+    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
+        self.get().cancel()
+    }
+}
+
+impl<T> Future for RecvFuture<'_, T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get()
+            .poll(cx)
+            .map(|done| done.map_err(|e| RecvError::from_get(e, true)))
+    }
+}
+
+impl<T> std::fmt::Debug for RecvFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("oneshot::RecvFuture")
+            .field("get", &self.get)
+            .finish()
+    }
+}

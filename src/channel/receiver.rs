@@ -1,0 +1,424 @@
+//! The receiving end of a channel: [`Receiver`] and the future of an async
+//! receive, [`RecvFuture`].
+
+use super::error::RecvError;
+use super::{Shared, count_down, count_up};
+use crate::lowlevel::Waiter;
+use crate::lowlevel::sync::Ordering;
+use crate::queue::Get;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// The receiving end of a channel ([`bounded`](super::bounded) or
+/// [`unbounded`](super::unbounded)). Clone it for more consumers: each value
+/// goes to exactly one of them, waiting receivers served strictly FIFO
+/// across threads, tasks and green threads. When the last clone drops, the
+/// channel closes and the values left in it are dropped (see the [module
+/// docs](super#closing)). Every receive comes in five forms plus
+/// [`recv_with`](Receiver::recv_with); a receive that fails says why in a
+/// [`RecvError`].
+///
+/// ```
+/// use polysync::channel::RecvError;
+/// use std::time::Duration;
+///
+/// let (tx, rx) = polysync::channel::bounded(8);
+/// let rx2 = rx.clone();
+/// tx.try_send(1).unwrap();
+/// tx.try_send(2).unwrap();
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// assert_eq!(rx2.recv_blocking(), Ok(2));
+/// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Timeout));
+/// ```
+pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Receiver<T> {
+    /// A receiver over `shared`, whose receiver count already includes it.
+    pub(super) fn from_shared(shared: Arc<Shared<T>>) -> Self {
+        Receiver { shared }
+    }
+
+    /// Receives the next value, waiting asynchronously while the channel is
+    /// empty. Fails with [`RecvError::Disconnected`] once the channel is
+    /// closed (every sender dropped) and drained.
+    ///
+    /// # Cancel safety
+    /// Dropping the future never loses a value: it withdraws the receive,
+    /// and a value already handed to it goes back into the channel as the
+    /// next one out, or straight to the next waiting receiver. To keep such
+    /// a value instead, call [`RecvFuture::cancel`] on the pinned future.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// tx.try_send(3).unwrap();
+    /// assert_eq!(rx.recv().await, Ok(3));
+    /// # });
+    /// ```
+    pub fn recv(&self) -> RecvFuture<'_, T> {
+        RecvFuture {
+            get: self.shared.queue.get(),
+        }
+    }
+
+    /// Receives the next value, blocking the current execution unit while
+    /// the channel is empty: [`recv_with`](Receiver::recv_with) on the
+    /// unit's waiter.
+    ///
+    /// # Errors
+    /// [`RecvError::Disconnected`] once the channel is closed and drained.
+    ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the receive is withdrawn
+    /// (nothing is taken) and the unit unwinds through
+    /// [`Waiter::cancelled`]; the same holds for the timed forms. A value
+    /// handed over just before is returned instead.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// std::thread::spawn(move || tx.send_blocking(1).unwrap());
+    /// assert_eq!(rx.recv_blocking(), Ok(1));
+    /// assert!(rx.recv_blocking().unwrap_err().is_disconnected());
+    /// ```
+    pub fn recv_blocking(&self) -> Result<T, RecvError> {
+        self.shared
+            .queue
+            .get_blocking()
+            .map_err(|e| RecvError::from_get(e, true))
+    }
+
+    /// Receives the next value if there is one, without waiting.
+    ///
+    /// # Errors
+    /// [`RecvError::Empty`], or [`RecvError::Disconnected`] once the channel
+    /// is closed and drained.
+    ///
+    /// ```
+    /// use polysync::channel::RecvError;
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// assert_eq!(rx.try_recv(), Err(RecvError::Empty));
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, RecvError> {
+        self.shared
+            .queue
+            .try_get()
+            .map_err(|e| RecvError::from_get(e, false))
+    }
+
+    /// Receives the next value, blocking for at most `timeout` while the
+    /// channel is empty.
+    ///
+    /// # Errors
+    /// [`RecvError::Timeout`] if time ran out, [`RecvError::Disconnected`]
+    /// once the channel is closed and drained.
+    ///
+    /// ```
+    /// use polysync::channel::RecvError;
+    /// use std::time::Duration;
+    /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
+    /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Timeout));
+    /// ```
+    pub fn try_recv_for(&self, timeout: Duration) -> Result<T, RecvError> {
+        self.shared
+            .queue
+            .try_get_for(timeout)
+            .map_err(|e| RecvError::from_get(e, true))
+    }
+
+    /// Receives the next value, blocking until `deadline` at the latest
+    /// while the channel is empty.
+    ///
+    /// # Errors
+    /// As [`try_recv_for`](Receiver::try_recv_for).
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// tx.try_send(9).unwrap();
+    /// assert_eq!(rx.try_recv_until(std::time::Instant::now()), Ok(9));
+    /// ```
+    pub fn try_recv_until(&self, deadline: Instant) -> Result<T, RecvError> {
+        self.shared
+            .queue
+            .try_get_until(deadline)
+            .map_err(|e| RecvError::from_get(e, true))
+    }
+
+    /// Receives the next value, blocking on `waiter` while the channel is
+    /// empty, until `deadline` at the latest: the entry point that every
+    /// blocking receive runs with the current unit's waiter. Library code
+    /// that holds its own [`Waiter`] calls it directly.
+    ///
+    /// # Errors
+    /// [`RecvError::Disconnected`] once the channel is closed and drained,
+    /// [`RecvError::Timeout`] if `deadline` passed,
+    /// [`RecvError::Cancelled`] if `waiter` reported cancellation. The
+    /// receive is withdrawn either way; a value handed to it while it was
+    /// giving up is returned (`Ok`), never lost.
+    ///
+    /// ```
+    /// use polysync::channel::RecvError;
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use std::time::Instant;
+    ///
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// tx.try_send(1).unwrap();
+    /// ThreadWaiter::with_current(|w| {
+    ///     assert_eq!(rx.recv_with(w, None), Ok(1));
+    ///     assert_eq!(rx.recv_with(w, Some(Instant::now())), Err(RecvError::Timeout));
+    ///     drop(tx);
+    ///     assert_eq!(rx.recv_with(w, None), Err(RecvError::Disconnected));
+    /// });
+    /// ```
+    pub fn recv_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<T, RecvError> {
+        self.shared
+            .queue
+            .get_with(waiter, deadline)
+            .map_err(|e| RecvError::from_get(e, true))
+    }
+
+    /// Closes the channel for every end, as [`Sender::close`](super::Sender::close)
+    /// does: sends fail from now on, receivers drain what is left first.
+    /// Nothing is dropped (dropping the last receiver drops what is left).
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// tx.try_send(1).unwrap();
+    /// rx.close();
+    /// assert!(tx.try_send(2).unwrap_err().is_disconnected());
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn close(&self) {
+        self.shared.queue.close();
+    }
+
+    /// Whether the channel is closed: every sender dropped, or
+    /// [`close`](Receiver::close) called. Values may still be waiting to be
+    /// received.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// tx.try_send(1).unwrap();
+    /// drop(tx);
+    /// assert!(rx.is_closed());
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.queue.is_closed()
+    }
+
+    /// The number of values in the channel now (a snapshot).
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// tx.try_send(()).unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shared.queue.len()
+    }
+
+    /// Whether the channel holds no value now (a snapshot).
+    ///
+    /// ```
+    /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.shared.queue.is_empty()
+    }
+
+    /// Whether a send would wait now (a snapshot); never for an unbounded
+    /// channel.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::bounded(1);
+    /// tx.try_send(0).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.shared.queue.is_full()
+    }
+
+    /// The capacity; `None` when unbounded.
+    ///
+    /// ```
+    /// let (_tx, rx) = polysync::channel::bounded::<u8>(2);
+    /// assert_eq!(rx.capacity(), Some(2));
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.shared.queue.capacity()
+    }
+
+    /// The number of live [`Sender`](super::Sender)s of this channel (a
+    /// snapshot).
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded::<u8>();
+    /// assert_eq!(rx.sender_count(), 1);
+    /// drop(tx);
+    /// assert_eq!(rx.sender_count(), 0);
+    /// ```
+    pub fn sender_count(&self) -> usize {
+        self.shared.senders.load(Ordering::Relaxed) as usize
+    }
+
+    /// The number of live [`Receiver`]s of this channel (a snapshot).
+    ///
+    /// ```
+    /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
+    /// let rx2 = rx.clone();
+    /// assert_eq!(rx.receiver_count(), 2);
+    /// ```
+    pub fn receiver_count(&self) -> usize {
+        self.shared.receivers.load(Ordering::Relaxed) as usize
+    }
+
+    /// How many units wait to send now (a snapshot): blocked sends of a
+    /// full channel.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
+    /// assert_eq!(rx.sending(), 0);
+    /// ```
+    pub fn sending(&self) -> usize {
+        self.shared.queue.putting()
+    }
+
+    /// How many units wait to receive now (a snapshot): blocked receives of
+    /// an empty channel.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
+    /// assert_eq!(rx.receiving(), 0);
+    /// ```
+    pub fn receiving(&self) -> usize {
+        self.shared.queue.getting()
+    }
+
+    /// Whether `other` receives from the same channel.
+    ///
+    /// ```
+    /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
+    /// assert!(rx.same_channel(&rx.clone()));
+    /// ```
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    #[cfg(feature = "stream")]
+    pub(super) fn shared(&self) -> &Arc<Shared<T>> {
+        &self.shared
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    /// Another receiver of the same channel.
+    ///
+    /// ```
+    /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
+    /// assert!(rx.clone().same_channel(&rx));
+    /// ```
+    fn clone(&self) -> Self {
+        count_up(&self.shared.receivers);
+        Receiver {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    /// The last receiver closes the channel and drops the values left in it
+    /// (see the [module docs](super#closing)).
+    fn drop(&mut self) {
+        if count_down(&self.shared.receivers) {
+            self.shared.close_and_drain();
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("senders", &self.sender_count())
+            .field("receivers", &self.receiver_count())
+            .field("queue", &self.shared.queue)
+            .finish()
+    }
+}
+
+/// The future of [`Receiver::recv`]: completes with the next value, or with
+/// [`RecvError::Disconnected`] once the channel is closed and drained.
+///
+/// ```
+/// use polysync::channel::RecvError;
+/// # futures_lite::future::block_on(async {
+/// let (tx, rx) = polysync::channel::unbounded();
+/// tx.try_send("hi").unwrap();
+/// let recv = rx.recv();
+/// assert_eq!(recv.await, Ok("hi"));
+/// drop(tx);
+/// assert_eq!(rx.recv().await, Err(RecvError::Disconnected));
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvFuture<'a, T> {
+    /// Structurally pinned.
+    get: Get<'a, T>,
+}
+
+impl<'a, T> RecvFuture<'a, T> {
+    fn get(self: Pin<&mut Self>) -> Pin<&mut Get<'a, T>> {
+        // SAFETY: structural pinning: `get` is never moved out of `self`,
+        // and `RecvFuture` has no `Drop` or `Unpin` impl of its own.
+        unsafe { self.map_unchecked_mut(|s| &mut s.get) }
+    }
+
+    /// Stops the receive and returns the value already handed to it, if
+    /// any (dropping the future instead would put that value back into the
+    /// channel). Polling the future after `cancel` panics; dropping it is
+    /// fine.
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::task::{Context, Waker};
+    ///
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// let mut recv = pin!(rx.recv());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(recv.as_mut().poll(&mut cx).is_pending());
+    /// tx.try_send(5).unwrap(); // handed straight to the waiting receive
+    /// assert_eq!(recv.as_mut().cancel(), Some(5));
+    /// ```
+    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
+        self.get().cancel()
+    }
+}
+
+impl<T> Future for RecvFuture<'_, T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get()
+            .poll(cx)
+            .map(|done| done.map_err(|e| RecvError::from_get(e, true)))
+    }
+}
+
+impl<T> std::fmt::Debug for RecvFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvFuture")
+            .field("get", &self.get)
+            .finish()
+    }
+}

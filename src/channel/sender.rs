@@ -1,0 +1,533 @@
+//! The sending end of a channel: [`Sender`], [`WeakSender`] and the future
+//! of an async send, [`SendFuture`].
+
+use super::error::SendError;
+use super::{Shared, count_down, count_up};
+use crate::lowlevel::Waiter;
+use crate::lowlevel::sync::Ordering;
+use crate::queue::Put;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// The sending end of a channel ([`bounded`](super::bounded) or
+/// [`unbounded`](super::unbounded)). Clone it for more producers; the
+/// channel closes when the last clone drops (see the [module
+/// docs](super#closing)). Every send comes in five forms (async, blocking,
+/// non-blocking, with a timeout, with a deadline) plus the explicit-waiter
+/// form [`send_with`](Sender::send_with); a send that fails gives the value
+/// back in a [`SendError`].
+///
+/// ```
+/// let (tx, rx) = polysync::channel::unbounded();
+/// let tx2 = tx.clone();
+/// std::thread::spawn(move || tx2.send_blocking(1).unwrap()).join().unwrap();
+/// tx.try_send(2).unwrap();
+/// drop(tx);
+/// assert_eq!(rx.recv_blocking(), Ok(1));
+/// assert_eq!(rx.recv_blocking(), Ok(2));
+/// assert!(rx.recv_blocking().is_err()); // both senders are gone
+/// ```
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Sender<T> {
+    /// A sender over `shared`, whose sender count already includes it.
+    pub(super) fn from_shared(shared: Arc<Shared<T>>) -> Self {
+        Sender { shared }
+    }
+
+    /// Sends `value`, waiting asynchronously while the channel is full.
+    /// Fails with [`SendError::Disconnected`] (the value inside) if the
+    /// channel is or gets closed first.
+    ///
+    /// # Cancel safety
+    /// Dropping the future before it completed withdraws the send: the
+    /// value was either sent (it went in before the drop) or is dropped with
+    /// the future, never sent twice or half-sent. To get the value back
+    /// instead, call [`SendFuture::cancel`] on the pinned future.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let (tx, rx) = polysync::channel::bounded(1);
+    /// tx.send(5).await.unwrap();
+    /// assert_eq!(rx.recv().await, Ok(5));
+    /// # });
+    /// ```
+    pub fn send(&self, value: T) -> SendFuture<'_, T> {
+        SendFuture {
+            put: self.shared.queue.put(value),
+        }
+    }
+
+    /// Sends `value`, blocking the current execution unit (an OS thread, or
+    /// a green thread without blocking its carrier) while the channel is
+    /// full: [`send_with`](Sender::send_with) on the unit's waiter.
+    ///
+    /// # Errors
+    /// [`SendError::Disconnected`] with the value if the channel is or gets
+    /// closed.
+    ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the send is withdrawn, the
+    /// value dropped, and the unit unwinds through [`Waiter::cancelled`]
+    /// (the same holds for the timed forms). Call `send_with` to get the
+    /// value back in [`SendError::Cancelled`] instead.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::bounded(1);
+    /// tx.send_blocking("x").unwrap();
+    /// assert_eq!(rx.try_recv(), Ok("x"));
+    /// ```
+    pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
+        self.shared
+            .queue
+            .put_blocking(value)
+            .map_err(|e| SendError::from_put(e, true))
+    }
+
+    /// Sends `value` if the channel has room now, without waiting.
+    ///
+    /// # Errors
+    /// [`SendError::Full`] or [`SendError::Disconnected`], with the value.
+    ///
+    /// ```
+    /// use polysync::channel::SendError;
+    /// let (tx, _rx) = polysync::channel::bounded(1);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert_eq!(tx.try_send(2), Err(SendError::Full(2)));
+    /// ```
+    pub fn try_send(&self, value: T) -> Result<(), SendError<T>> {
+        self.shared
+            .queue
+            .try_put(value)
+            .map_err(|e| SendError::from_put(e, false))
+    }
+
+    /// Sends `value`, blocking for at most `timeout` while the channel is
+    /// full.
+    ///
+    /// # Errors
+    /// [`SendError::Timeout`] if time ran out, [`SendError::Disconnected`]
+    /// if the channel is or gets closed; the value comes back in both.
+    ///
+    /// ```
+    /// use polysync::channel::SendError;
+    /// use std::time::Duration;
+    /// let (tx, _rx) = polysync::channel::bounded(1);
+    /// tx.try_send_for(1, Duration::ZERO).unwrap();
+    /// assert_eq!(tx.try_send_for(2, Duration::from_millis(1)), Err(SendError::Timeout(2)));
+    /// ```
+    pub fn try_send_for(&self, value: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.shared
+            .queue
+            .try_put_for(value, timeout)
+            .map_err(|e| SendError::from_put(e, true))
+    }
+
+    /// Sends `value`, blocking until `deadline` at the latest while the
+    /// channel is full.
+    ///
+    /// # Errors
+    /// As [`try_send_for`](Sender::try_send_for).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// let (tx, _rx) = polysync::channel::bounded(1);
+    /// assert!(tx.try_send_until(1, Instant::now()).is_ok());
+    /// assert!(tx.try_send_until(2, Instant::now()).is_err());
+    /// ```
+    pub fn try_send_until(&self, value: T, deadline: Instant) -> Result<(), SendError<T>> {
+        self.shared
+            .queue
+            .try_put_until(value, deadline)
+            .map_err(|e| SendError::from_put(e, true))
+    }
+
+    /// Sends `value`, blocking on `waiter` while the channel is full, until
+    /// `deadline` at the latest: the entry point that every blocking send
+    /// runs with the current unit's waiter. Library code that holds its own
+    /// [`Waiter`] calls it directly.
+    ///
+    /// # Errors
+    /// The value comes back in every error: [`SendError::Disconnected`] if
+    /// the channel is or gets closed, [`SendError::Timeout`] if `deadline`
+    /// passed, [`SendError::Cancelled`] if `waiter` reported cancellation.
+    /// The send is withdrawn either way; if the value went in while the send
+    /// was giving up, the send succeeded.
+    ///
+    /// ```
+    /// use polysync::channel::SendError;
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use std::time::Instant;
+    ///
+    /// let (tx, rx) = polysync::channel::bounded(1);
+    /// ThreadWaiter::with_current(|w| {
+    ///     tx.send_with(1, w, None).unwrap();
+    ///     let now = Some(Instant::now());
+    ///     assert_eq!(tx.send_with(2, w, now), Err(SendError::Timeout(2)));
+    ///     drop(rx);
+    ///     assert_eq!(tx.send_with(3, w, None), Err(SendError::Disconnected(3)));
+    /// });
+    /// ```
+    pub fn send_with<W: Waiter + ?Sized>(
+        &self,
+        value: T,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError<T>> {
+        self.shared
+            .queue
+            .put_with(value, waiter, deadline)
+            .map_err(|e| SendError::from_put(e, true))
+    }
+
+    /// Closes the channel for every end: later sends fail with
+    /// [`SendError::Disconnected`], receivers take what is left and then
+    /// fail with [`RecvError::Disconnected`](super::RecvError::Disconnected);
+    /// blocked senders and receivers wake with those errors. Nothing is
+    /// dropped. Closing twice is harmless.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// tx.try_send(1).unwrap();
+    /// tx.close();
+    /// assert!(tx.try_send(2).is_err());
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert!(rx.try_recv().unwrap_err().is_disconnected());
+    /// ```
+    pub fn close(&self) {
+        self.shared.queue.close();
+    }
+
+    /// Whether the channel is closed: every receiver dropped, or
+    /// [`close`](Sender::close) called.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded::<u8>();
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.queue.is_closed()
+    }
+
+    /// The number of values in the channel now (a snapshot; values handed
+    /// straight to a waiting receiver never show up here).
+    ///
+    /// ```
+    /// let (tx, _rx) = polysync::channel::unbounded();
+    /// tx.try_send(()).unwrap();
+    /// assert_eq!(tx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shared.queue.len()
+    }
+
+    /// Whether the channel holds no value now (a snapshot).
+    ///
+    /// ```
+    /// let (tx, _rx) = polysync::channel::unbounded::<u8>();
+    /// assert!(tx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.shared.queue.is_empty()
+    }
+
+    /// Whether a send would wait now (a snapshot); never for an unbounded
+    /// channel.
+    ///
+    /// ```
+    /// let (tx, _rx) = polysync::channel::bounded(1);
+    /// tx.try_send(0).unwrap();
+    /// assert!(tx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.shared.queue.is_full()
+    }
+
+    /// The capacity; `None` when unbounded.
+    ///
+    /// ```
+    /// let (tx, _rx) = polysync::channel::bounded::<u8>(3);
+    /// assert_eq!(tx.capacity(), Some(3));
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.shared.queue.capacity()
+    }
+
+    /// The number of live [`Sender`]s of this channel (a snapshot; weak
+    /// senders do not count).
+    ///
+    /// ```
+    /// let (tx, _rx) = polysync::channel::unbounded::<u8>();
+    /// let tx2 = tx.clone();
+    /// assert_eq!(tx.sender_count(), 2);
+    /// drop(tx2);
+    /// assert_eq!(tx.sender_count(), 1);
+    /// ```
+    pub fn sender_count(&self) -> usize {
+        self.shared.senders.load(Ordering::Relaxed) as usize
+    }
+
+    /// The number of live [`Receiver`](super::Receiver)s of this channel (a
+    /// snapshot).
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded::<u8>();
+    /// assert_eq!(tx.receiver_count(), 1);
+    /// drop(rx);
+    /// assert_eq!(tx.receiver_count(), 0);
+    /// ```
+    pub fn receiver_count(&self) -> usize {
+        self.shared.receivers.load(Ordering::Relaxed) as usize
+    }
+
+    /// How many units wait to send now (a snapshot): blocked sends of a
+    /// full channel.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
+    /// assert_eq!(tx.sending(), 0);
+    /// ```
+    pub fn sending(&self) -> usize {
+        self.shared.queue.putting()
+    }
+
+    /// How many units wait to receive now (a snapshot): blocked receives of
+    /// an empty channel.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
+    /// assert_eq!(tx.receiving(), 0);
+    /// ```
+    pub fn receiving(&self) -> usize {
+        self.shared.queue.getting()
+    }
+
+    /// Whether `other` sends into the same channel.
+    ///
+    /// ```
+    /// let (a, _rx) = polysync::channel::unbounded::<u8>();
+    /// let (b, _rx2) = polysync::channel::unbounded::<u8>();
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// A [`WeakSender`] of this channel: it does not keep the channel open,
+    /// and [`upgrade`](WeakSender::upgrade)s to a `Sender` while some other
+    /// sender is alive.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded::<u8>();
+    /// let weak = tx.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(tx);
+    /// assert!(weak.upgrade().is_none());
+    /// assert!(rx.recv_blocking().is_err()); // closed by the last (strong) sender
+    /// ```
+    pub fn downgrade(&self) -> WeakSender<T> {
+        WeakSender {
+            shared: self.shared.clone(),
+        }
+    }
+
+    #[cfg(feature = "stream")]
+    pub(super) fn shared(&self) -> &Arc<Shared<T>> {
+        &self.shared
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    /// Another sender of the same channel.
+    ///
+    /// ```
+    /// let (tx, _rx) = polysync::channel::unbounded::<u8>();
+    /// assert!(tx.clone().same_channel(&tx));
+    /// ```
+    fn clone(&self) -> Self {
+        count_up(&self.shared.senders);
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    /// The last sender closes the channel (see the [module docs](super#closing)).
+    fn drop(&mut self) {
+        if count_down(&self.shared.senders) {
+            self.shared.queue.close();
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("senders", &self.sender_count())
+            .field("receivers", &self.receiver_count())
+            .field("queue", &self.shared.queue)
+            .finish()
+    }
+}
+
+/// A sender that does not keep its channel open: the channel closes when
+/// the last [`Sender`] drops, weak ones or not.
+/// [`upgrade`](WeakSender::upgrade) gives a `Sender` while a strong one is
+/// still alive. Made by [`Sender::downgrade`].
+///
+/// ```
+/// let (tx, rx) = polysync::channel::unbounded();
+/// let weak = tx.downgrade();
+/// weak.upgrade().unwrap().try_send(1).unwrap();
+/// drop(tx);
+/// assert!(weak.upgrade().is_none());
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// ```
+pub struct WeakSender<T> {
+    /// Keeps the memory alive, not the channel open: it is not counted in
+    /// `senders`.
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> WeakSender<T> {
+    /// A [`Sender`] of the channel, if any strong sender is still alive;
+    /// `None` once the last one dropped (the channel is closed for good by
+    /// then). An explicitly [closed](Sender::close) channel with live senders
+    /// still upgrades; its sends fail.
+    ///
+    /// ```
+    /// let (tx, _rx) = polysync::channel::unbounded::<u8>();
+    /// let weak = tx.downgrade();
+    /// let tx2 = weak.upgrade().unwrap();
+    /// assert_eq!(tx.sender_count(), 2);
+    /// drop((tx, tx2));
+    /// assert!(weak.upgrade().is_none());
+    /// ```
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        let count = &self.shared.senders;
+        let mut now = count.load(Ordering::Relaxed);
+        loop {
+            if now == 0 {
+                // The last sender dropped and closed the channel: a new
+                // sender must not bring it back.
+                return None;
+            }
+            match count.compare_exchange_weak(now, now + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Some(Sender::from_shared(self.shared.clone())),
+                Err(actual) => now = actual,
+            }
+        }
+    }
+
+    /// The number of live (strong) [`Sender`]s of this channel (a snapshot).
+    ///
+    /// ```
+    /// let (tx, _rx) = polysync::channel::unbounded::<u8>();
+    /// let weak = tx.downgrade();
+    /// assert_eq!(weak.sender_count(), 1);
+    /// drop(tx);
+    /// assert_eq!(weak.sender_count(), 0);
+    /// ```
+    pub fn sender_count(&self) -> usize {
+        self.shared.senders.load(Ordering::Relaxed) as usize
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    /// Another weak sender of the same channel.
+    ///
+    /// ```
+    /// let (tx, _rx) = polysync::channel::unbounded::<u8>();
+    /// let weak = tx.downgrade().clone();
+    /// assert!(weak.upgrade().unwrap().same_channel(&tx));
+    /// ```
+    fn clone(&self) -> Self {
+        WeakSender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakSender")
+            .field("senders", &self.sender_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Sender::send`]: completes when the value is in the
+/// channel (or handed to a waiting receiver), or with
+/// [`SendError::Disconnected`] (the value inside).
+///
+/// ```
+/// use polysync::channel::SendError;
+/// # futures_lite::future::block_on(async {
+/// let (tx, rx) = polysync::channel::bounded(1);
+/// let send = tx.send(1);
+/// send.await.unwrap();
+/// drop(rx);
+/// assert_eq!(tx.send(2).await, Err(SendError::Disconnected(2)));
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFuture<'a, T> {
+    /// Structurally pinned.
+    put: Put<'a, T>,
+}
+
+impl<'a, T> SendFuture<'a, T> {
+    fn put(self: Pin<&mut Self>) -> Pin<&mut Put<'a, T>> {
+        // SAFETY: structural pinning: `put` is never moved out of `self`,
+        // and `SendFuture` has no `Drop` or `Unpin` impl of its own.
+        unsafe { self.map_unchecked_mut(|s| &mut s.put) }
+    }
+
+    /// Stops the send and gives the value back unless it is already in the
+    /// channel (or with a receiver): the cancel-safe way to give up a send,
+    /// e.g. in a `select!`. `None` means the value was sent. Polling the
+    /// future after `cancel` panics; dropping it is fine.
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::task::{Context, Waker};
+    ///
+    /// let (tx, rx) = polysync::channel::bounded(1);
+    /// tx.try_send(1).unwrap();
+    /// let mut send = pin!(tx.send(2));
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(send.as_mut().poll(&mut cx).is_pending()); // full: waits
+    /// assert_eq!(send.as_mut().cancel(), Some(2)); // not lost
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
+        self.put().cancel()
+    }
+}
+
+impl<T> Future for SendFuture<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.put()
+            .poll(cx)
+            .map(|done| done.map_err(|e| SendError::from_put(e, true)))
+    }
+}
+
+impl<T> std::fmt::Debug for SendFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendFuture")
+            .field("put", &self.put)
+            .finish()
+    }
+}
