@@ -201,6 +201,18 @@ mutant "checkpoints: a green call that waited takes a checkpoint too" \
     $'    if !waited() {\n        waiter.checkpoint();' \
     $'    if true {\n        waiter.checkpoint();'
 
+mutant "rwlock: a release admits one reader, not the batch at the front" \
+    "cargo test --test rwlock" \
+    src/rwlock/raw.rs \
+    $'        wakers.push(guard.notify_front_keep().expect("the front exists"));\n    }' \
+    $'        wakers.push(guard.notify_front_keep().expect("the front exists"));\n        return Batch::Last;\n    }'
+
+mutant "rwlock: a writer handed the lock and dropped keeps it" \
+    "cargo test --test rwlock" \
+    src/rwlock/raw.rs \
+    'Role::Write => self.unlock_write(),' \
+    'Role::Write => {}'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
