@@ -288,6 +288,18 @@ mutant "channel: SendSink::poll_flush does not drive the pending send" \
     $'    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<\'_>) -> Poll<Result<(), Self::Error>> {\n        self.get_mut().poll_pending(cx)' \
     $'    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<\'_>) -> Poll<Result<(), Self::Error>> {\n        Poll::Ready(Ok(()))'
 
+mutant "rwlock: a release admits one reader, not the batch at the front" \
+    "cargo test --test rwlock" \
+    src/rwlock/raw.rs \
+    $'        wakers.push(guard.notify_front_keep().expect("the front exists"));\n    }' \
+    $'        wakers.push(guard.notify_front_keep().expect("the front exists"));\n        return Batch::Last;\n    }'
+
+mutant "rwlock: a writer handed the lock and dropped keeps it" \
+    "cargo test --test rwlock" \
+    src/rwlock/raw.rs \
+    'Role::Write => self.unlock_write(),' \
+    'Role::Write => {}'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

@@ -100,6 +100,7 @@ pub mod queue;
 pub mod revent;
 pub mod rlock;
 pub mod rmutex;
+pub mod rwlock;
 pub mod semaphore;
 
 pub use barrier::{
@@ -120,6 +121,10 @@ pub use queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue
 pub use revent::REvent;
 pub use rlock::{RLock, RLockAcquire, RLockGuard, RLockReleaseError};
 pub use rmutex::{RMutex, RMutexAcquire, RMutexGuard};
+pub use rwlock::{
+    MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RawRwLock, RwLock,
+    RwLockReadGuard, RwLockWriteGuard,
+};
 pub use semaphore::{BinarySemaphore, BoundedSemaphore, Permit, Semaphore, TooManyReleases};
 
 #[cfg(doctest)]

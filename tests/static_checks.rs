@@ -290,3 +290,61 @@ mod channel_checks {
         assert_not_impl_any!(RecvStream<Rc<u8>>: Send);
     }
 }
+
+// RwLock (issue 12): Send/Sync exactly as std's RwLock; guards Send where sound; futures Send, !Unpin.
+mod rwlock_checks {
+    use super::*;
+    use polysync::rwlock::{
+        RawRead, RawReadGuard, RawWrite, RawWriteGuard, Read, ReadOwned, Write, WriteOwned,
+    };
+    use polysync::{
+        MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RawRwLock, RwLock,
+        RwLockReadGuard, RwLockWriteGuard,
+    };
+    assert_impl_all!(RawRwLock: Send, Sync, Debug, Default, Unpin);
+    assert_impl_all!(RwLock<u8>: Send, Sync, Debug, Default, From<u8>);
+    assert_impl_all!(RwLock<Cell<u8>>: Send);
+    assert_not_impl_any!(RwLock<Cell<u8>>: Sync);
+    assert_not_impl_any!(RwLock<Rc<u8>>: Send, Sync);
+    assert_impl_all!(RawReadGuard<'static>: Send, Sync, Debug);
+    assert_impl_all!(RawWriteGuard<'static>: Send, Sync, Debug);
+    assert_impl_all!(RwLockReadGuard<'static, u8>: Send, Sync, Debug);
+    assert_not_impl_any!(RwLockReadGuard<'static, Cell<u8>>: Send, Sync);
+    assert_impl_all!(RwLockWriteGuard<'static, u8>: Send, Sync, Debug);
+    assert_not_impl_any!(RwLockWriteGuard<'static, Cell<u8>>: Send, Sync);
+    assert_impl_all!(MappedRwLockWriteGuard<'static, Cell<u8>>: Send, Debug);
+    assert_not_impl_any!(MappedRwLockWriteGuard<'static, Cell<u8>>: Sync);
+    assert_not_impl_any!(MappedRwLockWriteGuard<'static, Rc<u8>>: Send, Sync);
+    assert_impl_all!(OwnedRwLockReadGuard<u8>: Send, Sync, Debug);
+    assert_impl_all!(OwnedRwLockWriteGuard<u8>: Send, Sync, Debug);
+    assert_not_impl_any!(OwnedRwLockWriteGuard<Cell<u8>>: Send, Sync);
+    assert_not_impl_any!(RwLockReadGuard<'static, u8>: Clone, Copy);
+    assert_not_impl_any!(RwLockWriteGuard<'static, u8>: Clone, Copy);
+    assert_impl_all!(RawRead<'static>: Send, Sync, Debug);
+    assert_impl_all!(RawWrite<'static>: Send, Sync, Debug);
+    assert_impl_all!(Read<'static, u8>: Send, Debug);
+    assert_impl_all!(Write<'static, u8>: Send, Debug);
+    assert_impl_all!(ReadOwned<u8>: Send, Debug);
+    assert_impl_all!(WriteOwned<u8>: Send, Debug);
+    assert_not_impl_any!(Read<'static, Rc<u8>>: Send);
+    assert_not_impl_any!(RawRead<'static>: Unpin);
+    assert_not_impl_any!(RawWrite<'static>: Unpin);
+    assert_not_impl_any!(Read<'static, u8>: Unpin);
+    assert_not_impl_any!(Write<'static, u8>: Unpin);
+    assert_not_impl_any!(ReadOwned<u8>: Unpin);
+    assert_not_impl_any!(WriteOwned<u8>: Unpin);
+    const_assert!(size_of::<RawRwLock>() <= 16);
+    const_assert!(size_of::<RwLock<()>>() <= 16);
+    const_assert!(size_of::<RawRead<'static>>() <= 64);
+    const_assert!(size_of::<Read<'static, ()>>() <= 64);
+    const_assert!(size_of::<RwLockWriteGuard<'static, u8>>() == size_of::<usize>());
+    static STATIC_RWLOCK: RwLock<u8> = RwLock::new(0);
+    static STATIC_RAW_RWLOCK: RawRwLock = RawRwLock::new();
+
+    #[test]
+    fn rwlock_statics_work() {
+        *STATIC_RWLOCK.write_blocking() += 1;
+        assert_eq!(*STATIC_RWLOCK.read_blocking(), 1);
+        assert!(STATIC_RAW_RWLOCK.try_write().is_some());
+    }
+}

@@ -1,0 +1,752 @@
+//! [`RawRwLock`]: the reader-writer protocol on one wait queue, its guards
+//! and futures. [`RwLock<T>`](super::RwLock) is this plus the data.
+
+use crate::lowlevel::queue::wake_in_batches;
+use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, USER_MAX, WaitQueue, WakeList};
+use crate::lowlevel::sync::{Ordering, const_fn};
+use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
+use crate::lowlevel::{WaitError, Waiter, deadline_after};
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+// The user bits of the lock's queue word: `WRITER` (bit 0) and the number of
+// readers that hold the lock (`r`, bits 1..32, counted in `READER` units).
+//
+// | WRITER | `r`   | queued nodes | the lock                    | an arrival                                  |
+// |--------|-------|--------------|-----------------------------|---------------------------------------------|
+// | 0      | 0     | none         | free                        | a reader: `r = 1`; a writer: `WRITER`       |
+// | 0      | r > 0 | none         | read-held by `r` readers    | a reader joins (`r + 1`); a writer queues   |
+// | 0      | r > 0 | front: a writer | read-held; the writer waits for the `r` readers to leave | queues (FIFO: a reader never passes a queued writer) |
+// | 1      | 0     | any          | write-held                  | queues                                      |
+// | 1      | r > 0 | -            | never                       | -                                           |
+// | 0      | 0     | k > 0        | never, outside a critical section: a release admits the front first | - |
+//
+// (A fourth row holds only for a moment: a queued writer gave up at the
+// front of the queue while readers hold the lock, leaving readers at the
+// front; its `after_cancelled` admits them, and so does any release that
+// runs first. An arrival meanwhile queues behind them, as FIFO wants.)
+//
+// The word changes lock-free only while nobody is queued (`update_if_idle`,
+// `cas_idle`); otherwise under the queue lock, where every release ends in
+// `admit_front`: it admits queued waiters from the front while they fit
+// (consecutive readers while no writer holds; a writer once nobody holds)
+// and notifies them with what they were given: **direct hand-off**, the
+// word already counts them when they wake.
+const WRITER: u64 = 1;
+const READER: u64 = 2;
+
+/// The most readers that can hold one lock at a time (2^31 - 1). A reader
+/// that would exceed it waits, like any reader that does not fit.
+pub const MAX_READERS: usize = (USER_MAX / READER) as usize;
+
+/// What a waiting node asks for, and (kept in place by the hand-off,
+/// `notify_front_keep`) what it was given: a read share or the write lock.
+/// Written by the waiter when its wait starts; read by notifiers under the
+/// queue lock to decide whom to admit, and by `pass_on` to give back what
+/// a dropped waiter was handed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A share of the lock (word 0).
+    Read,
+    /// The whole lock (word 1).
+    Write,
+}
+
+impl NodeData for Role {
+    #[inline]
+    fn into_raw(self) -> usize {
+        match self {
+            Role::Read => 0,
+            Role::Write => 1,
+        }
+    }
+
+    #[inline]
+    fn from_raw(raw: usize) -> Role {
+        if raw == 0 { Role::Read } else { Role::Write }
+    }
+}
+
+/// The user bits after admitting `role` to a lock whose user bits are
+/// `user`, or `None` if it does not fit now (whether anyone is queued is the
+/// caller's business).
+#[inline]
+fn admitted(user: u64, role: Role) -> Option<u64> {
+    match role {
+        Role::Read if user & WRITER == 0 && user + READER <= USER_MAX => Some(user + READER),
+        Role::Write if user == 0 => Some(WRITER),
+        _ => None,
+    }
+}
+
+/// A reader-writer lock without data (see [`RwLock<T>`](super::RwLock) for
+/// the data-carrying form), usable at the same time from OS threads, async
+/// tasks of any executor, and green threads. Any number of readers, or one
+/// writer.
+///
+/// - Every way to wait, for reading and for writing: [`read`](RawRwLock::read)
+///   (async), [`read_blocking`](RawRwLock::read_blocking),
+///   [`try_read`](RawRwLock::try_read), [`try_read_for`](RawRwLock::try_read_for),
+///   [`try_read_until`](RawRwLock::try_read_until),
+///   [`read_with`](RawRwLock::read_with); the same with `write`.
+/// - **Strict FIFO with direct hand-off** across readers and writers of
+///   every world (see [the module docs](super#fairness) for why): a reader
+///   that arrives while anyone waits queues behind them; a release hands the
+///   lock to the writer at the front, or to every reader at the front up to
+///   the next queued writer, at once.
+/// - Cancellation is safe: a wait dropped or timed out after it was handed
+///   its share passes the share on.
+/// - Not reentrant: a unit that holds the lock and asks for it again may
+///   wait forever (a read behind a queued writer, or any write). No
+///   poisoning. 16 bytes.
+///
+/// ```
+/// use polysync::RawRwLock;
+///
+/// let lock = RawRwLock::new();
+/// let r1 = lock.read_blocking();
+/// let r2 = lock.try_read().unwrap(); // readers share
+/// assert!(lock.try_write().is_none());
+/// assert_eq!(lock.readers(), 2);
+/// drop((r1, r2));
+/// let w = lock.write_blocking();
+/// assert!(lock.is_write_locked());
+/// drop(w);
+/// ```
+pub struct RawRwLock {
+    /// User bits: `WRITER` and the reader count (see the table above).
+    queue: WaitQueue,
+}
+
+impl RawRwLock {
+    const_fn! {
+        /// An unlocked lock. `const`, so it can be a `static`.
+        ///
+        /// ```
+        /// static LOCK: polysync::RawRwLock = polysync::RawRwLock::new();
+        /// let _r = LOCK.read_blocking();
+        /// ```
+        pub fn new() -> RawRwLock {
+            RawRwLock { queue: WaitQueue::new(0) }
+        }
+    }
+
+    /// Takes a read share asynchronously, in FIFO order with every other
+    /// waiter.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let lock = polysync::RawRwLock::new();
+    /// let r = lock.read().await;
+    /// assert_eq!(lock.readers(), 1);
+    /// drop(r);
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives up its place in line and nothing else:
+    /// before its first poll nothing happened; while queued it leaves the
+    /// queue (the waiters behind it keep their order); after a release
+    /// handed it a share, before it was polled again, the drop gives the
+    /// share back at once (to a writer waiting for the last reader).
+    #[inline]
+    pub fn read(&self) -> RawRead<'_> {
+        RawRead {
+            wait: Wait::new(self, Role::Read),
+        }
+    }
+
+    /// Takes the write lock asynchronously, in FIFO order with every other
+    /// waiter.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let lock = polysync::RawRwLock::new();
+    /// let w = lock.write().await;
+    /// assert!(lock.try_read().is_none());
+    /// drop(w);
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives up its place in line and nothing else:
+    /// before its first poll nothing happened; while queued it leaves the
+    /// queue (readers queued right behind it are admitted if the lock is
+    /// read-held); after a release handed it the lock, before it was polled
+    /// again, the drop releases the lock at once, to the next waiters.
+    #[inline]
+    pub fn write(&self) -> RawWrite<'_> {
+        RawWrite {
+            wait: Wait::new(self, Role::Write),
+        }
+    }
+
+    /// Blocks the current execution unit until it holds a read share.
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// let r = lock.read_blocking();
+    /// assert!(lock.try_read().is_some());
+    /// # drop(r);
+    /// ```
+    pub fn read_blocking(&self) -> RawReadGuard<'_> {
+        // A free lock needs no waiter: skip the registry lookup
+        // (a green unit may still take its checkpoint).
+        if let Some(guard) = self.try_read() {
+            crate::lowlevel::green_checkpoint();
+            return guard;
+        }
+        blocking(|w| self.read_with(w, None)).expect("a wait without a deadline does not time out")
+    }
+
+    /// Blocks the current execution unit until it holds the write lock.
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// let w = lock.write_blocking();
+    /// assert!(lock.try_read().is_none());
+    /// # drop(w);
+    /// ```
+    pub fn write_blocking(&self) -> RawWriteGuard<'_> {
+        if let Some(guard) = self.try_write() {
+            crate::lowlevel::green_checkpoint();
+            return guard;
+        }
+        blocking(|w| self.write_with(w, None)).expect("a wait without a deadline does not time out")
+    }
+
+    /// Takes a read share if no writer holds the lock and nobody waits
+    /// (it never barges past a queued waiter), without waiting.
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// let w = lock.try_write().unwrap();
+    /// assert!(lock.try_read().is_none());
+    /// drop(w);
+    /// assert!(lock.try_read().is_some());
+    /// ```
+    #[inline]
+    pub fn try_read(&self) -> Option<RawReadGuard<'_>> {
+        self.try_fast(Role::Read, &())
+            .map(|_| RawReadGuard { lock: self })
+    }
+
+    /// Takes the write lock if it is free, without waiting.
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// let r = lock.try_read().unwrap();
+    /// assert!(lock.try_write().is_none());
+    /// drop(r);
+    /// assert!(lock.try_write().is_some());
+    /// ```
+    #[inline]
+    pub fn try_write(&self) -> Option<RawWriteGuard<'_>> {
+        self.try_fast(Role::Write, &())
+            .map(|_| RawWriteGuard { lock: self })
+    }
+
+    /// Blocks until a read share is taken or `timeout` passes. A zero
+    /// timeout still takes a share that is free.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = polysync::RawRwLock::new();
+    /// let w = lock.write_blocking();
+    /// assert!(lock.try_read_for(Duration::from_millis(1)).is_none());
+    /// drop(w);
+    /// assert!(lock.try_read_for(Duration::ZERO).is_some());
+    /// ```
+    pub fn try_read_for(&self, timeout: Duration) -> Option<RawReadGuard<'_>> {
+        blocking(|w| self.read_with(w, deadline_after(timeout)))
+    }
+
+    /// Blocks until the write lock is taken or `timeout` passes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = polysync::RawRwLock::new();
+    /// let r = lock.read_blocking();
+    /// assert!(lock.try_write_for(Duration::from_millis(1)).is_none());
+    /// drop(r);
+    /// assert!(lock.try_write_for(Duration::ZERO).is_some());
+    /// ```
+    pub fn try_write_for(&self, timeout: Duration) -> Option<RawWriteGuard<'_>> {
+        blocking(|w| self.write_with(w, deadline_after(timeout)))
+    }
+
+    /// Blocks until a read share is taken or `deadline` passes.
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// assert!(lock.try_read_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_read_until(&self, deadline: Instant) -> Option<RawReadGuard<'_>> {
+        blocking(|w| self.read_with(w, Some(deadline)))
+    }
+
+    /// Blocks until the write lock is taken or `deadline` passes.
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// assert!(lock.try_write_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_write_until(&self, deadline: Instant) -> Option<RawWriteGuard<'_>> {
+        blocking(|w| self.write_with(w, Some(deadline)))
+    }
+
+    /// Blocks on `waiter` until a read share is taken, `deadline` passes or
+    /// the waiter reports cancellation: the entry point that every blocking
+    /// read form runs with the current unit's waiter.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way. If a share was handed to it just as it gave up,
+    /// the wait completes with it instead (`Ok`): nothing is lost.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+    /// use std::time::Instant;
+    ///
+    /// let lock = polysync::RawRwLock::new();
+    /// let w = lock.write_blocking();
+    /// ThreadWaiter::with_current(|t| {
+    ///     let out = lock.read_with(t, Some(Instant::now()));
+    ///     assert_eq!(out.unwrap_err(), WaitError::TimedOut);
+    /// });
+    /// drop(w);
+    /// let r = ThreadWaiter::with_current(|t| lock.read_with(t, None)).unwrap();
+    /// # drop(r);
+    /// ```
+    pub fn read_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<RawReadGuard<'_>, WaitError> {
+        self.wait_with(waiter, deadline, Role::Read)
+            .map(|()| RawReadGuard { lock: self })
+    }
+
+    /// Blocks on `waiter` until the write lock is taken, `deadline` passes
+    /// or the waiter reports cancellation: the entry point that every
+    /// blocking write form runs with the current unit's waiter.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way. If the lock was handed to it just as it gave
+    /// up, the wait completes with it instead (`Ok`): nothing is lost.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+    /// use std::time::Instant;
+    ///
+    /// let lock = polysync::RawRwLock::new();
+    /// let r = lock.read_blocking();
+    /// ThreadWaiter::with_current(|t| {
+    ///     let out = lock.write_with(t, Some(Instant::now()));
+    ///     assert_eq!(out.unwrap_err(), WaitError::TimedOut);
+    /// });
+    /// drop(r);
+    /// let w = ThreadWaiter::with_current(|t| lock.write_with(t, None)).unwrap();
+    /// # drop(w);
+    /// ```
+    pub fn write_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<RawWriteGuard<'_>, WaitError> {
+        self.wait_with(waiter, deadline, Role::Write)
+            .map(|()| RawWriteGuard { lock: self })
+    }
+
+    fn wait_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+        role: Role,
+    ) -> Result<(), WaitError> {
+        if self.try_fast(role, &()).is_some() {
+            return Ok(());
+        }
+        drive(waiter, pin!(Wait::new(self, role)), deadline).map_err(|(error, ())| error)
+    }
+
+    /// How many readers hold the lock now (a snapshot).
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// let _r = lock.read_blocking();
+    /// assert_eq!(lock.readers(), 1);
+    /// ```
+    #[inline]
+    pub fn readers(&self) -> usize {
+        (self.queue.user(Ordering::Relaxed) / READER) as usize
+    }
+
+    /// Whether a writer holds the lock now (a snapshot).
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// let _w = lock.write_blocking();
+    /// assert!(lock.is_write_locked());
+    /// ```
+    #[inline]
+    pub fn is_write_locked(&self) -> bool {
+        self.queue.user(Ordering::Relaxed) & WRITER != 0
+    }
+
+    /// Whether anyone (readers or a writer) holds the lock now (a snapshot).
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// assert!(!lock.is_locked());
+    /// ```
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        self.queue.user(Ordering::Relaxed) != 0
+    }
+
+    /// How many execution units wait for the lock now, readers and writers
+    /// (a snapshot).
+    ///
+    /// ```
+    /// assert_eq!(polysync::RawRwLock::new().waiting(), 0);
+    /// ```
+    #[inline]
+    pub fn waiting(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Gives back one read share: the last reader hands the lock to the
+    /// writer at the front of the queue.
+    #[inline]
+    pub(crate) fn unlock_read(&self) {
+        let fast = self.queue.update_if_idle(Ordering::Release, |user| {
+            debug_assert!(user >= READER, "released an unheld read share");
+            Some(user - READER)
+        });
+        if fast.is_err() {
+            self.unlock_slow(|user| user - READER);
+        }
+    }
+
+    /// Releases the write lock: hands it to the waiters at the front.
+    #[inline]
+    pub(crate) fn unlock_write(&self) {
+        if !self.queue.cas_idle(WRITER, 0, Ordering::Release) {
+            self.unlock_slow(|user| {
+                debug_assert_eq!(user, WRITER, "released an unheld write lock");
+                0
+            });
+        }
+    }
+
+    /// Turns the write lock into one read share; the readers at the front
+    /// of the queue join it.
+    #[inline]
+    pub(crate) fn downgrade(&self) {
+        if !self.queue.cas_idle(WRITER, READER, Ordering::Release) {
+            self.unlock_slow(|user| {
+                debug_assert_eq!(user, WRITER, "downgraded an unheld write lock");
+                READER
+            });
+        }
+    }
+
+    /// A release while waiters are queued (or the queue is busy): changes
+    /// the user bits under the lock, then admits the front.
+    #[cold]
+    fn unlock_slow(&self, change: impl FnOnce(u64) -> u64) {
+        let mut guard = self.queue.lock();
+        let user = change(guard.user());
+        guard.set_user(user);
+        self.admit_front(Some(guard));
+    }
+
+    /// Admits queued waiters from the front while they fit, and wakes them
+    /// after unlocking, in batches (see [`wake_in_batches`]): every reader
+    /// up to the first writer that does not fit, or one writer. Runs after
+    /// every change that can let the front in (a release, a downgrade, a
+    /// writer that left the front of the queue); does nothing when the front
+    /// does not fit, so running it once too often costs only the lock.
+    fn admit_front<'q>(&'q self, first: Option<QueueGuard<'q>>) {
+        wake_in_batches(&self.queue, first, admit_batch);
+    }
+}
+
+/// One batch of [`RawRwLock::admit_front`]: under the queue lock, hands the
+/// lock to waiters from the front while they fit and `wakers` has room.
+fn admit_batch(guard: &mut QueueGuard<'_>, wakers: &mut WakeList) -> Batch {
+    loop {
+        let Some(role) = guard.front().map(|front| front.data::<Role>()) else {
+            return Batch::Last;
+        };
+        let Some(user) = admitted(guard.user(), role) else {
+            return Batch::Last;
+        };
+        if wakers.is_full() {
+            return Batch::More;
+        }
+        // Direct hand-off: the word counts the waiter before it wakes; its
+        // role stays in its node (`pass_on` reads it if it gives up).
+        guard.set_user(user);
+        wakers.push(guard.notify_front_keep().expect("the front exists"));
+    }
+}
+
+impl Protocol for RawRwLock {
+    /// Whether the waiter wants a read share or the write lock.
+    type Tag = Role;
+    /// The same role, left in place by the hand-off.
+    type Outcome = Role;
+    type Slot = ();
+
+    fn queue(&self) -> &WaitQueue {
+        &self.queue
+    }
+
+    #[inline]
+    fn try_fast(&self, role: Role, _: &()) -> Option<Role> {
+        let taken = match role {
+            // Lock-free only while nobody is queued: a reader never passes
+            // a queued writer.
+            Role::Read => self
+                .queue
+                .update_if_idle(Ordering::Acquire, |user| admitted(user, Role::Read))
+                .is_ok(),
+            Role::Write => self.queue.cas_idle(0, WRITER, Ordering::Acquire),
+        };
+        taken.then_some(role)
+    }
+
+    fn arrive_locked(&self, guard: &mut QueueGuard<'_>, role: Role, _: &()) -> Result<Role, Role> {
+        // Strict FIFO: whoever finds anyone queued queues behind them.
+        let fits = if guard.is_empty() {
+            admitted(guard.user(), role)
+        } else {
+            None
+        };
+        admit_if(role, {
+            match fits {
+                Some(user) => {
+                    guard.set_user(user);
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
+    fn pass_on(&self, role: Role, _: &()) {
+        // Handed a share or the lock, then dropped: release it, which hands
+        // it on to the next waiters.
+        match role {
+            Role::Read => self.unlock_read(),
+            Role::Write => self.unlock_write(),
+        }
+    }
+
+    fn after_cancelled(&self, role: Role, _: &()) {
+        // A writer that leaves the front of a read-held lock's queue may
+        // uncover readers that fit now: admit them (a reader that leaves
+        // uncovers nobody: a reader only waits at the front behind a writer
+        // that holds the lock, or when the reader count is full).
+        if role == Role::Write {
+            self.admit_front(None);
+        }
+    }
+}
+
+impl Default for RawRwLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for RawRwLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = self.queue.user(Ordering::Relaxed);
+        f.debug_struct("RawRwLock")
+            .field("readers", &(user / READER))
+            .field("writer", &(user & WRITER != 0))
+            .field("waiting", &self.waiting())
+            .finish()
+    }
+}
+
+/// A read share of a [`RawRwLock`]; gives it back when dropped.
+#[must_use = "the share is given back as soon as the guard is dropped"]
+pub struct RawReadGuard<'a> {
+    lock: &'a RawRwLock,
+}
+
+impl<'a> RawReadGuard<'a> {
+    /// The guard of a read share of `lock` that the caller holds (and
+    /// hands to this guard).
+    #[inline]
+    pub(crate) fn assume(lock: &'a RawRwLock) -> Self {
+        Self { lock }
+    }
+
+    /// The lock this guard holds a share of.
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// let r = lock.read_blocking();
+    /// assert!(std::ptr::eq(r.lock(), &lock));
+    /// ```
+    pub fn lock(&self) -> &'a RawRwLock {
+        self.lock
+    }
+}
+
+impl Drop for RawReadGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.unlock_read();
+    }
+}
+
+impl std::fmt::Debug for RawReadGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawReadGuard")
+            .field("lock", self.lock)
+            .finish()
+    }
+}
+
+/// The write lock of a [`RawRwLock`]; released (to the next waiters) when
+/// dropped.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RawWriteGuard<'a> {
+    lock: &'a RawRwLock,
+}
+
+impl<'a> RawWriteGuard<'a> {
+    /// The lock this guard holds.
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// let w = lock.write_blocking();
+    /// assert!(std::ptr::eq(w.lock(), &lock));
+    /// ```
+    pub fn lock(&self) -> &'a RawRwLock {
+        self.lock
+    }
+
+    /// Turns the write lock into a read share without letting a writer in
+    /// between; the readers queued at the front join at once.
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// let w = lock.write_blocking();
+    /// let r = w.downgrade();
+    /// assert_eq!(lock.readers(), 1);
+    /// assert!(lock.try_read().is_some());
+    /// # drop(r);
+    /// ```
+    pub fn downgrade(self) -> RawReadGuard<'a> {
+        let lock = self.lock;
+        std::mem::forget(self);
+        lock.downgrade();
+        RawReadGuard { lock }
+    }
+}
+
+impl Drop for RawWriteGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.unlock_write();
+    }
+}
+
+impl std::fmt::Debug for RawWriteGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawWriteGuard")
+            .field("lock", self.lock)
+            .finish()
+    }
+}
+
+/// The future of [`RawRwLock::read`]; resolves to a [`RawReadGuard`].
+#[must_use = "futures do nothing unless polled"]
+pub struct RawRead<'a> {
+    wait: Wait<'a, RawRwLock>,
+}
+
+/// The future of [`RawRwLock::write`]; resolves to a [`RawWriteGuard`].
+#[must_use = "futures do nothing unless polled"]
+pub struct RawWrite<'a> {
+    wait: Wait<'a, RawRwLock>,
+}
+
+/// Polls the one field of a raw future: `wait` is structurally pinned.
+#[inline]
+fn poll_wait(wait: Pin<&mut Wait<'_, RawRwLock>>, cx: &mut Context<'_>) -> Poll<()> {
+    wait.poll(cx)
+}
+
+impl<'a> RawRead<'a> {
+    /// The lock this future waits on.
+    pub(crate) fn lock(&self) -> &'a RawRwLock {
+        self.wait.protocol()
+    }
+
+    fn project(self: Pin<&mut Self>) -> Pin<&mut Wait<'a, RawRwLock>> {
+        // SAFETY: `wait` is structurally pinned: never moved out of `self`,
+        // and `RawRead` has no `Drop` or `Unpin` impl of its own.
+        unsafe { self.map_unchecked_mut(|this| &mut this.wait) }
+    }
+}
+
+impl<'a> RawWrite<'a> {
+    /// The lock this future waits on.
+    pub(crate) fn lock(&self) -> &'a RawRwLock {
+        self.wait.protocol()
+    }
+
+    fn project(self: Pin<&mut Self>) -> Pin<&mut Wait<'a, RawRwLock>> {
+        // SAFETY: as in `RawRead::project`.
+        unsafe { self.map_unchecked_mut(|this| &mut this.wait) }
+    }
+}
+
+impl<'a> Future for RawRead<'a> {
+    type Output = RawReadGuard<'a>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RawReadGuard<'a>> {
+        let lock = self.lock();
+        poll_wait(self.project(), cx).map(|()| RawReadGuard { lock })
+    }
+}
+
+impl<'a> Future for RawWrite<'a> {
+    type Output = RawWriteGuard<'a>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RawWriteGuard<'a>> {
+        let lock = self.lock();
+        poll_wait(self.project(), cx).map(|()| RawWriteGuard { lock })
+    }
+}
+
+impl std::fmt::Debug for RawRead<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawRead")
+            .field("lock", self.lock())
+            .field("queued", &self.wait.is_queued())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RawWrite<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawWrite")
+            .field("lock", self.lock())
+            .field("queued", &self.wait.is_queued())
+            .finish()
+    }
+}
