@@ -78,10 +78,25 @@
 //!   [`GenericQueue`](queue::GenericQueue) over a [`Storage`](queue::Storage);
 //!   [`SimpleQueue`]: unbounded, puts never wait. With the `stream` feature,
 //!   `queue.stream()` is a `futures_core::Stream`.
+//! - [`RwLock<T>`] and [`RawRwLock`]: readers or one writer, strict FIFO
+//!   with reader batches (neither side starves).
+//! - [`channel`]: `bounded`/`unbounded` channels with cloneable halves that
+//!   close when the last sender (or receiver) drops, `WeakSender`, and
+//!   [`channel::oneshot`] for one value.
 //! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
 //!   (never waits).
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
-//!   [`lowlevel::Signal`], [`lowlevel::block_on`], the backend registry).
+//!   [`lowlevel::Signal`], [`lowlevel::block_on`], the backend registry,
+//!   [`lowlevel::checkpoint`]).
+//!
+//! ## Worlds
+//!
+//! Threads and async tasks of any executor need nothing more. The backend
+//! crates add the rest, each with one `install()` at start-up:
+//! `polysync-tokio` (task identity, a safe policy for blocking calls on
+//! runtime threads, coop-budget checkpoints, `timeout`), `polysync-async-io`
+//! (`timeout` on any executor), `polysync-may` (may coroutines park instead
+//! of their worker) and `polysync-corosensei` (a green-thread hub).
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
