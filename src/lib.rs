@@ -82,7 +82,7 @@
 //!   with reader batches (neither side starves).
 //! - [`channel`]: `bounded`/`unbounded` channels with cloneable halves that
 //!   close when the last sender (or receiver) drops, `WeakSender`, and
-//!   [`channel::oneshot`] for one value.
+//!   [`channel::oneshot()`] for one value.
 //! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
 //!   (never waits).
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
