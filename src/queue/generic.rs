@@ -101,6 +101,18 @@ unsafe impl<T: Send, S: Send> Send for GenericQueue<T, S> {}
 unsafe impl<T: Send, S: Send> Sync for GenericQueue<T, S> {}
 
 impl<T, S: Storage<T> + Default> GenericQueue<T, S> {
+    /// An unbounded queue, as Python's `Queue()`: the same as
+    /// [`unbounded`](GenericQueue::unbounded).
+    ///
+    /// ```
+    /// let q = polysync::Queue::new();
+    /// q.try_put(1).unwrap();
+    /// assert_eq!(q.capacity(), None);
+    /// ```
+    pub fn new() -> Self {
+        Self::unbounded()
+    }
+
     /// An unbounded queue: puts never wait.
     ///
     /// ```
