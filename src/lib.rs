@@ -95,6 +95,7 @@ pub mod limiter;
 pub mod lock;
 pub mod lowlevel;
 pub mod mutex;
+mod owned;
 pub mod queue;
 pub mod revent;
 pub mod rlock;
@@ -119,7 +120,10 @@ pub use queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue
 pub use revent::REvent;
 pub use rlock::{RLock, RLockAcquire, RLockGuard, RLockReleaseError};
 pub use rmutex::{RMutex, RMutexAcquire, RMutexGuard};
-pub use semaphore::{BinarySemaphore, BoundedSemaphore, Permit, Semaphore, TooManyReleases};
+pub use semaphore::{
+    AcquireError, BinarySemaphore, BoundedSemaphore, OwnedPermit, Permit, Semaphore,
+    TooManyReleases,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -167,10 +167,11 @@ const_assert!(size_of::<polysync::semaphore::Acquire<'static, Semaphore>>() <= 6
 const_assert!(size_of::<polysync::event::Wait<'static>>() <= 64);
 const_assert!(size_of::<polysync::mutex::LockFuture<'static, ()>>() <= 64);
 const_assert!(size_of::<SignalWait<'static>>() <= 64);
-// Guards are one reference.
+// Guards are one reference (a permit: and a count).
 const_assert!(size_of::<LockGuard<'static>>() == size_of::<usize>());
 const_assert!(size_of::<MutexGuard<'static, u8>>() == size_of::<usize>());
-const_assert!(size_of::<Permit<'static, Semaphore>>() == size_of::<usize>());
+// A permit is a reference and its count of permits.
+const_assert!(size_of::<Permit<'static, Semaphore>>() == 2 * size_of::<usize>());
 
 /// The primitives can be `static`s: their constructors are `const`.
 static STATIC_LOCK: Lock = Lock::new();

@@ -590,6 +590,31 @@ impl QueueGuard<'_> {
         self.head()
     }
 
+    /// The waiting nodes, oldest first, without removing any: a look-ahead
+    /// under the lock for a primitive that must know what its queued
+    /// waiters would take before it commits to a change (a bounded
+    /// semaphore checks a release against the many-permit requests that
+    /// it would serve). Each view borrows this guard.
+    pub(crate) fn waiting(&self) -> impl Iterator<Item = Waiting<'_>> + '_ {
+        let head = self.head();
+        let mut next = head;
+        std::iter::from_fn(move || {
+            if next.is_null() {
+                return None;
+            }
+            let node = next;
+            // SAFETY: `node` is linked in this queue and we hold its lock,
+            // so it is alive and its links are ours to read.
+            let after = unsafe { (*node).next.with(|p| *p) };
+            // The list is circular: stop when it comes back to the head.
+            next = if after == head { ptr::null() } else { after };
+            Some(Waiting {
+                node,
+                _guard: std::marker::PhantomData,
+            })
+        })
+    }
+
     /// The oldest waiting node, without removing it.
     pub(crate) fn front(&self) -> Option<Waiting<'_>> {
         let head = self.head();
