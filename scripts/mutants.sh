@@ -201,6 +201,36 @@ mutant "checkpoints: a green call that waited takes a checkpoint too" \
     $'    if !waited() {\n        waiter.checkpoint();' \
     $'    if true {\n        waiter.checkpoint();'
 
+mutant "semaphore: a later request overtakes a queued many-permit head" \
+    "cargo test --test semaphore_many" \
+    src/semaphore/raw.rs \
+    'if guard.is_empty() && user >= n {' \
+    'if user >= n {'
+
+mutant "semaphore: a cancelled head strands the permits kept for it" \
+    "cargo test --test semaphore_many" \
+    src/semaphore/raw.rs \
+    'if raw.queue.len() > 0 {' \
+    'if false && raw.queue.len() > 0 {'
+
+mutant "semaphore: close forgets to wake the waiters" \
+    "cargo test --test semaphore_many close_" \
+    src/semaphore/raw.rs \
+    $'        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {\n            guard.notify_batch(wakers, Want::CLOSED)\n        });' \
+    $'        drop(guard);'
+
+mutant "semaphore: a served waiter that is dropped loses its permits" \
+    "cargo test --test semaphore_many storm" \
+    src/semaphore/raw.rs \
+    'if !outcome.is_closed() {' \
+    'if false && !outcome.is_closed() {'
+
+mutant "semaphore: the bounded release check ignores many-permit waiters" \
+    "cargo test --test semaphore_many bounded" \
+    src/semaphore/raw.rs \
+    $'        for node in guard.waiting() {\n            let want' \
+    $'        for node in guard.waiting().take(0) {\n            let want'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
