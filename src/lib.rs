@@ -112,14 +112,14 @@ pub use flag::Flag;
 pub use guard::{BusyResourceError, ResourceGuard, ResourceGuardToken};
 pub use limiter::{
     BorrowError, CapacityLimiter, LimiterAcquire, LimiterReleaseError, LimiterToken,
-    RCapacityLimiter,
+    OwnedLimiterToken, RCapacityLimiter,
 };
-pub use lock::{Lock, LockGuard};
-pub use mutex::{Mutex, MutexGuard};
+pub use lock::{Lock, LockGuard, OwnedLockGuard};
+pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
 pub use queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue};
 pub use revent::REvent;
-pub use rlock::{RLock, RLockAcquire, RLockGuard, RLockReleaseError};
-pub use rmutex::{RMutex, RMutexAcquire, RMutexGuard};
+pub use rlock::{OwnedRLockGuard, RLock, RLockAcquire, RLockGuard, RLockReleaseError};
+pub use rmutex::{OwnedRMutexGuard, RMutex, RMutexAcquire, RMutexGuard};
 pub use semaphore::{
     AcquireError, BinarySemaphore, BoundedSemaphore, OwnedPermit, Permit, Semaphore,
     TooManyReleases,

@@ -205,7 +205,10 @@ fn a_zero_request_waits_its_turn_and_holds_nothing() {
     let mut head = Box::pin(sem.acquire_many(1));
     assert!(block_on(poll_once(head.as_mut())).is_none());
     let mut zero = Box::pin(sem.acquire_many(0));
-    assert!(block_on(poll_once(zero.as_mut())).is_none(), "behind the head");
+    assert!(
+        block_on(poll_once(zero.as_mut())).is_none(),
+        "behind the head"
+    );
     drop(head); // the zero request is the head now, and fits
     let permit = block_on(zero).unwrap();
     assert_eq!(permit.num_permits(), 0);
@@ -373,7 +376,10 @@ fn many_permit_storm_conserves_permits_across_worlds() {
         "permits lost or created: {:?}",
         st.sem
     );
-    assert!(st.served.load(Ordering::Relaxed) > 100, "the storm did nothing");
+    assert!(
+        st.served.load(Ordering::Relaxed) > 100,
+        "the storm did nothing"
+    );
 }
 
 // ---------------------------------------------------------------- close
@@ -432,10 +438,7 @@ fn close_fails_every_waiter_in_every_world() {
     assert_eq!(sem.waiting(), 0);
 
     // Later acquisitions fail at once, in every form.
-    assert_eq!(
-        sem.try_acquire_many(1).unwrap_err(),
-        AcquireError::Closed
-    );
+    assert_eq!(sem.try_acquire_many(1).unwrap_err(), AcquireError::Closed);
     assert_eq!(
         sem.acquire_many_blocking(1).unwrap_err(),
         AcquireError::Closed
@@ -452,10 +455,7 @@ fn close_fails_every_waiter_in_every_world() {
     // A held permit still comes back, and counts.
     drop(held);
     assert_eq!(sem.value(), 1);
-    assert_eq!(
-        sem.try_acquire_many(1).unwrap_err(),
-        AcquireError::Closed
-    );
+    assert_eq!(sem.try_acquire_many(1).unwrap_err(), AcquireError::Closed);
     sem.close(); // idempotent
     assert!(format!("{sem:?}").contains("closed: true"));
 }
@@ -471,7 +471,9 @@ fn close_fails_waiters_of_bounded_and_binary_semaphores() {
     thread::scope(|s| {
         let a = s.spawn(|| bounded.try_acquire_many_for(2, LONG).map(drop));
         let b = s.spawn(|| binary.try_acquire_many_for(1, LONG).map(drop));
-        wait_until("both queued", || bounded.waiting() == 1 && binary.waiting() == 1);
+        wait_until("both queued", || {
+            bounded.waiting() == 1 && binary.waiting() == 1
+        });
         bounded.close();
         binary.close();
         assert_eq!(a.join().unwrap(), Err(AcquireError::Closed));
