@@ -231,6 +231,30 @@ mutant "semaphore: the bounded release check ignores many-permit waiters" \
     $'        for node in guard.waiting() {\n            let want' \
     $'        for node in guard.waiting().take(0) {\n            let want'
 
+mutant "owned: a panicking task leaks its owned permits (OwnedPermit drop gives nothing back)" \
+    "cargo test --test owned" \
+    src/semaphore/permit.rs \
+    'give_back(&*self.sem, u64::from(self.n));' \
+    'let _ = &self.sem;'
+
+mutant "owned: an owned lock acquisition records its unit as the holder" \
+    "cargo test --test owned" \
+    src/lock.rs \
+    'if self.owned() { Owner::UNKNOWN } else { me }' \
+    'me'
+
+mutant "mapped: a mapped guard never unlocks" \
+    "cargo test --test owned mapped" \
+    src/mutex.rs \
+    $'impl<U: ?Sized> Drop for MappedMutexGuard<\'_, U> {\n    fn drop(&mut self) {\n        self.lock.release();' \
+    $'impl<U: ?Sized> Drop for MappedMutexGuard<\'_, U> {\n    fn drop(&mut self) {\n        let _ = self.lock;'
+
+mutant "owned: an owned future drops its Arc before its borrowed wait [slow]" \
+    "cargo +nightly miri test -q --test owned_miri a_handed_off_owned_future" \
+    src/owned.rs \
+    $'    fut: Option<F>,\n    /// The primitive; `None` once handed to the output. Not pinned.\n    arc: Option<Arc<T>>,' \
+    $'    arc: Option<Arc<T>>,\n    fut: Option<F>,'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
