@@ -255,6 +255,12 @@ mutant "owned: an owned future drops its Arc before its borrowed wait [slow]" \
     $'    fut: Option<F>,\n    /// The primitive; `None` once handed to the output. Not pinned.\n    arc: Option<Arc<T>>,' \
     $'    arc: Option<Arc<T>>,\n    fut: Option<F>,'
 
+mutant "semaphore: a head that leaves strands the permits kept for it (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_semaphore_many kept_permits' \
+    src/semaphore/raw.rs \
+    'if raw.queue.len() > 0 {' \
+    'if false && raw.queue.len() > 0 {'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
