@@ -217,17 +217,31 @@ fn a_unit_waits_for_an_owned_guard_it_gave_away_instead_of_panicking() {
     let _dog = dog("a_unit_waits_for_an_owned_guard_it_gave_away_instead_of_panicking");
     let lock = Arc::new(Lock::new());
     let mutex = Arc::new(Mutex::new(0));
-    let guard = lock.acquire_owned_blocking();
-    let m = mutex.lock_owned_blocking();
-    let holder = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(20));
-        drop((guard, m));
-    });
-    // A borrowed guard would make this a refused re-acquisition (a panic);
-    // an owned one records no holder: this thread just waits.
-    drop(lock.acquire_blocking());
-    drop(mutex.lock_blocking());
-    holder.join().unwrap();
+    // Twice: uncontended (the lock-free path), then handed over by a
+    // release (the queued path, where a hand-off records the waiter's tag).
+    for contended in [false, true] {
+        let blocker = contended.then(|| {
+            let (g, m) = (lock.acquire_owned_blocking(), mutex.lock_owned_blocking());
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(20));
+                drop((g, m));
+            })
+        });
+        let guard = lock.acquire_owned_blocking();
+        let m = mutex.lock_owned_blocking();
+        if let Some(b) = blocker {
+            b.join().unwrap();
+        }
+        let holder = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            drop((guard, m));
+        });
+        // A borrowed guard would make this a refused re-acquisition (a
+        // panic); an owned one records no holder: this thread just waits.
+        drop(lock.acquire_blocking());
+        drop(mutex.lock_blocking());
+        holder.join().unwrap();
+    }
 }
 
 #[test]

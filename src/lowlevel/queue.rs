@@ -1010,6 +1010,23 @@ mod tests {
     }
 
     #[test]
+    fn waiting_walks_the_queue_oldest_first_without_removing() {
+        let queue = WaitQueue::new(0);
+        assert_eq!(queue.lock().waiting().count(), 0);
+        let nodes = nodes::<3>();
+        let mut guard = queue.lock();
+        for node in &nodes {
+            // SAFETY: the nodes outlive their time in the queue (drained below).
+            unsafe { guard.push_back(node, Waker::noop().clone()) };
+        }
+        let seen: Vec<usize> = guard.waiting().map(|w| w.data()).collect();
+        assert_eq!(seen, [0, 1, 2]);
+        assert_eq!(guard.len(), 3);
+        drop(guard);
+        assert_eq!(drain(&queue), [0, 1, 2]);
+    }
+
+    #[test]
     fn idle_updates_fail_while_locked_or_queued() {
         let queue = WaitQueue::new(1);
         let guard = queue.lock();
