@@ -300,6 +300,66 @@ mutant "rwlock: a writer handed the lock and dropped keeps it" \
     'Role::Write => self.unlock_write(),' \
     'Role::Write => {}'
 
+mutant "semaphore: a later request overtakes a queued many-permit head" \
+    "cargo test --test semaphore_many" \
+    src/semaphore/raw.rs \
+    'if guard.is_empty() && user >= n {' \
+    'if user >= n {'
+
+mutant "semaphore: a cancelled head strands the permits kept for it" \
+    "cargo test --test semaphore_many" \
+    src/semaphore/raw.rs \
+    'if raw.queue.len() > 0 {' \
+    'if false && raw.queue.len() > 0 {'
+
+mutant "semaphore: close forgets to wake the waiters" \
+    "cargo test --test semaphore_many close_" \
+    src/semaphore/raw.rs \
+    $'        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {\n            guard.notify_batch(wakers, Want::CLOSED)\n        });' \
+    $'        drop(guard);'
+
+mutant "semaphore: a served waiter that is dropped loses its permits" \
+    "cargo test --test semaphore_many storm" \
+    src/semaphore/raw.rs \
+    'if !outcome.is_closed() {' \
+    'if false && !outcome.is_closed() {'
+
+mutant "semaphore: the bounded release check ignores many-permit waiters" \
+    "cargo test --test semaphore_many bounded" \
+    src/semaphore/raw.rs \
+    $'        for node in guard.waiting() {\n            let want' \
+    $'        for node in guard.waiting().take(0) {\n            let want'
+
+mutant "owned: a panicking task leaks its owned permits (OwnedPermit drop gives nothing back)" \
+    "cargo test --test owned" \
+    src/semaphore/permit.rs \
+    'give_back(&*self.sem, u64::from(self.n));' \
+    'let _ = &self.sem;'
+
+mutant "owned: an owned lock acquisition records its unit as the holder" \
+    "cargo test --test owned" \
+    src/lock.rs \
+    'if self.owned() { Owner::UNKNOWN } else { me }' \
+    'me'
+
+mutant "mapped: a mapped guard never unlocks" \
+    "cargo test --test owned mapped" \
+    src/mutex.rs \
+    $'impl<U: ?Sized> Drop for MappedMutexGuard<\'_, U> {\n    fn drop(&mut self) {\n        self.lock.release();' \
+    $'impl<U: ?Sized> Drop for MappedMutexGuard<\'_, U> {\n    fn drop(&mut self) {\n        let _ = self.lock;'
+
+mutant "owned: an owned future drops its Arc before its borrowed wait [slow]" \
+    "cargo +nightly miri test -q --test owned_miri a_handed_off_owned_future" \
+    src/owned.rs \
+    $'    fut: Option<F>,\n    /// The primitive; `None` once handed to the output. Not pinned.\n    arc: Option<Arc<T>>,' \
+    $'    arc: Option<Arc<T>>,\n    fut: Option<F>,'
+
+mutant "semaphore: a head that leaves strands the permits kept for it (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_semaphore_many kept_permits' \
+    src/semaphore/raw.rs \
+    'if raw.queue.len() > 0 {' \
+    'if false && raw.queue.len() > 0 {'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

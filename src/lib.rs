@@ -111,6 +111,7 @@ pub mod limiter;
 pub mod lock;
 pub mod lowlevel;
 pub mod mutex;
+mod owned;
 pub mod queue;
 pub mod revent;
 pub mod rlock;
@@ -128,19 +129,22 @@ pub use flag::Flag;
 pub use guard::{BusyResourceError, ResourceGuard, ResourceGuardToken};
 pub use limiter::{
     BorrowError, CapacityLimiter, LimiterAcquire, LimiterReleaseError, LimiterToken,
-    RCapacityLimiter,
+    OwnedLimiterToken, RCapacityLimiter,
 };
-pub use lock::{Lock, LockGuard};
-pub use mutex::{Mutex, MutexGuard};
+pub use lock::{Lock, LockGuard, OwnedLockGuard};
+pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
 pub use queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue};
 pub use revent::REvent;
-pub use rlock::{RLock, RLockAcquire, RLockGuard, RLockReleaseError};
-pub use rmutex::{RMutex, RMutexAcquire, RMutexGuard};
+pub use rlock::{OwnedRLockGuard, RLock, RLockAcquire, RLockGuard, RLockReleaseError};
+pub use rmutex::{OwnedRMutexGuard, RMutex, RMutexAcquire, RMutexGuard};
 pub use rwlock::{
     MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RawRwLock, RwLock,
     RwLockReadGuard, RwLockWriteGuard,
 };
-pub use semaphore::{BinarySemaphore, BoundedSemaphore, Permit, Semaphore, TooManyReleases};
+pub use semaphore::{
+    AcquireError, BinarySemaphore, BoundedSemaphore, OwnedPermit, Permit, Semaphore,
+    TooManyReleases,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -5,8 +5,10 @@ use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{Owner, WaitError, Waiter, current_task, current_unit, deadline_after};
+use crate::owned::ArcWait;
 use std::future::Future;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -251,13 +253,150 @@ impl Lock {
         caller: Caller,
     ) -> Result<LockGuard<'_>, WaitError> {
         let me = Owner::of(current_unit());
-        if self.try_fast(me, &()).is_some() {
+        let holder = caller.holder(me);
+        if self.try_fast(holder, &()).is_some() {
             return Ok(LockGuard { lock: self });
         }
         self.refuse_holder(me, caller);
-        drive(waiter, pin!(Wait::new(self, me)), deadline)
+        drive(waiter, pin!(Wait::new(self, holder)), deadline)
             .map(|()| LockGuard { lock: self })
             .map_err(|(error, ())| error)
+    }
+
+    /// [`acquire`](Lock::acquire) on a lock in an `Arc`: the future and its
+    /// [`OwnedLockGuard`] are `'static` (they hold a clone of the `Arc`), so
+    /// the guard can move into a spawned task or thread and be released
+    /// there.
+    ///
+    /// An owned guard is made to move between execution units, so an owned
+    /// acquisition does not record its unit as the holder: the re-entry
+    /// check (see [`Lock`]) does not see it, and a unit that acquires again
+    /// while it keeps an owned guard waits for itself. The acquisition still
+    /// refuses a unit that holds the lock through a borrowed guard.
+    ///
+    /// ```
+    /// use polysync::Lock;
+    /// use std::sync::Arc;
+    /// # futures_lite::future::block_on(async {
+    /// let lock = Arc::new(Lock::new());
+    /// let guard = lock.acquire_owned().await;
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(!lock.locked());
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As for [`acquire`](Lock::acquire): dropping the future gives up its
+    /// place in line and nothing else (a hand-off it did not consume goes
+    /// to the next waiter); the `Arc` clone it holds is dropped with it.
+    ///
+    /// # Panics
+    /// Like [`acquire`](Lock::acquire), if the current task (with an
+    /// identity) holds the lock through a borrowed guard.
+    #[inline]
+    pub fn acquire_owned(self: &Arc<Self>) -> OwnedAcquire {
+        OwnedAcquire::new(self)
+    }
+
+    /// [`acquire_blocking`](Lock::acquire_blocking), returning an
+    /// [`OwnedLockGuard`] (see [`acquire_owned`](Lock::acquire_owned)).
+    ///
+    /// # Panics
+    /// If the calling unit holds the lock through a borrowed guard.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(polysync::Lock::new());
+    /// let guard = lock.acquire_owned_blocking();
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(!lock.locked());
+    /// ```
+    pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedLockGuard {
+        if let Some(guard) = self.try_acquire_owned() {
+            crate::lowlevel::green_checkpoint();
+            return guard;
+        }
+        blocking(|w| self.acquire_with_as(w, None, Caller::LockAcquireOwnedBlocking))
+            .map(|g| OwnedLockGuard::adopt(g, self))
+            .expect("a wait without a deadline does not time out")
+    }
+
+    /// [`try_acquire`](Lock::try_acquire), returning an [`OwnedLockGuard`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(polysync::Lock::new());
+    /// let guard = lock.try_acquire_owned().unwrap();
+    /// assert!(lock.try_acquire_owned().is_none());
+    /// ```
+    #[inline]
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedLockGuard> {
+        self.try_fast_unrecorded().then(|| OwnedLockGuard {
+            lock: Arc::clone(self),
+        })
+    }
+
+    /// [`try_acquire_for`](Lock::try_acquire_for), returning an
+    /// [`OwnedLockGuard`].
+    ///
+    /// # Panics
+    /// Like [`acquire_owned_blocking`](Lock::acquire_owned_blocking).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(polysync::Lock::new());
+    /// assert!(lock.try_acquire_owned_for(std::time::Duration::ZERO).is_some());
+    /// ```
+    pub fn try_acquire_owned_for(self: &Arc<Self>, timeout: Duration) -> Option<OwnedLockGuard> {
+        blocking(|w| self.acquire_with_as(w, deadline_after(timeout), Caller::LockTryOwnedFor))
+            .map(|g| OwnedLockGuard::adopt(g, self))
+    }
+
+    /// [`try_acquire_until`](Lock::try_acquire_until), returning an
+    /// [`OwnedLockGuard`].
+    ///
+    /// # Panics
+    /// Like [`acquire_owned_blocking`](Lock::acquire_owned_blocking).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(polysync::Lock::new());
+    /// assert!(lock.try_acquire_owned_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_acquire_owned_until(self: &Arc<Self>, deadline: Instant) -> Option<OwnedLockGuard> {
+        blocking(|w| self.acquire_with_as(w, Some(deadline), Caller::LockTryOwnedUntil))
+            .map(|g| OwnedLockGuard::adopt(g, self))
+    }
+
+    /// [`acquire_with`](Lock::acquire_with), returning an
+    /// [`OwnedLockGuard`].
+    ///
+    /// # Errors
+    /// As for [`acquire_with`](Lock::acquire_with).
+    ///
+    /// # Panics
+    /// Like [`acquire_owned_blocking`](Lock::acquire_owned_blocking).
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(polysync::Lock::new());
+    /// let guard = ThreadWaiter::with_current(|w| lock.acquire_owned_with(w, None)).unwrap();
+    /// assert!(lock.locked());
+    /// ```
+    pub fn acquire_owned_with<W: Waiter + ?Sized>(
+        self: &Arc<Self>,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<OwnedLockGuard, WaitError> {
+        self.acquire_with_as(waiter, deadline, Caller::LockAcquireOwnedWith)
+            .map(|g| OwnedLockGuard::adopt(g, self))
+    }
+
+    /// Takes a free lock for an owned guard (no holder recorded).
+    #[inline]
+    pub(crate) fn try_fast_unrecorded(&self) -> bool {
+        self.try_fast(Owner::UNKNOWN, &()).is_some()
     }
 
     /// Panics if the unit `me` (possibly [`Owner::UNKNOWN`]) holds the lock:
@@ -433,11 +572,21 @@ pub(crate) enum Caller {
     LockTryFor,
     LockTryUntil,
     LockAcquireWith,
+    LockAcquireOwned,
+    LockAcquireOwnedBlocking,
+    LockTryOwnedFor,
+    LockTryOwnedUntil,
+    LockAcquireOwnedWith,
     MutexLock,
     MutexLockWith,
     MutexLockBlocking,
     MutexTryFor,
     MutexTryUntil,
+    MutexLockOwned,
+    MutexLockOwnedWith,
+    MutexLockOwnedBlocking,
+    MutexTryOwnedFor,
+    MutexTryOwnedUntil,
 }
 
 impl Caller {
@@ -453,14 +602,52 @@ impl Caller {
             Caller::MutexLockBlocking => "Mutex::lock_blocking()",
             Caller::MutexTryFor => "Mutex::try_lock_for()",
             Caller::MutexTryUntil => "Mutex::try_lock_until()",
+            Caller::LockAcquireOwned => "Lock::acquire_owned().await",
+            Caller::LockAcquireOwnedBlocking => "Lock::acquire_owned_blocking()",
+            Caller::LockTryOwnedFor => "Lock::try_acquire_owned_for()",
+            Caller::LockTryOwnedUntil => "Lock::try_acquire_owned_until()",
+            Caller::LockAcquireOwnedWith => "Lock::acquire_owned_with()",
+            Caller::MutexLockOwned => "Mutex::lock_owned().await",
+            Caller::MutexLockOwnedWith => "Mutex::lock_owned_with()",
+            Caller::MutexLockOwnedBlocking => "Mutex::lock_owned_blocking()",
+            Caller::MutexTryOwnedFor => "Mutex::try_lock_owned_for()",
+            Caller::MutexTryOwnedUntil => "Mutex::try_lock_owned_until()",
         }
     }
 
     fn unit(self) -> &'static str {
         match self {
-            Caller::LockAcquire | Caller::MutexLock => "task",
+            Caller::LockAcquire
+            | Caller::MutexLock
+            | Caller::LockAcquireOwned
+            | Caller::MutexLockOwned => "task",
             _ => "execution unit",
         }
+    }
+
+    /// Whether the call hands out an owned guard, made to move between
+    /// units: it records no holder for the re-entry check.
+    fn owned(self) -> bool {
+        matches!(
+            self,
+            Caller::LockAcquireOwned
+                | Caller::LockAcquireOwnedBlocking
+                | Caller::LockTryOwnedFor
+                | Caller::LockTryOwnedUntil
+                | Caller::LockAcquireOwnedWith
+                | Caller::MutexLockOwned
+                | Caller::MutexLockOwnedWith
+                | Caller::MutexLockOwnedBlocking
+                | Caller::MutexTryOwnedFor
+                | Caller::MutexTryOwnedUntil
+        )
+    }
+
+    /// The holder this call records when it gets the lock: the acquiring
+    /// unit `me`, or nobody for an owned guard (see [`Lock::acquire_owned`]).
+    #[inline]
+    pub(crate) fn holder(self, me: Owner) -> Owner {
+        if self.owned() { Owner::UNKNOWN } else { me }
     }
 }
 
@@ -509,7 +696,7 @@ impl<'a> Future for Acquire<'a> {
             // identity; the thread that polls it is not (0: unknown).
             let me = current_task().map_or(Owner::UNKNOWN, Owner::of);
             lock.refuse_holder(me, caller);
-            this.state = State::Wait(Wait::new(lock, me));
+            this.state = State::Wait(Wait::new(lock, caller.holder(me)));
         }
         let State::Wait(wait) = &mut this.state else {
             unreachable!("set above")
@@ -527,6 +714,118 @@ impl std::fmt::Debug for Acquire<'_> {
         f.debug_struct("Acquire")
             .field("lock", self.lock())
             .field("queued", &queued)
+            .finish()
+    }
+}
+
+/// Holds a [`Lock`] through an `Arc`: `'static` and `Send`, so it can move
+/// into a spawned task or thread; releases the lock (to the next waiter, if
+/// any) when dropped, also when that task panics (the drop runs as it
+/// unwinds). Returned by the `acquire_owned*` forms.
+///
+/// ```
+/// use polysync::Lock;
+/// use std::sync::Arc;
+///
+/// let lock = Arc::new(Lock::new());
+/// let guard = lock.acquire_owned_blocking();
+/// let worker = std::thread::spawn(move || {
+///     assert!(guard.lock().locked());
+/// }); // the guard is dropped, and the lock released, in the worker
+/// worker.join().unwrap();
+/// assert!(!lock.locked());
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct OwnedLockGuard {
+    lock: Arc<Lock>,
+}
+
+impl OwnedLockGuard {
+    /// The owned form of `guard`, whose lock `lock` is.
+    #[inline]
+    fn adopt(guard: LockGuard<'_>, lock: &Arc<Lock>) -> Self {
+        debug_assert!(std::ptr::eq(guard.lock, &**lock));
+        // The owned guard releases the lock itself.
+        std::mem::forget(guard);
+        OwnedLockGuard {
+            lock: Arc::clone(lock),
+        }
+    }
+
+    /// The lock this guard holds.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(polysync::Lock::new());
+    /// let guard = lock.acquire_owned_blocking();
+    /// assert!(Arc::ptr_eq(guard.lock(), &lock));
+    /// ```
+    pub fn lock(&self) -> &Arc<Lock> {
+        &self.lock
+    }
+}
+
+impl Drop for OwnedLockGuard {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.release();
+    }
+}
+
+impl std::fmt::Debug for OwnedLockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedLockGuard")
+            .field("lock", &*self.lock)
+            .finish()
+    }
+}
+
+/// The future of [`Lock::acquire_owned`]: [`Acquire`] run against a lock in
+/// an `Arc`; `'static`, resolves to an [`OwnedLockGuard`].
+#[must_use = "futures do nothing unless polled"]
+pub struct OwnedAcquire {
+    inner: ArcWait<Lock, Acquire<'static>>,
+}
+
+impl OwnedAcquire {
+    fn new(lock: &Arc<Lock>) -> Self {
+        let lock = Arc::clone(lock);
+        // SAFETY: the reference points into `lock`'s allocation; the future
+        // that holds it is stored with `lock` in an `ArcWait`, whose output
+        // goes only to the closure in `poll`, which forgets the borrowed
+        // guard: the rules of `ArcWait::new`.
+        let target = unsafe { crate::owned::extend(&*lock) };
+        let fut = Acquire::new(target, Caller::LockAcquireOwned);
+        OwnedAcquire {
+            // SAFETY: as above.
+            inner: unsafe { ArcWait::new(lock, fut) },
+        }
+    }
+}
+
+impl Future for OwnedAcquire {
+    type Output = OwnedLockGuard;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OwnedLockGuard> {
+        // SAFETY: `inner` is structurally pinned; nothing else is here.
+        let inner = unsafe { self.map_unchecked_mut(|this| &mut this.inner) };
+        inner.poll_with(cx, |guard, lock| {
+            // The owned guard releases the lock itself.
+            std::mem::forget(guard);
+            OwnedLockGuard { lock }
+        })
+    }
+}
+
+impl std::fmt::Debug for OwnedAcquire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedAcquire")
+            .field("lock", &self.inner.target())
+            .field(
+                "queued",
+                &matches!(self.inner.future(), Some(Acquire { state: State::Wait(w) }) if w.is_queued()),
+            )
             .finish()
     }
 }

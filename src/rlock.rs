@@ -7,8 +7,10 @@ use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{
     NoTaskIdentity, Owner, UnitId, WaitError, Waiter, current_task, current_unit, deadline_after,
 };
+use crate::owned::ArcWait;
 use std::future::Future;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -305,6 +307,113 @@ impl RLock {
             .map_err(|(error, ())| error)
     }
 
+    /// [`acquire`](RLock::acquire) on a lock in an `Arc`: the future and
+    /// its [`OwnedRLockGuard`] are `'static` (they hold a clone of the
+    /// `Arc`), so the guard can move into a spawned task.
+    ///
+    /// Ownership stays with the execution unit that acquired (here: the
+    /// current task, which needs an identity), as for every
+    /// [`RLockGuard`]: the unit that receives a moved owned guard may drop
+    /// it (releasing one of the owner's levels) but does not own the lock
+    /// and cannot re-enter it.
+    ///
+    /// ```
+    /// use polysync::{RLock, lowlevel::identified};
+    /// use std::sync::Arc;
+    /// # futures_lite::future::block_on(async {
+    /// let rlock = Arc::new(RLock::new());
+    /// let guard = identified(rlock.acquire_owned()).await.unwrap();
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(!rlock.locked());
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As for [`acquire`](RLock::acquire); the `Arc` clone it holds is
+    /// dropped with it.
+    ///
+    /// # Errors
+    /// [`NoTaskIdentity`], as for [`acquire`](RLock::acquire).
+    #[inline]
+    pub fn acquire_owned(self: &Arc<Self>) -> OwnedRLockAcquire {
+        OwnedRLockAcquire::new(self)
+    }
+
+    /// [`acquire_blocking`](RLock::acquire_blocking), returning an
+    /// [`OwnedRLockGuard`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let rlock = Arc::new(polysync::RLock::new());
+    /// let a = rlock.acquire_owned_blocking();
+    /// let b = rlock.acquire_owned_blocking(); // re-entered
+    /// assert_eq!(rlock.count(), 2);
+    /// ```
+    pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedRLockGuard {
+        OwnedRLockGuard::adopt(self.acquire_blocking(), self)
+    }
+
+    /// [`try_acquire`](RLock::try_acquire), returning an
+    /// [`OwnedRLockGuard`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let rlock = Arc::new(polysync::RLock::new());
+    /// let guard = rlock.try_acquire_owned().unwrap();
+    /// assert_eq!(rlock.count(), 1);
+    /// ```
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedRLockGuard> {
+        self.try_acquire().map(|g| OwnedRLockGuard::adopt(g, self))
+    }
+
+    /// [`try_acquire_for`](RLock::try_acquire_for), returning an
+    /// [`OwnedRLockGuard`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let rlock = Arc::new(polysync::RLock::new());
+    /// assert!(rlock.try_acquire_owned_for(std::time::Duration::ZERO).is_some());
+    /// ```
+    pub fn try_acquire_owned_for(self: &Arc<Self>, timeout: Duration) -> Option<OwnedRLockGuard> {
+        self.try_acquire_for(timeout)
+            .map(|g| OwnedRLockGuard::adopt(g, self))
+    }
+
+    /// [`try_acquire_until`](RLock::try_acquire_until), returning an
+    /// [`OwnedRLockGuard`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let rlock = Arc::new(polysync::RLock::new());
+    /// assert!(rlock.try_acquire_owned_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_acquire_owned_until(self: &Arc<Self>, deadline: Instant) -> Option<OwnedRLockGuard> {
+        self.try_acquire_until(deadline)
+            .map(|g| OwnedRLockGuard::adopt(g, self))
+    }
+
+    /// [`acquire_with`](RLock::acquire_with), returning an
+    /// [`OwnedRLockGuard`].
+    ///
+    /// # Errors
+    /// As for [`acquire_with`](RLock::acquire_with).
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use std::sync::Arc;
+    /// let rlock = Arc::new(polysync::RLock::new());
+    /// let g = ThreadWaiter::with_current(|w| rlock.acquire_owned_with(w, None)).unwrap();
+    /// assert!(rlock.is_owned_by_current_unit());
+    /// ```
+    pub fn acquire_owned_with<W: Waiter + ?Sized>(
+        self: &Arc<Self>,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<OwnedRLockGuard, WaitError> {
+        self.acquire_with(waiter, deadline)
+            .map(|g| OwnedRLockGuard::adopt(g, self))
+    }
+
     /// Releases `levels` levels held by the current execution unit (levels
     /// kept with [`RLockGuard::forget`]). Releasing the last level hands the
     /// lock to the oldest waiter. Releasing 0 levels only checks ownership.
@@ -501,7 +610,7 @@ impl RLock {
 
     /// Releases one level (the caller is the owner or holds its guard).
     #[inline]
-    fn release_level(&self) {
+    pub(crate) fn release_level(&self) {
         let owner = self.lock_levels_held();
         let c = self.count.load(Ordering::Relaxed);
         debug_assert!(c > 0, "released an RLock level that is not held");
@@ -747,6 +856,137 @@ impl std::fmt::Debug for RLockAcquire<'_> {
         f.debug_struct("RLockAcquire")
             .field("rlock", self.lock)
             .field("queued", &self.wait.as_ref().is_some_and(Wait::is_queued))
+            .finish()
+    }
+}
+
+/// One level of an [`RLock`] held through an `Arc`: `'static` and `Send`,
+/// so it can move into a spawned task; released when dropped (also when
+/// that task panics, as it unwinds). Returned by the `acquire_owned*`
+/// forms.
+///
+/// The rules of [`RLockGuard`] hold: the unit that acquired owns the lock;
+/// a guard moved elsewhere releases one of the owner's levels when it
+/// drops (ordered with the owner's own re-entries, never lost), but its new
+/// unit does not own the lock.
+///
+/// ```
+/// use polysync::RLock;
+/// use std::sync::Arc;
+///
+/// let rlock = Arc::new(RLock::new());
+/// let guard = rlock.acquire_owned_blocking();
+/// let worker = std::thread::spawn(move || {
+///     assert!(!guard.rlock().is_owned_by_current_unit()); // moved, not owned
+/// }); // the level is released in the worker
+/// worker.join().unwrap();
+/// assert!(!rlock.locked());
+/// ```
+#[must_use = "the level is released as soon as the guard is dropped"]
+pub struct OwnedRLockGuard {
+    lock: Arc<RLock>,
+}
+
+impl OwnedRLockGuard {
+    /// The owned form of `guard`, whose lock `lock` is.
+    #[inline]
+    fn adopt(guard: RLockGuard<'_>, lock: &Arc<RLock>) -> Self {
+        debug_assert!(std::ptr::eq(guard.lock, &**lock));
+        // The owned guard releases the level itself.
+        std::mem::forget(guard);
+        OwnedRLockGuard {
+            lock: Arc::clone(lock),
+        }
+    }
+
+    /// The lock this guard holds a level of.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let rlock = Arc::new(polysync::RLock::new());
+    /// let guard = rlock.acquire_owned_blocking();
+    /// assert!(Arc::ptr_eq(guard.rlock(), &rlock));
+    /// ```
+    pub fn rlock(&self) -> &Arc<RLock> {
+        &self.lock
+    }
+
+    /// Keeps the level held without a guard; release it later with
+    /// [`RLock::release`] from the owning unit.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let rlock = Arc::new(polysync::RLock::new());
+    /// rlock.acquire_owned_blocking().forget();
+    /// assert_eq!(rlock.count(), 1);
+    /// rlock.release(1).unwrap();
+    /// ```
+    pub fn forget(self) {
+        // The `Arc` is dropped; the level stays held.
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again.
+        drop(unsafe { std::ptr::read(&this.lock) });
+    }
+}
+
+impl Drop for OwnedRLockGuard {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.release_level();
+    }
+}
+
+impl std::fmt::Debug for OwnedRLockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedRLockGuard")
+            .field("rlock", &*self.lock)
+            .finish()
+    }
+}
+
+/// The future of [`RLock::acquire_owned`]: [`RLockAcquire`] run against a
+/// lock in an `Arc`; `'static`, resolves to an [`OwnedRLockGuard`].
+#[must_use = "futures do nothing unless polled"]
+pub struct OwnedRLockAcquire {
+    inner: ArcWait<RLock, RLockAcquire<'static>>,
+}
+
+impl OwnedRLockAcquire {
+    fn new(lock: &Arc<RLock>) -> Self {
+        let lock = Arc::clone(lock);
+        // SAFETY: the reference points into `lock`'s allocation; the future
+        // that holds it is stored with `lock` in an `ArcWait`, whose output
+        // goes only to the closure in `poll`, which forgets the borrowed
+        // guard: the rules of `ArcWait::new`.
+        let target = unsafe { crate::owned::extend(&*lock) };
+        let fut = target.acquire();
+        OwnedRLockAcquire {
+            // SAFETY: as above.
+            inner: unsafe { ArcWait::new(lock, fut) },
+        }
+    }
+}
+
+impl Future for OwnedRLockAcquire {
+    type Output = Result<OwnedRLockGuard, NoTaskIdentity>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned; nothing else is here.
+        let inner = unsafe { self.map_unchecked_mut(|this| &mut this.inner) };
+        inner.poll_with(cx, |out, lock| {
+            out.map(|guard| {
+                // The owned guard releases the level itself.
+                std::mem::forget(guard);
+                OwnedRLockGuard { lock }
+            })
+        })
+    }
+}
+
+impl std::fmt::Debug for OwnedRLockAcquire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedRLockAcquire")
+            .field("acquire", &self.inner.future())
             .finish()
     }
 }

@@ -3,9 +3,11 @@
 
 use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::{NoTaskIdentity, WaitError, Waiter};
+use crate::owned::ArcWait;
 use crate::rlock::{RLock, RLockAcquire, RLockGuard};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -163,6 +165,116 @@ impl<T: ?Sized> RMutex<T> {
             .map(|g| self.guard(g))
     }
 
+    /// [`acquire`](RMutex::acquire) on a mutex in an `Arc`: the future and
+    /// its [`OwnedRMutexGuard`] are `'static`. Ownership stays with the
+    /// acquiring task (see [`RLock::acquire_owned`]).
+    ///
+    /// ```
+    /// use polysync::{RMutex, lowlevel::identified};
+    /// use std::sync::Arc;
+    /// # futures_lite::future::block_on(async {
+    /// let m = Arc::new(RMutex::new(7));
+    /// let guard = identified(m.acquire_owned()).await.unwrap();
+    /// assert_eq!(std::thread::spawn(move || *guard).join().unwrap(), 7);
+    /// assert!(!m.locked());
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As for [`acquire`](RMutex::acquire); the `Arc` clone it holds is
+    /// dropped with it.
+    ///
+    /// # Errors
+    /// [`NoTaskIdentity`] outside an identified task.
+    pub fn acquire_owned(self: &Arc<Self>) -> OwnedRMutexAcquire<T> {
+        OwnedRMutexAcquire::new(self)
+    }
+
+    /// [`acquire_blocking`](RMutex::acquire_blocking), returning an
+    /// [`OwnedRMutexGuard`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let m = Arc::new(polysync::RMutex::new(1));
+    /// let a = m.acquire_owned_blocking();
+    /// let b = m.acquire_owned_blocking(); // re-entered
+    /// assert_eq!(*a + *b, 2);
+    /// ```
+    pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedRMutexGuard<T> {
+        OwnedRMutexGuard::adopt(self.lock.acquire_blocking(), self)
+    }
+
+    /// [`try_acquire`](RMutex::try_acquire), returning an
+    /// [`OwnedRMutexGuard`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let m = Arc::new(polysync::RMutex::new(1));
+    /// assert!(m.try_acquire_owned().is_some());
+    /// ```
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedRMutexGuard<T>> {
+        self.lock
+            .try_acquire()
+            .map(|g| OwnedRMutexGuard::adopt(g, self))
+    }
+
+    /// [`try_acquire_for`](RMutex::try_acquire_for), returning an
+    /// [`OwnedRMutexGuard`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let m = Arc::new(polysync::RMutex::new(1));
+    /// assert!(m.try_acquire_owned_for(std::time::Duration::ZERO).is_some());
+    /// ```
+    pub fn try_acquire_owned_for(
+        self: &Arc<Self>,
+        timeout: Duration,
+    ) -> Option<OwnedRMutexGuard<T>> {
+        self.lock
+            .try_acquire_for(timeout)
+            .map(|g| OwnedRMutexGuard::adopt(g, self))
+    }
+
+    /// [`try_acquire_until`](RMutex::try_acquire_until), returning an
+    /// [`OwnedRMutexGuard`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let m = Arc::new(polysync::RMutex::new(1));
+    /// assert!(m.try_acquire_owned_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_acquire_owned_until(
+        self: &Arc<Self>,
+        deadline: Instant,
+    ) -> Option<OwnedRMutexGuard<T>> {
+        self.lock
+            .try_acquire_until(deadline)
+            .map(|g| OwnedRMutexGuard::adopt(g, self))
+    }
+
+    /// [`acquire_with`](RMutex::acquire_with), returning an
+    /// [`OwnedRMutexGuard`].
+    ///
+    /// # Errors
+    /// As for [`acquire_with`](RMutex::acquire_with).
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use std::sync::Arc;
+    /// let m = Arc::new(polysync::RMutex::new(3));
+    /// let g = ThreadWaiter::with_current(|w| m.acquire_owned_with(w, None)).unwrap();
+    /// assert_eq!(*g, 3);
+    /// ```
+    pub fn acquire_owned_with<W: Waiter + ?Sized>(
+        self: &Arc<Self>,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<OwnedRMutexGuard<T>, WaitError> {
+        self.lock
+            .acquire_with(waiter, deadline)
+            .map(|g| OwnedRMutexGuard::adopt(g, self))
+    }
+
     /// Mutable access without locking: `&mut self` proves nobody holds it.
     ///
     /// ```
@@ -236,6 +348,52 @@ pub struct RMutexGuard<'a, T: ?Sized> {
     data: &'a T,
 }
 
+impl<'a, T: ?Sized> RMutexGuard<'a, T> {
+    /// Narrows the guard to a part of the value, with shared access only
+    /// (as the guard itself): the level stays held until the returned
+    /// guard is dropped. An associated function, so that it does not
+    /// shadow a method of `T`. `Send` only when `U: Sync` (the owner may
+    /// hold other guards of the same value).
+    ///
+    /// ```
+    /// use polysync::{RMutex, RMutexGuard};
+    /// let m = RMutex::new((1, String::from("a")));
+    /// let name = RMutexGuard::map(m.acquire_blocking(), |pair| &pair.1);
+    /// assert_eq!(*name, "a");
+    /// ```
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> RMutexGuard<'a, U> {
+        RMutexGuard {
+            data: f(this.data),
+            _guard: this._guard,
+        }
+    }
+
+    /// Like [`map`](RMutexGuard::map), when `f` may find nothing.
+    ///
+    /// # Errors
+    /// The original guard, when `f` returns `None`.
+    ///
+    /// ```
+    /// use polysync::{RMutex, RMutexGuard};
+    /// let m = RMutex::new(vec![1, 2]);
+    /// let g = RMutexGuard::try_map(m.acquire_blocking(), |v| v.get(7)).unwrap_err();
+    /// let second = RMutexGuard::try_map(g, |v| v.get(1)).unwrap();
+    /// assert_eq!(*second, 2);
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<RMutexGuard<'a, U>, Self> {
+        match f(this.data) {
+            Some(data) => Ok(RMutexGuard {
+                data,
+                _guard: this._guard,
+            }),
+            None => Err(this),
+        }
+    }
+}
+
 impl<T: ?Sized> std::ops::Deref for RMutexGuard<'_, T> {
     type Target = T;
 
@@ -279,6 +437,126 @@ impl<T: ?Sized> std::fmt::Debug for RMutexAcquire<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RMutexAcquire")
             .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+/// Shared access to the value of an [`RMutex`] held through an `Arc`:
+/// `'static`, and `Send` when `T: Send + Sync`; releases one level when
+/// dropped (also when its task panics, as it unwinds). The rules of
+/// [`OwnedRLockGuard`](crate::rlock::OwnedRLockGuard) hold: ownership stays
+/// with the acquiring unit.
+///
+/// ```
+/// use polysync::RMutex;
+/// use std::sync::Arc;
+///
+/// let m = Arc::new(RMutex::new(vec![1, 2]));
+/// let guard = m.acquire_owned_blocking();
+/// let len = std::thread::spawn(move || guard.len()).join().unwrap();
+/// assert_eq!(len, 2);
+/// assert!(!m.locked());
+/// ```
+#[must_use = "the level is released as soon as the guard is dropped"]
+pub struct OwnedRMutexGuard<T: ?Sized> {
+    mutex: Arc<RMutex<T>>,
+}
+
+// SAFETY: the guard gives `&T` (so moving it to another thread needs
+// `T: Sync`: the owner may keep other guards of the same value) and holds
+// the `Arc` (which needs `T: Send`); a level may be released from any unit.
+unsafe impl<T: ?Sized + Send + Sync> Send for OwnedRMutexGuard<T> {}
+// SAFETY: sharing the guard shares `&T` and the `Arc`.
+unsafe impl<T: ?Sized + Send + Sync> Sync for OwnedRMutexGuard<T> {}
+
+impl<T: ?Sized> OwnedRMutexGuard<T> {
+    /// The owned form of `guard`, a level of `mutex`'s lock.
+    #[inline]
+    fn adopt(guard: RLockGuard<'_>, mutex: &Arc<RMutex<T>>) -> Self {
+        debug_assert!(std::ptr::eq(guard.rlock(), &mutex.lock));
+        // The owned guard releases the level itself.
+        std::mem::forget(guard);
+        OwnedRMutexGuard {
+            mutex: Arc::clone(mutex),
+        }
+    }
+
+    /// The mutex this guard holds a level of.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let m = Arc::new(polysync::RMutex::new(0));
+    /// let g = m.acquire_owned_blocking();
+    /// assert!(Arc::ptr_eq(g.rmutex(), &m));
+    /// ```
+    pub fn rmutex(&self) -> &Arc<RMutex<T>> {
+        &self.mutex
+    }
+}
+
+impl<T: ?Sized> std::ops::Deref for OwnedRMutexGuard<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.mutex.data
+    }
+}
+
+impl<T: ?Sized> Drop for OwnedRMutexGuard<T> {
+    fn drop(&mut self) {
+        self.mutex.lock.release_level();
+    }
+}
+
+impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for OwnedRMutexGuard<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// The future of [`RMutex::acquire_owned`]; `'static`, resolves to an
+/// [`OwnedRMutexGuard`].
+#[must_use = "futures do nothing unless polled"]
+pub struct OwnedRMutexAcquire<T: ?Sized> {
+    inner: ArcWait<RMutex<T>, RLockAcquire<'static>>,
+}
+
+impl<T: ?Sized> OwnedRMutexAcquire<T> {
+    fn new(mutex: &Arc<RMutex<T>>) -> Self {
+        let mutex = Arc::clone(mutex);
+        // SAFETY: the reference points into `mutex`'s allocation (its lock);
+        // the future that holds it is stored with `mutex` in an `ArcWait`,
+        // whose output goes only to the closure in `poll`, which forgets
+        // the borrowed guard: the rules of `ArcWait::new`.
+        let lock = unsafe { crate::owned::extend(&mutex.lock) };
+        let fut = lock.acquire();
+        OwnedRMutexAcquire {
+            // SAFETY: as above.
+            inner: unsafe { ArcWait::new(mutex, fut) },
+        }
+    }
+}
+
+impl<T: ?Sized> Future for OwnedRMutexAcquire<T> {
+    type Output = Result<OwnedRMutexGuard<T>, NoTaskIdentity>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned; nothing else is here.
+        let inner = unsafe { self.map_unchecked_mut(|this| &mut this.inner) };
+        inner.poll_with(cx, |out, mutex| {
+            out.map(|guard| {
+                // The owned guard releases the level itself.
+                std::mem::forget(guard);
+                OwnedRMutexGuard { mutex }
+            })
+        })
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for OwnedRMutexAcquire<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedRMutexAcquire")
+            .field("acquire", &self.inner.future())
             .finish()
     }
 }

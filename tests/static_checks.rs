@@ -182,10 +182,11 @@ const_assert!(size_of::<polysync::semaphore::Acquire<'static, Semaphore>>() <= 6
 const_assert!(size_of::<polysync::event::Wait<'static>>() <= 64);
 const_assert!(size_of::<polysync::mutex::LockFuture<'static, ()>>() <= 64);
 const_assert!(size_of::<SignalWait<'static>>() <= 64);
-// Guards are one reference.
+// Guards are one reference (a permit: and a count).
 const_assert!(size_of::<LockGuard<'static>>() == size_of::<usize>());
 const_assert!(size_of::<MutexGuard<'static, u8>>() == size_of::<usize>());
-const_assert!(size_of::<Permit<'static, Semaphore>>() == size_of::<usize>());
+// A permit is a reference and its count of permits.
+const_assert!(size_of::<Permit<'static, Semaphore>>() == 2 * size_of::<usize>());
 
 /// The primitives can be `static`s: their constructors are `const`.
 static STATIC_LOCK: Lock = Lock::new();
@@ -347,4 +348,96 @@ mod rwlock_checks {
         assert_eq!(*STATIC_RWLOCK.read_blocking(), 1);
         assert!(STATIC_RAW_RWLOCK.try_write().is_some());
     }
+}
+
+// Owned and mapped guards and permits (issue 12): 'static, Send where sound.
+mod owned {
+    use super::*;
+    use polysync::limiter::OwnedLimiterAcquire;
+    use polysync::lock::OwnedAcquire as OwnedLockAcquire;
+    use polysync::mutex::OwnedLockFuture;
+    use polysync::rlock::OwnedRLockAcquire;
+    use polysync::rmutex::OwnedRMutexAcquire;
+    use polysync::semaphore::{AcquireMany, OwnedAcquire, OwnedAcquireMany};
+    use polysync::{
+        AcquireError, MappedMutexGuard, OwnedLimiterToken, OwnedLockGuard, OwnedMappedMutexGuard,
+        OwnedMutexGuard, OwnedPermit, OwnedRLockGuard, OwnedRMutexGuard,
+    };
+
+    fn is_static<T: 'static>() {}
+    #[test]
+    fn owned_types_are_static() {
+        is_static::<OwnedLockGuard>();
+        is_static::<OwnedMutexGuard<u8>>();
+        is_static::<OwnedMappedMutexGuard<(u8, u8), u8>>();
+        is_static::<OwnedRLockGuard>();
+        is_static::<OwnedRMutexGuard<u8>>();
+        is_static::<OwnedPermit<Semaphore>>();
+        is_static::<OwnedLimiterToken<CapacityLimiter>>();
+        is_static::<OwnedLockAcquire>();
+        is_static::<OwnedLockFuture<u8>>();
+        is_static::<OwnedRLockAcquire>();
+        is_static::<OwnedRMutexAcquire<u8>>();
+        is_static::<OwnedAcquire<Semaphore>>();
+        is_static::<OwnedAcquireMany<BoundedSemaphore>>();
+        is_static::<OwnedLimiterAcquire<RCapacityLimiter>>();
+    }
+
+    // Guards: Send + Sync like their borrowed forms.
+    assert_impl_all!(OwnedLockGuard: Send, Sync, Debug);
+    assert_impl_all!(OwnedMutexGuard<u8>: Send, Sync, Debug);
+    assert_impl_all!(OwnedMutexGuard<Cell<u8>>: Send);
+    assert_not_impl_any!(OwnedMutexGuard<Cell<u8>>: Sync);
+    assert_not_impl_any!(OwnedMutexGuard<Rc<u8>>: Send, Sync);
+    assert_impl_all!(MappedMutexGuard<'static, u8>: Send, Sync, Debug);
+    assert_impl_all!(MappedMutexGuard<'static, Cell<u8>>: Send);
+    assert_not_impl_any!(MappedMutexGuard<'static, Cell<u8>>: Sync);
+    assert_not_impl_any!(MappedMutexGuard<'static, Rc<u8>>: Send, Sync);
+    assert_impl_all!(OwnedMappedMutexGuard<Vec<u8>, u8>: Send, Sync, Debug);
+    assert_not_impl_any!(OwnedMappedMutexGuard<Rc<u8>, u8>: Send, Sync);
+    assert_not_impl_any!(OwnedMappedMutexGuard<(u8, Cell<u8>), Cell<u8>>: Sync);
+    assert_impl_all!(OwnedRLockGuard: Send, Sync, Debug);
+    // The owner may keep other guards of the value: Send only if T: Sync.
+    assert_impl_all!(OwnedRMutexGuard<u8>: Send, Sync, Debug);
+    assert_not_impl_any!(OwnedRMutexGuard<Cell<u8>>: Send, Sync);
+    assert_not_impl_any!(RMutexGuard<'static, Cell<u8>>: Send, Sync);
+    assert_impl_all!(OwnedPermit<Semaphore>: Send, Sync, Debug);
+    assert_impl_all!(OwnedPermit<BoundedSemaphore>: Send, Sync);
+    assert_impl_all!(OwnedPermit<BinarySemaphore>: Send, Sync);
+    assert_impl_all!(OwnedLimiterToken<CapacityLimiter>: Send, Sync, Debug);
+    assert_impl_all!(OwnedLimiterToken<RCapacityLimiter>: Send, Sync);
+    // Not Clone/Copy (a second release would break exclusion).
+    assert_not_impl_any!(OwnedLockGuard: Clone, Copy);
+    assert_not_impl_any!(OwnedMutexGuard<u8>: Clone, Copy);
+    assert_not_impl_any!(OwnedPermit<Semaphore>: Clone, Copy);
+    assert_not_impl_any!(OwnedRLockGuard: Clone, Copy);
+    assert_not_impl_any!(OwnedLimiterToken<CapacityLimiter>: Clone, Copy);
+
+    // Futures: Send (spawnable) and !Unpin.
+    assert_impl_all!(OwnedLockAcquire: Send, Sync, Debug);
+    assert_impl_all!(OwnedLockFuture<u8>: Send, Debug);
+    assert_not_impl_any!(OwnedLockFuture<Rc<u8>>: Send);
+    assert_impl_all!(OwnedRLockAcquire: Send, Debug);
+    assert_impl_all!(OwnedRMutexAcquire<u8>: Send, Debug);
+    assert_impl_all!(OwnedAcquire<Semaphore>: Send, Debug);
+    assert_impl_all!(OwnedAcquireMany<Semaphore>: Send, Debug);
+    assert_impl_all!(AcquireMany<'static, Semaphore>: Send, Debug);
+    assert_impl_all!(OwnedLimiterAcquire<CapacityLimiter>: Send, Debug);
+    assert_not_impl_any!(OwnedLockAcquire: Unpin);
+    assert_not_impl_any!(OwnedLockFuture<u8>: Unpin);
+    assert_not_impl_any!(OwnedRLockAcquire: Unpin);
+    assert_not_impl_any!(OwnedRMutexAcquire<u8>: Unpin);
+    assert_not_impl_any!(OwnedAcquire<Semaphore>: Unpin);
+    assert_not_impl_any!(OwnedAcquireMany<Semaphore>: Unpin);
+    assert_not_impl_any!(AcquireMany<'static, Semaphore>: Unpin);
+    assert_not_impl_any!(OwnedLimiterAcquire<CapacityLimiter>: Unpin);
+
+    assert_impl_all!(AcquireError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+
+    // Sizes: an owned future is the borrowed one plus an `Arc`.
+    const_assert!(size_of::<OwnedLockGuard>() == size_of::<usize>());
+    const_assert!(size_of::<OwnedMutexGuard<u8>>() == size_of::<usize>());
+    const_assert!(size_of::<OwnedPermit<Semaphore>>() == 2 * size_of::<usize>());
+    const_assert!(size_of::<OwnedLockAcquire>() <= 80);
+    const_assert!(size_of::<OwnedAcquire<Semaphore>>() <= 80);
 }

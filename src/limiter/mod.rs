@@ -14,13 +14,22 @@ mod token;
 
 pub use error::{BorrowError, LimiterReleaseError};
 use raw::RawLimiter;
-pub use token::{LimiterAcquire, LimiterToken};
+pub use token::{
+    LimiterAcquire, LimiterToken, OwnedLimiterAcquire, OwnedLimiterToken, TokenSource,
+};
 use token::{borrow_or_unavailable, borrow_until, borrow_with, try_borrow};
 
 use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::wait::blocking;
 use crate::lowlevel::{UnitId, WaitError, Waiter, current_unit, deadline_after};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The current unit, as a borrower.
+#[inline]
+fn me() -> u64 {
+    current_unit().get()
+}
 
 macro_rules! common_methods {
     ($ty:ident, $ctor:literal) => {
@@ -188,7 +197,7 @@ impl CapacityLimiter {
     /// let token = limiter.acquire_blocking().unwrap();
     /// ```
     pub fn acquire_blocking(&self) -> Result<LimiterToken<'_>, BorrowError> {
-        borrow_until(&self.raw, None)
+        borrow_until(&self.raw, me(), None)
     }
 
     /// Borrows a token if one is free, without waiting.
@@ -202,7 +211,7 @@ impl CapacityLimiter {
     /// assert_eq!(limiter.try_acquire().unwrap_err(), BorrowError::Unavailable);
     /// ```
     pub fn try_acquire(&self) -> Result<LimiterToken<'_>, BorrowError> {
-        try_borrow(&self.raw)
+        try_borrow(&self.raw, me())
     }
 
     /// Like [`acquire_blocking`](CapacityLimiter::acquire_blocking), giving
@@ -213,7 +222,7 @@ impl CapacityLimiter {
     /// assert!(limiter.try_acquire_for(std::time::Duration::from_millis(1)).is_err());
     /// ```
     pub fn try_acquire_for(&self, timeout: Duration) -> Result<LimiterToken<'_>, BorrowError> {
-        borrow_until(&self.raw, deadline_after(timeout))
+        borrow_until(&self.raw, me(), deadline_after(timeout))
     }
 
     /// Like [`acquire_blocking`](CapacityLimiter::acquire_blocking), giving
@@ -224,7 +233,7 @@ impl CapacityLimiter {
     /// assert!(limiter.try_acquire_until(std::time::Instant::now()).is_ok());
     /// ```
     pub fn try_acquire_until(&self, deadline: Instant) -> Result<LimiterToken<'_>, BorrowError> {
-        borrow_until(&self.raw, Some(deadline))
+        borrow_until(&self.raw, me(), Some(deadline))
     }
 
     /// Borrows a token on `waiter`, giving up at `deadline`: the entry point
@@ -250,7 +259,7 @@ impl CapacityLimiter {
         waiter: &W,
         deadline: Option<Instant>,
     ) -> Result<LimiterToken<'_>, BorrowError> {
-        borrow_or_unavailable(&self.raw, waiter, deadline)
+        borrow_or_unavailable(&self.raw, me(), waiter, deadline)
     }
 
     /// Gives back the current unit's token (one kept with
@@ -276,6 +285,269 @@ impl CapacityLimiter {
     /// ```
     pub fn borrowers(&self) -> Vec<UnitId> {
         self.raw.snapshot().into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// [`acquire`](CapacityLimiter::acquire) on a limiter in an `Arc`: the
+    /// future and its [`OwnedLimiterToken`] are `'static`, so the token can
+    /// move into a spawned task. The borrower is the acquiring task.
+    ///
+    /// ```
+    /// use polysync::{CapacityLimiter, lowlevel::identified};
+    /// use std::sync::Arc;
+    /// # futures_lite::future::block_on(async {
+    /// let limiter = Arc::new(CapacityLimiter::new(1));
+    /// let token = identified(limiter.acquire_owned()).await.unwrap();
+    /// std::thread::spawn(move || drop(token)).join().unwrap();
+    /// assert_eq!(limiter.available_tokens(), 1);
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As for [`acquire`](CapacityLimiter::acquire); the `Arc` clone it
+    /// holds is dropped with it.
+    ///
+    /// # Errors
+    /// As for [`acquire`](CapacityLimiter::acquire).
+    pub fn acquire_owned(self: &Arc<Self>) -> OwnedLimiterAcquire<Self> {
+        OwnedLimiterAcquire::new(self, None)
+    }
+
+    /// [`acquire_blocking`](CapacityLimiter::acquire_blocking), returning an
+    /// [`OwnedLimiterToken`].
+    ///
+    /// # Errors
+    /// As for [`acquire_blocking`](CapacityLimiter::acquire_blocking).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::CapacityLimiter::new(1));
+    /// let token = limiter.acquire_owned_blocking().unwrap();
+    /// ```
+    pub fn acquire_owned_blocking(
+        self: &Arc<Self>,
+    ) -> Result<OwnedLimiterToken<Self>, BorrowError> {
+        self.acquire_blocking().map(|t| t.into_owned(self))
+    }
+
+    /// [`try_acquire`](CapacityLimiter::try_acquire), returning an
+    /// [`OwnedLimiterToken`].
+    ///
+    /// # Errors
+    /// As for [`try_acquire`](CapacityLimiter::try_acquire).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::CapacityLimiter::new(1));
+    /// assert!(limiter.try_acquire_owned().is_ok());
+    /// ```
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedLimiterToken<Self>, BorrowError> {
+        self.try_acquire().map(|t| t.into_owned(self))
+    }
+
+    /// [`try_acquire_for`](CapacityLimiter::try_acquire_for), returning an
+    /// [`OwnedLimiterToken`].
+    ///
+    /// # Errors
+    /// As for [`try_acquire_for`](CapacityLimiter::try_acquire_for).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::CapacityLimiter::new(1));
+    /// assert!(limiter.try_acquire_owned_for(std::time::Duration::ZERO).is_ok());
+    /// ```
+    pub fn try_acquire_owned_for(
+        self: &Arc<Self>,
+        timeout: Duration,
+    ) -> Result<OwnedLimiterToken<Self>, BorrowError> {
+        self.try_acquire_for(timeout).map(|t| t.into_owned(self))
+    }
+
+    /// [`try_acquire_until`](CapacityLimiter::try_acquire_until), returning
+    /// an [`OwnedLimiterToken`].
+    ///
+    /// # Errors
+    /// As for [`try_acquire_until`](CapacityLimiter::try_acquire_until).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::CapacityLimiter::new(1));
+    /// assert!(limiter.try_acquire_owned_until(std::time::Instant::now()).is_ok());
+    /// ```
+    pub fn try_acquire_owned_until(
+        self: &Arc<Self>,
+        deadline: Instant,
+    ) -> Result<OwnedLimiterToken<Self>, BorrowError> {
+        self.try_acquire_until(deadline).map(|t| t.into_owned(self))
+    }
+
+    /// [`acquire_with`](CapacityLimiter::acquire_with), returning an
+    /// [`OwnedLimiterToken`].
+    ///
+    /// # Errors
+    /// As for [`acquire_with`](CapacityLimiter::acquire_with).
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::CapacityLimiter::new(1));
+    /// let t = ThreadWaiter::with_current(|w| limiter.acquire_owned_with(w, None)).unwrap();
+    /// ```
+    pub fn acquire_owned_with<W: Waiter + ?Sized>(
+        self: &Arc<Self>,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<OwnedLimiterToken<Self>, BorrowError> {
+        self.acquire_with(waiter, deadline)
+            .map(|t| t.into_owned(self))
+    }
+
+    /// Borrows a token asynchronously for `borrower` rather than the
+    /// current task (aiologic's `acquire_on_behalf_of`): any unit may poll
+    /// it, and no task identity is needed. `borrower` is any
+    /// [`UnitId`]: another unit's ([`current_unit`] there), or a fresh one
+    /// for a job that is not a unit ([`UnitId::allocate`]). Release it with
+    /// [`release_on_behalf_of`](CapacityLimiter::release_on_behalf_of) or by
+    /// dropping the token.
+    ///
+    /// ```
+    /// use polysync::{CapacityLimiter, lowlevel::UnitId};
+    /// # futures_lite::future::block_on(async {
+    /// let limiter = CapacityLimiter::new(1);
+    /// let job = UnitId::allocate();
+    /// limiter.acquire_on_behalf_of(job).await.unwrap().forget();
+    /// assert_eq!(limiter.borrowers(), vec![job]);
+    /// limiter.release_on_behalf_of(job).unwrap();
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As for [`acquire`](CapacityLimiter::acquire).
+    ///
+    /// # Errors
+    /// [`BorrowError::AlreadyBorrowing`] if `borrower` holds a token already.
+    pub fn acquire_on_behalf_of(&self, borrower: UnitId) -> LimiterAcquire<'_> {
+        LimiterAcquire::on_behalf_of(&self.raw, borrower)
+    }
+
+    /// Borrows a token for `borrower`, blocking the current unit until one
+    /// is free (see [`acquire_on_behalf_of`](CapacityLimiter::acquire_on_behalf_of)).
+    ///
+    /// # Errors
+    /// [`BorrowError::AlreadyBorrowing`].
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let limiter = polysync::CapacityLimiter::new(2);
+    /// let job = UnitId::allocate();
+    /// let token = limiter.acquire_on_behalf_of_blocking(job).unwrap();
+    /// assert_eq!(token.borrower(), job);
+    /// assert!(!limiter.is_borrowing()); // the current unit borrows nothing
+    /// ```
+    pub fn acquire_on_behalf_of_blocking(
+        &self,
+        borrower: UnitId,
+    ) -> Result<LimiterToken<'_>, BorrowError> {
+        borrow_until(&self.raw, borrower.get(), None)
+    }
+
+    /// Borrows a token for `borrower` if one is free, without waiting.
+    ///
+    /// # Errors
+    /// [`BorrowError::Unavailable`] or [`BorrowError::AlreadyBorrowing`].
+    ///
+    /// ```
+    /// use polysync::{BorrowError, lowlevel::UnitId};
+    /// let limiter = polysync::CapacityLimiter::new(1);
+    /// let job = UnitId::allocate();
+    /// let token = limiter.try_acquire_on_behalf_of(job).unwrap();
+    /// assert_eq!(limiter.try_acquire_on_behalf_of(job).unwrap_err(), BorrowError::AlreadyBorrowing);
+    /// ```
+    pub fn try_acquire_on_behalf_of(
+        &self,
+        borrower: UnitId,
+    ) -> Result<LimiterToken<'_>, BorrowError> {
+        try_borrow(&self.raw, borrower.get())
+    }
+
+    /// Like [`acquire_on_behalf_of_blocking`](CapacityLimiter::acquire_on_behalf_of_blocking),
+    /// giving up after `timeout` with [`BorrowError::Unavailable`].
+    ///
+    /// # Errors
+    /// [`BorrowError::Unavailable`] or [`BorrowError::AlreadyBorrowing`].
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let limiter = polysync::CapacityLimiter::new(0);
+    /// let r = limiter.try_acquire_on_behalf_of_for(UnitId::allocate(), std::time::Duration::from_millis(1));
+    /// assert!(r.is_err());
+    /// ```
+    pub fn try_acquire_on_behalf_of_for(
+        &self,
+        borrower: UnitId,
+        timeout: Duration,
+    ) -> Result<LimiterToken<'_>, BorrowError> {
+        borrow_until(&self.raw, borrower.get(), deadline_after(timeout))
+    }
+
+    /// Like [`acquire_on_behalf_of_blocking`](CapacityLimiter::acquire_on_behalf_of_blocking),
+    /// giving up at `deadline` with [`BorrowError::Unavailable`].
+    ///
+    /// # Errors
+    /// [`BorrowError::Unavailable`] or [`BorrowError::AlreadyBorrowing`].
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let limiter = polysync::CapacityLimiter::new(1);
+    /// let now = std::time::Instant::now();
+    /// assert!(limiter.try_acquire_on_behalf_of_until(UnitId::allocate(), now).is_ok());
+    /// ```
+    pub fn try_acquire_on_behalf_of_until(
+        &self,
+        borrower: UnitId,
+        deadline: Instant,
+    ) -> Result<LimiterToken<'_>, BorrowError> {
+        borrow_until(&self.raw, borrower.get(), Some(deadline))
+    }
+
+    /// Borrows a token for `borrower` on `waiter`, giving up at `deadline`.
+    ///
+    /// # Errors
+    /// As for [`acquire_with`](CapacityLimiter::acquire_with).
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, UnitId};
+    /// let limiter = polysync::CapacityLimiter::new(1);
+    /// let job = UnitId::allocate();
+    /// let t = ThreadWaiter::with_current(|w| limiter.acquire_on_behalf_of_with(job, w, None));
+    /// assert_eq!(t.unwrap().borrower(), job);
+    /// ```
+    pub fn acquire_on_behalf_of_with<W: Waiter + ?Sized>(
+        &self,
+        borrower: UnitId,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<LimiterToken<'_>, BorrowError> {
+        borrow_or_unavailable(&self.raw, borrower.get(), waiter, deadline)
+    }
+
+    /// Gives back `borrower`'s token (one kept with [`LimiterToken::forget`]),
+    /// from any unit.
+    ///
+    /// # Errors
+    /// [`LimiterReleaseError::NotBorrowing`] if `borrower` holds no token.
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let limiter = polysync::CapacityLimiter::new(1);
+    /// let job = UnitId::allocate();
+    /// limiter.acquire_on_behalf_of_blocking(job).unwrap().forget();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| limiter.release_on_behalf_of(job).unwrap());
+    /// });
+    /// assert_eq!(limiter.available_tokens(), 1);
+    /// ```
+    pub fn release_on_behalf_of(&self, borrower: UnitId) -> Result<(), LimiterReleaseError> {
+        self.raw.release(borrower.get(), 1)
     }
 
     common_methods!(CapacityLimiter, "CapacityLimiter::new(2)");
@@ -367,7 +639,7 @@ impl RCapacityLimiter {
     /// assert!(limiter.try_acquire().is_none());
     /// ```
     pub fn try_acquire(&self) -> Option<LimiterToken<'_>> {
-        try_borrow(&self.raw).ok()
+        try_borrow(&self.raw, me()).ok()
     }
 
     /// Like [`acquire_blocking`](RCapacityLimiter::acquire_blocking), giving up after `timeout`.
@@ -412,7 +684,7 @@ impl RCapacityLimiter {
         waiter: &W,
         deadline: Option<Instant>,
     ) -> Result<LimiterToken<'_>, WaitError> {
-        borrow_with(&self.raw, waiter, deadline)
+        borrow_with(&self.raw, me(), waiter, deadline)
             .map(|outcome| outcome.expect("a reentrant borrow never reports AlreadyBorrowing"))
     }
 
@@ -459,6 +731,238 @@ impl RCapacityLimiter {
     /// ```
     pub fn borrowers(&self) -> Vec<(UnitId, usize)> {
         self.raw.snapshot()
+    }
+
+    /// [`acquire`](RCapacityLimiter::acquire) on a limiter in an `Arc`: the
+    /// future and its [`OwnedLimiterToken`] are `'static`.
+    ///
+    /// ```
+    /// use polysync::{RCapacityLimiter, lowlevel::identified};
+    /// use std::sync::Arc;
+    /// # futures_lite::future::block_on(async {
+    /// let limiter = Arc::new(RCapacityLimiter::new(1));
+    /// let token = identified(limiter.acquire_owned()).await.unwrap();
+    /// std::thread::spawn(move || drop(token)).join().unwrap();
+    /// assert_eq!(limiter.available_tokens(), 1);
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As for [`acquire`](RCapacityLimiter::acquire).
+    ///
+    /// # Errors
+    /// [`BorrowError::NoTaskIdentity`] outside an identified task.
+    pub fn acquire_owned(self: &Arc<Self>) -> OwnedLimiterAcquire<Self> {
+        OwnedLimiterAcquire::new(self, None)
+    }
+
+    /// [`acquire_blocking`](RCapacityLimiter::acquire_blocking), returning
+    /// an [`OwnedLimiterToken`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::RCapacityLimiter::new(1));
+    /// let a = limiter.acquire_owned_blocking();
+    /// let b = limiter.acquire_owned_blocking(); // one more level
+    /// assert_eq!(limiter.count(), 2);
+    /// ```
+    pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedLimiterToken<Self> {
+        self.acquire_blocking().into_owned(self)
+    }
+
+    /// [`try_acquire`](RCapacityLimiter::try_acquire), returning an
+    /// [`OwnedLimiterToken`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::RCapacityLimiter::new(1));
+    /// assert!(limiter.try_acquire_owned().is_some());
+    /// ```
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedLimiterToken<Self>> {
+        self.try_acquire().map(|t| t.into_owned(self))
+    }
+
+    /// [`try_acquire_for`](RCapacityLimiter::try_acquire_for), returning an
+    /// [`OwnedLimiterToken`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::RCapacityLimiter::new(1));
+    /// assert!(limiter.try_acquire_owned_for(std::time::Duration::ZERO).is_some());
+    /// ```
+    pub fn try_acquire_owned_for(
+        self: &Arc<Self>,
+        timeout: Duration,
+    ) -> Option<OwnedLimiterToken<Self>> {
+        self.try_acquire_for(timeout).map(|t| t.into_owned(self))
+    }
+
+    /// [`try_acquire_until`](RCapacityLimiter::try_acquire_until), returning
+    /// an [`OwnedLimiterToken`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::RCapacityLimiter::new(1));
+    /// assert!(limiter.try_acquire_owned_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_acquire_owned_until(
+        self: &Arc<Self>,
+        deadline: Instant,
+    ) -> Option<OwnedLimiterToken<Self>> {
+        self.try_acquire_until(deadline).map(|t| t.into_owned(self))
+    }
+
+    /// [`acquire_with`](RCapacityLimiter::acquire_with), returning an
+    /// [`OwnedLimiterToken`].
+    ///
+    /// # Errors
+    /// As for [`acquire_with`](RCapacityLimiter::acquire_with).
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::RCapacityLimiter::new(1));
+    /// let t = ThreadWaiter::with_current(|w| limiter.acquire_owned_with(w, None)).unwrap();
+    /// ```
+    pub fn acquire_owned_with<W: Waiter + ?Sized>(
+        self: &Arc<Self>,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<OwnedLimiterToken<Self>, WaitError> {
+        self.acquire_with(waiter, deadline)
+            .map(|t| t.into_owned(self))
+    }
+
+    /// Borrows (one more level of) a token asynchronously for `borrower`
+    /// rather than the current task (see
+    /// [`CapacityLimiter::acquire_on_behalf_of`]); no task identity needed.
+    ///
+    /// ```
+    /// use polysync::{RCapacityLimiter, lowlevel::UnitId};
+    /// # futures_lite::future::block_on(async {
+    /// let limiter = RCapacityLimiter::new(1);
+    /// let job = UnitId::allocate();
+    /// let a = limiter.acquire_on_behalf_of(job).await.unwrap();
+    /// let b = limiter.acquire_on_behalf_of(job).await.unwrap(); // one more level
+    /// assert_eq!(limiter.borrowers(), vec![(job, 2)]);
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As for [`acquire`](RCapacityLimiter::acquire).
+    ///
+    /// # Errors
+    /// None in practice: the output is a `Result` only to share the future
+    /// type with [`acquire`](RCapacityLimiter::acquire).
+    pub fn acquire_on_behalf_of(&self, borrower: UnitId) -> LimiterAcquire<'_> {
+        LimiterAcquire::on_behalf_of(&self.raw, borrower)
+    }
+
+    /// Borrows (one more level of) a token for `borrower`, blocking the
+    /// current unit.
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let limiter = polysync::RCapacityLimiter::new(1);
+    /// let job = UnitId::allocate();
+    /// let t = limiter.acquire_on_behalf_of_blocking(job);
+    /// assert_eq!(t.borrower(), job);
+    /// ```
+    pub fn acquire_on_behalf_of_blocking(&self, borrower: UnitId) -> LimiterToken<'_> {
+        blocking(|w| self.acquire_on_behalf_of_with(borrower, w, None))
+            .expect("a wait without a deadline does not time out")
+    }
+
+    /// Borrows (one more level of) a token for `borrower` if it has one or
+    /// one is free.
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let limiter = polysync::RCapacityLimiter::new(0);
+    /// assert!(limiter.try_acquire_on_behalf_of(UnitId::allocate()).is_none());
+    /// ```
+    pub fn try_acquire_on_behalf_of(&self, borrower: UnitId) -> Option<LimiterToken<'_>> {
+        try_borrow(&self.raw, borrower.get()).ok()
+    }
+
+    /// Like [`acquire_on_behalf_of_blocking`](RCapacityLimiter::acquire_on_behalf_of_blocking),
+    /// giving up after `timeout`.
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let limiter = polysync::RCapacityLimiter::new(0);
+    /// let t = limiter.try_acquire_on_behalf_of_for(UnitId::allocate(), std::time::Duration::from_millis(1));
+    /// assert!(t.is_none());
+    /// ```
+    pub fn try_acquire_on_behalf_of_for(
+        &self,
+        borrower: UnitId,
+        timeout: Duration,
+    ) -> Option<LimiterToken<'_>> {
+        blocking(|w| self.acquire_on_behalf_of_with(borrower, w, deadline_after(timeout)))
+    }
+
+    /// Like [`acquire_on_behalf_of_blocking`](RCapacityLimiter::acquire_on_behalf_of_blocking),
+    /// giving up at `deadline`.
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let limiter = polysync::RCapacityLimiter::new(1);
+    /// let now = std::time::Instant::now();
+    /// assert!(limiter.try_acquire_on_behalf_of_until(UnitId::allocate(), now).is_some());
+    /// ```
+    pub fn try_acquire_on_behalf_of_until(
+        &self,
+        borrower: UnitId,
+        deadline: Instant,
+    ) -> Option<LimiterToken<'_>> {
+        blocking(|w| self.acquire_on_behalf_of_with(borrower, w, Some(deadline)))
+    }
+
+    /// Borrows (one more level of) a token for `borrower` on `waiter`,
+    /// giving up at `deadline`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`].
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, UnitId};
+    /// let limiter = polysync::RCapacityLimiter::new(1);
+    /// let job = UnitId::allocate();
+    /// let t = ThreadWaiter::with_current(|w| limiter.acquire_on_behalf_of_with(job, w, None));
+    /// assert_eq!(t.unwrap().borrower(), job);
+    /// ```
+    pub fn acquire_on_behalf_of_with<W: Waiter + ?Sized>(
+        &self,
+        borrower: UnitId,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<LimiterToken<'_>, WaitError> {
+        borrow_with(&self.raw, borrower.get(), waiter, deadline)
+            .map(|outcome| outcome.expect("a reentrant borrow never reports AlreadyBorrowing"))
+    }
+
+    /// Releases `levels` levels of `borrower`'s borrow, from any unit.
+    ///
+    /// # Errors
+    /// [`LimiterReleaseError::NotBorrowing`] or
+    /// [`LimiterReleaseError::TooManyReleases`]; nothing is released then.
+    ///
+    /// ```
+    /// use polysync::lowlevel::UnitId;
+    /// let limiter = polysync::RCapacityLimiter::new(1);
+    /// let job = UnitId::allocate();
+    /// limiter.acquire_on_behalf_of_blocking(job).forget();
+    /// limiter.acquire_on_behalf_of_blocking(job).forget();
+    /// limiter.release_on_behalf_of(job, 2).unwrap();
+    /// assert_eq!(limiter.available_tokens(), 1);
+    /// ```
+    pub fn release_on_behalf_of(
+        &self,
+        borrower: UnitId,
+        levels: usize,
+    ) -> Result<(), LimiterReleaseError> {
+        self.raw.release(borrower.get(), levels as u64)
     }
 
     common_methods!(RCapacityLimiter, "RCapacityLimiter::new(2)");

@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 ///   limiter: the wait completes with [`BorrowError::AlreadyBorrowing`],
 ///   holding nothing (so `pass_on` gives nothing back).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Borrow {
+pub(crate) struct Borrow {
     pub(super) id: u64,
     pub(super) already: bool,
 }
@@ -72,7 +72,7 @@ impl NodeData for Borrow {
 /// (one per borrower); the borrower list lives beside the queue and is
 /// guarded by the queue lock. Tokens are handed straight to queued waiters,
 /// oldest first.
-pub(super) struct RawLimiter {
+pub struct RawLimiter {
     /// User bits: the borrowed tokens (see the table above).
     pub(super) queue: WaitQueue,
     /// Written under the queue lock; read lock-free for snapshots.
@@ -278,6 +278,14 @@ impl Protocol for RawLimiter {
             let _ = self.release(outcome.id, 1);
         }
     }
+}
+
+/// What the owned tokens need from either limiter: its raw core. `pub`
+/// only inside this private module, so it seals
+/// [`TokenSource`](super::TokenSource).
+pub trait HasRaw {
+    /// The shared core.
+    fn raw(&self) -> &RawLimiter;
 }
 
 impl std::fmt::Debug for RawLimiter {

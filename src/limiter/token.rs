@@ -1,12 +1,14 @@
 //! What a borrow hands out ([`LimiterToken`]), the async borrow
 //! ([`LimiterAcquire`]) and the one blocking borrow both limiters run.
 
-use super::raw::{Borrow, Outcome, RawLimiter};
+use super::raw::{Borrow, HasRaw, Outcome, RawLimiter};
 use super::*;
 use crate::lowlevel::wait::{Wait, drive};
-use crate::lowlevel::{WaitError, Waiter, current_task, current_unit, with_current_waiter};
+use crate::lowlevel::{WaitError, Waiter, current_task, with_current_waiter};
+use crate::owned::ArcWait;
 use std::future::Future;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -66,13 +68,29 @@ impl std::fmt::Debug for LimiterToken<'_> {
 #[must_use = "futures do nothing unless polled"]
 pub struct LimiterAcquire<'a> {
     raw: &'a RawLimiter,
-    /// Created at the first poll, once the task's identity is known.
+    /// The borrower named by an `acquire_on_behalf_of`, else 0: the current
+    /// task, read at the first poll.
+    borrower: u64,
+    /// Created at the first poll, once the borrower is known.
     wait: Option<Outcome<'a>>,
 }
 
 impl<'a> LimiterAcquire<'a> {
     pub(super) fn new(raw: &'a RawLimiter) -> Self {
-        LimiterAcquire { raw, wait: None }
+        LimiterAcquire {
+            raw,
+            borrower: 0,
+            wait: None,
+        }
+    }
+
+    /// A borrow for `borrower` (a raw `UnitId`), whoever polls it.
+    pub(super) fn on_behalf_of(raw: &'a RawLimiter, borrower: UnitId) -> Self {
+        LimiterAcquire {
+            raw,
+            borrower: borrower.get(),
+            wait: None,
+        }
     }
 }
 
@@ -85,10 +103,14 @@ impl<'a> Future for LimiterAcquire<'a> {
         let this = unsafe { self.get_unchecked_mut() };
         let raw = this.raw;
         if this.wait.is_none() {
-            let Some(me) = current_task() else {
-                return Poll::Ready(Err(BorrowError::NoTaskIdentity));
+            let me = match this.borrower {
+                0 => match current_task() {
+                    Some(me) => me.get(),
+                    None => return Poll::Ready(Err(BorrowError::NoTaskIdentity)),
+                },
+                named => named,
             };
-            this.wait = Some(Outcome(Wait::new(raw, Borrow::by(me.get()))));
+            this.wait = Some(Outcome(Wait::new(raw, Borrow::by(me))));
         }
         // SAFETY: as above.
         let wait = unsafe { Pin::new_unchecked(this.wait.as_mut().expect("set above")) };
@@ -123,10 +145,10 @@ pub(super) fn outcome(raw: &RawLimiter, outcome: Borrow) -> Result<LimiterToken<
 /// error is why the wait gave up; the inner result is the borrow's outcome.
 pub(super) fn borrow_with<'a, W: Waiter + ?Sized>(
     raw: &'a RawLimiter,
+    me: u64,
     waiter: &W,
     deadline: Option<Instant>,
 ) -> Result<Result<LimiterToken<'a>, BorrowError>, WaitError> {
-    let me = current_unit().get();
     // Fast path: a free token (or an error) needs no waiter at all.
     if let Ok(data) = raw.try_borrow(me) {
         return Ok(outcome(raw, data));
@@ -142,10 +164,11 @@ pub(super) fn borrow_with<'a, W: Waiter + ?Sized>(
 /// [`borrow_with`] for the non-reentrant limiter's result shape.
 pub(super) fn borrow_or_unavailable<'a, W: Waiter + ?Sized>(
     raw: &'a RawLimiter,
+    me: u64,
     waiter: &W,
     deadline: Option<Instant>,
 ) -> Result<LimiterToken<'a>, BorrowError> {
-    match borrow_with(raw, waiter, deadline) {
+    match borrow_with(raw, me, waiter, deadline) {
         Ok(outcome) => outcome,
         Err(WaitError::TimedOut) => Err(BorrowError::Unavailable),
         Err(WaitError::Cancelled) => Err(BorrowError::Cancelled),
@@ -156,19 +179,197 @@ pub(super) fn borrow_or_unavailable<'a, W: Waiter + ?Sized>(
 /// unit's waiter; a cancellation unwinds (see `lowlevel::wait::blocking`).
 pub(super) fn borrow_until(
     raw: &RawLimiter,
+    me: u64,
     deadline: Option<Instant>,
 ) -> Result<LimiterToken<'_>, BorrowError> {
     with_current_waiter(
-        |waiter| match borrow_or_unavailable(raw, waiter, deadline) {
+        |waiter| match borrow_or_unavailable(raw, me, waiter, deadline) {
             Err(BorrowError::Cancelled) => waiter.cancelled(),
             outcome => outcome,
         },
     )
 }
 
-pub(super) fn try_borrow(raw: &RawLimiter) -> Result<LimiterToken<'_>, BorrowError> {
-    match raw.try_borrow(current_unit().get()) {
+pub(super) fn try_borrow(raw: &RawLimiter, me: u64) -> Result<LimiterToken<'_>, BorrowError> {
+    match raw.try_borrow(me) {
         Ok(data) => outcome(raw, data),
         Err(_) => Err(BorrowError::Unavailable),
+    }
+}
+
+/// The limiters whose tokens can be owned: [`CapacityLimiter`] and
+/// [`RCapacityLimiter`]. Sealed.
+pub trait TokenSource: HasRaw + Sync {}
+
+impl HasRaw for CapacityLimiter {
+    fn raw(&self) -> &RawLimiter {
+        &self.raw
+    }
+}
+impl TokenSource for CapacityLimiter {}
+
+impl HasRaw for RCapacityLimiter {
+    fn raw(&self) -> &RawLimiter {
+        &self.raw
+    }
+}
+impl TokenSource for RCapacityLimiter {}
+
+impl LimiterToken<'_> {
+    /// The owned form of this token, given the `Arc` of its limiter.
+    ///
+    /// # Panics
+    /// If `limiter` is not the limiter this token was borrowed from.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::CapacityLimiter::new(1));
+    /// let token = limiter.try_acquire().unwrap().into_owned(&limiter);
+    /// std::thread::spawn(move || drop(token)).join().unwrap();
+    /// assert_eq!(limiter.available_tokens(), 1);
+    /// ```
+    pub fn into_owned<L: TokenSource>(self, limiter: &Arc<L>) -> OwnedLimiterToken<L> {
+        assert!(
+            std::ptr::eq(self.raw, limiter.raw()),
+            "polysync: LimiterToken::into_owned with another limiter's Arc"
+        );
+        let borrower = self.borrower;
+        std::mem::forget(self);
+        OwnedLimiterToken {
+            limiter: Arc::clone(limiter),
+            borrower,
+        }
+    }
+}
+
+/// A borrowed token (or one level of a reentrant borrow) of a limiter held
+/// through an `Arc`: `'static` and `Send`, so it can move into a spawned
+/// task or thread; given back when dropped (also when that task panics, as
+/// it unwinds), to the oldest waiter if any. The borrower stays the unit it
+/// was lent to (the token, not the unit that drops it, proves the borrow).
+///
+/// ```
+/// use polysync::CapacityLimiter;
+/// use std::sync::Arc;
+///
+/// let limiter = Arc::new(CapacityLimiter::new(1));
+/// let token = limiter.acquire_owned_blocking().unwrap();
+/// std::thread::spawn(move || drop(token)).join().unwrap();
+/// assert_eq!(limiter.available_tokens(), 1);
+/// ```
+#[must_use = "the token is given back as soon as it is dropped"]
+pub struct OwnedLimiterToken<L: TokenSource> {
+    limiter: Arc<L>,
+    borrower: u64,
+}
+
+impl<L: TokenSource> OwnedLimiterToken<L> {
+    /// The borrower the token was lent to.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::CapacityLimiter::new(1));
+    /// let token = limiter.try_acquire_owned().unwrap();
+    /// assert_eq!(token.borrower(), polysync::lowlevel::current_unit());
+    /// ```
+    pub fn borrower(&self) -> UnitId {
+        // Stored from `UnitId::get` when the token was lent.
+        UnitId::from_stored(self.borrower).expect("borrowers are valid ids")
+    }
+
+    /// The limiter the token belongs to.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::RCapacityLimiter::new(1));
+    /// let token = limiter.acquire_owned_blocking();
+    /// assert!(Arc::ptr_eq(token.limiter(), &limiter));
+    /// ```
+    pub fn limiter(&self) -> &Arc<L> {
+        &self.limiter
+    }
+
+    /// Keeps the token borrowed without a guard; give it back later with
+    /// the limiter's `release` from the borrowing unit.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(polysync::CapacityLimiter::new(1));
+    /// limiter.try_acquire_owned().unwrap().forget();
+    /// assert_eq!(limiter.available_tokens(), 0);
+    /// limiter.release().unwrap();
+    /// ```
+    pub fn forget(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again: only the `Arc` is
+        // dropped; the borrow stays.
+        drop(unsafe { std::ptr::read(&this.limiter) });
+    }
+}
+
+impl<L: TokenSource> Drop for OwnedLimiterToken<L> {
+    fn drop(&mut self) {
+        let _ = self.limiter.raw().release(self.borrower, 1);
+    }
+}
+
+impl<L: TokenSource> std::fmt::Debug for OwnedLimiterToken<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedLimiterToken")
+            .field("borrower", &self.borrower())
+            .field("limiter", self.limiter.raw())
+            .finish()
+    }
+}
+
+/// The future of the limiters' `acquire_owned`: [`LimiterAcquire`] run
+/// against a limiter in an `Arc`; `'static`, resolves to an
+/// [`OwnedLimiterToken`].
+#[must_use = "futures do nothing unless polled"]
+pub struct OwnedLimiterAcquire<L: TokenSource> {
+    inner: ArcWait<L, LimiterAcquire<'static>>,
+}
+
+impl<L: TokenSource> OwnedLimiterAcquire<L> {
+    pub(super) fn new(limiter: &Arc<L>, borrower: Option<UnitId>) -> Self {
+        let limiter = Arc::clone(limiter);
+        // SAFETY: the reference points into `limiter`'s allocation (its raw
+        // core); the future that holds it is stored with `limiter` in an
+        // `ArcWait`, whose output goes only to the closure in `poll`, which
+        // forgets the borrowed token: the rules of `ArcWait::new`.
+        let raw = unsafe { crate::owned::extend(limiter.raw()) };
+        let fut = match borrower {
+            Some(id) => LimiterAcquire::on_behalf_of(raw, id),
+            None => LimiterAcquire::new(raw),
+        };
+        OwnedLimiterAcquire {
+            // SAFETY: as above.
+            inner: unsafe { ArcWait::new(limiter, fut) },
+        }
+    }
+}
+
+impl<L: TokenSource> Future for OwnedLimiterAcquire<L> {
+    type Output = Result<OwnedLimiterToken<L>, BorrowError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned; nothing else is here.
+        let inner = unsafe { self.map_unchecked_mut(|this| &mut this.inner) };
+        inner.poll_with(cx, |out, limiter| {
+            out.map(|token| {
+                let borrower = token.borrower;
+                // The owned token gives the borrow back itself.
+                std::mem::forget(token);
+                OwnedLimiterToken { limiter, borrower }
+            })
+        })
+    }
+}
+
+impl<L: TokenSource> std::fmt::Debug for OwnedLimiterAcquire<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedLimiterAcquire")
+            .field("acquire", &self.inner.future())
+            .finish()
     }
 }

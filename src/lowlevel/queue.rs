@@ -600,6 +600,31 @@ impl QueueGuard<'_> {
         self.head()
     }
 
+    /// The waiting nodes, oldest first, without removing any: a look-ahead
+    /// under the lock for a primitive that must know what its queued
+    /// waiters would take before it commits to a change (a bounded
+    /// semaphore checks a release against the many-permit requests that
+    /// it would serve). Each view borrows this guard.
+    pub(crate) fn waiting(&self) -> impl Iterator<Item = Waiting<'_>> + '_ {
+        let head = self.head();
+        let mut next = head;
+        std::iter::from_fn(move || {
+            if next.is_null() {
+                return None;
+            }
+            let node = next;
+            // SAFETY: `node` is linked in this queue and we hold its lock,
+            // so it is alive and its links are ours to read.
+            let after = unsafe { (*node).next.with(|p| *p) };
+            // The list is circular: stop when it comes back to the head.
+            next = if after == head { ptr::null() } else { after };
+            Some(Waiting {
+                node,
+                _guard: std::marker::PhantomData,
+            })
+        })
+    }
+
     /// The oldest waiting node, without removing it.
     pub(crate) fn front(&self) -> Option<Waiting<'_>> {
         let head = self.head();
@@ -992,6 +1017,23 @@ mod tests {
         assert_eq!(nodes[3].state(), NOTIFIED);
         assert_eq!(queue.len(), 0);
         assert_eq!(queue.user(Ordering::Relaxed), 7);
+    }
+
+    #[test]
+    fn waiting_walks_the_queue_oldest_first_without_removing() {
+        let queue = WaitQueue::new(0);
+        assert_eq!(queue.lock().waiting().count(), 0);
+        let nodes = nodes::<3>();
+        let mut guard = queue.lock();
+        for node in &nodes {
+            // SAFETY: the nodes outlive their time in the queue (drained below).
+            unsafe { guard.push_back(node, Waker::noop().clone()) };
+        }
+        let seen: Vec<usize> = guard.waiting().map(|w| w.data()).collect();
+        assert_eq!(seen, [0, 1, 2]);
+        assert_eq!(guard.len(), 3);
+        drop(guard);
+        assert_eq!(drain(&queue), [0, 1, 2]);
     }
 
     #[test]

@@ -1,0 +1,601 @@
+//! The acquisition methods every semaphore type has, written once: one
+//! permit or many, borrowed or owned, each in the five wait forms (plus the
+//! explicit-waiter form), and `close`/`is_closed`/`value`/`waiting`.
+//!
+//! `$ctor` builds a semaphore with one free permit for the examples;
+//! `$many` one with at least `$n` free permits.
+
+macro_rules! acquire_methods {
+    ($ty:ident, $ctor:literal, $many:literal, $n:literal) => {
+        /// Takes one permit asynchronously, in FIFO order with every other
+        /// waiter.
+        ///
+        /// ```
+        /// # futures_lite::future::block_on(async {
+        #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// let permit = sem.acquire().await;
+        /// assert_eq!(sem.value(), 0);
+        /// drop(permit);
+        /// assert_eq!(sem.value(), 1);
+        /// # });
+        /// ```
+        ///
+        /// # Cancel safety
+        /// Dropping the future gives up its place in line and loses no
+        /// permit:
+        /// - before its first poll: nothing happened;
+        /// - while queued: it leaves the queue; the waiters behind it keep
+        ///   their order (permits it was waiting for go on to them);
+        /// - after a release handed it a permit, before it was polled
+        ///   again: the permit is released at once, to the next waiter (or
+        ///   back to the free count).
+        ///
+        /// # Panics
+        /// When the semaphore is closed ([`close`](Self::close)), at the
+        /// poll that sees it: this form cannot report it. Use
+        /// [`acquire_many`](Self::acquire_many)`(1)` on a semaphore that may
+        /// be closed.
+        #[inline]
+        pub fn acquire(&self) -> Acquire<'_, Self> {
+            Acquire::new(self)
+        }
+
+        /// Blocks the current execution unit until a permit is taken.
+        ///
+        /// # Panics
+        /// When the semaphore is closed (see [`acquire`](Self::acquire)).
+        ///
+        /// ```
+        #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// sem.acquire_blocking().forget();
+        /// assert_eq!(sem.value(), 0);
+        /// ```
+        pub fn acquire_blocking(&self) -> Permit<'_, Self> {
+            // A free permit needs no waiter: skip the registry lookup
+            // (a green unit may still take its checkpoint).
+            if let Some(permit) = self.try_acquire() {
+                $crate::lowlevel::green_checkpoint();
+                return permit;
+            }
+            blocking(|w| self.acquire_with(w, None))
+                .expect("a wait without a deadline does not time out")
+        }
+
+        /// Takes a permit if one is free, without waiting or barging past
+        /// queued waiters. `None` also when the semaphore is closed.
+        ///
+        /// ```
+        #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// let p = sem.try_acquire().unwrap();
+        /// assert!(sem.try_acquire().is_none());
+        /// ```
+        #[inline]
+        pub fn try_acquire(&self) -> Option<Permit<'_, Self>> {
+            futures::try_acquire(self, 1).ok()
+        }
+
+        /// Blocks until a permit is taken or `timeout` passes. A zero timeout
+        /// still takes a free permit. `None` also when the semaphore is (or
+        /// gets) closed.
+        ///
+        /// ```
+        #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// let p = sem.try_acquire_for(std::time::Duration::ZERO).unwrap();
+        /// assert!(sem.try_acquire_for(std::time::Duration::from_millis(1)).is_none());
+        /// ```
+        pub fn try_acquire_for(&self, timeout: Duration) -> Option<Permit<'_, Self>> {
+            blocking(|w| {
+                futures::as_wait_result(futures::acquire_with(self, 1, w, deadline_after(timeout)))
+            })
+            .and_then(Result::ok)
+        }
+
+        /// Blocks until a permit is taken or `deadline` passes. `None` also
+        /// when the semaphore is (or gets) closed.
+        ///
+        /// ```
+        #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// assert!(sem.try_acquire_until(std::time::Instant::now()).is_some());
+        /// ```
+        pub fn try_acquire_until(&self, deadline: Instant) -> Option<Permit<'_, Self>> {
+            blocking(|w| futures::as_wait_result(futures::acquire_with(self, 1, w, Some(deadline))))
+                .and_then(Result::ok)
+        }
+
+        /// Blocks on `waiter` until a permit is taken, `deadline` passes or
+        /// the waiter reports cancellation: the entry point that every
+        /// blocking form runs with the current unit's waiter.
+        ///
+        /// # Errors
+        /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+        /// withdrawn either way, and a permit handed to it meanwhile goes to
+        /// the next waiter.
+        ///
+        /// # Panics
+        /// When the semaphore is closed (see [`acquire`](Self::acquire);
+        /// [`acquire_many_with`](Self::acquire_many_with) reports it).
+        ///
+        /// ```
+        /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+        #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// ThreadWaiter::with_current(|w| {
+        ///     let permit = sem.acquire_with(w, None).unwrap();
+        ///     let now = Some(std::time::Instant::now());
+        ///     assert_eq!(sem.acquire_with(w, now).unwrap_err(), WaitError::TimedOut);
+        ///     drop(permit);
+        /// });
+        /// ```
+        pub fn acquire_with<W: Waiter + ?Sized>(
+            &self,
+            waiter: &W,
+            deadline: Option<Instant>,
+        ) -> Result<Permit<'_, Self>, WaitError> {
+            match futures::acquire_with(self, 1, waiter, deadline) {
+                Ok(permit) => Ok(permit),
+                Err(AcquireError::Unavailable) => Err(WaitError::TimedOut),
+                Err(AcquireError::Cancelled) => Err(WaitError::Cancelled),
+                Err(AcquireError::Closed) => futures::closed_panic(),
+            }
+        }
+
+        /// Takes `n` permits asynchronously, all at once, in FIFO order with
+        /// every other waiter: while this request waits at the head of the
+        /// line, later requests (even for one permit) wait behind it, and
+        /// the permits released meanwhile are kept for it.
+        /// `n = 0` completes when it reaches the head of the line, with an
+        /// empty permit.
+        ///
+        /// ```
+        /// # futures_lite::future::block_on(async {
+        #[doc = concat!("let sem = polysync::", $many, ";")]
+        #[doc = concat!("let permit = sem.acquire_many(", $n, ").await.unwrap();")]
+        #[doc = concat!("assert_eq!(permit.num_permits(), ", $n, ");")]
+        /// assert_eq!(sem.value(), 0);
+        /// # });
+        /// ```
+        ///
+        /// # Cancel safety
+        /// Dropping the future gives up its place in line and loses no
+        /// permit: a queued request holds nothing yet (free permits wait
+        /// in the semaphore until the whole request fits), and leaving the
+        /// head of the line lets the waiters behind it have the permits
+        /// that were kept for it; a request that was served but not polled
+        /// again gives all its permits back at once.
+        ///
+        /// # Errors
+        /// [`AcquireError::Closed`] if the semaphore is closed, or gets
+        /// closed while this waits.
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum (such a request could
+        /// never be served).
+        #[inline]
+        pub fn acquire_many(&self, n: usize) -> AcquireMany<'_, Self> {
+            AcquireMany::new(self, futures::checked(self, n))
+        }
+
+        /// Blocks the current execution unit until `n` permits are taken,
+        /// all at once (FIFO, see [`acquire_many`](Self::acquire_many)).
+        ///
+        /// # Errors
+        /// [`AcquireError::Closed`].
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        ///
+        /// ```
+        #[doc = concat!("let sem = polysync::", $many, ";")]
+        #[doc = concat!("let permit = sem.acquire_many_blocking(", $n, ").unwrap();")]
+        /// assert_eq!(sem.value(), 0);
+        /// ```
+        pub fn acquire_many_blocking(&self, n: usize) -> Result<Permit<'_, Self>, AcquireError> {
+            let n = futures::checked(self, n);
+            match futures::try_acquire(self, n) {
+                Err(AcquireError::Unavailable) => {}
+                other => {
+                    $crate::lowlevel::green_checkpoint();
+                    return other;
+                }
+            }
+            blocking(|w| futures::as_wait_result(futures::acquire_with(self, n, w, None)))
+                .expect("a wait without a deadline does not time out")
+        }
+
+        /// Takes `n` permits if that many are free and nobody waits,
+        /// without waiting.
+        ///
+        /// # Errors
+        /// [`AcquireError::Unavailable`] or [`AcquireError::Closed`].
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        ///
+        /// ```
+        /// use polysync::AcquireError;
+        #[doc = concat!("let sem = polysync::", $many, ";")]
+        #[doc = concat!("let permit = sem.try_acquire_many(", $n, ").unwrap();")]
+        /// assert_eq!(sem.try_acquire_many(1).unwrap_err(), AcquireError::Unavailable);
+        /// ```
+        #[inline]
+        pub fn try_acquire_many(&self, n: usize) -> Result<Permit<'_, Self>, AcquireError> {
+            futures::try_acquire(self, futures::checked(self, n))
+        }
+
+        /// Blocks until `n` permits are taken or `timeout` passes.
+        ///
+        /// # Errors
+        /// [`AcquireError::Unavailable`] on time-out, or
+        /// [`AcquireError::Closed`].
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        #[doc = concat!("let sem = polysync::", $many, ";")]
+        #[doc = concat!("let p = sem.try_acquire_many_for(", $n, ", Duration::ZERO).unwrap();")]
+        /// assert!(sem.try_acquire_many_for(1, Duration::from_millis(1)).is_err());
+        /// ```
+        pub fn try_acquire_many_for(
+            &self,
+            n: usize,
+            timeout: Duration,
+        ) -> Result<Permit<'_, Self>, AcquireError> {
+            let n = futures::checked(self, n);
+            blocking(|w| {
+                futures::as_wait_result(futures::acquire_with(self, n, w, deadline_after(timeout)))
+            })
+            .unwrap_or(Err(AcquireError::Unavailable))
+        }
+
+        /// Blocks until `n` permits are taken or `deadline` passes.
+        ///
+        /// # Errors
+        /// [`AcquireError::Unavailable`] on time-out, or
+        /// [`AcquireError::Closed`].
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        ///
+        /// ```
+        #[doc = concat!("let sem = polysync::", $many, ";")]
+        #[doc = concat!("assert!(sem.try_acquire_many_until(", $n, ", std::time::Instant::now()).is_ok());")]
+        /// ```
+        pub fn try_acquire_many_until(
+            &self,
+            n: usize,
+            deadline: Instant,
+        ) -> Result<Permit<'_, Self>, AcquireError> {
+            let n = futures::checked(self, n);
+            blocking(|w| futures::as_wait_result(futures::acquire_with(self, n, w, Some(deadline))))
+                .unwrap_or(Err(AcquireError::Unavailable))
+        }
+
+        /// Blocks on `waiter` until `n` permits are taken, `deadline`
+        /// passes or the waiter reports cancellation: the entry point of
+        /// the blocking `*_many` forms.
+        ///
+        /// # Errors
+        /// [`AcquireError::Unavailable`] when the deadline passed,
+        /// [`AcquireError::Cancelled`] when the waiter reported
+        /// cancellation (the wait is withdrawn either way, and permits
+        /// handed to it meanwhile go to the next waiters), or
+        /// [`AcquireError::Closed`].
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        ///
+        /// ```
+        /// use polysync::{AcquireError, lowlevel::ThreadWaiter};
+        #[doc = concat!("let sem = polysync::", $many, ";")]
+        /// ThreadWaiter::with_current(|w| {
+        #[doc = concat!("    let all = sem.acquire_many_with(", $n, ", w, None).unwrap();")]
+        ///     let now = Some(std::time::Instant::now());
+        ///     assert_eq!(sem.acquire_many_with(1, w, now).unwrap_err(), AcquireError::Unavailable);
+        /// });
+        /// ```
+        pub fn acquire_many_with<W: Waiter + ?Sized>(
+            &self,
+            n: usize,
+            waiter: &W,
+            deadline: Option<Instant>,
+        ) -> Result<Permit<'_, Self>, AcquireError> {
+            futures::acquire_with(self, futures::checked(self, n), waiter, deadline)
+        }
+
+        /// [`acquire`](Self::acquire) on a semaphore in an `Arc`: the future
+        /// and its [`OwnedPermit`] are `'static` (they hold a clone of the
+        /// `Arc`), so the permit can move into a spawned task.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// # futures_lite::future::block_on(async {
+        #[doc = concat!("let sem = Arc::new(polysync::", $ctor, ");")]
+        /// let permit = sem.acquire_owned().await;
+        /// std::thread::spawn(move || drop(permit)).join().unwrap();
+        /// assert_eq!(sem.value(), 1);
+        /// # });
+        /// ```
+        ///
+        /// # Cancel safety
+        /// As for [`acquire`](Self::acquire).
+        ///
+        /// # Panics
+        /// When the semaphore is closed (see [`acquire`](Self::acquire)).
+        #[inline]
+        pub fn acquire_owned(self: &Arc<Self>) -> OwnedAcquire<Self> {
+            OwnedAcquire::new(self)
+        }
+
+        /// [`acquire_blocking`](Self::acquire_blocking), returning an
+        /// [`OwnedPermit`].
+        ///
+        /// # Panics
+        /// When the semaphore is closed.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(polysync::", $ctor, ");")]
+        /// let permit = sem.acquire_owned_blocking();
+        /// assert_eq!(permit.num_permits(), 1);
+        /// ```
+        pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedPermit<Self> {
+            self.acquire_blocking().into_owned(self)
+        }
+
+        /// [`try_acquire`](Self::try_acquire), returning an [`OwnedPermit`].
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(polysync::", $ctor, ");")]
+        /// let permit = sem.try_acquire_owned().unwrap();
+        /// assert!(sem.try_acquire_owned().is_none());
+        /// ```
+        pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedPermit<Self>> {
+            self.try_acquire().map(|p| p.into_owned(self))
+        }
+
+        /// [`try_acquire_for`](Self::try_acquire_for), returning an
+        /// [`OwnedPermit`].
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(polysync::", $ctor, ");")]
+        /// assert!(sem.try_acquire_owned_for(std::time::Duration::ZERO).is_some());
+        /// ```
+        pub fn try_acquire_owned_for(self: &Arc<Self>, timeout: Duration) -> Option<OwnedPermit<Self>> {
+            self.try_acquire_for(timeout).map(|p| p.into_owned(self))
+        }
+
+        /// [`try_acquire_until`](Self::try_acquire_until), returning an
+        /// [`OwnedPermit`].
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(polysync::", $ctor, ");")]
+        /// assert!(sem.try_acquire_owned_until(std::time::Instant::now()).is_some());
+        /// ```
+        pub fn try_acquire_owned_until(
+            self: &Arc<Self>,
+            deadline: Instant,
+        ) -> Option<OwnedPermit<Self>> {
+            self.try_acquire_until(deadline).map(|p| p.into_owned(self))
+        }
+
+        /// [`acquire_with`](Self::acquire_with), returning an
+        /// [`OwnedPermit`].
+        ///
+        /// # Errors
+        /// As for [`acquire_with`](Self::acquire_with).
+        ///
+        /// # Panics
+        /// When the semaphore is closed.
+        ///
+        /// ```
+        /// use polysync::lowlevel::ThreadWaiter;
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(polysync::", $ctor, ");")]
+        /// let permit = ThreadWaiter::with_current(|w| sem.acquire_owned_with(w, None)).unwrap();
+        /// ```
+        pub fn acquire_owned_with<W: Waiter + ?Sized>(
+            self: &Arc<Self>,
+            waiter: &W,
+            deadline: Option<Instant>,
+        ) -> Result<OwnedPermit<Self>, WaitError> {
+            self.acquire_with(waiter, deadline).map(|p| p.into_owned(self))
+        }
+
+        /// [`acquire_many`](Self::acquire_many) on a semaphore in an `Arc`:
+        /// the future and its [`OwnedPermit`] are `'static`.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// # futures_lite::future::block_on(async {
+        #[doc = concat!("let sem = Arc::new(polysync::", $many, ");")]
+        #[doc = concat!("let permit = sem.acquire_many_owned(", $n, ").await.unwrap();")]
+        /// std::thread::spawn(move || drop(permit)).join().unwrap();
+        #[doc = concat!("assert_eq!(sem.value(), ", $n, ");")]
+        /// # });
+        /// ```
+        ///
+        /// # Cancel safety
+        /// As for [`acquire_many`](Self::acquire_many).
+        ///
+        /// # Errors
+        /// [`AcquireError::Closed`].
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        #[inline]
+        pub fn acquire_many_owned(self: &Arc<Self>, n: usize) -> OwnedAcquireMany<Self> {
+            OwnedAcquireMany::new(self, futures::checked(&**self, n))
+        }
+
+        /// [`acquire_many_blocking`](Self::acquire_many_blocking), returning
+        /// an [`OwnedPermit`].
+        ///
+        /// # Errors
+        /// [`AcquireError::Closed`].
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(polysync::", $many, ");")]
+        #[doc = concat!("let permit = sem.acquire_many_owned_blocking(", $n, ").unwrap();")]
+        /// ```
+        pub fn acquire_many_owned_blocking(
+            self: &Arc<Self>,
+            n: usize,
+        ) -> Result<OwnedPermit<Self>, AcquireError> {
+            self.acquire_many_blocking(n).map(|p| p.into_owned(self))
+        }
+
+        /// [`try_acquire_many`](Self::try_acquire_many), returning an
+        /// [`OwnedPermit`].
+        ///
+        /// # Errors
+        /// [`AcquireError::Unavailable`] or [`AcquireError::Closed`].
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(polysync::", $many, ");")]
+        #[doc = concat!("assert!(sem.try_acquire_many_owned(", $n, ").is_ok());")]
+        /// ```
+        pub fn try_acquire_many_owned(
+            self: &Arc<Self>,
+            n: usize,
+        ) -> Result<OwnedPermit<Self>, AcquireError> {
+            self.try_acquire_many(n).map(|p| p.into_owned(self))
+        }
+
+        /// [`try_acquire_many_for`](Self::try_acquire_many_for), returning
+        /// an [`OwnedPermit`].
+        ///
+        /// # Errors
+        /// [`AcquireError::Unavailable`] on time-out, or
+        /// [`AcquireError::Closed`].
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(polysync::", $many, ");")]
+        #[doc = concat!("assert!(sem.try_acquire_many_owned_for(", $n, ", std::time::Duration::ZERO).is_ok());")]
+        /// ```
+        pub fn try_acquire_many_owned_for(
+            self: &Arc<Self>,
+            n: usize,
+            timeout: Duration,
+        ) -> Result<OwnedPermit<Self>, AcquireError> {
+            self.try_acquire_many_for(n, timeout).map(|p| p.into_owned(self))
+        }
+
+        /// [`try_acquire_many_until`](Self::try_acquire_many_until),
+        /// returning an [`OwnedPermit`].
+        ///
+        /// # Errors
+        /// [`AcquireError::Unavailable`] on time-out, or
+        /// [`AcquireError::Closed`].
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(polysync::", $many, ");")]
+        #[doc = concat!("assert!(sem.try_acquire_many_owned_until(", $n, ", std::time::Instant::now()).is_ok());")]
+        /// ```
+        pub fn try_acquire_many_owned_until(
+            self: &Arc<Self>,
+            n: usize,
+            deadline: Instant,
+        ) -> Result<OwnedPermit<Self>, AcquireError> {
+            self.try_acquire_many_until(n, deadline).map(|p| p.into_owned(self))
+        }
+
+        /// [`acquire_many_with`](Self::acquire_many_with), returning an
+        /// [`OwnedPermit`].
+        ///
+        /// # Errors
+        /// As for [`acquire_many_with`](Self::acquire_many_with).
+        ///
+        /// # Panics
+        /// If `n` exceeds the semaphore's maximum.
+        ///
+        /// ```
+        /// use polysync::lowlevel::ThreadWaiter;
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(polysync::", $many, ");")]
+        #[doc = concat!("let p = ThreadWaiter::with_current(|w| sem.acquire_many_owned_with(", $n, ", w, None));")]
+        #[doc = concat!("assert_eq!(p.unwrap().num_permits(), ", $n, ");")]
+        /// ```
+        pub fn acquire_many_owned_with<W: Waiter + ?Sized>(
+            self: &Arc<Self>,
+            n: usize,
+            waiter: &W,
+            deadline: Option<Instant>,
+        ) -> Result<OwnedPermit<Self>, AcquireError> {
+            self.acquire_many_with(n, waiter, deadline).map(|p| p.into_owned(self))
+        }
+
+        /// Closes the semaphore: every waiter completes with
+        /// [`AcquireError::Closed`] (across every world: woken threads,
+        /// tasks and green threads), and so does every later acquisition;
+        /// the `try_*` forms of one permit return `None`, and the forms
+        /// that return a permit unconditionally panic. Permits already
+        /// held stay valid and are given back as usual (the free count
+        /// keeps counting). Cannot be undone; closing again does nothing.
+        ///
+        /// ```
+        /// use polysync::AcquireError;
+        #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// sem.close();
+        /// assert!(sem.is_closed());
+        /// assert_eq!(sem.try_acquire_many(1).unwrap_err(), AcquireError::Closed);
+        /// assert!(sem.try_acquire().is_none());
+        /// ```
+        pub fn close(&self) {
+            self.raw.close();
+        }
+
+        /// Whether the semaphore is closed.
+        ///
+        /// ```
+        #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// assert!(!sem.is_closed());
+        /// ```
+        #[inline]
+        pub fn is_closed(&self) -> bool {
+            self.raw.is_closed()
+        }
+
+        /// Free permits now (a snapshot). Permits handed straight to waiters
+        /// never show up here; free permits may show up while a
+        /// many-permit request waits at the head of the line for more (they
+        /// are kept for it).
+        ///
+        /// ```
+        #[doc = concat!("assert_eq!(polysync::", $ctor, ".value(), 1);")]
+        /// ```
+        #[inline]
+        pub fn value(&self) -> usize {
+            self.raw.value()
+        }
+
+        /// How many units wait for permits now (a snapshot).
+        ///
+        /// ```
+        #[doc = concat!("assert_eq!(polysync::", $ctor, ".waiting(), 0);")]
+        /// ```
+        #[inline]
+        pub fn waiting(&self) -> usize {
+            self.raw.waiting()
+        }
+    };
+}
