@@ -17,22 +17,21 @@ fn hot_loop() -> Option<usize> {
     support::setup(1);
     let lock = Arc::new(polysync::Lock::new());
     let ran = Arc::new(AtomicBool::new(false));
-    let started = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(polysync::Event::new());
     // B sets the flag only once A runs its loop: B may be scheduled first,
-    // and then it yields until A has started.
+    // and then it parks on the event (a coroutine that spun on
+    // `yield_now` would keep the worker from ever running A).
     let other = {
         let (ran, started) = (ran.clone(), started.clone());
         support::go(move || {
-            while !started.load(Ordering::Relaxed) {
-                may::coroutine::yield_now();
-            }
+            started.wait_blocking();
             ran.store(true, Ordering::Relaxed);
         })
     };
     let hot = {
         let (lock, ran, started) = (lock.clone(), ran.clone(), started.clone());
         support::go(move || {
-            started.store(true, Ordering::Relaxed);
+            started.set();
             let mut seen = None;
             for round in 0..ROUNDS {
                 drop(lock.acquire_blocking());
