@@ -40,10 +40,10 @@ use std::time::{Duration, Instant};
 ///   gets them all back; waiting with an `RLock` guard that was moved to a
 ///   unit that does not own the lock panics): async
 ///   [`wait`](Condition::wait), [`wait_blocking`](Condition::wait_blocking),
-///   timed [`wait_for`](Condition::wait_for) / [`wait_until`](Condition::wait_until),
+///   timed [`try_wait_for`](Condition::try_wait_for) / [`try_wait_until`](Condition::try_wait_until),
 ///   and the predicate forms [`wait_while`](Condition::wait_while),
 ///   [`wait_while_blocking`](Condition::wait_while_blocking),
-///   [`wait_while_for`](Condition::wait_while_for).
+///   [`try_wait_while_for`](Condition::try_wait_while_for).
 /// - [`notify(n)`](Condition::notify) returns how many waiters it woke;
 ///   [`notify_all`](Condition::notify_all). Waiters that start waiting while a
 ///   notify runs are not woken by it.
@@ -347,7 +347,7 @@ impl Condition {
     ///   notification on.
     ///
     /// To give up a wait and keep the lock, use a timed blocking form
-    /// ([`wait_for`](Condition::wait_for)), which takes the lock again.
+    /// ([`try_wait_for`](Condition::try_wait_for)), which takes the lock again.
     ///
     /// ```
     /// use polysync::{Condition, Lock};
@@ -361,7 +361,7 @@ impl Condition {
     ///     }
     /// })
     /// .await;
-    /// assert!(lock.locked());
+    /// assert!(lock.is_locked());
     /// drop(guard);
     /// # });
     /// ```
@@ -391,7 +391,9 @@ impl Condition {
     /// t.join().unwrap();
     /// ```
     pub fn wait_blocking<'a, G: ConditionGuard<'a>>(&'a self, guard: G) -> G {
-        self.wait_until_inner(guard, None).0
+        // Without a deadline only a notification ends the wait.
+        self.wait_until_inner(guard, None)
+            .unwrap_or_else(|guard| guard)
     }
 
     /// Blocks on `waiter` until notified, `deadline` passes or the waiter
@@ -449,33 +451,40 @@ impl Condition {
     }
 
     /// Like [`wait_blocking`](Condition::wait_blocking), giving up after
-    /// `timeout`. Returns the guard (the lock is held again either way) and
-    /// whether the wait was notified (`false`: timed out).
+    /// `timeout`. The lock is held again either way: `Ok(guard)` if
+    /// notified, `Err(guard)` if the time ran out (the crate's timed forms
+    /// say "timed out" the way the plain form says "not now"; a condition
+    /// has no plain form, and must give the guard back either way).
     ///
     /// ```
     /// use std::time::Duration;
     /// let (lock, cond) = (polysync::Lock::new(), polysync::Condition::new());
-    /// let (guard, notified) = cond.wait_for(lock.acquire_blocking(), Duration::from_millis(5));
-    /// assert!(!notified);
-    /// assert!(lock.locked()); // held again after the timeout
+    /// let guard = cond
+    ///     .try_wait_for(lock.acquire_blocking(), Duration::from_millis(5))
+    ///     .unwrap_err(); // nobody notified
+    /// assert!(lock.is_locked()); // held again after the timeout
     /// drop(guard);
     /// ```
-    pub fn wait_for<'a, G: ConditionGuard<'a>>(&'a self, guard: G, timeout: Duration) -> (G, bool) {
+    pub fn try_wait_for<'a, G: ConditionGuard<'a>>(
+        &'a self,
+        guard: G,
+        timeout: Duration,
+    ) -> Result<G, G> {
         self.wait_until_inner(guard, deadline_after(timeout))
     }
 
-    /// Like [`wait_for`](Condition::wait_for) with a deadline.
+    /// Like [`try_wait_for`](Condition::try_wait_for) with a deadline.
     ///
     /// ```
     /// let (lock, cond) = (polysync::Lock::new(), polysync::Condition::new());
-    /// let (_guard, notified) = cond.wait_until(lock.acquire_blocking(), std::time::Instant::now());
-    /// assert!(!notified);
+    /// let timed_out = cond.try_wait_until(lock.acquire_blocking(), std::time::Instant::now());
+    /// assert!(timed_out.is_err());
     /// ```
-    pub fn wait_until<'a, G: ConditionGuard<'a>>(
+    pub fn try_wait_until<'a, G: ConditionGuard<'a>>(
         &'a self,
         guard: G,
         deadline: Instant,
-    ) -> (G, bool) {
+    ) -> Result<G, G> {
         self.wait_until_inner(guard, Some(deadline))
     }
 
@@ -530,41 +539,47 @@ impl Condition {
     }
 
     /// Blocks while `condition` returns `true`, at most for `timeout`.
-    /// Returns the guard (held) and whether the condition became false.
+    /// The lock is held again either way: `Ok(guard)` once the condition is
+    /// false, `Err(guard)` if the time ran out while it was still true.
     ///
     /// ```
     /// use std::time::Duration;
     /// let (m, c) = (polysync::Mutex::new(0), polysync::Condition::new());
-    /// let (g, done) = c.wait_while_for(m.lock_blocking(), Duration::from_millis(5), |v| **v == 0);
-    /// assert!(!done);
+    /// let g = c
+    ///     .try_wait_while_for(m.lock_blocking(), Duration::from_millis(5), |v| **v == 0)
+    ///     .unwrap_err(); // still 0
     /// assert_eq!(*g, 0);
     /// ```
-    pub fn wait_while_for<'a, G: ConditionGuard<'a>>(
+    pub fn try_wait_while_for<'a, G: ConditionGuard<'a>>(
         &'a self,
         mut guard: G,
         timeout: Duration,
         mut condition: impl FnMut(&mut G) -> bool,
-    ) -> (G, bool) {
+    ) -> Result<G, G> {
         let deadline = deadline_after(timeout);
         while condition(&mut guard) {
-            let (next, notified) = self.wait_until_inner(guard, deadline);
-            guard = next;
-            if !notified {
-                let done = !condition(&mut guard);
-                return (guard, done);
+            match self.wait_until_inner(guard, deadline) {
+                Ok(next) => guard = next,
+                Err(mut next) => {
+                    return if condition(&mut next) {
+                        Err(next)
+                    } else {
+                        Ok(next)
+                    };
+                }
             }
         }
-        (guard, true)
+        Ok(guard)
     }
 
     fn wait_until_inner<'a, G: ConditionGuard<'a>>(
         &'a self,
         guard: G,
         deadline: Option<Instant>,
-    ) -> (G, bool) {
+    ) -> Result<G, G> {
         with_current_waiter(|waiter| match self.wait_with(guard, waiter, deadline) {
-            Ok(guard) => (guard, true),
-            Err(ConditionWaitError::TimedOut(guard)) => (guard, false),
+            Ok(guard) => Ok(guard),
+            Err(ConditionWaitError::TimedOut(guard)) => Err(guard),
             Err(ConditionWaitError::Cancelled) => waiter.cancelled(),
         })
     }

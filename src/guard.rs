@@ -78,9 +78,9 @@ impl ResourceGuard {
     /// let g = polysync::guard::ResourceGuard::new();
     /// {
     ///     let _token = g.enter().unwrap();
-    ///     assert!(g.in_use());
+    ///     assert!(g.is_in_use());
     /// }
-    /// assert!(!g.in_use());
+    /// assert!(!g.is_in_use());
     /// ```
     pub fn enter(&self) -> Result<ResourceGuardToken<'_>, BusyResourceError> {
         match self
@@ -97,10 +97,10 @@ impl ResourceGuard {
     /// Whether the section is entered now (a snapshot).
     ///
     /// ```
-    /// assert!(!polysync::guard::ResourceGuard::new().in_use());
+    /// assert!(!polysync::guard::ResourceGuard::new().is_in_use());
     /// ```
     #[inline]
-    pub fn in_use(&self) -> bool {
+    pub fn is_in_use(&self) -> bool {
         self.busy.load(Ordering::Relaxed)
     }
 
@@ -126,7 +126,7 @@ impl std::fmt::Debug for ResourceGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResourceGuard")
             .field("action", &self.action)
-            .field("in_use", &self.in_use())
+            .field("in_use", &self.is_in_use())
             .finish()
     }
 }
@@ -137,7 +137,7 @@ impl std::fmt::Debug for ResourceGuard {
 /// let g = polysync::guard::ResourceGuard::new();
 /// let token = g.enter().unwrap();
 /// drop(token);
-/// assert!(!g.in_use());
+/// assert!(!g.is_in_use());
 /// ```
 #[must_use = "the guarded section is left as soon as the token is dropped"]
 pub struct ResourceGuardToken<'a> {

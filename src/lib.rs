@@ -119,28 +119,43 @@ pub mod rmutex;
 pub mod rwlock;
 pub mod semaphore;
 
+#[doc(no_inline)]
 pub use barrier::{
     Barrier, BarrierWait, BarrierWaitError, BrokenBarrierError, Latch, LatchWait, RBarrier,
 };
+#[doc(no_inline)]
 pub use condition::{Condition, ConditionGuard};
+#[doc(no_inline)]
 pub use countdown::{CountdownEvent, TooManyDowns};
+#[doc(no_inline)]
 pub use event::Event;
+#[doc(no_inline)]
 pub use flag::Flag;
+#[doc(no_inline)]
 pub use guard::{BusyResourceError, ResourceGuard, ResourceGuardToken};
+#[doc(no_inline)]
 pub use limiter::{
     BorrowError, CapacityLimiter, LimiterAcquire, LimiterReleaseError, LimiterToken,
     OwnedLimiterToken, RCapacityLimiter,
 };
+#[doc(no_inline)]
 pub use lock::{Lock, LockGuard, OwnedLockGuard};
+#[doc(no_inline)]
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
+#[doc(no_inline)]
 pub use queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue};
+#[doc(no_inline)]
 pub use revent::REvent;
+#[doc(no_inline)]
 pub use rlock::{OwnedRLockGuard, RLock, RLockAcquire, RLockGuard, RLockReleaseError};
-pub use rmutex::{OwnedRMutexGuard, RMutex, RMutexAcquire, RMutexGuard};
+#[doc(no_inline)]
+pub use rmutex::{OwnedRMutexGuard, RMutex, RMutexGuard, RMutexLockFuture};
+#[doc(no_inline)]
 pub use rwlock::{
     MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RawRwLock, RwLock,
     RwLockReadGuard, RwLockWriteGuard,
 };
+#[doc(no_inline)]
 pub use semaphore::{
     AcquireError, BinarySemaphore, BoundedSemaphore, OwnedPermit, Permit, Semaphore,
     TooManyReleases,

@@ -39,7 +39,7 @@ const LOCKED: u64 = 1;
 ///   [`acquire_blocking`](Lock::acquire_blocking), [`try_acquire`](Lock::try_acquire),
 ///   [`try_acquire_for`](Lock::try_acquire_for), [`try_acquire_until`](Lock::try_acquire_until).
 /// - **Strict FIFO with direct hand-off**: a release gives the lock straight
-///   to the oldest waiter, whatever its world; [`locked`](Lock::locked) stays
+///   to the oldest waiter, whatever its world; [`locked`](Lock::is_locked) stays
 ///   `true` across the hand-off and nobody can barge in.
 /// - Cancellation is safe: dropping an `acquire()` future, or a timed-out
 ///   blocking acquire, never loses a hand-off (it is passed on).
@@ -69,7 +69,7 @@ const LOCKED: u64 = 1;
 ///     let _guard = lock.acquire().await;
 /// });
 /// thread.join().unwrap();
-/// assert!(!lock.locked());
+/// assert!(!lock.is_locked());
 /// ```
 pub struct Lock {
     /// User bits: `LOCKED` (see the table above).
@@ -100,9 +100,9 @@ impl Lock {
     /// # futures_lite::future::block_on(async {
     /// let lock = polysync::Lock::new();
     /// let guard = lock.acquire().await;
-    /// assert!(lock.locked());
+    /// assert!(lock.is_locked());
     /// drop(guard);
-    /// assert!(!lock.locked());
+    /// assert!(!lock.is_locked());
     /// # });
     /// ```
     ///
@@ -233,7 +233,7 @@ impl Lock {
     /// });
     /// drop(held);
     /// let guard = ThreadWaiter::with_current(|w| lock.acquire_with(w, None)).unwrap();
-    /// assert!(lock.locked());
+    /// assert!(lock.is_locked());
     /// # drop(guard);
     /// ```
     pub fn acquire_with<W: Waiter + ?Sized>(
@@ -281,7 +281,7 @@ impl Lock {
     /// let lock = Arc::new(Lock::new());
     /// let guard = lock.acquire_owned().await;
     /// std::thread::spawn(move || drop(guard)).join().unwrap();
-    /// assert!(!lock.locked());
+    /// assert!(!lock.is_locked());
     /// # });
     /// ```
     ///
@@ -309,7 +309,7 @@ impl Lock {
     /// let lock = Arc::new(polysync::Lock::new());
     /// let guard = lock.acquire_owned_blocking();
     /// std::thread::spawn(move || drop(guard)).join().unwrap();
-    /// assert!(!lock.locked());
+    /// assert!(!lock.is_locked());
     /// ```
     pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedLockGuard {
         if let Some(guard) = self.try_acquire_owned() {
@@ -382,7 +382,7 @@ impl Lock {
     /// use std::sync::Arc;
     /// let lock = Arc::new(polysync::Lock::new());
     /// let guard = ThreadWaiter::with_current(|w| lock.acquire_owned_with(w, None)).unwrap();
-    /// assert!(lock.locked());
+    /// assert!(lock.is_locked());
     /// ```
     pub fn acquire_owned_with<W: Waiter + ?Sized>(
         self: &Arc<Self>,
@@ -423,10 +423,10 @@ impl Lock {
     ///
     /// ```
     /// let lock = polysync::Lock::new();
-    /// assert!(!lock.locked());
+    /// assert!(!lock.is_locked());
     /// ```
     #[inline]
-    pub fn locked(&self) -> bool {
+    pub fn is_locked(&self) -> bool {
         self.queue.user(Ordering::Relaxed) & LOCKED != 0
     }
 
@@ -524,7 +524,7 @@ impl Default for Lock {
 impl std::fmt::Debug for Lock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lock")
-            .field("locked", &self.locked())
+            .field("locked", &self.is_locked())
             .field("waiting", &self.waiting())
             .finish()
     }
@@ -730,10 +730,10 @@ impl std::fmt::Debug for Acquire<'_> {
 /// let lock = Arc::new(Lock::new());
 /// let guard = lock.acquire_owned_blocking();
 /// let worker = std::thread::spawn(move || {
-///     assert!(guard.lock().locked());
+///     assert!(guard.lock().is_locked());
 /// }); // the guard is dropped, and the lock released, in the worker
 /// worker.join().unwrap();
-/// assert!(!lock.locked());
+/// assert!(!lock.is_locked());
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct OwnedLockGuard {

@@ -349,7 +349,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(!polysync::Mutex::new(0).is_locked());
     /// ```
     pub fn is_locked(&self) -> bool {
-        self.lock.locked()
+        self.lock.is_locked()
     }
 
     /// How many units wait for the mutex (a snapshot).

@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 /// });
 /// drop(inner);
 /// drop(outer);
-/// assert!(!rlock.locked());
+/// assert!(!rlock.is_locked());
 /// ```
 pub struct RLock {
     /// User bits: [`HELD`] while the lock is held, 0 when it is free (see
@@ -150,7 +150,7 @@ impl RLock {
         ///
         /// ```
         /// static LOCK: polysync::RLock = polysync::RLock::new();
-        /// assert!(!LOCK.locked());
+        /// assert!(!LOCK.is_locked());
         /// ```
         pub fn new() -> RLock {
             RLock {
@@ -195,7 +195,7 @@ impl RLock {
     ///     assert_eq!(rlock.count(), 2);
     /// })
     /// .await;
-    /// assert!(!rlock.locked());
+    /// assert!(!rlock.is_locked());
     /// # });
     /// ```
     #[inline]
@@ -324,7 +324,7 @@ impl RLock {
     /// let rlock = Arc::new(RLock::new());
     /// let guard = identified(rlock.acquire_owned()).await.unwrap();
     /// std::thread::spawn(move || drop(guard)).join().unwrap();
-    /// assert!(!rlock.locked());
+    /// assert!(!rlock.is_locked());
     /// # });
     /// ```
     ///
@@ -463,7 +463,7 @@ impl RLock {
     /// ```
     #[inline]
     pub fn count(&self) -> usize {
-        if self.locked() {
+        if self.is_locked() {
             self.count.load(Ordering::Relaxed) as usize
         } else {
             0
@@ -502,10 +502,10 @@ impl RLock {
     /// Whether the lock is held (a snapshot).
     ///
     /// ```
-    /// assert!(!polysync::RLock::new().locked());
+    /// assert!(!polysync::RLock::new().is_locked());
     /// ```
     #[inline]
-    pub fn locked(&self) -> bool {
+    pub fn is_locked(&self) -> bool {
         self.queue.user(Ordering::Relaxed) != 0
     }
 
@@ -703,7 +703,7 @@ impl Default for RLock {
 impl std::fmt::Debug for RLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RLock")
-            .field("locked", &self.locked())
+            .field("locked", &self.is_locked())
             .field("owner", &self.owner())
             .field("count", &self.count())
             .field("waiting", &self.waiting())
@@ -880,7 +880,7 @@ impl std::fmt::Debug for RLockAcquire<'_> {
 ///     assert!(!guard.rlock().is_owned_by_current_unit()); // moved, not owned
 /// }); // the level is released in the worker
 /// worker.join().unwrap();
-/// assert!(!rlock.locked());
+/// assert!(!rlock.is_locked());
 /// ```
 #[must_use = "the level is released as soon as the guard is dropped"]
 pub struct OwnedRLockGuard {

@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 /// use std::cell::RefCell;
 ///
 /// let log = RMutex::new(RefCell::new(Vec::new()));
-/// let outer = log.acquire_blocking();
+/// let outer = log.lock_blocking();
 /// outer.borrow_mut().push(1);
 /// {
-///     let inner = log.acquire_blocking(); // re-entry by the owner
+///     let inner = log.lock_blocking(); // re-entry by the owner
 ///     inner.borrow_mut().push(2);
 /// }
 /// drop(outer);
@@ -53,7 +53,7 @@ impl<T> RMutex<T> {
         /// ```
         /// static COUNTER: polysync::RMutex<std::sync::atomic::AtomicU32> =
         ///     polysync::RMutex::new(std::sync::atomic::AtomicU32::new(0));
-        /// assert!(!COUNTER.locked());
+        /// assert!(!COUNTER.is_locked());
         /// ```
         pub fn new(value: T) -> RMutex<T> {
             RMutex { lock: RLock::new(), data: value }
@@ -88,15 +88,15 @@ impl<T: ?Sized> RMutex<T> {
     /// # futures_lite::future::block_on(async {
     /// let m = polysync::RMutex::new(5);
     /// polysync::lowlevel::identified(async {
-    ///     let a = m.acquire().await.unwrap();
-    ///     let b = m.acquire().await.unwrap();
+    ///     let a = m.lock().await.unwrap();
+    ///     let b = m.lock().await.unwrap();
     ///     assert_eq!(*a + *b, 10);
     /// })
     /// .await;
     /// # });
     /// ```
-    pub fn acquire(&self) -> RMutexAcquire<'_, T> {
-        RMutexAcquire {
+    pub fn lock(&self) -> RMutexLockFuture<'_, T> {
+        RMutexLockFuture {
             inner: self.lock.acquire(),
             data: &self.data,
         }
@@ -106,9 +106,9 @@ impl<T: ?Sized> RMutex<T> {
     ///
     /// ```
     /// let m = polysync::RMutex::new(1);
-    /// assert_eq!(*m.acquire_blocking(), 1);
+    /// assert_eq!(*m.lock_blocking(), 1);
     /// ```
-    pub fn acquire_blocking(&self) -> RMutexGuard<'_, T> {
+    pub fn lock_blocking(&self) -> RMutexGuard<'_, T> {
         self.guard(self.lock.acquire_blocking())
     }
 
@@ -116,10 +116,10 @@ impl<T: ?Sized> RMutex<T> {
     ///
     /// ```
     /// let m = polysync::RMutex::new(1);
-    /// let a = m.try_acquire().unwrap();
-    /// assert!(m.try_acquire().is_some()); // re-entry
+    /// let a = m.try_lock().unwrap();
+    /// assert!(m.try_lock().is_some()); // re-entry
     /// ```
-    pub fn try_acquire(&self) -> Option<RMutexGuard<'_, T>> {
+    pub fn try_lock(&self) -> Option<RMutexGuard<'_, T>> {
         self.lock.try_acquire().map(|g| self.guard(g))
     }
 
@@ -127,9 +127,9 @@ impl<T: ?Sized> RMutex<T> {
     ///
     /// ```
     /// let m = polysync::RMutex::new(1);
-    /// assert!(m.try_acquire_for(std::time::Duration::ZERO).is_some());
+    /// assert!(m.try_lock_for(std::time::Duration::ZERO).is_some());
     /// ```
-    pub fn try_acquire_for(&self, timeout: Duration) -> Option<RMutexGuard<'_, T>> {
+    pub fn try_lock_for(&self, timeout: Duration) -> Option<RMutexGuard<'_, T>> {
         self.lock.try_acquire_for(timeout).map(|g| self.guard(g))
     }
 
@@ -137,9 +137,9 @@ impl<T: ?Sized> RMutex<T> {
     ///
     /// ```
     /// let m = polysync::RMutex::new(1);
-    /// assert!(m.try_acquire_until(std::time::Instant::now()).is_some());
+    /// assert!(m.try_lock_until(std::time::Instant::now()).is_some());
     /// ```
-    pub fn try_acquire_until(&self, deadline: Instant) -> Option<RMutexGuard<'_, T>> {
+    pub fn try_lock_until(&self, deadline: Instant) -> Option<RMutexGuard<'_, T>> {
         self.lock.try_acquire_until(deadline).map(|g| self.guard(g))
     }
 
@@ -152,10 +152,10 @@ impl<T: ?Sized> RMutex<T> {
     /// ```
     /// use polysync::lowlevel::ThreadWaiter;
     /// let m = polysync::RMutex::new(1);
-    /// let value = ThreadWaiter::with_current(|w| *m.acquire_with(w, None).unwrap());
+    /// let value = ThreadWaiter::with_current(|w| *m.lock_with(w, None).unwrap());
     /// assert_eq!(value, 1);
     /// ```
-    pub fn acquire_with<W: Waiter + ?Sized>(
+    pub fn lock_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
         deadline: Option<Instant>,
@@ -165,7 +165,7 @@ impl<T: ?Sized> RMutex<T> {
             .map(|g| self.guard(g))
     }
 
-    /// [`acquire`](RMutex::acquire) on a mutex in an `Arc`: the future and
+    /// [`lock`](RMutex::lock) on a mutex in an `Arc`: the future and
     /// its [`OwnedRMutexGuard`] are `'static`. Ownership stays with the
     /// acquiring task (see [`RLock::acquire_owned`]).
     ///
@@ -174,76 +174,73 @@ impl<T: ?Sized> RMutex<T> {
     /// use std::sync::Arc;
     /// # futures_lite::future::block_on(async {
     /// let m = Arc::new(RMutex::new(7));
-    /// let guard = identified(m.acquire_owned()).await.unwrap();
+    /// let guard = identified(m.lock_owned()).await.unwrap();
     /// assert_eq!(std::thread::spawn(move || *guard).join().unwrap(), 7);
-    /// assert!(!m.locked());
+    /// assert!(!m.is_locked());
     /// # });
     /// ```
     ///
     /// # Cancel safety
-    /// As for [`acquire`](RMutex::acquire); the `Arc` clone it holds is
+    /// As for [`lock`](RMutex::lock); the `Arc` clone it holds is
     /// dropped with it.
     ///
     /// # Errors
     /// [`NoTaskIdentity`] outside an identified task.
-    pub fn acquire_owned(self: &Arc<Self>) -> OwnedRMutexAcquire<T> {
-        OwnedRMutexAcquire::new(self)
+    pub fn lock_owned(self: &Arc<Self>) -> OwnedRMutexLockFuture<T> {
+        OwnedRMutexLockFuture::new(self)
     }
 
-    /// [`acquire_blocking`](RMutex::acquire_blocking), returning an
+    /// [`lock_blocking`](RMutex::lock_blocking), returning an
     /// [`OwnedRMutexGuard`].
     ///
     /// ```
     /// use std::sync::Arc;
     /// let m = Arc::new(polysync::RMutex::new(1));
-    /// let a = m.acquire_owned_blocking();
-    /// let b = m.acquire_owned_blocking(); // re-entered
+    /// let a = m.lock_owned_blocking();
+    /// let b = m.lock_owned_blocking(); // re-entered
     /// assert_eq!(*a + *b, 2);
     /// ```
-    pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedRMutexGuard<T> {
+    pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedRMutexGuard<T> {
         OwnedRMutexGuard::adopt(self.lock.acquire_blocking(), self)
     }
 
-    /// [`try_acquire`](RMutex::try_acquire), returning an
+    /// [`try_lock`](RMutex::try_lock), returning an
     /// [`OwnedRMutexGuard`].
     ///
     /// ```
     /// use std::sync::Arc;
     /// let m = Arc::new(polysync::RMutex::new(1));
-    /// assert!(m.try_acquire_owned().is_some());
+    /// assert!(m.try_lock_owned().is_some());
     /// ```
-    pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedRMutexGuard<T>> {
+    pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedRMutexGuard<T>> {
         self.lock
             .try_acquire()
             .map(|g| OwnedRMutexGuard::adopt(g, self))
     }
 
-    /// [`try_acquire_for`](RMutex::try_acquire_for), returning an
+    /// [`try_lock_for`](RMutex::try_lock_for), returning an
     /// [`OwnedRMutexGuard`].
     ///
     /// ```
     /// use std::sync::Arc;
     /// let m = Arc::new(polysync::RMutex::new(1));
-    /// assert!(m.try_acquire_owned_for(std::time::Duration::ZERO).is_some());
+    /// assert!(m.try_lock_owned_for(std::time::Duration::ZERO).is_some());
     /// ```
-    pub fn try_acquire_owned_for(
-        self: &Arc<Self>,
-        timeout: Duration,
-    ) -> Option<OwnedRMutexGuard<T>> {
+    pub fn try_lock_owned_for(self: &Arc<Self>, timeout: Duration) -> Option<OwnedRMutexGuard<T>> {
         self.lock
             .try_acquire_for(timeout)
             .map(|g| OwnedRMutexGuard::adopt(g, self))
     }
 
-    /// [`try_acquire_until`](RMutex::try_acquire_until), returning an
+    /// [`try_lock_until`](RMutex::try_lock_until), returning an
     /// [`OwnedRMutexGuard`].
     ///
     /// ```
     /// use std::sync::Arc;
     /// let m = Arc::new(polysync::RMutex::new(1));
-    /// assert!(m.try_acquire_owned_until(std::time::Instant::now()).is_some());
+    /// assert!(m.try_lock_owned_until(std::time::Instant::now()).is_some());
     /// ```
-    pub fn try_acquire_owned_until(
+    pub fn try_lock_owned_until(
         self: &Arc<Self>,
         deadline: Instant,
     ) -> Option<OwnedRMutexGuard<T>> {
@@ -252,20 +249,20 @@ impl<T: ?Sized> RMutex<T> {
             .map(|g| OwnedRMutexGuard::adopt(g, self))
     }
 
-    /// [`acquire_with`](RMutex::acquire_with), returning an
+    /// [`lock_with`](RMutex::lock_with), returning an
     /// [`OwnedRMutexGuard`].
     ///
     /// # Errors
-    /// As for [`acquire_with`](RMutex::acquire_with).
+    /// As for [`lock_with`](RMutex::lock_with).
     ///
     /// ```
     /// use polysync::lowlevel::ThreadWaiter;
     /// use std::sync::Arc;
     /// let m = Arc::new(polysync::RMutex::new(3));
-    /// let g = ThreadWaiter::with_current(|w| m.acquire_owned_with(w, None)).unwrap();
+    /// let g = ThreadWaiter::with_current(|w| m.lock_owned_with(w, None)).unwrap();
     /// assert_eq!(*g, 3);
     /// ```
-    pub fn acquire_owned_with<W: Waiter + ?Sized>(
+    pub fn lock_owned_with<W: Waiter + ?Sized>(
         self: &Arc<Self>,
         waiter: &W,
         deadline: Option<Instant>,
@@ -280,7 +277,7 @@ impl<T: ?Sized> RMutex<T> {
     /// ```
     /// let mut m = polysync::RMutex::new(1);
     /// *m.get_mut() += 1;
-    /// assert_eq!(*m.acquire_blocking(), 2);
+    /// assert_eq!(*m.lock_blocking(), 2);
     /// ```
     pub fn get_mut(&mut self) -> &mut T {
         &mut self.data
@@ -290,7 +287,7 @@ impl<T: ?Sized> RMutex<T> {
     ///
     /// ```
     /// let m = polysync::RMutex::new(());
-    /// let _a = m.acquire_blocking();
+    /// let _a = m.lock_blocking();
     /// assert_eq!(m.count(), 1);
     /// ```
     pub fn count(&self) -> usize {
@@ -300,10 +297,10 @@ impl<T: ?Sized> RMutex<T> {
     /// Whether the mutex is held (a snapshot).
     ///
     /// ```
-    /// assert!(!polysync::RMutex::new(()).locked());
+    /// assert!(!polysync::RMutex::new(()).is_locked());
     /// ```
-    pub fn locked(&self) -> bool {
-        self.lock.locked()
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_locked()
     }
 
     /// How many units wait for the mutex now (a snapshot).
@@ -332,7 +329,7 @@ impl<T: Default> Default for RMutex<T> {
 impl<T: ?Sized> std::fmt::Debug for RMutex<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RMutex")
-            .field("locked", &self.locked())
+            .field("locked", &self.is_locked())
             .field("count", &self.count())
             .field("waiting", &self.waiting())
             .finish_non_exhaustive()
@@ -358,7 +355,7 @@ impl<'a, T: ?Sized> RMutexGuard<'a, T> {
     /// ```
     /// use polysync::{RMutex, RMutexGuard};
     /// let m = RMutex::new((1, String::from("a")));
-    /// let name = RMutexGuard::map(m.acquire_blocking(), |pair| &pair.1);
+    /// let name = RMutexGuard::map(m.lock_blocking(), |pair| &pair.1);
     /// assert_eq!(*name, "a");
     /// ```
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> RMutexGuard<'a, U> {
@@ -376,7 +373,7 @@ impl<'a, T: ?Sized> RMutexGuard<'a, T> {
     /// ```
     /// use polysync::{RMutex, RMutexGuard};
     /// let m = RMutex::new(vec![1, 2]);
-    /// let g = RMutexGuard::try_map(m.acquire_blocking(), |v| v.get(7)).unwrap_err();
+    /// let g = RMutexGuard::try_map(m.lock_blocking(), |v| v.get(7)).unwrap_err();
     /// let second = RMutexGuard::try_map(g, |v| v.get(1)).unwrap();
     /// assert_eq!(*second, 2);
     /// ```
@@ -408,14 +405,14 @@ impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for RMutexGuard<'_, T> {
     }
 }
 
-/// The future of [`RMutex::acquire`].
+/// The future of [`RMutex::lock`].
 #[must_use = "futures do nothing unless polled"]
-pub struct RMutexAcquire<'a, T: ?Sized> {
+pub struct RMutexLockFuture<'a, T: ?Sized> {
     inner: RLockAcquire<'a>,
     data: &'a T,
 }
 
-impl<'a, T: ?Sized> Future for RMutexAcquire<'a, T> {
+impl<'a, T: ?Sized> Future for RMutexLockFuture<'a, T> {
     type Output = Result<RMutexGuard<'a, T>, NoTaskIdentity>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -433,9 +430,9 @@ impl<'a, T: ?Sized> Future for RMutexAcquire<'a, T> {
     }
 }
 
-impl<T: ?Sized> std::fmt::Debug for RMutexAcquire<'_, T> {
+impl<T: ?Sized> std::fmt::Debug for RMutexLockFuture<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RMutexAcquire")
+        f.debug_struct("RMutexLockFuture")
             .field("inner", &self.inner)
             .finish()
     }
@@ -452,10 +449,10 @@ impl<T: ?Sized> std::fmt::Debug for RMutexAcquire<'_, T> {
 /// use std::sync::Arc;
 ///
 /// let m = Arc::new(RMutex::new(vec![1, 2]));
-/// let guard = m.acquire_owned_blocking();
+/// let guard = m.lock_owned_blocking();
 /// let len = std::thread::spawn(move || guard.len()).join().unwrap();
 /// assert_eq!(len, 2);
-/// assert!(!m.locked());
+/// assert!(!m.is_locked());
 /// ```
 #[must_use = "the level is released as soon as the guard is dropped"]
 pub struct OwnedRMutexGuard<T: ?Sized> {
@@ -486,7 +483,7 @@ impl<T: ?Sized> OwnedRMutexGuard<T> {
     /// ```
     /// use std::sync::Arc;
     /// let m = Arc::new(polysync::RMutex::new(0));
-    /// let g = m.acquire_owned_blocking();
+    /// let g = m.lock_owned_blocking();
     /// assert!(Arc::ptr_eq(g.rmutex(), &m));
     /// ```
     pub fn rmutex(&self) -> &Arc<RMutex<T>> {
@@ -514,14 +511,14 @@ impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for OwnedRMutexGuard<T> {
     }
 }
 
-/// The future of [`RMutex::acquire_owned`]; `'static`, resolves to an
+/// The future of [`RMutex::lock_owned`]; `'static`, resolves to an
 /// [`OwnedRMutexGuard`].
 #[must_use = "futures do nothing unless polled"]
-pub struct OwnedRMutexAcquire<T: ?Sized> {
+pub struct OwnedRMutexLockFuture<T: ?Sized> {
     inner: ArcWait<RMutex<T>, RLockAcquire<'static>>,
 }
 
-impl<T: ?Sized> OwnedRMutexAcquire<T> {
+impl<T: ?Sized> OwnedRMutexLockFuture<T> {
     fn new(mutex: &Arc<RMutex<T>>) -> Self {
         let mutex = Arc::clone(mutex);
         // SAFETY: the reference points into `mutex`'s allocation (its lock);
@@ -530,14 +527,14 @@ impl<T: ?Sized> OwnedRMutexAcquire<T> {
         // the borrowed guard: the rules of `ArcWait::new`.
         let lock = unsafe { crate::owned::extend(&mutex.lock) };
         let fut = lock.acquire();
-        OwnedRMutexAcquire {
+        OwnedRMutexLockFuture {
             // SAFETY: as above.
             inner: unsafe { ArcWait::new(mutex, fut) },
         }
     }
 }
 
-impl<T: ?Sized> Future for OwnedRMutexAcquire<T> {
+impl<T: ?Sized> Future for OwnedRMutexLockFuture<T> {
     type Output = Result<OwnedRMutexGuard<T>, NoTaskIdentity>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -553,9 +550,9 @@ impl<T: ?Sized> Future for OwnedRMutexAcquire<T> {
     }
 }
 
-impl<T: ?Sized> std::fmt::Debug for OwnedRMutexAcquire<T> {
+impl<T: ?Sized> std::fmt::Debug for OwnedRMutexLockFuture<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OwnedRMutexAcquire")
+        f.debug_struct("OwnedRMutexLockFuture")
             .field("acquire", &self.inner.future())
             .finish()
     }

@@ -95,7 +95,7 @@ fn lock_blocking_contended_allocates_nothing() {
         seen
     });
     assert_eq!(shared.load(Ordering::Relaxed), 2 * (WARMUP + N));
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(lock.waiting(), 0);
 }
 
@@ -124,7 +124,7 @@ fn lock_timed_blocking_contended_allocates_nothing() {
         }
         seen
     });
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(lock.waiting(), 0);
 }
 
@@ -188,7 +188,7 @@ fn lock_async_contended_allocates_nothing() {
         })
     });
     assert_eq!(shared.load(Ordering::Relaxed), 2 * (WARMUP + N));
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(lock.waiting(), 0);
 }
 

@@ -51,7 +51,7 @@ fn rlock_blocking_contended_reentrant_allocates_nothing() {
         seen
     });
     assert_eq!(shared.load(Ordering::Relaxed), 2 * (N + WARMUP));
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }
 
 #[test]

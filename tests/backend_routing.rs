@@ -175,7 +175,10 @@ fn lock_and_mutex() {
         || drop(lock.acquire_blocking()),
     );
     drop(g);
-    assert!(!lock.locked(), "nothing was left with the cancelled wait");
+    assert!(
+        !lock.is_locked(),
+        "nothing was left with the cancelled wait"
+    );
 
     let mutex = Mutex::new(0);
     through_backend(
@@ -308,7 +311,7 @@ fn rlock_and_limiters() {
         || drop(rlock.acquire_blocking()),
     );
     drop(g);
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
 
     let limiter = CapacityLimiter::new(1);
     through_backend(

@@ -94,7 +94,7 @@ trait Party: Send + Sync + 'static {
     fn wait_block(&self) -> Result<usize, BrokenBarrierError>;
     fn wait_for(&self, timeout: Duration) -> Result<usize, BarrierWaitError>;
     fn wait_until(&self, deadline: Instant) -> Result<usize, BarrierWaitError>;
-    fn broken(&self) -> bool;
+    fn is_broken(&self) -> bool;
     fn waiting(&self) -> usize;
     /// Whether the waits return arrival indices.
     const INDEXED: bool;
@@ -117,8 +117,8 @@ impl Party for Latch {
     fn wait_until(&self, deadline: Instant) -> Result<usize, BarrierWaitError> {
         self.try_wait_until(deadline).map(|()| 0)
     }
-    fn broken(&self) -> bool {
-        Latch::broken(self)
+    fn is_broken(&self) -> bool {
+        Latch::is_broken(self)
     }
     fn waiting(&self) -> usize {
         Latch::waiting(self)
@@ -146,8 +146,8 @@ macro_rules! cyclic_party {
             fn wait_until(&self, deadline: Instant) -> Result<usize, BarrierWaitError> {
                 self.try_wait_until(deadline)
             }
-            fn broken(&self) -> bool {
-                $ty::broken(self)
+            fn is_broken(&self) -> bool {
+                $ty::is_broken(self)
             }
             fn waiting(&self) -> usize {
                 $ty::waiting(self)
@@ -281,7 +281,7 @@ fn cross_world_once<B: Party>(opener: Kind) {
         assert!(others.iter().all(|o| *o == Ok(0)), "{others:?}");
     }
     assert_eq!(b.waiting(), 0);
-    assert!(!b.broken());
+    assert!(!b.is_broken());
 }
 
 #[test]
@@ -381,7 +381,7 @@ fn timeout_breaks_for_all<B: Party>() {
     assert!(start.elapsed() >= Duration::from_millis(30));
     assert_eq!(a.join().unwrap(), Err(BrokenBarrierError));
     assert_eq!(c.join().unwrap(), Err(BrokenBarrierError));
-    assert!(b.broken());
+    assert!(b.is_broken());
     assert_eq!(b.waiting(), 0);
     // Later waits fail fast, in every form.
     let start = Instant::now();
@@ -420,7 +420,7 @@ fn zero_timeout_breaks_unless_it_opens() {
         b.try_wait_for(Duration::ZERO),
         Err(BarrierWaitError::TimedOut)
     );
-    assert!(b.broken());
+    assert!(b.is_broken());
     let b = Barrier::new(2);
     thread::scope(|s| {
         let w = s.spawn(|| b.wait_blocking());
@@ -428,7 +428,7 @@ fn zero_timeout_breaks_unless_it_opens() {
         assert_eq!(b.try_wait_for(Duration::ZERO), Ok(1));
         assert_eq!(w.join().unwrap(), Ok(0));
     });
-    assert!(!b.broken());
+    assert!(!b.is_broken());
 }
 
 /// A dropped async wait breaks the barrier: through a tokio timeout, and by
@@ -455,7 +455,7 @@ fn dropped_wait_breaks<B: Party>() {
     });
     assert!(elapsed, "the tokio wait must time out");
     assert!(a.join().unwrap().is_err());
-    assert!(b.broken());
+    assert!(b.is_broken());
     assert!(arrive(Kind::TokioCurrent, &b).is_err());
     assert_eq!(b.waiting(), 0);
 
@@ -465,13 +465,13 @@ fn dropped_wait_breaks<B: Party>() {
     wait_until("queued", || b.waiting() == 1);
     assert!(futures_lite::future::block_on(poll_once(b.wait_async())).is_none());
     assert!(a.join().unwrap().is_err());
-    assert!(b.broken());
+    assert!(b.is_broken());
     assert_eq!(b.waiting(), 0);
 
     // A wait future that was never polled did not arrive: dropping it is harmless.
     let b = B::make(2);
     drop(b.wait_async());
-    assert!(!b.broken());
+    assert!(!b.is_broken());
     assert_eq!(b.waiting(), 0);
 }
 
@@ -492,16 +492,16 @@ fn dropping_a_woken_but_unpolled_wait_breaks_the_next_phase() {
     let mut first = Box::pin(b.wait());
     assert!(poll(first.as_mut(), &waker).is_pending());
     assert_eq!(futures_lite::future::block_on(b.wait()), Ok(1));
-    assert!(!b.broken());
+    assert!(!b.is_broken());
     drop(first); // notified with index 0, never polled again
-    assert!(b.broken());
+    assert!(b.is_broken());
     // A latch that passed is not broken by that.
     let l = Latch::new(2);
     let mut first = Box::pin(l.wait());
     assert!(poll(first.as_mut(), &waker).is_pending());
     assert_eq!(l.try_wait(), Ok(true));
     drop(first);
-    assert!(!l.broken());
+    assert!(!l.is_broken());
 }
 
 #[test]
@@ -523,7 +523,7 @@ fn abort_breaks_waiters_and_keeps_opened_indices() {
         Poll::Ready(Err(BrokenBarrierError))
     );
     b.abort(); // idempotent
-    assert!(b.broken());
+    assert!(b.is_broken());
     assert_eq!(b.try_wait(), Err(BrokenBarrierError));
 }
 
@@ -541,7 +541,7 @@ fn rbarrier_reset_breaks_current_waiters_then_works() {
     b.reset();
     assert!(a.join().unwrap().is_err());
     assert!(c.join().unwrap().is_err());
-    assert!(!b.broken());
+    assert!(!b.is_broken());
     assert_eq!(b.waiting(), 0);
     // Usable again: a full phase of three kinds.
     for round in 0..3 {
@@ -560,9 +560,9 @@ fn rbarrier_reset_breaks_current_waiters_then_works() {
         b.try_wait_for(Duration::from_millis(5)),
         Err(BarrierWaitError::TimedOut)
     );
-    assert!(b.broken());
+    assert!(b.is_broken());
     b.reset();
-    assert!(!b.broken());
+    assert!(!b.is_broken());
     let a = spawn_party(Kind::Thread, b.clone());
     let c = spawn_party(Kind::Thread, b.clone());
     let mine = b.wait_blocking().unwrap();
@@ -571,7 +571,7 @@ fn rbarrier_reset_breaks_current_waiters_then_works() {
     assert_eq!(set, (0..3).collect());
     // Reset with nobody waiting changes nothing visible.
     b.reset();
-    assert!(!b.broken());
+    assert!(!b.is_broken());
     assert_eq!(b.waiting(), 0);
 }
 
@@ -602,10 +602,10 @@ fn latch_passed_returns_at_once_then_abort_makes_waits_fail() {
         }
     }
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert!(!l.broken());
+    assert!(!l.is_broken());
     // Abort afterwards: every wait fails.
     l.abort();
-    assert!(l.broken());
+    assert!(l.is_broken());
     assert!(l.try_wait().is_err());
     assert!(l.wait_blocking().is_err());
     assert_eq!(
@@ -740,7 +740,7 @@ fn many_phases<B: Party>(parties: usize, phases: usize) {
         }
     }
     assert_eq!(b.waiting(), 0);
-    assert!(!b.broken());
+    assert!(!b.is_broken());
 }
 
 #[test]
@@ -834,7 +834,7 @@ fn arrivals_during_a_big_opening_belong_to_the_next_phase() {
         );
     }
     assert_eq!(b.waiting(), 0);
-    assert!(!b.broken());
+    assert!(!b.is_broken());
 }
 
 // ---------------------------------------------------------------------------
@@ -1015,7 +1015,7 @@ fn cancellation_storm_leaves_no_waiter_hanging() {
         match rng.below(20) {
             0 => b.abort(),
             1..=3 => b.reset(),
-            _ if b.broken() => b.reset(),
+            _ if b.is_broken() => b.reset(),
             _ => {}
         }
     }
@@ -1059,7 +1059,7 @@ fn cancellation_storm_leaves_no_waiter_hanging() {
             alive.load(SeqCst),
             fills.len(),
         );
-        if b.broken() {
+        if b.is_broken() {
             if queued == 0 {
                 b.reset();
             }
@@ -1118,7 +1118,7 @@ fn cancellation_storm_leaves_no_waiter_hanging() {
         "indices unbalanced beyond what cancellations explain: {by_index:?}"
     );
     // Afterwards the barrier works normally, with no reset.
-    assert!(!b.broken(), "the end left the barrier broken");
+    assert!(!b.is_broken(), "the end left the barrier broken");
     let a = spawn_party(Kind::TokioMulti, b.clone());
     let c = spawn_party(Kind::FuturesLite, b.clone());
     let mine = b
@@ -1184,7 +1184,7 @@ fn barrier_try_wait_arrives_only_to_open() {
     assert_eq!(poll(a.as_mut(), &waker), Poll::Ready(Ok(0)));
     assert_eq!(poll(c.as_mut(), &waker), Poll::Ready(Ok(1)));
     assert_eq!(b.waiting(), 0);
-    assert!(!b.broken());
+    assert!(!b.is_broken());
 }
 
 #[test]
@@ -1314,7 +1314,7 @@ fn a_cancelled_green_unit_breaks_the_barrier() {
             let timed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let _ = l.try_wait_for(Duration::from_secs(60));
             }));
-            (blocking, timed, l.broken())
+            (blocking, timed, l.is_broken())
         }
     })
     .join()
@@ -1326,7 +1326,7 @@ fn a_cancelled_green_unit_breaks_the_barrier() {
     // The cancelled unit gave up: it broke the barrier for everyone.
     assert!(cancelled(blocking));
     assert_eq!(other.join().unwrap(), Err(BrokenBarrierError));
-    assert!(b.broken());
+    assert!(b.is_broken());
     assert!(cancelled(timed));
     assert!(latch_broken);
 }

@@ -189,7 +189,7 @@ fn barrier_parties_break_the_barrier_then_unwind() {
         let mut other = pin!(l.wait());
         assert!(poll_once(other.as_mut()).is_pending());
         unwinds(what, || form(&l));
-        assert!(l.broken(), "{what}: a cancelled party breaks the latch");
+        assert!(l.is_broken(), "{what}: a cancelled party breaks the latch");
         assert_eq!(l.waiting(), 0, "{what}");
         assert!(
             matches!(poll_once(other.as_mut()), Poll::Ready(Err(_))),
@@ -215,7 +215,10 @@ fn barrier_parties_break_the_barrier_then_unwind() {
                 let mut other = pin!(b.wait());
                 assert!(poll_once(other.as_mut()).is_pending());
                 unwinds(what, || form(&b));
-                assert!(b.broken(), "{what}: a cancelled party breaks the barrier");
+                assert!(
+                    b.is_broken(),
+                    "{what}: a cancelled party breaks the barrier"
+                );
                 assert_eq!(b.waiting(), 0, "{what}");
                 assert!(
                     matches!(poll_once(other.as_mut()), Poll::Ready(Err(_))),
@@ -243,10 +246,10 @@ fn signal_is_cancelled_then_the_unit_unwinds() {
             format!("{:?}", s.wait_blocking())
         }),
         ("Signal::wait_for", &|s| {
-            format!("{:?}", s.wait_for(Duration::from_secs(60)))
+            format!("{:?}", s.try_wait_for(Duration::from_secs(60)))
         }),
         ("Signal::wait_until", &|s| {
-            format!("{:?}", s.wait_until(far()))
+            format!("{:?}", s.try_wait_until(far()))
         }),
     ];
     for (what, form) in forms {
@@ -257,5 +260,8 @@ fn signal_is_cancelled_then_the_unit_unwinds() {
     }
     let s = Signal::new();
     s.set();
-    assert_eq!(returns(|| s.wait_for(Duration::from_secs(60))), Ok(true));
+    assert_eq!(
+        returns(|| s.try_wait_for(Duration::from_secs(60))),
+        Ok(true)
+    );
 }

@@ -88,7 +88,7 @@ trait TimedParty: Sync {
     ) -> Result<usize, BarrierWaitError>;
     /// One arrival that never waits (`try_wait`): `Some` if it passed.
     fn arrive_now(&self) -> Option<usize>;
-    fn broken(&self) -> bool;
+    fn is_broken(&self) -> bool;
     fn waiting(&self) -> usize;
     fn wait_async(&self) -> Pin<Box<dyn Future<Output = Result<usize, ()>> + Send + '_>>;
 
@@ -114,8 +114,8 @@ impl TimedParty for Latch {
     fn arrive_now(&self) -> Option<usize> {
         self.try_wait().unwrap().then_some(0)
     }
-    fn broken(&self) -> bool {
-        self.broken()
+    fn is_broken(&self) -> bool {
+        self.is_broken()
     }
     fn waiting(&self) -> usize {
         self.waiting()
@@ -141,8 +141,8 @@ macro_rules! timed_cyclic {
             fn arrive_now(&self) -> Option<usize> {
                 self.try_wait().unwrap()
             }
-            fn broken(&self) -> bool {
-                self.broken()
+            fn is_broken(&self) -> bool {
+                self.is_broken()
             }
             fn waiting(&self) -> usize {
                 self.waiting()
@@ -390,7 +390,7 @@ fn party_basics<B: TimedParty>(make: impl Fn(usize) -> B) {
             Err(BarrierWaitError::TimedOut),
             "{form:?}"
         );
-        assert!(b.broken(), "{form:?}: a time-out breaks it");
+        assert!(b.is_broken(), "{form:?}: a time-out breaks it");
         assert_eq!(b.waiting(), 0);
         assert_eq!(
             b.timed(form, soon()),
@@ -407,7 +407,7 @@ fn party_basics<B: TimedParty>(make: impl Fn(usize) -> B) {
             Err(BarrierWaitError::TimedOut),
             "{form:?}"
         );
-        assert!(b.broken());
+        assert!(b.is_broken());
         assert_eq!(
             poll_once(other.as_mut(), waker),
             Poll::Ready(Err(())),
@@ -423,7 +423,7 @@ fn party_basics<B: TimedParty>(make: impl Fn(usize) -> B) {
         });
         got.sort();
         assert!(got == [0, 1] || got == [0, 0], "{form:?}: {got:?}");
-        assert!(!b.broken());
+        assert!(!b.is_broken());
     }
 }
 
@@ -471,7 +471,7 @@ fn party_in_stalled_round<B: TimedParty>(
                 })
                 .collect();
             assert_eq!(b.waiting(), 0);
-            (stalled_at < deadline).then_some((mine, others, b.broken()))
+            (stalled_at < deadline).then_some((mine, others, b.is_broken()))
         })
     })
 }
@@ -522,9 +522,9 @@ fn signal_forms_agree() {
     let _dog = Watchdog::new("signal_forms_agree", Duration::from_secs(60));
     // Time-out: cancels the signal; a second wait is refused.
     let s = Signal::new();
-    assert_eq!(s.wait_until(soon()), Ok(false));
+    assert_eq!(s.try_wait_until(soon()), Ok(false));
     assert!(s.is_cancelled() && !s.set());
-    assert_eq!(s.wait_until(soon()), Err(SignalError::AlreadyWaited));
+    assert_eq!(s.try_wait_until(soon()), Err(SignalError::AlreadyWaited));
     let s = Signal::new();
     ThreadWaiter::with_current(|w| {
         assert_eq!(s.wait_with(w, Some(soon())), Ok(Err(WaitError::TimedOut)));
@@ -535,7 +535,7 @@ fn signal_forms_agree() {
     // Set before: at once.
     let s = Signal::new();
     s.set();
-    assert_eq!(s.wait_until(Instant::now()), Ok(true));
+    assert_eq!(s.try_wait_until(Instant::now()), Ok(true));
     let s = Signal::new();
     s.set();
     ThreadWaiter::with_current(|w| assert_eq!(s.wait_with(w, Some(Instant::now())), Ok(Ok(()))));
@@ -699,7 +699,7 @@ fn party_cancelled<B: TimedParty>(make: impl Fn(usize) -> B) {
         assert_eq!(out, Err(BarrierWaitError::Cancelled));
         assert!(out.unwrap_err().is_cancelled() && !out.unwrap_err().is_timeout());
         assert_eq!(w.waits.get(), 1);
-        assert!(b.broken(), "a cancelled party breaks the barrier");
+        assert!(b.is_broken(), "a cancelled party breaks the barrier");
         assert_eq!(
             poll_once(other.as_mut(), Waker::noop()),
             Poll::Ready(Err(()))
@@ -715,7 +715,7 @@ fn party_cancelled<B: TimedParty>(make: impl Fn(usize) -> B) {
         let w = Cancelling::new(|| assert!(b.arrive_now().is_some()));
         let out = b.with(&w, deadline);
         assert_eq!(out, Ok(0));
-        assert!(!b.broken(), "a party that passed breaks nothing");
+        assert!(!b.is_broken(), "a party that passed breaks nothing");
         assert_eq!(b.waiting(), 0);
     }
 }
@@ -736,7 +736,7 @@ fn barriers_under_a_cancelling_waiter() {
         b.wait_with(&Cancelling::plain(), None),
         Err(BarrierWaitError::Cancelled)
     );
-    assert!(b.broken());
+    assert!(b.is_broken());
     b.reset();
     let mut got = thread::scope(|s| {
         let other = s.spawn(|| ThreadWaiter::with_current(|w| b.wait_with(w, None)).unwrap());

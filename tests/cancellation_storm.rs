@@ -641,11 +641,11 @@ fn lock_storm() {
         "lock: waiters left in the queue: {lock:?}"
     );
     assert!(
-        !lock.locked(),
+        !lock.is_locked(),
         "lock: still locked after the storm: {lock:?}"
     );
     assert!(lock.try_acquire().is_some());
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(storm.max_inside.load(Ordering::Relaxed), 1);
 }
 

@@ -393,7 +393,7 @@ fn produce_blocking(tx: Sender<u64>, values: Vec<u64>, seed: u64) {
             };
             match sent {
                 Ok(()) => break,
-                Err(SendError::Timeout(back) | SendError::Full(back)) => {
+                Err(SendError::Full(back)) => {
                     TIMEOUTS.fetch_add(1, Ordering::Relaxed);
                     v = back
                 }
@@ -414,7 +414,7 @@ fn consume_blocking(rx: Receiver<u64>, seed: u64) -> Vec<u64> {
         };
         match next {
             Ok(v) => got.push(v),
-            Err(RecvError::Timeout | RecvError::Empty) => {
+            Err(RecvError::Empty) => {
                 TIMEOUTS.fetch_add(1, Ordering::Relaxed);
             }
             Err(RecvError::Disconnected) => return got,
@@ -487,26 +487,26 @@ fn errors_of_each_form() {
     assert_eq!(rx.try_recv(), Err(RecvError::Empty));
     assert_eq!(
         rx.try_recv_for(Duration::from_millis(1)),
-        Err(RecvError::Timeout)
+        Err(RecvError::Empty)
     );
-    assert_eq!(rx.try_recv_until(Instant::now()), Err(RecvError::Timeout));
+    assert_eq!(rx.try_recv_until(Instant::now()), Err(RecvError::Empty));
     tx.try_send(1).unwrap();
     assert_eq!(tx.try_send(2), Err(SendError::Full(2)));
     assert_eq!(
         tx.try_send_for(3, Duration::from_millis(1)),
-        Err(SendError::Timeout(3))
+        Err(SendError::Full(3))
     );
     assert_eq!(
         tx.try_send_until(4, Instant::now()),
-        Err(SendError::Timeout(4))
+        Err(SendError::Full(4))
     );
-    assert_eq!(SendError::Timeout(5).into_inner(), 5);
+    assert_eq!(SendError::Full(5).into_inner(), 5);
     assert!(
         SendError::Disconnected(())
             .to_string()
             .contains("disconnected")
     );
-    assert!(RecvError::Timeout.to_string().contains("timeout"));
+    assert!(RecvError::Empty.to_string().contains("empty"));
     let _: &dyn std::error::Error = &SendError::Full(());
     let _: &dyn std::error::Error = &RecvError::Empty;
     assert_eq!(format!("{:?}", SendError::Full(vec![1])), "Full(..)");

@@ -178,9 +178,9 @@ fn a_future_dropped_at_its_checkpoint_passes_on_what_it_held() {
         {
             let mut acquire = pin!(lock.acquire());
             assert!(acquire.as_mut().poll(&mut cx).is_pending());
-            assert!(lock.locked(), "taken before the yield");
+            assert!(lock.is_locked(), "taken before the yield");
         }
-        assert!(!lock.locked(), "released by the drop");
+        assert!(!lock.is_locked(), "released by the drop");
         let sem = Semaphore::new(1);
         {
             let mut acquire = pin!(sem.acquire());
@@ -209,7 +209,7 @@ fn a_future_dropped_at_its_checkpoint_passes_on_what_it_held() {
             levels
         }));
         assert_eq!(levels, 1, "the dropped re-entry released its level");
-        assert!(!rlock.locked());
+        assert!(!rlock.is_locked());
     });
 }
 

@@ -99,18 +99,18 @@ fn notify_without_the_lock_hands_a_free_lock_over() {
         let shared = shared.clone();
         std::thread::spawn(move || {
             let g = shared.1.wait_blocking(shared.0.acquire_blocking());
-            assert!(shared.0.locked());
+            assert!(shared.0.is_locked());
             drop(g);
         })
     };
     // The waiter joins the condition's queue before it gives the lock up:
     // wait until both happened, so that the notify really finds a free lock.
     wait_until("queued, with the lock given up", || {
-        shared.1.waiting() == 1 && !shared.0.locked()
+        shared.1.waiting() == 1 && !shared.0.is_locked()
     });
     assert_eq!(shared.1.notify(1), 1);
     t.join().unwrap();
-    assert!(!shared.0.locked());
+    assert!(!shared.0.is_locked());
 }
 
 /// A timed-out wait returns `false` with the lock held again, and leaves no
@@ -123,15 +123,17 @@ fn timed_out_wait_holds_the_lock_again() {
     );
     let (m, c) = (Mutex::new(5), Condition::new());
     let start = Instant::now();
-    let (g, notified) = c.wait_for(m.lock_blocking(), Duration::from_millis(20));
-    assert!(!notified);
+    let g = c
+        .try_wait_for(m.lock_blocking(), Duration::from_millis(20))
+        .unwrap_err(); // timed out
     assert!(start.elapsed() >= Duration::from_millis(20));
     assert_eq!(*g, 5);
     assert!(m.is_locked());
     assert_eq!(c.waiting(), 0);
     drop(g);
-    let (g, done) = c.wait_while_for(m.lock_blocking(), Duration::from_millis(5), |v| **v == 5);
-    assert!(!done);
+    let g = c
+        .try_wait_while_for(m.lock_blocking(), Duration::from_millis(5), |v| **v == 5)
+        .unwrap_err(); // still 5
     drop(g);
     assert!(!m.is_locked());
 }
@@ -150,10 +152,14 @@ fn timeout_vs_notify_never_loses_a_notification() {
         let t = {
             let shared = shared.clone();
             std::thread::spawn(move || {
-                let (g, notified) = shared
+                let (g, notified) = match shared
                     .1
-                    .wait_for(shared.0.acquire_blocking(), Duration::from_micros(300));
-                assert!(shared.0.locked());
+                    .try_wait_for(shared.0.acquire_blocking(), Duration::from_micros(300))
+                {
+                    Ok(g) => (g, true),
+                    Err(g) => (g, false),
+                };
+                assert!(shared.0.is_locked());
                 drop(g);
                 shared.2.store(notified, SeqCst);
             })
@@ -167,7 +173,7 @@ fn timeout_vs_notify_never_loses_a_notification() {
         let woke = shared.1.notify(1);
         t.join().unwrap();
         assert_eq!(woke == 1, shared.2.load(SeqCst), "round {round}");
-        assert!(!shared.0.locked());
+        assert!(!shared.0.is_locked());
         assert_eq!(shared.1.waiting(), 0);
     }
 }
@@ -188,17 +194,17 @@ fn dropped_notified_waiter_passes_the_notification_on() {
     std::thread::scope(|s| {
         let second = s.spawn(|| {
             let g = cond.wait_blocking(lock.acquire_blocking());
-            assert!(lock.locked());
+            assert!(lock.is_locked());
             drop(g);
         });
         wait_until("both queued", || cond.waiting() == 2);
         // The lock is free: the first waiter is handed the lock at once.
         assert_eq!(cond.notify(1), 1);
-        assert!(lock.locked());
+        assert!(lock.is_locked());
         drop(first);
         second.join().unwrap();
     });
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(cond.waiting(), 0);
 }
 
@@ -386,9 +392,13 @@ fn cancellation_storm() {
             while Instant::now() < end {
                 match rand() % 3 {
                     0 => {
-                        let (g, _) = cond
-                            .wait_for(lock.acquire_blocking(), Duration::from_micros(rand() % 500));
-                        assert!(lock.locked());
+                        let g = cond
+                            .try_wait_for(
+                                lock.acquire_blocking(),
+                                Duration::from_micros(rand() % 500),
+                            )
+                            .unwrap_or_else(|g| g);
+                        assert!(lock.is_locked());
                         drop(g);
                     }
                     1 => futures_lite::future::block_on(async {
@@ -401,7 +411,7 @@ fn cancellation_storm() {
                         })
                         .await;
                         if out.is_some() {
-                            assert!(lock.locked());
+                            assert!(lock.is_locked());
                         }
                     }),
                     _ => {
@@ -425,7 +435,7 @@ fn cancellation_storm() {
     for h in handles {
         h.join().unwrap();
     }
-    assert!(!shared.0.locked());
+    assert!(!shared.0.is_locked());
     assert_eq!(shared.0.waiting(), 0);
     assert_eq!(shared.1.waiting(), 0);
 }
@@ -462,7 +472,7 @@ fn rlock_wait_releases_and_restores_all_levels() {
         })
     };
     wait_until("the thread waits", || shared.1.waiting() == 1);
-    assert!(!shared.0.locked(), "a waiting owner holds no level");
+    assert!(!shared.0.is_locked(), "a waiting owner holds no level");
     let task = identified({
         let shared = shared.clone();
         async move {
@@ -479,7 +489,7 @@ fn rlock_wait_releases_and_restores_all_levels() {
         .block_on(async { tokio::spawn(task).await })
         .unwrap();
     waiter.join().unwrap();
-    assert!(!shared.0.locked());
+    assert!(!shared.0.is_locked());
 }
 
 /// An identified async task waits on an `RLock` condition; a thread
@@ -513,9 +523,8 @@ fn rlock_async_wait_and_timed_out_blocking_wait() {
     let a = rlock.acquire_blocking();
     let b = rlock.acquire_blocking();
     let c = rlock.acquire_blocking();
-    let (c, notified) = cond.wait_for(c, Duration::from_millis(5));
-    assert!(!notified);
+    let c = cond.try_wait_for(c, Duration::from_millis(5)).unwrap_err();
     assert_eq!(rlock.count(), 3, "levels restored after a timeout");
     drop((a, b, c));
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
 }

@@ -276,7 +276,7 @@ fn signal_set_is_true_for_exactly_one_racing_setter() {
         assert!(!signal.set());
         match waiter {
             Some(waiter) => assert_eq!(waiter.join().unwrap(), Ok(())),
-            None => assert_eq!(signal.wait_for(Duration::ZERO), Ok(true)),
+            None => assert_eq!(signal.try_wait_for(Duration::ZERO), Ok(true)),
         }
     }
 }
@@ -290,15 +290,15 @@ fn signal_preset_is_waited_instantly_and_only_once() {
     // Pre-set, then a zero-timeout wait succeeds: no sleeping needed.
     let signal = Signal::new();
     assert!(signal.set());
-    assert_eq!(signal.wait_for(Duration::ZERO), Ok(true));
+    assert_eq!(signal.try_wait_for(Duration::ZERO), Ok(true));
     // Every later wait, of every form, is refused.
     assert_eq!(signal.wait_blocking(), Err(SignalError::AlreadyWaited));
     assert_eq!(
-        signal.wait_for(Duration::from_secs(5)),
+        signal.try_wait_for(Duration::from_secs(5)),
         Err(SignalError::AlreadyWaited)
     );
     assert_eq!(
-        signal.wait_until(Instant::now() + Duration::from_secs(5)),
+        signal.try_wait_until(Instant::now() + Duration::from_secs(5)),
         Err(SignalError::AlreadyWaited)
     );
     assert_eq!(
@@ -323,7 +323,7 @@ fn signal_preset_is_waited_instantly_and_only_once() {
     assert!(signal.set());
     assert_eq!(signal.wait_blocking(), Ok(()));
     assert_eq!(
-        signal.wait_for(Duration::ZERO),
+        signal.try_wait_for(Duration::ZERO),
         Err(SignalError::AlreadyWaited)
     );
     assert!(signal.is_set());
@@ -336,7 +336,7 @@ fn signal_timed_out_wait_cancels_it() {
     let timeout = Duration::from_millis(30);
     let signal = Signal::new();
     let start = Instant::now();
-    assert_eq!(signal.wait_for(timeout), Ok(false));
+    assert_eq!(signal.try_wait_for(timeout), Ok(false));
     assert!(start.elapsed() >= timeout, "returned before the timeout");
     assert!(signal.is_cancelled());
     assert!(!signal.is_set());
@@ -345,7 +345,7 @@ fn signal_timed_out_wait_cancels_it() {
     assert_eq!(signal.wait_blocking(), Err(SignalError::AlreadyWaited));
 
     let signal = Signal::new();
-    assert_eq!(signal.wait_until(Instant::now() + timeout), Ok(false));
+    assert_eq!(signal.try_wait_until(Instant::now() + timeout), Ok(false));
     assert!(signal.is_cancelled());
     assert!(!signal.set());
 

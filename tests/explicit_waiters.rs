@@ -84,18 +84,21 @@ fn lock_and_mutex_cancelled_waits_withdraw_and_hand_offs_land() {
     );
     assert_eq!(w.waits.get(), 1, "it really waited");
     assert_eq!(lock.waiting(), 0, "withdrawn");
-    assert!(lock.locked(), "the holder still holds it");
+    assert!(lock.is_locked(), "the holder still holds it");
     drop(guard);
-    assert!(!lock.locked(), "nothing was handed to the cancelled wait");
+    assert!(
+        !lock.is_locked(),
+        "nothing was handed to the cancelled wait"
+    );
 
     // The holder releases while the wait gives up: the hand-off lands and
     // the wait completes instead of losing the lock.
     let slot = RefCell::new(Some(held(&lock)));
     let w = Scripted::new(WaitResult::Cancelled, || drop(slot.borrow_mut().take()));
     let guard = lock.acquire_with(&w, None).expect("the hand-off landed");
-    assert!(lock.locked());
+    assert!(lock.is_locked());
     drop(guard);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 
     let mutex = Mutex::new(5);
     let held = futures_lite::future::block_on(mutex.lock());
@@ -205,21 +208,16 @@ fn rlock_with_reenters_and_cancelled_waits_withdraw() {
     let mine = rlock.acquire_with(&w, None).expect("the hand-off landed");
     assert!(rlock.is_owned_by_current_unit());
     drop(mine);
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
 
     let rmutex = RMutex::new(3);
-    let other = futures_lite::future::block_on(identified(rmutex.acquire())).unwrap();
+    let other = futures_lite::future::block_on(identified(rmutex.lock())).unwrap();
     assert_eq!(
-        rmutex
-            .acquire_with(&Scripted::cancelling(), None)
-            .unwrap_err(),
+        rmutex.lock_with(&Scripted::cancelling(), None).unwrap_err(),
         WaitError::Cancelled
     );
     drop(other);
-    assert_eq!(
-        *rmutex.acquire_with(&Scripted::cancelling(), None).unwrap(),
-        3
-    );
+    assert_eq!(*rmutex.lock_with(&Scripted::cancelling(), None).unwrap(), 3);
 }
 
 #[test]
@@ -281,8 +279,10 @@ fn condition_with_keeps_the_guard_on_timeout_and_drops_it_on_cancel() {
         other => panic!("expected a time-out, got {:?}", other.map(|_| ())),
     });
     assert!(mutex.is_locked());
-    let (guard, notified) = cond.wait_for(guard, Duration::from_millis(1));
-    assert!(!notified && mutex.is_locked(), "same as the blocking form");
+    let guard = cond
+        .try_wait_for(guard, Duration::from_millis(1))
+        .unwrap_err();
+    assert!(mutex.is_locked(), "same as the blocking form");
     // Cancelled: withdrawn, the lock is not held, nothing waits.
     match cond.wait_with(guard, &Scripted::cancelling(), None) {
         Err(ConditionWaitError::Cancelled) => {}
@@ -339,5 +339,5 @@ fn a_cancelled_condition_wait_passes_its_notification_on() {
         panic!("the other waiter was not handed the lock");
     };
     drop(guard);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }

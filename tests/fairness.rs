@@ -10,9 +10,9 @@
 //! What is proven:
 //! - `Lock`: on release, the waiters get the lock in exactly the order they
 //!   queued, whatever their world. Direct hand-off: right after the holder's
-//!   guard drops with waiters queued, `locked()` is still true, `try_acquire`
+//!   guard drops with waiters queued, `is_locked()` is still true, `try_acquire`
 //!   fails, and `waiting()` dropped by exactly one; inside every holder,
-//!   `locked()` is true and exactly the later waiters are still queued; a
+//!   `is_locked()` is true and exactly the later waiters are still queued; a
 //!   thread that spins on `try_acquire` during the whole chain never barges in.
 //! - A waiter that gives up (a timed-out thread, a dropped tokio future) loses
 //!   its place; the others keep their order.
@@ -233,7 +233,7 @@ struct LockFifo {
 impl LockFifo {
     /// The body of each critical section.
     fn record(&self, id: usize) {
-        assert!(self.lock.locked(), "holder {id} sees the lock unlocked");
+        assert!(self.lock.is_locked(), "holder {id} sees the lock unlocked");
         // Every waiter queued before the first release and nobody else queues
         // (the barger only uses try_acquire), so exactly the later ones wait.
         assert_eq!(
@@ -320,7 +320,7 @@ fn lock_is_fifo_across_worlds_with_direct_handoff() {
     drop(holder);
     // Direct hand-off: the lock went to waiter 0 without ever being free.
     assert!(
-        state.lock.locked(),
+        state.lock.is_locked(),
         "the lock was unlocked with waiters queued"
     );
     assert!(
@@ -344,7 +344,7 @@ fn lock_is_fifo_across_worlds_with_direct_handoff() {
         "not FIFO (or barged): {order:?}"
     );
     assert!(order[N..].iter().all(|&id| id == BARGER));
-    assert!(!state.lock.locked());
+    assert!(!state.lock.is_locked());
     assert_eq!(state.lock.waiting(), 0);
 }
 
@@ -425,7 +425,7 @@ fn lock_waiter_that_gives_up_loses_its_place() {
         "the async quitter cannot get a held lock"
     );
     assert_eq!(*order.lock().unwrap(), ["thread", "tokio"]);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(lock.waiting(), 0);
 }
 

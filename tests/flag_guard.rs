@@ -175,7 +175,7 @@ fn resource_guard_admits_one_at_a_time_across_worlds() {
         move || match guard.enter() {
             Ok(token) => {
                 assert_eq!(inside.fetch_add(1, SeqCst), 0, "two units inside at once");
-                assert!(guard.in_use());
+                assert!(guard.is_in_use());
                 for _ in 0..200 {
                     std::hint::spin_loop();
                 }
@@ -241,7 +241,7 @@ fn resource_guard_admits_one_at_a_time_across_worlds() {
     for h in handles {
         h.join().expect("two units were inside at once");
     }
-    assert!(!guard.in_use());
+    assert!(!guard.is_in_use());
     assert!(entered.load(SeqCst) > 0);
     eprintln!(
         "resource guard: {} entries, {} refusals",
@@ -273,7 +273,7 @@ fn resource_guard_reentry_is_refused_and_unwind_leaves() {
         panic!("inside the guarded section");
     }));
     assert!(result.is_err());
-    assert!(!guard.in_use());
+    assert!(!guard.is_in_use());
     assert!(guard.enter().is_ok());
     static STATIC: ResourceGuard = ResourceGuard::with_action("writing to");
     let _t = STATIC.enter().unwrap();

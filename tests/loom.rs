@@ -411,7 +411,7 @@ fn lock_blocking_vs_async_mutual_exclusion() {
         blocking.join().unwrap();
         task.join().unwrap();
         assert_eq!(g.count(), 2);
-        assert!(!g.lock.locked());
+        assert!(!g.lock.is_locked());
         assert_eq!(g.lock.waiting(), 0);
     });
 }
@@ -437,7 +437,7 @@ fn lock_release_vs_cancel() {
         g.critical();
         drop(held);
         waiter.join().unwrap();
-        assert!(!g.lock.locked(), "a cancelled waiter kept the lock");
+        assert!(!g.lock.is_locked(), "a cancelled waiter kept the lock");
         assert_eq!(g.lock.waiting(), 0);
     });
 }
@@ -460,7 +460,7 @@ fn lock_release_vs_timeout() {
         g.critical();
         drop(held);
         waiter.join().unwrap();
-        assert!(!g.lock.locked(), "a timed-out waiter kept the lock");
+        assert!(!g.lock.is_locked(), "a timed-out waiter kept the lock");
         assert_eq!(g.lock.waiting(), 0);
     });
 }
@@ -492,7 +492,7 @@ fn lock_cancelled_handoff_reaches_next_waiter() {
         drop(held);
         canceller.join().unwrap();
         blocker.join().unwrap();
-        assert!(!g.lock.locked());
+        assert!(!g.lock.is_locked());
         assert_eq!(g.lock.waiting(), 0);
     });
 }
@@ -733,7 +733,7 @@ fn signal_timeout_vs_set() {
         let signal = Arc::new(Signal::new());
         let waiter = {
             let signal = signal.clone();
-            thread::spawn(move || timing_out(|| signal.wait_for(SOON)))
+            thread::spawn(move || timing_out(|| signal.try_wait_for(SOON)))
         };
         let set = signal.set();
         let waited = waiter.join().unwrap().unwrap();

@@ -121,7 +121,7 @@ fn barrier2_blocking_and_async() {
         let got = sorted(vec![blocking.join().unwrap(), task.join().unwrap()]);
         assert_eq!(got, [0, 1]);
         assert_eq!(b.waiting(), 0);
-        assert!(!b.broken());
+        assert!(!b.is_broken());
     });
 }
 
@@ -147,7 +147,7 @@ fn barrier3_three_parties() {
         assert_eq!(last_poll(first.as_mut(), &flag, &waker), Ok(0));
         assert_eq!(sorted(vec![x, y]), [1, 2]);
         assert_eq!(b.waiting(), 0);
-        assert!(!b.broken());
+        assert!(!b.is_broken());
     });
 }
 
@@ -204,7 +204,7 @@ fn barrier_abort_vs_arrival() {
             (Err(_), Err(_)) => {}
             other => panic!("a phase half passed: {other:?}"),
         }
-        assert!(b.broken());
+        assert!(b.is_broken());
         assert_eq!(b.waiting(), 0);
     });
 }
@@ -230,10 +230,10 @@ fn barrier_cancel_vs_arrival() {
             Some(c) => {
                 let c = c.expect("nobody broke the barrier before the phase");
                 assert_eq!(sorted(vec![c, x.unwrap()]), [0, 1]);
-                assert!(!b.broken());
+                assert!(!b.is_broken());
             }
             None => {
-                assert!(b.broken(), "a dropped wait must break the barrier");
+                assert!(b.is_broken(), "a dropped wait must break the barrier");
                 if let Ok(x) = x {
                     assert_eq!(x, 1, "the blocking party opened the phase");
                 }
@@ -261,11 +261,11 @@ fn barrier_timeout_vs_arrival() {
         match t {
             Ok(t) => {
                 assert_eq!(sorted(vec![t, x.unwrap()]), [0, 1]);
-                assert!(!b.broken());
+                assert!(!b.is_broken());
             }
             Err(e) => {
                 assert_eq!(e, BarrierWaitError::TimedOut, "nobody else breaks it");
-                assert!(b.broken());
+                assert!(b.is_broken());
                 if let Ok(x) = x {
                     assert_eq!(x, 1);
                 }
@@ -316,7 +316,7 @@ fn rbarrier_reset_and_abort_vs_arrivals() {
                 "the queued party met the first arrival"
             );
         }
-        assert!(b.broken());
+        assert!(b.is_broken());
         assert_eq!(b.waiting(), 0);
     });
 }
@@ -336,7 +336,7 @@ fn rbarrier_reset_vs_cancel_then_phase() {
         assert!(matches!(canceller.join().unwrap(), None | Some(Err(_))));
         assert_eq!(b.waiting(), 0);
         b.reset();
-        assert!(!b.broken());
+        assert!(!b.is_broken());
         let x = {
             let b = b.clone();
             thread::spawn(move || b.wait_blocking())
@@ -401,7 +401,7 @@ fn latch_abort_vs_arrival() {
         aborter.join().unwrap();
         let x = last_poll(first.as_mut(), &flag, &waker);
         assert_eq!(x.is_ok(), y.is_ok(), "{x:?} {y:?}");
-        assert!(l.broken());
+        assert!(l.is_broken());
         assert_eq!(l.waiting(), 0);
         assert!(l.try_wait().is_err());
     });
@@ -422,7 +422,7 @@ fn latch_cancel_vs_arrival() {
             thread::spawn(move || l.wait_blocking())
         };
         let (c, x) = (canceller.join().unwrap(), blocking.join().unwrap());
-        assert_eq!(x.is_ok(), !l.broken(), "{c:?} {x:?}");
+        assert_eq!(x.is_ok(), !l.is_broken(), "{c:?} {x:?}");
         if c.is_some() {
             assert_eq!(c, Some(Ok(())));
             assert!(x.is_ok());
@@ -448,7 +448,7 @@ fn latch_timeout_vs_arrival() {
         if t.is_ok() {
             assert!(x.is_ok());
         }
-        assert_eq!(x.is_ok(), !l.broken(), "{t:?} {x:?}");
+        assert_eq!(x.is_ok(), !l.is_broken(), "{t:?} {x:?}");
         assert_eq!(l.waiting(), 0);
     });
 }

@@ -65,7 +65,7 @@ fn notify_without_lock_vs_release() {
                 );
                 queued.store(true, SeqCst);
                 let g = loom::future::block_on(wait);
-                assert!(lock.locked());
+                assert!(lock.is_locked());
                 drop(g);
             })
         };
@@ -75,7 +75,7 @@ fn notify_without_lock_vs_release() {
         }
         assert_eq!(cond.notify(1), 1);
         waiter.join().unwrap();
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
         assert_eq!(lock.waiting(), 0);
     });
 }
@@ -111,7 +111,7 @@ fn cancelled_waiter_passes_notification_on() {
                 );
                 queued.fetch_add(1, SeqCst);
                 let g = loom::future::block_on(wait);
-                assert!(lock.locked());
+                assert!(lock.is_locked());
                 drop(g);
             })
         };
@@ -124,7 +124,7 @@ fn cancelled_waiter_passes_notification_on() {
         cond.notify(1);
         cancelling.join().unwrap();
         survivor.join().unwrap();
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
         assert_eq!(cond.waiting(), 0);
     });
 }
@@ -161,6 +161,6 @@ fn rlock_levels_survive_a_wait() {
             drop(guard);
         }
         waiter.join().unwrap();
-        assert!(!shared.0.locked());
+        assert!(!shared.0.is_locked());
     });
 }

@@ -79,7 +79,7 @@ fn rlock_reentry_and_handoff() {
         for w in workers {
             w.join().unwrap();
         }
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
         assert_eq!(lock.count(), 0);
         assert_eq!(lock.waiting(), 0);
     });
@@ -112,7 +112,7 @@ fn rlock_release_vs_cancel() {
         drop(inner);
         drop(outer);
         waiter.join().unwrap();
-        assert!(!lock.locked(), "a hand-off was lost");
+        assert!(!lock.is_locked(), "a hand-off was lost");
         assert_eq!(lock.waiting(), 0);
     });
 }
@@ -210,7 +210,7 @@ fn rlock_blocking_and_async_waiters_vs_release() {
         drop(outer);
         blocker.join().unwrap();
         asyncer.join().unwrap();
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
         assert_eq!(lock.waiting(), 0);
     });
 }
@@ -252,7 +252,7 @@ fn rlock_reentry_during_handoff_to_own_queued_wait() {
         };
         drop(held);
         task.join().unwrap();
-        assert!(!lock.locked(), "a level leaked");
+        assert!(!lock.is_locked(), "a level leaked");
         assert_eq!(lock.count(), 0);
         assert_eq!(lock.waiting(), 0);
     });
@@ -277,12 +277,15 @@ fn rlock_reentry_vs_foreign_drop_of_last_level() {
         dropper.join().unwrap();
         // `None`: the re-entry met the release in flight; nothing is held.
         if let Some(again) = again {
-            assert!(lock.locked(), "the owner holds a guard of an unlocked lock");
+            assert!(
+                lock.is_locked(),
+                "the owner holds a guard of an unlocked lock"
+            );
             assert_eq!(lock.owner(), me);
             assert_eq!(lock.count(), 1, "a level update was lost");
             drop(again);
         }
-        assert!(!lock.locked(), "a level leaked");
+        assert!(!lock.is_locked(), "a level leaked");
         assert_eq!(lock.count(), 0);
         assert_eq!(lock.owner(), None);
     });
@@ -311,13 +314,13 @@ fn rlock_reentry_vs_foreign_drop_with_waiter() {
         let again = lock.try_acquire();
         if let Some(g) = &again {
             assert_eq!(inside.fetch_add(1, SeqCst), 0, "two owners");
-            assert!(g.rlock().locked());
+            assert!(g.rlock().is_locked());
             inside.fetch_sub(1, SeqCst);
         }
         drop(again);
         dropper.join().unwrap();
         waiter.join().unwrap();
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
         assert_eq!(lock.waiting(), 0);
     });
 }

@@ -117,7 +117,7 @@ fn condition_waiter_moved_to_the_lock_queue_then_dropped() {
     drop(held);
     assert!(poll(second.as_mut()).is_ready());
     drop(second);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }
 
 /// The same with an `RLock` guard of two levels: the waiter gets both back.
@@ -129,10 +129,13 @@ fn condition_rlock_waiter_notified_then_dropped() {
     std::mem::forget(inner); // two levels, given up together below
     let mut waiter = Box::pin(c.wait(outer));
     assert!(poll(waiter.as_mut()).is_pending());
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
     assert_eq!(c.notify(1), 1);
     drop(waiter);
-    assert!(!rlock.locked(), "the dropped waiter released every level");
+    assert!(
+        !rlock.is_locked(),
+        "the dropped waiter released every level"
+    );
     assert!(rlock.try_acquire().is_some());
 }
 
@@ -298,7 +301,7 @@ fn lock_handed_to_a_future_dropped_on_another_thread() {
         spin_until(|| lock.waiting() == 1);
         drop(guard); // hand-off to the other thread's future
         waiter.join().unwrap();
-        assert!(!lock.locked(), "the hand-off was lost with the future");
+        assert!(!lock.is_locked(), "the hand-off was lost with the future");
         drop(lock.try_acquire().expect("free again"));
     }
 }

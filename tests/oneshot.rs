@@ -280,9 +280,9 @@ fn a_receive_that_timed_out_or_was_dropped_can_wait_again() {
     let (tx, rx) = oneshot::channel();
     assert_eq!(
         rx.try_recv_for(Duration::from_millis(2)),
-        Err(RecvError::Timeout)
+        Err(RecvError::Empty)
     );
-    assert_eq!(rx.try_recv_until(Instant::now()), Err(RecvError::Timeout));
+    assert_eq!(rx.try_recv_until(Instant::now()), Err(RecvError::Empty));
     {
         // An async receive dropped after it was handed the value puts it
         // back for the next receive.

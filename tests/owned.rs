@@ -41,13 +41,13 @@ fn owned_guards_move_into_spawned_tasks_and_are_released_there() {
         let permit = sem.acquire_many_owned(2).await.unwrap();
         let task = tokio::spawn(async move {
             tokio::task::yield_now().await;
-            assert!(guard.lock().locked());
+            assert!(guard.lock().is_locked());
             *m += 1;
             assert_eq!(permit.num_permits(), 2);
             // All three dropped here, in the task.
         });
         task.await.unwrap();
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
         assert_eq!(*mutex.lock().await, 1);
         assert_eq!(sem.value(), 2);
 
@@ -57,7 +57,7 @@ fn owned_guards_move_into_spawned_tasks_and_are_released_there() {
             let again = rlock.acquire_owned().await.unwrap(); // re-entered
             assert_eq!(rlock.count(), 2);
             drop(again);
-            (r, rmutex.acquire_owned().await.unwrap())
+            (r, rmutex.lock_owned().await.unwrap())
         })
         .await;
         tokio::spawn(async move {
@@ -66,8 +66,8 @@ fn owned_guards_move_into_spawned_tasks_and_are_released_there() {
         })
         .await
         .unwrap();
-        assert!(!rlock.locked());
-        assert!(!rmutex.locked());
+        assert!(!rlock.is_locked());
+        assert!(!rmutex.is_locked());
     });
 }
 
@@ -97,7 +97,7 @@ fn owned_futures_can_be_spawned_while_they_wait() {
         assert_eq!(s.await.unwrap().unwrap().num_permits(), 3);
         assert_eq!(s1.await.unwrap().num_permits(), 1);
     });
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(*mutex.lock_blocking(), [1]);
     assert_eq!(sem.value(), 4);
 }
@@ -163,7 +163,7 @@ fn a_task_that_panics_while_holding_owned_guards_releases_them() {
         }
     });
     assert!(outcome.unwrap_err().is_panic());
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert!(!mutex.is_locked());
     assert_eq!(sem.value(), 3, "the panicking task leaked its permits");
     assert_eq!(limiter.available_tokens(), 1);
@@ -177,7 +177,7 @@ fn a_task_that_panics_while_holding_owned_guards_releases_them() {
     .join();
     assert!(joined.is_err());
     assert_eq!(sem.value(), 3);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }
 
 #[test]
@@ -193,7 +193,7 @@ fn owned_guards_move_into_threads_and_are_released_there() {
     let mut m = mutex.lock_owned_blocking();
     let p = sem.try_acquire_owned().unwrap();
     let r = rlock.acquire_owned_blocking();
-    let rm = rmutex.try_acquire_owned().unwrap();
+    let rm = rmutex.try_lock_owned().unwrap();
     let t = limiter.acquire_owned_blocking();
     thread::spawn(move || {
         m.push('x');
@@ -204,11 +204,11 @@ fn owned_guards_move_into_threads_and_are_released_there() {
     })
     .join()
     .unwrap();
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(*mutex.lock_blocking(), "x");
     assert_eq!(sem.value(), 1);
-    assert!(!rlock.locked());
-    assert!(!rmutex.locked());
+    assert!(!rlock.is_locked());
+    assert!(!rmutex.is_locked());
     assert_eq!(limiter.available_tokens(), 1);
 }
 
@@ -296,11 +296,11 @@ fn mapped_guards_across_threads_and_tasks() {
 
     // The reentrant mutex maps with shared access.
     let rm = RMutex::new((1, 2));
-    let second = RMutexGuard::map(rm.acquire_blocking(), |p| &p.1);
+    let second = RMutexGuard::map(rm.lock_blocking(), |p| &p.1);
     assert_eq!(*second, 2);
-    assert!(rm.locked());
+    assert!(rm.is_locked());
     drop(second);
-    assert!(!rm.locked());
+    assert!(!rm.is_locked());
 }
 
 #[test]

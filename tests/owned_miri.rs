@@ -27,7 +27,7 @@ fn an_owned_guard_outlives_every_other_arc() {
         let lock = Arc::new(Lock::new());
         block_on(lock.acquire_owned())
     };
-    assert!(guard.lock().locked());
+    assert!(guard.lock().is_locked());
     drop(guard);
 
     let permit = {
@@ -60,7 +60,7 @@ fn owned_futures_dropped_while_queued_and_after_a_hand_off() {
         assert!(block_on(poll_once(handed.as_mut())).is_none());
         thread::spawn(move || drop(held)).join().unwrap();
         drop(handed);
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
         assert_eq!(Arc::strong_count(&lock), 1);
     }
 }
@@ -131,7 +131,7 @@ fn owned_reentrant_guards() {
     let rm = Arc::new(RMutex::new(5u8));
     let (a, b) = block_on(identified(async {
         let a = rlock.acquire_owned().await.unwrap();
-        let b = rm.acquire_owned().await.unwrap();
+        let b = rm.lock_owned().await.unwrap();
         (a, b)
     }));
     thread::spawn(move || {
@@ -140,8 +140,8 @@ fn owned_reentrant_guards() {
     })
     .join()
     .unwrap();
-    assert!(!rlock.locked());
-    assert!(!rm.locked());
+    assert!(!rlock.is_locked());
+    assert!(!rm.is_locked());
 }
 
 /// The owned future holds the last `Arc` when it is dropped after a

@@ -51,7 +51,7 @@ fn identified_task_reacquiring_a_lock_asynchronously_panics() {
         },
         &["Lock::acquire", "already holds"],
     );
-    assert!(!lock.locked(), "the guard was released while unwinding");
+    assert!(!lock.is_locked(), "the guard was released while unwinding");
     assert_eq!(lock.waiting(), 0);
 }
 
@@ -114,7 +114,7 @@ fn every_mix_of_blocking_and_async_forms_is_caught() {
         },
         &["Mutex::lock_blocking", "already holds"],
     );
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert!(!mutex.is_locked());
 }
 
@@ -141,7 +141,7 @@ fn a_lock_handed_back_by_a_condition_still_knows_its_task() {
         },
         &["Lock::acquire", "already holds"],
     );
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn two_identified_tasks_on_one_thread_still_wait_for_each_other() {
         }),
         identified(async {
             futures_lite::future::yield_now().await;
-            assert!(lock.locked(), "the other task holds it now");
+            assert!(lock.is_locked(), "the other task holds it now");
             let _held = lock.acquire().await; // waits, no panic
             mutex.lock().await.push(2);
             "second"
@@ -175,7 +175,7 @@ fn two_identified_tasks_on_one_thread_still_wait_for_each_other() {
     ));
     assert_eq!((first, second), ("first", "second"));
     assert_eq!(mutex.into_inner(), vec![1, 2]);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }
 
 #[test]
@@ -196,7 +196,7 @@ fn tasks_without_identity_wait_and_are_never_blamed() {
     block_on(identified(async {
         drop(lock.acquire().await);
         let _again = lock.acquire().await;
-        assert!(lock.locked());
+        assert!(lock.is_locked());
     }));
     // And the thread that polled an identified task is not its owner.
     let held = block_on(identified(async { lock.acquire().await }));
@@ -208,5 +208,5 @@ fn tasks_without_identity_wait_and_are_never_blamed() {
             .is_none()
     );
     drop(held);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }

@@ -30,7 +30,7 @@ fn three_levels_then_two_releases_leave_one() {
     assert_eq!(rlock.count(), 3);
     rlock.release(2).unwrap();
     assert_eq!(rlock.count(), 1);
-    assert!(rlock.locked());
+    assert!(rlock.is_locked());
     assert_eq!(
         rlock.release(2),
         Err(RLockReleaseError::TooManyReleases { held: 1 })
@@ -43,7 +43,7 @@ fn three_levels_then_two_releases_leave_one() {
         });
     });
     rlock.release(1).unwrap();
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
     assert_eq!(rlock.count(), 0);
     assert_eq!(rlock.release(1), Err(RLockReleaseError::NotOwner));
     assert!(format!("{rlock:?}").contains("locked: false"));
@@ -62,7 +62,7 @@ fn guards_nest_in_every_form() {
     assert_eq!(rlock.count(), 2);
     drop(a);
     drop(c);
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
     // An identified async task re-enters a lock it took asynchronously, and
     // its blocking/try forms (inside its polls) see the same owner.
     futures_lite::future::block_on(identified(async {
@@ -73,7 +73,7 @@ fn guards_nest_in_every_form() {
         assert_eq!(rlock.owner(), current_task());
         drop((x, y, z));
     }));
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn async_acquire_without_identity_is_a_typed_error() {
     let err = futures_lite::future::block_on(rlock.acquire()).unwrap_err();
     assert_eq!(err, NoTaskIdentity);
     assert!(err.to_string().contains("identified"));
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn two_tasks_on_one_thread_exclude_each_other() {
             t.await.unwrap();
         }
     });
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
     assert_eq!(rlock.waiting(), 0);
 }
 
@@ -203,7 +203,7 @@ fn mixed_worlds_mutual_exclusion_with_nesting() {
         h.join().unwrap();
     }
     assert_eq!(done.load(Ordering::SeqCst), 4);
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
     assert_eq!(rlock.waiting(), 0);
 }
 
@@ -225,7 +225,7 @@ fn fifo_hand_off_across_worlds_and_notifier_of_another_kind() {
                 held_tx.send(()).unwrap();
                 hold_rx.recv().unwrap();
                 drop(a);
-                assert!(rlock.locked());
+                assert!(rlock.is_locked());
                 drop(b); // hands off to the oldest waiter
             }))
         })
@@ -269,7 +269,7 @@ fn fifo_hand_off_across_worlds_and_notifier_of_another_kind() {
         h.join().unwrap();
     }
     assert_eq!(*order.lock().unwrap(), (0..6).collect::<Vec<_>>());
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
 }
 
 #[test]
@@ -291,7 +291,7 @@ fn cancelled_waiters_lose_nothing() {
     });
     assert_eq!(rlock.waiting(), 0);
     drop(guard);
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
     // A hand-off raced by a cancellation: many rounds of release vs. timeout,
     // at least 200 and on (at most 20 s) until both outcomes were seen.
     let (mut got, mut gave_up) = (0, 0);
@@ -317,7 +317,7 @@ fn cancelled_waiters_lose_nothing() {
             }
             None => gave_up += 1,
         }
-        wait_until("the lock to be free", || !rlock.locked());
+        wait_until("the lock to be free", || !rlock.is_locked());
         assert_eq!(rlock.waiting(), 0);
     }
     eprintln!("release vs. timeout: {got} acquired, {gave_up} timed out in {round} rounds");
@@ -418,9 +418,9 @@ fn rmutex_shared_by_threads_and_identified_tasks() {
             let m = m.clone();
             rt.spawn(identified(async move {
                 for _ in 0..100 {
-                    let a = m.acquire().await.unwrap();
+                    let a = m.lock().await.unwrap();
                     tokio::task::yield_now().await;
-                    let b = m.acquire().await.unwrap();
+                    let b = m.lock().await.unwrap();
                     // A non-atomic read-modify-write under the lock.
                     let v = a.load(Ordering::Relaxed);
                     b.store(v + 1, Ordering::Relaxed);
@@ -433,8 +433,8 @@ fn rmutex_shared_by_threads_and_identified_tasks() {
             let m = m.clone();
             thread::spawn(move || {
                 for _ in 0..100 {
-                    let a = m.acquire_blocking();
-                    let b = m.try_acquire().unwrap();
+                    let a = m.lock_blocking();
+                    let b = m.try_lock().unwrap();
                     let v = a.load(Ordering::Relaxed);
                     thread::yield_now();
                     b.store(v + 1, Ordering::Relaxed);
@@ -448,7 +448,7 @@ fn rmutex_shared_by_threads_and_identified_tasks() {
     for t in threads {
         t.join().unwrap();
     }
-    assert!(!m.locked());
+    assert!(!m.is_locked());
     let m = Arc::into_inner(m).unwrap();
     assert_eq!(m.into_inner().into_inner(), 500);
 }
@@ -497,7 +497,7 @@ fn reentry_while_own_queued_wait_is_handed_the_lock() {
                 drop(second);
             }
         }));
-        assert!(!rlock.locked());
+        assert!(!rlock.is_locked());
         assert_eq!(rlock.waiting(), 0);
     }
 }

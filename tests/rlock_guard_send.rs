@@ -116,7 +116,10 @@ fn stress(name: &'static str, owner: Owner) {
                 Owner::Reenters => {
                     // Re-enter, or (if the foreign release came first) take it afresh.
                     let again = lock.acquire_blocking();
-                    assert!(lock.locked(), "round {rounds}: a guard of an unlocked lock");
+                    assert!(
+                        lock.is_locked(),
+                        "round {rounds}: a guard of an unlocked lock"
+                    );
                     assert_eq!(lock.owner(), me, "round {rounds}");
                     let levels = lock.count();
                     assert!(
@@ -127,7 +130,10 @@ fn stress(name: &'static str, owner: Owner) {
                         reentries += 1;
                     }
                     spin_until("the foreign drop", || done.load(SeqCst) == rounds);
-                    assert!(lock.locked(), "round {rounds}: a guard of an unlocked lock");
+                    assert!(
+                        lock.is_locked(),
+                        "round {rounds}: a guard of an unlocked lock"
+                    );
                     assert_eq!(lock.count(), 1, "round {rounds}: a level update was lost");
                     drop(again);
                 }
@@ -140,7 +146,7 @@ fn stress(name: &'static str, owner: Owner) {
                     spin_until("the foreign drop", || done.load(SeqCst) == rounds);
                 }
             }
-            assert!(!lock.locked(), "round {rounds}: a level leaked");
+            assert!(!lock.is_locked(), "round {rounds}: a level leaked");
             assert_eq!(lock.count(), 0, "round {rounds}");
             assert_eq!(lock.owner(), None, "round {rounds}");
         }
@@ -172,8 +178,10 @@ fn a_condition_wait_by_a_unit_that_does_not_own_the_rlock_panics() {
     let kept = lock.acquire_blocking();
     thread::scope(|s| {
         s.spawn(|| {
-            let err = catch_unwind(AssertUnwindSafe(|| cond.wait_for(guard, Duration::ZERO)))
-                .expect_err("a non-owner must not give the owner's levels away");
+            let err = catch_unwind(AssertUnwindSafe(|| {
+                cond.try_wait_for(guard, Duration::ZERO)
+            }))
+            .expect_err("a non-owner must not give the owner's levels away");
             let msg = err
                 .downcast_ref::<String>()
                 .cloned()
@@ -191,5 +199,5 @@ fn a_condition_wait_by_a_unit_that_does_not_own_the_rlock_panics() {
         "the refused wait left the condition's queue"
     );
     drop(kept);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }

@@ -89,7 +89,7 @@ impl Shared {
         match self.kind {
             Kind::Lock => {
                 let _guard = self.lock.acquire_blocking();
-                assert!(self.lock.locked());
+                assert!(self.lock.is_locked());
                 self.enter();
                 let v = self.counter.load(Ordering::Relaxed);
                 thread::sleep(Duration::from_micros(100));
@@ -115,7 +115,7 @@ impl Shared {
         match self.kind {
             Kind::Lock => {
                 let _guard = self.lock.acquire().await;
-                assert!(self.lock.locked());
+                assert!(self.lock.is_locked());
                 self.enter();
                 let v = self.counter.load(Ordering::Relaxed);
                 pause().await;
@@ -150,7 +150,7 @@ impl Shared {
                     expected_sections,
                     "lost updates: mutual exclusion was violated"
                 );
-                assert!(!self.lock.locked(), "lock left locked: {:?}", self.lock);
+                assert!(!self.lock.is_locked(), "lock left locked: {:?}", self.lock);
                 assert_eq!(self.lock.waiting(), 0, "waiters left: {:?}", self.lock);
                 // And it is really free.
                 assert!(self.lock.try_acquire().is_some());

@@ -62,7 +62,7 @@ fn lock_threads_and_tasks() {
     for h in handles {
         h.join().unwrap();
     }
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(lock.waiting(), 0);
     let _g = lock.acquire_blocking();
     // SAFETY: we hold the lock and every other holder has finished.

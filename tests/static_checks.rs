@@ -98,7 +98,7 @@ use polysync::{
     Barrier, BarrierWait, BarrierWaitError, BorrowError, BrokenBarrierError, CapacityLimiter,
     Condition, CountdownEvent, Flag, Latch, LatchWait, LifoQueue, LimiterAcquire,
     LimiterReleaseError, LimiterToken, PriorityQueue, Queue, RBarrier, RCapacityLimiter, REvent,
-    RLock, RLockAcquire, RLockGuard, RLockReleaseError, RMutex, RMutexAcquire, RMutexGuard,
+    RLock, RLockAcquire, RLockGuard, RLockReleaseError, RMutex, RMutexGuard, RMutexLockFuture,
     ResourceGuard, SimpleQueue, TooManyDowns,
 };
 
@@ -131,7 +131,7 @@ assert_not_impl_any!(LimiterToken<'static>: Clone, Copy);
 // Every wait future: Send where its data allows, and !Unpin (its node is
 // linked into a queue while it waits).
 assert_impl_all!(RLockAcquire<'static>: Send, Debug);
-assert_impl_all!(RMutexAcquire<'static, u8>: Send, Debug);
+assert_impl_all!(RMutexLockFuture<'static, u8>: Send, Debug);
 assert_impl_all!(polysync::revent::Wait<'static>: Send, Debug);
 assert_impl_all!(polysync::countdown::Wait<'static>: Send, Debug);
 assert_impl_all!(LatchWait<'static>: Send, Debug);
@@ -144,7 +144,7 @@ assert_impl_all!(Put<'static, u8>: Send, Debug);
 assert_impl_all!(Get<'static, u8>: Send, Debug);
 assert_impl_all!(SimpleGet<'static, u8>: Send, Debug);
 assert_not_impl_any!(RLockAcquire<'static>: Unpin);
-assert_not_impl_any!(RMutexAcquire<'static, u8>: Unpin);
+assert_not_impl_any!(RMutexLockFuture<'static, u8>: Unpin);
 assert_not_impl_any!(polysync::revent::Wait<'static>: Unpin);
 assert_not_impl_any!(polysync::countdown::Wait<'static>: Unpin);
 assert_not_impl_any!(LatchWait<'static>: Unpin);
@@ -357,7 +357,7 @@ mod owned {
     use polysync::lock::OwnedAcquire as OwnedLockAcquire;
     use polysync::mutex::OwnedLockFuture;
     use polysync::rlock::OwnedRLockAcquire;
-    use polysync::rmutex::OwnedRMutexAcquire;
+    use polysync::rmutex::OwnedRMutexLockFuture;
     use polysync::semaphore::{AcquireMany, OwnedAcquire, OwnedAcquireMany};
     use polysync::{
         AcquireError, MappedMutexGuard, OwnedLimiterToken, OwnedLockGuard, OwnedMappedMutexGuard,
@@ -377,7 +377,7 @@ mod owned {
         is_static::<OwnedLockAcquire>();
         is_static::<OwnedLockFuture<u8>>();
         is_static::<OwnedRLockAcquire>();
-        is_static::<OwnedRMutexAcquire<u8>>();
+        is_static::<OwnedRMutexLockFuture<u8>>();
         is_static::<OwnedAcquire<Semaphore>>();
         is_static::<OwnedAcquireMany<BoundedSemaphore>>();
         is_static::<OwnedLimiterAcquire<RCapacityLimiter>>();
@@ -418,7 +418,7 @@ mod owned {
     assert_impl_all!(OwnedLockFuture<u8>: Send, Debug);
     assert_not_impl_any!(OwnedLockFuture<Rc<u8>>: Send);
     assert_impl_all!(OwnedRLockAcquire: Send, Debug);
-    assert_impl_all!(OwnedRMutexAcquire<u8>: Send, Debug);
+    assert_impl_all!(OwnedRMutexLockFuture<u8>: Send, Debug);
     assert_impl_all!(OwnedAcquire<Semaphore>: Send, Debug);
     assert_impl_all!(OwnedAcquireMany<Semaphore>: Send, Debug);
     assert_impl_all!(AcquireMany<'static, Semaphore>: Send, Debug);
@@ -426,7 +426,7 @@ mod owned {
     assert_not_impl_any!(OwnedLockAcquire: Unpin);
     assert_not_impl_any!(OwnedLockFuture<u8>: Unpin);
     assert_not_impl_any!(OwnedRLockAcquire: Unpin);
-    assert_not_impl_any!(OwnedRMutexAcquire<u8>: Unpin);
+    assert_not_impl_any!(OwnedRMutexLockFuture<u8>: Unpin);
     assert_not_impl_any!(OwnedAcquire<Semaphore>: Unpin);
     assert_not_impl_any!(OwnedAcquireMany<Semaphore>: Unpin);
     assert_not_impl_any!(AcquireMany<'static, Semaphore>: Unpin);

@@ -156,9 +156,9 @@ fn timed_waits_on_held_primitives_time_out_and_leave_no_waiter() {
     assert_eq!(event.waiting(), 0);
 
     // Nothing was taken or given by the failed waits; everything still works.
-    assert!(lock.locked());
+    assert!(lock.is_locked());
     drop(held);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert!(lock.try_acquire().is_some());
     drop(mutex_held);
     assert_eq!(*mutex.try_lock().expect("free"), 5);
@@ -187,7 +187,7 @@ fn zero_timeouts_and_past_deadlines_take_free_resources() {
         lock.try_acquire_until(Instant::now())
             .expect("free lock, now"),
     );
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 
     let mutex = Mutex::new(1);
     *mutex.try_lock_for(Duration::ZERO).expect("free mutex") += 1;
@@ -261,7 +261,7 @@ fn timed_wait_released_to_while_waiting_succeeds() {
         );
         assert!(watcher.join().unwrap(), "timed event wait failed after set");
     });
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(sem.value(), 0, "the permit was handed to the waiter");
     assert_eq!(lock.waiting() + sem.waiting() + event.waiting(), 0);
 }
@@ -281,23 +281,23 @@ fn dropped_async_acquire_passes_on_what_it_was_handed() {
         assert!(futures_lite::future::block_on(poll_once(acquire.as_mut())).is_none());
         assert_eq!(lock.waiting(), 1);
         drop(guard);
-        assert!(lock.locked(), "handed to the queued future");
+        assert!(lock.is_locked(), "handed to the queued future");
         assert_eq!(lock.waiting(), 0);
     }
-    assert!(!lock.locked(), "the dropped future kept the lock");
+    assert!(!lock.is_locked(), "the dropped future kept the lock");
 
     // ... and passed on to the next waiter rather than unlocked.
     let guard = lock.acquire_blocking();
     thread::scope(|s| {
         let mut first = Box::pin(lock.acquire());
         assert!(futures_lite::future::block_on(poll_once(first.as_mut())).is_none());
-        let second = s.spawn(|| lock.acquire_blocking().lock().locked());
+        let second = s.spawn(|| lock.acquire_blocking().lock().is_locked());
         wait_until("second queued", || lock.waiting() == 2);
         drop(guard);
         drop(first);
         assert!(second.join().unwrap());
     });
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 
     // Semaphore: a permit handed to a dropped future comes back.
     let sem = Semaphore::new(0);
@@ -339,7 +339,7 @@ fn timed_waits_racing_releases_lose_nothing() {
             drop(guard);
             got += usize::from(waiter.join().unwrap());
         });
-        assert!(!lock.locked(), "round {round}: the lock was lost");
+        assert!(!lock.is_locked(), "round {round}: the lock was lost");
         assert_eq!(lock.waiting(), 0);
         round += 1;
     }
@@ -534,9 +534,9 @@ fn reacquiring_a_held_lock_from_its_own_thread_panics() {
     assert!(panic_message(err).contains("already holds"));
     // The panics left nothing queued and the holder still holds the lock.
     assert_eq!(lock.waiting(), 0);
-    assert!(lock.locked());
+    assert!(lock.is_locked());
     drop(guard);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 
     // Held through try_acquire: same check.
     let guard = lock.try_acquire().unwrap();
@@ -587,7 +587,7 @@ fn lock_handed_to_a_thread_belongs_to_that_thread() {
             .expect_err("re-acquire after hand-off must panic");
         assert!(err.contains("already holds"), "unexpected panic: {err}");
     });
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(lock.waiting(), 0);
 }
 

@@ -207,9 +207,12 @@ fn condition_notify_reaches_everyone_behind_a_panicking_waker() {
     );
     assert_eq!(cond.waiting(), 0);
     assert_eq!(guards.len(), BEHIND + 1);
-    assert!(locks.iter().all(Lock::locked), "each waiter holds its lock");
+    assert!(
+        locks.iter().all(Lock::is_locked),
+        "each waiter holds its lock"
+    );
     drop(guards);
-    assert!(locks.iter().all(|l| !l.locked()));
+    assert!(locks.iter().all(|l| !l.is_locked()));
 }
 
 /// A waker whose `clone` runs `hook` (a call into the primitive it waits on).
@@ -318,7 +321,7 @@ fn a_waker_clone_may_notify_the_condition_it_waits_on() {
             Poll::Pending => panic!("the notification sent by the clone was lost"),
         },
     };
-    assert!(lock.locked());
+    assert!(lock.is_locked());
     drop(guard);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }

@@ -122,7 +122,7 @@ macro_rules! cyclic_methods {
         /// ```
         #[doc = concat!("let barrier = polysync::barrier::", stringify!($ty), "::new(2);")]
         /// assert_eq!(barrier.try_wait(), Ok(None));
-        /// assert!(!barrier.broken());
+        /// assert!(!barrier.is_broken());
         /// ```
         pub fn try_wait(&self) -> Result<Option<usize>, BrokenBarrierError> {
             self.raw.try_wait()
@@ -214,7 +214,7 @@ macro_rules! cyclic_methods {
         /// ```
         #[doc = concat!("let barrier = polysync::barrier::", stringify!($ty), "::new(2);")]
         /// barrier.abort();
-        /// assert!(barrier.broken());
+        /// assert!(barrier.is_broken());
         /// assert!(barrier.wait_blocking().is_err());
         /// ```
         pub fn abort(&self) {
@@ -233,10 +233,10 @@ macro_rules! cyclic_methods {
         /// Whether the barrier is broken.
         ///
         /// ```
-        #[doc = concat!("assert!(!polysync::barrier::", stringify!($ty), "::new(5).broken());")]
+        #[doc = concat!("assert!(!polysync::barrier::", stringify!($ty), "::new(5).is_broken());")]
         /// ```
-        pub fn broken(&self) -> bool {
-            self.raw.broken()
+        pub fn is_broken(&self) -> bool {
+            self.raw.is_broken()
         }
 
         /// How many parties wait now (a snapshot; includes parties of an
@@ -304,7 +304,7 @@ impl Barrier {
 /// barrier.abort();
 /// assert!(barrier.wait_blocking().is_err());
 /// barrier.reset();
-/// assert!(!barrier.broken());
+/// assert!(!barrier.is_broken());
 /// std::thread::scope(|s| {
 ///     s.spawn(|| barrier.wait_blocking().unwrap());
 ///     barrier.wait_blocking().unwrap();
@@ -335,7 +335,7 @@ impl RBarrier {
     ///     barrier.reset();
     ///     assert!(waiter.join().unwrap().is_err());
     /// });
-    /// assert!(!barrier.broken());
+    /// assert!(!barrier.is_broken());
     /// ```
     pub fn reset(&self) {
         self.raw.break_barrier(true);
@@ -349,7 +349,7 @@ macro_rules! cyclic_debug {
                 f.debug_struct(stringify!($ty))
                     .field("parties", &self.parties())
                     .field("waiting", &self.waiting())
-                    .field("broken", &self.broken())
+                    .field("broken", &self.is_broken())
                     .finish()
             }
         }

@@ -185,7 +185,7 @@ impl Latch {
     ///
     /// let latch = Latch::new(2);
     /// assert_eq!(latch.try_wait_for(Duration::from_millis(1)), Err(BarrierWaitError::TimedOut));
-    /// assert!(latch.broken());
+    /// assert!(latch.is_broken());
     /// ```
     pub fn try_wait_for(&self, timeout: Duration) -> Result<(), BarrierWaitError> {
         blocking_party(|w| self.wait_with(w, deadline_after(timeout)))
@@ -235,7 +235,7 @@ impl Latch {
     ///     let now = Some(Instant::now());
     ///     assert_eq!(lonely.wait_with(w, now), Err(BarrierWaitError::TimedOut));
     /// });
-    /// assert!(lonely.broken()); // giving up broke it
+    /// assert!(lonely.is_broken()); // giving up broke it
     /// ```
     pub fn wait_with<W: Waiter + ?Sized>(
         &self,
@@ -279,11 +279,11 @@ impl Latch {
     ///
     /// ```
     /// let latch = polysync::barrier::Latch::new(4);
-    /// assert!(!latch.broken());
+    /// assert!(!latch.is_broken());
     /// latch.abort();
-    /// assert!(latch.broken());
+    /// assert!(latch.is_broken());
     /// ```
-    pub fn broken(&self) -> bool {
+    pub fn is_broken(&self) -> bool {
         self.queue.user(Ordering::Acquire) & L_BROKEN != 0
     }
 

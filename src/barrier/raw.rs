@@ -176,7 +176,7 @@ impl RawBarrier {
     }
 
     #[inline]
-    pub(super) fn broken(&self) -> bool {
+    pub(super) fn is_broken(&self) -> bool {
         self.queue.user(Ordering::Acquire) & B_BROKEN != 0
     }
 
@@ -267,7 +267,7 @@ impl Party for RawBarrier {
 
     #[inline]
     fn fast_check(&self) -> Option<Result<usize, BrokenBarrierError>> {
-        if self.broken() {
+        if self.is_broken() {
             Some(Err(BrokenBarrierError))
         } else if self.parties == 1 {
             // Every arrival opens its own phase; nobody ever queues.

@@ -14,14 +14,13 @@ use crate::queue::{GetError, PutError};
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SendError<T> {
-    /// The channel is full ([`try_send`](super::Sender::try_send), which
-    /// never waits).
-    Full(T),
-    /// The channel stayed full until the timeout or deadline passed
+    /// The channel is full ([`try_send`](super::Sender::try_send)), or
+    /// stayed full until the timeout or deadline passed
     /// ([`try_send_for`](super::Sender::try_send_for),
     /// [`try_send_until`](super::Sender::try_send_until),
-    /// [`send_with`](super::Sender::send_with) with a deadline).
-    Timeout(T),
+    /// [`send_with`](super::Sender::send_with) with a deadline): as
+    /// everywhere in the crate, "not in time" reads like "not now".
+    Full(T),
     /// Every [`Receiver`](super::Receiver) is gone, or the channel was
     /// [closed](super::Sender::close): the value can never be received.
     Disconnected(T),
@@ -43,7 +42,6 @@ impl<T> SendError<T> {
     pub fn into_inner(self) -> T {
         match self {
             SendError::Full(value)
-            | SendError::Timeout(value)
             | SendError::Disconnected(value)
             | SendError::Cancelled(value) => value,
         }
@@ -60,11 +58,9 @@ impl<T> SendError<T> {
         matches!(self, SendError::Disconnected(_))
     }
 
-    /// A queue's put error as a send error: `Full` means "full now" for the
-    /// non-blocking form and "stayed full" for the timed ones (`timed`).
-    pub(super) fn from_put(error: PutError<T>, timed: bool) -> Self {
+    /// A queue's put error as a send error.
+    pub(super) fn from_put(error: PutError<T>) -> Self {
         match error {
-            PutError::Full(value) if timed => SendError::Timeout(value),
             PutError::Full(value) => SendError::Full(value),
             PutError::Closed(value) => SendError::Disconnected(value),
             PutError::Cancelled(value) => SendError::Cancelled(value),
@@ -74,11 +70,10 @@ impl<T> SendError<T> {
 
 impl<T> std::fmt::Debug for SendError<T> {
     /// Leaves the value out, so that `T` needs no `Debug` (as for
-    /// [`PutError`]): `Full(..)`, `Timeout(..)`, ...
+    /// [`PutError`]): `Full(..)`, `Disconnected(..)`, ...
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SendError::Full(_) => f.write_str("Full(..)"),
-            SendError::Timeout(_) => f.write_str("Timeout(..)"),
             SendError::Disconnected(_) => f.write_str("Disconnected(..)"),
             SendError::Cancelled(_) => f.write_str("Cancelled(..)"),
         }
@@ -89,7 +84,6 @@ impl<T> std::fmt::Display for SendError<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             SendError::Full(_) => "polysync: the channel is full",
-            SendError::Timeout(_) => "polysync: the channel stayed full until the timeout",
             SendError::Disconnected(_) => "polysync: the channel is disconnected",
             SendError::Cancelled(_) => "polysync: the send was cancelled",
         })
@@ -109,14 +103,12 @@ impl<T> std::error::Error for SendError<T> {}
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecvError {
-    /// The channel is empty ([`try_recv`](super::Receiver::try_recv), which
-    /// never waits).
-    Empty,
-    /// The channel stayed empty until the timeout or deadline passed
+    /// The channel is empty ([`try_recv`](super::Receiver::try_recv)), or
+    /// stayed empty until the timeout or deadline passed
     /// ([`try_recv_for`](super::Receiver::try_recv_for),
     /// [`try_recv_until`](super::Receiver::try_recv_until),
     /// [`recv_with`](super::Receiver::recv_with) with a deadline).
-    Timeout,
+    Empty,
     /// Every [`Sender`](super::Sender) is gone (or the channel was
     /// [closed](super::Receiver::close)) and every value sent before was
     /// received: nothing will ever arrive.
@@ -135,17 +127,15 @@ impl RecvError {
     /// ```
     /// use polysync::channel::RecvError;
     /// assert!(RecvError::Disconnected.is_disconnected());
-    /// assert!(!RecvError::Timeout.is_disconnected());
+    /// assert!(!RecvError::Empty.is_disconnected());
     /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, RecvError::Disconnected)
     }
 
-    /// A queue's get error as a receive error (`timed`: as in
-    /// [`SendError::from_put`]).
-    pub(super) fn from_get(error: GetError, timed: bool) -> Self {
+    /// A queue's get error as a receive error.
+    pub(super) fn from_get(error: GetError) -> Self {
         match error {
-            GetError::Empty if timed => RecvError::Timeout,
             GetError::Empty => RecvError::Empty,
             GetError::Closed => RecvError::Disconnected,
             GetError::Cancelled => RecvError::Cancelled,
@@ -157,7 +147,6 @@ impl std::fmt::Display for RecvError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             RecvError::Empty => "polysync: the channel is empty",
-            RecvError::Timeout => "polysync: the channel stayed empty until the timeout",
             RecvError::Disconnected => "polysync: the channel is disconnected and drained",
             RecvError::Cancelled => "polysync: the receive was cancelled",
         })

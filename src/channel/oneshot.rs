@@ -178,7 +178,7 @@ impl<T> std::fmt::Debug for Sender<T> {
 /// use std::time::Duration;
 ///
 /// let (tx, rx) = polysync::channel::oneshot::channel();
-/// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Timeout));
+/// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Empty));
 /// tx.send(3).unwrap();
 /// assert_eq!(rx.try_recv(), Ok(3));
 /// assert_eq!(rx.try_recv(), Err(RecvError::Disconnected));
@@ -229,9 +229,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv_blocking(), Ok(1));
     /// ```
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
-        self.slot
-            .get_blocking()
-            .map_err(|e| RecvError::from_get(e, true))
+        self.slot.get_blocking().map_err(RecvError::from_get)
     }
 
     /// Takes the value if it was sent, without waiting.
@@ -248,27 +246,23 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(2));
     /// ```
     pub fn try_recv(&self) -> Result<T, RecvError> {
-        self.slot
-            .try_get()
-            .map_err(|e| RecvError::from_get(e, false))
+        self.slot.try_get().map_err(RecvError::from_get)
     }
 
     /// Waits for the value for at most `timeout`.
     ///
     /// # Errors
-    /// [`RecvError::Timeout`] if time ran out (the receiver can wait
+    /// [`RecvError::Empty`] if time ran out (the receiver can wait
     /// again), [`RecvError::Disconnected`] as for [`recv`](Receiver::recv).
     ///
     /// ```
     /// use polysync::channel::RecvError;
     /// use std::time::Duration;
     /// let (_tx, rx) = polysync::channel::oneshot::channel::<u8>();
-    /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Timeout));
+    /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Empty));
     /// ```
     pub fn try_recv_for(&self, timeout: Duration) -> Result<T, RecvError> {
-        self.slot
-            .try_get_for(timeout)
-            .map_err(|e| RecvError::from_get(e, true))
+        self.slot.try_get_for(timeout).map_err(RecvError::from_get)
     }
 
     /// Waits for the value until `deadline` at the latest.
@@ -284,7 +278,7 @@ impl<T> Receiver<T> {
     pub fn try_recv_until(&self, deadline: Instant) -> Result<T, RecvError> {
         self.slot
             .try_get_until(deadline)
-            .map_err(|e| RecvError::from_get(e, true))
+            .map_err(RecvError::from_get)
     }
 
     /// Waits for the value on `waiter`, until `deadline` at the latest: the
@@ -293,7 +287,7 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// [`RecvError::Disconnected`] as for [`recv`](Receiver::recv),
-    /// [`RecvError::Timeout`] if `deadline` passed,
+    /// [`RecvError::Empty`] if `deadline` passed,
     /// [`RecvError::Cancelled`] if `waiter` reported cancellation (the value,
     /// if it arrives, stays for the next receive).
     ///
@@ -304,7 +298,7 @@ impl<T> Receiver<T> {
     ///
     /// let (tx, rx) = polysync::channel::oneshot::channel();
     /// ThreadWaiter::with_current(|w| {
-    ///     assert_eq!(rx.recv_with(w, Some(Instant::now())), Err(RecvError::Timeout));
+    ///     assert_eq!(rx.recv_with(w, Some(Instant::now())), Err(RecvError::Empty));
     ///     tx.send(4).unwrap();
     ///     assert_eq!(rx.recv_with(w, None), Ok(4));
     /// });
@@ -316,7 +310,7 @@ impl<T> Receiver<T> {
     ) -> Result<T, RecvError> {
         self.slot
             .get_with(waiter, deadline)
-            .map_err(|e| RecvError::from_get(e, true))
+            .map_err(RecvError::from_get)
     }
 
     /// Whether the sender is gone (it sent, or dropped without sending). A
@@ -402,7 +396,7 @@ impl<T> Future for RecvFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.get()
             .poll(cx)
-            .map(|done| done.map_err(|e| RecvError::from_get(e, true)))
+            .map(|done| done.map_err(RecvError::from_get))
     }
 }
 

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 /// tx.try_send(2).unwrap();
 /// assert_eq!(rx.try_recv(), Ok(1));
 /// assert_eq!(rx2.recv_blocking(), Ok(2));
-/// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Timeout));
+/// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Empty));
 /// ```
 pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
@@ -89,7 +89,7 @@ impl<T> Receiver<T> {
         self.shared
             .queue
             .get_blocking()
-            .map_err(|e| RecvError::from_get(e, true))
+            .map_err(RecvError::from_get)
     }
 
     /// Receives the next value if there is one, without waiting.
@@ -106,30 +106,27 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
     pub fn try_recv(&self) -> Result<T, RecvError> {
-        self.shared
-            .queue
-            .try_get()
-            .map_err(|e| RecvError::from_get(e, false))
+        self.shared.queue.try_get().map_err(RecvError::from_get)
     }
 
     /// Receives the next value, blocking for at most `timeout` while the
     /// channel is empty.
     ///
     /// # Errors
-    /// [`RecvError::Timeout`] if time ran out, [`RecvError::Disconnected`]
+    /// [`RecvError::Empty`] if time ran out, [`RecvError::Disconnected`]
     /// once the channel is closed and drained.
     ///
     /// ```
     /// use polysync::channel::RecvError;
     /// use std::time::Duration;
     /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
-    /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Timeout));
+    /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Empty));
     /// ```
     pub fn try_recv_for(&self, timeout: Duration) -> Result<T, RecvError> {
         self.shared
             .queue
             .try_get_for(timeout)
-            .map_err(|e| RecvError::from_get(e, true))
+            .map_err(RecvError::from_get)
     }
 
     /// Receives the next value, blocking until `deadline` at the latest
@@ -147,7 +144,7 @@ impl<T> Receiver<T> {
         self.shared
             .queue
             .try_get_until(deadline)
-            .map_err(|e| RecvError::from_get(e, true))
+            .map_err(RecvError::from_get)
     }
 
     /// Receives the next value, blocking on `waiter` while the channel is
@@ -157,7 +154,7 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// [`RecvError::Disconnected`] once the channel is closed and drained,
-    /// [`RecvError::Timeout`] if `deadline` passed,
+    /// [`RecvError::Empty`] if `deadline` passed,
     /// [`RecvError::Cancelled`] if `waiter` reported cancellation. The
     /// receive is withdrawn either way; a value handed to it while it was
     /// giving up is returned (`Ok`), never lost.
@@ -171,7 +168,7 @@ impl<T> Receiver<T> {
     /// tx.try_send(1).unwrap();
     /// ThreadWaiter::with_current(|w| {
     ///     assert_eq!(rx.recv_with(w, None), Ok(1));
-    ///     assert_eq!(rx.recv_with(w, Some(Instant::now())), Err(RecvError::Timeout));
+    ///     assert_eq!(rx.recv_with(w, Some(Instant::now())), Err(RecvError::Empty));
     ///     drop(tx);
     ///     assert_eq!(rx.recv_with(w, None), Err(RecvError::Disconnected));
     /// });
@@ -184,7 +181,7 @@ impl<T> Receiver<T> {
         self.shared
             .queue
             .get_with(waiter, deadline)
-            .map_err(|e| RecvError::from_get(e, true))
+            .map_err(RecvError::from_get)
     }
 
     /// Closes the channel for every end, as [`Sender::close`](super::Sender::close)
@@ -411,7 +408,7 @@ impl<T> Future for RecvFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.get()
             .poll(cx)
-            .map(|done| done.map_err(|e| RecvError::from_get(e, true)))
+            .map(|done| done.map_err(RecvError::from_get))
     }
 }
 

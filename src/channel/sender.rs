@@ -86,7 +86,7 @@ impl<T> Sender<T> {
         self.shared
             .queue
             .put_blocking(value)
-            .map_err(|e| SendError::from_put(e, true))
+            .map_err(SendError::from_put)
     }
 
     /// Sends `value` if the channel has room now, without waiting.
@@ -104,14 +104,14 @@ impl<T> Sender<T> {
         self.shared
             .queue
             .try_put(value)
-            .map_err(|e| SendError::from_put(e, false))
+            .map_err(SendError::from_put)
     }
 
     /// Sends `value`, blocking for at most `timeout` while the channel is
     /// full.
     ///
     /// # Errors
-    /// [`SendError::Timeout`] if time ran out, [`SendError::Disconnected`]
+    /// [`SendError::Full`] if time ran out, [`SendError::Disconnected`]
     /// if the channel is or gets closed; the value comes back in both.
     ///
     /// ```
@@ -119,13 +119,13 @@ impl<T> Sender<T> {
     /// use std::time::Duration;
     /// let (tx, _rx) = polysync::channel::bounded(1);
     /// tx.try_send_for(1, Duration::ZERO).unwrap();
-    /// assert_eq!(tx.try_send_for(2, Duration::from_millis(1)), Err(SendError::Timeout(2)));
+    /// assert_eq!(tx.try_send_for(2, Duration::from_millis(1)), Err(SendError::Full(2)));
     /// ```
     pub fn try_send_for(&self, value: T, timeout: Duration) -> Result<(), SendError<T>> {
         self.shared
             .queue
             .try_put_for(value, timeout)
-            .map_err(|e| SendError::from_put(e, true))
+            .map_err(SendError::from_put)
     }
 
     /// Sends `value`, blocking until `deadline` at the latest while the
@@ -144,7 +144,7 @@ impl<T> Sender<T> {
         self.shared
             .queue
             .try_put_until(value, deadline)
-            .map_err(|e| SendError::from_put(e, true))
+            .map_err(SendError::from_put)
     }
 
     /// Sends `value`, blocking on `waiter` while the channel is full, until
@@ -154,7 +154,7 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// The value comes back in every error: [`SendError::Disconnected`] if
-    /// the channel is or gets closed, [`SendError::Timeout`] if `deadline`
+    /// the channel is or gets closed, [`SendError::Full`] if `deadline`
     /// passed, [`SendError::Cancelled`] if `waiter` reported cancellation.
     /// The send is withdrawn either way; if the value went in while the send
     /// was giving up, the send succeeded.
@@ -168,7 +168,7 @@ impl<T> Sender<T> {
     /// ThreadWaiter::with_current(|w| {
     ///     tx.send_with(1, w, None).unwrap();
     ///     let now = Some(Instant::now());
-    ///     assert_eq!(tx.send_with(2, w, now), Err(SendError::Timeout(2)));
+    ///     assert_eq!(tx.send_with(2, w, now), Err(SendError::Full(2)));
     ///     drop(rx);
     ///     assert_eq!(tx.send_with(3, w, None), Err(SendError::Disconnected(3)));
     /// });
@@ -182,7 +182,7 @@ impl<T> Sender<T> {
         self.shared
             .queue
             .put_with(value, waiter, deadline)
-            .map_err(|e| SendError::from_put(e, true))
+            .map_err(SendError::from_put)
     }
 
     /// Closes the channel for every end: later sends fail with
@@ -520,7 +520,7 @@ impl<T> Future for SendFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.put()
             .poll(cx)
-            .map(|done| done.map_err(|e| SendError::from_put(e, true)))
+            .map(|done| done.map_err(SendError::from_put))
     }
 }
 

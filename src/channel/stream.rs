@@ -252,7 +252,7 @@ impl<T: 'static> SendSink<T> {
         let put = self.put.as_mut().expect("a pending send has its box");
         let done = ready!(put.as_mut().poll(cx));
         self.pending = false;
-        Poll::Ready(done.map_err(|e| SendError::from_put(e, true)))
+        Poll::Ready(done.map_err(SendError::from_put))
     }
 }
 

@@ -328,7 +328,7 @@ pub fn enabled() -> bool {
 /// with_checkpoints(true, || {
 ///     let mut acquire = pin!(lock.acquire());
 ///     assert!(acquire.as_mut().poll(&mut cx).is_pending()); // the checkpoint
-///     assert!(lock.locked()); // already ours, held across the yield
+///     assert!(lock.is_locked()); // already ours, held across the yield
 ///     let Poll::Ready(guard) = acquire.poll(&mut cx) else { unreachable!() };
 ///     drop(guard);
 /// });

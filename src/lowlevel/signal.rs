@@ -34,8 +34,8 @@ const CLAIMED: u64 = 4;
 /// - [`set`](Signal::set) returns `true` for exactly one caller, and only if the
 ///   waiter has not given up.
 /// - It can be waited on once, in any world: [`wait`](Signal::wait) (async),
-///   [`wait_blocking`](Signal::wait_blocking), [`wait_for`](Signal::wait_for),
-///   [`wait_until`](Signal::wait_until), or [`wait_with`](Signal::wait_with)
+///   [`wait_blocking`](Signal::wait_blocking), [`try_wait_for`](Signal::try_wait_for),
+///   [`try_wait_until`](Signal::try_wait_until), or [`wait_with`](Signal::wait_with)
 ///   on an explicit waiter. A second wait is a [`SignalError::AlreadyWaited`].
 /// - A wait that times out, is cancelled (its waiter reports cancellation)
 ///   or is dropped before the signal is set cancels the signal:
@@ -156,7 +156,7 @@ impl Signal {
     /// If the unit's waiter reports cancellation, the wait gives up (which
     /// cancels the signal, unless it was set first) and the unit unwinds
     /// through [`Waiter::cancelled`]. The same holds for
-    /// [`wait_for`](Signal::wait_for) and [`wait_until`](Signal::wait_until).
+    /// [`try_wait_for`](Signal::try_wait_for) and [`try_wait_until`](Signal::try_wait_until).
     ///
     /// ```
     /// let signal = polysync::lowlevel::Signal::new();
@@ -173,29 +173,29 @@ impl Signal {
     /// ```
     /// use std::time::Duration;
     /// let signal = polysync::lowlevel::Signal::new();
-    /// assert_eq!(signal.wait_for(Duration::from_millis(1)), Ok(false));
+    /// assert_eq!(signal.try_wait_for(Duration::from_millis(1)), Ok(false));
     /// assert!(signal.is_cancelled());
     /// assert!(!signal.set());
     /// ```
     ///
     /// # Errors
     /// [`SignalError::AlreadyWaited`] if a wait started before.
-    pub fn wait_for(&self, timeout: Duration) -> Result<bool, SignalError> {
+    pub fn try_wait_for(&self, timeout: Duration) -> Result<bool, SignalError> {
         self.wait_blocking_until(super::deadline_after(timeout))
     }
 
-    /// Like [`wait_for`](Signal::wait_for) with a deadline.
+    /// Like [`try_wait_for`](Signal::try_wait_for) with a deadline.
     ///
     /// ```
     /// use std::time::Instant;
     /// let signal = polysync::lowlevel::Signal::new();
     /// signal.set();
-    /// assert_eq!(signal.wait_until(Instant::now()), Ok(true));
+    /// assert_eq!(signal.try_wait_until(Instant::now()), Ok(true));
     /// ```
     ///
     /// # Errors
     /// [`SignalError::AlreadyWaited`] if a wait started before.
-    pub fn wait_until(&self, deadline: Instant) -> Result<bool, SignalError> {
+    pub fn try_wait_until(&self, deadline: Instant) -> Result<bool, SignalError> {
         self.wait_blocking_until(Some(deadline))
     }
 
@@ -203,10 +203,10 @@ impl Signal {
     /// waiter reports cancellation: the entry point that every blocking form
     /// runs with the current unit's waiter.
     ///
-    /// The result has two layers, as [`wait_for`](Signal::wait_for)'s does:
+    /// The result has two layers, as [`try_wait_for`](Signal::try_wait_for)'s does:
     /// the outer one says whether the wait could start
     /// ([`SignalError::AlreadyWaited`] if a wait started before), the inner
-    /// one how it ended: `Ok(())` when the signal was set (where `wait_for`
+    /// one how it ended: `Ok(())` when the signal was set (where `try_wait_for`
     /// says `Ok(true)`), or [`WaitError::TimedOut`] (`Ok(false)`) or
     /// [`WaitError::Cancelled`] when it gave up. Giving up cancels the signal
     /// just as a dropped async wait does, unless a `set()` landed first:

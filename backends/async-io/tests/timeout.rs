@@ -240,7 +240,7 @@ fn lock_handed_at_the_deadline_is_taken_or_passed_on() {
                 let guard = poll_once(c.as_mut()).await.expect("c got the lock");
                 assert_eq!(lock.waiting(), 0);
                 drop(guard);
-                assert!(!lock.locked());
+                assert!(!lock.is_locked());
             }
 
             // Nothing handed: `Elapsed`, and the wait is gone already (the
@@ -252,7 +252,7 @@ fn lock_handed_at_the_deadline_is_taken_or_passed_on() {
             assert!(b.as_mut().await.is_err());
             assert_eq!(lock.waiting(), 0, "withdrawn before Elapsed was reported");
             drop(holder);
-            assert!(!lock.locked());
+            assert!(!lock.is_locked());
         });
     });
 }
@@ -398,7 +398,7 @@ fn racing_lock_timeouts_never_strand_the_next_waiter() {
                 usize::from(timed_got)
             });
             holder.join().unwrap();
-            assert!(!lock.locked());
+            assert!(!lock.is_locked());
             assert_eq!(lock.waiting(), 0);
         }
         eprintln!("racing lock time-outs: the timed wait won {timed_won} of 100 rounds");

@@ -66,7 +66,7 @@ fn an_rlock_reenters_in_its_green_thread_and_excludes_the_others() {
             assert_eq!(rlock.waiting(), 1, "one level left: still ours");
             drop(outer);
             other.join().unwrap();
-            assert!(!rlock.locked());
+            assert!(!rlock.is_locked());
         });
     });
 }
@@ -103,7 +103,7 @@ fn an_rlock_between_green_threads_threads_and_tokio_tasks() {
         drop(guard);
         green.join().unwrap();
         rt.block_on(task).unwrap();
-        assert!(!rlock.locked());
+        assert!(!rlock.is_locked());
     });
 }
 

@@ -49,7 +49,7 @@ fn unwinding_on_hub_drop_passes_a_handed_over_lock_on() {
                 queued.set();
                 green_until("the thread queued", || lock.waiting() == 3);
                 drop(guard); // hands the lock to G1, which is only scheduled
-                assert!(lock.locked(), "handed over, not released");
+                assert!(lock.is_locked(), "handed over, not released");
                 ran
                 // Returning ends `run`: the hub drops with G1 and G2 suspended.
             })
@@ -57,7 +57,7 @@ fn unwinding_on_hub_drop_passes_a_handed_over_lock_on() {
         thread.join().unwrap();
         assert!(t_got_it.load(Ordering::SeqCst), "the thread got the lock");
         assert!(!green_ran_on.load(Ordering::SeqCst));
-        assert!(!lock.locked() && lock.waiting() == 0);
+        assert!(!lock.is_locked() && lock.waiting() == 0);
         assert!(lock.try_acquire().is_some(), "the lock is usable");
     });
 }
@@ -161,9 +161,9 @@ fn a_teardown_of_ten_thousand_waiters() {
         }
         drop(guard); // handed to the first green waiter, which is only scheduled
         // The guard's release handed the lock to the first waiter.
-        assert!(lock.locked());
+        assert!(lock.is_locked());
         drop(hub);
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
         assert_eq!(lock.waiting(), 0);
         let cancelled = handles
             .into_iter()

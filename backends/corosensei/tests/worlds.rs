@@ -171,7 +171,7 @@ fn lock_across_worlds() {
             ex.total.load(Ordering::SeqCst),
             (PARTICIPANTS * ROUNDS) as u64
         );
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
     });
 }
 
@@ -254,7 +254,7 @@ fn rlock_across_worlds() {
             ex.total.load(Ordering::SeqCst),
             (PARTICIPANTS * ROUNDS) as u64
         );
-        assert!(!rlock.locked());
+        assert!(!rlock.is_locked());
     });
 }
 

@@ -374,7 +374,7 @@ fn checkpoint() {
 /// std::thread::sleep(Duration::from_millis(20));
 /// drop(held);
 /// co.join().unwrap();
-/// assert!(!lock.locked());
+/// assert!(!lock.is_locked());
 /// ```
 pub struct MayWaiter {
     parker: Arc<Parker>,

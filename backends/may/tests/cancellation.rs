@@ -113,7 +113,7 @@ fn a_cancelled_lock_waiter_withdraws() {
     drop(held);
     second.join().expect("the next waiter got the lock");
     assert!(!first_got_it.load(Ordering::SeqCst));
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }
 
 /// The release hands the lock to a waiter that is being cancelled: the
@@ -148,7 +148,7 @@ fn a_lock_handed_to_a_cancelled_waiter_goes_to_the_next_one() {
     let frozen = freeze_workers();
     cancel(&first);
     drop(held); // hands the lock to `first`, which cannot run yet
-    assert!(lock.locked());
+    assert!(lock.is_locked());
     drop(frozen);
     joined_cancelled(first, "lock waiter with a hand-off");
     assert!(first_got_it.load(Ordering::SeqCst), "the hand-off landed");
@@ -159,7 +159,7 @@ fn a_lock_handed_to_a_cancelled_waiter_goes_to_the_next_one() {
     second
         .join()
         .expect("the lock passed on to the next waiter");
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     assert_eq!(lock.waiting(), 0);
 }
 
@@ -185,7 +185,7 @@ fn acquire_with_reports_the_cancel() {
     joined_cancelled(co, "acquire_with");
     assert_eq!(lock.waiting(), 0);
     drop(held);
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
 }
 
 /// An item that counts its drops.

@@ -160,7 +160,7 @@ fn lock() {
             ((COROUTINES + PARTNERS) * ROUNDS) as u64,
             "{world:?}"
         );
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
     });
 }
 
@@ -216,7 +216,7 @@ fn rlock() {
             ((COROUTINES + PARTNERS) * ROUNDS) as u64,
             "{world:?}"
         );
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
     });
 }
 

@@ -170,7 +170,7 @@ fn rlock_reentry_follows_the_coroutine_across_workers() {
     for n in noisy {
         n.join().unwrap();
     }
-    assert!(!rlock.locked());
+    assert!(!rlock.is_locked());
     eprintln!("rlock: the holder ran on {threads} thread(s)");
 }
 

@@ -150,7 +150,7 @@ fn ten_thousand_coroutines_threads_and_tasks_on_one_lock() {
         "mutual exclusion kept the count exact"
     );
     assert!(ticks >= 5, "the ticker advanced during the contention");
-    assert!(!lock.locked());
+    assert!(!lock.is_locked());
     eprintln!(
         "scale: {COROUTINES} coroutines x {PER_COROUTINE} + {others} thread/task acquisitions \
          in {:?}; the ticker ran {ticks} times meanwhile",

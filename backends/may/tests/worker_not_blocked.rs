@@ -112,7 +112,7 @@ fn waits_park_the_coroutine_not_the_worker() {
         co.join().expect("a waiting coroutine finished");
     }
     assert_eq!(p.done.load(Ordering::Relaxed), 8 * EACH);
-    assert!(!p.lock.locked() && !p.rlock.locked());
+    assert!(!p.lock.is_locked() && !p.rlock.is_locked());
     assert_eq!(p.limiter.borrowed_tokens(), 0);
     let ticks = ticker.stop();
     eprintln!("worker_not_blocked: the ticker ran {ticks} times on the one worker");

@@ -33,7 +33,7 @@
 //!     })
 //! };
 //! rt.block_on(task).unwrap();
-//! assert!(!rlock.locked());
+//! assert!(!rlock.is_locked());
 //! ```
 //!
 //! # What is a unit, where

@@ -93,6 +93,6 @@ fn policies_are_configurable() {
         polysync_tokio::install_with(Config::new()).unwrap();
         assert_eq!(polysync_tokio::config(), Config::default());
         assert_eq!(lock.waiting(), 0);
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
     });
 }

@@ -72,7 +72,7 @@ fn worker_sleep_lets_the_workers_other_tasks_run() {
             waiter.await.unwrap();
             holder.await.unwrap();
         });
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
         assert_eq!(lock.waiting(), 0);
     });
 }
@@ -156,7 +156,7 @@ fn current_thread_task_panics_instead_of_deadlocking() {
             assert_eq!(lock.waiting(), 0, "the refused wait withdrew");
             holder.await.unwrap();
         });
-        assert!(!lock.locked());
+        assert!(!lock.is_locked());
         drop(lock.try_acquire().expect("the lock is free again"));
     });
 }

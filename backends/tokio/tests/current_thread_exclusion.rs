@@ -84,7 +84,7 @@ fn second_task_waits_for_the_first_on_one_thread() {
             assert_ne!(a, UnitId::current_thread());
             assert_ne!(b, UnitId::current_thread());
         });
-        assert!(!rlock.locked());
+        assert!(!rlock.is_locked());
         assert_eq!(
             *log.lock().unwrap(),
             [

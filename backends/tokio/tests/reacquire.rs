@@ -57,7 +57,7 @@ fn a_task_that_reacquires_its_lock_panics() {
                 let msg = panic_message(task.await.expect_err("must panic"));
                 assert!(msg.contains("Mutex::lock"), "{msg}");
             });
-            assert!(!lock.locked(), "released while the task unwound");
+            assert!(!lock.is_locked(), "released while the task unwound");
             assert!(!mutex.is_locked());
             assert_eq!(*mutex.try_lock().unwrap(), 1);
         }

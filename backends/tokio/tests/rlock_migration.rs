@@ -91,7 +91,7 @@ fn task_reenters_rlock_across_awaits_and_workers() {
                             assert_eq!(rlock.owner(), Some(me));
                         }
                     }
-                    assert!(!rlock.locked());
+                    assert!(!rlock.is_locked());
                     (workers, me)
                 })
             };
@@ -104,7 +104,7 @@ fn task_reenters_rlock_across_awaits_and_workers() {
             }
             (workers, me)
         });
-        assert!(!rlock.locked());
+        assert!(!rlock.is_locked());
         eprintln!(
             "rlock_migration: the task (identity {:#x}) ran on {} worker thread(s): {}",
             held_by_task.get(),

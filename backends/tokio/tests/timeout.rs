@@ -119,7 +119,7 @@ fn lock_handed_at_the_deadline_is_taken_or_passed_on() {
             assert!(b.as_mut().await.is_err());
             assert_eq!(lock.waiting(), 0, "withdrawn before Elapsed was reported");
             drop(holder);
-            assert!(!lock.locked());
+            assert!(!lock.is_locked());
         });
     });
 }

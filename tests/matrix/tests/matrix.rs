@@ -71,7 +71,7 @@ fn lock_scenario(cell: &mut Cell) {
         cell.waiter(&format!("waiter#{i}"), move |ctx| async move {
             // Queue in index order, behind the notifier's hold.
             ctx.until(&format!("{i} queued before me"), || {
-                lock.locked() && lock.waiting() == i
+                lock.is_locked() && lock.waiting() == i
             })
             .await;
             for _ in 0..=ROUNDS {
@@ -123,7 +123,7 @@ fn lock_scenario(cell: &mut Cell) {
             total,
             "lost updates: exclusion broken"
         );
-        assert!(!lock.locked(), "the lock is still held");
+        assert!(!lock.is_locked(), "the lock is still held");
         assert_eq!(lock.waiting(), 0);
     });
 }
@@ -294,9 +294,10 @@ fn condition_scenario(cell: &mut Cell) {
                 } else if i % 2 == 0 {
                     cond.wait_blocking(g)
                 } else {
-                    let (g, notified) = cond.wait_for(g, polysync_matrix::patience() * 2);
-                    assert!(notified, "{}: timed out", ctx.label());
-                    g
+                    match cond.try_wait_for(g, polysync_matrix::patience() * 2) {
+                        Ok(g) => g,
+                        Err(_) => panic!("{}: timed out", ctx.label()),
+                    }
                 };
             }
             g.tickets -= 1;
@@ -411,7 +412,7 @@ fn barrier_scenario(cell: &mut Cell) {
                 "generation {generation}: arrival indices"
             );
         }
-        assert!(!barrier.broken());
+        assert!(!barrier.is_broken());
         assert_eq!(barrier.waiting(), 0);
         assert_eq!(latch.waiting(), 0);
     });
@@ -519,7 +520,7 @@ fn rlock_scenario(cell: &mut Cell) {
         let (rlock, ex, order) = (rlock.clone(), ex.clone(), order.clone());
         cell.waiter(&format!("waiter#{i}"), move |ctx| async move {
             ctx.until(&format!("{i} queued before me"), || {
-                rlock.locked() && rlock.waiting() == i
+                rlock.is_locked() && rlock.waiting() == i
             })
             .await;
             for _ in 0..=ROUNDS {
@@ -590,7 +591,7 @@ fn rlock_scenario(cell: &mut Cell) {
             total,
             "lost updates: exclusion broken"
         );
-        assert!(!rlock.locked());
+        assert!(!rlock.is_locked());
         assert_eq!(rlock.waiting(), 0);
     });
 }
@@ -788,7 +789,7 @@ fn cancel_lock_trio(cell: &mut Cell, n: usize, variant: Variant) {
     {
         let (lock, trio) = (lock.clone(), trio.clone());
         cell.waiter(&format!("lock{n}:A({variant:?})"), move |ctx| async move {
-            ctx.until("the notifier holds the lock", || lock.locked())
+            ctx.until("the notifier holds the lock", || lock.is_locked())
                 .await;
             let got = if async_drop {
                 poll_once_then_drop(&ctx, &trio, lock.acquire())
@@ -838,7 +839,7 @@ fn cancel_lock_trio(cell: &mut Cell, n: usize, variant: Variant) {
     }
     cell.check(move || {
         assert_eq!(trio.b_got.load(SeqCst), 1, "lock: B did not get the lock");
-        assert!(!lock.locked(), "lock: still held (lost in a hand-off)");
+        assert!(!lock.is_locked(), "lock: still held (lost in a hand-off)");
         assert_eq!(lock.waiting(), 0);
         if async_drop {
             assert_eq!(trio.a_got.load(SeqCst), 0, "lock: A's first poll got it");
