@@ -180,6 +180,12 @@ mutant "a task identity stays on the thread while its green unit is switched out
     'polysync::lowlevel::switching_out(|| unsafe { (*yielder).suspend(()) })' \
     'unsafe { (*yielder).suspend(()) }'
 
+mutant "lock_api: RawMutex::lock does not wait for the lock" \
+    "cargo test --features lock_api --test lock_api" \
+    src/raw_mutex.rs \
+    '        std::mem::forget(self.acquire_blocking());' \
+    '        let _ = self.try_acquire().map(std::mem::forget);'
+
 mutant "checkpoints: an uncontended async wait never yields" \
     "cargo test --test checkpoints" \
     src/lowlevel/wait.rs \
@@ -204,11 +210,17 @@ mutant "checkpoints: tokio's policy never spends the coop budget" \
     'tokio::task::coop::poll_proceed(cx).map(|progress| progress.made_progress())' \
     'Poll::Ready(())'
 
-mutant "checkpoints: a green call that waited takes a checkpoint too" \
+mutant "checkpoints: a green unit yields after every call (no budget)" \
     "cargo test --test checkpoints" \
     src/lowlevel/checkpoint.rs \
-    $'    if !waited() {\n        waiter.checkpoint();' \
-    $'    if true {\n        waiter.checkpoint();'
+    '    } else if spend_budget() {' \
+    '    } else if true {'
+
+mutant "checkpoints: a green call that waited does not refill the budget" \
+    "cargo test --test checkpoints" \
+    src/lowlevel/checkpoint.rs \
+    $'    if waited() {\n        refill_budget();' \
+    $'    if false {\n        refill_budget();'
 
 # The cross-backend matrix (tests/matrix): a wait queue that serves the
 # newest waiter first breaks the FIFO hand-off that the lock and rlock

@@ -113,6 +113,8 @@ pub mod lowlevel;
 pub mod mutex;
 mod owned;
 pub mod queue;
+#[cfg(all(feature = "lock_api", not(polysync_loom)))]
+mod raw_mutex;
 pub mod revent;
 pub mod rlock;
 pub mod rmutex;

@@ -39,7 +39,7 @@ const LOCKED: u64 = 1;
 ///   [`acquire_blocking`](Lock::acquire_blocking), [`try_acquire`](Lock::try_acquire),
 ///   [`try_acquire_for`](Lock::try_acquire_for), [`try_acquire_until`](Lock::try_acquire_until).
 /// - **Strict FIFO with direct hand-off**: a release gives the lock straight
-///   to the oldest waiter, whatever its world; [`locked`](Lock::is_locked) stays
+///   to the oldest waiter, whatever its world; [`is_locked`](Lock::is_locked) stays
 ///   `true` across the hand-off and nobody can barge in.
 /// - Cancellation is safe: dropping an `acquire()` future, or a timed-out
 ///   blocking acquire, never loses a hand-off (it is passed on).
@@ -71,6 +71,26 @@ const LOCKED: u64 = 1;
 /// thread.join().unwrap();
 /// assert!(!lock.is_locked());
 /// ```
+///
+/// With the feature `lock_api`, `Lock` implements `lock_api::RawMutex`,
+/// `RawMutexFair` and `RawMutexTimed`, so `lock_api::Mutex<polysync::Lock, T>`
+/// and code generic over those traits work with it (in every world: in a
+/// green thread its `lock()` switches, not blocks, the carrier thread).
+#[cfg_attr(
+    feature = "lock_api",
+    doc = r#"
+```
+let m: lock_api::Mutex<polysync::Lock, Vec<u32>> = lock_api::Mutex::new(Vec::new());
+std::thread::scope(|s| {
+    for i in 0..4 {
+        let m = &m;
+        s.spawn(move || m.lock().push(i));
+    }
+});
+assert_eq!(m.lock().len(), 4);
+```
+"#
+)]
 pub struct Lock {
     /// User bits: `LOCKED` (see the table above).
     queue: WaitQueue,

@@ -296,29 +296,60 @@ fn in_unit<R>(body: impl FnOnce() -> R) -> (R, usize, usize) {
     (out, after.0 - before.0, after.1 - before.1)
 }
 
+/// The green budget (`checkpoint::GREEN_BUDGET`, as tokio's coop budget).
+const BUDGET: usize = 128;
+
 #[test]
-fn a_green_blocking_call_that_did_not_wait_takes_its_waiters_checkpoint() {
+fn a_green_unit_takes_a_checkpoint_every_budget_of_calls_that_did_not_wait() {
     let _dog = dog();
     let lock = Lock::new();
-    let ((), waits, checkpoints) = in_unit(|| drop(lock.acquire_blocking()));
-    assert_eq!((waits, checkpoints), (0, 1));
-    let q = Queue::unbounded();
-    let ((), waits, checkpoints) = in_unit(|| {
-        q.put_blocking(1).unwrap(); // the queue's own fast path
-        assert_eq!(q.get_blocking(), Ok(1));
-    });
-    assert_eq!((waits, checkpoints), (0, 2));
     let sem = Semaphore::new(0);
-    let ((), waits, checkpoints) = std::thread::scope(|s| {
-        s.spawn(|| {
-            worlds::wait_until("a waiter", || sem.waiting() == 1);
-            sem.release(1);
-        });
-        in_unit(|| sem.acquire_blocking().forget())
-    });
+    // Start from a full budget: a call that waits refills it.
+    let refill = || {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                worlds::wait_until("a waiter", || sem.waiting() == 1);
+                sem.release(1);
+            });
+            in_unit(|| sem.acquire_blocking().forget())
+        })
+    };
+    let ((), waits, checkpoints) = refill();
     assert!(waits >= 1);
     assert_eq!(checkpoints, 0, "a call that waited takes none");
-    // The condition always waits: none either.
+    let ((), waits, checkpoints) = in_unit(|| {
+        for _ in 0..3 * BUDGET {
+            drop(lock.acquire_blocking());
+        }
+    });
+    assert_eq!((waits, checkpoints), (0, 3), "one per budget");
+    // The queue's own fast path spends it too.
+    refill();
+    let q = Queue::unbounded();
+    let ((), _, checkpoints) = in_unit(|| {
+        for i in 0..BUDGET / 2 {
+            q.put_blocking(i).unwrap();
+            assert_eq!(q.get_blocking(), Ok(i));
+        }
+    });
+    assert_eq!(checkpoints, 1);
+    // A call that waited refills the budget: 127 calls, a wait, 127 more.
+    refill();
+    let ((), _, checkpoints) = in_unit(|| {
+        for _ in 0..BUDGET - 1 {
+            drop(lock.acquire_blocking());
+        }
+    });
+    assert_eq!(checkpoints, 0);
+    refill();
+    let ((), _, checkpoints) = in_unit(|| {
+        for _ in 0..BUDGET - 1 {
+            drop(lock.acquire_blocking());
+        }
+    });
+    assert_eq!(checkpoints, 0, "the wait in between refilled the budget");
+    // The condition always waits: its calls refill, never spend.
+    refill();
     let mutex = Mutex::new(false);
     let cond = Condition::new();
     let ((), _, checkpoints) = std::thread::scope(|s| {
@@ -329,9 +360,7 @@ fn a_green_blocking_call_that_did_not_wait_takes_its_waiters_checkpoint() {
         });
         in_unit(|| drop(cond.wait_while_blocking(mutex.lock_blocking(), |ready| !**ready)))
     });
-    // Only the `lock_blocking` before the wait could take one (it did not
-    // wait if the notifier had not taken the mutex yet).
-    assert!(checkpoints <= 1);
+    assert_eq!(checkpoints, 0);
 }
 
 /// Runs this test binary again with `vars` set, running only `test`, which
@@ -378,7 +407,11 @@ fn child_on_by_environment() {
 #[ignore = "run by the_environment_turns_them_on_and_overrides_lose_to_scopes"]
 fn child_green_off_by_its_variable() {
     let lock = Lock::new();
-    let ((), _, checkpoints) = in_unit(|| drop(lock.acquire_blocking()));
+    let ((), _, checkpoints) = in_unit(|| {
+        for _ in 0..3 * BUDGET {
+            drop(lock.acquire_blocking());
+        }
+    });
     assert_eq!(
         checkpoints, 0,
         "POLYSYNC_TOY_CHECKPOINTS=0 beats the default"

@@ -11,7 +11,7 @@ use super::identity::UnitId;
 use super::thread::ThreadWaiter;
 use super::waiter::Waiter;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A green-thread world that can claim the current execution unit.
 ///
@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 ///     GreenBackend, ThreadWaiter, UnitId, WaitResult, Waiter, current_unit, register_backend,
 /// };
 /// use std::cell::Cell;
-/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// use std::task::Waker;
 /// use std::time::Instant;
 ///
@@ -145,6 +145,10 @@ static GREEN_CHECKPOINTS: [OnceLock<bool>; SLOTS] = [
     OnceLock::new(),
 ];
 
+/// Whether any registered backend's units take checkpoints: what the
+/// blocking fast paths read (one load) before they look for a green unit.
+static GREEN_CHECKPOINTS_ANY: AtomicBool = AtomicBool::new(false);
+
 fn slot_index(slot: &OnceLock<&'static dyn GreenBackend>) -> usize {
     BACKENDS
         .iter()
@@ -196,6 +200,11 @@ pub fn register_backend(backend: &'static dyn GreenBackend) -> Result<(), Regist
             continue;
         }
         if slot.set(backend).is_ok() {
+            // Settle its checkpoints now: the blocking fast paths ask only
+            // whether any backend takes them (see `green_checkpoint`).
+            if green_checkpoints_on(slot_index(slot), backend) {
+                GREEN_CHECKPOINTS_ANY.store(true, Ordering::Release);
+            }
             REGISTERED.fetch_add(1, Ordering::Release);
             return Ok(());
         }
@@ -253,10 +262,12 @@ pub(crate) fn with_current_waiter<R>(f: impl FnOnce(&dyn Waiter) -> R) -> R {
 /// The checkpoint of a plain blocking form whose fast path completed
 /// without asking for a waiter (a queue's uncontended put or get): in a
 /// green unit whose backend takes checkpoints, its waiter's
-/// [`Waiter::checkpoint`]. One atomic load when no backend is registered.
+/// [`Waiter::checkpoint`]. One atomic load unless a registered backend
+/// takes checkpoints (the tokio backend, which claims runtime threads for
+/// its blocking policy, takes none, so it costs tokio users nothing here).
 #[inline]
 pub(crate) fn green_checkpoint() {
-    if any_registered() {
+    if GREEN_CHECKPOINTS_ANY.load(Ordering::Relaxed) {
         with_current_waiter(|_| ());
     }
 }

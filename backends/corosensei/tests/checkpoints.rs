@@ -1,5 +1,6 @@
-//! Checkpoints in green threads: a blocking call that did not have to wait
-//! requeues its green thread (on by default for the hub), so a green thread
+//! Checkpoints in green threads: every 128th blocking call in a row that did
+//! not have to wait requeues its green thread (on by default for the hub),
+//! so a green thread
 //! that acquires an uncontended lock in a loop lets its siblings run; with
 //! `POLYSYNC_COROSENSEI_CHECKPOINTS=0` (checked in a child process, since the
 //! environment is read once) it starves them until its loop ends.
@@ -48,7 +49,12 @@ fn hot_loop() -> Option<usize> {
 #[test]
 fn a_green_hot_loop_of_uncontended_calls_lets_its_siblings_run() {
     let seen = watchdog("green checkpoints (on)", hot_loop).expect("the sibling ran");
-    assert!(seen < 10, "the first checkpoint let it run; seen at {seen}");
+    // Three blocking calls a round: the first budget (128 calls) runs out
+    // within 43 rounds.
+    assert!(
+        seen <= 43,
+        "the first checkpoint let it run; seen at {seen}"
+    );
 }
 
 #[test]

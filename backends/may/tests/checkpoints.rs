@@ -1,5 +1,5 @@
-//! Checkpoints in may coroutines: a blocking call that did not have to wait
-//! yields the coroutine (on by default for may), so on one worker a coroutine
+//! Checkpoints in may coroutines: every 128th blocking call in a row that
+//! did not have to wait yields the coroutine (on by default for may), so on one worker a coroutine
 //! that takes an uncontended lock in a loop lets the other coroutines run;
 //! with `POLYSYNC_MAY_CHECKPOINTS=0` (checked in a child process: the
 //! environment is read once) it starves them until its loop ends.
