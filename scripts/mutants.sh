@@ -210,11 +210,11 @@ mutant "checkpoints: tokio's policy never spends the coop budget" \
     'tokio::task::coop::poll_proceed(cx).map(|progress| progress.made_progress())' \
     'Poll::Ready(())'
 
-mutant "checkpoints: a green unit yields after every call (no budget)" \
+mutant "checkpoints: a green unit yields at every call (no budget)" \
     "cargo test --test checkpoints" \
     src/lowlevel/checkpoint.rs \
-    '    } else if spend_budget() {' \
-    '    } else if true {'
+    $'    if spend_budget() {\n        waiter.checkpoint();' \
+    $'    if true {\n        waiter.checkpoint();'
 
 mutant "checkpoints: a green call that waited does not refill the budget" \
     "cargo test --test checkpoints" \

@@ -169,9 +169,10 @@ impl Lock {
     /// ```
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
         // A free lock needs no waiter: skip the registry lookup
-        // (a green unit may still take its checkpoint).
+        // (a green unit takes its checkpoint first, never while it holds
+        // what the call took).
+        crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_acquire() {
-            crate::lowlevel::green_checkpoint();
             return guard;
         }
         blocking(|w| self.acquire_with_as(w, None, Caller::LockAcquireBlocking))
@@ -332,8 +333,8 @@ impl Lock {
     /// assert!(!lock.is_locked());
     /// ```
     pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedLockGuard {
+        crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_acquire_owned() {
-            crate::lowlevel::green_checkpoint();
             return guard;
         }
         blocking(|w| self.acquire_with_as(w, None, Caller::LockAcquireOwnedBlocking))

@@ -123,9 +123,10 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
         // A free mutex needs no waiter: skip the registry lookup
-        // (a green unit may still take its checkpoint).
+        // (a green unit takes its checkpoint first, never while it holds
+        // what the call took).
+        crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_lock() {
-            crate::lowlevel::green_checkpoint();
             return guard;
         }
         let guard = blocking(|w| {
@@ -252,8 +253,8 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock_blocking(), [1, 2]);
     /// ```
     pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
+        crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_lock_owned() {
-            crate::lowlevel::green_checkpoint();
             return guard;
         }
         blocking(|w| {

@@ -219,9 +219,10 @@ impl RLock {
     /// ```
     pub fn acquire_blocking(&self) -> RLockGuard<'_> {
         // An owned or free lock needs no waiter: skip the registry lookup
-        // (a green unit may still take its checkpoint).
+        // (a green unit takes its checkpoint first, never while it holds
+        // what the call took).
+        crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_acquire() {
-            crate::lowlevel::green_checkpoint();
             return guard;
         }
         blocking(|w| self.acquire_with(w, None))

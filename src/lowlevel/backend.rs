@@ -267,8 +267,30 @@ pub(crate) fn with_current_waiter<R>(f: impl FnOnce(&dyn Waiter) -> R) -> R {
 /// its blocking policy, takes none, so it costs tokio users nothing here).
 #[inline]
 pub(crate) fn green_checkpoint() {
-    if GREEN_CHECKPOINTS_ANY.load(Ordering::Relaxed) {
-        with_current_waiter(|_| ());
+    if GREEN_CHECKPOINTS_ANY.load(Ordering::Relaxed) && super::checkpoint::spend_budget() {
+        green_checkpoint_now();
+    }
+}
+
+/// The budget ran out on a fast path: if a backend that takes checkpoints
+/// claims the caller, its waiter's checkpoint. The waiter is asked for only
+/// now, not on every fast path (a may coroutine's waiter is made on first
+/// use: asking for it on every uncontended call made a coroutine pay for
+/// one it never waits with).
+#[cold]
+#[inline(never)]
+fn green_checkpoint_now() {
+    for (index, slot) in BACKENDS.iter().enumerate() {
+        let Some(backend) = slot.get() else { continue };
+        let on = green_checkpoints_on(index, *backend);
+        let claimed = backend.with_waiter(&mut |waiter| {
+            if on {
+                waiter.checkpoint();
+            }
+        });
+        if claimed {
+            return;
+        }
     }
 }
 

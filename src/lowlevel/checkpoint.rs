@@ -13,10 +13,11 @@
 //!   it waited was the yield.
 //! - `try_*` forms never yield; blocking forms on OS threads never do.
 //! - Green threads run on a budget, like tokio's tasks: when checkpoints
-//!   are on for its backend, every 128th blocking call in a row that did
-//!   not have to wait calls the waiter's [`Waiter::checkpoint`] (a `may`
-//!   coroutine yields, a green-thread hub requeues); a call that waited
-//!   (and so yielded) refills the budget.
+//!   are on for its backend, a blocking call that finds the last 128 calls
+//!   in a row did not wait first calls the waiter's [`Waiter::checkpoint`]
+//!   (a `may` coroutine yields, a green-thread hub requeues), before it
+//!   takes anything; a call that waited (and so yielded) refills the
+//!   budget.
 //! - A future dropped while it yields at its checkpoint passes on what it
 //!   held (a lock goes to the next waiter), as any dropped wait does.
 //!
@@ -419,18 +420,20 @@ per_thread! {
     static BUDGET: Cell<u32> = const { Cell::new(GREEN_BUDGET) };
 }
 
-/// Spends one unit of this thread's green budget; `true` when it ran out
-/// (it is then refilled and the caller takes its checkpoint).
+/// Spends one unit of this thread's green budget for the call about to be
+/// made; `true` when none was left: the caller takes its checkpoint first
+/// (before the call, so never while holding what the call takes), and the
+/// budget starts over.
 #[inline(never)]
-fn spend_budget() -> bool {
+pub(crate) fn spend_budget() -> bool {
     BUDGET
-        .try_with(|b| {
-            let left = b.get().saturating_sub(1);
-            if left == 0 {
-                b.set(GREEN_BUDGET);
+        .try_with(|b| match b.get() {
+            0 => {
+                b.set(GREEN_BUDGET - 1);
                 true
-            } else {
-                b.set(left);
+            }
+            left => {
+                b.set(left - 1);
                 false
             }
         })
@@ -443,20 +446,25 @@ fn refill_budget() {
     let _ = BUDGET.try_with(|b| b.set(GREEN_BUDGET));
 }
 
-/// Runs a green unit's blocking call `f` and, if checkpoints are `on` for
-/// its backend, keeps its checkpoint budget: a call that did not have to
-/// wait spends one unit, and when [`GREEN_BUDGET`] of them ran in a row the
-/// waiter's checkpoint runs (a yield); a call that waited refills it. `on`
-/// comes from the backend's slot (environment, then its default).
+/// Runs a green unit's blocking call `f`, keeping its checkpoint budget
+/// if checkpoints are `on` for its backend: each call spends one unit, and
+/// a call that finds none left takes the waiter's checkpoint **before** it
+/// runs (a yield while holding a lock would convoy everyone behind it); a
+/// call that had to wait (and so yielded anyway) refills the budget. So a
+/// unit yields once per [`GREEN_BUDGET`] calls in a row that did not wait.
+/// `on` comes from the backend's slot (environment, then its default).
 ///
 /// (A budget rather than a yield after every call that did not wait:
 /// measured with may, a yield per uncontended call made a coroutine
-/// channel 3.4x slower and a contended lock 1.5x slower than may's own,
-/// against 2.4x faster with the budget's cost; see BENCHMARKS.md. A hot
+/// channel 3.4x slower than may's own, and a yield after the call, with
+/// the lock held, a contended lock 1.5x slower; see BENCHMARKS.md. A hot
 /// loop still lets its siblings run every 128 calls.)
 pub(crate) fn green_call<R>(on: bool, waiter: &dyn super::Waiter, f: impl FnOnce() -> R) -> R {
     if !on {
         return f();
+    }
+    if spend_budget() {
+        waiter.checkpoint();
     }
     reset_waited();
     let out = f();
@@ -465,8 +473,6 @@ pub(crate) fn green_call<R>(on: bool, waiter: &dyn super::Waiter, f: impl FnOnce
     // which set the flag after resuming.
     if waited() {
         refill_budget();
-    } else if spend_budget() {
-        waiter.checkpoint();
     }
     out
 }

@@ -497,14 +497,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// a cancellation unwinds.
     #[inline]
     fn put_current(&self, item: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
+        // A green unit's checkpoint comes before the attempt (never while
+        // it holds what the call took).
+        green_checkpoint();
         match self.try_put(item) {
             Err(PutError::Full(item)) => {
                 unwind_cancelled(|waiter| self.put_wait(item, waiter, deadline))
             }
-            done => {
-                green_checkpoint();
-                done
-            }
+            done => done,
         }
     }
 
@@ -671,12 +671,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// cancellation unwinds.
     #[inline]
     pub(super) fn get_current(&self, deadline: Option<Instant>) -> Result<T, GetError> {
+        green_checkpoint();
         match self.try_get() {
             Err(GetError::Empty) => unwind_cancelled(|waiter| self.get_wait(waiter, deadline)),
-            done => {
-                green_checkpoint();
-                done
-            }
+            done => done,
         }
     }
 

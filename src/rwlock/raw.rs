@@ -193,9 +193,10 @@ impl RawRwLock {
     /// ```
     pub fn read_blocking(&self) -> RawReadGuard<'_> {
         // A free lock needs no waiter: skip the registry lookup
-        // (a green unit may still take its checkpoint).
+        // (a green unit takes its checkpoint first, never while it holds
+        // what the call took).
+        crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_read() {
-            crate::lowlevel::green_checkpoint();
             return guard;
         }
         blocking(|w| self.read_with(w, None)).expect("a wait without a deadline does not time out")
@@ -210,8 +211,8 @@ impl RawRwLock {
     /// # drop(w);
     /// ```
     pub fn write_blocking(&self) -> RawWriteGuard<'_> {
+        crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_write() {
-            crate::lowlevel::green_checkpoint();
             return guard;
         }
         blocking(|w| self.write_with(w, None)).expect("a wait without a deadline does not time out")

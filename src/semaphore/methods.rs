@@ -52,9 +52,10 @@ macro_rules! acquire_methods {
         /// ```
         pub fn acquire_blocking(&self) -> Permit<'_, Self> {
             // A free permit needs no waiter: skip the registry lookup
-            // (a green unit may still take its checkpoint).
+            // (a green unit takes its checkpoint first, never while it holds
+            // what the call took).
+            $crate::lowlevel::green_checkpoint();
             if let Some(permit) = self.try_acquire() {
-                $crate::lowlevel::green_checkpoint();
                 return permit;
             }
             blocking(|w| self.acquire_with(w, None))
@@ -190,10 +191,10 @@ macro_rules! acquire_methods {
         /// ```
         pub fn acquire_many_blocking(&self, n: usize) -> Result<Permit<'_, Self>, AcquireError> {
             let n = futures::checked(self, n);
+            $crate::lowlevel::green_checkpoint();
             match futures::try_acquire(self, n) {
                 Err(AcquireError::Unavailable) => {}
                 other => {
-                    $crate::lowlevel::green_checkpoint();
                     return other;
                 }
             }
