@@ -11,7 +11,7 @@ use super::identity::UnitId;
 use super::thread::ThreadWaiter;
 use super::waiter::Waiter;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A green-thread world that can claim the current execution unit.
 ///
@@ -169,7 +169,6 @@ static BACKENDS: [OnceLock<&'static dyn GreenBackend>; SLOTS] = [
     OnceLock::new(),
     OnceLock::new(),
 ];
-static REGISTERED: AtomicUsize = AtomicUsize::new(0);
 
 /// [`register_backend`] found every slot taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +204,6 @@ pub fn register_backend(backend: &'static dyn GreenBackend) -> Result<(), Regist
             if green_checkpoints_on(slot_index(slot), backend) {
                 GREEN_CHECKPOINTS_ANY.store(true, Ordering::Release);
             }
-            REGISTERED.fetch_add(1, Ordering::Release);
             return Ok(());
         }
         // Lost a race for this slot: look at it again.
@@ -232,7 +230,11 @@ pub fn registered_backends() -> impl Iterator<Item = &'static str> {
 
 #[inline]
 fn any_registered() -> bool {
-    REGISTERED.load(Ordering::Acquire) != 0
+    // Slots fill in order, so the first one says whether any is taken. Read
+    // from the slot itself, not from a counter bumped after it: a second
+    // `register_backend` of the same backend returns as soon as it sees the
+    // slot, and its caller's next blocking call must find the backend.
+    BACKENDS[0].get().is_some()
 }
 
 /// Runs `f` with the waiter of the current execution unit.
@@ -387,7 +389,6 @@ static TASK_PROVIDERS: [OnceLock<&'static dyn TaskIdentity>; SLOTS] = [
     OnceLock::new(),
     OnceLock::new(),
 ];
-static TASK_PROVIDERS_REGISTERED: AtomicUsize = AtomicUsize::new(0);
 
 /// Registers a task-identity provider for the whole process. Registering the
 /// same provider twice is a no-op. Providers are asked in registration order.
@@ -418,7 +419,6 @@ pub fn register_task_identity(provider: &'static dyn TaskIdentity) -> Result<(),
             continue;
         }
         if slot.set(provider).is_ok() {
-            TASK_PROVIDERS_REGISTERED.fetch_add(1, Ordering::Release);
             return Ok(());
         }
         if slot.get().is_some_and(same) {
@@ -448,7 +448,8 @@ pub fn current_task() -> Option<UnitId> {
     if let Some(id) = super::identity::polled_task() {
         return Some(id);
     }
-    if TASK_PROVIDERS_REGISTERED.load(Ordering::Acquire) != 0 {
+    // As in `any_registered`: the first slot, not a counter.
+    if TASK_PROVIDERS[0].get().is_some() {
         for slot in &TASK_PROVIDERS {
             if let Some(id) = slot.get().and_then(|p| p.current_task()) {
                 return Some(id);
