@@ -9,7 +9,8 @@
 
 use polysync::lowlevel::current_unit;
 use polysync::{
-    Barrier, CapacityLimiter, Condition, Event, LifoQueue, Lock, Mutex, Queue, RLock, Semaphore,
+    Barrier, CapacityLimiter, Condition, Event, LifoQueue, Lock, Mutex, Queue, RLock, RwLock,
+    Semaphore,
 };
 use polysync_matrix::{Cell, Ctx, run_matrix};
 use std::collections::HashSet;
@@ -131,6 +132,136 @@ fn lock_scenario(cell: &mut Cell) {
 #[test]
 fn lock() {
     run_matrix("lock", lock_scenario);
+}
+
+// ---------------------------------------------------------------------------
+// RwLock: readers together or one writer; FIFO with reader batches.
+
+/// Counts readers and writers inside an `RwLock` section.
+#[derive(Default)]
+struct ReadWrite {
+    readers: AtomicUsize,
+    writers: AtomicUsize,
+}
+
+impl ReadWrite {
+    async fn read(&self, ctx: &Ctx) {
+        self.readers.fetch_add(1, SeqCst);
+        assert_eq!(
+            self.writers.load(SeqCst),
+            0,
+            "{}: a reader beside a writer",
+            ctx.label()
+        );
+        ctx.pause().await;
+        self.readers.fetch_sub(1, SeqCst);
+    }
+
+    async fn write(&self, ctx: &Ctx) {
+        let w = self.writers.fetch_add(1, SeqCst) + 1;
+        assert_eq!(w, 1, "{}: two writers inside", ctx.label());
+        assert_eq!(
+            self.readers.load(SeqCst),
+            0,
+            "{}: a writer beside readers",
+            ctx.label()
+        );
+        ctx.pause().await;
+        self.writers.fetch_sub(1, SeqCst);
+    }
+}
+
+fn rwlock_scenario(cell: &mut Cell) {
+    // Waiters 0 and 1 read, waiter 2 writes: queued in that order behind the
+    // notifier's write hold, the two readers get in together (a batch),
+    // then the writer; then everyone contends for a few rounds.
+    let lock = Arc::new(RwLock::new(0u64));
+    let rw = Arc::new(ReadWrite::default());
+    let order = Arc::new(Log::default());
+    for i in 0..WAITERS {
+        let (lock, rw, order) = (lock.clone(), rw.clone(), order.clone());
+        let writer = i == WAITERS - 1;
+        cell.waiter(
+            &format!("{}#{i}", if writer { "writer" } else { "reader" }),
+            move |ctx| async move {
+                ctx.until(&format!("{i} queued before me"), || {
+                    lock.is_write_locked() && lock.waiting() == i
+                })
+                .await;
+                for round in 0..=ROUNDS {
+                    if writer || round % 3 == 2 {
+                        let mut g = if ctx.is_async() {
+                            lock.write().await
+                        } else {
+                            lock.write_blocking()
+                        };
+                        if round == 0 {
+                            order.push(i);
+                        }
+                        rw.write(&ctx).await;
+                        *g += 1;
+                    } else {
+                        let g = if ctx.is_async() {
+                            lock.read().await
+                        } else {
+                            lock.read_blocking()
+                        };
+                        if round == 0 {
+                            order.push(i);
+                        }
+                        rw.read(&ctx).await;
+                        drop(g);
+                    }
+                }
+            },
+        );
+    }
+    {
+        let (lock, rw) = (lock.clone(), rw.clone());
+        cell.notifier("notifier", move |ctx| async move {
+            let mut g = lock.try_write().expect("the notifier takes the free lock");
+            ctx.until(&format!("{WAITERS} waiters queued"), || {
+                lock.waiting() == WAITERS
+            })
+            .await;
+            rw.write(&ctx).await;
+            *g += 1;
+            drop(g); // admits readers 0 and 1 together, then the writer
+            for _ in 0..ROUNDS {
+                let mut g = if ctx.is_async() {
+                    lock.write().await
+                } else {
+                    lock.write_blocking()
+                };
+                rw.write(&ctx).await;
+                *g += 1;
+            }
+        });
+    }
+    cell.check(move || {
+        let order = order.take();
+        let mut first_two = order[..2].to_vec();
+        first_two.sort();
+        assert_eq!(
+            first_two,
+            [0, 1],
+            "the readers were not admitted first: {order:?}"
+        );
+        assert_eq!(order[2], 2, "the writer was not next: {order:?}");
+        let writes = 1 + ROUNDS + (ROUNDS + 1) + 2 * (0..=ROUNDS).filter(|r| r % 3 == 2).count();
+        assert_eq!(
+            *lock.try_read().expect("free at the end"),
+            writes as u64,
+            "lost writes"
+        );
+        assert!(!lock.is_locked());
+        assert_eq!(lock.waiting(), 0);
+    });
+}
+
+#[test]
+fn rwlock() {
+    run_matrix("rwlock", rwlock_scenario);
 }
 
 // ---------------------------------------------------------------------------
