@@ -214,6 +214,8 @@ impl TaskCtx {
             ptr::eq(current_ptr(), self),
             "suspending another green thread"
         );
+        // While it is switched out, no task identity it was polling may
+        // stay on the thread for the next green thread (`switching_out`).
         // SAFETY: `yielder` was set by this coroutine's body from the
         // `&Yielder` corosensei passed it; that yielder stays at a fixed
         // place on the coroutine's stack until the coroutine completes.
@@ -221,8 +223,6 @@ impl TaskCtx {
         // we run on that very coroutine, on the thread that resumed it: the
         // one place where `suspend` may be called (`Yielder` is `!Sync` and
         // belongs to its coroutine).
-        // While it is switched out, no task identity it was polling may
-        // stay on the thread for the next green thread.
         polysync::lowlevel::switching_out(|| unsafe { (*yielder).suspend(()) })
     }
 

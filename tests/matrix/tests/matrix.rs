@@ -178,8 +178,10 @@ fn rwlock_scenario(cell: &mut Cell) {
     let lock = Arc::new(RwLock::new(0u64));
     let rw = Arc::new(ReadWrite::default());
     let order = Arc::new(Log::default());
+    // How many readers the notifier's release admitted.
+    let batch = Arc::new(AtomicUsize::new(0));
     for i in 0..WAITERS {
-        let (lock, rw, order) = (lock.clone(), rw.clone(), order.clone());
+        let (lock, rw, order, batch) = (lock.clone(), rw.clone(), order.clone(), batch.clone());
         let writer = i == WAITERS - 1;
         cell.waiter(
             &format!("{}#{i}", if writer { "writer" } else { "reader" }),
@@ -208,6 +210,11 @@ fn rwlock_scenario(cell: &mut Cell) {
                         };
                         if round == 0 {
                             order.push(i);
+                            batch.fetch_add(1, SeqCst);
+                            // Admitted as one batch: both first reads
+                            // overlap (hold until the other is in too).
+                            ctx.until("both readers inside together", || batch.load(SeqCst) == 2)
+                                .await;
                         }
                         rw.read(&ctx).await;
                         drop(g);
@@ -217,7 +224,7 @@ fn rwlock_scenario(cell: &mut Cell) {
         );
     }
     {
-        let (lock, rw) = (lock.clone(), rw.clone());
+        let (lock, rw, batch) = (lock.clone(), rw.clone(), batch.clone());
         cell.notifier("notifier", move |ctx| async move {
             let mut g = lock.try_write().expect("the notifier takes the free lock");
             ctx.until(&format!("{WAITERS} waiters queued"), || {
@@ -227,6 +234,11 @@ fn rwlock_scenario(cell: &mut Cell) {
             rw.write(&ctx).await;
             *g += 1;
             drop(g); // admits readers 0 and 1 together, then the writer
+            // Nothing else may admit them: the release alone lets both in.
+            ctx.until("both readers admitted by the release", || {
+                batch.load(SeqCst) == 2
+            })
+            .await;
             for _ in 0..ROUNDS {
                 let mut g = if ctx.is_async() {
                     lock.write().await
