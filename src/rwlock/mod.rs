@@ -40,6 +40,21 @@
 //!
 //! Not reentrant (a unit that holds the lock and asks for it again may wait
 //! forever); no poisoning.
+//!
+//! # No `Condition`
+//!
+//! A [`Condition`](crate::Condition) waits with a [`Lock`](crate::Lock),
+//! [`Mutex`](crate::Mutex) or [`RLock`](crate::RLock) guard, not with an
+//! `RwLock` guard, as `std`'s and parking_lot's condition variables take
+//! only their mutex. The reason is how a notify works here: it moves the
+//! waiter, without waking it, into the lock's own queue, as an entry that
+//! asks for exclusive ownership, and that lock hands itself to it. An
+//! `RwLock` queue holds entries of another kind (readers and writers,
+//! admitted in batches), so a condition would need a second move path for
+//! one lock type. For "wait until the shared state says so", keep the state
+//! in a [`Mutex`](crate::Mutex) with a `Condition`, or pair the `RwLock`
+//! with an [`REvent`](crate::REvent) (or a one-time
+//! [`Event`](crate::Event)) that writers set after changing it.
 
 mod futures;
 mod guards;
