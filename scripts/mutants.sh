@@ -240,6 +240,15 @@ mutant "channel: the last sender's drop forgets to close" \
     $'if count_down(&self.shared.senders) {\n            self.shared.queue.close();' \
     $'if count_down(&self.shared.senders) {\n            let _ = &self.shared.queue;'
 
+# The same bug seen by the matrix: in all 36 (waiter world, notifier world)
+# cells of tests/matrix's channel-close scenario, receivers still waiting
+# when the last sender drops stay asleep (each cell fails after its 1 s grace).
+mutant "channel: the last sender's drop forgets to close (the matrix's channel-close cells)" \
+    "cargo test -p polysync-matrix --test channels -- --exact channel_close" \
+    src/channel/sender.rs \
+    $'if count_down(&self.shared.senders) {\n            self.shared.queue.close();' \
+    $'if count_down(&self.shared.senders) {\n            let _ = &self.shared.queue;'
+
 mutant "channel: the last receiver's drop leaves senders blocked" \
     "cargo test --test channel last_receiver" \
     src/channel/receiver.rs \

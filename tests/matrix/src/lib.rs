@@ -1,6 +1,7 @@
 //! The cross-backend test matrix of polysync (issue 10, part 4).
 //!
-//! Every scenario of `tests/matrix.rs` runs once for every pair
+//! Every scenario of `tests/matrix.rs` (and of `tests/channels.rs`: channel
+//! close-on-drop and oneshot) runs once for every pair
 //! (waiting world, notifying world) over the [`World`]s: OS threads, a tokio
 //! current-thread runtime, a tokio multi-thread runtime, a futures-lite /
 //! async-io executor, a corosensei green-thread hub and may coroutines.
