@@ -80,6 +80,9 @@
 //! needed, a bounded one's up to its capacity. Zero-capacity (rendezvous)
 //! channels are not offered: a bounded channel holds at least one value.
 
+// First: the macro it defines is used by `receiver` and `sender`.
+#[macro_use]
+mod state;
 mod error;
 pub mod oneshot;
 mod receiver;

@@ -4,7 +4,6 @@
 use super::error::{RecvError, TryRecvError};
 use super::{Shared, count_down, count_up};
 use crate::lowlevel::Waiter;
-use crate::lowlevel::sync::Ordering;
 use crate::queue::Get;
 use std::future::Future;
 use std::pin::Pin;
@@ -190,124 +189,10 @@ impl<T> Receiver<T> {
             .map_err(TryRecvError::from_get)
     }
 
-    /// Closes the channel for every end, as [`Sender::close`](super::Sender::close)
-    /// does: sends fail from now on, receivers drain what is left first.
-    /// Nothing is dropped (dropping the last receiver drops what is left).
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded();
-    /// tx.try_send(1).unwrap();
-    /// rx.close();
-    /// assert!(tx.try_send(2).unwrap_err().is_disconnected());
-    /// assert_eq!(rx.try_recv(), Ok(1));
-    /// ```
-    pub fn close(&self) {
-        self.shared.queue.close();
-    }
-
-    /// Whether the channel is closed: every sender dropped, or
-    /// [`close`](Receiver::close) called. Values may still be waiting to be
-    /// received.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded();
-    /// tx.try_send(1).unwrap();
-    /// drop(tx);
-    /// assert!(rx.is_closed());
-    /// assert_eq!(rx.try_recv(), Ok(1));
-    /// ```
-    pub fn is_closed(&self) -> bool {
-        self.shared.queue.is_closed()
-    }
-
-    /// The number of values in the channel now (a snapshot).
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded();
-    /// tx.try_send(()).unwrap();
-    /// assert_eq!(rx.len(), 1);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.shared.queue.len()
-    }
-
-    /// Whether the channel holds no value now (a snapshot).
-    ///
-    /// ```
-    /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
-    /// assert!(rx.is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.shared.queue.is_empty()
-    }
-
-    /// Whether a send would wait now (a snapshot); never for an unbounded
-    /// channel.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::bounded(1);
-    /// tx.try_send(0).unwrap();
-    /// assert!(rx.is_full());
-    /// ```
-    pub fn is_full(&self) -> bool {
-        self.shared.queue.is_full()
-    }
-
-    /// The capacity; `None` when unbounded.
-    ///
-    /// ```
-    /// let (_tx, rx) = polysync::channel::bounded::<u8>(2);
-    /// assert_eq!(rx.capacity(), Some(2));
-    /// ```
-    pub fn capacity(&self) -> Option<usize> {
-        self.shared.queue.capacity()
-    }
-
-    /// The number of live [`Sender`](super::Sender)s of this channel (a
-    /// snapshot).
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded::<u8>();
-    /// assert_eq!(rx.sender_count(), 1);
-    /// drop(tx);
-    /// assert_eq!(rx.sender_count(), 0);
-    /// ```
-    pub fn sender_count(&self) -> usize {
-        self.shared.senders.load(Ordering::Relaxed) as usize
-    }
-
-    /// The number of live [`Receiver`]s of this channel (a snapshot).
-    ///
-    /// ```
-    /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
-    /// let rx2 = rx.clone();
-    /// assert_eq!(rx.receiver_count(), 2);
-    /// ```
-    pub fn receiver_count(&self) -> usize {
-        self.shared.receivers.load(Ordering::Relaxed) as usize
-    }
-
-    /// How many units wait to send now (a snapshot): blocked sends of a
-    /// full channel.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
-    /// assert_eq!(rx.sending(), 0);
-    /// ```
-    pub fn sending(&self) -> usize {
-        self.shared.queue.putting()
-    }
-
-    /// How many units wait to receive now (a snapshot): blocked receives of
-    /// an empty channel.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
-    /// assert_eq!(rx.receiving(), 0);
-    /// ```
-    pub fn receiving(&self) -> usize {
-        self.shared.queue.getting()
-    }
+    // `close`, `is_closed`, `len`, `is_empty`, `is_full`, `capacity`,
+    // `sender_count`, `receiver_count`, `sending`, `receiving`: alike on
+    // both ends, defined once (`state.rs`).
+    end_state_methods!("rx", "tx");
 
     /// Whether `other` receives from the same channel.
     ///
