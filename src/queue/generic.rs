@@ -51,8 +51,8 @@ pub(super) struct Inner<S> {
 ///   cancel-safe: an item handed to a getter that is then dropped goes back
 ///   into the queue (where the order allows, as the next one out).
 /// - [`close`](GenericQueue::close): later puts fail, getters drain what is
-///   left and then fail with [`GetError`] ([`TryGetError::Closed`]); blocked waiters wake with
-///   the error.
+///   left and then fail with [`GetError`] ([`TryGetError::Closed`]);
+///   blocked waiters wake with the error.
 /// - Work tracking as in Python's `queue`: every item put counts as an
 ///   unfinished task until a consumer calls
 ///   [`task_done`](GenericQueue::task_done); [`join`](GenericQueue::join)
