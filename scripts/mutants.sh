@@ -309,6 +309,28 @@ mutant "channel: SendSink::poll_flush does not drive the pending send" \
     $'    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<\'_>) -> Poll<Result<(), Self::Error>> {\n        self.get_mut().poll_pending(cx)' \
     $'    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<\'_>) -> Poll<Result<(), Self::Error>> {\n        Poll::Ready(Ok(()))'
 
+# Errors by form: the closed-only errors of the untimed forms and the "not
+# now" of the forms that may give up must not be mixed up where one becomes
+# the other.
+
+mutant "queue: a closed-only put error converts to Full, not Closed" \
+    "cargo test --test queue errors_of_each_form" \
+    src/queue/error.rs \
+    'TryPutError::Closed(error.0)' \
+    'TryPutError::Full(error.0)'
+
+mutant "queue: a timed-out put reports Closed, not Full" \
+    "cargo test --test queue errors_of_each_form" \
+    src/queue/generic.rs \
+    'Err((WaitError::TimedOut, item)) => Err(TryPutError::Full(item)),' \
+    'Err((WaitError::TimedOut, item)) => Err(TryPutError::Closed(item)),'
+
+mutant "channel: a disconnected receive that may give up reads as Empty" \
+    "cargo test --test channel errors_of_each_form" \
+    src/channel/error.rs \
+    'TryGetError::Closed => TryRecvError::Disconnected,' \
+    'TryGetError::Closed => TryRecvError::Empty,'
+
 mutant "rwlock: a release admits one reader, not the batch at the front" \
     "cargo test --test rwlock" \
     src/rwlock/raw.rs \

@@ -145,7 +145,9 @@ pub use lock::{Lock, LockGuard, OwnedLockGuard};
 #[doc(no_inline)]
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
 #[doc(no_inline)]
-pub use queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue};
+pub use queue::{
+    GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue, TryGetError, TryPutError,
+};
 #[doc(no_inline)]
 pub use revent::REvent;
 #[doc(no_inline)]

@@ -9,7 +9,7 @@
 //!   drop of a non-last sender (or of a `WeakSender`) wakes nobody. Values
 //!   sent before the drop are all received first.
 //! - **Last receiver dropped, senders fail:** senders blocked on a full
-//!   channel in all three worlds wake with `SendError::Disconnected` holding
+//!   channel in all three worlds wake with `SendError` holding
 //!   their own value, whichever world drops the last receiver; the values
 //!   left in the channel are dropped (counted by a `Drop` counter), and a
 //!   later send fails at once with its value back.
@@ -27,7 +27,8 @@
 mod worlds;
 use worlds::{Watchdog, multi_thread_rt, wait_until};
 
-use polysync::channel::{self, Receiver, RecvError, SendError, Sender};
+use polysync::channel::{self, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
+use polysync::lowlevel::ThreadWaiter;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -123,13 +124,13 @@ fn receiver_unit(
             let mut got = Vec::new();
             loop {
                 let next = if index % 2 == 0 {
-                    rx.recv_blocking()
+                    rx.recv_blocking().map_err(TryRecvError::from)
                 } else {
                     rx.try_recv_for(Duration::from_secs(50))
                 };
                 match next {
                     Ok(v) => got.push(v),
-                    Err(RecvError::Disconnected) => return got,
+                    Err(TryRecvError::Disconnected) => return got,
                     Err(e) => panic!("unexpected {e:?}"),
                 }
             }
@@ -139,8 +140,8 @@ fn receiver_unit(
             loop {
                 match rx2.recv().await {
                     Ok(v) => got.push(v),
-                    Err(RecvError::Disconnected) => return got,
-                    Err(e) => panic!("unexpected {e:?}"),
+                    // The only error of an untimed receive.
+                    Err(RecvError) => return got,
                 }
             }
         },
@@ -173,7 +174,7 @@ fn last_sender_drop_wakes_receivers(dropper: World) {
     let mut all: Vec<u64> = receivers.into_iter().flat_map(|u| u.join(&rt)).collect();
     all.sort_unstable();
     assert_eq!(all, [0, 1, 2]);
-    assert_eq!(rx.try_recv(), Err(RecvError::Disconnected));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
     assert_eq!(rx.receiving(), 0);
 }
 
@@ -214,20 +215,21 @@ fn last_receiver_drop_fails_senders(dropper: World) {
                 move || {
                     let value = value.lock().unwrap().take().unwrap();
                     let back = if i % 2 == 0 {
-                        tx.send_blocking(value)
+                        tx.send_blocking(value).map_err(TrySendError::from)
                     } else {
                         tx.try_send_for(value, Duration::from_secs(50))
                     };
                     match back {
-                        Err(SendError::Disconnected(v)) => v.0,
+                        Err(TrySendError::Disconnected(v)) => v.0,
                         other => panic!("sender {i}: {:?}", other.map_err(|e| e.to_string())),
                     }
                 },
                 move || async move {
                     let value = value2.lock().unwrap().take().unwrap();
                     match tx2.send(value).await {
-                        Err(SendError::Disconnected(v)) => v.0,
-                        other => panic!("sender {i}: {:?}", other.map_err(|e| e.to_string())),
+                        // The only error of an untimed send.
+                        Err(SendError(v)) => v.0,
+                        Ok(()) => panic!("sender {i}: sent into a full channel"),
                     }
                 },
             )
@@ -251,7 +253,7 @@ fn last_receiver_drop_fails_senders(dropper: World) {
     assert_eq!(drops.load(Ordering::SeqCst), 8);
     assert!(tx.is_closed() && tx.is_empty());
     match tx.try_send(Counted(7, drops.clone())) {
-        Err(SendError::Disconnected(v)) => assert_eq!(v.0, 7),
+        Err(TrySendError::Disconnected(v)) => assert_eq!(v.0, 7),
         other => panic!("{:?}", other.map_err(|e| e.to_string())),
     }
     assert_eq!(tx.receiver_count(), 0);
@@ -366,8 +368,7 @@ async fn consume_async(world: World, rx: Receiver<u64>, seed: u64) -> Vec<u64> {
         let mut recv = Box::pin(rx.recv());
         match race(recv.as_mut(), sleep_in(world, rng.short())).await {
             Some(Ok(v)) => got.push(v),
-            Some(Err(RecvError::Disconnected)) => return got,
-            Some(Err(e)) => panic!("unexpected {e:?}"),
+            Some(Err(RecvError)) => return got,
             None if rng.below(2) == 0 => {
                 RECV_GIVEUPS.fetch_add(1, Ordering::Relaxed);
                 if let Some(v) = recv.as_mut().cancel() {
@@ -393,7 +394,7 @@ fn produce_blocking(tx: Sender<u64>, values: Vec<u64>, seed: u64) {
             };
             match sent {
                 Ok(()) => break,
-                Err(SendError::Full(back)) => {
+                Err(TrySendError::Full(back)) => {
                     TIMEOUTS.fetch_add(1, Ordering::Relaxed);
                     v = back
                 }
@@ -414,10 +415,10 @@ fn consume_blocking(rx: Receiver<u64>, seed: u64) -> Vec<u64> {
         };
         match next {
             Ok(v) => got.push(v),
-            Err(RecvError::Empty) => {
+            Err(TryRecvError::Empty) => {
                 TIMEOUTS.fetch_add(1, Ordering::Relaxed);
             }
-            Err(RecvError::Disconnected) => return got,
+            Err(TryRecvError::Disconnected) => return got,
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
@@ -484,45 +485,101 @@ fn cancellation_storm_conserves_every_value_across_worlds() {
 fn errors_of_each_form() {
     let _dog = dog("errors");
     let (tx, rx) = channel::bounded(1);
-    assert_eq!(rx.try_recv(), Err(RecvError::Empty));
+    // "Not now" and "not in time" alike: `Empty` / `Full`.
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     assert_eq!(
         rx.try_recv_for(Duration::from_millis(1)),
-        Err(RecvError::Empty)
+        Err(TryRecvError::Empty)
     );
-    assert_eq!(rx.try_recv_until(Instant::now()), Err(RecvError::Empty));
+    assert_eq!(rx.try_recv_until(Instant::now()), Err(TryRecvError::Empty));
+    let now = Some(Instant::now());
+    assert_eq!(
+        ThreadWaiter::with_current(|w| rx.recv_with(w, now)),
+        Err(TryRecvError::Empty)
+    );
     tx.try_send(1).unwrap();
-    assert_eq!(tx.try_send(2), Err(SendError::Full(2)));
+    assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
     assert_eq!(
         tx.try_send_for(3, Duration::from_millis(1)),
-        Err(SendError::Full(3))
+        Err(TrySendError::Full(3))
     );
     assert_eq!(
         tx.try_send_until(4, Instant::now()),
-        Err(SendError::Full(4))
+        Err(TrySendError::Full(4))
     );
-    assert_eq!(SendError::Full(5).into_inner(), 5);
+    assert_eq!(
+        ThreadWaiter::with_current(|w| tx.send_with(5, w, now)),
+        Err(TrySendError::Full(5))
+    );
+    assert_eq!(TrySendError::Full(5).into_inner(), 5);
+    assert!(TrySendError::Full(()).is_full() && !TrySendError::Full(()).is_disconnected());
+    assert!(TryRecvError::Empty.is_empty() && !TryRecvError::Empty.is_disconnected());
     assert!(
-        SendError::Disconnected(())
+        TrySendError::Disconnected(())
             .to_string()
             .contains("disconnected")
     );
-    assert!(RecvError::Empty.to_string().contains("empty"));
-    let _: &dyn std::error::Error = &SendError::Full(());
-    let _: &dyn std::error::Error = &RecvError::Empty;
-    assert_eq!(format!("{:?}", SendError::Full(vec![1])), "Full(..)");
+    assert!(SendError(()).to_string().contains("disconnected"));
+    assert!(TryRecvError::Empty.to_string().contains("empty"));
+    assert!(RecvError.to_string().contains("disconnected and drained"));
+    let _: &dyn std::error::Error = &TrySendError::Full(());
+    let _: &dyn std::error::Error = &SendError(());
+    let _: &dyn std::error::Error = &TryRecvError::Empty;
+    let _: &dyn std::error::Error = &RecvError;
+    // No `T: Debug` needed, and the value is left out.
+    assert_eq!(format!("{:?}", TrySendError::Full(vec![1])), "Full(..)");
+    assert_eq!(format!("{:?}", SendError(vec![1])), "SendError(..)");
+    // `?` turns an untimed form's error into the try form's.
+    assert_eq!(
+        TrySendError::from(SendError(6)),
+        TrySendError::Disconnected(6)
+    );
+    assert_eq!(TryRecvError::from(RecvError), TryRecvError::Disconnected);
+
+    // Disconnected (every receiver gone), in every send form: the value
+    // comes back.
+    let (tx2, rx2) = channel::bounded::<u8>(1);
+    drop(rx2);
+    assert_eq!(tx2.send_blocking(1), Err(SendError(1)));
+    assert_eq!(tx2.send_blocking(1).unwrap_err().into_inner(), 1);
+    assert_eq!(
+        futures_lite::future::block_on(tx2.send(2)),
+        Err(SendError(2))
+    );
+    assert_eq!(tx2.try_send(3), Err(TrySendError::Disconnected(3)));
+    assert_eq!(
+        tx2.try_send_for(4, Duration::from_secs(5)),
+        Err(TrySendError::Disconnected(4))
+    );
+    assert_eq!(
+        tx2.try_send_until(5, Instant::now() + Duration::from_secs(5)),
+        Err(TrySendError::Disconnected(5))
+    );
+    assert_eq!(
+        ThreadWaiter::with_current(|w| tx2.send_with(6, w, None)),
+        Err(TrySendError::Disconnected(6))
+    );
+
     drop(tx);
-    // Drained first, then disconnected, in every form.
+    // Drained first, then disconnected, in every receive form.
     assert_eq!(rx.recv_blocking(), Ok(1));
-    assert_eq!(rx.recv_blocking(), Err(RecvError::Disconnected));
-    assert_eq!(rx.try_recv(), Err(RecvError::Disconnected));
+    assert_eq!(rx.recv_blocking(), Err(RecvError));
+    assert!(rx.recv_blocking().is_err());
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
     assert_eq!(
         rx.try_recv_for(Duration::from_secs(5)),
-        Err(RecvError::Disconnected)
+        Err(TryRecvError::Disconnected)
     );
     assert_eq!(
-        futures_lite::future::block_on(rx.recv()),
-        Err(RecvError::Disconnected)
+        rx.try_recv_until(Instant::now() + Duration::from_secs(5)),
+        Err(TryRecvError::Disconnected)
     );
+    assert_eq!(
+        ThreadWaiter::with_current(|w| rx.recv_with(w, None)),
+        Err(TryRecvError::Disconnected)
+    );
+    assert_eq!(futures_lite::future::block_on(rx.recv()), Err(RecvError));
+    assert!(futures_lite::future::block_on(rx.recv()).is_err());
 }
 
 #[test]
@@ -550,11 +607,11 @@ fn counts_weak_senders_and_explicit_close() {
     tx.try_send('a').unwrap();
     rx.close();
     assert!(tx.is_closed());
-    assert_eq!(tx.try_send('b'), Err(SendError::Disconnected('b')));
+    assert_eq!(tx.try_send('b'), Err(TrySendError::Disconnected('b')));
     let weak = tx.downgrade();
     assert!(weak.upgrade().is_some(), "closed, but a sender lives");
     assert_eq!(rx.try_recv(), Ok('a'));
-    assert_eq!(rx.try_recv(), Err(RecvError::Disconnected));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
 }
 
 #[test]

@@ -127,8 +127,7 @@ fn a_sink_sends_in_order_through_a_full_channel_and_closes() {
         loop {
             match rx.recv_blocking() {
                 Ok(v) => all.push(v),
-                Err(RecvError::Disconnected) => return all,
-                Err(e) => panic!("{e}"),
+                Err(RecvError) => return all,
             }
         }
     });
@@ -144,10 +143,7 @@ fn a_sink_sends_in_order_through_a_full_channel_and_closes() {
             .await
             .unwrap();
         // Closed: the sender is gone.
-        assert_eq!(
-            Pin::new(&mut sink).start_send(9),
-            Err(SendError::Disconnected(9))
-        );
+        assert_eq!(Pin::new(&mut sink).start_send(9), Err(SendError(9)));
     });
     assert_eq!(consumer.join().unwrap(), (0..500).collect::<Vec<_>>());
 }
@@ -167,10 +163,7 @@ fn a_sink_gives_values_back() {
     drop(rx); // the pending send wakes with its value
     assert_eq!(
         Pin::new(&mut sink).poll_flush(&mut cx),
-        Poll::Ready(Err(SendError::Disconnected(3)))
+        Poll::Ready(Err(SendError(3)))
     );
-    assert_eq!(
-        Pin::new(&mut sink).start_send(4),
-        Err(SendError::Disconnected(4))
-    );
+    assert_eq!(Pin::new(&mut sink).start_send(4), Err(SendError(4)));
 }

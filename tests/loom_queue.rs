@@ -82,7 +82,7 @@ fn get_cancel_vs_put_never_loses_the_item() {
 }
 
 /// `close` against a blocked getter: it drains what was put first, then
-/// sees `Closed`.
+/// sees `GetError` (closed and drained).
 #[test]
 fn close_vs_blocked_getter() {
     model(|| {
@@ -93,7 +93,7 @@ fn close_vs_blocked_getter() {
         };
         q.try_put(1).unwrap();
         q.close();
-        assert_eq!(getter.join().unwrap(), (Ok(1), Err(GetError::Closed)));
+        assert_eq!(getter.join().unwrap(), (Ok(1), Err(GetError)));
         assert_eq!(q.getting(), 0);
     });
 }
@@ -109,7 +109,7 @@ fn close_vs_blocked_putter() {
             thread::spawn(move || q.put_blocking(2))
         };
         q.close();
-        assert_eq!(putter.join().unwrap(), Err(PutError::Closed(2)));
+        assert_eq!(putter.join().unwrap(), Err(PutError(2)));
         assert_eq!(q.try_get(), Ok(1));
         assert_eq!(q.putting(), 0);
     });

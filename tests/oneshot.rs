@@ -25,7 +25,7 @@ mod worlds;
 use worlds::{Watchdog, multi_thread_rt, wait_until};
 
 use futures_lite::future::poll_once;
-use polysync::channel::{RecvError, oneshot};
+use polysync::channel::{RecvError, TryRecvError, oneshot};
 use polysync::lowlevel::{WaitResult, Waiter};
 use std::future::Future;
 use std::pin::pin;
@@ -154,7 +154,7 @@ fn receive_in(
     rx: oneshot::Receiver<u64>,
     waiting: Arc<AtomicBool>,
     form: usize,
-) -> Unit<Result<u64, RecvError>> {
+) -> Unit<Result<u64, TryRecvError>> {
     let rx = Arc::new(rx);
     let (rx2, waiting2) = (rx.clone(), waiting.clone());
     spawn(
@@ -171,7 +171,7 @@ fn receive_in(
             _ => {
                 waiting.store(true, Ordering::SeqCst);
                 if form % 2 == 0 {
-                    rx.recv_blocking()
+                    rx.recv_blocking().map_err(TryRecvError::from)
                 } else {
                     rx.try_recv_for(Duration::from_secs(50))
                 }
@@ -181,10 +181,10 @@ fn receive_in(
             let mut recv = pin!(rx2.recv());
             // One poll queues the receive with this task's waker.
             if let Some(done) = poll_once(recv.as_mut()).await {
-                return done;
+                return done.map_err(TryRecvError::from);
             }
             waiting2.store(true, Ordering::SeqCst);
-            recv.await
+            recv.await.map_err(TryRecvError::from)
         },
     )
 }
@@ -229,7 +229,7 @@ fn a_sender_dropped_in_each_world_wakes_a_receiver_in_each_world() {
             run_in(sender, &rt, move || drop(tx));
             assert_eq!(
                 unit.join(&rt),
-                Err(RecvError::Disconnected),
+                Err(TryRecvError::Disconnected),
                 "receiver {receiver:?}, sender {sender:?}"
             );
         }
@@ -280,9 +280,9 @@ fn a_receive_that_timed_out_or_was_dropped_can_wait_again() {
     let (tx, rx) = oneshot::channel();
     assert_eq!(
         rx.try_recv_for(Duration::from_millis(2)),
-        Err(RecvError::Empty)
+        Err(TryRecvError::Empty)
     );
-    assert_eq!(rx.try_recv_until(Instant::now()), Err(RecvError::Empty));
+    assert_eq!(rx.try_recv_until(Instant::now()), Err(TryRecvError::Empty));
     {
         // An async receive dropped after it was handed the value puts it
         // back for the next receive.
@@ -292,12 +292,18 @@ fn a_receive_that_timed_out_or_was_dropped_can_wait_again() {
         drop(recv);
     }
     assert_eq!(rx.try_recv(), Ok(5));
-    assert_eq!(rx.try_recv(), Err(RecvError::Disconnected));
-    assert_eq!(rx.recv_blocking(), Err(RecvError::Disconnected));
+    // Received: each form's own error.
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
     assert_eq!(
-        futures_lite::future::block_on(rx.recv()),
-        Err(RecvError::Disconnected)
+        rx.try_recv_for(Duration::from_secs(5)),
+        Err(TryRecvError::Disconnected)
     );
+    assert_eq!(
+        rx.try_recv_until(Instant::now() + Duration::from_secs(5)),
+        Err(TryRecvError::Disconnected)
+    );
+    assert_eq!(rx.recv_blocking(), Err(RecvError));
+    assert_eq!(futures_lite::future::block_on(rx.recv()), Err(RecvError));
 }
 
 #[test]
@@ -315,7 +321,7 @@ fn a_cancelled_user_waiter_withdraws_and_the_value_stays() {
     }
     let (tx, rx) = oneshot::channel();
     let w = Cancelling(Arc::default());
-    assert_eq!(rx.recv_with(&w, None), Err(RecvError::Cancelled));
+    assert_eq!(rx.recv_with(&w, None), Err(TryRecvError::Cancelled));
     tx.send(1u8).unwrap();
     assert_eq!(rx.recv_with(&w, None), Ok(1));
 }

@@ -2,7 +2,10 @@
 //! multi-thread runtime, and `futures_lite::block_on` tasks in threads, as
 //! producers and consumers at once.
 
-use polysync::queue::{Fifo, GenericQueue, GetError, Lifo, Priority, PutError, Queue, Storage};
+use polysync::queue::{
+    Fifo, GenericQueue, GetError, Lifo, Priority, PutError, Queue, Storage, TryGetError,
+    TryPutError,
+};
 #[path = "support/soak.rs"]
 mod soak;
 
@@ -76,8 +79,8 @@ fn conservation(queue: Queue<u64>) {
         loop {
             match q.get().await {
                 Ok(item) => got.push(item),
-                Err(GetError::Closed) => return got,
-                Err(other) => unreachable!("an untimed async get: {other}"),
+                // The only error of an untimed get: closed and drained.
+                Err(GetError) => return got,
             }
         }
     };
@@ -205,14 +208,16 @@ fn close_wakes_blocked_putters_of_every_kind_with_their_items() {
         };
         wait_for("putter 4", || q.putting() == 4);
         q.close();
-        assert_eq!(t.join().unwrap(), Err(PutError::Closed(1)));
-        assert_eq!(rt.block_on(task).unwrap(), Err(PutError::Closed(2)));
-        assert_eq!(fl.join().unwrap(), Err(PutError::Closed(3)));
-        assert_eq!(timed.join().unwrap(), Err(PutError::Closed(4)));
+        // Each form's own error: closed-only for the untimed forms.
+        assert_eq!(t.join().unwrap(), Err(PutError(1)));
+        assert_eq!(rt.block_on(task).unwrap(), Err(PutError(2)));
+        assert_eq!(fl.join().unwrap(), Err(PutError(3)));
+        assert_eq!(timed.join().unwrap(), Err(TryPutError::Closed(4)));
         assert_eq!(q.putting(), 0);
         // Getters drain first, then see Closed.
         assert_eq!(q.try_get(), Ok(0));
-        assert_eq!(q.get_blocking(), Err(GetError::Closed));
+        assert_eq!(q.get_blocking(), Err(GetError));
+        assert_eq!(q.try_get(), Err(TryGetError::Closed));
     });
 }
 
@@ -223,10 +228,21 @@ fn close_wakes_blocked_getters_of_every_kind_after_draining() {
         q.try_put(1).unwrap();
         q.try_put(2).unwrap();
         q.close();
-        assert_eq!(q.try_put(3), Err(PutError::Closed(3)));
+        assert_eq!(q.try_put(3), Err(TryPutError::Closed(3)));
+        assert_eq!(q.put_blocking(4), Err(PutError(4)));
+        assert_eq!(futures_lite::future::block_on(q.put(5)), Err(PutError(5)));
+        assert_eq!(
+            q.try_put_until(6, Instant::now() + Duration::from_secs(5)),
+            Err(TryPutError::Closed(6))
+        );
         assert_eq!(q.get_blocking(), Ok(1));
         assert_eq!(futures_lite::future::block_on(q.get()), Ok(2));
-        assert_eq!(q.try_get_for(Duration::from_secs(5)), Err(GetError::Closed));
+        assert_eq!(
+            q.try_get_for(Duration::from_secs(5)),
+            Err(TryGetError::Closed)
+        );
+        assert_eq!(q.get_blocking(), Err(GetError));
+        assert_eq!(futures_lite::future::block_on(q.get()), Err(GetError));
 
         let q = Arc::new(Queue::<u32>::bounded(2));
         let rt = runtime();
@@ -251,10 +267,10 @@ fn close_wakes_blocked_getters_of_every_kind_after_draining() {
         };
         wait_for("getter 4", || q.getting() == 4);
         q.close();
-        assert_eq!(t.join().unwrap(), Err(GetError::Closed));
-        assert_eq!(rt.block_on(task).unwrap(), Err(GetError::Closed));
-        assert_eq!(fl.join().unwrap(), Err(GetError::Closed));
-        assert_eq!(timed.join().unwrap(), Err(GetError::Closed));
+        assert_eq!(t.join().unwrap(), Err(GetError));
+        assert_eq!(rt.block_on(task).unwrap(), Err(GetError));
+        assert_eq!(fl.join().unwrap(), Err(GetError));
+        assert_eq!(timed.join().unwrap(), Err(TryGetError::Closed));
         assert_eq!(q.getting(), 0);
     });
 }
@@ -461,7 +477,7 @@ fn storm<S: Storage<Item> + Default + Send + 'static>(name: &'static str, spinni
                     seq += 1;
                     local.put.push(id);
                     let item = Item::new(id, &drops);
-                    if let Err(PutError::Full(item)) = qp.try_put_for(item, rng.micros(300)) {
+                    if let Err(TryPutError::Full(item)) = qp.try_put_for(item, rng.micros(300)) {
                         local.returned.push(item.take());
                     }
                     budget_p.add(1);
@@ -672,6 +688,95 @@ fn notified_getter_dropped_puts_item_back_at_front() {
 
 use std::future::Future;
 
+/// Each form's own error: the untimed forms (async, blocking) fail only
+/// with the closed-only `PutError`/`GetError`; the forms that may give up
+/// say "not now" (also for "not in time") with `Full`/`Empty`, and
+/// "closed" with `Closed`.
+#[test]
+fn errors_of_each_form() {
+    use polysync::lowlevel::ThreadWaiter;
+    watchdog(Duration::from_secs(20), || {
+        let q = Queue::bounded(1);
+        let now = Some(Instant::now());
+        assert_eq!(q.try_get(), Err(TryGetError::Empty));
+        assert_eq!(
+            q.try_get_for(Duration::from_millis(1)),
+            Err(TryGetError::Empty)
+        );
+        assert_eq!(q.try_get_until(Instant::now()), Err(TryGetError::Empty));
+        assert_eq!(
+            ThreadWaiter::with_current(|w| q.get_with(w, now)),
+            Err(TryGetError::Empty)
+        );
+        q.put_blocking(1u8).unwrap();
+        assert_eq!(q.try_put(2), Err(TryPutError::Full(2)));
+        assert_eq!(
+            q.try_put_for(3, Duration::from_millis(1)),
+            Err(TryPutError::Full(3))
+        );
+        assert_eq!(
+            q.try_put_until(4, Instant::now()),
+            Err(TryPutError::Full(4))
+        );
+        assert_eq!(
+            ThreadWaiter::with_current(|w| q.put_with(5, w, now)),
+            Err(TryPutError::Full(5))
+        );
+
+        q.close();
+        // Closed: every put form gives its item back.
+        assert_eq!(q.put_blocking(6), Err(PutError(6)));
+        assert_eq!(futures_lite::future::block_on(q.put(7)), Err(PutError(7)));
+        assert_eq!(q.try_put(8), Err(TryPutError::Closed(8)));
+        assert_eq!(
+            q.try_put_for(9, Duration::from_secs(5)),
+            Err(TryPutError::Closed(9))
+        );
+        assert_eq!(
+            q.try_put_until(10, Instant::now() + Duration::from_secs(5)),
+            Err(TryPutError::Closed(10))
+        );
+        assert_eq!(
+            ThreadWaiter::with_current(|w| q.put_with(11, w, None)),
+            Err(TryPutError::Closed(11))
+        );
+        // Drained first, then closed, in every get form.
+        assert_eq!(q.get_blocking(), Ok(1));
+        assert_eq!(q.get_blocking(), Err(GetError));
+        assert_eq!(futures_lite::future::block_on(q.get()), Err(GetError));
+        assert_eq!(q.try_get(), Err(TryGetError::Closed));
+        assert_eq!(
+            q.try_get_for(Duration::from_secs(5)),
+            Err(TryGetError::Closed)
+        );
+        assert_eq!(
+            q.try_get_until(Instant::now() + Duration::from_secs(5)),
+            Err(TryGetError::Closed)
+        );
+        assert_eq!(
+            ThreadWaiter::with_current(|w| q.get_with(w, None)),
+            Err(TryGetError::Closed)
+        );
+    });
+
+    // The types themselves.
+    assert_eq!(PutError(1).into_inner(), 1);
+    assert_eq!(TryPutError::Closed(2).into_inner(), 2);
+    assert!(TryPutError::Full(()).is_full() && !TryPutError::Full(()).is_closed());
+    assert!(TryPutError::Closed(()).is_closed() && !TryPutError::Closed(()).is_full());
+    assert_eq!(TryPutError::from(PutError(3)), TryPutError::Closed(3));
+    assert_eq!(TryGetError::from(GetError), TryGetError::Closed);
+    assert_eq!(format!("{:?}", PutError(vec![1])), "PutError(..)");
+    assert_eq!(format!("{:?}", TryPutError::Full(vec![1])), "Full(..)");
+    assert_eq!(format!("{GetError:?}"), "GetError");
+    assert!(PutError(()).to_string().contains("closed"));
+    assert!(GetError.to_string().contains("closed and drained"));
+    assert!(TryPutError::Full(()).to_string().contains("full"));
+    assert!(TryGetError::Empty.to_string().contains("empty"));
+    let _: &dyn std::error::Error = &PutError(());
+    let _: &dyn std::error::Error = &GetError;
+}
+
 #[test]
 fn debug_and_snapshots() {
     let q = Queue::bounded(2);
@@ -686,7 +791,7 @@ fn debug_and_snapshots() {
     assert!(q.is_full());
     assert_eq!(
         q.try_put_for(3, Duration::from_millis(5)),
-        Err(PutError::Full(3))
+        Err(TryPutError::Full(3))
     );
 }
 
@@ -726,5 +831,7 @@ fn send_sync_exactly_where_sound() {
     assert_not_impl_any!(polysync::queue::Get<'static, Rc<u8>>: Send);
     assert_not_impl_any!(polysync::queue::Get<'static, u8>: Unpin);
     assert_impl_all!(PutError<u8>: std::error::Error);
+    assert_impl_all!(TryPutError<u8>: std::error::Error);
     assert_impl_all!(GetError: std::error::Error, Copy);
+    assert_impl_all!(TryGetError: std::error::Error, Copy);
 }

@@ -16,7 +16,7 @@ use polysync::SimpleQueue;
 use polysync::lowlevel::{
     GreenBackend, ThreadWaiter, UnitCancelled, UnitId, WaitResult, Waiter, register_backend,
 };
-use polysync::queue::{GenericQueue, GetError, PutError, Queue, Storage};
+use polysync::queue::{GenericQueue, GetError, PutError, Queue, Storage, TryGetError, TryPutError};
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -197,9 +197,12 @@ fn plain_forms_that_need_no_wait_never_reach_the_waiter() {
         q.task_done().unwrap();
         q.join_blocking();
         q.close();
-        assert_eq!(q.get_blocking(), Err(GetError::Closed));
-        assert_eq!(q.put_blocking(3), Err(PutError::Closed(3)));
-        assert_eq!(q.try_put_for(4, Duration::ZERO), Err(PutError::Closed(4)));
+        assert_eq!(q.get_blocking(), Err(GetError));
+        assert_eq!(q.put_blocking(3), Err(PutError(3)));
+        assert_eq!(
+            q.try_put_for(4, Duration::ZERO),
+            Err(TryPutError::Closed(4))
+        );
     });
     assert_eq!(
         waits, 0,
@@ -250,7 +253,7 @@ fn pops_of_one_timed_out_get(mode: Mode) -> (usize, usize) {
     };
     let q = GenericQueue::with_storage(storage, None).spinning(true);
     let (out, waits) = as_unit(mode, || q.try_get_for(Duration::from_millis(2)));
-    assert_eq!(out, Err(GetError::Empty));
+    assert_eq!(out, Err(TryGetError::Empty));
     (pops.load(Ordering::Relaxed), waits)
 }
 

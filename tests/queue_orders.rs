@@ -5,7 +5,7 @@
 #[path = "support/worlds.rs"]
 mod worlds;
 
-use polysync::queue::{GenericQueue, GetError, Storage, TaskDoneError};
+use polysync::queue::{GenericQueue, GetError, Storage, TaskDoneError, TryGetError};
 use polysync::{LifoQueue, PriorityQueue, Queue, SimpleQueue};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -365,10 +365,10 @@ fn close_wakes_waiters_of_every_order() {
     });
     lifo.close();
     prio.close();
-    assert_eq!(getter.join().unwrap(), Err(GetError::Closed));
+    assert_eq!(getter.join().unwrap(), Err(GetError));
     assert_eq!(putter.join().unwrap().unwrap_err().into_inner(), 2);
     assert_eq!(prio.try_get(), Ok(1));
-    assert_eq!(prio.try_get(), Err(GetError::Closed));
+    assert_eq!(prio.try_get(), Err(TryGetError::Closed));
 }
 
 #[test]
@@ -390,11 +390,11 @@ fn close_immediately_returns_items_wakes_putters_and_joiners() {
     // In get order, and nothing dropped: the waiting putter's item comes
     // back to it in the error.
     assert_eq!(q.close_immediately(), [4, 9]);
-    let back = rt.block_on(putter).unwrap().unwrap_err();
-    assert!(back.is_closed());
+    // The untimed put's only error: closed, the item inside.
+    let back: polysync::queue::PutError<i32> = rt.block_on(putter).unwrap().unwrap_err();
     assert_eq!(back.into_inner(), 1);
     joiner.join().unwrap(); // the drained items count as done
     assert_eq!(q.unfinished_tasks(), 0);
-    assert_eq!(q.try_get(), Err(GetError::Closed));
+    assert_eq!(q.try_get(), Err(TryGetError::Closed));
     assert!(q.close_immediately().is_empty());
 }

@@ -9,7 +9,7 @@ mod worlds;
 
 use futures_lite::StreamExt;
 use futures_lite::future::{self, FutureExt};
-use polysync::queue::{GetError, Queue};
+use polysync::queue::{Queue, TryGetError};
 use polysync::{LifoQueue, PriorityQueue};
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -121,7 +121,7 @@ fn cancelled_put_gives_the_item_back_or_reports_it_put() {
     q.close();
     assert_eq!(put.as_mut().cancel(), Some(5));
     assert_eq!(q.try_get(), Ok(4));
-    assert_eq!(q.try_get(), Err(GetError::Closed));
+    assert_eq!(q.try_get(), Err(TryGetError::Closed));
 }
 
 /// Async puts and gets across worlds give up on random timeouts through

@@ -13,7 +13,7 @@ mod worlds;
 
 use polysync::SimpleQueue;
 use polysync::lowlevel::{ThreadWaiter, WaitError, WaitResult, Waiter};
-use polysync::queue::{GetError, PutError, Queue};
+use polysync::queue::{Queue, TryGetError, TryPutError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Waker;
@@ -39,18 +39,27 @@ fn deadline(timeout: Option<Duration>) -> Option<Instant> {
     timeout.map(|t| Instant::now() + t)
 }
 
-fn put<T>(q: &Queue<T>, form: Form, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
+/// Every form's error as a `TryPutError`: the untimed `put_blocking`'s
+/// closed-only `PutError` converts (to `Closed`).
+fn put<T>(
+    q: &Queue<T>,
+    form: Form,
+    item: T,
+    timeout: Option<Duration>,
+) -> Result<(), TryPutError<T>> {
     match (form, timeout) {
-        (Form::Plain | Form::Until, None) => q.put_blocking(item),
+        (Form::Plain | Form::Until, None) => Ok(q.put_blocking(item)?),
         (Form::Plain, Some(t)) => q.try_put_for(item, t),
         (Form::Until, Some(t)) => q.try_put_until(item, Instant::now() + t),
         (Form::With, t) => ThreadWaiter::with_current(|w| q.put_with(item, w, deadline(t))),
     }
 }
 
-fn get<T>(q: &Queue<T>, form: Form, timeout: Option<Duration>) -> Result<T, GetError> {
+/// Every form's error as a `TryGetError`: the untimed `get_blocking`'s
+/// closed-only `GetError` converts (to `Closed`).
+fn get<T>(q: &Queue<T>, form: Form, timeout: Option<Duration>) -> Result<T, TryGetError> {
     match (form, timeout) {
-        (Form::Plain | Form::Until, None) => q.get_blocking(),
+        (Form::Plain | Form::Until, None) => Ok(q.get_blocking()?),
         (Form::Plain, Some(t)) => q.try_get_for(t),
         (Form::Until, Some(t)) => q.try_get_until(Instant::now() + t),
         (Form::With, t) => ThreadWaiter::with_current(|w| q.get_with(w, deadline(t))),
@@ -105,10 +114,14 @@ fn a_timed_out_put_gives_its_item_back_in_every_form() {
     for_each_form(|form, spinning| {
         let q = Queue::bounded(1).spinning(spinning);
         q.try_put(1).unwrap();
-        assert_eq!(put(&q, form, 2, SHORT), Err(PutError::Full(2)), "{form:?}");
+        assert_eq!(
+            put(&q, form, 2, SHORT),
+            Err(TryPutError::Full(2)),
+            "{form:?}"
+        );
         assert_eq!(
             put(&q, form, 3, Some(Duration::ZERO)),
-            Err(PutError::Full(3))
+            Err(TryPutError::Full(3))
         );
         assert_eq!(q.putting(), 0, "{form:?}: withdrawn");
         assert_eq!(q.len(), 1);
@@ -126,10 +139,14 @@ fn a_put_on_a_closed_queue_gives_its_item_back_in_every_form() {
     for_each_form(|form, spinning| {
         let q = Queue::bounded(1).spinning(spinning);
         q.close();
-        assert_eq!(put(&q, form, 1, None), Err(PutError::Closed(1)), "{form:?}");
+        assert_eq!(
+            put(&q, form, 1, None),
+            Err(TryPutError::Closed(1)),
+            "{form:?}"
+        );
         assert_eq!(
             put(&q, form, 2, SHORT),
-            Err(PutError::Closed(2)),
+            Err(TryPutError::Closed(2)),
             "{form:?}"
         );
     });
@@ -161,7 +178,11 @@ fn a_waiting_put_completes_or_fails_alike_in_every_form() {
                 q.close();
             })
         };
-        assert_eq!(put(&q, form, 4, None), Err(PutError::Closed(4)), "{form:?}");
+        assert_eq!(
+            put(&q, form, 4, None),
+            Err(TryPutError::Closed(4)),
+            "{form:?}"
+        );
         closer.join().unwrap();
         assert_eq!(q.try_get(), Ok(3));
     });
@@ -171,8 +192,8 @@ fn a_waiting_put_completes_or_fails_alike_in_every_form() {
 fn a_timed_out_get_reports_empty_in_every_form() {
     for_each_form(|form, spinning| {
         let q = Queue::<u8>::unbounded().spinning(spinning);
-        assert_eq!(get(&q, form, SHORT), Err(GetError::Empty), "{form:?}");
-        assert_eq!(get(&q, form, Some(Duration::ZERO)), Err(GetError::Empty));
+        assert_eq!(get(&q, form, SHORT), Err(TryGetError::Empty), "{form:?}");
+        assert_eq!(get(&q, form, Some(Duration::ZERO)), Err(TryGetError::Empty));
         assert_eq!(q.getting(), 0, "{form:?}: withdrawn");
     });
 }
@@ -184,8 +205,8 @@ fn a_get_on_a_closed_queue_drains_then_fails_in_every_form() {
         q.try_put(1).unwrap();
         q.close();
         assert_eq!(get(&q, form, None), Ok(1), "{form:?}: drains first");
-        assert_eq!(get(&q, form, None), Err(GetError::Closed), "{form:?}");
-        assert_eq!(get(&q, form, SHORT), Err(GetError::Closed), "{form:?}");
+        assert_eq!(get(&q, form, None), Err(TryGetError::Closed), "{form:?}");
+        assert_eq!(get(&q, form, SHORT), Err(TryGetError::Closed), "{form:?}");
     });
 }
 
@@ -210,7 +231,7 @@ fn a_waiting_get_completes_or_fails_alike_in_every_form() {
                 q.close();
             })
         };
-        assert_eq!(get(&q, form, None), Err(GetError::Closed), "{form:?}");
+        assert_eq!(get(&q, form, None), Err(TryGetError::Closed), "{form:?}");
         closer.join().unwrap();
         assert_eq!(q.getting(), 0);
     });
@@ -303,15 +324,15 @@ fn a_cancelled_put_gives_its_item_back_and_leaves_the_queue_unchanged() {
         let q = Queue::bounded(1).spinning(spinning);
         q.try_put(1).unwrap();
         let w = Cancelling::new(nothing);
-        assert_eq!(q.put_with(2, &w, None), Err(PutError::Cancelled(2)));
+        assert_eq!(q.put_with(2, &w, None), Err(TryPutError::Cancelled(2)));
         assert_eq!(w.waits(), 1);
         assert_eq!(q.putting(), 0);
         assert_eq!((q.len(), q.unfinished_tasks()), (1, 1));
         // With a deadline too: cancellation, not a time-out.
         let far = Some(Instant::now() + Duration::from_secs(60));
-        assert_eq!(q.put_with(3, &w, far), Err(PutError::Cancelled(3)));
+        assert_eq!(q.put_with(3, &w, far), Err(TryPutError::Cancelled(3)));
         assert_eq!(q.try_get(), Ok(1));
-        assert_eq!(q.try_get(), Err(GetError::Empty));
+        assert_eq!(q.try_get(), Err(TryGetError::Empty));
     }
 }
 
@@ -320,7 +341,7 @@ fn a_cancelled_get_reports_it_and_leaves_the_queue_unchanged() {
     for spinning in [false, true] {
         let q = Queue::<u8>::bounded(1).spinning(spinning);
         let w = Cancelling::new(nothing);
-        assert_eq!(q.get_with(&w, None), Err(GetError::Cancelled));
+        assert_eq!(q.get_with(&w, None), Err(TryGetError::Cancelled));
         assert_eq!(w.waits(), 1);
         assert_eq!(q.getting(), 0);
         // The withdrawn getter is gone: a put is stored, not handed to it.
@@ -363,11 +384,11 @@ fn a_queue_closed_as_its_waiters_are_cancelled_reports_closed() {
     let q = Queue::bounded(1);
     q.try_put(1).unwrap();
     let w = Cancelling::new(|| q.close());
-    assert_eq!(q.put_with(2, &w, None), Err(PutError::Closed(2)));
+    assert_eq!(q.put_with(2, &w, None), Err(TryPutError::Closed(2)));
     assert_eq!(q.try_get(), Ok(1));
     let q = Queue::<u8>::unbounded();
     let w = Cancelling::new(|| q.close());
-    assert_eq!(q.get_with(&w, None), Err(GetError::Closed));
+    assert_eq!(q.get_with(&w, None), Err(TryGetError::Closed));
 }
 
 #[test]

@@ -12,6 +12,10 @@
 //!   (their queue node is pointed to by the queue while they wait, so safe
 //!   code must not be able to move them after a poll);
 //! - the error types are `std::error::Error + Send + Sync + Copy`;
+//! - errors by form: the untimed queue and channel forms (async and
+//!   blocking) return the closed-only errors (`PutError`, `GetError`,
+//!   `SendError`, `RecvError`), every form that may give up the `Try*` ones;
+//!   each signature and future output is pinned below (`error_forms`);
 //! - sizes: `Lock` and `Mutex<()>` are at most 16 bytes, each acquire/wait
 //!   future at most 64 bytes (no heap allocation per wait is possible only if
 //!   the node lives inline, so these sizes also pin that design down).
@@ -250,7 +254,8 @@ fn statics_work_and_debug_shows_state() {
 mod channel_checks {
     use super::*;
     use polysync::channel::{
-        Receiver, RecvError, RecvFuture, SendError, SendFuture, Sender, WeakSender, oneshot,
+        Receiver, RecvError, RecvFuture, SendError, SendFuture, Sender, TryRecvError, TrySendError,
+        WeakSender, oneshot,
     };
     assert_impl_all!(Sender<u8>: Send, Sync, Clone, Debug, Unpin);
     assert_impl_all!(Receiver<u8>: Send, Sync, Clone, Debug, Unpin);
@@ -272,6 +277,8 @@ mod channel_checks {
     assert_not_impl_any!(oneshot::RecvFuture<'static, u8>: Unpin);
     assert_impl_all!(SendError<u8>: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
     assert_impl_all!(RecvError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+    assert_impl_all!(TrySendError<u8>: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+    assert_impl_all!(TryRecvError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
     const_assert!(size_of::<Sender<u8>>() == size_of::<usize>());
     const_assert!(size_of::<Receiver<u8>>() == size_of::<usize>());
     const_assert!(size_of::<oneshot::Sender<u8>>() == size_of::<usize>());
@@ -440,4 +447,112 @@ mod owned {
     const_assert!(size_of::<OwnedPermit<Semaphore>>() == 2 * size_of::<usize>());
     const_assert!(size_of::<OwnedLockAcquire>() <= 80);
     const_assert!(size_of::<OwnedAcquire<Semaphore>>() <= 80);
+}
+
+// Errors by form: the untimed forms (async, blocking) wait as long as it
+// takes, so their only error is "closed" ("disconnected"): `PutError`,
+// `GetError`, `SendError`, `RecvError`. The forms that may give up
+// (non-blocking, timed, explicit waiter) return the `Try*` errors, which add
+// `Full`/`Empty` and `Cancelled`. Each signature is pinned as a function
+// pointer (a change of an error type is a compile error here), each
+// future's output with `assert_type_eq_all!`.
+// Signatures spelled out in full read best here.
+#[allow(clippy::type_complexity)]
+mod error_forms {
+    use super::*;
+    use polysync::channel::{
+        self, RecvError, RecvFuture, SendError, SendFuture, TryRecvError, TrySendError, oneshot,
+    };
+    use polysync::lowlevel::ThreadWaiter;
+    use polysync::queue::{GetError, PutError, TryGetError, TryPutError};
+    use static_assertions::assert_type_eq_all;
+    use std::future::Future;
+    use std::hash::Hash;
+    use std::time::{Duration, Instant};
+
+    type Q = Queue<u8>;
+    type W = ThreadWaiter;
+
+    // The error types: `Error`, comparable, hashable, `Copy` for `Copy`
+    // items; `Debug` without `T: Debug` (the item is left out); the untimed
+    // error converts into the try error (`?`).
+    struct NotDebug;
+    assert_impl_all!(PutError<u8>: std::error::Error, Send, Sync, Copy, Eq, Hash, Debug);
+    assert_impl_all!(TryPutError<u8>: std::error::Error, Send, Sync, Copy, Eq, Hash, Debug);
+    assert_impl_all!(GetError: std::error::Error, Send, Sync, Copy, Eq, Hash, Debug);
+    assert_impl_all!(TryGetError: std::error::Error, Send, Sync, Copy, Eq, Hash, Debug);
+    assert_impl_all!(SendError<u8>: std::error::Error, Copy, Eq, Hash);
+    assert_impl_all!(TrySendError<u8>: std::error::Error, Copy, Eq, Hash);
+    assert_impl_all!(RecvError: Eq, Hash);
+    assert_impl_all!(TryRecvError: Eq, Hash);
+    assert_impl_all!(PutError<NotDebug>: Debug, std::error::Error);
+    assert_impl_all!(TryPutError<NotDebug>: Debug, std::error::Error);
+    assert_impl_all!(SendError<NotDebug>: Debug, std::error::Error);
+    assert_impl_all!(TrySendError<NotDebug>: Debug, std::error::Error);
+    assert_impl_all!(TryPutError<u8>: From<PutError<u8>>);
+    assert_impl_all!(TryGetError: From<GetError>);
+    assert_impl_all!(TrySendError<u8>: From<SendError<u8>>);
+    assert_impl_all!(TryRecvError: From<RecvError>);
+
+    // Queue puts.
+    const _: fn(&Q, u8) -> Result<(), PutError<u8>> = Q::put_blocking;
+    const _: fn(&Q, u8) -> Result<(), TryPutError<u8>> = Q::try_put;
+    const _: fn(&Q, u8, Duration) -> Result<(), TryPutError<u8>> = Q::try_put_for;
+    const _: fn(&Q, u8, Instant) -> Result<(), TryPutError<u8>> = Q::try_put_until;
+    const _: fn(&Q, u8, &W, Option<Instant>) -> Result<(), TryPutError<u8>> = Q::put_with::<W>;
+    assert_type_eq_all!(<Put<'static, u8> as Future>::Output, Result<(), PutError<u8>>);
+    // Queue gets.
+    const _: fn(&Q) -> Result<u8, GetError> = Q::get_blocking;
+    const _: fn(&Q) -> Result<u8, TryGetError> = Q::try_get;
+    const _: fn(&Q, Duration) -> Result<u8, TryGetError> = Q::try_get_for;
+    const _: fn(&Q, Instant) -> Result<u8, TryGetError> = Q::try_get_until;
+    const _: fn(&Q, &W, Option<Instant>) -> Result<u8, TryGetError> = Q::get_with::<W>;
+    assert_type_eq_all!(<Get<'static, u8> as Future>::Output, Result<u8, GetError>);
+    // The other orders share the generic queue's signatures.
+    const _: fn(&LifoQueue<u8>) -> Result<u8, GetError> = LifoQueue::<u8>::get_blocking;
+    const _: fn(&PriorityQueue<u8>, u8) -> Result<(), PutError<u8>> =
+        PriorityQueue::<u8>::put_blocking;
+    assert_type_eq_all!(
+        <Get<'static, u8, polysync::queue::Lifo<u8>> as Future>::Output,
+        Result<u8, GetError>
+    );
+
+    // Channel sends.
+    type Tx = channel::Sender<u8>;
+    type Rx = channel::Receiver<u8>;
+    const _: fn(&Tx, u8) -> Result<(), SendError<u8>> = Tx::send_blocking;
+    const _: fn(&Tx, u8) -> Result<(), TrySendError<u8>> = Tx::try_send;
+    const _: fn(&Tx, u8, Duration) -> Result<(), TrySendError<u8>> = Tx::try_send_for;
+    const _: fn(&Tx, u8, Instant) -> Result<(), TrySendError<u8>> = Tx::try_send_until;
+    const _: fn(&Tx, u8, &W, Option<Instant>) -> Result<(), TrySendError<u8>> = Tx::send_with::<W>;
+    assert_type_eq_all!(<SendFuture<'static, u8> as Future>::Output, Result<(), SendError<u8>>);
+    // Channel receives.
+    const _: fn(&Rx) -> Result<u8, RecvError> = Rx::recv_blocking;
+    const _: fn(&Rx) -> Result<u8, TryRecvError> = Rx::try_recv;
+    const _: fn(&Rx, Duration) -> Result<u8, TryRecvError> = Rx::try_recv_for;
+    const _: fn(&Rx, Instant) -> Result<u8, TryRecvError> = Rx::try_recv_until;
+    const _: fn(&Rx, &W, Option<Instant>) -> Result<u8, TryRecvError> = Rx::recv_with::<W>;
+    assert_type_eq_all!(<RecvFuture<'static, u8> as Future>::Output, Result<u8, RecvError>);
+
+    // Oneshot: `send` never waits and gives the value back; the receives
+    // split as a channel's.
+    type OTx = oneshot::Sender<u8>;
+    type ORx = oneshot::Receiver<u8>;
+    const _: fn(OTx, u8) -> Result<(), u8> = OTx::send;
+    const _: fn(&ORx) -> Result<u8, RecvError> = ORx::recv_blocking;
+    const _: fn(&ORx) -> Result<u8, TryRecvError> = ORx::try_recv;
+    const _: fn(&ORx, Duration) -> Result<u8, TryRecvError> = ORx::try_recv_for;
+    const _: fn(&ORx, Instant) -> Result<u8, TryRecvError> = ORx::try_recv_until;
+    const _: fn(&ORx, &W, Option<Instant>) -> Result<u8, TryRecvError> = ORx::recv_with::<W>;
+    assert_type_eq_all!(
+        <oneshot::RecvFuture<'static, u8> as Future>::Output,
+        Result<u8, RecvError>
+    );
+
+    // The sink's error is the awaited send's.
+    #[cfg(feature = "stream")]
+    assert_type_eq_all!(
+        <channel::SendSink<u8> as futures_sink::Sink<u8>>::Error,
+        SendError<u8>
+    );
 }

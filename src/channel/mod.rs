@@ -4,7 +4,7 @@
 //! [`Receiver`]; [`oneshot()`](fn@oneshot) carries a single value.
 //!
 //! ```
-//! use polysync::channel::{self, RecvError};
+//! use polysync::channel::{self, TryRecvError};
 //!
 //! let (tx, rx) = channel::bounded(4);
 //! let producer = std::thread::spawn(move || {
@@ -21,7 +21,7 @@
 //!     sum
 //! });
 //! assert_eq!(sum, 45);
-//! assert_eq!(rx.try_recv(), Err(RecvError::Disconnected));
+//! assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
 //! producer.join().unwrap();
 //! ```
 //!
@@ -36,20 +36,36 @@
 //! | blocking with deadline | `tx.try_send_until(v, Instant)` | `rx.try_recv_until(Instant)` |
 //! | explicit waiter | `tx.send_with(v, &waiter, deadline)` | `rx.recv_with(&waiter, deadline)` |
 //!
-//! A send that fails gives the value back in its [`SendError`]; a receive
-//! that fails says why in a [`RecvError`]. With the `stream` feature,
-//! [`Receiver::into_stream`] is a `futures_core::Stream` and
-//! [`Sender::into_sink`] a `futures_sink::Sink`.
+//! With the `stream` feature, [`Receiver::into_stream`] is a
+//! `futures_core::Stream` and [`Sender::into_sink`] a `futures_sink::Sink`.
+//!
+//! # Errors
+//!
+//! A send that fails gives the value back; a receive that fails says why.
+//! The untimed forms (async and blocking) wait as long as it takes, so they
+//! fail only once the channel is disconnected: [`SendError`] (the value
+//! inside) and [`RecvError`]. The forms that may give up (non-blocking,
+//! timed, explicit waiter) also say "not now": [`TrySendError`] (`Full`,
+//! `Disconnected`, `Cancelled`) and [`TryRecvError`] (`Empty`,
+//! `Disconnected`, `Cancelled`); a timed form whose time ran out returns
+//! `Full` or `Empty`, and only the `*_with` forms return `Cancelled`. `?`
+//! converts the first kind into the second.
+//!
+//! | form | send fails with | receive fails with |
+//! |---|---|---|
+//! | async, blocking | [`SendError`] | [`RecvError`] |
+//! | non-blocking, timeout, deadline | [`TrySendError`] (never `Cancelled`) | [`TryRecvError`] (never `Cancelled`) |
+//! | explicit waiter | [`TrySendError`] | [`TryRecvError`] |
 //!
 //! # Closing
 //!
 //! - When the **last [`Sender`]** drops (a [`WeakSender`] does not count),
 //!   the channel closes: receivers take what is left, then fail with
-//!   [`RecvError::Disconnected`]; blocked receivers wake.
+//!   [`RecvError`] ([`TryRecvError::Disconnected`]); blocked receivers wake.
 //! - When the **last [`Receiver`]** drops, the channel closes and the values
 //!   still in it are dropped (outside the channel's lock): senders fail with
-//!   [`SendError::Disconnected`], which gives the value back; blocked
-//!   senders wake with theirs.
+//!   [`SendError`] ([`TrySendError::Disconnected`]), which gives the value
+//!   back; blocked senders wake with theirs.
 //! - [`Sender::close`] and [`Receiver::close`] close it explicitly, with the
 //!   semantics of the first case (nothing is dropped).
 //!
@@ -64,6 +80,9 @@
 //! needed, a bounded one's up to its capacity. Zero-capacity (rendezvous)
 //! channels are not offered: a bounded channel holds at least one value.
 
+// First: the macro it defines is used by `receiver` and `sender`.
+#[macro_use]
+mod state;
 mod error;
 pub mod oneshot;
 mod receiver;
@@ -71,7 +90,7 @@ mod sender;
 #[cfg(feature = "stream")]
 mod stream;
 
-pub use error::{RecvError, SendError};
+pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 pub use receiver::{Receiver, RecvFuture};
 pub use sender::{SendFuture, Sender, WeakSender};
 #[cfg(feature = "stream")]
@@ -121,10 +140,10 @@ impl<T> Shared<T> {
 /// If `capacity` is zero (rendezvous channels are not offered).
 ///
 /// ```
-/// use polysync::channel::{self, SendError};
+/// use polysync::channel::{self, TrySendError};
 /// let (tx, rx) = channel::bounded(1);
 /// tx.try_send('a').unwrap();
-/// assert_eq!(tx.try_send('b'), Err(SendError::Full('b')));
+/// assert_eq!(tx.try_send('b'), Err(TrySendError::Full('b')));
 /// assert_eq!(rx.recv_blocking(), Ok('a'));
 /// assert_eq!(tx.capacity(), Some(1));
 /// ```

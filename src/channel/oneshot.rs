@@ -5,12 +5,13 @@
 //! send to a tokio task, a task to a green thread, and so on.
 //!
 //! - Dropping the sender without sending wakes the receiver with
-//!   [`RecvError::Disconnected`].
+//!   [`RecvError`] ([`TryRecvError::Disconnected`] from the forms that may
+//!   give up).
 //! - Dropping the receiver makes `send` fail and give the value back; a
 //!   value sent but never received is dropped with the receiver.
 //!
 //! ```
-//! use polysync::channel::{RecvError, oneshot};
+//! use polysync::channel::{RecvError, TryRecvError, oneshot};
 //!
 //! let (tx, rx) = oneshot::channel();
 //! let worker = std::thread::spawn(move || tx.send(6 * 7).unwrap());
@@ -20,7 +21,8 @@
 //!
 //! let (tx, rx) = oneshot::channel::<u8>();
 //! drop(tx); // never sent
-//! assert_eq!(rx.recv_blocking(), Err(RecvError::Disconnected));
+//! assert_eq!(rx.recv_blocking(), Err(RecvError));
+//! assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
 //!
 //! let (tx, rx) = oneshot::channel();
 //! drop(rx);
@@ -37,9 +39,9 @@
 //! signal can be waited on only once and a wait that gives up cancels it,
 //! where a receiver that timed out must be able to wait again.
 
-use super::error::RecvError;
+use super::error::{RecvError, TryRecvError};
 use crate::lowlevel::Waiter;
-use crate::queue::{GenericQueue, Get, PutError, Storage};
+use crate::queue::{GenericQueue, Get, Storage, TryPutError};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -92,8 +94,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 /// The sending end of a oneshot channel: [`send`](Sender::send) consumes it.
-/// Dropping it without sending wakes the receiver with
-/// [`RecvError::Disconnected`].
+/// Dropping it without sending wakes the receiver with [`RecvError`].
 ///
 /// ```
 /// let (tx, rx) = polysync::channel::oneshot::channel();
@@ -124,10 +125,13 @@ impl<T> Sender<T> {
         let slot = self.slot.take().expect("a oneshot sender sends once");
         let sent = match slot.try_put(value) {
             Ok(()) => Ok(()),
-            // Closed: the receiver is gone. (Full cannot happen: this is the
-            // only put, into an empty slot of capacity 1.)
-            Err(PutError::Closed(value) | PutError::Full(value) | PutError::Cancelled(value)) => {
-                Err(value)
+            // Closed: the receiver is gone.
+            Err(TryPutError::Closed(value)) => Err(value),
+            Err(TryPutError::Full(_)) => {
+                unreachable!("a oneshot's only put goes into an empty slot of capacity 1")
+            }
+            Err(TryPutError::Cancelled(_)) => {
+                unreachable!("try_put never waits, so it is never cancelled")
             }
         };
         // Nothing more will come: a receiver that takes the value (or tries
@@ -151,7 +155,7 @@ impl<T> Sender<T> {
 
 impl<T> Drop for Sender<T> {
     /// A sender dropped without sending closes the channel: the receiver
-    /// wakes with [`RecvError::Disconnected`].
+    /// wakes with [`RecvError`].
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
             slot.close();
@@ -170,18 +174,20 @@ impl<T> std::fmt::Debug for Sender<T> {
 /// The receiving end of a oneshot channel: waits for the value in five
 /// forms, from any world, as often as needed (a receive that timed out can
 /// be tried again). Once the value was received, or the sender dropped
-/// without sending, every receive fails with [`RecvError::Disconnected`].
+/// without sending, every receive fails: with [`RecvError`] (async and
+/// blocking) or [`TryRecvError::Disconnected`] (the forms that may give up).
 /// Dropping the receiver drops a value that was sent and not received.
 ///
 /// ```
-/// use polysync::channel::RecvError;
+/// use polysync::channel::{RecvError, TryRecvError};
 /// use std::time::Duration;
 ///
 /// let (tx, rx) = polysync::channel::oneshot::channel();
-/// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Empty));
+/// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(TryRecvError::Empty));
 /// tx.send(3).unwrap();
 /// assert_eq!(rx.try_recv(), Ok(3));
-/// assert_eq!(rx.try_recv(), Err(RecvError::Disconnected));
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+/// assert_eq!(rx.recv_blocking(), Err(RecvError));
 /// ```
 pub struct Receiver<T> {
     slot: Arc<Slot<T>>,
@@ -191,8 +197,9 @@ impl<T> Receiver<T> {
     /// Waits asynchronously for the value.
     ///
     /// # Errors
-    /// [`RecvError::Disconnected`] if the sender dropped without sending, or
-    /// the value was already received.
+    /// [`RecvError`] if the sender dropped without sending, or the value was
+    /// already received (the only way it fails: it waits as long as it
+    /// takes).
     ///
     /// # Cancel safety
     /// Dropping the future loses nothing: a value handed to it goes back
@@ -227,6 +234,7 @@ impl<T> Receiver<T> {
     /// let (tx, rx) = polysync::channel::oneshot::channel();
     /// std::thread::spawn(move || tx.send(1).unwrap());
     /// assert_eq!(rx.recv_blocking(), Ok(1));
+    /// assert!(rx.recv_blocking().is_err()); // received already
     /// ```
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
         self.slot.get_blocking().map_err(RecvError::from_get)
@@ -235,34 +243,37 @@ impl<T> Receiver<T> {
     /// Takes the value if it was sent, without waiting.
     ///
     /// # Errors
-    /// [`RecvError::Empty`] if it was not sent yet,
-    /// [`RecvError::Disconnected`] as for [`recv`](Receiver::recv).
+    /// [`TryRecvError::Empty`] if it was not sent yet,
+    /// [`TryRecvError::Disconnected`] as for [`recv`](Receiver::recv).
     ///
     /// ```
-    /// use polysync::channel::RecvError;
+    /// use polysync::channel::TryRecvError;
     /// let (tx, rx) = polysync::channel::oneshot::channel();
-    /// assert_eq!(rx.try_recv(), Err(RecvError::Empty));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     /// tx.send(2).unwrap();
     /// assert_eq!(rx.try_recv(), Ok(2));
     /// ```
-    pub fn try_recv(&self) -> Result<T, RecvError> {
-        self.slot.try_get().map_err(RecvError::from_get)
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.slot.try_get().map_err(TryRecvError::from_get)
     }
 
     /// Waits for the value for at most `timeout`.
     ///
     /// # Errors
-    /// [`RecvError::Empty`] if time ran out (the receiver can wait
-    /// again), [`RecvError::Disconnected`] as for [`recv`](Receiver::recv).
+    /// [`TryRecvError::Empty`] if time ran out (the receiver can wait
+    /// again), [`TryRecvError::Disconnected`] as for
+    /// [`recv`](Receiver::recv).
     ///
     /// ```
-    /// use polysync::channel::RecvError;
+    /// use polysync::channel::TryRecvError;
     /// use std::time::Duration;
     /// let (_tx, rx) = polysync::channel::oneshot::channel::<u8>();
-    /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Empty));
+    /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(TryRecvError::Empty));
     /// ```
-    pub fn try_recv_for(&self, timeout: Duration) -> Result<T, RecvError> {
-        self.slot.try_get_for(timeout).map_err(RecvError::from_get)
+    pub fn try_recv_for(&self, timeout: Duration) -> Result<T, TryRecvError> {
+        self.slot
+            .try_get_for(timeout)
+            .map_err(TryRecvError::from_get)
     }
 
     /// Waits for the value until `deadline` at the latest.
@@ -275,10 +286,10 @@ impl<T> Receiver<T> {
     /// tx.send(9).unwrap();
     /// assert_eq!(rx.try_recv_until(std::time::Instant::now()), Ok(9));
     /// ```
-    pub fn try_recv_until(&self, deadline: Instant) -> Result<T, RecvError> {
+    pub fn try_recv_until(&self, deadline: Instant) -> Result<T, TryRecvError> {
         self.slot
             .try_get_until(deadline)
-            .map_err(RecvError::from_get)
+            .map_err(TryRecvError::from_get)
     }
 
     /// Waits for the value on `waiter`, until `deadline` at the latest: the
@@ -286,19 +297,19 @@ impl<T> Receiver<T> {
     /// waiter.
     ///
     /// # Errors
-    /// [`RecvError::Disconnected`] as for [`recv`](Receiver::recv),
-    /// [`RecvError::Empty`] if `deadline` passed,
-    /// [`RecvError::Cancelled`] if `waiter` reported cancellation (the value,
-    /// if it arrives, stays for the next receive).
+    /// [`TryRecvError::Disconnected`] as for [`recv`](Receiver::recv),
+    /// [`TryRecvError::Empty`] if `deadline` passed,
+    /// [`TryRecvError::Cancelled`] if `waiter` reported cancellation (the
+    /// value, if it arrives, stays for the next receive).
     ///
     /// ```
-    /// use polysync::channel::RecvError;
+    /// use polysync::channel::TryRecvError;
     /// use polysync::lowlevel::ThreadWaiter;
     /// use std::time::Instant;
     ///
     /// let (tx, rx) = polysync::channel::oneshot::channel();
     /// ThreadWaiter::with_current(|w| {
-    ///     assert_eq!(rx.recv_with(w, Some(Instant::now())), Err(RecvError::Empty));
+    ///     assert_eq!(rx.recv_with(w, Some(Instant::now())), Err(TryRecvError::Empty));
     ///     tx.send(4).unwrap();
     ///     assert_eq!(rx.recv_with(w, None), Ok(4));
     /// });
@@ -307,10 +318,10 @@ impl<T> Receiver<T> {
         &self,
         waiter: &W,
         deadline: Option<Instant>,
-    ) -> Result<T, RecvError> {
+    ) -> Result<T, TryRecvError> {
         self.slot
             .get_with(waiter, deadline)
-            .map_err(RecvError::from_get)
+            .map_err(TryRecvError::from_get)
     }
 
     /// Whether the sender is gone (it sent, or dropped without sending). A

@@ -1,10 +1,9 @@
 //! The receiving end of a channel: [`Receiver`] and the future of an async
 //! receive, [`RecvFuture`].
 
-use super::error::RecvError;
+use super::error::{RecvError, TryRecvError};
 use super::{Shared, count_down, count_up};
 use crate::lowlevel::Waiter;
-use crate::lowlevel::sync::Ordering;
 use crate::queue::Get;
 use std::future::Future;
 use std::pin::Pin;
@@ -18,11 +17,12 @@ use std::time::{Duration, Instant};
 /// across threads, tasks and green threads. When the last clone drops, the
 /// channel closes and the values left in it are dropped (see the [module
 /// docs](super#closing)). Every receive comes in five forms plus
-/// [`recv_with`](Receiver::recv_with); a receive that fails says why in a
-/// [`RecvError`].
+/// [`recv_with`](Receiver::recv_with); a receive that fails says why, in a
+/// [`RecvError`] (async and blocking: disconnected and drained) or a
+/// [`TryRecvError`] (the forms that may give up).
 ///
 /// ```
-/// use polysync::channel::RecvError;
+/// use polysync::channel::TryRecvError;
 /// use std::time::Duration;
 ///
 /// let (tx, rx) = polysync::channel::bounded(8);
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 /// tx.try_send(2).unwrap();
 /// assert_eq!(rx.try_recv(), Ok(1));
 /// assert_eq!(rx2.recv_blocking(), Ok(2));
-/// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Empty));
+/// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(TryRecvError::Empty));
 /// ```
 pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
@@ -44,8 +44,9 @@ impl<T> Receiver<T> {
     }
 
     /// Receives the next value, waiting asynchronously while the channel is
-    /// empty. Fails with [`RecvError::Disconnected`] once the channel is
-    /// closed (every sender dropped) and drained.
+    /// empty. Fails with [`RecvError`] once the channel is closed (every
+    /// sender dropped) and drained; it waits as long as it takes, so no
+    /// other error is possible.
     ///
     /// # Cancel safety
     /// Dropping the future never loses a value: it withdraws the receive,
@@ -58,6 +59,8 @@ impl<T> Receiver<T> {
     /// let (tx, rx) = polysync::channel::unbounded();
     /// tx.try_send(3).unwrap();
     /// assert_eq!(rx.recv().await, Ok(3));
+    /// drop(tx);
+    /// assert!(rx.recv().await.is_err()); // disconnected and drained
     /// # });
     /// ```
     pub fn recv(&self) -> RecvFuture<'_, T> {
@@ -71,7 +74,8 @@ impl<T> Receiver<T> {
     /// unit's waiter.
     ///
     /// # Errors
-    /// [`RecvError::Disconnected`] once the channel is closed and drained.
+    /// [`RecvError`] once the channel is closed and drained (the only way
+    /// it fails).
     ///
     /// # Cancellation
     /// If the unit's waiter reports cancellation, the receive is withdrawn
@@ -83,7 +87,7 @@ impl<T> Receiver<T> {
     /// let (tx, rx) = polysync::channel::unbounded();
     /// std::thread::spawn(move || tx.send_blocking(1).unwrap());
     /// assert_eq!(rx.recv_blocking(), Ok(1));
-    /// assert!(rx.recv_blocking().unwrap_err().is_disconnected());
+    /// assert!(rx.recv_blocking().is_err()); // disconnected and drained
     /// ```
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
         self.shared
@@ -95,38 +99,39 @@ impl<T> Receiver<T> {
     /// Receives the next value if there is one, without waiting.
     ///
     /// # Errors
-    /// [`RecvError::Empty`], or [`RecvError::Disconnected`] once the channel
-    /// is closed and drained.
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Disconnected`] once the
+    /// channel is closed and drained.
     ///
     /// ```
-    /// use polysync::channel::RecvError;
+    /// use polysync::channel::TryRecvError;
     /// let (tx, rx) = polysync::channel::unbounded();
-    /// assert_eq!(rx.try_recv(), Err(RecvError::Empty));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     /// tx.try_send(1).unwrap();
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
-    pub fn try_recv(&self) -> Result<T, RecvError> {
-        self.shared.queue.try_get().map_err(RecvError::from_get)
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.shared.queue.try_get().map_err(TryRecvError::from_get)
     }
 
     /// Receives the next value, blocking for at most `timeout` while the
     /// channel is empty.
     ///
     /// # Errors
-    /// [`RecvError::Empty`] if time ran out, [`RecvError::Disconnected`]
-    /// once the channel is closed and drained.
+    /// [`TryRecvError::Empty`] if time ran out,
+    /// [`TryRecvError::Disconnected`] once the channel is closed and
+    /// drained.
     ///
     /// ```
-    /// use polysync::channel::RecvError;
+    /// use polysync::channel::TryRecvError;
     /// use std::time::Duration;
     /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
-    /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(RecvError::Empty));
+    /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(TryRecvError::Empty));
     /// ```
-    pub fn try_recv_for(&self, timeout: Duration) -> Result<T, RecvError> {
+    pub fn try_recv_for(&self, timeout: Duration) -> Result<T, TryRecvError> {
         self.shared
             .queue
             .try_get_for(timeout)
-            .map_err(RecvError::from_get)
+            .map_err(TryRecvError::from_get)
     }
 
     /// Receives the next value, blocking until `deadline` at the latest
@@ -140,11 +145,11 @@ impl<T> Receiver<T> {
     /// tx.try_send(9).unwrap();
     /// assert_eq!(rx.try_recv_until(std::time::Instant::now()), Ok(9));
     /// ```
-    pub fn try_recv_until(&self, deadline: Instant) -> Result<T, RecvError> {
+    pub fn try_recv_until(&self, deadline: Instant) -> Result<T, TryRecvError> {
         self.shared
             .queue
             .try_get_until(deadline)
-            .map_err(RecvError::from_get)
+            .map_err(TryRecvError::from_get)
     }
 
     /// Receives the next value, blocking on `waiter` while the channel is
@@ -153,14 +158,14 @@ impl<T> Receiver<T> {
     /// that holds its own [`Waiter`] calls it directly.
     ///
     /// # Errors
-    /// [`RecvError::Disconnected`] once the channel is closed and drained,
-    /// [`RecvError::Empty`] if `deadline` passed,
-    /// [`RecvError::Cancelled`] if `waiter` reported cancellation. The
+    /// [`TryRecvError::Disconnected`] once the channel is closed and
+    /// drained, [`TryRecvError::Empty`] if `deadline` passed,
+    /// [`TryRecvError::Cancelled`] if `waiter` reported cancellation. The
     /// receive is withdrawn either way; a value handed to it while it was
     /// giving up is returned (`Ok`), never lost.
     ///
     /// ```
-    /// use polysync::channel::RecvError;
+    /// use polysync::channel::TryRecvError;
     /// use polysync::lowlevel::ThreadWaiter;
     /// use std::time::Instant;
     ///
@@ -168,140 +173,26 @@ impl<T> Receiver<T> {
     /// tx.try_send(1).unwrap();
     /// ThreadWaiter::with_current(|w| {
     ///     assert_eq!(rx.recv_with(w, None), Ok(1));
-    ///     assert_eq!(rx.recv_with(w, Some(Instant::now())), Err(RecvError::Empty));
+    ///     assert_eq!(rx.recv_with(w, Some(Instant::now())), Err(TryRecvError::Empty));
     ///     drop(tx);
-    ///     assert_eq!(rx.recv_with(w, None), Err(RecvError::Disconnected));
+    ///     assert_eq!(rx.recv_with(w, None), Err(TryRecvError::Disconnected));
     /// });
     /// ```
     pub fn recv_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
         deadline: Option<Instant>,
-    ) -> Result<T, RecvError> {
+    ) -> Result<T, TryRecvError> {
         self.shared
             .queue
             .get_with(waiter, deadline)
-            .map_err(RecvError::from_get)
+            .map_err(TryRecvError::from_get)
     }
 
-    /// Closes the channel for every end, as [`Sender::close`](super::Sender::close)
-    /// does: sends fail from now on, receivers drain what is left first.
-    /// Nothing is dropped (dropping the last receiver drops what is left).
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded();
-    /// tx.try_send(1).unwrap();
-    /// rx.close();
-    /// assert!(tx.try_send(2).unwrap_err().is_disconnected());
-    /// assert_eq!(rx.try_recv(), Ok(1));
-    /// ```
-    pub fn close(&self) {
-        self.shared.queue.close();
-    }
-
-    /// Whether the channel is closed: every sender dropped, or
-    /// [`close`](Receiver::close) called. Values may still be waiting to be
-    /// received.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded();
-    /// tx.try_send(1).unwrap();
-    /// drop(tx);
-    /// assert!(rx.is_closed());
-    /// assert_eq!(rx.try_recv(), Ok(1));
-    /// ```
-    pub fn is_closed(&self) -> bool {
-        self.shared.queue.is_closed()
-    }
-
-    /// The number of values in the channel now (a snapshot).
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded();
-    /// tx.try_send(()).unwrap();
-    /// assert_eq!(rx.len(), 1);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.shared.queue.len()
-    }
-
-    /// Whether the channel holds no value now (a snapshot).
-    ///
-    /// ```
-    /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
-    /// assert!(rx.is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.shared.queue.is_empty()
-    }
-
-    /// Whether a send would wait now (a snapshot); never for an unbounded
-    /// channel.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::bounded(1);
-    /// tx.try_send(0).unwrap();
-    /// assert!(rx.is_full());
-    /// ```
-    pub fn is_full(&self) -> bool {
-        self.shared.queue.is_full()
-    }
-
-    /// The capacity; `None` when unbounded.
-    ///
-    /// ```
-    /// let (_tx, rx) = polysync::channel::bounded::<u8>(2);
-    /// assert_eq!(rx.capacity(), Some(2));
-    /// ```
-    pub fn capacity(&self) -> Option<usize> {
-        self.shared.queue.capacity()
-    }
-
-    /// The number of live [`Sender`](super::Sender)s of this channel (a
-    /// snapshot).
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded::<u8>();
-    /// assert_eq!(rx.sender_count(), 1);
-    /// drop(tx);
-    /// assert_eq!(rx.sender_count(), 0);
-    /// ```
-    pub fn sender_count(&self) -> usize {
-        self.shared.senders.load(Ordering::Relaxed) as usize
-    }
-
-    /// The number of live [`Receiver`]s of this channel (a snapshot).
-    ///
-    /// ```
-    /// let (_tx, rx) = polysync::channel::unbounded::<u8>();
-    /// let rx2 = rx.clone();
-    /// assert_eq!(rx.receiver_count(), 2);
-    /// ```
-    pub fn receiver_count(&self) -> usize {
-        self.shared.receivers.load(Ordering::Relaxed) as usize
-    }
-
-    /// How many units wait to send now (a snapshot): blocked sends of a
-    /// full channel.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
-    /// assert_eq!(rx.sending(), 0);
-    /// ```
-    pub fn sending(&self) -> usize {
-        self.shared.queue.putting()
-    }
-
-    /// How many units wait to receive now (a snapshot): blocked receives of
-    /// an empty channel.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
-    /// assert_eq!(rx.receiving(), 0);
-    /// ```
-    pub fn receiving(&self) -> usize {
-        self.shared.queue.getting()
-    }
+    // `close`, `is_closed`, `len`, `is_empty`, `is_full`, `capacity`,
+    // `sender_count`, `receiver_count`, `sending`, `receiving`: alike on
+    // both ends, defined once (`state.rs`).
+    end_state_methods!("rx", "tx");
 
     /// Whether `other` receives from the same channel.
     ///
@@ -355,7 +246,8 @@ impl<T> std::fmt::Debug for Receiver<T> {
 }
 
 /// The future of [`Receiver::recv`]: completes with the next value, or with
-/// [`RecvError::Disconnected`] once the channel is closed and drained.
+/// [`RecvError`] once the channel is closed and drained. It waits as long as
+/// it takes: no other error is possible.
 ///
 /// ```
 /// use polysync::channel::RecvError;
@@ -365,7 +257,7 @@ impl<T> std::fmt::Debug for Receiver<T> {
 /// let recv = rx.recv();
 /// assert_eq!(recv.await, Ok("hi"));
 /// drop(tx);
-/// assert_eq!(rx.recv().await, Err(RecvError::Disconnected));
+/// assert_eq!(rx.recv().await, Err(RecvError));
 /// # });
 /// ```
 #[must_use = "futures do nothing unless polled"]

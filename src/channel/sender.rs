@@ -1,7 +1,7 @@
 //! The sending end of a channel: [`Sender`], [`WeakSender`] and the future
 //! of an async send, [`SendFuture`].
 
-use super::error::SendError;
+use super::error::{SendError, TrySendError};
 use super::{Shared, count_down, count_up};
 use crate::lowlevel::Waiter;
 use crate::lowlevel::sync::Ordering;
@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 /// docs](super#closing)). Every send comes in five forms (async, blocking,
 /// non-blocking, with a timeout, with a deadline) plus the explicit-waiter
 /// form [`send_with`](Sender::send_with); a send that fails gives the value
-/// back in a [`SendError`].
+/// back, in a [`SendError`] (async and blocking: disconnected) or a
+/// [`TrySendError`] (the forms that may give up).
 ///
 /// ```
 /// let (tx, rx) = polysync::channel::unbounded();
@@ -41,8 +42,9 @@ impl<T> Sender<T> {
     }
 
     /// Sends `value`, waiting asynchronously while the channel is full.
-    /// Fails with [`SendError::Disconnected`] (the value inside) if the
-    /// channel is or gets closed first.
+    /// Fails with [`SendError`] (the value inside) if the channel is or gets
+    /// closed first; it waits as long as it takes, so no other error is
+    /// possible.
     ///
     /// # Cancel safety
     /// Dropping the future before it completed withdraws the send: the
@@ -68,19 +70,22 @@ impl<T> Sender<T> {
     /// full: [`send_with`](Sender::send_with) on the unit's waiter.
     ///
     /// # Errors
-    /// [`SendError::Disconnected`] with the value if the channel is or gets
-    /// closed.
+    /// [`SendError`] with the value if the channel is or gets closed (the
+    /// only way it fails).
     ///
     /// # Cancellation
     /// If the unit's waiter reports cancellation, the send is withdrawn, the
     /// value dropped, and the unit unwinds through [`Waiter::cancelled`]
     /// (the same holds for the timed forms). Call `send_with` to get the
-    /// value back in [`SendError::Cancelled`] instead.
+    /// value back in [`TrySendError::Cancelled`] instead.
     ///
     /// ```
+    /// use polysync::channel::SendError;
     /// let (tx, rx) = polysync::channel::bounded(1);
     /// tx.send_blocking("x").unwrap();
     /// assert_eq!(rx.try_recv(), Ok("x"));
+    /// rx.close();
+    /// assert_eq!(tx.send_blocking("y"), Err(SendError("y")));
     /// ```
     pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
         self.shared
@@ -92,40 +97,42 @@ impl<T> Sender<T> {
     /// Sends `value` if the channel has room now, without waiting.
     ///
     /// # Errors
-    /// [`SendError::Full`] or [`SendError::Disconnected`], with the value.
+    /// [`TrySendError::Full`] or [`TrySendError::Disconnected`], with the
+    /// value.
     ///
     /// ```
-    /// use polysync::channel::SendError;
+    /// use polysync::channel::TrySendError;
     /// let (tx, _rx) = polysync::channel::bounded(1);
     /// assert_eq!(tx.try_send(1), Ok(()));
-    /// assert_eq!(tx.try_send(2), Err(SendError::Full(2)));
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
     /// ```
-    pub fn try_send(&self, value: T) -> Result<(), SendError<T>> {
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.shared
             .queue
             .try_put(value)
-            .map_err(SendError::from_put)
+            .map_err(TrySendError::from_put)
     }
 
     /// Sends `value`, blocking for at most `timeout` while the channel is
     /// full.
     ///
     /// # Errors
-    /// [`SendError::Full`] if time ran out, [`SendError::Disconnected`]
-    /// if the channel is or gets closed; the value comes back in both.
+    /// [`TrySendError::Full`] if time ran out,
+    /// [`TrySendError::Disconnected`] if the channel is or gets closed; the
+    /// value comes back in both.
     ///
     /// ```
-    /// use polysync::channel::SendError;
+    /// use polysync::channel::TrySendError;
     /// use std::time::Duration;
     /// let (tx, _rx) = polysync::channel::bounded(1);
     /// tx.try_send_for(1, Duration::ZERO).unwrap();
-    /// assert_eq!(tx.try_send_for(2, Duration::from_millis(1)), Err(SendError::Full(2)));
+    /// assert_eq!(tx.try_send_for(2, Duration::from_millis(1)), Err(TrySendError::Full(2)));
     /// ```
-    pub fn try_send_for(&self, value: T, timeout: Duration) -> Result<(), SendError<T>> {
+    pub fn try_send_for(&self, value: T, timeout: Duration) -> Result<(), TrySendError<T>> {
         self.shared
             .queue
             .try_put_for(value, timeout)
-            .map_err(SendError::from_put)
+            .map_err(TrySendError::from_put)
     }
 
     /// Sends `value`, blocking until `deadline` at the latest while the
@@ -140,11 +147,11 @@ impl<T> Sender<T> {
     /// assert!(tx.try_send_until(1, Instant::now()).is_ok());
     /// assert!(tx.try_send_until(2, Instant::now()).is_err());
     /// ```
-    pub fn try_send_until(&self, value: T, deadline: Instant) -> Result<(), SendError<T>> {
+    pub fn try_send_until(&self, value: T, deadline: Instant) -> Result<(), TrySendError<T>> {
         self.shared
             .queue
             .try_put_until(value, deadline)
-            .map_err(SendError::from_put)
+            .map_err(TrySendError::from_put)
     }
 
     /// Sends `value`, blocking on `waiter` while the channel is full, until
@@ -153,14 +160,15 @@ impl<T> Sender<T> {
     /// [`Waiter`] calls it directly.
     ///
     /// # Errors
-    /// The value comes back in every error: [`SendError::Disconnected`] if
-    /// the channel is or gets closed, [`SendError::Full`] if `deadline`
-    /// passed, [`SendError::Cancelled`] if `waiter` reported cancellation.
+    /// The value comes back in every error: [`TrySendError::Disconnected`]
+    /// if the channel is or gets closed, [`TrySendError::Full`] if
+    /// `deadline` passed, [`TrySendError::Cancelled`] if `waiter` reported
+    /// cancellation.
     /// The send is withdrawn either way; if the value went in while the send
     /// was giving up, the send succeeded.
     ///
     /// ```
-    /// use polysync::channel::SendError;
+    /// use polysync::channel::TrySendError;
     /// use polysync::lowlevel::ThreadWaiter;
     /// use std::time::Instant;
     ///
@@ -168,9 +176,9 @@ impl<T> Sender<T> {
     /// ThreadWaiter::with_current(|w| {
     ///     tx.send_with(1, w, None).unwrap();
     ///     let now = Some(Instant::now());
-    ///     assert_eq!(tx.send_with(2, w, now), Err(SendError::Full(2)));
+    ///     assert_eq!(tx.send_with(2, w, now), Err(TrySendError::Full(2)));
     ///     drop(rx);
-    ///     assert_eq!(tx.send_with(3, w, None), Err(SendError::Disconnected(3)));
+    ///     assert_eq!(tx.send_with(3, w, None), Err(TrySendError::Disconnected(3)));
     /// });
     /// ```
     pub fn send_with<W: Waiter + ?Sized>(
@@ -178,136 +186,17 @@ impl<T> Sender<T> {
         value: T,
         waiter: &W,
         deadline: Option<Instant>,
-    ) -> Result<(), SendError<T>> {
+    ) -> Result<(), TrySendError<T>> {
         self.shared
             .queue
             .put_with(value, waiter, deadline)
-            .map_err(SendError::from_put)
+            .map_err(TrySendError::from_put)
     }
 
-    /// Closes the channel for every end: later sends fail with
-    /// [`SendError::Disconnected`], receivers take what is left and then
-    /// fail with [`RecvError::Disconnected`](super::RecvError::Disconnected);
-    /// blocked senders and receivers wake with those errors. Nothing is
-    /// dropped. Closing twice is harmless.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded();
-    /// tx.try_send(1).unwrap();
-    /// tx.close();
-    /// assert!(tx.try_send(2).is_err());
-    /// assert_eq!(rx.try_recv(), Ok(1));
-    /// assert!(rx.try_recv().unwrap_err().is_disconnected());
-    /// ```
-    pub fn close(&self) {
-        self.shared.queue.close();
-    }
-
-    /// Whether the channel is closed: every receiver dropped, or
-    /// [`close`](Sender::close) called.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded::<u8>();
-    /// assert!(!tx.is_closed());
-    /// drop(rx);
-    /// assert!(tx.is_closed());
-    /// ```
-    pub fn is_closed(&self) -> bool {
-        self.shared.queue.is_closed()
-    }
-
-    /// The number of values in the channel now (a snapshot; values handed
-    /// straight to a waiting receiver never show up here).
-    ///
-    /// ```
-    /// let (tx, _rx) = polysync::channel::unbounded();
-    /// tx.try_send(()).unwrap();
-    /// assert_eq!(tx.len(), 1);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.shared.queue.len()
-    }
-
-    /// Whether the channel holds no value now (a snapshot).
-    ///
-    /// ```
-    /// let (tx, _rx) = polysync::channel::unbounded::<u8>();
-    /// assert!(tx.is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.shared.queue.is_empty()
-    }
-
-    /// Whether a send would wait now (a snapshot); never for an unbounded
-    /// channel.
-    ///
-    /// ```
-    /// let (tx, _rx) = polysync::channel::bounded(1);
-    /// tx.try_send(0).unwrap();
-    /// assert!(tx.is_full());
-    /// ```
-    pub fn is_full(&self) -> bool {
-        self.shared.queue.is_full()
-    }
-
-    /// The capacity; `None` when unbounded.
-    ///
-    /// ```
-    /// let (tx, _rx) = polysync::channel::bounded::<u8>(3);
-    /// assert_eq!(tx.capacity(), Some(3));
-    /// ```
-    pub fn capacity(&self) -> Option<usize> {
-        self.shared.queue.capacity()
-    }
-
-    /// The number of live [`Sender`]s of this channel (a snapshot; weak
-    /// senders do not count).
-    ///
-    /// ```
-    /// let (tx, _rx) = polysync::channel::unbounded::<u8>();
-    /// let tx2 = tx.clone();
-    /// assert_eq!(tx.sender_count(), 2);
-    /// drop(tx2);
-    /// assert_eq!(tx.sender_count(), 1);
-    /// ```
-    pub fn sender_count(&self) -> usize {
-        self.shared.senders.load(Ordering::Relaxed) as usize
-    }
-
-    /// The number of live [`Receiver`](super::Receiver)s of this channel (a
-    /// snapshot).
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::unbounded::<u8>();
-    /// assert_eq!(tx.receiver_count(), 1);
-    /// drop(rx);
-    /// assert_eq!(tx.receiver_count(), 0);
-    /// ```
-    pub fn receiver_count(&self) -> usize {
-        self.shared.receivers.load(Ordering::Relaxed) as usize
-    }
-
-    /// How many units wait to send now (a snapshot): blocked sends of a
-    /// full channel.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
-    /// assert_eq!(tx.sending(), 0);
-    /// ```
-    pub fn sending(&self) -> usize {
-        self.shared.queue.putting()
-    }
-
-    /// How many units wait to receive now (a snapshot): blocked receives of
-    /// an empty channel.
-    ///
-    /// ```
-    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
-    /// assert_eq!(tx.receiving(), 0);
-    /// ```
-    pub fn receiving(&self) -> usize {
-        self.shared.queue.getting()
-    }
+    // `close`, `is_closed`, `len`, `is_empty`, `is_full`, `capacity`,
+    // `sender_count`, `receiver_count`, `sending`, `receiving`: alike on
+    // both ends, defined once (`state.rs`).
+    end_state_methods!("tx", "rx");
 
     /// Whether `other` sends into the same channel.
     ///
@@ -466,8 +355,9 @@ impl<T> std::fmt::Debug for WeakSender<T> {
 }
 
 /// The future of [`Sender::send`]: completes when the value is in the
-/// channel (or handed to a waiting receiver), or with
-/// [`SendError::Disconnected`] (the value inside).
+/// channel (or handed to a waiting receiver), or with a [`SendError`] (the
+/// value inside) if the channel is or gets disconnected first. It waits as
+/// long as it takes: no other error is possible.
 ///
 /// ```
 /// use polysync::channel::SendError;
@@ -476,7 +366,7 @@ impl<T> std::fmt::Debug for WeakSender<T> {
 /// let send = tx.send(1);
 /// send.await.unwrap();
 /// drop(rx);
-/// assert_eq!(tx.send(2).await, Err(SendError::Disconnected(2)));
+/// assert_eq!(tx.send(2).await, Err(SendError(2)));
 /// # });
 /// ```
 #[must_use = "futures do nothing unless polled"]

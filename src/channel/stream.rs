@@ -1,7 +1,7 @@
 //! A channel's ends as a `futures_core::Stream` ([`RecvStream`]) and a
 //! `futures_sink::Sink` ([`SendSink`]) (cargo feature `stream`).
 
-use super::error::SendError;
+use super::error::{SendError, TrySendError};
 use super::receiver::Receiver;
 use super::sender::Sender;
 use crate::Queue;
@@ -187,8 +187,9 @@ impl<T: 'static> Sender<T> {
 }
 
 /// A [`Sender`] as a [`Sink`] (cargo feature `stream`), made by
-/// [`Sender::into_sink`]; `Unpin`, and it owns its sender. Errors are
-/// [`SendError::Disconnected`] with the value that could not be sent.
+/// [`Sender::into_sink`]; `Unpin`, and it owns its sender. Its error is
+/// [`SendError`], as for an awaited send: the channel is disconnected, with
+/// the value that could not be sent inside.
 ///
 /// # Cancel safety
 /// A value accepted by `start_send` that did not fit yet waits in the sink
@@ -276,10 +277,15 @@ impl<T: 'static> Sink<T> for SendSink<T> {
             "polysync: SendSink::start_send without a successful poll_ready"
         );
         let Some(sender) = &this.sender else {
-            return Err(SendError::Disconnected(value));
+            return Err(SendError(value));
         };
         match sender.try_send(value) {
-            Err(SendError::Full(value)) => {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Disconnected(value)) => Err(SendError(value)),
+            Err(TrySendError::Cancelled(_)) => {
+                unreachable!("try_send never waits, so it is never cancelled")
+            }
+            Err(TrySendError::Full(value)) => {
                 // SAFETY: the put lives in `this.put`, which drops before
                 // `this.sender` (field order) and is cleared before the
                 // sender is taken (`poll_close`).
@@ -292,7 +298,6 @@ impl<T: 'static> Sink<T> for SendSink<T> {
                 this.pending = true;
                 Ok(())
             }
-            done => done,
         }
     }
 

@@ -15,7 +15,9 @@ use std::task::{Context, Poll, ready};
 type QueueWait<'a, T, S> = Wait<'a, GenericQueue<T, S>>;
 
 /// The future of [`GenericQueue::put`]: completes when the item is in the
-/// queue (or handed to a getter), or with [`PutError::Closed`].
+/// queue (or handed to a getter), or with a [`PutError`] (the item inside)
+/// if the queue is or gets closed first. It waits as long as it takes: no
+/// other error is possible.
 ///
 /// ```
 /// use polysync::queue::{PutError, Queue};
@@ -24,7 +26,7 @@ type QueueWait<'a, T, S> = Wait<'a, GenericQueue<T, S>>;
 /// let put = q.put(1);
 /// put.await.unwrap();
 /// q.close();
-/// assert_eq!(q.put(2).await, Err(PutError::Closed(2)));
+/// assert_eq!(q.put(2).await, Err(PutError(2)));
 /// # });
 /// ```
 #[must_use = "futures do nothing unless polled"]
@@ -49,7 +51,7 @@ impl<'a, T, S: Storage<T>> Put<'a, T, S> {
         if entry.node.data::<Role>() == Role::Handed {
             Ok(())
         } else {
-            Err(PutError::Closed(
+            Err(PutError(
                 entry.take().expect("a closed putter keeps its item"),
             ))
         }
@@ -88,7 +90,7 @@ impl<T, S: Storage<T>> Withdraw for Put<'_, T, S> {
     /// Gives the put up (after a time-out or a cancelled wait): `Err(item)`
     /// if it was withdrawn with the item still in hand, else the outcome a
     /// notifier settled first (`Ok(())`: the item went in; or
-    /// `Err(PutError::Closed(item))`).
+    /// `Err(PutError(item))`: closed).
     fn withdraw(self: Pin<&mut Self>) -> Result<Result<(), PutError<T>>, T> {
         let mut wait = self.wait();
         match wait.as_mut().withdraw() {
@@ -120,7 +122,8 @@ impl<T, S: Storage<T>> std::fmt::Debug for Put<'_, T, S> {
 }
 
 /// The future of [`GenericQueue::get`]: completes with the next item, or
-/// with [`GetError::Closed`] once the queue is closed and drained.
+/// with [`GetError`] once the queue is closed and drained. It waits as long
+/// as it takes: no other error is possible.
 ///
 /// ```
 /// use polysync::queue::{GetError, Queue};
@@ -130,7 +133,7 @@ impl<T, S: Storage<T>> std::fmt::Debug for Put<'_, T, S> {
 /// let get = q.get();
 /// assert_eq!(get.await, Ok("hi"));
 /// q.close();
-/// assert_eq!(q.get().await, Err(GetError::Closed));
+/// assert_eq!(q.get().await, Err(GetError));
 /// # });
 /// ```
 #[must_use = "futures do nothing unless polled"]
@@ -155,7 +158,7 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
         if entry.node.data::<Role>() == Role::Handed {
             Ok(entry.take().expect("a handed getter has its item"))
         } else {
-            Err(GetError::Closed)
+            Err(GetError)
         }
     }
 
@@ -189,7 +192,7 @@ impl<T, S: Storage<T>> Withdraw for Get<'_, T, S> {
     /// Gives the get up (after a time-out or a cancelled wait): `Err(())` if
     /// it was withdrawn with nothing handed to it, else the outcome a
     /// notifier settled first (the item it handed over, which the caller
-    /// now owns, or `Err(GetError::Closed)`).
+    /// now owns, or `Err(GetError)`: closed and drained).
     fn withdraw(self: Pin<&mut Self>) -> Result<Result<T, GetError>, ()> {
         let mut wait = self.wait();
         wait.as_mut().withdraw()?;

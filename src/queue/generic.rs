@@ -3,7 +3,7 @@
 //! generic over its [`Storage`].
 
 use super::entry::{Entry, Item, Role};
-use super::error::{GetError, PutError};
+use super::error::{GetError, PutError, TryGetError, TryPutError};
 use super::futures::{Get, Put};
 use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
 use super::storage::{Fifo, Storage};
@@ -37,18 +37,22 @@ pub(super) struct Inner<S> {
 ///   [`try_put`](GenericQueue::try_put),
 ///   [`try_put_for`](GenericQueue::try_put_for),
 ///   [`try_put_until`](GenericQueue::try_put_until); a put that fails gives
-///   the item back in a [`PutError`]. The blocking forms run
+///   the item back: in a [`PutError`] (closed, the only way the untimed
+///   forms fail) or a [`TryPutError`] (full, closed or cancelled, for the
+///   forms that may give up). The blocking forms run
 ///   [`put_with`](GenericQueue::put_with) with the current unit's waiter;
 ///   library code that holds its own [`Waiter`] calls `put_with` directly.
 /// - Get in the same five forms (plus [`get_with`](GenericQueue::get_with));
-///   a get that fails says why in a [`GetError`].
+///   a get that fails says why: [`GetError`] (closed and drained, the only
+///   way the untimed forms fail) or [`TryGetError`] (empty, closed or
+///   cancelled).
 /// - Waiting getters are served strictly FIFO across all worlds, by direct
 ///   hand-off from the putter; waiting putters likewise. All futures are
 ///   cancel-safe: an item handed to a getter that is then dropped goes back
 ///   into the queue (where the order allows, as the next one out).
 /// - [`close`](GenericQueue::close): later puts fail, getters drain what is
-///   left and then fail with [`GetError::Closed`]; blocked waiters wake with
-///   the error.
+///   left and then fail with [`GetError`] ([`TryGetError::Closed`]);
+///   blocked waiters wake with the error.
 /// - Work tracking as in Python's `queue`: every item put counts as an
 ///   unfinished task until a consumer calls
 ///   [`task_done`](GenericQueue::task_done); [`join`](GenericQueue::join)
@@ -305,10 +309,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         &self,
         guard: &mut QueueGuard<'_>,
         item: T,
-    ) -> Result<Option<Waker>, PutError<T>> {
+    ) -> Result<Option<Waker>, TryPutError<T>> {
         let (closed, len) = self.with_inner(guard, |inner| (inner.closed, inner.items.len()));
         if closed {
-            return Err(PutError::Closed(item));
+            return Err(TryPutError::Closed(item));
         }
         if len < self.cap || Self::front_of(guard, Role::Getter).is_some() {
             // Counted before any getter can see it, so a `task_done` for
@@ -318,7 +322,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             self.publish(guard);
             return Ok(waker);
         }
-        Err(PutError::Full(item))
+        Err(TryPutError::Full(item))
     }
 
     /// Under the lock: a get that must not wait; refills the storage from
@@ -326,15 +330,15 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     pub(super) fn get_locked(
         &self,
         guard: &mut QueueGuard<'_>,
-    ) -> Result<(T, Option<Waker>), GetError> {
+    ) -> Result<(T, Option<Waker>), TryGetError> {
         let (item, len, closed) = self.with_inner(guard, |inner| {
             (inner.items.pop(), inner.items.len(), inner.closed)
         });
         let Some(item) = item else {
             return Err(if closed {
-                GetError::Closed
+                TryGetError::Closed
             } else {
-                GetError::Empty
+                TryGetError::Empty
             });
         };
         let mut waker = None;
@@ -370,12 +374,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// stores it if there is room.
     ///
     /// ```
-    /// use polysync::queue::{PutError, Queue};
+    /// use polysync::queue::{Queue, TryPutError};
     /// let q = Queue::bounded(1);
     /// assert!(q.try_put(1).is_ok());
-    /// assert_eq!(q.try_put(2), Err(PutError::Full(2)));
+    /// assert_eq!(q.try_put(2), Err(TryPutError::Full(2)));
     /// ```
-    pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
+    pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
         let mut guard = self.queue.lock();
         let waker = self.put_locked(&mut guard, item)?;
         drop(guard);
@@ -406,39 +410,52 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
 
     /// Puts `item`, blocking the current execution unit while the queue is
     /// full: [`put_with`](GenericQueue::put_with) on the unit's waiter.
-    /// Fails only if the queue is closed.
+    /// Fails only if the queue is or gets closed: [`PutError`], the item
+    /// inside.
     ///
     /// # Cancellation
     /// If the unit's waiter reports cancellation, the put is withdrawn, the
     /// item dropped, and the unit unwinds through [`Waiter::cancelled`]
     /// (the same holds for `try_put_for` and `try_put_until`). Call
-    /// `put_with` to get the item back in [`PutError::Cancelled`] instead.
-    ///
-    /// ```
-    /// let q = polysync::Queue::unbounded();
-    /// q.put_blocking('x').unwrap();
-    /// assert_eq!(q.try_get(), Ok('x'));
-    /// ```
-    pub fn put_blocking(&self, item: T) -> Result<(), PutError<T>> {
-        self.put_current(item, None)
-    }
-
-    /// Puts `item`, blocking for at most `timeout` while the queue is full;
-    /// [`PutError::Full`] gives the item back if time ran out.
+    /// `put_with` to get the item back in [`TryPutError::Cancelled`] instead.
     ///
     /// ```
     /// use polysync::queue::{PutError, Queue};
+    /// let q = Queue::unbounded();
+    /// q.put_blocking('x').unwrap();
+    /// assert_eq!(q.try_get(), Ok('x'));
+    /// q.close();
+    /// assert_eq!(q.put_blocking('y'), Err(PutError('y')));
+    /// ```
+    pub fn put_blocking(&self, item: T) -> Result<(), PutError<T>> {
+        match self.put_current(item, None) {
+            Ok(()) => Ok(()),
+            Err(TryPutError::Closed(item)) => Err(PutError(item)),
+            Err(TryPutError::Full(_)) => {
+                unreachable!("a put without a deadline waits until there is room, never times out")
+            }
+            Err(TryPutError::Cancelled(_)) => {
+                unreachable!("a cancelled plain put unwinds (unwind_cancelled), never returns")
+            }
+        }
+    }
+
+    /// Puts `item`, blocking for at most `timeout` while the queue is full;
+    /// [`TryPutError::Full`] gives the item back if time ran out.
+    ///
+    /// ```
+    /// use polysync::queue::{Queue, TryPutError};
     /// use std::time::Duration;
     /// let q = Queue::bounded(1);
     /// q.try_put_for(1, Duration::ZERO).unwrap();
-    /// assert_eq!(q.try_put_for(2, Duration::from_millis(1)), Err(PutError::Full(2)));
+    /// assert_eq!(q.try_put_for(2, Duration::from_millis(1)), Err(TryPutError::Full(2)));
     /// ```
-    pub fn try_put_for(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
+    pub fn try_put_for(&self, item: T, timeout: Duration) -> Result<(), TryPutError<T>> {
         self.put_current(item, deadline_after(timeout))
     }
 
     /// Puts `item`, blocking until `deadline` at the latest while the queue
-    /// is full; [`PutError::Full`] gives the item back if time ran out.
+    /// is full; [`TryPutError::Full`] gives the item back if time ran out.
     ///
     /// ```
     /// use std::time::Instant;
@@ -446,7 +463,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(q.try_put_until(1, Instant::now()).is_ok());
     /// assert!(q.try_put_until(2, Instant::now()).is_err());
     /// ```
-    pub fn try_put_until(&self, item: T, deadline: Instant) -> Result<(), PutError<T>> {
+    pub fn try_put_until(&self, item: T, deadline: Instant) -> Result<(), TryPutError<T>> {
         self.put_current(item, Some(deadline))
     }
 
@@ -458,24 +475,24 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// it waits, if `waiter` [`spins`](Waiter::spins).
     ///
     /// # Errors
-    /// The item comes back in every error: [`PutError::Closed`] if the
-    /// queue is or gets closed, [`PutError::Full`] if `deadline` passed,
-    /// [`PutError::Cancelled`] if `waiter` reported cancellation. The put is
+    /// The item comes back in every error: [`TryPutError::Closed`] if the
+    /// queue is or gets closed, [`TryPutError::Full`] if `deadline` passed,
+    /// [`TryPutError::Cancelled`] if `waiter` reported cancellation. The put is
     /// withdrawn either way; if the item went in while the put was giving
     /// up, the put succeeded.
     ///
     /// ```
     /// use polysync::lowlevel::ThreadWaiter;
-    /// use polysync::queue::{PutError, Queue};
+    /// use polysync::queue::{Queue, TryPutError};
     /// use std::time::Instant;
     ///
     /// let q = Queue::bounded(1);
     /// ThreadWaiter::with_current(|w| {
     ///     q.put_with(1, w, None).unwrap();
     ///     let now = Some(Instant::now());
-    ///     assert_eq!(q.put_with(2, w, now), Err(PutError::Full(2))); // given back
+    ///     assert_eq!(q.put_with(2, w, now), Err(TryPutError::Full(2))); // given back
     ///     q.close();
-    ///     assert_eq!(q.put_with(3, w, None), Err(PutError::Closed(3)));
+    ///     assert_eq!(q.put_with(3, w, None), Err(TryPutError::Closed(3)));
     /// });
     /// assert_eq!(q.putting(), 0);
     /// ```
@@ -484,9 +501,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         item: T,
         waiter: &W,
         deadline: Option<Instant>,
-    ) -> Result<(), PutError<T>> {
+    ) -> Result<(), TryPutError<T>> {
         match self.try_put(item) {
-            Err(PutError::Full(item)) => self.put_wait(item, waiter, deadline),
+            Err(TryPutError::Full(item)) => self.put_wait(item, waiter, deadline),
             done => done,
         }
     }
@@ -496,12 +513,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// put that finds room costs what `try_put` costs, and asks no backend);
     /// a cancellation unwinds.
     #[inline]
-    fn put_current(&self, item: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
+    fn put_current(&self, item: T, deadline: Option<Instant>) -> Result<(), TryPutError<T>> {
         // A green unit's checkpoint comes before the attempt (never while
         // it holds what the call took).
         green_checkpoint();
         match self.try_put(item) {
-            Err(PutError::Full(item)) => {
+            Err(TryPutError::Full(item)) => {
                 unwind_cancelled(|waiter| self.put_wait(item, waiter, deadline))
             }
             done => done,
@@ -518,11 +535,11 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         item: T,
         waiter: &W,
         deadline: Option<Instant>,
-    ) -> Result<(), PutError<T>> {
+    ) -> Result<(), TryPutError<T>> {
         let mut item = Some(item);
         let spun = self.spin_then(waiter, HAS_ROOM | IS_CLOSED, || {
             match self.try_put(item.take().expect("an item to put")) {
-                Err(PutError::Full(back)) => {
+                Err(TryPutError::Full(back)) => {
                     item = Some(back);
                     None
                 }
@@ -534,10 +551,11 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         }
         let item = item.expect("not put while spinning");
         match drive(waiter, pin!(self.put(item)), deadline) {
-            Ok(done) => done,
+            // Completed, or the item went in (or the close came) as it gave up.
+            Ok(done) => done.map_err(TryPutError::from),
             // Withdrawn with the item still in hand: give it back.
-            Err((WaitError::TimedOut, item)) => Err(PutError::Full(item)),
-            Err((WaitError::Cancelled, item)) => Err(PutError::Cancelled(item)),
+            Err((WaitError::TimedOut, item)) => Err(TryPutError::Full(item)),
+            Err((WaitError::Cancelled, item)) => Err(TryPutError::Cancelled(item)),
         }
     }
 
@@ -545,13 +563,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// waiting.
     ///
     /// ```
-    /// use polysync::queue::{GetError, Queue};
+    /// use polysync::queue::{Queue, TryGetError};
     /// let q = Queue::unbounded();
     /// q.try_put(1).unwrap();
     /// assert_eq!(q.try_get(), Ok(1));
-    /// assert_eq!(q.try_get(), Err(GetError::Empty));
+    /// assert_eq!(q.try_get(), Err(TryGetError::Empty));
     /// ```
-    pub fn try_get(&self) -> Result<T, GetError> {
+    pub fn try_get(&self) -> Result<T, TryGetError> {
         let mut guard = self.queue.lock();
         let (item, waker) = self.get_locked(&mut guard)?;
         drop(guard);
@@ -582,7 +600,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
 
     /// Takes the next item, blocking the current execution unit while the
     /// queue is empty: [`get_with`](GenericQueue::get_with) on the unit's
-    /// waiter. Fails only once the queue is closed and drained.
+    /// waiter. Fails only once the queue is closed and drained:
+    /// [`GetError`].
     ///
     /// # Cancellation
     /// If the unit's waiter reports cancellation, the get is withdrawn
@@ -595,22 +614,31 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// q.try_put(1).unwrap();
     /// q.close();
     /// assert_eq!(q.get_blocking(), Ok(1));
-    /// assert_eq!(q.get_blocking(), Err(polysync::queue::GetError::Closed));
+    /// assert_eq!(q.get_blocking(), Err(polysync::queue::GetError));
     /// ```
     pub fn get_blocking(&self) -> Result<T, GetError> {
-        self.get_current(None)
+        match self.get_current(None) {
+            Ok(item) => Ok(item),
+            Err(TryGetError::Closed) => Err(GetError),
+            Err(TryGetError::Empty) => {
+                unreachable!("a get without a deadline waits for an item, never times out")
+            }
+            Err(TryGetError::Cancelled) => {
+                unreachable!("a cancelled plain get unwinds (unwind_cancelled), never returns")
+            }
+        }
     }
 
     /// Takes the next item, blocking for at most `timeout` while the queue
     /// is empty.
     ///
     /// ```
-    /// use polysync::queue::{GetError, Queue};
+    /// use polysync::queue::{Queue, TryGetError};
     /// let q = Queue::<u8>::unbounded();
     /// let t = std::time::Duration::from_millis(1);
-    /// assert_eq!(q.try_get_for(t), Err(GetError::Empty));
+    /// assert_eq!(q.try_get_for(t), Err(TryGetError::Empty));
     /// ```
-    pub fn try_get_for(&self, timeout: Duration) -> Result<T, GetError> {
+    pub fn try_get_for(&self, timeout: Duration) -> Result<T, TryGetError> {
         self.get_current(deadline_after(timeout))
     }
 
@@ -622,7 +650,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// q.try_put(9).unwrap();
     /// assert_eq!(q.try_get_until(std::time::Instant::now()), Ok(9));
     /// ```
-    pub fn try_get_until(&self, deadline: Instant) -> Result<T, GetError> {
+    pub fn try_get_until(&self, deadline: Instant) -> Result<T, TryGetError> {
         self.get_current(Some(deadline))
     }
 
@@ -634,24 +662,24 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// it waits, if `waiter` [`spins`](Waiter::spins).
     ///
     /// # Errors
-    /// [`GetError::Closed`] once the queue is closed and drained,
-    /// [`GetError::Empty`] if `deadline` passed, [`GetError::Cancelled`] if
+    /// [`TryGetError::Closed`] once the queue is closed and drained,
+    /// [`TryGetError::Empty`] if `deadline` passed, [`TryGetError::Cancelled`] if
     /// `waiter` reported cancellation. The get is withdrawn either way; an
     /// item handed to it while it was giving up is returned (`Ok`), never
     /// lost.
     ///
     /// ```
     /// use polysync::lowlevel::ThreadWaiter;
-    /// use polysync::queue::{GetError, Queue};
+    /// use polysync::queue::{Queue, TryGetError};
     /// use std::time::Instant;
     ///
     /// let q = Queue::unbounded();
     /// q.try_put(1).unwrap();
     /// ThreadWaiter::with_current(|w| {
     ///     assert_eq!(q.get_with(w, None), Ok(1));
-    ///     assert_eq!(q.get_with(w, Some(Instant::now())), Err(GetError::Empty));
+    ///     assert_eq!(q.get_with(w, Some(Instant::now())), Err(TryGetError::Empty));
     ///     q.close();
-    ///     assert_eq!(q.get_with(w, None), Err(GetError::Closed));
+    ///     assert_eq!(q.get_with(w, None), Err(TryGetError::Closed));
     /// });
     /// assert_eq!(q.getting(), 0);
     /// ```
@@ -659,9 +687,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         &self,
         waiter: &W,
         deadline: Option<Instant>,
-    ) -> Result<T, GetError> {
+    ) -> Result<T, TryGetError> {
         match self.try_get() {
-            Err(GetError::Empty) => self.get_wait(waiter, deadline),
+            Err(TryGetError::Empty) => self.get_wait(waiter, deadline),
             done => done,
         }
     }
@@ -670,10 +698,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// current unit's waiter, looked up only once the get must wait; a
     /// cancellation unwinds.
     #[inline]
-    pub(super) fn get_current(&self, deadline: Option<Instant>) -> Result<T, GetError> {
+    pub(super) fn get_current(&self, deadline: Option<Instant>) -> Result<T, TryGetError> {
         green_checkpoint();
         match self.try_get() {
-            Err(GetError::Empty) => unwind_cancelled(|waiter| self.get_wait(waiter, deadline)),
+            Err(TryGetError::Empty) => unwind_cancelled(|waiter| self.get_wait(waiter, deadline)),
             done => done,
         }
     }
@@ -687,9 +715,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         &self,
         waiter: &W,
         deadline: Option<Instant>,
-    ) -> Result<T, GetError> {
+    ) -> Result<T, TryGetError> {
         let spun = self.spin_then(waiter, HAS_ITEMS | IS_CLOSED, || match self.try_get() {
-            Err(GetError::Empty) => None,
+            Err(TryGetError::Empty) => None,
             done => Some(done),
         });
         if let Some(done) = spun {
@@ -697,9 +725,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         }
         match drive(waiter, pin!(self.get()), deadline) {
             // Completed, or an item (or the close) landed as it gave up.
-            Ok(done) => done,
-            Err((WaitError::TimedOut, ())) => Err(GetError::Empty),
-            Err((WaitError::Cancelled, ())) => Err(GetError::Cancelled),
+            Ok(done) => done.map_err(TryGetError::from),
+            Err((WaitError::TimedOut, ())) => Err(TryGetError::Empty),
+            Err((WaitError::Cancelled, ())) => Err(TryGetError::Cancelled),
         }
     }
 
@@ -735,8 +763,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.peek_with(T::clone)
     }
 
-    /// Closes the queue: later puts fail with [`PutError::Closed`], getters
-    /// take what is left and then fail with [`GetError::Closed`]. Waiting
+    /// Closes the queue: later puts fail ([`PutError`],
+    /// [`TryPutError::Closed`]), getters take what is left and then fail
+    /// ([`GetError`], [`TryGetError::Closed`]). Waiting
     /// putters and getters wake with those errors. Closing twice is harmless.
     ///
     /// ```
@@ -760,7 +789,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// Closes the queue at once, as Python 3.13's `shutdown(immediate=True)`:
     /// like [`close`](GenericQueue::close), and every stored item is taken
     /// out and returned in the order gets would have taken them (nothing is
-    /// dropped), so getters fail with [`GetError::Closed`] right away. The
+    /// dropped), so getters fail with [`GetError`] right away. The
     /// returned items count as done for [`join`](GenericQueue::join).
     ///
     /// ```
@@ -768,7 +797,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// q.try_put(1).unwrap();
     /// q.try_put(2).unwrap();
     /// assert_eq!(q.close_immediately(), [1, 2]);
-    /// assert_eq!(q.try_get(), Err(polysync::queue::GetError::Closed));
+    /// assert_eq!(q.try_get(), Err(polysync::queue::TryGetError::Closed));
     /// assert!(q.try_join());
     /// ```
     pub fn close_immediately(&self) -> Vec<T> {
@@ -873,15 +902,15 @@ pub(super) trait CancelledError {
     fn is_cancelled(&self) -> bool;
 }
 
-impl<T> CancelledError for PutError<T> {
+impl<T> CancelledError for TryPutError<T> {
     fn is_cancelled(&self) -> bool {
-        matches!(self, PutError::Cancelled(_))
+        matches!(self, TryPutError::Cancelled(_))
     }
 }
 
-impl CancelledError for GetError {
+impl CancelledError for TryGetError {
     fn is_cancelled(&self) -> bool {
-        matches!(self, GetError::Cancelled)
+        matches!(self, TryGetError::Cancelled)
     }
 }
 

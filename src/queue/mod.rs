@@ -4,14 +4,15 @@
 //! (unbounded, puts never wait).
 //!
 //! ```
-//! use polysync::queue::{GetError, LifoQueue, PriorityQueue, Queue};
+//! use polysync::queue::{GetError, LifoQueue, PriorityQueue, Queue, TryGetError};
 //! let q = Queue::bounded(2);
 //! q.put_blocking(1).unwrap();
 //! q.try_put(2).unwrap();
 //! q.close();
 //! assert_eq!(q.get_blocking(), Ok(1));
 //! assert_eq!(q.try_get(), Ok(2));
-//! assert_eq!(q.try_get(), Err(GetError::Closed));
+//! assert_eq!(q.try_get(), Err(TryGetError::Closed));
+//! assert_eq!(q.get_blocking(), Err(GetError)); // closed and drained
 //!
 //! let stack = LifoQueue::unbounded();
 //! stack.try_put('a').unwrap();
@@ -23,6 +24,16 @@
 //! jobs.try_put((1, "first")).unwrap();
 //! assert_eq!(jobs.try_get(), Ok((1, "first")));
 //! ```
+//!
+//! # Errors
+//!
+//! Each side has two error types. The untimed forms (`put().await`,
+//! `put_blocking`, `get().await`, `get_blocking`) wait as long as it takes,
+//! so they fail only once the queue is closed: [`PutError`] (the item
+//! inside) and [`GetError`]. The non-blocking, timed and explicit-waiter
+//! forms (`try_*`, `*_with`) may also give up: [`TryPutError`] (`Full`,
+//! `Closed`, `Cancelled`) and [`TryGetError`] (`Empty`, `Closed`,
+//! `Cancelled`). `?` converts the first kind into the second.
 //!
 //! # Design
 //!
@@ -66,7 +77,7 @@ mod storage;
 mod stream;
 mod tasks;
 
-pub use error::{GetError, PutError, TaskDoneError};
+pub use error::{GetError, PutError, TaskDoneError, TryGetError, TryPutError};
 pub use futures::{Get, Put};
 pub use generic::GenericQueue;
 pub use simple::{SimpleGet, SimpleQueue};

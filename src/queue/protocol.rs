@@ -4,7 +4,7 @@
 //! the item ([`Item`]).
 
 use super::entry::{Item, Role};
-use super::error::{GetError, PutError};
+use super::error::{TryGetError, TryPutError};
 use super::generic::GenericQueue;
 use super::storage::Storage;
 use crate::lowlevel::queue::{QueueGuard, WaitQueue};
@@ -60,17 +60,21 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
                         guard.wake_after_unlock(served);
                         Ok(Role::Handed)
                     }
-                    Err(PutError::Full(item)) => {
+                    Err(TryPutError::Full(item)) => {
                         // SAFETY: as above.
                         unsafe { slot.fill_unqueued(item) };
                         Err(Role::Putter)
                     }
-                    // Closed (a put under the lock is never cancelled): the
-                    // item goes back to the caller.
-                    Err(PutError::Closed(item) | PutError::Cancelled(item)) => {
+                    // Closed: the item goes back to the caller.
+                    Err(TryPutError::Closed(item)) => {
                         // SAFETY: as above.
                         unsafe { slot.fill_unqueued(item) };
                         Ok(Role::Closed)
+                    }
+                    Err(TryPutError::Cancelled(_)) => {
+                        unreachable!(
+                            "a put under the queue lock never waits, so it is never cancelled"
+                        )
                     }
                 }
             }
@@ -81,9 +85,11 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
                     guard.wake_after_unlock(served);
                     Ok(Role::Handed)
                 }
-                Err(GetError::Empty) => Err(Role::Getter),
-                // Closed (a get under the lock is never cancelled).
-                Err(_) => Ok(Role::Closed),
+                Err(TryGetError::Empty) => Err(Role::Getter),
+                Err(TryGetError::Closed) => Ok(Role::Closed),
+                Err(TryGetError::Cancelled) => {
+                    unreachable!("a get under the queue lock never waits, so it is never cancelled")
+                }
             },
             Role::Handed | Role::Closed => unreachable!("a finished queue wait arrives again"),
         }

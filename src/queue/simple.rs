@@ -95,7 +95,10 @@ impl<T> SimpleQueue<T> {
     /// assert_eq!(q.get_blocking(), 1);
     /// ```
     pub fn get_blocking(&self) -> T {
-        never_closed(self.inner.get_current(None)).expect("an untimed get waits for an item")
+        match self.inner.get_blocking() {
+            Ok(item) => item,
+            Err(super::GetError) => unreachable!("a SimpleQueue is never closed"),
+        }
     }
 
     /// Takes the oldest item if there is one, without waiting.
@@ -165,9 +168,9 @@ impl<T> SimpleQueue<T> {
     ) -> Result<T, WaitError> {
         match self.inner.get_with(waiter, deadline) {
             Ok(item) => Ok(item),
-            Err(super::GetError::Empty) => Err(WaitError::TimedOut),
-            Err(super::GetError::Cancelled) => Err(WaitError::Cancelled),
-            Err(super::GetError::Closed) => unreachable!("a SimpleQueue is never closed"),
+            Err(super::TryGetError::Empty) => Err(WaitError::TimedOut),
+            Err(super::TryGetError::Cancelled) => Err(WaitError::Cancelled),
+            Err(super::TryGetError::Closed) => unreachable!("a SimpleQueue is never closed"),
         }
     }
 
@@ -203,12 +206,12 @@ impl<T> SimpleQueue<T> {
 
 /// A plain get's result when the queue cannot be closed: `Empty` means the
 /// wait timed out (a cancelled plain get unwinds instead of returning).
-fn never_closed<T>(result: Result<T, super::GetError>) -> Option<T> {
+fn never_closed<T>(result: Result<T, super::TryGetError>) -> Option<T> {
     match result {
         Ok(item) => Some(item),
-        Err(super::GetError::Empty) => None,
-        Err(super::GetError::Closed) => unreachable!("a SimpleQueue is never closed"),
-        Err(super::GetError::Cancelled) => unreachable!("a cancelled plain get unwinds"),
+        Err(super::TryGetError::Empty) => None,
+        Err(super::TryGetError::Closed) => unreachable!("a SimpleQueue is never closed"),
+        Err(super::TryGetError::Cancelled) => unreachable!("a cancelled plain get unwinds"),
     }
 }
 
@@ -255,7 +258,9 @@ impl<T> Future for SimpleGet<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         // SAFETY: structural pinning: `get` is never moved out of `self`.
         let get = unsafe { self.map_unchecked_mut(|s| &mut s.get) };
-        get.poll(cx)
-            .map(|result| never_closed(result).expect("an async get completes only with an item"))
+        get.poll(cx).map(|result| match result {
+            Ok(item) => item,
+            Err(super::GetError) => unreachable!("a SimpleQueue is never closed"),
+        })
     }
 }

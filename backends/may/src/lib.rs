@@ -70,7 +70,7 @@
 //! - the `*_with` forms, given a [`MayWaiter`], return
 //!   [`WaitError::Cancelled`](polysync::lowlevel::WaitError::Cancelled)
 //!   (a put gives its item back in
-//!   [`PutError::Cancelled`](polysync::queue::PutError::Cancelled)); the
+//!   [`TryPutError::Cancelled`](polysync::queue::TryPutError::Cancelled)); the
 //!   coroutine stays cancelled, and may unwinds it at its next park or yield.
 //!
 //! A cancel that arrives while the coroutine does not wait in polysync takes

@@ -13,7 +13,7 @@ mod support;
 use polysync::Lock;
 use polysync::Queue;
 use polysync::lowlevel::WaitError;
-use polysync::queue::PutError;
+use polysync::queue::TryPutError;
 use polysync_may::MayWaiter;
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -235,7 +235,7 @@ fn cancelled_puts_lose_nothing() {
     eventually(|| q.putting() == 1);
     cancel(&co);
     match rx.recv().unwrap() {
-        Err(PutError::Cancelled(back)) => assert_eq!(back.n, 1),
+        Err(TryPutError::Cancelled(back)) => assert_eq!(back.n, 1),
         other => panic!("put_with: {other:?}"),
     }
     joined_cancelled(co, "put_with");

@@ -7,7 +7,7 @@
 
 mod support;
 
-use polysync::queue::{GetError, PutError};
+use polysync::queue::{TryGetError, TryPutError};
 use polysync::{CapacityLimiter, Condition, Event, Lock, Queue, RLock, Semaphore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,12 +65,12 @@ fn every_timed_wait_expires_and_never_early() {
     let q = Arc::new(Queue::<u8>::bounded(1));
     let q2 = q.clone();
     expires("Queue get", move |t| {
-        q2.try_get_for(t) == Err(GetError::Empty)
+        q2.try_get_for(t) == Err(TryGetError::Empty)
     });
     let q2 = q.clone();
     expires("Queue put", move |t| {
         q2.try_put(0).ok(); // full from the first round on
-        q2.try_put_for(7, t) == Err(PutError::Full(7))
+        q2.try_put_for(7, t) == Err(TryPutError::Full(7))
     });
     let lim = limiter.clone();
     expires("CapacityLimiter", move |t| {

@@ -773,9 +773,9 @@ fn queue_scenario(cell: &mut Cell) {
         cell.waiter(&format!("getter#{g}"), move |ctx| async move {
             for k in 0..per_getter {
                 let v = if ctx.is_async() {
-                    forth.get().await
+                    forth.get().await.map_err(polysync::TryGetError::from)
                 } else if k % 2 == 0 {
-                    forth.get_blocking()
+                    forth.get_blocking().map_err(polysync::TryGetError::from)
                 } else {
                     forth.try_get_for(polysync_matrix::patience() * 2)
                 }
@@ -797,9 +797,9 @@ fn queue_scenario(cell: &mut Cell) {
             for k in 0..ITEMS {
                 let v = item(p, k);
                 if ctx.is_async() {
-                    forth.put(v).await
+                    forth.put(v).await.map_err(polysync::TryPutError::from)
                 } else if k % 2 == 0 {
-                    forth.put_blocking(v)
+                    forth.put_blocking(v).map_err(polysync::TryPutError::from)
                 } else {
                     forth.try_put_for(v, polysync_matrix::patience() * 2)
                 }
@@ -1074,8 +1074,12 @@ fn cancel_queue_trio(cell: &mut Cell, n: usize, variant: Variant) {
                     ctx.timeout_at(deadline, queue.get()).await
                 } else {
                     match queue.try_get_until(deadline) {
-                        Err(polysync::GetError::Empty) => None, // timed out
-                        r => Some(r),
+                        Ok(item) => Some(Ok(item)),
+                        Err(polysync::TryGetError::Empty) => None, // timed out
+                        Err(polysync::TryGetError::Closed) => Some(Err(polysync::GetError)),
+                        Err(polysync::TryGetError::Cancelled) => {
+                            unreachable!("a cancelled plain timed get unwinds")
+                        }
                     }
                 }
             };
