@@ -160,7 +160,7 @@ pub use rwlock::{
 #[doc(no_inline)]
 pub use semaphore::{
     AcquireError, BinarySemaphore, BoundedSemaphore, OwnedPermit, Permit, Semaphore,
-    TooManyReleases,
+    TooManyReleases, TryAcquireError,
 };
 
 #[cfg(doctest)]
