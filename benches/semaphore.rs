@@ -55,9 +55,11 @@ fn semaphore_uncontended(c: &mut Criterion) {
         b.iter(|| s.try_acquire().is_some())
     });
     g.bench_function(BenchmarkId::new("polysync", "acquire_blocking"), |b| {
-        b.iter(|| drop(s.acquire_blocking()))
+        b.iter(|| drop(s.acquire_blocking().unwrap()))
     });
-    bench_await(&mut g, "polysync", || async { drop(s.acquire().await) });
+    bench_await(&mut g, "polysync", || async {
+        drop(s.acquire().await.unwrap())
+    });
     assert_eq!(s.value(), 1);
 
     let s = tokio::sync::Semaphore::new(1);
@@ -123,7 +125,7 @@ fn semaphore_contended(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(1));
     contended_one(&mut g, "polysync", polysync::Semaphore::new(1), |s, n| {
-        let _p = s.acquire_blocking();
+        let _p = s.acquire_blocking().unwrap();
         bump(n);
     });
     contended_one(

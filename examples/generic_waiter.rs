@@ -12,8 +12,8 @@
 //!
 //! Run with `cargo run --example generic_waiter`.
 
-use polysync::lowlevel::{ThreadWaiter, WaitError, WaitResult, Waiter};
-use polysync::{Permit, Queue, Semaphore};
+use polysync::lowlevel::{ThreadWaiter, WaitResult, Waiter};
+use polysync::{Permit, Queue, Semaphore, TryAcquireError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Waker;
@@ -69,14 +69,18 @@ impl<T> Pool<T> {
         &self,
         waiter: &W,
         deadline: Option<Instant>,
-    ) -> Result<Conn<'_, T>, WaitError> {
+    ) -> Result<Conn<'_, T>, TryAcquireError> {
         let permit = self.permits.acquire_with(waiter, deadline)?;
         Ok(self.take(permit))
     }
 
     /// The async checkout, for tasks of any executor.
     async fn checkout(&self) -> Conn<'_, T> {
-        let permit = self.permits.acquire().await;
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the pool never closes its semaphore");
         self.take(permit)
     }
 

@@ -70,7 +70,10 @@ fn main() {
         for input in 0..REQUESTS {
             // Waits while IN_FLIGHT requests are running; the permit is
             // 'static, so it can move into the spawned task.
-            let permit = in_flight.acquire_owned().await;
+            let permit = in_flight
+                .acquire_owned()
+                .await
+                .expect("open until shutdown");
             let jobs = jobs.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = permit; // released when this task ends
@@ -100,9 +103,11 @@ fn main() {
         .count();
     assert_eq!(in_flight.value(), IN_FLIGHT, "every permit came back");
 
-    // Shutdown: refuse new requests, then let the workers finish.
+    // Shutdown: refuse new requests (an acquisition gets a typed error, as
+    // would a task still waiting for a permit), then let the workers finish.
     in_flight.close();
-    assert!(in_flight.try_acquire().is_none());
+    let refused: Result<_, polysync::AcquireError> = rt.block_on(in_flight.acquire());
+    assert!(refused.is_err());
     drop(jobs);
     let served: usize = workers.into_iter().map(|w| w.join().expect("worker")).sum();
     assert_eq!(served as u64, REQUESTS);

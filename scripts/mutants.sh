@@ -361,6 +361,12 @@ mutant "semaphore: close forgets to wake the waiters" \
     $'        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {\n            guard.notify_batch(wakers, Want::CLOSED)\n        });' \
     $'        drop(guard);'
 
+mutant "semaphore: close wakes only many-permit waiters (one-permit ones stay queued)" \
+    "cargo test --test semaphore_close queued_" \
+    src/semaphore/raw.rs \
+    '            guard.notify_batch(wakers, Want::CLOSED)' \
+    $'            while guard.front().is_some_and(|f| f.data::<Want>().count() != 1) {\n                wakers.push(guard.notify_front(Want::CLOSED).expect("front exists"));\n            }\n            Batch::Last'
+
 mutant "semaphore: a served waiter that is dropped loses its permits" \
     "cargo test --test semaphore_many storm" \
     src/semaphore/raw.rs \

@@ -162,7 +162,7 @@ pub use rwlock::{
 #[doc(no_inline)]
 pub use semaphore::{
     AcquireError, BinarySemaphore, BoundedSemaphore, OwnedPermit, Permit, Semaphore,
-    TooManyReleases,
+    TooManyReleases, TryAcquireError,
 };
 
 #[cfg(doctest)]

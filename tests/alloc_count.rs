@@ -140,7 +140,7 @@ fn semaphore_blocking_contended_allocates_nothing() {
                 Some(p) => p,
                 None => {
                     seen.try_failed += 1;
-                    s.acquire_blocking()
+                    s.acquire_blocking().unwrap()
                 }
             };
             assert_eq!(inn.fetch_add(1, Ordering::AcqRel), 0);
@@ -311,7 +311,7 @@ fn semaphore_ping_pong_cross_thread_allocates_nothing() {
                     Some(p) => p,
                     None => {
                         seen.try_failed += 1;
-                        sb.acquire_blocking()
+                        sb.acquire_blocking().unwrap()
                     }
                 };
                 permit.forget();
@@ -324,7 +324,7 @@ fn semaphore_ping_pong_cross_thread_allocates_nothing() {
                         Some(p) => p,
                         None => {
                             seen.try_failed += 1;
-                            sa.acquire().await
+                            sa.acquire().await.unwrap()
                         }
                     };
                     permit.forget();
@@ -360,7 +360,7 @@ fn semaphore_async_contended_k2_allocates_nothing() {
                         Some(p) => p,
                         None => {
                             seen.try_failed += 1;
-                            s.acquire().await
+                            s.acquire().await.unwrap()
                         }
                     };
                     assert!(inn.fetch_add(1, Ordering::AcqRel) < 2);

@@ -207,7 +207,7 @@ fn semaphores() {
         "Semaphore::acquire_blocking",
         || sem.waiting(),
         || sem.release(1),
-        || sem.acquire_blocking().forget(),
+        || sem.acquire_blocking().unwrap().forget(),
     );
     through_backend(
         "Semaphore::try_acquire_for",
@@ -228,7 +228,7 @@ fn semaphores() {
     cancelled(
         "Semaphore::acquire_blocking",
         || sem.waiting(),
-        || sem.acquire_blocking().forget(),
+        || sem.acquire_blocking().unwrap().forget(),
     );
     assert_eq!(sem.value(), 0);
 }
@@ -464,7 +464,7 @@ fn unclaimed_threads_are_not_routed() {
     let sem = Semaphore::new(0);
     let before = BACKEND_WAITS.load(Ordering::Relaxed);
     std::thread::scope(|s| {
-        s.spawn(|| sem.acquire_blocking().forget());
+        s.spawn(|| sem.acquire_blocking().unwrap().forget());
         wait_until("a queued thread", || sem.waiting() > 0);
         sem.release(1);
     });

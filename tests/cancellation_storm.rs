@@ -215,6 +215,28 @@ enum Give {
     Keep,
 }
 
+/// A semaphore's `Acquire`, unwrapped (the storm never closes its
+/// semaphore); its `Debug` is the inner future's, which the storm reads.
+struct NeverClosed<F>(F);
+
+impl<F: Future<Output = Result<T, polysync::AcquireError>>, T> Future for NeverClosed<F> {
+    type Output = T;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        // SAFETY: the inner future is structurally pinned: it is never
+        // moved out of the wrapper.
+        let inner = unsafe { self.map_unchecked_mut(|this| &mut this.0) };
+        inner
+            .poll(cx)
+            .map(|r| r.expect("the storm never closes its semaphore"))
+    }
+}
+
+impl<F: std::fmt::Debug> std::fmt::Debug for NeverClosed<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 #[derive(Debug)]
 struct Sem {
     sem: Semaphore,
@@ -224,10 +246,12 @@ struct Sem {
 impl Resource for Sem {
     type Guard<'a> = Permit<'a, Semaphore>;
     fn acq(&self) -> impl Future<Output = Permit<'_, Semaphore>> + Send + std::fmt::Debug {
-        self.sem.acquire()
+        NeverClosed(self.sem.acquire())
     }
     fn acq_blocking(&self) -> Permit<'_, Semaphore> {
-        self.sem.acquire_blocking()
+        self.sem
+            .acquire_blocking()
+            .expect("the storm never closes its semaphore")
     }
     fn try_acq(&self) -> Option<Permit<'_, Semaphore>> {
         self.sem.try_acquire()

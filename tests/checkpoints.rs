@@ -311,7 +311,7 @@ fn a_green_unit_takes_a_checkpoint_every_budget_of_calls_that_did_not_wait() {
                 worlds::wait_until("a waiter", || sem.waiting() == 1);
                 sem.release(1);
             });
-            in_unit(|| sem.acquire_blocking().forget())
+            in_unit(|| sem.acquire_blocking().unwrap().forget())
         })
     };
     let ((), waits, checkpoints) = refill();

@@ -13,7 +13,7 @@ use polysync::condition::ConditionWaitError;
 use polysync::lowlevel::{ThreadWaiter, WaitError, WaitResult, Waiter, identified};
 use polysync::{
     BorrowError, CapacityLimiter, Condition, Event, Lock, Mutex, RCapacityLimiter, RLock, RMutex,
-    Semaphore,
+    Semaphore, TryAcquireError,
 };
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -140,7 +140,7 @@ fn semaphore_cancelled_waits_lose_no_permit() {
     let sem = Semaphore::new(0);
     assert_eq!(
         sem.acquire_with(&Scripted::cancelling(), None).unwrap_err(),
-        WaitError::Cancelled
+        TryAcquireError::Cancelled
     );
     assert_eq!(sem.waiting(), 0);
     assert_eq!(sem.value(), 0);
@@ -156,7 +156,10 @@ fn semaphore_cancelled_waits_lose_no_permit() {
     assert!(sem.try_acquire_for(Duration::from_millis(1)).is_none());
     ThreadWaiter::with_current(|w| {
         let soon = Some(Instant::now() + Duration::from_millis(1));
-        assert_eq!(sem.acquire_with(w, soon).unwrap_err(), WaitError::TimedOut);
+        assert_eq!(
+            sem.acquire_with(w, soon).unwrap_err(),
+            TryAcquireError::Unavailable
+        );
     });
     drop(taken);
     assert_eq!(sem.value(), 1);

@@ -446,7 +446,7 @@ impl SemFifo {
 impl Scenario for SemFifo {
     fn blocking(&self, id: usize, form: usize) {
         let permit = match form % 3 {
-            0 => self.sem.acquire_blocking(),
+            0 => self.sem.acquire_blocking().unwrap(),
             1 => self
                 .sem
                 .try_acquire_for(Duration::from_secs(30))
@@ -462,7 +462,7 @@ impl Scenario for SemFifo {
 
     fn asynchronous(self: Arc<Self>, id: usize) -> BoxFuture {
         Box::pin(async move {
-            self.sem.acquire().await.forget();
+            self.sem.acquire().await.unwrap().forget();
             self.record(id);
         })
     }

@@ -62,7 +62,7 @@ fn sem_poll_once_cancel_vs_release() {
                 let mut fut = pin!(sem.acquire());
                 match poll_once(fut.as_mut(), &waker) {
                     Poll::Ready(permit) => {
-                        permit.forget();
+                        permit.unwrap().forget();
                         1
                     }
                     Poll::Pending => 0,
@@ -109,7 +109,7 @@ fn sem_async_wait_vs_release() {
         let sem = Arc::new(Semaphore::new(0));
         let waiter = {
             let sem = sem.clone();
-            thread::spawn(move || loom::future::block_on(sem.acquire()).forget())
+            thread::spawn(move || loom::future::block_on(sem.acquire()).unwrap().forget())
         };
         sem.release(1);
         waiter.join().unwrap();
@@ -125,7 +125,7 @@ fn sem_blocking_wait_vs_release() {
         let sem = Arc::new(Semaphore::new(0));
         let waiter = {
             let sem = sem.clone();
-            thread::spawn(move || sem.acquire_blocking().forget())
+            thread::spawn(move || sem.acquire_blocking().unwrap().forget())
         };
         sem.release(1);
         waiter.join().unwrap();
@@ -150,7 +150,7 @@ fn sem_waker_replaced_vs_release() {
                     Poll::Ready(permit) => permit,
                     Poll::Pending => loom::future::block_on(fut),
                 };
-                permit.forget();
+                permit.unwrap().forget();
             })
         };
         sem.release(1);
@@ -185,7 +185,7 @@ fn sem_fifo_two_futures_vs_release() {
                     poll_once(second.as_mut(), &w2).is_pending(),
                     "the younger acquire got a second permit"
                 );
-                permit.forget();
+                permit.unwrap().forget();
                 // `second` is cancelled here.
             })
         };
@@ -215,9 +215,9 @@ fn sem_fifo_two_waiters_handoff() {
                 let first = poll_once(fut.as_mut(), &waker);
                 queued.store(true, SeqCst);
                 let _permit = match first {
-                    Poll::Ready(permit) => permit,
+                    Poll::Ready(permit) => permit.unwrap(),
                     // The blocking path: the thread waiter (loom park/unpark).
-                    Poll::Pending => polysync::lowlevel::block_on(fut, None).unwrap(),
+                    Poll::Pending => polysync::lowlevel::block_on(fut, None).unwrap().unwrap(),
                 };
                 order.fetch_add(1, SeqCst)
             })
@@ -228,7 +228,7 @@ fn sem_fifo_two_waiters_handoff() {
                 while !queued.load(SeqCst) {
                     thread::yield_now();
                 }
-                let _permit = loom::future::block_on(sem.acquire());
+                let _permit = loom::future::block_on(sem.acquire()).unwrap();
                 order.fetch_add(1, SeqCst)
             })
         };
@@ -281,7 +281,7 @@ fn sem_cancelled_handoff_reaches_next_waiter() {
         };
         let blocker = {
             let sem = sem.clone();
-            thread::spawn(move || sem.acquire_blocking().forget())
+            thread::spawn(move || sem.acquire_blocking().unwrap().forget())
         };
         sem.release(1);
         canceller.join().unwrap();
@@ -299,11 +299,11 @@ fn sem_release_two_vs_two_waiters() {
         let sem = Arc::new(Semaphore::new(0));
         let blocking = {
             let sem = sem.clone();
-            thread::spawn(move || sem.acquire_blocking().forget())
+            thread::spawn(move || sem.acquire_blocking().unwrap().forget())
         };
         let task = {
             let sem = sem.clone();
-            thread::spawn(move || loom::future::block_on(sem.acquire()).forget())
+            thread::spawn(move || loom::future::block_on(sem.acquire()).unwrap().forget())
         };
         sem.release(2);
         blocking.join().unwrap();
@@ -327,7 +327,7 @@ fn binary_sem_cancel_vs_two_releases() {
                 let mut fut = pin!(sem.acquire());
                 match poll_once(fut.as_mut(), &waker) {
                     Poll::Ready(permit) => {
-                        permit.forget();
+                        permit.unwrap().forget();
                         1
                     }
                     Poll::Pending => 0,

@@ -380,8 +380,8 @@ fn semaphore_contention_with_cancelled_futures() {
             thread::spawn(move || {
                 for i in 0..ROUNDS {
                     let permit = match (i + id) % 2 {
-                        0 => Some(sem.acquire_blocking()),
-                        _ => block_on(poll_once(sem.acquire())),
+                        0 => Some(sem.acquire_blocking().unwrap()),
+                        _ => block_on(poll_once(sem.acquire())).map(Result::unwrap),
                     };
                     if let Some(permit) = permit {
                         assert_eq!(inside.fetch_add(1, SeqCst), 0, "two holders of one permit");

@@ -95,7 +95,7 @@ fn owned_futures_can_be_spawned_while_they_wait() {
         drop(l.await.unwrap());
         m.await.unwrap().push(1);
         assert_eq!(s.await.unwrap().unwrap().num_permits(), 3);
-        assert_eq!(s1.await.unwrap().num_permits(), 1);
+        assert_eq!(s1.await.unwrap().unwrap().num_permits(), 1);
     });
     assert!(!lock.is_locked());
     assert_eq!(*mutex.lock_blocking(), [1]);
@@ -168,7 +168,7 @@ fn a_task_that_panics_while_holding_owned_guards_releases_them() {
     assert_eq!(sem.value(), 3, "the panicking task leaked its permits");
     assert_eq!(limiter.available_tokens(), 1);
     // The same in a thread.
-    let permit = sem.acquire_owned_blocking();
+    let permit = sem.acquire_owned_blocking().unwrap();
     let guard = lock.acquire_owned_blocking();
     let joined = thread::spawn(move || {
         let _held = (permit, guard);

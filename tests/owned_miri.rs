@@ -85,7 +85,7 @@ fn owned_semaphore_futures_race_a_release_from_another_thread() {
             assert_eq!(permit.num_permits(), 2);
         }
         releaser.join().unwrap();
-        let permit = block_on(small);
+        let permit = block_on(small).unwrap();
         assert_eq!(permit.num_permits(), 1);
         drop(permit);
         assert_eq!(sem.value(), 3);

@@ -8,9 +8,11 @@
 //! - a storm of random many-permit waits from threads, tokio tasks and
 //!   futures-lite tasks, with random time-outs and drops: never more
 //!   permits held than exist, and every permit back at the end;
-//! - `close()` wakes every waiter in every world with
-//!   `AcquireError::Closed`, also a blocking `acquire_many` waiter and an
-//!   async one queued behind a head request; later acquisitions fail;
+//! - `close()` wakes every waiter in every world with its form's typed
+//!   error (`AcquireError`, `TryAcquireError::Closed`, `None`), also a
+//!   blocking `acquire_many` waiter and an async one queued behind a head
+//!   request; later acquisitions fail (tests/semaphore_close.rs covers
+//!   every form);
 //! - a bounded semaphore's release check accounts for many-permit waiters;
 //! - permits: `split`, `merge`, `forget`, `num_permits`; requests above the
 //!   maximum panic.
@@ -22,7 +24,9 @@ mod worlds;
 
 use futures_lite::future::{block_on, poll_once};
 use polysync::lowlevel::ThreadWaiter;
-use polysync::{AcquireError, BinarySemaphore, BoundedSemaphore, Semaphore, TooManyReleases};
+use polysync::{
+    AcquireError, BinarySemaphore, BoundedSemaphore, Semaphore, TooManyReleases, TryAcquireError,
+};
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -56,7 +60,7 @@ fn a_queued_large_request_is_not_overtaken_as_permits_trickle_in() {
     let task = {
         let (sem, order) = (sem.clone(), order.clone());
         rt.spawn(async move {
-            let permit = sem.acquire_owned().await;
+            let permit = sem.acquire_owned().await.unwrap();
             order.lock().unwrap().push("task");
             permit
         })
@@ -65,7 +69,7 @@ fn a_queued_large_request_is_not_overtaken_as_permits_trickle_in() {
     let small = {
         let (sem, order) = (sem.clone(), order.clone());
         thread::spawn(move || {
-            let permit = sem.acquire_owned_blocking();
+            let permit = sem.acquire_owned_blocking().unwrap();
             order.lock().unwrap().push("small");
             permit
         })
@@ -80,7 +84,7 @@ fn a_queued_large_request_is_not_overtaken_as_permits_trickle_in() {
         assert!(sem.try_acquire().is_none(), "try_acquire overtook the head");
         assert_eq!(
             sem.try_acquire_many(1).unwrap_err(),
-            AcquireError::Unavailable
+            TryAcquireError::Unavailable
         );
         // A newcomer that waits (briefly) does not overtake either.
         assert!(
@@ -89,7 +93,7 @@ fn a_queued_large_request_is_not_overtaken_as_permits_trickle_in() {
         );
         assert!(
             block_on(async {
-                futures_lite::future::or(async { Some(sem.acquire().await) }, async {
+                futures_lite::future::or(async { Some(sem.acquire().await.unwrap()) }, async {
                     async_io::Timer::after(SHORT).await;
                     None
                 })
@@ -186,7 +190,10 @@ fn a_timed_out_head_request_lets_the_kept_permits_through() {
             async move { sem.acquire_many_owned(2).await }
         });
         wait_until("a task queued behind it", || sem.waiting() == 2);
-        assert_eq!(head.join().unwrap().unwrap_err(), AcquireError::Unavailable);
+        assert_eq!(
+            head.join().unwrap().unwrap_err(),
+            TryAcquireError::Unavailable
+        );
         let permit = rt
             .block_on(async { tokio::time::timeout(LONG, behind).await })
             .expect("the task behind the timed-out head was served")
@@ -422,51 +429,50 @@ fn close_fails_every_waiter_in_every_world() {
         let sem = sem.clone();
         move || ThreadWaiter::with_current(|w| sem.acquire_many_with(1, w, None).map(|_| ()))
     });
-    // The one-permit forms that cannot report it: `None`, or a panic.
+    // The one-permit forms: `None` from the timed one, `AcquireError`
+    // from the untimed one.
     let timed = thread::spawn({
         let sem = sem.clone();
         move || sem.try_acquire_for(LONG).is_some()
     });
     let plain = thread::spawn({
         let sem = sem.clone();
-        move || drop(sem.acquire_blocking())
+        move || sem.acquire_blocking().map(drop)
     });
     wait_until("six waiters", || sem.waiting() == 6);
     sem.close();
     assert!(sem.is_closed());
-    assert_eq!(head.join().unwrap(), Err(AcquireError::Closed));
+    assert_eq!(head.join().unwrap(), Err(TryAcquireError::Closed));
     let task = rt
         .block_on(async { tokio::time::timeout(LONG, task).await })
         .expect("the task was woken")
         .unwrap();
-    assert_eq!(task, Err(AcquireError::Closed));
-    assert_eq!(lite.join().unwrap(), Err(AcquireError::Closed));
-    assert_eq!(with.join().unwrap(), Err(AcquireError::Closed));
+    assert_eq!(task, Err(AcquireError));
+    assert_eq!(lite.join().unwrap(), Err(AcquireError));
+    assert_eq!(with.join().unwrap(), Err(TryAcquireError::Closed));
     assert!(!timed.join().unwrap(), "a timed wait on a closed semaphore");
-    let panicked = plain.join().unwrap_err();
-    let msg = panicked.downcast_ref::<&str>().copied().unwrap_or_default();
-    assert!(msg.contains("closed semaphore"), "{msg:?}");
+    assert_eq!(plain.join().unwrap(), Err(AcquireError));
     assert_eq!(sem.waiting(), 0);
 
     // Later acquisitions fail at once, in every form.
-    assert_eq!(sem.try_acquire_many(1).unwrap_err(), AcquireError::Closed);
     assert_eq!(
-        sem.acquire_many_blocking(1).unwrap_err(),
-        AcquireError::Closed
+        sem.try_acquire_many(1).unwrap_err(),
+        TryAcquireError::Closed
     );
+    assert_eq!(sem.acquire_many_blocking(1).unwrap_err(), AcquireError);
     assert_eq!(
         sem.try_acquire_many_for(1, LONG).unwrap_err(),
-        AcquireError::Closed
+        TryAcquireError::Closed
     );
-    assert_eq!(
-        block_on(sem.acquire_many(1)).unwrap_err(),
-        AcquireError::Closed
-    );
+    assert_eq!(block_on(sem.acquire_many(1)).unwrap_err(), AcquireError);
     assert!(sem.try_acquire().is_none());
     // A held permit still comes back, and counts.
     drop(held);
     assert_eq!(sem.value(), 1);
-    assert_eq!(sem.try_acquire_many(1).unwrap_err(), AcquireError::Closed);
+    assert_eq!(
+        sem.try_acquire_many(1).unwrap_err(),
+        TryAcquireError::Closed
+    );
     sem.close(); // idempotent
     assert!(format!("{sem:?}").contains("closed: true"));
 }
@@ -487,8 +493,8 @@ fn close_fails_waiters_of_bounded_and_binary_semaphores() {
         });
         bounded.close();
         binary.close();
-        assert_eq!(a.join().unwrap(), Err(AcquireError::Closed));
-        assert_eq!(b.join().unwrap(), Err(AcquireError::Closed));
+        assert_eq!(a.join().unwrap(), Err(TryAcquireError::Closed));
+        assert_eq!(b.join().unwrap(), Err(TryAcquireError::Closed));
     });
 }
 
@@ -560,8 +566,8 @@ fn permits_split_merge_and_forget() {
 #[should_panic(expected = "different semaphores")]
 fn merging_permits_of_two_semaphores_panics() {
     let (s1, s2) = (Semaphore::new(1), Semaphore::new(1));
-    let mut a = s1.acquire_blocking();
-    a.merge(s2.acquire_blocking());
+    let mut a = s1.acquire_blocking().unwrap();
+    a.merge(s2.acquire_blocking().unwrap());
 }
 
 #[test]

@@ -25,7 +25,7 @@
 use polysync::lowlevel::{Signal, SignalError, SignalWait};
 use polysync::{
     BinarySemaphore, BoundedSemaphore, Event, Lock, LockGuard, Mutex, MutexGuard, Permit,
-    Semaphore, TooManyReleases,
+    Semaphore, TooManyReleases, TryAcquireError,
 };
 use static_assertions::{assert_impl_all, assert_not_impl_any, const_assert};
 use std::cell::Cell;
@@ -440,6 +440,8 @@ mod owned {
     assert_not_impl_any!(OwnedLimiterAcquire<CapacityLimiter>: Unpin);
 
     assert_impl_all!(AcquireError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+    assert_impl_all!(TryAcquireError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+    assert_impl_all!(TryAcquireError: From<AcquireError>);
 
     // Sizes: an owned future is the borrowed one plus an `Arc`.
     const_assert!(size_of::<OwnedLockGuard>() == size_of::<usize>());
@@ -555,4 +557,64 @@ mod error_forms {
         <channel::SendSink<u8> as futures_sink::Sink<u8>>::Error,
         SendError<u8>
     );
+}
+
+/// The semaphores' signatures by form: a closed semaphore is an error of
+/// each form's own type, never a panic (a failure is a compile error).
+/// `AcquireError` from the untimed forms, `TryAcquireError` from the
+/// explicit-waiter and many-permit non-blocking/timed forms, `Option` from
+/// the one-permit non-blocking and timed forms.
+#[allow(dead_code, clippy::type_complexity)]
+mod semaphore_signatures {
+    use polysync::lowlevel::ThreadWaiter;
+    use polysync::semaphore::{Acquire, AcquireMany, OwnedAcquire, OwnedAcquireMany};
+    use polysync::{
+        AcquireError, BinarySemaphore, BoundedSemaphore, OwnedPermit, Permit, Semaphore,
+        TryAcquireError,
+    };
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn output<F: Future<Output = O>, O>(_: &F) {}
+
+    macro_rules! pin_signatures {
+        ($name:ident, $ty:ty) => {
+            fn $name(sem: &$ty, arc: &Arc<$ty>, w: &ThreadWaiter) {
+                // The futures' outputs.
+                output::<Acquire<'_, $ty>, Result<Permit<'_, $ty>, AcquireError>>(&sem.acquire());
+                output::<AcquireMany<'_, $ty>, Result<Permit<'_, $ty>, AcquireError>>(
+                    &sem.acquire_many(1),
+                );
+                output::<OwnedAcquire<$ty>, Result<OwnedPermit<$ty>, AcquireError>>(
+                    &arc.acquire_owned(),
+                );
+                output::<OwnedAcquireMany<$ty>, Result<OwnedPermit<$ty>, AcquireError>>(
+                    &arc.acquire_many_owned(1),
+                );
+                // The blocking forms.
+                let _: fn(&$ty) -> Result<Permit<'_, $ty>, AcquireError> = <$ty>::acquire_blocking;
+                let _: fn(&Arc<$ty>) -> Result<OwnedPermit<$ty>, AcquireError> =
+                    <$ty>::acquire_owned_blocking;
+                let _: fn(&$ty, usize) -> Result<Permit<'_, $ty>, AcquireError> =
+                    <$ty>::acquire_many_blocking;
+                // The explicit-waiter forms.
+                let _: Result<Permit<'_, $ty>, TryAcquireError> = sem.acquire_with(w, None);
+                let _: Result<OwnedPermit<$ty>, TryAcquireError> = arc.acquire_owned_with(w, None);
+                let _: Result<Permit<'_, $ty>, TryAcquireError> = sem.acquire_many_with(1, w, None);
+                // Non-blocking and timed: one permit is an `Option`, many a
+                // `TryAcquireError`.
+                let _: fn(&$ty) -> Option<Permit<'_, $ty>> = <$ty>::try_acquire;
+                let _: fn(&$ty, Duration) -> Option<Permit<'_, $ty>> = <$ty>::try_acquire_for;
+                let _: fn(&$ty, Instant) -> Option<Permit<'_, $ty>> = <$ty>::try_acquire_until;
+                let _: fn(&$ty, usize) -> Result<Permit<'_, $ty>, TryAcquireError> =
+                    <$ty>::try_acquire_many;
+                let _: fn(&$ty, usize, Duration) -> Result<Permit<'_, $ty>, TryAcquireError> =
+                    <$ty>::try_acquire_many_for;
+            }
+        };
+    }
+    pin_signatures!(semaphore, Semaphore);
+    pin_signatures!(bounded, BoundedSemaphore);
+    pin_signatures!(binary, BinarySemaphore);
 }

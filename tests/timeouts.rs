@@ -413,7 +413,7 @@ fn bounded_semaphore_over_release_is_an_error_and_changes_nothing() {
     let sem = BoundedSemaphore::new(0, 1);
     thread::scope(|s| {
         let waiters: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| sem.acquire_blocking().forget()))
+            .map(|_| s.spawn(|| sem.acquire_blocking().unwrap().forget()))
             .collect();
         wait_until("2 waiters", || sem.waiting() == 2);
         // 2 to the waiters + 2 free > max 1: refused, nobody is served.
@@ -432,7 +432,7 @@ fn bounded_semaphore_over_release_is_an_error_and_changes_nothing() {
     // A permit given back while someone released meanwhile saturates
     // instead of exceeding the maximum.
     let sem = BoundedSemaphore::new(1, 1);
-    let permit = sem.acquire_blocking();
+    let permit = sem.acquire_blocking().unwrap();
     assert_eq!(sem.release(1), Ok(()));
     drop(permit);
     assert_eq!(sem.value(), 1);
@@ -451,14 +451,14 @@ fn semaphore_release_n_semantics() {
     assert_eq!(sem.value(), 0);
     drop(permits); // each permit gives its permit back
     assert_eq!(sem.value(), 3);
-    sem.acquire_blocking().forget();
+    sem.acquire_blocking().unwrap().forget();
     assert_eq!(sem.value(), 2, "a forgotten permit stays taken");
 
     // With two waiters, release(5) serves both and frees 3.
     let sem = Semaphore::new(0);
     thread::scope(|s| {
         let waiters: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| sem.acquire_blocking().forget()))
+            .map(|_| s.spawn(|| sem.acquire_blocking().unwrap().forget()))
             .collect();
         wait_until("2 waiters", || sem.waiting() == 2);
         sem.release(5);
@@ -501,7 +501,7 @@ fn binary_semaphore_saturates_at_one() {
     // With a waiter, release hands the permit over instead.
     let sem = BinarySemaphore::new(false);
     thread::scope(|s| {
-        let waiter = s.spawn(|| sem.acquire_blocking().forget());
+        let waiter = s.spawn(|| sem.acquire_blocking().unwrap().forget());
         wait_until("waiter", || sem.waiting() == 1);
         sem.release();
         assert_eq!(sem.value(), 0);

@@ -95,7 +95,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 ///     });
 ///     in_unit(|| {
 ///         assert_ne!(current_unit(), UnitId::current_thread()); // the unit, not the thread
-///         sem.acquire_blocking().forget(); // waits through ToyWaiter
+///         sem.acquire_blocking().unwrap().forget(); // waits through ToyWaiter
 ///     });
 /// });
 /// assert!(SLEEPS.load(Ordering::Relaxed) >= 1);

@@ -29,12 +29,12 @@ pub enum WaitResult {
 /// use polysync::lowlevel::{ThreadWaiter, WaitError};
 /// use std::time::Instant;
 ///
-/// let sem = polysync::Semaphore::new(0);
+/// let event = polysync::Event::new();
 /// ThreadWaiter::with_current(|w| {
-///     let out = sem.acquire_with(w, Some(Instant::now()));
+///     let out = event.wait_with(w, Some(Instant::now()));
 ///     assert_eq!(out.unwrap_err(), WaitError::TimedOut);
 /// });
-/// assert_eq!(sem.waiting(), 0); // withdrawn
+/// assert_eq!(event.waiting(), 0); // withdrawn
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WaitError {
@@ -262,7 +262,7 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
 ///
 /// ```
 /// let sem = polysync::Semaphore::new(1);
-/// let out = polysync::lowlevel::block_on(async { sem.acquire().await.forget(); 7 }, None);
+/// let out = polysync::lowlevel::block_on(async { sem.acquire().await.unwrap().forget(); 7 }, None);
 /// assert_eq!(out, Some(7));
 /// assert_eq!(sem.value(), 0);
 /// ```

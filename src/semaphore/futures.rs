@@ -3,10 +3,10 @@
 //! ([`acquire_with`]). All of them run the core `Wait` with the
 //! semaphores' one protocol (`raw.rs`).
 
-use super::error::AcquireError;
+use super::error::{AcquireError, TryAcquireError};
 use super::permit::{OwnedPermit, Permit, PermitSource};
 use super::raw::{Refused, Want};
-use crate::lowlevel::wait::{Wait, drive};
+use crate::lowlevel::wait::{Wait, blocking, drive};
 use crate::lowlevel::{WaitError, Waiter};
 use crate::owned::ArcWait;
 use std::future::Future;
@@ -14,18 +14,6 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
-
-/// The panic of a form that returns a permit unconditionally
-/// (`acquire().await`, `acquire_blocking()`, `acquire_with`) on a closed
-/// semaphore: it has no way to report the closing.
-#[cold]
-#[inline(never)]
-pub(super) fn closed_panic() -> ! {
-    panic!(
-        "polysync: acquire on a closed semaphore (the acquire_many forms report \
-         the closing as AcquireError::Closed)"
-    )
-}
 
 /// The number of permits a `*_many` call asks for, checked against what
 /// `sem` can ever hold: a request for more could never be served.
@@ -51,10 +39,10 @@ pub(super) fn acquire_with<'a, S: PermitSource, W: Waiter + ?Sized>(
     n: u64,
     waiter: &W,
     deadline: Option<Instant>,
-) -> Result<Permit<'a, S>, AcquireError> {
+) -> Result<Permit<'a, S>, TryAcquireError> {
     match sem.raw().try_take(n) {
         Ok(()) => return Ok(Permit::new(sem, n)),
-        Err(Refused::Closed) => return Err(AcquireError::Closed),
+        Err(Refused::Closed) => return Err(TryAcquireError::Closed),
         Err(Refused::Unavailable) => {}
     }
     let mut wait = pin!(Wait::new(sem, Want::of(n)));
@@ -64,20 +52,52 @@ pub(super) fn acquire_with<'a, S: PermitSource, W: Waiter + ?Sized>(
             sem,
             wait.outcome().expect("a completed wait has its outcome"),
         )
-        .ok_or(AcquireError::Closed),
-        Err((WaitError::TimedOut, ())) => Err(AcquireError::Unavailable),
-        Err((WaitError::Cancelled, ())) => Err(AcquireError::Cancelled),
+        .ok_or(TryAcquireError::Closed),
+        Err((WaitError::TimedOut, ())) => Err(TryAcquireError::Unavailable),
+        Err((WaitError::Cancelled, ())) => Err(TryAcquireError::Cancelled),
     }
 }
 
 /// The non-blocking acquisition of `n` permits.
 #[inline]
-pub(super) fn try_acquire<S: PermitSource>(sem: &S, n: u64) -> Result<Permit<'_, S>, AcquireError> {
+pub(super) fn try_acquire<S: PermitSource>(
+    sem: &S,
+    n: u64,
+) -> Result<Permit<'_, S>, TryAcquireError> {
     match sem.raw().try_take(n) {
         Ok(()) => Ok(Permit::new(sem, n)),
-        Err(Refused::Closed) => Err(AcquireError::Closed),
-        Err(Refused::Unavailable) => Err(AcquireError::Unavailable),
+        Err(Refused::Closed) => Err(TryAcquireError::Closed),
+        Err(Refused::Unavailable) => Err(TryAcquireError::Unavailable),
     }
+}
+
+/// The untimed blocking acquisition of `n` permits on the current unit's
+/// waiter (`acquire_blocking`, `acquire_many_blocking`): the lock-free
+/// attempt first (no waiter lookup), then the wait. It can only fail by the
+/// closing: without a deadline it never times out, and a cancelled green
+/// unit unwinds inside `blocking`.
+pub(super) fn acquire_blocking<S: PermitSource>(
+    sem: &S,
+    n: u64,
+) -> Result<Permit<'_, S>, AcquireError> {
+    // A green unit takes its checkpoint first, never while it holds what
+    // the call took.
+    crate::lowlevel::green_checkpoint();
+    let r = match try_acquire(sem, n) {
+        Err(TryAcquireError::Unavailable) => {
+            blocking(|w| as_wait_result(acquire_with(sem, n, w, None)))
+                .expect("a wait without a deadline does not time out")
+        }
+        other => other,
+    };
+    r.map_err(|e| {
+        debug_assert_eq!(
+            e,
+            TryAcquireError::Closed,
+            "an untimed wait fails only by the closing"
+        );
+        AcquireError
+    })
 }
 
 /// For the blocking forms built on [`crate::lowlevel::wait::blocking`]: a
@@ -85,11 +105,11 @@ pub(super) fn try_acquire<S: PermitSource>(sem: &S, n: u64) -> Result<Permit<'_,
 /// time-out, or a cancellation it unwinds with); any other result is kept.
 #[inline]
 pub(super) fn as_wait_result<P>(
-    r: Result<P, AcquireError>,
-) -> Result<Result<P, AcquireError>, WaitError> {
+    r: Result<P, TryAcquireError>,
+) -> Result<Result<P, TryAcquireError>, WaitError> {
     match r {
-        Err(AcquireError::Unavailable) => Err(WaitError::TimedOut),
-        Err(AcquireError::Cancelled) => Err(WaitError::Cancelled),
+        Err(TryAcquireError::Unavailable) => Err(WaitError::TimedOut),
+        Err(TryAcquireError::Cancelled) => Err(WaitError::Cancelled),
         other => Ok(other),
     }
 }
@@ -104,11 +124,8 @@ macro_rules! pinned_wait {
 }
 
 /// The future of a semaphore's `acquire`; resolves to a one-permit
-/// [`Permit`].
-///
-/// # Panics
-/// When it completes because the semaphore was closed (use
-/// [`AcquireMany`] with `n = 1` to get the error instead).
+/// [`Permit`], or [`AcquireError`] if the semaphore is closed (before the
+/// first poll or while it waits).
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire<'a, S: PermitSource> {
     wait: Wait<'a, S>,
@@ -124,18 +141,15 @@ impl<'a, S: PermitSource> Acquire<'a, S> {
 }
 
 impl<'a, S: PermitSource> Future for Acquire<'a, S> {
-    type Output = Permit<'a, S>;
+    type Output = Result<Permit<'a, S>, AcquireError>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Permit<'a, S>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut wait = pinned_wait!(self);
         match wait.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 let outcome = wait.outcome().expect("completed");
-                match Permit::granted(wait.protocol(), outcome) {
-                    Some(permit) => Poll::Ready(permit),
-                    None => closed_panic(),
-                }
+                Poll::Ready(Permit::granted(wait.protocol(), outcome).ok_or(AcquireError))
             }
             Poll::Pending => Poll::Pending,
         }
@@ -152,7 +166,8 @@ impl<S: PermitSource + std::fmt::Debug> std::fmt::Debug for Acquire<'_, S> {
 }
 
 /// The future of a semaphore's `acquire_many`; resolves to a [`Permit`] of
-/// all the permits asked for, or [`AcquireError::Closed`].
+/// all the permits asked for, or [`AcquireError`] if the semaphore is
+/// closed.
 #[must_use = "futures do nothing unless polled"]
 pub struct AcquireMany<'a, S: PermitSource> {
     wait: Wait<'a, S>,
@@ -176,7 +191,7 @@ impl<'a, S: PermitSource> Future for AcquireMany<'a, S> {
         match wait.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 let outcome = wait.outcome().expect("completed");
-                Poll::Ready(Permit::granted(wait.protocol(), outcome).ok_or(AcquireError::Closed))
+                Poll::Ready(Permit::granted(wait.protocol(), outcome).ok_or(AcquireError))
             }
             Poll::Pending => Poll::Pending,
         }
@@ -193,10 +208,8 @@ impl<S: PermitSource + std::fmt::Debug> std::fmt::Debug for AcquireMany<'_, S> {
 }
 
 /// The future of a semaphore's `acquire_owned`: [`Acquire`] run against a
-/// semaphore in an `Arc`; `'static`, resolves to an [`OwnedPermit`].
-///
-/// # Panics
-/// Like [`Acquire`], when the semaphore was closed.
+/// semaphore in an `Arc`; `'static`, resolves to an [`OwnedPermit`], or
+/// [`AcquireError`] if the semaphore is closed.
 #[must_use = "futures do nothing unless polled"]
 pub struct OwnedAcquire<S: PermitSource + 'static> {
     inner: ArcWait<S, Acquire<'static, S>>,
@@ -219,13 +232,13 @@ impl<S: PermitSource + 'static> OwnedAcquire<S> {
 }
 
 impl<S: PermitSource + 'static> Future for OwnedAcquire<S> {
-    type Output = OwnedPermit<S>;
+    type Output = Result<OwnedPermit<S>, AcquireError>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OwnedPermit<S>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `inner` is structurally pinned; nothing else is here.
         let inner = unsafe { self.map_unchecked_mut(|this| &mut this.inner) };
-        inner.poll_with(cx, OwnedPermit::adopt)
+        inner.poll_with(cx, |r, sem| r.map(|p| OwnedPermit::adopt(p, sem)))
     }
 }
 
@@ -243,7 +256,7 @@ impl<S: PermitSource + std::fmt::Debug + 'static> std::fmt::Debug for OwnedAcqui
 
 /// The future of a semaphore's `acquire_many_owned`: [`AcquireMany`] run
 /// against a semaphore in an `Arc`; `'static`, resolves to an
-/// [`OwnedPermit`] or [`AcquireError::Closed`].
+/// [`OwnedPermit`] or [`AcquireError`].
 #[must_use = "futures do nothing unless polled"]
 pub struct OwnedAcquireMany<S: PermitSource + 'static> {
     inner: ArcWait<S, AcquireMany<'static, S>>,

@@ -13,11 +13,12 @@ macro_rules! acquire_methods {
         /// ```
         /// # futures_lite::future::block_on(async {
         #[doc = concat!("let sem = polysync::", $ctor, ";")]
-        /// let permit = sem.acquire().await;
+        /// let permit = sem.acquire().await?;
         /// assert_eq!(sem.value(), 0);
         /// drop(permit);
         /// assert_eq!(sem.value(), 1);
-        /// # });
+        /// # Ok::<(), polysync::AcquireError>(())
+        /// # }).unwrap();
         /// ```
         ///
         /// # Cancel safety
@@ -30,11 +31,9 @@ macro_rules! acquire_methods {
         ///   again: the permit is released at once, to the next waiter (or
         ///   back to the free count).
         ///
-        /// # Panics
-        /// When the semaphore is closed ([`close`](Self::close)), at the
-        /// poll that sees it: this form cannot report it. Use
-        /// [`acquire_many`](Self::acquire_many)`(1)` on a semaphore that may
-        /// be closed.
+        /// # Errors
+        /// [`AcquireError`] if the semaphore is closed
+        /// ([`close`](Self::close)), or gets closed while this waits.
         #[inline]
         pub fn acquire(&self) -> Acquire<'_, Self> {
             Acquire::new(self)
@@ -42,28 +41,30 @@ macro_rules! acquire_methods {
 
         /// Blocks the current execution unit until a permit is taken.
         ///
-        /// # Panics
-        /// When the semaphore is closed (see [`acquire`](Self::acquire)).
+        /// # Errors
+        /// [`AcquireError`] if the semaphore is closed, or gets closed while
+        /// this waits.
         ///
         /// ```
         #[doc = concat!("let sem = polysync::", $ctor, ";")]
-        /// sem.acquire_blocking().forget();
+        /// sem.acquire_blocking().unwrap().forget();
         /// assert_eq!(sem.value(), 0);
+        /// sem.close();
+        /// assert!(sem.acquire_blocking().is_err());
         /// ```
-        pub fn acquire_blocking(&self) -> Permit<'_, Self> {
-            // A free permit needs no waiter: skip the registry lookup
-            // (a green unit takes its checkpoint first, never while it holds
-            // what the call took).
-            $crate::lowlevel::green_checkpoint();
-            if let Some(permit) = self.try_acquire() {
-                return permit;
-            }
-            blocking(|w| self.acquire_with(w, None))
-                .expect("a wait without a deadline does not time out")
+        pub fn acquire_blocking(&self) -> Result<Permit<'_, Self>, AcquireError> {
+            futures::acquire_blocking(self, 1)
         }
 
         /// Takes a permit if one is free, without waiting or barging past
-        /// queued waiters. `None` also when the semaphore is closed.
+        /// queued waiters.
+        ///
+        /// `None` means "no permit now", which is also true of a closed
+        /// semaphore: [`is_closed`](Self::is_closed) tells the two apart.
+        /// Like every `try_x` of a resource without data (say
+        /// [`Lock::try_acquire`](crate::Lock::try_acquire)), this returns an
+        /// `Option`; [`try_acquire_many`](Self::try_acquire_many)`(1)`
+        /// reports the closing as [`TryAcquireError::Closed`].
         ///
         /// ```
         #[doc = concat!("let sem = polysync::", $ctor, ";")]
@@ -76,8 +77,11 @@ macro_rules! acquire_methods {
         }
 
         /// Blocks until a permit is taken or `timeout` passes. A zero timeout
-        /// still takes a free permit. `None` also when the semaphore is (or
-        /// gets) closed.
+        /// still takes a free permit.
+        ///
+        /// `None` means "not in time", which is also true of a semaphore
+        /// that is (or gets) closed: [`is_closed`](Self::is_closed) tells
+        /// the two apart (see [`try_acquire`](Self::try_acquire)).
         ///
         /// ```
         #[doc = concat!("let sem = polysync::", $ctor, ";")]
@@ -91,8 +95,11 @@ macro_rules! acquire_methods {
             .and_then(Result::ok)
         }
 
-        /// Blocks until a permit is taken or `deadline` passes. `None` also
-        /// when the semaphore is (or gets) closed.
+        /// Blocks until a permit is taken or `deadline` passes.
+        ///
+        /// `None` means "not in time", which is also true of a semaphore
+        /// that is (or gets) closed: [`is_closed`](Self::is_closed) tells
+        /// the two apart (see [`try_acquire`](Self::try_acquire)).
         ///
         /// ```
         #[doc = concat!("let sem = polysync::", $ctor, ";")]
@@ -108,35 +115,30 @@ macro_rules! acquire_methods {
         /// blocking form runs with the current unit's waiter.
         ///
         /// # Errors
-        /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
-        /// withdrawn either way, and a permit handed to it meanwhile goes to
-        /// the next waiter.
-        ///
-        /// # Panics
-        /// When the semaphore is closed (see [`acquire`](Self::acquire);
-        /// [`acquire_many_with`](Self::acquire_many_with) reports it).
+        /// [`TryAcquireError::Unavailable`] when the deadline passed,
+        /// [`TryAcquireError::Cancelled`] when the waiter reported
+        /// cancellation (the wait is withdrawn either way, and a permit
+        /// handed to it meanwhile goes to the next waiter), or
+        /// [`TryAcquireError::Closed`].
         ///
         /// ```
-        /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+        /// use polysync::{TryAcquireError, lowlevel::ThreadWaiter};
         #[doc = concat!("let sem = polysync::", $ctor, ";")]
         /// ThreadWaiter::with_current(|w| {
         ///     let permit = sem.acquire_with(w, None).unwrap();
         ///     let now = Some(std::time::Instant::now());
-        ///     assert_eq!(sem.acquire_with(w, now).unwrap_err(), WaitError::TimedOut);
+        ///     assert_eq!(sem.acquire_with(w, now).unwrap_err(), TryAcquireError::Unavailable);
         ///     drop(permit);
+        ///     sem.close();
+        ///     assert_eq!(sem.acquire_with(w, None).unwrap_err(), TryAcquireError::Closed);
         /// });
         /// ```
         pub fn acquire_with<W: Waiter + ?Sized>(
             &self,
             waiter: &W,
             deadline: Option<Instant>,
-        ) -> Result<Permit<'_, Self>, WaitError> {
-            match futures::acquire_with(self, 1, waiter, deadline) {
-                Ok(permit) => Ok(permit),
-                Err(AcquireError::Unavailable) => Err(WaitError::TimedOut),
-                Err(AcquireError::Cancelled) => Err(WaitError::Cancelled),
-                Err(AcquireError::Closed) => futures::closed_panic(),
-            }
+        ) -> Result<Permit<'_, Self>, TryAcquireError> {
+            futures::acquire_with(self, 1, waiter, deadline)
         }
 
         /// Takes `n` permits asynchronously, all at once, in FIFO order with
@@ -164,8 +166,8 @@ macro_rules! acquire_methods {
         /// again gives all its permits back at once.
         ///
         /// # Errors
-        /// [`AcquireError::Closed`] if the semaphore is closed, or gets
-        /// closed while this waits.
+        /// [`AcquireError`] if the semaphore is closed, or gets closed while
+        /// this waits.
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum (such a request could
@@ -179,7 +181,8 @@ macro_rules! acquire_methods {
         /// all at once (FIFO, see [`acquire_many`](Self::acquire_many)).
         ///
         /// # Errors
-        /// [`AcquireError::Closed`].
+        /// [`AcquireError`] if the semaphore is closed, or gets closed while
+        /// this waits.
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
@@ -190,43 +193,34 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.value(), 0);
         /// ```
         pub fn acquire_many_blocking(&self, n: usize) -> Result<Permit<'_, Self>, AcquireError> {
-            let n = futures::checked(self, n);
-            $crate::lowlevel::green_checkpoint();
-            match futures::try_acquire(self, n) {
-                Err(AcquireError::Unavailable) => {}
-                other => {
-                    return other;
-                }
-            }
-            blocking(|w| futures::as_wait_result(futures::acquire_with(self, n, w, None)))
-                .expect("a wait without a deadline does not time out")
+            futures::acquire_blocking(self, futures::checked(self, n))
         }
 
         /// Takes `n` permits if that many are free and nobody waits,
         /// without waiting.
         ///
         /// # Errors
-        /// [`AcquireError::Unavailable`] or [`AcquireError::Closed`].
+        /// [`TryAcquireError::Unavailable`] or [`TryAcquireError::Closed`].
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
         ///
         /// ```
-        /// use polysync::AcquireError;
+        /// use polysync::TryAcquireError;
         #[doc = concat!("let sem = polysync::", $many, ";")]
         #[doc = concat!("let permit = sem.try_acquire_many(", $n, ").unwrap();")]
-        /// assert_eq!(sem.try_acquire_many(1).unwrap_err(), AcquireError::Unavailable);
+        /// assert_eq!(sem.try_acquire_many(1).unwrap_err(), TryAcquireError::Unavailable);
         /// ```
         #[inline]
-        pub fn try_acquire_many(&self, n: usize) -> Result<Permit<'_, Self>, AcquireError> {
+        pub fn try_acquire_many(&self, n: usize) -> Result<Permit<'_, Self>, TryAcquireError> {
             futures::try_acquire(self, futures::checked(self, n))
         }
 
         /// Blocks until `n` permits are taken or `timeout` passes.
         ///
         /// # Errors
-        /// [`AcquireError::Unavailable`] on time-out, or
-        /// [`AcquireError::Closed`].
+        /// [`TryAcquireError::Unavailable`] on time-out, or
+        /// [`TryAcquireError::Closed`].
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
@@ -241,19 +235,19 @@ macro_rules! acquire_methods {
             &self,
             n: usize,
             timeout: Duration,
-        ) -> Result<Permit<'_, Self>, AcquireError> {
+        ) -> Result<Permit<'_, Self>, TryAcquireError> {
             let n = futures::checked(self, n);
             blocking(|w| {
                 futures::as_wait_result(futures::acquire_with(self, n, w, deadline_after(timeout)))
             })
-            .unwrap_or(Err(AcquireError::Unavailable))
+            .unwrap_or(Err(TryAcquireError::Unavailable))
         }
 
         /// Blocks until `n` permits are taken or `deadline` passes.
         ///
         /// # Errors
-        /// [`AcquireError::Unavailable`] on time-out, or
-        /// [`AcquireError::Closed`].
+        /// [`TryAcquireError::Unavailable`] on time-out, or
+        /// [`TryAcquireError::Closed`].
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
@@ -266,10 +260,10 @@ macro_rules! acquire_methods {
             &self,
             n: usize,
             deadline: Instant,
-        ) -> Result<Permit<'_, Self>, AcquireError> {
+        ) -> Result<Permit<'_, Self>, TryAcquireError> {
             let n = futures::checked(self, n);
             blocking(|w| futures::as_wait_result(futures::acquire_with(self, n, w, Some(deadline))))
-                .unwrap_or(Err(AcquireError::Unavailable))
+                .unwrap_or(Err(TryAcquireError::Unavailable))
         }
 
         /// Blocks on `waiter` until `n` permits are taken, `deadline`
@@ -277,22 +271,22 @@ macro_rules! acquire_methods {
         /// the blocking `*_many` forms.
         ///
         /// # Errors
-        /// [`AcquireError::Unavailable`] when the deadline passed,
-        /// [`AcquireError::Cancelled`] when the waiter reported
+        /// [`TryAcquireError::Unavailable`] when the deadline passed,
+        /// [`TryAcquireError::Cancelled`] when the waiter reported
         /// cancellation (the wait is withdrawn either way, and permits
         /// handed to it meanwhile go to the next waiters), or
-        /// [`AcquireError::Closed`].
+        /// [`TryAcquireError::Closed`].
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
         ///
         /// ```
-        /// use polysync::{AcquireError, lowlevel::ThreadWaiter};
+        /// use polysync::{TryAcquireError, lowlevel::ThreadWaiter};
         #[doc = concat!("let sem = polysync::", $many, ";")]
         /// ThreadWaiter::with_current(|w| {
         #[doc = concat!("    let all = sem.acquire_many_with(", $n, ", w, None).unwrap();")]
         ///     let now = Some(std::time::Instant::now());
-        ///     assert_eq!(sem.acquire_many_with(1, w, now).unwrap_err(), AcquireError::Unavailable);
+        ///     assert_eq!(sem.acquire_many_with(1, w, now).unwrap_err(), TryAcquireError::Unavailable);
         /// });
         /// ```
         pub fn acquire_many_with<W: Waiter + ?Sized>(
@@ -300,7 +294,7 @@ macro_rules! acquire_methods {
             n: usize,
             waiter: &W,
             deadline: Option<Instant>,
-        ) -> Result<Permit<'_, Self>, AcquireError> {
+        ) -> Result<Permit<'_, Self>, TryAcquireError> {
             futures::acquire_with(self, futures::checked(self, n), waiter, deadline)
         }
 
@@ -312,7 +306,7 @@ macro_rules! acquire_methods {
         /// use std::sync::Arc;
         /// # futures_lite::future::block_on(async {
         #[doc = concat!("let sem = Arc::new(polysync::", $ctor, ");")]
-        /// let permit = sem.acquire_owned().await;
+        /// let permit = sem.acquire_owned().await.unwrap();
         /// std::thread::spawn(move || drop(permit)).join().unwrap();
         /// assert_eq!(sem.value(), 1);
         /// # });
@@ -321,8 +315,9 @@ macro_rules! acquire_methods {
         /// # Cancel safety
         /// As for [`acquire`](Self::acquire).
         ///
-        /// # Panics
-        /// When the semaphore is closed (see [`acquire`](Self::acquire)).
+        /// # Errors
+        /// [`AcquireError`] if the semaphore is closed, or gets closed while
+        /// this waits.
         #[inline]
         pub fn acquire_owned(self: &Arc<Self>) -> OwnedAcquire<Self> {
             OwnedAcquire::new(self)
@@ -331,17 +326,18 @@ macro_rules! acquire_methods {
         /// [`acquire_blocking`](Self::acquire_blocking), returning an
         /// [`OwnedPermit`].
         ///
-        /// # Panics
-        /// When the semaphore is closed.
+        /// # Errors
+        /// [`AcquireError`] if the semaphore is closed, or gets closed while
+        /// this waits.
         ///
         /// ```
         /// use std::sync::Arc;
         #[doc = concat!("let sem = Arc::new(polysync::", $ctor, ");")]
-        /// let permit = sem.acquire_owned_blocking();
+        /// let permit = sem.acquire_owned_blocking().unwrap();
         /// assert_eq!(permit.num_permits(), 1);
         /// ```
-        pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedPermit<Self> {
-            self.acquire_blocking().into_owned(self)
+        pub fn acquire_owned_blocking(self: &Arc<Self>) -> Result<OwnedPermit<Self>, AcquireError> {
+            self.acquire_blocking().map(|p| p.into_owned(self))
         }
 
         /// [`try_acquire`](Self::try_acquire), returning an [`OwnedPermit`].
@@ -389,9 +385,6 @@ macro_rules! acquire_methods {
         /// # Errors
         /// As for [`acquire_with`](Self::acquire_with).
         ///
-        /// # Panics
-        /// When the semaphore is closed.
-        ///
         /// ```
         /// use polysync::lowlevel::ThreadWaiter;
         /// use std::sync::Arc;
@@ -402,7 +395,7 @@ macro_rules! acquire_methods {
             self: &Arc<Self>,
             waiter: &W,
             deadline: Option<Instant>,
-        ) -> Result<OwnedPermit<Self>, WaitError> {
+        ) -> Result<OwnedPermit<Self>, TryAcquireError> {
             self.acquire_with(waiter, deadline).map(|p| p.into_owned(self))
         }
 
@@ -423,7 +416,8 @@ macro_rules! acquire_methods {
         /// As for [`acquire_many`](Self::acquire_many).
         ///
         /// # Errors
-        /// [`AcquireError::Closed`].
+        /// [`AcquireError`] if the semaphore is closed, or gets closed while
+        /// this waits.
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
@@ -436,7 +430,8 @@ macro_rules! acquire_methods {
         /// an [`OwnedPermit`].
         ///
         /// # Errors
-        /// [`AcquireError::Closed`].
+        /// [`AcquireError`] if the semaphore is closed, or gets closed while
+        /// this waits.
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
@@ -457,7 +452,7 @@ macro_rules! acquire_methods {
         /// [`OwnedPermit`].
         ///
         /// # Errors
-        /// [`AcquireError::Unavailable`] or [`AcquireError::Closed`].
+        /// [`TryAcquireError::Unavailable`] or [`TryAcquireError::Closed`].
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
@@ -470,7 +465,7 @@ macro_rules! acquire_methods {
         pub fn try_acquire_many_owned(
             self: &Arc<Self>,
             n: usize,
-        ) -> Result<OwnedPermit<Self>, AcquireError> {
+        ) -> Result<OwnedPermit<Self>, TryAcquireError> {
             self.try_acquire_many(n).map(|p| p.into_owned(self))
         }
 
@@ -478,8 +473,8 @@ macro_rules! acquire_methods {
         /// an [`OwnedPermit`].
         ///
         /// # Errors
-        /// [`AcquireError::Unavailable`] on time-out, or
-        /// [`AcquireError::Closed`].
+        /// [`TryAcquireError::Unavailable`] on time-out, or
+        /// [`TryAcquireError::Closed`].
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
@@ -493,7 +488,7 @@ macro_rules! acquire_methods {
             self: &Arc<Self>,
             n: usize,
             timeout: Duration,
-        ) -> Result<OwnedPermit<Self>, AcquireError> {
+        ) -> Result<OwnedPermit<Self>, TryAcquireError> {
             self.try_acquire_many_for(n, timeout).map(|p| p.into_owned(self))
         }
 
@@ -501,8 +496,8 @@ macro_rules! acquire_methods {
         /// returning an [`OwnedPermit`].
         ///
         /// # Errors
-        /// [`AcquireError::Unavailable`] on time-out, or
-        /// [`AcquireError::Closed`].
+        /// [`TryAcquireError::Unavailable`] on time-out, or
+        /// [`TryAcquireError::Closed`].
         ///
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
@@ -516,7 +511,7 @@ macro_rules! acquire_methods {
             self: &Arc<Self>,
             n: usize,
             deadline: Instant,
-        ) -> Result<OwnedPermit<Self>, AcquireError> {
+        ) -> Result<OwnedPermit<Self>, TryAcquireError> {
             self.try_acquire_many_until(n, deadline).map(|p| p.into_owned(self))
         }
 
@@ -541,24 +536,40 @@ macro_rules! acquire_methods {
             n: usize,
             waiter: &W,
             deadline: Option<Instant>,
-        ) -> Result<OwnedPermit<Self>, AcquireError> {
+        ) -> Result<OwnedPermit<Self>, TryAcquireError> {
             self.acquire_many_with(n, waiter, deadline).map(|p| p.into_owned(self))
         }
 
-        /// Closes the semaphore: every waiter completes with
-        /// [`AcquireError::Closed`] (across every world: woken threads,
-        /// tasks and green threads), and so does every later acquisition;
-        /// the `try_*` forms of one permit return `None`, and the forms
-        /// that return a permit unconditionally panic. Permits already
-        /// held stay valid and are given back as usual (the free count
-        /// keeps counting). Cannot be undone; closing again does nothing.
+        /// Closes the semaphore: every waiter of every form wakes with the
+        /// closing as its typed error (across every world: woken threads,
+        /// tasks and green threads), and so does every later acquisition:
+        /// - [`AcquireError`] from the untimed forms (`acquire().await`,
+        ///   `acquire_blocking()`, `acquire_many*` awaited or blocking, and
+        ///   their owned forms);
+        /// - [`TryAcquireError::Closed`] from `try_acquire_many*` and the
+        ///   `*_with` forms;
+        /// - `None` from the one-permit `try_acquire*` forms (tell it from
+        ///   "no permit now" with [`is_closed`](Self::is_closed)).
+        ///
+        /// Nothing panics. Permits already handed out stay valid and are
+        /// given back as usual when dropped. The free count keeps counting
+        /// after the closing: permits given back and `release`d (or
+        /// `add_permits`) are added to [`value`](Self::value) as before,
+        /// under the same maximum and with the same errors or panics, but
+        /// no acquisition takes them any more. Cannot be undone; closing
+        /// again does nothing.
         ///
         /// ```
-        /// use polysync::AcquireError;
+        /// use polysync::{AcquireError, TryAcquireError};
         #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// let held = sem.try_acquire().unwrap();
         /// sem.close();
         /// assert!(sem.is_closed());
-        /// assert_eq!(sem.try_acquire_many(1).unwrap_err(), AcquireError::Closed);
+        /// assert_eq!(sem.acquire_blocking().unwrap_err(), AcquireError);
+        /// assert_eq!(sem.try_acquire_many(1).unwrap_err(), TryAcquireError::Closed);
+        /// assert!(sem.try_acquire().is_none());
+        /// drop(held); // still valid; given back to the free count
+        /// assert_eq!(sem.value(), 1);
         /// assert!(sem.try_acquire().is_none());
         /// ```
         pub fn close(&self) {

@@ -6,8 +6,10 @@
 //! ([`OwnedPermit`], `'static`), in the five wait forms. Waiters are served
 //! strictly FIFO, each request all at once: a large request at the head of
 //! the line is never overtaken by smaller ones behind it. A semaphore can
-//! be closed: its waiters and later acquisitions fail with
-//! [`AcquireError::Closed`].
+//! be closed: its waiters and later acquisitions fail with a typed error
+//! ([`AcquireError`] from the untimed forms, [`TryAcquireError::Closed`]
+//! from the `try_*_many` and `*_with` forms, `None` from the one-permit
+//! `try_*` forms); nothing panics.
 //!
 //! Layout: `raw.rs` (the queue word, the one wait protocol, release and
 //! close), `futures.rs` (the async acquisitions and the one blocking
@@ -22,13 +24,13 @@ mod futures;
 mod permit;
 mod raw;
 
-pub use error::{AcquireError, TooManyReleases};
+pub use error::{AcquireError, TooManyReleases, TryAcquireError};
 pub use futures::{Acquire, AcquireMany, OwnedAcquire, OwnedAcquireMany};
 pub use permit::{OwnedPermit, Permit, PermitSource};
 
 use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::wait::blocking;
-use crate::lowlevel::{WaitError, Waiter, deadline_after};
+use crate::lowlevel::{Waiter, deadline_after};
 use raw::{FREE, Kind, RawSemaphore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,7 +44,8 @@ use std::time::{Duration, Instant};
 /// forms ([`acquire_owned`](Semaphore::acquire_owned), ...) on an
 /// `Arc<Semaphore>` return an [`OwnedPermit`] that can move into a spawned
 /// task. Waiters are served strictly FIFO by direct hand-off, each request
-/// all at once. [`close`](Semaphore::close) fails every waiter. At most
+/// all at once. [`close`](Semaphore::close) fails every waiter with a typed
+/// error. At most
 /// [`Semaphore::MAX_PERMITS`] permits.
 ///
 /// ```
@@ -52,7 +55,7 @@ use std::time::{Duration, Instant};
 /// let sem = Arc::new(Semaphore::new(0));
 /// let waiter = {
 ///     let sem = sem.clone();
-///     std::thread::spawn(move || sem.acquire_blocking().forget())
+///     std::thread::spawn(move || sem.acquire_blocking().unwrap().forget())
 /// };
 /// sem.release(1);
 /// waiter.join().unwrap();
@@ -134,7 +137,7 @@ impl PermitSource for Semaphore {}
 /// ```
 /// use polysync::BoundedSemaphore;
 /// let sem = BoundedSemaphore::new(1, 1);
-/// let permit = sem.acquire_blocking();
+/// let permit = sem.acquire_blocking().unwrap();
 /// drop(permit);
 /// assert!(sem.release(1).is_err());
 /// assert_eq!(sem.value(), 1);

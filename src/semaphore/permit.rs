@@ -68,7 +68,7 @@ impl<'a, S: PermitSource> Permit<'a, S> {
     ///
     /// ```
     /// let sem = polysync::Semaphore::new(1);
-    /// let permit = sem.acquire_blocking();
+    /// let permit = sem.acquire_blocking().unwrap();
     /// assert!(std::ptr::eq(permit.semaphore(), &sem));
     /// ```
     pub fn semaphore(&self) -> &'a S {
@@ -90,7 +90,7 @@ impl<'a, S: PermitSource> Permit<'a, S> {
     ///
     /// ```
     /// let sem = polysync::Semaphore::new(1);
-    /// sem.acquire_blocking().forget();
+    /// sem.acquire_blocking().unwrap().forget();
     /// assert_eq!(sem.value(), 0);
     /// ```
     pub fn forget(self) {
@@ -105,7 +105,7 @@ impl<'a, S: PermitSource> Permit<'a, S> {
     ///
     /// ```
     /// let sem = polysync::Semaphore::new(3);
-    /// let mut a = sem.acquire_blocking();
+    /// let mut a = sem.acquire_blocking().unwrap();
     /// a.merge(sem.acquire_many_blocking(2).unwrap());
     /// assert_eq!(a.num_permits(), 3);
     /// drop(a);
@@ -148,7 +148,7 @@ impl<'a, S: PermitSource> Permit<'a, S> {
     /// ```
     /// use std::sync::Arc;
     /// let sem = Arc::new(polysync::Semaphore::new(1));
-    /// let owned = sem.acquire_blocking().into_owned(&sem);
+    /// let owned = sem.acquire_blocking().unwrap().into_owned(&sem);
     /// std::thread::spawn(move || drop(owned)).join().unwrap();
     /// assert_eq!(sem.value(), 1);
     /// ```
@@ -193,7 +193,7 @@ impl<S: PermitSource + std::fmt::Debug> std::fmt::Debug for Permit<'_, S> {
 /// use std::sync::Arc;
 ///
 /// let sem = Arc::new(Semaphore::new(1));
-/// let permit = sem.acquire_owned_blocking();
+/// let permit = sem.acquire_owned_blocking().unwrap();
 /// let worker = std::thread::spawn(move || {
 ///     let _permit = permit; // released when the worker ends
 /// });
@@ -221,7 +221,7 @@ impl<S: PermitSource> OwnedPermit<S> {
     /// ```
     /// use std::sync::Arc;
     /// let sem = Arc::new(polysync::Semaphore::new(1));
-    /// let permit = sem.acquire_owned_blocking();
+    /// let permit = sem.acquire_owned_blocking().unwrap();
     /// assert!(Arc::ptr_eq(permit.semaphore(), &sem));
     /// ```
     pub fn semaphore(&self) -> &Arc<S> {
@@ -244,7 +244,7 @@ impl<S: PermitSource> OwnedPermit<S> {
     /// ```
     /// use std::sync::Arc;
     /// let sem = Arc::new(polysync::Semaphore::new(1));
-    /// sem.acquire_owned_blocking().forget();
+    /// sem.acquire_owned_blocking().unwrap().forget();
     /// assert_eq!(sem.value(), 0);
     /// ```
     pub fn forget(mut self) {
@@ -261,8 +261,8 @@ impl<S: PermitSource> OwnedPermit<S> {
     /// ```
     /// use std::sync::Arc;
     /// let sem = Arc::new(polysync::Semaphore::new(2));
-    /// let mut a = sem.acquire_owned_blocking();
-    /// a.merge(sem.acquire_owned_blocking());
+    /// let mut a = sem.acquire_owned_blocking().unwrap();
+    /// a.merge(sem.acquire_owned_blocking().unwrap());
     /// assert_eq!(a.num_permits(), 2);
     /// ```
     pub fn merge(&mut self, mut other: OwnedPermit<S>) {

@@ -243,7 +243,7 @@ impl<F: Future> TimeoutExt for F {}
 /// let sem = polysync::Semaphore::new(1);
 /// let fut: polysync_async_io::Timeout<_> =
 ///     polysync_async_io::timeout(std::time::Duration::from_secs(1), sem.acquire());
-/// fut.await.unwrap().forget();
+/// fut.await.unwrap().unwrap().forget();
 /// assert_eq!(sem.value(), 0);
 /// # });
 /// ```

@@ -87,6 +87,7 @@ async fn scenario() {
     timeout_at(Instant::now() + LIMIT, sem.acquire())
         .await
         .unwrap()
+        .unwrap()
         .forget();
 
     let event = Event::new();
@@ -316,7 +317,7 @@ fn semaphore_storm_with_timeouts_conserves_permits() {
                 let sem = sem.clone();
                 std::thread::spawn(move || {
                     for _ in 0..200 {
-                        let permit = sem.acquire_blocking();
+                        let permit = sem.acquire_blocking().unwrap();
                         std::thread::yield_now();
                         drop(permit);
                     }
@@ -331,6 +332,7 @@ fn semaphore_storm_with_timeouts_conserves_permits() {
                         let wait = Duration::from_micros((t * 37 + i * 13) % 300);
                         match sem.acquire().timeout(wait).await {
                             Ok(permit) => {
+                                let permit = permit.unwrap();
                                 futures_lite::future::yield_now().await;
                                 drop(permit);
                             }

@@ -503,7 +503,7 @@ pub fn sleep(duration: Duration) {
 /// polysync_corosensei::run(|| {
 ///     let sem = polysync::Semaphore::new(1);
 ///     polysync_corosensei::block_on(async_io::Timer::after(Duration::from_millis(1)));
-///     let permit = polysync_corosensei::block_on(sem.acquire());
+///     let permit = polysync_corosensei::block_on(sem.acquire()).unwrap();
 ///     permit.forget();
 /// });
 /// ```

@@ -114,7 +114,7 @@ fn many_green_threads_await_timers_oneshots_and_polysync_futures() {
                         .into_iter()
                         .map(|h| block_on(h).unwrap()) // the handle is a future too
                         .sum();
-                    block_on(sem.acquire()).forget(); // released by a plain thread
+                    block_on(sem.acquire()).unwrap().forget(); // released by a plain thread
                     sum
                 })
             })

@@ -123,7 +123,7 @@ fn a_task_identity_does_not_leak_to_the_next_green_thread() {
                     polysync_corosensei::block_on(identified(async move {
                         *task_id.lock().unwrap() = current_task();
                         // Suspends this green thread inside the poll.
-                        sem.acquire_blocking().forget();
+                        sem.acquire_blocking().unwrap().forget();
                         current_task()
                     }))
                 })

@@ -80,7 +80,7 @@ fn a_ticking_green_thread_advances_while_others_wait_on_a_thread() {
                 // A timed form: the hub's timer must not fire before the release.
                 assert!(h.lock.try_acquire_for(Duration::from_secs(60)).is_some());
             })));
-            waiters.push(w(Box::new(|h| h.sem.acquire_blocking().forget())));
+            waiters.push(w(Box::new(|h| h.sem.acquire_blocking().unwrap().forget())));
             waiters.push(w(Box::new(|h| h.event.wait_blocking())));
             waiters.push(w(Box::new(|h| {
                 polysync_corosensei::block_on(h.event.wait()); // async form in green code

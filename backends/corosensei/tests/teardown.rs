@@ -73,7 +73,7 @@ fn unwinding_withdraws_and_gives_back() {
         let hub = Hub::new();
         for _ in 0..3 {
             let sem = sem.clone();
-            hub.spawn(move || sem.acquire_blocking().forget());
+            hub.spawn(move || sem.acquire_blocking().unwrap().forget());
         }
         let getter = {
             let queue = queue.clone();
@@ -91,7 +91,7 @@ fn unwinding_withdraws_and_gives_back() {
         assert_eq!(sem.waiting(), 3 - 1);
         let thread = {
             let sem = sem.clone();
-            std::thread::spawn(move || sem.acquire_blocking().forget())
+            std::thread::spawn(move || sem.acquire_blocking().unwrap().forget())
         };
         spin_until("thread queued", || sem.waiting() == 3);
         drop(hub);

@@ -184,7 +184,7 @@ fn semaphore_across_worlds() {
                 let (sem, ex) = (sem.clone(), ex.clone());
                 Box::new(move || {
                     for _ in 0..ROUNDS {
-                        let _p = sem.acquire_blocking();
+                        let _p = sem.acquire_blocking().unwrap();
                         ex.enter(2);
                         pause();
                         ex.leave();
@@ -196,7 +196,7 @@ fn semaphore_across_worlds() {
                 Box::new(move || {
                     Box::pin(async move {
                         for _ in 0..ROUNDS {
-                            let _p = sem.acquire().await;
+                            let _p = sem.acquire().await.unwrap();
                             ex.enter(2);
                             tokio::task::yield_now().await;
                             ex.leave();

@@ -235,7 +235,7 @@ fn semaphore() {
             move |i| {
                 let (ping, pong) = &pairs[i];
                 for _ in 0..ROUNDS {
-                    ping.acquire_blocking().forget();
+                    ping.acquire_blocking().unwrap().forget();
                     pong.release(1);
                 }
             }
@@ -250,7 +250,7 @@ fn semaphore() {
                     let (ping, pong) = &pairs[i];
                     for _ in 0..ROUNDS {
                         ping.release(1);
-                        pong.acquire_blocking().forget();
+                        pong.acquire_blocking().unwrap().forget();
                     }
                 }
             },
@@ -260,7 +260,7 @@ fn semaphore() {
                     let (ping, pong) = &pairs[i];
                     for _ in 0..ROUNDS {
                         ping.release(1);
-                        pong.acquire().await.forget();
+                        pong.acquire().await.unwrap().forget();
                     }
                 })
             },
@@ -272,7 +272,7 @@ fn semaphore() {
             let (sem, inside) = (sem.clone(), inside.clone());
             move |r: usize, switch: &dyn Fn()| {
                 let _ = r;
-                let _p = sem.acquire_blocking();
+                let _p = sem.acquire_blocking().unwrap();
                 assert!(inside.fetch_add(1, Ordering::SeqCst) < 2);
                 switch();
                 inside.fetch_sub(1, Ordering::SeqCst);
@@ -298,7 +298,7 @@ fn semaphore() {
                 let (sem, inside) = (sem.clone(), inside.clone());
                 Box::pin(async move {
                     for _ in 0..ROUNDS {
-                        let _p = sem.acquire().await;
+                        let _p = sem.acquire().await.unwrap();
                         assert!(inside.fetch_add(1, Ordering::SeqCst) < 2);
                         tokio::task::yield_now().await;
                         inside.fetch_sub(1, Ordering::SeqCst);

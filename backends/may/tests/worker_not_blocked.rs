@@ -65,7 +65,7 @@ fn waits_park_the_coroutine_not_the_worker() {
         }
         co!(|p: &Prims| drop(p.lock.acquire_blocking()));
         co!(|p: &Prims| drop(p.rlock.acquire_blocking()));
-        co!(|p: &Prims| p.sem.acquire_blocking().forget());
+        co!(|p: &Prims| p.sem.acquire_blocking().unwrap().forget());
         co!(|p: &Prims| p.event.wait_blocking());
         co!(|p: &Prims| assert!(p.queue.get_blocking().unwrap() < EACH));
         co!(|p: &Prims| drop(p.cond.wait_while_blocking(p.flag.lock_blocking(), |f| !**f)));

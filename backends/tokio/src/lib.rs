@@ -201,7 +201,7 @@
 //!     let sem = polysync::Semaphore::new(0);
 //!     assert!(sem.acquire().timeout(Duration::from_millis(5)).await.is_err());
 //!     sem.release(1);
-//!     let permit = sem.acquire().timeout(Duration::from_millis(5)).await.unwrap();
+//!     let permit = sem.acquire().timeout(Duration::from_millis(5)).await.unwrap().unwrap();
 //!     permit.forget();
 //! });
 //! ```

@@ -161,7 +161,7 @@ impl<F: Future> TimeoutExt for F {}
 /// let sem = polysync::Semaphore::new(1);
 /// let fut: polysync_tokio::Timeout<_> =
 ///     polysync_tokio::timeout(std::time::Duration::from_secs(1), sem.acquire());
-/// fut.await.unwrap().forget();
+/// fut.await.unwrap().unwrap().forget();
 /// assert_eq!(sem.value(), 0);
 /// # });
 /// ```

@@ -38,7 +38,7 @@ fn library_call(lock: &Lock, sem: &Semaphore, q: &Queue<u64>) -> u64 {
         let guard = lock.acquire_blocking();
         std::thread::sleep(Duration::from_millis(5));
         drop(guard);
-        let permit = sem.acquire_blocking();
+        let permit = sem.acquire_blocking().unwrap();
         q.put_blocking(1).unwrap();
         drop(permit);
         sum += 1;
@@ -68,7 +68,7 @@ fn the_event_loop_never_blocks() {
                         let guard = lock.acquire_blocking();
                         std::thread::sleep(Duration::from_millis(2));
                         drop(guard);
-                        let permit = sem.acquire_blocking();
+                        let permit = sem.acquire_blocking().unwrap();
                         let _ = q.try_get();
                         drop(permit);
                         std::thread::sleep(Duration::from_millis(1));
@@ -108,7 +108,7 @@ fn the_event_loop_never_blocks() {
                                 tokio::task::yield_now().await;
                                 drop(guard);
                             }
-                            let permit = sem.acquire().await;
+                            let permit = sem.acquire().await.unwrap();
                             let _ = q.get().timeout(Duration::from_millis(2)).await;
                             drop(permit);
                             tokio::time::sleep(Duration::from_millis(1)).await;

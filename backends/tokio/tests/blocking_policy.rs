@@ -176,7 +176,7 @@ fn current_thread_block_on_future_panics() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     releaser.release(1);
                 });
-                sem.acquire_blocking().forget();
+                sem.acquire_blocking().unwrap().forget();
             })
         }));
         let msg = panic_message(&*out.unwrap_err()).to_owned();
@@ -248,7 +248,7 @@ fn calls_that_need_not_sleep_never_panic() {
                 drop(lock.acquire_blocking()); // free: no wait
                 drop(lock.try_acquire_for(Duration::from_secs(1)).unwrap());
                 let sem = Semaphore::new(1);
-                sem.acquire_blocking().forget();
+                sem.acquire_blocking().unwrap().forget();
                 assert!(sem.try_acquire_for(Duration::ZERO).is_none());
                 let q = polysync::Queue::bounded(1);
                 q.put_blocking(7).unwrap();

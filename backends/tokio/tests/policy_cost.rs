@@ -35,7 +35,7 @@ fn ping_pong(rt: &tokio::runtime::Runtime, rounds: u32, yield_between: bool) -> 
         std::thread::spawn(move || {
             for _ in 0..rounds {
                 ping.release(1);
-                pong.acquire_blocking().forget();
+                pong.acquire_blocking().unwrap().forget();
             }
         })
     };
@@ -43,7 +43,7 @@ fn ping_pong(rt: &tokio::runtime::Runtime, rounds: u32, yield_between: bool) -> 
         tokio::spawn(async move {
             let start = Instant::now();
             for _ in 0..rounds {
-                ping.acquire_blocking().forget(); // on the worker
+                ping.acquire_blocking().unwrap().forget(); // on the worker
                 pong.release(1);
                 if yield_between {
                     tokio::task::yield_now().await;

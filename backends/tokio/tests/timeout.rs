@@ -53,6 +53,7 @@ async fn scenario() {
     timeout_at(Instant::now() + LONG, sem.acquire())
         .await
         .unwrap()
+        .unwrap()
         .forget();
 
     let event = Event::new();
