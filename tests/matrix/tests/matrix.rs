@@ -899,7 +899,11 @@ impl Trio {
 
     /// When the notifier releases, for `variant`.
     fn release_at(&self, variant: Variant) -> Instant {
-        let deadline = *self.deadline.get().expect("A set its deadline");
+        // A that gave up before setting a deadline (its first poll
+        // completed) leaves nothing to race against: release now.
+        let Some(&deadline) = self.deadline.get() else {
+            return Instant::now();
+        };
         match variant {
             Variant::Race(us) if us >= 0 => deadline + Duration::from_micros(us as u64),
             Variant::Race(us) => deadline - Duration::from_micros(us.unsigned_abs()),
@@ -971,8 +975,10 @@ fn cancel_lock_trio(cell: &mut Cell, n: usize, variant: Variant) {
         let (lock, trio) = (lock.clone(), trio.clone());
         cell.notifier(&format!("lock{n}:notifier"), move |ctx| async move {
             let g = lock.try_acquire().expect("a free lock");
-            ctx.until("A and B queued (or A gave up)", || {
-                lock.waiting() == 2 || trio.a_done.load(SeqCst)
+            // A sets its deadline only after its first poll queued it (the
+            // drop variant), so B can queue before that: wait for it too.
+            ctx.until("A and B queued, A's deadline set (or A gave up)", || {
+                (lock.waiting() == 2 && trio.deadline.get().is_some()) || trio.a_done.load(SeqCst)
             })
             .await;
             ctx.sleep_until(trio.release_at(variant)).await;
@@ -1037,8 +1043,10 @@ fn cancel_semaphore_trio(cell: &mut Cell, n: usize, variant: Variant) {
     {
         let (sem, trio) = (sem.clone(), trio.clone());
         cell.notifier(&format!("sem{n}:notifier"), move |ctx| async move {
-            ctx.until("A and B queued (or A gave up)", || {
-                sem.waiting() == 2 || trio.a_done.load(SeqCst)
+            // A sets its deadline only after its first poll queued it (the
+            // drop variant), so B can queue before that: wait for it too.
+            ctx.until("A and B queued, A's deadline set (or A gave up)", || {
+                (sem.waiting() == 2 && trio.deadline.get().is_some()) || trio.a_done.load(SeqCst)
             })
             .await;
             ctx.sleep_until(trio.release_at(variant)).await;
@@ -1111,8 +1119,10 @@ fn cancel_queue_trio(cell: &mut Cell, n: usize, variant: Variant) {
     {
         let (queue, trio) = (queue.clone(), trio.clone());
         cell.notifier(&format!("queue{n}:notifier"), move |ctx| async move {
-            ctx.until("A and B queued (or A gave up)", || {
-                queue.getting() == 2 || trio.a_done.load(SeqCst)
+            // A sets its deadline only after its first poll queued it (the
+            // drop variant), so B can queue before that: wait for it too.
+            ctx.until("A and B queued, A's deadline set (or A gave up)", || {
+                (queue.getting() == 2 && trio.deadline.get().is_some()) || trio.a_done.load(SeqCst)
             })
             .await;
             ctx.sleep_until(trio.release_at(variant)).await;
