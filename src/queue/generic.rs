@@ -427,8 +427,29 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// q.close();
     /// assert_eq!(q.put_blocking('y'), Err(PutError('y')));
     /// ```
+    #[inline]
     pub fn put_blocking(&self, item: T) -> Result<(), PutError<T>> {
-        match self.put_current(item, None) {
+        // As `put_current`, with the untimed wait's error mapping kept out
+        // of line (the no-wait path stays as small as `try_put`).
+        green_checkpoint();
+        match self.try_put(item) {
+            Ok(()) => Ok(()),
+            Err(TryPutError::Full(item)) => self.put_blocking_wait(item),
+            Err(error) => {
+                debug_assert!(
+                    error.is_closed(),
+                    "try_put never waits, so it is never cancelled"
+                );
+                Err(PutError(error.into_inner()))
+            }
+        }
+    }
+
+    /// The waiting half of [`put_blocking`](GenericQueue::put_blocking).
+    #[cold]
+    #[inline(never)]
+    fn put_blocking_wait(&self, item: T) -> Result<(), PutError<T>> {
+        match unwind_cancelled(|waiter| self.put_wait(item, waiter, None)) {
             Ok(()) => Ok(()),
             Err(TryPutError::Closed(item)) => Err(PutError(item)),
             Err(TryPutError::Full(_)) => {
@@ -616,8 +637,26 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.get_blocking(), Ok(1));
     /// assert_eq!(q.get_blocking(), Err(polysync::queue::GetError));
     /// ```
+    #[inline]
     pub fn get_blocking(&self) -> Result<T, GetError> {
-        match self.get_current(None) {
+        // As `get_current`, with the untimed wait's error mapping kept out
+        // of line (the no-wait path stays as small as `try_get`).
+        green_checkpoint();
+        match self.try_get() {
+            Ok(item) => Ok(item),
+            Err(TryGetError::Empty) => self.get_blocking_wait(),
+            Err(error) => {
+                debug_assert_eq!(error, TryGetError::Closed, "try_get is never cancelled");
+                Err(GetError)
+            }
+        }
+    }
+
+    /// The waiting half of [`get_blocking`](GenericQueue::get_blocking).
+    #[cold]
+    #[inline(never)]
+    fn get_blocking_wait(&self) -> Result<T, GetError> {
+        match unwind_cancelled(|waiter| self.get_wait(waiter, None)) {
             Ok(item) => Ok(item),
             Err(TryGetError::Closed) => Err(GetError),
             Err(TryGetError::Empty) => {

@@ -76,6 +76,7 @@ pub(super) fn try_acquire<S: PermitSource>(
 /// attempt first (no waiter lookup), then the wait. It can only fail by the
 /// closing: without a deadline it never times out, and a cancelled green
 /// unit unwinds inside `blocking`.
+#[inline]
 pub(super) fn acquire_blocking<S: PermitSource>(
     sem: &S,
     n: u64,
@@ -83,21 +84,28 @@ pub(super) fn acquire_blocking<S: PermitSource>(
     // A green unit takes its checkpoint first, never while it holds what
     // the call took.
     crate::lowlevel::green_checkpoint();
-    let r = match try_acquire(sem, n) {
-        Err(TryAcquireError::Unavailable) => {
-            blocking(|w| as_wait_result(acquire_with(sem, n, w, None)))
-                .expect("a wait without a deadline does not time out")
-        }
-        other => other,
-    };
-    r.map_err(|e| {
-        debug_assert_eq!(
-            e,
-            TryAcquireError::Closed,
-            "an untimed wait fails only by the closing"
-        );
-        AcquireError
-    })
+    match try_acquire(sem, n) {
+        Ok(permit) => Ok(permit),
+        Err(TryAcquireError::Unavailable) => acquire_blocking_wait(sem, n),
+        Err(_) => Err(AcquireError),
+    }
+}
+
+/// The waiting half of [`acquire_blocking`], out of line so that the
+/// no-wait path stays small (it is inlined into every caller).
+#[cold]
+#[inline(never)]
+fn acquire_blocking_wait<S: PermitSource>(sem: &S, n: u64) -> Result<Permit<'_, S>, AcquireError> {
+    blocking(|w| as_wait_result(acquire_with(sem, n, w, None)))
+        .expect("a wait without a deadline does not time out")
+        .map_err(|e| {
+            debug_assert_eq!(
+                e,
+                TryAcquireError::Closed,
+                "an untimed wait fails only by the closing"
+            );
+            AcquireError
+        })
 }
 
 /// For the blocking forms built on [`crate::lowlevel::wait::blocking`]: a
