@@ -114,6 +114,12 @@ mutant "lock re-entry check removed (blocking and async)" \
     $'        if me != Owner::UNKNOWN\n            && self.queue.user(Ordering::Acquire) & LOCKED != 0' \
     $'        if false\n            && self.queue.user(Ordering::Acquire) & LOCKED != 0'
 
+mutant "rwlock re-entry check removed (a writer asking again to read or write)" \
+    "cargo test --test rwlock_reentry" \
+    src/rwlock/raw.rs \
+    $'        if me != Owner::UNKNOWN\n            && self.queue.user(Ordering::Acquire) & WRITER != 0' \
+    $'        if false\n            && self.queue.user(Ordering::Acquire) & WRITER != 0'
+
 mutant "condition: a dropped notified waiter loses the notification" \
     "cargo test --test miri" \
     src/condition.rs \

@@ -371,9 +371,15 @@ fn a_cancelled_reader_gives_its_share_back() {
 fn timed_out_waits_leave_nothing_behind() {
     let lock = RwLock::new(0);
     let held = lock.write_blocking();
-    assert!(lock.try_read_for(Duration::from_millis(2)).is_none());
-    assert!(lock.try_write_for(Duration::from_millis(2)).is_none());
-    assert!(lock.try_read_until(Instant::now()).is_none());
+    // From another thread: the writer's own timed waits would panic (it
+    // holds the write lock; see tests/rwlock_reentry.rs).
+    thread::scope(|s| {
+        s.spawn(|| {
+            assert!(lock.try_read_for(Duration::from_millis(2)).is_none());
+            assert!(lock.try_write_for(Duration::from_millis(2)).is_none());
+            assert!(lock.try_read_until(Instant::now()).is_none());
+        });
+    });
     assert_eq!(lock.waiting(), 0);
     drop(held);
     assert!(!lock.is_locked());

@@ -341,8 +341,8 @@ mod rwlock_checks {
     assert_not_impl_any!(Write<'static, u8>: Unpin);
     assert_not_impl_any!(ReadOwned<u8>: Unpin);
     assert_not_impl_any!(WriteOwned<u8>: Unpin);
-    const_assert!(size_of::<RawRwLock>() <= 16);
-    const_assert!(size_of::<RwLock<()>>() <= 16);
+    const_assert!(size_of::<RawRwLock>() <= 24);
+    const_assert!(size_of::<RwLock<()>>() <= 24);
     const_assert!(size_of::<RawRead<'static>>() <= 64);
     const_assert!(size_of::<Read<'static, ()>>() <= 64);
     const_assert!(size_of::<RwLockWriteGuard<'static, u8>>() == size_of::<usize>());

@@ -414,11 +414,14 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     pub(crate) fn from_guard(lock: &Arc<RwLock<T>>, guard: RwLockWriteGuard<'_, T>) -> Self {
         debug_assert!(std::ptr::eq(guard.lock, &**lock));
         std::mem::forget(guard);
-        Self { lock: lock.clone() }
+        Self::assume(lock.clone())
     }
 
     /// The owned guard of the write lock of `lock` that the caller holds.
+    /// An owned guard is made to move between units: it records no writer
+    /// (the re-entry check does not see it).
     pub(crate) fn assume(lock: Arc<RwLock<T>>) -> Self {
+        lock.raw().unrecord_writer();
         Self { lock }
     }
 

@@ -38,8 +38,27 @@
 //! ([`RwLockReadGuard::map`], [`RwLockWriteGuard::map`]) and a write guard
 //! can be downgraded ([`RwLockWriteGuard::downgrade`]).
 //!
-//! Not reentrant (a unit that holds the lock and asks for it again may wait
-//! forever); no poisoning.
+//! Not reentrant, and loud where it can be: a unit that holds the **write**
+//! lock and asks for it again, or for a read share, panics ("already holds
+//! this RwLock's write lock ... would deadlock") instead of waiting forever
+//! behind itself. That covers every blocking, timed (`try_..._for`,
+//! `try_..._until`) and `_with` form, called by the unit that took the write
+//! lock (a thread, a green thread, or a task that used a blocking form), and
+//! `read().await`/`write().await` by an async task with an identity
+//! ([`identified`](crate::lowlevel::identified), or a registered
+//! [`TaskIdentity`](crate::lowlevel::TaskIdentity) such as polysync-tokio's),
+//! as [`Lock`](crate::Lock) does. `try_read`/`try_write` never panic: they
+//! fail. What can still hang: an async task without an identity (not
+//! checked: two tasks on one thread are different units); a write lock held
+//! through an owned guard (made to move between units, it records no
+//! writer); a guard moved to another unit (the unit that took it still
+//! counts as the writer until it is dropped); and **readers**, which are not
+//! tracked (that would need per-reader bookkeeping): a reader that asks for
+//! `write` waits for itself, and a reader that asks for `read` again waits
+//! forever if a writer queued behind its first share (with nobody queued it
+//! just takes a second share, also after a
+//! [`downgrade`](RwLockWriteGuard::downgrade), which turns the writer into
+//! such an untracked reader). No poisoning.
 //!
 //! # No `Condition`
 //!
@@ -249,7 +268,11 @@ impl<T: ?Sized> RwLock<T> {
     /// use std::time::Duration;
     /// let lock = polysync::RwLock::new(0);
     /// let w = lock.write_blocking();
-    /// assert!(lock.try_read_for(Duration::from_millis(1)).is_none());
+    /// // Another thread waits: the writer's own wait would panic.
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.try_read_for(Duration::from_millis(1)).is_none()));
+    /// });
+    /// # drop(w);
     /// ```
     pub fn try_read_for(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
         // SAFETY: a read share of this lock.

@@ -3,9 +3,9 @@
 
 use crate::lowlevel::queue::wake_in_batches;
 use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, USER_MAX, WaitQueue, WakeList};
-use crate::lowlevel::sync::{Ordering, const_fn};
+use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
-use crate::lowlevel::{WaitError, Waiter, deadline_after};
+use crate::lowlevel::{Owner, WaitError, Waiter, current_task, current_unit, deadline_after};
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
@@ -34,6 +34,18 @@ use std::time::{Duration, Instant};
 // (consecutive readers while no writer holds; a writer once nobody holds)
 // and notifies them with what they were given: **direct hand-off**, the
 // word already counts them when they wake.
+//
+// Beside the word, `owner` names the unit that holds the write lock, when
+// known (as `Lock::owner`): written by the writer right after it takes the
+// lock (the fast path, or its wait's completion after a hand-off), cleared
+// by the writer before it releases or downgrades; 0 while nobody writes, or
+// the writer has no identity (an async task without one, an owned guard),
+// or for a moment between a hand-off and the woken writer's store. It is
+// only a hint for the re-entry check (`refuse_writer`): a unit that sees
+// WRITER set and `owner` equal to its own identity holds the write lock
+// itself (identities are never reused; every unit clears its own identity
+// before it releases, so it never reads its own stale one). A stale read
+// can miss a holder, never invent one. Readers are not recorded.
 const WRITER: u64 = 1;
 const READER: u64 = 2;
 
@@ -98,9 +110,16 @@ fn admitted(user: u64, role: Role) -> Option<u64> {
 ///   the next queued writer, at once.
 /// - Cancellation is safe: a wait dropped or timed out after it was handed
 ///   its share passes the share on.
-/// - Not reentrant: a unit that holds the lock and asks for it again may
-///   wait forever (a read behind a queued writer, or any write). No
-///   poisoning. 16 bytes.
+/// - Not reentrant. A unit that holds the **write** lock and asks for it
+///   again, or for a read share, panics instead of waiting forever behind
+///   itself: a blocking, timed or `_with` call by the same unit, and a
+///   `read().await`/`write().await` by the same async task when the task
+///   has an identity (as [`Lock`](crate::Lock) does). `try_read`/`try_write`
+///   never panic (they fail). Not checked (these can still hang): an async
+///   task without an identity, a write lock held through an owned guard,
+///   and a **reader** that asks again (for `write`, or for `read` while a
+///   writer is queued behind it): readers are not tracked. No poisoning.
+///   24 bytes.
 ///
 /// ```
 /// use polysync::RawRwLock;
@@ -118,6 +137,10 @@ fn admitted(user: u64, role: Role) -> Option<u64> {
 pub struct RawRwLock {
     /// User bits: `WRITER` and the reader count (see the table above).
     queue: WaitQueue,
+    /// The raw identity of the unit that holds the write lock, when known,
+    /// else 0 (see the table above). Used only to refuse a read or write
+    /// by the unit that holds the write lock.
+    owner: AtomicU64,
 }
 
 impl RawRwLock {
@@ -129,7 +152,7 @@ impl RawRwLock {
         /// let _r = LOCK.read_blocking();
         /// ```
         pub fn new() -> RawRwLock {
-            RawRwLock { queue: WaitQueue::new(0) }
+            RawRwLock { queue: WaitQueue::new(0), owner: AtomicU64::new(0) }
         }
     }
 
@@ -199,7 +222,9 @@ impl RawRwLock {
         if let Some(guard) = self.try_read() {
             return guard;
         }
-        blocking(|w| self.read_with(w, None)).expect("a wait without a deadline does not time out")
+        blocking(|w| self.wait_as(w, None, Role::Read, "RwLock::read_blocking()"))
+            .map(|()| RawReadGuard { lock: self })
+            .expect("a wait without a deadline does not time out")
     }
 
     /// Blocks the current execution unit until it holds the write lock.
@@ -215,7 +240,9 @@ impl RawRwLock {
         if let Some(guard) = self.try_write() {
             return guard;
         }
-        blocking(|w| self.write_with(w, None)).expect("a wait without a deadline does not time out")
+        blocking(|w| self.wait_as(w, None, Role::Write, "RwLock::write_blocking()"))
+            .map(|()| RawWriteGuard { lock: self })
+            .expect("a wait without a deadline does not time out")
     }
 
     /// Takes a read share if no writer holds the lock and nobody waits
@@ -245,8 +272,9 @@ impl RawRwLock {
     /// ```
     #[inline]
     pub fn try_write(&self) -> Option<RawWriteGuard<'_>> {
-        self.try_fast(Role::Write, &())
-            .map(|_| RawWriteGuard { lock: self })
+        self.try_fast(Role::Write, &())?;
+        self.record_writer(Owner::of(current_unit()));
+        Some(RawWriteGuard { lock: self })
     }
 
     /// Blocks until a read share is taken or `timeout` passes. A zero
@@ -256,12 +284,23 @@ impl RawRwLock {
     /// use std::time::Duration;
     /// let lock = polysync::RawRwLock::new();
     /// let w = lock.write_blocking();
-    /// assert!(lock.try_read_for(Duration::from_millis(1)).is_none());
+    /// // Another thread waits: the writer's own wait would panic.
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.try_read_for(Duration::from_millis(1)).is_none()));
+    /// });
     /// drop(w);
     /// assert!(lock.try_read_for(Duration::ZERO).is_some());
     /// ```
     pub fn try_read_for(&self, timeout: Duration) -> Option<RawReadGuard<'_>> {
-        blocking(|w| self.read_with(w, deadline_after(timeout)))
+        blocking(|w| {
+            self.wait_as(
+                w,
+                deadline_after(timeout),
+                Role::Read,
+                "RwLock::try_read_for()",
+            )
+        })
+        .map(|()| RawReadGuard { lock: self })
     }
 
     /// Blocks until the write lock is taken or `timeout` passes.
@@ -275,7 +314,15 @@ impl RawRwLock {
     /// assert!(lock.try_write_for(Duration::ZERO).is_some());
     /// ```
     pub fn try_write_for(&self, timeout: Duration) -> Option<RawWriteGuard<'_>> {
-        blocking(|w| self.write_with(w, deadline_after(timeout)))
+        blocking(|w| {
+            self.wait_as(
+                w,
+                deadline_after(timeout),
+                Role::Write,
+                "RwLock::try_write_for()",
+            )
+        })
+        .map(|()| RawWriteGuard { lock: self })
     }
 
     /// Blocks until a read share is taken or `deadline` passes.
@@ -285,7 +332,8 @@ impl RawRwLock {
     /// assert!(lock.try_read_until(std::time::Instant::now()).is_some());
     /// ```
     pub fn try_read_until(&self, deadline: Instant) -> Option<RawReadGuard<'_>> {
-        blocking(|w| self.read_with(w, Some(deadline)))
+        blocking(|w| self.wait_as(w, Some(deadline), Role::Read, "RwLock::try_read_until()"))
+            .map(|()| RawReadGuard { lock: self })
     }
 
     /// Blocks until the write lock is taken or `deadline` passes.
@@ -295,7 +343,8 @@ impl RawRwLock {
     /// assert!(lock.try_write_until(std::time::Instant::now()).is_some());
     /// ```
     pub fn try_write_until(&self, deadline: Instant) -> Option<RawWriteGuard<'_>> {
-        blocking(|w| self.write_with(w, Some(deadline)))
+        blocking(|w| self.wait_as(w, Some(deadline), Role::Write, "RwLock::try_write_until()"))
+            .map(|()| RawWriteGuard { lock: self })
     }
 
     /// Blocks on `waiter` until a read share is taken, `deadline` passes or
@@ -313,9 +362,14 @@ impl RawRwLock {
     ///
     /// let lock = polysync::RawRwLock::new();
     /// let w = lock.write_blocking();
-    /// ThreadWaiter::with_current(|t| {
-    ///     let out = lock.read_with(t, Some(Instant::now()));
-    ///     assert_eq!(out.unwrap_err(), WaitError::TimedOut);
+    /// // Another thread waits: the writer's own wait would panic.
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         ThreadWaiter::with_current(|t| {
+    ///             let out = lock.read_with(t, Some(Instant::now()));
+    ///             assert_eq!(out.unwrap_err(), WaitError::TimedOut);
+    ///         })
+    ///     });
     /// });
     /// drop(w);
     /// let r = ThreadWaiter::with_current(|t| lock.read_with(t, None)).unwrap();
@@ -326,7 +380,7 @@ impl RawRwLock {
         waiter: &W,
         deadline: Option<Instant>,
     ) -> Result<RawReadGuard<'_>, WaitError> {
-        self.wait_with(waiter, deadline, Role::Read)
+        self.wait_as(waiter, deadline, Role::Read, "RwLock::read_with()")
             .map(|()| RawReadGuard { lock: self })
     }
 
@@ -358,20 +412,68 @@ impl RawRwLock {
         waiter: &W,
         deadline: Option<Instant>,
     ) -> Result<RawWriteGuard<'_>, WaitError> {
-        self.wait_with(waiter, deadline, Role::Write)
+        self.wait_as(waiter, deadline, Role::Write, "RwLock::write_with()")
             .map(|()| RawWriteGuard { lock: self })
     }
 
-    fn wait_with<W: Waiter + ?Sized>(
+    /// Waits on `waiter` for `role` as the current unit: records it as the
+    /// writer when it gets the write lock (also when the lock was handed
+    /// to it), and refuses to wait if it holds the write lock (naming
+    /// `caller`).
+    fn wait_as<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
         deadline: Option<Instant>,
         role: Role,
+        caller: &'static str,
     ) -> Result<(), WaitError> {
+        let me = Owner::of(current_unit());
         if self.try_fast(role, &()).is_some() {
+            self.record(role, me);
             return Ok(());
         }
-        drive(waiter, pin!(Wait::new(self, role)), deadline).map_err(|(error, ())| error)
+        self.refuse_writer(me, caller, "execution unit");
+        drive(waiter, pin!(Wait::new(self, role)), deadline)
+            .map(|()| self.record(role, me))
+            .map_err(|(error, ())| error)
+    }
+
+    /// Records `me` as the writer if it just took the write lock (`role`).
+    #[inline]
+    fn record(&self, role: Role, me: Owner) {
+        if role == Role::Write {
+            self.record_writer(me);
+        }
+    }
+
+    /// Records `me` (possibly [`Owner::UNKNOWN`]) as the unit that holds the
+    /// write lock, which the caller just took.
+    #[inline]
+    fn record_writer(&self, me: Owner) {
+        self.owner.store(me.get(), Ordering::Relaxed);
+    }
+
+    /// Forgets the writer: the write lock now belongs to an owned guard,
+    /// made to move between units (the re-entry check does not see it).
+    #[inline]
+    pub(crate) fn unrecord_writer(&self) {
+        self.owner.store(0, Ordering::Relaxed);
+    }
+
+    /// Panics if the unit `me` (possibly [`Owner::UNKNOWN`]) holds the write
+    /// lock: waiting for a read share or the write lock would never end.
+    /// Reads `owner` only while WRITER is set; a stale view can only miss a
+    /// holder, never invent one (see the table above).
+    #[inline]
+    fn refuse_writer(&self, me: Owner, caller: &str, unit: &str) {
+        // Acquire: the release that cleared our own earlier identity (if we
+        // held the write lock before) happens before this read of `owner`.
+        if me != Owner::UNKNOWN
+            && self.queue.user(Ordering::Acquire) & WRITER != 0
+            && self.owner.load(Ordering::Relaxed) == me.get()
+        {
+            refused(caller, unit);
+        }
     }
 
     /// How many readers hold the lock now (a snapshot).
@@ -436,6 +538,8 @@ impl RawRwLock {
     /// Releases the write lock: hands it to the waiters at the front.
     #[inline]
     pub(crate) fn unlock_write(&self) {
+        // Before the release publishes the free lock (see `owner`).
+        self.owner.store(0, Ordering::Relaxed);
         if !self.queue.cas_idle(WRITER, 0, Ordering::Release) {
             self.unlock_slow(|user| {
                 debug_assert_eq!(user, WRITER, "released an unheld write lock");
@@ -448,6 +552,8 @@ impl RawRwLock {
     /// of the queue join it.
     #[inline]
     pub(crate) fn downgrade(&self) {
+        // The unit now holds a read share, which is not recorded.
+        self.owner.store(0, Ordering::Relaxed);
         if !self.queue.cas_idle(WRITER, READER, Ordering::Release) {
             self.unlock_slow(|user| {
                 debug_assert_eq!(user, WRITER, "downgraded an unheld write lock");
@@ -475,6 +581,17 @@ impl RawRwLock {
     fn admit_front<'q>(&'q self, first: Option<QueueGuard<'q>>) {
         wake_in_batches(&self.queue, first, admit_batch);
     }
+}
+
+/// The panic of a refused re-acquisition (out of line: never taken by a
+/// correct program).
+#[cold]
+#[inline(never)]
+fn refused(caller: &str, unit: &str) -> ! {
+    panic!(
+        "polysync: {caller}: the current {unit} already holds this RwLock's write lock; \
+         waiting for it again (to read or to write) would deadlock"
+    );
 }
 
 /// One batch of [`RawRwLock::admit_front`]: under the queue lock, hands the
@@ -720,6 +837,12 @@ impl<'a> Future for RawRead<'a> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RawReadGuard<'a>> {
         let lock = self.lock();
+        // The task's identity is looked up only while a writer holds the
+        // lock (a reader that fits never asks).
+        if lock.queue.user(Ordering::Relaxed) & WRITER != 0 {
+            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);
+            lock.refuse_writer(me, "RwLock::read().await", "task");
+        }
         poll_wait(self.project(), cx).map(|()| RawReadGuard { lock })
     }
 }
@@ -730,7 +853,16 @@ impl<'a> Future for RawWrite<'a> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RawWriteGuard<'a>> {
         let lock = self.lock();
-        poll_wait(self.project(), cx).map(|()| RawWriteGuard { lock })
+        // The writer of an async hold is the task, when it has an identity;
+        // the thread that polls it is not (0: unknown).
+        let me = current_task().map_or(Owner::UNKNOWN, Owner::of);
+        // Refused before every wait of a task that holds the write lock
+        // (a completed wait polled again is a misuse that panics anyway).
+        lock.refuse_writer(me, "RwLock::write().await", "task");
+        poll_wait(self.project(), cx).map(|()| {
+            lock.record_writer(me);
+            RawWriteGuard { lock }
+        })
     }
 }
 
