@@ -50,16 +50,20 @@ fn world(i: usize) -> World {
 
 /// Runs one participant per index: blocking jobs as green threads (indices
 /// `0..HUBS*GREENS`, `GREENS` per hub) and as plain threads, async ones as
-/// tasks of a current-thread tokio runtime on a thread of its own. Each hub runs a ticker that must have
-/// advanced by the end.
+/// tasks of a current-thread tokio runtime on a thread of its own. Each hub
+/// runs a ticker beside its green threads, until they are all done, that
+/// must have advanced by then (the hub's thread was not blocked by them).
 fn mixed(blocking: impl Fn(usize) -> Job, asynchronous: impl Fn(usize) -> Task) {
-    let stop = Arc::new(AtomicBool::new(false));
     let mut hubs = Vec::new();
     for h in 0..HUBS {
         let jobs: Vec<Job> = (h * GREENS..(h + 1) * GREENS).map(&blocking).collect();
-        let stop = stop.clone();
         hubs.push(std::thread::spawn(move || {
             polysync_corosensei::run(move || {
+                // Stopped by this hub once its own green threads are done
+                // (not by the other worlds finishing: on a loaded machine
+                // they can all finish before this hub's thread first runs,
+                // and a ticker stopped before its first turn never ticks).
+                let stop = Arc::new(AtomicBool::new(false));
                 let ticks = Arc::new(AtomicU64::new(0));
                 let ticker = {
                     let (ticks, stop) = (ticks.clone(), stop.clone());
@@ -74,6 +78,7 @@ fn mixed(blocking: impl Fn(usize) -> Job, asynchronous: impl Fn(usize) -> Task) 
                 for h in handles {
                     h.join().unwrap();
                 }
+                stop.store(true, Ordering::SeqCst);
                 ticker.join().unwrap();
                 assert!(ticks.load(Ordering::SeqCst) > 0, "the ticker never ran");
             })
@@ -105,7 +110,6 @@ fn mixed(blocking: impl Fn(usize) -> Job, asynchronous: impl Fn(usize) -> Task) 
         t.join().unwrap();
     }
     tokio_thread.join().unwrap();
-    stop.store(true, Ordering::SeqCst);
     for h in hubs {
         h.join().unwrap();
     }
