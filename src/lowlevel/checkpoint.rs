@@ -378,8 +378,13 @@ impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `fut` is structurally pinned: never moved out of `self`.
+        // SAFETY: only `this.fut` is pinned below, and nothing moves it or
+        // `self` (`on` is a plain `bool`, read by copy).
         let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: `fut` is structurally pinned: it lives in the pinned
+        // `Scoped`, is never moved out of it, and is dropped in place with
+        // it (`Scoped` has no `Drop` that could move it, and is not `Unpin`
+        // unless `F` is).
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
         overriding(Some(this.on), || fut.poll(cx))
     }

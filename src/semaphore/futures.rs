@@ -12,7 +12,7 @@ use crate::owned::ArcWait;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 /// The number of permits a `*_many` call asks for, checked against what
@@ -131,6 +131,18 @@ macro_rules! pinned_wait {
     };
 }
 
+/// The poll of [`Acquire`] and [`AcquireMany`]: the core wait, then the
+/// permits it was granted, or [`AcquireError`] if the semaphore closed.
+#[inline]
+fn poll_permit<'a, S: PermitSource>(
+    mut wait: Pin<&mut Wait<'a, S>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Permit<'a, S>, AcquireError>> {
+    ready!(wait.as_mut().poll(cx));
+    let outcome = wait.outcome().expect("completed");
+    Poll::Ready(Permit::granted(wait.protocol(), outcome).ok_or(AcquireError))
+}
+
 /// The future of a semaphore's `acquire`; resolves to a one-permit
 /// [`Permit`], or [`AcquireError`] if the semaphore is closed (before the
 /// first poll or while it waits).
@@ -153,14 +165,7 @@ impl<'a, S: PermitSource> Future for Acquire<'a, S> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut wait = pinned_wait!(self);
-        match wait.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                let outcome = wait.outcome().expect("completed");
-                Poll::Ready(Permit::granted(wait.protocol(), outcome).ok_or(AcquireError))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        poll_permit(pinned_wait!(self), cx)
     }
 }
 
@@ -195,14 +200,7 @@ impl<'a, S: PermitSource> Future for AcquireMany<'a, S> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut wait = pinned_wait!(self);
-        match wait.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                let outcome = wait.outcome().expect("completed");
-                Poll::Ready(Permit::granted(wait.protocol(), outcome).ok_or(AcquireError))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        poll_permit(pinned_wait!(self), cx)
     }
 }
 
