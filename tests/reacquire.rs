@@ -9,33 +9,13 @@
 use futures_lite::future::{block_on, poll_once, zip};
 use polysync::lowlevel::identified;
 use polysync::{Condition, Lock, Mutex};
-use std::any::Any;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
+#[path = "support/panics.rs"]
+mod panics;
 #[path = "support/worlds.rs"]
 mod worlds;
+use panics::expect_panic;
 use worlds::Watchdog;
-
-fn message(payload: Box<dyn Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
-}
-
-/// Runs `f`, which must panic with a message containing every one of `words`.
-fn expect_panic<R: std::fmt::Debug>(f: impl FnOnce() -> R, words: &[&str]) {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(out) => panic!("no panic: the re-acquisition returned {out:?} (a silent deadlock)"),
-        Err(payload) => {
-            let msg = message(payload);
-            for word in words {
-                assert!(msg.contains(word), "message {msg:?} lacks {word:?}");
-            }
-        }
-    }
-}
 
 #[test]
 fn identified_task_reacquiring_a_lock_asynchronously_panics() {
