@@ -1,11 +1,37 @@
 //! The registry of green-thread backends. Every blocking call asks, at the
-//! moment it must suspend, which execution unit it runs in: each registered
-//! backend is asked in turn ("is the caller one of your green threads?"), and
-//! the OS thread is the answer when none claims it. The answer is never
-//! cached: a `may` coroutine can resume on another OS thread.
+//! moment it must suspend, which execution unit it runs in, and every
+//! identity lookup asks who that unit is. The answer is never cached: a
+//! `may` coroutine can resume on another OS thread.
 //!
-//! Backends (`polysync-may`, `polysync-corosensei`, or a user's own) register
-//! once at start-up with [`register_backend`]. Primitives are not touched.
+//! # The innermost unit wins
+//!
+//! Execution units nest on one OS thread: a hub's green thread can run
+//! inside a tokio `spawn_blocking` closure, a tokio task can be polled on a
+//! green thread's stack, an [`Identified`](crate::lowlevel::Identified)
+//! future can be polled anywhere. The answer is always the **innermost**
+//! unit, and it does not depend on the order in which backends registered.
+//! The registry makes that structural, in three layers asked from the
+//! inside out:
+//!
+//! 1. the [`Identified`](crate::lowlevel::Identified) future being polled
+//!    (identity only: it has no waiter of its own);
+//! 2. the green unit that runs, asked of the [`BackendKind::Green`]
+//!    backends (stack-switching worlds: may, corosensei, yours), unless a
+//!    task was entered *inside* it (see [`scheduling`](super::scheduling));
+//! 3. thread-level context: the task of a [`TaskIdentity`] provider, and
+//!    for waits the [`BackendKind::ThreadPolicy`] backends (tokio's policy
+//!    for blocking on a runtime thread), which are asked only after every
+//!    green backend declined, whatever the registration order;
+//!
+//! then the OS thread. A green unit's scheduler that starts inside
+//! thread-level context (a hub in `spawn_blocking`) records that context
+//! as outer with [`scheduling`](super::scheduling), so it never passes for
+//! the green units.
+//!
+//! Backends (`polysync-may`, `polysync-corosensei`, `polysync-tokio`, or a
+//! user's own) register once with [`register_backend`] (the polysync
+//! backend crates do it themselves when they are linked). Primitives are
+//! not touched.
 
 use super::identity::UnitId;
 use super::thread::ThreadWaiter;
@@ -134,41 +160,118 @@ pub unsafe trait GreenBackend: Send + Sync + 'static {
     fn checkpoints_by_default(&self) -> bool {
         false
     }
+
+    /// Where this backend stands in the registry: a green world of its own
+    /// ([`BackendKind::Green`], the default), or a policy for the OS
+    /// thread's own waits ([`BackendKind::ThreadPolicy`]), asked only when
+    /// no green backend claims the caller, whatever the registration order.
+    /// See [the innermost unit wins](self#the-innermost-unit-wins).
+    fn kind(&self) -> BackendKind {
+        BackendKind::Green
+    }
 }
 
-/// Per backend slot: whether its units take checkpoints (the environment,
-/// then the backend's default), settled at first use.
-static GREEN_CHECKPOINTS: [OnceLock<bool>; SLOTS] = [
-    OnceLock::new(),
-    OnceLock::new(),
-    OnceLock::new(),
-    OnceLock::new(),
-];
+/// The layer of the registry a [`GreenBackend`] belongs to (see
+/// [`GreenBackend::kind`]): what makes "the innermost unit wins" hold
+/// whatever order backends register in.
+///
+/// ```
+/// use polysync::lowlevel::{BackendKind, GreenBackend, UnitId, Waiter};
+///
+/// /// A policy for the OS thread's own waits (say, one that logs them).
+/// struct Policy;
+/// // SAFETY: `current_unit` never reports an identity.
+/// unsafe impl GreenBackend for Policy {
+///     fn name(&self) -> &'static str { "policy" }
+///     fn with_waiter(&self, _f: &mut dyn FnMut(&dyn Waiter)) -> bool { false }
+///     fn current_unit(&self) -> Option<UnitId> { None }
+///     fn kind(&self) -> BackendKind { BackendKind::ThreadPolicy }
+/// }
+/// assert_eq!(Policy.kind(), BackendKind::ThreadPolicy);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// A world of green units with stacks of their own (may coroutines, a
+    /// corosensei hub's green threads): it claims the caller only while one
+    /// of its units runs, and then that unit is the innermost one (unless a
+    /// task was entered inside it). Asked first, in registration order.
+    #[default]
+    Green,
+    /// A policy for blocking calls of the OS thread itself, claimed by
+    /// thread-level context (polysync-tokio's `TokioBlocking` claims threads
+    /// with a tokio context). Asked only after every green backend declined
+    /// (a green thread of a hub that runs under that context is the
+    /// innermost unit, with its own waiter), and never asked for an
+    /// identity: its [`current_unit`](GreenBackend::current_unit) is
+    /// ignored.
+    ThreadPolicy,
+}
+
+const SLOTS: usize = 4;
+
+/// One layer of the registry: its backends, in registration order, and per
+/// slot whether its units take checkpoints (the environment, then the
+/// backend's default), settled when it registers.
+struct Layer {
+    slots: [OnceLock<&'static dyn GreenBackend>; SLOTS],
+    checkpoints: [OnceLock<bool>; SLOTS],
+}
+
+impl Layer {
+    const fn new() -> Layer {
+        Layer {
+            slots: [const { OnceLock::new() }; SLOTS],
+            checkpoints: [const { OnceLock::new() }; SLOTS],
+        }
+    }
+
+    /// Whether any backend is registered here. Slots fill in order, so the
+    /// first one says. Read from the slot itself, not from a counter bumped
+    /// after it: a second `register_backend` of the same backend returns as
+    /// soon as it sees the slot, and its caller's next blocking call must
+    /// find the backend.
+    #[inline]
+    fn any(&self) -> bool {
+        self.slots[0].get().is_some()
+    }
+
+    fn checkpoints_on(&self, index: usize, backend: &dyn GreenBackend) -> bool {
+        *self.checkpoints[index].get_or_init(|| {
+            super::checkpoint::green_on(backend.name(), backend.checkpoints_by_default())
+        })
+    }
+
+    /// Runs `f` with the waiter of the first backend of this layer that
+    /// claims the caller (its checkpoint policy applied); `None` (and `f`
+    /// left in place) when none does.
+    fn with_waiter<R>(&self, f: &mut Option<impl FnOnce(&dyn Waiter) -> R>) -> Option<R> {
+        for (index, slot) in self.slots.iter().enumerate() {
+            let Some(backend) = slot.get() else { break };
+            let mut out = None;
+            let claimed = backend.with_waiter(&mut |waiter| {
+                if let Some(f) = f.take() {
+                    let on = self.checkpoints_on(index, *backend);
+                    out = Some(super::checkpoint::green_call(on, waiter, || f(waiter)));
+                }
+            });
+            if claimed && out.is_some() {
+                return out;
+            }
+        }
+        None
+    }
+}
+
+/// Stack-switching worlds ([`BackendKind::Green`]), asked first.
+static GREEN: Layer = Layer::new();
+/// Policies for the OS thread's own waits ([`BackendKind::ThreadPolicy`]),
+/// asked only when no green backend claims the caller.
+static THREAD_POLICIES: Layer = Layer::new();
 
 /// Whether any registered backend's units take checkpoints: what the
 /// blocking fast paths read (one load) before they look for a green unit.
 static GREEN_CHECKPOINTS_ANY: AtomicBool = AtomicBool::new(false);
-
-fn slot_index(slot: &OnceLock<&'static dyn GreenBackend>) -> usize {
-    BACKENDS
-        .iter()
-        .position(|s| std::ptr::eq(s, slot))
-        .expect("a slot of the registry")
-}
-
-fn green_checkpoints_on(index: usize, backend: &dyn GreenBackend) -> bool {
-    *GREEN_CHECKPOINTS[index].get_or_init(|| {
-        super::checkpoint::green_on(backend.name(), backend.checkpoints_by_default())
-    })
-}
-
-const SLOTS: usize = 4;
-static BACKENDS: [OnceLock<&'static dyn GreenBackend>; SLOTS] = [
-    OnceLock::new(),
-    OnceLock::new(),
-    OnceLock::new(),
-    OnceLock::new(),
-];
 
 /// [`register_backend`] found every slot taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,14 +289,25 @@ impl std::fmt::Display for RegistryFull {
 impl std::error::Error for RegistryFull {}
 
 /// Registers a green backend for the whole process. Registering the same
-/// backend twice is a no-op. Backends are asked in registration order.
+/// backend twice is a no-op. Backends of one [`kind`](GreenBackend::kind)
+/// are asked in registration order; every [`BackendKind::Green`] backend is
+/// asked before any [`BackendKind::ThreadPolicy`] one, whatever the order
+/// they registered in (see
+/// [the innermost unit wins](self#the-innermost-unit-wins)).
 ///
 /// # Errors
-/// [`RegistryFull`] when four other backends are registered already.
+/// [`RegistryFull`] when four other backends of the same kind are
+/// registered already.
 pub fn register_backend(backend: &'static dyn GreenBackend) -> Result<(), RegistryFull> {
-    for slot in &BACKENDS {
+    let layer = match backend.kind() {
+        BackendKind::Green => &GREEN,
+        BackendKind::ThreadPolicy => &THREAD_POLICIES,
+    };
+    let same =
+        |b: &&'static dyn GreenBackend| std::ptr::addr_eq(*b as *const dyn GreenBackend, backend);
+    for (index, slot) in layer.slots.iter().enumerate() {
         if let Some(existing) = slot.get() {
-            if std::ptr::addr_eq(*existing as *const dyn GreenBackend, backend) {
+            if same(existing) {
                 return Ok(());
             }
             continue;
@@ -201,60 +315,69 @@ pub fn register_backend(backend: &'static dyn GreenBackend) -> Result<(), Regist
         if slot.set(backend).is_ok() {
             // Settle its checkpoints now: the blocking fast paths ask only
             // whether any backend takes them (see `green_checkpoint`).
-            if green_checkpoints_on(slot_index(slot), backend) {
+            if layer.checkpoints_on(index, backend) {
                 GREEN_CHECKPOINTS_ANY.store(true, Ordering::Release);
             }
             return Ok(());
         }
         // Lost a race for this slot: look at it again.
-        if slot
-            .get()
-            .is_some_and(|b| std::ptr::addr_eq(*b as *const dyn GreenBackend, backend))
-        {
+        if slot.get().is_some_and(same) {
             return Ok(());
         }
     }
     Err(RegistryFull)
 }
 
-/// The names of the registered backends, in the order they are asked.
+/// The names of the registered backends, in the order they are asked: the
+/// [`BackendKind::Green`] ones, then the [`BackendKind::ThreadPolicy`] ones.
 ///
 /// ```
 /// assert!(polysync::lowlevel::registered_backends().all(|name| !name.is_empty()));
 /// ```
 pub fn registered_backends() -> impl Iterator<Item = &'static str> {
-    BACKENDS
+    GREEN
+        .slots
         .iter()
+        .chain(&THREAD_POLICIES.slots)
         .filter_map(|slot| slot.get().map(|b| b.name()))
 }
 
+/// The unit of the first green backend that claims the caller.
 #[inline]
-fn any_registered() -> bool {
-    // Slots fill in order, so the first one says whether any is taken. Read
-    // from the slot itself, not from a counter bumped after it: a second
-    // `register_backend` of the same backend returns as soon as it sees the
-    // slot, and its caller's next blocking call must find the backend.
-    BACKENDS[0].get().is_some()
+fn green_unit() -> Option<UnitId> {
+    if !GREEN.any() {
+        return None;
+    }
+    GREEN
+        .slots
+        .iter()
+        .map_while(|slot| slot.get())
+        .find_map(|backend| backend.current_unit())
 }
 
-/// Runs `f` with the waiter of the current execution unit.
+/// A task that a provider reports and that was entered inside the green
+/// unit that runs (polled on its stack): any task but the one recorded as
+/// outer by the innermost [`scheduling`](super::scheduling) scope. Only
+/// meaningful while a green unit runs.
+#[inline]
+fn task_inside_green() -> Option<UnitId> {
+    let task = provider_task()?;
+    (super::identity::outer_task() != Some(task)).then_some(task)
+}
+
+/// Runs `f` with the waiter of the current execution unit: the innermost
+/// green unit's, unless a task runs inside it; else the first thread policy
+/// that claims the thread; else the OS thread's.
 pub(crate) fn with_current_waiter<R>(f: impl FnOnce(&dyn Waiter) -> R) -> R {
     let mut f = Some(f);
-    if any_registered() {
-        let mut out = None;
-        for slot in &BACKENDS {
-            let Some(backend) = slot.get() else { continue };
-            let claimed = backend.with_waiter(&mut |waiter| {
-                if let Some(f) = f.take() {
-                    let on = green_checkpoints_on(slot_index(slot), *backend);
-                    out = Some(super::checkpoint::green_call(on, waiter, || f(waiter)));
-                }
-            });
-            if claimed {
-                if let Some(out) = out {
-                    return out;
-                }
-            }
+    if GREEN.any() && task_inside_green().is_none() {
+        if let Some(out) = GREEN.with_waiter(&mut f) {
+            return out;
+        }
+    }
+    if THREAD_POLICIES.any() {
+        if let Some(out) = THREAD_POLICIES.with_waiter(&mut f) {
+            return out;
         }
     }
     let f = f.expect("no backend ran the closure");
@@ -282,9 +405,12 @@ pub(crate) fn green_checkpoint() {
 #[cold]
 #[inline(never)]
 fn green_checkpoint_now() {
-    for (index, slot) in BACKENDS.iter().enumerate() {
-        let Some(backend) = slot.get() else { continue };
-        let on = green_checkpoints_on(index, *backend);
+    if task_inside_green().is_some() {
+        return; // a task runs on the green unit's stack: not the unit's turn
+    }
+    for (index, slot) in GREEN.slots.iter().enumerate() {
+        let Some(backend) = slot.get() else { break };
+        let on = GREEN.checkpoints_on(index, *backend);
         let claimed = backend.with_waiter(&mut |waiter| {
             if on {
                 waiter.checkpoint();
@@ -296,10 +422,12 @@ fn green_checkpoint_now() {
     }
 }
 
-/// The identity of the current execution unit: the [`Identified`] future
-/// being polled (innermost), else a registered task-identity provider's task
-/// (see [`register_task_identity`]), else a registered green backend's unit,
-/// else the OS thread.
+/// The identity of the current execution unit, the innermost one (see
+/// [the innermost unit wins](self#the-innermost-unit-wins)): the
+/// [`Identified`] future being polled, else the green unit that runs (a
+/// registered green backend's), unless a task was entered inside it, else
+/// the task a registered task-identity provider reports (see
+/// [`register_task_identity`]), else the OS thread.
 ///
 /// Never cache it across a suspension: ask again after every `.await` or
 /// blocking call.
@@ -315,17 +443,16 @@ fn green_checkpoint_now() {
 /// [`Identified`]: crate::lowlevel::Identified
 #[inline]
 pub fn current_unit() -> UnitId {
-    if let Some(task) = current_task() {
+    if let Some(task) = super::identity::polled_task() {
         return task;
     }
-    if any_registered() {
-        for slot in &BACKENDS {
-            if let Some(id) = slot.get().and_then(|b| b.current_unit()) {
-                return id;
-            }
-        }
+    if let Some(unit) = green_unit() {
+        return task_inside_green().unwrap_or(unit);
     }
-    UnitId::current_thread()
+    match provider_task() {
+        Some(task) => task,
+        None => UnitId::current_thread(),
+    }
 }
 
 /// A source of async task identities for one executor (for instance tokio's
@@ -383,12 +510,8 @@ pub unsafe trait TaskIdentity: Send + Sync + 'static {
     fn current_task(&self) -> Option<UnitId>;
 }
 
-static TASK_PROVIDERS: [OnceLock<&'static dyn TaskIdentity>; SLOTS] = [
-    OnceLock::new(),
-    OnceLock::new(),
-    OnceLock::new(),
-    OnceLock::new(),
-];
+static TASK_PROVIDERS: [OnceLock<&'static dyn TaskIdentity>; SLOTS] =
+    [const { OnceLock::new() }; SLOTS];
 
 /// Registers a task-identity provider for the whole process. Registering the
 /// same provider twice is a no-op. Providers are asked in registration order.
@@ -430,10 +553,13 @@ pub fn register_task_identity(provider: &'static dyn TaskIdentity) -> Result<(),
 
 /// The identity of the async task being polled on this thread: the innermost
 /// [`Identified`](crate::lowlevel::Identified) future being polled, else what
-/// a registered [`TaskIdentity`] provider reports; `None` outside any known
-/// task (a plain thread, a green unit, or a future polled by an executor
-/// that polysync cannot see into). Async methods of owner-based primitives
-/// ([`RLock::acquire`](crate::RLock::acquire), ...) fail with
+/// a registered [`TaskIdentity`] provider reports, unless a green unit runs
+/// inside that task (a hub's green thread in a tokio `spawn_blocking`
+/// closure is not the blocking task: see
+/// [the innermost unit wins](self#the-innermost-unit-wins)); `None` outside
+/// any known task (a plain thread, a green unit, or a future polled by an
+/// executor that polysync cannot see into). Async methods of owner-based
+/// primitives ([`RLock::acquire`](crate::RLock::acquire), ...) fail with
 /// [`NoTaskIdentity`] when this is `None`.
 ///
 /// ```
@@ -448,15 +574,22 @@ pub fn current_task() -> Option<UnitId> {
     if let Some(id) = super::identity::polled_task() {
         return Some(id);
     }
-    // As in `any_registered`: the first slot, not a counter.
-    if TASK_PROVIDERS[0].get().is_some() {
-        for slot in &TASK_PROVIDERS {
-            if let Some(id) = slot.get().and_then(|p| p.current_task()) {
-                return Some(id);
-            }
-        }
+    let task = provider_task()?;
+    if super::identity::outer_task() == Some(task) && green_unit().is_some() {
+        return None; // the task carries the green unit that runs
     }
-    None
+    Some(task)
+}
+
+/// What the registered task-identity providers report, asked in order.
+#[inline]
+pub(crate) fn provider_task() -> Option<UnitId> {
+    // As in `Layer::any`: the first slot, not a counter.
+    TASK_PROVIDERS[0].get()?;
+    TASK_PROVIDERS
+        .iter()
+        .map_while(|slot| slot.get())
+        .find_map(|p| p.current_task())
 }
 
 /// An async wait of an owner-based primitive found no task identity: the

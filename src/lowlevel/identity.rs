@@ -362,6 +362,88 @@ fn put_polled_task(id: u64) {
     let _ = TASK_ID.try_with(|cell| cell.set(id));
 }
 
+per_thread! {
+    /// The task (of a registered [`TaskIdentity`] provider) that was being
+    /// polled on this thread when the innermost [`scheduling`] scope began,
+    /// as a raw identity (0: none, or no scope). A task that a provider
+    /// reports inside a green unit is *inner* to that unit only if it is not
+    /// this one.
+    ///
+    /// [`TaskIdentity`]: crate::lowlevel::TaskIdentity
+    static OUTER_TASK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The task that was outer to the green units the innermost [`scheduling`]
+/// scope of this thread drives, if any (see `OUTER_TASK`).
+#[inline]
+pub(crate) fn outer_task() -> Option<UnitId> {
+    OUTER_TASK
+        // Only `scheduling` stores here, from an identity.
+        .try_with(|cell| UnitId::from_stored(cell.get()))
+        .ok()
+        .flatten()
+}
+
+/// Runs `drive`, a green backend's scheduler loop that resumes its units on
+/// this thread, so that **the innermost unit wins** for the code those units
+/// run, whatever this thread was doing when the loop started.
+///
+/// A scheduler can be started from inside another execution context: a hub
+/// run in a tokio `spawn_blocking` closure, in a tokio task, under
+/// `Runtime::enter`, or inside the poll of an [`Identified`] future. That
+/// outer context is the *carrier* of the green units, never one of them:
+///
+/// - the [`Identified`] future being polled (if any) is set aside while
+///   `drive` runs, and put back after it (also on unwind), so no green unit
+///   passes for it;
+/// - the task that a registered [`TaskIdentity`] provider reports now (the
+///   tokio task, or the blocking task of `spawn_blocking`) is recorded as
+///   *outer*: inside a green unit, [`current_unit`] and [`current_task`]
+///   ignore it, and blocking calls use the green unit's waiter. A task that
+///   a provider reports inside a green unit and that is **not** that one was
+///   polled on the green unit's stack (the green thread drives a runtime's
+///   `block_on`): it is the innermost unit while it is polled (its identity,
+///   and the waits of the thread-level policies, such as polysync-tokio's).
+///
+/// Scopes nest (each restores the previous record when it ends). A green
+/// backend whose units can run on a thread that carries other context must
+/// drive them inside this scope; polysync-corosensei's hub does. A backend
+/// whose scheduler owns its threads (may's workers) need not: with no scope,
+/// no task is outer, so any task a provider reports inside one of its units
+/// runs on that unit's stack.
+///
+/// ```
+/// use polysync::lowlevel::{current_task, identified, scheduling};
+/// futures_lite::future::block_on(identified(async {
+///     assert!(current_task().is_some());
+///     // A scheduler started here: its units are not this future.
+///     scheduling(|| assert_eq!(current_task(), None));
+///     assert!(current_task().is_some()); // back after it
+/// }));
+/// ```
+///
+/// [`TaskIdentity`]: crate::lowlevel::TaskIdentity
+/// [`current_unit`]: crate::lowlevel::current_unit
+/// [`current_task`]: crate::lowlevel::current_task
+pub fn scheduling<R>(drive: impl FnOnce() -> R) -> R {
+    let outer = super::backend::provider_task().map_or(0, UnitId::get);
+    let polled = take_polled_task();
+    let previous = OUTER_TASK.try_with(|cell| cell.replace(outer)).unwrap_or(0);
+    /// Puts both records back when the scheduler returns (or unwinds).
+    struct Carrier {
+        polled: u64,
+        previous: u64,
+    }
+    impl Drop for Carrier {
+        fn drop(&mut self) {
+            let _ = OUTER_TASK.try_with(|cell| cell.set(self.previous));
+            put_polled_task(self.polled);
+        }
+    }
+    let _carrier = Carrier { polled, previous };
+    drive()
+}
+
 /// Wraps a future so that it is an execution unit of its own, on any executor.
 ///
 /// An async task has no identity that works on every executor, and the

@@ -24,12 +24,12 @@ pub(crate) mod wait;
 mod waiter;
 
 pub use backend::{
-    GreenBackend, NoTaskIdentity, RegistryFull, TaskIdentity, current_task, current_unit,
-    register_backend, register_task_identity, registered_backends,
+    BackendKind, GreenBackend, NoTaskIdentity, RegistryFull, TaskIdentity, current_task,
+    current_unit, register_backend, register_task_identity, registered_backends,
 };
 pub(crate) use backend::{green_checkpoint, with_current_waiter};
 pub(crate) use identity::Owner;
-pub use identity::{Identified, UnitId, identified, switching_out};
+pub use identity::{Identified, UnitId, identified, scheduling, switching_out};
 pub use signal::{Signal, SignalError, SignalWait};
 pub use thread::ThreadWaiter;
 pub use waiter::{UnitCancelled, WaitError, WaitResult, Waiter, block_on, block_on_with};

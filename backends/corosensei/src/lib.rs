@@ -329,7 +329,9 @@ impl Hub {
         T: 'static,
     {
         let main = self.spawn(f);
-        self.core.drive(&|| main.is_finished());
+        // The thread's context (a tokio blocking task, an `identified`
+        // poll) carries the green threads: it is none of them.
+        polysync::lowlevel::scheduling(|| self.core.drive(&|| main.is_finished()));
         match main.join() {
             Ok(out) => Ok(out),
             Err(JoinError::Panicked(payload)) => Err(payload),
@@ -347,7 +349,7 @@ impl Hub {
     /// assert!(h.join().unwrap().is_finished());
     /// ```
     pub fn run_to_completion(&self) {
-        self.core.drive(&|| false);
+        polysync::lowlevel::scheduling(|| self.core.drive(&|| false));
     }
 
     /// The number of green threads of this hub that have not ended.
@@ -366,7 +368,7 @@ impl Hub {
 
 impl Drop for Hub {
     fn drop(&mut self) {
-        self.core.shutdown();
+        polysync::lowlevel::scheduling(|| self.core.shutdown());
     }
 }
 

@@ -14,7 +14,7 @@
 //! See the [crate docs](crate#calling-blocking-forms-from-async-code) for
 //! the table of places and policies, and for how a thread is recognised.
 
-use polysync::lowlevel::{GreenBackend, ThreadWaiter, UnitId, WaitResult, Waiter};
+use polysync::lowlevel::{BackendKind, GreenBackend, ThreadWaiter, UnitId, WaitResult, Waiter};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -247,6 +247,15 @@ unsafe impl GreenBackend for TokioBlocking {
 
     fn current_unit(&self) -> Option<UnitId> {
         None
+    }
+
+    /// [`BackendKind::ThreadPolicy`]: it applies to the OS thread's own
+    /// waits, so polysync asks it only after every green backend declined.
+    /// A green thread of a hub that runs inside `spawn_blocking`, under
+    /// `Runtime::enter` or in a `block_on` is the innermost unit: it waits
+    /// by switching, whatever order the backends were installed in.
+    fn kind(&self) -> BackendKind {
+        BackendKind::ThreadPolicy
     }
 }
 
