@@ -611,8 +611,9 @@ pub struct NoTaskIdentity;
 impl std::fmt::Display for NoTaskIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(
-            "polysync: this async wait needs the identity of its task: on tokio, call \
-             polysync_tokio::install() once at start-up; on another executor, wrap the \
+            "polysync: this async wait needs the identity of its task: on tokio, link \
+             polysync-tokio (it installs itself; `use polysync_tokio as _;` is enough); on \
+             another executor, wrap the \
              task in polysync::lowlevel::identified(..) (or register a TaskIdentity provider)",
         )
     }

@@ -596,6 +596,23 @@ pub fn install() -> Result<(), RegistryFull> {
     Ok(())
 }
 
+/// Registers [`MayBackend`] when the program starts (before `main`), so that
+/// linking this crate is enough: a program that uses may coroutines and
+/// polysync but forgets [`install()`] would otherwise give every coroutine
+/// of a worker the worker's identity (several coroutines inside one
+/// `RLock` at once) and park whole workers in polysync waits. A full
+/// registry is reported by the next explicit [`install()`] call.
+// SAFETY: this runs before `main`, on the thread that loads the program. It
+// only stores into polysync's registry (`OnceLock` slots and atomics) and
+// reads the `POLYSYNC_MAY_CHECKPOINTS` / `POLYSYNC_CHECKPOINTS` variables,
+// which the C runtime has set up by then; it spawns nothing, does no I/O,
+// touches no may state (may starts its scheduler at the first spawn) and
+// cannot panic (an error is dropped).
+#[ctor::ctor(unsafe)]
+fn install_at_load() {
+    let _ = install();
+}
+
 /// Whether [`install()`] has succeeded in this process.
 ///
 /// ```

@@ -301,6 +301,22 @@ pub fn install() -> Result<(), RegistryFull> {
     Ok(())
 }
 
+/// Installs the backend when the program starts (before `main`), so that
+/// linking this crate is enough: without it, a program that forgets
+/// [`install()`] gets no task identity (async `RLock` waits fail) and a
+/// blocking wait in a task of a current-thread runtime hangs silently
+/// instead of failing with the fix. A full registry is reported by the next
+/// explicit [`install()`] call.
+// SAFETY: this runs before `main`, on the thread that loads the program. It
+// only stores into polysync's registries (`OnceLock` slots and atomics) and
+// reads the `POLYSYNC_*CHECKPOINTS` variables, which the C runtime has set
+// up by then; it spawns nothing, does no I/O, touches no tokio state and
+// cannot panic (an error is dropped).
+#[ctor::ctor(unsafe)]
+fn install_at_load() {
+    let _ = install();
+}
+
 /// [`install()`], then makes `config` the policy in force for blocking
 /// calls on runtime threads (see
 /// [Calling blocking forms from async code](crate#calling-blocking-forms-from-async-code)).
