@@ -415,6 +415,38 @@ mutant "semaphore: a head that leaves strands the permits kept for it (loom) [sl
     'if raw.queue.len() > 0 {' \
     'if false && raw.queue.len() > 0 {'
 
+# Issue 17, items 3, 4 and 10 (seams-registry): the innermost unit wins,
+# whatever the install order; a linked backend is active without install().
+mutant "seams-registry: a thread policy is asked among the green backends" \
+    'cargo test -p polysync-corosensei --test nested_tokio_first' \
+    src/lowlevel/backend.rs \
+    'BackendKind::ThreadPolicy => &THREAD_POLICIES,' \
+    'BackendKind::ThreadPolicy => &GREEN,'
+
+mutant "seams-registry: a task provider outranks the green unit that runs" \
+    'cargo test -p polysync-corosensei --test nested_tokio_last' \
+    src/lowlevel/backend.rs \
+    'return task_inside_green().unwrap_or(unit);' \
+    'return provider_task().unwrap_or(unit);'
+
+mutant "seams-registry: a hub does not record the task that carries it" \
+    'cargo test -p polysync-corosensei --test nested_tokio_last' \
+    src/lowlevel/identity.rs \
+    'let outer = super::backend::provider_task().map_or(0, UnitId::get);' \
+    'let outer = 0;'
+
+mutant "seams-registry: polysync-may is not installed when linked" \
+    'cargo test -p polysync-may --test default_installed' \
+    backends/may/src/lib.rs \
+    $'fn install_at_load() {\n    let _ = install();' \
+    $'fn install_at_load() {\n    let _ = is_installed();'
+
+mutant "seams-registry: polysync-tokio is not installed when linked" \
+    'cargo test -p polysync-tokio --test default_installed' \
+    backends/tokio/src/lib.rs \
+    $'fn install_at_load() {\n    let _ = install();' \
+    $'fn install_at_load() {\n    let _ = is_installed();'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

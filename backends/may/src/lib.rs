@@ -35,6 +35,15 @@
 //! assert_eq!(consumer.join().unwrap(), 5050);
 //! ```
 //!
+//! # Installed when linked
+//!
+//! The crate registers [`MayBackend`] when the program starts, so linking it
+//! is enough (a dependency that the code never names is not linked: `use
+//! polysync_may as _;`); [`install()`] stays, idempotent. A tokio task polled
+//! inside a coroutine (by a `block_on` the coroutine drives) is the innermost
+//! unit while it is polled; a coroutine under `Runtime::enter` is the
+//! coroutine.
+//!
 //! # What changes, where
 //!
 //! | caller (after `install()`) | blocking calls wait by | identity ([`current_unit`](polysync::lowlevel::current_unit)) |

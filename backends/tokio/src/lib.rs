@@ -36,6 +36,18 @@
 //! assert!(!rlock.is_locked());
 //! ```
 //!
+//! # Installed when linked
+//!
+//! The crate installs itself when the program starts, so linking it is
+//! enough (a dependency that the code never names is not linked: `use
+//! polysync_tokio as _;`); [`install()`] stays, idempotent, and
+//! [`install_with`] sets the policy. [`TokioBlocking`] is a
+//! [`BackendKind::ThreadPolicy`](polysync::lowlevel::BackendKind::ThreadPolicy):
+//! the innermost unit wins, whatever the install order, so a green thread of
+//! a hub inside `spawn_blocking`, under `Runtime::enter` or in a `block_on`
+//! is that green thread (its identity, its waiter), and a task polled on a
+//! green thread's stack is that task.
+//!
 //! # What is a unit, where
 //!
 //! [`polysync::lowlevel::current_unit`] and
