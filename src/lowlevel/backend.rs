@@ -165,7 +165,7 @@ pub unsafe trait GreenBackend: Send + Sync + 'static {
     /// ([`BackendKind::Green`], the default), or a policy for the OS
     /// thread's own waits ([`BackendKind::ThreadPolicy`]), asked only when
     /// no green backend claims the caller, whatever the registration order.
-    /// See [the innermost unit wins](self#the-innermost-unit-wins).
+    /// See [the innermost unit wins](BackendKind#the-innermost-unit-wins).
     fn kind(&self) -> BackendKind {
         BackendKind::Green
     }
@@ -174,6 +174,22 @@ pub unsafe trait GreenBackend: Send + Sync + 'static {
 /// The layer of the registry a [`GreenBackend`] belongs to (see
 /// [`GreenBackend::kind`]): what makes "the innermost unit wins" hold
 /// whatever order backends register in.
+///
+/// # The innermost unit wins
+///
+/// Units nest on one OS thread (a hub's green thread inside a tokio
+/// `spawn_blocking` closure, a tokio task polled on a green thread's stack,
+/// an [`Identified`](crate::lowlevel::Identified) future polled anywhere).
+/// Every blocking call and identity lookup gets the innermost one, asked
+/// from the inside out: the `Identified` future being polled (identity
+/// only); the green unit that runs ([`Green`](BackendKind::Green)
+/// backends), unless a task was entered inside it; thread-level context (a
+/// [`TaskIdentity`] provider's task, and for waits the
+/// [`ThreadPolicy`](BackendKind::ThreadPolicy) backends, asked only after
+/// every green backend declined); the OS thread. A scheduler started under
+/// thread-level context records it as outer with
+/// [`scheduling`](crate::lowlevel::scheduling), so it never passes for its
+/// green units.
 ///
 /// ```
 /// use polysync::lowlevel::{BackendKind, GreenBackend, UnitId, Waiter};
@@ -293,7 +309,7 @@ impl std::error::Error for RegistryFull {}
 /// are asked in registration order; every [`BackendKind::Green`] backend is
 /// asked before any [`BackendKind::ThreadPolicy`] one, whatever the order
 /// they registered in (see
-/// [the innermost unit wins](self#the-innermost-unit-wins)).
+/// [the innermost unit wins](BackendKind#the-innermost-unit-wins)).
 ///
 /// # Errors
 /// [`RegistryFull`] when four other backends of the same kind are
@@ -423,7 +439,7 @@ fn green_checkpoint_now() {
 }
 
 /// The identity of the current execution unit, the innermost one (see
-/// [the innermost unit wins](self#the-innermost-unit-wins)): the
+/// [the innermost unit wins](BackendKind#the-innermost-unit-wins)): the
 /// [`Identified`] future being polled, else the green unit that runs (a
 /// registered green backend's), unless a task was entered inside it, else
 /// the task a registered task-identity provider reports (see
@@ -556,7 +572,7 @@ pub fn register_task_identity(provider: &'static dyn TaskIdentity) -> Result<(),
 /// a registered [`TaskIdentity`] provider reports, unless a green unit runs
 /// inside that task (a hub's green thread in a tokio `spawn_blocking`
 /// closure is not the blocking task: see
-/// [the innermost unit wins](self#the-innermost-unit-wins)); `None` outside
+/// [the innermost unit wins](BackendKind#the-innermost-unit-wins)); `None` outside
 /// any known task (a plain thread, a green unit, or a future polled by an
 /// executor that polysync cannot see into). Async methods of owner-based
 /// primitives ([`RLock::acquire`](crate::RLock::acquire), ...) fail with
