@@ -46,6 +46,8 @@
 //! same for one side).
 #![deny(missing_docs)]
 
+pub mod nesting;
+
 use futures_lite::FutureExt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -397,6 +399,31 @@ fn launch(
         World::May => launch_may(job),
         _ => unreachable!(),
     }
+}
+
+/// Starts `body` as one participant in `world`, the way a cell starts its
+/// notifiers (and checks that it runs there), and returns the receiver of
+/// its outcome: `Err` carries its panic message. For harnesses built on
+/// this one: the nesting dimension ([`nesting`]).
+pub fn spawn_in<F, Fut>(world: World, label: &str, body: F) -> mpsc::Receiver<Result<(), String>>
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let label: Arc<str> = format!("{label}@{world}").into();
+    let ctx = Ctx {
+        world,
+        label: label.clone(),
+    };
+    let (done, outcome) = mpsc::channel();
+    let (tx, rx) = mpsc::channel();
+    launch(world, 0, label, Box::pin(body(ctx)), done);
+    thread::spawn(move || {
+        if let Ok((_, out)) = outcome.recv() {
+            let _ = tx.send(out);
+        }
+    });
+    rx
 }
 
 fn launch_may(job: Job) {
