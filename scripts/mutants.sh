@@ -435,6 +435,12 @@ mutant "seams-green: a destructor that joins a sibling during the teardown hangs
     'with_current(|ctx| ctx.parks_carrier()).unwrap_or(true)' \
     'with_current(|_| false).unwrap_or(true)'
 
+mutant "seams-green: a may wait during an unwind parks the coroutine" \
+    "cargo test -p polysync-may --test unwinding" \
+    backends/may/src/lib.rs \
+    $'fn unwinding() -> bool {\n    std::thread::panicking()\n}' \
+    $'fn unwinding() -> bool {\n    false\n}'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
