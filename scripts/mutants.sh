@@ -446,6 +446,31 @@ mutant "seams-registry: polysync-tokio is not installed when linked" \
     backends/tokio/src/lib.rs \
     $'fn install_at_load() {\n    let _ = install();' \
     $'fn install_at_load() {\n    let _ = is_installed();'
+# seams-green (issue 17, items 2, 7, 8): green threads that unwind, join and
+# tear down.
+mutant "seams-green: a wait during a green thread's panic switches to its siblings" \
+    "cargo test -p polysync-corosensei --test unwinding -- a_sibling_never_runs dropping_the_hub" \
+    backends/corosensei/src/hub.rs \
+    'self.unwinding.get() || (std::thread::panicking() && !self.carrier_panicking.get())' \
+    'self.unwinding.get()'
+
+mutant "seams-green: join refuses on any thread that has an idle hub" \
+    "cargo test -p polysync-corosensei --test unwinding join_on_a_thread_with_another_idle_hub" \
+    backends/corosensei/src/hub.rs \
+    'core.id == hub && with_current' \
+    'with_current'
+
+mutant "seams-green: a destructor that joins a sibling during the teardown hangs" \
+    "cargo test -p polysync-corosensei --test unwinding a_teardown_join_of_a_sibling" \
+    backends/corosensei/src/hub.rs \
+    'with_current(|ctx| ctx.parks_carrier()).unwrap_or(true)' \
+    'with_current(|_| false).unwrap_or(true)'
+
+mutant "seams-green: a may wait during an unwind parks the coroutine" \
+    "cargo test -p polysync-may --test unwinding" \
+    backends/may/src/lib.rs \
+    $'fn unwinding() -> bool {\n    std::thread::panicking()\n}' \
+    $'fn unwinding() -> bool {\n    false\n}'
 
 # --------------------------------------------------------------------------
 

@@ -93,11 +93,14 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&TaskCtx) -> R) -> Option<R> {
     Some(f(unsafe { &*ctx }))
 }
 
-/// Whether the caller is on an OS thread that has a hub but is not running
-/// a green thread right now (so nothing of that hub can make progress while
-/// the caller blocks).
-pub(crate) fn on_idle_hub_thread() -> bool {
-    !hub_ptr().is_null() && current_ptr().is_null()
+/// Whether a blocking wait made here for a green thread of the hub `hub`
+/// (a [`Core::id`]) could never end, because that hub cannot run it while
+/// the caller waits: the caller is on that hub's OS thread and either runs
+/// no green thread (the hub is idle: nothing drives it) or runs one whose
+/// waits park the OS thread (it unwinds: see [`TaskCtx::wait`]).
+pub(crate) fn hub_cannot_run(hub: u64) -> bool {
+    with_hub(|core| core.id == hub && with_current(|ctx| ctx.parks_carrier()).unwrap_or(true))
+        .unwrap_or(false)
 }
 
 /// Runs `f` with this thread's hub, or returns `None` when it has none.
@@ -200,9 +203,20 @@ pub(crate) struct TaskCtx {
     /// Set while the hub's teardown unwinds this green thread: waits then
     /// block the OS thread instead of suspending (see [`TaskCtx::wait`]).
     unwinding: Cell<bool>,
+    /// Whether the OS thread was panicking already when the hub started
+    /// driving (a hub run from a destructor during an unwind): then
+    /// `std::thread::panicking()` says nothing about this green thread.
+    carrier_panicking: Cell<bool>,
 }
 
 impl TaskCtx {
+    /// Whether this green thread is unwinding (a panic of its own, or the
+    /// hub's teardown), so that its waits must not suspend it: they park
+    /// the OS thread instead (see [`TaskCtx::wait`]).
+    pub(crate) fn parks_carrier(&self) -> bool {
+        self.unwinding.get() || (std::thread::panicking() && !self.carrier_panicking.get())
+    }
+
     /// Suspends the green thread until the hub resumes it.
     fn suspend(&self) {
         let yielder = self.yielder.get();
@@ -230,9 +244,17 @@ impl TaskCtx {
     /// suspends, and tells a timeout from a wake by the clock. A wake that
     /// arrived before the call is not lost (the task is in a ready queue,
     /// so the suspension returns at once).
+    ///
+    /// **Nothing suspends a green thread while it unwinds.** A wait made
+    /// while this green thread unwinds (a destructor run by a panic of its
+    /// own, or by the hub's teardown) parks the OS thread instead
+    /// ([`TaskCtx::wait_unwinding`]): suspending would run the siblings with
+    /// `std::thread::panicking()` true (the panic count belongs to the OS
+    /// thread), and a teardown that came while it was switched out would
+    /// unwind it out of that destructor (an abort).
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> polysync::lowlevel::WaitResult {
         use polysync::lowlevel::WaitResult;
-        if self.unwinding.get() {
+        if self.parks_carrier() {
             return self.wait_unwinding(deadline);
         }
         if let Some(deadline) = deadline {
@@ -259,11 +281,11 @@ impl TaskCtx {
         }
     }
 
-    /// A wait made by a destructor while the hub's teardown unwinds this
-    /// green thread: no green thread can run any more, and suspending would
-    /// restart corosensei's forced unwind inside that destructor (an abort).
-    /// So the wait blocks the hub's OS thread until the task's waker fires
-    /// (a remote wake unparks this thread) or the deadline passes.
+    /// A wait made by a destructor while this green thread unwinds (its own
+    /// panic, or the hub's teardown): it blocks the hub's OS thread until
+    /// the task's waker fires (a remote wake unparks this thread) or the
+    /// deadline passes. No other green thread of the hub runs meanwhile, so
+    /// such a wait must not wait for one of them.
     fn wait_unwinding(&self, deadline: Option<Instant>) -> polysync::lowlevel::WaitResult {
         use polysync::lowlevel::WaitResult;
         loop {
@@ -286,7 +308,7 @@ impl TaskCtx {
     /// Requeues the green thread behind the others that are ready, and
     /// suspends.
     pub(crate) fn yield_now(&self) {
-        if self.unwinding.get() {
+        if self.parks_carrier() {
             return;
         }
         self.waker.schedule();
@@ -382,6 +404,12 @@ pub(crate) struct Config {
 /// Every field is used through `&` (interior mutability); no `RefCell`
 /// borrow is ever held while green code runs.
 pub(crate) struct Core {
+    /// Unique among the hubs of the process (never reused), so that a
+    /// [`JoinHandle`] can tell its own hub.
+    pub(crate) id: u64,
+    /// Whether the OS thread was panicking when `drive` started (see
+    /// `TaskCtx::carrier_panicking`).
+    carrier_panicking: Cell<bool>,
     shared: Arc<Shared>,
     /// Wakes made on the hub's own thread (no lock, no unpark).
     local: RefCell<VecDeque<Ready>>,
@@ -428,7 +456,10 @@ impl Core {
              spawn on it instead)"
         );
         crate::waiter::register();
+        static NEXT_HUB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let core = Rc::new(Core {
+            id: NEXT_HUB.fetch_add(1, Ordering::Relaxed),
+            carrier_panicking: Cell::new(false),
             shared: Arc::new(Shared {
                 remote: Mutex::new(VecDeque::new()),
                 remote_pending: AtomicBool::new(false),
@@ -462,7 +493,7 @@ impl Core {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         let slot = self.tasks.borrow_mut().reserve();
-        let (handle, completer) = join::pair::<T>();
+        let (handle, completer) = join::pair::<T>(self.id);
         let waker = Arc::new(TaskWaker {
             slot,
             id,
@@ -476,6 +507,7 @@ impl Core {
             unit: UnitId::allocate(),
             timer_seq: Cell::new(0),
             unwinding: Cell::new(false),
+            carrier_panicking: Cell::new(self.carrier_panicking.get()),
         });
         let stack = match self.stacks.borrow_mut().pop() {
             Some(stack) => stack,
@@ -580,6 +612,7 @@ impl Core {
         );
         self.running.set(true);
         let _running = Running(self);
+        self.carrier_panicking.set(std::thread::panicking());
         loop {
             if done() {
                 return;
@@ -629,6 +662,7 @@ impl Core {
         // Before the resume: a wake that lands while the task runs queues it
         // again. Acquire: see what a waker published before it set the flag.
         task.ctx.waker.scheduled.swap(false, Ordering::Acquire);
+        task.ctx.carrier_panicking.set(self.carrier_panicking.get());
         let prev = set_current(Rc::as_ptr(&task.ctx));
         // corosensei catches a panic at the coroutine's root and re-raises it
         // from `resume`; catch it here so that the hub carries on. (A forced

@@ -135,14 +135,16 @@ impl<T> Clone for Completer<T> {
     }
 }
 
-/// A new handle and the completer that feeds it.
-pub(crate) fn pair<T>() -> (JoinHandle<T>, Completer<T>) {
+/// A new handle, for a green thread of the hub `hub` (its `Core::id`), and
+/// the completer that feeds it.
+pub(crate) fn pair<T>(hub: u64) -> (JoinHandle<T>, Completer<T>) {
     let done = Arc::new(Event::new());
     let slot: Slot<T> = Arc::new(Mutex::new(None));
     (
         JoinHandle {
             done: done.clone(),
             slot: slot.clone(),
+            hub,
             wait: None,
         },
         Completer { done, slot },
@@ -189,6 +191,9 @@ type EventWait = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
 pub struct JoinHandle<T> {
     done: Arc<Event>,
     slot: Slot<T>,
+    /// The id of the hub that runs the green thread (unique in the
+    /// process), to tell a join that its hub could never serve.
+    hub: u64,
     /// The async wait, made on the first `poll` that has to wait.
     wait: Option<EventWait>,
 }
@@ -221,22 +226,36 @@ impl<T> JoinHandle<T> {
     /// [`JoinError::Cancelled`] if its hub unwound it.
     ///
     /// # Panics
-    /// When called on the OS thread of the green thread's own hub, outside
-    /// any green thread, while the green thread has not ended: the hub is
-    /// not running then, so the wait could never end. Drive the hub instead
-    /// ([`Hub::run`](crate::Hub::run), or join from inside a green thread).
+    /// When the join could never end, because the green thread has not
+    /// ended and its own hub cannot run it while the caller waits; only on
+    /// that hub's OS thread (a thread with another hub, idle or not, joins
+    /// like any thread):
+    ///
+    /// - outside any green thread: the hub is not running then, so the wait
+    ///   could never end. Drive the hub instead
+    ///   ([`Hub::run`](crate::Hub::run)), or join from inside a green thread.
+    /// - in a green thread that is **unwinding** (a destructor run by its
+    ///   own panic, or by the hub's teardown): such a wait parks the OS
+    ///   thread instead of switching (nothing suspends a green thread while
+    ///   it unwinds; see [`GreenWaiter`](crate::GreenWaiter)), so no sibling
+    ///   runs, and during the teardown none ever runs again. The panic comes
+    ///   while the thread unwinds, so the process **aborts** after printing
+    ///   the message: a hang that would have been silent is loud instead. Do
+    ///   not join a sibling from a destructor; detach it (drop the handle).
     ///
     /// ```
     /// let v = polysync_corosensei::run(|| polysync_corosensei::spawn(|| "hi").join().unwrap());
     /// assert_eq!(v, "hi");
     /// ```
+    #[track_caller]
     pub fn join(self) -> Result<T, JoinError> {
-        if !self.done.is_set() && crate::hub::on_idle_hub_thread() {
+        if !self.done.is_set() && crate::hub::hub_cannot_run(self.hub) {
             panic!(
-                "polysync-corosensei: JoinHandle::join on the hub's own OS thread, outside any \
-                 green thread, for a green thread that has not ended: the hub is not running, \
-                 so this would never return (join from a green thread, or drive the hub with \
-                 Hub::run)"
+                "polysync-corosensei: JoinHandle::join of a green thread that has not ended, on \
+                 its own hub's OS thread, while that hub cannot run it (outside any green \
+                 thread the hub is not running; in a green thread that unwinds, waits park the \
+                 OS thread): it would never return (join from a running green thread, drive \
+                 the hub with Hub::run, or do not join siblings from destructors)"
             );
         }
         self.done.wait_blocking();

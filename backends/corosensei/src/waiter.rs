@@ -23,6 +23,18 @@ use std::time::Instant;
 /// - [`wait`](Waiter::wait) never reports [`WaitResult::Cancelled`]: a
 ///   green thread is never cancelled in the middle of a wait; the hub's
 ///   teardown unwinds it instead (see [`Hub`](crate::Hub)).
+/// - **Nothing suspends a green thread while it unwinds.** A wait made
+///   while the green thread unwinds (a destructor run by its own panic, or
+///   by the hub's teardown) parks the hub's OS thread instead, until the
+///   waker fires (from another thread) or the deadline passes, and the
+///   checkpoint does not yield. Switching then would run the siblings with
+///   `std::thread::panicking()` true (it belongs to the OS thread), and a
+///   teardown that came meanwhile would unwind the green thread out of the
+///   destructor (an abort). So such a wait must not wait for a sibling
+///   green thread of the same hub; [`JoinHandle::join`](crate::JoinHandle::join)
+///   panics there instead of hanging. (A hub driven from a destructor of an
+///   OS thread that is unwinding already cannot tell its green threads'
+///   own panics apart; there the old rule, switch, holds.)
 ///
 /// Every blocking form of every polysync primitive finds it by itself
 /// (the hub registers a [`GreenBackend`]); library code that names its

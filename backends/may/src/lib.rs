@@ -128,8 +128,51 @@ const MAX_PARK_MS: u64 = u32::MAX as u64;
 ///
 /// Only the coroutine that made it parks on it (may's rule for a
 /// `Blocker`); anyone may unpark it, from any thread.
+///
+/// **Nothing suspends a coroutine while it unwinds.** While the coroutine
+/// unwinds (a panic, or may's cancellation: `std::thread::panicking()` is
+/// then true on the thread that carries it), a wait does not park the
+/// coroutine: it blocks the carrying OS thread on `carrier` instead, woken
+/// through a [`CarrierWake`] (see [`Parker::waker`]). Parking the coroutine
+/// would run the worker's other coroutines with `panicking()` true (the
+/// panic count belongs to the OS thread), and in a cancelled coroutine
+/// may's park raises the cancel again at once, which a plain blocking form
+/// re-raised inside the destructor: a panic during a panic, an abort.
 struct Parker {
     blocker: Blocker,
+    /// The carrier's wait during an unwind: `true` once woken.
+    carrier: std::sync::Mutex<bool>,
+    carrier_cv: std::sync::Condvar,
+}
+
+/// The waker of a wait made while the coroutine unwinds: it rings the
+/// parker's `carrier` (the OS thread blocked there), never may's
+/// `Blocker`. Made per wait, only then: the normal waker stays one
+/// reference count.
+struct CarrierWake(Arc<Parker>);
+
+impl Wake for CarrierWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let parker = &self.0;
+        *parker
+            .carrier
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        parker.carrier_cv.notify_one();
+    }
+}
+
+/// Whether the calling coroutine unwinds (its own panic or may's cancel):
+/// its waits then block the carrying OS thread (see [`Parker`]). A
+/// coroutine runs only inside may's scheduler, on a worker or the timer
+/// thread, which is not itself unwinding, so the flag is the coroutine's.
+#[inline]
+fn unwinding() -> bool {
+    std::thread::panicking()
 }
 
 impl Wake for Parker {
@@ -146,11 +189,68 @@ impl Wake for Parker {
 }
 
 impl Parker {
+    /// The waker of the next wait: this parker (a reference count), or,
+    /// while the coroutine unwinds, a [`CarrierWake`] for
+    /// [`Parker::wait_carrier`].
+    fn waker(self: &Arc<Self>) -> Waker {
+        if unwinding() {
+            Waker::from(Arc::new(CarrierWake(self.clone())))
+        } else {
+            Waker::from(self.clone())
+        }
+    }
+
+    /// A wait with the waker [`Parker::waker`] gave: parks the coroutine,
+    /// or, while it unwinds, blocks the carrying OS thread.
+    fn wait_now(&self, deadline: Option<Instant>) -> WaitResult {
+        if unwinding() {
+            self.wait_carrier(deadline)
+        } else {
+            self.wait(deadline)
+        }
+    }
+
+    /// The wait of an unwinding coroutine: blocks the OS thread until a
+    /// [`CarrierWake`] rings or `deadline` passes. It never reports
+    /// `Cancelled`: a cancelled coroutine is already unwinding.
+    #[cold]
+    fn wait_carrier(&self, deadline: Option<Instant>) -> WaitResult {
+        // The mutex is poisoned as soon as a guard drops during the unwind;
+        // its `bool` is all it protects, so poisoning means nothing here.
+        let mut rung = self
+            .carrier
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if std::mem::take(&mut *rung) {
+                return WaitResult::Woken;
+            }
+            rung = match deadline {
+                None => self
+                    .carrier_cv
+                    .wait(rung)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return WaitResult::TimedOut;
+                    }
+                    self.carrier_cv
+                        .wait_timeout(rung, deadline - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+    }
+
     /// Must be called inside the coroutine that will park on it.
     fn new() -> Arc<Parker> {
         debug_assert!(may::coroutine::is_coroutine());
         Arc::new(Parker {
             blocker: Blocker::new(true),
+            carrier: std::sync::Mutex::new(false),
+            carrier_cv: std::sync::Condvar::new(),
         })
     }
 
@@ -318,11 +418,11 @@ struct Current<'a>(&'a Arc<Parker>);
 
 impl Waiter for Current<'_> {
     fn waker(&self) -> Waker {
-        Waker::from(self.0.clone())
+        self.0.waker()
     }
 
     fn wait(&self, deadline: Option<Instant>) -> WaitResult {
-        self.0.wait(deadline)
+        self.0.wait_now(deadline)
     }
 
     fn cancelled(&self) -> ! {
@@ -337,10 +437,14 @@ impl Waiter for Current<'_> {
 /// A may coroutine's checkpoint: `may::coroutine::yield_now`, which lets
 /// the worker's other coroutines run and is may's cancel point (a cancelled
 /// coroutine unwinds here, dropping what the call returned: a lock it took
-/// is released, an item it got is dropped).
+/// is released, an item it got is dropped). Nothing while the coroutine
+/// unwinds: a yield would switch to the worker's other coroutines, and in a
+/// cancelled coroutine raise the cancel again (see [`Parker`]).
 #[inline(never)]
 fn checkpoint() {
-    may::coroutine::yield_now();
+    if !unwinding() {
+        may::coroutine::yield_now();
+    }
 }
 
 /// The [`Waiter`] of a may coroutine, for code that names its waiter: the
@@ -465,12 +569,21 @@ impl Waiter for MayWaiter {
     /// .unwrap();
     /// ```
     fn waker(&self) -> Waker {
-        Waker::from(self.parker.clone())
+        self.parker.waker()
     }
 
     /// Parks the coroutine until a wake, `deadline` (on may's timer, rounded
     /// up to whole milliseconds) or a may cancellation. May return `Woken`
     /// spuriously.
+    ///
+    /// **Nothing suspends a coroutine while it unwinds**: a wait made while
+    /// the coroutine unwinds (a destructor run by a panic, or by may's
+    /// cancellation) blocks the worker thread that carries it instead, until
+    /// the waker (taken during the unwind) fires or `deadline` passes, and
+    /// never reports `Cancelled`. The worker's other coroutines do not run
+    /// meanwhile (they would see `std::thread::panicking()` true, and a
+    /// cancelled coroutine's park raises the cancel again at once), so such
+    /// a wait must not wait for one of them.
     ///
     /// # Panics
     /// If the caller is not the coroutine that got this waiter.
@@ -490,7 +603,7 @@ impl Waiter for MayWaiter {
     /// ```
     fn wait(&self, deadline: Option<Instant>) -> WaitResult {
         self.check_owner();
-        self.parker.wait(deadline)
+        self.parker.wait_now(deadline)
     }
 
     /// Re-raises may's cancellation
