@@ -415,6 +415,14 @@ mutant "semaphore: a head that leaves strands the permits kept for it (loom) [sl
     'if raw.queue.len() > 0 {' \
     'if false && raw.queue.len() > 0 {'
 
+# Issue 17 items 5 and 9 (seams-nesting): one unit's waiter never drives two
+# waits at once.
+mutant "seams-nesting: a driver whose poll switched waits instead of polling again (nested block_on)" \
+    "cargo test --test nested_block_on && cargo test -p polysync-corosensei --test nested_block_on" \
+    src/lowlevel/waiter.rs \
+    '        if poll_switched {' \
+    '        if false && poll_switched {'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
