@@ -423,6 +423,12 @@ mutant "seams-nesting: a driver whose poll switched waits instead of polling aga
     '        if poll_switched {' \
     '        if false && poll_switched {'
 
+mutant "seams-nesting: a ThreadWaiter that can move to another thread (Send + Sync again)" \
+    "cargo test --test static_checks && cargo test --doc ThreadWaiter" \
+    src/lowlevel/thread.rs \
+    '_own_thread: PhantomData<*const ()>,' \
+    '_own_thread: PhantomData<()>,'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
