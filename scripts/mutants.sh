@@ -471,6 +471,19 @@ mutant "seams-green: a may wait during an unwind parks the coroutine" \
     backends/may/src/lib.rs \
     $'fn unwinding() -> bool {\n    std::thread::panicking()\n}' \
     $'fn unwinding() -> bool {\n    false\n}'
+# Issue 17 items 5 and 9 (seams-nesting): one unit's waiter never drives two
+# waits at once.
+mutant "seams-nesting: a driver whose poll switched waits instead of polling again (nested block_on)" \
+    "cargo test --test nested_block_on && cargo test -p polysync-corosensei --test nested_block_on" \
+    src/lowlevel/waiter.rs \
+    '        if poll_switched {' \
+    '        if false && poll_switched {'
+
+mutant "seams-nesting: a ThreadWaiter that can move to another thread (Send + Sync again)" \
+    "cargo test --test static_checks && cargo test --doc ThreadWaiter" \
+    src/lowlevel/thread.rs \
+    '_own_thread: PhantomData<*const ()>,' \
+    '_own_thread: PhantomData<()>,'
 
 # --------------------------------------------------------------------------
 

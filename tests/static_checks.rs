@@ -11,6 +11,8 @@
 //! - the wait futures are `Send` (they can be `tokio::spawn`ed) and `!Unpin`
 //!   (their queue node is pointed to by the queue while they wait, so safe
 //!   code must not be able to move them after a poll);
+//! - `ThreadWaiter` is neither `Send` nor `Sync` (its wakers unpark the
+//!   thread that made it);
 //! - the error types are `std::error::Error + Send + Sync + Copy`;
 //! - errors by form: the untimed queue and channel forms (async and
 //!   blocking) return the closed-only errors (`PutError`, `GetError`,
@@ -169,6 +171,12 @@ assert_impl_all!(BarrierWaitError: std::error::Error, Send, Sync, Copy, PartialE
 assert_impl_all!(BrokenBarrierError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
 assert_impl_all!(TooManyDowns: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
 assert_impl_all!(TaskDoneError: std::error::Error, Send, Sync, Copy, PartialEq, Debug);
+
+// A thread's waiter wakes the thread that made it (issue 17, item 9): it
+// must not reach another thread, by move or by reference, where its wait
+// would park a thread that its wakers never unpark.
+assert_not_impl_any!(polysync::lowlevel::ThreadWaiter: Send, Sync);
+assert_impl_all!(polysync::lowlevel::ThreadWaiter: Debug, Default);
 
 // Errors.
 assert_impl_all!(TooManyReleases: std::error::Error, Send, Sync, Copy, PartialEq, Debug);

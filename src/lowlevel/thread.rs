@@ -5,6 +5,7 @@
 
 use super::sync::{AtomicBool, MAY_SPIN, Ordering, park_until, per_thread, spin_loop, thread};
 use super::waiter::{WaitResult, Waiter};
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::Instant;
@@ -34,6 +35,24 @@ impl Wake for Parker {
 /// Each thread has one, cached; blocking calls use it through
 /// [`ThreadWaiter::with_current`], so waiting allocates nothing.
 ///
+/// A `ThreadWaiter` belongs to the thread that made it: its wakers unpark
+/// that thread, so a wait on any other thread would park a thread that no
+/// wake reaches. It is therefore neither `Send` nor `Sync`, and cannot be
+/// moved or lent to another thread:
+/// ```compile_fail,E0277
+/// let waiter = polysync::lowlevel::ThreadWaiter::new();
+/// std::thread::spawn(move || drop(waiter)); // not `Send`
+/// ```
+/// ```compile_fail,E0277
+/// use polysync::lowlevel::{ThreadWaiter, Waiter};
+/// let waiter = ThreadWaiter::new();
+/// std::thread::scope(|s| {
+///     s.spawn(|| waiter.wait(None)); // not `Sync`
+/// });
+/// ```
+/// Its [`waker`](Waiter::waker) is an ordinary `Waker` (`Send + Sync`):
+/// wake it from anywhere.
+///
 /// ```
 /// use polysync::lowlevel::{ThreadWaiter, Waiter, WaitResult};
 /// use std::time::{Duration, Instant};
@@ -50,6 +69,9 @@ pub struct ThreadWaiter {
     parker: Arc<Parker>,
     /// The adaptive spin before parking.
     spin: Spin,
+    /// Neither `Send` nor `Sync`: `parker` names the thread that made the
+    /// waiter, and only that thread may wait on it.
+    _own_thread: PhantomData<*const ()>,
 }
 
 per_thread! {
@@ -169,8 +191,17 @@ impl Parker {
 }
 
 impl ThreadWaiter {
-    /// A waiter for the calling thread. Prefer [`ThreadWaiter::with_current`],
-    /// which reuses the thread's cached one.
+    /// A waiter for the calling thread (and only for it: see above). Prefer
+    /// [`ThreadWaiter::with_current`], which reuses the thread's cached one.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, Waiter, WaitResult};
+    ///
+    /// let waiter = ThreadWaiter::new();
+    /// let waker = waiter.waker();
+    /// std::thread::spawn(move || waker.wake()).join().unwrap();
+    /// assert_eq!(waiter.wait(None), WaitResult::Woken);
+    /// ```
     pub fn new() -> Self {
         Self {
             parker: Arc::new(Parker {
@@ -178,10 +209,20 @@ impl ThreadWaiter {
                 woken: AtomicBool::new(false),
             }),
             spin: Spin::new(),
+            _own_thread: PhantomData,
         }
     }
 
     /// Runs `f` with the calling thread's cached waiter.
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    ///
+    /// let sem = polysync::Semaphore::new(1);
+    /// let permit = ThreadWaiter::with_current(|w| sem.acquire_with(w, None)).unwrap();
+    /// permit.forget();
+    /// assert_eq!(sem.value(), 0);
+    /// ```
     pub fn with_current<R>(f: impl FnOnce(&ThreadWaiter) -> R) -> R {
         let mut f = Some(f);
         let mut out = None;

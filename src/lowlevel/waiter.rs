@@ -88,6 +88,20 @@ impl std::fmt::Display for UnitCancelled {
 /// - `wait` may return [`WaitResult::Woken`] spuriously: callers always
 ///   re-check their own state.
 ///
+/// # One wake token, nested drives
+/// A waiter has one wake token (a thread's wake flag, a green thread's
+/// place in its scheduler's queue): every waker it hands out sets it, and
+/// each `wait` consumes it. A blocking call made inside a future that a
+/// polysync driver polls with this waiter (a [`block_on`] whose future
+/// blocks) waits on the same token in the middle of the outer poll, and can
+/// consume a wake meant for the outer future. polysync's drivers keep it:
+/// every wait they make goes through [`switching_out`](super::switching_out),
+/// which records the switch, and a driver whose poll switched polls again
+/// instead of waiting (at worst one poll for nothing). A waiter needs to do
+/// nothing for this; code that calls `wait` (or otherwise switches its unit
+/// out) inside a future that a driver polls wraps the call in
+/// `switching_out`.
+///
 /// # Example
 /// A waiter built on a `std` mutex and condition variable (a real backend
 /// would switch to its scheduler instead). A thread waits on it for a
@@ -201,6 +215,27 @@ pub trait Waiter {
 /// cancellation and one last poll did not complete the future. The caller
 /// then drops the future, which withdraws it (polysync futures pass on
 /// anything that was handed to them in the meantime).
+///
+/// Nesting is allowed, as for [`block_on`]: the future may itself make
+/// blocking calls on `waiter` (a `*_with(waiter, ..)` form, another
+/// `block_on_with`), and no wake of the outer future is lost.
+///
+/// ```
+/// use polysync::lowlevel::{ThreadWaiter, block_on_with};
+/// use std::pin::pin;
+///
+/// let (sem, event) = (polysync::Semaphore::new(1), polysync::Event::new());
+/// event.set();
+/// let out = ThreadWaiter::with_current(|w| {
+///     let fut = pin!(async {
+///         event.wait_with(w, None).unwrap(); // a nested blocking call on `w`
+///         sem.acquire().await.unwrap().forget();
+///         "done"
+///     });
+///     block_on_with(w, fut, None)
+/// });
+/// assert_eq!(out, Some("done"));
+/// ```
 pub fn block_on_with<W: Waiter + ?Sized, F: Future>(
     waiter: &W,
     mut fut: Pin<&mut F>,
@@ -229,6 +264,13 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
 ) -> Result<F::Output, WaitError> {
     let waker = waiter.waker();
     let mut cx = Context::from_waker(&waker);
+    // This drive may run inside an outer drive's poll: whether the unit
+    // switched out during that poll so far is the outer drive's, kept here
+    // and reported back (with this drive's own switches) on the way out.
+    let mut switched = Switched {
+        outer: take_switched(),
+        here: false,
+    };
     // Clear a hint that an async poll on this thread may have left behind.
     super::thread::take_spin_hint();
     loop {
@@ -237,13 +279,27 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
         // Read (and clear) the hint the poll left on this thread before
         // anything can switch units, so it never leaks to another wait.
         let next = super::thread::take_spin_hint();
+        // Whether the unit switched out during the poll (see `Switched`).
+        let poll_switched = take_switched();
+        switched.here |= poll_switched;
         if let Poll::Ready(out) = polled {
             return Ok(out);
+        }
+        if poll_switched {
+            // A wake of this drive may have been consumed by that switch:
+            // poll again rather than wait for it.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(WaitError::TimedOut);
+            }
+            continue;
         }
         waiter.next_in_line(next);
         // The unit may switch out here: no identity of a task polled on
         // this thread may stay behind for the next unit.
         let woke = super::identity::switching_out(|| waiter.wait(deadline));
+        // The wait itself is a switch, and a clear flag for the next poll.
+        switched.here = true;
+        take_switched();
         super::checkpoint::note_waited();
         match woke {
             WaitResult::Woken => {}
@@ -254,11 +310,123 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
     }
 }
 
+/// How a blocking driver keeps its wake across a switch inside its poll
+/// (issue 17: a blocking call inside a future that `block_on` drives).
+///
+/// A unit has one wake token (a thread waiter's flag, a green thread's
+/// place in its hub's ready queue, a may coroutine's blocker): every waker
+/// its waiter hands out sets the same token, and every wait consumes it; a
+/// green thread's yield consumes it too. A future that a driver polls can
+/// switch the unit out in the middle of its poll: a nested blocking call
+/// that waits (a second drive on the same token), a green yield or sleep, a
+/// checkpoint of a nested call. A wake meant for the polled future (it
+/// registered its waker earlier in the poll) can land during that switch
+/// and be consumed by it; the poll then returns `Pending`, and a driver
+/// that waited now would wait for a wake that already came and went.
+///
+/// So every switch records that it happened ([`note_switched`], run by
+/// [`switching_out`](super::identity::switching_out) as the unit resumes),
+/// and a driver whose poll switched polls again instead of waiting: the
+/// new poll sees what the lost wake announced. A drive nested in another's
+/// poll switched if it waited or if one of its polls switched, and reports
+/// that to the outer poll as it returns (`Drop`, also when it unwinds),
+/// together with what the outer poll had switched before it began. The
+/// cost is one more poll after a poll that switched; a poll that did not
+/// switch (every poll of a plain blocking call) is followed by a wait as
+/// before.
+struct Switched {
+    /// The flag as the enclosing poll (if any) had left it.
+    outer: bool,
+    /// Whether this drive switched (waited, or a poll of it switched).
+    here: bool,
+}
+
+impl Drop for Switched {
+    fn drop(&mut self) {
+        if self.outer || self.here {
+            note_switched();
+        }
+    }
+}
+
+super::sync::per_thread! {
+    /// Set when the running unit resumes from a switch (see [`Switched`]),
+    /// taken by a blocking driver after each poll. It describes the running
+    /// unit: set on the thread the unit resumed on, read there before the
+    /// unit can switch again.
+    static SWITCHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Records that the running unit has just resumed from a switch. Never
+/// inlined, like every accessor of a per-unit thread-local: a green unit
+/// may resume on another OS thread, and LLVM may keep a thread-local's
+/// address across an inlined call (llvm/llvm-project#98479).
+#[inline(never)]
+pub(crate) fn note_switched() {
+    let _ = SWITCHED.try_with(|flag| flag.set(true));
+}
+
+/// Takes (and clears) the record. Never inlined (see [`note_switched`]).
+#[inline(never)]
+fn take_switched() -> bool {
+    SWITCHED
+        .try_with(|flag| flag.replace(false))
+        .unwrap_or(false)
+}
+
 /// Drives `fut` on the current execution unit's waiter: the registered green
 /// backend whose unit this is (a coroutine, a green thread), otherwise the OS
 /// thread. Returns `None` if `deadline` passed first.
 ///
 /// This is what every `*_blocking` and `try_*_for` method of polysync uses.
+///
+/// # Nesting
+/// The future may make blocking calls itself (a `*_blocking` method, another
+/// `block_on`): they wait on the same unit's waiter, and it works, where
+/// `futures::executor::block_on` and tokio's `Runtime::block_on` refuse to
+/// nest. Such a call blocks the whole `block_on` (other branches of a `join!`
+/// inside it do not run meanwhile), but no wake is lost: one that is meant
+/// for the outer future and lands while the inner call waits is consumed by
+/// that wait, so after a poll during which the unit switched out (a nested
+/// wait, a green thread's yield or sleep) the driver polls again instead of
+/// waiting (at worst once for nothing). A switch that does not go through
+/// [`switching_out`](super::switching_out) (a backend's own, called
+/// directly) is not seen.
+///
+/// ```
+/// use polysync::Event;
+/// use polysync::lowlevel::block_on;
+/// use std::future::{Future, poll_fn};
+/// use std::pin::pin;
+/// use std::task::Poll;
+///
+/// let (outer, inner) = (Event::new(), Event::new());
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         while inner.waiting() == 0 {
+///             std::thread::yield_now();
+///         }
+///         outer.set(); // wakes the outer future while the inner call waits
+///         inner.set();
+///     });
+///     let mut outer_wait = pin!(outer.wait());
+///     let mut blocked = false;
+///     let out = block_on(
+///         poll_fn(|cx| {
+///             if outer_wait.as_mut().poll(cx).is_ready() {
+///                 return Poll::Ready("outer set");
+///             }
+///             if !blocked {
+///                 blocked = true;
+///                 inner.wait_blocking(); // a nested blocking call
+///             }
+///             Poll::Pending // `outer` was unset when polled: wait for its wake
+///         }),
+///         None,
+///     );
+///     assert_eq!(out, Some("outer set"));
+/// });
+/// ```
 ///
 /// ```
 /// let sem = polysync::Semaphore::new(1);

@@ -492,6 +492,12 @@ pub fn sleep(duration: Duration) {
 /// context, such as `tokio::time::sleep`, still needs that runtime: enter
 /// it first.)
 ///
+/// The future may itself make blocking polysync calls, call `block_on`
+/// again, [`yield_now`] or [`sleep`]: they suspend the same green thread, and
+/// a wake of the outer future that arrives meanwhile is not lost (the
+/// driver polls the future again after any switch inside its poll; see
+/// [`polysync::lowlevel::block_on`]).
+///
 /// Outside a green thread it is [`polysync::lowlevel::block_on`]: the
 /// current execution unit's waiter (a registered backend's, such as a `may`
 /// coroutine's, else the OS thread, which parks).
