@@ -415,6 +415,18 @@ mutant "semaphore: a head that leaves strands the permits kept for it (loom) [sl
     'if raw.queue.len() > 0 {' \
     'if false && raw.queue.len() > 0 {'
 
+# Issue 17, items 1, 6, 12 (branch seams-locks): lock_api re-locks never
+# unwind without the lock; async re-entry is not refused; panics name the
+# caller's line.
+mutant "seams-locks: lock_api's lock unwinds without the lock (bump/unlocked leave two holders)" \
+    "cargo test --features lock_api --test lock_api_unwind" \
+    src/raw_mutex.rs \
+    'abort(self.0, "the wait unwound (see the panic above)");' \
+    'if !std::thread::panicking() { abort(self.0, "the wait unwound (see the panic above)"); }' \
+    src/raw_mutex.rs \
+    'abort(what, &format!("the wait failed ({error:?})"));' \
+    'std::panic::panic_any(error);'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

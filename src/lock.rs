@@ -424,7 +424,7 @@ impl Lock {
     /// its wait would never end. Reads `owner` only when the lock is held; a
     /// stale view can only miss a holder, never invent one (see the field).
     #[inline]
-    fn refuse_holder(&self, me: Owner, caller: Caller) {
+    pub(crate) fn refuse_holder(&self, me: Owner, caller: Caller) {
         // Acquire: the release that cleared our own earlier identity (if we
         // held the lock before) happens before this read of `owner`.
         if me != Owner::UNKNOWN
@@ -608,6 +608,9 @@ pub(crate) enum Caller {
     MutexLockOwnedBlocking,
     MutexTryOwnedFor,
     MutexTryOwnedUntil,
+    /// `lock_api::RawMutex::lock` (feature `lock_api`).
+    #[cfg_attr(not(feature = "lock_api"), allow(dead_code))]
+    LockApiLock,
 }
 
 impl Caller {
@@ -633,6 +636,7 @@ impl Caller {
             Caller::MutexLockOwnedBlocking => "Mutex::lock_owned_blocking()",
             Caller::MutexTryOwnedFor => "Mutex::try_lock_owned_for()",
             Caller::MutexTryOwnedUntil => "Mutex::try_lock_owned_until()",
+            Caller::LockApiLock => "lock_api::RawMutex::lock()",
         }
     }
 
