@@ -427,6 +427,18 @@ mutant "seams-locks: lock_api's lock unwinds without the lock (bump/unlocked lea
     'abort(what, &format!("the wait failed ({error:?})"));' \
     'std::panic::panic_any(error);'
 
+mutant "seams-locks: an async Lock/Mutex acquire refuses a task that holds (a join! sibling panics)" \
+    "cargo test --test async_branches" \
+    src/lock.rs \
+    $'            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n            this.state' \
+    $'            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n            lock.refuse_holder(me, caller);\n            this.state'
+
+mutant "seams-locks: an async RwLock write refuses a task that holds (a join! sibling panics)" \
+    "cargo test --test async_branches" \
+    src/rwlock/raw.rs \
+    $'        let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n        poll_wait' \
+    $'        let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n        lock.refuse_writer(me, "RwLock::write().await", "task");\n        poll_wait'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

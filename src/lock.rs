@@ -43,15 +43,20 @@ const LOCKED: u64 = 1;
 ///   `true` across the hand-off and nobody can barge in.
 /// - Cancellation is safe: dropping an `acquire()` future, or a timed-out
 ///   blocking acquire, never loses a hand-off (it is passed on).
-/// - Not reentrant: acquiring the lock again from the execution unit that
-///   holds it panics instead of deadlocking: a blocking call by the same
-///   unit, and also `acquire().await` by the same async task when the task
-///   has an identity ([`identified`](crate::lowlevel::identified), or a
-///   registered [`TaskIdentity`](crate::lowlevel::TaskIdentity) such as
-///   polysync-tokio's). Async acquisitions without an identity are not
-///   checked (two tasks on one thread are different units). The check
-///   follows the acquiring unit; if you move a guard to another unit, the
-///   original one still counts as the owner until the guard is dropped.
+/// - Not reentrant: a blocking call (`acquire_blocking`, the timed and
+///   `_with` forms) by the execution unit that holds the lock panics instead
+///   of deadlocking; that includes a task with an identity
+///   ([`identified`](crate::lowlevel::identified), or a registered
+///   [`TaskIdentity`](crate::lowlevel::TaskIdentity) such as polysync-tokio's)
+///   that took the lock in any form. `acquire().await` never panics: two
+///   branches of one task (`join!`, `select!`, `FuturesUnordered`) may
+///   contend for the lock, and the branch that waits is let in when the
+///   other releases, so misuse detection, which must have no false
+///   positives, cannot tell that from a real self-deadlock; an async
+///   acquire by the holder's own chain of futures waits forever, as with
+///   tokio's locks. The check follows the acquiring unit; if you move a
+///   guard to another unit, the original one still counts as the owner
+///   until the guard is dropped.
 /// - No poisoning. 24 bytes.
 ///
 /// ```
@@ -140,15 +145,21 @@ impl Lock {
     /// So it can be raced in a `select!` or under a timeout: losing costs
     /// only the place in line.
     ///
-    /// # Panics
-    /// At the first poll, if the current task has an identity (see
-    /// [`current_task`]) and already holds this lock: waiting would never end.
+    /// # Re-entry
+    /// Never panics, also in a task that holds the lock: another branch of
+    /// the same task (`join!`, `select!`) may hold it and release it, and
+    /// then this wait is let in. So two branches simply take turns:
     ///
-    /// ```should_panic
+    /// ```
     /// # futures_lite::future::block_on(polysync::lowlevel::identified(async {
     /// let lock = polysync::Lock::new();
-    /// let _held = lock.acquire().await;
-    /// let _again = lock.acquire().await; // panics: this task already holds it
+    /// let first = async {
+    ///     let _held = lock.acquire().await;
+    ///     futures_lite::future::yield_now().await; // the other branch queues
+    /// };
+    /// let second = async { drop(lock.acquire().await) };
+    /// futures_lite::future::zip(first, second).await;
+    /// assert!(!lock.is_locked());
     /// # }));
     /// ```
     #[inline]
@@ -311,9 +322,7 @@ impl Lock {
     /// place in line and nothing else (a hand-off it did not consume goes
     /// to the next waiter); the `Arc` clone it holds is dropped with it.
     ///
-    /// # Panics
-    /// Like [`acquire`](Lock::acquire), if the current task (with an
-    /// identity) holds the lock through a borrowed guard.
+    /// Like [`acquire`](Lock::acquire), it never panics: it waits.
     #[inline]
     pub fn acquire_owned(self: &Arc<Self>) -> OwnedAcquire {
         OwnedAcquire::new(self)
@@ -718,9 +727,12 @@ impl<'a> Future for Acquire<'a> {
         let this = unsafe { self.get_unchecked_mut() };
         if let State::Start(lock, caller) = this.state {
             // The owner of an async hold is the task, when it has an
-            // identity; the thread that polls it is not (0: unknown).
+            // identity; the thread that polls it is not (0: unknown). It is
+            // recorded for the blocking forms' re-entry check only: an
+            // async acquisition never refuses, because another branch of
+            // the same task (`join!`, `select!`) may hold the lock and
+            // release it while this one waits (no false positives).
             let me = current_task().map_or(Owner::UNKNOWN, Owner::of);
-            lock.refuse_holder(me, caller);
             this.state = State::Wait(Wait::new(lock, caller.holder(me)));
         }
         let State::Wait(wait) = &mut this.state else {

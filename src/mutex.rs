@@ -90,16 +90,23 @@ impl<T: ?Sized> Mutex<T> {
     /// before it was polled again, the drop unlocks it at once (to the next
     /// waiter). The value is untouched in every case.
     ///
-    /// # Panics
-    /// At the first poll, if the current task has an identity (see
-    /// [`current_task`](crate::lowlevel::current_task)) and already holds this
-    /// mutex: waiting would never end.
+    /// # Re-entry
+    /// Never panics, also in a task that holds the mutex: another branch of
+    /// the same task (`join!`, `select!`) may hold it and release it, and
+    /// then this wait is let in (see [`Lock::acquire`]). Two branches take
+    /// turns:
     ///
-    /// ```should_panic
+    /// ```
     /// # futures_lite::future::block_on(polysync::lowlevel::identified(async {
-    /// let m = polysync::Mutex::new(1);
-    /// let _held = m.lock().await;
-    /// let _again = m.lock().await; // panics: this task already holds it
+    /// let m = polysync::Mutex::new(0);
+    /// let first = async {
+    ///     let mut g = m.lock().await;
+    ///     futures_lite::future::yield_now().await; // the other branch queues
+    ///     *g += 1;
+    /// };
+    /// let second = async { *m.lock().await += 1 };
+    /// futures_lite::future::zip(first, second).await;
+    /// assert_eq!(*m.lock().await, 2);
     /// # }));
     /// ```
     #[inline]
@@ -231,9 +238,7 @@ impl<T: ?Sized> Mutex<T> {
     /// As for [`lock`](Mutex::lock); the `Arc` clone it holds is dropped
     /// with it.
     ///
-    /// # Panics
-    /// Like [`lock`](Mutex::lock), if the current task (with an identity)
-    /// holds the mutex through a borrowed guard.
+    /// Like [`lock`](Mutex::lock), it never panics: it waits.
     #[inline]
     pub fn lock_owned(self: &Arc<Self>) -> OwnedLockFuture<T> {
         OwnedLockFuture::new(self)

@@ -191,7 +191,7 @@ fn child_scenario() {
         std::thread::scope(|s| {
             s.spawn(|| {
                 FAILURE.with(|f| f.set(failure));
-                let _ = catch_unwind(AssertUnwindSafe(|| m.lock()));
+                drop(catch_unwind(AssertUnwindSafe(|| m.lock())));
                 eprintln!("CHILD: the re-lock returned");
             });
         });

@@ -43,13 +43,15 @@
 //! this RwLock's write lock ... would deadlock") instead of waiting forever
 //! behind itself. That covers every blocking, timed (`try_..._for`,
 //! `try_..._until`) and `_with` form, called by the unit that took the write
-//! lock (a thread, a green thread, or a task that used a blocking form), and
-//! `read().await`/`write().await` by an async task with an identity
-//! ([`identified`](crate::lowlevel::identified), or a registered
-//! [`TaskIdentity`](crate::lowlevel::TaskIdentity) such as polysync-tokio's),
-//! as [`Lock`](crate::Lock) does. `try_read`/`try_write` never panic: they
-//! fail. What can still hang: an async task without an identity (not
-//! checked: two tasks on one thread are different units); a write lock held
+//! lock (a thread, a green thread, or a task that took it, in any form, and
+//! then calls a blocking form), as [`Lock`](crate::Lock) does.
+//! `read().await`/`write().await` never panic: two branches of one task
+//! (`join!`, `select!`) may contend for the lock, and the one that waits is
+//! released by the other (misuse detection has no false positives), so an
+//! async wait is never refused, even by a task with an identity.
+//! `try_read`/`try_write` never panic: they fail. What can still hang: a
+//! task that awaits a lock it holds itself in the same chain of futures
+//! (it cannot be told from two branches); a write lock held
 //! through an owned guard (made to move between units, it records no
 //! writer); a guard moved to another unit (the unit that took it still
 //! counts as the writer until it is dropped); and **readers**, which are not

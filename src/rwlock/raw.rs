@@ -112,11 +112,13 @@ fn admitted(user: u64, role: Role) -> Option<u64> {
 ///   its share passes the share on.
 /// - Not reentrant. A unit that holds the **write** lock and asks for it
 ///   again, or for a read share, panics instead of waiting forever behind
-///   itself: a blocking, timed or `_with` call by the same unit, and a
-///   `read().await`/`write().await` by the same async task when the task
-///   has an identity (as [`Lock`](crate::Lock) does). `try_read`/`try_write`
+///   itself: a blocking, timed or `_with` call by the same unit (as
+///   [`Lock`](crate::Lock) does). `read().await`/`write().await` never
+///   panic: another branch of the same task (`join!`, `select!`) may hold
+///   the lock and release it (no false positives). `try_read`/`try_write`
 ///   never panic (they fail). Not checked (these can still hang): an async
-///   task without an identity, a write lock held through an owned guard,
+///   wait by the holder's own chain of futures, a write lock held through
+///   an owned guard,
 ///   and a **reader** that asks again (for `write`, or for `read` while a
 ///   writer is queued behind it): readers are not tracked. No poisoning.
 ///   24 bytes.
@@ -837,12 +839,9 @@ impl<'a> Future for RawRead<'a> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RawReadGuard<'a>> {
         let lock = self.lock();
-        // The task's identity is looked up only while a writer holds the
-        // lock (a reader that fits never asks).
-        if lock.queue.user(Ordering::Relaxed) & WRITER != 0 {
-            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);
-            lock.refuse_writer(me, "RwLock::read().await", "task");
-        }
+        // Never refused: another branch of the same task (`join!`,
+        // `select!`) may hold the write lock and release it while this
+        // one waits (no false positives).
         poll_wait(self.project(), cx).map(|()| RawReadGuard { lock })
     }
 }
@@ -855,10 +854,9 @@ impl<'a> Future for RawWrite<'a> {
         let lock = self.lock();
         // The writer of an async hold is the task, when it has an identity;
         // the thread that polls it is not (0: unknown).
+        // It is recorded for the blocking forms' re-entry check only; the
+        // async form never refuses (see `RawRead`'s poll).
         let me = current_task().map_or(Owner::UNKNOWN, Owner::of);
-        // Refused before every wait of a task that holds the write lock
-        // (a completed wait polled again is a misuse that panics anyway).
-        lock.refuse_writer(me, "RwLock::write().await", "task");
         poll_wait(self.project(), cx).map(|()| {
             lock.record_writer(me);
             RawWriteGuard { lock }
