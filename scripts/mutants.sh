@@ -439,6 +439,18 @@ mutant "seams-locks: an async RwLock write refuses a task that holds (a join! si
     $'        let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n        poll_wait' \
     $'        let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n        lock.refuse_writer(me, "RwLock::write().await", "task");\n        poll_wait'
 
+mutant "seams-locks: a Lock re-entry panic points inside the library (refuse_holder loses #[track_caller])" \
+    "cargo test --all-features --test track_caller" \
+    src/lock.rs \
+    $'    #[inline]\n    #[track_caller]\n    pub(crate) fn refuse_holder(' \
+    $'    #[inline]\n    pub(crate) fn refuse_holder('
+
+mutant "seams-locks: an RwLock re-entry panic points inside the library (refused loses #[track_caller])" \
+    "cargo test --all-features --test track_caller" \
+    src/rwlock/raw.rs \
+    $'#[track_caller]\nfn refused(' \
+    $'fn refused('
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

@@ -178,6 +178,7 @@ impl Lock {
     /// assert!(lock.try_acquire().is_none());
     /// drop(guard);
     /// ```
+    #[track_caller]
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
         // A free lock needs no waiter: skip the registry lookup
         // (a green unit takes its checkpoint first, never while it holds
@@ -186,6 +187,7 @@ impl Lock {
         if let Some(guard) = self.try_acquire() {
             return guard;
         }
+        self.refuse_current(Caller::LockAcquireBlocking);
         blocking(|w| self.acquire_with_as(w, None, Caller::LockAcquireBlocking))
             .expect("a wait without a deadline does not time out")
     }
@@ -218,7 +220,9 @@ impl Lock {
     /// });
     /// drop(guard);
     /// ```
+    #[track_caller]
     pub fn try_acquire_for(&self, timeout: Duration) -> Option<LockGuard<'_>> {
+        self.refuse_current(Caller::LockTryFor);
         blocking(|w| self.acquire_with_as(w, deadline_after(timeout), Caller::LockTryFor))
     }
 
@@ -232,7 +236,9 @@ impl Lock {
     /// let lock = polysync::Lock::new();
     /// assert!(lock.try_acquire_until(Instant::now() + Duration::from_millis(1)).is_some());
     /// ```
+    #[track_caller]
     pub fn try_acquire_until(&self, deadline: Instant) -> Option<LockGuard<'_>> {
+        self.refuse_current(Caller::LockTryUntil);
         blocking(|w| self.acquire_with_as(w, Some(deadline), Caller::LockTryUntil))
     }
 
@@ -268,6 +274,7 @@ impl Lock {
     /// assert!(lock.is_locked());
     /// # drop(guard);
     /// ```
+    #[track_caller]
     pub fn acquire_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -278,6 +285,7 @@ impl Lock {
 
     /// [`acquire_with`](Lock::acquire_with), naming `caller` if it must
     /// refuse a re-acquisition by the holder.
+    #[track_caller]
     pub(crate) fn acquire_with_as<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -341,11 +349,13 @@ impl Lock {
     /// std::thread::spawn(move || drop(guard)).join().unwrap();
     /// assert!(!lock.is_locked());
     /// ```
+    #[track_caller]
     pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedLockGuard {
         crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_acquire_owned() {
             return guard;
         }
+        self.refuse_current(Caller::LockAcquireOwnedBlocking);
         blocking(|w| self.acquire_with_as(w, None, Caller::LockAcquireOwnedBlocking))
             .map(|g| OwnedLockGuard::adopt(g, self))
             .expect("a wait without a deadline does not time out")
@@ -377,7 +387,9 @@ impl Lock {
     /// let lock = Arc::new(polysync::Lock::new());
     /// assert!(lock.try_acquire_owned_for(std::time::Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_acquire_owned_for(self: &Arc<Self>, timeout: Duration) -> Option<OwnedLockGuard> {
+        self.refuse_current(Caller::LockTryOwnedFor);
         blocking(|w| self.acquire_with_as(w, deadline_after(timeout), Caller::LockTryOwnedFor))
             .map(|g| OwnedLockGuard::adopt(g, self))
     }
@@ -393,7 +405,9 @@ impl Lock {
     /// let lock = Arc::new(polysync::Lock::new());
     /// assert!(lock.try_acquire_owned_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_acquire_owned_until(self: &Arc<Self>, deadline: Instant) -> Option<OwnedLockGuard> {
+        self.refuse_current(Caller::LockTryOwnedUntil);
         blocking(|w| self.acquire_with_as(w, Some(deadline), Caller::LockTryOwnedUntil))
             .map(|g| OwnedLockGuard::adopt(g, self))
     }
@@ -414,6 +428,7 @@ impl Lock {
     /// let guard = ThreadWaiter::with_current(|w| lock.acquire_owned_with(w, None)).unwrap();
     /// assert!(lock.is_locked());
     /// ```
+    #[track_caller]
     pub fn acquire_owned_with<W: Waiter + ?Sized>(
         self: &Arc<Self>,
         waiter: &W,
@@ -429,10 +444,26 @@ impl Lock {
         self.try_fast(Owner::UNKNOWN, &()).is_some()
     }
 
+    /// [`refuse_holder`](Lock::refuse_holder) for the current unit, called
+    /// by the blocking forms before their wait closure, so that the panic
+    /// names the caller's line (`#[track_caller]` does not pass through the
+    /// closure). The unit is looked up only if the lock is held by a known
+    /// unit: one load on a free lock.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn refuse_current(&self, caller: Caller) {
+        if self.queue.user(Ordering::Relaxed) & LOCKED != 0
+            && self.owner.load(Ordering::Relaxed) != 0
+        {
+            self.refuse_holder(Owner::of(current_unit()), caller);
+        }
+    }
+
     /// Panics if the unit `me` (possibly [`Owner::UNKNOWN`]) holds the lock:
     /// its wait would never end. Reads `owner` only when the lock is held; a
     /// stale view can only miss a holder, never invent one (see the field).
     #[inline]
+    #[track_caller]
     pub(crate) fn refuse_holder(&self, me: Owner, caller: Caller) {
         // Acquire: the release that cleared our own earlier identity (if we
         // held the lock before) happens before this read of `owner`.

@@ -128,6 +128,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock_blocking(), "a");
     /// ```
     #[inline]
+    #[track_caller]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
         // A free mutex needs no waiter: skip the registry lookup
         // (a green unit takes its checkpoint first, never while it holds
@@ -136,6 +137,7 @@ impl<T: ?Sized> Mutex<T> {
         if let Some(guard) = self.try_lock() {
             return guard;
         }
+        self.lock.refuse_current(Caller::MutexLockBlocking);
         let guard = blocking(|w| {
             self.lock
                 .acquire_with_as(w, None, Caller::MutexLockBlocking)
@@ -165,7 +167,9 @@ impl<T: ?Sized> Mutex<T> {
     /// let m = polysync::Mutex::new(0);
     /// assert!(m.try_lock_for(std::time::Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
+        self.lock.refuse_current(Caller::MutexTryFor);
         blocking(|w| {
             self.lock
                 .acquire_with_as(w, deadline_after(timeout), Caller::MutexTryFor)
@@ -182,7 +186,9 @@ impl<T: ?Sized> Mutex<T> {
     /// let m = polysync::Mutex::new(0);
     /// assert!(m.try_lock_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
+        self.lock.refuse_current(Caller::MutexTryUntil);
         blocking(|w| {
             self.lock
                 .acquire_with_as(w, Some(deadline), Caller::MutexTryUntil)
@@ -207,6 +213,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ThreadWaiter::with_current(|w| *m.lock_with(w, None).unwrap() += 1);
     /// assert_eq!(*m.lock_blocking(), 2);
     /// ```
+    #[track_caller]
     pub fn lock_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -257,11 +264,13 @@ impl<T: ?Sized> Mutex<T> {
     /// std::thread::spawn(move || guard.push(2)).join().unwrap();
     /// assert_eq!(*m.lock_blocking(), [1, 2]);
     /// ```
+    #[track_caller]
     pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
         crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_lock_owned() {
             return guard;
         }
+        self.lock.refuse_current(Caller::MutexLockOwnedBlocking);
         blocking(|w| {
             self.lock
                 .acquire_with_as(w, None, Caller::MutexLockOwnedBlocking)
@@ -297,7 +306,9 @@ impl<T: ?Sized> Mutex<T> {
     /// let m = Arc::new(polysync::Mutex::new(0));
     /// assert!(m.try_lock_owned_for(std::time::Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_lock_owned_for(self: &Arc<Self>, timeout: Duration) -> Option<OwnedMutexGuard<T>> {
+        self.lock.refuse_current(Caller::MutexTryOwnedFor);
         blocking(|w| {
             self.lock
                 .acquire_with_as(w, deadline_after(timeout), Caller::MutexTryOwnedFor)
@@ -316,7 +327,9 @@ impl<T: ?Sized> Mutex<T> {
     /// let m = Arc::new(polysync::Mutex::new(0));
     /// assert!(m.try_lock_owned_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_lock_owned_until(self: &Arc<Self>, deadline: Instant) -> Option<OwnedMutexGuard<T>> {
+        self.lock.refuse_current(Caller::MutexTryOwnedUntil);
         blocking(|w| {
             self.lock
                 .acquire_with_as(w, Some(deadline), Caller::MutexTryOwnedUntil)
@@ -339,6 +352,7 @@ impl<T: ?Sized> Mutex<T> {
     /// let guard = ThreadWaiter::with_current(|w| m.lock_owned_with(w, None)).unwrap();
     /// assert_eq!(*guard, 1);
     /// ```
+    #[track_caller]
     pub fn lock_owned_with<W: Waiter + ?Sized>(
         self: &Arc<Self>,
         waiter: &W,

@@ -216,6 +216,7 @@ impl RawRwLock {
     /// assert!(lock.try_read().is_some());
     /// # drop(r);
     /// ```
+    #[track_caller]
     pub fn read_blocking(&self) -> RawReadGuard<'_> {
         // A free lock needs no waiter: skip the registry lookup
         // (a green unit takes its checkpoint first, never while it holds
@@ -224,6 +225,7 @@ impl RawRwLock {
         if let Some(guard) = self.try_read() {
             return guard;
         }
+        self.refuse_current("RwLock::read_blocking()");
         blocking(|w| self.wait_as(w, None, Role::Read, "RwLock::read_blocking()"))
             .map(|()| RawReadGuard { lock: self })
             .expect("a wait without a deadline does not time out")
@@ -237,11 +239,13 @@ impl RawRwLock {
     /// assert!(lock.try_read().is_none());
     /// # drop(w);
     /// ```
+    #[track_caller]
     pub fn write_blocking(&self) -> RawWriteGuard<'_> {
         crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_write() {
             return guard;
         }
+        self.refuse_current("RwLock::write_blocking()");
         blocking(|w| self.wait_as(w, None, Role::Write, "RwLock::write_blocking()"))
             .map(|()| RawWriteGuard { lock: self })
             .expect("a wait without a deadline does not time out")
@@ -293,7 +297,9 @@ impl RawRwLock {
     /// drop(w);
     /// assert!(lock.try_read_for(Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_read_for(&self, timeout: Duration) -> Option<RawReadGuard<'_>> {
+        self.refuse_current("RwLock::try_read_for()");
         blocking(|w| {
             self.wait_as(
                 w,
@@ -315,7 +321,9 @@ impl RawRwLock {
     /// drop(r);
     /// assert!(lock.try_write_for(Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_write_for(&self, timeout: Duration) -> Option<RawWriteGuard<'_>> {
+        self.refuse_current("RwLock::try_write_for()");
         blocking(|w| {
             self.wait_as(
                 w,
@@ -333,7 +341,9 @@ impl RawRwLock {
     /// let lock = polysync::RawRwLock::new();
     /// assert!(lock.try_read_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_read_until(&self, deadline: Instant) -> Option<RawReadGuard<'_>> {
+        self.refuse_current("RwLock::try_read_until()");
         blocking(|w| self.wait_as(w, Some(deadline), Role::Read, "RwLock::try_read_until()"))
             .map(|()| RawReadGuard { lock: self })
     }
@@ -344,7 +354,9 @@ impl RawRwLock {
     /// let lock = polysync::RawRwLock::new();
     /// assert!(lock.try_write_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_write_until(&self, deadline: Instant) -> Option<RawWriteGuard<'_>> {
+        self.refuse_current("RwLock::try_write_until()");
         blocking(|w| self.wait_as(w, Some(deadline), Role::Write, "RwLock::try_write_until()"))
             .map(|()| RawWriteGuard { lock: self })
     }
@@ -377,6 +389,7 @@ impl RawRwLock {
     /// let r = ThreadWaiter::with_current(|t| lock.read_with(t, None)).unwrap();
     /// # drop(r);
     /// ```
+    #[track_caller]
     pub fn read_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -409,6 +422,7 @@ impl RawRwLock {
     /// let w = ThreadWaiter::with_current(|t| lock.write_with(t, None)).unwrap();
     /// # drop(w);
     /// ```
+    #[track_caller]
     pub fn write_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -422,6 +436,7 @@ impl RawRwLock {
     /// writer when it gets the write lock (also when the lock was handed
     /// to it), and refuses to wait if it holds the write lock (naming
     /// `caller`).
+    #[track_caller]
     fn wait_as<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -462,11 +477,27 @@ impl RawRwLock {
         self.owner.store(0, Ordering::Relaxed);
     }
 
+    /// [`refuse_writer`](RawRwLock::refuse_writer) for the current unit,
+    /// called by the blocking forms before their wait closure, so that the
+    /// panic names the caller's line (`#[track_caller]` does not pass
+    /// through the closure). The unit is looked up only while a known unit
+    /// holds the write lock: one load otherwise.
+    #[inline]
+    #[track_caller]
+    fn refuse_current(&self, caller: &'static str) {
+        if self.queue.user(Ordering::Relaxed) & WRITER != 0
+            && self.owner.load(Ordering::Relaxed) != 0
+        {
+            self.refuse_writer(Owner::of(current_unit()), caller, "execution unit");
+        }
+    }
+
     /// Panics if the unit `me` (possibly [`Owner::UNKNOWN`]) holds the write
     /// lock: waiting for a read share or the write lock would never end.
     /// Reads `owner` only while WRITER is set; a stale view can only miss a
     /// holder, never invent one (see the table above).
     #[inline]
+    #[track_caller]
     fn refuse_writer(&self, me: Owner, caller: &str, unit: &str) {
         // Acquire: the release that cleared our own earlier identity (if we
         // held the write lock before) happens before this read of `owner`.
@@ -589,6 +620,7 @@ impl RawRwLock {
 /// correct program).
 #[cold]
 #[inline(never)]
+#[track_caller]
 fn refused(caller: &str, unit: &str) -> ! {
     panic!(
         "polysync: {caller}: the current {unit} already holds this RwLock's write lock; \

@@ -230,6 +230,7 @@ impl<T> JoinHandle<T> {
     /// let v = polysync_corosensei::run(|| polysync_corosensei::spawn(|| "hi").join().unwrap());
     /// assert_eq!(v, "hi");
     /// ```
+    #[track_caller]
     pub fn join(self) -> Result<T, JoinError> {
         if !self.done.is_set() && crate::hub::on_idle_hub_thread() {
             panic!(
