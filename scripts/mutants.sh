@@ -484,6 +484,41 @@ mutant "seams-nesting: a ThreadWaiter that can move to another thread (Send + Sy
     src/lowlevel/thread.rs \
     '_own_thread: PhantomData<*const ()>,' \
     '_own_thread: PhantomData<()>,'
+# Issue 17, items 1, 6, 12 (branch seams-locks): lock_api re-locks never
+# unwind without the lock; async re-entry is not refused; panics name the
+# caller's line.
+mutant "seams-locks: lock_api's lock unwinds without the lock (bump/unlocked leave two holders)" \
+    "cargo test --features lock_api --test lock_api_unwind" \
+    src/raw_mutex.rs \
+    'abort(self.0, "the wait unwound (see the panic above)");' \
+    'if !std::thread::panicking() { abort(self.0, "the wait unwound (see the panic above)"); }' \
+    src/raw_mutex.rs \
+    'abort(what, &format!("the wait failed ({error:?})"));' \
+    'std::panic::panic_any(error);'
+
+mutant "seams-locks: an async Lock/Mutex acquire refuses a task that holds (a join! sibling panics)" \
+    "cargo test --test async_branches" \
+    src/lock.rs \
+    $'            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n            this.state' \
+    $'            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n            lock.refuse_holder(me, caller);\n            this.state'
+
+mutant "seams-locks: an async RwLock write refuses a task that holds (a join! sibling panics)" \
+    "cargo test --test async_branches" \
+    src/rwlock/raw.rs \
+    $'        let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n        poll_wait' \
+    $'        let me = current_task().map_or(Owner::UNKNOWN, Owner::of);\n        lock.refuse_writer(me, "RwLock::write().await", "task");\n        poll_wait'
+
+mutant "seams-locks: a Lock re-entry panic points inside the library (refuse_holder loses #[track_caller])" \
+    "cargo test --all-features --test track_caller" \
+    src/lock.rs \
+    $'    #[inline]\n    #[track_caller]\n    pub(crate) fn refuse_holder(' \
+    $'    #[inline]\n    pub(crate) fn refuse_holder('
+
+mutant "seams-locks: an RwLock re-entry panic points inside the library (refused loses #[track_caller])" \
+    "cargo test --all-features --test track_caller" \
+    src/rwlock/raw.rs \
+    $'#[track_caller]\nfn refused(' \
+    $'fn refused('
 
 # --------------------------------------------------------------------------
 

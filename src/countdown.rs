@@ -107,6 +107,7 @@ impl CountdownEvent {
         ///     polysync::countdown::CountdownEvent::new(2);
         /// assert_eq!(PENDING.value(), 2);
         /// ```
+        #[track_caller]
         pub fn new(initial: usize) -> CountdownEvent {
             assert!(initial <= CountdownEvent::MAX, "polysync: CountdownEvent value too large");
             CountdownEvent { queue: WaitQueue::new(initial as u64), epoch: Epoch::new() }
@@ -125,6 +126,7 @@ impl CountdownEvent {
     /// assert_eq!(c.value(), 2);
     /// assert!(!c.try_wait());
     /// ```
+    #[track_caller]
     pub fn up(&self, n: usize) {
         if n == 0 {
             return;
@@ -330,6 +332,7 @@ impl CountdownEvent {
 
 #[cold]
 #[inline(never)]
+#[track_caller]
 fn overflow() -> ! {
     panic!("polysync: CountdownEvent::up would exceed CountdownEvent::MAX")
 }

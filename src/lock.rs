@@ -43,15 +43,20 @@ const LOCKED: u64 = 1;
 ///   `true` across the hand-off and nobody can barge in.
 /// - Cancellation is safe: dropping an `acquire()` future, or a timed-out
 ///   blocking acquire, never loses a hand-off (it is passed on).
-/// - Not reentrant: acquiring the lock again from the execution unit that
-///   holds it panics instead of deadlocking: a blocking call by the same
-///   unit, and also `acquire().await` by the same async task when the task
-///   has an identity ([`identified`](crate::lowlevel::identified), or a
-///   registered [`TaskIdentity`](crate::lowlevel::TaskIdentity) such as
-///   polysync-tokio's). Async acquisitions without an identity are not
-///   checked (two tasks on one thread are different units). The check
-///   follows the acquiring unit; if you move a guard to another unit, the
-///   original one still counts as the owner until the guard is dropped.
+/// - Not reentrant: a blocking call (`acquire_blocking`, the timed and
+///   `_with` forms) by the execution unit that holds the lock panics instead
+///   of deadlocking; that includes a task with an identity
+///   ([`identified`](crate::lowlevel::identified), or a registered
+///   [`TaskIdentity`](crate::lowlevel::TaskIdentity) such as polysync-tokio's)
+///   that took the lock in any form. `acquire().await` never panics: two
+///   branches of one task (`join!`, `select!`, `FuturesUnordered`) may
+///   contend for the lock, and the branch that waits is let in when the
+///   other releases, so misuse detection, which must have no false
+///   positives, cannot tell that from a real self-deadlock; an async
+///   acquire by the holder's own chain of futures waits forever, as with
+///   tokio's locks. The check follows the acquiring unit; if you move a
+///   guard to another unit, the original one still counts as the owner
+///   until the guard is dropped.
 /// - No poisoning. 24 bytes.
 ///
 /// ```
@@ -140,15 +145,21 @@ impl Lock {
     /// So it can be raced in a `select!` or under a timeout: losing costs
     /// only the place in line.
     ///
-    /// # Panics
-    /// At the first poll, if the current task has an identity (see
-    /// [`current_task`]) and already holds this lock: waiting would never end.
+    /// # Re-entry
+    /// Never panics, also in a task that holds the lock: another branch of
+    /// the same task (`join!`, `select!`) may hold it and release it, and
+    /// then this wait is let in. So two branches simply take turns:
     ///
-    /// ```should_panic
+    /// ```
     /// # futures_lite::future::block_on(polysync::lowlevel::identified(async {
     /// let lock = polysync::Lock::new();
-    /// let _held = lock.acquire().await;
-    /// let _again = lock.acquire().await; // panics: this task already holds it
+    /// let first = async {
+    ///     let _held = lock.acquire().await;
+    ///     futures_lite::future::yield_now().await; // the other branch queues
+    /// };
+    /// let second = async { drop(lock.acquire().await) };
+    /// futures_lite::future::zip(first, second).await;
+    /// assert!(!lock.is_locked());
     /// # }));
     /// ```
     #[inline]
@@ -167,6 +178,7 @@ impl Lock {
     /// assert!(lock.try_acquire().is_none());
     /// drop(guard);
     /// ```
+    #[track_caller]
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
         // A free lock needs no waiter: skip the registry lookup
         // (a green unit takes its checkpoint first, never while it holds
@@ -175,6 +187,7 @@ impl Lock {
         if let Some(guard) = self.try_acquire() {
             return guard;
         }
+        self.refuse_current(Caller::LockAcquireBlocking);
         blocking(|w| self.acquire_with_as(w, None, Caller::LockAcquireBlocking))
             .expect("a wait without a deadline does not time out")
     }
@@ -207,7 +220,9 @@ impl Lock {
     /// });
     /// drop(guard);
     /// ```
+    #[track_caller]
     pub fn try_acquire_for(&self, timeout: Duration) -> Option<LockGuard<'_>> {
+        self.refuse_current(Caller::LockTryFor);
         blocking(|w| self.acquire_with_as(w, deadline_after(timeout), Caller::LockTryFor))
     }
 
@@ -221,7 +236,9 @@ impl Lock {
     /// let lock = polysync::Lock::new();
     /// assert!(lock.try_acquire_until(Instant::now() + Duration::from_millis(1)).is_some());
     /// ```
+    #[track_caller]
     pub fn try_acquire_until(&self, deadline: Instant) -> Option<LockGuard<'_>> {
+        self.refuse_current(Caller::LockTryUntil);
         blocking(|w| self.acquire_with_as(w, Some(deadline), Caller::LockTryUntil))
     }
 
@@ -257,6 +274,7 @@ impl Lock {
     /// assert!(lock.is_locked());
     /// # drop(guard);
     /// ```
+    #[track_caller]
     pub fn acquire_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -267,6 +285,7 @@ impl Lock {
 
     /// [`acquire_with`](Lock::acquire_with), naming `caller` if it must
     /// refuse a re-acquisition by the holder.
+    #[track_caller]
     pub(crate) fn acquire_with_as<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -311,9 +330,7 @@ impl Lock {
     /// place in line and nothing else (a hand-off it did not consume goes
     /// to the next waiter); the `Arc` clone it holds is dropped with it.
     ///
-    /// # Panics
-    /// Like [`acquire`](Lock::acquire), if the current task (with an
-    /// identity) holds the lock through a borrowed guard.
+    /// Like [`acquire`](Lock::acquire), it never panics: it waits.
     #[inline]
     pub fn acquire_owned(self: &Arc<Self>) -> OwnedAcquire {
         OwnedAcquire::new(self)
@@ -332,11 +349,13 @@ impl Lock {
     /// std::thread::spawn(move || drop(guard)).join().unwrap();
     /// assert!(!lock.is_locked());
     /// ```
+    #[track_caller]
     pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedLockGuard {
         crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_acquire_owned() {
             return guard;
         }
+        self.refuse_current(Caller::LockAcquireOwnedBlocking);
         blocking(|w| self.acquire_with_as(w, None, Caller::LockAcquireOwnedBlocking))
             .map(|g| OwnedLockGuard::adopt(g, self))
             .expect("a wait without a deadline does not time out")
@@ -368,7 +387,9 @@ impl Lock {
     /// let lock = Arc::new(polysync::Lock::new());
     /// assert!(lock.try_acquire_owned_for(std::time::Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_acquire_owned_for(self: &Arc<Self>, timeout: Duration) -> Option<OwnedLockGuard> {
+        self.refuse_current(Caller::LockTryOwnedFor);
         blocking(|w| self.acquire_with_as(w, deadline_after(timeout), Caller::LockTryOwnedFor))
             .map(|g| OwnedLockGuard::adopt(g, self))
     }
@@ -384,7 +405,9 @@ impl Lock {
     /// let lock = Arc::new(polysync::Lock::new());
     /// assert!(lock.try_acquire_owned_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_acquire_owned_until(self: &Arc<Self>, deadline: Instant) -> Option<OwnedLockGuard> {
+        self.refuse_current(Caller::LockTryOwnedUntil);
         blocking(|w| self.acquire_with_as(w, Some(deadline), Caller::LockTryOwnedUntil))
             .map(|g| OwnedLockGuard::adopt(g, self))
     }
@@ -405,6 +428,7 @@ impl Lock {
     /// let guard = ThreadWaiter::with_current(|w| lock.acquire_owned_with(w, None)).unwrap();
     /// assert!(lock.is_locked());
     /// ```
+    #[track_caller]
     pub fn acquire_owned_with<W: Waiter + ?Sized>(
         self: &Arc<Self>,
         waiter: &W,
@@ -420,11 +444,27 @@ impl Lock {
         self.try_fast(Owner::UNKNOWN, &()).is_some()
     }
 
+    /// [`refuse_holder`](Lock::refuse_holder) for the current unit, called
+    /// by the blocking forms before their wait closure, so that the panic
+    /// names the caller's line (`#[track_caller]` does not pass through the
+    /// closure). The unit is looked up only if the lock is held by a known
+    /// unit: one load on a free lock.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn refuse_current(&self, caller: Caller) {
+        if self.queue.user(Ordering::Relaxed) & LOCKED != 0
+            && self.owner.load(Ordering::Relaxed) != 0
+        {
+            self.refuse_holder(Owner::of(current_unit()), caller);
+        }
+    }
+
     /// Panics if the unit `me` (possibly [`Owner::UNKNOWN`]) holds the lock:
     /// its wait would never end. Reads `owner` only when the lock is held; a
     /// stale view can only miss a holder, never invent one (see the field).
     #[inline]
-    fn refuse_holder(&self, me: Owner, caller: Caller) {
+    #[track_caller]
+    pub(crate) fn refuse_holder(&self, me: Owner, caller: Caller) {
         // Acquire: the release that cleared our own earlier identity (if we
         // held the lock before) happens before this read of `owner`.
         if me != Owner::UNKNOWN
@@ -608,6 +648,9 @@ pub(crate) enum Caller {
     MutexLockOwnedBlocking,
     MutexTryOwnedFor,
     MutexTryOwnedUntil,
+    /// `lock_api::RawMutex::lock` (feature `lock_api`).
+    #[cfg_attr(not(feature = "lock_api"), allow(dead_code))]
+    LockApiLock,
 }
 
 impl Caller {
@@ -633,6 +676,7 @@ impl Caller {
             Caller::MutexLockOwnedBlocking => "Mutex::lock_owned_blocking()",
             Caller::MutexTryOwnedFor => "Mutex::try_lock_owned_for()",
             Caller::MutexTryOwnedUntil => "Mutex::try_lock_owned_until()",
+            Caller::LockApiLock => "lock_api::RawMutex::lock()",
         }
     }
 
@@ -714,9 +758,12 @@ impl<'a> Future for Acquire<'a> {
         let this = unsafe { self.get_unchecked_mut() };
         if let State::Start(lock, caller) = this.state {
             // The owner of an async hold is the task, when it has an
-            // identity; the thread that polls it is not (0: unknown).
+            // identity; the thread that polls it is not (0: unknown). It is
+            // recorded for the blocking forms' re-entry check only: an
+            // async acquisition never refuses, because another branch of
+            // the same task (`join!`, `select!`) may hold the lock and
+            // release it while this one waits (no false positives).
             let me = current_task().map_or(Owner::UNKNOWN, Owner::of);
-            lock.refuse_holder(me, caller);
             this.state = State::Wait(Wait::new(lock, caller.holder(me)));
         }
         let State::Wait(wait) = &mut this.state else {

@@ -90,16 +90,23 @@ impl<T: ?Sized> Mutex<T> {
     /// before it was polled again, the drop unlocks it at once (to the next
     /// waiter). The value is untouched in every case.
     ///
-    /// # Panics
-    /// At the first poll, if the current task has an identity (see
-    /// [`current_task`](crate::lowlevel::current_task)) and already holds this
-    /// mutex: waiting would never end.
+    /// # Re-entry
+    /// Never panics, also in a task that holds the mutex: another branch of
+    /// the same task (`join!`, `select!`) may hold it and release it, and
+    /// then this wait is let in (see [`Lock::acquire`]). Two branches take
+    /// turns:
     ///
-    /// ```should_panic
+    /// ```
     /// # futures_lite::future::block_on(polysync::lowlevel::identified(async {
-    /// let m = polysync::Mutex::new(1);
-    /// let _held = m.lock().await;
-    /// let _again = m.lock().await; // panics: this task already holds it
+    /// let m = polysync::Mutex::new(0);
+    /// let first = async {
+    ///     let mut g = m.lock().await;
+    ///     futures_lite::future::yield_now().await; // the other branch queues
+    ///     *g += 1;
+    /// };
+    /// let second = async { *m.lock().await += 1 };
+    /// futures_lite::future::zip(first, second).await;
+    /// assert_eq!(*m.lock().await, 2);
     /// # }));
     /// ```
     #[inline]
@@ -121,6 +128,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock_blocking(), "a");
     /// ```
     #[inline]
+    #[track_caller]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
         // A free mutex needs no waiter: skip the registry lookup
         // (a green unit takes its checkpoint first, never while it holds
@@ -129,6 +137,7 @@ impl<T: ?Sized> Mutex<T> {
         if let Some(guard) = self.try_lock() {
             return guard;
         }
+        self.lock.refuse_current(Caller::MutexLockBlocking);
         let guard = blocking(|w| {
             self.lock
                 .acquire_with_as(w, None, Caller::MutexLockBlocking)
@@ -158,7 +167,9 @@ impl<T: ?Sized> Mutex<T> {
     /// let m = polysync::Mutex::new(0);
     /// assert!(m.try_lock_for(std::time::Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
+        self.lock.refuse_current(Caller::MutexTryFor);
         blocking(|w| {
             self.lock
                 .acquire_with_as(w, deadline_after(timeout), Caller::MutexTryFor)
@@ -175,7 +186,9 @@ impl<T: ?Sized> Mutex<T> {
     /// let m = polysync::Mutex::new(0);
     /// assert!(m.try_lock_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
+        self.lock.refuse_current(Caller::MutexTryUntil);
         blocking(|w| {
             self.lock
                 .acquire_with_as(w, Some(deadline), Caller::MutexTryUntil)
@@ -200,6 +213,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ThreadWaiter::with_current(|w| *m.lock_with(w, None).unwrap() += 1);
     /// assert_eq!(*m.lock_blocking(), 2);
     /// ```
+    #[track_caller]
     pub fn lock_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -231,9 +245,7 @@ impl<T: ?Sized> Mutex<T> {
     /// As for [`lock`](Mutex::lock); the `Arc` clone it holds is dropped
     /// with it.
     ///
-    /// # Panics
-    /// Like [`lock`](Mutex::lock), if the current task (with an identity)
-    /// holds the mutex through a borrowed guard.
+    /// Like [`lock`](Mutex::lock), it never panics: it waits.
     #[inline]
     pub fn lock_owned(self: &Arc<Self>) -> OwnedLockFuture<T> {
         OwnedLockFuture::new(self)
@@ -252,11 +264,13 @@ impl<T: ?Sized> Mutex<T> {
     /// std::thread::spawn(move || guard.push(2)).join().unwrap();
     /// assert_eq!(*m.lock_blocking(), [1, 2]);
     /// ```
+    #[track_caller]
     pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
         crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_lock_owned() {
             return guard;
         }
+        self.lock.refuse_current(Caller::MutexLockOwnedBlocking);
         blocking(|w| {
             self.lock
                 .acquire_with_as(w, None, Caller::MutexLockOwnedBlocking)
@@ -292,7 +306,9 @@ impl<T: ?Sized> Mutex<T> {
     /// let m = Arc::new(polysync::Mutex::new(0));
     /// assert!(m.try_lock_owned_for(std::time::Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_lock_owned_for(self: &Arc<Self>, timeout: Duration) -> Option<OwnedMutexGuard<T>> {
+        self.lock.refuse_current(Caller::MutexTryOwnedFor);
         blocking(|w| {
             self.lock
                 .acquire_with_as(w, deadline_after(timeout), Caller::MutexTryOwnedFor)
@@ -311,7 +327,9 @@ impl<T: ?Sized> Mutex<T> {
     /// let m = Arc::new(polysync::Mutex::new(0));
     /// assert!(m.try_lock_owned_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_lock_owned_until(self: &Arc<Self>, deadline: Instant) -> Option<OwnedMutexGuard<T>> {
+        self.lock.refuse_current(Caller::MutexTryOwnedUntil);
         blocking(|w| {
             self.lock
                 .acquire_with_as(w, Some(deadline), Caller::MutexTryOwnedUntil)
@@ -334,6 +352,7 @@ impl<T: ?Sized> Mutex<T> {
     /// let guard = ThreadWaiter::with_current(|w| m.lock_owned_with(w, None)).unwrap();
     /// assert_eq!(*guard, 1);
     /// ```
+    #[track_caller]
     pub fn lock_owned_with<W: Waiter + ?Sized>(
         self: &Arc<Self>,
         waiter: &W,

@@ -19,15 +19,42 @@
 //! is the same as `unlock` (every release hands the lock straight to the
 //! oldest waiter). Locking a `Lock` its caller already holds panics, as
 //! [`Lock::acquire_blocking`] does, instead of deadlocking.
+//!
+//! # A `lock()` that cannot wait aborts
+//! lock_api's `lock()` cannot fail, and lock_api calls it while a guard is
+//! alive that released the lock just before (`MutexGuard::bump`,
+//! `MutexGuard::unlocked`): if it unwound without the lock, that guard
+//! would survive and free (or read through) the lock of the unit that was
+//! handed it. So when the wait itself fails (the unit's waiter reports
+//! cancellation, as a cancelled may coroutine's does; a backend refuses to
+//! block there, as polysync-tokio does on a current-thread runtime) the
+//! process **aborts** with a message, instead of panicking as
+//! [`Lock::acquire_blocking`] would. The re-entry panic stays a panic (the
+//! unit that unwinds is the holder, so no other unit's lock is touched).
+//! Where a wait may be cancelled or refused, use polysync's own forms
+//! ([`Lock::acquire_with`], [`Lock::try_acquire_for`], `acquire().await`),
+//! which report it.
 
 use crate::Lock;
+use crate::lock::Caller;
+use crate::lowlevel::wait::Protocol;
+use crate::lowlevel::{Owner, current_unit, with_current_waiter};
 use std::time::{Duration, Instant};
 
 // SAFETY: `lock` and the successful `try_*` forms return only once the lock
 // is held by the caller, and nobody else can hold it until `unlock`; the
 // lock is not reentrant (a second `lock` by the holder panics rather than
-// returning); `unlock` releases exactly one hold, and lock_api calls it
-// only while the lock is held by its guard. A `Lock` may be released from
+// returning). `unlock` releases exactly one hold. lock_api calls it only
+// while its guard holds the lock, and that stays true along the paths
+// where lock_api releases and re-locks with the guard alive (`bump`,
+// `MutexGuard::unlocked`): `lock` never returns or unwinds without the
+// lock, except for the re-entry panic, which only fires when the calling
+// unit is the holder (the `owner` hint can miss a holder, never invent
+// one), so the guard that survives that unwind releases its own unit's
+// hold. Every other failure of the wait (a waiter that reports
+// `Cancelled`, a backend that refuses to block and panics, a green
+// thread's cancellation unwinding) aborts the process in `lock_or_abort`
+// instead of unwinding without the lock. A `Lock` may be released from
 // another thread than the one that took it (its hand-off does not care
 // which thread releases), so guards may be sent (`GuardSend`).
 unsafe impl ::lock_api::RawMutex for Lock {
@@ -36,8 +63,15 @@ unsafe impl ::lock_api::RawMutex for Lock {
 
     type GuardMarker = ::lock_api::GuardSend;
 
+    #[track_caller]
     fn lock(&self) {
-        std::mem::forget(self.acquire_blocking());
+        let me = Owner::of(current_unit());
+        if self.try_fast(me, &()).is_some() {
+            return;
+        }
+        // The one panic: the caller holds the lock (see the SAFETY above).
+        self.refuse_holder(me, Caller::LockApiLock);
+        self.lock_or_abort("lock");
     }
 
     fn try_lock(&self) -> bool {
@@ -53,9 +87,59 @@ unsafe impl ::lock_api::RawMutex for Lock {
     }
 }
 
+impl Lock {
+    /// Waits for the lock with the current unit's waiter; never returns or
+    /// unwinds without it. lock_api's `lock` cannot report a failure, and
+    /// lock_api may call it with a guard alive that no longer holds the
+    /// lock (`bump`, `MutexGuard::unlocked`): an unwind here would leave
+    /// that guard to free, or read through, the lock of the unit that was
+    /// handed it. So a wait that fails (the waiter reports `Cancelled`; it
+    /// or a backend's policy panics) aborts the process, with a message.
+    #[cold]
+    #[inline(never)]
+    fn lock_or_abort(&self, what: &'static str) {
+        let bomb = AbortOnUnwind(what);
+        let got = with_current_waiter(|w| self.acquire_with_as(w, None, Caller::LockApiLock));
+        match got {
+            Ok(guard) => {
+                std::mem::forget(guard);
+                std::mem::forget(bomb);
+            }
+            Err(error) => {
+                std::mem::forget(bomb);
+                abort(what, &format!("the wait failed ({error:?})"));
+            }
+        }
+    }
+}
+
+/// Aborts the process if dropped during an unwind from the lock_api wait
+/// it guards (it is forgotten when the wait succeeds).
+struct AbortOnUnwind(&'static str);
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        abort(self.0, "the wait unwound (see the panic above)");
+    }
+}
+
+#[cold]
+fn abort(what: &str, why: &str) -> ! {
+    eprintln!(
+        "polysync: lock_api `RawMutex::{what}` on a polysync::Lock could not take the lock: \
+         {why}. lock_api cannot report that, and may hold a guard that would then release a \
+         lock it no longer holds, so the process aborts. Use polysync's own forms \
+         (`Lock::acquire_with`, `try_acquire_for`) where a wait may be cancelled or refused."
+    );
+    std::process::abort()
+}
+
 // SAFETY: as for `RawMutex`; `unlock_fair` is `unlock`, which already hands
-// the lock to the oldest waiter, and `bump` gives it to the next waiter, if
-// any, and takes it back at its turn.
+// the lock to the oldest waiter. `bump` releases (to the oldest waiter)
+// and re-takes the lock with `lock_or_abort`, which never returns or
+// unwinds without it, so the guard that called `bump` holds the lock again
+// whenever control comes back to it; nothing between the release and the
+// wait can unwind (the release does not run user code).
 unsafe impl ::lock_api::RawMutexFair for Lock {
     unsafe fn unlock_fair(&self) {
         self.release();
@@ -64,7 +148,7 @@ unsafe impl ::lock_api::RawMutexFair for Lock {
     unsafe fn bump(&self) {
         if self.waiting() > 0 {
             self.release();
-            ::lock_api::RawMutex::lock(self);
+            self.lock_or_abort("bump");
         }
     }
 }

@@ -147,6 +147,7 @@ impl<T> Shared<T> {
 /// assert_eq!(rx.recv_blocking(), Ok('a'));
 /// assert_eq!(tx.capacity(), Some(1));
 /// ```
+#[track_caller]
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(
         capacity >= 1,

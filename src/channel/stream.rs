@@ -270,6 +270,7 @@ impl<T: 'static> Sink<T> for SendSink<T> {
     /// # Panics
     /// If a send is still pending (`poll_ready` did not return `Ready`
     /// first).
+    #[track_caller]
     fn start_send(self: Pin<&mut Self>, value: T) -> Result<(), Self::Error> {
         let this = self.get_mut();
         assert!(

@@ -137,6 +137,7 @@ impl<T, S: Storage<T> + Default> GenericQueue<T, S> {
     /// let q = polysync::Queue::<u32>::bounded(4);
     /// assert_eq!(q.capacity(), Some(4));
     /// ```
+    #[track_caller]
     pub fn bounded(capacity: usize) -> Self {
         Self::with_storage(S::default(), Some(capacity))
     }
@@ -156,6 +157,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// q.try_put(2).unwrap();
     /// assert_eq!(q.try_get(), Ok(2));
     /// ```
+    #[track_caller]
     pub fn with_storage(storage: S, capacity: Option<usize>) -> Self {
         let cap = match capacity {
             Some(cap) => {

@@ -43,13 +43,15 @@
 //! this RwLock's write lock ... would deadlock") instead of waiting forever
 //! behind itself. That covers every blocking, timed (`try_..._for`,
 //! `try_..._until`) and `_with` form, called by the unit that took the write
-//! lock (a thread, a green thread, or a task that used a blocking form), and
-//! `read().await`/`write().await` by an async task with an identity
-//! ([`identified`](crate::lowlevel::identified), or a registered
-//! [`TaskIdentity`](crate::lowlevel::TaskIdentity) such as polysync-tokio's),
-//! as [`Lock`](crate::Lock) does. `try_read`/`try_write` never panic: they
-//! fail. What can still hang: an async task without an identity (not
-//! checked: two tasks on one thread are different units); a write lock held
+//! lock (a thread, a green thread, or a task that took it, in any form, and
+//! then calls a blocking form), as [`Lock`](crate::Lock) does.
+//! `read().await`/`write().await` never panic: two branches of one task
+//! (`join!`, `select!`) may contend for the lock, and the one that waits is
+//! released by the other (misuse detection has no false positives), so an
+//! async wait is never refused, even by a task with an identity.
+//! `try_read`/`try_write` never panic: they fail. What can still hang: a
+//! task that awaits a lock it holds itself in the same chain of futures
+//! (it cannot be told from two branches); a write lock held
 //! through an owned guard (made to move between units, it records no
 //! writer); a guard moved to another unit (the unit that took it still
 //! counts as the writer until it is dropped); and **readers**, which are not
@@ -206,6 +208,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read_blocking(), "a");
     /// ```
     #[inline]
+    #[track_caller]
     pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
         let raw = self.raw.read_blocking();
         // SAFETY: `raw` is a read share of this lock.
@@ -220,6 +223,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read_blocking(), "a");
     /// ```
     #[inline]
+    #[track_caller]
     pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
         let raw = self.raw.write_blocking();
         // SAFETY: `raw` is the write lock of this lock.
@@ -274,6 +278,7 @@ impl<T: ?Sized> RwLock<T> {
     /// });
     /// # drop(w);
     /// ```
+    #[track_caller]
     pub fn try_read_for(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
         // SAFETY: a read share of this lock.
         self.raw
@@ -289,6 +294,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let r = lock.read_blocking();
     /// assert!(lock.try_write_for(Duration::from_millis(1)).is_none());
     /// ```
+    #[track_caller]
     pub fn try_write_for(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
         // SAFETY: the write lock of this lock.
         self.raw
@@ -302,6 +308,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let lock = polysync::RwLock::new(0);
     /// assert!(lock.try_read_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_read_until(&self, deadline: Instant) -> Option<RwLockReadGuard<'_, T>> {
         // SAFETY: a read share of this lock.
         self.raw
@@ -315,6 +322,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let lock = polysync::RwLock::new(0);
     /// assert!(lock.try_write_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_write_until(&self, deadline: Instant) -> Option<RwLockWriteGuard<'_, T>> {
         // SAFETY: the write lock of this lock.
         self.raw
@@ -337,6 +345,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let v = ThreadWaiter::with_current(|w| *lock.read_with(w, None).unwrap());
     /// assert_eq!(v, 1);
     /// ```
+    #[track_caller]
     pub fn read_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -362,6 +371,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ThreadWaiter::with_current(|w| *lock.write_with(w, None).unwrap() += 1);
     /// assert_eq!(*lock.read_blocking(), 2);
     /// ```
+    #[track_caller]
     pub fn write_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -488,6 +498,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let guard = lock.read_owned_blocking();
     /// assert_eq!(*guard, 1);
     /// ```
+    #[track_caller]
     pub fn read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockReadGuard<T> {
         OwnedRwLockReadGuard::from_guard(self, self.read_blocking())
     }
@@ -499,6 +510,7 @@ impl<T: ?Sized> RwLock<T> {
     /// *lock.write_owned_blocking() += 1;
     /// assert_eq!(*lock.read_blocking(), 2);
     /// ```
+    #[track_caller]
     pub fn write_owned_blocking(self: &Arc<Self>) -> OwnedRwLockWriteGuard<T> {
         OwnedRwLockWriteGuard::from_guard(self, self.write_blocking())
     }
@@ -533,6 +545,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let lock = std::sync::Arc::new(polysync::RwLock::new(1));
     /// assert!(lock.try_read_owned_for(std::time::Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_read_owned_for(
         self: &Arc<Self>,
         timeout: Duration,
@@ -547,6 +560,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let lock = std::sync::Arc::new(polysync::RwLock::new(1));
     /// assert!(lock.try_write_owned_for(std::time::Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_write_owned_for(
         self: &Arc<Self>,
         timeout: Duration,
@@ -561,6 +575,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let lock = std::sync::Arc::new(polysync::RwLock::new(1));
     /// assert!(lock.try_read_owned_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_read_owned_until(
         self: &Arc<Self>,
         deadline: Instant,
@@ -575,6 +590,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let lock = std::sync::Arc::new(polysync::RwLock::new(1));
     /// assert!(lock.try_write_owned_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_write_owned_until(
         self: &Arc<Self>,
         deadline: Instant,
@@ -594,6 +610,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let g = ThreadWaiter::with_current(|w| lock.read_owned_with(w, None)).unwrap();
     /// assert_eq!(*g, 1);
     /// ```
+    #[track_caller]
     pub fn read_owned_with<W: Waiter + ?Sized>(
         self: &Arc<Self>,
         waiter: &W,
@@ -614,6 +631,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let mut g = ThreadWaiter::with_current(|w| lock.write_owned_with(w, None)).unwrap();
     /// *g = 2;
     /// ```
+    #[track_caller]
     pub fn write_owned_with<W: Waiter + ?Sized>(
         self: &Arc<Self>,
         waiter: &W,

@@ -112,11 +112,13 @@ fn admitted(user: u64, role: Role) -> Option<u64> {
 ///   its share passes the share on.
 /// - Not reentrant. A unit that holds the **write** lock and asks for it
 ///   again, or for a read share, panics instead of waiting forever behind
-///   itself: a blocking, timed or `_with` call by the same unit, and a
-///   `read().await`/`write().await` by the same async task when the task
-///   has an identity (as [`Lock`](crate::Lock) does). `try_read`/`try_write`
+///   itself: a blocking, timed or `_with` call by the same unit (as
+///   [`Lock`](crate::Lock) does). `read().await`/`write().await` never
+///   panic: another branch of the same task (`join!`, `select!`) may hold
+///   the lock and release it (no false positives). `try_read`/`try_write`
 ///   never panic (they fail). Not checked (these can still hang): an async
-///   task without an identity, a write lock held through an owned guard,
+///   wait by the holder's own chain of futures, a write lock held through
+///   an owned guard,
 ///   and a **reader** that asks again (for `write`, or for `read` while a
 ///   writer is queued behind it): readers are not tracked. No poisoning.
 ///   24 bytes.
@@ -214,6 +216,7 @@ impl RawRwLock {
     /// assert!(lock.try_read().is_some());
     /// # drop(r);
     /// ```
+    #[track_caller]
     pub fn read_blocking(&self) -> RawReadGuard<'_> {
         // A free lock needs no waiter: skip the registry lookup
         // (a green unit takes its checkpoint first, never while it holds
@@ -222,6 +225,7 @@ impl RawRwLock {
         if let Some(guard) = self.try_read() {
             return guard;
         }
+        self.refuse_current("RwLock::read_blocking()");
         blocking(|w| self.wait_as(w, None, Role::Read, "RwLock::read_blocking()"))
             .map(|()| RawReadGuard { lock: self })
             .expect("a wait without a deadline does not time out")
@@ -235,11 +239,13 @@ impl RawRwLock {
     /// assert!(lock.try_read().is_none());
     /// # drop(w);
     /// ```
+    #[track_caller]
     pub fn write_blocking(&self) -> RawWriteGuard<'_> {
         crate::lowlevel::green_checkpoint();
         if let Some(guard) = self.try_write() {
             return guard;
         }
+        self.refuse_current("RwLock::write_blocking()");
         blocking(|w| self.wait_as(w, None, Role::Write, "RwLock::write_blocking()"))
             .map(|()| RawWriteGuard { lock: self })
             .expect("a wait without a deadline does not time out")
@@ -291,7 +297,9 @@ impl RawRwLock {
     /// drop(w);
     /// assert!(lock.try_read_for(Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_read_for(&self, timeout: Duration) -> Option<RawReadGuard<'_>> {
+        self.refuse_current("RwLock::try_read_for()");
         blocking(|w| {
             self.wait_as(
                 w,
@@ -313,7 +321,9 @@ impl RawRwLock {
     /// drop(r);
     /// assert!(lock.try_write_for(Duration::ZERO).is_some());
     /// ```
+    #[track_caller]
     pub fn try_write_for(&self, timeout: Duration) -> Option<RawWriteGuard<'_>> {
+        self.refuse_current("RwLock::try_write_for()");
         blocking(|w| {
             self.wait_as(
                 w,
@@ -331,7 +341,9 @@ impl RawRwLock {
     /// let lock = polysync::RawRwLock::new();
     /// assert!(lock.try_read_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_read_until(&self, deadline: Instant) -> Option<RawReadGuard<'_>> {
+        self.refuse_current("RwLock::try_read_until()");
         blocking(|w| self.wait_as(w, Some(deadline), Role::Read, "RwLock::try_read_until()"))
             .map(|()| RawReadGuard { lock: self })
     }
@@ -342,7 +354,9 @@ impl RawRwLock {
     /// let lock = polysync::RawRwLock::new();
     /// assert!(lock.try_write_until(std::time::Instant::now()).is_some());
     /// ```
+    #[track_caller]
     pub fn try_write_until(&self, deadline: Instant) -> Option<RawWriteGuard<'_>> {
+        self.refuse_current("RwLock::try_write_until()");
         blocking(|w| self.wait_as(w, Some(deadline), Role::Write, "RwLock::try_write_until()"))
             .map(|()| RawWriteGuard { lock: self })
     }
@@ -375,6 +389,7 @@ impl RawRwLock {
     /// let r = ThreadWaiter::with_current(|t| lock.read_with(t, None)).unwrap();
     /// # drop(r);
     /// ```
+    #[track_caller]
     pub fn read_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -407,6 +422,7 @@ impl RawRwLock {
     /// let w = ThreadWaiter::with_current(|t| lock.write_with(t, None)).unwrap();
     /// # drop(w);
     /// ```
+    #[track_caller]
     pub fn write_with<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -420,6 +436,7 @@ impl RawRwLock {
     /// writer when it gets the write lock (also when the lock was handed
     /// to it), and refuses to wait if it holds the write lock (naming
     /// `caller`).
+    #[track_caller]
     fn wait_as<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
@@ -460,11 +477,27 @@ impl RawRwLock {
         self.owner.store(0, Ordering::Relaxed);
     }
 
+    /// [`refuse_writer`](RawRwLock::refuse_writer) for the current unit,
+    /// called by the blocking forms before their wait closure, so that the
+    /// panic names the caller's line (`#[track_caller]` does not pass
+    /// through the closure). The unit is looked up only while a known unit
+    /// holds the write lock: one load otherwise.
+    #[inline]
+    #[track_caller]
+    fn refuse_current(&self, caller: &'static str) {
+        if self.queue.user(Ordering::Relaxed) & WRITER != 0
+            && self.owner.load(Ordering::Relaxed) != 0
+        {
+            self.refuse_writer(Owner::of(current_unit()), caller, "execution unit");
+        }
+    }
+
     /// Panics if the unit `me` (possibly [`Owner::UNKNOWN`]) holds the write
     /// lock: waiting for a read share or the write lock would never end.
     /// Reads `owner` only while WRITER is set; a stale view can only miss a
     /// holder, never invent one (see the table above).
     #[inline]
+    #[track_caller]
     fn refuse_writer(&self, me: Owner, caller: &str, unit: &str) {
         // Acquire: the release that cleared our own earlier identity (if we
         // held the write lock before) happens before this read of `owner`.
@@ -587,6 +620,7 @@ impl RawRwLock {
 /// correct program).
 #[cold]
 #[inline(never)]
+#[track_caller]
 fn refused(caller: &str, unit: &str) -> ! {
     panic!(
         "polysync: {caller}: the current {unit} already holds this RwLock's write lock; \
@@ -837,12 +871,9 @@ impl<'a> Future for RawRead<'a> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RawReadGuard<'a>> {
         let lock = self.lock();
-        // The task's identity is looked up only while a writer holds the
-        // lock (a reader that fits never asks).
-        if lock.queue.user(Ordering::Relaxed) & WRITER != 0 {
-            let me = current_task().map_or(Owner::UNKNOWN, Owner::of);
-            lock.refuse_writer(me, "RwLock::read().await", "task");
-        }
+        // Never refused: another branch of the same task (`join!`,
+        // `select!`) may hold the write lock and release it while this
+        // one waits (no false positives).
         poll_wait(self.project(), cx).map(|()| RawReadGuard { lock })
     }
 }
@@ -855,10 +886,9 @@ impl<'a> Future for RawWrite<'a> {
         let lock = self.lock();
         // The writer of an async hold is the task, when it has an identity;
         // the thread that polls it is not (0: unknown).
+        // It is recorded for the blocking forms' re-entry check only; the
+        // async form never refuses (see `RawRead`'s poll).
         let me = current_task().map_or(Owner::UNKNOWN, Owner::of);
-        // Refused before every wait of a task that holds the write lock
-        // (a completed wait polled again is a misuse that panics anyway).
-        lock.refuse_writer(me, "RwLock::write().await", "task");
         poll_wait(self.project(), cx).map(|()| {
             lock.record_writer(me);
             RawWriteGuard { lock }

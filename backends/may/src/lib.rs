@@ -512,6 +512,7 @@ impl MayWaiter {
     /// .join()
     /// .unwrap();
     /// ```
+    #[track_caller]
     pub fn current() -> MayWaiter {
         MayWaiter::try_current()
             .expect("polysync-may: MayWaiter::current() called outside a may coroutine")

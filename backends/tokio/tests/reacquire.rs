@@ -1,10 +1,13 @@
-//! After `install()`, a tokio task that awaits a `Lock` or `Mutex` it already
-//! holds panics with a clear message (like the blocking forms) instead of
-//! waiting forever; two different tasks on one thread still wait for each
-//! other.
+//! After `install()` every tokio task has an identity. A task that awaits
+//! a `Lock` or `Mutex` it already holds waits (another branch of the same
+//! task, in a `join!` or `select!`, may hold it and release it: no false
+//! positives; tests/async_branches.rs); a blocking form in a task that
+//! holds the lock panics with a clear message (it can only deadlock). Two
+//! different tasks on one thread wait for each other.
 
 mod support;
 
+use futures_lite::future::poll_once;
 use polysync::{Lock, Mutex};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +24,7 @@ fn panic_message(err: tokio::task::JoinError) -> String {
 }
 
 #[test]
-fn a_task_that_reacquires_its_lock_panics() {
+fn a_task_that_reacquires_its_lock_waits_and_a_blocking_form_panics() {
     polysync_tokio::install().unwrap();
     watchdog("tokio reacquire", || {
         for rt in [current_thread(), multi_thread(2)] {
@@ -29,33 +32,32 @@ fn a_task_that_reacquires_its_lock_panics() {
             let mutex = Arc::new(Mutex::new(0u32));
             rt.block_on(async {
                 let task = {
+                    let (lock, mutex) = (lock.clone(), mutex.clone());
+                    tokio::spawn(async move {
+                        let held = lock.acquire().await;
+                        tokio::task::yield_now().await; // may move to another worker
+                        assert!(poll_once(lock.acquire()).await.is_none(), "it waits");
+                        drop(held);
+                        let _again = lock.acquire().await;
+                        *mutex.lock().await += 1;
+                        let _held = mutex.lock().await;
+                        assert!(poll_once(mutex.lock()).await.is_none(), "it waits");
+                    })
+                };
+                task.await.unwrap();
+
+                let task = {
                     let lock = lock.clone();
                     tokio::spawn(async move {
                         let _held = lock.acquire().await;
-                        tokio::task::yield_now().await; // may move to another worker
-                        // Without the check this times out (a silent deadlock).
-                        tokio::time::timeout(Duration::from_secs(5), lock.acquire())
-                            .await
-                            .map(drop)
-                    })
-                };
-                let err = task.await.expect_err("the second acquire must panic");
-                let msg = panic_message(err);
-                assert!(msg.contains("Lock::acquire"), "{msg}");
-                assert!(msg.contains("already holds"), "{msg}");
-
-                let task = {
-                    let mutex = mutex.clone();
-                    tokio::spawn(async move {
-                        *mutex.lock().await += 1;
-                        let _held = mutex.lock().await;
-                        tokio::time::timeout(Duration::from_secs(5), mutex.lock())
-                            .await
-                            .map(drop)
+                        tokio::task::yield_now().await;
+                        // A blocking form by the holding task: refused.
+                        lock.try_acquire_for(Duration::from_secs(5)).map(drop)
                     })
                 };
                 let msg = panic_message(task.await.expect_err("must panic"));
-                assert!(msg.contains("Mutex::lock"), "{msg}");
+                assert!(msg.contains("Lock::try_acquire_for"), "{msg}");
+                assert!(msg.contains("already holds"), "{msg}");
             });
             assert!(!lock.is_locked(), "released while the task unwound");
             assert!(!mutex.is_locked());
