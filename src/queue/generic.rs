@@ -231,6 +231,15 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.cap
     }
 
+    /// Takes the queue lock (debug builds first check that this thread is
+    /// not inside this queue's `peek_with` closure, which holds it).
+    #[inline]
+    #[track_caller]
+    pub(super) fn lock(&self) -> QueueGuard<'_> {
+        reentry::check(self);
+        self.queue.lock()
+    }
+
     /// Runs `f` on the storage; the guard proves the queue lock is held.
     pub(super) fn with_inner<R>(
         &self,
@@ -352,7 +361,20 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             let moved = unsafe { (*entry).take_queued(guard) };
             if let Some(moved) = moved {
                 self.count_new_task(guard);
-                self.with_inner(guard, |inner| inner.items.push(moved));
+                // The storage's push is user code (a priority queue's
+                // `Ord`). If it panics, the moved item stays stored (the
+                // ready-made storages lose nothing) and the putter stays
+                // queued with an empty slot (the next refill serves it);
+                // `item`, taken but never delivered, is lost to the panic:
+                // count it done, or `join` would wait for it forever.
+                let pushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.with_inner(guard, |inner| inner.items.push(moved));
+                }));
+                if let Err(panic) = pushed {
+                    let _ = self.finish_tasks(guard, 1);
+                    self.publish(guard);
+                    std::panic::resume_unwind(panic);
+                }
             }
             waker = guard.notify_front(Role::Handed).flatten();
         }
@@ -363,7 +385,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// Takes back an item a dropped getter was handed: to the next waiting
     /// getter, or into the storage as the next one out.
     pub(super) fn restore(&self, item: T) {
-        let mut guard = self.queue.lock();
+        let mut guard = self.lock();
         let waker = self.place(&mut guard, item, true);
         self.publish(&mut guard);
         drop(guard);
@@ -380,7 +402,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_put(2), Err(TryPutError::Full(2)));
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
-        let mut guard = self.queue.lock();
+        let mut guard = self.lock();
         let waker = self.put_locked(&mut guard, item)?;
         drop(guard);
         wake(waker);
@@ -591,7 +613,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get(), Err(TryGetError::Empty));
     /// ```
     pub fn try_get(&self) -> Result<T, TryGetError> {
-        let mut guard = self.queue.lock();
+        let mut guard = self.lock();
         let (item, waker) = self.get_locked(&mut guard)?;
         drop(guard);
         wake(waker);
@@ -771,9 +793,16 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     /// Runs `f` on the item a get would take next, if any, without taking
-    /// it. `f` runs while the queue is locked (every put and get waits
-    /// meanwhile): keep it short, and do not touch this queue from it (that
-    /// would deadlock).
+    /// it.
+    ///
+    /// # `f` runs under the queue lock
+    /// Every put and get waits while `f` runs: keep it short. `f` **must
+    /// not touch this queue** (put, get, `len`, ...): the lock is not
+    /// reentrant, so that would deadlock. Debug builds catch such a
+    /// re-entry from the thread that runs `f` and panic instead of
+    /// hanging. `f` may panic: the panic reaches the caller and leaves the
+    /// queue unlocked and as it was. To look at the item without holding
+    /// the lock, use [`peek`](GenericQueue::peek), which clones it.
     ///
     /// ```
     /// let q = polysync::PriorityQueue::unbounded();
@@ -783,7 +812,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.len(), 2);
     /// ```
     pub fn peek_with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
-        let guard = self.queue.lock();
+        let guard = self.lock();
+        // After the lock: a closure that re-enters panics instead of hanging.
+        let _peeking = reentry::Peeking::enter(self);
         self.with_inner(&guard, |inner| inner.items.peek().map(f))
     }
 
@@ -816,7 +847,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get(), Ok(1));
     /// ```
     pub fn close(&self) {
-        let mut guard = self.queue.lock();
+        let mut guard = self.lock();
         self.with_inner(&guard, |inner| inner.closed = true);
         self.publish(&mut guard);
         // Nobody queues on a closed queue: the batches end when it is empty.
@@ -840,7 +871,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(q.try_join());
     /// ```
     pub fn close_immediately(&self) -> Vec<T> {
-        let mut guard = self.queue.lock();
+        let mut guard = self.lock();
         let drained = self.with_inner(&guard, |inner| {
             inner.closed = true;
             std::iter::from_fn(|| inner.items.pop()).collect::<Vec<T>>()
@@ -862,7 +893,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(!polysync::Queue::<()>::unbounded().is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        let guard = self.queue.lock();
+        let guard = self.lock();
         self.with_inner(&guard, |inner| inner.closed)
     }
 
@@ -875,7 +906,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        let guard = self.queue.lock();
+        let guard = self.lock();
         self.with_inner(&guard, |inner| inner.items.len())
     }
 
@@ -928,10 +959,53 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
 
     fn waiting(&self, role: Role) -> usize {
         // Only one kind waits at a time (see the module docs).
-        let guard = self.queue.lock();
+        let guard = self.lock();
         match guard.front() {
             Some(front) if front.data::<Role>() == role => guard.len(),
             _ => 0,
+        }
+    }
+}
+
+/// Debug builds: a `peek_with` closure that touches its own queue panics
+/// instead of spinning forever on the queue lock that its thread holds.
+mod reentry {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// The address of the queue whose `peek_with` closure this thread
+        /// runs (0: none).
+        static PEEKING: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Marks this thread as running `peek_with`'s closure for one queue.
+    pub(super) struct Peeking(usize);
+
+    impl Peeking {
+        pub(super) fn enter<Q>(queue: &Q) -> Peeking {
+            let addr = queue as *const Q as usize;
+            Peeking(PEEKING.with(|p| p.replace(addr)))
+        }
+    }
+
+    impl Drop for Peeking {
+        fn drop(&mut self) {
+            PEEKING.with(|p| p.set(self.0));
+        }
+    }
+
+    /// Panics if this thread runs a `peek_with` closure of `queue`.
+    #[track_caller]
+    #[inline]
+    pub(super) fn check<Q>(queue: &Q) {
+        if cfg!(debug_assertions) {
+            let addr = queue as *const Q as usize;
+            if PEEKING.with(Cell::get) == addr {
+                panic!(
+                    "polysync: a peek_with closure touched its own queue \
+                     (it runs under the queue lock: that would deadlock)"
+                );
+            }
         }
     }
 }
@@ -992,7 +1066,7 @@ impl<T, S: Storage<T> + Default> Default for GenericQueue<T, S> {
 
 impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let guard = self.queue.lock();
+        let guard = self.lock();
         let (len, closed, unfinished) = self.with_inner(&guard, |inner| {
             (inner.items.len(), inner.closed, inner.unfinished)
         });

@@ -37,7 +37,7 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
     /// wait that must queue clones it (then tries once more under the lock
     /// in `arrive_locked`).
     fn try_fast(&self, role: Role, slot: &Item<T>) -> Option<Role> {
-        let mut guard = self.queue.lock();
+        let mut guard = self.lock();
         self.arrive_locked(&mut guard, role, slot).ok()
         // The guard wakes a waiter that this put or get served once it has
         // unlocked.
