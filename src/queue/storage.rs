@@ -15,6 +15,13 @@ use std::collections::VecDeque;
 /// Write your own to get another order; the queue brings the waiting,
 /// hand-off, capacity, closing and task tracking.
 ///
+/// The methods run under the queue lock, so they must not touch the queue.
+/// They may panic (an item's `Ord`, say): the panic reaches the put or get
+/// that called them and the queue stays usable, but an item that a
+/// panicking `push` or `pop` loses still counts as an unfinished task (as
+/// [`Priority`] shows, move items by swapping and put a popped item back on
+/// unwind to lose none).
+///
 /// ```
 /// use polysync::queue::{GenericQueue, Storage};
 ///
