@@ -433,7 +433,7 @@ mutant "seams-queues: a priority pop whose Ord panics loses the item" \
 mutant "seams-queues: a refill whose Ord panics keeps the lost item unfinished" \
     "cargo test --test queue_user_panics ord_in_a_refill" \
     src/queue/generic.rs \
-    $'let _ = self.finish_tasks(guard, 1);\n                    self.publish(guard);' \
+    $'let _ = self.finish_tasks(guard, 1);\n                self.publish(guard);' \
     $'self.publish(guard);'
 
 mutant "seams-queues: a peek_with closure that re-enters its queue hangs" \
@@ -441,6 +441,20 @@ mutant "seams-queues: a peek_with closure that re-enters its queue hangs" \
     src/queue/generic.rs \
     'if PEEKING.with(Cell::get) == addr {' \
     'if false && PEEKING.with(Cell::get) == addr {'
+
+# seams-queues (issue 21 point 1): an item held by a get future keeps its
+# place in a bounded queue's capacity, so a give-back always fits.
+mutant "seams-queues: the room check ignores the places get futures hold (queue_capacity)" \
+    "cargo test --test queue_capacity" \
+    src/queue/generic.rs \
+    'inner.items.len() + inner.held < self.cap' \
+    'inner.items.len() < self.cap'
+
+mutant "seams-queues: a get future that returns its item keeps its place" \
+    "cargo test --test queue_capacity" \
+    src/queue/futures.rs \
+    $'let item = entry.take().expect("a handed getter has its item");\n            queue.release_held();' \
+    $'let item = entry.take().expect("a handed getter has its item");'
 
 # --------------------------------------------------------------------------
 

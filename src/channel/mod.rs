@@ -152,7 +152,9 @@ impl<T> Shared<T> {
 }
 
 /// A channel that holds at most `capacity` values: sends wait while it is
-/// full.
+/// full. A value handed to a waiting receive keeps its place until the
+/// receive returns it, or gives it back if it is dropped (see
+/// [`Queue::bounded`]): the bound holds under any cancellation.
 ///
 /// # Panics
 /// If `capacity` is zero (rendezvous channels are not offered).
