@@ -519,6 +519,46 @@ mutant "seams-locks: an RwLock re-entry panic points inside the library (refused
     src/rwlock/raw.rs \
     $'#[track_caller]\nfn refused(' \
     $'fn refused('
+# seams-queues (issue 17 items 14, 15): user code the queues and channels
+# run for their caller (a value's Drop, an item's Ord, a peek_with closure)
+# may panic or re-enter without breaking, leaking or hanging anything.
+mutant "seams-queues: the last receiver's drain stops at a panicking Drop" \
+    "cargo test --test queue_user_panics last_receiver" \
+    src/channel/mod.rs \
+    $'let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {\n                drop(value);\n            }));' \
+    $'drop(value);\n            let dropped: std::thread::Result<()> = Ok(());'
+
+mutant "seams-queues: a priority pop whose Ord panics loses the item" \
+    "cargo test --test queue_user_panics ord_in_get" \
+    src/queue/storage.rs \
+    'if let Some(item) = self.item.take() {' \
+    'if let Some(item) = self.item.take().filter(|_| false) {'
+
+mutant "seams-queues: a refill whose Ord panics keeps the lost item unfinished" \
+    "cargo test --test queue_user_panics ord_in_a_refill" \
+    src/queue/generic.rs \
+    $'let _ = self.finish_tasks(guard, 1);\n                self.publish(guard);' \
+    $'self.publish(guard);'
+
+mutant "seams-queues: a peek_with closure that re-enters its queue hangs" \
+    "cargo test --test queue_user_panics peek_with_reentry" \
+    src/queue/generic.rs \
+    'if PEEKING.with(Cell::get) == addr {' \
+    'if false && PEEKING.with(Cell::get) == addr {'
+
+# seams-queues (issue 21 point 1): an item held by a get future keeps its
+# place in a bounded queue's capacity, so a give-back always fits.
+mutant "seams-queues: the room check ignores the places get futures hold (queue_capacity)" \
+    "cargo test --test queue_capacity" \
+    src/queue/generic.rs \
+    'inner.items.len() + inner.held < self.cap' \
+    'inner.items.len() < self.cap'
+
+mutant "seams-queues: a get future that returns its item keeps its place" \
+    "cargo test --test queue_capacity" \
+    src/queue/futures.rs \
+    $'let item = entry.take().expect("a handed getter has its item");\n            queue.release_held();' \
+    $'let item = entry.take().expect("a handed getter has its item");'
 
 # --------------------------------------------------------------------------
 

@@ -659,7 +659,9 @@ fn storm<S: Storage<Item> + Default + Send + 'static>(name: &'static str, spinni
 
 #[test]
 fn notified_getter_dropped_puts_item_back_at_front() {
-    let q = Queue::bounded(2);
+    // Room for the three items: a handed item keeps its place until its
+    // get returns it or gives it back (tests/queue_capacity.rs).
+    let q = Queue::bounded(3);
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
     let mut get = Box::pin(q.get());

@@ -34,8 +34,10 @@ where
         thread::spawn(move || futures_lite::future::block_on(q.get()).unwrap())
     };
     wait_until("the futures-lite getter to wait", || q.getting() == 3);
+    // A put may wait: an item handed to a getter keeps its place in the
+    // capacity until that getter returns it (tests/queue_capacity.rs).
     for item in [10, 20, 30] {
-        q.try_put(item).unwrap();
+        q.put_blocking(item).unwrap();
     }
     vec![
         thread_getter.join().unwrap(),

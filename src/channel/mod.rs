@@ -63,7 +63,9 @@
 //!   the channel closes: receivers take what is left, then fail with
 //!   [`RecvError`] ([`TryRecvError::Disconnected`]); blocked receivers wake.
 //! - When the **last [`Receiver`]** drops, the channel closes and the values
-//!   still in it are dropped (outside the channel's lock): senders fail with
+//!   still in it are dropped (outside the channel's lock; all of them, even
+//!   after one whose `Drop` panics: that panic is then re-raised from the
+//!   receiver's drop): senders fail with
 //!   [`SendError`] ([`TrySendError::Disconnected`]), which gives the value
 //!   back; blocked senders wake with theirs.
 //! - [`Sender::close`] and [`Receiver::close`] close it explicitly, with the
@@ -125,16 +127,34 @@ impl<T> Shared<T> {
     /// queue lock (a value's `Drop` is user code). Once closed, no put can
     /// succeed and every waiting putter is woken with its value, so this
     /// drain ends.
+    ///
+    /// A value whose `Drop` panics does not stop the drain: the rest are
+    /// dropped too, then the first panic is re-raised (unless this thread
+    /// is already unwinding, where a second panic would abort: then it is
+    /// swallowed), as the wake batches do with a panicking waker.
     pub(crate) fn close_and_drain(&self) {
         self.queue.close();
+        let mut first_panic = None;
         while let Ok(value) = self.queue.try_get() {
-            drop(value);
+            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                drop(value);
+            }));
+            if let Err(panic) = dropped {
+                first_panic.get_or_insert(panic);
+            }
+        }
+        if let Some(panic) = first_panic {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(panic);
+            }
         }
     }
 }
 
 /// A channel that holds at most `capacity` values: sends wait while it is
-/// full.
+/// full. A value handed to a waiting receive keeps its place until the
+/// receive returns it, or gives it back if it is dropped (see
+/// [`Queue::bounded`]): the bound holds under any cancellation.
 ///
 /// # Panics
 /// If `capacity` is zero (rendezvous channels are not offered).

@@ -742,9 +742,35 @@ impl QueueGuard<'_> {
             return None;
         }
         // SAFETY: `head` is linked in this queue and we hold the lock.
+        Some(unsafe { self.notify_linked(head, data) })
+    }
+
+    /// Removes `node` from wherever it stands in this queue and marks it
+    /// `NOTIFIED` with `data`, as [`notify_front`](QueueGuard::notify_front)
+    /// does for the oldest: for a primitive whose waiters of two kinds
+    /// share one list and are served each in their own order (a bounded
+    /// queue's putters and getters). Returns its waker, to be woken after
+    /// unlocking.
+    ///
+    /// # Safety
+    /// `node` is `WAITING` in this queue (found with
+    /// [`waiting`](QueueGuard::waiting) under this guard).
+    pub(crate) unsafe fn notify_waiting<D: NodeData>(
+        &mut self,
+        node: *const Node,
+        data: D,
+    ) -> Option<Waker> {
+        // SAFETY: forwarded contract.
+        unsafe { self.notify_linked(node, Some(data.into_raw())) }
+    }
+
+    /// # Safety
+    /// `node` is linked in this queue, whose lock this guard holds.
+    unsafe fn notify_linked(&mut self, node: *const Node, data: Option<usize>) -> Option<Waker> {
+        // SAFETY: by the contract, `node` is linked here and alive.
         unsafe {
-            self.unlink(head);
-            let node = &*head;
+            self.unlink(node);
+            let node = &*node;
             if let Some(data) = data {
                 node.data.with_mut(|p| *p = data);
             }
@@ -756,7 +782,7 @@ impl QueueGuard<'_> {
             self.queue.word.store(self.word | LOCKED, Ordering::Relaxed);
             // Last access: from here on the waiter may free the node.
             node.state.store(NOTIFIED as u8, Ordering::Release);
-            Some(waker)
+            waker
         }
     }
 }
@@ -822,6 +848,12 @@ pub(crate) struct Waiting<'g> {
 }
 
 impl Waiting<'_> {
+    /// The node, for [`QueueGuard::notify_waiting`] (valid while the
+    /// guard this view borrows is held).
+    pub(crate) fn node(&self) -> *const Node {
+        self.node
+    }
+
     /// The data its waiter stored (a primitive's
     /// [`Protocol::Tag`](super::wait::Protocol::Tag)), as the [`NodeData`]
     /// type of the queue's primitive.

@@ -15,9 +15,10 @@ pub(super) use crate::lowlevel::wait::Entry;
 // | `Closed`  | `NOTIFIED`        | woken by `close`                            | getter: empty; putter: its item, to give back |
 //
 // A notifier writes the data and the slot under the queue lock while the
-// node is `WAITING`, then marks it `NOTIFIED`; a getter's front node is
-// `Getter` and a putter's `Putter` until then, which is how notifiers tell
-// the two apart at the front of the one wait list.
+// node is `WAITING`, then marks it `NOTIFIED`; a getter's node is `Getter`
+// and a putter's `Putter` until then, which is how notifiers find the
+// oldest of each kind in the one wait list (a bounded queue may hold both
+// kinds at once: see the module docs).
 
 /// The node data of a queue entry: what kind of waiter it is while queued,
 /// and how its wait ended once notified (see the table above).

@@ -154,9 +154,13 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
         unsafe { self.map_unchecked_mut(|s| &mut s.wait) }
     }
 
-    fn finish(entry: &Entry<Item<T>>) -> Result<T, GetError> {
+    /// The outcome of a finished get. An item leaves the slot here, so the
+    /// place it held in a bounded queue is freed (`release_held`).
+    fn finish(queue: &GenericQueue<T, S>, entry: &Entry<Item<T>>) -> Result<T, GetError> {
         if entry.node.data::<Role>() == Role::Handed {
-            Ok(entry.take().expect("a handed getter has its item"))
+            let item = entry.take().expect("a handed getter has its item");
+            queue.release_held();
+            Ok(item)
         } else {
             Err(GetError)
         }
@@ -181,8 +185,12 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
     pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
         let mut wait = self.wait();
         let _ = wait.as_mut().withdraw();
-        // Only a hand-off fills a getter's slot.
-        wait.entry().take()
+        // Only a hand-off fills a getter's slot; the item leaves it here.
+        let item = wait.entry().take();
+        if item.is_some() {
+            wait.protocol().release_held();
+        }
+        item
     }
 }
 
@@ -196,7 +204,7 @@ impl<T, S: Storage<T>> Withdraw for Get<'_, T, S> {
     fn withdraw(self: Pin<&mut Self>) -> Result<Result<T, GetError>, ()> {
         let mut wait = self.wait();
         wait.as_mut().withdraw()?;
-        Ok(Self::finish(wait.entry()))
+        Ok(Self::finish(wait.protocol(), wait.entry()))
     }
 }
 
@@ -206,7 +214,7 @@ impl<T, S: Storage<T>> Future for Get<'_, T, S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut wait = self.wait();
         ready!(wait.as_mut().poll(cx));
-        Poll::Ready(Self::finish(wait.entry()))
+        Poll::Ready(Self::finish(wait.protocol(), wait.entry()))
     }
 }
 

@@ -7,7 +7,7 @@ use super::error::{GetError, PutError, TryGetError, TryPutError};
 use super::futures::{Get, Put};
 use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
 use super::storage::{Fifo, Storage};
-use crate::lowlevel::queue::{QueueGuard, WaitQueue, wake_in_batches};
+use crate::lowlevel::queue::{Batch, Node, QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::UnsafeCell;
 use crate::lowlevel::wait::drive;
 use crate::lowlevel::{WaitError, Waiter, deadline_after, green_checkpoint, with_current_waiter};
@@ -25,6 +25,21 @@ pub(super) struct Inner<S> {
     /// costs it nothing (an atomic counter beside it cost every put an
     /// extra read-modify-write inside the critical section).
     pub(super) unfinished: usize,
+    /// Bounded queues only (always 0 when unbounded): items in the slots of
+    /// get futures, handed over by a putter or taken at once, that the
+    /// future has neither returned nor given back yet. Each keeps its place
+    /// in the capacity (the room check is `items.len() + held < cap`), so
+    /// that a give-back always finds room: the queue never holds more than
+    /// its capacity, however many getters are dropped.
+    pub(super) held: usize,
+    /// Queued getters and putters. Both kinds may wait at once in a
+    /// bounded queue (getters while the storage is empty, putters while
+    /// `items.len() + held` is at the capacity, so both when every place
+    /// is held by a get future); each kind is served in its own arrival
+    /// order. Kept so that a look for the first waiter of a kind walks the
+    /// list only when one is there.
+    pub(super) getters: usize,
+    pub(super) putters: usize,
 }
 
 /// A queue over any [`Storage`], bounded or unbounded, shared by OS threads,
@@ -130,6 +145,27 @@ impl<T, S: Storage<T> + Default> GenericQueue<T, S> {
 
     /// A queue that holds at most `capacity` items.
     ///
+    /// An item handed to a get future (a waiting `get().await`, or a
+    /// blocking get that waits) keeps its place in the capacity until the
+    /// get returns it, or gives it back if it is dropped: the give-back
+    /// always fits, so the bound holds under any cancellation, and a put
+    /// may wait (or `try_put` fail) while `len()` is below the capacity.
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::task::{Context, Poll, Waker};
+    /// use polysync::queue::{Queue, TryPutError};
+    ///
+    /// let q = Queue::bounded(1);
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let mut get = pin!(q.get());
+    /// assert!(get.as_mut().poll(&mut cx).is_pending());
+    /// q.try_put(1).unwrap(); // handed to the waiting get: it holds the place
+    /// assert_eq!(q.try_put(2), Err(TryPutError::Full(2)));
+    /// assert_eq!(get.as_mut().poll(&mut cx), Poll::Ready(Ok(1))); // place freed
+    /// q.try_put(2).unwrap();
+    /// ```
+    ///
     /// # Panics
     /// If `capacity` is zero.
     ///
@@ -167,7 +203,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             None => usize::MAX,
         };
         let unfinished = storage.len();
-        let ready = Self::readiness(cap, unfinished, false);
+        let ready = Self::readiness(cap, unfinished, 0, false);
         GenericQueue {
             queue: WaitQueue::new(ready),
             cap,
@@ -176,6 +212,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 items: storage,
                 closed: false,
                 unfinished,
+                held: 0,
+                getters: 0,
+                putters: 0,
             }),
             all_done: REvent::with_state(unfinished == 0),
             _items: std::marker::PhantomData,
@@ -233,6 +272,15 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.cap
     }
 
+    /// Takes the queue lock (debug builds first check that this thread is
+    /// not inside this queue's `peek_with` closure, which holds it).
+    #[inline]
+    #[track_caller]
+    pub(super) fn lock(&self) -> QueueGuard<'_> {
+        reentry::check(self);
+        self.queue.lock()
+    }
+
     /// Runs `f` on the storage; the guard proves the queue lock is held.
     pub(super) fn with_inner<R>(
         &self,
@@ -245,26 +293,62 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.inner.with_mut(|p| f(unsafe { &mut *p }))
     }
 
-    /// The oldest queued entry if it is of `role` (a getter or a putter).
-    fn front_of(guard: &QueueGuard<'_>, role: Role) -> Option<*const Entry<Item<T>>> {
-        let front = guard.front()?;
-        (front.data::<Role>() == role).then(|| guard.front_node().cast::<Entry<Item<T>>>())
+    /// Whether items in get futures' slots hold a place in the capacity
+    /// (`Inner::held`): in a bounded queue only.
+    #[inline]
+    fn reserves(&self) -> bool {
+        self.cap != usize::MAX
     }
 
-    /// Under the lock: hands `item` to the oldest waiting getter, or stores
-    /// it (`restore`: as an undelivered item) ignoring the capacity. Returns
-    /// the waker to wake after unlocking.
+    /// Under the lock: whether a put may go in now (`Inner::held`).
+    #[inline]
+    fn has_room(&self, inner: &Inner<S>) -> bool {
+        inner.items.len() + inner.held < self.cap
+    }
+
+    /// The oldest queued node of `role` (a getter or a putter), not
+    /// necessarily the front (see `Inner::getters`). The pointer is the one
+    /// the list holds (derived from the whole entry).
+    fn first_of(&self, guard: &QueueGuard<'_>, role: Role) -> Option<*const Node> {
+        let queued = self.with_inner(guard, |inner| match role {
+            Role::Getter => inner.getters,
+            Role::Putter => inner.putters,
+            Role::Handed | Role::Closed => 0,
+        });
+        if queued == 0 {
+            return None;
+        }
+        guard
+            .waiting()
+            .find(|node| node.data::<Role>() == role)
+            .map(|node| node.node())
+    }
+
+    /// Under the lock: hands `item` to the oldest waiting getter (whose
+    /// slot then holds a place), or stores it (`restore`: as an undelivered
+    /// item, the next one out). The caller has checked the room (or, for a
+    /// give-back, freed the place the item held). Returns the waker to wake
+    /// after unlocking.
     pub(super) fn place(
         &self,
         guard: &mut QueueGuard<'_>,
         item: T,
         restore: bool,
     ) -> Option<Waker> {
-        if let Some(entry) = Self::front_of(guard, Role::Getter) {
-            // SAFETY: `front_of` found the entry at the front of this queue,
-            // whose lock we hold: it is alive and WAITING here.
+        if let Some(node) = self.first_of(guard, Role::Getter) {
+            let entry = node.cast::<Entry<Item<T>>>();
+            // SAFETY: `first_of` found the entry queued in this queue, whose
+            // lock we hold: it is alive and WAITING here.
             unsafe { (*entry).hand(guard, item) };
-            return guard.notify_front(Role::Handed).flatten();
+            let reserves = self.reserves();
+            self.with_inner(guard, |inner| {
+                inner.getters -= 1;
+                if reserves {
+                    inner.held += 1;
+                }
+            });
+            // SAFETY: as above: WAITING in this queue.
+            return unsafe { guard.notify_waiting(node, Role::Handed) };
         }
         self.with_inner(guard, |inner| {
             if restore {
@@ -312,11 +396,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         guard: &mut QueueGuard<'_>,
         item: T,
     ) -> Result<Option<Waker>, TryPutError<T>> {
-        let (closed, len) = self.with_inner(guard, |inner| (inner.closed, inner.items.len()));
+        let (closed, room) = self.with_inner(guard, |inner| (inner.closed, self.has_room(inner)));
         if closed {
             return Err(TryPutError::Closed(item));
         }
-        if len < self.cap || Self::front_of(guard, Role::Getter).is_some() {
+        // Room counts the places that get futures hold (`Inner::held`): a
+        // waiting getter does not make room by itself.
+        if room {
             // Counted before any getter can see it, so a `task_done` for
             // it never finds the count at zero.
             self.count_new_task(guard);
@@ -328,14 +414,16 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     /// Under the lock: a get that must not wait; refills the storage from
-    /// the oldest waiting putter.
+    /// the oldest waiting putter. `hold`: the item goes into a get future's
+    /// slot, where it keeps its place in a bounded queue's capacity until
+    /// the future returns it or gives it back (`Inner::held`); a `try_get`
+    /// returns it at once.
     pub(super) fn get_locked(
         &self,
         guard: &mut QueueGuard<'_>,
+        hold: bool,
     ) -> Result<(T, Option<Waker>), TryGetError> {
-        let (item, len, closed) = self.with_inner(guard, |inner| {
-            (inner.items.pop(), inner.items.len(), inner.closed)
-        });
+        let (item, closed) = self.with_inner(guard, |inner| (inner.items.pop(), inner.closed));
         let Some(item) = item else {
             return Err(if closed {
                 TryGetError::Closed
@@ -343,33 +431,115 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 TryGetError::Empty
             });
         };
-        let mut waker = None;
-        let putter = if len < self.cap {
-            Self::front_of(guard, Role::Putter)
-        } else {
-            None
-        };
-        if let Some(entry) = putter {
-            // SAFETY: as in `place`: the front of this queue, locked by `guard`.
-            let moved = unsafe { (*entry).take_queued(guard) };
-            if let Some(moved) = moved {
-                self.count_new_task(guard);
-                self.with_inner(guard, |inner| inner.items.push(moved));
-            }
-            waker = guard.notify_front(Role::Handed).flatten();
+        let hold = hold && self.reserves();
+        if hold {
+            self.with_inner(guard, |inner| inner.held += 1);
         }
+        // The refill may run the storage's push, which is user code (a
+        // priority queue's `Ord`). If it panics, the putter's item stays
+        // stored (the ready-made storages lose nothing) and the putter
+        // stays queued with an empty slot (the next admission serves it);
+        // `item`, taken but never delivered, is lost to the panic: count it
+        // done, or `join` would wait for it forever.
+        let admitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.admit(guard)));
+        let [putter, getter] = match admitted {
+            Ok(wakers) => wakers,
+            Err(panic) => {
+                if hold {
+                    self.with_inner(guard, |inner| inner.held -= 1);
+                }
+                let _ = self.finish_tasks(guard, 1);
+                self.publish(guard);
+                std::panic::resume_unwind(panic);
+            }
+        };
+        // The storage held an item, so no getter was waiting (getters wait
+        // only while it is empty): the putter's item was stored.
+        debug_assert!(
+            getter.is_none(),
+            "polysync: a getter waited beside stored items"
+        );
         self.publish(guard);
-        Ok((item, waker))
+        Ok((item, putter))
     }
 
-    /// Takes back an item a dropped getter was handed: to the next waiting
-    /// getter, or into the storage as the next one out.
+    /// Under the lock: if there is room and a putter waits, the oldest
+    /// waiting putter's item goes in (to the oldest waiting getter, or into
+    /// the storage) and the putter is served. Returns the wakers to wake
+    /// after unlocking: the putter's and a served getter's.
+    fn admit(&self, guard: &mut QueueGuard<'_>) -> [Option<Waker>; 2] {
+        if !self.with_inner(guard, |inner| self.has_room(inner)) {
+            return [None, None];
+        }
+        let Some(node) = self.first_of(guard, Role::Putter) else {
+            return [None, None];
+        };
+        let entry = node.cast::<Entry<Item<T>>>();
+        // SAFETY: `first_of` found the entry queued in this queue, locked
+        // by `guard`: it is alive and WAITING here.
+        let moved = unsafe { (*entry).take_queued(guard) };
+        let mut getter = None;
+        if let Some(moved) = moved {
+            // Counted before any getter can see it, so a `task_done` for it
+            // never finds the count at zero.
+            self.count_new_task(guard);
+            // A panic in the storage's push leaves the putter queued with
+            // an empty slot (see `get_locked`): served by the next call.
+            getter = self.place(guard, moved, false);
+        }
+        self.with_inner(guard, |inner| inner.putters -= 1);
+        // SAFETY: as above: WAITING in this queue.
+        let putter = unsafe { guard.notify_waiting(node, Role::Handed) };
+        [putter, getter]
+    }
+
+    /// Takes back an item a dropped get future held: to the next waiting
+    /// getter, or into the storage as the next one out. The place the item
+    /// held in a bounded queue (`Inner::held`) is freed for it, so it
+    /// always fits.
     pub(super) fn restore(&self, item: T) {
-        let mut guard = self.queue.lock();
+        let mut guard = self.lock();
+        if self.reserves() {
+            self.with_inner(&guard, |inner| inner.held -= 1);
+        }
         let waker = self.place(&mut guard, item, true);
         self.publish(&mut guard);
         drop(guard);
         wake(waker);
+    }
+
+    /// A get future returns the item in its slot to its caller: in a
+    /// bounded queue the place it held (`Inner::held`) is free now, and the
+    /// oldest waiting putter may take it.
+    #[inline]
+    pub(super) fn release_held(&self) {
+        if self.reserves() {
+            self.release_held_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_held_slow(&self) {
+        let mut guard = self.lock();
+        self.with_inner(&guard, |inner| inner.held -= 1);
+        let admitted =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.admit(&mut guard)));
+        let [putter, getter] = match admitted {
+            Ok(wakers) => wakers,
+            Err(panic) => {
+                // The storage's push panicked (see `get_locked`): the item
+                // this get was returning is lost to the panic; count it done.
+                let _ = self.finish_tasks(&guard, 1);
+                self.publish(&mut guard);
+                drop(guard);
+                std::panic::resume_unwind(panic);
+            }
+        };
+        self.publish(&mut guard);
+        drop(guard);
+        wake(putter);
+        wake(getter);
     }
 
     /// Puts `item` if that needs no waiting: hands it to a waiting getter or
@@ -382,7 +552,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_put(2), Err(TryPutError::Full(2)));
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
-        let mut guard = self.queue.lock();
+        let mut guard = self.lock();
         let waker = self.put_locked(&mut guard, item)?;
         drop(guard);
         wake(waker);
@@ -593,8 +763,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get(), Err(TryGetError::Empty));
     /// ```
     pub fn try_get(&self) -> Result<T, TryGetError> {
-        let mut guard = self.queue.lock();
-        let (item, waker) = self.get_locked(&mut guard)?;
+        let mut guard = self.lock();
+        let (item, waker) = self.get_locked(&mut guard, false)?;
         drop(guard);
         wake(waker);
         Ok(item)
@@ -773,9 +943,16 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     /// Runs `f` on the item a get would take next, if any, without taking
-    /// it. `f` runs while the queue is locked (every put and get waits
-    /// meanwhile): keep it short, and do not touch this queue from it (that
-    /// would deadlock).
+    /// it.
+    ///
+    /// # `f` runs under the queue lock
+    /// Every put and get waits while `f` runs: keep it short. `f` **must
+    /// not touch this queue** (put, get, `len`, ...): the lock is not
+    /// reentrant, so that would deadlock. Debug builds catch such a
+    /// re-entry from the thread that runs `f` and panic instead of
+    /// hanging. `f` may panic: the panic reaches the caller and leaves the
+    /// queue unlocked and as it was. To look at the item without holding
+    /// the lock, use [`peek`](GenericQueue::peek), which clones it.
     ///
     /// ```
     /// let q = polysync::PriorityQueue::unbounded();
@@ -785,7 +962,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.len(), 2);
     /// ```
     pub fn peek_with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
-        let guard = self.queue.lock();
+        let guard = self.lock();
+        // After the lock: a closure that re-enters panics instead of hanging.
+        let _peeking = reentry::Peeking::enter(self);
         self.with_inner(&guard, |inner| inner.items.peek().map(f))
     }
 
@@ -818,12 +997,22 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get(), Ok(1));
     /// ```
     pub fn close(&self) {
-        let mut guard = self.queue.lock();
+        let mut guard = self.lock();
         self.with_inner(&guard, |inner| inner.closed = true);
         self.publish(&mut guard);
         // Nobody queues on a closed queue: the batches end when it is empty.
         wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
-            guard.notify_batch(wakers, Role::Closed)
+            while !wakers.is_full() {
+                let Some(front) = guard.front() else { break };
+                let role: Role = front.data();
+                self.with_inner(guard, |inner| match role {
+                    Role::Getter => inner.getters -= 1,
+                    Role::Putter => inner.putters -= 1,
+                    Role::Handed | Role::Closed => {}
+                });
+                wakers.push(guard.notify_front(Role::Closed).flatten());
+            }
+            Batch::more_if(!guard.is_empty())
         });
     }
 
@@ -842,7 +1031,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(q.try_join());
     /// ```
     pub fn close_immediately(&self) -> Vec<T> {
-        let mut guard = self.queue.lock();
+        let mut guard = self.lock();
         let drained = self.with_inner(&guard, |inner| {
             inner.closed = true;
             std::iter::from_fn(|| inner.items.pop()).collect::<Vec<T>>()
@@ -864,7 +1053,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(!polysync::Queue::<()>::unbounded().is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        let guard = self.queue.lock();
+        let guard = self.lock();
         self.with_inner(&guard, |inner| inner.closed)
     }
 
@@ -877,7 +1066,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        let guard = self.queue.lock();
+        let guard = self.lock();
         self.with_inner(&guard, |inner| inner.items.len())
     }
 
@@ -890,7 +1079,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.len() == 0
     }
 
-    /// Whether a put would wait now (a snapshot); never for an unbounded queue.
+    /// Whether a put would wait now (a snapshot); never for an unbounded
+    /// queue. Items held by get futures count (see
+    /// [`bounded`](GenericQueue::bounded)), so it may be full while
+    /// [`len`](GenericQueue::len) is below the capacity.
     ///
     /// ```
     /// let q = polysync::Queue::bounded(1);
@@ -898,7 +1090,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert!(q.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
-        self.len() >= self.cap
+        let guard = self.lock();
+        self.with_inner(&guard, |inner| !self.has_room(inner))
     }
 
     /// The capacity; `None` when unbounded.
@@ -929,11 +1122,53 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     fn waiting(&self, role: Role) -> usize {
-        // Only one kind waits at a time (see the module docs).
-        let guard = self.queue.lock();
-        match guard.front() {
-            Some(front) if front.data::<Role>() == role => guard.len(),
-            _ => 0,
+        let guard = self.lock();
+        self.with_inner(&guard, |inner| match role {
+            Role::Getter => inner.getters,
+            _ => inner.putters,
+        })
+    }
+}
+
+/// Debug builds: a `peek_with` closure that touches its own queue panics
+/// instead of spinning forever on the queue lock that its thread holds.
+mod reentry {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// The address of the queue whose `peek_with` closure this thread
+        /// runs (0: none).
+        static PEEKING: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Marks this thread as running `peek_with`'s closure for one queue.
+    pub(super) struct Peeking(usize);
+
+    impl Peeking {
+        pub(super) fn enter<Q>(queue: &Q) -> Peeking {
+            let addr = queue as *const Q as usize;
+            Peeking(PEEKING.with(|p| p.replace(addr)))
+        }
+    }
+
+    impl Drop for Peeking {
+        fn drop(&mut self) {
+            PEEKING.with(|p| p.set(self.0));
+        }
+    }
+
+    /// Panics if this thread runs a `peek_with` closure of `queue`.
+    #[track_caller]
+    #[inline]
+    pub(super) fn check<Q>(queue: &Q) {
+        if cfg!(debug_assertions) {
+            let addr = queue as *const Q as usize;
+            if PEEKING.with(Cell::get) == addr {
+                panic!(
+                    "polysync: a peek_with closure touched its own queue \
+                     (it runs under the queue lock: that would deadlock)"
+                );
+            }
         }
     }
 }
@@ -994,15 +1229,16 @@ impl<T, S: Storage<T> + Default> Default for GenericQueue<T, S> {
 
 impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let guard = self.queue.lock();
-        let (len, closed, unfinished) = self.with_inner(&guard, |inner| {
-            (inner.items.len(), inner.closed, inner.unfinished)
+        let guard = self.lock();
+        let (len, closed, unfinished, getting, putting) = self.with_inner(&guard, |inner| {
+            (
+                inner.items.len(),
+                inner.closed,
+                inner.unfinished,
+                inner.getters,
+                inner.putters,
+            )
         });
-        let (getting, putting) = match guard.front() {
-            Some(front) if front.data::<Role>() == Role::Getter => (guard.len(), 0),
-            Some(_) => (0, guard.len()),
-            None => (0, 0),
-        };
         drop(guard);
         f.debug_struct("GenericQueue")
             .field("storage", &std::any::type_name::<S>())

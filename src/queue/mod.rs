@@ -40,22 +40,34 @@
 //! One generic queue, [`GenericQueue<T, S>`], over a [`Storage`] that
 //! decides the order ([`Fifo`], [`Lifo`], [`Priority`], or yours). One wait
 //! queue (`WaitQueue`) per queue: its lock bit also guards the storage and
-//! the `closed` flag (in a cell), and its FIFO of nodes holds the waiters of
-//! **one kind at a time**: getters wait only while the storage is empty,
-//! putters only while it is full (capacity >= 1), and every operation keeps
-//! it that way:
+//! the `closed` flag (in a cell), and its FIFO of nodes holds the waiting
+//! getters and putters, each kind served in its own arrival order.
 //!
-//! - a put hands its item straight to the oldest waiting getter (written into
-//!   the getter's slot, then `notify_front`), else stores it, else waits;
-//! - a get takes the front item, and if a putter waits, moves that putter's
-//!   item from its slot into the storage and notifies it (the putter only
-//!   learns it is done);
+//! **The capacity counts what get futures hold.** An item in a get future's
+//! slot (handed to it by a putter, or taken at once by a future that then
+//! yields at a checkpoint) keeps its place in a bounded queue's capacity
+//! until the future returns it to its caller or gives it back (dropped):
+//! a put goes in only while `stored + held < capacity`. So a give-back
+//! always finds room, and a bounded queue never holds more than its
+//! capacity, however many getters are dropped. (Returning the item frees
+//! its place under the queue lock: one more lock round per get future of a
+//! bounded queue; unbounded queues, `try_get` and the blocking gets that
+//! find an item at once hold nothing.) Hence getters wait only while the
+//! storage is empty, putters only while `stored + held` is at the capacity,
+//! and both kinds wait at once only when the storage is empty and every
+//! place is held by a get future:
+//!
+//! - a put with room hands its item straight to the oldest waiting getter
+//!   (written into the getter's slot, then notified; the item now holds a
+//!   place), else stores it; without room it waits;
+//! - a get takes the front item, and if room and a putter waits, moves that
+//!   putter's item from its slot into the storage and notifies it (the
+//!   putter only learns it is done); a get future returning its item frees
+//!   its place the same way;
 //! - a getter dropped after it was handed an item gives it back
 //!   ([`Storage::restore`]: the next one out where the order allows) or hands
-//!   it to the next getter: nothing is lost. That put-back
-//!   ignores the capacity, so a bounded queue may briefly hold more than its
-//!   capacity (by at most the number of getters dropped that way); puts then
-//!   wait until it is below capacity again.
+//!   it to the next getter, into the place it held: nothing is lost, and
+//!   the capacity holds.
 //!
 //! Puts and gets that wait run the crate's one wait state machine
 //! (`lowlevel/wait.rs`) with the queue's protocol (`protocol.rs`): each

@@ -37,13 +37,59 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
     /// wait that must queue clones it (then tries once more under the lock
     /// in `arrive_locked`).
     fn try_fast(&self, role: Role, slot: &Item<T>) -> Option<Role> {
-        let mut guard = self.queue.lock();
-        self.arrive_locked(&mut guard, role, slot).ok()
+        let mut guard = self.lock();
+        self.attempt_locked(&mut guard, role, slot).ok()
         // The guard wakes a waiter that this put or get served once it has
         // unlocked.
     }
 
+    /// The attempt under the lock; a waiter that must wait is counted
+    /// (`Inner::getters`, `Inner::putters`) as the core queues it.
     fn arrive_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        role: Role,
+        slot: &Item<T>,
+    ) -> Result<Role, Role> {
+        let arrival = self.attempt_locked(guard, role, slot);
+        if let Err(tag) = arrival {
+            self.with_inner(guard, |inner| match tag {
+                Role::Getter => inner.getters += 1,
+                _ => inner.putters += 1,
+            });
+        }
+        arrival
+    }
+
+    /// A waiter that was not served leaves the list: one fewer of its kind.
+    fn cancelled(&self, guard: &mut QueueGuard<'_>, tag: Role) {
+        self.with_inner(guard, |inner| match tag {
+            Role::Getter => inner.getters -= 1,
+            _ => inner.putters -= 1,
+        });
+    }
+
+    /// A getter that was handed an item it will never return puts it back
+    /// (or hands it to the next getter), into the place the item held. A
+    /// served putter's slot is empty; a closed one keeps its item, which
+    /// drops with the future.
+    fn pass_on(&self, outcome: Role, slot: &Item<T>) {
+        if outcome != Role::Handed {
+            return;
+        }
+        // SAFETY: the core calls `pass_on` with the waiter's own entry,
+        // notified and no longer queued.
+        if let Some(item) = unsafe { slot.take_unqueued() } {
+            self.restore(item);
+        }
+    }
+}
+
+impl<T, S: Storage<T>> GenericQueue<T, S> {
+    /// `arrive_locked` without the count: also the attempt of `try_fast`,
+    /// whose waiter does not queue when it fails. A getter's item goes into
+    /// the future's slot, where it holds its place (`get_locked`'s `hold`).
+    fn attempt_locked(
         &self,
         guard: &mut QueueGuard<'_>,
         role: Role,
@@ -78,7 +124,7 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
                     }
                 }
             }
-            Role::Getter => match self.get_locked(guard) {
+            Role::Getter => match self.get_locked(guard, true) {
                 Ok((item, served)) => {
                     // SAFETY: as above.
                     unsafe { slot.fill_unqueued(item) };
@@ -92,20 +138,6 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
                 }
             },
             Role::Handed | Role::Closed => unreachable!("a finished queue wait arrives again"),
-        }
-    }
-
-    /// A getter that was handed an item it will never return puts it back
-    /// (or hands it to the next getter). A served putter's slot is empty; a
-    /// closed one keeps its item, which drops with the future.
-    fn pass_on(&self, outcome: Role, slot: &Item<T>) {
-        if outcome != Role::Handed {
-            return;
-        }
-        // SAFETY: the core calls `pass_on` with the waiter's own entry,
-        // notified and no longer queued.
-        if let Some(item) = unsafe { slot.take_unqueued() } {
-            self.restore(item);
         }
     }
 }

@@ -65,13 +65,14 @@ const PAUSE_ROUNDS: u32 = 128;
 const YIELD_ROUNDS: u32 = 4;
 
 impl<T, S: Storage<T>> GenericQueue<T, S> {
-    /// The readiness summary of a storage holding `len` of `cap` items.
-    pub(super) fn readiness(cap: usize, len: usize, closed: bool) -> u64 {
+    /// The readiness summary of a storage holding `len` of `cap` items
+    /// while get futures hold `held` more places.
+    pub(super) fn readiness(cap: usize, len: usize, held: usize, closed: bool) -> u64 {
         let mut flags = 0;
         if len > 0 {
             flags |= HAS_ITEMS;
         }
-        if len < cap {
+        if len + held < cap {
             flags |= HAS_ROOM;
         }
         if closed {
@@ -88,8 +89,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if !self.spins() {
             return;
         }
-        let (len, closed) = self.with_inner(guard, |inner| (inner.items.len(), inner.closed));
-        guard.set_user(Self::readiness(self.cap(), len, closed));
+        let (len, held, closed) =
+            self.with_inner(guard, |inner| (inner.items.len(), inner.held, inner.closed));
+        guard.set_user(Self::readiness(self.cap(), len, held, closed));
     }
 
     /// If spinning is on for this queue and `waiter` may spin

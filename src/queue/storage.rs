@@ -1,8 +1,7 @@
 //! The order a queue keeps its items in: the [`Storage`] trait and its
 //! three ready-made orders, [`Fifo`], [`Lifo`] and [`Priority`].
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 /// Holds a queue's buffered items and decides which one a get takes next.
 ///
@@ -15,6 +14,13 @@ use std::collections::{BinaryHeap, VecDeque};
 ///
 /// Write your own to get another order; the queue brings the waiting,
 /// hand-off, capacity, closing and task tracking.
+///
+/// The methods run under the queue lock, so they must not touch the queue.
+/// They may panic (an item's `Ord`, say): the panic reaches the put or get
+/// that called them and the queue stays usable, but an item that a
+/// panicking `push` or `pop` loses still counts as an unfinished task (as
+/// [`Priority`] shows, move items by swapping and put a popped item back on
+/// unwind to lose none).
 ///
 /// ```
 /// use polysync::queue::{GenericQueue, Storage};
@@ -153,6 +159,15 @@ impl<T> Storage<T> for Lifo<T> {
 /// [`std::cmp::Reverse`] for largest first. Equal items come out in no
 /// particular order; pair them with a sequence number for a stable order.
 ///
+/// # A panicking `Ord`
+/// The items' `Ord` runs while the queue is locked (a push or a pop
+/// compares items), so it must not touch the queue (that would deadlock).
+/// It may panic: the heap moves items only by swapping them, and a pop
+/// whose comparison panics puts the popped item back, so after the panic
+/// every item is still held (their order may be off until the next pushes
+/// and pops repair it), nothing is dropped or lost, and the queue's task
+/// count stays right.
+///
 /// ```
 /// use polysync::queue::{Priority, Storage};
 /// let mut s = Priority::default();
@@ -162,25 +177,90 @@ impl<T> Storage<T> for Lifo<T> {
 /// assert_eq!(s.pop(), Some(1));
 /// ```
 #[derive(Debug)]
-pub struct Priority<T>(BinaryHeap<Reverse<T>>);
+pub struct Priority<T>(Vec<T>);
 
 impl<T: Ord> Default for Priority<T> {
     fn default() -> Self {
-        Priority(BinaryHeap::new())
+        Priority(Vec::new())
+    }
+}
+
+/// Moves the item at `at` up while it is smaller than its parent.
+fn sift_up<T: Ord>(heap: &mut [T], mut at: usize) {
+    while at > 0 {
+        let parent = (at - 1) / 2;
+        if heap[at] >= heap[parent] {
+            break;
+        }
+        heap.swap(at, parent);
+        at = parent;
+    }
+}
+
+/// Moves the item at `at` down while a child is smaller.
+fn sift_down<T: Ord>(heap: &mut [T], mut at: usize) {
+    let len = heap.len();
+    loop {
+        let left = 2 * at + 1;
+        if left >= len {
+            break;
+        }
+        let right = left + 1;
+        let child = if right < len && heap[right] < heap[left] {
+            right
+        } else {
+            left
+        };
+        if heap[at] <= heap[child] {
+            break;
+        }
+        heap.swap(at, child);
+        at = child;
+    }
+}
+
+/// Puts a popped item back if the comparisons after the pop panic.
+struct PutBack<'a, T> {
+    heap: &'a mut Vec<T>,
+    item: Option<T>,
+}
+
+impl<T> Drop for PutBack<'_, T> {
+    fn drop(&mut self) {
+        if let Some(item) = self.item.take() {
+            // Unwinding from a comparison: keep the item (pushing to a Vec
+            // runs no user code).
+            self.heap.push(item);
+        }
     }
 }
 
 impl<T: Ord> Storage<T> for Priority<T> {
     #[inline]
     fn push(&mut self, item: T) {
-        self.0.push(Reverse(item));
+        // Swaps only: if a comparison panics, every item is still held.
+        self.0.push(item);
+        let last = self.0.len() - 1;
+        sift_up(&mut self.0, last);
     }
     #[inline]
     fn pop(&mut self) -> Option<T> {
-        self.0.pop().map(|Reverse(item)| item)
+        let len = self.0.len();
+        if len == 0 {
+            return None;
+        }
+        self.0.swap(0, len - 1);
+        let item = self.0.pop();
+        let mut guard = PutBack {
+            heap: &mut self.0,
+            item,
+        };
+        // A panic in `sift_down` drops `guard`, which puts the item back.
+        sift_down(guard.heap, 0);
+        guard.item.take()
     }
     fn peek(&self) -> Option<&T> {
-        self.0.peek().map(|Reverse(item)| item)
+        self.0.first()
     }
     #[inline]
     fn len(&self) -> usize {

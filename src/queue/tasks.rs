@@ -30,7 +30,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// # let _ = job;
     /// ```
     pub fn task_done(&self) -> Result<usize, TaskDoneError> {
-        let guard = self.queue.lock();
+        let guard = self.lock();
         let left = self.finish_tasks(&guard, 1);
         drop(guard);
         left.map_err(|()| TaskDoneError)
@@ -45,7 +45,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.unfinished_tasks(), 1);
     /// ```
     pub fn unfinished_tasks(&self) -> usize {
-        let guard = self.queue.lock();
+        let guard = self.lock();
         self.with_inner(&guard, |inner| inner.unfinished)
     }
 
