@@ -415,6 +415,14 @@ mutant "semaphore: a head that leaves strands the permits kept for it (loom) [sl
     'if raw.queue.len() > 0 {' \
     'if false && raw.queue.len() > 0 {'
 
+# limiter promises (issue 21, point 2): a waiter whose borrower holds a
+# token must not be stranded at the front when the waiter ahead gives up.
+mutant "limiter: remove the limiter's after_cancelled (a re-entry left at the front is stranded)" \
+    "cargo test --test promises_limiter polled_" \
+    src/limiter/raw.rs \
+    'if self.queue.len() > 0 {' \
+    'if false && self.queue.len() > 0 {'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
