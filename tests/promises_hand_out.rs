@@ -7,6 +7,8 @@
 //!   `release`/`add_permits` "hands them to waiters in FIFO order"; a
 //!   waiter that gives up "leaves the queue; the waiters behind it keep
 //!   their order" (and a head that leaves lets the next ones through).
+//! - `BinarySemaphore`: "at most one free permit", also while waiters that
+//!   were handed the permit give it back as they are cancelled.
 //! - Limiters: `set_total_tokens` "Growing hands the new tokens to waiters
 //!   at once (oldest first)"; "at most `total_tokens` execution units hold
 //!   a token at a time".
@@ -23,7 +25,7 @@
 mod worlds;
 
 use polysync::lowlevel::{ThreadWaiter, UnitId, WaitResult, Waiter};
-use polysync::{BoundedSemaphore, CapacityLimiter, RCapacityLimiter, Semaphore};
+use polysync::{BinarySemaphore, BoundedSemaphore, CapacityLimiter, RCapacityLimiter, Semaphore};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,7 +95,7 @@ macro_rules! semaphore_source {
         }
     )*};
 }
-semaphore_source!(Semaphore, BoundedSemaphore);
+semaphore_source!(Semaphore, BoundedSemaphore, BinarySemaphore);
 
 /// A limiter whose waiter `n` borrows on behalf of `ids[n]`.
 struct Limiter<L> {
@@ -460,4 +462,53 @@ fn rcapacity_limiter_growing_total_serves_the_oldest_at_once_in_every_form() {
         |l, t| l.set_total_tokens(t),
         "RCapacityLimiter",
     );
+}
+
+#[test]
+fn binary_semaphore_holds_at_most_one_free_permit_under_cancellation() {
+    let _dog = Watchdog::new("binary bound", Duration::from_secs(60));
+    let rt = worlds::multi_thread_rt();
+    const N: usize = 18;
+    for round in 0..4 {
+        let s = Arc::new(BinarySemaphore::new(false));
+        let mut waiters = Vec::new();
+        for i in 0..N {
+            let form = FORMS[(i + round) % FORMS.len()];
+            let can = i % 2 == 0 && matches!(form, Form::Await | Form::Tokio | Form::With);
+            let (c, rx) = start(&s, &rt, 1, form, can);
+            wait_until("the waiter queues", || s.waiting() == i + 1);
+            waiters.push((can, c, rx));
+        }
+        let cancellers: Vec<Canceller> = waiters
+            .iter_mut()
+            .map(|w| std::mem::replace(&mut w.1, Canceller::None))
+            .collect();
+        // Cancellations race with releases (a served waiter that is
+        // cancelled before it consumed the permit gives it back).
+        let canceller = thread::spawn(move || cancellers.into_iter().for_each(Canceller::fire));
+        let releaser = {
+            let s = s.clone();
+            thread::spawn(move || {
+                for _ in 0..N {
+                    s.release();
+                    assert!(s.value() <= 1, "at most one free permit");
+                }
+            })
+        };
+        for _ in 0..N {
+            s.release();
+            assert!(s.value() <= 1, "at most one free permit");
+        }
+        canceller.join().unwrap();
+        releaser.join().unwrap();
+        for (can, _, rx) in &waiters {
+            let got = rx.recv_timeout(LONG).expect("every waiter ends");
+            assert!(
+                got || *can,
+                "round {round}: a waiter that stayed was not served"
+            );
+        }
+        assert_eq!(s.value(), 1, "round {round}: 2N releases, at most one kept");
+        assert_eq!(s.waiting(), 0);
+    }
 }
