@@ -559,6 +559,13 @@ mutant "seams-queues: a get future that returns its item keeps its place" \
     src/queue/futures.rs \
     $'let item = entry.take().expect("a handed getter has its item");\n            queue.release_held();' \
     $'let item = entry.take().expect("a handed getter has its item");'
+# limiter promises (issue 21, point 2): a waiter whose borrower holds a
+# token must not be stranded at the front when the waiter ahead gives up.
+mutant "limiter: remove the limiter's after_cancelled (a re-entry left at the front is stranded)" \
+    "cargo test --test promises_limiter polled_" \
+    src/limiter/raw.rs \
+    'if self.queue.len() > 0 {' \
+    'if false && self.queue.len() > 0 {'
 
 # --------------------------------------------------------------------------
 

@@ -119,6 +119,21 @@ macro_rules! common_methods {
 /// borrower list grows only when more units borrow at once than ever
 /// before; [`borrowers`](CapacityLimiter::borrowers) allocates its snapshot).
 ///
+/// # Order
+/// Tokens go to waiters strictly in arrival order, by direct hand-off. A
+/// borrower that holds a token and asks again is answered at once in every
+/// form ([`AlreadyBorrowing`](BorrowError::AlreadyBorrowing)), even while
+/// others wait. A wait that queued *before* its borrower held a token (a
+/// job's second [`acquire_on_behalf_of`](CapacityLimiter::acquire_on_behalf_of)
+/// behind its first, or two borrows one task polls at once) keeps its
+/// place: once the borrower holds a token, that wait completes (with
+/// `AlreadyBorrowing`) as soon as it reaches the front, when the waiters
+/// ahead of it are served or give up, not before. So if one of those
+/// waiters can only be served by the borrower's own release, and the
+/// borrower releases only after that wait completes, the program deadlocks:
+/// do not let a borrower wait on its own queued borrow while it holds a
+/// token.
+///
 /// ```
 /// use polysync::{BorrowError, CapacityLimiter};
 ///
@@ -556,6 +571,22 @@ impl CapacityLimiter {
 /// A reentrant capacity limiter: like [`CapacityLimiter`], but a borrower
 /// that holds a token may acquire again at once (in every form), counting
 /// levels; its token goes back when its last level is released.
+///
+/// # Order
+/// Tokens go to waiters strictly in arrival order, by direct hand-off. A
+/// borrower that holds a token and acquires again gets one more level at
+/// once in every form (`.await`, `_blocking`, `try_`, `try_x_for`,
+/// `try_x_until`, `_with`), even while others wait. A wait that queued
+/// *before* its borrower held a token (a job's second
+/// [`acquire_on_behalf_of`](RCapacityLimiter::acquire_on_behalf_of) behind
+/// its first, or two borrows one task polls at once) keeps its place: once
+/// the borrower holds a token, that wait gets its level as soon as it
+/// reaches the front, when the waiters ahead of it are served or give up
+/// (a timeout, a dropped future, a cancelled waiter), not before. So if one
+/// of those waiters can only be served by the borrower's own release, and
+/// the borrower releases only after that wait completes, the program
+/// deadlocks: do not let a borrower wait on its own queued borrow while it
+/// holds a token.
 ///
 /// ```
 /// use polysync::RCapacityLimiter;

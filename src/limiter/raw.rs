@@ -65,8 +65,12 @@ impl NodeData for Borrow {
 // `total` are read lock-free for snapshots. `set_total` may leave
 // `b > total` (tokens are not taken back): new units queue until enough
 // borrowers leave. A queued node of a unit that is already on the list
-// (a task polling two borrows at once) is served by `hand_out` without a
-// token.
+// (a task polling two borrows at once, or a job's second
+// `acquire_on_behalf_of` that queued before its first was served) is served
+// by `hand_out` without a token once it reaches the front: when the nodes
+// ahead of it are served or leave (`after_cancelled` runs `hand_out`), never
+// ahead of them (strict FIFO; the public "Order" docs name the deadlock
+// this allows).
 
 /// The shared core. The queue word's user bits count the borrowed tokens
 /// (one per borrower); the borrower list lives beside the queue and is
@@ -276,6 +280,21 @@ impl Protocol for RawLimiter {
         if !outcome.already {
             // We were handed a level (a token): give it back.
             let _ = self.release(outcome.id, 1);
+        }
+    }
+
+    fn after_cancelled(&self, _: Borrow, _: &()) {
+        // The node that left may have stood in front of a waiter whose
+        // borrower gained a token while it was queued (an earlier wait of
+        // the same borrower was served): at the front now, `hand_out`
+        // serves it without a token. Nothing else would, until an unrelated
+        // release (issue 21). (A front that needs a token is never stranded
+        // this way: `hand_out` stops only when no token is free.) Checked
+        // without the lock first: if nobody waits (a snapshot), whoever
+        // queues later is served by its own arrival or by the releases
+        // that follow.
+        if self.queue.len() > 0 {
+            self.hand_out(self.queue.lock());
         }
     }
 }
