@@ -113,7 +113,11 @@
 //!     let holder = tokio::spawn(async move {
 //!         let _guard = lock1.acquire().await;
 //!         held.send(()).unwrap();
-//!         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+//!         // Hold it until the waiter below is queued (the holder is moved
+//!         // to another thread while the waiter sleeps).
+//!         while lock1.waiting() == 0 {
+//!             tokio::task::yield_now().await;
+//!         }
 //!     });
 //!     is_held.await.unwrap();
 //!     let lock2 = lock.clone();
