@@ -566,6 +566,19 @@ mutant "limiter: remove the limiter's after_cancelled (a re-entry left at the fr
     src/limiter/raw.rs \
     'if self.queue.len() > 0 {' \
     'if false && self.queue.len() > 0 {'
+# Docs (issue 17 item 13): the built HTML's links are checked offline, and
+# the docs build warning-free without the optional features.
+mutant "docs: a tokio item linked by its path (rustdoc writes the path as the href)" \
+    'rm -rf "$CARGO_TARGET_DIR/doc" && cargo doc -q -p polysync --no-deps && cargo doc -q -p polysync-tokio --no-deps && python3 scripts/check-doc-links.py "$CARGO_TARGET_DIR/doc"' \
+    backends/tokio/src/lib.rs \
+    '//! [try_current]: https://docs.rs/tokio/1/tokio/runtime/struct.Handle.html#method.try_current' \
+    '//! [try_current]: tokio::runtime::Handle::try_current'
+
+mutant "docs: the channel module links the stream-only methods without the feature" \
+    'RUSTDOCFLAGS=-Dwarnings cargo doc -q -p polysync --no-deps' \
+    src/channel/mod.rs \
+    $'    not(feature = "stream"),\n    doc = "With the `stream` feature, `Receiver::into_stream` is a"' \
+    $'    not(feature = "stream"),\n    doc = "With the `stream` feature, [`Receiver::into_stream`] is a"'
 
 # --------------------------------------------------------------------------
 

@@ -268,7 +268,6 @@ fn growing_the_total_wakes_waiters_and_shrinking_makes_later_ones_wait() {
     };
     wait_until("the late acquirer to queue", || limiter.waiting() == 1);
     release_tx.send(()).unwrap();
-    thread::sleep(Duration::from_millis(20));
     // One waiter gave its token back: 2 borrowed, still not below 2.
     wait_until("a waiter to give back", || limiter.borrowed_tokens() == 2);
     assert_eq!(limiter.waiting(), 1, "still waits at total 2");

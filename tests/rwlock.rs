@@ -421,10 +421,10 @@ fn no_writer_starvation_under_a_stream_of_readers() {
         .collect();
     wait_until("the readers overlap", || reads.load(Ordering::Relaxed) > 10);
     for _ in 0..5 {
-        let start = Instant::now();
-        let w = lock.try_write_for(Duration::from_secs(2));
-        assert!(w.is_some(), "a writer starved behind a stream of readers");
-        assert!(start.elapsed() < Duration::from_secs(2));
+        // Untimed: a starved writer never gets in, and the watchdog fails
+        // the test (a bound on the wait would make the outcome depend on
+        // the machine's load).
+        let w = lock.write_blocking();
         drop(w);
         thread::sleep(Duration::from_millis(5));
     }
@@ -459,10 +459,8 @@ fn no_reader_starvation_under_a_stream_of_writers() {
         .collect();
     wait_until("the writers run", || *lock.read_blocking() > 5);
     for _ in 0..10 {
-        let start = Instant::now();
-        let r = lock.try_read_for(Duration::from_secs(2));
-        assert!(r.is_some(), "a reader starved behind a stream of writers");
-        assert!(start.elapsed() < Duration::from_secs(2));
+        // Untimed, as above: a starved reader trips the watchdog.
+        drop(lock.read_blocking());
     }
     stop.store(true, Ordering::Relaxed);
     for t in writers {

@@ -36,8 +36,24 @@
 //! | blocking with deadline | `tx.try_send_until(v, Instant)` | `rx.try_recv_until(Instant)` |
 //! | explicit waiter | `tx.send_with(v, &waiter, deadline)` | `rx.recv_with(&waiter, deadline)` |
 //!
-//! With the `stream` feature, [`Receiver::into_stream`] is a
-//! `futures_core::Stream` and [`Sender::into_sink`] a `futures_sink::Sink`.
+// Linked only where the two exist: with the feature off, rustdoc would
+// report the links as unresolved.
+#![cfg_attr(
+    feature = "stream",
+    doc = "With the `stream` feature, [`Receiver::into_stream`] is a"
+)]
+#![cfg_attr(
+    not(feature = "stream"),
+    doc = "With the `stream` feature, `Receiver::into_stream` is a"
+)]
+#![cfg_attr(
+    feature = "stream",
+    doc = "`futures_core::Stream` and [`Sender::into_sink`] a `futures_sink::Sink`."
+)]
+#![cfg_attr(
+    not(feature = "stream"),
+    doc = "`futures_core::Stream` and `Sender::into_sink` a `futures_sink::Sink`."
+)]
 //!
 //! # Errors
 //!

@@ -290,18 +290,24 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// ```
 /// // A green thread on a hub thread, awaited by an async task elsewhere.
 /// let (tx, rx) = std::sync::mpsc::channel();
-/// let hub_thread = std::thread::spawn(move || {
-///     polysync_corosensei::run(move || {
-///         let handle = polysync_corosensei::spawn(|| {
-///             polysync_corosensei::sleep(std::time::Duration::from_millis(5));
-///             7
-///         });
-///         tx.send(handle).unwrap();
-///         polysync_corosensei::sleep(std::time::Duration::from_millis(10));
-///     })
+/// let awaited = std::sync::Arc::new(polysync::Event::new());
+/// let hub_thread = std::thread::spawn({
+///     let awaited = awaited.clone();
+///     move || {
+///         polysync_corosensei::run(move || {
+///             let handle = polysync_corosensei::spawn(|| {
+///                 polysync_corosensei::yield_now();
+///                 7
+///             });
+///             tx.send(handle).unwrap();
+///             // The hub (and the green thread) must outlive the await.
+///             awaited.wait_blocking();
+///         })
+///     }
 /// });
 /// let handle = rx.recv().unwrap();
 /// assert_eq!(futures_lite::future::block_on(handle).unwrap(), 7);
+/// awaited.set();
 /// hub_thread.join().unwrap();
 /// ```
 impl<T> Future for JoinHandle<T> {

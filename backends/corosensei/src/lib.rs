@@ -18,14 +18,16 @@
 //! let lock = Arc::new(Lock::new());
 //! let queue = Arc::new(Queue::unbounded());
 //!
-//! // A plain thread holds the lock for a while.
+//! // A plain thread holds the lock until the green thread below waits for it.
 //! let guard_taken = Arc::new(polysync::Event::new());
 //! let holder = {
 //!     let (lock, taken) = (lock.clone(), guard_taken.clone());
 //!     std::thread::spawn(move || {
 //!         let _guard = lock.acquire_blocking();
 //!         taken.set();
-//!         std::thread::sleep(Duration::from_millis(20));
+//!         while lock.waiting() == 0 {
+//!             std::thread::yield_now();
+//!         }
 //!     })
 //! };
 //! guard_taken.wait_blocking();

@@ -6,7 +6,7 @@ mod support;
 use polysync_corosensei::{Hub, JoinError, run, sleep, spawn, yield_now};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 use support::watchdog;
 
@@ -98,18 +98,24 @@ fn spawn_from_green_threads_and_run_to_completion() {
 fn a_plain_thread_joins_a_green_thread_by_parking() {
     watchdog("join from thread", || {
         let (tx, rx) = mpsc::channel();
-        let hub_thread = std::thread::spawn(move || {
-            run(move || {
-                let h = spawn(|| {
-                    sleep(Duration::from_millis(20));
-                    String::from("from the hub")
-                });
-                tx.send(h).unwrap();
-                sleep(Duration::from_millis(40));
-            })
+        // The hub outlives the join (it would unwind the green thread).
+        let joined = Arc::new(polysync::Event::new());
+        let hub_thread = std::thread::spawn({
+            let joined = joined.clone();
+            move || {
+                run(move || {
+                    let h = spawn(|| {
+                        sleep(Duration::from_millis(20));
+                        String::from("from the hub")
+                    });
+                    tx.send(h).unwrap();
+                    joined.wait_blocking();
+                })
+            }
         });
         let handle = rx.recv().unwrap();
         assert_eq!(handle.join().unwrap(), "from the hub");
+        joined.set();
         hub_thread.join().unwrap();
     });
 }
@@ -118,16 +124,21 @@ fn a_plain_thread_joins_a_green_thread_by_parking() {
 fn async_tasks_await_a_join_handle() {
     watchdog("join from async", || {
         let (tx, rx) = mpsc::channel();
-        let hub_thread = std::thread::spawn(move || {
-            run(move || {
-                let slow = spawn(|| {
-                    sleep(Duration::from_millis(20));
-                    1u32
-                });
-                let panics = spawn(|| -> u32 { panic!("green boom") });
-                tx.send((slow, panics)).unwrap();
-                sleep(Duration::from_millis(40));
-            })
+        // The hub outlives the awaits (it would unwind the green threads).
+        let joined = Arc::new(polysync::Event::new());
+        let hub_thread = std::thread::spawn({
+            let joined = joined.clone();
+            move || {
+                run(move || {
+                    let slow = spawn(|| {
+                        sleep(Duration::from_millis(20));
+                        1u32
+                    });
+                    let panics = spawn(|| -> u32 { panic!("green boom") });
+                    tx.send((slow, panics)).unwrap();
+                    joined.wait_blocking();
+                })
+            }
         });
         let (slow, panics) = rx.recv().unwrap();
         let rt = support::multi_thread(1);
@@ -138,6 +149,7 @@ fn async_tasks_await_a_join_handle() {
             assert!(err.is_panic(), "{err:?}");
             assert_eq!(err.to_string(), "the green thread panicked: green boom");
         });
+        joined.set();
         hub_thread.join().unwrap();
     });
 }
@@ -146,15 +158,20 @@ fn async_tasks_await_a_join_handle() {
 fn green_threads_of_another_hub_join_by_switching() {
     watchdog("join across hubs", || {
         let (tx, rx) = mpsc::channel();
-        let a = std::thread::spawn(move || {
-            run(move || {
-                let h = spawn(|| {
-                    sleep(Duration::from_millis(20));
-                    5
-                });
-                tx.send(h).unwrap();
-                sleep(Duration::from_millis(40));
-            })
+        // Hub a outlives the join (it would unwind the green thread).
+        let joined = Arc::new(polysync::Event::new());
+        let a = std::thread::spawn({
+            let joined = joined.clone();
+            move || {
+                run(move || {
+                    let h = spawn(|| {
+                        sleep(Duration::from_millis(20));
+                        5
+                    });
+                    tx.send(h).unwrap();
+                    joined.wait_blocking();
+                })
+            }
         });
         let b = std::thread::spawn(move || {
             run(move || {
@@ -170,6 +187,7 @@ fn green_threads_of_another_hub_join_by_switching() {
                     })
                 };
                 let v = h.join().unwrap(); // switches: the ticker runs meanwhile
+                joined.set();
                 ticker.join().unwrap();
                 (v, ticks.get())
             })

@@ -474,17 +474,24 @@ fn checkpoint() {
 ///
 /// let lock = Arc::new(polysync::Lock::new());
 /// let held = lock.acquire_blocking(); // this thread holds it
+/// let (timed_out, told) = std::sync::mpsc::channel();
 /// let co = {
 ///     let lock = lock.clone();
 ///     may::go!(move || {
 ///         let waiter = polysync_may::MayWaiter::current();
 ///         let soon = Some(Instant::now() + Duration::from_millis(5));
 ///         assert_eq!(lock.acquire_with(&waiter, soon).unwrap_err(), WaitError::TimedOut);
+///         timed_out.send(()).unwrap();
 ///         let guard = lock.acquire_with(&waiter, None).unwrap(); // parks the coroutine
 ///         drop(guard);
 ///     })
 /// };
-/// std::thread::sleep(Duration::from_millis(20));
+/// // Release only once the timed wait has given up and the untimed one is
+/// // queued: the outcome does not depend on how fast anything runs.
+/// told.recv().unwrap();
+/// while lock.waiting() == 0 {
+///     std::thread::yield_now();
+/// }
 /// drop(held);
 /// co.join().unwrap();
 /// assert!(!lock.is_locked());

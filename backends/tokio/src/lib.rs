@@ -125,7 +125,11 @@
 //!     let holder = tokio::spawn(async move {
 //!         let _guard = lock1.acquire().await;
 //!         held.send(()).unwrap();
-//!         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+//!         // Hold it until the waiter below is queued (the holder is moved
+//!         // to another thread while the waiter sleeps).
+//!         while lock1.waiting() == 0 {
+//!             tokio::task::yield_now().await;
+//!         }
 //!     });
 //!     is_held.await.unwrap();
 //!     let lock2 = lock.clone();
@@ -168,12 +172,11 @@
 //! # How a runtime thread is recognised
 //!
 //! tokio has no public "may I block here?" check, and
-//! [`Handle::try_current()`](tokio::runtime::Handle::try_current) is `Ok`
-//! also in `spawn_blocking` closures and under `Runtime::enter`, where
-//! blocking is fine. [`TokioBlocking`] claims calls where `try_current()` is
-//! `Ok`, reads the flavor with
-//! [`runtime_flavor()`](tokio::runtime::Handle::runtime_flavor), and when a
-//! call must sleep asks [`drives_a_runtime()`]: it polls
+//! [`Handle::try_current()`][try_current] is `Ok` also in `spawn_blocking`
+//! closures and under `Runtime::enter`, where blocking is fine.
+//! [`TokioBlocking`] claims calls where `try_current()` is `Ok`, reads the
+//! flavor with [`runtime_flavor()`][runtime_flavor], and when a call must
+//! sleep asks [`drives_a_runtime()`]: it polls
 //! [`tokio::task::yield_now`] once with a probe waker. tokio hands that
 //! waker to the scheduler of the thread (to wake it after the current poll)
 //! when the thread holds a scheduler's core, and wakes it at once anywhere
@@ -195,6 +198,12 @@
 //! `panic = "abort"` tokio's panic aborts). A `LocalSet` cannot run inside a
 //! multi-thread task (it is not `Send`), so `block_in_place` on a worker
 //! never strands local tasks.
+//!
+//! (tokio's items are linked on docs.rs: these docs are built without
+//! their dependencies', so an intra-doc link to them has no page here.)
+//!
+//! [try_current]: https://docs.rs/tokio/1/tokio/runtime/struct.Handle.html#method.try_current
+//! [runtime_flavor]: https://docs.rs/tokio/1/tokio/runtime/struct.Handle.html#method.runtime_flavor
 //!
 //! # Timeouts
 //!
@@ -402,9 +411,11 @@ std::thread_local! {
 /// The identity polysync gives the tokio task `id` once [`install()`]ed:
 /// [`UnitId::from_task_counter`] of the number in the id (`2^62 | n`, one to
 /// one), or `None` if the id is not a plain decimal number below `2^62`
-/// (tokio 1.x ids always are). Use it with
-/// [`JoinHandle::id`](tokio::task::JoinHandle::id) to recognise a task from
-/// outside, for instance as a lock's [`owner`](polysync::RLock::owner).
+/// (tokio 1.x ids always are). Use it with [`JoinHandle::id`] to recognise a
+/// task from outside, for instance as a lock's
+/// [`owner`](polysync::RLock::owner).
+///
+/// [`JoinHandle::id`]: https://docs.rs/tokio/1/tokio/task/struct.JoinHandle.html#method.id
 ///
 /// ```
 /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();

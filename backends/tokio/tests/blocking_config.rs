@@ -11,18 +11,25 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::{current_thread, multi_thread, panic_message, watchdog_within};
 
-/// A lock held by a task of the runtime for `hold` (it needs its runtime to
-/// run again to release it); resolves once it is held.
-async fn hold_in_a_task(lock: &Arc<Lock>, hold: Duration) -> tokio::task::JoinHandle<()> {
+/// A lock held by a task of the runtime until told to release (a oneshot:
+/// it needs its runtime to run again to release it, and no clock decides
+/// when); resolves once it is held.
+async fn hold_in_a_task(
+    lock: &Arc<Lock>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
     let lock = lock.clone();
     let task = tokio::spawn(async move {
         let _guard = lock.acquire().await;
         held_tx.send(()).unwrap();
-        tokio::time::sleep(hold).await;
+        let _ = release_rx.await;
     });
     held_rx.await.unwrap();
-    task
+    (task, release_tx)
 }
 
 #[test]
@@ -34,7 +41,7 @@ fn policies_are_configurable() {
         polysync_tokio::install_with(Config::new().worker(WorkerPolicy::Panic)).unwrap();
         let rt = multi_thread(1);
         rt.block_on(async {
-            let holder = hold_in_a_task(&lock, Duration::from_millis(20)).await;
+            let (holder, release) = hold_in_a_task(&lock).await;
             let lock2 = lock.clone();
             let err = tokio::spawn(async move { drop(lock2.acquire_blocking()) })
                 .await
@@ -42,6 +49,7 @@ fn policies_are_configurable() {
             let msg = panic_message(&*err.into_panic()).to_owned();
             assert!(msg.contains("WorkerPolicy::Panic"), "{msg}");
             assert!(msg.contains("`.await` the async form"), "{msg}");
+            release.send(()).unwrap();
             holder.await.unwrap();
         });
 
@@ -56,12 +64,14 @@ fn policies_are_configurable() {
         // needs it cannot release before the timed wait gives up.
         polysync_tokio::install_with(Config::new().worker(WorkerPolicy::Block)).unwrap();
         rt.block_on(async {
-            let holder = hold_in_a_task(&lock, Duration::from_millis(10)).await;
+            let (holder, release) = hold_in_a_task(&lock).await;
             let lock2 = lock.clone();
-            let got =
-                tokio::spawn(
-                    async move { lock2.try_acquire_for(Duration::from_millis(200)).is_some() },
-                );
+            let got = tokio::spawn(async move {
+                // The holder may release from here on, but only on this
+                // worker, which the timed wait below keeps asleep.
+                release.send(()).unwrap();
+                lock2.try_acquire_for(Duration::from_millis(200)).is_some()
+            });
             assert!(
                 !got.await.unwrap(),
                 "the holder ran: the worker was not blocked"
@@ -78,7 +88,9 @@ fn policies_are_configurable() {
             s.spawn(|| {
                 let guard = lock.try_acquire().unwrap();
                 guard_taken.wait();
-                std::thread::sleep(Duration::from_millis(20));
+                while lock.waiting() == 0 {
+                    std::thread::yield_now();
+                }
                 drop(guard);
             });
             guard_taken.wait();

@@ -30,20 +30,33 @@ const HANG: Duration = Duration::from_secs(10);
 /// The part of the panic message every refused wait carries.
 const ADVICE: &str = "`.await` the async form instead";
 
-/// A task that takes `lock`, reports it held, sleeps `hold` (a tokio timer:
-/// it needs its runtime to run again to release) and releases it.
+/// A task that takes `lock`, reports it held, and releases it once told
+/// (a oneshot: it needs its runtime to run again to release). No timer: a
+/// hold that ended by the clock could end before the wait under test
+/// starts, and the wait would then not need to sleep.
 fn spawn_holder(
     lock: &Arc<Lock>,
-    hold: Duration,
-) -> (tokio::task::JoinHandle<()>, oneshot::Receiver<()>) {
+) -> (
+    tokio::task::JoinHandle<()>,
+    oneshot::Receiver<()>,
+    oneshot::Sender<()>,
+) {
     let (held_tx, held_rx) = oneshot::channel();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
     let lock = lock.clone();
     let task = tokio::spawn(async move {
         let _guard = lock.acquire().await;
         held_tx.send(()).unwrap();
-        tokio::time::sleep(hold).await;
+        let _ = release_rx.await;
     });
-    (task, held_rx)
+    (task, held_rx, release_tx)
+}
+
+/// Waits (yielding to the runtime) until `lock` has a queued waiter.
+async fn until_queued(lock: &Lock) {
+    while lock.waiting() == 0 {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// The deadlock that used to happen: a multi-thread runtime with ONE
@@ -59,11 +72,13 @@ fn worker_sleep_lets_the_workers_other_tasks_run() {
         let rt = multi_thread(1);
         let lock = Arc::new(Lock::new());
         rt.block_on(async {
-            let (holder, held) = spawn_holder(&lock, Duration::from_millis(20));
+            let (holder, held, release) = spawn_holder(&lock);
             held.await.unwrap();
             let lock2 = lock.clone();
             let waiter = tokio::spawn(async move {
                 assert!(polysync_tokio::drives_a_runtime(), "on the worker");
+                // The holder can run only if this worker's other tasks do.
+                release.send(()).unwrap();
                 let _guard = lock2.acquire_blocking();
                 // The rest of this poll may run off the worker: tokio gives
                 // the core back to this thread only if the thread that took
@@ -87,13 +102,13 @@ fn worker_timed_wait_sees_the_release_of_a_task() {
         let rt = multi_thread(1);
         let lock = Arc::new(Lock::new());
         rt.block_on(async {
-            let (holder, held) = spawn_holder(&lock, Duration::from_millis(20));
+            let (holder, held, release) = spawn_holder(&lock);
             held.await.unwrap();
             let lock2 = lock.clone();
-            let got =
-                tokio::spawn(
-                    async move { lock2.try_acquire_for(Duration::from_secs(5)).is_some() },
-                );
+            let got = tokio::spawn(async move {
+                release.send(()).unwrap();
+                lock2.try_acquire_for(Duration::from_secs(5)).is_some()
+            });
             assert!(
                 got.await.unwrap(),
                 "the holder task could not run: the worker was blocked"
@@ -112,13 +127,14 @@ fn task_identity_survives_block_in_place() {
         let rt = multi_thread(1);
         let lock = Arc::new(Lock::new());
         rt.block_on(async {
-            let (holder, held) = spawn_holder(&lock, Duration::from_millis(20));
+            let (holder, held, release) = spawn_holder(&lock);
             held.await.unwrap();
             let lock2 = lock.clone();
             let task = tokio::spawn(async move {
                 let me = polysync_tokio::current_task_unit().unwrap();
                 let rlock = RLock::new();
                 let outer = rlock.acquire().await.unwrap();
+                release.send(()).unwrap();
                 let guard = lock2.acquire_blocking(); // sleeps under block_in_place
                 assert_eq!(polysync_tokio::current_task_unit(), Some(me));
                 let inner = rlock.try_acquire().expect("the same task re-enters");
@@ -142,7 +158,7 @@ fn current_thread_task_panics_instead_of_deadlocking() {
         let rt = current_thread();
         let lock = Arc::new(Lock::new());
         rt.block_on(async {
-            let (holder, held) = spawn_holder(&lock, Duration::from_millis(20));
+            let (holder, held, release) = spawn_holder(&lock);
             held.await.unwrap();
             let lock2 = lock.clone();
             let waiter = tokio::spawn(async move { drop(lock2.acquire_blocking()) });
@@ -154,6 +170,7 @@ fn current_thread_task_panics_instead_of_deadlocking() {
             assert!(msg.contains("current-thread runtime"), "{msg}");
             assert!(msg.contains("acquire_blocking()"), "{msg}");
             assert_eq!(lock.waiting(), 0, "the refused wait withdrew");
+            release.send(()).unwrap();
             holder.await.unwrap();
         });
         assert!(!lock.is_locked());
@@ -273,18 +290,21 @@ fn spawn_blocking_enter_and_plain_threads_wait_normally() {
         let rt = current_thread();
         let lock = Arc::new(Lock::new());
         rt.block_on(async {
-            let (holder, held) = spawn_holder(&lock, Duration::from_millis(20));
+            let (holder, held, release) = spawn_holder(&lock);
             held.await.unwrap();
             let lock2 = lock.clone();
-            tokio::task::spawn_blocking(move || drop(lock2.acquire_blocking()))
-                .await
-                .unwrap();
+            let waiter = tokio::task::spawn_blocking(move || drop(lock2.acquire_blocking()));
+            until_queued(&lock).await;
+            release.send(()).unwrap();
+            waiter.await.unwrap();
             holder.await.unwrap();
 
-            let (holder, held) = spawn_holder(&lock, Duration::from_millis(20));
+            let (holder, held, release) = spawn_holder(&lock);
             held.await.unwrap();
             let lock2 = lock.clone();
             let thread = std::thread::spawn(move || drop(lock2.acquire_blocking()));
+            until_queued(&lock).await;
+            release.send(()).unwrap();
             holder.await.unwrap();
             tokio::task::spawn_blocking(move || thread.join().unwrap())
                 .await
@@ -297,7 +317,9 @@ fn spawn_blocking_enter_and_plain_threads_wait_normally() {
             s.spawn(move || {
                 let guard = lock.try_acquire().unwrap();
                 held_tx.send(()).unwrap();
-                std::thread::sleep(Duration::from_millis(20));
+                while lock.waiting() == 0 {
+                    std::thread::yield_now();
+                }
                 drop(guard);
             });
             held_rx.recv().unwrap();
@@ -307,8 +329,9 @@ fn spawn_blocking_enter_and_plain_threads_wait_normally() {
 
         let mt = multi_thread(1);
         mt.block_on(async {
-            let (holder, held) = spawn_holder(&lock, Duration::from_millis(20));
+            let (holder, held, release) = spawn_holder(&lock);
             held.await.unwrap();
+            release.send(()).unwrap(); // a task on a worker releases meanwhile
             drop(lock.acquire_blocking()); // the block_on future: not a worker
             holder.await.unwrap();
         });
