@@ -241,6 +241,8 @@ struct Shared {
     gate: Semaphore,
     event: Event,
     ids: Mutex<Vec<UnitId>>,
+    /// Where each unit is, for the message of a hang.
+    phases: Mutex<Vec<&'static str>>,
 }
 
 impl Shared {
@@ -253,6 +255,7 @@ impl Shared {
             gate: Semaphore::new(0),
             event: Event::new(),
             ids: Mutex::new(Vec::new()),
+            phases: Mutex::new(vec!["not started"; UNITS]),
         }
     }
 }
@@ -266,11 +269,19 @@ fn section(inside: &AtomicUsize, carrier: Carrier, what: &str) {
     inside.fetch_sub(1, SeqCst);
 }
 
-/// One unit of [`contend`].
-fn unit(carrier: Carrier, shared: &Shared) {
+impl Shared {
+    fn phase(&self, unit: usize, phase: &'static str) {
+        self.phases.lock().unwrap()[unit] = phase;
+    }
+}
+
+/// Unit `i` of [`contend`].
+fn unit(i: usize, carrier: Carrier, shared: &Shared) {
+    shared.phase(i, "started");
     carrier.assert_inside();
     let me = current_unit();
     shared.ids.lock().unwrap().push(me);
+    shared.phase(i, "in the RLock rounds");
     for _ in 0..ROUNDS {
         let _outer = shared.rlock.acquire_blocking();
         let _inner = shared.rlock.acquire_blocking(); // re-entry: the same unit
@@ -284,6 +295,7 @@ fn unit(carrier: Carrier, shared: &Shared) {
     // The outer future waits for the event (its wake goes to this unit's
     // waker) while the inner blocking call waits for the gate on the same
     // unit: the event is set while every unit is in that inner wait.
+    shared.phase(i, "in block_on: waiting for the gate");
     let out = polysync::lowlevel::block_on(
         futures_lite::future::zip(shared.event.wait(), async {
             shared
@@ -291,8 +303,13 @@ fn unit(carrier: Carrier, shared: &Shared) {
                 .acquire_blocking()
                 .expect("the gate is never closed")
                 .forget();
+            shared.phase(i, "in block_on: past the gate, waiting for the Lock");
             let _held = shared.lock.acquire_blocking();
             section(&shared.in_lock, carrier, "Lock");
+            shared.phase(
+                i,
+                "in block_on: blocking branch done, the event's wake pending",
+            );
         }),
         None,
     );
@@ -305,6 +322,7 @@ fn unit(carrier: Carrier, shared: &Shared) {
         me,
         "the unit's identity changed across block_on"
     );
+    shared.phase(i, "done");
 }
 
 /// Runs the nesting scenario in one cell: [`UNITS`] units in `carrier`, the
@@ -314,9 +332,9 @@ pub fn contend(carrier: Carrier, notifier: World) -> Result<(), String> {
     let outer = Arc::new(OnceLock::new());
     let (done, outcomes) = mpsc::channel();
     let bodies: Vec<UnitBody> = (0..UNITS)
-        .map(|_| {
+        .map(|i| {
             let shared = shared.clone();
-            Box::new(move || unit(carrier, &shared)) as UnitBody
+            Box::new(move || unit(i, carrier, &shared)) as UnitBody
         })
         .collect();
     let notified = {
@@ -343,8 +361,10 @@ pub fn contend(carrier: Carrier, notifier: World) -> Result<(), String> {
             }
             Ok((i, Err(message))) => return Err(format!("unit#{i} panicked: {message}")),
             Err(_) => {
+                let phases = shared.phases.lock().unwrap().clone();
                 return Err(format!(
-                    "hang: units {left:?} not finished after {:?} (a lost or eaten wake-up?)",
+                    "hang: units {left:?} not finished after {:?} (a lost or eaten wake-up?); \
+                     where each unit is: {phases:?}",
                     patience() * 3
                 ));
             }
