@@ -490,11 +490,20 @@ mutant "seams-nesting: a ThreadWaiter that can move to another thread (Send + Sy
 mutant "seams-locks: lock_api's lock unwinds without the lock (bump/unlocked leave two holders)" \
     "cargo test --features lock_api --test lock_api_unwind" \
     src/raw_mutex.rs \
-    'abort(self.0, "the wait unwound (see the panic above)");' \
-    'if !std::thread::panicking() { abort(self.0, "the wait unwound (see the panic above)"); }' \
+    'abort(self.0, "it unwound (see the panic above)");' \
+    'if !std::thread::panicking() { abort(self.0, "it unwound (see the panic above)"); }' \
     src/raw_mutex.rs \
     'abort(what, &format!("the wait failed ({error:?})"));' \
     'std::panic::panic_any(error);'
+
+mutant "seams-locks: a lock_api release unwinds from a panicking waker (unlocked/bump leave two holders)" \
+    "cargo test --features lock_api --test lock_api_unwind a_release_whose_wake_up_panics" \
+    src/raw_mutex.rs \
+    'let bomb = AbortOnUnwind("unlock");' \
+    'let bomb = ();' \
+    src/raw_mutex.rs \
+    'let bomb = AbortOnUnwind("bump");' \
+    'let bomb = ();'
 
 mutant "seams-locks: an async Lock/Mutex acquire refuses a task that holds (a join! sibling panics)" \
     "cargo test --test async_branches" \

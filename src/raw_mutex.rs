@@ -33,7 +33,9 @@
 //! unit that unwinds is the holder, so no other unit's lock is touched).
 //! Where a wait may be cancelled or refused, use polysync's own forms
 //! ([`Lock::acquire_with`], [`Lock::try_acquire_for`], `acquire().await`),
-//! which report it.
+//! which report it. For the same reason a release through lock_api
+//! (`unlock`, `unlock_fair`, `bump`) whose wake-up of the next waiter
+//! panics (a user's waker) aborts instead of unwinding.
 
 use crate::Lock;
 use crate::lock::Caller;
@@ -44,7 +46,10 @@ use std::time::{Duration, Instant};
 // SAFETY: `lock` and the successful `try_*` forms return only once the lock
 // is held by the caller, and nobody else can hold it until `unlock`; the
 // lock is not reentrant (a second `lock` by the holder panics rather than
-// returning). `unlock` releases exactly one hold. lock_api calls it only
+// returning). `unlock` releases exactly one hold, and never unwinds (a
+// waker that panics as the release hands the lock over aborts, in
+// `AbortOnUnwind`), so lock_api's `unlocked` cannot unwind from it with
+// its guard alive and the lock handed away. lock_api calls it only
 // while its guard holds the lock, and that stays true along the paths
 // where lock_api releases and re-locks with the guard alive (`bump`,
 // `MutexGuard::unlocked`): `lock` never returns or unwinds without the
@@ -79,7 +84,12 @@ unsafe impl ::lock_api::RawMutex for Lock {
     }
 
     unsafe fn unlock(&self) {
+        // A release wakes the waiter it hands the lock to, and a user's
+        // waker may panic; lock_api's `unlocked` releases with its guard
+        // alive, so that unwind would leave the guard without the lock.
+        let bomb = AbortOnUnwind("unlock");
         self.release();
+        std::mem::forget(bomb);
     }
 
     fn is_locked(&self) -> bool {
@@ -113,23 +123,24 @@ impl Lock {
     }
 }
 
-/// Aborts the process if dropped during an unwind from the lock_api wait
-/// it guards (it is forgotten when the wait succeeds).
+/// Aborts the process if dropped during an unwind from the lock_api call
+/// it guards (it is forgotten when the call returns).
 struct AbortOnUnwind(&'static str);
 
 impl Drop for AbortOnUnwind {
     fn drop(&mut self) {
-        abort(self.0, "the wait unwound (see the panic above)");
+        abort(self.0, "it unwound (see the panic above)");
     }
 }
 
 #[cold]
 fn abort(what: &str, why: &str) -> ! {
     eprintln!(
-        "polysync: lock_api `RawMutex::{what}` on a polysync::Lock could not take the lock: \
-         {why}. lock_api cannot report that, and may hold a guard that would then release a \
-         lock it no longer holds, so the process aborts. Use polysync's own forms \
-         (`Lock::acquire_with`, `try_acquire_for`) where a wait may be cancelled or refused."
+        "polysync: lock_api `{what}` on a polysync::Lock: {why}. lock_api cannot report that, \
+         and may hold a guard that no longer holds the lock (`bump`, `MutexGuard::unlocked`), \
+         which would then release or read through the lock of the unit it was handed to, so \
+         the process aborts. Use polysync's own forms (`Lock::acquire_with`, \
+         `try_acquire_for`, `acquire().await`) where a wait may be cancelled or refused."
     );
     std::process::abort()
 }
@@ -138,16 +149,22 @@ fn abort(what: &str, why: &str) -> ! {
 // the lock to the oldest waiter. `bump` releases (to the oldest waiter)
 // and re-takes the lock with `lock_or_abort`, which never returns or
 // unwinds without it, so the guard that called `bump` holds the lock again
-// whenever control comes back to it; nothing between the release and the
-// wait can unwind (the release does not run user code).
+// whenever control comes back to it. The release itself can unwind only
+// from a waker's panic, after it handed the lock over: that aborts too.
 unsafe impl ::lock_api::RawMutexFair for Lock {
     unsafe fn unlock_fair(&self) {
-        self.release();
+        // SAFETY: the caller's contract is `unlock`'s.
+        unsafe { ::lock_api::RawMutex::unlock(self) }
     }
 
     unsafe fn bump(&self) {
         if self.waiting() > 0 {
+            // The release wakes the waiter it hands the lock to, and a
+            // user's waker may panic: that unwind, too, would leave the
+            // caller's guard alive without the lock.
+            let bomb = AbortOnUnwind("bump");
             self.release();
+            std::mem::forget(bomb);
             self.lock_or_abort("bump");
         }
     }

@@ -12,7 +12,8 @@
 //! The failing re-lock is reached through a registered green backend that
 //! claims the current thread only while a thread-local flag is set; its
 //! waiter reports `Cancelled`, or panics as polysync-tokio does on a
-//! current-thread runtime. Registration is process-wide, so this is its own
+//! current-thread runtime; or the waiter handed the lock has a waker that
+//! panics when the release wakes it. Registration is process-wide, so this is its own
 //! binary.
 #![cfg(feature = "lock_api")]
 
@@ -42,6 +43,9 @@ enum Failure {
     Cancelled,
     /// `wait` panics (polysync-tokio on a current-thread runtime).
     Refused,
+    /// Not the holder's waiter: the waiter handed the lock is an async one
+    /// whose (user) waker panics when the release wakes it.
+    Waker,
 }
 
 std::thread_local! {
@@ -108,6 +112,9 @@ fn relock(how: &str, g: &mut MutexGuard<'_, polysync::Lock, u32>) {
 /// unwound, and the surviving guard freed the other thread's lock, so a
 /// third party got in while it held (reported as a panic: exit code 101).
 fn child(how: &str, failure: Failure) {
+    if failure == Failure::Waker {
+        return child_waker(how);
+    }
     register_backend(&BACKEND).unwrap();
     let m = Arc::new(Mutex::new(0));
     let mut g = m.lock();
@@ -133,6 +140,48 @@ fn child(how: &str, failure: Failure) {
     done.store(true, Ordering::SeqCst);
     b.join().unwrap();
     assert!(!third, "a third party entered while B held the lock");
+}
+
+/// A waker that panics when woken.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("test: a user's waker panics");
+    }
+}
+
+/// The child's scenario when the release's wake-up panics: the waiter the
+/// lock is handed to is an async acquire with a panicking waker. The old
+/// crate unwound out of the release with the guard alive; its drop freed
+/// the lock the future had been handed.
+fn child_waker(how: &str) {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    let m = Mutex::new(0);
+    let mut g = m.lock();
+    // SAFETY: the raw lock is only used to queue an async acquisition.
+    let raw = unsafe { m.raw() };
+    let mut fut = Box::pin(raw.acquire());
+    let waker = Waker::from(Arc::new(PanickingWaker));
+    assert!(
+        fut.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    let out = catch_unwind(AssertUnwindSafe(|| relock(how, &mut g)));
+    eprintln!("CHILD: the re-lock returned (unwound: {})", out.is_err());
+    // The future was handed the lock: it holds it now.
+    let Poll::Ready(held) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+        panic!("the future was not handed the lock");
+    };
+    drop(g);
+    let third = m.try_lock().is_some();
+    drop(held);
+    assert!(
+        !third,
+        "a third party entered while the future held the lock"
+    );
 }
 
 /// Runs `scenario` in a child process; it must abort with polysync's
@@ -180,6 +229,7 @@ fn child_scenario() {
     let failure = match failure {
         "cancelled" => Failure::Cancelled,
         "refused" => Failure::Refused,
+        "waker" => Failure::Waker,
         other => unreachable!("{other}"),
     };
     if how == "lock" {
@@ -218,6 +268,13 @@ fn a_bump_whose_relock_is_refused_aborts() {
 fn an_unlocked_relock_that_is_cancelled_aborts() {
     aborts("unlocked/cancelled");
     aborts("unlocked_fair/refused");
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "runs a child process")]
+fn a_release_whose_wake_up_panics_aborts() {
+    aborts("bump/waker");
+    aborts("unlocked/waker");
 }
 
 #[test]

@@ -14,10 +14,11 @@ fn may_waiter_current_outside_a_coroutine_names_the_callers_line() {
                 Some((loc.file().to_string(), loc.line()));
         }
     }));
-    let line = line!() + 1;
-    let out = catch_unwind(AssertUnwindSafe(
-        || drop(polysync_may::MayWaiter::current()),
-    ));
+    let mut line = 0;
+    let out = catch_unwind(AssertUnwindSafe(|| {
+        line = line!() + 1;
+        drop(polysync_may::MayWaiter::current());
+    }));
     std::panic::set_hook(previous);
     assert!(out.is_err(), "no panic outside a coroutine");
     let (file, at) = SEEN.lock().unwrap().take().expect("the hook saw the panic");
