@@ -85,6 +85,13 @@
 //! A cancel that arrives while the coroutine does not wait in polysync takes
 //! effect at its next may park or yield, as always with may.
 //!
+//! **Nothing suspends a coroutine while it unwinds.** A polysync wait made
+//! by a destructor while its coroutine unwinds (a panic, or may's
+//! cancellation) blocks the worker thread that carries it until its waker
+//! fires or its deadline passes, and checkpoints do not yield (see
+//! [`MayWaiter`]'s `wait`): so it must not wait for another coroutine of the
+//! same worker.
+//!
 //! # Costs
 //!
 //! A wait allocates nothing: each coroutine's waiter (a may

@@ -120,6 +120,33 @@ fn a_may_waiter_during_a_panic_waits_on_the_worker() {
     assert!(got.load(Ordering::SeqCst), "the wait got the permit");
 }
 
+/// A timed wait during an unwind times out on the worker (nobody releases):
+/// the carrier's wait keeps deadlines.
+#[test]
+fn a_timed_wait_during_a_panic_times_out() {
+    setup(1);
+    let _dog = watchdog("timed wait during an unwind");
+    struct TryOnDrop(Arc<Semaphore>, Arc<AtomicBool>);
+    impl Drop for TryOnDrop {
+        fn drop(&mut self) {
+            let got = self.0.try_acquire_for(Duration::from_millis(1));
+            self.1.store(got.is_none(), Ordering::SeqCst);
+        }
+    }
+    let sem = Arc::new(Semaphore::new(0));
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let panicker = {
+        let (sem, timed_out) = (sem.clone(), timed_out.clone());
+        go(move || {
+            let _try = TryOnDrop(sem, timed_out);
+            panic!("boom (expected)");
+        })
+    };
+    assert!(panicker.join().is_err());
+    assert!(timed_out.load(Ordering::SeqCst), "the timed wait timed out");
+    assert_eq!(sem.waiting(), 0, "and withdrew");
+}
+
 /// The child of [`a_wait_during_a_cancel_unwind_completes`].
 fn cancel_unwind_wait() {
     setup(1);
