@@ -20,6 +20,10 @@
 //!   every unit is parked in the blocking section's inner wait, so the outer
 //!   wake lands during the inner wait and must not be eaten by it.
 //!
+//! A second scenario ([`unwind`]) has one unit panic with a destructor
+//! that waits on its way out while its siblings keep running: no sibling
+//! may run while the unit that carries it unwinds, and the wait must end.
+//!
 //! Install order is process-wide, so each order has a test binary of its
 //! own (`tests/nesting_tokio_first.rs`, `tests/nesting_green_first.rs`).
 
@@ -351,30 +355,8 @@ pub fn contend(carrier: Carrier, notifier: World) -> Result<(), String> {
     };
     start(carrier, bodies, done, outer.clone());
 
-    let deadline = Instant::now() + patience() * 3;
-    let mut left: HashSet<usize> = (0..UNITS).collect();
-    while !left.is_empty() {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match outcomes.recv_timeout(wait) {
-            Ok((i, Ok(()))) => {
-                left.remove(&i);
-            }
-            Ok((i, Err(message))) => return Err(format!("unit#{i} panicked: {message}")),
-            Err(_) => {
-                let phases = shared.phases.lock().unwrap().clone();
-                return Err(format!(
-                    "hang: units {left:?} not finished after {:?} (a lost or eaten wake-up?); \
-                     where each unit is: {phases:?}",
-                    patience() * 3
-                ));
-            }
-        }
-    }
-    match notified.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(Ok(())) => {}
-        Ok(Err(message)) => return Err(format!("the notifier panicked: {message}")),
-        Err(_) => return Err("hang: the notifier did not finish".into()),
-    }
+    let phases = || format!("{:?}", shared.phases.lock().unwrap());
+    await_cell(&outcomes, &notified, phases)?;
     let ids = shared.ids.lock().unwrap().clone();
     let distinct: HashSet<_> = ids.iter().collect();
     if distinct.len() != UNITS {
@@ -392,6 +374,123 @@ pub fn contend(carrier: Carrier, notifier: World) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Waits for every unit's outcome and then the notifier's, at most
+/// [`patience`] × 3 in all; `Err` names what failed or hung, with
+/// `where_units_are` (the units' phases) for a hang.
+fn await_cell(
+    outcomes: &mpsc::Receiver<Outcome>,
+    notified: &mpsc::Receiver<Result<(), String>>,
+    where_units_are: impl Fn() -> String,
+) -> Result<(), String> {
+    let deadline = Instant::now() + patience() * 3;
+    let mut left: HashSet<usize> = (0..UNITS).collect();
+    while !left.is_empty() {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match outcomes.recv_timeout(wait) {
+            Ok((i, Ok(()))) => {
+                left.remove(&i);
+            }
+            Ok((i, Err(message))) => return Err(format!("unit#{i} panicked: {message}")),
+            Err(_) => {
+                return Err(format!(
+                    "hang: units {left:?} not finished after {:?} (a lost or eaten wake-up?); \
+                     where each unit is: {}",
+                    patience() * 3,
+                    where_units_are()
+                ));
+            }
+        }
+    }
+    match notified.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(format!("the notifier panicked: {message}")),
+        Err(_) => Err("hang: the notifier did not finish".into()),
+    }
+}
+
+/// A guard whose drop waits (blocking form) for a permit of `sem`: a
+/// destructor that waits while its unit unwinds.
+struct WaitOnDrop(Arc<Semaphore>);
+
+impl Drop for WaitOnDrop {
+    fn drop(&mut self) {
+        self.0
+            .acquire_blocking()
+            .expect("the semaphore is never closed")
+            .forget();
+    }
+}
+
+/// The unwinding scenario in one cell: unit 0 panics, and a destructor on
+/// its way out waits for a permit that the notifier releases once it sees
+/// the wait queued; the other units keep running, pausing between checks.
+/// Checked: nothing suspends an unwinding unit in a way that lets a sibling
+/// run with `std::thread::panicking()` true (DESIGN.md, "Nothing suspends a
+/// green thread while it unwinds"), the wait ends (no hang, no abort), and
+/// every unit keeps its own identity.
+pub fn unwind(carrier: Carrier, notifier: World) -> Result<(), String> {
+    let sem = Arc::new(Semaphore::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let ids = Arc::new(Mutex::new(Vec::new()));
+    let outer = Arc::new(OnceLock::new());
+    let (report, outcomes) = mpsc::channel();
+    let bodies: Vec<UnitBody> = (0..UNITS)
+        .map(|i| {
+            let (sem, done, ids) = (sem.clone(), done.clone(), ids.clone());
+            Box::new(move || {
+                carrier.assert_inside();
+                ids.lock().unwrap().push(current_unit());
+                if i == 0 {
+                    let unwound = catch_unwind(AssertUnwindSafe(|| {
+                        let _waits = WaitOnDrop(sem.clone());
+                        panic!("planned: a panic whose unwinding destructor waits");
+                    }));
+                    let planned = unwound
+                        .err()
+                        .map(panic_message)
+                        .is_some_and(|m| m.starts_with("planned"));
+                    assert!(planned, "the unwinding unit ended otherwise");
+                    done.fetch_add(1, SeqCst);
+                } else {
+                    // Run beside the unwinding unit until it is through.
+                    while done.load(SeqCst) == 0 {
+                        assert!(
+                            !std::thread::panicking(),
+                            "a sibling runs while the unit that carries it unwinds"
+                        );
+                        carrier.pause();
+                    }
+                }
+            }) as UnitBody
+        })
+        .collect();
+    let notified = {
+        let sem = sem.clone();
+        spawn_in(notifier, "notifier", move |ctx| async move {
+            ctx.until("the unwinding destructor queued", || sem.waiting() == 1)
+                .await;
+            sem.release(1);
+        })
+    };
+    start(carrier, bodies, report, outer.clone());
+    await_cell(&outcomes, &notified, || {
+        format!("unwinding unit through: {}", done.load(SeqCst) > 0)
+    })?;
+    let ids = ids.lock().unwrap().clone();
+    let distinct: HashSet<_> = ids.iter().collect();
+    if distinct.len() != UNITS {
+        return Err(format!(
+            "identity: {UNITS} units had {} identities",
+            distinct.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The nested scenarios, by name.
+type Scenario = fn(Carrier, World) -> Result<(), String>;
+const SCENARIOS: &[(&str, Scenario)] = &[("contend", contend), ("unwind", unwind)];
 
 /// Runs [`contend`] for every (carrier, notifier world) pair and panics,
 /// naming every failed cell, if any failed. `POLYSYNC_MATRIX_CARRIERS`
@@ -418,12 +517,16 @@ pub fn run_nesting(order: &str) {
     let mut cells = 0;
     for &carrier in &carriers {
         for &notifier in &notifiers {
-            cells += 1;
-            if let Err(what) = contend(carrier, notifier) {
-                let failure =
-                    format!("carrier={carrier} notifier={notifier} order={order}: {what}");
-                eprintln!("FAILED {failure}");
-                failures.push(failure);
+            for (scenario, run) in SCENARIOS {
+                cells += 1;
+                if let Err(what) = run(carrier, notifier) {
+                    let failure = format!(
+                        "carrier={carrier} notifier={notifier} scenario={scenario} \
+                         order={order}: {what}"
+                    );
+                    eprintln!("FAILED {failure}");
+                    failures.push(failure);
+                }
             }
         }
     }
