@@ -18,7 +18,9 @@
 //! must be the arrival order of those that stayed, each once. A second
 //! scenario cancels waiters right after a notify may have moved them: no
 //! notification is lost (every waiter that stays is woken by as many
-//! notifies as there are such waiters).
+//! notifies as there are such waiters). A third: a waiter that arrives
+//! while a `notify_all` runs (between two of its wake batches) is not woken
+//! by it.
 
 #[path = "support/worlds.rs"]
 mod worlds;
@@ -333,4 +335,106 @@ fn a_notification_is_never_lost_to_a_cancelled_waiter() {
         assert!(rec.windows(2).all(|w| w[0] < w[1]), "FIFO: {rec:?}");
         assert_eq!(p.c.waiting(), 0);
     }
+}
+
+/// "Waiters that start waiting while a notify runs are not woken by it":
+/// `notify_all` wakes the waiters whose lock was free in batches, waking
+/// each batch outside the queue lock; the first waiter's waker starts a new
+/// wait on the same condition (with a lock of its own) from inside that
+/// wake, between two batches. The notify must skip it and count only the
+/// waiters that were queued when it began.
+#[test]
+fn a_waiter_that_arrives_during_a_notify_is_not_woken_by_it() {
+    use std::task::{Context, Poll, Wake};
+    let _dog = Watchdog::new("arrival during notify", Duration::from_secs(60));
+    // More waiters than one wake batch (16), each with its own lock, free
+    // at the notify: each is handed its lock, so each has a waker to wake.
+    const N: usize = 40;
+    let cond: &'static Condition = Box::leak(Box::new(Condition::new()));
+    let locks: &'static [Mutex<Vec<usize>>] = Box::leak(
+        (0..=N)
+            .map(|_| Mutex::new(Vec::new()))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
+    type Fut = Pin<Box<dyn Future<Output = polysync::MutexGuard<'static, Vec<usize>>> + Send>>;
+    let newcomer: &'static StdMutex<Option<Fut>> = Box::leak(Box::new(StdMutex::new(None)));
+
+    /// On its first wake, starts the newcomer's wait (polled once: queued).
+    struct Arrive {
+        cond: &'static Condition,
+        lock: &'static Mutex<Vec<usize>>,
+        slot: &'static StdMutex<Option<Fut>>,
+        done: AtomicBool,
+    }
+    impl Wake for Arrive {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            if self.done.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            let guard = self.lock.try_lock().expect("the newcomer's lock is free");
+            let mut fut: Fut = Box::pin(self.cond.wait(guard));
+            assert!(
+                fut.as_mut()
+                    .poll(&mut Context::from_waker(Waker::noop()))
+                    .is_pending()
+            );
+            *self.slot.lock().unwrap() = Some(fut);
+        }
+    }
+    let arrive = Waker::from(Arc::new(Arrive {
+        cond,
+        lock: &locks[N],
+        slot: newcomer,
+        done: AtomicBool::new(false),
+    }));
+
+    let mut waits: Vec<Fut> = Vec::new();
+    for (i, lock) in locks[..N].iter().enumerate() {
+        let guard = lock.try_lock().unwrap();
+        let mut fut: Fut = Box::pin(cond.wait(guard));
+        let waker = if i == 0 {
+            arrive.clone()
+        } else {
+            Waker::noop().clone()
+        };
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        waits.push(fut);
+    }
+    assert_eq!(cond.waiting(), N);
+    assert_eq!(
+        cond.notify_all(),
+        N,
+        "the waiters queued when it began, no more"
+    );
+    assert!(
+        newcomer.lock().unwrap().is_some(),
+        "the newcomer arrived during the notify"
+    );
+    assert_eq!(cond.waiting(), 1, "the newcomer was not woken by it");
+    for (i, mut fut) in waits.into_iter().enumerate() {
+        match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(mut g) => g.push(i),
+            Poll::Pending => panic!("waiter {i} was not handed its lock"),
+        }
+    }
+    let mut late = newcomer.lock().unwrap().take().unwrap();
+    assert!(
+        late.as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending()
+    );
+    assert_eq!(cond.notify_all(), 1, "the next notify wakes it");
+    assert!(
+        late.as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
+    );
 }

@@ -281,3 +281,68 @@ fn a_queued_writer_that_gives_up_lets_the_readers_behind_it_in_at_once() {
         wait_until("all released", || !lock.is_locked());
     }
 }
+
+/// `read` cancel safety: a queued reader that gives up leaves "the waiters
+/// behind it [in] their order" (the writer behind it is next, not the
+/// reader after that writer), and a reader handed its share that is
+/// dropped before it was polled again gives the share "back at once (to a
+/// writer waiting for the last reader)".
+#[test]
+fn a_reader_that_gives_up_keeps_the_order_and_gives_a_handed_share_back() {
+    use std::future::Future;
+    use std::task::Context;
+    let _dog = Watchdog::new("rwlock cancelled reader", Duration::from_secs(120));
+    let rt = worlds::multi_thread_rt();
+    for (round, reader_form) in [Form::Await, Form::Tokio, Form::With]
+        .into_iter()
+        .cycle()
+        .take(6)
+        .enumerate()
+    {
+        let lock = Arc::new(RwLock::new(()));
+        let mut holder = party(&lock, &rt, true, FORMS[round % 6], false);
+        assert!(holder.is_in());
+        let mut r1 = party(&lock, &rt, false, reader_form, true);
+        wait_until("R1 queues", || lock.waiting() == 1);
+        let mut w2 = party(&lock, &rt, true, FORMS[(round + 2) % 6], false);
+        wait_until("W2 queues", || lock.waiting() == 2);
+        let mut r3 = party(&lock, &rt, false, FORMS[(round + 3) % 6], false);
+        wait_until("R3 queues", || lock.waiting() == 3);
+        (r1.cancel.take().unwrap())();
+        assert!(!r1.is_in(), "round {round}: {reader_form:?} cancelled");
+        assert_eq!(lock.waiting(), 2);
+        holder.release();
+        assert!(
+            w2.is_in(),
+            "round {round}: the writer behind the reader is next"
+        );
+        assert_eq!(lock.readers(), 0, "round {round}: R3 did not pass W2");
+        w2.release();
+        assert!(r3.is_in());
+        r3.release();
+        wait_until("all released", || !lock.is_locked());
+    }
+
+    // A handed share dropped unpolled goes back at once, to the writer.
+    let lock = Arc::new(RwLock::new(()));
+    let mut holder = party(&lock, &rt, true, Form::Blocking, false);
+    assert!(holder.is_in());
+    let mut read = Box::pin(lock.read());
+    let noop = Waker::noop();
+    assert!(
+        read.as_mut()
+            .poll(&mut Context::from_waker(noop))
+            .is_pending()
+    );
+    let mut w2 = party(&lock, &rt, true, Form::Blocking, false);
+    wait_until("W2 queues", || lock.waiting() == 2);
+    holder.release();
+    wait_until("the share is handed over", || {
+        lock.readers() == 1 && lock.waiting() == 1
+    });
+    drop(read);
+    assert!(w2.is_in(), "the dropped reader's share went to the writer");
+    assert_eq!(lock.readers(), 0);
+    w2.release();
+    wait_until("all released", || !lock.is_locked());
+}
