@@ -418,7 +418,7 @@ mutant "semaphore: a head that leaves strands the permits kept for it (loom) [sl
 # Issue 17, items 3, 4 and 10 (seams-registry): the innermost unit wins,
 # whatever the install order; a linked backend is active without install().
 mutant "seams-registry: a thread policy is asked among the green backends" \
-    'cargo test -p polysync-corosensei --test nested_tokio_first' \
+    'cargo test -p polysync --test innermost_policy_first' \
     src/lowlevel/backend.rs \
     'BackendKind::ThreadPolicy => &THREAD_POLICIES,' \
     'BackendKind::ThreadPolicy => &GREEN,'

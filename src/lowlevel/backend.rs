@@ -165,7 +165,13 @@ pub unsafe trait GreenBackend: Send + Sync + 'static {
     /// ([`BackendKind::Green`], the default), or a policy for the OS
     /// thread's own waits ([`BackendKind::ThreadPolicy`]), asked only when
     /// no green backend claims the caller, whatever the registration order.
-    /// See [the innermost unit wins](BackendKind#the-innermost-unit-wins).
+    /// Asked once, when it registers. See
+    /// [the innermost unit wins](BackendKind#the-innermost-unit-wins).
+    ///
+    /// A green backend whose scheduler can run on a thread that carries
+    /// other context (a tokio blocking task, an `identified` poll) drives
+    /// its units inside [`scheduling`](crate::lowlevel::scheduling), so that
+    /// this context is never taken for one of its units.
     fn kind(&self) -> BackendKind {
         BackendKind::Green
     }

@@ -464,6 +464,14 @@ pub fn scheduling<R>(drive: impl FnOnce() -> R) -> R {
 /// and never leaks into other tasks polled by the same thread. Nested
 /// wrappers: the innermost one wins while it is polled.
 ///
+/// It is the innermost unit during its polls: a green thread's or a tokio
+/// task's identity gives way to it while it is polled in them, and a green
+/// scheduler started inside its poll sets it aside for its green threads
+/// ([`scheduling`]). One nesting is not told apart: an executor driven
+/// *inside* its poll (a tokio `block_on` called from the wrapped future)
+/// polls its tasks under this identity, so do not drive an executor from
+/// inside an identified future.
+///
 /// Reentrant primitives ([`RLock`](crate::RLock),
 /// [`CapacityLimiter`](crate::CapacityLimiter), ...) use it to recognise their
 /// owner. Wrap the whole task once, at spawn time:
