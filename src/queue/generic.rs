@@ -506,38 +506,56 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         wake(waker);
     }
 
-    /// A get future returns the item in its slot to its caller: in a
+    /// A get future returns `item` from its slot to its caller: in a
     /// bounded queue the place it held (`Inner::held`) is free now, and the
-    /// oldest waiting putter may take it.
+    /// oldest waiting putter may take it. User code runs here (a storage's
+    /// push, wakers): if it panics, `item` is lost to the panic ([`lose`]),
+    /// and the panic goes on.
+    ///
+    /// [`lose`]: GenericQueue::lose
     #[inline]
-    pub(super) fn release_held(&self) {
+    pub(super) fn release_held(&self, item: T) -> T {
         if self.reserves() {
-            self.release_held_slow();
+            if let Err(panic) = self.release_held_slow() {
+                self.lose(item);
+                std::panic::resume_unwind(panic);
+            }
         }
+        item
     }
 
     #[cold]
     #[inline(never)]
-    fn release_held_slow(&self) {
+    fn release_held_slow(&self) -> std::thread::Result<()> {
         let mut guard = self.lock();
         self.with_inner(&guard, |inner| inner.held -= 1);
         let admitted =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.admit(&mut guard)));
-        let [putter, getter] = match admitted {
+        let wakers = match admitted {
             Ok(wakers) => wakers,
             Err(panic) => {
-                // The storage's push panicked (see `get_locked`): the item
-                // this get was returning is lost to the panic; count it done.
-                let _ = self.finish_tasks(&guard, 1);
+                // The storage's push panicked (see `get_locked`).
                 self.publish(&mut guard);
-                drop(guard);
-                std::panic::resume_unwind(panic);
+                return Err(panic);
             }
         };
         self.publish(&mut guard);
         drop(guard);
-        wake(putter);
-        wake(getter);
+        // Both, even if the first panics: the putter's waker must not
+        // strand the getter it served.
+        wake_each(wakers)
+    }
+
+    /// An item taken out of the queue that a panic keeps from its caller
+    /// (a waker or a storage method panicked after the get took it): it
+    /// counts as done, or `join` would wait for it forever, and drops here,
+    /// outside the lock.
+    #[cold]
+    fn lose(&self, item: T) {
+        let guard = self.lock();
+        let _ = self.finish_tasks(&guard, 1);
+        drop(guard);
+        drop(item);
     }
 
     /// Puts `item` if that needs no waiting: hands it to a waiting getter or
@@ -764,7 +782,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let mut guard = self.lock();
         let (item, waker) = self.get_locked(&mut guard, false)?;
         drop(guard);
-        wake(waker);
+        if waker.is_some() {
+            // A putter's waker is user code: if it panics, the item is
+            // lost to the panic (counted done), not silently left counted.
+            if let Err(panic) = wake_each([waker]) {
+                self.lose(item);
+                std::panic::resume_unwind(panic);
+            }
+        }
         Ok(item)
     }
 
@@ -1211,6 +1236,20 @@ pub(super) fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
         waker.wake();
     }
+}
+
+/// Wakes every waker, even after one panics; returns the first panic.
+fn wake_each<const N: usize>(wakers: [Option<Waker>; N]) -> std::thread::Result<()> {
+    let mut first = Ok(());
+    for waker in wakers.into_iter().flatten() {
+        let woken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+        if let Err(panic) = woken {
+            if first.is_ok() {
+                first = Err(panic);
+            }
+        }
+    }
+    first
 }
 
 impl<T, S: Storage<T> + Default> Default for GenericQueue<T, S> {
