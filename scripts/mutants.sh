@@ -475,7 +475,7 @@ mutant "seams-queues: the room check ignores the places get futures hold (queue_
     'inner.items.len() < self.cap'
 
 mutant "seams-queues: a get future that returns its item keeps its place" \
-    "cargo test --test queue_capacity" \
+    "cargo test --test queue_capacity getters_and_putters" \
     src/queue/futures.rs \
     'Ok(queue.release_held(item))' \
     'Ok(item)'
