@@ -471,8 +471,14 @@ mutant "seams-queues: a oneshot send whose receiver waker panics leaves it open"
 mutant "seams-queues: the room check ignores the places get futures hold (queue_capacity)" \
     "cargo test --test queue_capacity" \
     src/queue/generic.rs \
-    'inner.items.len() + inner.held < self.cap' \
+    'inner.items.len() + self.held() < self.cap' \
     'inner.items.len() < self.cap'
+
+mutant "seams-queues: a queueing putter skips its room re-check (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_queue_capacity release_vs' \
+    src/queue/protocol.rs \
+    'if self.with_inner(guard, |inner| self.has_room(inner)) {' \
+    'if false && self.with_inner(guard, |inner| self.has_room(inner)) {'
 
 mutant "seams-queues: a get future that returns its item keeps its place" \
     "cargo test --test queue_capacity getters_and_putters" \
