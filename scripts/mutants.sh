@@ -529,7 +529,7 @@ mutant "seams-locks: an RwLock re-entry panic points inside the library (refused
     $'#[track_caller]\nfn refused(' \
     $'fn refused('
 # seams-queues (issue 17 items 14, 15): user code the queues and channels
-# run for their caller (a value's Drop, an item's Ord, a peek_with closure)
+# run for their caller (a value's Drop, an item's Ord, a peek_with closure, a waker)
 # may panic or re-enter without breaking, leaking or hanging anything.
 mutant "seams-queues: the last receiver's drain stops at a panicking Drop" \
     "cargo test --test queue_user_panics last_receiver" \
@@ -555,16 +555,46 @@ mutant "seams-queues: a peek_with closure that re-enters its queue hangs" \
     'if PEEKING.with(Cell::get) == addr {' \
     'if false && PEEKING.with(Cell::get) == addr {'
 
+mutant "seams-queues: a panicking putter waker keeps the getter it served asleep" \
+    "cargo test --test queue_user_panics putter_waker_does_not_strand" \
+    src/queue/generic.rs \
+    $'        wake_each(wakers)\n    }' \
+    $'        let [putter, getter] = wakers;\n        wake(putter);\n        wake(getter);\n        Ok(())\n    }'
+
+mutant "seams-queues: an item a waker panic keeps from try_get stays unfinished" \
+    "cargo test --test queue_user_panics putter_waker_in_try_get" \
+    src/queue/generic.rs \
+    $'            if let Err(panic) = wake_each([waker]) {\n                self.lose(item);' \
+    $'            if let Err(panic) = wake_each([waker]) {\n                drop(item);'
+
+mutant "seams-queues: a sender waker panic in close skips the last receiver's drain" \
+    "cargo test --test queue_user_panics last_receiver_drains" \
+    src/channel/mod.rs \
+    'let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.queue.close()));' \
+    'let closed: std::thread::Result<()> = Ok(self.queue.close());'
+
+mutant "seams-queues: a oneshot send whose receiver waker panics leaves it open" \
+    "cargo test --test queue_user_panics oneshot_send_closes" \
+    src/channel/oneshot.rs \
+    $'                slot.close();\n                std::panic::resume_unwind(panic);' \
+    $'                std::panic::resume_unwind(panic);'
+
 # seams-queues (issue 21 point 1): an item held by a get future keeps its
 # place in a bounded queue's capacity, so a give-back always fits.
 mutant "seams-queues: the room check ignores the places get futures hold (queue_capacity)" \
     "cargo test --test queue_capacity" \
     src/queue/generic.rs \
-    'inner.items.len() + inner.held < self.cap' \
+    'inner.items.len() + self.held() < self.cap' \
     'inner.items.len() < self.cap'
 
+mutant "seams-queues: a queueing putter skips its room re-check (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_queue_capacity release_vs' \
+    src/queue/protocol.rs \
+    'if self.with_inner(guard, |inner| self.has_room(inner)) {' \
+    'if false && self.with_inner(guard, |inner| self.has_room(inner)) {'
+
 mutant "seams-queues: a get future that returns its item keeps its place" \
-    "cargo test --test queue_capacity" \
+    "cargo test --test queue_capacity getters_and_putters" \
     src/queue/futures.rs \
     $'let item = entry.take().expect("a handed getter has its item");\n            queue.release_held();' \
     $'let item = entry.take().expect("a handed getter has its item");'
@@ -588,6 +618,8 @@ mutant "docs: the channel module links the stream-only methods without the featu
     src/channel/mod.rs \
     $'    not(feature = "stream"),\n    doc = "With the `stream` feature, `Receiver::into_stream` is a"' \
     $'    not(feature = "stream"),\n    doc = "With the `stream` feature, [`Receiver::into_stream`] is a"'
+    'Ok(queue.release_held(item))' \
+    'Ok(item)'
 
 # --------------------------------------------------------------------------
 

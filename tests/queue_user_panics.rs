@@ -252,3 +252,173 @@ fn a_panicking_peek_with_closure_leaves_the_queue_as_it_was() {
     assert_eq!(q.try_get(), Ok(2));
     assert_eq!(q.task_done(), Ok(1));
 }
+
+// ---------------------------------------------------------------------------
+// Wakers are user code too: a `wake` that panics must not strand another
+// waiter, leave values behind, or keep a channel open.
+
+use std::pin::pin;
+use std::task::{Context, Poll, Wake, Waker};
+
+/// A waker that counts its wakes, and panics on wake if told to.
+struct TestWaker {
+    wakes: AtomicUsize,
+    panics: bool,
+}
+
+impl Wake for TestWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+        if self.panics && !std::thread::panicking() {
+            panic!("TestWaker panics in wake");
+        }
+    }
+}
+
+fn test_waker(panics: bool) -> (Arc<TestWaker>, Waker) {
+    let inner = Arc::new(TestWaker {
+        wakes: AtomicUsize::new(0),
+        panics,
+    });
+    (inner.clone(), Waker::from(inner))
+}
+
+/// A get future that returns its item frees its place in a bounded queue,
+/// which may serve a waiting putter (whose item goes to a waiting getter):
+/// two wakes. If the putter's waker panics, the getter is still woken.
+#[test]
+fn a_panicking_putter_waker_does_not_strand_the_getter_it_served() {
+    let _watchdog = Watchdog::new("a_panicking_putter_waker", Duration::from_secs(20));
+    let q = polysync::Queue::bounded(1);
+    let noop = Context::from_waker(Waker::noop());
+    let (getter_wakes, getter_waker) = test_waker(false);
+    let (_, putter_waker) = test_waker(true);
+    let mut a = pin!(q.get());
+    let mut b = pin!(q.get());
+    assert!(
+        a.as_mut()
+            .poll(&mut Context::from_waker(noop.waker()))
+            .is_pending()
+    );
+    assert!(
+        b.as_mut()
+            .poll(&mut Context::from_waker(&getter_waker))
+            .is_pending()
+    );
+    q.try_put(1).unwrap(); // to `a`, which holds the one place
+    let mut put = pin!(q.put(2));
+    assert!(
+        put.as_mut()
+            .poll(&mut Context::from_waker(&putter_waker))
+            .is_pending()
+    );
+    // `a` returns 1: its place goes to the putter, whose 2 goes to `b`.
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        a.as_mut().poll(&mut Context::from_waker(noop.waker()))
+    }));
+    let payload = polled.expect_err("the waker's panic reaches the get that woke it");
+    assert!(panics::message(payload).contains("TestWaker"));
+    assert_eq!(
+        getter_wakes.wakes.load(Ordering::SeqCst),
+        1,
+        "the getter was woken"
+    );
+    assert_eq!(
+        b.as_mut().poll(&mut Context::from_waker(&getter_waker)),
+        Poll::Ready(Ok(2))
+    );
+    assert_eq!(
+        put.as_mut().poll(&mut Context::from_waker(noop.waker())),
+        Poll::Ready(Ok(()))
+    );
+    // The item the panicking get was returning (1) is lost to the panic
+    // and counts as done: only 2's task is left.
+    q.task_done().unwrap();
+    assert!(q.try_join(), "no task left behind");
+}
+
+/// A `try_get` that refills the storage from a waiting putter whose waker
+/// panics: the panic reaches the caller, the item it took is lost to it
+/// and counts as done, so `join` ends.
+#[test]
+fn a_panicking_putter_waker_in_try_get_leaves_join_able_to_end() {
+    let _watchdog = Watchdog::new(
+        "a_panicking_putter_waker_in_try_get",
+        Duration::from_secs(20),
+    );
+    let q = polysync::Queue::bounded(1);
+    let (_, putter_waker) = test_waker(true);
+    q.try_put(1).unwrap();
+    let mut put = pin!(q.put(2));
+    assert!(
+        put.as_mut()
+            .poll(&mut Context::from_waker(&putter_waker))
+            .is_pending()
+    );
+    assert!(catch_unwind(AssertUnwindSafe(|| q.try_get())).is_err());
+    assert_eq!(q.try_get(), Ok(2));
+    q.task_done().unwrap();
+    assert!(q.try_join(), "the lost item counts as done");
+    q.join_blocking();
+}
+
+/// The last receiver's drop closes the channel, which wakes blocked
+/// senders: if a sender's waker panics, the values left in the channel are
+/// still dropped (then the panic is re-raised).
+#[test]
+fn last_receiver_drains_even_if_a_sender_waker_panics() {
+    let _watchdog = Watchdog::new("last_receiver_drains", Duration::from_secs(20));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = channel::bounded(1);
+    tx.try_send(droppy(&drops, false)).unwrap();
+    let (_, sender_waker) = test_waker(true);
+    {
+        let mut send = pin!(tx.send(droppy(&drops, false)));
+        assert!(
+            send.as_mut()
+                .poll(&mut Context::from_waker(&sender_waker))
+                .is_pending()
+        );
+        let dropped = catch_unwind(AssertUnwindSafe(move || drop(rx)));
+        assert!(
+            dropped.is_err(),
+            "the waker's panic reaches the receiver's drop"
+        );
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the stored value was dropped"
+        );
+        assert!(tx.is_closed());
+    }
+    // The waiting send's value came back to its future and dropped with it.
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
+/// A oneshot send whose receiver's waker panics still closes the channel:
+/// the receiver gets the value, and a second receive reports the closed
+/// channel instead of waiting forever.
+#[test]
+fn oneshot_send_closes_even_if_the_receiver_waker_panics() {
+    let _watchdog = Watchdog::new("oneshot_send_closes", Duration::from_secs(20));
+    let (tx, rx) = channel::oneshot::channel();
+    let (_, receiver_waker) = test_waker(true);
+    {
+        let mut recv = pin!(rx.recv());
+        assert!(
+            recv.as_mut()
+                .poll(&mut Context::from_waker(&receiver_waker))
+                .is_pending()
+        );
+        assert!(catch_unwind(AssertUnwindSafe(move || tx.send(5))).is_err());
+        assert_eq!(
+            recv.as_mut().poll(&mut Context::from_waker(Waker::noop())),
+            Poll::Ready(Ok(5))
+        );
+    }
+    assert!(rx.is_closed(), "the send closed the channel");
+    assert!(rx.try_recv().is_err());
+}

@@ -144,13 +144,15 @@ impl<T> Shared<T> {
     /// succeed and every waiting putter is woken with its value, so this
     /// drain ends.
     ///
-    /// A value whose `Drop` panics does not stop the drain: the rest are
-    /// dropped too, then the first panic is re-raised (unless this thread
+    /// A value whose `Drop` (or a sender's waker) panics does not stop the
+    /// drain: the rest are dropped too, then the first panic is re-raised (unless this thread
     /// is already unwinding, where a second panic would abort: then it is
     /// swallowed), as the wake batches do with a panicking waker.
     pub(crate) fn close_and_drain(&self) {
-        self.queue.close();
-        let mut first_panic = None;
+        // Closing wakes blocked senders; a waker that panics must not keep
+        // the drain from running.
+        let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.queue.close()));
+        let mut first_panic = closed.err();
         while let Ok(value) = self.queue.try_get() {
             let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
                 drop(value);

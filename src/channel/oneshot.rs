@@ -123,7 +123,18 @@ impl<T> Sender<T> {
     /// ```
     pub fn send(mut self, value: T) -> Result<(), T> {
         let slot = self.slot.take().expect("a oneshot sender sends once");
-        let sent = match slot.try_put(value) {
+        // The put wakes a waiting receive, whose waker is user code: if it
+        // panics, the channel still closes (else a receiver that took the
+        // value would wait forever for another).
+        let put = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| slot.try_put(value)));
+        let put = match put {
+            Ok(put) => put,
+            Err(panic) => {
+                slot.close();
+                std::panic::resume_unwind(panic);
+            }
+        };
+        let sent = match put {
             Ok(()) => Ok(()),
             // Closed: the receiver is gone.
             Err(TryPutError::Closed(value)) => Err(value),

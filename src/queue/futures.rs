@@ -159,8 +159,7 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
     fn finish(queue: &GenericQueue<T, S>, entry: &Entry<Item<T>>) -> Result<T, GetError> {
         if entry.node.data::<Role>() == Role::Handed {
             let item = entry.take().expect("a handed getter has its item");
-            queue.release_held();
-            Ok(item)
+            Ok(queue.release_held(item))
         } else {
             Err(GetError)
         }
@@ -187,10 +186,7 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
         let _ = wait.as_mut().withdraw();
         // Only a hand-off fills a getter's slot; the item leaves it here.
         let item = wait.entry().take();
-        if item.is_some() {
-            wait.protocol().release_held();
-        }
-        item
+        item.map(|item| wait.protocol().release_held(item))
     }
 }
 

@@ -8,7 +8,7 @@ use super::futures::{Get, Put};
 use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
 use super::storage::{Fifo, Storage};
 use crate::lowlevel::queue::{Batch, Node, QueueGuard, WaitQueue, wake_in_batches};
-use crate::lowlevel::sync::UnsafeCell;
+use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, fence};
 use crate::lowlevel::wait::drive;
 use crate::lowlevel::{WaitError, Waiter, deadline_after, green_checkpoint, with_current_waiter};
 use crate::revent::REvent;
@@ -25,21 +25,9 @@ pub(super) struct Inner<S> {
     /// costs it nothing (an atomic counter beside it cost every put an
     /// extra read-modify-write inside the critical section).
     pub(super) unfinished: usize,
-    /// Bounded queues only (always 0 when unbounded): items in the slots of
-    /// get futures, handed over by a putter or taken at once, that the
-    /// future has neither returned nor given back yet. Each keeps its place
-    /// in the capacity (the room check is `items.len() + held < cap`), so
-    /// that a give-back always finds room: the queue never holds more than
-    /// its capacity, however many getters are dropped.
-    pub(super) held: usize,
-    /// Queued getters and putters. Both kinds may wait at once in a
-    /// bounded queue (getters while the storage is empty, putters while
-    /// `items.len() + held` is at the capacity, so both when every place
-    /// is held by a get future); each kind is served in its own arrival
-    /// order. Kept so that a look for the first waiter of a kind walks the
-    /// list only when one is there.
+    /// Queued getters (see `GenericQueue::putters`), so that a look for the
+    /// oldest one walks the list only when one is there.
     pub(super) getters: usize,
-    pub(super) putters: usize,
 }
 
 /// A queue over any [`Storage`], bounded or unbounded, shared by OS threads,
@@ -106,6 +94,28 @@ pub struct GenericQueue<T, S = Fifo<T>> {
     /// Set and cleared only under the queue lock, so its state always
     /// matches the counter.
     pub(super) all_done: REvent,
+    /// Bounded queues only (always 0 when unbounded): items in the slots of
+    /// get futures, handed over by a putter or taken at once, that the
+    /// future has neither returned nor given back yet. Each keeps its place
+    /// in the capacity (the room check is `items.len() + held < cap`), so
+    /// that a give-back always finds room: the queue never holds more than
+    /// its capacity, however many getters are dropped. Raised only under
+    /// the queue lock; lowered under it by a give-back, and without it by a
+    /// get future that returns its item (`release_held`), which then takes
+    /// the lock only if a putter waits (see `putters`).
+    held: AtomicU64,
+    /// Queued putters. Both kinds may wait at once in a bounded queue
+    /// (getters while the storage is empty, putters while `items.len() +
+    /// held` is at the capacity, so both when every place is held by a get
+    /// future); each kind is served in its own arrival order. Changed only
+    /// under the queue lock; read without it by `release_held`. A putter
+    /// that queues raises it and then checks the room once more, and a
+    /// release lowers `held` and then reads this, each with a `SeqCst`
+    /// fence between its write and its read (a store-buffering pattern):
+    /// either the putter sees the room and goes in, or the release sees the
+    /// putter and admits it under the lock. No putter waits beside a free
+    /// place. (Fences, not `SeqCst` accesses, so that loom checks it.)
+    pub(super) putters: AtomicU64,
     _items: std::marker::PhantomData<fn(T) -> T>,
 }
 
@@ -212,11 +222,11 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 items: storage,
                 closed: false,
                 unfinished,
-                held: 0,
                 getters: 0,
-                putters: 0,
             }),
             all_done: REvent::with_state(unfinished == 0),
+            held: AtomicU64::new(0),
+            putters: AtomicU64::new(0),
             _items: std::marker::PhantomData,
         }
     }
@@ -300,21 +310,27 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.cap != usize::MAX
     }
 
-    /// Under the lock: whether a put may go in now (`Inner::held`).
+    /// Under the lock: whether a put may go in now (`held`).
     #[inline]
-    fn has_room(&self, inner: &Inner<S>) -> bool {
-        inner.items.len() + inner.held < self.cap
+    pub(super) fn has_room(&self, inner: &Inner<S>) -> bool {
+        inner.items.len() + self.held() < self.cap
+    }
+
+    /// The places get futures hold now (`held`).
+    #[inline]
+    pub(super) fn held(&self) -> usize {
+        self.held.load(Ordering::SeqCst) as usize
     }
 
     /// The oldest queued node of `role` (a getter or a putter), not
     /// necessarily the front (see `Inner::getters`). The pointer is the one
     /// the list holds (derived from the whole entry).
     fn first_of(&self, guard: &QueueGuard<'_>, role: Role) -> Option<*const Node> {
-        let queued = self.with_inner(guard, |inner| match role {
-            Role::Getter => inner.getters,
-            Role::Putter => inner.putters,
+        let queued = match role {
+            Role::Getter => self.with_inner(guard, |inner| inner.getters),
+            Role::Putter => self.putters.load(Ordering::Relaxed) as usize,
             Role::Handed | Role::Closed => 0,
-        });
+        };
         if queued == 0 {
             return None;
         }
@@ -340,13 +356,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             // SAFETY: `first_of` found the entry queued in this queue, whose
             // lock we hold: it is alive and WAITING here.
             unsafe { (*entry).hand(guard, item) };
-            let reserves = self.reserves();
-            self.with_inner(guard, |inner| {
-                inner.getters -= 1;
-                if reserves {
-                    inner.held += 1;
-                }
-            });
+            self.with_inner(guard, |inner| inner.getters -= 1);
+            if self.reserves() {
+                self.held.fetch_add(1, Ordering::SeqCst);
+            }
             // SAFETY: as above: WAITING in this queue.
             return unsafe { guard.notify_waiting(node, Role::Handed) };
         }
@@ -433,20 +446,33 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         };
         let hold = hold && self.reserves();
         if hold {
-            self.with_inner(guard, |inner| inner.held += 1);
+            self.held.fetch_add(1, Ordering::SeqCst);
         }
-        // The refill may run the storage's push, which is user code (a
-        // priority queue's `Ord`). If it panics, the putter's item stays
-        // stored (the ready-made storages lose nothing) and the putter
-        // stays queued with an empty slot (the next admission serves it);
-        // `item`, taken but never delivered, is lost to the panic: count it
-        // done, or `join` would wait for it forever.
+        let putter = if self.putters.load(Ordering::Relaxed) > 0 {
+            self.refill(guard, hold)
+        } else {
+            None
+        };
+        self.publish(guard);
+        Ok((item, putter))
+    }
+
+    /// `get_locked`'s refill from a waiting putter, out of line. It may run
+    /// the storage's push, which is user code (a priority queue's `Ord`).
+    /// If that panics, the putter's item stays stored (the ready-made
+    /// storages lose nothing) and the putter stays queued with an empty
+    /// slot (the next admission serves it); the item the get took, never
+    /// delivered, is lost to the panic: it counts as done, or `join` would
+    /// wait for it forever.
+    #[cold]
+    #[inline(never)]
+    fn refill(&self, guard: &mut QueueGuard<'_>, hold: bool) -> Option<Waker> {
         let admitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.admit(guard)));
         let [putter, getter] = match admitted {
             Ok(wakers) => wakers,
             Err(panic) => {
                 if hold {
-                    self.with_inner(guard, |inner| inner.held -= 1);
+                    self.held.fetch_sub(1, Ordering::SeqCst);
                 }
                 let _ = self.finish_tasks(guard, 1);
                 self.publish(guard);
@@ -459,8 +485,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             getter.is_none(),
             "polysync: a getter waited beside stored items"
         );
-        self.publish(guard);
-        Ok((item, putter))
+        putter
     }
 
     /// Under the lock: if there is room and a putter waits, the oldest
@@ -487,7 +512,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             // an empty slot (see `get_locked`): served by the next call.
             getter = self.place(guard, moved, false);
         }
-        self.with_inner(guard, |inner| inner.putters -= 1);
+        self.putters.fetch_sub(1, Ordering::SeqCst);
         // SAFETY: as above: WAITING in this queue.
         let putter = unsafe { guard.notify_waiting(node, Role::Handed) };
         [putter, getter]
@@ -500,7 +525,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     pub(super) fn restore(&self, item: T) {
         let mut guard = self.lock();
         if self.reserves() {
-            self.with_inner(&guard, |inner| inner.held -= 1);
+            self.held.fetch_sub(1, Ordering::SeqCst);
         }
         let waker = self.place(&mut guard, item, true);
         self.publish(&mut guard);
@@ -508,38 +533,65 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         wake(waker);
     }
 
-    /// A get future returns the item in its slot to its caller: in a
+    /// A get future returns `item` from its slot to its caller: in a
     /// bounded queue the place it held (`Inner::held`) is free now, and the
-    /// oldest waiting putter may take it.
+    /// oldest waiting putter may take it. User code runs here (a storage's
+    /// push, wakers): if it panics, `item` is lost to the panic ([`lose`]),
+    /// and the panic goes on.
+    ///
+    /// [`lose`]: GenericQueue::lose
+    ///
+    /// No lock unless a putter waits (or the queue spins and must publish
+    /// its readiness): see `putters` for why no putter is missed.
     #[inline]
-    pub(super) fn release_held(&self) {
+    pub(super) fn release_held(&self, item: T) -> T {
         if self.reserves() {
-            self.release_held_slow();
+            self.held.fetch_sub(1, Ordering::SeqCst);
+            // Pairs with the fence of a queueing putter (`arrive_locked`).
+            fence(Ordering::SeqCst);
+            if self.putters.load(Ordering::SeqCst) > 0 || self.spins() {
+                if let Err(panic) = self.admit_released() {
+                    self.lose(item);
+                    std::panic::resume_unwind(panic);
+                }
+            }
         }
+        item
     }
 
+    /// After a release: under the lock, admits the oldest waiting putter
+    /// if there is room now.
     #[cold]
     #[inline(never)]
-    fn release_held_slow(&self) {
+    fn admit_released(&self) -> std::thread::Result<()> {
         let mut guard = self.lock();
-        self.with_inner(&guard, |inner| inner.held -= 1);
         let admitted =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.admit(&mut guard)));
-        let [putter, getter] = match admitted {
+        let wakers = match admitted {
             Ok(wakers) => wakers,
             Err(panic) => {
-                // The storage's push panicked (see `get_locked`): the item
-                // this get was returning is lost to the panic; count it done.
-                let _ = self.finish_tasks(&guard, 1);
+                // The storage's push panicked (see `get_locked`).
                 self.publish(&mut guard);
-                drop(guard);
-                std::panic::resume_unwind(panic);
+                return Err(panic);
             }
         };
         self.publish(&mut guard);
         drop(guard);
-        wake(putter);
-        wake(getter);
+        // Both, even if the first panics: the putter's waker must not
+        // strand the getter it served.
+        wake_each(wakers)
+    }
+
+    /// An item taken out of the queue that a panic keeps from its caller
+    /// (a waker or a storage method panicked after the get took it): it
+    /// counts as done, or `join` would wait for it forever, and drops here,
+    /// outside the lock.
+    #[cold]
+    fn lose(&self, item: T) {
+        let guard = self.lock();
+        let _ = self.finish_tasks(&guard, 1);
+        drop(guard);
+        drop(item);
     }
 
     /// Puts `item` if that needs no waiting: hands it to a waiting getter or
@@ -766,7 +818,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let mut guard = self.lock();
         let (item, waker) = self.get_locked(&mut guard, false)?;
         drop(guard);
-        wake(waker);
+        if waker.is_some() {
+            // A putter's waker is user code: if it panics, the item is
+            // lost to the panic (counted done), not silently left counted.
+            if let Err(panic) = wake_each([waker]) {
+                self.lose(item);
+                std::panic::resume_unwind(panic);
+            }
+        }
         Ok(item)
     }
 
@@ -1005,11 +1064,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             while !wakers.is_full() {
                 let Some(front) = guard.front() else { break };
                 let role: Role = front.data();
-                self.with_inner(guard, |inner| match role {
-                    Role::Getter => inner.getters -= 1,
-                    Role::Putter => inner.putters -= 1,
+                match role {
+                    Role::Getter => self.with_inner(guard, |inner| inner.getters -= 1),
+                    Role::Putter => {
+                        self.putters.fetch_sub(1, Ordering::SeqCst);
+                    }
                     Role::Handed | Role::Closed => {}
-                });
+                }
                 wakers.push(guard.notify_front(Role::Closed).flatten());
             }
             Batch::more_if(!guard.is_empty())
@@ -1123,10 +1184,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
 
     fn waiting(&self, role: Role) -> usize {
         let guard = self.lock();
-        self.with_inner(&guard, |inner| match role {
-            Role::Getter => inner.getters,
-            _ => inner.putters,
-        })
+        match role {
+            Role::Getter => self.with_inner(&guard, |inner| inner.getters),
+            _ => self.putters.load(Ordering::Relaxed) as usize,
+        }
     }
 }
 
@@ -1215,6 +1276,20 @@ pub(super) fn wake(waker: Option<Waker>) {
     }
 }
 
+/// Wakes every waker, even after one panics; returns the first panic.
+fn wake_each<const N: usize>(wakers: [Option<Waker>; N]) -> std::thread::Result<()> {
+    let mut first = Ok(());
+    for waker in wakers.into_iter().flatten() {
+        let woken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+        if let Err(panic) = woken {
+            if first.is_ok() {
+                first = Err(panic);
+            }
+        }
+    }
+    first
+}
+
 impl<T, S: Storage<T> + Default> Default for GenericQueue<T, S> {
     /// An unbounded queue.
     ///
@@ -1236,7 +1311,7 @@ impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
                 inner.closed,
                 inner.unfinished,
                 inner.getters,
-                inner.putters,
+                self.putters.load(Ordering::Relaxed) as usize,
             )
         });
         drop(guard);

@@ -50,8 +50,8 @@
 //! a put goes in only while `stored + held < capacity`. So a give-back
 //! always finds room, and a bounded queue never holds more than its
 //! capacity, however many getters are dropped. (Returning the item frees
-//! its place under the queue lock: one more lock round per get future of a
-//! bounded queue; unbounded queues, `try_get` and the blocking gets that
+//! its place with one atomic decrement, and takes the queue lock only if a
+//! putter waits; unbounded queues, `try_get` and the blocking gets that
 //! find an item at once hold nothing.) Hence getters wait only while the
 //! storage is empty, putters only while `stored + held` is at the capacity,
 //! and both kinds wait at once only when the storage is empty and every

@@ -8,6 +8,7 @@ use super::error::{TryGetError, TryPutError};
 use super::generic::GenericQueue;
 use super::storage::Storage;
 use crate::lowlevel::queue::{QueueGuard, WaitQueue};
+use crate::lowlevel::sync::{Ordering, fence};
 use crate::lowlevel::wait::Protocol;
 
 impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
@@ -44,29 +45,44 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
     }
 
     /// The attempt under the lock; a waiter that must wait is counted
-    /// (`Inner::getters`, `Inner::putters`) as the core queues it.
+    /// (`Inner::getters`, `GenericQueue::putters`) as the core queues it. A
+    /// putter counts itself first and then looks for room once more: a get
+    /// future that returned its item without the lock (`release_held`)
+    /// either left room that this look sees, or sees this putter.
     fn arrive_locked(
         &self,
         guard: &mut QueueGuard<'_>,
         role: Role,
         slot: &Item<T>,
     ) -> Result<Role, Role> {
-        let arrival = self.attempt_locked(guard, role, slot);
-        if let Err(tag) = arrival {
-            self.with_inner(guard, |inner| match tag {
-                Role::Getter => inner.getters += 1,
-                _ => inner.putters += 1,
-            });
+        loop {
+            let arrival = self.attempt_locked(guard, role, slot);
+            match arrival {
+                Err(Role::Getter) => self.with_inner(guard, |inner| inner.getters += 1),
+                Err(_) => {
+                    self.putters.fetch_add(1, Ordering::SeqCst);
+                    // Pairs with the fence of a release (`release_held`).
+                    fence(Ordering::SeqCst);
+                    if self.with_inner(guard, |inner| self.has_room(inner)) {
+                        // A place was freed meanwhile: go in after all.
+                        self.putters.fetch_sub(1, Ordering::SeqCst);
+                        continue;
+                    }
+                }
+                Ok(_) => {}
+            }
+            return arrival;
         }
-        arrival
     }
 
     /// A waiter that was not served leaves the list: one fewer of its kind.
     fn cancelled(&self, guard: &mut QueueGuard<'_>, tag: Role) {
-        self.with_inner(guard, |inner| match tag {
-            Role::Getter => inner.getters -= 1,
-            _ => inner.putters -= 1,
-        });
+        match tag {
+            Role::Getter => self.with_inner(guard, |inner| inner.getters -= 1),
+            _ => {
+                self.putters.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
     }
 
     /// A getter that was handed an item it will never return puts it back

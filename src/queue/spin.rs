@@ -89,9 +89,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if !self.spins() {
             return;
         }
-        let (len, held, closed) =
-            self.with_inner(guard, |inner| (inner.items.len(), inner.held, inner.closed));
-        guard.set_user(Self::readiness(self.cap(), len, held, closed));
+        let (len, closed) = self.with_inner(guard, |inner| (inner.items.len(), inner.closed));
+        guard.set_user(Self::readiness(self.cap(), len, self.held(), closed));
     }
 
     /// If spinning is on for this queue and `waiter` may spin
