@@ -212,6 +212,13 @@ fn owned_guards_move_into_threads_and_are_released_there() {
     assert_eq!(limiter.available_tokens(), 1);
 }
 
+/// Yields until `waiting()` reports a queued waiter.
+fn until_waiting(waiting: impl Fn() -> usize) {
+    while waiting() == 0 {
+        thread::yield_now();
+    }
+}
+
 #[test]
 fn a_unit_waits_for_an_owned_guard_it_gave_away_instead_of_panicking() {
     let _dog = dog("a_unit_waits_for_an_owned_guard_it_gave_away_instead_of_panicking");
@@ -220,11 +227,16 @@ fn a_unit_waits_for_an_owned_guard_it_gave_away_instead_of_panicking() {
     // Twice: uncontended (the lock-free path), then handed over by a
     // release (the queued path, where a hand-off records the waiter's tag).
     for contended in [false, true] {
+        // Each hold ends once this thread waits for it (no clock decides
+        // whether the queued path runs).
         let blocker = contended.then(|| {
             let (g, m) = (lock.acquire_owned_blocking(), mutex.lock_owned_blocking());
+            let (lock, mutex) = (lock.clone(), mutex.clone());
             thread::spawn(move || {
-                thread::sleep(Duration::from_millis(20));
-                drop((g, m));
+                until_waiting(|| lock.waiting());
+                drop(g);
+                until_waiting(|| mutex.waiting());
+                drop(m);
             })
         });
         let guard = lock.acquire_owned_blocking();
@@ -232,10 +244,15 @@ fn a_unit_waits_for_an_owned_guard_it_gave_away_instead_of_panicking() {
         if let Some(b) = blocker {
             b.join().unwrap();
         }
-        let holder = thread::spawn(move || {
-            thread::sleep(Duration::from_millis(20));
-            drop((guard, m));
-        });
+        let holder = {
+            let (lock, mutex) = (lock.clone(), mutex.clone());
+            thread::spawn(move || {
+                until_waiting(|| lock.waiting());
+                drop(guard);
+                until_waiting(|| mutex.waiting());
+                drop(m);
+            })
+        };
         // A borrowed guard would make this a refused re-acquisition (a
         // panic); an owned one records no holder: this thread just waits.
         drop(lock.acquire_blocking());

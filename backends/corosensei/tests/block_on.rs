@@ -11,23 +11,72 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{spin_until, watchdog};
 
+/// A ticker green thread's count, and a way for a green thread to wait
+/// until it has ticked twice more.
+#[derive(Clone)]
+struct Ticks {
+    count: Rc<Cell<u32>>,
+    /// The count `twice_more` was called at.
+    mark: Rc<Cell<Option<u32>>>,
+    ticked: Arc<polysync::Event>,
+}
+
+impl Ticks {
+    /// A future that completes once the ticker has ticked twice after this
+    /// call. Joined with what a green thread awaits in `block_on`, it
+    /// completes only if the hub ran the ticker while that green thread was
+    /// suspended: a `block_on` that blocked the hub's thread would never
+    /// return (and the watchdog fails the test). No clock decides.
+    fn twice_more(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let ticked = self.mark();
+        async move { ticked.wait().await }
+    }
+
+    /// The event `twice_more` waits for, from now on: set once the ticker
+    /// has ticked twice after this call.
+    fn mark(&self) -> Arc<polysync::Event> {
+        self.mark.set(Some(self.count.get()));
+        self.ticked.clone()
+    }
+
+    fn tick(&self) {
+        self.count.set(self.count.get() + 1);
+        if self
+            .mark
+            .get()
+            .is_some_and(|mark| self.count.get() >= mark + 2)
+        {
+            self.ticked.set();
+        }
+    }
+}
+
 /// Runs `f` in a green thread next to a ticker; returns `f`'s value and how
 /// often the ticker advanced while `f` ran.
-fn with_ticker<T: 'static>(f: impl FnOnce() -> T + 'static) -> (T, u32) {
+fn with_ticker<T: 'static>(f: impl FnOnce(Ticks) -> T + 'static) -> (T, u32) {
     run(move || {
-        let ticks = Rc::new(Cell::new(0u32));
+        let ticks = Ticks {
+            count: Rc::new(Cell::new(0)),
+            mark: Rc::new(Cell::new(None)),
+            ticked: Arc::new(polysync::Event::new()),
+        };
         let running = Rc::new(Cell::new(true));
         let ticker = {
             let (ticks, running) = (ticks.clone(), running.clone());
             spawn(move || {
                 while running.get() {
-                    ticks.set(ticks.get() + 1);
+                    ticks.tick();
                     sleep(Duration::from_millis(1));
                 }
             })
         };
-        let out = spawn(f).join().unwrap();
-        let seen = ticks.get();
+        let out = spawn({
+            let ticks = ticks.clone();
+            move || f(ticks)
+        })
+        .join()
+        .unwrap();
+        let seen = ticks.count.get();
         running.set(false);
         ticker.join().unwrap();
         (out, seen)
@@ -37,9 +86,10 @@ fn with_ticker<T: 'static>(f: impl FnOnce() -> T + 'static) -> (T, u32) {
 #[test]
 fn an_async_io_timer_suspends_only_its_green_thread() {
     watchdog("async-io timer", || {
-        let (elapsed, ticks) = with_ticker(|| {
+        let (elapsed, ticks) = with_ticker(|ticks| {
             let start = Instant::now();
-            block_on(async_io::Timer::after(Duration::from_millis(30)));
+            let timer = async_io::Timer::after(Duration::from_millis(30));
+            block_on(futures_lite::future::zip(timer, ticks.twice_more()));
             start.elapsed()
         });
         assert!(elapsed >= Duration::from_millis(30));
@@ -56,20 +106,24 @@ fn a_tokio_oneshot_wakes_a_green_thread_from_a_worker() {
         let rt = support::multi_thread(2);
         let (tx, rx) = tokio::sync::oneshot::channel::<&'static str>();
         let received = Arc::new(polysync::Event::new());
+        let (ticked_tx, ticked_rx) = std::sync::mpsc::channel();
         let hub = {
             let received = received.clone();
             std::thread::spawn(move || {
-                with_ticker(move || {
+                with_ticker(move |ticks| {
+                    ticked_tx.send(ticks.mark()).unwrap();
                     let v = block_on(rx).unwrap();
                     received.set();
                     v
                 })
             })
         };
-        // Send from a tokio worker once the hub has ticked a while.
+        // Send from a tokio worker once the hub has ticked twice while the
+        // green thread waits: it cannot, had `block_on` blocked the hub.
+        let ticked = ticked_rx.recv().unwrap();
         rt.block_on(async move {
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                ticked.wait().await;
                 tx.send("from tokio").unwrap();
             })
             .await
