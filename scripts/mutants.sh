@@ -446,6 +446,7 @@ mutant "seams-registry: polysync-tokio is not installed when linked" \
     backends/tokio/src/lib.rs \
     $'fn install_at_load() {\n    let _ = install();' \
     $'fn install_at_load() {\n    let _ = is_installed();'
+
 # seams-green (issue 17, items 2, 7, 8): green threads that unwind, join and
 # tear down.
 mutant "seams-green: a wait during a green thread's panic switches to its siblings" \
@@ -471,6 +472,7 @@ mutant "seams-green: a may wait during an unwind parks the coroutine" \
     backends/may/src/lib.rs \
     $'fn unwinding() -> bool {\n    std::thread::panicking()\n}' \
     $'fn unwinding() -> bool {\n    false\n}'
+
 # Issue 17 items 5 and 9 (seams-nesting): one unit's waiter never drives two
 # waits at once.
 mutant "seams-nesting: a driver whose poll switched waits instead of polling again (nested block_on)" \
@@ -484,6 +486,7 @@ mutant "seams-nesting: a ThreadWaiter that can move to another thread (Send + Sy
     src/lowlevel/thread.rs \
     '_own_thread: PhantomData<*const ()>,' \
     '_own_thread: PhantomData<()>,'
+
 # Issue 17, items 1, 6, 12 (branch seams-locks): lock_api re-locks never
 # unwind without the lock; async re-entry is not refused; panics name the
 # caller's line.
@@ -528,6 +531,7 @@ mutant "seams-locks: an RwLock re-entry panic points inside the library (refused
     src/rwlock/raw.rs \
     $'#[track_caller]\nfn refused(' \
     $'fn refused('
+
 # seams-queues (issue 17 items 14, 15): user code the queues and channels
 # run for their caller (a value's Drop, an item's Ord, a peek_with closure, a waker)
 # may panic or re-enter without breaking, leaking or hanging anything.
@@ -596,8 +600,9 @@ mutant "seams-queues: a queueing putter skips its room re-check (loom) [slow]" \
 mutant "seams-queues: a get future that returns its item keeps its place" \
     "cargo test --test queue_capacity getters_and_putters" \
     src/queue/futures.rs \
-    $'let item = entry.take().expect("a handed getter has its item");\n            queue.release_held();' \
-    $'let item = entry.take().expect("a handed getter has its item");'
+    'Ok(queue.release_held(item))' \
+    'Ok(item)'
+
 # limiter promises (issue 21, point 2): a waiter whose borrower holds a
 # token must not be stranded at the front when the waiter ahead gives up.
 mutant "limiter: remove the limiter's after_cancelled (a re-entry left at the front is stranded)" \
@@ -605,6 +610,7 @@ mutant "limiter: remove the limiter's after_cancelled (a re-entry left at the fr
     src/limiter/raw.rs \
     'if self.queue.len() > 0 {' \
     'if false && self.queue.len() > 0 {'
+
 # Docs (issue 17 item 13): the built HTML's links are checked offline, and
 # the docs build warning-free without the optional features.
 mutant "docs: a tokio item linked by its path (rustdoc writes the path as the href)" \
@@ -618,8 +624,6 @@ mutant "docs: the channel module links the stream-only methods without the featu
     src/channel/mod.rs \
     $'    not(feature = "stream"),\n    doc = "With the `stream` feature, `Receiver::into_stream` is a"' \
     $'    not(feature = "stream"),\n    doc = "With the `stream` feature, [`Receiver::into_stream`] is a"'
-    'Ok(queue.release_held(item))' \
-    'Ok(item)'
 
 # --------------------------------------------------------------------------
 
