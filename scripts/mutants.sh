@@ -476,10 +476,10 @@ mutant "seams-green: a may wait during an unwind parks the coroutine" \
 # Issue 17 items 5 and 9 (seams-nesting): one unit's waiter never drives two
 # waits at once.
 mutant "seams-nesting: a driver whose poll switched waits instead of polling again (nested block_on)" \
-    "cargo test --test nested_block_on && cargo test -p polysync-corosensei --test nested_block_on" \
+    "cargo test --test nested_block_on && cargo test -p polysync-corosensei --test nested_block_on && cargo test -p polysync-may --test nested_block_on" \
     src/lowlevel/waiter.rs \
-    '        if poll_switched {' \
-    '        if false && poll_switched {'
+    '        if consumed {' \
+    '        if false && consumed {'
 
 mutant "seams-nesting: a ThreadWaiter that can move to another thread (Send + Sync again)" \
     "cargo test --test static_checks && cargo test --doc ThreadWaiter" \
@@ -624,6 +624,27 @@ mutant "docs: the channel module links the stream-only methods without the featu
     src/channel/mod.rs \
     $'    not(feature = "stream"),\n    doc = "With the `stream` feature, `Receiver::into_stream` is a"' \
     $'    not(feature = "stream"),\n    doc = "With the `stream` feature, [`Receiver::into_stream`] is a"'
+
+# Issue 17 item 5 (wake-epoch): the kept wake is the unit's, counted by its
+# waiter (Waiter::waits), not an OS thread's record that a migrating may
+# coroutine leaves behind.
+mutant "wake-epoch: a may coroutine's waiter that does not count its waits (the per-thread fallback)" \
+    "cargo test -p polysync-may --test nested_block_on" \
+    backends/may/src/lib.rs \
+    '        Some(self.0.waits.load(Ordering::Relaxed))' \
+    '        None'
+
+mutant "wake-epoch: a thread waiter whose count misses its waits" \
+    "cargo test --test nested_block_on" \
+    src/lowlevel/thread.rs \
+    '        self.waits.set(self.waits.get().wrapping_add(1));' \
+    ''
+
+mutant "wake-epoch: a green thread whose count misses its suspensions" \
+    "cargo test -p polysync-corosensei --test nested_block_on" \
+    backends/corosensei/src/hub.rs \
+    $'        // Resuming consumes the wake token (the hub clears `scheduled`).\n        self.waits.set(self.waits.get().wrapping_add(1));' \
+    $'        // Resuming consumes the wake token (the hub clears `scheduled`).'
 
 # --------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 //! (`lowlevel::block_on`, `block_on_with`) waits on the same unit's waiter
 //! (issue 17, item 5). The outer future's wake can land while the inner
 //! wait sleeps, and the inner wait consumes it (one wake token per unit):
-//! the outer driver sees that its poll switched the unit out and polls
-//! again instead of sleeping for good.
+//! the outer driver sees that its poll waited (the waiter's count of waits
+//! moved, or, for a waiter that does not count, the thread's record of
+//! switches) and polls again instead of sleeping for good.
 //!
 //! What is proven, on OS threads (the green threads' cases are in
 //! polysync-corosensei's and polysync-may's `tests/nested_block_on.rs`):
@@ -12,7 +13,9 @@
 //!   thread's own waiter, and with an inner wait that has a deadline) is
 //!   not lost: the outer `block_on` returns;
 //! - a plain blocking call after a nested one still waits for its own
-//!   condition.
+//!   condition;
+//! - a waiter that does not count its waits keeps the outer wake through
+//!   the per-thread fallback.
 //!
 //! The helper thread sets the outer event only once the inner wait is
 //! queued (`waiting() == 1`), so the wake always lands during the inner
@@ -178,6 +181,56 @@ fn a_plain_blocking_call_after_a_nested_one_still_waits_correctly() {
         assert!(later.is_set());
         setter.join().unwrap();
         out
+    });
+    assert_eq!(out, Some("outer woken"));
+    helper.join().unwrap();
+}
+
+/// A waiter of another crate that does not count its waits
+/// (`Waiter::waits` is `None`): a `std` mutex and condition variable on one
+/// wake flag. Its drivers fall back to the per-thread record of switches.
+#[derive(Default)]
+struct Bell {
+    rung: std::sync::Mutex<bool>,
+    cv: std::sync::Condvar,
+}
+
+impl std::task::Wake for Bell {
+    fn wake(self: std::sync::Arc<Self>) {
+        *self.rung.lock().unwrap() = true;
+        self.cv.notify_one();
+    }
+}
+
+struct BellWaiter(std::sync::Arc<Bell>);
+
+impl polysync::lowlevel::Waiter for BellWaiter {
+    fn waker(&self) -> std::task::Waker {
+        std::task::Waker::from(self.0.clone())
+    }
+
+    fn wait(&self, deadline: Option<Instant>) -> polysync::lowlevel::WaitResult {
+        assert!(deadline.is_none(), "only untimed waits here");
+        let mut rung = self.0.rung.lock().unwrap();
+        while !*rung {
+            rung = self.0.cv.wait(rung).unwrap();
+        }
+        *rung = false; // consume the wake
+        polysync::lowlevel::WaitResult::Woken
+    }
+}
+
+#[test]
+fn a_waiter_that_does_not_count_keeps_the_outer_wake_through_the_fallback() {
+    let (outer, inner) = (leak_event(), leak_event());
+    let helper = wake_both_during_inner(outer, inner);
+    let out = watchdog("nested wait_with, a waiter without a count", move || {
+        let w = BellWaiter(Default::default());
+        assert_eq!(polysync::lowlevel::Waiter::waits(&w), None);
+        let fut = pin!(outer_then_blocking(outer, || {
+            inner.wait_with(&w, None).unwrap();
+        }));
+        block_on_with(&w, fut, None)
     });
     assert_eq!(out, Some("outer woken"));
     helper.join().unwrap();

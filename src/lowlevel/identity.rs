@@ -322,10 +322,15 @@ pub(crate) fn polled_task() -> Option<UnitId> {
 /// `Identified` future's poll (a blocking call, or a `block_on`, inside an
 /// identified future) would leave that task's identity on the thread, and
 /// the next unit to run there would pass for that task: two units with one
-/// identity. It also records, as the unit resumes, that the unit switched
-/// out: a switch may consume a wake meant for a future that a blocking
-/// driver is polling on this unit, so a driver whose poll switched polls
-/// again instead of waiting (see [`block_on`](crate::lowlevel::block_on)).
+/// identity. It also records on the OS thread, as the unit resumes, that
+/// the unit switched out: the fallback that keeps a wake for a blocking
+/// driver whose waiter does not count its waits
+/// ([`Waiter::waits`](crate::lowlevel::Waiter::waits) is `None`; a switch
+/// may consume a wake meant for the future that driver polls, so a driver
+/// whose poll switched polls again instead of waiting: see
+/// [`block_on`](crate::lowlevel::block_on)). polysync's own waiters count,
+/// and do not rely on it (the record stays on the OS thread, which a may
+/// coroutine can leave).
 /// polysync's own blocking driver wraps every
 /// [`Waiter::wait`](crate::lowlevel::Waiter::wait) in it; a green backend
 /// wraps every other switch of its own (a `yield_now`, a `sleep`, its
@@ -346,8 +351,9 @@ pub fn switching_out<R>(switch: impl FnOnce() -> R) -> R {
     impl Drop for Resume {
         fn drop(&mut self) {
             put_polled_task(self.0);
-            // A blocking driver that polls this unit must not trust its
-            // wake token after this switch (see `waiter::Switched`).
+            // The fallback for a driver whose waiter does not count its
+            // waits: it must not trust its wake token after this switch
+            // (see `waiter::Kept::Flag`).
             super::waiter::note_switched();
         }
     }

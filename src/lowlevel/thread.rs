@@ -5,6 +5,7 @@
 
 use super::sync::{AtomicBool, MAY_SPIN, Ordering, park_until, per_thread, spin_loop, thread};
 use super::waiter::{WaitResult, Waiter};
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
@@ -69,6 +70,9 @@ pub struct ThreadWaiter {
     parker: Arc<Parker>,
     /// The adaptive spin before parking.
     spin: Spin,
+    /// How many waits this thread made on the waiter ([`Waiter::waits`]):
+    /// only its thread reads or writes it.
+    waits: Cell<u64>,
     /// Neither `Send` nor `Sync`: `parker` names the thread that made the
     /// waiter, and only that thread may wait on it.
     _own_thread: PhantomData<*const ()>,
@@ -209,6 +213,7 @@ impl ThreadWaiter {
                 woken: AtomicBool::new(false),
             }),
             spin: Spin::new(),
+            waits: Cell::new(0),
             _own_thread: PhantomData,
         }
     }
@@ -257,7 +262,15 @@ impl Waiter for ThreadWaiter {
             .store(next, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Counts every [`wait`](Waiter::wait), the only thing that consumes
+    /// the wake flag.
+    fn waits(&self) -> Option<u64> {
+        Some(self.waits.get())
+    }
+
     fn wait(&self, deadline: Option<Instant>) -> WaitResult {
+        // Counted before it can consume a wake (see `Waiter::waits`).
+        self.waits.set(self.waits.get().wrapping_add(1));
         if self.spin.spin(&self.parker) {
             return WaitResult::Woken;
         }

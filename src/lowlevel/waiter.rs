@@ -90,17 +90,29 @@ impl std::fmt::Display for UnitCancelled {
 ///
 /// # One wake token, nested drives
 /// A waiter has one wake token (a thread's wake flag, a green thread's
-/// place in its scheduler's queue): every waker it hands out sets it, and
-/// each `wait` consumes it. A blocking call made inside a future that a
-/// polysync driver polls with this waiter (a [`block_on`] whose future
-/// blocks) waits on the same token in the middle of the outer poll, and can
-/// consume a wake meant for the outer future. polysync's drivers keep it:
-/// every wait they make goes through [`switching_out`](super::switching_out),
-/// which records the switch, and a driver whose poll switched polls again
-/// instead of waiting (at worst one poll for nothing). A waiter needs to do
-/// nothing for this; code that calls `wait` (or otherwise switches its unit
-/// out) inside a future that a driver polls wraps the call in
-/// `switching_out`.
+/// place in its scheduler's queue, a may coroutine's blocker): every waker
+/// it hands out sets it, and each `wait` consumes it. A blocking call made
+/// inside a future that a polysync driver polls with this waiter (a
+/// [`block_on`] whose future blocks) waits on the same token in the middle
+/// of the outer poll, and can consume a wake meant for the outer future.
+/// polysync's drivers keep it: a waiter counts its waits
+/// ([`waits`](Waiter::waits)), the driver reads the count before each poll,
+/// and a driver whose poll returned `Pending` after the count moved polls
+/// again instead of waiting (at worst one poll for nothing). The count
+/// belongs to the unit (it lives in the waiter), so it holds wherever the
+/// unit resumes: a may coroutine that moves to another worker between the
+/// nested wait and the end of the poll keeps it, whatever switches of its
+/// own runtime it made meanwhile.
+///
+/// A waiter that does not count (`waits` returns `None`, the default) falls
+/// back to a per-OS-thread record of switches: every wait a driver makes
+/// goes through [`switching_out`](super::switching_out), which records the
+/// switch, and the driver polls again after a poll that switched. That is
+/// exact only for units that never change OS thread, and only sees switches
+/// that go through `switching_out`: code that calls `wait` (or otherwise
+/// switches its unit out) inside a future that a driver polls wraps the
+/// call in it. A waiter whose unit can move between threads, or whose
+/// token other switches consume, implements `waits`.
 ///
 /// # Example
 /// A waiter built on a `std` mutex and condition variable (a real backend
@@ -207,6 +219,33 @@ pub trait Waiter {
     /// `may::coroutine::yield_now`; a hub: requeue); the default does
     /// nothing, which is right for an OS thread.
     fn checkpoint(&self) {}
+
+    /// How many times this unit has made a switch that can consume the
+    /// waiter's wake token: every [`wait`](Waiter::wait) on it, and any
+    /// other switch that takes the token (a green thread's yield, which
+    /// clears its place in the ready queue), or `None` if the waiter does
+    /// not count (the default). The blocking driver reads it before and
+    /// after each poll: a poll after which it moved may have consumed a wake
+    /// meant for the polled future, so the driver polls again instead of
+    /// waiting (see "One wake token, nested drives" above).
+    ///
+    /// Only the unit itself changes the count, and only needs to read it:
+    /// the value means nothing but "changed or not". Return `Some` always
+    /// or `None` always. Wrapping is harmless (2^64 waits in one poll).
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, Waiter};
+    ///
+    /// ThreadWaiter::with_current(|w| {
+    ///     let before = w.waits().unwrap();
+    ///     w.waker().wake();
+    ///     let _ = w.wait(None); // consumes the wake: counted
+    ///     assert_ne!(w.waits(), Some(before));
+    /// });
+    /// ```
+    fn waits(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Drives `fut` to completion on `waiter`, giving up at `deadline`.
@@ -264,30 +303,24 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
 ) -> Result<F::Output, WaitError> {
     let waker = waiter.waker();
     let mut cx = Context::from_waker(&waker);
-    // This drive may run inside an outer drive's poll: whether the unit
-    // switched out during that poll so far is the outer drive's, kept here
-    // and reported back (with this drive's own switches) on the way out.
-    let mut switched = Switched {
-        outer: take_switched(),
-        here: false,
-    };
+    // How this drive learns that a poll may have consumed its wake.
+    let mut kept = Kept::new(waiter);
     // Clear a hint that an async poll on this thread may have left behind.
     super::thread::take_spin_hint();
     loop {
+        let mark = kept.before_poll(waiter);
         // A blocking driver's poll: no async checkpoint inside.
         let polled = super::checkpoint::as_blocking(|| fut.as_mut().poll(&mut cx));
         // Read (and clear) the hint the poll left on this thread before
         // anything can switch units, so it never leaks to another wait.
         let next = super::thread::take_spin_hint();
-        // Whether the unit switched out during the poll (see `Switched`).
-        let poll_switched = take_switched();
-        switched.here |= poll_switched;
+        // Whether the poll may have consumed a wake of this drive.
+        let consumed = kept.after_poll(waiter, mark);
         if let Poll::Ready(out) = polled {
             return Ok(out);
         }
-        if poll_switched {
-            // A wake of this drive may have been consumed by that switch:
-            // poll again rather than wait for it.
+        if consumed {
+            // The wake may be gone: poll again rather than wait for it.
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(WaitError::TimedOut);
             }
@@ -297,9 +330,7 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
         // The unit may switch out here: no identity of a task polled on
         // this thread may stay behind for the next unit.
         let woke = super::identity::switching_out(|| waiter.wait(deadline));
-        // The wait itself is a switch, and a clear flag for the next poll.
-        switched.here = true;
-        take_switched();
+        kept.after_wait();
         super::checkpoint::note_waited();
         match woke {
             WaitResult::Woken => {}
@@ -313,27 +344,82 @@ pub(crate) fn poll_until<W: Waiter + ?Sized, F: Future + ?Sized>(
 /// How a blocking driver keeps its wake across a switch inside its poll
 /// (issue 17: a blocking call inside a future that `block_on` drives).
 ///
-/// A unit has one wake token (a thread waiter's flag, a green thread's
-/// place in its hub's ready queue, a may coroutine's blocker): every waker
-/// its waiter hands out sets the same token, and every wait consumes it; a
-/// green thread's yield consumes it too. A future that a driver polls can
-/// switch the unit out in the middle of its poll: a nested blocking call
-/// that waits (a second drive on the same token), a green yield or sleep, a
-/// checkpoint of a nested call. A wake meant for the polled future (it
-/// registered its waker earlier in the poll) can land during that switch
-/// and be consumed by it; the poll then returns `Pending`, and a driver
-/// that waited now would wait for a wake that already came and went.
-///
-/// So every switch records that it happened ([`note_switched`], run by
-/// [`switching_out`](super::identity::switching_out) as the unit resumes),
-/// and a driver whose poll switched polls again instead of waiting: the
-/// new poll sees what the lost wake announced. A drive nested in another's
-/// poll switched if it waited or if one of its polls switched, and reports
-/// that to the outer poll as it returns (`Drop`, also when it unwinds),
-/// together with what the outer poll had switched before it began. The
-/// cost is one more poll after a poll that switched; a poll that did not
-/// switch (every poll of a plain blocking call) is followed by a wait as
-/// before.
+/// A unit has one wake token (see [`Waiter`], "One wake token, nested
+/// drives"): every waker its waiter hands out sets it, and every wait
+/// consumes it; a green thread's yield consumes it too. A future that a
+/// driver polls can switch the unit out in the middle of its poll: a nested
+/// blocking call that waits (a second drive on the same token), a green
+/// yield or sleep, a checkpoint of a nested call. A wake meant for the
+/// polled future (it registered its waker earlier in the poll) can land
+/// during that switch and be consumed by it; the poll then returns
+/// `Pending`, and a driver that waited now would wait for a wake that
+/// already came and went. So a driver whose poll may have consumed its
+/// wake polls again instead of waiting: the new poll sees what the lost
+/// wake announced. The cost is one more poll after such a poll; a poll that
+/// did not switch (every poll of a plain blocking call) is followed by a
+/// wait as before.
+enum Kept {
+    /// The waiter counts its waits ([`Waiter::waits`]): a poll consumed
+    /// nothing if the count did not move. The count is the unit's, kept by
+    /// its waiter, so a unit that resumes on another OS thread (a may
+    /// coroutine, moved by may's own switches that polysync never sees)
+    /// still finds it. Nothing on the OS thread is read or written.
+    Counted,
+    /// The fallback for a waiter that does not count: a per-OS-thread flag
+    /// that every switch through
+    /// [`switching_out`](super::identity::switching_out) sets as the unit
+    /// resumes ([`note_switched`]). A drive nested in another's poll
+    /// switched if it waited or if one of its polls switched, and reports
+    /// that to the outer poll as it returns (`Drop`, also when it unwinds),
+    /// together with what the outer poll had switched before it began.
+    Flag(Switched),
+}
+
+impl Kept {
+    fn new<W: Waiter + ?Sized>(waiter: &W) -> Kept {
+        match waiter.waits() {
+            Some(_) => Kept::Counted,
+            None => Kept::Flag(Switched {
+                outer: take_switched(),
+                here: false,
+            }),
+        }
+    }
+
+    /// What to compare with after the poll.
+    #[inline]
+    fn before_poll<W: Waiter + ?Sized>(&self, waiter: &W) -> Option<u64> {
+        match self {
+            Kept::Counted => waiter.waits(),
+            Kept::Flag(_) => None,
+        }
+    }
+
+    /// Whether the poll that began at `mark` may have consumed a wake.
+    #[inline]
+    fn after_poll<W: Waiter + ?Sized>(&mut self, waiter: &W, mark: Option<u64>) -> bool {
+        match self {
+            Kept::Counted => waiter.waits() != mark,
+            Kept::Flag(switched) => {
+                let poll_switched = take_switched();
+                switched.here |= poll_switched;
+                poll_switched
+            }
+        }
+    }
+
+    /// After the driver's own wait (itself a switch).
+    #[inline]
+    fn after_wait(&mut self) {
+        if let Kept::Flag(switched) = self {
+            switched.here = true;
+            // A clear flag for the next poll.
+            take_switched();
+        }
+    }
+}
+
+/// The flag fallback's state (see [`Kept::Flag`]).
 struct Switched {
     /// The flag as the enclosing poll (if any) had left it.
     outer: bool,
@@ -387,11 +473,13 @@ fn take_switched() -> bool {
 /// nest. Such a call blocks the whole `block_on` (other branches of a `join!`
 /// inside it do not run meanwhile), but no wake is lost: one that is meant
 /// for the outer future and lands while the inner call waits is consumed by
-/// that wait, so after a poll during which the unit switched out (a nested
-/// wait, a green thread's yield or sleep) the driver polls again instead of
-/// waiting (at worst once for nothing). A switch that does not go through
-/// [`switching_out`](super::switching_out) (a backend's own, called
-/// directly) is not seen.
+/// that wait, so after a poll during which the unit's waiter waited (a
+/// nested wait, a green thread's yield or sleep: see [`Waiter::waits`]) the
+/// driver polls again instead of waiting (at worst once for nothing). The
+/// count belongs to the unit, so a may coroutine that resumes on another
+/// worker keeps it. (A waiter of another crate that does not count falls
+/// back to a per-thread record of switches made through
+/// [`switching_out`](super::switching_out).)
 ///
 /// ```
 /// use polysync::Event;

@@ -207,6 +207,11 @@ pub(crate) struct TaskCtx {
     /// driving (a hub run from a destructor during an unwind): then
     /// `std::thread::panicking()` says nothing about this green thread.
     carrier_panicking: Cell<bool>,
+    /// How many switches of this green thread could consume its wake
+    /// token (every suspension: a wait, a yield; and every wait made while
+    /// it unwinds, which takes `scheduled`): polysync's blocking driver
+    /// polls again after a poll that moved it ([`Waiter::waits`](polysync::lowlevel::Waiter::waits)).
+    pub(crate) waits: Cell<u64>,
 }
 
 impl TaskCtx {
@@ -219,6 +224,8 @@ impl TaskCtx {
 
     /// Suspends the green thread until the hub resumes it.
     fn suspend(&self) {
+        // Resuming consumes the wake token (the hub clears `scheduled`).
+        self.waits.set(self.waits.get().wrapping_add(1));
         let yielder = self.yielder.get();
         debug_assert!(
             !yielder.is_null(),
@@ -288,6 +295,8 @@ impl TaskCtx {
     /// such a wait must not wait for one of them.
     fn wait_unwinding(&self, deadline: Option<Instant>) -> polysync::lowlevel::WaitResult {
         use polysync::lowlevel::WaitResult;
+        // It may consume the wake token (`scheduled`).
+        self.waits.set(self.waits.get().wrapping_add(1));
         loop {
             if self.waker.scheduled.swap(false, Ordering::Acquire) {
                 return WaitResult::Woken;
@@ -508,6 +517,7 @@ impl Core {
             timer_seq: Cell::new(0),
             unwinding: Cell::new(false),
             carrier_panicking: Cell::new(self.carrier_panicking.get()),
+            waits: Cell::new(0),
         });
         let stack = match self.stacks.borrow_mut().pop() {
             Some(stack) => stack,

@@ -142,6 +142,27 @@ impl Waiter for GreenWaiter {
     fn checkpoint(&self) {
         self.ctx().yield_now();
     }
+
+    /// Counts every suspension of the green thread (a wait, a yield, a
+    /// [`sleep`](crate::sleep)), each of which consumes its wake token, and
+    /// every wait made while it unwinds: polysync's blocking driver polls
+    /// again after a poll that moved the count, so a wake consumed by a
+    /// nested wait or a yield inside the poll is not lost.
+    ///
+    /// ```
+    /// use polysync::lowlevel::Waiter;
+    /// polysync_corosensei::run(|| {
+    ///     polysync_corosensei::GreenWaiter::with_current(|w| {
+    ///         let before = w.waits();
+    ///         polysync_corosensei::yield_now(); // a switch: counted
+    ///         assert_ne!(w.waits(), before);
+    ///     })
+    ///     .unwrap();
+    /// });
+    /// ```
+    fn waits(&self) -> Option<u64> {
+        Some(self.ctx().waits.get())
+    }
 }
 
 /// The [`GreenBackend`] of polysync-corosensei: claims the caller when it

@@ -121,7 +121,7 @@ use polysync::lowlevel::{
 use std::cell::OnceCell;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -147,6 +147,13 @@ const MAX_PARK_MS: u64 = u32::MAX as u64;
 /// re-raised inside the destructor: a panic during a panic, an abort.
 struct Parker {
     blocker: Blocker,
+    /// How many waits the coroutine made on this parker
+    /// ([`Waiter::waits`]). Only the coroutine writes and reads it (a
+    /// coroutine that moves to another worker is handed over by may's
+    /// scheduler, which orders what it did before with what it does after),
+    /// so `Relaxed` suffices; it is atomic only because wakers on other
+    /// threads share the parker.
+    waits: AtomicU64,
     /// The carrier's wait during an unwind: `true` once woken.
     carrier: std::sync::Mutex<bool>,
     carrier_cv: std::sync::Condvar,
@@ -210,6 +217,12 @@ impl Parker {
     /// A wait with the waker [`Parker::waker`] gave: parks the coroutine,
     /// or, while it unwinds, blocks the carrying OS thread.
     fn wait_now(&self, deadline: Option<Instant>) -> WaitResult {
+        // Counted before it can consume a wake: the blocker's permit, or
+        // the carrier's flag while unwinding (see `Waiter::waits`). may's
+        // own switches (a raw yield, a may channel) never take the permit,
+        // so they need no count.
+        let waits = self.waits.load(Ordering::Relaxed);
+        self.waits.store(waits.wrapping_add(1), Ordering::Relaxed);
         if unwinding() {
             self.wait_carrier(deadline)
         } else {
@@ -256,6 +269,7 @@ impl Parker {
         debug_assert!(may::coroutine::is_coroutine());
         Arc::new(Parker {
             blocker: Blocker::new(true),
+            waits: AtomicU64::new(0),
             carrier: std::sync::Mutex::new(false),
             carrier_cv: std::sync::Condvar::new(),
         })
@@ -438,6 +452,10 @@ impl Waiter for Current<'_> {
 
     fn checkpoint(&self) {
         checkpoint();
+    }
+
+    fn waits(&self) -> Option<u64> {
+        Some(self.0.waits.load(Ordering::Relaxed))
     }
 }
 
@@ -648,6 +666,29 @@ impl Waiter for MayWaiter {
     /// ```
     fn checkpoint(&self) {
         checkpoint();
+    }
+
+    /// Counts every wait on the coroutine's waiter, the only thing that
+    /// consumes its wake token (may's own switches, such as a raw
+    /// `may::coroutine::yield_now`, never do). The count belongs to the
+    /// coroutine, so polysync's blocking driver keeps a wake that a nested
+    /// wait consumed even if the coroutine resumes on another worker.
+    ///
+    /// ```
+    /// use polysync::lowlevel::Waiter;
+    /// may::config().set_workers(1).set_worker_pin(false);
+    /// may::go!(|| {
+    ///     let w = polysync_may::MayWaiter::current();
+    ///     let before = w.waits();
+    ///     w.waker().wake();
+    ///     let _ = w.wait(None); // consumes the wake: counted
+    ///     assert_ne!(w.waits(), before);
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// ```
+    fn waits(&self) -> Option<u64> {
+        Some(self.parker.waits.load(Ordering::Relaxed))
     }
 }
 
