@@ -646,6 +646,14 @@ mutant "wake-epoch: a green thread whose count misses its suspensions" \
     $'        // Resuming consumes the wake token (the hub clears `scheduled`).\n        self.waits.set(self.waits.get().wrapping_add(1));' \
     $'        // Resuming consumes the wake token (the hub clears `scheduled`).'
 
+# #[track_caller] beyond the locks (issue 17 item 12): the semaphores' and
+# limiters' misuse panics name the user's line.
+mutant "track_caller: a semaphore's acquire_many check points inside the library" \
+    "cargo test --test track_caller semaphore_misuse" \
+    src/semaphore/futures.rs \
+    $'#[inline]\n#[track_caller]\npub(super) fn checked<' \
+    $'#[inline]\npub(super) fn checked<'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

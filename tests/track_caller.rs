@@ -151,3 +151,53 @@ fn lock_api_reentry_names_the_callers_line() {
     // SAFETY: locked just above, by this thread.
     unsafe { raw.unlock() };
 }
+
+#[test]
+fn semaphore_misuse_names_the_callers_line() {
+    use polysync::{BoundedSemaphore, Semaphore};
+    names_line(line!() + 1, || {
+        let _ = Semaphore::new(Semaphore::MAX_PERMITS + 1);
+    });
+    names_line(line!() + 1, || {
+        let _ = BoundedSemaphore::new(3, 2);
+    });
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    names_line(line!(), || sem.release(1));
+    names_line(line!(), || sem.add_permits(1));
+    let small = BoundedSemaphore::new(2, 2);
+    names_line(line!() + 1, || {
+        let _ = small.acquire_many_blocking(3);
+    });
+    names_line(line!() + 1, || {
+        let _ = small.try_acquire_many(3);
+    });
+    names_line(line!() + 1, || {
+        let _ = small.try_acquire_many_for(3, Duration::from_secs(5));
+    });
+    names_line(line!() + 1, || {
+        drop(small.acquire_many(3));
+    });
+    let (a, b) = (Semaphore::new(1), Semaphore::new(1));
+    let mut pa = a.try_acquire().unwrap();
+    let pb = b.try_acquire().unwrap();
+    names_line(line!(), || pa.merge(pb));
+    let other = Arc::new(Semaphore::new(1));
+    let pa2 = a.try_acquire_many(0).unwrap();
+    names_line(line!(), || drop(pa2.into_owned(&other)));
+}
+
+#[test]
+fn limiter_misuse_names_the_callers_line() {
+    use polysync::{CapacityLimiter, RCapacityLimiter};
+    let too_many = u32::MAX as usize + 1;
+    if usize::BITS > 32 {
+        names_line(line!(), || drop(CapacityLimiter::new(too_many)));
+        names_line(line!(), || drop(RCapacityLimiter::new(too_many)));
+        let limiter = CapacityLimiter::new(1);
+        names_line(line!(), || limiter.set_total_tokens(too_many));
+    }
+    let limiter = CapacityLimiter::new(1);
+    let other = Arc::new(CapacityLimiter::new(1));
+    let token = limiter.try_acquire().unwrap();
+    names_line(line!(), || drop(token.into_owned(&other)));
+}

@@ -80,6 +80,7 @@ macro_rules! common_methods {
         /// limiter.set_total_tokens(5);
         /// assert_eq!(limiter.available_tokens(), 5);
         /// ```
+        #[track_caller]
         pub fn set_total_tokens(&self, total: usize) {
             self.raw.set_total(total);
         }
@@ -164,6 +165,7 @@ impl CapacityLimiter {
         /// static LIMIT: polysync::CapacityLimiter = polysync::CapacityLimiter::new(4);
         /// assert_eq!(LIMIT.total_tokens(), 4);
         /// ```
+        #[track_caller]
         pub fn new(total: usize) -> CapacityLimiter {
             CapacityLimiter { raw: RawLimiter::new(total, false) }
         }
@@ -614,6 +616,7 @@ impl RCapacityLimiter {
         /// static LIMIT: polysync::RCapacityLimiter = polysync::RCapacityLimiter::new(3);
         /// assert_eq!(LIMIT.total_tokens(), 3);
         /// ```
+        #[track_caller]
         pub fn new(total: usize) -> RCapacityLimiter {
             RCapacityLimiter { raw: RawLimiter::new(total, true) }
         }

@@ -95,6 +95,7 @@ unsafe impl Sync for RawLimiter {}
 
 impl RawLimiter {
     const_fn! {
+        #[track_caller]
         pub(super) fn new(total: usize, reentrant: bool) -> RawLimiter {
             assert!(total as u64 <= USER_MAX, "polysync: too many tokens");
             RawLimiter {
@@ -214,6 +215,7 @@ impl RawLimiter {
         }
     }
 
+    #[track_caller]
     pub(super) fn set_total(&self, total: usize) {
         assert!(total as u64 <= USER_MAX, "polysync: too many tokens");
         let guard = self.queue.lock();

@@ -228,6 +228,7 @@ impl LimiterToken<'_> {
     /// std::thread::spawn(move || drop(token)).join().unwrap();
     /// assert_eq!(limiter.available_tokens(), 1);
     /// ```
+    #[track_caller]
     pub fn into_owned<L: TokenSource>(self, limiter: &Arc<L>) -> OwnedLimiterToken<L> {
         assert!(
             std::ptr::eq(self.raw, limiter.raw()),

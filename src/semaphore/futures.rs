@@ -21,6 +21,7 @@ use std::time::Instant;
 /// # Panics
 /// If `n` exceeds the semaphore's maximum.
 #[inline]
+#[track_caller]
 pub(super) fn checked<S: PermitSource + ?Sized>(sem: &S, n: usize) -> u64 {
     match u64::try_from(n) {
         Ok(n) if n <= sem.max() => n,

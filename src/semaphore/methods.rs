@@ -173,6 +173,7 @@ macro_rules! acquire_methods {
         /// If `n` exceeds the semaphore's maximum (such a request could
         /// never be served).
         #[inline]
+        #[track_caller]
         pub fn acquire_many(&self, n: usize) -> AcquireMany<'_, Self> {
             AcquireMany::new(self, futures::checked(self, n))
         }
@@ -192,6 +193,7 @@ macro_rules! acquire_methods {
         #[doc = concat!("let permit = sem.acquire_many_blocking(", $n, ").unwrap();")]
         /// assert_eq!(sem.value(), 0);
         /// ```
+        #[track_caller]
         pub fn acquire_many_blocking(&self, n: usize) -> Result<Permit<'_, Self>, AcquireError> {
             futures::acquire_blocking(self, futures::checked(self, n))
         }
@@ -212,6 +214,7 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.try_acquire_many(1).unwrap_err(), TryAcquireError::Unavailable);
         /// ```
         #[inline]
+        #[track_caller]
         pub fn try_acquire_many(&self, n: usize) -> Result<Permit<'_, Self>, TryAcquireError> {
             futures::try_acquire(self, futures::checked(self, n))
         }
@@ -231,6 +234,7 @@ macro_rules! acquire_methods {
         #[doc = concat!("let p = sem.try_acquire_many_for(", $n, ", Duration::ZERO).unwrap();")]
         /// assert!(sem.try_acquire_many_for(1, Duration::from_millis(1)).is_err());
         /// ```
+        #[track_caller]
         pub fn try_acquire_many_for(
             &self,
             n: usize,
@@ -256,6 +260,7 @@ macro_rules! acquire_methods {
         #[doc = concat!("let sem = polysync::", $many, ";")]
         #[doc = concat!("assert!(sem.try_acquire_many_until(", $n, ", std::time::Instant::now()).is_ok());")]
         /// ```
+        #[track_caller]
         pub fn try_acquire_many_until(
             &self,
             n: usize,
@@ -289,6 +294,7 @@ macro_rules! acquire_methods {
         ///     assert_eq!(sem.acquire_many_with(1, w, now).unwrap_err(), TryAcquireError::Unavailable);
         /// });
         /// ```
+        #[track_caller]
         pub fn acquire_many_with<W: Waiter + ?Sized>(
             &self,
             n: usize,
@@ -422,6 +428,7 @@ macro_rules! acquire_methods {
         /// # Panics
         /// If `n` exceeds the semaphore's maximum.
         #[inline]
+        #[track_caller]
         pub fn acquire_many_owned(self: &Arc<Self>, n: usize) -> OwnedAcquireMany<Self> {
             OwnedAcquireMany::new(self, futures::checked(&**self, n))
         }
@@ -441,6 +448,7 @@ macro_rules! acquire_methods {
         #[doc = concat!("let sem = Arc::new(polysync::", $many, ");")]
         #[doc = concat!("let permit = sem.acquire_many_owned_blocking(", $n, ").unwrap();")]
         /// ```
+        #[track_caller]
         pub fn acquire_many_owned_blocking(
             self: &Arc<Self>,
             n: usize,
@@ -462,6 +470,7 @@ macro_rules! acquire_methods {
         #[doc = concat!("let sem = Arc::new(polysync::", $many, ");")]
         #[doc = concat!("assert!(sem.try_acquire_many_owned(", $n, ").is_ok());")]
         /// ```
+        #[track_caller]
         pub fn try_acquire_many_owned(
             self: &Arc<Self>,
             n: usize,
@@ -484,6 +493,7 @@ macro_rules! acquire_methods {
         #[doc = concat!("let sem = Arc::new(polysync::", $many, ");")]
         #[doc = concat!("assert!(sem.try_acquire_many_owned_for(", $n, ", std::time::Duration::ZERO).is_ok());")]
         /// ```
+        #[track_caller]
         pub fn try_acquire_many_owned_for(
             self: &Arc<Self>,
             n: usize,
@@ -507,6 +517,7 @@ macro_rules! acquire_methods {
         #[doc = concat!("let sem = Arc::new(polysync::", $many, ");")]
         #[doc = concat!("assert!(sem.try_acquire_many_owned_until(", $n, ", std::time::Instant::now()).is_ok());")]
         /// ```
+        #[track_caller]
         pub fn try_acquire_many_owned_until(
             self: &Arc<Self>,
             n: usize,
@@ -531,6 +542,7 @@ macro_rules! acquire_methods {
         #[doc = concat!("let p = ThreadWaiter::with_current(|w| sem.acquire_many_owned_with(", $n, ", w, None));")]
         #[doc = concat!("assert_eq!(p.unwrap().num_permits(), ", $n, ");")]
         /// ```
+        #[track_caller]
         pub fn acquire_many_owned_with<W: Waiter + ?Sized>(
             self: &Arc<Self>,
             n: usize,

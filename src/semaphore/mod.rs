@@ -75,6 +75,7 @@ impl Semaphore {
         ///
         /// # Panics
         /// If `permits > Semaphore::MAX_PERMITS`.
+        #[track_caller]
         pub fn new(permits: usize) -> Semaphore {
             assert!(permits <= Semaphore::MAX_PERMITS, "polysync: too many permits");
             Semaphore { raw: RawSemaphore::new(permits as u64) }
@@ -95,6 +96,7 @@ impl Semaphore {
     /// sem.release(3);
     /// assert_eq!(sem.value(), 3);
     /// ```
+    #[track_caller]
     pub fn release(&self, n: usize) {
         let n = u64::try_from(n).unwrap_or(u64::MAX);
         if self.raw.release(n.min(FREE + 1), FREE, false).is_err() {
@@ -113,6 +115,7 @@ impl Semaphore {
     /// sem.add_permits(2);
     /// assert_eq!(sem.value(), 2);
     /// ```
+    #[track_caller]
     pub fn add_permits(&self, n: usize) {
         self.release(n);
     }
@@ -153,6 +156,7 @@ impl BoundedSemaphore {
         ///
         /// # Panics
         /// If `permits > max` or `max > Semaphore::MAX_PERMITS`.
+        #[track_caller]
         pub fn new(permits: usize, max: usize) -> BoundedSemaphore {
             assert!(permits <= max, "polysync: initial permits above the maximum");
             assert!(max <= Semaphore::MAX_PERMITS, "polysync: too many permits");

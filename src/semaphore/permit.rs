@@ -111,6 +111,7 @@ impl<'a, S: PermitSource> Permit<'a, S> {
     /// drop(a);
     /// assert_eq!(sem.value(), 3);
     /// ```
+    #[track_caller]
     pub fn merge(&mut self, other: Permit<'a, S>) {
         assert!(
             std::ptr::eq(self.sem, other.sem),
@@ -152,6 +153,7 @@ impl<'a, S: PermitSource> Permit<'a, S> {
     /// std::thread::spawn(move || drop(owned)).join().unwrap();
     /// assert_eq!(sem.value(), 1);
     /// ```
+    #[track_caller]
     pub fn into_owned(self, sem: &Arc<S>) -> OwnedPermit<S> {
         assert!(
             std::ptr::eq(self.sem, &**sem),
@@ -265,6 +267,7 @@ impl<S: PermitSource> OwnedPermit<S> {
     /// a.merge(sem.acquire_owned_blocking().unwrap());
     /// assert_eq!(a.num_permits(), 2);
     /// ```
+    #[track_caller]
     pub fn merge(&mut self, mut other: OwnedPermit<S>) {
         assert!(
             Arc::ptr_eq(&self.sem, &other.sem),
