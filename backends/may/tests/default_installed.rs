@@ -5,7 +5,7 @@
 //! worker its siblings need.
 
 use polysync::lowlevel::current_unit;
-use polysync::{Lock, RLock};
+use polysync::{Event, Lock, RLock, Semaphore};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -37,30 +37,39 @@ fn coroutines_on_one_worker_are_distinct_units_without_install() {
     watchdog("may default", || {
         let rlock = Arc::new(RLock::new());
         let lock = Arc::new(Lock::new());
+        // Every hand-over below parks, none spins: a coroutine that spins
+        // with `yield_now` on may's only worker keeps coroutines spawned
+        // from another thread from ever starting (may reads that queue only
+        // when the worker is otherwise idle), which made the first version
+        // of this test livelock now and then.
+        let held = Arc::new(Event::new());
+        let tried = Arc::new(Semaphore::new(0));
         let holder = {
-            let (rlock, lock) = (rlock.clone(), lock.clone());
+            let (rlock, lock, held, tried) =
+                (rlock.clone(), lock.clone(), held.clone(), tried.clone());
             may::go!(move || {
                 let me = current_unit();
-                let held = rlock.acquire_blocking();
+                let rguard = rlock.acquire_blocking();
                 let guard = lock.acquire_blocking();
-                // Let the others (same worker) run into the held locks.
-                for _ in 0..20 {
-                    may::coroutine::yield_now();
-                }
+                held.set();
+                // Parks this coroutine until both others have tried the
+                // RLock; each goes on into the Lock's queue without a
+                // switch in between, so both wait there when this resumes.
+                tried.acquire_many_blocking(2).unwrap().forget();
                 drop(guard);
-                drop(held);
+                drop(rguard);
                 me
             })
         };
         let others: Vec<_> = (0..2)
             .map(|_| {
-                let (rlock, lock) = (rlock.clone(), lock.clone());
+                let (rlock, lock, held, tried) =
+                    (rlock.clone(), lock.clone(), held.clone(), tried.clone());
                 may::go!(move || {
                     let me = current_unit();
-                    while !lock.is_locked() {
-                        may::coroutine::yield_now();
-                    }
+                    held.wait_blocking();
                     let entered = rlock.try_acquire().is_some();
+                    tried.release(1);
                     // Parks this coroutine; the holder, on the same worker,
                     // must still run to release.
                     drop(lock.acquire_blocking());
