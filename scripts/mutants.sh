@@ -589,6 +589,20 @@ mutant "docs: the channel module links the stream-only methods without the featu
     $'    not(feature = "stream"),\n    doc = "With the `stream` feature, `Receiver::into_stream` is a"' \
     $'    not(feature = "stream"),\n    doc = "With the `stream` feature, [`Receiver::into_stream`] is a"'
 
+# Lock/Mutex bounded fairness (issue 18, first slice: fair-lock): a woken
+# front that gives up must pass the wake on; the lock-free try must not
+# release a guard it never took.
+mutant "fair-lock: a woken front that leaves keeps the wake (lost wake-up)" \
+    "cargo test --test lock_bounded a_woken_front" \
+    src/lock.rs \
+    'if user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {' \
+    'if false && user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {'
+mutant "fair-lock: a barge ignores the bound (the front starves)" \
+    "cargo test --test lock_bounded a_queued_waiter_is_not_starved" \
+    src/lock.rs \
+    '} else if user & !FLAGS < DEBT_BOUND {' \
+    '} else if true {'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

@@ -15,10 +15,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// A value protected by a fair [`Lock`], lockable from threads, async tasks
+/// A value protected by a [`Lock`], lockable from threads, async tasks
 /// of any executor and green threads at the same time.
 ///
-/// Same semantics as [`Lock`]: strict FIFO hand-off, cancel-safe futures,
+/// Same semantics as [`Lock`]: bounded fairness by default (strict FIFO
+/// hand-off with [`new_fair`](Mutex::new_fair)), cancel-safe futures,
 /// no poisoning, a panic instead of a deadlock when a unit re-locks what it
 /// holds (a blocking call by the same unit, or `lock().await` by the same
 /// task when the task has an identity).
@@ -59,6 +60,21 @@ impl<T> Mutex<T> {
         /// ```
         pub fn new(value: T) -> Self {
             Self { lock: Lock::new(), data: UnsafeCell::new(value) }
+        }
+    }
+
+    const_fn! {
+        /// A new unlocked mutex holding `value`, with strict FIFO hand-off
+        /// (see [`Lock::new_fair`]): every unlock with waiters hands the
+        /// mutex straight to the oldest one.
+        ///
+        /// ```
+        /// static LOG: polysync::Mutex<Vec<u8>> = polysync::Mutex::new_fair(Vec::new());
+        /// LOG.lock_blocking().push(1);
+        /// assert!(LOG.is_fair());
+        /// ```
+        pub fn new_fair(value: T) -> Self {
+            Self { lock: Lock::new_fair(), data: UnsafeCell::new(value) }
         }
     }
 
@@ -363,13 +379,27 @@ impl<T: ?Sized> Mutex<T> {
             .map(|g| OwnedMutexGuard::adopt(g, self))
     }
 
-    /// Whether the mutex is locked (a snapshot).
+    /// Whether the mutex is locked (a snapshot). Between an unlock that
+    /// woke a waiter to compete and that waiter's retry it reads `false`
+    /// while [`waiting`](Mutex::waiting) still counts the waiter (see
+    /// [`Lock::is_locked`]).
     ///
     /// ```
     /// assert!(!polysync::Mutex::new(0).is_locked());
     /// ```
     pub fn is_locked(&self) -> bool {
         self.lock.is_locked()
+    }
+
+    /// Whether this mutex hands over in strict FIFO order (made by
+    /// [`new_fair`](Mutex::new_fair)).
+    ///
+    /// ```
+    /// assert!(!polysync::Mutex::new(0).is_fair());
+    /// assert!(polysync::Mutex::new_fair(0).is_fair());
+    /// ```
+    pub fn is_fair(&self) -> bool {
+        self.lock.is_fair()
     }
 
     /// How many units wait for the mutex (a snapshot).
