@@ -133,6 +133,39 @@ impl AsyncBenchMutex for Polysync {
     }
 }
 
+/// `polysync::Mutex::new_fair`: strict FIFO hand-off (the pre-issue-18
+/// behaviour), beside the default's bounded fairness.
+struct PolysyncFair(polysync::Mutex<u64>);
+impl BenchMutex for PolysyncFair {
+    const NAME: &'static str = "polysync_fair";
+    fn new() -> Self {
+        PolysyncFair(polysync::Mutex::new_fair(0))
+    }
+    #[inline]
+    fn lock_inc(&self) {
+        *self.0.lock_blocking() += 1;
+    }
+    #[inline]
+    fn try_inc(&self) -> bool {
+        match self.0.try_lock() {
+            Some(mut g) => {
+                *g += 1;
+                true
+            }
+            None => false,
+        }
+    }
+    fn value(&self) -> u64 {
+        *self.0.lock_blocking()
+    }
+}
+impl AsyncBenchMutex for PolysyncFair {
+    #[inline]
+    async fn lock_inc_async(&self) {
+        *self.0.lock().await += 1;
+    }
+}
+
 /// polysync::Lock (no data) guarding a counter, to see whether `Mutex<T>`
 /// adds anything over the bare lock.
 struct PolysyncLock {
@@ -340,6 +373,7 @@ fn lock_contended_threads(c: &mut Criterion) {
         contended_threads_one::<Std>(&mut g, threads);
         contended_threads_one::<ParkingLot>(&mut g, threads);
         contended_threads_one::<Polysync>(&mut g, threads);
+        contended_threads_one::<PolysyncFair>(&mut g, threads);
         contended_threads_one::<Tokio>(&mut g, threads);
         contended_threads_one::<AsyncLock>(&mut g, threads);
     }
@@ -408,6 +442,7 @@ fn lock_mixed_threads_tasks(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(1));
     mixed_one::<Polysync>(&mut g, &rt);
+    mixed_one::<PolysyncFair>(&mut g, &rt);
     mixed_one::<Tokio>(&mut g, &rt);
     mixed_one::<AsyncLock>(&mut g, &rt);
     g.finish();
@@ -465,6 +500,7 @@ fn lock_tasks_64(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(TASKS * OPS_PER_TASK));
     tasks_64_one::<Polysync>(&mut g, &rt);
+    tasks_64_one::<PolysyncFair>(&mut g, &rt);
     tasks_64_one::<Tokio>(&mut g, &rt);
     tasks_64_one::<AsyncLock>(&mut g, &rt);
     g.finish();

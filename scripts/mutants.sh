@@ -590,18 +590,26 @@ mutant "docs: the channel module links the stream-only methods without the featu
     $'    not(feature = "stream"),\n    doc = "With the `stream` feature, [`Receiver::into_stream`] is a"'
 
 # Lock/Mutex bounded fairness (issue 18, first slice: fair-lock): a woken
-# front that gives up must pass the wake on; the lock-free try must not
-# release a guard it never took.
+# front that gives up must pass the wake on (native and loom); past the
+# bound the front is handed the lock (loom, where the bound is 1).
 mutant "fair-lock: a woken front that leaves keeps the wake (lost wake-up)" \
     "cargo test --test lock_bounded a_woken_front" \
     src/lock.rs \
     'if user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {' \
     'if false && user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {'
-mutant "fair-lock: a barge ignores the bound (the front starves)" \
-    "cargo test --test lock_bounded a_queued_waiter_is_not_starved" \
+mutant "fair-lock: a woken front that leaves keeps the wake, under loom [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_lock_fairness bounded_woken_front_cancelled_on_a_free_lock' \
     src/lock.rs \
-    '} else if user & !FLAGS < DEBT_BOUND {' \
-    '} else if true {'
+    'if user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {' \
+    'if false && user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {'
+mutant "fair-lock: no bound (bargers overtake the front without limit), under loom [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_lock_fairness bounded_front_past_the_bound' \
+    src/lock.rs \
+    'const DEBT_BOUND: u64 = OVERTAKE_BOUND * DEBT_UNIT;' \
+    'const DEBT_BOUND: u64 = 1 << 31;' \
+    src/lock.rs \
+    'const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;' \
+    'const LOST_RETRY: u64 = 0;'
 
 # --------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-//! [`Lock`]: a fair, non-reentrant lock that threads, tasks and green threads
-//! share.
+//! [`Lock`]: a non-reentrant lock that threads, tasks and green threads
+//! share, with bounded fairness (the default) or strict FIFO hand-off.
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
@@ -73,10 +73,13 @@ const DEBT_UNIT: u64 = 8;
 /// A waiter with `k` waiters ahead of it is therefore let in after at most
 /// about `(k + 1) * (OVERTAKE_BOUND + 1)` acquisitions by others.
 ///
+/// (Under loom, `--cfg polysync_loom`, the bound is 1, and
+/// [`LOST_RETRIES`] too, so that the models reach the direct hand-off.)
+///
 /// ```
 /// assert_eq!(polysync::lock::OVERTAKE_BOUND, 1 << 16);
 /// ```
-pub const OVERTAKE_BOUND: u64 = 1 << 16;
+pub const OVERTAKE_BOUND: u64 = if cfg!(polysync_loom) { 1 } else { 1 << 16 };
 const DEBT_BOUND: u64 = OVERTAKE_BOUND * DEBT_UNIT;
 /// How many retries the oldest waiter of a [`Lock`] with bounded fairness
 /// may lose (woken to compete, it found the lock taken again) before the
@@ -88,23 +91,41 @@ const DEBT_BOUND: u64 = OVERTAKE_BOUND * DEBT_UNIT;
 /// ```
 /// assert_eq!(polysync::lock::LOST_RETRIES, 8);
 /// ```
-pub const LOST_RETRIES: u64 = 8;
+pub const LOST_RETRIES: u64 = if cfg!(polysync_loom) { 1 } else { 8 };
 const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;
 /// The bits below the debt.
 const FLAGS: u64 = DEBT_UNIT - 1;
 
-/// A fair mutual-exclusion lock without data (see [`Mutex`](crate::Mutex)
+/// A mutual-exclusion lock without data (see [`Mutex`](crate::Mutex)
 /// for the data-carrying form), usable at the same time from OS threads, async
 /// tasks of any executor, and green threads.
 ///
 /// - Every way to wait: [`acquire`](Lock::acquire) (async),
 ///   [`acquire_blocking`](Lock::acquire_blocking), [`try_acquire`](Lock::try_acquire),
 ///   [`try_acquire_for`](Lock::try_acquire_for), [`try_acquire_until`](Lock::try_acquire_until).
-/// - **Strict FIFO with direct hand-off**: a release gives the lock straight
-///   to the oldest waiter, whatever its world; [`is_locked`](Lock::is_locked) stays
-///   `true` across the hand-off and nobody can barge in.
-/// - Cancellation is safe: dropping an `acquire()` future, or a timed-out
-///   blocking acquire, never loses a hand-off (it is passed on).
+/// - **Bounded fairness** ([`Lock::new`], the default): a release with
+///   waiters frees the lock and wakes the oldest waiter, whatever its world,
+///   which then takes it; a unit that is running meanwhile may take the
+///   free lock first (it *barges*), so the lock never sits idle while a
+///   waiter is being scheduled (a lock convoy). Waiters stay in FIFO order
+///   among themselves: the woken waiter keeps its place at the front, and
+///   only units that were not queued barge. Nothing starves: once the
+///   oldest waiter has been overtaken [`OVERTAKE_BOUND`] times, or has
+///   woken and found the lock taken again [`LOST_RETRIES`] times, the next
+///   release hands the lock to it directly. This is the default because a
+///   hand-off puts a whole wake-up on the critical path of every contended
+///   acquisition (numbers in BENCHMARKS.md: on this project's 2-core VM, 4
+///   threads on one `Mutex` cost several times parking_lot's per operation
+///   with the hand-off; with bounded fairness they are in the same range).
+/// - **Strict FIFO with direct hand-off** ([`Lock::new_fair`], aiologic's
+///   semantics): a release gives the lock straight to the oldest waiter;
+///   [`is_locked`](Lock::is_locked) stays `true` across the hand-off and
+///   nobody can barge in. For when the order of service matters more than
+///   throughput.
+/// - Cancellation is safe in both modes: dropping an `acquire()` future, or
+///   a timed-out blocking acquire, never loses a hand-off (it is passed
+///   on), and a waiter that was woken to compete and gives up passes the
+///   wake-up on to the next waiter.
 /// - Not reentrant: a blocking call (`acquire_blocking`, the timed and
 ///   `_with` forms) by the execution unit that holds the lock panics instead
 ///   of deadlocking; that includes a task with an identity
@@ -119,7 +140,8 @@ const FLAGS: u64 = DEBT_UNIT - 1;
 ///   tokio's locks. The check follows the acquiring unit; if you move a
 ///   guard to another unit, the original one still counts as the owner
 ///   until the guard is dropped.
-/// - No poisoning. 24 bytes.
+/// - No poisoning. 24 bytes in both modes (the mode is a bit of the
+///   queue word).
 ///
 /// ```
 /// use polysync::Lock;
@@ -203,7 +225,8 @@ impl Lock {
     }
 
     /// Acquires the lock asynchronously, in FIFO order with every other
-    /// waiter.
+    /// waiter (a unit that was not queued may still take a free lock first,
+    /// unless the lock is [`new_fair`](Lock::new_fair): see [`Lock`]).
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -224,7 +247,11 @@ impl Lock {
     ///   their order;
     /// - after a release handed it the lock, before it was polled again:
     ///   it owns the lock already, so the drop releases it at once, to the
-    ///   next waiter (or unlocks it).
+    ///   next waiter (or unlocks it);
+    /// - after a release woke it to compete (bounded fairness), before it
+    ///   retried: it leaves the queue and the wake-up goes to the next
+    ///   waiter if the lock is still free (if a barger holds it, that
+    ///   barger's release wakes the next waiter).
     ///
     /// So it can be raced in a `select!` or under a timeout: losing costs
     /// only the place in line.
@@ -644,6 +671,7 @@ impl Lock {
 
     /// Releases the lock with a direct hand-off to the oldest waiter, if
     /// any, whatever the lock's mode: lock_api's `unlock_fair` and `bump`.
+    #[cfg_attr(not(feature = "lock_api"), allow(dead_code))]
     pub(crate) fn release_fair(&self) {
         self.owner.store(0, Ordering::Relaxed);
         let user = self.queue.user(Ordering::Relaxed);
