@@ -114,9 +114,11 @@ const FLAGS: u64 = DEBT_UNIT - 1;
 ///   woken and found the lock taken again [`LOST_RETRIES`] times, the next
 ///   release hands the lock to it directly. This is the default because a
 ///   hand-off puts a whole wake-up on the critical path of every contended
-///   acquisition (numbers in BENCHMARKS.md: on this project's 2-core VM, 4
-///   threads on one `Mutex` cost several times parking_lot's per operation
-///   with the hand-off; with bounded fairness they are in the same range).
+///   acquisition. Measured side by side on this project's 2-core VM while
+///   a park/unpark round trip cost 37 µs (BENCHMARKS.md, "Issue 18"): 4
+///   threads on one `Mutex` took 37 ns per lock/unlock with bounded
+///   fairness and 862 ns with the hand-off (parking_lot 9.4 ns); 64 tokio
+///   tasks 42 ns and 96 ns (tokio's own fair Mutex 115 ns).
 /// - **Strict FIFO with direct hand-off** ([`Lock::new_fair`], aiologic's
 ///   semantics): a release gives the lock straight to the oldest waiter;
 ///   [`is_locked`](Lock::is_locked) stays `true` across the hand-off and

@@ -18,8 +18,11 @@ use std::time::{Duration, Instant};
 /// A value protected by a [`Lock`], lockable from threads, async tasks
 /// of any executor and green threads at the same time.
 ///
-/// Same semantics as [`Lock`]: bounded fairness by default (strict FIFO
-/// hand-off with [`new_fair`](Mutex::new_fair)), cancel-safe futures,
+/// Same semantics as [`Lock`]: bounded fairness by default (a running unit
+/// may take a just-released mutex before the woken waiter, within
+/// [`lock::OVERTAKE_BOUND`]; see [`Lock`] for
+/// why and the numbers), strict FIFO hand-off with
+/// [`new_fair`](Mutex::new_fair), cancel-safe futures,
 /// no poisoning, a panic instead of a deadlock when a unit re-locks what it
 /// holds (a blocking call by the same unit, or `lock().await` by the same
 /// task when the task has an identity).
