@@ -118,7 +118,10 @@ const FLAGS: u64 = DEBT_UNIT - 1;
 ///   a park/unpark round trip cost 37 µs (BENCHMARKS.md, "Issue 18"): 4
 ///   threads on one `Mutex` took 37 ns per lock/unlock with bounded
 ///   fairness and 862 ns with the hand-off (parking_lot 9.4 ns); 64 tokio
-///   tasks 42 ns and 96 ns (tokio's own fair Mutex 115 ns).
+///   tasks 42 ns and 96 ns (tokio's own fair Mutex 115 ns). When wake-ups
+///   are cheap (3.8 µs) the hand-off, whose next waiter spins instead of
+///   parking, was faster (4 threads: 13 vs 20 ns): the default gives up
+///   that much to avoid the 20-100x collapse of a loaded machine.
 /// - **Strict FIFO with direct hand-off** ([`Lock::new_fair`], aiologic's
 ///   semantics): a release gives the lock straight to the oldest waiter;
 ///   [`is_locked`](Lock::is_locked) stays `true` across the hand-off and
