@@ -133,6 +133,39 @@ impl AsyncBenchMutex for Polysync {
     }
 }
 
+/// `polysync::Mutex::new_bounded`: bounded fairness (issue 18), beside the
+/// default's strict FIFO hand-off.
+struct PolysyncBounded(polysync::Mutex<u64>);
+impl BenchMutex for PolysyncBounded {
+    const NAME: &'static str = "polysync_bounded";
+    fn new() -> Self {
+        PolysyncBounded(polysync::Mutex::new_bounded(0))
+    }
+    #[inline]
+    fn lock_inc(&self) {
+        *self.0.lock_blocking() += 1;
+    }
+    #[inline]
+    fn try_inc(&self) -> bool {
+        match self.0.try_lock() {
+            Some(mut g) => {
+                *g += 1;
+                true
+            }
+            None => false,
+        }
+    }
+    fn value(&self) -> u64 {
+        *self.0.lock_blocking()
+    }
+}
+impl AsyncBenchMutex for PolysyncBounded {
+    #[inline]
+    async fn lock_inc_async(&self) {
+        *self.0.lock().await += 1;
+    }
+}
+
 /// polysync::Lock (no data) guarding a counter, to see whether `Mutex<T>`
 /// adds anything over the bare lock.
 struct PolysyncLock {
@@ -340,6 +373,7 @@ fn lock_contended_threads(c: &mut Criterion) {
         contended_threads_one::<Std>(&mut g, threads);
         contended_threads_one::<ParkingLot>(&mut g, threads);
         contended_threads_one::<Polysync>(&mut g, threads);
+        contended_threads_one::<PolysyncBounded>(&mut g, threads);
         contended_threads_one::<Tokio>(&mut g, threads);
         contended_threads_one::<AsyncLock>(&mut g, threads);
     }
@@ -408,6 +442,7 @@ fn lock_mixed_threads_tasks(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(1));
     mixed_one::<Polysync>(&mut g, &rt);
+    mixed_one::<PolysyncBounded>(&mut g, &rt);
     mixed_one::<Tokio>(&mut g, &rt);
     mixed_one::<AsyncLock>(&mut g, &rt);
     g.finish();
@@ -465,6 +500,7 @@ fn lock_tasks_64(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(TASKS * OPS_PER_TASK));
     tasks_64_one::<Polysync>(&mut g, &rt);
+    tasks_64_one::<PolysyncBounded>(&mut g, &rt);
     tasks_64_one::<Tokio>(&mut g, &rt);
     tasks_64_one::<AsyncLock>(&mut g, &rt);
     g.finish();
@@ -494,9 +530,65 @@ criterion_group! {
     config = light();
     targets = lock_uncontended_blocking, lock_try, lock_async_uncontended
 }
+// ---------------------------------------------------------------- group 7
+
+/// The machine's wake-up cost, the reference for the contended rows: a
+/// park/unpark round trip between two OS threads (std's `park`/`unpark`,
+/// a flag against spurious wake-ups). One iteration = this thread unparks
+/// the partner and parks until the partner unparks it back. A strict
+/// hand-off pays about one such wake per contended acquisition; the VM
+/// flips between states where this costs a few or tens of microseconds,
+/// so each run reports it beside the lock rows.
+fn park_roundtrip(c: &mut Criterion) {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let mut g = c.benchmark_group("park_roundtrip");
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Elements(1));
+    let ping = Arc::new(AtomicU64::new(0));
+    let pong = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let main = std::thread::current();
+    let partner = {
+        let (ping, pong, stop) = (ping.clone(), pong.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut seen = 0;
+            loop {
+                while ping.load(Ordering::Acquire) == seen {
+                    if stop.load(Ordering::Acquire) {
+                        return;
+                    }
+                    std::thread::park();
+                }
+                seen = ping.load(Ordering::Acquire);
+                pong.store(seen, Ordering::Release);
+                main.unpark();
+            }
+        })
+    };
+    let mut n = 0;
+    g.bench_function("std_thread", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                n += 1;
+                ping.store(n, Ordering::Release);
+                partner.thread().unpark();
+                while pong.load(Ordering::Acquire) != n {
+                    std::thread::park();
+                }
+            }
+            t.elapsed()
+        })
+    });
+    stop.store(true, Ordering::Release);
+    partner.thread().unpark();
+    partner.join().unwrap();
+    g.finish();
+}
+
 criterion_group! {
     name = threaded;
     config = heavy();
-    targets = lock_contended_threads, lock_mixed_threads_tasks, lock_tasks_64
+    targets = lock_contended_threads, lock_mixed_threads_tasks, lock_tasks_64, park_roundtrip
 }
 criterion_main!(single_thread, threaded);

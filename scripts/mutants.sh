@@ -654,6 +654,28 @@ mutant "track_caller: a semaphore's acquire_many check points inside the library
     $'#[inline]\n#[track_caller]\npub(super) fn checked<' \
     $'#[inline]\npub(super) fn checked<'
 
+# Lock/Mutex bounded fairness (issue 18, first slice: fair-lock): a woken
+# front that gives up must pass the wake on (native and loom); past the
+# bound the front is handed the lock (loom, where the bound is 1).
+mutant "fair-lock: a woken front that leaves keeps the wake (lost wake-up)" \
+    "cargo test --test lock_bounded a_woken_front" \
+    src/lock.rs \
+    'if user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {' \
+    'if false && user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {'
+mutant "fair-lock: a woken front that leaves keeps the wake, under loom [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_lock_fairness bounded_woken_front_cancelled_on_a_free_lock' \
+    src/lock.rs \
+    'if user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {' \
+    'if false && user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {'
+mutant "fair-lock: no bound (bargers overtake the front without limit), under loom [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_lock_fairness bounded_front_past_the_bound' \
+    src/lock.rs \
+    'const DEBT_BOUND: u64 = OVERTAKE_BOUND * DEBT_UNIT;' \
+    'const DEBT_BOUND: u64 = 1 << 31;' \
+    src/lock.rs \
+    'const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;' \
+    'const LOST_RETRY: u64 = 0;'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

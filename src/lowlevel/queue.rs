@@ -264,22 +264,36 @@ impl Node {
 pub(crate) fn refresh_waker<'q>(
     node: &Node,
     waker: &Waker,
-    mut lock: impl FnMut() -> Option<QueueGuard<'q>>,
+    lock: impl FnMut() -> Option<QueueGuard<'q>>,
 ) -> bool {
-    let Some(guard) = lock() else { return false };
+    refresh_waker_then(node, waker, lock, |_| ()).is_some()
+}
+
+/// [`refresh_waker`], then `then` under the same lock hold, with the
+/// node still `WAITING` and its waker in place: `Some(then's result)`, or
+/// `None` if the node was notified first (`then` did not run). The
+/// replaced waker is dropped after unlocking.
+pub(crate) fn refresh_waker_then<'q, R>(
+    node: &Node,
+    waker: &Waker,
+    mut lock: impl FnMut() -> Option<QueueGuard<'q>>,
+    then: impl FnOnce(&mut QueueGuard<'q>) -> R,
+) -> Option<R> {
+    let mut guard = lock()?;
     // SAFETY: `lock` returns the guard of the queue the node waits in.
     if unsafe { node.will_wake(&guard, waker) } {
-        return true;
+        return Some(then(&mut guard));
     }
     drop(guard);
     // A waker's `clone` is user code: never under a queue lock.
     let fresh = waker.clone();
-    let Some(guard) = lock() else { return false };
+    let mut guard = lock()?;
     // SAFETY: as above.
     let old = unsafe { node.swap_waker(&guard, fresh) };
+    let out = then(&mut guard);
     drop(guard);
     drop(old);
-    true
+    Some(out)
 }
 
 impl std::fmt::Debug for Node {
@@ -632,6 +646,22 @@ impl QueueGuard<'_> {
             node: head,
             _guard: std::marker::PhantomData,
         })
+    }
+
+    /// Takes the waker of the oldest node, which stays `WAITING` at the
+    /// front: a wake-up without a notification, to be woken after
+    /// unlocking (for a primitive that wakes its front to compete, see
+    /// [`Protocol::retries`](super::wait::Protocol::retries)). `None` if the
+    /// queue is empty or the front's waker was already taken (its waiter
+    /// puts a fresh one in place, under this lock, before it retries).
+    pub(crate) fn take_front_waker(&mut self) -> Option<Waker> {
+        let head = self.head();
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: `head` is linked in this queue and we hold its lock, which
+        // owns a WAITING node's waker.
+        unsafe { (*head).waker.with_mut(|w| (*w).take()) }
     }
 
     /// Removes the oldest node and marks it `NOTIFIED` with `data` as what it
