@@ -22,10 +22,13 @@
 //! while a `notify_all` runs (between two of its wake batches) is not woken
 //! by it.
 
+#[path = "support/cancel.rs"]
+mod cancel;
 #[path = "support/worlds.rs"]
 mod worlds;
 
-use polysync::lowlevel::{ThreadWaiter, WaitResult, Waiter};
+use cancel::{Cancellable, Canceller};
+use polysync::lowlevel::{ThreadWaiter, Waiter};
 use polysync::{Condition, Mutex};
 use std::future::Future;
 use std::pin::Pin;
@@ -61,45 +64,6 @@ const FORMS: [Form; 6] = [
 struct Pair {
     m: Mutex<Vec<usize>>,
     c: Condition,
-}
-
-struct Cancellable<'a> {
-    inner: &'a ThreadWaiter,
-    cancel: &'a AtomicBool,
-}
-
-impl Waiter for Cancellable<'_> {
-    fn waker(&self) -> Waker {
-        self.inner.waker()
-    }
-    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
-        if self.cancel.load(Ordering::SeqCst) {
-            return WaitResult::Cancelled;
-        }
-        self.inner.wait(deadline)
-    }
-}
-
-enum Canceller {
-    None,
-    Future(tokio::sync::oneshot::Sender<()>),
-    Waiter(Arc<AtomicBool>, Arc<StdMutex<Option<Waker>>>),
-}
-
-impl Canceller {
-    fn fire(self) {
-        match self {
-            Canceller::None => {}
-            Canceller::Future(tx) => {
-                let _ = tx.send(());
-            }
-            Canceller::Waiter(flag, waker) => {
-                flag.store(true, Ordering::SeqCst);
-                let w = waker.lock().unwrap().take();
-                w.expect("the waiter published its waker").wake();
-            }
-        }
-    }
 }
 
 /// Starts waiter `i` in `form`; it sends `true` once woken (after recording

@@ -20,16 +20,19 @@
 //! blocking wait returns (nobody will ever fire again: a wait that blocks
 //! would hang, and the watchdog fails it).
 
+#[path = "support/cancel.rs"]
+mod cancel;
 #[path = "support/worlds.rs"]
 mod worlds;
 
+use cancel::{Cancellable, Canceller};
 use polysync::barrier::Latch;
 use polysync::countdown::CountdownEvent;
-use polysync::lowlevel::{ThreadWaiter, WaitResult, Waiter};
+use polysync::lowlevel::{ThreadWaiter, Waiter};
 use polysync::{Event, REvent};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex as StdMutex, mpsc};
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -129,46 +132,6 @@ impl EventLike for Latch {
 
 fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
     Pin::new(f).poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// A thread waiter that reports `Cancelled` once told to (and woken).
-struct Cancellable<'a> {
-    inner: &'a ThreadWaiter,
-    cancel: &'a AtomicBool,
-}
-
-impl Waiter for Cancellable<'_> {
-    fn waker(&self) -> Waker {
-        self.inner.waker()
-    }
-    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
-        if self.cancel.load(Ordering::SeqCst) {
-            return WaitResult::Cancelled;
-        }
-        self.inner.wait(deadline)
-    }
-}
-
-enum Canceller {
-    None,
-    Future(tokio::sync::oneshot::Sender<()>),
-    Waiter(Arc<AtomicBool>, Arc<StdMutex<Option<Waker>>>),
-}
-
-impl Canceller {
-    fn fire(self) {
-        match self {
-            Canceller::None => {}
-            Canceller::Future(tx) => {
-                let _ = tx.send(());
-            }
-            Canceller::Waiter(flag, waker) => {
-                flag.store(true, Ordering::SeqCst);
-                let w = waker.lock().unwrap().take();
-                w.expect("the waiter published its waker").wake();
-            }
-        }
-    }
 }
 
 /// Starts a waiter in `form` (cancellable on demand if `cancel`); the

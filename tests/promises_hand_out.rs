@@ -21,16 +21,18 @@
 //! `try_x_until`, `_with`); some give up first (a dropped future, a
 //! cancelled `_with` waiter).
 
+#[path = "support/cancel.rs"]
+mod cancel;
 #[path = "support/worlds.rs"]
 mod worlds;
 
-use polysync::lowlevel::{ThreadWaiter, UnitId, WaitResult, Waiter};
+use cancel::{Cancellable, Canceller};
+use polysync::lowlevel::{ThreadWaiter, UnitId, Waiter};
 use polysync::{BinarySemaphore, BoundedSemaphore, CapacityLimiter, RCapacityLimiter, Semaphore};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex as StdMutex, mpsc};
-use std::task::Waker;
 use std::thread;
 use std::time::{Duration, Instant};
 use worlds::{Watchdog, wait_until};
@@ -170,45 +172,6 @@ impl<'a> Opt for polysync::LimiterToken<'a> {
 
 limiter_source!(CapacityLimiter, |x| x.opt().map(|t| t.forget()).is_some());
 limiter_source!(RCapacityLimiter, |x| x.opt().map(|t| t.forget()).is_some());
-
-struct Cancellable<'a> {
-    inner: &'a ThreadWaiter,
-    cancel: &'a AtomicBool,
-}
-
-impl Waiter for Cancellable<'_> {
-    fn waker(&self) -> Waker {
-        self.inner.waker()
-    }
-    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
-        if self.cancel.load(Ordering::SeqCst) {
-            return WaitResult::Cancelled;
-        }
-        self.inner.wait(deadline)
-    }
-}
-
-enum Canceller {
-    None,
-    Future(tokio::sync::oneshot::Sender<()>),
-    Waiter(Arc<AtomicBool>, Arc<StdMutex<Option<Waker>>>),
-}
-
-impl Canceller {
-    fn fire(self) {
-        match self {
-            Canceller::None => {}
-            Canceller::Future(tx) => {
-                let _ = tx.send(());
-            }
-            Canceller::Waiter(flag, waker) => {
-                flag.store(true, Ordering::SeqCst);
-                let w = waker.lock().unwrap().take();
-                w.expect("the waiter published its waker").wake();
-            }
-        }
-    }
-}
 
 fn start<S: Source>(
     s: &Arc<S>,

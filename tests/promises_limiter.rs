@@ -19,10 +19,13 @@
 //! queued after a generous bound fails the test (a watchdog per wait), so the
 //! old code fails instead of hanging.
 
+#[path = "support/cancel.rs"]
+mod cancel;
 #[path = "support/worlds.rs"]
 mod worlds;
 
-use polysync::lowlevel::{ThreadWaiter, UnitId, WaitResult, Waiter};
+use cancel::Cancellable;
+use polysync::lowlevel::{ThreadWaiter, UnitId, Waiter};
 use polysync::{BorrowError, CapacityLimiter, RCapacityLimiter};
 use std::future::Future;
 use std::pin::Pin;
@@ -191,24 +194,6 @@ impl Limiter for RCapacityLimiter {
 /// Polls a future once with a waker that does nothing.
 fn poll_once<F: Future + ?Sized + Unpin>(f: &mut F) -> Poll<F::Output> {
     Pin::new(f).poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// A thread waiter that reports `Cancelled` once told to (and woken).
-struct Cancellable<'a> {
-    inner: &'a ThreadWaiter,
-    cancel: &'a AtomicBool,
-}
-
-impl Waiter for Cancellable<'_> {
-    fn waker(&self) -> Waker {
-        self.inner.waker()
-    }
-    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
-        if self.cancel.load(Ordering::SeqCst) {
-            return WaitResult::Cancelled;
-        }
-        self.inner.wait(deadline)
-    }
 }
 
 /// A queued wait of some unit that gives up on demand.

@@ -22,17 +22,19 @@
 //! with a getter or still in the queue, and every getter that stayed gets
 //! one.
 
+#[path = "support/cancel.rs"]
+mod cancel;
 #[path = "support/worlds.rs"]
 mod worlds;
 
+use cancel::{Cancellable, Canceller};
 use polysync::channel::{self, Receiver, Sender};
-use polysync::lowlevel::{ThreadWaiter, WaitResult, Waiter};
+use polysync::lowlevel::{ThreadWaiter, Waiter};
 use polysync::{Queue, SimpleQueue};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex as StdMutex, mpsc};
-use std::task::Waker;
 use std::thread;
 use std::time::{Duration, Instant};
 use worlds::{Watchdog, wait_until};
@@ -164,45 +166,6 @@ impl Getter for Chan {
     fn fut(&self) -> BoxFut<'_> {
         let rx = self.1.clone();
         Box::pin(async move { rx.recv().await.ok() })
-    }
-}
-
-struct Cancellable<'a> {
-    inner: &'a ThreadWaiter,
-    cancel: &'a AtomicBool,
-}
-
-impl Waiter for Cancellable<'_> {
-    fn waker(&self) -> Waker {
-        self.inner.waker()
-    }
-    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
-        if self.cancel.load(Ordering::SeqCst) {
-            return WaitResult::Cancelled;
-        }
-        self.inner.wait(deadline)
-    }
-}
-
-enum Canceller {
-    None,
-    Future(tokio::sync::oneshot::Sender<()>),
-    Waiter(Arc<AtomicBool>, Arc<StdMutex<Option<Waker>>>),
-}
-
-impl Canceller {
-    fn fire(self) {
-        match self {
-            Canceller::None => {}
-            Canceller::Future(tx) => {
-                let _ = tx.send(());
-            }
-            Canceller::Waiter(flag, waker) => {
-                flag.store(true, Ordering::SeqCst);
-                let w = waker.lock().unwrap().take();
-                w.expect("the waiter published its waker").wake();
-            }
-        }
     }
 }
 

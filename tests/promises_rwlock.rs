@@ -17,11 +17,14 @@
 //! checks read `readers()` / `waiting()` right after the call that hands
 //! over (the hand-off is under the queue lock), so no timing is involved.
 
+#[path = "support/cancel.rs"]
+mod cancel;
 #[path = "support/worlds.rs"]
 mod worlds;
 
+use cancel::Cancellable;
 use polysync::RwLock;
-use polysync::lowlevel::{ThreadWaiter, WaitResult, Waiter};
+use polysync::lowlevel::{ThreadWaiter, Waiter};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, mpsc};
 use std::task::Waker;
@@ -50,23 +53,6 @@ const FORMS: [Form; 6] = [
     Form::Until,
     Form::With,
 ];
-
-struct Cancellable<'a> {
-    inner: &'a ThreadWaiter,
-    cancel: &'a AtomicBool,
-}
-
-impl Waiter for Cancellable<'_> {
-    fn waker(&self) -> Waker {
-        self.inner.waker()
-    }
-    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
-        if self.cancel.load(Ordering::SeqCst) {
-            return WaitResult::Cancelled;
-        }
-        self.inner.wait(deadline)
-    }
-}
 
 /// A waiter in the line: `inside` gets `true` once it holds (then it holds
 /// until `release` fires), `false` if it gave up.
