@@ -674,6 +674,27 @@ mutant "fair-lock: no bound (bargers overtake the front without limit), under lo
     'const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;' \
     'const LOST_RETRY: u64 = 0;'
 
+# Lock/Mutex bounded fairness without the queue lock (issue 18: lock-word
+# barging): a release may skip the queue lock only while the front is awake
+# already (WOKEN). (The barge's debt check has no entry: a free lock never
+# carries a debt at the bound, since such a release hands over instead, so
+# the check is a second line that no test can reach.)
+mutant "lock-word: a lock-free release that ignores a sleeping front (lost wake-up), under loom" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_lock_fairness bounded_exclusion_with_a_barging_holder' \
+    src/lock.rs \
+    '&& user & (LOCKED | WOKEN | FAIR) == LOCKED | WOKEN' \
+    '&& user & (LOCKED | FAIR) == LOCKED'
+
+# Checkpoints before the attempt (issue 18, item 4). (The bug itself, a
+# checkpoint after the attempt that yields holding the lock, was planted by
+# hand: backends/tokio/tests/checkpoints.rs's observer saw the lock held.)
+mutant "checkpoint-first: a wait that forgets it took its checkpoint yields forever" \
+    "cargo test --test checkpoints on_every_uncontended_wait_yields_exactly_once" \
+    src/lowlevel/wait.rs \
+    '                node.set_checkpointed();
+                if super::checkpoint::poll(cx).is_pending() {' \
+    '                if super::checkpoint::poll(cx).is_pending() {'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

@@ -22,10 +22,15 @@ use std::time::{Duration, Instant};
 // +----------------------------------+------+-------+--------+
 // ```
 //
-// - `LOCKED`: held. Set by the winner of the idle word's compare-exchange
-//   (`try_fast`) or under the queue lock (`arrive_locked`, a barge, or the
-//   front's `retry_front_locked`); cleared by a release: by a
-//   compare-exchange while nobody is queued, else under the queue lock.
+// - `LOCKED`: held. Set by a compare-exchange of the word while the queue
+//   lock is free: the idle word's (`try_fast`), or a barge past a woken
+//   front (`try_barge`); or under the queue lock (`arrive_locked`, or the
+//   front's `retry_front_locked`). Cleared by a release: by a
+//   compare-exchange while nobody is queued, or while the front is awake
+//   already (`WOKEN`, `release_to_woken`: nobody to wake), else under the
+//   queue lock. So under contention the lock word alone serves the running
+//   units: only a release that must wake the front, and the front's retry,
+//   take the queue lock.
 // - `FAIR`: fixed at construction ([`Lock::new`], [`Lock::new_fair`]): strict FIFO with
 //   direct hand-off. A release with waiters leaves `LOCKED` set and, under
 //   the queue lock, writes the front node's identity to `owner` and
@@ -33,7 +38,7 @@ use std::time::{Duration, Instant};
 // - Without `FAIR` ([`Lock::new_bounded`]: bounded fairness), a release with waiters
 //   clears `LOCKED` and wakes the front node without unlinking it
 //   (`WOKEN`), and the woken front competes: a unit that arrives meanwhile
-//   may take the free lock (it barges, under the queue lock). The front
+//   may take the free lock (it barges). The front
 //   keeps its place; when it has been treated unfairly enough (`debt` has
 //   reached `DEBT_BOUND`), the next release hands it the lock directly, as
 //   `FAIR` does, and nobody barges meanwhile.
@@ -696,6 +701,9 @@ impl Lock {
         if self.queue.cas_idle(user, user & FAIR, Ordering::Release) {
             return;
         }
+        if user & FAIR == 0 && self.release_to_woken() {
+            return;
+        }
         self.release_slow(false);
     }
 
@@ -709,6 +717,53 @@ impl Lock {
             return;
         }
         self.release_slow(true);
+    }
+
+    /// Takes the free lock of a bounded-fairness lock past its woken front
+    /// (a barge), without the queue lock: the user bits alone decide (the
+    /// front's debt is below the bound, so nobody is owed a hand-off), and
+    /// the woken front stays `WOKEN` (it retries, finds the lock held, and
+    /// waits for this holder's release). `LOCKED` and the debt change in
+    /// one compare-exchange of the queue word that fails whenever the queue
+    /// lock is held, so it never races an edit under that lock.
+    #[inline]
+    fn try_barge(&self, owner: Owner) -> Option<Owner> {
+        self.queue
+            .update_unlocked(Ordering::Acquire, |user, queued| {
+                if user & (LOCKED | FAIR) != 0 {
+                    None
+                } else if queued == 0 {
+                    Some(user | LOCKED)
+                } else if user & !FLAGS < DEBT_BOUND {
+                    Some((user + DEBT_UNIT) | LOCKED)
+                } else {
+                    None
+                }
+            })
+            .ok()
+            .map(|_| {
+                self.owner.store(owner.get(), Ordering::Relaxed);
+                owner
+            })
+    }
+
+    /// Frees a bounded-fairness lock without the queue lock when its front
+    /// was woken already and has not retried yet (`WOKEN`), and is not owed
+    /// a hand-off (its debt is below the bound): there is nobody to wake,
+    /// and the invariant (a free lock with a node queued has `WOKEN` set)
+    /// holds as soon as `LOCKED` is clear. Under contention most releases
+    /// are of this kind: the holder that barged in releases while the front
+    /// it overtook is still being scheduled.
+    #[inline]
+    fn release_to_woken(&self) -> bool {
+        self.queue
+            .update_unlocked(Ordering::Release, |user, queued| {
+                (queued > 0
+                    && user & (LOCKED | WOKEN | FAIR) == LOCKED | WOKEN
+                    && user & !FLAGS < DEBT_BOUND)
+                    .then_some(user & !LOCKED)
+            })
+            .is_ok()
     }
 
     #[cold]
@@ -761,10 +816,13 @@ impl Protocol for Lock {
         let mode = user & FAIR;
         if self.queue.cas_idle(mode, mode | LOCKED, Ordering::Acquire) {
             self.owner.store(owner.get(), Ordering::Relaxed);
-            Some(owner)
-        } else {
-            None
+            return Some(owner);
         }
+        if mode != 0 {
+            // Strict: a lock with waiters is never free (releases hand over).
+            return None;
+        }
+        self.try_barge(owner)
     }
 
     fn arrive_locked(

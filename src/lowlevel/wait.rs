@@ -348,7 +348,7 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         }
         if arrival.is_ok() {
             drop(guard);
-            return Self::completed_at_once(&entry.node, cx);
+            return Self::completed_at_once(&entry.node);
         }
         super::thread::set_spin_hint(proto.hint_next_in_line() && guard.is_empty());
         // SAFETY: the entry lives in this pinned future, which cannot move;
@@ -359,16 +359,10 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         Poll::Pending
     }
 
-    /// A wait that completed without waiting takes its checkpoint (see
-    /// `checkpoint.rs`): if it must yield, the node keeps its outcome
-    /// unconsumed (`NOTIFIED`, as a hand-off leaves it) and the next poll
-    /// returns it; a drop meanwhile passes it on.
+    /// A wait that completed without queueing: its checkpoint was taken
+    /// before the attempt (see `poll`), so it returns at once.
     #[inline]
-    fn completed_at_once(node: &Node, cx: &mut Context<'_>) -> Poll<()> {
-        if super::checkpoint::poll(cx).is_pending() {
-            node.set_notified_by_owner();
-            return Poll::Pending;
-        }
+    fn completed_at_once(node: &Node) -> Poll<()> {
         node.set_done();
         Poll::Ready(())
     }
@@ -394,7 +388,13 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
                 // The node is WAITING in this guard's queue: the lock owns
                 // its data (read here as the tag it queued with).
                 let tag: P::Tag = guard.front().expect("the node is the front").data();
-                let outcome = proto.retry_front_locked(guard, tag, &entry.slot)?;
+                let Some(outcome) = proto.retry_front_locked(guard, tag, &entry.slot) else {
+                    // Lost to a unit that took the primitive first: still
+                    // next in line, so a thread may spin for the release
+                    // that wakes it rather than park for it.
+                    super::thread::set_spin_hint(proto.hint_next_in_line());
+                    return None;
+                };
                 // SAFETY: the node is WAITING in the queue this guard locks
                 // (it is its front).
                 Some((outcome, unsafe { guard.remove(node) }))
@@ -446,13 +446,26 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let state = self.entry.node.state();
         if state == IDLE {
+            // The checkpoint comes before the attempt, never after it: a
+            // wait that yields there holds nothing meanwhile (a lock taken
+            // and then held across the yield would block every other unit
+            // for a whole scheduling round, once per coop budget on tokio).
+            // Taken once: the poll after the yield attempts at once, and a
+            // wait that then queues does not yield a second time.
+            let node = &self.entry.node;
+            if !node.checkpointed() {
+                node.set_checkpointed();
+                if super::checkpoint::poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
             let tag = self.entry.node.data();
             if let Some(outcome) = self.proto.try_fast(tag, &self.entry.slot) {
                 let node = &self.entry.node;
                 if outcome.into_raw() != tag.into_raw() {
                     node.set_data(outcome);
                 }
-                return Self::completed_at_once(node, cx);
+                return Self::completed_at_once(node);
             }
             return self.poll_idle_slow(cx);
         }
