@@ -15,7 +15,8 @@
 //! 1. `lock_uncontended_blocking`: blocking lock + unlock on one thread.
 //! 2. `lock_try`: try_lock + unlock on one thread.
 //! 3. `lock_async_uncontended`: `lock().await` in one `futures_lite::future::block_on`.
-//! 4. `lock_contended_threads/<impl>/<threads>`: 2 or 4 OS threads, blocking
+//! 4. `lock_contended_threads/<impl>/<threads>`: 2, 4 or 8 OS threads (8:
+//!    oversubscribed, four per core on the 2-core VM), blocking
 //!    API, a fixed total of operations split evenly; time per operation.
 //! 5. `lock_mixed_threads_tasks`: 2 OS threads (blocking API) + 2 tokio tasks
 //!    (`lock().await`) on a 2-worker multi-thread runtime; time per operation.
@@ -369,7 +370,7 @@ fn lock_contended_threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("lock_contended_threads");
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(1));
-    for threads in [2, 4] {
+    for threads in [2, 4, 8] {
         contended_threads_one::<Std>(&mut g, threads);
         contended_threads_one::<ParkingLot>(&mut g, threads);
         contended_threads_one::<Polysync>(&mut g, threads);
@@ -532,58 +533,9 @@ criterion_group! {
 }
 // ---------------------------------------------------------------- group 7
 
-/// The machine's wake-up cost, the reference for the contended rows: a
-/// park/unpark round trip between two OS threads (std's `park`/`unpark`,
-/// a flag against spurious wake-ups). One iteration = this thread unparks
-/// the partner and parks until the partner unparks it back. A strict
-/// hand-off pays about one such wake per contended acquisition; the VM
-/// flips between states where this costs a few or tens of microseconds,
-/// so each run reports it beside the lock rows.
+/// The machine's wake-up cost of this run (see [`common::park_roundtrip`]).
 fn park_roundtrip(c: &mut Criterion) {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    let mut g = c.benchmark_group("park_roundtrip");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Elements(1));
-    let ping = Arc::new(AtomicU64::new(0));
-    let pong = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let main = std::thread::current();
-    let partner = {
-        let (ping, pong, stop) = (ping.clone(), pong.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut seen = 0;
-            loop {
-                while ping.load(Ordering::Acquire) == seen {
-                    if stop.load(Ordering::Acquire) {
-                        return;
-                    }
-                    std::thread::park();
-                }
-                seen = ping.load(Ordering::Acquire);
-                pong.store(seen, Ordering::Release);
-                main.unpark();
-            }
-        })
-    };
-    let mut n = 0;
-    g.bench_function("std_thread", |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                n += 1;
-                ping.store(n, Ordering::Release);
-                partner.thread().unpark();
-                while pong.load(Ordering::Acquire) != n {
-                    std::thread::park();
-                }
-            }
-            t.elapsed()
-        })
-    });
-    stop.store(true, Ordering::Release);
-    partner.thread().unpark();
-    partner.join().unwrap();
-    g.finish();
+    common::park_roundtrip(c);
 }
 
 criterion_group! {
