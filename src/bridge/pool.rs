@@ -1,11 +1,23 @@
 //! The thread pool under the bridge: plain OS threads that start on demand,
 //! take queued jobs in FIFO order, and exit after an idle timeout.
 //!
-//! The pool is a monitor on polysync's own [`Mutex`](crate::Mutex) and
-//! [`Condition`]: one lock guards the job queue and the thread counts, and
-//! idle threads wait on the condition with a deadline. Its correctness
-//! therefore leans on theirs (and their loom models); the rules it adds are
-//! the three below, each applied under the lock:
+//! The pool is a monitor on std's `Mutex` and `Condvar`: one lock guards
+//! the job queue and the thread counts, held only for a few field updates
+//! (never around user code), and idle threads wait on the condvar with a
+//! deadline. It has no state machine of its own (no atomics, no unsafe), so
+//! its correctness leans on std's; the rules it adds are the three below,
+//! each applied under the lock.
+//!
+//! Why not polysync's own `Mutex` and `Condition`: a submit is made by the
+//! caller, which may be an async task, and a polysync lock that is
+//! contended (a pool thread holds it for a moment) makes the caller *wait
+//! in its world*: on a tokio current-thread runtime that is a blocking wait
+//! polysync-tokio refuses with a panic (the bridge's matrix cells found
+//! this). A std lock held for a few instructions only spins or parks the
+//! OS thread briefly, as any allocator lock does. Pool threads are plain OS
+//! threads, so the condvar is their native wait.
+//!
+//! The rules:
 //!
 //! - **Grow:** a submit that leaves more queued jobs than idle threads
 //!   (waiting, or `spare`: back from a job, about to look at the queue)
@@ -18,10 +30,9 @@
 //! - **Retire:** a thread whose idle wait timed out exits only if the queue
 //!   is empty; on shutdown, threads drain the queue, then exit.
 
-use crate::Condition;
 use crate::lowlevel::sync::thread;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// A job as the pool sees it: run once, on a pool thread. The job is the
@@ -61,9 +72,9 @@ struct State {
 
 /// Shared by the handles and the threads.
 struct Inner {
-    state: crate::Mutex<State>,
+    state: Mutex<State>,
     /// Idle threads wait here; a submit notifies one, a shutdown all.
-    work: Condition,
+    work: Condvar,
     max_threads: usize,
     idle_timeout: Duration,
     name: String,
@@ -105,7 +116,7 @@ struct Handle(Arc<Inner>);
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.0.state.lock_blocking().shutdown = true;
+        self.0.lock().shutdown = true;
         self.0.work.notify_all();
     }
 }
@@ -168,14 +179,14 @@ impl ThreadPoolBuilder {
     /// ```
     pub fn build(self) -> ThreadPool {
         let inner = Arc::new(Inner {
-            state: crate::Mutex::new(State {
+            state: Mutex::new(State {
                 jobs: VecDeque::new(),
                 threads: 0,
                 idle: 0,
                 spare: 0,
                 shutdown: false,
             }),
-            work: Condition::new(),
+            work: Condvar::new(),
             max_threads: self.max_threads,
             idle_timeout: self.idle_timeout,
             name: self.name,
@@ -227,7 +238,7 @@ impl ThreadPool {
     /// assert_eq!(pool.threads(), 0);
     /// ```
     pub fn threads(&self) -> usize {
-        self.inner.0.state.lock_blocking().threads
+        self.inner.0.lock().threads
     }
 
     /// Threads waiting for a job now (a snapshot).
@@ -237,7 +248,7 @@ impl ThreadPool {
     /// assert_eq!(pool.idle_threads(), 0);
     /// ```
     pub fn idle_threads(&self) -> usize {
-        self.inner.0.state.lock_blocking().idle
+        self.inner.0.lock().idle
     }
 
     /// Jobs waiting for a thread now (a snapshot).
@@ -247,7 +258,7 @@ impl ThreadPool {
     /// assert_eq!(pool.queued(), 0);
     /// ```
     pub fn queued(&self) -> usize {
-        self.inner.0.state.lock_blocking().jobs.len()
+        self.inner.0.lock().jobs.len()
     }
 
     /// The hard cap on threads.
@@ -279,7 +290,7 @@ impl ThreadPool {
     #[track_caller]
     pub(crate) fn submit(&self, job: Arc<dyn Runnable>) {
         let inner = &self.inner.0;
-        let mut state = inner.state.lock_blocking();
+        let mut state = inner.lock();
         state.jobs.push_back(job);
         let grow = state.jobs.len() > state.idle + state.spare && state.threads < inner.max_threads;
         if grow {
@@ -288,7 +299,7 @@ impl ThreadPool {
         let notify = state.idle > 0;
         drop(state);
         if notify {
-            inner.work.notify(1);
+            inner.work.notify_one();
         }
         if grow {
             let worker = Arc::clone(inner);
@@ -296,7 +307,7 @@ impl ThreadPool {
                 .name(inner.name.clone())
                 .spawn(move || worker.work());
             if let Err(error) = started {
-                let mut state = inner.state.lock_blocking();
+                let mut state = inner.lock();
                 state.threads -= 1;
                 let stranded = state.threads == 0;
                 drop(state);
@@ -310,21 +321,27 @@ impl ThreadPool {
 }
 
 impl Inner {
+    /// Locks the state. No user code runs under this lock, so it is never
+    /// poisoned in practice; a poisoned one still holds consistent counts.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A pool thread's life: take jobs while there are any, wait for one
     /// with the idle timeout, exit after a timeout with nothing queued (or
     /// on shutdown once the queue is empty).
     fn work(self: Arc<Self>) {
-        let mut state = self.state.lock_blocking();
+        let mut state = self.lock();
         loop {
             if let Some(job) = state.jobs.pop_front() {
                 drop(state);
                 // A job catches its closure's panic; these catch the rest
                 // (a result's `Drop`), so the thread counts stay right.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&job)));
-                self.state.lock_blocking().spare += 1;
+                self.lock().spare += 1;
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.complete()));
                 drop(job);
-                state = self.state.lock_blocking();
+                state = self.lock();
                 state.spare -= 1;
                 continue;
             }
@@ -332,9 +349,12 @@ impl Inner {
                 break;
             }
             state.idle += 1;
-            let woken = self.work.try_wait_for(state, self.idle_timeout);
-            let timed_out = woken.is_err();
-            state = woken.unwrap_or_else(|guard| guard);
+            let (woken, wait) = self
+                .work
+                .wait_timeout(state, self.idle_timeout)
+                .unwrap_or_else(|e| e.into_inner());
+            let timed_out = wait.timed_out();
+            state = woken;
             state.idle -= 1;
             if timed_out && state.jobs.is_empty() {
                 break;
@@ -349,7 +369,7 @@ impl std::fmt::Debug for ThreadPool {
         let inner = &self.inner.0;
         let mut d = f.debug_struct("ThreadPool");
         d.field("name", &inner.name);
-        if let Some(state) = inner.state.try_lock() {
+        if let Ok(state) = inner.state.try_lock() {
             d.field("threads", &state.threads)
                 .field("idle", &state.idle)
                 .field("queued", &state.jobs.len());
