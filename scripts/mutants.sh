@@ -652,6 +652,64 @@ mutant "track_caller: a semaphore's acquire_many check points inside the library
     $'#[inline]\n#[track_caller]\npub(super) fn checked<' \
     $'#[inline]\npub(super) fn checked<'
 
+
+# The thread bridge (issue 19): the limiter's bound, withdrawal and skipping,
+# the pool's reuse, retirement and allocation-free hand-off, carriers that
+# keep running, typed outcomes of run_on and TokioSpawner's refusal.
+mutant "bridge: a job gives its token back before it runs" \
+    "cargo test -p polysync --test bridge ten_thousand_jobs" \
+    src/bridge/job.rs \
+    '        let result = catch_unwind(AssertUnwindSafe(f));' \
+    $'        let token = drop(token);\n        let result = catch_unwind(AssertUnwindSafe(f));'
+
+mutant "bridge: a queued job whose caller gave up runs anyway" \
+    "cargo test -p polysync --test bridge a_queued_job_whose_caller_gave_up" \
+    src/bridge/job.rs \
+    '        if self.signal.is_cancelled() {' \
+    '        if false {'
+
+mutant "bridge: idle pool threads never retire" \
+    "cargo test -p polysync --test bridge_storm" \
+    src/bridge/pool.rs \
+    '            if timed_out && state.jobs.is_empty() {' \
+    '            if false && timed_out && state.jobs.is_empty() {'
+
+mutant "bridge: a submit does not count the threads back from a job (a new thread per sequential call)" \
+    "cargo test -p polysync --test bridge the_pool_reuses" \
+    src/bridge/pool.rs \
+    'let grow = state.jobs.len() > state.idle + state.spare' \
+    'let grow = state.jobs.len() > state.idle'
+
+mutant "bridge: the pool gives its queue's buffer back (a hand-off allocates)" \
+    "cargo test -p polysync --test alloc_count_bridge" \
+    src/bridge/pool.rs \
+    '        state.jobs.push_back(job);' \
+    $'        state.jobs.shrink_to_fit();\n        state.jobs.push_back(job);'
+
+mutant "bridge: a blocking caller waits as an OS thread (blocks its hub)" \
+    "cargo test -p polysync --test bridge_ticking corosensei" \
+    src/bridge/mod.rs \
+    '        blocking(|w| match self.run_with(f, w, deadline) {' \
+    '        blocking(|_| match crate::lowlevel::ThreadWaiter::with_current(|w| self.run_with(f, w, deadline)) {'
+
+mutant "bridge: a job's panic is not caught (the matrix's to_thread cell)" \
+    "POLYSYNC_MATRIX_PATIENCE_MS=1000 POLYSYNC_MATRIX_WAITERS=may POLYSYNC_MATRIX_NOTIFIERS=thread cargo test -p polysync-matrix --test bridge" \
+    src/bridge/job.rs \
+    '        let result = catch_unwind(AssertUnwindSafe(f));' \
+    '        let result = Ok(f());'
+
+mutant "bridge: TokioSpawner never refuses its runtime's thread" \
+    "cargo test -p polysync-tokio --test bridge_spawner current_thread" \
+    backends/tokio/src/spawner.rs \
+    '        !in_place' \
+    '        false'
+
+mutant "bridge: run_on's task, dropped by its executor, never tells its caller [slow]" \
+    "cargo test -p polysync --test bridge run_on_returns" \
+    src/bridge/spawner.rs \
+    '            ret.fill(Err(FromThreadError::Dropped));' \
+    '            drop(ret);'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
