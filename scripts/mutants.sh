@@ -704,6 +704,12 @@ mutant "bridge: TokioSpawner never refuses its runtime's thread" \
     '        !in_place' \
     '        false'
 
+mutant "bridge: run_on waits as an OS thread (blocks its hub)" \
+    "cargo test -p polysync --test bridge run_on_from_a_green_thread" \
+    src/bridge/spawner.rs \
+    '    blocking(|w| match wait(&ret, w, deadline) {' \
+    '    blocking(|_| match crate::lowlevel::ThreadWaiter::with_current(|w| wait(&ret, w, deadline)) {'
+
 mutant "bridge: run_on's task, dropped by its executor, never tells its caller [slow]" \
     "cargo test -p polysync --test bridge run_on_returns" \
     src/bridge/spawner.rs \

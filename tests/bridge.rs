@@ -325,3 +325,54 @@ fn run_on_refuses_its_own_thread() {
 
 #[allow(dead_code)]
 fn _types(_: JobPanicked) {}
+
+/// `run_on` from a corosensei green thread suspends only that green
+/// thread: the future (on another executor) waits until a sibling green
+/// thread of the same hub has ticked three times, which it could not do if
+/// the caller blocked the hub.
+#[test]
+fn run_on_from_a_green_thread_keeps_its_hub_running() {
+    use std::sync::atomic::AtomicU64;
+    let _w = Watchdog::new("run_on_green", Duration::from_secs(60));
+    let ticks = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let advanced = {
+        let (ticks, done) = (ticks.clone(), done.clone());
+        polysync_corosensei::run(move || {
+            let ticker = {
+                let (ticks, done) = (ticks.clone(), done.clone());
+                polysync_corosensei::spawn(move || {
+                    while !done.load(SeqCst) {
+                        polysync_corosensei::yield_now();
+                        ticks.fetch_add(1, SeqCst);
+                    }
+                })
+            };
+            let caller = {
+                let ticks = ticks.clone();
+                polysync_corosensei::spawn(move || {
+                    let start = ticks.load(SeqCst);
+                    run_on(&thread_spawner, async move {
+                        let end = Instant::now() + Duration::from_secs(10);
+                        while ticks.load(SeqCst) < start + 3 {
+                            if Instant::now() > end {
+                                return false;
+                            }
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        true
+                    })
+                    .unwrap()
+                })
+            };
+            let advanced = caller.join().unwrap();
+            done.store(true, SeqCst);
+            ticker.join().unwrap();
+            advanced
+        })
+    };
+    assert!(
+        advanced,
+        "the hub stopped while its green thread waited in run_on"
+    );
+}
