@@ -61,6 +61,10 @@ fn an_offloaded_call_allocates_only_its_job() {
         "blocking form: {} allocations for {N} calls (first of {} bytes)",
         allocs.count, allocs.first_size
     );
+    eprintln!(
+        "one job of this test: {} bytes (closure, result slot, signal, token)",
+        allocs.first_size
+    );
     let awaited: Vec<_> = (0..N).map(|_| job(true)).collect();
     let (_, allocs) = measured(|| {
         for f in awaited {

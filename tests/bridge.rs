@@ -323,8 +323,22 @@ fn run_on_refuses_its_own_thread() {
     let _ = run_on(&Own, async {});
 }
 
-#[allow(dead_code)]
-fn _types(_: JobPanicked) {}
+// What crosses threads and tasks is Send (and Sync where shared); the
+// errors are std errors; the async form is a 'static Send future.
+static_assertions::assert_impl_all!(Offload: Send, Sync, Clone, std::fmt::Debug);
+static_assertions::assert_impl_all!(ThreadPool: Send, Sync, Clone, std::fmt::Debug);
+static_assertions::assert_impl_all!(JobPanicked: Send, std::error::Error);
+static_assertions::assert_impl_all!(RunError: Send, std::error::Error);
+static_assertions::assert_impl_all!(FromThreadError: Send, std::error::Error);
+
+#[test]
+fn the_async_form_is_a_static_send_future() {
+    fn send_static<T: Send + 'static>(t: T) -> T {
+        t
+    }
+    let fut = send_static(to_thread(|| 1u8));
+    assert_eq!(futures_lite::future::block_on(fut).unwrap(), 1);
+}
 
 /// `run_on` from a corosensei green thread suspends only that green
 /// thread: the future (on another executor) waits until a sibling green
