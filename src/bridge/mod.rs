@@ -19,7 +19,7 @@
 //! (No non-blocking `try_` form: a job's result is never ready at once.)
 //!
 //! **Bounded by a limiter, not by a second pool.** Every call borrows a
-//! token of a [`CapacityLimiter`](crate::CapacityLimiter) for the job
+//! token of a [`CapacityLimiter`] for the job
 //! before it is queued, and the job gives it back when it ends, so at most
 //! `total_tokens` jobs of one limiter run at once, and the ordinary limiter
 //! API governs them (FIFO waits, `borrowed_tokens()`, `set_total_tokens` at
