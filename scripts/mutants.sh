@@ -705,7 +705,7 @@ mutant "bridge: TokioSpawner never refuses its runtime's thread" \
     '        false'
 
 mutant "bridge: run_on waits as an OS thread (blocks its hub)" \
-    "cargo test -p polysync --test bridge run_on_from_a_green_thread" \
+    "cargo test -p polysync --test bridge -- run_on_from_a_green_thread a_may_coroutine" \
     src/bridge/spawner.rs \
     '    blocking(|w| match wait(&ret, w, deadline) {' \
     '    blocking(|_| match crate::lowlevel::ThreadWaiter::with_current(|w| wait(&ret, w, deadline)) {'

@@ -390,3 +390,60 @@ fn run_on_from_a_green_thread_keeps_its_hub_running() {
         "the hub stopped while its green thread waited in run_on"
     );
 }
+
+/// `run_on` and `to_thread_blocking` from a coroutine on may's only worker
+/// park the coroutine, not the worker: the future (on another executor) and
+/// the job (on a pool thread) each wait until a sibling coroutine has
+/// ticked three times on that worker.
+#[test]
+fn a_may_coroutine_waits_without_blocking_its_worker() {
+    use std::sync::atomic::AtomicU64;
+    let _w = Watchdog::new("may_worker", Duration::from_secs(60));
+    may::config().set_workers(1).set_worker_pin(false);
+    polysync_may::install().expect("install the may backend");
+    let ticks = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    // Ticks only on the worker: an expired sleep resumes on may's timer
+    // thread, the yield that follows goes back to the worker.
+    let ticker = {
+        let (ticks, done) = (ticks.clone(), done.clone());
+        may::go!(move || {
+            while !done.load(SeqCst) {
+                may::coroutine::sleep(Duration::from_millis(1));
+                may::coroutine::yield_now();
+                ticks.fetch_add(1, SeqCst);
+            }
+        })
+    };
+    let advanced = move |ticks: Arc<AtomicU64>| {
+        let start = ticks.load(SeqCst);
+        let end = Instant::now() + Duration::from_secs(10);
+        while ticks.load(SeqCst) < start + 3 {
+            if Instant::now() > end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    };
+    let caller = {
+        let ticks = ticks.clone();
+        may::go!(move || {
+            let t = ticks.clone();
+            let via_run_on = run_on(&thread_spawner, async move { advanced(t) }).unwrap();
+            let via_job = to_thread_blocking(move || advanced(ticks)).unwrap();
+            (via_run_on, via_job)
+        })
+    };
+    let (via_run_on, via_job) = caller.join().unwrap();
+    done.store(true, SeqCst);
+    ticker.join().unwrap();
+    assert!(
+        via_run_on,
+        "may's worker stopped while a coroutine waited in run_on"
+    );
+    assert!(
+        via_job,
+        "may's worker stopped while a coroutine waited for its job"
+    );
+}
