@@ -679,7 +679,7 @@ mutant "fair-lock: no bound (bargers overtake the front without limit), under lo
 # already (WOKEN). (The barge's debt check has no entry: a free lock never
 # carries a debt at the bound, since such a release hands over instead, so
 # the check is a second line that no test can reach.)
-mutant "lock-word: a lock-free release that ignores a sleeping front (lost wake-up), under loom" \
+mutant "lock-word: a lock-free release that ignores a sleeping front (lost wake-up), under loom [slow]" \
     'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_lock_fairness bounded_exclusion_with_a_barging_holder' \
     src/lock.rs \
     '&& user & (LOCKED | WOKEN | FAIR) == LOCKED | WOKEN' \
@@ -694,6 +694,69 @@ mutant "checkpoint-first: a wait that forgets it took its checkpoint yields fore
     '                node.set_checkpointed();
                 if super::checkpoint::poll(cx).is_pending() {' \
     '                if super::checkpoint::poll(cx).is_pending() {'
+
+# The thread bridge (issue 19): the limiter's bound, withdrawal and skipping,
+# the pool's reuse, retirement and allocation-free hand-off, carriers that
+# keep running, typed outcomes of run_on and TokioSpawner's refusal.
+mutant "bridge: a job gives its token back before it runs" \
+    "cargo test -p polysync --test bridge ten_thousand_jobs" \
+    src/bridge/job.rs \
+    '        let result = catch_unwind(AssertUnwindSafe(f));' \
+    $'        let token = drop(token);\n        let result = catch_unwind(AssertUnwindSafe(f));'
+
+mutant "bridge: a queued job whose caller gave up runs anyway" \
+    "cargo test -p polysync --test bridge a_queued_job_whose_caller_gave_up" \
+    src/bridge/job.rs \
+    '        if self.signal.is_cancelled() {' \
+    '        if false {'
+
+mutant "bridge: idle pool threads never retire" \
+    "cargo test -p polysync --test bridge_storm" \
+    src/bridge/pool.rs \
+    '            if timed_out && state.jobs.is_empty() {' \
+    '            if false && timed_out && state.jobs.is_empty() {'
+
+mutant "bridge: a submit does not count the threads back from a job (a new thread per sequential call)" \
+    "cargo test -p polysync --test bridge the_pool_reuses" \
+    src/bridge/pool.rs \
+    'let grow = state.jobs.len() > state.idle + state.spare' \
+    'let grow = state.jobs.len() > state.idle'
+
+mutant "bridge: the pool gives its queue's buffer back (a hand-off allocates)" \
+    "cargo test -p polysync --test alloc_count_bridge" \
+    src/bridge/pool.rs \
+    '        state.jobs.push_back(job);' \
+    $'        state.jobs.shrink_to_fit();\n        state.jobs.push_back(job);'
+
+mutant "bridge: a blocking caller waits as an OS thread (blocks its hub)" \
+    "cargo test -p polysync --test bridge_ticking corosensei" \
+    src/bridge/mod.rs \
+    '        blocking(|w| match self.run_with(f, w, deadline) {' \
+    '        blocking(|_| match crate::lowlevel::ThreadWaiter::with_current(|w| self.run_with(f, w, deadline)) {'
+
+mutant "bridge: a job's panic is not caught (the matrix's to_thread cell)" \
+    "POLYSYNC_MATRIX_PATIENCE_MS=1000 POLYSYNC_MATRIX_WAITERS=may POLYSYNC_MATRIX_NOTIFIERS=thread cargo test -p polysync-matrix --test bridge" \
+    src/bridge/job.rs \
+    '        let result = catch_unwind(AssertUnwindSafe(f));' \
+    '        let result = Ok(f());'
+
+mutant "bridge: TokioSpawner never refuses its runtime's thread" \
+    "cargo test -p polysync-tokio --test bridge_spawner current_thread" \
+    backends/tokio/src/spawner.rs \
+    '        !in_place' \
+    '        false'
+
+mutant "bridge: run_on waits as an OS thread (blocks its hub)" \
+    "cargo test -p polysync --test bridge -- run_on_from_a_green_thread a_may_coroutine" \
+    src/bridge/spawner.rs \
+    '    blocking(|w| match wait(&ret, w, deadline) {' \
+    '    blocking(|_| match crate::lowlevel::ThreadWaiter::with_current(|w| wait(&ret, w, deadline)) {'
+
+mutant "bridge: run_on's task, dropped by its executor, never tells its caller [slow]" \
+    "cargo test -p polysync --test bridge run_on_returns" \
+    src/bridge/spawner.rs \
+    '            ret.fill(Err(FromThreadError::Dropped));' \
+    '            drop(ret);'
 
 # --------------------------------------------------------------------------
 

@@ -101,6 +101,8 @@
 #![warn(missing_debug_implementations)]
 
 pub mod barrier;
+#[cfg(not(polysync_loom))]
+pub mod bridge;
 pub mod channel;
 pub mod condition;
 pub mod countdown;
