@@ -101,6 +101,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod barrier;
+pub mod broadcast;
 pub mod channel;
 pub mod condition;
 pub mod countdown;
