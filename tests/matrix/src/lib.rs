@@ -46,6 +46,8 @@
 //! same for one side).
 #![deny(missing_docs)]
 
+#[cfg(test)]
+mod broadcast;
 pub mod nesting;
 
 use futures_lite::FutureExt;
