@@ -125,6 +125,23 @@ impl<T> Sender<T> {
         self.shared.lock_tail().rx_cnt
     }
 
+    /// How many receives wait for a message now, in every world (a
+    /// snapshot; not in tokio).
+    ///
+    /// ```
+    /// let (tx, mut rx) = polysync::broadcast::channel::<u8>(4);
+    /// assert_eq!(tx.receiving(), 0);
+    /// let waiting = std::thread::spawn(move || rx.recv_blocking());
+    /// while tx.receiving() == 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// tx.send(1).unwrap();
+    /// assert_eq!(waiting.join().unwrap(), Ok(1));
+    /// ```
+    pub fn receiving(&self) -> usize {
+        self.shared.progress.queue.len()
+    }
+
     /// Whether both send on the same channel.
     ///
     /// ```
