@@ -26,7 +26,8 @@
 //!   send with no receiver gives its value back ([`SendError`]).
 //! - A value is cloned once per receiver that reads it, under the slot's
 //!   read lock; it is dropped when the last receiver that was owed it has
-//!   read it (or dropped), or when the ring overwrites it.
+//!   read it (or dropped), or when the ring overwrites it (a value without
+//!   drop glue simply stays until overwritten).
 //!
 //! Receives come in the crate's five forms: [`recv`](Receiver::recv)
 //! (async), [`recv_blocking`](Receiver::recv_blocking),

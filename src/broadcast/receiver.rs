@@ -48,7 +48,9 @@ impl<T> Drop for Claim<'_, T> {
         let Some(slot) = self.slot.take() else { return };
         let last = slot.rem.fetch_sub(1, Ordering::AcqRel) == 1;
         drop(slot);
-        if last {
+        // A value without drop glue stays until overwritten: taking the
+        // write lock to drop nothing would cost every message a lock.
+        if last && std::mem::needs_drop::<T>() {
             self.shared.drop_value(self.pos);
         }
     }
