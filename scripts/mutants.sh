@@ -757,6 +757,59 @@ mutant "bridge: run_on's task, dropped by its executor, never tells its caller [
     src/bridge/spawner.rs \
     '            ret.fill(Err(FromThreadError::Dropped));' \
     '            drop(ret);'
+# broadcast (issue 20 item 2): the send's and the close's wake-ups, its
+# stopping rule, lag, what a dropped receiver gives up, the checkpoint, the
+# no-RMW publish that loom sees, an allocation per wait.
+mutant "broadcast: a send wakes no queued receiver" \
+    "cargo test --test broadcast -- send_recv_bounded send_two_recv_bounded" \
+    src/broadcast/mod.rs \
+    'let waiters = self.progress.publish(tail.pos, false);' \
+    'let waiters = { self.progress.publish(tail.pos, false); false };'
+mutant "broadcast: the last sender's drop wakes no receiver" \
+    "cargo test --test broadcast dropping_tx_notifies_rx" \
+    src/broadcast/sender.rs \
+    'let waiters = self.shared.progress.publish(tail.pos, true);' \
+    'let waiters = { self.shared.progress.publish(tail.pos, true); false };'
+mutant "broadcast: the wake-up stops at a receiver that has a message" \
+    "cargo test --test broadcast send_two_recv_bounded" \
+    src/broadcast/mod.rs \
+    'if !closed && front.data::<Cursor>() == Cursor::of(tail) {' \
+    'if !closed && front.data::<Cursor>() != Cursor::of(tail) {'
+mutant "broadcast: a lagged receiver skips to the tail, not the oldest kept" \
+    "cargo test --test broadcast lagging_rx" \
+    src/broadcast/receiver.rs \
+    'let oldest = tail - shared.capacity();' \
+    'let oldest = tail;'
+mutant "broadcast: a dropped receiver keeps its claims on the messages it was owed" \
+    "cargo test --test broadcast -- unconsumed_messages_are_dropped sender_len" \
+    src/broadcast/receiver.rs \
+    'for pos in start..tail {' \
+    'for pos in start..start {'
+mutant "broadcast: the last reader leaves the value in the ring" \
+    "cargo test --test broadcast unconsumed_messages_are_dropped" \
+    src/broadcast/receiver.rs \
+    'if last && std::mem::needs_drop::<T>() {' \
+    'if false && std::mem::needs_drop::<T>() {'
+mutant "broadcast: a blocking receive allocates per wait" \
+    "cargo test --test broadcast_alloc_count blocking" \
+    src/broadcast/receiver.rs \
+    '            let wait = pin!(RawWait::new(' \
+    $'            std::hint::black_box(Box::new(0u8));\n            let wait = pin!(RawWait::new('
+mutant "broadcast: a send skips the waiters' lock after a plain load of their count (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_broadcast' \
+    src/broadcast/mod.rs \
+    'self.queue.update_if_idle(Ordering::Release, Some).is_err()' \
+    'self.queue.len() != 0'
+mutant "broadcast: a send wakes no queued receiver (the matrix)" \
+    "POLYSYNC_MATRIX_PATIENCE_MS=500 POLYSYNC_MATRIX_WORLDS=thread,tokio-mt,may cargo test -p polysync-matrix --lib broadcast" \
+    src/broadcast/mod.rs \
+    'let waiters = self.progress.publish(tail.pos, false);' \
+    'let waiters = { self.progress.publish(tail.pos, false); false };'
+mutant "broadcast: a receive that finds a message takes no checkpoint [slow]" \
+    "cargo test --test broadcast receiver_recv_is_cooperative" \
+    src/broadcast/receiver.rs \
+    'if !this.yielded && crate::lowlevel::checkpoint::poll(cx).is_pending() {' \
+    'if false && crate::lowlevel::checkpoint::poll(cx).is_pending() {'
 
 # --------------------------------------------------------------------------
 

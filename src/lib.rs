@@ -83,6 +83,8 @@
 //! - [`channel`]: `bounded`/`unbounded` channels with cloneable halves that
 //!   close when the last sender (or receiver) drops, `WeakSender`, and
 //!   [`channel::oneshot()`] for one value.
+//! - [`broadcast`]: tokio's broadcast channel (every receiver sees every
+//!   message; senders never wait, a receiver behind is told what it lost).
 //! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
 //!   (never waits).
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
@@ -103,6 +105,7 @@
 pub mod barrier;
 #[cfg(not(polysync_loom))]
 pub mod bridge;
+pub mod broadcast;
 pub mod channel;
 pub mod condition;
 pub mod countdown;

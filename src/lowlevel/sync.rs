@@ -28,6 +28,13 @@ pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, 
 #[cfg(polysync_loom)]
 pub(crate) use loom::thread;
 
+// The blocking locks of the primitives that keep user values in slots a
+// lock guards (the broadcast ring): std's, or loom's in the models.
+#[cfg(polysync_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+#[cfg(not(polysync_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+
 /// `thread_local!` as loom sees it (`per_thread!` because `thread_local` is
 /// also a built-in attribute): under loom every model thread gets its
 /// own value. One `static` per invocation; a `const { ... }` initializer

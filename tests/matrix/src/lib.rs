@@ -47,6 +47,8 @@
 #![deny(missing_docs)]
 
 pub mod bridge;
+#[cfg(test)]
+mod broadcast;
 pub mod nesting;
 
 use futures_lite::FutureExt;
