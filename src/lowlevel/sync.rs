@@ -19,10 +19,14 @@
 //! they run on real threads and are not loom models.)
 
 #[cfg(not(polysync_loom))]
+pub(crate) use std::sync::Mutex;
+#[cfg(not(polysync_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering, fence};
 #[cfg(not(polysync_loom))]
 pub(crate) use std::thread;
 
+#[cfg(polysync_loom)]
+pub(crate) use loom::sync::Mutex;
 #[cfg(polysync_loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering, fence};
 #[cfg(polysync_loom)]

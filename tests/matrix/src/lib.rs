@@ -46,6 +46,7 @@
 //! same for one side).
 #![deny(missing_docs)]
 
+pub mod channel_details;
 pub mod nesting;
 
 use futures_lite::FutureExt;
