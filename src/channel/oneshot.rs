@@ -316,8 +316,8 @@ impl<T> std::fmt::Debug for Sender<T> {
 /// Dropping the receiver drops a value that was sent and not received.
 ///
 /// The receiver is also a [`Future`] of the value, as tokio's: `rx.await`,
-/// or `(&mut rx).await` to keep it (see the [`Future`
-/// impl](#impl-Future-for-Receiver%3CT%3E)).
+/// or `(&mut rx).await` to keep it (its `Future` impl below says how it
+/// behaves when polled again, and its cancel safety).
 ///
 /// ```
 /// use polysync::channel::{RecvError, TryRecvError};
