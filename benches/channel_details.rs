@@ -5,7 +5,8 @@
 //! Groups:
 //! 1. `channel_details/oneshot_send_await`: make a oneshot channel, send,
 //!    `.await` the receiver itself (ready at once), 1 000 times per
-//!    iteration, in one task of a current-thread tokio runtime.
+//!    iteration, in one task of a current-thread tokio runtime
+//!    (`polysync_recv`: the same through `rx.recv().await`).
 //! 2. `channel_details/oneshot_wake_tokio`: a task awaits the receiver
 //!    (pending), another task of a 2-worker runtime sends: 1 000 hand-offs
 //!    per iteration (each a real wake-up).
@@ -40,6 +41,19 @@ fn oneshot_send_await(c: &mut Criterion) {
                     let (tx, rx) = polysync::channel::oneshot::channel();
                     tx.send(i).unwrap();
                     assert_eq!(rx.await, Ok(i));
+                }
+            })
+        })
+    });
+    // The same with the receive future `recv()` instead of the receiver
+    // itself: what the receiver-as-future costs or saves.
+    g.bench_function("polysync_recv", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                for i in 0..ROUNDS {
+                    let (tx, rx) = polysync::channel::oneshot::channel();
+                    tx.send(i).unwrap();
+                    assert_eq!(rx.recv().await, Ok(i));
                 }
             })
         })
