@@ -508,7 +508,7 @@ impl<T> Future for Receiver<T> {
     /// was received already), as every receive then does; it never panics.
     /// It yields once at its checkpoint if it completes without waiting,
     /// as every async wait of the crate (see
-    /// [`checkpoint`](crate::lowlevel::checkpoint)).
+    /// [`checkpoint`]).
     ///
     /// # Cancel safety
     /// Dropping the receiver (or stopping to poll it) while it waits loses
