@@ -689,6 +689,11 @@ mutant "channel-details: the awaited oneshot receiver does not look again after 
     src/channel/oneshot.rs \
     $'                slot.try_get()\n            }\n            taken => taken,' \
     $'                Err(TryGetError::Empty)\n            }\n            taken => taken,'
+mutant "channel-details: closed() is set before the queue closes (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_details closed_against_the_last' \
+    src/channel/mod.rs \
+    $'        let closing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.queue.close()));\n        self.closed.set();' \
+    $'        self.closed.set();\n        let closing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.queue.close()));'
 mutant "channel-details: recv_many takes one value over its limit" \
     "cargo test --test channel_details recv_many_takes_up_to_the_limit" \
     src/channel/receiver.rs \

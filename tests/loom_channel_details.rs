@@ -66,18 +66,21 @@ fn oneshot_receiver_future_against_the_senders_drop() {
 fn closed_against_the_last_receivers_drop() {
     model(|| {
         let (tx, rx) = channel::bounded::<u8>(1);
-        let dropper = thread::spawn(move || drop(rx));
+        let mut dropper = Some(thread::spawn(move || drop(rx)));
         let (flag, waker) = flag_waker();
         let mut cx = Context::from_waker(&waker);
         let mut closed = pin!(tx.closed());
         if closed.as_mut().poll(&mut cx).is_pending() {
-            dropper.join().unwrap();
+            dropper.take().unwrap().join().unwrap();
             assert!(flag.take(), "closed() was not woken: a lost wake-up");
             assert!(closed.as_mut().poll(&mut cx).is_ready());
-        } else {
+        }
+        // Before the join if it was ready at once: whoever sees closed()
+        // ready finds every send failing.
+        assert!(tx.try_send(1).is_err(), "closed, and a send went in");
+        if let Some(dropper) = dropper {
             dropper.join().unwrap();
         }
-        assert!(tx.try_send(1).is_err(), "closed, and a send went in");
     });
 }
 
