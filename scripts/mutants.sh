@@ -810,6 +810,73 @@ mutant "broadcast: a receive that finds a message takes no checkpoint [slow]" \
     src/broadcast/receiver.rs \
     'if !this.yielded && crate::lowlevel::checkpoint::poll(cx).is_pending() {' \
     'if false && crate::lowlevel::checkpoint::poll(cx).is_pending() {'
+# channel-details (issue 20 items 5 and 6): Sender::closed, the oneshot
+# receiver as a future, recv_many, send_timeout, Sync futures.
+mutant "channel-details: a close does not set the channel's closed event" \
+    "cargo test --test channel_details closed_" \
+    src/channel/mod.rs \
+    $'        self.closed.set();\n' \
+    ''
+mutant "channel-details: the oneshot receiver's drop does not set receiver_gone" \
+    "cargo test --test channel_details oneshot_closed" \
+    src/channel/oneshot.rs \
+    $'        self.inner.receiver_gone.set();\n' \
+    ''
+mutant "channel-details: a oneshot send does not wake the receiver awaited as a future" \
+    "cargo test --test channel_details an_awaited_receiver_is_woken_by_the_send" \
+    src/channel/oneshot.rs \
+    $'        slot.close();\n        inner.wake_receiver();\n        sent' \
+    $'        slot.close();\n        sent'
+mutant "channel-details: a oneshot sender's drop does not wake the awaited receiver" \
+    "cargo test --test channel_details an_awaited_receiver_is_woken_by_the_senders_drop" \
+    src/channel/oneshot.rs \
+    $'            inner.slot.close();\n            inner.wake_receiver();' \
+    $'            inner.slot.close();'
+mutant "channel-details: the awaited oneshot receiver keeps its first waker" \
+    "cargo test --test channel_details the_latest_waker_is_the_one_woken" \
+    src/channel/oneshot.rs \
+    'Some(old) if old.will_wake(cx.waker()) => {}' \
+    'Some(_) => {}'
+mutant "channel-details: the awaited oneshot receiver yields at its checkpoint on every poll" \
+    "cargo test --test channel_details the_receiver_future_yields_at_its_checkpoint" \
+    src/channel/oneshot.rs \
+    $'            if checkpoint::poll(cx).is_pending() {\n                this.yielded = true;' \
+    $'            if checkpoint::poll(cx).is_pending() {'
+mutant "channel-details: the awaited oneshot receiver does not look again after leaving its waker (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_details oneshot_receiver_future' \
+    src/channel/oneshot.rs \
+    $'                slot.try_get()\n            }\n            taken => taken,' \
+    $'                Err(TryGetError::Empty)\n            }\n            taken => taken,'
+mutant "channel-details: closed() is set before the queue closes (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_details closed_against_the_last' \
+    src/channel/mod.rs \
+    $'        let closing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.queue.close()));\n        self.closed.set();' \
+    $'        self.closed.set();\n        let closing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.queue.close()));'
+mutant "channel-details: recv_many takes one value over its limit" \
+    "cargo test --test channel_details recv_many_takes_up_to_the_limit" \
+    src/channel/receiver.rs \
+    'while taken < limit {' \
+    'while taken <= limit {'
+mutant "channel-details: the recv_many future with limit 0 waits and takes a value" \
+    "cargo test --test channel_details recv_many_with_limit_zero" \
+    src/channel/receiver.rs \
+    'if this.limit == 0 {' \
+    'if this.limit == usize::MAX {'
+mutant "channel-details: send_timeout reports its timer's win as Disconnected" \
+    "cargo test --test channel_details send_timeout_gives_the_value_back" \
+    src/channel/sender.rs \
+    'Err(value) => Err(TrySendError::Full(value)),' \
+    'Err(value) => Err(TrySendError::Disconnected(value)),'
+mutant "channel-details: send_timeout lets its timer win before it tries the send" \
+    "cargo test --test channel_details send_timeout_" \
+    src/channel/sender.rs \
+    'if let Poll::Ready(sent) = put.as_mut().poll(cx) {' \
+    'if let Poll::Ready(sent) = Poll::<Result<(), crate::queue::PutError<T>>>::Pending {'
+mutant "channel-details: a put or get future's item slot is not Sync (the futures are never Sync)" \
+    "cargo test --test static_checks" \
+    src/queue/entry.rs \
+    'unsafe impl<T: Send> Sync for Item<T> {}' \
+    ''
 
 # --------------------------------------------------------------------------
 

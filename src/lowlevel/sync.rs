@@ -29,7 +29,8 @@ pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, 
 pub(crate) use loom::thread;
 
 // The blocking locks of the primitives that keep user values in slots a
-// lock guards (the broadcast ring): std's, or loom's in the models.
+// lock guards (the broadcast ring, the oneshot receiver's waker slot):
+// std's, or loom's in the models.
 #[cfg(polysync_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 #[cfg(not(polysync_loom))]

@@ -49,6 +49,7 @@
 pub mod bridge;
 #[cfg(test)]
 mod broadcast;
+pub mod channel_details;
 pub mod nesting;
 
 use futures_lite::FutureExt;
