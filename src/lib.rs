@@ -120,6 +120,7 @@ pub mod rlock;
 pub mod rmutex;
 pub mod rwlock;
 pub mod semaphore;
+pub mod watch;
 
 #[doc(no_inline)]
 pub use barrier::{
