@@ -2,6 +2,7 @@
 
 use super::value::Ref;
 use super::{ChangedError, Changes, INITIAL, MARKED, RecvError, Seen, Shared};
+use crate::lowlevel::checkpoint;
 use crate::lowlevel::wait::{Wait as RawWait, blocking, drive};
 use crate::lowlevel::{WaitError, Waiter, deadline_after};
 use std::future::Future;
@@ -307,6 +308,11 @@ impl<T> Receiver<T> {
     /// [`RecvError`] if the channel closes before a value satisfies `f` (the
     /// last value is checked first).
     ///
+    /// # Checkpoint
+    /// With checkpoints on (see [`checkpoint`]), it takes its checkpoint
+    /// before its first look, never while it holds the borrow; a call that
+    /// then has to wait also yields while it waits.
+    ///
     /// # Cancel safety
     /// Cancel-safe as [`changed`](Receiver::changed): a dropped future
     /// leaves only the receiver's "seen" version moved to the last value
@@ -324,6 +330,9 @@ impl<T> Receiver<T> {
         &mut self,
         mut f: impl FnMut(&T) -> bool,
     ) -> Result<Ref<'_, T>, RecvError> {
+        // The checkpoint comes first: the result holds the read lock, which
+        // must never be held across a yield.
+        std::future::poll_fn(checkpoint::poll).await;
         let Receiver { shared, seen } = self;
         let shared: &Shared<T> = shared;
         loop {
@@ -385,14 +394,14 @@ impl<T> Receiver<T> {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
 
-    /// How many receivers wait for a change now (a snapshot, for
-    /// diagnostics and tests).
+    /// How many receivers of this channel wait for a change now (a
+    /// snapshot, for diagnostics and tests).
     ///
     /// ```
     /// let (_tx, rx) = polysync::watch::channel(0);
-    /// assert_eq!(rx.waiting(), 0);
+    /// assert_eq!(rx.receiving(), 0);
     /// ```
-    pub fn waiting(&self) -> usize {
+    pub fn receiving(&self) -> usize {
         self.shared.changes.waiting()
     }
 }

@@ -307,6 +307,33 @@ impl<T> Sender<T> {
         self.shared.senders.load(Ordering::Relaxed) as usize
     }
 
+    /// How many receivers wait for a change now (a snapshot, for
+    /// diagnostics and tests).
+    ///
+    /// ```
+    /// let (tx, mut rx) = polysync::watch::channel(0);
+    /// let t = std::thread::spawn(move || rx.changed_blocking());
+    /// while tx.receiving() == 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// tx.send(1).unwrap();
+    /// t.join().unwrap().unwrap();
+    /// ```
+    pub fn receiving(&self) -> usize {
+        self.shared.changes.waiting()
+    }
+
+    /// How many units wait in [`closed`](Sender::closed) (or its forms) now
+    /// (a snapshot, for diagnostics and tests).
+    ///
+    /// ```
+    /// let (tx, _rx) = polysync::watch::channel(0);
+    /// assert_eq!(tx.waiting_closed(), 0);
+    /// ```
+    pub fn waiting_closed(&self) -> usize {
+        self.shared.receivers.waiting()
+    }
+
     /// Whether `other` sends on the same channel.
     ///
     /// ```
@@ -351,8 +378,8 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Sender<T> {
             .field("version", &self.shared.changes.load().0)
             .field("receivers", &self.receiver_count())
             .field("senders", &self.sender_count())
-            .field("waiting_for_change", &self.shared.changes.waiting())
-            .field("waiting_for_close", &self.shared.receivers.waiting())
+            .field("receiving", &self.receiving())
+            .field("waiting_closed", &self.waiting_closed())
             .finish_non_exhaustive()
     }
 }
