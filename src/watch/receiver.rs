@@ -37,6 +37,7 @@ impl<T> Receiver<T> {
     }
 
     /// A receiver that has seen `seen`, counted now.
+    #[track_caller]
     pub(super) fn counted(shared: Arc<Shared<T>>, seen: u64) -> Self {
         shared.receivers.add();
         Receiver::new(shared, seen)
@@ -428,6 +429,10 @@ fn changed_on<W: Waiter + ?Sized>(
 impl<T> Clone for Receiver<T> {
     /// Another receiver of the same channel, which has seen what this one
     /// has.
+    ///
+    /// # Panics
+    /// With 2^32 - 1 receivers alive already.
+    #[track_caller]
     fn clone(&self) -> Self {
         Receiver::counted(self.shared.clone(), self.seen)
     }
@@ -439,7 +444,7 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for Receiver<T> {
+impl<T> std::fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (version, closed) = self.shared.changes.load();
         let mut d = f.debug_struct("Receiver");

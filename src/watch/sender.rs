@@ -266,6 +266,9 @@ impl<T> Sender<T> {
     /// A new receiver, which has seen the current value (its first
     /// [`changed`](super::Receiver::changed) waits for the next send).
     ///
+    /// # Panics
+    /// With 2^32 - 1 receivers alive already.
+    ///
     /// ```
     /// let (tx, _rx) = polysync::watch::channel(0);
     /// let rx2 = tx.subscribe();
@@ -372,7 +375,7 @@ impl<T: Default> Default for Sender<T> {
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for Sender<T> {
+impl<T> std::fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sender")
             .field("version", &self.shared.changes.load().0)
