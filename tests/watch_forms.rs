@@ -287,3 +287,16 @@ fn a_receiver_that_never_looks_never_holds_a_sender() {
     assert_eq!(rx.try_changed(), Ok(true));
     assert_eq!(*rx.borrow(), 10_000);
 }
+
+/// `try_changed` after the close: the unseen last value first, then the
+/// error (the non-blocking reading of `changed`'s rule).
+#[test]
+fn try_changed_reports_the_close() {
+    let (tx, mut rx) = watch::channel(0u32);
+    tx.send(1).unwrap();
+    drop(tx);
+    assert_eq!(rx.try_changed(), Ok(true));
+    assert_eq!(*rx.borrow(), 1);
+    assert_eq!(rx.try_changed(), Err(RecvError));
+    assert_eq!(rx.try_changed(), Err(RecvError));
+}
