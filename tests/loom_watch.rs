@@ -116,6 +116,34 @@ fn a_borrowed_value_and_its_version_agree() {
     });
 }
 
+/// A queued receiver gives up (its future dropped) while a send runs: the
+/// node leaves the queue or is woken, never both lost, and the change stays
+/// unseen for the next look.
+#[test]
+fn a_dropped_queued_receiver_racing_a_send() {
+    model(|| {
+        let (tx, mut rx) = watch::channel(0u32);
+        let (_flag, waker) = flag_waker();
+        let sender = {
+            let mut fut = Box::pin(rx.changed());
+            assert!(poll_once(fut.as_mut(), &waker).is_pending());
+            let probe = tx.clone();
+            let sender = thread::spawn(move || {
+                tx.send(1).unwrap();
+                tx
+            });
+            drop(fut); // races the send
+            assert!(probe.receiving() <= 1);
+            drop(probe);
+            sender
+        };
+        let tx = sender.join().unwrap();
+        assert_eq!(tx.receiving(), 0, "a node left in the queue");
+        assert_eq!(rx.try_changed(), Ok(true), "the change was lost");
+        assert_eq!(*rx.borrow(), 1);
+    });
+}
+
 /// The last receiver's drop races `Sender::closed`'s first poll.
 #[test]
 fn last_receiver_drop_wakes_closed() {
