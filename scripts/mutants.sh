@@ -878,6 +878,84 @@ mutant "channel-details: a put or get future's item slot is not Sync (the future
     'unsafe impl<T: Send> Sync for Item<T> {}' \
     ''
 
+# watch (issue 20 item 1): the version/close word, the receivers' queue,
+# the receiver count behind Sender::closed, the value lock's version.
+mutant "watch: a send that wakes nobody" \
+    "cargo test --test watch" \
+    src/watch/mod.rs \
+    '        if self.queue.update_if_idle(Ordering::Release, Some).is_ok() {' \
+    '        if self.queue.update_if_idle(Ordering::Release, Some).is_ok() || true {'
+
+mutant "watch: a send that wakes only the first batch of receivers" \
+    "cargo test --test watch_forms one_send_wakes" \
+    src/watch/mod.rs \
+    '        Batch::more_if(*left > 0 && !guard.is_empty())' \
+    '        Batch::Last'
+
+mutant "watch: the last sender's drop does not close the channel" \
+    "cargo test --test watch" \
+    src/watch/sender.rs \
+    '            self.shared.changes.close();' \
+    ''
+
+mutant "watch: a closed channel reports no error to a receiver that saw its value" \
+    "cargo test --test watch_forms try_changed_reports" \
+    src/watch/mod.rs \
+    '        } else if closed {' \
+    '        } else if false && closed {'
+
+mutant "watch: the last receiver's drop wakes no closed waiter" \
+    "cargo test --test watch poll_close" \
+    src/watch/mod.rs \
+    '            wake_queued(&self.queue, Some(guard));' \
+    '            drop(guard);'
+
+mutant "watch: mark_changed forgets" \
+    "cargo test --test watch rx_mark" \
+    src/watch/receiver.rs \
+    '        self.seen = MARKED;' \
+    ''
+
+mutant "watch: closed completes on a wake-up with a receiver alive again" \
+    "cargo test --test watch_forms closed_waits_again" \
+    src/watch/sender.rs \
+    '            if receivers.count() == 0 {
+                return Poll::Ready(());' \
+    '            if true {
+                return Poll::Ready(());'
+
+mutant "watch: a blocking wait boxes its node (allocation per wait)" \
+    "cargo test --test watch_alloc_count" \
+    src/watch/receiver.rs \
+    'let wait = pin!(RawWait::new(changes, Seen::of(*seen)));' \
+    $'let mut boxed = Box::pin(RawWait::new(changes, Seen::of(*seen)));\n        let wait = boxed.as_mut();'
+
+mutant "watch: a send that wakes nobody (matrix)" \
+    "POLYSYNC_MATRIX_PATIENCE_MS=300 POLYSYNC_MATRIX_WAITERS=thread,may,corosensei POLYSYNC_MATRIX_NOTIFIERS=tokio-ct cargo test -p polysync-matrix --test matrix -- --exact watch" \
+    src/watch/mod.rs \
+    '        if self.queue.update_if_idle(Ordering::Release, Some).is_ok() {' \
+    '        if self.queue.update_if_idle(Ordering::Release, Some).is_ok() || true {'
+
+mutant "watch: a receiver queues without re-checking under the lock (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_watch' \
+    src/watch/mod.rs \
+    '        if Seen::of(version) != seen || closed {' \
+    '        if false && (Seen::of(version) != seen || closed) {'
+
+mutant "watch: the version bumped after the write lock (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_watch a_borrowed_value' \
+    src/watch/sender.rs \
+    '            if modified {
+                changes.bump();
+            }' \
+    '            let _ = modified;' \
+    src/watch/sender.rs \
+    '        if modified {
+            changes.wake_all();' \
+    '        if modified {
+            changes.bump();
+            changes.wake_all();'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

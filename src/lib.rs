@@ -125,6 +125,7 @@ pub mod rlock;
 pub mod rmutex;
 pub mod rwlock;
 pub mod semaphore;
+pub mod watch;
 
 #[doc(no_inline)]
 pub use barrier::{

@@ -51,6 +51,7 @@ pub mod bridge;
 mod broadcast;
 pub mod channel_details;
 pub mod nesting;
+pub mod watch;
 
 use futures_lite::FutureExt;
 use std::future::Future;

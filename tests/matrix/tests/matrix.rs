@@ -1209,3 +1209,8 @@ fn cancel_semaphore() {
 fn cancel_queue() {
     run_matrix("cancel-queue", cancel_queue_scenario);
 }
+
+#[test]
+fn watch() {
+    run_matrix("watch", polysync_matrix::watch::scenario);
+}
