@@ -111,6 +111,8 @@ pub mod limiter;
 pub mod lock;
 pub mod lowlevel;
 pub mod mutex;
+pub mod notify;
+pub mod once_cell;
 mod owned;
 pub mod queue;
 #[cfg(all(feature = "lock_api", not(polysync_loom)))]
@@ -144,6 +146,10 @@ pub use limiter::{
 pub use lock::{Lock, LockGuard, OwnedLockGuard};
 #[doc(no_inline)]
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
+#[doc(no_inline)]
+pub use notify::Notify;
+#[doc(no_inline)]
+pub use once_cell::OnceCell;
 #[doc(no_inline)]
 pub use queue::{
     GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue, TryGetError, TryPutError,
