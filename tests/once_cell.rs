@@ -9,7 +9,8 @@
 //! - A cancelled (dropped) async initializer, a failing one and a
 //!   panicking one (async and blocking) leave the cell empty, and the next
 //!   initializer in line (already queued) runs its own.
-//! - A successful initializer wakes the queued initializers, who return its
+//! - A `set` wakes a queued `wait`; a successful initializer wakes the
+//!   queued initializers (blocking and async), who return its
 //!   value without running theirs; `set` during an initialization reports
 //!   `Initializing` and gives the value back.
 //! - `wait_with` with a cancelled waiter and `try_wait_for` on an empty cell
@@ -368,4 +369,36 @@ fn take_empties_the_cell_for_a_new_initialization() {
     let value = futures_lite::future::block_on(cell.get_or_init(|| async { String::from("b") }));
     assert_eq!(value, "b");
     assert_eq!(cell.into_inner().as_deref(), Some("b"));
+}
+
+#[test]
+fn set_wakes_a_polled_wait() {
+    let cell = OnceCell::new();
+    let (woken, w) = Count::waker();
+    let mut wait = pin!(cell.wait());
+    assert!(poll(wait.as_mut(), &w).is_pending());
+    assert_eq!(cell.waiting(), 1);
+    cell.set(4).unwrap();
+    assert_eq!(woken.0.load(SeqCst), 1, "the set wakes the queued wait");
+    assert_eq!(poll(wait.as_mut(), &w), Poll::Ready(&4));
+    assert_eq!(cell.waiting(), 0);
+}
+
+#[test]
+fn success_wakes_a_queued_async_initializer() {
+    let cell = OnceCell::new();
+    let gate = Event::new();
+    let (_, w1) = Count::waker();
+    let (woken2, w2) = Count::waker();
+    let mut first = pin!(cell.get_or_init(|| async {
+        gate.wait().await;
+        1
+    }));
+    assert!(poll(first.as_mut(), &w1).is_pending());
+    let mut second = pin!(cell.get_or_init(|| async { unreachable!("the second never runs") }));
+    assert!(poll(second.as_mut(), &w2).is_pending());
+    gate.set();
+    assert_eq!(poll(first.as_mut(), &w1), Poll::Ready(&1));
+    assert_eq!(woken2.0.load(SeqCst), 1, "the queued initializer is woken");
+    assert_eq!(poll(second.as_mut(), &w2), Poll::Ready(&1));
 }
