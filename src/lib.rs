@@ -85,6 +85,8 @@
 //!   [`channel::oneshot()`] for one value.
 //! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
 //!   (never waits).
+//! - [`OnceCell<T>`]: a cell set once, by exactly one initializer, while
+//!   any world waits for the value; [`Notify`]: tokio's `Notify`.
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
 //!   [`lowlevel::Signal`], [`lowlevel::block_on`], the backend registry,
 //!   [`lowlevel::checkpoint`]).
