@@ -362,6 +362,11 @@ impl<T> OnceCell<T> {
     /// dropping it while its `f` runs drops `f`'s future, leaves the cell
     /// empty and lets the next in line initialize.
     ///
+    /// An initializer that calls `get_or_init` (or any initializing form) on
+    /// its own cell waits for itself forever, as with tokio's `OnceCell`;
+    /// `set` from inside it returns [`SetError::Initializing`]. A cell that
+    /// already holds a value returns it without a checkpoint (as `get`).
+    ///
     /// ```
     /// # futures_lite::future::block_on(async {
     /// let cell = polysync::OnceCell::new();

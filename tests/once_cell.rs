@@ -402,3 +402,14 @@ fn success_wakes_a_queued_async_initializer() {
     assert_eq!(woken2.0.load(SeqCst), 1, "the queued initializer is woken");
     assert_eq!(poll(second.as_mut(), &w2), Poll::Ready(&1));
 }
+
+#[test]
+fn futures_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let cell = OnceCell::<String>::new();
+    send_sync(&cell.wait());
+    send_sync(&cell.get_or_init(|| async { String::new() }));
+    send_sync(&cell.get_or_try_init(|| async { Ok::<_, ()>(String::new()) }));
+    let notify = polysync::Notify::new();
+    send_sync(&notify.notified());
+}
