@@ -11,7 +11,7 @@
 //! over the core wait queue.
 
 use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, WaitQueue, wake_in_batches};
-use crate::lowlevel::sync::{Ordering, const_fn};
+use crate::lowlevel::sync::{Ordering, const_fn, fence};
 use crate::lowlevel::wait::{Protocol, Wait as RawWait, blocking, drive};
 use crate::lowlevel::{WaitError, Waiter, deadline_after};
 use std::future::Future;
@@ -455,7 +455,14 @@ impl Protocol for Notify {
         });
         match taken {
             Ok(_) => Some(Woken::One),
-            Err(u) if Epoch::of(u) != epoch => Some(Woken::All),
+            Err(u) if Epoch::of(u) != epoch => {
+                // `update_if_idle` read the word `Relaxed`; the epoch it saw
+                // was stored by a `notify_waiters` (its compare-exchange or
+                // its unlock, both `Release`): acquire what the notifier
+                // wrote before the call, as a woken waiter would.
+                fence(Ordering::Acquire);
+                Some(Woken::All)
+            }
             Err(_) => None,
         }
     }

@@ -22,6 +22,17 @@ use loom::thread;
 use polysync::Notify;
 use std::pin::pin;
 use std::task::Poll;
+
+/// Data written before a notification, read by the woken waiter (loom
+/// checks that the read is ordered after the write).
+struct Published {
+    notify: Notify,
+    data: loom::cell::UnsafeCell<u32>,
+}
+
+// SAFETY: `data` is written once, before the notification, and read only
+// by the waiters it completed (the models check the ordering).
+unsafe impl Sync for Published {}
 use support::{SOON, flag_waker, model, poll_once, timing_out};
 
 /// `notify_one` vs a blocking waiter: it returns (woken or by the permit),
@@ -163,5 +174,51 @@ fn notify_waiters_then_notify_one_vs_dropped_future() {
         notify.notify_one();
         let (_flag, waker) = flag_waker();
         assert_eq!(poll_once(pin!(notify.notified()), &waker), Poll::Ready(()));
+    });
+}
+
+/// `notify_waiters` with a waiter queued (so it wakes under the queue lock)
+/// vs a future created before it and polled while it runs: a waiter that
+/// completes reads what the notifier wrote before the call (the word it
+/// sees may be one the notifier stored under the lock, which orders
+/// nothing: such a waiter must take the lock).
+#[test]
+fn notify_waiters_publishes_to_an_unpolled_future() {
+    model(|| {
+        let shared = Arc::new(Published {
+            notify: Notify::new(),
+            data: loom::cell::UnsafeCell::new(0),
+        });
+        let created = Arc::new(AtomicUsize::new(0));
+        let queued = {
+            let (shared, created) = (shared.clone(), created.clone());
+            thread::spawn(move || {
+                let fut = shared.notify.notified();
+                created.fetch_add(1, SeqCst);
+                loom::future::block_on(fut);
+                // SAFETY: read after the notification (the model checks it).
+                assert_eq!(shared.data.with(|p| unsafe { *p }), 7);
+            })
+        };
+        let late = {
+            let (shared, created) = (shared.clone(), created.clone());
+            thread::spawn(move || {
+                let fut = shared.notify.notified();
+                created.fetch_add(1, SeqCst);
+                let (_flag, waker) = flag_waker();
+                if poll_once(pin!(fut), &waker).is_ready() {
+                    // SAFETY: as above.
+                    assert_eq!(shared.data.with(|p| unsafe { *p }), 7);
+                }
+            })
+        };
+        while created.load(SeqCst) < 2 {
+            thread::yield_now();
+        }
+        // SAFETY: written before the notification; readers read after it.
+        shared.data.with_mut(|p| unsafe { *p = 7 });
+        shared.notify.notify_waiters();
+        queued.join().unwrap();
+        late.join().unwrap();
     });
 }
