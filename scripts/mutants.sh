@@ -955,6 +955,66 @@ mutant "watch: the version bumped after the write lock (loom) [slow]" \
     '        if modified {
             changes.bump();
             changes.wake_all();'
+# OnceCell and Notify (issue 20, items 3 and 4, branch once-notify).
+mutant "once-notify: OnceCell publishes its value with a Relaxed ready flag (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_once_cell set_vs_waiters' \
+    src/once_cell.rs \
+    'self.ready.store(true, Ordering::Release);' \
+    'self.ready.store(true, Ordering::Relaxed);'
+
+mutant "once-notify: a successful OnceCell initializer leaves the init semaphore open" \
+    "cargo test --test once_cell success_wakes_a_queued_async" \
+    src/once_cell.rs \
+    'let _close = CloseOnDrop(&self.init);' \
+    'let _close = ();'
+
+mutant "once-notify: OnceCell::set wakes none of the value's waiters" \
+    "cargo test --test once_cell set_wakes_a_polled_wait" \
+    src/once_cell.rs \
+    '            guard.notify_batch(wakers, ())' \
+    '            { let _ = (guard, wakers); crate::lowlevel::queue::Batch::Last }'
+
+mutant "once-notify: a failed async initializer keeps its turn (forgets the permit)" \
+    "cargo test --test once_cell failed_initializer" \
+    src/once_cell.rs \
+    $'                let value = f().await?;\n' \
+    $'                let value = match f().await { Ok(v) => v, Err(e) => { permit.forget(); return Err(e); } };\n'
+
+mutant "once-notify: Notify drops a notify_one that a dropped future had received" \
+    "cargo test --test notify_tokio notified_multi_notify_drop_one" \
+    src/notify.rs \
+    'Woken::One => self.notify_one(),' \
+    'Woken::One => {}'
+
+mutant "once-notify: notify_waiters does not move the epoch (wakes nobody)" \
+    "cargo test --test notify_tokio -- notify_one_after_dropped_all unpolled_future" \
+    src/notify.rs \
+    'let next = (Epoch::of(user).0.wrapping_add(1) & EPOCH_MASK) as u64;' \
+    'let next = (Epoch::of(user).0.wrapping_add(0) & EPOCH_MASK) as u64;'
+
+mutant "once-notify: notify_one between two batches of notify_waiters picks a waiter of the old epoch" \
+    "cargo test --test notify notify_one_between_batches" \
+    src/notify.rs \
+    '.find(|w| w.data::<Epoch>() == now)' \
+    '.find(|_| true)'
+
+mutant "once-notify: try_notified leaves the permit in place" \
+    "cargo test --test notify at_most_one_permit" \
+    src/notify.rs \
+    '            (u & PERMIT != 0).then_some(u & !PERMIT)' \
+    '            (u & PERMIT != 0).then_some(u)'
+
+mutant "once-notify: a Notify waiter under the lock ignores the stored permit (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_notify notify_one_vs_blocking_waiter' \
+    src/notify.rs \
+    '} else if user & PERMIT != 0 {' \
+    '} else if false && user & PERMIT != 0 {'
+
+mutant "once-notify: a future that sees notify_waiters' epoch in a Relaxed load completes without acquiring (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_notify notify_waiters_publishes_to_an_unpolled_future' \
+    src/notify.rs \
+    $'                fence(Ordering::Acquire);\n                Some(Woken::All)' \
+    $'                Some(Woken::All)'
 
 # --------------------------------------------------------------------------
 

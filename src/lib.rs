@@ -87,6 +87,8 @@
 //!   message; senders never wait, a receiver behind is told what it lost).
 //! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
 //!   (never waits).
+//! - [`OnceCell<T>`]: a cell set once, by exactly one initializer, while
+//!   any world waits for the value; [`Notify`]: tokio's `Notify`.
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
 //!   [`lowlevel::Signal`], [`lowlevel::block_on`], the backend registry,
 //!   [`lowlevel::checkpoint`]).
@@ -116,6 +118,8 @@ pub mod limiter;
 pub mod lock;
 pub mod lowlevel;
 pub mod mutex;
+pub mod notify;
+pub mod once_cell;
 mod owned;
 pub mod queue;
 #[cfg(all(feature = "lock_api", not(polysync_loom)))]
@@ -150,6 +154,10 @@ pub use limiter::{
 pub use lock::{Lock, LockGuard, OwnedLockGuard};
 #[doc(no_inline)]
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
+#[doc(no_inline)]
+pub use notify::Notify;
+#[doc(no_inline)]
+pub use once_cell::OnceCell;
 #[doc(no_inline)]
 pub use queue::{
     GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue, TryGetError, TryPutError,

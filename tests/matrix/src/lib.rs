@@ -52,6 +52,7 @@ mod broadcast;
 pub mod channel_details;
 pub mod nesting;
 pub mod watch;
+pub mod once_notify;
 
 use futures_lite::FutureExt;
 use std::future::Future;
