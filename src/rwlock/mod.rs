@@ -80,13 +80,19 @@
 mod futures;
 mod guards;
 mod raw;
+mod raw_upgrade;
+mod upgrade;
 
 pub use futures::{Read, ReadOwned, Write, WriteOwned};
 pub use guards::{
     MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLockReadGuard,
     RwLockWriteGuard,
 };
+#[cfg(all(feature = "lock_api", not(polysync_loom)))]
+pub(crate) use raw::Role;
 pub use raw::{MAX_READERS, RawRead, RawReadGuard, RawRwLock, RawWrite, RawWriteGuard};
+pub use raw_upgrade::{RawUpgradableRead, RawUpgradableReadGuard, RawUpgrade, RawUpgradedGuard};
+pub use upgrade::{RwLockUpgradableReadGuard, RwLockUpgradedGuard, UpgradableRead, Upgrade};
 
 use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::{WaitError, Waiter};

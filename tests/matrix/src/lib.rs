@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 pub mod nesting;
+pub mod rwlock_upgrade;
 
 use futures_lite::FutureExt;
 use std::future::Future;
