@@ -655,7 +655,7 @@ mutant "track_caller: a semaphore's acquire_many check points inside the library
 # rwlock-upgrade (issue 20 item 6): the RwLock's upgradable read, its
 # upgrade and lock_api's RawRwLock traits.
 mutant "rwlock-upgrade: a plain reader passes a waiting upgrade" \
-    "cargo test -p polysync --test rwlock_upgrade upgrade_waits_for_the_readers" \
+    "cargo test -p polysync --test rwlock_upgrade readers_queued_before" \
     src/rwlock/raw.rs \
     'Role::Read if user & (WRITER | UPGRADING) == 0' \
     'Role::Read if user & WRITER == 0'

@@ -21,8 +21,13 @@ use worlds::Watchdog;
 
 type RwLock<T> = lock_api::RwLock<polysync::RawRwLock, T>;
 
+/// Operations per thread (fewer under Miri, which runs this file too).
+const OPS: u64 = if cfg!(miri) { 20 } else { 500 };
+const UPGRADES: u64 = if cfg!(miri) { 10 } else { 300 };
+
 #[test]
 fn smoke() {
+    let _dog = Watchdog::new("smoke", Duration::from_secs(30));
     let l = RwLock::new(());
     drop(l.read());
     drop(l.write());
@@ -38,7 +43,7 @@ fn frob<R: lock_api::RawRwLock + Send + Sync + 'static>(l: Arc<lock_api::RwLock<
         .map(|k| {
             let l = l.clone();
             thread::spawn(move || {
-                for i in 0..500u64 {
+                for i in 0..OPS {
                     if (i + k) % 3 == 0 {
                         let mut w = l.write();
                         w.0 += 1;
@@ -63,7 +68,7 @@ fn frob_generic() {
     let l = Arc::new(RwLock::new((0, 0)));
     frob(l.clone());
     let writes = (0..4u64)
-        .map(|k| (0..500u64).filter(|i| (i + k) % 3 == 0).count() as u64)
+        .map(|k| (0..OPS).filter(|i| (i + k) % 3 == 0).count() as u64)
         .sum();
     assert_eq!(*l.read(), (writes, writes));
 }
@@ -77,7 +82,7 @@ fn rw_arc_with_upgrades() {
         .map(|_| {
             let (l, inside) = (l.clone(), inside.clone());
             thread::spawn(move || {
-                for _ in 0..300 {
+                for _ in 0..UPGRADES {
                     let u = l.upgradable_read();
                     let before = *u;
                     let mut w = RwLockUpgradableReadGuard::upgrade(u);
@@ -89,7 +94,7 @@ fn rw_arc_with_upgrades() {
             })
         })
         .collect();
-    for _ in 0..300 {
+    for _ in 0..UPGRADES {
         let r = l.read();
         assert_eq!(inside.load(SeqCst), 0, "a reader beside a writer");
         drop(r);
@@ -97,11 +102,12 @@ fn rw_arc_with_upgrades() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(*l.read(), 900);
+    assert_eq!(*l.read(), 3 * UPGRADES);
 }
 
 #[test]
 fn downgrade() {
+    let _dog = Watchdog::new("downgrade", Duration::from_secs(30));
     let l = RwLock::new(1);
     let mut w = l.write();
     *w = 2;
@@ -122,6 +128,7 @@ fn downgrade() {
 
 #[test]
 fn try_upgrade_and_timed() {
+    let _dog = Watchdog::new("try_upgrade_and_timed", Duration::from_secs(30));
     let l = RwLock::new(0);
     let r = l.read();
     let u = l.upgradable_read();
@@ -147,6 +154,7 @@ fn try_upgrade_and_timed() {
 
 #[test]
 fn with_upgraded_turns_back() {
+    let _dog = Watchdog::new("with_upgraded_turns_back", Duration::from_secs(30));
     let l = RwLock::new(1);
     let mut u = l.upgradable_read();
     RwLockUpgradableReadGuard::with_upgraded(&mut u, |v| *v = 5);
@@ -157,6 +165,7 @@ fn with_upgraded_turns_back() {
 
 #[test]
 fn unlocked_relocks() {
+    let _dog = Watchdog::new("unlocked_relocks", Duration::from_secs(30));
     let l = RwLock::new(0);
     let mut w = l.write();
     let inner = RwLockWriteGuard::unlocked(&mut w, || *l.read());
@@ -171,6 +180,7 @@ fn unlocked_relocks() {
 #[test]
 #[should_panic(expected = "already holds this RwLock's write lock")]
 fn write_reentry_panics() {
+    let _dog = Watchdog::new("write_reentry_panics", Duration::from_secs(30));
     let l = RwLock::new(0);
     let _w = l.write();
     let _w2 = l.write();
@@ -179,6 +189,7 @@ fn write_reentry_panics() {
 #[test]
 #[should_panic(expected = "already holds this RwLock's upgradable read")]
 fn upgradable_reentry_panics() {
+    let _dog = Watchdog::new("upgradable_reentry_panics", Duration::from_secs(30));
     let l = RwLock::new(0);
     let _u = l.upgradable_read();
     let _u2 = l.upgradable_read();
