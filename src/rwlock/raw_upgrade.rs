@@ -266,8 +266,11 @@ impl<'a> RawUpgradableReadGuard<'a> {
     /// ```
     pub fn upgrade_blocking(&mut self) -> RawUpgradedGuard<'_> {
         crate::lowlevel::green_checkpoint();
-        blocking(|w| self.lock.upgrade_wait(w, None))
-            .expect("a wait without a deadline does not time out");
+        // Free of plain readers: no waiter needed (skip its lookup).
+        if !self.lock.try_upgrade_now() {
+            blocking(|w| self.lock.upgrade_wait(w, None))
+                .expect("a wait without a deadline does not time out");
+        }
         RawUpgradedGuard { lock: self.lock }
     }
 

@@ -235,8 +235,11 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     pub fn upgrade_blocking(this: &mut Self) -> RwLockUpgradedGuard<'_, T> {
         let lock = this.lock;
         crate::lowlevel::green_checkpoint();
-        blocking(|w| lock.raw().upgrade_wait(w, None))
-            .expect("a wait without a deadline does not time out");
+        // Free of plain readers: no waiter needed (skip its lookup).
+        if !lock.raw().try_upgrade_now() {
+            blocking(|w| lock.raw().upgrade_wait(w, None))
+                .expect("a wait without a deadline does not time out");
+        }
         RwLockUpgradedGuard { lock }
     }
 
