@@ -76,7 +76,7 @@ const READER: u64 = 8;
 /// The most plain readers that can be admitted to one lock at a time
 /// (2^29 - 2), not counting the upgradable reader. A reader that would
 /// exceed it waits, like any reader that does not fit. (An upgradable reader
-/// that [downgrades](RawUpgradableReadGuard::downgrade) cannot wait, so its
+/// that [downgrades](super::RawUpgradableReadGuard::downgrade) cannot wait, so its
 /// share may be one more; the word keeps room for it.)
 pub const MAX_READERS: usize = (USER_MAX / READER) as usize - 1;
 
