@@ -1015,6 +1015,38 @@ mutant "once-notify: a future that sees notify_waiters' epoch in a Relaxed load 
     src/notify.rs \
     $'                fence(Ordering::Acquire);\n                Some(Woken::All)' \
     $'                Some(Woken::All)'
+# rwlock-upgrade (issue 20 item 6): the RwLock's upgradable read, its
+# upgrade and lock_api's RawRwLock traits.
+mutant "rwlock-upgrade: a plain reader passes a waiting upgrade" \
+    "cargo test -p polysync --test rwlock_upgrade readers_queued_before" \
+    src/rwlock/raw.rs \
+    'Role::Read if user & (WRITER | UPGRADING) == 0' \
+    'Role::Read if user & WRITER == 0'
+mutant "rwlock-upgrade: two upgradable readers at once" \
+    "cargo test -p polysync --test rwlock_upgrade upgradable_shares" \
+    src/rwlock/raw.rs \
+    'Role::Upgradable if user & (WRITER | UPGRADABLE) == 0' \
+    'Role::Upgradable if user & WRITER == 0'
+mutant "rwlock-upgrade: a withdrawn upgrade leaves UPGRADING set" \
+    "cargo test -p polysync --test rwlock_upgrade a_dropped_upgrade" \
+    src/rwlock/raw.rs \
+    'guard.set_user(guard.user() & !UPGRADING);' \
+    ''
+mutant "rwlock-upgrade: a dropped upgrade that was handed the lock releases it all" \
+    "cargo test -p polysync --test rwlock_upgrade a_dropped_upgrade" \
+    src/rwlock/raw.rs \
+    'Role::Upgrade => self.downgrade_to_upgradable(),' \
+    'Role::Upgrade => self.unlock_write(),'
+mutant "rwlock-upgrade: the upgradable reader is not recorded (no re-entry refusal)" \
+    "cargo test -p polysync --test rwlock_upgrade refused" \
+    src/rwlock/raw.rs \
+    'if matches!(role, Role::Write | Role::Upgradable) {' \
+    'if matches!(role, Role::Write) {'
+mutant "rwlock-upgrade: lock_api's downgrade_to_upgradable downgrades to a read share" \
+    "cargo test -p polysync --features lock_api --test lock_api_rwlock downgrade" \
+    src/raw_rwlock.rs \
+    $'            "downgrade_to_upgradable",\n            RawRwLock::downgrade_to_upgradable,' \
+    $'            "downgrade_to_upgradable",\n            RawRwLock::downgrade,'
 
 # --------------------------------------------------------------------------
 
@@ -1144,3 +1176,4 @@ echo "mutation check: ${#SELECTED[@]} mutations in $((SECONDS - START))s"
 printf '%-20s %6s  %s\n' result time mutation
 printf '%s\n' "${RESULTS[@]}"
 exit $((missed > 0))
+

@@ -124,6 +124,8 @@ mod owned;
 pub mod queue;
 #[cfg(all(feature = "lock_api", not(polysync_loom)))]
 mod raw_mutex;
+#[cfg(all(feature = "lock_api", not(polysync_loom)))]
+mod raw_rwlock;
 pub mod revent;
 pub mod rlock;
 pub mod rmutex;
@@ -171,7 +173,7 @@ pub use rmutex::{OwnedRMutexGuard, RMutex, RMutexGuard, RMutexLockFuture};
 #[doc(no_inline)]
 pub use rwlock::{
     MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RawRwLock, RwLock,
-    RwLockReadGuard, RwLockWriteGuard,
+    RwLockReadGuard, RwLockUpgradableReadGuard, RwLockUpgradedGuard, RwLockWriteGuard,
 };
 #[doc(no_inline)]
 pub use semaphore::{

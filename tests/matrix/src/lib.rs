@@ -53,6 +53,7 @@ pub mod channel_details;
 pub mod nesting;
 pub mod watch;
 pub mod once_notify;
+pub mod rwlock_upgrade;
 
 use futures_lite::FutureExt;
 use std::future::Future;

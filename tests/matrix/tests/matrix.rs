@@ -299,6 +299,14 @@ fn rwlock() {
     run_matrix("rwlock", rwlock_scenario);
 }
 
+#[test]
+fn rwlock_upgrade() {
+    run_matrix(
+        "rwlock-upgrade",
+        polysync_matrix::rwlock_upgrade::rwlock_upgrade_scenario,
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Semaphore: permits conserved, FIFO hand-off of released permits.
 
