@@ -51,9 +51,9 @@ pub mod bridge;
 mod broadcast;
 pub mod channel_details;
 pub mod nesting;
-pub mod watch;
 pub mod once_notify;
 pub mod rwlock_upgrade;
+pub mod watch;
 
 use futures_lite::FutureExt;
 use std::future::Future;
