@@ -1048,6 +1048,28 @@ mutant "rwlock-upgrade: lock_api's downgrade_to_upgradable downgrades to a read 
     $'            "downgrade_to_upgradable",\n            RawRwLock::downgrade_to_upgradable,' \
     $'            "downgrade_to_upgradable",\n            RawRwLock::downgrade,'
 
+# may-timeout-flake: polysync-may's timed waits are unparked by the crate's
+# own timer, never by may's park timeout (which may loses under load). The
+# first entry plants the old wait back; its hang shows only under load (in
+# about one run in seven: 12 of 80 when measured), so four copies of the
+# stress test run at once, eight times each (a copy stops at its first
+# failure, which its watchdog makes of a hang: about 30 s).
+mutant "may-timeout-flake: a timed coroutine wait parks with may's own timeout [slow]" \
+    'B=$(cargo test -q -p polysync-may --test timer_race --no-run --message-format=json | grep -o "\"executable\":\"[^\"]*timer_race[^\"]*\"" | cut -d\" -f4) && pids=() && for j in 1 2 3 4; do (for r in 1 2 3 4 5 6 7 8; do "$B" -q || exit 1; done) & pids+=($!); done; rc=0; for p in "${pids[@]}"; do wait "$p" || rc=1; done; exit $rc' \
+    backends/may/src/lib.rs \
+    $'            timer::arm(self, deadline, tag);\n        }\n        let parked = park(&self.blocker);' \
+    $'            let _ = tag;\n        }\n        let left = deadline.map(|d| std::time::Duration::from_millis(d.saturating_duration_since(Instant::now()).as_millis() as u64 + 1));\n        let parked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.blocker.park(left))).unwrap_or(Err(ParkError::Canceled));'
+mutant "may-timeout-flake: a returned timed wait stays armed" \
+    "cargo test -p polysync-may --lib timer" \
+    backends/may/src/timer.rs \
+    'parker.armed.store(0, Relaxed);' \
+    'let _ = parker;'
+mutant "may-timeout-flake: the timer heap keeps the entries of returned waits" \
+    "cargo test -p polysync-may --lib timer" \
+    backends/may/src/timer.rs \
+    'heap.entries.retain(|Reverse(e)| e.live());' \
+    ''
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
