@@ -9,7 +9,7 @@
 //!   allocates again: not per send, not per wait.
 //! - **Senders never wait** (as tokio). A send overwrites the oldest slot
 //!   when the ring is full; a receiver that had not read it yet learns on
-//!   its next receive that it fell behind ([`RecvError::Lagged(n)`]: `n`
+//!   its next receive that it fell behind ([`RecvError::Lagged(n)`](RecvError::Lagged): `n`
 //!   messages lost) and resumes at the oldest message kept. We chose this
 //!   over a send that waits for the slowest receiver because a broadcast's
 //!   senders are usually the ones that must not stall (a log, a price feed,
