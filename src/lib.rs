@@ -184,3 +184,8 @@ pub use semaphore::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The migration guide's code blocks (`docs/from-tokio.md`), run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/from-tokio.md")]
+pub struct FromTokioGuide;
