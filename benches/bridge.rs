@@ -1,6 +1,7 @@
 //! Thread-bridge benchmarks (issue 19): polysync's `to_thread` beside
 //! `tokio::task::spawn_blocking` and `blocking::unblock` (smol's pool) from
-//! tokio tasks, and beside a `std::thread::scope` spawn per job from plain
+//! tokio tasks, and beside a `std::thread::scope` spawn per job and
+//! `rayon::spawn` + a channel per job (rayon's global pool) from plain
 //! threads. The job is tiny (`black_box(1)`): what is measured is the
 //! bridge, not the work.
 //!
@@ -9,7 +10,8 @@
 //! 2. `bridge_throughput/<impl>/tokio`: 32 tasks on a 2-worker runtime
 //!    share `iters` jobs, each awaited before the next.
 //! 3. `bridge_round_trip/<impl>/thread`: a plain thread offloads and blocks
-//!    (`to_thread_blocking`; the baseline spawns and joins a scoped thread).
+//!    (`to_thread_blocking`; the baselines spawn and join a scoped thread,
+//!    or `rayon::spawn` a job that sends its result on a fresh std channel).
 //! 4. `bridge_throughput/<impl>/thread`: 4 threads share `iters` jobs.
 //! 5. `bridge_park_unpark/std/round_trip`: two threads ping-pong with
 //!    `thread::park`/`unpark`, for the VM's wake-up cost in the same run.
@@ -140,6 +142,7 @@ fn from_threads(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("std_scope", "thread"), |b| {
         b.iter(|| std::thread::scope(|s| s.spawn(|| black_box(1u64)).join().unwrap()))
     });
+    g.bench_function(BenchmarkId::new("rayon", "thread"), |b| b.iter(rayon_job));
     g.finish();
 
     let mut g = c.benchmark_group("bridge_throughput");
@@ -178,7 +181,31 @@ fn from_threads(c: &mut Criterion) {
             t.elapsed()
         })
     });
+    g.bench_function(BenchmarkId::new("rayon", "thread"), |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            std::thread::scope(|s| {
+                for i in 0..THREADS {
+                    let n = iters / THREADS + u64::from(i < iters % THREADS);
+                    s.spawn(move || {
+                        for _ in 0..n {
+                            black_box(rayon_job());
+                        }
+                    });
+                }
+            });
+            t.elapsed()
+        })
+    });
     g.finish();
+}
+
+/// One job on rayon's global pool, its result back through a channel of
+/// its own (as a bridge call carries its result back).
+fn rayon_job() -> u64 {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    rayon::spawn(move || tx.send(black_box(1u64)).unwrap());
+    rx.recv().unwrap()
 }
 
 /// The VM's park/unpark round trip, in the same run.

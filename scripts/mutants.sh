@@ -1069,6 +1069,45 @@ mutant "may-timeout-flake: the timer heap keeps the entries of returned waits" \
     backends/may/src/timer.rs \
     'heap.entries.retain(|Reverse(e)| e.live());' \
     ''
+# bridge-loom (issue 19, the pool's hand-off under loom: tests/loom_bridge.rs):
+# a lost notification, a retirement that strands a job or leaves uncounted,
+# a skipped job that keeps its token, a given-up result never dropped, and
+# a shutdown that idle threads sleep through.
+mutant "bridge-loom: a submit does not notify the idle thread (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p polysync --release --test loom_bridge job_submitted_as_the_only_thread_goes_idle' \
+    src/bridge/pool.rs \
+    '            inner.work.notify_one();' \
+    '            let _ = &inner.work;'
+mutant "bridge-loom: a thread whose idle wait timed out retires with a job queued (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p polysync --release --test loom_bridge submit_racing_an_idle_retirement' \
+    src/bridge/pool.rs \
+    'if timed_out && state.jobs.is_empty() {' \
+    'if timed_out {'
+mutant "bridge-loom: a retiring thread does not count itself out (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p polysync --release --test loom_bridge submit_racing_an_idle_retirement' \
+    src/bridge/pool.rs \
+    $'\n        state.threads -= 1;\n    }' \
+    $'\n    }'
+mutant "bridge-loom: a skipped job keeps its token (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p polysync --release --test loom_bridge withdrawn_job_racing_its_start' \
+    src/bridge/job.rs \
+    '            drop((f, token));' \
+    $'            drop(f);\n            std::mem::forget(token);'
+mutant "bridge-loom: a given-up job's result is never dropped (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p polysync --release --test loom_bridge withdrawn_job_racing_its_start' \
+    src/bridge/job.rs \
+    '            drop(left);' \
+    '            std::mem::forget(left);'
+mutant "bridge-loom: the last handle's drop wakes no idle thread (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p polysync --release --test loom_bridge shutdown_while_a_job_queues' \
+    src/bridge/pool.rs \
+    '        self.0.work.notify_all();' \
+    '        let _ = &self.0.work;'
+mutant "bridge-loom: a thread waits again after the shutdown (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p polysync --release --test loom_bridge shutdown_while_a_job_queues' \
+    src/bridge/pool.rs \
+    '            if state.shutdown {' \
+    '            if false && state.shutdown {'
 
 # --------------------------------------------------------------------------
 

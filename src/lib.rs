@@ -105,7 +105,6 @@
 #![warn(missing_debug_implementations)]
 
 pub mod barrier;
-#[cfg(not(polysync_loom))]
 pub mod bridge;
 pub mod broadcast;
 pub mod channel;

@@ -15,12 +15,13 @@ use super::pool::Runnable;
 use crate::CapacityLimiter;
 use crate::limiter::OwnedLimiterToken;
 use crate::lowlevel::Signal;
+use crate::lowlevel::sync::{Mutex, MutexGuard, per_thread};
 use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-thread_local! {
+per_thread! {
     /// The job that the current pool thread runs, for [`is_cancelled`].
     static CURRENT: RefCell<Option<Arc<dyn Runnable>>> = const { RefCell::new(None) };
 }
@@ -159,7 +160,7 @@ enum State<F, R> {
 /// One offloaded call: shared by its caller and the pool thread that runs
 /// it (the one allocation of a call).
 pub(crate) struct Job<F, R> {
-    state: std::sync::Mutex<State<F, R>>,
+    state: Mutex<State<F, R>>,
     pub(crate) signal: Signal,
 }
 
@@ -171,12 +172,12 @@ where
     /// A job that will run `f` holding `token`.
     pub(crate) fn new(f: F, token: OwnedLimiterToken<CapacityLimiter>) -> Arc<Self> {
         Arc::new(Job {
-            state: std::sync::Mutex::new(State::Queued(f, token)),
+            state: Mutex::new(State::Queued(f, token)),
             signal: Signal::new(),
         })
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State<F, R>> {
+    fn state(&self) -> MutexGuard<'_, State<F, R>> {
         // Never held across user code, so never poisoned; a poisoned lock
         // would still hold a consistent state.
         self.state.lock().unwrap_or_else(|e| e.into_inner())

@@ -106,10 +106,22 @@ pub fn default_limiter() -> &'static Arc<CapacityLimiter> {
 /// let len = files.run_blocking(|| std::fs::metadata("Cargo.toml").map(|m| m.len()));
 /// assert!(len.unwrap().unwrap() > 0);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Offload {
     limiter: Arc<CapacityLimiter>,
-    pool: ThreadPool,
+    /// `None`: the [global pool](ThreadPool::global), looked up when a job
+    /// is submitted (so an `Offload` given a pool of its own never creates
+    /// the global one; under loom, a model never touches a `static` pool).
+    pool: Option<ThreadPool>,
+}
+
+impl std::fmt::Debug for Offload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Offload")
+            .field("limiter", &self.limiter)
+            .field("pool", self.pool())
+            .finish()
+    }
 }
 
 impl Default for Offload {
@@ -130,7 +142,7 @@ impl Offload {
     pub fn new(limiter: Arc<CapacityLimiter>) -> Self {
         Self {
             limiter,
-            pool: ThreadPool::global().clone(),
+            pool: None,
         }
     }
 
@@ -142,7 +154,7 @@ impl Offload {
     /// assert_eq!(offload.pool().max_threads(), 1);
     /// ```
     pub fn with_pool(mut self, pool: ThreadPool) -> Self {
-        self.pool = pool;
+        self.pool = Some(pool);
         self
     }
 
@@ -163,7 +175,7 @@ impl Offload {
     /// assert!(offload.pool().max_threads() > 0);
     /// ```
     pub fn pool(&self) -> &ThreadPool {
-        &self.pool
+        self.pool.as_ref().unwrap_or_else(|| ThreadPool::global())
     }
 
     /// Runs `f` on a pool thread once a token is free; the future resolves
@@ -190,7 +202,7 @@ impl Offload {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let Offload { limiter, pool } = self.clone();
+        let (limiter, pool) = (self.limiter.clone(), self.pool().clone());
         async move {
             let borrower = UnitId::allocate();
             let token = match limiter.acquire_on_behalf_of(borrower).await {
@@ -310,7 +322,7 @@ impl Offload {
             Err(error) => unreachable!("polysync: a fresh job unit could not borrow: {error}"),
         };
         let job = Job::new(f, token);
-        self.pool.submit(job.clone());
+        self.pool().submit(job.clone());
         match job
             .signal
             .wait_with(waiter, deadline)

@@ -1,7 +1,8 @@
 //! The thread pool under the bridge: plain OS threads that start on demand,
 //! take queued jobs in FIFO order, and exit after an idle timeout.
 //!
-//! The pool is a monitor on std's `Mutex` and `Condvar`: one lock guards
+//! The pool is a monitor on std's `Mutex` and `Condvar` (loom's in the
+//! models, through the crate's shim `lowlevel::sync`): one lock guards
 //! the job queue and the thread counts, held only for a few field updates
 //! (never around user code), and idle threads wait on the condvar with a
 //! deadline. It has no state machine of its own (no atomics, no unsafe), so
@@ -30,9 +31,9 @@
 //! - **Retire:** a thread whose idle wait timed out exits only if the queue
 //!   is empty; on shutdown, threads drain the queue, then exit.
 
-use crate::lowlevel::sync::thread;
+use crate::lowlevel::sync::{Condvar, Mutex, MutexGuard, thread, wait_timeout};
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A job as the pool sees it: run once, on a pool thread. The job is the
@@ -349,11 +350,8 @@ impl Inner {
                 break;
             }
             state.idle += 1;
-            let (woken, wait) = self
-                .work
-                .wait_timeout(state, self.idle_timeout)
-                .unwrap_or_else(|e| e.into_inner());
-            let timed_out = wait.timed_out();
+            let (woken, timed_out) =
+                wait_timeout(&self.work, &self.state, state, self.idle_timeout);
             state = woken;
             state.idle -= 1;
             if timed_out && state.jobs.is_empty() {
