@@ -336,7 +336,7 @@ pub fn enabled() -> bool {
 /// with_checkpoints(true, || {
 ///     let mut acquire = pin!(lock.acquire());
 ///     assert!(acquire.as_mut().poll(&mut cx).is_pending()); // the checkpoint
-///     assert!(lock.is_locked()); // already ours, held across the yield
+///     assert!(!lock.is_locked()); // the checkpoint comes first: nothing taken yet
 ///     let Poll::Ready(guard) = acquire.poll(&mut cx) else { unreachable!() };
 ///     drop(guard);
 /// });
