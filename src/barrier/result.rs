@@ -19,11 +19,14 @@
 /// never opens (the barrier broke first: an abort, a reset, a party that gave
 /// up) has no leader: all its parties get the broken error.
 ///
-/// One exception, for a barrier shared by more units than `parties`: if the
-/// last arrival comes while parties broken by an
-/// [`RBarrier::reset`](super::RBarrier::reset) are still being woken, it
-/// queues too and the phase opens when they are; if it then gives up before
-/// its pass reaches it, that phase passes without a leader.
+/// One exception, possible only when more units than `parties` share the
+/// barrier: if a phase's last arrival comes while parties of an earlier
+/// phase (or parties broken by an [`RBarrier::reset`](super::RBarrier::reset))
+/// are still being woken, it queues too, and the phase opens once they are
+/// woken. It still gets index `parties - 1` and leads, but if it gives up
+/// (times out, is cancelled, its future is dropped) before its pass reaches
+/// it, that phase passes without a leader (and the barrier breaks for the
+/// next one, as for any party that gives up in an opened phase).
 ///
 /// A barrier of one party: every wait is a phase of its own, and its party
 /// is always the leader.
