@@ -1109,6 +1109,26 @@ mutant "bridge-loom: a thread waits again after the shutdown (loom) [slow]" \
     '            if state.shutdown {' \
     '            if false && state.shutdown {'
 
+# barrier-leader (issue 20, item 6): BarrierWaitResult::is_leader, the last
+# arrival of each phase.
+mutant "barrier-leader: the first arrival leads" \
+    "cargo test --test barrier_leader" \
+    src/barrier/result.rs \
+    '            leader: index + 1 == parties,' \
+    '            leader: index == 0,'
+
+mutant "barrier-leader: two leaders per phase (the first arrival too)" \
+    "cargo test --test barrier_leader one_leader_per_phase" \
+    src/barrier/result.rs \
+    '            leader: index + 1 == parties,' \
+    '            leader: index == 0 || index + 1 == parties,'
+
+mutant "barrier-leader: a barrier of one party does not lead" \
+    "cargo test --test barrier_leader the_last_arrival_leads" \
+    src/barrier/raw.rs \
+    'Some(Ok(BarrierWaitResult::new(0, 1)))' \
+    'Some(Ok(BarrierWaitResult::new(0, 2)))'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

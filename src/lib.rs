@@ -134,7 +134,8 @@ pub mod watch;
 
 #[doc(no_inline)]
 pub use barrier::{
-    Barrier, BarrierWait, BarrierWaitError, BrokenBarrierError, Latch, LatchWait, RBarrier,
+    Barrier, BarrierWait, BarrierWaitError, BarrierWaitResult, BrokenBarrierError, Latch,
+    LatchWait, RBarrier,
 };
 #[doc(no_inline)]
 pub use condition::{Condition, ConditionGuard};

@@ -579,11 +579,18 @@ fn barrier_scenario(cell: &mut Cell) {
     }
     cell.check(move || {
         for (generation, mut got) in indices.lock().unwrap().drain(..).enumerate() {
-            got.sort_unstable();
+            got.sort_unstable_by_key(|r| r.index());
             assert_eq!(
-                got,
+                got.iter().map(|r| r.index()).collect::<Vec<_>>(),
                 (0..PARTIES).collect::<Vec<_>>(),
                 "generation {generation}: arrival indices"
+            );
+            let leaders: Vec<_> = got.iter().filter(|r| r.is_leader()).collect();
+            assert_eq!(leaders.len(), 1, "generation {generation}: one leader");
+            assert_eq!(
+                leaders[0].index(),
+                PARTIES - 1,
+                "generation {generation}: leader"
             );
         }
         assert!(!barrier.is_broken());
