@@ -102,7 +102,7 @@ mutant "wake under the lock (wake batches wake before unlocking) [slow]" \
     $'        drop(locked);\n        wakers.wake_all();' \
     $'        wakers.wake_all();\n        drop(locked);'
 
-mutant "a wake batch that stops after the first (Event::set, close, latch)" \
+mutant "a wake batch that stops after the first (Event::set, close, latch) [slow]" \
     "cargo test --test event_cross_world --test user_wakers" \
     src/lowlevel/queue.rs \
     'Batch::more_if(!self.is_empty())' \
@@ -120,7 +120,7 @@ mutant "lock re-entry check removed (blocking and async)" \
     $'        if me != Owner::UNKNOWN\n            && self.queue.user(Ordering::Acquire) & LOCKED != 0' \
     $'        if false\n            && self.queue.user(Ordering::Acquire) & LOCKED != 0'
 
-mutant "rwlock re-entry check removed (a writer asking again to read or write)" \
+mutant "rwlock re-entry check removed (a writer asking again to read or write) [slow]" \
     "cargo test --test rwlock_reentry" \
     src/rwlock/raw.rs \
     $'        if me == Owner::UNKNOWN {\n            return None;\n        }' \
@@ -354,13 +354,13 @@ mutant "semaphore: a later request overtakes a queued many-permit head [slow]" \
     'if guard.is_empty() && user >= n {' \
     'if user >= n {'
 
-mutant "semaphore: a cancelled head strands the permits kept for it" \
+mutant "semaphore: a cancelled head strands the permits kept for it [slow]" \
     "cargo test --test semaphore_many" \
     src/semaphore/raw.rs \
     'if raw.queue.len() > 0 {' \
     'if false && raw.queue.len() > 0 {'
 
-mutant "semaphore: close forgets to wake the waiters" \
+mutant "semaphore: close forgets to wake the waiters [slow]" \
     "cargo test --test semaphore_many close_" \
     src/semaphore/raw.rs \
     $'        wake_in_batches(&self.queue, Some(guard), |guard, wakers| {\n            guard.notify_batch(wakers, Want::CLOSED)\n        });' \
@@ -378,7 +378,7 @@ mutant "semaphore: a served waiter that is dropped loses its permits" \
     'if !outcome.is_closed() {' \
     'if false && !outcome.is_closed() {'
 
-mutant "semaphore: the bounded release check ignores many-permit waiters" \
+mutant "semaphore: the bounded release check ignores many-permit waiters [slow]" \
     "cargo test --test semaphore_many bounded" \
     src/semaphore/raw.rs \
     $'        for node in guard.waiting() {\n            let want' \
