@@ -103,12 +103,14 @@
 mod state;
 mod error;
 pub mod oneshot;
+mod permit;
 mod receiver;
 mod sender;
 #[cfg(feature = "stream")]
 mod stream;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
+pub use permit::{OwnedPermit, Permit, ReserveFuture, ReserveOwnedFuture};
 pub use receiver::{Receiver, RecvFuture, RecvManyFuture};
 pub use sender::{ClosedFuture, SendFuture, SendTimeoutFuture, Sender, WeakSender};
 #[cfg(feature = "stream")]
