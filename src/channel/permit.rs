@@ -266,21 +266,6 @@ impl<T> Sender<T> {
         }
     }
 
-    /// How many places [`Permit`]s and [`OwnedPermit`]s of this channel
-    /// hold now (a snapshot). In a bounded channel they count in the
-    /// capacity: `len() + reserved()` never exceeds it.
-    ///
-    /// ```
-    /// let (tx, _rx) = polysync::channel::bounded::<u8>(2);
-    /// let permit = tx.try_reserve().unwrap();
-    /// assert_eq!(tx.reserved(), 1);
-    /// drop(permit);
-    /// assert_eq!(tx.reserved(), 0);
-    /// ```
-    pub fn reserved(&self) -> usize {
-        self.shared.queue.permits()
-    }
-
     /// The plain blocking reserves: [`reserve_with`](Sender::reserve_with)
     /// on the current unit's waiter, looked up only once the reserve must
     /// wait; a cancellation unwinds.
