@@ -116,8 +116,8 @@ impl<T> Sender<T> {
     ///
     /// A waiting reserve stands in line with waiting sends (one FIFO order
     /// for both); the permit's value takes its place in the channel's
-    /// order when it is sent, not now. See the [module docs](self) for
-    /// how permits meet a close.
+    /// order when it is sent, not now. See [`Permit`] for how permits
+    /// meet a close.
     ///
     /// # Cancel safety
     /// Cancel-safe, and the reason to use it: no value is involved until
@@ -466,8 +466,8 @@ impl<T: 'static> Sender<T> {
     }
 }
 
-/// Sends `value` into the place a permit holds (see the [module
-/// docs](self)): dropped instead if no receiver is left.
+/// Sends `value` into the place a permit holds (see the module docs):
+/// dropped instead if no receiver is left.
 fn send_in_place<T>(shared: &Shared<T>, value: T) {
     if shared.receivers.load(Ordering::Acquire) == 0 {
         // Nobody can take it: free the place, drop the value (user code)
@@ -483,8 +483,25 @@ fn send_in_place<T>(shared: &Shared<T>, value: T) {
 /// forms): [`send`](Permit::send) fills it without waiting; dropping the
 /// permit unused frees it for the next waiting sender or reserver. It
 /// borrows its sender, so the channel cannot close by the last sender's
-/// drop while the permit lives (see the [module docs](self#closing) for
-/// the other closes).
+/// drop while the permit lives.
+///
+/// # Capacity and order
+/// In a bounded channel a permit counts in the capacity like a stored
+/// value: `len()` plus [`reserved()`](Sender::reserved) never exceeds it.
+/// The value takes its place in the channel's FIFO order when it is sent,
+/// not when the place was reserved.
+///
+/// # Closing
+/// As tokio's, a permit taken before the channel closed may still send:
+/// - closed by [`Sender::close`] or
+///   [`Receiver::close`](super::Receiver::close): the value goes in and
+///   receivers take it. While a permit is out, a receiver of a closed,
+///   empty channel waits for it instead of failing; the last permit's send
+///   or drop lets the receivers fail.
+/// - every receiver gone: nobody can take the value, and `send` drops it
+///   (at once if it sees no receiver left, else with the channel).
+///
+/// A reserve on a closed channel fails, as a send does.
 ///
 /// ```
 /// let (tx, rx) = polysync::channel::bounded(2);
