@@ -404,6 +404,27 @@ fn the_futures_are_send_and_sync_and_the_owned_ones_static() {
     assert!(format!("{owned_permit:?}").starts_with("OwnedPermit"));
 }
 
+/// Compile-time: `Send`/`Sync` exactly where sound, the wait futures
+/// `!Unpin` (their node is pinned), no `Clone` for a permit.
+mod static_checks {
+    use polysync::channel::{OwnedPermit, Permit, ReserveFuture, ReserveOwnedFuture};
+    use static_assertions::{assert_impl_all, assert_not_impl_any};
+    use std::fmt::Debug;
+    use std::rc::Rc;
+
+    assert_impl_all!(ReserveFuture<'static, u8>: Send, Sync, Debug);
+    assert_not_impl_any!(ReserveFuture<'static, u8>: Unpin);
+    assert_impl_all!(ReserveOwnedFuture<u8>: Send, Sync, Debug);
+    assert_not_impl_any!(ReserveOwnedFuture<u8>: Unpin);
+    assert_impl_all!(Permit<'static, u8>: Send, Sync, Debug);
+    assert_impl_all!(OwnedPermit<u8>: Send, Sync, Debug);
+    assert_not_impl_any!(Permit<'static, u8>: Clone);
+    assert_not_impl_any!(OwnedPermit<u8>: Clone);
+    assert_not_impl_any!(ReserveFuture<'static, Rc<u8>>: Send, Sync);
+    assert_not_impl_any!(Permit<'static, Rc<u8>>: Send, Sync);
+    assert_not_impl_any!(OwnedPermit<Rc<u8>>: Send, Sync);
+}
+
 // ---- every form in every world ---------------------------------------
 
 /// The receiving side of the world tests: takes `n` values in order; while
@@ -482,6 +503,7 @@ fn may_installed() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // may and corosensei switch stacks in assembly
 fn every_blocking_form_in_a_may_coroutine() {
     let _dog = dog("every_blocking_form_in_a_may_coroutine");
     may_installed();
@@ -496,6 +518,7 @@ fn every_blocking_form_in_a_may_coroutine() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // may and corosensei switch stacks in assembly
 fn every_blocking_form_in_a_corosensei_green_thread() {
     let _dog = dog("every_blocking_form_in_a_corosensei_green_thread");
     let _ = polysync_corosensei::install();
@@ -534,6 +557,7 @@ fn every_async_form_in_tokio_tasks() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // async-io's timer: Miri has no timerfd
 fn every_async_form_in_futures_lite_tasks() {
     let _dog = dog("every_async_form_in_futures_lite_tasks");
     let (tx, rx) = channel::bounded(2);
@@ -557,6 +581,7 @@ fn every_async_form_in_futures_lite_tasks() {
 /// One channel, a waiting reserver in each world at once, released one by
 /// one by a receiver on yet another thread: each gets its place.
 #[test]
+#[cfg_attr(miri, ignore)] // may and corosensei switch stacks in assembly
 fn reservers_in_every_world_share_one_channel() {
     let _dog = dog("reservers_in_every_world_share_one_channel");
     may_installed();
@@ -632,6 +657,7 @@ impl Rng {
 /// threads. Every value sent through a permit (or a send) is received
 /// exactly once, and the channel ends with every place free.
 #[test]
+#[cfg_attr(miri, ignore)] // thousands of operations on tokio: hours under Miri
 fn cancellation_storm() {
     let _dog = Watchdog::new("cancellation_storm", Duration::from_secs(60));
     const CAP: usize = 3;

@@ -138,7 +138,8 @@ macro_rules! end_state_methods {
         }
 
         /// How many units wait to send now (a snapshot): blocked sends of a
-        /// full channel.
+        /// full channel, and reserves waiting for a place (they stand in
+        /// the same line).
         ///
         /// ```
         /// use std::pin::pin;

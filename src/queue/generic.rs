@@ -1312,8 +1312,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if stranded {
             self.close();
         }
+        // A permit dropped while its thread unwinds must not panic again
+        // (that would abort): a waker's panic is then swallowed, as in
+        // the channel's drain.
         if let Err(panic) = woken {
-            std::panic::resume_unwind(panic);
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(panic);
+            }
         }
     }
 
