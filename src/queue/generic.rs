@@ -517,8 +517,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             return [unsafe { guard.notify_waiting(node, Role::Granted) }, None];
         }
         let entry = node.cast::<Entry<Item<T>>>();
-        // SAFETY: `first_of` found the entry queued in this queue, locked
-        // by `guard`: it is alive and WAITING here.
+        // SAFETY: `first_putter` found the entry queued in this queue,
+        // locked by `guard`: it is alive and WAITING here.
         let moved = unsafe { (*entry).take_queued(guard) };
         let mut getter = None;
         if let Some(moved) = moved {
@@ -1078,8 +1078,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.publish(&mut guard);
         // Nobody but a getter queues on a closed queue, and a getter only
         // while a send permit is out (`Inner::permits`): then getters stay,
-        // and the last permit's release closes again to wake them
-        // (`release_place_locked`). The batches end when no one is left to
+        // and the last permit's send or drop closes again to wake them
+        // (`getters_stranded`). The batches end when no one is left to
         // wake.
         wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
             let getters_stay = self.with_inner(guard, |inner| inner.permits > 0);
