@@ -1130,6 +1130,39 @@ mutant "barrier-leader: a barrier of one party does not lead" \
     'Some(Ok(BarrierWaitResult::new(0, 1)))' \
     'Some(Ok(BarrierWaitResult::new(0, 2)))'
 
+# reserve (issue 20, item 5): send permits, a place in the channel's queue
+# taken without an item (src/queue/generic.rs's permit block), each caught by
+# tests/channel_reserve.rs.
+mutant "reserve: a reserve given a place and dropped keeps it" \
+    "cargo test --test channel_reserve passes_it_on" \
+    src/queue/protocol.rs \
+    $'            self.free_place();\n            return;' \
+    $'            return;'
+
+mutant "reserve: an unused permit's place goes to no waiting sender" \
+    "cargo test --test channel_reserve a_dropped_permit_wakes_a_waiting_sender" \
+    src/queue/generic.rs \
+    $'        self.release_place_locked(&guard);\n        let wakers = self.admit(&mut guard);' \
+    $'        self.release_place_locked(&guard);\n        let wakers = [None, None];'
+
+mutant "reserve: reservers are not served in the putters' line" \
+    "cargo test --test channel_reserve one_line" \
+    src/queue/generic.rs \
+    '.find(|(_, role)| matches!(role, Role::Putter | Role::Reserver))' \
+    '.find(|(_, role)| matches!(role, Role::Putter))'
+
+mutant "reserve: a closed queue's receivers do not wait for a permit out" \
+    "cargo test --test channel_reserve before_a_close_still_sends" \
+    src/queue/generic.rs \
+    '(inner.items.pop(), inner.closed && inner.permits == 0)' \
+    '(inner.items.pop(), inner.closed)'
+
+mutant "reserve: the last permit of a closed channel leaves its receivers waiting" \
+    "cargo test --test channel_reserve the_last_permit" \
+    src/queue/generic.rs \
+    'inner.closed && inner.permits == 0 && inner.getters > 0' \
+    'false && inner.permits == 0 && inner.getters > 0'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

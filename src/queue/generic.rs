@@ -28,6 +28,11 @@ pub(super) struct Inner<S> {
     /// Queued getters (see `GenericQueue::putters`), so that a look for the
     /// oldest one walks the list only when one is there.
     pub(super) getters: usize,
+    /// Places taken by a channel's send permits (`take_place_locked`), each
+    /// also counted in `GenericQueue::held` when bounded. While one is out,
+    /// a closed queue is not "closed and drained" yet: the permit may still
+    /// put its item in (`put_in_place`), so getters wait for it.
+    pub(super) permits: usize,
 }
 
 /// A queue over any [`Storage`], bounded or unbounded, shared by OS threads,
@@ -223,6 +228,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 closed: false,
                 unfinished,
                 getters: 0,
+                permits: 0,
             }),
             all_done: REvent::with_state(unfinished == 0),
             held: AtomicU64::new(0),
@@ -329,7 +335,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let queued = match role {
             Role::Getter => self.with_inner(guard, |inner| inner.getters),
             Role::Putter => self.putters.load(Ordering::Relaxed) as usize,
-            Role::Handed | Role::Closed => 0,
+            Role::Handed | Role::Closed | Role::Reserver | Role::Granted => 0,
         };
         if queued == 0 {
             return None;
@@ -436,7 +442,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         guard: &mut QueueGuard<'_>,
         hold: bool,
     ) -> Result<(T, Option<Waker>), TryGetError> {
-        let (item, closed) = self.with_inner(guard, |inner| (inner.items.pop(), inner.closed));
+        let (item, closed) = self.with_inner(guard, |inner| {
+            // A permit still out may put an item in: not drained yet.
+            (inner.items.pop(), inner.closed && inner.permits == 0)
+        });
         let Some(item) = item else {
             return Err(if closed {
                 TryGetError::Closed
@@ -496,12 +505,20 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if !self.with_inner(guard, |inner| self.has_room(inner)) {
             return [None, None];
         }
-        let Some(node) = self.first_of(guard, Role::Putter) else {
+        let Some((node, role)) = self.first_putter(guard) else {
             return [None, None];
         };
+        if role == Role::Reserver {
+            // A reserve waits in the putters' line: the place is its permit.
+            self.take_place_locked(guard);
+            self.putters.fetch_sub(1, Ordering::SeqCst);
+            // SAFETY: `first_putter` found it WAITING in this queue, locked
+            // by `guard`.
+            return [unsafe { guard.notify_waiting(node, Role::Granted) }, None];
+        }
         let entry = node.cast::<Entry<Item<T>>>();
-        // SAFETY: `first_of` found the entry queued in this queue, locked
-        // by `guard`: it is alive and WAITING here.
+        // SAFETY: `first_putter` found the entry queued in this queue,
+        // locked by `guard`: it is alive and WAITING here.
         let moved = unsafe { (*entry).take_queued(guard) };
         let mut getter = None;
         if let Some(moved) = moved {
@@ -1059,21 +1076,35 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let mut guard = self.lock();
         self.with_inner(&guard, |inner| inner.closed = true);
         self.publish(&mut guard);
-        // Nobody queues on a closed queue: the batches end when it is empty.
+        // Nobody but a getter queues on a closed queue, and a getter only
+        // while a send permit is out (`Inner::permits`): then getters stay,
+        // and the last permit's send or drop closes again to wake them
+        // (`getters_stranded`). The batches end when no one is left to
+        // wake.
         wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
+            let getters_stay = self.with_inner(guard, |inner| inner.permits > 0);
             while !wakers.is_full() {
-                let Some(front) = guard.front() else { break };
-                let role: Role = front.data();
+                let next = if getters_stay {
+                    self.first_putter(guard)
+                } else {
+                    guard.front().map(|front| (front.node(), front.data()))
+                };
+                let Some((node, role)) = next else { break };
                 match role {
                     Role::Getter => self.with_inner(guard, |inner| inner.getters -= 1),
-                    Role::Putter => {
+                    Role::Putter | Role::Reserver => {
                         self.putters.fetch_sub(1, Ordering::SeqCst);
                     }
-                    Role::Handed | Role::Closed => {}
+                    Role::Handed | Role::Closed | Role::Granted => {}
                 }
-                wakers.push(guard.notify_front(Role::Closed).flatten());
+                // SAFETY: found WAITING in this queue under `guard`.
+                wakers.push(unsafe { guard.notify_waiting(node, Role::Closed) });
             }
-            Batch::more_if(!guard.is_empty())
+            Batch::more_if(if getters_stay {
+                self.putters.load(Ordering::Relaxed) > 0
+            } else {
+                !guard.is_empty()
+            })
         });
     }
 
@@ -1188,6 +1219,135 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             Role::Getter => self.with_inner(&guard, |inner| inner.getters),
             _ => self.putters.load(Ordering::Relaxed) as usize,
         }
+    }
+}
+
+/// Send permits (a channel's `reserve`, `channel/permit.rs`): a place in
+/// the capacity taken without an item (`take_place_locked`), later filled
+/// (`put_in_place`) or given up (`free_place`). A permit counts in `held`
+/// (bounded queues) like an item in a get future's slot, and in
+/// `Inner::permits` (always). A waiting reserve is a node tagged
+/// `Role::Reserver` in the putters' line: `admit` serves putters and
+/// reservers in one arrival order.
+impl<T, S: Storage<T>> GenericQueue<T, S> {
+    /// The oldest queued putter or reserver (they share one line) and its
+    /// role. The pointer is the one the list holds.
+    fn first_putter(&self, guard: &QueueGuard<'_>) -> Option<(*const Node, Role)> {
+        if self.putters.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        guard
+            .waiting()
+            .map(|node| (node.node(), node.data::<Role>()))
+            .find(|(_, role)| matches!(role, Role::Putter | Role::Reserver))
+    }
+
+    /// Under the lock: one more place taken by a permit.
+    fn take_place_locked(&self, guard: &QueueGuard<'_>) {
+        self.with_inner(guard, |inner| inner.permits += 1);
+        if self.reserves() {
+            self.held.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Under the lock: a reserve that must not wait. `Ok(Granted)`: it took
+    /// a place (the caller owns a permit now); `Ok(Closed)`; `Err(Reserver)`:
+    /// no room (the reserver queues, or `try_take_place` says full).
+    pub(super) fn reserve_locked(&self, guard: &mut QueueGuard<'_>) -> Result<Role, Role> {
+        let (closed, room) = self.with_inner(guard, |inner| (inner.closed, self.has_room(inner)));
+        if closed {
+            return Ok(Role::Closed);
+        }
+        if !room {
+            return Err(Role::Reserver);
+        }
+        self.take_place_locked(guard);
+        self.publish(guard);
+        Ok(Role::Granted)
+    }
+
+    /// Takes a place for a permit if there is one now: `Ok(())` (the
+    /// caller owns a permit and must fill or free it), else `Full(())` or
+    /// `Closed(())`.
+    pub(crate) fn try_take_place(&self) -> Result<(), TryPutError<()>> {
+        let mut guard = self.lock();
+        match self.reserve_locked(&mut guard) {
+            Ok(Role::Granted) => Ok(()),
+            Ok(_) => Err(TryPutError::Closed(())),
+            Err(_) => Err(TryPutError::Full(())),
+        }
+    }
+
+    /// Under the lock: a permit's place is given back (before it is filled
+    /// or freed: the caller fills it with its item, or admits the next
+    /// putter or reserver).
+    fn release_place_locked(&self, guard: &QueueGuard<'_>) {
+        self.with_inner(guard, |inner| inner.permits -= 1);
+        if self.reserves() {
+            self.held.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Under the lock: getters that wait on a closed queue without a
+    /// permit out (nothing can come for them): the caller closes again
+    /// once unlocked, which wakes them with `Closed`.
+    fn getters_stranded(&self, guard: &QueueGuard<'_>) -> bool {
+        self.with_inner(guard, |inner| {
+            inner.closed && inner.permits == 0 && inner.getters > 0
+        })
+    }
+
+    /// Frees a permit's place unused: the oldest waiting putter or reserver
+    /// takes it. (The storage's push may run for an admitted putter: a
+    /// panic there goes on to the caller, as in `admit_released`, with the
+    /// place already freed.)
+    pub(crate) fn free_place(&self) {
+        let mut guard = self.lock();
+        self.release_place_locked(&guard);
+        let wakers = self.admit(&mut guard);
+        let stranded = self.getters_stranded(&guard);
+        self.publish(&mut guard);
+        drop(guard);
+        let woken = wake_each(wakers);
+        if stranded {
+            self.close();
+        }
+        // A permit dropped while its thread unwinds must not panic again
+        // (that would abort): a waker's panic is then swallowed, as in
+        // the channel's drain.
+        if let Err(panic) = woken {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    /// Puts `item` into the place its permit holds, without waiting and
+    /// closed or not (a permit taken before a close may still send, as
+    /// tokio's): to the oldest waiting getter, or stored. It counts as a
+    /// new task, as any put.
+    pub(crate) fn put_in_place(&self, item: T) {
+        let mut guard = self.lock();
+        self.release_place_locked(&guard);
+        // The freed place is the item's: no room check.
+        self.count_new_task(&guard);
+        let waker = self.place(&mut guard, item, false);
+        let stranded = self.getters_stranded(&guard);
+        self.publish(&mut guard);
+        drop(guard);
+        let woken = wake_each([waker]);
+        if stranded {
+            self.close();
+        }
+        if let Err(panic) = woken {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    /// The places permits hold now (a snapshot).
+    pub(crate) fn permits(&self) -> usize {
+        let guard = self.lock();
+        self.with_inner(&guard, |inner| inner.permits)
     }
 }
 
