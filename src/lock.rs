@@ -130,17 +130,27 @@ const SPIN_PAUSE_ROUNDS: u32 = 3;
 ///   woken and found the lock taken again [`LOST_RETRIES`] times, the next
 ///   release hands the lock to it directly. A hand-off puts a whole
 ///   wake-up on the critical path of every contended acquisition, which
-///   this mode avoids. Measured side by side on this project's 2-core VM while
-///   a park/unpark round trip cost 37 µs (BENCHMARKS.md, "Issue 18"): 4
-///   threads on one `Mutex` took 37 ns per lock/unlock with bounded
-///   fairness and 862 ns with the hand-off (parking_lot 9.4 ns); 64 tokio
-///   tasks 42 ns and 96 ns (tokio's own fair Mutex 115 ns). When wake-ups
-///   are cheap (3.8 µs) the hand-off, whose next waiter spins instead of
-///   parking, was faster (4 threads: 13 vs 20 ns). Because of that
-///   regression when wake-ups are cheap, the hand-off stays the default
-///   until barging stops taking the wait queue's lock (issue 18); choose
-///   this mode where wake-ups are dear (a loaded machine, many threads on
-///   few cores).
+///   this mode avoids. Measured side by side on this project's 2-core VM
+///   (BENCHMARKS.md, "Issue 18" and its slices): while a park/unpark round
+///   trip cost 37 µs, 4 threads on one `Mutex` took 37 ns per lock/unlock
+///   with bounded fairness and 862 ns with the hand-off (parking_lot 9.4
+///   ns), 64 tokio tasks 42 ns and 96 ns (tokio's own fair Mutex 115 ns);
+///   since the third slice (one compare-exchange per acquire and release,
+///   and the spin below), while it cost 8 µs, 4 threads took
+///   14.1 ns bounded and 13.7 ns strict (parking_lot 11.0 ns), 2 threads
+///   10.9 and 9.8 ns (parking_lot 8.0 ns). The hand-off stays the default
+///   until this mode is measured at parking_lot's speed when wake-ups are
+///   dear too (issue 18); choose this mode where contention is high (a
+///   loaded machine, many threads on few cores).
+/// - **Spinning** (both modes): an OS thread (a [`Waiter`] that
+///   [spins](Waiter::spins)) whose blocking acquire finds the lock held
+///   spins a few rounds (growing pauses, then rounds that yield its core,
+///   to the holder if it was preempted) and takes the lock if it is freed
+///   meanwhile, before it queues; only while nobody is
+///   queued (a strict lock then hands over to the queued waiter, and a
+///   bounded one would only add to the oldest waiter's debt), and not once
+///   the deadline of a timed form has passed. Green threads and tasks never
+///   spin (they would hold their carrier thread).
 /// - Cancellation is safe in both modes: dropping an `acquire()` future, or
 ///   a timed-out blocking acquire, never loses a hand-off (it is passed
 ///   on), and a waiter that was woken to compete and gives up passes the
