@@ -1162,6 +1162,19 @@ mutant "reserve: the last permit of a closed channel leaves its receivers waitin
     src/queue/generic.rs \
     'inner.closed && inner.permits == 0 && inner.getters > 0' \
     'false && inner.permits == 0 && inner.getters > 0'
+# lock-spin (issue 18 items 1 and 5): one compare-exchange per acquire and
+# release in both modes, and a thread's spin before it queues. The spin
+# takes the lock only through try_fast; an unqueued release keeps the mode.
+mutant "lock-spin: a spinning thread that sees the lock free takes it without the compare-exchange" \
+    "cargo test --test lock_bounded spinning_threads" \
+    src/lock.rs \
+    $'            if self.queue.user(Ordering::Relaxed) & LOCKED == 0\n                && self.try_fast(holder, &()).is_some()' \
+    $'            if self.queue.user(Ordering::Relaxed) & LOCKED == 0'
+mutant "lock-spin: a release with nobody queued drops the strict mode" \
+    "cargo test --test lock_bounded mutex_stress" \
+    src/lock.rs \
+    '                    Some(user & FAIR)' \
+    '                    Some(0)'
 
 # --------------------------------------------------------------------------
 
