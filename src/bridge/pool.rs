@@ -85,7 +85,8 @@ pub(crate) trait Runnable: Send + Sync {
     /// Tells the caller that the job finished. The pool calls it once the
     /// thread counts itself available again (`spare`), so a caller that
     /// submits its next job at once finds this thread instead of starting
-    /// another.
+    /// another, or once it took the next queued job (it runs that one
+    /// next).
     fn complete(&self);
 }
 
@@ -389,15 +390,34 @@ impl Inner {
     fn work(self: Arc<Self>) {
         let mut state = self.lock();
         loop {
-            if let Some(job) = state.jobs.pop_front() {
+            if let Some(first) = state.jobs.pop_front() {
                 self.queued.store(state.jobs.len(), Relaxed);
                 let may_spin = state.threads - state.idle <= self.cores;
                 drop(state);
-                // A job catches its closure's panic; these catch the rest
-                // (a result's `Drop`), so the thread counts stay right.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&job)));
-                self.lock().spare += 1;
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.complete()));
+                let mut job = first;
+                loop {
+                    // A job catches its closure's panic; these catch the
+                    // rest (a result's `Drop`), so the thread counts stay
+                    // right.
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&job)));
+                    // One lock per job while jobs queue: take the next one
+                    // now, or count this thread spare, before telling the
+                    // caller.
+                    let mut state = self.lock();
+                    let next = state.jobs.pop_front();
+                    match next {
+                        Some(_) => self.queued.store(state.jobs.len(), Relaxed),
+                        None => state.spare += 1,
+                    }
+                    drop(state);
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.complete()));
+                    match next {
+                        Some(next) => job = next,
+                        None => break,
+                    }
+                }
                 drop(job);
                 if may_spin {
                     self.spin();
