@@ -1149,8 +1149,11 @@ mutant "bridge-speed: a submit counts the waiting threads as on their way (no wa
 mutant "bridge-speed: the spin of a thread back from a job has no bound [slow]" \
     "cargo test -p polysync --test bridge_speed each_call_that_finds" \
     src/bridge/pool.rs \
-    '} else if start.elapsed() < SPIN_FOR {' \
-    '} else if SPIN_FOR > Duration::ZERO {'
+    'if before.duration_since(start) >= SPIN_FOR {' \
+    'if false {' \
+    src/bridge/pool.rs \
+    'if before.elapsed() >= YIELD_TAKEN {' \
+    'if false {'
 mutant "bridge-speed: a spare thread waits before it looks at the queue [slow]" \
     "cargo test -p polysync --test bridge_speed back_to_back_calls" \
     src/bridge/pool.rs \

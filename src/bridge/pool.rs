@@ -38,12 +38,15 @@
 //!   wakes (notified, timed out or spuriously) looks at the queue before
 //!   anything else, so a notification that races an idle timeout is never
 //!   lost: the thread that timed out takes the job.
-//! - **Spin (a hint, not a rule):** a thread back from a job stays `spare`
+//! - **Spin (a hint, not a rule):** a thread back from a job whose caller
+//!   waits with a spinning waiter (an OS thread) stays `spare`
 //!   for a few microseconds ([`SPIN_FOR`]) and polls a lock-free copy of
 //!   the queue's length before it takes the lock, looks, and waits; a
 //!   caller that submits its next job in that window reaches a running
-//!   thread. At most one thread spins at a time, and none when more threads
-//!   are busy than there are cores; never under loom. Correctness does not
+//!   thread. At most one thread spins at a time, none when more of the
+//!   pool's threads are busy than there are cores, and a spin whose yield
+//!   gave the core to another thread ends (the machine is oversubscribed);
+//!   never under loom. Correctness does not
 //!   depend on it: the look under the lock is what takes the job.
 //! - **Retire:** a thread whose idle wait timed out exits only if the queue
 //!   is empty; on shutdown, threads drain the queue, then exit.
@@ -68,7 +71,11 @@ const SPIN_FOR: Duration = Duration::from_micros(20);
 /// Rounds of 8 pause instructions (together about 3 us on the reference
 /// VM, the thread waiter's own spin) before the spinning thread starts
 /// yielding its core.
-const SPIN_PAUSES: u32 = 16;
+const SPIN_PAUSES: u32 = 2;
+/// A yield of the spinning thread that returns this late gave the core
+/// to another thread (a bare `sched_yield` takes well under a
+/// microsecond): the cores are oversubscribed, so the spin ends there.
+const YIELD_TAKEN: Duration = Duration::from_micros(4);
 
 /// A job as the pool sees it: run once, on a pool thread. The job is the
 /// only allocation of a hand-off (the queue's buffer grows only when more
@@ -81,6 +88,14 @@ pub(crate) trait Runnable: Send + Sync {
 
     /// Whether the job's caller gave up.
     fn caller_gave_up(&self) -> bool;
+
+    /// Whether the job's caller waits with a waiter that spins (an OS
+    /// thread's): only then does the thread that ran it spin for the
+    /// caller's next job. A task's next call comes after its executor's
+    /// wake-up, a futex of its own: a spin that long takes a core from
+    /// the very worker that has to run the caller (measured: the round
+    /// trip from a tokio task got slower on a loaded machine).
+    fn caller_spins(&self) -> bool;
 
     /// Tells the caller that the job finished. The pool calls it once the
     /// thread counts itself available again (`spare`), so a caller that
@@ -418,8 +433,9 @@ impl Inner {
                         None => break,
                     }
                 }
+                let caller_spins = job.caller_spins();
                 drop(job);
-                if may_spin {
+                if may_spin && caller_spins {
                     self.spin();
                 }
                 // Still spare until here: the look at the queue (the top of
@@ -464,10 +480,18 @@ impl Inner {
                 for _ in 0..8 {
                     spin_loop();
                 }
-            } else if start.elapsed() < SPIN_FOR {
-                yield_now();
             } else {
-                break;
+                let before = Instant::now();
+                if before.duration_since(start) >= SPIN_FOR {
+                    break;
+                }
+                yield_now();
+                if before.elapsed() >= YIELD_TAKEN {
+                    // Another thread ran on this core meanwhile: the
+                    // machine has more work than cores, and the caller
+                    // due to submit may be the one waiting for a core.
+                    break;
+                }
             }
             round += 1;
         }
