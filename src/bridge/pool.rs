@@ -46,8 +46,8 @@
 //!   thread. At most one thread spins at a time, none when more of the
 //!   pool's threads are busy than there are cores, and a spin whose yield
 //!   gave the core to another thread ends (the machine is oversubscribed);
-//!   never under loom. Correctness does not
-//!   depend on it: the look under the lock is what takes the job.
+//!   never under loom. Correctness does not depend on it: the look under
+//!   the lock is what takes the job.
 //! - **Retire:** a thread whose idle wait timed out exits only if the queue
 //!   is empty; on shutdown, threads drain the queue, then exit.
 
@@ -60,17 +60,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 /// How long a thread back from a job polls the queue before it waits on
-/// the condvar (see the module's spin rule). It must outlast a caller's
-/// turn between two jobs: under a microsecond from a thread (taking the
-/// result, a token and the next job's allocation), a few microseconds from
-/// a task (the executor's wake-up of its worker, then the poll; 3 to 6 us
-/// measured from tokio, where this bound caught 99% of the next jobs on a
-/// loaded machine). It stays far below a time slice, and after the first
+/// the condvar (see the module's spin rule). It must outlast a thread
+/// caller's turn between two jobs (taking the result, a token and the next
+/// job's allocation: about a microsecond, a few when the caller's own spin
+/// ran out and it parked) and stay far below a time slice; after the first
 /// [`SPIN_PAUSES`] rounds the spinning thread yields its core each round.
 const SPIN_FOR: Duration = Duration::from_micros(20);
-/// Rounds of 8 pause instructions (together about 3 us on the reference
-/// VM, the thread waiter's own spin) before the spinning thread starts
-/// yielding its core.
+/// Rounds of 8 pause instructions (about 0.4 us on the reference VM)
+/// before the spinning thread starts yielding its core: a thread caller's
+/// next job often comes that fast, and a yield (a system call) would delay
+/// the look at it.
 const SPIN_PAUSES: u32 = 2;
 /// A yield of the spinning thread that returns this late gave the core
 /// to another thread (a bare `sched_yield` takes well under a
