@@ -1175,6 +1175,35 @@ mutant "lock-spin: a release with nobody queued drops the strict mode" \
     src/lock.rs \
     '                    Some(user & FAIR)' \
     '                    Some(0)'
+# bridge-speed (issue 19's benchmark goal: the pool's notify-only-when-needed
+# hand-off and the spin of a thread back from a job): a notification never
+# taken off, a submit that counts waiting threads as on their way, a spin
+# without a bound, a spare thread that waits before it looks. Each is a
+# lost job or a thread that never waits, caught by a watchdog (20 s) or by
+# loom: [slow].
+mutant "bridge-speed: a thread back from its wait keeps its notification counted (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p polysync --release --test loom_bridge sequential_calls_each_reach' \
+    src/bridge/pool.rs \
+    '            state.notified = state.notified.saturating_sub(1);' \
+    '            let _ = state.notified;'
+mutant "bridge-speed: a submit counts the waiting threads as on their way (no wake-up) [slow]" \
+    "cargo test -p polysync --test bridge_speed each_call_that_finds" \
+    src/bridge/pool.rs \
+    'state.jobs.len() > state.spare + state.notified;' \
+    'state.jobs.len() > state.spare + state.notified + state.idle;'
+mutant "bridge-speed: the spin of a thread back from a job has no bound [slow]" \
+    "cargo test -p polysync --test bridge_speed each_call_that_finds" \
+    src/bridge/pool.rs \
+    'if before.duration_since(start) >= SPIN_FOR {' \
+    'if false {' \
+    src/bridge/pool.rs \
+    'if before.elapsed() >= YIELD_TAKEN {' \
+    'if false {'
+mutant "bridge-speed: a spare thread waits before it looks at the queue [slow]" \
+    "cargo test -p polysync --test bridge_speed back_to_back_calls" \
+    src/bridge/pool.rs \
+    $'                state.spare -= 1;\n                continue;' \
+    $'                state.spare -= 1;\n                state.idle += 1;\n                state = wait_timeout(&self.work, &self.state, state, self.idle_timeout).0;\n                state.idle -= 1;\n                continue;'
 
 # --------------------------------------------------------------------------
 
