@@ -5,6 +5,7 @@
 use super::entry::{Entry, Item, Role};
 use super::error::{GetError, PutError, TryGetError, TryPutError};
 use super::futures::{Get, Put};
+use super::ring::{MAX_RING, Padded, Ring};
 use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
 use super::storage::{Fifo, Storage};
 use crate::lowlevel::queue::{Batch, Node, QueueGuard, WaitQueue, wake_in_batches};
@@ -12,22 +13,20 @@ use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, fence};
 use crate::lowlevel::wait::drive;
 use crate::lowlevel::{WaitError, Waiter, deadline_after, green_checkpoint, with_current_waiter};
 use crate::revent::REvent;
+use std::collections::VecDeque;
 use std::pin::pin;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// What the queue lock guards besides the wait list.
-pub(super) struct Inner<S> {
+pub(super) struct Inner<T, S> {
+    /// The storage; empty (unused) when the queue has a ring.
     pub(super) items: S,
     pub(super) closed: bool,
-    /// Items put and not yet marked done with `task_done`. A plain counter
-    /// under the queue lock: a put already holds the lock, so counting
-    /// costs it nothing (an atomic counter beside it cost every put an
-    /// extra read-modify-write inside the critical section).
-    pub(super) unfinished: usize,
-    /// Queued getters (see `GenericQueue::putters`), so that a look for the
-    /// oldest one walks the list only when one is there.
-    pub(super) getters: usize,
+    /// Ring queues only: items that go out before the ring's, oldest first
+    /// (items given back by dropped get futures, and the one `peek_with`
+    /// looks at). Its length is mirrored in `GenericQueue::stash_len`.
+    pub(super) stash: VecDeque<T>,
 }
 
 /// A queue over any [`Storage`], bounded or unbounded, shared by OS threads,
@@ -89,10 +88,30 @@ pub struct GenericQueue<T, S = Fifo<T>> {
     cap: usize,
     /// Blocking puts and gets spin before they wait (see `spin.rs`).
     spin: bool,
-    inner: UnsafeCell<Inner<S>>,
-    /// Set exactly while `Inner::unfinished` is zero; `join` waits on it.
-    /// Set and cleared only under the queue lock, so its state always
-    /// matches the counter.
+    inner: UnsafeCell<Inner<T, S>>,
+    /// Bounded FIFO queues (`Storage::LOCK_FREE_FIFO`, capacity up to
+    /// `MAX_RING`, not spinning): the lock-free storage that puts and gets
+    /// use without the queue lock while nobody waits (see `ring.rs`); the
+    /// storage `S` then stays empty. `None`: every operation takes the lock.
+    ring: Option<Ring<T>>,
+    /// Ring queues only: the places taken, i.e. items in the ring or the
+    /// stash plus items held in get futures' slots (what `held` counts for
+    /// the other queues). A put reserves its place here first (a
+    /// compare-and-swap below the capacity), and a place is freed only when
+    /// its item leaves the queue for good (returned to a get's caller, or
+    /// drained by `close_immediately`); a give-back keeps it. On its own
+    /// cache line: both ends write it once per item.
+    occupied: Padded,
+    /// Ring queues only: `Inner::stash.len()`, read without the lock by the
+    /// gets that bypass it (any stashed item goes out first).
+    stash_len: AtomicU64,
+    /// Items put and not yet marked done with `task_done`. An atomic, as a
+    /// ring queue's puts count without the lock; `all_done` follows it
+    /// under the lock (`sync_all_done`).
+    unfinished: AtomicU64,
+    /// Set exactly while `unfinished` is zero, once the change that took it
+    /// to or from zero has synced it (`sync_all_done`, under the queue
+    /// lock; a put syncs before its item can be seen); `join` waits on it.
     pub(super) all_done: REvent,
     /// Bounded queues only (always 0 when unbounded): items in the slots of
     /// get futures, handed over by a putter or taken at once, that the
@@ -116,6 +135,14 @@ pub struct GenericQueue<T, S = Fifo<T>> {
     /// putter and admits it under the lock. No putter waits beside a free
     /// place. (Fences, not `SeqCst` accesses, so that loom checks it.)
     pub(super) putters: AtomicU64,
+    /// Queued getters, so that a look for the oldest one walks the list
+    /// only when one is there. Changed only under the queue lock; read
+    /// without it by a ring queue's puts, which store their item and then
+    /// look here (with a `SeqCst` fence between), while a getter that
+    /// queues counts itself and then looks at the storage once more (the
+    /// same store-buffering pattern as `putters`): no getter waits beside
+    /// a stored item.
+    pub(super) getters: AtomicU64,
     _items: std::marker::PhantomData<fn(T) -> T>,
 }
 
@@ -204,7 +231,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get(), Ok(2));
     /// ```
     #[track_caller]
-    pub fn with_storage(storage: S, capacity: Option<usize>) -> Self {
+    pub fn with_storage(mut storage: S, capacity: Option<usize>) -> Self {
         let cap = match capacity {
             Some(cap) => {
                 assert!(cap >= 1, "polysync: a bounded queue needs capacity >= 1");
@@ -214,6 +241,18 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         };
         let unfinished = storage.len();
         let ready = Self::readiness(cap, unfinished, 0, false);
+        // A bounded FIFO queue keeps its items in a lock-free ring (the
+        // storage's own items move in, in their order).
+        let ring = (S::LOCK_FREE_FIFO && cap <= MAX_RING && unfinished <= cap).then(|| {
+            let ring = Ring::new(cap);
+            while let Some(item) = storage.pop() {
+                if ring.push(item).is_err() {
+                    unreachable!("a new ring is open and has room for the capacity");
+                }
+            }
+            ring
+        });
+        let occupied = if ring.is_some() { unfinished } else { 0 };
         GenericQueue {
             queue: WaitQueue::new(ready),
             cap,
@@ -221,12 +260,16 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             inner: UnsafeCell::new(Inner {
                 items: storage,
                 closed: false,
-                unfinished,
-                getters: 0,
+                stash: VecDeque::new(),
             }),
+            ring,
+            occupied: Padded(AtomicU64::new(occupied as u64)),
+            stash_len: AtomicU64::new(0),
+            unfinished: AtomicU64::new(unfinished as u64),
             all_done: REvent::with_state(unfinished == 0),
             held: AtomicU64::new(0),
             putters: AtomicU64::new(0),
+            getters: AtomicU64::new(0),
             _items: std::marker::PhantomData,
         }
     }
@@ -267,6 +310,25 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// ```
     pub fn spinning(mut self, on: bool) -> Self {
         self.spin = on;
+        if on {
+            // The readiness summary that spinning reads is kept under the
+            // lock: a spinning queue keeps its items in the locked storage.
+            if let Some(ring) = self.ring.take() {
+                self.inner.with_mut(|inner| {
+                    // SAFETY: `self` is owned here: nothing else reaches
+                    // the cell.
+                    let inner = unsafe { &mut *inner };
+                    for item in inner.stash.drain(..) {
+                        inner.items.push(item);
+                    }
+                    while let Some(item) = ring.pop() {
+                        inner.items.push(item);
+                    }
+                });
+                self.stash_len = AtomicU64::new(0);
+                self.occupied = Padded(AtomicU64::new(0));
+            }
+        }
         self
     }
 
@@ -295,7 +357,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     pub(super) fn with_inner<R>(
         &self,
         guard: &QueueGuard<'_>,
-        f: impl FnOnce(&mut Inner<S>) -> R,
+        f: impl FnOnce(&mut Inner<T, S>) -> R,
     ) -> R {
         debug_assert!(guard.locks(&self.queue));
         // SAFETY: the queue lock (borrowed through `guard`, debug-checked to
@@ -310,10 +372,71 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.cap != usize::MAX
     }
 
-    /// Under the lock: whether a put may go in now (`held`).
+    /// Under the lock: whether a put may go in now (`held`; a ring
+    /// queue's `occupied`).
     #[inline]
-    pub(super) fn has_room(&self, inner: &Inner<S>) -> bool {
+    pub(super) fn has_room(&self, inner: &Inner<T, S>) -> bool {
+        if self.ring.is_some() {
+            return self.occupied() < self.cap;
+        }
         inner.items.len() + self.held() < self.cap
+    }
+
+    /// Ring queues: the places taken (`occupied`).
+    #[inline]
+    fn occupied(&self) -> usize {
+        self.occupied.0.load(Ordering::SeqCst) as usize
+    }
+
+    /// Ring queues: takes a place for a put if one is free (without the
+    /// lock: the only way `occupied` rises).
+    #[inline]
+    fn reserve(&self) -> bool {
+        let mut taken = self.occupied.0.load(Ordering::Relaxed);
+        while (taken as usize) < self.cap {
+            match self.occupied.0.compare_exchange_weak(
+                taken,
+                taken + 1,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => taken = now,
+            }
+        }
+        false
+    }
+
+    /// Under the lock: the items stored (ring and stash, or the storage).
+    fn stored(&self, inner: &Inner<T, S>) -> usize {
+        match &self.ring {
+            Some(ring) => ring.len() + inner.stash.len(),
+            None => inner.items.len(),
+        }
+    }
+
+    /// Under the lock: takes the next stored item (a ring queue's stash
+    /// first).
+    fn pop_stored(&self, inner: &mut Inner<T, S>) -> Option<T> {
+        match &self.ring {
+            Some(ring) => match inner.stash.pop_front() {
+                Some(item) => {
+                    self.stash_len.fetch_sub(1, Ordering::SeqCst);
+                    Some(item)
+                }
+                None => ring.pop(),
+            },
+            None => inner.items.pop(),
+        }
+    }
+
+    /// Whether a ring queue stores an item now (a look without the lock,
+    /// after a getter counted itself).
+    pub(super) fn ring_has_items(&self) -> bool {
+        match &self.ring {
+            Some(ring) => self.stash_len.load(Ordering::SeqCst) > 0 || ring.len() > 0,
+            None => false,
+        }
     }
 
     /// The places get futures hold now (`held`).
@@ -327,7 +450,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// the list holds (derived from the whole entry).
     fn first_of(&self, guard: &QueueGuard<'_>, role: Role) -> Option<*const Node> {
         let queued = match role {
-            Role::Getter => self.with_inner(guard, |inner| inner.getters),
+            Role::Getter => self.getters.load(Ordering::Relaxed) as usize,
             Role::Putter => self.putters.load(Ordering::Relaxed) as usize,
             Role::Handed | Role::Closed => 0,
         };
@@ -351,12 +474,24 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         item: T,
         restore: bool,
     ) -> Option<Waker> {
+        if let Some(ring) = &self.ring {
+            // Behind the ring's items (or, given back, ahead of them), then
+            // the oldest stored item to the oldest waiting getter: the ring
+            // may hold items that lock-free puts have not handed over yet.
+            if restore {
+                self.with_inner(guard, |inner| inner.stash.push_front(item));
+                self.stash_len.fetch_add(1, Ordering::SeqCst);
+            } else if ring.push(item).is_err() {
+                unreachable!("the ring closes only under the lock, with `closed`");
+            }
+            return self.serve_getter(guard).flatten();
+        }
         if let Some(node) = self.first_of(guard, Role::Getter) {
             let entry = node.cast::<Entry<Item<T>>>();
             // SAFETY: `first_of` found the entry queued in this queue, whose
             // lock we hold: it is alive and WAITING here.
             unsafe { (*entry).hand(guard, item) };
-            self.with_inner(guard, |inner| inner.getters -= 1);
+            self.getters.fetch_sub(1, Ordering::SeqCst);
             if self.reserves() {
                 self.held.fetch_add(1, Ordering::SeqCst);
             }
@@ -373,33 +508,167 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         None
     }
 
-    /// Under the lock: one more unfinished task.
+    /// Ring queues, under the lock: hands the oldest stored item to the
+    /// oldest waiting getter, if both exist (its slot then holds the place
+    /// the item took). Returns the getter's waker.
+    /// `None` if nobody was served.
+    fn serve_getter(&self, guard: &mut QueueGuard<'_>) -> Option<Option<Waker>> {
+        let node = self.first_of(guard, Role::Getter)?;
+        let item = self.with_inner(guard, |inner| self.pop_stored(inner))?;
+        let entry = node.cast::<Entry<Item<T>>>();
+        // SAFETY: `first_of` found the entry queued in this queue, whose
+        // lock we hold: it is alive and WAITING here.
+        unsafe { (*entry).hand(guard, item) };
+        self.getters.fetch_sub(1, Ordering::SeqCst);
+        // SAFETY: as above: WAITING in this queue.
+        Some(unsafe { guard.notify_waiting(node, Role::Handed) })
+    }
+
+    /// Ring queues: a put without the queue lock. `Err(item)`: take the
+    /// locked path (no place free, or a putter waits and goes first).
+    /// `Ok(Err(Closed))` gives the item back.
     #[inline]
-    fn count_new_task(&self, guard: &QueueGuard<'_>) {
-        let was = self.with_inner(guard, |inner| {
-            inner.unfinished += 1;
-            inner.unfinished - 1
-        });
-        if was == 0 {
+    pub(super) fn put_fast(&self, item: T) -> Result<Result<(), TryPutError<T>>, T> {
+        let Some(ring) = &self.ring else {
+            return Err(item);
+        };
+        if ring.is_marked() {
+            return Ok(Err(TryPutError::Closed(item)));
+        }
+        // Queued putters keep their order: the locked path admits them.
+        if self.putters.load(Ordering::Relaxed) > 0 || !self.reserve() {
+            return Err(item);
+        }
+        self.count_new_task(None);
+        if let Err(item) = ring.push(item) {
+            // Closed meanwhile: nothing went in.
+            self.unput();
+            return Ok(Err(TryPutError::Closed(item)));
+        }
+        // Pairs with the fence of a getter that queues (`arrive_locked`):
+        // either it sees this item, or this put sees it and serves it.
+        fence(Ordering::SeqCst);
+        if self.getters.load(Ordering::Relaxed) > 0 {
+            self.serve_getters();
+        }
+        Ok(Ok(()))
+    }
+
+    /// A lock-free put that found the ring closed after counting its item:
+    /// its place and task are given back.
+    #[cold]
+    #[inline(never)]
+    fn unput(&self) {
+        let guard = self.lock();
+        self.occupied.0.fetch_sub(1, Ordering::SeqCst);
+        let _ = self.finish_tasks(&guard, 1);
+    }
+
+    /// After a lock-free put: hands stored items to waiting getters, oldest
+    /// first, for as long as both exist.
+    #[cold]
+    #[inline(never)]
+    fn serve_getters(&self) {
+        loop {
+            let mut guard = self.lock();
+            let served = self.serve_getter(&mut guard);
+            drop(guard);
+            match served {
+                Some(waker) => wake(waker),
+                None => break,
+            }
+        }
+    }
+
+    /// Ring queues: a get without the queue lock. `None`: take the locked
+    /// path (not a ring queue, a getter waits and goes first, an item was
+    /// given back, or the queue is closed). The item keeps its place
+    /// (`occupied`) until the caller frees it (`release_held`).
+    #[inline]
+    pub(super) fn get_fast(&self) -> Option<Result<T, TryGetError>> {
+        let ring = self.ring.as_ref()?;
+        if self.getters.load(Ordering::Relaxed) > 0 || self.stash_len.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        match ring.pop() {
+            Some(item) => {
+                // An item stashed meanwhile (given back, or moved there by
+                // `peek_with`) is older: it goes out first.
+                if self.stash_len.load(Ordering::SeqCst) > 0 {
+                    return Some(Ok(self.behind_stash(item)));
+                }
+                Some(Ok(item))
+            }
+            None if ring.is_marked() => None,
+            None => Some(Err(TryGetError::Empty)),
+        }
+    }
+
+    /// A lock-free get took `item` while the stash held older ones: the
+    /// oldest goes out, `item` goes behind the others.
+    #[cold]
+    #[inline(never)]
+    fn behind_stash(&self, item: T) -> T {
+        let guard = self.lock();
+        self.with_inner(&guard, |inner| {
+            inner.stash.push_back(item);
+            inner
+                .stash
+                .pop_front()
+                .expect("the stash holds the item just pushed")
+        })
+    }
+
+    /// One more unfinished task (with or without the lock; a put counts
+    /// before its item can be seen, so a `task_done` for it never finds
+    /// the count at zero). `guard`: the queue lock, if the caller holds it.
+    #[inline]
+    fn count_new_task(&self, guard: Option<&QueueGuard<'_>>) {
+        if self.unfinished.fetch_add(1, Ordering::SeqCst) == 0 {
+            match guard {
+                Some(guard) => self.sync_all_done(guard),
+                None => self.sync_all_done(&self.lock()),
+            }
+        }
+    }
+
+    /// Under the lock, after `unfinished` went to or from zero: `all_done`
+    /// follows the count as it is now. Every change across zero syncs, and
+    /// the syncs are serialized by the lock, so the last one leaves the
+    /// event right.
+    fn sync_all_done(&self, _guard: &QueueGuard<'_>) {
+        if self.unfinished.load(Ordering::SeqCst) == 0 {
+            self.all_done.set();
+        } else {
             self.all_done.clear();
         }
+    }
+
+    /// The unfinished tasks now (a snapshot).
+    pub(super) fn unfinished(&self) -> usize {
+        self.unfinished.load(Ordering::SeqCst) as usize
     }
 
     /// Under the lock: up to `n` tasks done; `false` (changing nothing) if
     /// fewer than `n` are unfinished.
     pub(super) fn finish_tasks(&self, guard: &QueueGuard<'_>, n: usize) -> Result<usize, ()> {
-        let left = self.with_inner(guard, |inner| {
-            let left = inner.unfinished.checked_sub(n)?;
-            inner.unfinished = left;
-            Some(left)
-        });
-        match left {
-            Some(0) if n > 0 => {
-                self.all_done.set();
-                Ok(0)
+        let mut now = self.unfinished.load(Ordering::SeqCst);
+        loop {
+            let left = now.checked_sub(n as u64).ok_or(())?;
+            match self.unfinished.compare_exchange_weak(
+                now,
+                left,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    if left == 0 && n > 0 {
+                        self.sync_all_done(guard);
+                    }
+                    return Ok(left as usize);
+                }
+                Err(seen) => now = seen,
             }
-            Some(left) => Ok(left),
-            None => Err(()),
         }
     }
 
@@ -409,7 +678,17 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         guard: &mut QueueGuard<'_>,
         item: T,
     ) -> Result<Option<Waker>, TryPutError<T>> {
-        let (closed, room) = self.with_inner(guard, |inner| (inner.closed, self.has_room(inner)));
+        let (closed, room) = self.with_inner(guard, |inner| {
+            let closed = inner.closed;
+            // A ring queue takes its place at once (lock-free puts race
+            // for the places too).
+            let room = if self.ring.is_some() {
+                !closed && self.reserve()
+            } else {
+                self.has_room(inner)
+            };
+            (closed, room)
+        });
         if closed {
             return Err(TryPutError::Closed(item));
         }
@@ -418,7 +697,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if room {
             // Counted before any getter can see it, so a `task_done` for
             // it never finds the count at zero.
-            self.count_new_task(guard);
+            self.count_new_task(Some(guard));
             let waker = self.place(guard, item, false);
             self.publish(guard);
             return Ok(waker);
@@ -436,7 +715,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         guard: &mut QueueGuard<'_>,
         hold: bool,
     ) -> Result<(T, Option<Waker>), TryGetError> {
-        let (item, closed) = self.with_inner(guard, |inner| (inner.items.pop(), inner.closed));
+        let (item, closed) = self.with_inner(guard, |inner| (self.pop_stored(inner), inner.closed));
         let Some(item) = item else {
             return Err(if closed {
                 TryGetError::Closed
@@ -444,6 +723,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 TryGetError::Empty
             });
         };
+        if self.ring.is_some() {
+            // A ring queue's item keeps the place it took (`occupied`) until
+            // it leaves: the caller frees it (`release_held`), also for a
+            // `try_get`.
+            return Ok((item, None));
+        }
         let hold = hold && self.reserves();
         if hold {
             self.held.fetch_add(1, Ordering::SeqCst);
@@ -499,15 +784,24 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let Some(node) = self.first_of(guard, Role::Putter) else {
             return [None, None];
         };
+        // A ring queue takes the place first (a lock-free put may have
+        // taken the one seen free).
+        if self.ring.is_some() && !self.reserve() {
+            return [None, None];
+        }
         let entry = node.cast::<Entry<Item<T>>>();
         // SAFETY: `first_of` found the entry queued in this queue, locked
         // by `guard`: it is alive and WAITING here.
         let moved = unsafe { (*entry).take_queued(guard) };
         let mut getter = None;
+        if moved.is_none() && self.ring.is_some() {
+            // Nothing goes in after all: the place is free again.
+            self.occupied.0.fetch_sub(1, Ordering::SeqCst);
+        }
         if let Some(moved) = moved {
             // Counted before any getter can see it, so a `task_done` for it
             // never finds the count at zero.
-            self.count_new_task(guard);
+            self.count_new_task(Some(guard));
             // A panic in the storage's push leaves the putter queued with
             // an empty slot (see `get_locked`): served by the next call.
             getter = self.place(guard, moved, false);
@@ -524,7 +818,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// always fits.
     pub(super) fn restore(&self, item: T) {
         let mut guard = self.lock();
-        if self.reserves() {
+        // (A ring queue's item keeps its place in `occupied`.)
+        if self.reserves() && self.ring.is_none() {
             self.held.fetch_sub(1, Ordering::SeqCst);
         }
         let waker = self.place(&mut guard, item, true);
@@ -546,7 +841,11 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     #[inline]
     pub(super) fn release_held(&self, item: T) -> T {
         if self.reserves() {
-            self.held.fetch_sub(1, Ordering::SeqCst);
+            if self.ring.is_some() {
+                self.occupied.0.fetch_sub(1, Ordering::SeqCst);
+            } else {
+                self.held.fetch_sub(1, Ordering::SeqCst);
+            }
             // Pairs with the fence of a queueing putter (`arrive_locked`).
             fence(Ordering::SeqCst);
             if self.putters.load(Ordering::SeqCst) > 0 || self.spins() {
@@ -604,6 +903,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_put(2), Err(TryPutError::Full(2)));
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        let item = match self.put_fast(item) {
+            Ok(done) => return done,
+            Err(item) => item,
+        };
         let mut guard = self.lock();
         let waker = self.put_locked(&mut guard, item)?;
         drop(guard);
@@ -815,6 +1118,17 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get(), Err(TryGetError::Empty));
     /// ```
     pub fn try_get(&self) -> Result<T, TryGetError> {
+        if self.ring.is_some() {
+            let item = match self.get_fast() {
+                Some(got) => got?,
+                None => {
+                    let mut guard = self.lock();
+                    self.get_locked(&mut guard, true)?.0
+                }
+            };
+            // The item leaves the queue: its place is free.
+            return Ok(self.release_held(item));
+        }
         let mut guard = self.lock();
         let (item, waker) = self.get_locked(&mut guard, false)?;
         drop(guard);
@@ -1024,6 +1338,24 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let guard = self.lock();
         // After the lock: a closure that re-enters panics instead of hanging.
         let _peeking = reentry::Peeking::enter(self);
+        if let Some(ring) = &self.ring {
+            // Lock-free gets may take the ring's items at any time: the
+            // next item moves to the stash (counted first, so that a get
+            // that takes a later item sees it and takes this one instead),
+            // where only the lock's holder touches it.
+            return self.with_inner(&guard, |inner| {
+                if inner.stash.is_empty() {
+                    self.stash_len.fetch_add(1, Ordering::SeqCst);
+                    match ring.pop() {
+                        Some(item) => inner.stash.push_back(item),
+                        None => {
+                            self.stash_len.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+                inner.stash.front().map(f)
+            });
+        }
         self.with_inner(&guard, |inner| inner.items.peek().map(f))
     }
 
@@ -1058,6 +1390,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     pub fn close(&self) {
         let mut guard = self.lock();
         self.with_inner(&guard, |inner| inner.closed = true);
+        if let Some(ring) = &self.ring {
+            // Lock-free puts fail from now on.
+            ring.mark();
+        }
         self.publish(&mut guard);
         // Nobody queues on a closed queue: the batches end when it is empty.
         wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
@@ -1065,7 +1401,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 let Some(front) = guard.front() else { break };
                 let role: Role = front.data();
                 match role {
-                    Role::Getter => self.with_inner(guard, |inner| inner.getters -= 1),
+                    Role::Getter => {
+                        self.getters.fetch_sub(1, Ordering::SeqCst);
+                    }
                     Role::Putter => {
                         self.putters.fetch_sub(1, Ordering::SeqCst);
                     }
@@ -1093,10 +1431,19 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// ```
     pub fn close_immediately(&self) -> Vec<T> {
         let mut guard = self.lock();
+        if let Some(ring) = &self.ring {
+            ring.mark();
+        }
         let drained = self.with_inner(&guard, |inner| {
             inner.closed = true;
-            std::iter::from_fn(|| inner.items.pop()).collect::<Vec<T>>()
+            std::iter::from_fn(|| self.pop_stored(inner)).collect::<Vec<T>>()
         });
+        if self.ring.is_some() {
+            // The drained items leave the queue: their places are free.
+            self.occupied
+                .0
+                .fetch_sub(drained.len() as u64, Ordering::SeqCst);
+        }
         // Each drained item was counted when it was put, and is not done
         // yet: this cannot fail.
         let _ = self.finish_tasks(&guard, drained.len());
@@ -1128,7 +1475,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// ```
     pub fn len(&self) -> usize {
         let guard = self.lock();
-        self.with_inner(&guard, |inner| inner.items.len())
+        self.with_inner(&guard, |inner| self.stored(inner))
     }
 
     /// Whether no item is stored now (a snapshot).
@@ -1183,9 +1530,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     fn waiting(&self, role: Role) -> usize {
-        let guard = self.lock();
+        let _guard = self.lock();
         match role {
-            Role::Getter => self.with_inner(&guard, |inner| inner.getters),
+            Role::Getter => self.getters.load(Ordering::Relaxed) as usize,
             _ => self.putters.load(Ordering::Relaxed) as usize,
         }
     }
@@ -1307,10 +1654,10 @@ impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
         let guard = self.lock();
         let (len, closed, unfinished, getting, putting) = self.with_inner(&guard, |inner| {
             (
-                inner.items.len(),
+                self.stored(inner),
                 inner.closed,
-                inner.unfinished,
-                inner.getters,
+                self.unfinished(),
+                self.getters.load(Ordering::Relaxed) as usize,
                 self.putters.load(Ordering::Relaxed) as usize,
             )
         });
