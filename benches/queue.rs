@@ -168,8 +168,8 @@ impl AsyncChan for PolysyncLocked {
     }
 }
 
-/// polysync with `spinning(true)`: blocking waits poll ~3 µs before they
-/// park (the latency setting; only the round-trip group uses it).
+/// polysync with `spinning(true)`: blocking waits poll briefly before they
+/// park (the latency setting; a bounded queue spins on its ring).
 struct PolysyncSpin;
 impl Chan for PolysyncSpin {
     const NAME: &'static str = "polysync_spin";
@@ -482,6 +482,7 @@ fn spsc_threads_blocking(c: &mut Criterion) {
     g.throughput(Throughput::Elements(MSGS));
     spsc_threads_one::<Polysync>(&mut g);
     spsc_threads_one::<PolysyncLocked>(&mut g);
+    spsc_threads_one::<PolysyncSpin>(&mut g);
     spsc_threads_one::<Flume>(&mut g);
     spsc_threads_one::<Crossbeam>(&mut g);
     spsc_threads_one::<StdMpsc>(&mut g);
@@ -790,6 +791,7 @@ fn mpmc_2x2_mixed(c: &mut Criterion) {
     g.throughput(Throughput::Elements(MSGS));
     mpmc_one::<Polysync>(&mut g, &rt);
     mpmc_one::<PolysyncLocked>(&mut g, &rt);
+    mpmc_one::<PolysyncSpin>(&mut g, &rt);
     mpmc_one::<Flume>(&mut g, &rt);
     mpmc_one::<AsyncChannel>(&mut g, &rt);
     mpmc_one::<Kanal>(&mut g, &rt);

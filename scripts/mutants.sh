@@ -652,6 +652,66 @@ mutant "track_caller: a semaphore's acquire_many check points inside the library
     $'#[inline]\n#[track_caller]\npub(super) fn checked<' \
     $'#[inline]\npub(super) fn checked<'
 
+# chan-fast (issue 18 item 2): bounded FIFO queues and channels keep their
+# items in a lock-free ring; the lock serves only waiters, give-backs and
+# peek_with.
+mutant "chan-fast: a lock-free put does not look for waiting getters" \
+    "cargo test --test channel_fast lock_free_put_serves" \
+    src/queue/generic.rs \
+    $'        if self.getters.load(Ordering::Relaxed) > 0 {\n            self.serve_getters();' \
+    $'        if false {\n            self.serve_getters();'
+
+mutant "chan-fast: a queueing getter skips its look at the ring (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast lock_free_put_vs' \
+    src/queue/protocol.rs \
+    'if self.ring_has_items() {' \
+    'if false && self.ring_has_items() {'
+
+mutant "chan-fast: a lock-free get takes from the ring before given-back and peeked items" \
+    "cargo test --test channel_fast -- give_back_goes_before peek_keeps" \
+    src/queue/generic.rs \
+    'if self.getters.load(Ordering::Relaxed) > 0 || self.stash_len.load(Ordering::Relaxed) > 0' \
+    'if self.getters.load(Ordering::Relaxed) > 0' \
+    src/queue/generic.rs \
+    'if self.stash_len.load(Ordering::SeqCst) > 0 {' \
+    'if false {'
+
+mutant "chan-fast: a lock-free get misses an item peek_with stashes meanwhile (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast peek_vs' \
+    src/queue/generic.rs \
+    'if self.stash_len.load(Ordering::SeqCst) > 0 {' \
+    'if false {'
+
+mutant "chan-fast: a put reserves one place beyond the capacity" \
+    "cargo test --test channel_fast give_back_goes_before" \
+    src/queue/generic.rs \
+    'while (taken as usize) < self.cap {' \
+    'while (taken as usize) <= self.cap {'
+
+mutant "chan-fast: an item that leaves a ring queue keeps its place" \
+    "cargo test --test channel_fast give_back_goes_before" \
+    src/queue/generic.rs \
+    $'            if self.ring.is_some() {\n                self.occupied.0.fetch_sub(1, Ordering::SeqCst);' \
+    $'            if self.ring.is_some() {\n                let _ = &self.occupied;'
+
+mutant "chan-fast: close leaves the ring open to lock-free puts" \
+    "cargo test --test channel_fast close_against" \
+    src/queue/generic.rs \
+    $'            // Lock-free puts fail from now on.\n            ring.mark();' \
+    $'            // Lock-free puts fail from now on.'
+
+mutant "chan-fast: a lock-free put that makes the first task leaves all_done set" \
+    "cargo test --test channel_fast tasks_through" \
+    src/queue/generic.rs \
+    'if self.unfinished.fetch_add(1, Ordering::SeqCst) == 0 {' \
+    'if self.unfinished.fetch_add(1, Ordering::SeqCst) == u64::MAX {'
+
+mutant "chan-fast: a get frees its slot one lap short (the next lap's put waits forever) [slow]" \
+    "cargo test --test channel_fast channel_spsc" \
+    src/queue/ring.rs \
+    '.store(head + self.mask + 1, Ordering::Release);' \
+    '.store(head + self.mask, Ordering::Release);'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

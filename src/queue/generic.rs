@@ -242,7 +242,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let unfinished = storage.len();
         let ready = Self::readiness(cap, unfinished, 0, false);
         // A bounded FIFO queue keeps its items in a lock-free ring (the
-        // storage's own items move in, in their order).
+        // storage's own items move in, in their order; see `queue/mod.rs`).
         let ring = (S::LOCK_FREE_FIFO && cap <= MAX_RING && unfinished <= cap).then(|| {
             let ring = Ring::new(cap);
             while let Some(item) = storage.pop() {
@@ -283,7 +283,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// 50 µs on a 2-vCPU VM, to well under a microsecond); leave it off
     /// for streams, where a parked consumer drains a batch per wake-up and
     /// a spinning one fights the producer for the queue on every item
-    /// (see BENCHMARKS.md). Async waits and green threads never spin.
+    /// (see BENCHMARKS.md). Async waits and green threads never spin. A
+    /// bounded [`Queue`](super::Queue) (its lock-free ring) spins on the
+    /// ring instead: an exponential back-off of about 1.5 µs, then two
+    /// yields.
     ///
     /// ```
     /// use polysync::Queue;
@@ -310,25 +313,6 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// ```
     pub fn spinning(mut self, on: bool) -> Self {
         self.spin = on;
-        if on {
-            // The readiness summary that spinning reads is kept under the
-            // lock: a spinning queue keeps its items in the locked storage.
-            if let Some(ring) = self.ring.take() {
-                self.inner.with_mut(|inner| {
-                    // SAFETY: `self` is owned here: nothing else reaches
-                    // the cell.
-                    let inner = unsafe { &mut *inner };
-                    for item in inner.stash.drain(..) {
-                        inner.items.push(item);
-                    }
-                    while let Some(item) = ring.pop() {
-                        inner.items.push(item);
-                    }
-                });
-                self.stash_len = AtomicU64::new(0);
-                self.occupied = Padded(AtomicU64::new(0));
-            }
-        }
         self
     }
 
@@ -428,6 +412,24 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             },
             None => inner.items.pop(),
         }
+    }
+
+    /// Ring queues: the readiness summary (`spin.rs`'s flags) read from
+    /// the ring and the counts, without the lock; `None` for the others.
+    #[inline]
+    pub(super) fn ring_readiness(&self) -> Option<u64> {
+        let ring = self.ring.as_ref()?;
+        let mut flags = 0;
+        if ring.len() > 0 || self.stash_len.load(Ordering::Relaxed) > 0 {
+            flags |= HAS_ITEMS;
+        }
+        if self.occupied.0.load(Ordering::Relaxed) < self.cap as u64 {
+            flags |= HAS_ROOM;
+        }
+        if ring.is_marked() {
+            flags |= IS_CLOSED;
+        }
+        Some(flags)
     }
 
     /// Whether a ring queue stores an item now (a look without the lock,
@@ -848,7 +850,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             }
             // Pairs with the fence of a queueing putter (`arrive_locked`).
             fence(Ordering::SeqCst);
-            if self.putters.load(Ordering::SeqCst) > 0 || self.spins() {
+            // A spinning queue without a ring republishes its readiness.
+            if self.putters.load(Ordering::SeqCst) > 0 || (self.spins() && self.ring.is_none()) {
                 if let Err(panic) = self.admit_released() {
                     self.lose(item);
                     std::panic::resume_unwind(panic);
