@@ -712,6 +712,39 @@ mutant "chan-fast: a get frees its slot one lap short (the next lap's put waits 
     '.store(head + self.mask + 1, Ordering::Release);' \
     '.store(head + self.mask, Ordering::Release);'
 
+# chan-fast, the stash order: items that meet in a ring queue's stash (a
+# peeked item, a give-back, a lock-free get's claimed item) leave by rank,
+# i.e. by claim order (the peek_with/give-back races of the first version).
+mutant "chan-fast: a get that finds the stash in use takes its front, older or not" \
+    "cargo test --lib stash_tests" \
+    src/queue/generic.rs \
+    $'            let at = inner.stash.partition_point(|&(r, _)| r < rank);\n            inner.stash.insert(at, (rank, item));' \
+    $'            inner.stash.push_back((rank, item));'
+
+mutant "chan-fast: a get that finds the stash in use takes its front, older or not (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast peek_vs' \
+    src/queue/generic.rs \
+    $'            let at = inner.stash.partition_point(|&(r, _)| r < rank);\n            inner.stash.insert(at, (rank, item));' \
+    $'            inner.stash.push_back((rank, item));'
+
+mutant "chan-fast: a give-back goes ahead of items gets claimed before it" \
+    "cargo test --lib stash_tests" \
+    src/queue/generic.rs \
+    'let rank = give_back_rank(ring.head_in_order());' \
+    'let rank = give_back_rank(0);'
+
+mutant "chan-fast: a give-back reads the ring's head out of the claims' order (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast give_back_vs_two' \
+    src/queue/ring.rs \
+    'self.head.0.fetch_add(0, Ordering::AcqRel)' \
+    'self.head.0.load(Ordering::SeqCst)'
+
+mutant "chan-fast: a peek counts its stash item only after it claimed it (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast peek_vs' \
+    src/queue/generic.rs \
+    $'                    self.stash_len.fetch_add(1, Ordering::SeqCst);\n                    match ring.pop_ranked() {\n                        Some((position, item)) => {\n                            inner.stash.push_back((ring_rank(position), item));\n                        }\n                        None => {\n                            self.stash_len.fetch_sub(1, Ordering::SeqCst);\n                        }\n                    }' \
+    $'                    if let Some((position, item)) = ring.pop_ranked() {\n                        self.stash_len.fetch_add(1, Ordering::SeqCst);\n                        inner.stash.push_back((ring_rank(position), item));\n                    }'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

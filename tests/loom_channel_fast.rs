@@ -74,9 +74,112 @@ fn peek_vs_lock_free_get() {
     });
 }
 
+/// `peek_with` against two lock-free gets: whatever position each claims,
+/// the two gets take the two oldest items and the newest stays.
+#[test]
+fn peek_vs_two_lock_free_gets() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(3));
+        for i in 1..=3u32 {
+            q.try_put(i).unwrap();
+        }
+        let peeker = {
+            let q = q.clone();
+            thread::spawn(move || q.peek())
+        };
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.try_get())
+        };
+        let mine = q.try_get().unwrap();
+        let theirs = getter.join().unwrap().unwrap();
+        assert!(peeker.join().unwrap().is_some());
+        let mut got = [mine, theirs];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(q.try_get(), Ok(3));
+        assert_eq!(q.len(), 0);
+    });
+}
+
+/// A give-back against two lock-free gets that may claim ring items before
+/// or after it: the ring's items still leave oldest first (a get that
+/// claimed before the give-back keeps its item; one that claimed after it
+/// takes the given-back item), nothing is lost or doubled, and the places
+/// add up to the capacity.
+#[test]
+fn give_back_vs_two_lock_free_gets() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(3));
+        let (_flag, waker) = flag_waker();
+        let mut get = Box::pin(q.get());
+        assert!(poll_once(get.as_mut(), &waker).is_pending());
+        q.try_put(1u32).unwrap(); // handed to `get`
+        q.try_put(2).unwrap(); // into the ring
+        q.try_put(3).unwrap();
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || q.try_get())
+            })
+            .collect();
+        drop(get);
+        let mut got: Vec<u32> = getters
+            .into_iter()
+            .filter_map(|g| g.join().unwrap().ok())
+            .collect();
+        let left: Vec<u32> = std::iter::from_fn(|| q.try_get().ok()).collect();
+        // The ring's items 2 and 3: the gets took a prefix of them.
+        assert!(!(got.contains(&3) && !got.contains(&2)), "{got:?} {left:?}");
+        got.extend(&left);
+        got.sort_unstable();
+        assert_eq!(got, [1, 2, 3]);
+        for i in 0..3 {
+            q.try_put(i).unwrap();
+        }
+        assert_eq!(q.try_put(3), Err(TryPutError::Full(3)));
+    });
+}
+
+/// `peek_with`, a give-back and a lock-free get at once: the get never
+/// takes the ring's later item while its earlier one is still stored, and
+/// the rest leave in order (the give-back goes ahead of a peeked item).
+#[test]
+fn peek_and_give_back_vs_lock_free_get() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(3));
+        let (_flag, waker) = flag_waker();
+        let mut get = Box::pin(q.get());
+        assert!(poll_once(get.as_mut(), &waker).is_pending());
+        q.try_put(1u32).unwrap(); // handed to `get`
+        q.try_put(2).unwrap(); // into the ring
+        q.try_put(3).unwrap();
+        let peeker = {
+            let q = q.clone();
+            thread::spawn(move || q.peek())
+        };
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.try_get())
+        };
+        drop(get);
+        let got = getter.join().unwrap().unwrap();
+        assert!(peeker.join().unwrap().is_some());
+        let left: Vec<u32> = std::iter::from_fn(|| q.try_get().ok()).collect();
+        assert_ne!(got, 3, "{left:?}");
+        let ring_order: Vec<u32> = left.iter().copied().filter(|&i| i != 1).collect();
+        assert!(ring_order.windows(2).all(|w| w[0] < w[1]), "{got} {left:?}");
+        let mut all = left.clone();
+        all.push(got);
+        all.sort_unstable();
+        assert_eq!(all, [1, 2, 3]);
+    });
+}
+
 /// A get future dropped with its item gives it back into the stash while
-/// another get takes from the ring: nothing is lost or doubled, and the
-/// capacity holds (the given-back item kept its place).
+/// another get takes from the ring: nothing is lost or doubled, the
+/// capacity holds (the given-back item kept its place), and a get that
+/// comes after the give-back takes the given-back item first.
 #[test]
 fn give_back_vs_lock_free_get() {
     model(|| {
@@ -86,10 +189,13 @@ fn give_back_vs_lock_free_get() {
         assert!(poll_once(get.as_mut(), &waker).is_pending());
         q.try_put(1u32).unwrap(); // handed to `get`
         q.try_put(2).unwrap(); // into the ring
-        let dropper = thread::spawn(move || drop(get));
-        let first = q.try_get();
-        assert_eq!(q.try_put(3), Err(TryPutError::Full(3)));
-        dropper.join().unwrap();
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.try_get())
+        };
+        drop(get);
+        assert!(q.len() <= 2);
+        let first = getter.join().unwrap();
         let mut got = vec![];
         if let Ok(item) = first {
             got.push(item);
@@ -97,8 +203,11 @@ fn give_back_vs_lock_free_get() {
         while let Ok(item) = q.try_get() {
             got.push(item);
         }
-        got.sort_unstable();
-        assert_eq!(got, [1, 2]);
+        if first == Ok(2) {
+            assert_eq!(got, [2, 1]); // took 2 before the give-back
+        } else {
+            assert_eq!(got, [1, 2]);
+        }
     });
 }
 

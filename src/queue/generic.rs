@@ -23,10 +23,32 @@ pub(super) struct Inner<T, S> {
     /// The storage; empty (unused) when the queue has a ring.
     pub(super) items: S,
     pub(super) closed: bool,
-    /// Ring queues only: items that go out before the ring's, oldest first
-    /// (items given back by dropped get futures, and the one `peek_with`
-    /// looks at). Its length is mirrored in `GenericQueue::stash_len`.
-    pub(super) stash: VecDeque<T>,
+    /// Ring queues only: items that go out before the ring's, next out
+    /// first (items given back by dropped get futures, and the one
+    /// `peek_with` looks at), each with its rank, in rank order. A rank
+    /// places an item among the ring's positions (`ring_rank`,
+    /// `give_back_rank`), so that a lock-free get that claimed a ring item
+    /// and then finds the stash in use (`behind_stash`) still takes its own
+    /// item if it was claimed before the stashed ones were stashed: FIFO
+    /// by claim order, as the ring alone keeps it. Its length is mirrored
+    /// in `GenericQueue::stash_len`.
+    pub(super) stash: VecDeque<(u64, T)>,
+}
+
+/// The stash rank of the ring item at `position` (`Inner::stash`): ring
+/// items rank by position.
+#[inline]
+fn ring_rank(position: u64) -> u64 {
+    // (Positions stay far below 2^62: no overflow.)
+    2 * position + 2
+}
+
+/// The stash rank of an item given back when the ring's head was at
+/// `head`: after the items claimed before (positions below `head`: their
+/// gets took them first), before every later claim.
+#[inline]
+fn give_back_rank(head: u64) -> u64 {
+    2 * head + 1
 }
 
 /// A queue over any [`Storage`], bounded or unbounded, shared by OS threads,
@@ -404,7 +426,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     fn pop_stored(&self, inner: &mut Inner<T, S>) -> Option<T> {
         match &self.ring {
             Some(ring) => match inner.stash.pop_front() {
-                Some(item) => {
+                Some((_, item)) => {
                     self.stash_len.fetch_sub(1, Ordering::SeqCst);
                     Some(item)
                 }
@@ -481,8 +503,19 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             // the oldest stored item to the oldest waiting getter: the ring
             // may hold items that lock-free puts have not handed over yet.
             if restore {
-                self.with_inner(guard, |inner| inner.stash.push_front(item));
+                // Counted, then the ring's head read in its claims' order:
+                // a lock-free get whose claim comes after that read sees
+                // the count (`get_fast`) and takes this item instead; one
+                // that claimed before it keeps its own (it took its item
+                // before this give-back).
                 self.stash_len.fetch_add(1, Ordering::SeqCst);
+                let rank = give_back_rank(ring.head_in_order());
+                self.with_inner(guard, |inner| {
+                    // Ahead of every stored item too, as `Fifo::restore`
+                    // (the stash stays sorted).
+                    let rank = inner.stash.front().map_or(rank, |&(r, _)| r.min(rank));
+                    inner.stash.push_front((rank, item));
+                });
             } else if ring.push(item).is_err() {
                 unreachable!("the ring closes only under the lock, with `closed`");
             }
@@ -592,12 +625,19 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if self.getters.load(Ordering::Relaxed) > 0 || self.stash_len.load(Ordering::Relaxed) > 0 {
             return None;
         }
-        match ring.pop() {
-            Some(item) => {
-                // An item stashed meanwhile (given back, or moved there by
-                // `peek_with`) is older: it goes out first.
+        match ring.pop_ranked() {
+            Some((position, item)) => {
+                // An item stashed meanwhile may be older (a give-back, or
+                // the item `peek_with` moved there, if it claimed a lower
+                // position): the stash sorts it out. `peek_with` counts
+                // before it claims, so if it claimed a lower position, the
+                // claim above (a read-modify-write of the ring's head
+                // later in its order, acquire/release) makes that count
+                // visible to this load; if it claimed a higher one, this
+                // item is older anyway. A give-back orders itself likewise
+                // (`GenericQueue::place`).
                 if self.stash_len.load(Ordering::SeqCst) > 0 {
-                    return Some(Ok(self.behind_stash(item)));
+                    return Some(Ok(self.behind_stash(position, item)));
                 }
                 Some(Ok(item))
             }
@@ -606,18 +646,24 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         }
     }
 
-    /// A lock-free get took `item` while the stash held older ones: the
-    /// oldest goes out, `item` goes behind the others.
+    /// A lock-free get claimed `item` (at ring `position`) while the stash
+    /// held items: the next one out in rank order goes out, `item` joins
+    /// the stash in its place (given-back items first, then ring items by
+    /// position). Under the lock, so a `peek_with` that moved an item
+    /// meanwhile has finished.
     #[cold]
     #[inline(never)]
-    fn behind_stash(&self, item: T) -> T {
+    fn behind_stash(&self, position: u64, item: T) -> T {
         let guard = self.lock();
         self.with_inner(&guard, |inner| {
-            inner.stash.push_back(item);
+            let rank = ring_rank(position);
+            let at = inner.stash.partition_point(|&(r, _)| r < rank);
+            inner.stash.insert(at, (rank, item));
             inner
                 .stash
                 .pop_front()
-                .expect("the stash holds the item just pushed")
+                .expect("the stash holds the item just inserted")
+                .1
         })
     }
 
@@ -1343,20 +1389,24 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let _peeking = reentry::Peeking::enter(self);
         if let Some(ring) = &self.ring {
             // Lock-free gets may take the ring's items at any time: the
-            // next item moves to the stash (counted first, so that a get
-            // that takes a later item sees it and takes this one instead),
-            // where only the lock's holder touches it.
+            // next item moves to the stash, where only the lock's holder
+            // touches it, with its position. Counted first, so that a get
+            // that claims a later position sees the count and takes this
+            // item instead (`get_fast`); a get that claimed an earlier one
+            // and sees the count takes its own (the stash is sorted).
             return self.with_inner(&guard, |inner| {
                 if inner.stash.is_empty() {
                     self.stash_len.fetch_add(1, Ordering::SeqCst);
-                    match ring.pop() {
-                        Some(item) => inner.stash.push_back(item),
+                    match ring.pop_ranked() {
+                        Some((position, item)) => {
+                            inner.stash.push_back((ring_rank(position), item));
+                        }
                         None => {
                             self.stash_len.fetch_sub(1, Ordering::SeqCst);
                         }
                     }
                 }
-                inner.stash.front().map(f)
+                inner.stash.front().map(|(_, item)| f(item))
             });
         }
         self.with_inner(&guard, |inner| inner.items.peek().map(f))
@@ -1544,9 +1594,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
 /// Debug builds: a `peek_with` closure that touches its own queue panics
 /// instead of spinning forever on the queue lock that its thread holds.
 mod reentry {
+    use crate::lowlevel::sync::per_thread;
     use std::cell::Cell;
 
-    thread_local! {
+    // Loom's thread-local under loom, whose model threads share one OS
+    // thread (a `std` thread-local would show one model thread's
+    // `peek_with` to another: a false positive).
+    per_thread! {
         /// The address of the queue whose `peek_with` closure this thread
         /// runs (0: none).
         static PEEKING: Cell<usize> = const { Cell::new(0) };
@@ -1677,3 +1731,7 @@ impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
             .finish()
     }
 }
+
+#[cfg(all(test, not(polysync_loom)))]
+#[path = "stash_tests.rs"]
+mod stash_tests;

@@ -83,8 +83,9 @@
 //! (stored plus held) and a get frees it once its item leaves the queue.
 //! The lock and the wait list serve only the slow paths: a put that finds
 //! no place, a get that finds nothing, a getter's hand-off, give-backs
-//! (into a small locked stash that goes out before the ring), `peek_with`,
-//! closing. A lock-free put stores its item, then looks for waiting getters
+//! and `peek_with` (into a small locked stash that goes out before the
+//! ring; a lock-free get that finds it in use takes what goes out first by
+//! claim order, see `Inner::stash`), closing. A lock-free put stores its item, then looks for waiting getters
 //! (a `SeqCst` fence between), and a getter counts itself, then looks at
 //! the ring once more: so no getter waits beside an item; putters against
 //! gets likewise (see `GenericQueue::putters`). Unbounded queues, `Lifo`,

@@ -111,6 +111,14 @@ impl<T> Ring<T> {
     /// position but not written it yet is waited for (briefly: the put is
     /// between two instructions).
     pub(super) fn pop(&self) -> Option<T> {
+        self.pop_ranked().map(|(_, item)| item)
+    }
+
+    /// [`pop`](Ring::pop), with the item's position: the order in which
+    /// gets claimed their items (a get that claimed a lower position took
+    /// an older item), which the queue needs when items claimed
+    /// concurrently meet again in its stash.
+    pub(super) fn pop_ranked(&self) -> Option<(u64, T)> {
         let mut step = 0;
         loop {
             let head = self.head.0.load(Ordering::Relaxed);
@@ -130,7 +138,7 @@ impl<T> Ring<T> {
                     // frees it.
                     let item = slot.item.with(|p| unsafe { (*p).assume_init_read() });
                     slot.stamp.store(head + self.mask + 1, Ordering::Release);
-                    return Some(item);
+                    return Some((head, item));
                 }
             } else if stamp == head {
                 // Not written for this lap: empty, unless a put has claimed
@@ -142,6 +150,16 @@ impl<T> Ring<T> {
             }
             backoff(&mut step);
         }
+    }
+
+    /// The next position a get claims, read with a read-modify-write that
+    /// changes nothing: it joins the order of the gets' claims, so a get
+    /// whose claim comes after it also sees what the caller wrote before
+    /// (acquire/release on `head`), and one whose claim came before it
+    /// shows in the value. (A plain load would order nothing against a
+    /// claim that comes later: the store-buffering case.)
+    pub(super) fn head_in_order(&self) -> u64 {
+        self.head.0.fetch_add(0, Ordering::AcqRel)
     }
 
     /// The number of items in the ring now (a snapshot).
