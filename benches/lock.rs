@@ -15,7 +15,8 @@
 //! 1. `lock_uncontended_blocking`: blocking lock + unlock on one thread.
 //! 2. `lock_try`: try_lock + unlock on one thread.
 //! 3. `lock_async_uncontended`: `lock().await` in one `futures_lite::future::block_on`.
-//! 4. `lock_contended_threads/<impl>/<threads>`: 2 or 4 OS threads, blocking
+//! 4. `lock_contended_threads/<impl>/<threads>`: 2, 4 or 8 OS threads (8:
+//!    oversubscribed, four per core on the 2-core VM), blocking
 //!    API, a fixed total of operations split evenly; time per operation.
 //! 5. `lock_mixed_threads_tasks`: 2 OS threads (blocking API) + 2 tokio tasks
 //!    (`lock().await`) on a 2-worker multi-thread runtime; time per operation.
@@ -127,6 +128,39 @@ impl BenchMutex for Polysync {
     }
 }
 impl AsyncBenchMutex for Polysync {
+    #[inline]
+    async fn lock_inc_async(&self) {
+        *self.0.lock().await += 1;
+    }
+}
+
+/// `polysync::Mutex::new_bounded`: bounded fairness (issue 18), beside the
+/// default's strict FIFO hand-off.
+struct PolysyncBounded(polysync::Mutex<u64>);
+impl BenchMutex for PolysyncBounded {
+    const NAME: &'static str = "polysync_bounded";
+    fn new() -> Self {
+        PolysyncBounded(polysync::Mutex::new_bounded(0))
+    }
+    #[inline]
+    fn lock_inc(&self) {
+        *self.0.lock_blocking() += 1;
+    }
+    #[inline]
+    fn try_inc(&self) -> bool {
+        match self.0.try_lock() {
+            Some(mut g) => {
+                *g += 1;
+                true
+            }
+            None => false,
+        }
+    }
+    fn value(&self) -> u64 {
+        *self.0.lock_blocking()
+    }
+}
+impl AsyncBenchMutex for PolysyncBounded {
     #[inline]
     async fn lock_inc_async(&self) {
         *self.0.lock().await += 1;
@@ -336,10 +370,11 @@ fn lock_contended_threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("lock_contended_threads");
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(1));
-    for threads in [2, 4] {
+    for threads in [2, 4, 8] {
         contended_threads_one::<Std>(&mut g, threads);
         contended_threads_one::<ParkingLot>(&mut g, threads);
         contended_threads_one::<Polysync>(&mut g, threads);
+        contended_threads_one::<PolysyncBounded>(&mut g, threads);
         contended_threads_one::<Tokio>(&mut g, threads);
         contended_threads_one::<AsyncLock>(&mut g, threads);
     }
@@ -408,6 +443,7 @@ fn lock_mixed_threads_tasks(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(1));
     mixed_one::<Polysync>(&mut g, &rt);
+    mixed_one::<PolysyncBounded>(&mut g, &rt);
     mixed_one::<Tokio>(&mut g, &rt);
     mixed_one::<AsyncLock>(&mut g, &rt);
     g.finish();
@@ -465,6 +501,7 @@ fn lock_tasks_64(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(TASKS * OPS_PER_TASK));
     tasks_64_one::<Polysync>(&mut g, &rt);
+    tasks_64_one::<PolysyncBounded>(&mut g, &rt);
     tasks_64_one::<Tokio>(&mut g, &rt);
     tasks_64_one::<AsyncLock>(&mut g, &rt);
     g.finish();
@@ -494,9 +531,16 @@ criterion_group! {
     config = light();
     targets = lock_uncontended_blocking, lock_try, lock_async_uncontended
 }
+// ---------------------------------------------------------------- group 7
+
+/// The machine's wake-up cost of this run (see [`common::park_roundtrip`]).
+fn park_roundtrip(c: &mut Criterion) {
+    common::park_roundtrip(c);
+}
+
 criterion_group! {
     name = threaded;
     config = heavy();
-    targets = lock_contended_threads, lock_mixed_threads_tasks, lock_tasks_64
+    targets = lock_contended_threads, lock_mixed_threads_tasks, lock_tasks_64, park_roundtrip
 }
 criterion_main!(single_thread, threaded);

@@ -178,13 +178,13 @@ impl BlockingBarrier for PolysyncBarrier {
     #[inline]
     fn wait_leader(&self) -> bool {
         // The last arrival (index parties - 1) opens the phase.
-        self.0.wait_blocking().expect("barrier broken") == self.0.parties() - 1
+        self.0.wait_blocking().expect("barrier broken").is_leader()
     }
 }
 impl AsyncBarrier for PolysyncBarrier {
     #[inline]
     async fn wait_leader_async(&self) -> bool {
-        self.0.wait().await.expect("barrier broken") == self.0.parties() - 1
+        self.0.wait().await.expect("barrier broken").is_leader()
     }
 }
 

@@ -39,6 +39,7 @@ GROUP_ORDER = [
     "lock_contended_threads",
     "lock_mixed_threads_tasks",
     "lock_tasks_64",
+    "lock_may_64",
     "semaphore_uncontended",
     "semaphore_contended",
     # benches/queue.rs

@@ -21,6 +21,12 @@
 //!    blocking API, one write in every 10 operations (the rest reads that
 //!    hold the lock for a short computation); a fixed total of operations
 //!    split evenly; time per operation.
+//! 5. `rwlock_upgrade_uncontended`: an upgradable read, its upgrade to the
+//!    write lock, an increment, the release, on one thread; blocking forms
+//!    (polysync, parking_lot, async_lock).
+//! 6. `rwlock_async_upgrade_uncontended`: the same with `upgradable_read()`
+//!    and the upgrade awaited in one `futures_lite::future::block_on`
+//!    (polysync, async_lock).
 
 mod common;
 
@@ -260,6 +266,65 @@ fn rwlock_read_heavy_threads(c: &mut Criterion) {
     g.finish();
 }
 
+// ---------------------------------------------------------------- groups 5-6
+
+fn rwlock_upgrade_uncontended(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rwlock_upgrade_uncontended");
+    let l = polysync::RwLock::new(0u64);
+    g.bench_function("polysync", |b| {
+        b.iter(|| {
+            let mut u = l.upgradable_read_blocking();
+            *polysync::RwLockUpgradableReadGuard::upgrade_blocking(&mut u) += 1;
+        })
+    });
+    let l = parking_lot::RwLock::new(0u64);
+    g.bench_function("parking_lot", |b| {
+        b.iter(|| {
+            let u = l.upgradable_read();
+            *parking_lot::RwLockUpgradableReadGuard::upgrade(u) += 1;
+        })
+    });
+    let l = async_lock::RwLock::new(0u64);
+    g.bench_function("async_lock", |b| {
+        b.iter(|| {
+            let u = l.upgradable_read_blocking();
+            *async_lock::RwLockUpgradableReadGuard::upgrade_blocking(u) += 1;
+        })
+    });
+    g.finish();
+}
+
+fn rwlock_async_upgrade_uncontended(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rwlock_async_upgrade_uncontended");
+    let l = polysync::RwLock::new(0u64);
+    g.bench_function("polysync", |b| {
+        b.iter_custom(|iters| {
+            futures_lite::future::block_on(async {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let mut u = l.upgradable_read().await;
+                    *polysync::RwLockUpgradableReadGuard::upgrade(&mut u).await += 1;
+                }
+                t.elapsed()
+            })
+        })
+    });
+    let l = async_lock::RwLock::new(0u64);
+    g.bench_function("async_lock", |b| {
+        b.iter_custom(|iters| {
+            futures_lite::future::block_on(async {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let u = l.upgradable_read().await;
+                    *async_lock::RwLockUpgradableReadGuard::upgrade(u).await += 1;
+                }
+                t.elapsed()
+            })
+        })
+    });
+    g.finish();
+}
+
 // ---------------------------------------------------------------- config
 
 /// Single-thread groups: cheap, many samples. Command-line options
@@ -282,7 +347,8 @@ fn heavy() -> Criterion {
 criterion_group! {
     name = single_thread;
     config = light();
-    targets = rwlock_read_uncontended, rwlock_write_uncontended, rwlock_async_read_uncontended
+    targets = rwlock_read_uncontended, rwlock_write_uncontended, rwlock_async_read_uncontended,
+        rwlock_upgrade_uncontended, rwlock_async_upgrade_uncontended
 }
 criterion_group! {
     name = threaded;

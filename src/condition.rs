@@ -628,7 +628,7 @@ impl Condition {
                 in_condition.store(false, Ordering::Relaxed);
                 let owner: Owner = node.data();
                 let mut lock_queue = Protocol::queue(lock).lock();
-                if Protocol::arrive_locked(lock, &mut lock_queue, owner, &()).is_ok() {
+                if Protocol::arrive_moved_locked(lock, &mut lock_queue, owner, &()).is_ok() {
                     // The lock is free: hand it over at once.
                     // SAFETY: the waiter looks at its node only under the
                     // condition's lock (its `in_condition` check), which
@@ -790,6 +790,40 @@ impl Protocol for Condition {
         drop(queue);
         let queue = Protocol::queue(entry.slot.lock()).lock();
         (entry.node.state() == WAITING).then_some(queue)
+    }
+
+    /// In the lock's queue, a waiter is the lock's: it retries as the
+    /// lock's own waiters do (bounded fairness).
+    fn retries(&self) -> bool {
+        true
+    }
+
+    /// In the lock's queue (the caller holds its lock): the lock's retry.
+    /// In the condition's queue: never (a notification moves it).
+    fn retry_front_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        owner: Owner,
+        slot: &Return,
+    ) -> Option<Owner> {
+        if slot.in_condition.load(Ordering::Relaxed) {
+            return None;
+        }
+        slot.lock().retry_front_locked(guard, owner, &())
+    }
+
+    /// Left the lock's queue: the lock's bookkeeping (a wake it owed a
+    /// retry for is passed on). Left the condition's queue: nothing.
+    fn cancelled_at(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        owner: Owner,
+        slot: &Return,
+        was_front: bool,
+    ) {
+        if !guard.locks(&self.queue) {
+            slot.lock().cancelled_at(guard, owner, &(), was_front);
+        }
     }
 
     /// Handed the lock and the notification, then dropped: give both back.

@@ -83,8 +83,12 @@
 //! - [`channel`]: `bounded`/`unbounded` channels with cloneable halves that
 //!   close when the last sender (or receiver) drops, `WeakSender`, and
 //!   [`channel::oneshot()`] for one value.
+//! - [`broadcast`]: tokio's broadcast channel (every receiver sees every
+//!   message; senders never wait, a receiver behind is told what it lost).
 //! - [`Flag`]: a set-once cell; [`ResourceGuard`]: detects concurrent use
 //!   (never waits).
+//! - [`OnceCell<T>`]: a cell set once, by exactly one initializer, while
+//!   any world waits for the value; [`Notify`]: tokio's `Notify`.
 //! - [`lowlevel`]: the waiting model ([`lowlevel::Waiter`],
 //!   [`lowlevel::Signal`], [`lowlevel::block_on`], the backend registry,
 //!   [`lowlevel::checkpoint`]).
@@ -101,6 +105,8 @@
 #![warn(missing_debug_implementations)]
 
 pub mod barrier;
+pub mod bridge;
+pub mod broadcast;
 pub mod channel;
 pub mod condition;
 pub mod countdown;
@@ -111,19 +117,25 @@ pub mod limiter;
 pub mod lock;
 pub mod lowlevel;
 pub mod mutex;
+pub mod notify;
+pub mod once_cell;
 mod owned;
 pub mod queue;
 #[cfg(all(feature = "lock_api", not(polysync_loom)))]
 mod raw_mutex;
+#[cfg(all(feature = "lock_api", not(polysync_loom)))]
+mod raw_rwlock;
 pub mod revent;
 pub mod rlock;
 pub mod rmutex;
 pub mod rwlock;
 pub mod semaphore;
+pub mod watch;
 
 #[doc(no_inline)]
 pub use barrier::{
-    Barrier, BarrierWait, BarrierWaitError, BrokenBarrierError, Latch, LatchWait, RBarrier,
+    Barrier, BarrierWait, BarrierWaitError, BarrierWaitResult, BrokenBarrierError, Latch,
+    LatchWait, RBarrier,
 };
 #[doc(no_inline)]
 pub use condition::{Condition, ConditionGuard};
@@ -145,6 +157,10 @@ pub use lock::{Lock, LockGuard, OwnedLockGuard};
 #[doc(no_inline)]
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
 #[doc(no_inline)]
+pub use notify::Notify;
+#[doc(no_inline)]
+pub use once_cell::OnceCell;
+#[doc(no_inline)]
 pub use queue::{
     GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue, TryGetError, TryPutError,
 };
@@ -157,7 +173,7 @@ pub use rmutex::{OwnedRMutexGuard, RMutex, RMutexGuard, RMutexLockFuture};
 #[doc(no_inline)]
 pub use rwlock::{
     MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RawRwLock, RwLock,
-    RwLockReadGuard, RwLockWriteGuard,
+    RwLockReadGuard, RwLockUpgradableReadGuard, RwLockUpgradedGuard, RwLockWriteGuard,
 };
 #[doc(no_inline)]
 pub use semaphore::{
@@ -168,3 +184,8 @@ pub use semaphore::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The migration guide's code blocks (`docs/from-tokio.md`), run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/from-tokio.md")]
+pub struct FromTokioGuide;

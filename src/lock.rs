@@ -1,5 +1,5 @@
-//! [`Lock`]: a fair, non-reentrant lock that threads, tasks and green threads
-//! share.
+//! [`Lock`]: a non-reentrant lock that threads, tasks and green threads
+//! share, with strict FIFO hand-off (the default) or bounded fairness.
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
@@ -15,34 +15,129 @@ use std::time::{Duration, Instant};
 // The user bits of a lock's queue word, with the `owner` word beside it (a
 // 64-bit identity does not fit in the user bits):
 //
-// | LOCKED | `owner` | the lock                                   | a new acquisition             | a release                    |
-// |--------|---------|--------------------------------------------|-------------------------------|------------------------------|
-// | 0      | 0       | free (nobody is queued)                    | sets LOCKED, then `owner`     | -                            |
-// | 1      | 0       | held by a unit without identity (an async task without one), or changing hands | queues (its data: its identity, 0 if none) | see the next row |
-// | 1      | `id`    | held by unit `id`                          | by `id` itself: panics (it would deadlock); else queues | clears `owner`; nobody queued: clears LOCKED; else hands over (below) |
+// ```text
+//  31                               3   2       1       0
+// +----------------------------------+------+-------+--------+
+// |  debt (the front's unfairness)   | FAIR | WOKEN | LOCKED |
+// +----------------------------------+------+-------+--------+
+// ```
+//
+// - `LOCKED`: held. Set by a compare-exchange of the word while the queue
+//   lock is free: the idle word's (`try_fast`), or a barge past a woken
+//   front (`try_barge`); or under the queue lock (`arrive_locked`, or the
+//   front's `retry_front_locked`). Cleared by a release: by a
+//   compare-exchange while nobody is queued, or while the front is awake
+//   already (`WOKEN`, `release_to_woken`: nobody to wake), else under the
+//   queue lock. So under contention the lock word alone serves the running
+//   units: only a release that must wake the front, and the front's retry,
+//   take the queue lock.
+// - `FAIR`: fixed at construction ([`Lock::new`], [`Lock::new_fair`]): strict FIFO with
+//   direct hand-off. A release with waiters leaves `LOCKED` set and, under
+//   the queue lock, writes the front node's identity to `owner` and
+//   notifies it: nobody can barge in. `WOKEN` and the debt stay 0.
+// - Without `FAIR` ([`Lock::new_bounded`]: bounded fairness), a release with waiters
+//   clears `LOCKED` and wakes the front node without unlinking it
+//   (`WOKEN`), and the woken front competes: a unit that arrives meanwhile
+//   may take the free lock (it barges). The front
+//   keeps its place; when it has been treated unfairly enough (`debt` has
+//   reached `DEBT_BOUND`), the next release hands it the lock directly, as
+//   `FAIR` does, and nobody barges meanwhile.
+// - `WOKEN`: the front node was woken to compete and has not retried yet
+//   (it owes a retry). The invariant that rules out a lost wake-up:
+//   **while `LOCKED` is clear and a node is queued, `WOKEN` is set**. A
+//   release sets it when it clears `LOCKED` (waking the front only if it
+//   was clear: a woken front is already on its way); the front clears it
+//   when it retries (it takes a free lock, or stays queued, awake again at
+//   the next release); a front that leaves (cancelled, timed out, dropped)
+//   while `WOKEN` is set passes the wake on to the new front if the lock is
+//   free.
+// - `debt`: what the current front has suffered: one `DEBT_UNIT` per barge
+//   that overtook it, `LOST_RETRY` per retry it lost. Reset when the front
+//   changes (it takes the lock or leaves).
+//
+// | LOCKED | `owner` | the lock | a new acquisition | a release |
+// |--------|---------|----------|-------------------|-----------|
+// | 0      | 0       | free (a queued front, if any, is WOKEN) | sets LOCKED, then `owner` (with waiters: a barge, if the debt allows and the lock is not `FAIR`) | - |
+// | 1      | 0       | held by a unit without identity (an async task without one, an owned guard), or changing hands | queues (its data: its identity, 0 if none) | see the next row |
+// | 1      | `id`    | held by unit `id` | by `id` itself: panics (it would deadlock); else queues | clears `owner`; nobody queued: clears LOCKED; else wakes or hands over (above) |
 // | 0      | `id`    | never: `owner` is written after LOCKED is set and cleared before LOCKED is | - | - |
 //
-// LOCKED is set by the winner of the idle word's compare-exchange
-// (`try_fast`) or under the queue lock (`arrive_locked`), and cleared by a
-// release: by a compare-exchange while nobody is queued, else under the
-// queue lock. A release with waiters leaves LOCKED set and, under the queue
-// lock, writes the front node's identity to `owner` and notifies it (direct
-// hand-off: nobody can barge in). `owner` is only a hint for the re-entry
-// check: a stale read can miss a holder, never invent one (see the field).
+// `owner` is only a hint for the re-entry check: a stale read can miss a
+// holder, never invent one (see the field).
 const LOCKED: u64 = 1;
+/// The front node was woken to compete and has not retried yet.
+const WOKEN: u64 = 2;
+/// Strict FIFO hand-off (fixed at construction).
+const FAIR: u64 = 4;
+/// One barge past the front.
+const DEBT_UNIT: u64 = 8;
+/// How many times the oldest waiter of a [`Lock`] (or [`Mutex`](crate::Mutex))
+/// with bounded fairness can be overtaken by units that take the free lock
+/// before it retries: once it has been overtaken this often (or has lost
+/// [`LOST_RETRIES`] retries), the next release hands it the lock directly.
+/// A waiter with `k` waiters ahead of it is therefore let in after at most
+/// about `(k + 1) * (OVERTAKE_BOUND + 1)` acquisitions by others.
+///
+/// (Under loom, `--cfg polysync_loom`, the bound is 1, and
+/// [`LOST_RETRIES`] too, so that the models reach the direct hand-off.)
+///
+/// ```
+/// assert_eq!(polysync::lock::OVERTAKE_BOUND, 1 << 16);
+/// ```
+pub const OVERTAKE_BOUND: u64 = if cfg!(polysync_loom) { 1 } else { 1 << 16 };
+const DEBT_BOUND: u64 = OVERTAKE_BOUND * DEBT_UNIT;
+/// How many retries the oldest waiter of a [`Lock`] with bounded fairness
+/// may lose (woken to compete, it found the lock taken again) before the
+/// next release hands it the lock directly. Each lost retry costs the
+/// waiter a wake-up, so this bounds its wait in wake-ups, whatever the
+/// speed of the units that overtake it (see [`OVERTAKE_BOUND`] for the
+/// count bound).
+///
+/// ```
+/// assert_eq!(polysync::lock::LOST_RETRIES, 8);
+/// ```
+pub const LOST_RETRIES: u64 = if cfg!(polysync_loom) { 1 } else { 8 };
+const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;
+/// The bits below the debt.
+const FLAGS: u64 = DEBT_UNIT - 1;
 
-/// A fair mutual-exclusion lock without data (see [`Mutex`](crate::Mutex)
+/// A mutual-exclusion lock without data (see [`Mutex`](crate::Mutex)
 /// for the data-carrying form), usable at the same time from OS threads, async
 /// tasks of any executor, and green threads.
 ///
 /// - Every way to wait: [`acquire`](Lock::acquire) (async),
 ///   [`acquire_blocking`](Lock::acquire_blocking), [`try_acquire`](Lock::try_acquire),
 ///   [`try_acquire_for`](Lock::try_acquire_for), [`try_acquire_until`](Lock::try_acquire_until).
-/// - **Strict FIFO with direct hand-off**: a release gives the lock straight
-///   to the oldest waiter, whatever its world; [`is_locked`](Lock::is_locked) stays
+/// - **Strict FIFO with direct hand-off** ([`Lock::new`], the default, and
+///   [`Lock::new_fair`], aiologic's semantics): a release gives the lock
+///   straight to the oldest waiter; [`is_locked`](Lock::is_locked) stays
 ///   `true` across the hand-off and nobody can barge in.
-/// - Cancellation is safe: dropping an `acquire()` future, or a timed-out
-///   blocking acquire, never loses a hand-off (it is passed on).
+/// - **Bounded fairness** ([`Lock::new_bounded`], opt-in): a release with
+///   waiters frees the lock and wakes the oldest waiter, whatever its world,
+///   which then takes it; a unit that is running meanwhile may take the
+///   free lock first (it *barges*), so the lock never sits idle while a
+///   waiter is being scheduled (a lock convoy). Waiters stay in FIFO order
+///   among themselves: the woken waiter keeps its place at the front, and
+///   only units that were not queued barge. Nothing starves: once the
+///   oldest waiter has been overtaken [`OVERTAKE_BOUND`] times, or has
+///   woken and found the lock taken again [`LOST_RETRIES`] times, the next
+///   release hands the lock to it directly. A hand-off puts a whole
+///   wake-up on the critical path of every contended acquisition, which
+///   this mode avoids. Measured side by side on this project's 2-core VM while
+///   a park/unpark round trip cost 37 µs (BENCHMARKS.md, "Issue 18"): 4
+///   threads on one `Mutex` took 37 ns per lock/unlock with bounded
+///   fairness and 862 ns with the hand-off (parking_lot 9.4 ns); 64 tokio
+///   tasks 42 ns and 96 ns (tokio's own fair Mutex 115 ns). When wake-ups
+///   are cheap (3.8 µs) the hand-off, whose next waiter spins instead of
+///   parking, was faster (4 threads: 13 vs 20 ns). Because of that
+///   regression when wake-ups are cheap, the hand-off stays the default
+///   until barging stops taking the wait queue's lock (issue 18); choose
+///   this mode where wake-ups are dear (a loaded machine, many threads on
+///   few cores).
+/// - Cancellation is safe in both modes: dropping an `acquire()` future, or
+///   a timed-out blocking acquire, never loses a hand-off (it is passed
+///   on), and a waiter that was woken to compete and gives up passes the
+///   wake-up on to the next waiter.
 /// - Not reentrant: a blocking call (`acquire_blocking`, the timed and
 ///   `_with` forms) by the execution unit that holds the lock panics instead
 ///   of deadlocking; that includes a task with an identity
@@ -57,7 +152,8 @@ const LOCKED: u64 = 1;
 ///   tokio's locks. The check follows the acquiring unit; if you move a
 ///   guard to another unit, the original one still counts as the owner
 ///   until the guard is dropped.
-/// - No poisoning. 24 bytes.
+/// - No poisoning. 24 bytes in both modes (the mode is a bit of the
+///   queue word).
 ///
 /// ```
 /// use polysync::Lock;
@@ -112,14 +208,58 @@ pub struct Lock {
 
 impl Lock {
     const_fn! {
-        /// An unlocked lock. `const`, so it can be a `static`.
+        /// An unlocked lock with strict FIFO hand-off (the default; the
+        /// same as [`new_fair`](Lock::new_fair); see [`Lock`]). `const`, so
+        /// it can be a `static`.
+        ///
+        /// ```
+        /// static LOCK: polysync::Lock = polysync::Lock::new();
+        /// drop(LOCK.acquire_blocking());
+        /// assert!(LOCK.is_fair());
+        /// ```
         pub fn new() -> Lock {
+            Lock { queue: WaitQueue::new(FAIR), owner: AtomicU64::new(0) }
+        }
+    }
+
+    const_fn! {
+        /// An unlocked lock with bounded fairness: a release wakes the
+        /// oldest waiter to compete, a running unit may take the free lock
+        /// first, and the oldest waiter is handed the lock once overtaken
+        /// too often (see [`Lock`] for the bounds and the numbers). `const`,
+        /// so it can be a `static`.
+        ///
+        /// ```
+        /// let lock = polysync::Lock::new_bounded();
+        /// assert!(!lock.is_fair());
+        /// drop(lock.acquire_blocking());
+        /// ```
+        pub fn new_bounded() -> Lock {
             Lock { queue: WaitQueue::new(0), owner: AtomicU64::new(0) }
         }
     }
 
+    const_fn! {
+        /// An unlocked lock with strict FIFO hand-off: every release with
+        /// waiters hands the lock straight to the oldest one, whatever its
+        /// world, and nobody can take it meanwhile (see [`Lock`] for the
+        /// price). The default today ([`new`](Lock::new)); name it where the
+        /// hand-off itself matters, whatever the default becomes. `const`,
+        /// so it can be a `static`.
+        ///
+        /// ```
+        /// let lock = polysync::Lock::new_fair();
+        /// assert!(lock.is_fair());
+        /// drop(lock.acquire_blocking());
+        /// ```
+        pub fn new_fair() -> Lock {
+            Lock { queue: WaitQueue::new(FAIR), owner: AtomicU64::new(0) }
+        }
+    }
+
     /// Acquires the lock asynchronously, in FIFO order with every other
-    /// waiter.
+    /// waiter (a unit that was not queued may still take a free lock first,
+    /// if the lock is [`new_bounded`](Lock::new_bounded): see [`Lock`]).
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -140,7 +280,11 @@ impl Lock {
     ///   their order;
     /// - after a release handed it the lock, before it was polled again:
     ///   it owns the lock already, so the drop releases it at once, to the
-    ///   next waiter (or unlocks it).
+    ///   next waiter (or unlocks it);
+    /// - after a release woke it to compete (bounded fairness), before it
+    ///   retried: it leaves the queue and the wake-up goes to the next
+    ///   waiter if the lock is still free (if a barger holds it, that
+    ///   barger's release wakes the next waiter).
     ///
     /// So it can be raced in a `select!` or under a timeout: losing costs
     /// only the place in line.
@@ -201,8 +345,28 @@ impl Lock {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
-        self.try_fast(Owner::of(current_unit()), &())
-            .map(|_| LockGuard { lock: self })
+        // `then`, not `then_some`: a guard built eagerly would release the
+        // lock when dropped.
+        self.try_take(Owner::of(current_unit()))
+            .then(|| LockGuard { lock: self })
+    }
+
+    /// Takes the lock for `owner` if it is free, without waiting: the
+    /// lock-free attempt, then, if the lock looked free but the word was
+    /// busy (waiters queued, or the queue lock held), the attempt under the
+    /// queue lock (a barge past a woken front, when allowed).
+    #[inline]
+    pub(crate) fn try_take(&self, owner: Owner) -> bool {
+        self.try_fast(owner, &()).is_some() || self.try_take_slow(owner)
+    }
+
+    #[cold]
+    fn try_take_slow(&self, owner: Owner) -> bool {
+        if self.queue.user(Ordering::Relaxed) & LOCKED != 0 {
+            return false;
+        }
+        let mut guard = self.queue.lock();
+        self.arrive_locked(&mut guard, owner, &()).is_ok()
     }
 
     /// Blocks until the lock is acquired or `timeout` passes. A zero timeout
@@ -441,7 +605,7 @@ impl Lock {
     /// Takes a free lock for an owned guard (no holder recorded).
     #[inline]
     pub(crate) fn try_fast_unrecorded(&self) -> bool {
-        self.try_fast(Owner::UNKNOWN, &()).is_some()
+        self.try_take(Owner::UNKNOWN)
     }
 
     /// [`refuse_holder`](Lock::refuse_holder) for the current unit, called
@@ -482,6 +646,14 @@ impl Lock {
 
     /// Whether the lock is held (racy by nature: a snapshot).
     ///
+    /// With bounded fairness ([`new_bounded`](Lock::new_bounded)), a release that finds waiters
+    /// frees the lock and wakes the oldest waiter, which then takes it: in
+    /// that window `is_locked()` is `false` while
+    /// [`waiting()`](Lock::waiting) still counts the woken waiter, and a
+    /// unit that arrives then may take the lock first. A
+    /// strict lock ([`new`](Lock::new), [`new_fair`](Lock::new_fair)) hands
+    /// over directly and stays locked across the hand-off.
+    ///
     /// ```
     /// let lock = polysync::Lock::new();
     /// assert!(!lock.is_locked());
@@ -491,7 +663,23 @@ impl Lock {
         self.queue.user(Ordering::Relaxed) & LOCKED != 0
     }
 
-    /// How many execution units wait for the lock now (a snapshot).
+    /// Whether this lock hands over in strict FIFO order (made by
+    /// [`new`](Lock::new) or [`new_fair`](Lock::new_fair)) rather than with
+    /// bounded fairness ([`new_bounded`](Lock::new_bounded)).
+    ///
+    /// ```
+    /// assert!(polysync::Lock::new().is_fair());
+    /// assert!(polysync::Lock::new_fair().is_fair());
+    /// assert!(!polysync::Lock::new_bounded().is_fair());
+    /// ```
+    #[inline]
+    pub fn is_fair(&self) -> bool {
+        self.queue.user(Ordering::Relaxed) & FAIR != 0
+    }
+
+    /// How many execution units wait for the lock now (a snapshot). A
+    /// waiter woken to compete (see [`is_locked`](Lock::is_locked)) counts
+    /// until it has the lock.
     ///
     /// ```
     /// let lock = polysync::Lock::new();
@@ -502,31 +690,106 @@ impl Lock {
         self.queue.len()
     }
 
-    /// Releases the lock: hands it to the oldest waiter, or unlocks it.
+    /// Releases the lock: unlocks it, and with waiters wakes the oldest to
+    /// take it (or, on a fair lock or once the oldest has waited past the
+    /// bound, hands it over directly).
     #[inline]
     pub(crate) fn release(&self) {
         // Before the release publishes the free lock (see `Lock::owner`).
         self.owner.store(0, Ordering::Relaxed);
         let user = self.queue.user(Ordering::Relaxed);
-        if self.queue.cas_idle(user, 0, Ordering::Release) {
+        if self.queue.cas_idle(user, user & FAIR, Ordering::Release) {
             return;
         }
-        self.release_slow();
+        if user & FAIR == 0 && self.release_to_woken() {
+            return;
+        }
+        self.release_slow(false);
+    }
+
+    /// Releases the lock with a direct hand-off to the oldest waiter, if
+    /// any, whatever the lock's mode: lock_api's `unlock_fair` and `bump`.
+    #[cfg_attr(not(feature = "lock_api"), allow(dead_code))]
+    pub(crate) fn release_fair(&self) {
+        self.owner.store(0, Ordering::Relaxed);
+        let user = self.queue.user(Ordering::Relaxed);
+        if self.queue.cas_idle(user, user & FAIR, Ordering::Release) {
+            return;
+        }
+        self.release_slow(true);
+    }
+
+    /// Takes the free lock of a bounded-fairness lock past its woken front
+    /// (a barge), without the queue lock: the user bits alone decide (the
+    /// front's debt is below the bound, so nobody is owed a hand-off), and
+    /// the woken front stays `WOKEN` (it retries, finds the lock held, and
+    /// waits for this holder's release). `LOCKED` and the debt change in
+    /// one compare-exchange of the queue word that fails whenever the queue
+    /// lock is held, so it never races an edit under that lock.
+    #[inline]
+    fn try_barge(&self, owner: Owner) -> Option<Owner> {
+        self.queue
+            .update_unlocked(Ordering::Acquire, |user, queued| {
+                if user & (LOCKED | FAIR) != 0 {
+                    None
+                } else if queued == 0 {
+                    Some(user | LOCKED)
+                } else if user & !FLAGS < DEBT_BOUND {
+                    Some((user + DEBT_UNIT) | LOCKED)
+                } else {
+                    None
+                }
+            })
+            .ok()
+            .map(|_| {
+                self.owner.store(owner.get(), Ordering::Relaxed);
+                owner
+            })
+    }
+
+    /// Frees a bounded-fairness lock without the queue lock when its front
+    /// was woken already and has not retried yet (`WOKEN`), and is not owed
+    /// a hand-off (its debt is below the bound): there is nobody to wake,
+    /// and the invariant (a free lock with a node queued has `WOKEN` set)
+    /// holds as soon as `LOCKED` is clear. Under contention most releases
+    /// are of this kind: the holder that barged in releases while the front
+    /// it overtook is still being scheduled.
+    #[inline]
+    fn release_to_woken(&self) -> bool {
+        self.queue
+            .update_unlocked(Ordering::Release, |user, queued| {
+                (queued > 0
+                    && user & (LOCKED | WOKEN | FAIR) == LOCKED | WOKEN
+                    && user & !FLAGS < DEBT_BOUND)
+                    .then_some(user & !LOCKED)
+            })
+            .is_ok()
     }
 
     #[cold]
-    fn release_slow(&self) {
+    fn release_slow(&self, hand_off: bool) {
         let mut guard = self.queue.lock();
-        debug_assert!(guard.user() & LOCKED != 0, "released an unlocked Lock");
+        let user = guard.user();
+        debug_assert!(user & LOCKED != 0, "released an unlocked Lock");
         let mut wakers = WakeList::new();
         match guard.front().map(|waiter| waiter.data::<Owner>()) {
-            Some(owner) => {
-                // Direct hand-off: the lock stays locked, the owner changes.
+            Some(owner) if hand_off || user & FAIR != 0 || user & !FLAGS >= DEBT_BOUND => {
+                // Direct hand-off: the lock stays locked, the owner changes;
+                // the next front starts with no debt and no wake.
                 self.owner.store(owner.get(), Ordering::Relaxed);
-                guard.set_user(LOCKED);
+                guard.set_user(LOCKED | (user & FAIR));
                 wakers.push(guard.notify_front(owner).expect("front exists"));
             }
-            None => guard.set_user(0),
+            Some(_) => {
+                // Wake the front to compete, unless it is already awake
+                // (it owes a retry). Either way the lock is free and WOKEN
+                // set: the invariant (see the table).
+                if user & WOKEN == 0 {
+                    wakers.push(guard.take_front_waker());
+                }
+                guard.set_user((user & !LOCKED) | WOKEN);
+            }
+            None => guard.set_user(user & FAIR),
         }
         drop(guard);
         wakers.wake_all();
@@ -546,12 +809,20 @@ impl Protocol for Lock {
 
     #[inline]
     fn try_fast(&self, owner: Owner, _: &()) -> Option<Owner> {
-        if self.queue.cas_idle(0, LOCKED, Ordering::Acquire) {
-            self.owner.store(owner.get(), Ordering::Relaxed);
-            Some(owner)
-        } else {
-            None
+        let user = self.queue.user(Ordering::Relaxed);
+        if user & LOCKED != 0 {
+            return None;
         }
+        let mode = user & FAIR;
+        if self.queue.cas_idle(mode, mode | LOCKED, Ordering::Acquire) {
+            self.owner.store(owner.get(), Ordering::Relaxed);
+            return Some(owner);
+        }
+        if mode != 0 {
+            // Strict: a lock with waiters is never free (releases hand over).
+            return None;
+        }
+        self.try_barge(owner)
     }
 
     fn arrive_locked(
@@ -560,15 +831,91 @@ impl Protocol for Lock {
         owner: Owner,
         _: &(),
     ) -> Result<Owner, Owner> {
-        admit_if(owner, {
-            if guard.user() & LOCKED == 0 {
-                self.owner.store(owner.get(), Ordering::Relaxed);
-                guard.set_user(LOCKED);
-                true
-            } else {
-                false
-            }
-        })
+        let user = guard.user();
+        let admitted = if user & LOCKED != 0 {
+            false
+        } else if guard.is_empty() || user & FAIR != 0 {
+            // Nobody to overtake. (A fair lock with waiters is never free:
+            // its releases hand over.)
+            guard.set_user(user | LOCKED);
+            true
+        } else if user & !FLAGS < DEBT_BOUND {
+            // A barge past the woken front, which stays WOKEN (it retries,
+            // finds the lock held, and waits for this release).
+            guard.set_user((user + DEBT_UNIT) | LOCKED);
+            true
+        } else {
+            // The front has waited long enough: it takes the free lock
+            // when it retries, and every release hands it over until then.
+            false
+        };
+        if admitted {
+            self.owner.store(owner.get(), Ordering::Relaxed);
+        }
+        admit_if(owner, admitted)
+    }
+
+    /// A condition waiter moved here takes only a lock that nobody waits
+    /// for: it does not barge past the queued waiters (FIFO among queued
+    /// waiters holds in both modes).
+    fn arrive_moved_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        owner: Owner,
+        _: &(),
+    ) -> Result<Owner, Owner> {
+        let user = guard.user();
+        let admitted = user & LOCKED == 0 && (guard.is_empty() || user & FAIR != 0);
+        if admitted {
+            guard.set_user(user | LOCKED);
+            self.owner.store(owner.get(), Ordering::Relaxed);
+        }
+        admit_if(owner, admitted)
+    }
+
+    #[inline]
+    fn retries(&self) -> bool {
+        self.queue.user(Ordering::Relaxed) & FAIR == 0
+    }
+
+    fn retry_front_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        owner: Owner,
+        _: &(),
+    ) -> Option<Owner> {
+        let user = guard.user();
+        if user & FAIR != 0 {
+            return None;
+        }
+        if user & LOCKED == 0 {
+            // Ours: the next front starts with no debt and no wake.
+            self.owner.store(owner.get(), Ordering::Relaxed);
+            guard.set_user(LOCKED);
+            return Some(owner);
+        }
+        // Lost to a barger: wait for its release (which wakes us, WOKEN
+        // being clear), one step nearer to a direct hand-off.
+        let debt = (user & !FLAGS).saturating_add(LOST_RETRY).min(DEBT_BOUND);
+        guard.set_user(debt | (user & FLAGS & !WOKEN));
+        None
+    }
+
+    fn cancelled_at(&self, guard: &mut QueueGuard<'_>, _: Owner, _: &(), was_front: bool) {
+        let user = guard.user();
+        if !was_front || user & FAIR != 0 {
+            return;
+        }
+        // A new front (or none): no debt. A wake that the old front owed a
+        // retry for goes to the new front if the lock is free (the
+        // invariant); if it is held, its release wakes the new front.
+        let mut next = user & LOCKED;
+        if user & (WOKEN | LOCKED) == WOKEN && !guard.is_empty() {
+            next |= WOKEN;
+            let waker = guard.take_front_waker();
+            guard.wake_after_unlock(waker);
+        }
+        guard.set_user(next);
     }
 
     fn pass_on(&self, _: Owner, _: &()) {
@@ -586,6 +933,7 @@ impl std::fmt::Debug for Lock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lock")
             .field("locked", &self.is_locked())
+            .field("fair", &self.is_fair())
             .field("waiting", &self.waiting())
             .finish()
     }

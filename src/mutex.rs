@@ -15,10 +15,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// A value protected by a fair [`Lock`], lockable from threads, async tasks
+/// A value protected by a [`Lock`], lockable from threads, async tasks
 /// of any executor and green threads at the same time.
 ///
-/// Same semantics as [`Lock`]: strict FIFO hand-off, cancel-safe futures,
+/// Same semantics as [`Lock`]: strict FIFO hand-off by default, bounded
+/// fairness with [`new_bounded`](Mutex::new_bounded) (a running unit may
+/// take a just-released mutex before the woken waiter, within
+/// [`lock::OVERTAKE_BOUND`]; see [`Lock`] for when and the numbers),
+/// cancel-safe futures,
 /// no poisoning, a panic instead of a deadlock when a unit re-locks what it
 /// holds (a blocking call by the same unit, or `lock().await` by the same
 /// task when the task has an identity).
@@ -59,6 +63,37 @@ impl<T> Mutex<T> {
         /// ```
         pub fn new(value: T) -> Self {
             Self { lock: Lock::new(), data: UnsafeCell::new(value) }
+        }
+    }
+
+    const_fn! {
+        /// A new unlocked mutex holding `value`, with bounded fairness (see
+        /// [`Lock::new_bounded`]): an unlock with waiters wakes the oldest
+        /// one to compete, and a running unit may take the mutex first.
+        ///
+        /// ```
+        /// let m = polysync::Mutex::new_bounded(0);
+        /// assert!(!m.is_fair());
+        /// *m.lock_blocking() += 1;
+        /// ```
+        pub fn new_bounded(value: T) -> Self {
+            Self { lock: Lock::new_bounded(), data: UnsafeCell::new(value) }
+        }
+    }
+
+    const_fn! {
+        /// A new unlocked mutex holding `value`, with strict FIFO hand-off
+        /// (see [`Lock::new_fair`]; the same as [`new`](Mutex::new) today):
+        /// every unlock with waiters hands the mutex straight to the oldest
+        /// one.
+        ///
+        /// ```
+        /// static LOG: polysync::Mutex<Vec<u8>> = polysync::Mutex::new_fair(Vec::new());
+        /// LOG.lock_blocking().push(1);
+        /// assert!(LOG.is_fair());
+        /// ```
+        pub fn new_fair(value: T) -> Self {
+            Self { lock: Lock::new_fair(), data: UnsafeCell::new(value) }
         }
     }
 
@@ -363,13 +398,29 @@ impl<T: ?Sized> Mutex<T> {
             .map(|g| OwnedMutexGuard::adopt(g, self))
     }
 
-    /// Whether the mutex is locked (a snapshot).
+    /// Whether the mutex is locked (a snapshot). Between an unlock that
+    /// woke a waiter to compete and that waiter's retry it reads `false`
+    /// while [`waiting`](Mutex::waiting) still counts the waiter (see
+    /// [`Lock::is_locked`]).
     ///
     /// ```
     /// assert!(!polysync::Mutex::new(0).is_locked());
     /// ```
     pub fn is_locked(&self) -> bool {
         self.lock.is_locked()
+    }
+
+    /// Whether this mutex hands over in strict FIFO order (made by
+    /// [`new`](Mutex::new) or [`new_fair`](Mutex::new_fair)) rather than
+    /// with bounded fairness ([`new_bounded`](Mutex::new_bounded)).
+    ///
+    /// ```
+    /// assert!(polysync::Mutex::new(0).is_fair());
+    /// assert!(polysync::Mutex::new_fair(0).is_fair());
+    /// assert!(!polysync::Mutex::new_bounded(0).is_fair());
+    /// ```
+    pub fn is_fair(&self) -> bool {
+        self.lock.is_fair()
     }
 
     /// How many units wait for the mutex (a snapshot).

@@ -15,9 +15,11 @@
 //! assert_eq!(m.lock().len(), 4);
 //! ```
 //!
-//! The lock is fair: [`unlock_fair`](lock_api::RawMutexFair::unlock_fair)
-//! is the same as `unlock` (every release hands the lock straight to the
-//! oldest waiter). Locking a `Lock` its caller already holds panics, as
+//! `unlock` releases as the lock's mode says (strict hand-off for
+//! [`Lock::new`], which `INIT` uses; the oldest waiter woken to compete for
+//! [`Lock::new_bounded`]); [`unlock_fair`](lock_api::RawMutexFair::unlock_fair)
+//! and [`bump`](lock_api::RawMutexFair::bump) always hand the lock straight
+//! to the oldest waiter, as lock_api documents them. Locking a `Lock` its caller already holds panics, as
 //! [`Lock::acquire_blocking`] does, instead of deadlocking.
 //!
 //! # A `lock()` that cannot wait aborts
@@ -145,16 +147,20 @@ fn abort(what: &str, why: &str) -> ! {
     std::process::abort()
 }
 
-// SAFETY: as for `RawMutex`; `unlock_fair` is `unlock`, which already hands
-// the lock to the oldest waiter. `bump` releases (to the oldest waiter)
+// SAFETY: as for `RawMutex`; `unlock_fair` releases exactly one hold, as
+// `unlock` does, handing the lock to the oldest waiter if there is one
+// (`release_fair`), and never unwinds (`AbortOnUnwind`). `bump` releases
+// the same way (to the oldest waiter)
 // and re-takes the lock with `lock_or_abort`, which never returns or
 // unwinds without it, so the guard that called `bump` holds the lock again
 // whenever control comes back to it. The release itself can unwind only
 // from a waker's panic, after it handed the lock over: that aborts too.
 unsafe impl ::lock_api::RawMutexFair for Lock {
     unsafe fn unlock_fair(&self) {
-        // SAFETY: the caller's contract is `unlock`'s.
-        unsafe { ::lock_api::RawMutex::unlock(self) }
+        // As in `unlock`: a waker's panic must not unwind from here.
+        let bomb = AbortOnUnwind("unlock_fair");
+        self.release_fair();
+        std::mem::forget(bomb);
     }
 
     unsafe fn bump(&self) {
@@ -163,7 +169,7 @@ unsafe impl ::lock_api::RawMutexFair for Lock {
             // user's waker may panic: that unwind, too, would leave the
             // caller's guard alive without the lock.
             let bomb = AbortOnUnwind("bump");
-            self.release();
+            self.release_fair();
             std::mem::forget(bomb);
             self.lock_or_abort("bump");
         }

@@ -132,7 +132,7 @@ fn barrier_blocking_phases_allocate_nothing() {
         let mut seen = Seen::default();
         measure(&mut || {
             for _ in 0..n {
-                if b.wait_blocking().unwrap() == 0 {
+                if b.wait_blocking().unwrap().index() == 0 {
                     seen.queued += 1;
                 }
             }
@@ -148,7 +148,7 @@ fn barrier_timed_blocking_phases_allocate_nothing() {
         let mut seen = Seen::default();
         measure(&mut || {
             for _ in 0..n {
-                if b.try_wait_for(Duration::from_secs(60)).unwrap() == 0 {
+                if b.try_wait_for(Duration::from_secs(60)).unwrap().index() == 0 {
                     seen.queued += 1;
                 }
             }
@@ -167,7 +167,7 @@ fn barrier_async_phases_allocate_nothing() {
         measure(&mut || {
             futures_lite::future::block_on(async {
                 for _ in 0..n {
-                    if b.wait().await.unwrap() == 0 {
+                    if b.wait().await.unwrap().index() == 0 {
                         seen.queued += 1;
                     }
                 }
@@ -187,7 +187,7 @@ fn barrier_mixed_blocking_and_async_allocate_nothing() {
             measure(&mut || {
                 futures_lite::future::block_on(async {
                     for _ in 0..n {
-                        if b.wait().await.unwrap() != 2 {
+                        if b.wait().await.unwrap().index() != 2 {
                             seen.queued += 1;
                         }
                     }
@@ -196,7 +196,7 @@ fn barrier_mixed_blocking_and_async_allocate_nothing() {
         } else {
             measure(&mut || {
                 for _ in 0..n {
-                    if b.wait_blocking().unwrap() != 2 {
+                    if b.wait_blocking().unwrap().index() != 2 {
                         seen.queued += 1;
                     }
                 }
@@ -221,7 +221,7 @@ fn barrier_tokio_task_phases_allocate_nothing() {
                 measure(&mut || {});
                 start_counting();
                 for _ in 0..n {
-                    if b.wait().await.unwrap() == 0 {
+                    if b.wait().await.unwrap().index() == 0 {
                         seen.queued += 1;
                     }
                 }
@@ -231,7 +231,7 @@ fn barrier_tokio_task_phases_allocate_nothing() {
         } else {
             measure(&mut || {
                 for _ in 0..n {
-                    if b.wait_blocking().unwrap() == 0 {
+                    if b.wait_blocking().unwrap().index() == 0 {
                         seen.queued += 1;
                     }
                 }

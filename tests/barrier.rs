@@ -40,7 +40,8 @@ use worlds::Watchdog;
 
 use futures_lite::future::poll_once;
 use polysync::barrier::{
-    Barrier, BarrierWait, BarrierWaitError, BrokenBarrierError, Latch, LatchWait, RBarrier,
+    Barrier, BarrierWait, BarrierWaitError, BarrierWaitResult, BrokenBarrierError, Latch,
+    LatchWait, RBarrier,
 };
 use static_assertions::{assert_impl_all, assert_not_impl_any, const_assert};
 use std::collections::BTreeSet;
@@ -135,16 +136,16 @@ macro_rules! cyclic_party {
             fn wait_async(
                 &self,
             ) -> impl Future<Output = Result<usize, BrokenBarrierError>> + Send + '_ {
-                self.wait()
+                async { self.wait().await.map(|r| r.index()) }
             }
             fn wait_block(&self) -> Result<usize, BrokenBarrierError> {
-                self.wait_blocking()
+                self.wait_blocking().map(|r| r.index())
             }
             fn wait_for(&self, timeout: Duration) -> Result<usize, BarrierWaitError> {
-                self.try_wait_for(timeout)
+                self.try_wait_for(timeout).map(|r| r.index())
             }
             fn wait_until(&self, deadline: Instant) -> Result<usize, BarrierWaitError> {
-                self.try_wait_until(deadline)
+                self.try_wait_until(deadline).map(|r| r.index())
             }
             fn is_broken(&self) -> bool {
                 $ty::is_broken(self)
@@ -302,7 +303,11 @@ fn cross_world_consecutive_phases() {
     let b = Arc::new(Barrier::new(3));
     let t = {
         let b = b.clone();
-        thread::spawn(move || (0..PHASES).map(|_| b.wait_blocking().unwrap()).collect())
+        thread::spawn(move || {
+            (0..PHASES)
+                .map(|_| b.wait_blocking().unwrap().index())
+                .collect()
+        })
     };
     let tokio = {
         let b = b.clone();
@@ -313,7 +318,7 @@ fn cross_world_consecutive_phases() {
                 .block_on(async {
                     let mut v = Vec::new();
                     for _ in 0..PHASES {
-                        v.push(b.wait().await.unwrap());
+                        v.push(b.wait().await.unwrap().index());
                     }
                     v
                 })
@@ -322,7 +327,7 @@ fn cross_world_consecutive_phases() {
     let fl: Vec<usize> = futures_lite::future::block_on(async {
         let mut v = Vec::new();
         for _ in 0..PHASES {
-            v.push(b.wait().await.unwrap());
+            v.push(b.wait().await.unwrap().index());
         }
         v
     });
@@ -422,8 +427,8 @@ fn zero_timeout_breaks_unless_it_opens() {
     thread::scope(|s| {
         let w = s.spawn(|| b.wait_blocking());
         wait_until("queued", || b.waiting() == 1);
-        assert_eq!(b.try_wait_for(Duration::ZERO), Ok(1));
-        assert_eq!(w.join().unwrap(), Ok(0));
+        assert_eq!(b.try_wait_for(Duration::ZERO).map(|r| r.index()), Ok(1));
+        assert_eq!(w.join().unwrap().map(|r| r.index()), Ok(0));
     });
     assert!(!b.is_broken());
 }
@@ -488,7 +493,10 @@ fn dropping_a_woken_but_unpolled_wait_breaks_the_next_phase() {
     let (_, waker) = counting_waker();
     let mut first = Box::pin(b.wait());
     assert!(poll(first.as_mut(), &waker).is_pending());
-    assert_eq!(futures_lite::future::block_on(b.wait()), Ok(1));
+    assert_eq!(
+        futures_lite::future::block_on(b.wait()).map(|r| r.index()),
+        Ok(1)
+    );
     assert!(!b.is_broken());
     drop(first); // notified with index 0, never polled again
     assert!(b.is_broken());
@@ -544,7 +552,7 @@ fn rbarrier_reset_breaks_current_waiters_then_works() {
     for round in 0..3 {
         let a = spawn_party(Kind::FuturesLite, b.clone());
         let c = spawn_party(Kind::TokioMulti, b.clone());
-        let mine = b.wait_blocking().unwrap();
+        let mine = b.wait_blocking().unwrap().index();
         let set: BTreeSet<usize> =
             [mine, a.join().unwrap().unwrap(), c.join().unwrap().unwrap()].into();
         assert_eq!(set, (0..3).collect(), "round {round}");
@@ -562,7 +570,7 @@ fn rbarrier_reset_breaks_current_waiters_then_works() {
     assert!(!b.is_broken());
     let a = spawn_party(Kind::Thread, b.clone());
     let c = spawn_party(Kind::Thread, b.clone());
-    let mine = b.wait_blocking().unwrap();
+    let mine = b.wait_blocking().unwrap().index();
     let set: BTreeSet<usize> =
         [mine, a.join().unwrap().unwrap(), c.join().unwrap().unwrap()].into();
     assert_eq!(set, (0..3).collect());
@@ -812,10 +820,13 @@ fn arrivals_during_a_big_opening_belong_to_the_next_phase() {
     }
     assert_eq!(b.waiting(), P - 1);
     // The opener: returns only after waking everyone (and opening phase 2).
-    assert_eq!(futures_lite::future::block_on(b.wait()), Ok(P - 1));
+    assert_eq!(
+        futures_lite::future::block_on(b.wait()).map(|r| r.index()),
+        Ok(P - 1)
+    );
     for (i, fut) in first.iter_mut().enumerate() {
         assert_eq!(
-            poll(fut.as_mut(), &plain),
+            poll(fut.as_mut(), &plain).map_ok(|r| r.index()),
             Poll::Ready(Ok(i)),
             "phase 1, #{i}"
         );
@@ -824,7 +835,7 @@ fn arrivals_during_a_big_opening_belong_to_the_next_phase() {
     assert_eq!(second.len(), P, "the hook ran");
     for (i, fut) in second.iter_mut().enumerate() {
         assert_eq!(
-            poll(fut.as_mut(), &plain),
+            poll(fut.as_mut(), &plain).map_ok(|r| r.index()),
             Poll::Ready(Ok(i)),
             "phase 2, #{i}"
         );
@@ -862,11 +873,12 @@ impl Tally {
         }
     }
 
-    fn record(&self, outcome: Result<usize, BarrierWaitError>) {
+    fn record(&self, outcome: Result<BarrierWaitResult, BarrierWaitError>) {
         self.waits.fetch_add(1, Ordering::Relaxed);
         self.budget.add(1);
         match outcome {
-            Ok(i) => {
+            Ok(r) => {
+                let i = r.index();
                 assert!(i < STORM_PARTIES, "index {i} out of range");
                 self.passed.fetch_add(1, Ordering::Relaxed);
                 self.by_index[i].fetch_add(1, Ordering::Relaxed);
@@ -1032,7 +1044,8 @@ fn cancellation_storm_leaves_no_waiter_hanging() {
             }
             f.seen = count;
             match poll(f.wait.as_mut(), &f.waker) {
-                Poll::Ready(Ok(i)) => {
+                Poll::Ready(Ok(r)) => {
+                    let i = r.index();
                     assert!(i < STORM_PARTIES);
                     fills_passed += 1;
                     false
@@ -1119,7 +1132,8 @@ fn cancellation_storm_leaves_no_waiter_hanging() {
     let c = spawn_party(Kind::FuturesLite, b.clone());
     let mine = b
         .try_wait_for(Duration::from_secs(10))
-        .expect("the barrier works after the storm");
+        .expect("the barrier works after the storm")
+        .index();
     let set: BTreeSet<usize> =
         [mine, a.join().unwrap().unwrap(), c.join().unwrap().unwrap()].into();
     assert_eq!(set, (0..3).collect());
@@ -1152,17 +1166,20 @@ fn zero_parties_open_only_by_breaking() {
 fn one_party_always_passes_at_once() {
     let b = Barrier::new(1);
     for _ in 0..10 {
-        assert_eq!(b.wait_blocking(), Ok(0));
-        assert_eq!(futures_lite::future::block_on(b.wait()), Ok(0));
-        assert_eq!(b.try_wait(), Ok(Some(0)));
-        assert_eq!(b.try_wait_for(Duration::ZERO), Ok(0));
+        assert_eq!(b.wait_blocking().map(|r| r.index()), Ok(0));
+        assert_eq!(
+            futures_lite::future::block_on(b.wait()).map(|r| r.index()),
+            Ok(0)
+        );
+        assert_eq!(b.try_wait().map(|r| r.map(|r| r.index())), Ok(Some(0)));
+        assert_eq!(b.try_wait_for(Duration::ZERO).map(|r| r.index()), Ok(0));
     }
     b.abort();
     assert!(b.wait_blocking().is_err());
     let r = RBarrier::new(1);
     r.abort();
     r.reset();
-    assert_eq!(r.wait_blocking(), Ok(0));
+    assert_eq!(r.wait_blocking().map(|r| r.index()), Ok(0));
 }
 
 #[test]
@@ -1176,9 +1193,15 @@ fn barrier_try_wait_arrives_only_to_open() {
     let mut c = Box::pin(b.wait());
     assert!(poll(c.as_mut(), &waker).is_pending());
     assert_eq!(b.waiting(), 2);
-    assert_eq!(b.try_wait(), Ok(Some(2)));
-    assert_eq!(poll(a.as_mut(), &waker), Poll::Ready(Ok(0)));
-    assert_eq!(poll(c.as_mut(), &waker), Poll::Ready(Ok(1)));
+    assert_eq!(b.try_wait().map(|r| r.map(|r| r.index())), Ok(Some(2)));
+    assert_eq!(
+        poll(a.as_mut(), &waker).map_ok(|r| r.index()),
+        Poll::Ready(Ok(0))
+    );
+    assert_eq!(
+        poll(c.as_mut(), &waker).map_ok(|r| r.index()),
+        Poll::Ready(Ok(1))
+    );
     assert_eq!(b.waiting(), 0);
     assert!(!b.is_broken());
 }
@@ -1228,7 +1251,10 @@ fn polling_a_completed_wait_panics() {
     let b = Barrier::new(1);
     let (_, waker) = counting_waker();
     let mut w = Box::pin(b.wait());
-    assert_eq!(poll(w.as_mut(), &waker), Poll::Ready(Ok(0)));
+    assert_eq!(
+        poll(w.as_mut(), &waker).map_ok(|r| r.index()),
+        Poll::Ready(Ok(0))
+    );
     let _ = poll(w.as_mut(), &waker);
 }
 

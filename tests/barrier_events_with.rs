@@ -129,17 +129,17 @@ macro_rules! timed_cyclic {
     ($($ty:ty),*) => {$(
         impl TimedParty for $ty {
             fn plain_until(&self, deadline: Instant) -> Result<usize, BarrierWaitError> {
-                self.try_wait_until(deadline)
+                self.try_wait_until(deadline).map(|r| r.index())
             }
             fn with<W: Waiter + ?Sized>(
                 &self,
                 w: &W,
                 deadline: Option<Instant>,
             ) -> Result<usize, BarrierWaitError> {
-                self.wait_with(w, deadline)
+                self.wait_with(w, deadline).map(|r| r.index())
             }
             fn arrive_now(&self) -> Option<usize> {
-                self.try_wait().unwrap()
+                self.try_wait().unwrap().map(|r| r.index())
             }
             fn is_broken(&self) -> bool {
                 self.is_broken()
@@ -148,7 +148,7 @@ macro_rules! timed_cyclic {
                 self.waiting()
             }
             fn wait_async(&self) -> Pin<Box<dyn Future<Output = Result<usize, ()>> + Send + '_>> {
-                Box::pin(async { self.wait().await.map_err(|_| ()) })
+                Box::pin(async { self.wait().await.map(|r| r.index()).map_err(|_| ()) })
             }
         }
     )*};
@@ -741,8 +741,10 @@ fn barriers_under_a_cancelling_waiter() {
     let mut got = thread::scope(|s| {
         let other = s.spawn(|| ThreadWaiter::with_current(|w| b.wait_with(w, None)).unwrap());
         vec![
-            ThreadWaiter::with_current(|w| b.wait_with(w, None)).unwrap(),
-            other.join().unwrap(),
+            ThreadWaiter::with_current(|w| b.wait_with(w, None))
+                .unwrap()
+                .index(),
+            other.join().unwrap().index(),
         ]
     });
     got.sort();

@@ -657,7 +657,10 @@ fn run_storm<R: Resource>(
 
 #[test]
 fn lock_storm() {
-    let storm = run_storm("lock", Lock::new(), 1, true, |_, _, _| {});
+    // Strict hand-off: the storm checks that a hand-off landed on a dropped
+    // future (bounded fairness hands off only past its bound; its storm is
+    // tests/lock_bounded.rs).
+    let storm = run_storm("lock", Lock::new_fair(), 1, true, |_, _, _| {});
     let lock = &storm.res;
     assert_eq!(
         lock.waiting(),
@@ -675,7 +678,8 @@ fn lock_storm() {
 
 #[test]
 fn mutex_storm() {
-    let storm = run_storm("mutex", Mutex::new(0u64), 1, true, |_, _, _| {});
+    // Strict hand-off, as in `lock_storm`.
+    let storm = run_storm("mutex", Mutex::new_fair(0u64), 1, true, |_, _, _| {});
     let mutex = &storm.res;
     assert_eq!(mutex.waiting(), 0, "mutex: waiters left: {mutex:?}");
     assert!(!mutex.is_locked(), "mutex: still locked: {mutex:?}");

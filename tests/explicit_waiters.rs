@@ -75,7 +75,10 @@ fn held(lock: &Lock) -> polysync::LockGuard<'_> {
 #[test]
 fn lock_and_mutex_cancelled_waits_withdraw_and_hand_offs_land() {
     let _dog = dog();
-    let lock = Lock::new();
+    // Strict hand-off: what this checks is a hand-off landing as the wait
+    // gives up (with bounded fairness the release only wakes the waiter,
+    // which then gives up and passes the wake on: tests/lock_bounded.rs).
+    let lock = Lock::new_fair();
     let guard = held(&lock);
     let w = Scripted::cancelling();
     assert_eq!(
@@ -100,7 +103,7 @@ fn lock_and_mutex_cancelled_waits_withdraw_and_hand_offs_land() {
     drop(guard);
     assert!(!lock.is_locked());
 
-    let mutex = Mutex::new(5);
+    let mutex = Mutex::new_fair(5);
     let held = futures_lite::future::block_on(mutex.lock());
     let slot = RefCell::new(Some(held));
     let w = Scripted::new(WaitResult::TimedOut, || drop(slot.borrow_mut().take()));

@@ -1,4 +1,6 @@
-//! Strict FIFO and direct hand-off across waiter worlds.
+//! Strict FIFO and direct hand-off across waiter worlds (`Lock::new_fair`;
+//! bounded fairness (Lock::new_bounded) is tested in tests/lock_bounded.rs,
+//! and the give-up test below runs on the default lock).
 //!
 //! Waiters of three kinds (OS threads in the blocking forms, tokio tasks on a
 //! runtime in its own thread, `futures_lite::block_on` tasks in another
@@ -285,7 +287,8 @@ fn lock_is_fifo_across_worlds_with_direct_handoff() {
     // Waiter 0 is a thread: it blocks in its critical section on `gate`.
     let worlds = pattern(World::Thread, N);
     let state = Arc::new(LockFifo {
-        lock: Lock::new(),
+        // Strict mode: this test is about direct hand-off itself.
+        lock: Lock::new_fair(),
         order: std::sync::Mutex::new(Vec::new()),
         queued: N,
         gate: Barrier::new(2),

@@ -116,7 +116,10 @@ fn child(how: &str, failure: Failure) {
         return child_waker(how);
     }
     register_backend(&BACKEND).unwrap();
-    let m = Arc::new(Mutex::new(0));
+    // Strict hand-off, so that B is handed the lock by the release and the
+    // re-lock has to wait (with bounded fairness the re-lock of a running
+    // holder may simply take the lock back, and nothing fails).
+    let m = Arc::new(Mutex::from_raw(polysync::Lock::new_fair(), 0));
     let mut g = m.lock();
     let holding = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
@@ -158,7 +161,8 @@ impl std::task::Wake for PanickingWaker {
 fn child_waker(how: &str) {
     use std::future::Future;
     use std::task::{Context, Poll};
-    let m = Mutex::new(0);
+    // Strict hand-off, as in `child`.
+    let m = Mutex::from_raw(polysync::Lock::new_fair(), 0);
     let mut g = m.lock();
     // SAFETY: the raw lock is only used to queue an async acquisition.
     let raw = unsafe { m.raw() };

@@ -28,7 +28,7 @@ mod support;
 
 use loom::sync::Arc;
 use loom::thread;
-use polysync::barrier::{Barrier, BarrierWaitError, Latch, RBarrier};
+use polysync::barrier::{Barrier, BarrierWaitError, BarrierWaitResult, Latch, RBarrier};
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
@@ -96,6 +96,17 @@ fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
 
 use support::{SOON, timing_out};
 
+/// A cyclic barrier's result as its arrival index (the models check indices).
+trait Ix<E> {
+    fn ix(self) -> Result<usize, E>;
+}
+
+impl<E> Ix<E> for Result<BarrierWaitResult, E> {
+    fn ix(self) -> Result<usize, E> {
+        self.map(|r| r.index())
+    }
+}
+
 fn sorted(mut v: Vec<usize>) -> Vec<usize> {
     v.sort_unstable();
     v
@@ -112,11 +123,11 @@ fn barrier2_blocking_and_async() {
         let b = Arc::new(Barrier::new(2));
         let blocking = {
             let b = b.clone();
-            thread::spawn(move || b.wait_blocking().unwrap())
+            thread::spawn(move || b.wait_blocking().unwrap().index())
         };
         let task = {
             let b = b.clone();
-            thread::spawn(move || loom::future::block_on(b.wait()).unwrap())
+            thread::spawn(move || loom::future::block_on(b.wait()).unwrap().index())
         };
         let got = sorted(vec![blocking.join().unwrap(), task.join().unwrap()]);
         assert_eq!(got, [0, 1]);
@@ -137,14 +148,14 @@ fn barrier3_three_parties() {
         assert!(out.is_pending());
         let blocking = {
             let b = b.clone();
-            thread::spawn(move || b.wait_blocking().unwrap())
+            thread::spawn(move || b.wait_blocking().unwrap().index())
         };
         let task = {
             let b = b.clone();
-            thread::spawn(move || loom::future::block_on(b.wait()).unwrap())
+            thread::spawn(move || loom::future::block_on(b.wait()).unwrap().index())
         };
         let (x, y) = (blocking.join().unwrap(), task.join().unwrap());
-        assert_eq!(last_poll(first.as_mut(), &flag, &waker), Ok(0));
+        assert_eq!(last_poll(first.as_mut(), &flag, &waker).ix(), Ok(0));
         assert_eq!(sorted(vec![x, y]), [1, 2]);
         assert_eq!(b.waiting(), 0);
         assert!(!b.is_broken());
@@ -159,12 +170,22 @@ fn barrier2_two_phases() {
         let b = Arc::new(Barrier::new(2));
         let blocking = {
             let b = b.clone();
-            thread::spawn(move || [b.wait_blocking().unwrap(), b.wait_blocking().unwrap()])
+            thread::spawn(move || {
+                [
+                    b.wait_blocking().unwrap().index(),
+                    b.wait_blocking().unwrap().index(),
+                ]
+            })
         };
         let task = {
             let b = b.clone();
             thread::spawn(move || {
-                loom::future::block_on(async { [b.wait().await.unwrap(), b.wait().await.unwrap()] })
+                loom::future::block_on(async {
+                    [
+                        b.wait().await.unwrap().index(),
+                        b.wait().await.unwrap().index(),
+                    ]
+                })
             })
         };
         let (x, y) = (blocking.join().unwrap(), task.join().unwrap());
@@ -190,7 +211,7 @@ fn barrier_abort_vs_arrival() {
         assert!(out.is_pending());
         let arrival = {
             let b = b.clone();
-            thread::spawn(move || loom::future::block_on(b.wait()))
+            thread::spawn(move || loom::future::block_on(b.wait()).ix())
         };
         let aborter = {
             let b = b.clone();
@@ -198,7 +219,7 @@ fn barrier_abort_vs_arrival() {
         };
         let y = arrival.join().unwrap();
         aborter.join().unwrap();
-        let x = last_poll(first.as_mut(), &flag, &waker);
+        let x = last_poll(first.as_mut(), &flag, &waker).ix();
         match (x, y) {
             (Ok(x), Ok(y)) => assert_eq!((x, y), (0, 1)),
             (Err(_), Err(_)) => {}
@@ -219,11 +240,11 @@ fn barrier_cancel_vs_arrival() {
         let b = Arc::new(Barrier::new(2));
         let canceller = {
             let b = b.clone();
-            thread::spawn(move || poll_once_then_drop(b.wait()))
+            thread::spawn(move || poll_once_then_drop(b.wait()).map(Ix::ix))
         };
         let blocking = {
             let b = b.clone();
-            thread::spawn(move || b.wait_blocking())
+            thread::spawn(move || b.wait_blocking().ix())
         };
         let (c, x) = (canceller.join().unwrap(), blocking.join().unwrap());
         match c {
@@ -251,11 +272,11 @@ fn barrier_timeout_vs_arrival() {
         let b = Arc::new(Barrier::new(2));
         let timed = {
             let b = b.clone();
-            thread::spawn(move || timing_out(|| b.try_wait_for(SOON)))
+            thread::spawn(move || timing_out(|| b.try_wait_for(SOON).ix()))
         };
         let blocking = {
             let b = b.clone();
-            thread::spawn(move || b.wait_blocking())
+            thread::spawn(move || b.wait_blocking().ix())
         };
         let (t, x) = (timed.join().unwrap(), blocking.join().unwrap());
         match t {
@@ -297,11 +318,14 @@ fn rbarrier_reset_and_abort_vs_arrivals() {
         };
         let arrivals = {
             let b = b.clone();
-            thread::spawn(move || join2(b.wait(), b.wait()))
+            thread::spawn(move || {
+                let (x, y) = join2(b.wait(), b.wait());
+                (x.ix(), y.ix())
+            })
         };
         let (g1, g2) = arrivals.join().unwrap();
         breaker.join().unwrap();
-        let f0 = last_poll(first.as_mut(), &flag, &waker);
+        let f0 = last_poll(first.as_mut(), &flag, &waker).ix();
         let got = [f0, g1, g2];
         let ok: Vec<usize> = got.iter().filter_map(|r| r.ok()).collect();
         match ok.len() {
@@ -329,7 +353,7 @@ fn rbarrier_reset_vs_cancel_then_phase() {
         let b = Arc::new(RBarrier::new(2));
         let canceller = {
             let b = b.clone();
-            thread::spawn(move || poll_once_then_drop(b.wait()))
+            thread::spawn(move || poll_once_then_drop(b.wait()).map(Ix::ix))
         };
         b.reset();
         // Two parties: a single wait can only queue (or fail if broken).
@@ -339,11 +363,11 @@ fn rbarrier_reset_vs_cancel_then_phase() {
         assert!(!b.is_broken());
         let x = {
             let b = b.clone();
-            thread::spawn(move || b.wait_blocking())
+            thread::spawn(move || b.wait_blocking().ix())
         };
         let y = {
             let b = b.clone();
-            thread::spawn(move || loom::future::block_on(b.wait()))
+            thread::spawn(move || loom::future::block_on(b.wait()).ix())
         };
         let got = sorted(vec![x.join().unwrap().unwrap(), y.join().unwrap().unwrap()]);
         assert_eq!(got, [0, 1]);

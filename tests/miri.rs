@@ -286,7 +286,10 @@ fn condition_blocking_ping_pong() {
 /// dropped without being polled: the lock must be released again.
 #[test]
 fn lock_handed_to_a_future_dropped_on_another_thread() {
-    let lock = Arc::new(Lock::new());
+    // Strict hand-off: the release gives the lock to the queued future
+    // (with bounded fairness it would only wake it, and the future stays
+    // queued until it retries: tests/lock_bounded.rs covers that drop).
+    let lock = Arc::new(Lock::new_fair());
     for _ in 0..ROUNDS {
         let guard = lock.acquire_blocking();
         let waiter = {

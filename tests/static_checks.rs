@@ -304,7 +304,56 @@ mod channel_checks {
         assert_impl_all!(RecvStream<u8>: Send, Unpin, Debug);
         assert_impl_all!(SendSink<u8>: Send, Unpin, Debug);
         assert_not_impl_any!(RecvStream<Rc<u8>>: Send);
+        // Sync where sound, as tokio's (issue 20 item 6).
+        assert_impl_all!(RecvStream<u8>: Sync);
+        assert_impl_all!(RecvStream<Cell<u8>>: Send, Sync);
+        assert_impl_all!(SendSink<u8>: Sync);
+        assert_not_impl_any!(RecvStream<Rc<u8>>: Sync);
+        assert_not_impl_any!(SendSink<Rc<u8>>: Send, Sync);
     }
+}
+
+// Issue 20 items 5 and 6: every future is Sync where it is sound, as
+// tokio's are: its item is reached only by its owner (through `Pin<&mut>`)
+// or, while it waits, under its queue's lock, never through `&self`; so it
+// is `Sync` whenever the item can move between threads (`T: Send`, even if
+// `T` is not `Sync`), and neither `Send` nor `Sync` when it cannot (`Rc`).
+// The new futures and the oneshot receiver (itself a future) likewise.
+mod sync_futures {
+    use super::*;
+    use polysync::channel::{
+        ClosedFuture, RecvFuture, RecvManyFuture, SendFuture, SendTimeoutFuture, oneshot,
+    };
+    use std::future::Ready;
+    assert_impl_all!(Put<'static, u8>: Send, Sync);
+    assert_impl_all!(Get<'static, u8>: Send, Sync);
+    assert_impl_all!(Put<'static, Cell<u8>>: Send, Sync);
+    assert_impl_all!(Get<'static, Cell<u8>>: Send, Sync);
+    assert_not_impl_any!(Put<'static, Rc<u8>>: Send, Sync);
+    assert_not_impl_any!(Get<'static, Rc<u8>>: Send, Sync);
+    assert_impl_all!(SendFuture<'static, u8>: Send, Sync);
+    assert_impl_all!(RecvFuture<'static, u8>: Send, Sync);
+    assert_impl_all!(SendFuture<'static, Cell<u8>>: Send, Sync);
+    assert_impl_all!(RecvFuture<'static, Cell<u8>>: Send, Sync);
+    assert_not_impl_any!(SendFuture<'static, Rc<u8>>: Send, Sync);
+    assert_not_impl_any!(RecvFuture<'static, Rc<u8>>: Send, Sync);
+    assert_impl_all!(oneshot::RecvFuture<'static, u8>: Send, Sync);
+    assert_impl_all!(oneshot::RecvFuture<'static, Cell<u8>>: Send, Sync);
+    assert_not_impl_any!(oneshot::RecvFuture<'static, Rc<u8>>: Send, Sync);
+    // The oneshot receiver is a future, `Unpin` as tokio's (so
+    // `(&mut rx).await` works).
+    assert_impl_all!(oneshot::Receiver<u8>: Future<Output = Result<u8, polysync::channel::RecvError>>, Send, Sync, Unpin);
+    assert_impl_all!(oneshot::Receiver<Cell<u8>>: Send, Sync);
+    assert_not_impl_any!(oneshot::Receiver<Rc<u8>>: Send, Sync);
+    assert_impl_all!(ClosedFuture<'static>: Future<Output = ()>, Send, Sync, Debug);
+    assert_not_impl_any!(ClosedFuture<'static>: Unpin);
+    assert_impl_all!(SendTimeoutFuture<'static, u8, Ready<()>>: Send, Sync, Debug);
+    assert_impl_all!(SendTimeoutFuture<'static, Cell<u8>, Ready<()>>: Send, Sync);
+    assert_not_impl_any!(SendTimeoutFuture<'static, Rc<u8>, Ready<()>>: Send, Sync);
+    assert_not_impl_any!(SendTimeoutFuture<'static, u8, Ready<()>>: Unpin);
+    assert_impl_all!(RecvManyFuture<'static, 'static, u8>: Future<Output = usize>, Send, Sync, Debug);
+    assert_not_impl_any!(RecvManyFuture<'static, 'static, u8>: Unpin);
+    assert_not_impl_any!(RecvManyFuture<'static, 'static, Rc<u8>>: Send, Sync);
 }
 
 // RwLock (issue 12): Send/Sync exactly as std's RwLock; guards Send where sound; futures Send, !Unpin.

@@ -274,7 +274,8 @@ fn dropped_async_acquire_passes_on_what_it_was_handed() {
     );
     // Lock: the future is queued, the holder releases (hand-off to the
     // future's node: still locked), then the future is dropped unpolled.
-    let lock = Lock::new();
+    // Strict hand-off (`new_fair`): the hand-off itself is under test.
+    let lock = Lock::new_fair();
     let guard = lock.acquire_blocking();
     {
         let mut acquire = pin!(lock.acquire());
@@ -609,7 +610,10 @@ fn mutex_between_async_holder_and_blocking_thread() {
         "mutex_between_async_holder_and_blocking_thread",
         Duration::from_secs(60),
     );
-    let mutex = Arc::new(Mutex::new(Vec::<&str>::new()));
+    // Strict hand-off: the task's release hands the mutex to the queued
+    // thread, so the task's next lock waits behind it (with bounded
+    // fairness the running task may take it back first).
+    let mutex = Arc::new(Mutex::new_fair(Vec::<&str>::new()));
     let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
     let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
 

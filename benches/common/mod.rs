@@ -123,3 +123,57 @@ pub fn tokio_mt2() -> tokio::runtime::Runtime {
         .build()
         .expect("build tokio runtime")
 }
+
+/// The machine's wake-up cost, the reference for the contended rows: a
+/// park/unpark round trip between two OS threads (std's `park`/`unpark`,
+/// a flag against spurious wake-ups). One iteration = this thread unparks
+/// the partner and parks until the partner unparks it back. A strict
+/// hand-off pays about one such wake per contended acquisition; the VM
+/// flips between states where this costs a few or tens of microseconds,
+/// so each run reports it beside the lock rows.
+pub fn park_roundtrip(c: &mut criterion::Criterion) {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let mut g = c.benchmark_group("park_roundtrip");
+    g.sampling_mode(criterion::SamplingMode::Flat);
+    g.throughput(criterion::Throughput::Elements(1));
+    let ping = Arc::new(AtomicU64::new(0));
+    let pong = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let main = std::thread::current();
+    let partner = {
+        let (ping, pong, stop) = (ping.clone(), pong.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut seen = 0;
+            loop {
+                while ping.load(Ordering::Acquire) == seen {
+                    if stop.load(Ordering::Acquire) {
+                        return;
+                    }
+                    std::thread::park();
+                }
+                seen = ping.load(Ordering::Acquire);
+                pong.store(seen, Ordering::Release);
+                main.unpark();
+            }
+        })
+    };
+    let mut n = 0;
+    g.bench_function("std_thread", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                n += 1;
+                ping.store(n, Ordering::Release);
+                partner.thread().unpark();
+                while pong.load(Ordering::Acquire) != n {
+                    std::thread::park();
+                }
+            }
+            t.elapsed()
+        })
+    });
+    stop.store(true, Ordering::Release);
+    partner.thread().unpark();
+    partner.join().unwrap();
+    g.finish();
+}

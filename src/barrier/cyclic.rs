@@ -3,7 +3,7 @@
 
 use super::error::{blocking_party, broken};
 use super::raw::RawBarrier;
-use super::{Arrive, BarrierWaitError, BrokenBarrierError, arrive_with};
+use super::{Arrive, BarrierWaitError, BarrierWaitResult, BrokenBarrierError, arrive_with};
 use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::{Waiter, deadline_after};
 use std::future::Future;
@@ -12,7 +12,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// The future of [`Barrier::wait`] and [`RBarrier::wait`]; resolves to this
-/// party's arrival index (`0..parties`) or a [`BrokenBarrierError`].
+/// party's [`BarrierWaitResult`] (its arrival index, whether it leads its
+/// phase) or a [`BrokenBarrierError`].
 ///
 /// Dropping it after its first poll, before it completed, breaks the
 /// barrier (see [`Barrier::wait`]).
@@ -23,7 +24,7 @@ pub struct BarrierWait<'a> {
 }
 
 impl Future for BarrierWait<'_> {
-    type Output = Result<usize, BrokenBarrierError>;
+    type Output = Result<BarrierWaitResult, BrokenBarrierError>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -57,10 +58,12 @@ macro_rules! cyclic_methods {
         }
 
         /// Waits asynchronously until `parties` parties have arrived (this
-        /// one included); returns this party's arrival index, `0..parties`.
-        /// The party arrives at the first poll. The last arrival gets
-        /// `parties - 1` and opens the phase; the barrier then fills again
-        /// for the next phase.
+        /// one included); returns this party's [`BarrierWaitResult`]: its
+        /// arrival index, `0..parties`, and whether it is the phase's
+        /// leader. The party arrives at the first poll. The last arrival gets
+        /// `parties - 1`, opens the phase and is its leader (it completes in
+        /// the poll in which it arrives); the barrier then fills again for
+        /// the next phase.
         ///
         /// # Errors
         /// [`BrokenBarrierError`] if the barrier is or becomes broken first.
@@ -78,7 +81,9 @@ macro_rules! cyclic_methods {
         /// use futures_lite::future::{block_on, zip};
         #[doc = concat!("let barrier = polysync::barrier::", stringify!($ty), "::new(2);")]
         /// let (a, b) = block_on(zip(barrier.wait(), barrier.wait()));
-        /// assert_eq!((a, b), (Ok(0), Ok(1))); // arrival order
+        /// let (a, b) = (a.unwrap(), b.unwrap());
+        /// assert_eq!((a.index(), b.index()), (0, 1)); // arrival order
+        /// assert!(!a.is_leader() && b.is_leader()); // the last arrival leads
         /// ```
         pub fn wait(&self) -> BarrierWait<'_> {
             BarrierWait {
@@ -87,7 +92,8 @@ macro_rules! cyclic_methods {
         }
 
         /// Blocks the current execution unit until `parties` parties have
-        /// arrived; returns this party's arrival index, as [`wait`](Self::wait).
+        /// arrived; returns this party's [`BarrierWaitResult`], as
+        /// [`wait`](Self::wait).
         ///
         /// # Errors
         /// [`BrokenBarrierError`] if the barrier is or becomes broken first.
@@ -100,18 +106,19 @@ macro_rules! cyclic_methods {
         ///
         /// ```
         #[doc = concat!("let barrier = polysync::barrier::", stringify!($ty), "::new(2);")]
-        /// let mut indices = std::thread::scope(|s| {
+        /// let results = std::thread::scope(|s| {
         ///     let other = s.spawn(|| barrier.wait_blocking().unwrap());
-        ///     vec![barrier.wait_blocking().unwrap(), other.join().unwrap()]
+        ///     [barrier.wait_blocking().unwrap(), other.join().unwrap()]
         /// });
-        /// indices.sort();
-        /// assert_eq!(indices, [0, 1]);
+        /// assert_eq!(results.iter().filter(|r| r.is_leader()).count(), 1);
+        /// assert_eq!(results[0].index() + results[1].index(), 1);
         /// ```
-        pub fn wait_blocking(&self) -> Result<usize, BrokenBarrierError> {
+        pub fn wait_blocking(&self) -> Result<BarrierWaitResult, BrokenBarrierError> {
             blocking_party(|w| self.wait_with(w, None)).map_err(broken)
         }
 
-        /// Passes without waiting if that is possible: `Ok(Some(parties - 1))`
+        /// Passes without waiting if that is possible: `Ok(Some(result))`,
+        /// with index `parties - 1` and [leader](BarrierWaitResult::is_leader),
         /// if this call is the last arrival and opens the phase; `Ok(None)`
         /// (nothing changed, this call did not arrive) if it would have to
         /// wait. Unlike a timed wait that gives up, this never breaks the barrier.
@@ -123,13 +130,17 @@ macro_rules! cyclic_methods {
         #[doc = concat!("let barrier = polysync::barrier::", stringify!($ty), "::new(2);")]
         /// assert_eq!(barrier.try_wait(), Ok(None));
         /// assert!(!barrier.is_broken());
+        ///
+        #[doc = concat!("let barrier = polysync::barrier::", stringify!($ty), "::new(1);")]
+        /// let result = barrier.try_wait().unwrap().unwrap();
+        /// assert!(result.is_leader());
         /// ```
-        pub fn try_wait(&self) -> Result<Option<usize>, BrokenBarrierError> {
+        pub fn try_wait(&self) -> Result<Option<BarrierWaitResult>, BrokenBarrierError> {
             self.raw.try_wait()
         }
 
         /// Blocks until the phase opens or `timeout` passes; returns this
-        /// party's arrival index. A wait that times out breaks the barrier
+        /// party's [`BarrierWaitResult`]. A wait that times out breaks the barrier
         /// for every party (if its phase opened at that very moment, see the
         /// [module docs](super)).
         ///
@@ -144,7 +155,7 @@ macro_rules! cyclic_methods {
         /// assert_eq!(barrier.try_wait_for(Duration::from_millis(1)), Err(BarrierWaitError::TimedOut));
         /// assert_eq!(barrier.try_wait_for(Duration::from_millis(1)), Err(BarrierWaitError::Broken));
         /// ```
-        pub fn try_wait_for(&self, timeout: Duration) -> Result<usize, BarrierWaitError> {
+        pub fn try_wait_for(&self, timeout: Duration) -> Result<BarrierWaitResult, BarrierWaitError> {
             blocking_party(|w| self.wait_with(w, deadline_after(timeout)))
         }
 
@@ -157,15 +168,16 @@ macro_rules! cyclic_methods {
         /// ```
         /// use std::time::Instant;
         #[doc = concat!("let barrier = polysync::barrier::", stringify!($ty), "::new(1);")]
-        /// assert_eq!(barrier.try_wait_until(Instant::now()), Ok(0));
+        /// let result = barrier.try_wait_until(Instant::now()).unwrap();
+        /// assert_eq!((result.index(), result.is_leader()), (0, true));
         /// ```
-        pub fn try_wait_until(&self, deadline: Instant) -> Result<usize, BarrierWaitError> {
+        pub fn try_wait_until(&self, deadline: Instant) -> Result<BarrierWaitResult, BarrierWaitError> {
             blocking_party(|w| self.wait_with(w, Some(deadline)))
         }
 
         /// Blocks on `waiter` until the phase opens, `deadline` passes or
-        /// the waiter reports cancellation; returns this party's arrival
-        /// index. The entry point that every blocking form runs with the
+        /// the waiter reports cancellation; returns this party's
+        /// [`BarrierWaitResult`]. The entry point that every blocking form runs with the
         /// current unit's waiter; library code that knows its waiter calls it
         /// directly.
         ///
@@ -190,8 +202,9 @@ macro_rules! cyclic_methods {
         ///     let other = s.spawn(wait);
         ///     vec![wait(), other.join().unwrap()]
         /// });
-        /// indices.sort();
-        /// assert_eq!(indices, [0, 1]);
+        /// indices.sort_by_key(|r| r.index());
+        /// assert_eq!(indices.iter().map(|r| r.index()).collect::<Vec<_>>(), [0, 1]);
+        /// assert!(indices[1].is_leader());
         ///
         /// ThreadWaiter::with_current(|w| {
         ///     let now = Some(Instant::now());
@@ -203,13 +216,13 @@ macro_rules! cyclic_methods {
             &self,
             waiter: &W,
             deadline: Option<Instant>,
-        ) -> Result<usize, BarrierWaitError> {
+        ) -> Result<BarrierWaitResult, BarrierWaitError> {
             arrive_with(&self.raw, waiter, deadline)
         }
 
         /// Breaks the barrier: every waiting party, and every later wait, gets
         /// a [`BrokenBarrierError`]. Parties of a phase that has opened keep
-        /// their index. Aborting a broken barrier is a no-op.
+        /// their result (its leader stays its only leader). Aborting a broken barrier is a no-op.
         ///
         /// ```
         #[doc = concat!("let barrier = polysync::barrier::", stringify!($ty), "::new(2);")]
@@ -252,7 +265,8 @@ macro_rules! cyclic_methods {
 }
 
 /// A cyclic barrier: each time `parties` parties have arrived, all of them
-/// pass, each with its arrival index, and the barrier fills again.
+/// pass, each with a [`BarrierWaitResult`] (its arrival index; the last
+/// arrival is the phase's leader), and the barrier fills again.
 ///
 /// A broken barrier stays broken (see the [module docs](super)); use
 /// [`RBarrier`] to be able to [`reset`](RBarrier::reset) it.
@@ -270,14 +284,14 @@ macro_rules! cyclic_methods {
 /// let thread = {
 ///     let barrier = barrier.clone();
 ///     std::thread::spawn(move || {
-///         (0..3).map(|_| barrier.wait_blocking().unwrap()).collect::<Vec<_>>()
+///         (0..3).map(|_| barrier.wait_blocking().unwrap().index()).collect::<Vec<_>>()
 ///     })
 /// };
 /// // The other party is an async task; three phases.
 /// let mine = futures_lite::future::block_on(async {
 ///     let mut mine = Vec::new();
 ///     for _ in 0..3 {
-///         mine.push(barrier.wait().await.unwrap());
+///         mine.push(barrier.wait().await.unwrap().index());
 ///     }
 ///     mine
 /// });

@@ -165,7 +165,7 @@ impl Latch {
         match arrival {
             Ok(data) => {
                 self.help();
-                outcome::<Self>(data).map(|()| true)
+                outcome(self, data).map(|()| true)
             }
             Err(_) => Ok(false),
         }
@@ -337,7 +337,7 @@ impl Party for Latch {
     }
 
     #[inline]
-    fn pass(_: usize) {}
+    fn pass(&self, _: usize) {}
 
     /// Helps wake the parties of a latch that passed or broke, if any wait.
     #[inline]

@@ -39,9 +39,10 @@
 //!
 //! # Semantics
 //!
-//! - Parties are served in arrival order: [`Barrier::wait`] returns the
-//!   arrival index `0..parties`, and the last arrival (index `parties - 1`)
-//!   opens the phase. Parties that arrive while a phase is being woken belong
+//! - Parties are served in arrival order: [`Barrier::wait`] returns a
+//!   [`BarrierWaitResult`] with the arrival index `0..parties`, and the last
+//!   arrival (index `parties - 1`) opens the phase and is its
+//!   [leader](BarrierWaitResult::is_leader): exactly one per opened phase. Parties that arrive while a phase is being woken belong
 //!   to the next phase.
 //! - A barrier with `parties == 0` never opens by arrivals: its waits end
 //!   only when it breaks (this follows aiologic; `std::sync::Barrier` treats
@@ -55,17 +56,20 @@
 //!
 //! `error.rs` (the errors), `latch.rs` ([`Latch`]), `raw.rs` (the cyclic
 //! core that [`Barrier`] and [`RBarrier`] share), `cyclic.rs` (the two
-//! public cyclic types); this file holds the wait future and the `wait_with`
+//! public cyclic types), `result.rs` (what a passed cyclic party gets);
+//! this file holds the wait future and the `wait_with`
 //! driver that all of them share.
 
 mod cyclic;
 mod error;
 mod latch;
 mod raw;
+mod result;
 
 pub use cyclic::{Barrier, BarrierWait, RBarrier};
 pub use error::{BarrierWaitError, BrokenBarrierError};
 pub use latch::{Latch, LatchWait};
+pub use result::BarrierWaitResult;
 
 use crate::lowlevel::Waiter;
 use crate::lowlevel::checkpoint;
@@ -115,8 +119,8 @@ impl NodeData for PartyOutcome {
 pub(crate) trait Party:
     Protocol<Tag: Default, Outcome = PartyOutcome, Slot = ()> + Sized
 {
-    /// What a party that passes gets: `()` for a latch, the arrival index
-    /// for a cyclic barrier.
+    /// What a party that passes gets: `()` for a latch, a
+    /// [`BarrierWaitResult`] for a cyclic barrier.
     type Pass;
 
     /// The lock-free answer, if there is one: broken, or passing without
@@ -125,7 +129,7 @@ pub(crate) trait Party:
 
     /// What a passed party gets, from the index its node completed with
     /// ([`PartyOutcome::Passed`]).
-    fn pass(index: usize) -> Self::Pass;
+    fn pass(&self, index: usize) -> Self::Pass;
 
     /// Helps wake decided parties, if any wait. Called without the queue
     /// lock, after a party's wait completed.
@@ -140,9 +144,9 @@ pub(crate) trait Party:
 }
 
 /// The outcome of a completed node.
-fn outcome<P: Party>(outcome: PartyOutcome) -> Result<P::Pass, BrokenBarrierError> {
+fn outcome<P: Party>(party: &P, outcome: PartyOutcome) -> Result<P::Pass, BrokenBarrierError> {
     match outcome {
-        PartyOutcome::Passed(index) => Ok(P::pass(index)),
+        PartyOutcome::Passed(index) => Ok(party.pass(index)),
         PartyOutcome::Broken => Err(BrokenBarrierError),
     }
 }
@@ -219,7 +223,7 @@ impl<'a, P: Party> Arrive<'a, P> {
         let done = wait.outcome().expect("a completed wait is not queued");
         // The opener wakes its phase; woken parties help with big phases.
         wait.protocol().help();
-        outcome::<P>(done)
+        outcome(wait.protocol(), done)
     }
 }
 

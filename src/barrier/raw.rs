@@ -2,7 +2,7 @@
 //! [`RBarrier`](super::RBarrier) share: arrival tickets, phases that open in
 //! batches, breaking and resetting.
 
-use super::{BrokenBarrierError, Party, PartyOutcome, outcome};
+use super::{BarrierWaitResult, BrokenBarrierError, Party, PartyOutcome, outcome};
 use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, WaitQueue, wake_in_batches};
 use crate::lowlevel::sync::{Ordering, UnsafeCell, const_fn};
 use crate::lowlevel::wait::Protocol;
@@ -185,7 +185,7 @@ impl RawBarrier {
         self.queue.len()
     }
 
-    pub(super) fn try_wait(&self) -> Result<Option<usize>, BrokenBarrierError> {
+    pub(super) fn try_wait(&self) -> Result<Option<BarrierWaitResult>, BrokenBarrierError> {
         if let Some(done) = self.fast_check() {
             return done.map(Some);
         }
@@ -202,7 +202,7 @@ impl RawBarrier {
         match arrival {
             Ok(data) => {
                 self.help();
-                outcome::<Self>(data).map(Some)
+                outcome(self, data).map(Some)
             }
             Err(_) => Ok(None),
         }
@@ -263,24 +263,24 @@ impl RawBarrier {
 }
 
 impl Party for RawBarrier {
-    type Pass = usize;
+    type Pass = BarrierWaitResult;
 
     #[inline]
-    fn fast_check(&self) -> Option<Result<usize, BrokenBarrierError>> {
+    fn fast_check(&self) -> Option<Result<BarrierWaitResult, BrokenBarrierError>> {
         if self.is_broken() {
             Some(Err(BrokenBarrierError))
         } else if self.parties == 1 {
-            // Every arrival opens its own phase; nobody ever queues.
-            Some(Ok(0))
+            // Every arrival opens its own phase (and leads it); nobody ever queues.
+            Some(Ok(BarrierWaitResult::new(0, 1)))
         } else {
             None
         }
     }
 
-    /// A passed party gets its arrival index.
+    /// A passed party gets its arrival index; the last arrival leads.
     #[inline]
-    fn pass(index: usize) -> usize {
-        index
+    fn pass(&self, index: usize) -> BarrierWaitResult {
+        BarrierWaitResult::new(index, self.parties)
     }
 
     /// Helps wake decided parties, if any wait.

@@ -109,18 +109,71 @@ mod sender;
 mod stream;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
-pub use receiver::{Receiver, RecvFuture};
-pub use sender::{SendFuture, Sender, WeakSender};
+pub use receiver::{Receiver, RecvFuture, RecvManyFuture};
+pub use sender::{ClosedFuture, SendFuture, SendTimeoutFuture, Sender, WeakSender};
 #[cfg(feature = "stream")]
 pub use stream::{RecvStream, SendSink};
 
-use crate::Queue;
 use crate::lowlevel::sync::{AtomicU64, Ordering};
+use crate::{Event, Queue};
 use std::sync::Arc;
+
+/// A channel's queue and the event that closing it sets, so that
+/// [`Sender::closed`] can wait for the close from any world.
+///
+/// It derefs to the [`Queue`], whose methods the ends call as they are,
+/// except [`close`](ChannelQueue::close), which this type shadows: every
+/// close of the channel (an explicit one, the last sender's, the last
+/// receiver's) goes through it and sets the event.
+pub(crate) struct ChannelQueue<T> {
+    queue: Queue<T>,
+    /// Set once the queue is closed, never cleared.
+    closed: Event,
+}
+
+impl<T> ChannelQueue<T> {
+    fn new(queue: Queue<T>) -> Self {
+        ChannelQueue {
+            queue,
+            closed: Event::new(),
+        }
+    }
+
+    /// Closes the queue (blocked senders and receivers wake), then sets the
+    /// event (waiting [`Sender::closed`] calls wake): whoever sees the event
+    /// set finds the queue closed. The event is set even if a woken waker
+    /// panics during the close; that panic is re-raised after.
+    pub(crate) fn close(&self) {
+        let closing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.queue.close()));
+        self.closed.set();
+        if let Err(panic) = closing {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    /// The event that [`close`](ChannelQueue::close) sets.
+    pub(crate) fn closed_event(&self) -> &Event {
+        &self.closed
+    }
+}
+
+impl<T> std::ops::Deref for ChannelQueue<T> {
+    type Target = Queue<T>;
+
+    fn deref(&self) -> &Queue<T> {
+        &self.queue
+    }
+}
+
+impl<T> std::fmt::Debug for ChannelQueue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.queue.fmt(f)
+    }
+}
 
 /// What every end of one channel shares.
 pub(crate) struct Shared<T> {
-    pub(crate) queue: Queue<T>,
+    pub(crate) queue: ChannelQueue<T>,
     /// Live [`Sender`]s; the one that takes it to zero closes the queue,
     /// and a [`WeakSender`] upgrades only while it is above zero (never
     /// from zero back up).
@@ -133,7 +186,7 @@ pub(crate) struct Shared<T> {
 impl<T> Shared<T> {
     fn new(queue: Queue<T>) -> Arc<Self> {
         Arc::new(Shared {
-            queue,
+            queue: ChannelQueue::new(queue),
             senders: AtomicU64::new(1),
             receivers: AtomicU64::new(1),
         })

@@ -8,7 +8,10 @@
 //!   [`RecvError`] ([`TryRecvError::Disconnected`] from the forms that may
 //!   give up).
 //! - Dropping the receiver makes `send` fail and give the value back; a
-//!   value sent but never received is dropped with the receiver.
+//!   value sent but never received is dropped with the receiver. A sender
+//!   waits for that with [`Sender::closed`].
+//! - The [`Receiver`] is itself a future, as tokio's: `rx.await` (or
+//!   `(&mut rx).await`, e.g. in a `select!`) waits for the value.
 //!
 //! ```
 //! use polysync::channel::{RecvError, TryRecvError, oneshot};
@@ -35,17 +38,28 @@
 //! `Arc`: `send` is its non-blocking put, the receives are its gets (so the
 //! receiver may wait, time out and wait again, from any world, with the
 //! queue's cancel safety), and each end closes the queue when it drops.
+//! Beside it, an [`Event`] that the receiver's drop sets (what
+//! [`Sender::closed`] waits for), and the waker of the receiver polled as a
+//! future: a receiver cannot hold a queue get that borrows its own `Arc`,
+//! so its `poll` takes the value when it is there and otherwise leaves its
+//! waker, which the sender wakes after it sent or dropped (the value, or the
+//! close, is in the queue before the waker is taken; the receiver checks
+//! the queue again after it left its waker, so one of the two sees the
+//! other).
 //! [`Signal`](crate::lowlevel::Signal) was the other candidate, but a
 //! signal can be waited on only once and a wait that gives up cancels it,
 //! where a receiver that timed out must be able to wait again.
 
 use super::error::{RecvError, TryRecvError};
-use crate::lowlevel::Waiter;
-use crate::queue::{GenericQueue, Get, Storage, TryPutError};
+use super::sender::ClosedFuture;
+use crate::Event;
+use crate::lowlevel::sync::Mutex;
+use crate::lowlevel::{WaitError, Waiter, checkpoint};
+use crate::queue::{GenericQueue, Get, Storage, TryGetError, TryPutError};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// The storage of a oneshot channel's queue: at most one value (the queue's
@@ -76,6 +90,35 @@ impl<T> Storage<T> for OneValue<T> {
 
 type Slot<T> = GenericQueue<T, OneValue<T>>;
 
+/// What the two ends share.
+struct Inner<T> {
+    slot: Slot<T>,
+    /// Set when the receiver drops (after it closed `slot`): what
+    /// [`Sender::closed`] waits for.
+    receiver_gone: Event,
+    /// The waker of the last poll of the [`Receiver`] as a future that
+    /// found nothing, taken and woken by the sender once it sent or
+    /// dropped (after closing `slot`).
+    waker: Mutex<Option<Waker>>,
+}
+
+impl<T> Inner<T> {
+    /// Wakes the receiver polled as a future, if it waits. Called after
+    /// `slot` was closed.
+    fn wake_receiver(&self) {
+        // A waker's `clone` is user code: if it panicked while the lock was
+        // held, the slot still holds a valid `Option<Waker>`.
+        let waker = self
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
 /// A oneshot channel: a [`Sender`] for one value and its [`Receiver`].
 ///
 /// ```
@@ -84,12 +127,19 @@ type Slot<T> = GenericQueue<T, OneValue<T>>;
 /// assert_eq!(rx.try_recv(), Ok(1));
 /// ```
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
-    let slot = Arc::new(Slot::bounded(1));
+    let inner = Arc::new(Inner {
+        slot: Slot::bounded(1),
+        receiver_gone: Event::new(),
+        waker: Mutex::new(None),
+    });
     (
         Sender {
-            slot: Some(slot.clone()),
+            inner: Some(inner.clone()),
         },
-        Receiver { slot },
+        Receiver {
+            inner,
+            yielded: false,
+        },
     )
 }
 
@@ -104,7 +154,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 /// ```
 pub struct Sender<T> {
     /// `None` once `send` ran (it closed the queue itself).
-    slot: Option<Arc<Slot<T>>>,
+    inner: Option<Arc<Inner<T>>>,
 }
 
 impl<T> Sender<T> {
@@ -122,7 +172,8 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.send(5), Err(5));
     /// ```
     pub fn send(mut self, value: T) -> Result<(), T> {
-        let slot = self.slot.take().expect("a oneshot sender sends once");
+        let inner = self.inner.take().expect("a oneshot sender sends once");
+        let slot = &inner.slot;
         // The put wakes a waiting receive, whose waker is user code: if it
         // panics, the channel still closes (else a receiver that took the
         // value would wait forever for another).
@@ -131,6 +182,7 @@ impl<T> Sender<T> {
             Ok(put) => put,
             Err(panic) => {
                 slot.close();
+                inner.wake_receiver();
                 std::panic::resume_unwind(panic);
             }
         };
@@ -148,6 +200,7 @@ impl<T> Sender<T> {
         // Nothing more will come: a receiver that takes the value (or tries
         // after a failed send) next finds the channel closed.
         slot.close();
+        inner.wake_receiver();
         sent
     }
 
@@ -160,7 +213,79 @@ impl<T> Sender<T> {
     /// assert!(tx.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.slot.as_ref().is_none_or(|slot| slot.is_closed())
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| inner.slot.is_closed())
+    }
+
+    /// Waits asynchronously until the receiver is dropped (a
+    /// [`send`](Sender::send) would fail): a producer uses it to stop
+    /// computing a value nobody will receive, e.g. in a `select!` beside
+    /// the work. Unlike tokio's, it takes `&self`.
+    ///
+    /// # Cancel safety
+    /// Dropping the future changes nothing (it only waits).
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let (tx, rx) = polysync::channel::oneshot::channel::<u8>();
+    /// std::thread::spawn(move || drop(rx));
+    /// tx.closed().await;
+    /// assert_eq!(tx.send(1), Err(1));
+    /// # });
+    /// ```
+    pub fn closed(&self) -> ClosedFuture<'_> {
+        ClosedFuture::new(&self.inner().receiver_gone)
+    }
+
+    /// Blocks the current execution unit until the receiver is dropped
+    /// (see [`closed`](Sender::closed)): [`closed_with`](Sender::closed_with)
+    /// on the unit's waiter.
+    ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the unit unwinds through
+    /// [`Waiter::cancelled`].
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::oneshot::channel::<u8>();
+    /// std::thread::spawn(move || drop(rx));
+    /// tx.closed_blocking();
+    /// assert!(tx.is_closed());
+    /// ```
+    pub fn closed_blocking(&self) {
+        self.inner().receiver_gone.wait_blocking();
+    }
+
+    /// Blocks on `waiter` until the receiver is dropped (see
+    /// [`closed`](Sender::closed)), until `deadline` at the latest.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] if `deadline` passed first,
+    /// [`WaitError::Cancelled`] if `waiter` reported cancellation.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+    /// use std::time::Instant;
+    ///
+    /// let (tx, rx) = polysync::channel::oneshot::channel::<u8>();
+    /// ThreadWaiter::with_current(|w| {
+    ///     assert_eq!(tx.closed_with(w, Some(Instant::now())), Err(WaitError::TimedOut));
+    ///     drop(rx);
+    ///     assert_eq!(tx.closed_with(w, None), Ok(()));
+    /// });
+    /// ```
+    pub fn closed_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<(), WaitError> {
+        self.inner().receiver_gone.wait_with(waiter, deadline)
+    }
+
+    fn inner(&self) -> &Inner<T> {
+        self.inner
+            .as_ref()
+            .expect("only `send` (which consumes the sender) takes `inner`")
     }
 }
 
@@ -168,8 +293,9 @@ impl<T> Drop for Sender<T> {
     /// A sender dropped without sending closes the channel: the receiver
     /// wakes with [`RecvError`].
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
-            slot.close();
+        if let Some(inner) = self.inner.take() {
+            inner.slot.close();
+            inner.wake_receiver();
         }
     }
 }
@@ -189,6 +315,10 @@ impl<T> std::fmt::Debug for Sender<T> {
 /// blocking) or [`TryRecvError::Disconnected`] (the forms that may give up).
 /// Dropping the receiver drops a value that was sent and not received.
 ///
+/// The receiver is also a [`Future`] of the value, as tokio's: `rx.await`,
+/// or `(&mut rx).await` to keep it (its `Future` impl below says how it
+/// behaves when polled again, and its cancel safety).
+///
 /// ```
 /// use polysync::channel::{RecvError, TryRecvError};
 /// use std::time::Duration;
@@ -201,7 +331,11 @@ impl<T> std::fmt::Debug for Sender<T> {
 /// assert_eq!(rx.recv_blocking(), Err(RecvError));
 /// ```
 pub struct Receiver<T> {
-    slot: Arc<Slot<T>>,
+    inner: Arc<Inner<T>>,
+    /// Whether the wait in progress as a future returned `Pending` once
+    /// already (a wait or its checkpoint): it does not yield again at its
+    /// checkpoint. Cleared when it completes.
+    yielded: bool,
 }
 
 impl<T> Receiver<T> {
@@ -226,7 +360,7 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv(&self) -> RecvFuture<'_, T> {
         RecvFuture {
-            get: self.slot.get(),
+            get: self.inner.slot.get(),
         }
     }
 
@@ -248,7 +382,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.recv_blocking().is_err()); // received already
     /// ```
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
-        self.slot.get_blocking().map_err(RecvError::from_get)
+        self.inner.slot.get_blocking().map_err(RecvError::from_get)
     }
 
     /// Takes the value if it was sent, without waiting.
@@ -265,7 +399,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(2));
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.slot.try_get().map_err(TryRecvError::from_get)
+        self.inner.slot.try_get().map_err(TryRecvError::from_get)
     }
 
     /// Waits for the value for at most `timeout`.
@@ -282,7 +416,8 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv_for(Duration::from_millis(1)), Err(TryRecvError::Empty));
     /// ```
     pub fn try_recv_for(&self, timeout: Duration) -> Result<T, TryRecvError> {
-        self.slot
+        self.inner
+            .slot
             .try_get_for(timeout)
             .map_err(TryRecvError::from_get)
     }
@@ -298,7 +433,8 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv_until(std::time::Instant::now()), Ok(9));
     /// ```
     pub fn try_recv_until(&self, deadline: Instant) -> Result<T, TryRecvError> {
-        self.slot
+        self.inner
+            .slot
             .try_get_until(deadline)
             .map_err(TryRecvError::from_get)
     }
@@ -330,7 +466,8 @@ impl<T> Receiver<T> {
         waiter: &W,
         deadline: Option<Instant>,
     ) -> Result<T, TryRecvError> {
-        self.slot
+        self.inner
+            .slot
             .get_with(waiter, deadline)
             .map_err(TryRecvError::from_get)
     }
@@ -346,7 +483,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(()));
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.slot.is_closed()
+        self.inner.slot.is_closed()
     }
 }
 
@@ -354,9 +491,85 @@ impl<T> Drop for Receiver<T> {
     /// Closes the channel (a later `send` gives its value back) and drops a
     /// value that was sent and not received, outside the channel's lock.
     fn drop(&mut self) {
-        self.slot.close();
+        self.inner.slot.close();
+        // After the close: a sender woken by `closed` finds its send fails.
+        self.inner.receiver_gone.set();
         // Closed: no put can land after this, so one get drains it.
-        drop(self.slot.try_get());
+        drop(self.inner.slot.try_get());
+    }
+}
+
+impl<T> Future for Receiver<T> {
+    type Output = Result<T, RecvError>;
+
+    /// Waits for the value, as [`recv`](Receiver::recv)`.await` does:
+    /// `Ok(value)`, or [`RecvError`] if the sender dropped without sending.
+    /// Polling it again after it completed returns [`RecvError`] (the value
+    /// was received already), as every receive then does; it never panics.
+    /// It yields once at its checkpoint if it completes without waiting,
+    /// as every async wait of the crate (see
+    /// [`checkpoint`]).
+    ///
+    /// # Cancel safety
+    /// Dropping the receiver (or stopping to poll it) while it waits loses
+    /// nothing that could be received: the value is taken only by the poll
+    /// that returns it, and a value sent to a dropped receiver is dropped
+    /// with it, as for any receiver. The sender's [`send`](Sender::send)
+    /// then fails if the receiver was dropped first.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let (tx, rx) = polysync::channel::oneshot::channel();
+    /// std::thread::spawn(move || tx.send("ready").unwrap());
+    /// assert_eq!(rx.await, Ok("ready"));
+    ///
+    /// let (tx, mut rx) = polysync::channel::oneshot::channel::<u8>();
+    /// drop(tx);
+    /// assert!((&mut rx).await.is_err()); // never sent
+    /// assert!(rx.is_closed());
+    /// # });
+    /// ```
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let slot = &this.inner.slot;
+        if !this.yielded && (!slot.is_empty() || slot.is_closed()) {
+            // Completes without waiting: its checkpoint first, before it
+            // takes the value (which stays in the channel meanwhile).
+            if checkpoint::poll(cx).is_pending() {
+                this.yielded = true;
+                return Poll::Pending;
+            }
+        }
+        let taken = match slot.try_get() {
+            Err(TryGetError::Empty) => {
+                // Leave the waker, then look again: a sender that sent (or
+                // dropped) before it took the waker is seen here.
+                {
+                    let mut waker = this
+                        .inner
+                        .waker
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    match &mut *waker {
+                        Some(old) if old.will_wake(cx.waker()) => {}
+                        other => *other = Some(cx.waker().clone()),
+                    }
+                }
+                slot.try_get()
+            }
+            taken => taken,
+        };
+        let done = match taken {
+            Ok(value) => Ok(value),
+            Err(TryGetError::Empty) => {
+                this.yielded = true;
+                return Poll::Pending;
+            }
+            Err(TryGetError::Closed) => Err(RecvError),
+            Err(TryGetError::Cancelled) => unreachable!("try_get never waits"),
+        };
+        this.yielded = false;
+        Poll::Ready(done)
     }
 }
 
@@ -364,7 +577,7 @@ impl<T> std::fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("oneshot::Receiver")
             .field("closed", &self.is_closed())
-            .field("sent", &!self.slot.is_empty())
+            .field("sent", &!self.inner.slot.is_empty())
             .finish()
     }
 }

@@ -189,6 +189,206 @@ impl<T> Receiver<T> {
             .map_err(TryRecvError::from_get)
     }
 
+    /// Receives up to `limit` values into `buffer` (appended; what it held
+    /// stays), waiting asynchronously while the channel is empty: once one
+    /// value came, it takes those that are in the channel now, up to
+    /// `limit` in all, without waiting again. Returns how many it appended:
+    /// `0` only if `limit == 0` (at once, without waiting) or once the
+    /// channel is closed and drained (tokio's `recv_many` contract).
+    ///
+    /// `buffer` grows as `Vec::push` grows it (the wait itself allocates
+    /// nothing): reserve it beforehand to make it allocation-free.
+    ///
+    /// # Cancel safety
+    /// As [`recv`](Receiver::recv): dropping the future never loses a
+    /// value, and `buffer` is written only when the future completes.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// for i in 0..5 {
+    ///     tx.try_send(i).unwrap();
+    /// }
+    /// let mut buffer = Vec::with_capacity(3);
+    /// assert_eq!(rx.recv_many(&mut buffer, 3).await, 3);
+    /// assert_eq!(rx.recv_many(&mut buffer, 3).await, 2); // all there is
+    /// assert_eq!(buffer, [0, 1, 2, 3, 4]);
+    /// drop(tx);
+    /// assert_eq!(rx.recv_many(&mut buffer, 3).await, 0); // closed and drained
+    /// # });
+    /// ```
+    pub fn recv_many<'b>(&self, buffer: &'b mut Vec<T>, limit: usize) -> RecvManyFuture<'_, 'b, T> {
+        RecvManyFuture {
+            get: self.shared.queue.get(),
+            receiver: self,
+            buffer,
+            limit,
+        }
+    }
+
+    /// Receives up to `limit` values into `buffer`, blocking the current
+    /// execution unit while the channel is empty; returns how many, as
+    /// [`recv_many`](Receiver::recv_many) (`0` only if `limit == 0` or once
+    /// the channel is closed and drained).
+    ///
+    /// # Cancellation
+    /// As [`recv_blocking`](Receiver::recv_blocking): the unit unwinds
+    /// through [`Waiter::cancelled`], nothing taken.
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::bounded(4);
+    /// std::thread::spawn(move || {
+    ///     for i in 0..3 {
+    ///         tx.send_blocking(i).unwrap();
+    ///     }
+    /// });
+    /// let mut buffer = Vec::new();
+    /// while rx.recv_many_blocking(&mut buffer, 2) > 0 {}
+    /// assert_eq!(buffer, [0, 1, 2]);
+    /// ```
+    pub fn recv_many_blocking(&self, buffer: &mut Vec<T>, limit: usize) -> usize {
+        if limit == 0 {
+            return 0;
+        }
+        match self.recv_blocking() {
+            Ok(first) => self.take_more(buffer, first, limit),
+            Err(RecvError) => 0,
+        }
+    }
+
+    /// Receives up to `limit` values into `buffer` without waiting; returns
+    /// how many (at least 1, or `0` if `limit == 0`).
+    ///
+    /// # Errors
+    /// As [`try_recv`](Receiver::try_recv) when no value is there:
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Disconnected`] once the
+    /// channel is closed and drained.
+    ///
+    /// ```
+    /// use polysync::channel::TryRecvError;
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// let mut buffer = Vec::new();
+    /// assert_eq!(rx.try_recv_many(&mut buffer, 8), Err(TryRecvError::Empty));
+    /// tx.try_send('a').unwrap();
+    /// tx.try_send('b').unwrap();
+    /// assert_eq!(rx.try_recv_many(&mut buffer, 8), Ok(2));
+    /// assert_eq!(buffer, ['a', 'b']);
+    /// ```
+    pub fn try_recv_many(&self, buffer: &mut Vec<T>, limit: usize) -> Result<usize, TryRecvError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let first = self.try_recv()?;
+        Ok(self.take_more(buffer, first, limit))
+    }
+
+    /// Receives up to `limit` values into `buffer`, blocking for at most
+    /// `timeout` while the channel is empty; returns how many.
+    ///
+    /// # Errors
+    /// As [`try_recv_for`](Receiver::try_recv_for).
+    ///
+    /// ```
+    /// use polysync::channel::TryRecvError;
+    /// use std::time::Duration;
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// let mut buffer = Vec::new();
+    /// let short = Duration::from_millis(1);
+    /// assert_eq!(rx.try_recv_many_for(&mut buffer, 2, short), Err(TryRecvError::Empty));
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.try_recv_many_for(&mut buffer, 2, short), Ok(1));
+    /// ```
+    pub fn try_recv_many_for(
+        &self,
+        buffer: &mut Vec<T>,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<usize, TryRecvError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let first = self.try_recv_for(timeout)?;
+        Ok(self.take_more(buffer, first, limit))
+    }
+
+    /// Receives up to `limit` values into `buffer`, blocking until
+    /// `deadline` at the latest while the channel is empty; returns how
+    /// many.
+    ///
+    /// # Errors
+    /// As [`try_recv_until`](Receiver::try_recv_until).
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// tx.try_send(1).unwrap();
+    /// let mut buffer = Vec::new();
+    /// let now = std::time::Instant::now();
+    /// assert_eq!(rx.try_recv_many_until(&mut buffer, 2, now), Ok(1));
+    /// ```
+    pub fn try_recv_many_until(
+        &self,
+        buffer: &mut Vec<T>,
+        limit: usize,
+        deadline: Instant,
+    ) -> Result<usize, TryRecvError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let first = self.try_recv_until(deadline)?;
+        Ok(self.take_more(buffer, first, limit))
+    }
+
+    /// Receives up to `limit` values into `buffer`, blocking on `waiter`
+    /// while the channel is empty, until `deadline` at the latest; returns
+    /// how many (`Ok(0)` only if `limit == 0`).
+    ///
+    /// # Errors
+    /// As [`recv_with`](Receiver::recv_with).
+    ///
+    /// ```
+    /// use polysync::channel::TryRecvError;
+    /// use polysync::lowlevel::ThreadWaiter;
+    ///
+    /// let (tx, rx) = polysync::channel::unbounded();
+    /// tx.try_send(1).unwrap();
+    /// let mut buffer = Vec::new();
+    /// ThreadWaiter::with_current(|w| {
+    ///     assert_eq!(rx.recv_many_with(&mut buffer, 4, w, None), Ok(1));
+    ///     drop(tx);
+    ///     assert_eq!(rx.recv_many_with(&mut buffer, 4, w, None), Err(TryRecvError::Disconnected));
+    /// });
+    /// ```
+    pub fn recv_many_with<W: Waiter + ?Sized>(
+        &self,
+        buffer: &mut Vec<T>,
+        limit: usize,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<usize, TryRecvError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let first = self.recv_with(waiter, deadline)?;
+        Ok(self.take_more(buffer, first, limit))
+    }
+
+    /// Appends `first`, then the values in the channel now, up to `limit`
+    /// (at least 1) in all, without waiting; returns how many.
+    fn take_more(&self, buffer: &mut Vec<T>, first: T, limit: usize) -> usize {
+        buffer.push(first);
+        let mut taken = 1;
+        while taken < limit {
+            match self.shared.queue.try_get() {
+                Ok(value) => {
+                    buffer.push(value);
+                    taken += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        taken
+    }
+
     // `close`, `is_closed`, `len`, `is_empty`, `is_full`, `capacity`,
     // `sender_count`, `receiver_count`, `sending`, `receiving`: alike on
     // both ends, defined once (`state.rs`).
@@ -309,5 +509,60 @@ impl<T> std::fmt::Debug for RecvFuture<'_, T> {
         f.debug_struct("RecvFuture")
             .field("get", &self.get)
             .finish()
+    }
+}
+
+/// The future of [`Receiver::recv_many`]: completes with the number of
+/// values it appended to the buffer, `0` only if the limit is `0` or once
+/// the channel is closed and drained.
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// let (tx, rx) = polysync::channel::unbounded();
+/// tx.try_send(1).unwrap();
+/// let mut buffer = Vec::new();
+/// let many = rx.recv_many(&mut buffer, 10);
+/// assert_eq!(many.await, 1);
+/// assert_eq!(buffer, [1]);
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvManyFuture<'a, 'b, T> {
+    /// Structurally pinned.
+    get: Get<'a, T>,
+    receiver: &'a Receiver<T>,
+    buffer: &'b mut Vec<T>,
+    limit: usize,
+}
+
+impl<T> Future for RecvManyFuture<'_, '_, T> {
+    type Output = usize;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        // SAFETY: structural pinning of `get` only: it is never moved out of
+        // `self`, and `RecvManyFuture` has no `Drop` or `Unpin` impl of its
+        // own; the other fields are not pinned (references and a number).
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.limit == 0 {
+            return Poll::Ready(0);
+        }
+        // SAFETY: as above: `get` stays where it is.
+        let get = unsafe { Pin::new_unchecked(&mut this.get) };
+        match get.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(first)) => {
+                Poll::Ready(this.receiver.take_more(this.buffer, first, this.limit))
+            }
+            Poll::Ready(Err(_)) => Poll::Ready(0),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for RecvManyFuture<'_, '_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvManyFuture")
+            .field("get", &self.get)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
     }
 }

@@ -3,8 +3,9 @@
 
 use super::error::{SendError, TrySendError};
 use super::{Shared, count_down, count_up};
-use crate::lowlevel::Waiter;
 use crate::lowlevel::sync::Ordering;
+use crate::lowlevel::wait::Withdraw;
+use crate::lowlevel::{WaitError, Waiter};
 use crate::queue::Put;
 use std::future::Future;
 use std::pin::Pin;
@@ -191,6 +192,117 @@ impl<T> Sender<T> {
             .queue
             .put_with(value, waiter, deadline)
             .map_err(TrySendError::from_put)
+    }
+
+    /// Sends `value`, waiting asynchronously while the channel is full, but
+    /// only until `timer` completes: the async send with a timeout, which
+    /// gives the value back when time runs out. polysync has no clock of
+    /// its own, so `timer` is any future that completes when the time is up
+    /// (its output is ignored): `tokio::time::sleep(d)`,
+    /// `async_io::Timer::after(d)`, or any other "give up now" signal.
+    ///
+    /// The send is tried first: a send that can go in at once succeeds
+    /// even if `timer` is already complete.
+    ///
+    /// # Errors
+    /// The value comes back in every error: [`TrySendError::Full`] if
+    /// `timer` completed first (as the blocking
+    /// [`try_send_for`](Sender::try_send_for) says it),
+    /// [`TrySendError::Disconnected`] if the channel is or gets closed. Never
+    /// [`TrySendError::Cancelled`].
+    ///
+    /// # Cancel safety
+    /// As [`send`](Sender::send): dropping the future before it completed
+    /// withdraws the send, and the value is either sent or dropped with the
+    /// future. [`SendTimeoutFuture::cancel`] gives it back instead.
+    ///
+    /// ```
+    /// use polysync::channel::TrySendError;
+    /// # futures_lite::future::block_on(async {
+    /// let (tx, rx) = polysync::channel::bounded(1);
+    /// // A timer that has run out already: the send cannot wait.
+    /// let expired = std::future::ready(());
+    /// assert_eq!(tx.send_timeout(1, expired).await, Ok(())); // room: sent
+    /// let expired = std::future::ready(());
+    /// assert_eq!(tx.send_timeout(2, expired).await, Err(TrySendError::Full(2)));
+    /// drop(rx);
+    /// let never = std::future::pending::<()>();
+    /// assert_eq!(tx.send_timeout(3, never).await, Err(TrySendError::Disconnected(3)));
+    /// # });
+    /// ```
+    pub fn send_timeout<F: Future>(&self, value: T, timer: F) -> SendTimeoutFuture<'_, T, F> {
+        SendTimeoutFuture {
+            put: self.shared.queue.put(value),
+            timer,
+            done: false,
+        }
+    }
+
+    /// Waits asynchronously until the channel is closed: every
+    /// [`Receiver`](super::Receiver) dropped, or [`close`](Sender::close)
+    /// called on either end. From then on every send fails (and
+    /// [`is_closed`](Sender::is_closed) is `true`). A producer uses it to
+    /// stop work nobody will receive, e.g. in a `select!` beside the work.
+    ///
+    /// tokio's `Sender::closed` resolves in the same cases.
+    ///
+    /// # Cancel safety
+    /// Dropping the future changes nothing (it only waits).
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let (tx, rx) = polysync::channel::unbounded::<u8>();
+    /// std::thread::spawn(move || drop(rx));
+    /// tx.closed().await; // the receiver is gone
+    /// assert!(tx.try_send(1).unwrap_err().is_disconnected());
+    /// # });
+    /// ```
+    pub fn closed(&self) -> ClosedFuture<'_> {
+        ClosedFuture::new(self.shared.queue.closed_event())
+    }
+
+    /// Blocks the current execution unit until the channel is closed (see
+    /// [`closed`](Sender::closed)): [`closed_with`](Sender::closed_with) on
+    /// the unit's waiter.
+    ///
+    /// # Cancellation
+    /// If the unit's waiter reports cancellation, the unit unwinds through
+    /// [`Waiter::cancelled`].
+    ///
+    /// ```
+    /// let (tx, rx) = polysync::channel::bounded::<u8>(1);
+    /// std::thread::spawn(move || rx.close());
+    /// tx.closed_blocking();
+    /// assert!(tx.is_closed());
+    /// ```
+    pub fn closed_blocking(&self) {
+        self.shared.queue.closed_event().wait_blocking();
+    }
+
+    /// Blocks on `waiter` until the channel is closed (see
+    /// [`closed`](Sender::closed)), until `deadline` at the latest.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] if `deadline` passed first,
+    /// [`WaitError::Cancelled`] if `waiter` reported cancellation.
+    ///
+    /// ```
+    /// use polysync::lowlevel::{ThreadWaiter, WaitError};
+    /// use std::time::Instant;
+    ///
+    /// let (tx, rx) = polysync::channel::unbounded::<u8>();
+    /// ThreadWaiter::with_current(|w| {
+    ///     assert_eq!(tx.closed_with(w, Some(Instant::now())), Err(WaitError::TimedOut));
+    ///     drop(rx);
+    ///     assert_eq!(tx.closed_with(w, None), Ok(()));
+    /// });
+    /// ```
+    pub fn closed_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<(), WaitError> {
+        self.shared.queue.closed_event().wait_with(waiter, deadline)
     }
 
     // `close`, `is_closed`, `len`, `is_empty`, `is_full`, `capacity`,
@@ -419,5 +531,142 @@ impl<T> std::fmt::Debug for SendFuture<'_, T> {
         f.debug_struct("SendFuture")
             .field("put", &self.put)
             .finish()
+    }
+}
+
+/// The future of [`Sender::send_timeout`]: completes when the value is in
+/// the channel, or with [`TrySendError::Full`] (the value inside) once its
+/// timer completed first, or [`TrySendError::Disconnected`] (the value
+/// inside) if the channel is or gets closed.
+///
+/// ```
+/// use polysync::channel::TrySendError;
+/// # futures_lite::future::block_on(async {
+/// let (tx, _rx) = polysync::channel::bounded(1);
+/// tx.try_send(0).unwrap(); // full from now on
+/// let send = tx.send_timeout(1, std::future::ready(()));
+/// assert_eq!(send.await, Err(TrySendError::Full(1)));
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct SendTimeoutFuture<'a, T, F> {
+    /// Structurally pinned.
+    put: Put<'a, T>,
+    /// Structurally pinned.
+    timer: F,
+    /// The put was withdrawn (the timer completed): polling again is a bug.
+    done: bool,
+}
+
+impl<'a, T, F> SendTimeoutFuture<'a, T, F> {
+    fn project(self: Pin<&mut Self>) -> (Pin<&mut Put<'a, T>>, Pin<&mut F>, &mut bool) {
+        // SAFETY: structural pinning of `put` and `timer`: neither is ever
+        // moved out of `self`, and `SendTimeoutFuture` has no `Drop` or
+        // `Unpin` impl of its own; `done` is not pinned (a plain `bool`).
+        unsafe {
+            let this = self.get_unchecked_mut();
+            (
+                Pin::new_unchecked(&mut this.put),
+                Pin::new_unchecked(&mut this.timer),
+                &mut this.done,
+            )
+        }
+    }
+
+    /// Stops the send and gives the value back unless it is already in the
+    /// channel, as [`SendFuture::cancel`]. `None` means the value was sent.
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::task::{Context, Waker};
+    ///
+    /// let (tx, _rx) = polysync::channel::bounded(1);
+    /// tx.try_send(1).unwrap();
+    /// let mut send = pin!(tx.send_timeout(2, std::future::pending::<()>()));
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(send.as_mut().poll(&mut cx).is_pending()); // full: waits
+    /// assert_eq!(send.as_mut().cancel(), Some(2));
+    /// ```
+    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
+        let (put, _, done) = self.project();
+        if *done {
+            return None;
+        }
+        *done = true;
+        put.cancel()
+    }
+}
+
+impl<T, F: Future> Future for SendTimeoutFuture<'_, T, F> {
+    type Output = Result<(), TrySendError<T>>;
+
+    /// # Panics
+    /// If polled after it completed or after [`cancel`](Self::cancel).
+    #[track_caller]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (mut put, timer, done) = self.project();
+        assert!(
+            !*done,
+            "polysync: SendTimeoutFuture polled after it completed"
+        );
+        if let Poll::Ready(sent) = put.as_mut().poll(cx) {
+            *done = true;
+            return Poll::Ready(sent.map_err(|e| TrySendError::Disconnected(e.0)));
+        }
+        if timer.poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // Time is up: withdraw the send. A receiver or a close may have
+        // settled it first; that outcome wins.
+        *done = true;
+        Poll::Ready(match put.withdraw() {
+            Err(value) => Err(TrySendError::Full(value)),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(closed)) => Err(TrySendError::Disconnected(closed.0)),
+        })
+    }
+}
+
+impl<T, F> std::fmt::Debug for SendTimeoutFuture<'_, T, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendTimeoutFuture")
+            .field("put", &self.put)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Sender::closed`] (and of the oneshot
+/// [`Sender::closed`](super::oneshot::Sender::closed)): completes once the
+/// channel is closed. Dropping it changes nothing.
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// let (tx, rx) = polysync::channel::unbounded::<u8>();
+/// let closed = tx.closed();
+/// drop(rx);
+/// closed.await;
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct ClosedFuture<'a> {
+    /// Structurally pinned.
+    wait: crate::event::Wait<'a>,
+}
+
+impl<'a> ClosedFuture<'a> {
+    pub(super) fn new(event: &'a crate::Event) -> Self {
+        ClosedFuture { wait: event.wait() }
+    }
+}
+
+impl Future for ClosedFuture<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: structural pinning: `wait` is never moved out of `self`,
+        // and `ClosedFuture` has no `Drop` or `Unpin` impl of its own.
+        unsafe { self.map_unchecked_mut(|s| &mut s.wait) }.poll(cx)
     }
 }

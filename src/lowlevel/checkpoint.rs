@@ -4,11 +4,16 @@
 //!
 //! # The rules
 //!
-//! - An async wait that completed without waiting (its first poll found the
-//!   lock free, the permit there, the event set, ...) yields **once** when
-//!   checkpoints are on: its first poll returns `Pending` (having arranged
-//!   its own wake-up) and the next one returns the result, which it already
-//!   holds. With checkpoints off it does not yield.
+//! - An async wait takes its checkpoint on its first poll, **before** it
+//!   attempts anything, when checkpoints are on: if the checkpoint says
+//!   yield, that poll returns `Pending` (having arranged its own wake-up)
+//!   without taking anything, and the next poll attempts at once. So a wait
+//!   that did not have to wait (the lock free, the permit there, the event
+//!   set, ...) yields at most once, and never while it holds what it took
+//!   (a lock taken and then held across a yield would block every other
+//!   unit for a whole scheduling round). With checkpoints off it does not
+//!   yield. (An `RLock` re-entry, whose task holds the lock already, takes
+//!   its level first and then its checkpoint.)
 //! - A wait that did wait never yields a second time: its `Pending` while
 //!   it waited was the yield.
 //! - `try_*` forms never yield; blocking forms on OS threads never do.
@@ -18,8 +23,8 @@
 //!   (a `may` coroutine yields, a green-thread hub requeues), before it
 //!   takes anything; a call that waited (and so yielded) refills the
 //!   budget.
-//! - A future dropped while it yields at its checkpoint passes on what it
-//!   held (a lock goes to the next waiter), as any dropped wait does.
+//! - A future dropped while it yields at its checkpoint held nothing, so
+//!   nothing changes (a dropped re-entry gives its level back).
 //!
 //! # Who decides
 //!
@@ -331,7 +336,7 @@ pub fn enabled() -> bool {
 /// with_checkpoints(true, || {
 ///     let mut acquire = pin!(lock.acquire());
 ///     assert!(acquire.as_mut().poll(&mut cx).is_pending()); // the checkpoint
-///     assert!(lock.is_locked()); // already ours, held across the yield
+///     assert!(!lock.is_locked()); // the checkpoint comes first: nothing taken yet
 ///     let Poll::Ready(guard) = acquire.poll(&mut cx) else { unreachable!() };
 ///     drop(guard);
 /// });

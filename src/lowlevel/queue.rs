@@ -29,6 +29,7 @@
 use super::sync::{
     AtomicU8, AtomicU64, Ordering, Serial, SerialGuard, UnsafeCell, backoff, const_fn,
 };
+use std::cell::Cell;
 use std::marker::PhantomPinned;
 use std::ptr;
 use std::task::Waker;
@@ -136,12 +137,18 @@ pub(crate) struct Node {
     /// The waker a notifier takes: same owner as `data`. Only compared
     /// (`will_wake`) and moved under a lock; cloned and dropped outside it.
     waker: UnsafeCell<Option<Waker>>,
+    /// Whether the waiter already took its async checkpoint (see
+    /// [`checkpoint`](super::checkpoint)): owner-only, read and written
+    /// while the node is `IDLE` (before it was ever queued).
+    checkpointed: Cell<bool>,
     _pinned: PhantomPinned,
 }
 
 // SAFETY: a node's link and waker cells are touched only under its queue's
 // lock while it is WAITING, and by its owner otherwise (the state handoff
-// uses Release/Acquire). The raw pointers are never followed without that
+// uses Release/Acquire). The `checkpointed` cell is touched only by the
+// owner, and only while the node is IDLE (never queued, so no other thread
+// can reach the node). The raw pointers are never followed without that
 // lock. Wakers are Send + Sync. So a node (and a future holding one) may move
 // between threads while idle and be shared while queued.
 unsafe impl Send for Node {}
@@ -158,6 +165,7 @@ impl Node {
             next: UnsafeCell::new(ptr::null()),
             prev: UnsafeCell::new(ptr::null()),
             waker: UnsafeCell::new(None),
+            checkpointed: Cell::new(false),
             _pinned: PhantomPinned,
         }
     }
@@ -177,14 +185,19 @@ impl Node {
         self.state.store(DONE as u8, Ordering::Relaxed);
     }
 
-    /// Marks a node its owner completed without queueing it (`IDLE` ->
-    /// `NOTIFIED`) but has not consumed yet: what a wait that yields at its
-    /// checkpoint holds until its next poll (consumed then, `DONE`; or
-    /// passed on if it is dropped first). Owner-only.
+    /// Whether the owner of this `IDLE` node has taken its async checkpoint
+    /// already (it yielded there, or was let through). Owner-only.
     #[inline]
-    pub(crate) fn set_notified_by_owner(&self) {
+    pub(crate) fn checkpointed(&self) -> bool {
+        self.checkpointed.get()
+    }
+
+    /// Records that the owner of this `IDLE` node took its checkpoint, so
+    /// that the next poll attempts at once. Owner-only.
+    #[inline]
+    pub(crate) fn set_checkpointed(&self) {
         debug_assert_eq!(self.state(), IDLE);
-        self.state.store(NOTIFIED as u8, Ordering::Relaxed);
+        self.checkpointed.set(true);
     }
 
     /// Sets the node's data. Owner-only, like [`Node::data`] (checked in
@@ -264,22 +277,36 @@ impl Node {
 pub(crate) fn refresh_waker<'q>(
     node: &Node,
     waker: &Waker,
-    mut lock: impl FnMut() -> Option<QueueGuard<'q>>,
+    lock: impl FnMut() -> Option<QueueGuard<'q>>,
 ) -> bool {
-    let Some(guard) = lock() else { return false };
+    refresh_waker_then(node, waker, lock, |_| ()).is_some()
+}
+
+/// [`refresh_waker`], then `then` under the same lock hold, with the
+/// node still `WAITING` and its waker in place: `Some(then's result)`, or
+/// `None` if the node was notified first (`then` did not run). The
+/// replaced waker is dropped after unlocking.
+pub(crate) fn refresh_waker_then<'q, R>(
+    node: &Node,
+    waker: &Waker,
+    mut lock: impl FnMut() -> Option<QueueGuard<'q>>,
+    then: impl FnOnce(&mut QueueGuard<'q>) -> R,
+) -> Option<R> {
+    let mut guard = lock()?;
     // SAFETY: `lock` returns the guard of the queue the node waits in.
     if unsafe { node.will_wake(&guard, waker) } {
-        return true;
+        return Some(then(&mut guard));
     }
     drop(guard);
     // A waker's `clone` is user code: never under a queue lock.
     let fresh = waker.clone();
-    let Some(guard) = lock() else { return false };
+    let mut guard = lock()?;
     // SAFETY: as above.
     let old = unsafe { node.swap_waker(&guard, fresh) };
+    let out = then(&mut guard);
     drop(guard);
     drop(old);
-    true
+    Some(out)
 }
 
 impl std::fmt::Debug for Node {
@@ -381,6 +408,44 @@ impl WaitQueue {
             match self.word.compare_exchange_weak(
                 word,
                 new << USER_SHIFT,
+                success,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(user),
+                Err(seen) => word = seen,
+            }
+        }
+    }
+
+    /// Lock-free update of the user bits while the queue lock is free,
+    /// whatever the number of queued nodes (which stays as it is): for a
+    /// primitive whose user bits alone decide an operation even with
+    /// waiters queued (a bounded-fairness lock's barge, or its release
+    /// while the front is already awake). `f` gets the user bits and the
+    /// number of queued nodes and returns the new user bits, or `None` to
+    /// give up. Returns the user bits that `f` accepted, or `Err` with what
+    /// was seen when `f` gave up or the queue was locked (take the slow path:
+    /// the lock holder owns the word, see the module docs).
+    #[inline]
+    pub(crate) fn update_unlocked(
+        &self,
+        success: Ordering,
+        mut f: impl FnMut(u64, usize) -> Option<u64>,
+    ) -> Result<u64, u64> {
+        let mut word = self.word.load(Ordering::Relaxed);
+        loop {
+            if word & LOCKED != 0 {
+                return Err(word >> USER_SHIFT);
+            }
+            let user = word >> USER_SHIFT;
+            let queued = ((word & COUNT_MASK) / COUNT_UNIT) as usize;
+            let Some(new) = f(user, queued) else {
+                return Err(user);
+            };
+            debug_assert!(new <= USER_MAX);
+            match self.word.compare_exchange_weak(
+                word,
+                (word & COUNT_MASK) | (new << USER_SHIFT),
                 success,
                 Ordering::Relaxed,
             ) {
@@ -632,6 +697,22 @@ impl QueueGuard<'_> {
             node: head,
             _guard: std::marker::PhantomData,
         })
+    }
+
+    /// Takes the waker of the oldest node, which stays `WAITING` at the
+    /// front: a wake-up without a notification, to be woken after
+    /// unlocking (for a primitive that wakes its front to compete, see
+    /// [`Protocol::retries`](super::wait::Protocol::retries)). `None` if the
+    /// queue is empty or the front's waker was already taken (its waiter
+    /// puts a fresh one in place, under this lock, before it retries).
+    pub(crate) fn take_front_waker(&mut self) -> Option<Waker> {
+        let head = self.head();
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: `head` is linked in this queue and we hold its lock, which
+        // owns a WAITING node's waker.
+        unsafe { (*head).waker.with_mut(|w| (*w).take()) }
     }
 
     /// Removes the oldest node and marks it `NOTIFIED` with `data` as what it

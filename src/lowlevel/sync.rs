@@ -13,7 +13,11 @@
 //!   spinning, for the same reason;
 //! - constructors are not `const` ([`const_fn!`]): loom's atomics have no
 //!   `const` constructors;
-//! - there is no clock: [`park_until`] ignores deadlines (the models use none).
+//! - there is no clock: [`park_until`] ignores deadlines (the models use none),
+//!   and [`wait_timeout`] on a condvar (the bridge pool's idle wait) waits
+//!   without a deadline, except that a zero timeout gives the lock up for a
+//!   moment and reports a time-out: that is how a model lets an idle
+//!   thread's timeout fire anywhere while the lock is free.
 //!
 //! (Unit tests of crate internals are gated `cfg(all(test, not(polysync_loom)))`:
 //! they run on real threads and are not loom models.)
@@ -27,6 +31,62 @@ pub(crate) use std::thread;
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering, fence};
 #[cfg(polysync_loom)]
 pub(crate) use loom::thread;
+
+// The blocking locks of the primitives that keep user values in slots a
+// lock guards (the broadcast ring, the oneshot receiver's waker slot):
+// std's, or loom's in the models.
+#[cfg(polysync_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+#[cfg(not(polysync_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+
+// The bridge pool's monitor (its lock is the `Mutex` above): std's
+// condvar, or loom's in the models.
+#[cfg(polysync_loom)]
+pub(crate) use loom::sync::Condvar;
+#[cfg(not(polysync_loom))]
+pub(crate) use std::sync::Condvar;
+
+/// Waits on `condvar` (releasing `guard`, a guard of `mutex`) until it is
+/// notified or `timeout` passes; returns the guard again and whether the
+/// wait timed out. A poisoned lock is taken anyway (its holder's data is
+/// the caller's to judge). The caller must re-check its condition either
+/// way: like std's, the wait may end spuriously, and a notification may
+/// race the time-out (both happened: `true` is reported).
+///
+/// Under loom, which has no clock (and whose `wait_timeout` never times
+/// out), a non-zero `timeout` waits for a notification only, and a zero
+/// `timeout` releases the lock, yields and takes it again, then reports a
+/// time-out (std also times a zero wait out at once): so a model chooses
+/// where the time-out fires by the schedule, with the lock free meanwhile.
+pub(crate) fn wait_timeout<'a, T>(
+    condvar: &Condvar,
+    mutex: &'a Mutex<T>,
+    guard: MutexGuard<'a, T>,
+    timeout: std::time::Duration,
+) -> (MutexGuard<'a, T>, bool) {
+    #[cfg(not(polysync_loom))]
+    {
+        let _ = mutex;
+        let (guard, wait) = condvar
+            .wait_timeout(guard, timeout)
+            .unwrap_or_else(|e| e.into_inner());
+        (guard, wait.timed_out())
+    }
+    #[cfg(polysync_loom)]
+    {
+        if timeout.is_zero() {
+            drop(guard);
+            thread::yield_now();
+            (mutex.lock().unwrap_or_else(|e| e.into_inner()), true)
+        } else {
+            (
+                condvar.wait(guard).unwrap_or_else(|e| e.into_inner()),
+                false,
+            )
+        }
+    }
+}
 
 /// `thread_local!` as loom sees it (`per_thread!` because `thread_local` is
 /// also a built-in attribute): under loom every model thread gets its

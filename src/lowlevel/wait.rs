@@ -15,6 +15,7 @@
 use super::backend::with_current_waiter;
 use super::queue::{
     DONE, IDLE, NOTIFIED, Node, NodeData, QueueGuard, WAITING, WaitQueue, node_of, refresh_waker,
+    refresh_waker_then,
 };
 use super::waiter::{WaitError, Waiter, poll_until};
 use std::future::Future;
@@ -161,6 +162,20 @@ pub(crate) trait Protocol {
         slot: &Self::Slot,
     ) -> Result<Self::Outcome, Self::Tag>;
 
+    /// [`arrive_locked`](Protocol::arrive_locked) for a waiter that was
+    /// already waiting elsewhere and is moved here (a condition waiter
+    /// notified into its lock's queue): it is not a running unit, so a
+    /// primitive with bounded fairness does not let it barge past the
+    /// waiters queued here. The default is `arrive_locked`.
+    fn arrive_moved_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        tag: Self::Tag,
+        slot: &Self::Slot,
+    ) -> Result<Self::Outcome, Self::Tag> {
+        self.arrive_locked(guard, tag, slot)
+    }
+
     /// Locks the queue that holds `entry` and returns its guard, or `None`
     /// once the node is no longer `WAITING` there (it was notified: no
     /// lock is kept). The default is right for a node that only ever waits
@@ -181,6 +196,54 @@ pub(crate) trait Protocol {
     /// removed. Called under the lock of the queue that held it.
     fn cancelled(&self, guard: &mut QueueGuard<'_>, tag: Self::Tag) {
         let _ = (guard, tag);
+    }
+
+    /// [`cancelled`](Protocol::cancelled), told whether the node that left
+    /// was the front of the queue: what a primitive that wakes its front
+    /// waiter to compete (see [`retry_front_locked`](Protocol::retry_front_locked))
+    /// needs to pass that wake on. Called under the lock of the queue that
+    /// held the node; the same limits as `cancelled` (no user code; wake
+    /// only through [`QueueGuard::wake_after_unlock`]). The default calls
+    /// `cancelled`.
+    fn cancelled_at(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        tag: Self::Tag,
+        slot: &Self::Slot,
+        was_front: bool,
+    ) {
+        let _ = (slot, was_front);
+        self.cancelled(guard, tag);
+    }
+
+    /// Whether a queued waiter of this primitive may be woken without being
+    /// notified, to compete for what was released (bounded fairness, see
+    /// `lock.rs`): then each poll of a queued node first puts the task's
+    /// waker in place, then, if the node is the front of its queue, calls
+    /// [`retry_front_locked`](Protocol::retry_front_locked) under the same
+    /// lock hold. `false` (the default) keeps the plain path: a queued node
+    /// completes only when a notifier hands it something.
+    #[inline]
+    fn retries(&self) -> bool {
+        false
+    }
+
+    /// The front of the queue, woken to compete (or polled for any other
+    /// reason), tries again under the lock of the queue that holds it; its
+    /// waker is already in place. `Some(outcome)` completes the wait: the
+    /// node is removed from the queue by the caller and handed `outcome`.
+    /// `None` keeps it queued at the front, asleep until the next wake. The
+    /// same limits as `arrive_locked` (no user code, no waking but through
+    /// [`QueueGuard::wake_after_unlock`]). Called only if
+    /// [`retries`](Protocol::retries); the default never completes.
+    fn retry_front_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        tag: Self::Tag,
+        slot: &Self::Slot,
+    ) -> Option<Self::Outcome> {
+        let _ = (guard, tag, slot);
+        None
     }
 
     /// Runs after [`cancelled`](Protocol::cancelled), once the queue lock is
@@ -285,7 +348,7 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         }
         if arrival.is_ok() {
             drop(guard);
-            return Self::completed_at_once(&entry.node, cx);
+            return Self::completed_at_once(&entry.node);
         }
         super::thread::set_spin_hint(proto.hint_next_in_line() && guard.is_empty());
         // SAFETY: the entry lives in this pinned future, which cannot move;
@@ -296,18 +359,63 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         Poll::Pending
     }
 
-    /// A wait that completed without waiting takes its checkpoint (see
-    /// `checkpoint.rs`): if it must yield, the node keeps its outcome
-    /// unconsumed (`NOTIFIED`, as a hand-off leaves it) and the next poll
-    /// returns it; a drop meanwhile passes it on.
+    /// A wait that completed without queueing: its checkpoint was taken
+    /// before the attempt (see `poll`), so it returns at once.
     #[inline]
-    fn completed_at_once(node: &Node, cx: &mut Context<'_>) -> Poll<()> {
-        if super::checkpoint::poll(cx).is_pending() {
-            node.set_notified_by_owner();
-            return Poll::Pending;
-        }
+    fn completed_at_once(node: &Node) -> Poll<()> {
         node.set_done();
         Poll::Ready(())
+    }
+
+    /// A queued node's poll for a primitive that [`retries`](Protocol::retries):
+    /// put the waker in place, then, under the same lock hold, let the
+    /// front try again. The order matters: a front woken to compete that
+    /// loses its retry stays queued with a waker the next release can take
+    /// (were the waker refreshed after the retry, a release in between
+    /// could find none and its wake-up would be lost).
+    #[cold]
+    fn poll_retry(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let (proto, entry) = (self.proto, &self.entry);
+        let node = &entry.node;
+        let settled = refresh_waker_then(
+            node,
+            cx.waker(),
+            || proto.lock_holding(entry),
+            |guard| {
+                if !std::ptr::eq(guard.front_node(), node) {
+                    return None;
+                }
+                // The node is WAITING in this guard's queue: the lock owns
+                // its data (read here as the tag it queued with).
+                let tag: P::Tag = guard.front().expect("the node is the front").data();
+                let Some(outcome) = proto.retry_front_locked(guard, tag, &entry.slot) else {
+                    // Lost to a unit that took the primitive first: still
+                    // next in line, so a thread may spin for the release
+                    // that wakes it rather than park for it.
+                    super::thread::set_spin_hint(proto.hint_next_in_line());
+                    return None;
+                };
+                // SAFETY: the node is WAITING in the queue this guard locks
+                // (it is its front).
+                Some((outcome, unsafe { guard.remove(node) }))
+            },
+        );
+        match settled {
+            // Still queued (woken for nothing, or the retry lost).
+            Some(None) => Poll::Pending,
+            // The retry won: the node is ours again (IDLE, unlinked).
+            Some(Some((outcome, waker))) => {
+                drop(waker);
+                node.set_data(outcome);
+                node.set_done();
+                Poll::Ready(())
+            }
+            // Notified meanwhile (a hand-off): the outcome is in the node.
+            None => {
+                node.set_done();
+                Poll::Ready(())
+            }
+        }
     }
 
     /// Gives up a node that is `WAITING` (or was, a moment ago): removes
@@ -319,11 +427,12 @@ impl<'a, P: Protocol + ?Sized> Wait<'a, P> {
         let Some(mut guard) = proto.lock_holding(entry) else {
             return Ok(entry.node.data());
         };
+        let was_front = std::ptr::eq(guard.front_node(), &entry.node);
         // SAFETY: `lock_holding` returned the guard of the queue in which the
         // node is still WAITING.
         let waker = unsafe { guard.remove(&entry.node) };
         let tag: P::Tag = entry.node.data();
-        proto.cancelled(&mut guard, tag);
+        proto.cancelled_at(&mut guard, tag, &entry.slot, was_front);
         drop(guard);
         drop(waker);
         proto.after_cancelled(tag, &entry.slot);
@@ -337,13 +446,26 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let state = self.entry.node.state();
         if state == IDLE {
+            // The checkpoint comes before the attempt, never after it: a
+            // wait that yields there holds nothing meanwhile (a lock taken
+            // and then held across the yield would block every other unit
+            // for a whole scheduling round, once per coop budget on tokio).
+            // Taken once: the poll after the yield attempts at once, and a
+            // wait that then queues does not yield a second time.
+            let node = &self.entry.node;
+            if !node.checkpointed() {
+                node.set_checkpointed();
+                if super::checkpoint::poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
             let tag = self.entry.node.data();
             if let Some(outcome) = self.proto.try_fast(tag, &self.entry.slot) {
                 let node = &self.entry.node;
                 if outcome.into_raw() != tag.into_raw() {
                     node.set_data(outcome);
                 }
-                return Self::completed_at_once(node, cx);
+                return Self::completed_at_once(node);
             }
             return self.poll_idle_slow(cx);
         }
@@ -352,6 +474,7 @@ impl<P: Protocol + ?Sized> Future for Wait<'_, P> {
         let this = self.into_ref().get_ref();
         let node = &this.entry.node;
         match state {
+            WAITING if this.proto.retries() => this.poll_retry(cx),
             WAITING => {
                 let queued =
                     refresh_waker(node, cx.waker(), || this.proto.lock_holding(&this.entry));

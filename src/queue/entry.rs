@@ -68,6 +68,16 @@ impl NodeData for Role {
 /// [`Item::fill_unqueued`]).
 pub(crate) struct Item<T>(UnsafeCell<Option<T>>);
 
+// SAFETY: the cell is reached only through `Entry`'s accessors, each by the
+// slot's owner of the moment: the waiter (through its pinned future's
+// `Pin<&mut>` or its blocking frame) or the lock of the queue it waits in,
+// never through a shared reference to a put or get future (their `&self`
+// methods read the node, not the slot). Sharing `&Item` between threads
+// thus gives no access to `T` beyond what `Send` already allows (notifiers
+// move items in and out from other threads), so `T: Send` suffices, as
+// for the queue (`GenericQueue: Sync` iff `T: Send`).
+unsafe impl<T: Send> Sync for Item<T> {}
+
 impl<T> Item<T> {
     pub(super) fn new(item: Option<T>) -> Self {
         Item(UnsafeCell::new(item))

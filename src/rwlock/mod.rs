@@ -38,6 +38,27 @@
 //! ([`RwLockReadGuard::map`], [`RwLockWriteGuard::map`]) and a write guard
 //! can be downgraded ([`RwLockWriteGuard::downgrade`]).
 //!
+//! # Upgradable read
+//!
+//! [`upgradable_read`](RwLock::upgradable_read) (all forms) takes a read
+//! share that excludes writers and other upgradable readers, beside any
+//! number of plain readers, and queues in the same FIFO line. Its guard
+//! ([`RwLockUpgradableReadGuard`]) upgrades to the write lock
+//! ([`upgrade`](RwLockUpgradableReadGuard::upgrade), async, `_blocking`,
+//! `try_`, timed, `_with`) once the plain readers left. The upgrade does not
+//! queue in line: every queued writer and upgradable reader waits for it
+//! anyway, so it goes first, and from the moment it waits no plain reader
+//! is admitted (not even one queued before it), so readers cannot starve
+//! it. The upgrade **borrows** the guard and resolves to a
+//! [`RwLockUpgradedGuard`] that turns back into the upgradable read when
+//! dropped; so a dropped upgrade future, a timed-out or cancelled upgrade
+//! leaves the guard holding the upgradable read, as before (our choice
+//! over async-lock's consuming `upgrade(guard)`, whose cancelled future
+//! drops the guard). The upgradable reader is tracked like the writer: a
+//! unit holding it that asks for the write lock or a second upgradable
+//! read (blocking, timed, `_with` forms) panics; its own plain read is
+//! granted as any reader's second share. No owned form yet.
+//!
 //! Not reentrant, and loud where it can be: a unit that holds the **write**
 //! lock and asks for it again, or for a read share, panics ("already holds
 //! this RwLock's write lock ... would deadlock") instead of waiting forever
@@ -80,13 +101,19 @@
 mod futures;
 mod guards;
 mod raw;
+mod raw_upgrade;
+mod upgrade;
 
 pub use futures::{Read, ReadOwned, Write, WriteOwned};
 pub use guards::{
     MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLockReadGuard,
     RwLockWriteGuard,
 };
+#[cfg(all(feature = "lock_api", not(polysync_loom)))]
+pub(crate) use raw::Role;
 pub use raw::{MAX_READERS, RawRead, RawReadGuard, RawRwLock, RawWrite, RawWriteGuard};
+pub use raw_upgrade::{RawUpgradableRead, RawUpgradableReadGuard, RawUpgrade, RawUpgradedGuard};
+pub use upgrade::{RwLockUpgradableReadGuard, RwLockUpgradedGuard, UpgradableRead, Upgrade};
 
 use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::{WaitError, Waiter};

@@ -11,8 +11,10 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-// The user bits of the lock's queue word: `WRITER` (bit 0) and the number of
-// readers that hold the lock (`r`, bits 1..32, counted in `READER` units).
+// The user bits of the lock's queue word: `WRITER` (bit 0), `UPGRADABLE`
+// (bit 1: the one upgradable reader holds the lock), `UPGRADING` (bit 2: that
+// reader waits to upgrade) and the number of plain readers that hold the
+// lock (`r`, bits 3..32, counted in `READER` units).
 //
 // | WRITER | `r`   | queued nodes | the lock                    | an arrival                                  |
 // |--------|-------|--------------|-----------------------------|---------------------------------------------|
@@ -22,6 +24,24 @@ use std::time::{Duration, Instant};
 // | 1      | 0     | any          | write-held                  | queues                                      |
 // | 1      | r > 0 | -            | never                       | -                                           |
 // | 0      | 0     | k > 0        | never, outside a critical section: a release admits the front first | - |
+//
+// The upgradable reader (`UPGRADABLE`) is a reader that excludes writers
+// and other upgradable readers: it is admitted beside plain readers when no
+// writer holds and no other upgradable reader holds, in FIFO order like any
+// arrival (a queued writer or upgradable reader blocks the ones behind it,
+// as above). Its upgrade does not queue in line: it holds part of the lock
+// already, so every queued writer and upgradable reader waits for it. The
+// upgrade's node joins the queue (anywhere; usually at the back) and sets
+// `UPGRADING`, which also stops plain readers from being admitted (a stream
+// of readers cannot starve the upgrade). `UPGRADING` is set exactly while
+// that node waits: set by its `arrive_locked`, cleared by its hand-off or
+// its cancellation, both under the queue lock. Every `admit_front` first
+// looks for it: once `r` is 0 (the readers left), it hands the node the
+// write lock (`WRITER` replaces `UPGRADABLE | UPGRADING`), wherever it
+// stands in the queue. A write lock turns back into the upgradable read
+// (`downgrade_to_upgradable`: the upgraded guard's drop) or into a read
+// share (`downgrade`); the upgradable read turns into a read share
+// (`downgrade_upgradable`).
 //
 // (A fourth row holds only for a moment: a queued writer gave up at the
 // front of the queue while readers hold the lock, leaving readers at the
@@ -35,23 +55,30 @@ use std::time::{Duration, Instant};
 // and notifies them with what they were given: **direct hand-off**, the
 // word already counts them when they wake.
 //
-// Beside the word, `owner` names the unit that holds the write lock, when
-// known (as `Lock::owner`): written by the writer right after it takes the
-// lock (the fast path, or its wait's completion after a hand-off), cleared
-// by the writer before it releases or downgrades; 0 while nobody writes, or
+// Beside the word, `owner` names the unit that holds the write lock or the
+// upgradable read, when known (as `Lock::owner`): written by the writer (or
+// upgradable reader) right after it takes the lock (the fast path, or its wait's completion after a hand-off), cleared
+// by the writer before it releases or downgrades to a plain read share (a
+// write lock that turns back into the upgradable read keeps it); 0 while
+// nobody writes or holds the upgradable read, or
 // the writer has no identity (an async task without one, an owned guard),
 // or for a moment between a hand-off and the woken writer's store. It is
 // only a hint for the re-entry check (`refuse_writer`): a unit that sees
-// WRITER set and `owner` equal to its own identity holds the write lock
-// itself (identities are never reused; every unit clears its own identity
+// WRITER (or UPGRADABLE) set and `owner` equal to its own identity holds the
+// write lock (or the upgradable read) itself (identities are never reused; every unit clears its own identity
 // before it releases, so it never reads its own stale one). A stale read
 // can miss a holder, never invent one. Readers are not recorded.
 const WRITER: u64 = 1;
-const READER: u64 = 2;
+const UPGRADABLE: u64 = 2;
+const UPGRADING: u64 = 4;
+const READER: u64 = 8;
 
-/// The most readers that can hold one lock at a time (2^31 - 1). A reader
-/// that would exceed it waits, like any reader that does not fit.
-pub const MAX_READERS: usize = (USER_MAX / READER) as usize;
+/// The most plain readers that can be admitted to one lock at a time
+/// (2^29 - 2), not counting the upgradable reader. A reader that would
+/// exceed it waits, like any reader that does not fit. (An upgradable reader
+/// that [downgrades](super::RawUpgradableReadGuard::downgrade) cannot wait, so its
+/// share may be one more; the word keeps room for it.)
+pub const MAX_READERS: usize = (USER_MAX / READER) as usize - 1;
 
 /// What a waiting node asks for, and (kept in place by the hand-off,
 /// `notify_front_keep`) what it was given: a read share or the write lock.
@@ -64,6 +91,10 @@ pub(crate) enum Role {
     Read,
     /// The whole lock (word 1).
     Write,
+    /// The upgradable read (word 2).
+    Upgradable,
+    /// The upgradable reader's upgrade to the write lock (word 3).
+    Upgrade,
 }
 
 impl NodeData for Role {
@@ -72,12 +103,19 @@ impl NodeData for Role {
         match self {
             Role::Read => 0,
             Role::Write => 1,
+            Role::Upgradable => 2,
+            Role::Upgrade => 3,
         }
     }
 
     #[inline]
     fn from_raw(raw: usize) -> Role {
-        if raw == 0 { Role::Read } else { Role::Write }
+        match raw {
+            0 => Role::Read,
+            1 => Role::Write,
+            2 => Role::Upgradable,
+            _ => Role::Upgrade,
+        }
     }
 }
 
@@ -87,8 +125,13 @@ impl NodeData for Role {
 #[inline]
 fn admitted(user: u64, role: Role) -> Option<u64> {
     match role {
-        Role::Read if user & WRITER == 0 && user + READER <= USER_MAX => Some(user + READER),
+        Role::Read if user & (WRITER | UPGRADING) == 0 && user / READER < MAX_READERS as u64 => {
+            Some(user + READER)
+        }
         Role::Write if user == 0 => Some(WRITER),
+        Role::Upgradable if user & (WRITER | UPGRADABLE) == 0 => Some(user | UPGRADABLE),
+        // Only the upgradable reader upgrades: once the plain readers left.
+        Role::Upgrade if user & !UPGRADING == UPGRADABLE => Some(WRITER),
         _ => None,
     }
 }
@@ -225,7 +268,7 @@ impl RawRwLock {
         if let Some(guard) = self.try_read() {
             return guard;
         }
-        self.refuse_current("RwLock::read_blocking()");
+        self.refuse_current(Role::Read, "RwLock::read_blocking()");
         blocking(|w| self.wait_as(w, None, Role::Read, "RwLock::read_blocking()"))
             .map(|()| RawReadGuard { lock: self })
             .expect("a wait without a deadline does not time out")
@@ -245,7 +288,7 @@ impl RawRwLock {
         if let Some(guard) = self.try_write() {
             return guard;
         }
-        self.refuse_current("RwLock::write_blocking()");
+        self.refuse_current(Role::Write, "RwLock::write_blocking()");
         blocking(|w| self.wait_as(w, None, Role::Write, "RwLock::write_blocking()"))
             .map(|()| RawWriteGuard { lock: self })
             .expect("a wait without a deadline does not time out")
@@ -299,7 +342,7 @@ impl RawRwLock {
     /// ```
     #[track_caller]
     pub fn try_read_for(&self, timeout: Duration) -> Option<RawReadGuard<'_>> {
-        self.refuse_current("RwLock::try_read_for()");
+        self.refuse_current(Role::Read, "RwLock::try_read_for()");
         blocking(|w| {
             self.wait_as(
                 w,
@@ -323,7 +366,7 @@ impl RawRwLock {
     /// ```
     #[track_caller]
     pub fn try_write_for(&self, timeout: Duration) -> Option<RawWriteGuard<'_>> {
-        self.refuse_current("RwLock::try_write_for()");
+        self.refuse_current(Role::Write, "RwLock::try_write_for()");
         blocking(|w| {
             self.wait_as(
                 w,
@@ -343,7 +386,7 @@ impl RawRwLock {
     /// ```
     #[track_caller]
     pub fn try_read_until(&self, deadline: Instant) -> Option<RawReadGuard<'_>> {
-        self.refuse_current("RwLock::try_read_until()");
+        self.refuse_current(Role::Read, "RwLock::try_read_until()");
         blocking(|w| self.wait_as(w, Some(deadline), Role::Read, "RwLock::try_read_until()"))
             .map(|()| RawReadGuard { lock: self })
     }
@@ -356,7 +399,7 @@ impl RawRwLock {
     /// ```
     #[track_caller]
     pub fn try_write_until(&self, deadline: Instant) -> Option<RawWriteGuard<'_>> {
-        self.refuse_current("RwLock::try_write_until()");
+        self.refuse_current(Role::Write, "RwLock::try_write_until()");
         blocking(|w| self.wait_as(w, Some(deadline), Role::Write, "RwLock::try_write_until()"))
             .map(|()| RawWriteGuard { lock: self })
     }
@@ -437,7 +480,7 @@ impl RawRwLock {
     /// to it), and refuses to wait if it holds the write lock (naming
     /// `caller`).
     #[track_caller]
-    fn wait_as<W: Waiter + ?Sized>(
+    pub(crate) fn wait_as<W: Waiter + ?Sized>(
         &self,
         waiter: &W,
         deadline: Option<Instant>,
@@ -449,16 +492,17 @@ impl RawRwLock {
             self.record(role, me);
             return Ok(());
         }
-        self.refuse_writer(me, caller, "execution unit");
+        self.refuse_writer(me, role, caller, "execution unit");
         drive(waiter, pin!(Wait::new(self, role)), deadline)
             .map(|()| self.record(role, me))
             .map_err(|(error, ())| error)
     }
 
-    /// Records `me` as the writer if it just took the write lock (`role`).
+    /// Records `me` as the writer (or upgradable reader) if it just took the
+    /// write lock (or the upgradable read) as `role`.
     #[inline]
-    fn record(&self, role: Role, me: Owner) {
-        if role == Role::Write {
+    pub(crate) fn record(&self, role: Role, me: Owner) {
+        if matches!(role, Role::Write | Role::Upgradable) {
             self.record_writer(me);
         }
     }
@@ -484,29 +528,48 @@ impl RawRwLock {
     /// holds the write lock: one load otherwise.
     #[inline]
     #[track_caller]
-    fn refuse_current(&self, caller: &'static str) {
-        if self.queue.user(Ordering::Relaxed) & WRITER != 0
+    pub(crate) fn refuse_current(&self, role: Role, caller: &'static str) {
+        if self.queue.user(Ordering::Relaxed) & (WRITER | UPGRADABLE) != 0
             && self.owner.load(Ordering::Relaxed) != 0
         {
-            self.refuse_writer(Owner::of(current_unit()), caller, "execution unit");
+            self.refuse_writer(Owner::of(current_unit()), role, caller, "execution unit");
         }
     }
 
     /// Panics if the unit `me` (possibly [`Owner::UNKNOWN`]) holds the write
-    /// lock: waiting for a read share or the write lock would never end.
-    /// Reads `owner` only while WRITER is set; a stale view can only miss a
-    /// holder, never invent one (see the table above).
+    /// lock, or holds the upgradable read and asks for the write lock or a
+    /// second upgradable read (`role`): waiting would never end. A read
+    /// share asked for by the upgradable reader is not refused (it is
+    /// granted unless someone is queued, like any reader's second share).
+    /// Reads `owner` only while WRITER or UPGRADABLE is set; a stale view can
+    /// only miss a holder, never invent one (see the table above).
     #[inline]
     #[track_caller]
-    fn refuse_writer(&self, me: Owner, caller: &str, unit: &str) {
-        // Acquire: the release that cleared our own earlier identity (if we
-        // held the write lock before) happens before this read of `owner`.
-        if me != Owner::UNKNOWN
-            && self.queue.user(Ordering::Acquire) & WRITER != 0
-            && self.owner.load(Ordering::Relaxed) == me.get()
-        {
-            refused(caller, unit);
+    fn refuse_writer(&self, me: Owner, role: Role, caller: &str, unit: &str) {
+        if let Some(writer) = self.held_by(me, role) {
+            refused(caller, unit, writer);
         }
+    }
+
+    /// Whether the unit `me` holds what makes a wait for `role` hang:
+    /// `Some(true)` for the write lock, `Some(false)` for the upgradable
+    /// read (refused only for `Write` and `Upgradable`), `None` otherwise
+    /// (also for an unknown unit). A stale view can only miss a holder.
+    #[inline]
+    pub(crate) fn held_by(&self, me: Owner, role: Role) -> Option<bool> {
+        if me == Owner::UNKNOWN {
+            return None;
+        }
+        // Acquire: the release that cleared our own earlier identity (if we
+        // held the lock before) happens before this read of `owner`.
+        let user = self.queue.user(Ordering::Acquire);
+        let holds = if role == Role::Read {
+            WRITER
+        } else {
+            WRITER | UPGRADABLE
+        };
+        (user & holds != 0 && self.owner.load(Ordering::Relaxed) == me.get())
+            .then_some(user & WRITER != 0)
     }
 
     /// How many readers hold the lock now (a snapshot).
@@ -595,6 +658,92 @@ impl RawRwLock {
         }
     }
 
+    /// Gives back the upgradable read: the readers and writers queued at
+    /// the front that fit now are admitted.
+    #[inline]
+    pub(crate) fn unlock_upgradable(&self) {
+        // Before the release publishes the free part (see `owner`).
+        self.owner.store(0, Ordering::Relaxed);
+        let fast = self.queue.update_if_idle(Ordering::Release, |user| {
+            debug_assert!(user & UPGRADABLE != 0, "released an unheld upgradable read");
+            Some(user & !UPGRADABLE)
+        });
+        if fast.is_err() {
+            self.unlock_slow(|user| {
+                debug_assert_eq!(user & (UPGRADABLE | UPGRADING), UPGRADABLE);
+                user & !UPGRADABLE
+            });
+        }
+    }
+
+    /// Turns the upgradable read into a plain read share; an upgradable
+    /// reader queued at the front gets in at once.
+    #[inline]
+    pub(crate) fn downgrade_upgradable(&self) {
+        // The unit now holds a read share, which is not recorded.
+        self.owner.store(0, Ordering::Relaxed);
+        let change = |user: u64| {
+            debug_assert_eq!(user & (UPGRADABLE | UPGRADING), UPGRADABLE);
+            user - UPGRADABLE + READER
+        };
+        // The upgradable reader counted as no plain reader and cannot wait
+        // here: with the count full, its share is one beyond `MAX_READERS`,
+        // which the word keeps room for (see `MAX_READERS`).
+        if self
+            .queue
+            .update_if_idle(Ordering::Release, |user| Some(change(user)))
+            .is_err()
+        {
+            self.unlock_slow(change);
+        }
+    }
+
+    /// Turns the write lock into the upgradable read (the upgraded guard's
+    /// drop, lock_api's `downgrade_to_upgradable`): the plain readers queued
+    /// at the front join at once. `owner` stays: the same unit holds the
+    /// upgradable read now.
+    #[inline]
+    pub(crate) fn downgrade_to_upgradable(&self) {
+        if !self.queue.cas_idle(WRITER, UPGRADABLE, Ordering::Release) {
+            self.unlock_slow(|user| {
+                debug_assert_eq!(user, WRITER, "downgraded an unheld write lock");
+                UPGRADABLE
+            });
+        }
+    }
+
+    /// The upgradable reader takes the write lock if no plain reader holds
+    /// a share, without waiting (whoever is queued: they all wait for it).
+    #[inline]
+    pub(crate) fn try_upgrade_now(&self) -> bool {
+        if self.try_fast(Role::Upgrade, &()).is_some() {
+            return true;
+        }
+        let mut guard = self.queue.lock();
+        match admitted(guard.user(), Role::Upgrade) {
+            Some(user) => {
+                guard.set_user(user);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the upgradable read is held now (also while its holder waits
+    /// to upgrade; not once it upgraded). A snapshot.
+    ///
+    /// ```
+    /// let lock = polysync::RawRwLock::new();
+    /// let u = lock.upgradable_read_blocking();
+    /// assert!(lock.is_upgradable_locked());
+    /// drop(u);
+    /// assert!(!lock.is_upgradable_locked());
+    /// ```
+    #[inline]
+    pub fn is_upgradable_locked(&self) -> bool {
+        self.queue.user(Ordering::Relaxed) & UPGRADABLE != 0
+    }
+
     /// A release while waiters are queued (or the queue is busy): changes
     /// the user bits under the lock, then admits the front.
     #[cold]
@@ -621,16 +770,39 @@ impl RawRwLock {
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn refused(caller: &str, unit: &str) -> ! {
+fn refused(caller: &str, unit: &str, writer: bool) -> ! {
+    if writer {
+        panic!(
+            "polysync: {caller}: the current {unit} already holds this RwLock's write lock; \
+             waiting for it again (to read or to write) would deadlock"
+        );
+    }
     panic!(
-        "polysync: {caller}: the current {unit} already holds this RwLock's write lock; \
-         waiting for it again (to read or to write) would deadlock"
+        "polysync: {caller}: the current {unit} already holds this RwLock's upgradable read; \
+         waiting for the write lock or another upgradable read would deadlock \
+         (upgrade the guard instead)"
     );
 }
 
 /// One batch of [`RawRwLock::admit_front`]: under the queue lock, hands the
 /// lock to waiters from the front while they fit and `wakers` has room.
 fn admit_batch(guard: &mut QueueGuard<'_>, wakers: &mut WakeList) -> Batch {
+    // A waiting upgrade goes first, wherever it stands, once the plain
+    // readers left (see the table above).
+    if admitted(guard.user(), Role::Upgrade).is_some() && guard.user() & UPGRADING != 0 {
+        if wakers.is_full() {
+            return Batch::More;
+        }
+        let node = guard
+            .waiting()
+            .find(|w| w.data::<Role>() == Role::Upgrade)
+            .map(|w| w.node())
+            .expect("UPGRADING is set while the upgrade's node waits");
+        guard.set_user(WRITER);
+        // SAFETY: `node` was found WAITING in this queue under this guard.
+        wakers.push(unsafe { guard.notify_waiting(node, Role::Upgrade) });
+        return Batch::Last;
+    }
     loop {
         let Some(role) = guard.front().map(|front| front.data::<Role>()) else {
             return Batch::Last;
@@ -662,6 +834,11 @@ impl Protocol for RawRwLock {
     #[inline]
     fn try_fast(&self, role: Role, _: &()) -> Option<Role> {
         let taken = match role {
+            Role::Upgradable => self
+                .queue
+                .update_if_idle(Ordering::Acquire, |user| admitted(user, Role::Upgradable))
+                .is_ok(),
+            Role::Upgrade => self.queue.cas_idle(UPGRADABLE, WRITER, Ordering::Acquire),
             // Lock-free only while nobody is queued: a reader never passes
             // a queued writer.
             Role::Read => self
@@ -674,6 +851,20 @@ impl Protocol for RawRwLock {
     }
 
     fn arrive_locked(&self, guard: &mut QueueGuard<'_>, role: Role, _: &()) -> Result<Role, Role> {
+        if role == Role::Upgrade {
+            // Not in line: the upgradable reader already holds its part of
+            // the lock, and everyone queued waits for it anyway.
+            return match admitted(guard.user(), role) {
+                Some(user) => {
+                    guard.set_user(user);
+                    Ok(role)
+                }
+                None => {
+                    guard.set_user(guard.user() | UPGRADING);
+                    Err(role)
+                }
+            };
+        }
         // Strict FIFO: whoever finds anyone queued queues behind them.
         let fits = if guard.is_empty() {
             admitted(guard.user(), role)
@@ -697,15 +888,28 @@ impl Protocol for RawRwLock {
         match role {
             Role::Read => self.unlock_read(),
             Role::Write => self.unlock_write(),
+            Role::Upgradable => self.unlock_upgradable(),
+            // The upgrade was handed the write lock: it turns back into the
+            // upgradable read, which the dropped wait's guard still holds.
+            Role::Upgrade => self.downgrade_to_upgradable(),
+        }
+    }
+
+    fn cancelled(&self, guard: &mut QueueGuard<'_>, role: Role) {
+        // The upgrade's node left: plain readers may be admitted again.
+        if role == Role::Upgrade {
+            guard.set_user(guard.user() & !UPGRADING);
         }
     }
 
     fn after_cancelled(&self, role: Role, _: &()) {
-        // A writer that leaves the front of a read-held lock's queue may
-        // uncover readers that fit now: admit them (a reader that leaves
-        // uncovers nobody: a reader only waits at the front behind a writer
-        // that holds the lock, or when the reader count is full).
-        if role == Role::Write {
+        // A writer or upgradable reader that leaves the front of a
+        // read-held lock's queue may uncover readers that fit now, and an
+        // upgrade that gives up lets the readers queued behind it in: admit
+        // them (a reader that leaves uncovers nobody: a reader only waits at
+        // the front behind a writer that holds the lock, a waiting upgrade,
+        // or when the reader count is full).
+        if role != Role::Read {
             self.admit_front(None);
         }
     }
@@ -723,6 +927,7 @@ impl std::fmt::Debug for RawRwLock {
         f.debug_struct("RawRwLock")
             .field("readers", &(user / READER))
             .field("writer", &(user & WRITER != 0))
+            .field("upgradable", &(user & UPGRADABLE != 0))
             .field("waiting", &self.waiting())
             .finish()
     }

@@ -21,7 +21,8 @@ use support::{green_until, spin_until, watchdog};
 #[test]
 fn unwinding_on_hub_drop_passes_a_handed_over_lock_on() {
     watchdog("hand-over on teardown", || {
-        let lock = Arc::new(Lock::new());
+        // Strict hand-off: G1 is handed the lock while suspended.
+        let lock = Arc::new(Lock::new_fair());
         let t_got_it = Arc::new(AtomicBool::new(false));
         let queued = Arc::new(polysync::Event::new());
         let thread = {
@@ -146,7 +147,8 @@ fn a_destructor_that_waits_during_teardown_blocks_the_thread() {
 #[test]
 fn a_teardown_of_ten_thousand_waiters() {
     watchdog("big teardown", || {
-        let lock = Arc::new(Lock::new());
+        // Strict hand-off: the first green waiter is handed the lock.
+        let lock = Arc::new(Lock::new_fair());
         let guard = lock.acquire_blocking(); // held by this thread, outside the hub
         let hub = Hub::builder().stack_size(64 * 1024).build();
         let handles: Vec<_> = (0..10_000)

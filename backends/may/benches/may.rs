@@ -16,6 +16,11 @@
 //! 4. `mixed_lock/polysync`: one `polysync::Mutex<u64>` shared by 16 may
 //!    coroutines, 2 OS threads and 2 tokio tasks (2-worker runtime), 500
 //!    operations each; no other primitive serves all three worlds.
+//! 5. `may_lock_contended_timed/<impl>`: group 1's rounds on a
+//!    `polysync::Mutex<u64>`, `lock_blocking` (`untimed`) vs
+//!    `try_lock_for(60 s)` (`timed`: every contended wait arms and disarms
+//!    the crate's timer and is woken long before it fires): what a timeout
+//!    costs. may's mutex has no timed lock.
 //!
 //! Run: `cargo bench -p polysync-may --bench may`
 
@@ -65,6 +70,25 @@ fn may_lock_contended(c: &mut Criterion) {
     g.bench_function("may", |b| {
         let m = Arc::new(may::sync::Mutex::new(0_u64));
         b.iter(|| lock_round(&m, |m| *m.lock().unwrap() += 1));
+    });
+    g.finish();
+}
+
+fn may_lock_contended_timed(c: &mut Criterion) {
+    setup();
+    let mut g = c.benchmark_group("may_lock_contended_timed");
+    g.throughput(Throughput::Elements(LOCK_COROUTINES * LOCK_OPS));
+    g.bench_function("untimed", |b| {
+        let m = Arc::new(polysync::Mutex::new(0_u64));
+        b.iter(|| lock_round(&m, |m| *m.lock_blocking() += 1));
+    });
+    g.bench_function("timed", |b| {
+        let m = Arc::new(polysync::Mutex::new(0_u64));
+        b.iter(|| {
+            lock_round(&m, |m| {
+                *m.try_lock_for(Duration::from_secs(60)).expect("in time") += 1;
+            })
+        });
     });
     g.finish();
 }
@@ -225,6 +249,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .sample_size(20);
-    targets = may_lock_contended, may_channels, mixed_lock
+    targets = may_lock_contended, may_channels, mixed_lock, may_lock_contended_timed
 }
 criterion_main!(benches);

@@ -48,7 +48,7 @@
 //!
 //! | caller (after `install()`) | blocking calls wait by | identity ([`current_unit`](polysync::lowlevel::current_unit)) |
 //! |---|---|---|
-//! | a may coroutine (also one resumed on another worker, or on may's timer thread) | parking the coroutine ([`MayWaiter`]) | the coroutine's own, allocated once per coroutine ([`coroutine_unit`]) |
+//! | a may coroutine (also one resumed on another worker, or on may's timer thread after a may sleep) | parking the coroutine ([`MayWaiter`]) | the coroutine's own, allocated once per coroutine ([`coroutine_unit`]) |
 //! | an OS thread, a tokio worker, ... | as before (the thread parks) | as before |
 //!
 //! Each coroutine is an execution unit of its own: reentrant primitives
@@ -59,12 +59,15 @@
 //! # Timeouts
 //!
 //! A timed wait (`try_*_for`, `try_*_until`, or a deadline given to a
-//! `*_with` form) sleeps on may's own timer. may keeps timeouts in whole
-//! milliseconds, truncated, and reads 0 as "none", so the waiter rounds the
-//! remaining time **up** (a 0.3 ms wait sleeps 1 ms) and polysync re-checks
-//! the deadline after every return. A coroutine whose park timed out is
-//! resumed on may's timer thread; the waiter yields back to a worker before
-//! it returns, so no polysync code (and none of yours) runs on that thread.
+//! `*_with` form) parks the coroutine with **no** may timeout: this crate's
+//! own timer thread (one OS thread, `polysync-may timer`, started by the
+//! first timed wait) unparks it at the deadline, like any other waker, so
+//! it resumes on a worker; polysync re-checks the deadline after every
+//! return, so a wait never times out early. may's `park_timeout` is not
+//! used because may 0.3 can lose it: its park arms the timer before it
+//! records the coroutine the timer is to resume, and a worker preempted
+//! between the two past the deadline (1 ms on a loaded machine) leaves the
+//! coroutine asleep for good. An unpark has no such window.
 //!
 //! # Cancellation
 //!
@@ -99,7 +102,8 @@
 //! kept in a `coroutine_local!` with its identity; its [`Waker`]
 //! is a reference count on it. A wake only puts the coroutine back on a may
 //! run queue; it never runs the coroutine inline on the waking thread. (A
-//! *timed* wait registers a node with may's timer, which may allocates.) A
+//! *timed* wait pushes an entry on the timer's heap, which allocates only
+//! when the heap grows; the first one starts the timer thread.) A
 //! coroutine waiter never spins ([`Waiter::spins`] is `false`): spinning
 //! would hold the worker its siblings run on.
 //!
@@ -113,6 +117,8 @@
 
 #![deny(missing_docs)]
 
+mod timer;
+
 use may::coroutine::ParkError;
 use may::sync::Blocker;
 use polysync::lowlevel::{
@@ -123,11 +129,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Wake, Waker};
-use std::time::{Duration, Instant};
-
-/// The longest single park; a longer wait parks again after it (polysync
-/// re-checks the deadline after every return). About 49 days.
-const MAX_PARK_MS: u64 = u32::MAX as u64;
+use std::time::Instant;
 
 /// The part of a coroutine's waiter that wakers point to: a may
 /// [`Blocker`] made inside the coroutine, with may's cancellation reported
@@ -154,6 +156,13 @@ struct Parker {
     /// so `Relaxed` suffices; it is atomic only because wakers on other
     /// threads share the parker.
     waits: AtomicU64,
+    /// The number of the timed wait whose [`timer`] entry may unpark the
+    /// blocker, 0 when none is armed. Written by the coroutine, read by
+    /// the timer thread (ordered by the timer's lock when armed). Shared
+    /// with the timer's entries (allocated once, with the parker), so the
+    /// timer tells a stale entry without taking a strong reference to the
+    /// parker: it never drops a parker under its lock.
+    armed: Arc<AtomicU64>,
     /// The carrier's wait during an unwind: `true` once woken.
     carrier: std::sync::Mutex<bool>,
     carrier_cv: std::sync::Condvar,
@@ -216,7 +225,7 @@ impl Parker {
 
     /// A wait with the waker [`Parker::waker`] gave: parks the coroutine,
     /// or, while it unwinds, blocks the carrying OS thread.
-    fn wait_now(&self, deadline: Option<Instant>) -> WaitResult {
+    fn wait_now(self: &Arc<Self>, deadline: Option<Instant>) -> WaitResult {
         // Counted before it can consume a wake: the blocker's permit, or
         // the carrier's flag while unwinding (see `Waiter::waits`). may's
         // own switches (a raw yield, a may channel) never take the permit,
@@ -270,6 +279,7 @@ impl Parker {
         Arc::new(Parker {
             blocker: Blocker::new(true),
             waits: AtomicU64::new(0),
+            armed: Arc::new(AtomicU64::new(0)),
             carrier: std::sync::Mutex::new(false),
             carrier_cv: std::sync::Condvar::new(),
         })
@@ -277,47 +287,35 @@ impl Parker {
 
     /// One wait of the current coroutine on this parker, until a wake,
     /// `deadline` or a cancellation. May return `Woken` spuriously (a stale
-    /// permit, a timer that fired a little early).
-    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
-        let timeout = match deadline {
-            None => None,
-            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => Some(park_timeout(left)),
-                _ => return WaitResult::TimedOut,
-            },
-        };
-        match park(&self.blocker, timeout) {
-            Ok(()) => WaitResult::Woken,
-            Err(ParkError::Canceled) => WaitResult::Cancelled,
-            Err(ParkError::Timeout) => {
-                // may resumed us on its timer thread: get back to a worker
-                // before anything else runs here.
-                if leave_timer_thread().is_err() {
-                    return WaitResult::Cancelled;
-                }
-                match deadline {
-                    Some(deadline) if Instant::now() < deadline => WaitResult::Woken,
-                    _ => WaitResult::TimedOut,
-                }
+    /// permit, among them one left by the timer of an earlier wait).
+    ///
+    /// A deadline arms this crate's [`timer`], which unparks the blocker
+    /// at the deadline; may's own park timeout is never used (see the
+    /// `timer` module: may can lose it, and the coroutine then sleeps for
+    /// good). The coroutine is woken like by any other waker, so it
+    /// resumes on a worker.
+    fn wait(self: &Arc<Self>, deadline: Option<Instant>) -> WaitResult {
+        if let Some(deadline) = deadline {
+            if Instant::now() >= deadline {
+                return WaitResult::TimedOut;
             }
+            // Nonzero: `wait_now` counted this wait.
+            let tag = self.waits.load(Ordering::Relaxed).max(1);
+            timer::arm(self, deadline, tag);
+        }
+        let parked = park(&self.blocker);
+        if deadline.is_some() {
+            timer::disarm(self);
+        }
+        match parked {
+            Err(ParkError::Canceled) => WaitResult::Cancelled,
+            // Without a timeout given, may reports no `Timeout`.
+            Ok(()) | Err(ParkError::Timeout) => match deadline {
+                Some(deadline) if Instant::now() >= deadline => WaitResult::TimedOut,
+                _ => WaitResult::Woken,
+            },
         }
     }
-}
-
-/// What to give may's park for `left` (nonzero): whole milliseconds rounded
-/// up (may truncates and reads 0 as "no timeout"), at least 1, at most
-/// [`MAX_PARK_MS`].
-fn park_timeout(left: Duration) -> Duration {
-    let whole = left.as_millis();
-    let ms = if left.subsec_nanos() % 1_000_000 == 0 {
-        whole
-    } else {
-        whole + 1
-    };
-    let ms = u64::try_from(ms)
-        .unwrap_or(MAX_PARK_MS)
-        .clamp(1, MAX_PARK_MS);
-    Duration::from_millis(ms)
 }
 
 // may's functions are `#[inline]` and read thread-locals (generator's
@@ -326,7 +324,8 @@ fn park_timeout(left: Duration) -> Duration {
 // after it, when the coroutine may run on another thread
 // (llvm/llvm-project#98479).
 
-/// Parks the current coroutine on `blocker`.
+/// Parks the current coroutine on `blocker`, with no timeout (see
+/// [`Parker::wait`]).
 ///
 /// A `Blocker::new(true)` reports may's cancellation as
 /// `Err(ParkError::Canceled)`, but may's `Park::park_timeout` can still
@@ -335,25 +334,11 @@ fn park_timeout(left: Duration) -> Duration {
 /// That panic is caught here and reported like the other, so the wait is
 /// withdrawn cleanly in every case.
 #[inline(never)]
-fn park(blocker: &Blocker, timeout: Option<Duration>) -> Result<(), ParkError> {
-    let parked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| blocker.park(timeout)));
+fn park(blocker: &Blocker) -> Result<(), ParkError> {
+    let parked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| blocker.park(None)));
     parked.unwrap_or_else(|payload| match payload.downcast_ref::<generator::Error>() {
         Some(generator::Error::Cancel) => Err(ParkError::Canceled),
         _ => std::panic::resume_unwind(payload),
-    })
-}
-
-/// Yields once, which moves a coroutine that a timer resumed on may's timer
-/// thread back to a worker's run queue. `Err` if the yield found the
-/// coroutine cancelled (may raises that as a panic at a yield; it is caught
-/// here and re-raised by [`Waiter::cancelled`] once the wait is withdrawn).
-#[inline(never)]
-fn leave_timer_thread() -> Result<(), ()> {
-    std::panic::catch_unwind(may::coroutine::yield_now).or_else(|payload| {
-        match payload.downcast_ref::<generator::Error>() {
-            Some(generator::Error::Cancel) => Err(()),
-            _ => std::panic::resume_unwind(payload),
-        }
     })
 }
 
@@ -481,9 +466,9 @@ fn checkpoint() {
 /// without. Each coroutine has one, made on first use and then reused (no
 /// allocation per wait); [`MayWaiter::current`] hands out a handle to it.
 ///
-/// A wait on it parks the coroutine (never its worker thread), times out on
-/// may's timers, and reports a may cancellation as
-/// [`WaitResult::Cancelled`]: a `*_with` call then withdraws and returns
+/// A wait on it parks the coroutine (never its worker thread), times out by
+/// this crate's timer thread (see the crate's "Timeouts"), and reports a may
+/// cancellation as [`WaitResult::Cancelled`]: a `*_with` call then withdraws and returns
 /// [`WaitError::Cancelled`](polysync::lowlevel::WaitError::Cancelled)
 /// instead of unwinding.
 ///
@@ -605,8 +590,8 @@ impl Waiter for MayWaiter {
         self.parker.waker()
     }
 
-    /// Parks the coroutine until a wake, `deadline` (on may's timer, rounded
-    /// up to whole milliseconds) or a may cancellation. May return `Woken`
+    /// Parks the coroutine until a wake, `deadline` (this crate's timer
+    /// unparks it then) or a may cancellation. May return `Woken`
     /// spuriously.
     ///
     /// **Nothing suspends a coroutine while it unwinds**: a wait made while
@@ -831,21 +816,3 @@ pub fn coroutine_unit() -> Option<UnitId> {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
-
-#[cfg(test)]
-mod tests {
-    use super::{MAX_PARK_MS, park_timeout};
-    use std::time::Duration;
-
-    #[test]
-    fn timeouts_round_up_to_whole_milliseconds() {
-        let ms = Duration::from_millis;
-        assert_eq!(park_timeout(Duration::from_nanos(1)), ms(1));
-        assert_eq!(park_timeout(Duration::from_micros(300)), ms(1));
-        assert_eq!(park_timeout(ms(1)), ms(1));
-        assert_eq!(park_timeout(Duration::from_micros(1_001)), ms(2));
-        assert_eq!(park_timeout(Duration::from_micros(99_900)), ms(100));
-        assert_eq!(park_timeout(ms(250)), ms(250));
-        assert_eq!(park_timeout(Duration::MAX), ms(MAX_PARK_MS));
-    }
-}

@@ -124,7 +124,10 @@ fn a_cancelled_lock_waiter_withdraws() {
 fn a_lock_handed_to_a_cancelled_waiter_goes_to_the_next_one() {
     setup(WORKERS);
     let _dog = watchdog("a_lock_handed_to_a_cancelled_waiter_goes_to_the_next_one");
-    let lock = Arc::new(Lock::new());
+    // Strict hand-off: the release must hand the lock to `first` (a default
+    // lock only wakes it to compete; its cancelled wait then passes the
+    // wake on, as polysync's tests/lock_bounded.rs checks).
+    let lock = Arc::new(Lock::new_fair());
     let first_got_it = Arc::new(AtomicBool::new(false));
     let after_yield = Arc::new(AtomicBool::new(false));
     let held = lock.acquire_blocking();

@@ -1,7 +1,8 @@
 //! Timed waits inside may coroutines: they expire (also below one
-//! millisecond, which may would read as "no timeout" if it were not rounded
-//! up), never before their deadline, withdraw cleanly, succeed when woken
-//! in time, and return on a worker thread, not on may's timer thread.
+//! millisecond, which may's own timer, whole milliseconds, would read as
+//! "no timeout"), never before their deadline, withdraw cleanly, succeed
+//! when woken in time, and return on a worker thread, not on may's timer
+//! thread.
 //! Only "not before the deadline" is a time assertion: that is the
 //! semantics of a deadline, not a speed.
 
@@ -117,8 +118,9 @@ fn a_timed_wait_woken_in_time_succeeds() {
 }
 
 /// may resumes a coroutine whose park timed out on its timer thread; the
-/// waiter moves it back to a worker before returning, so the code after a
-/// timed-out wait never runs on (and never stalls) the timer thread.
+/// waiter's timeouts unpark the coroutine instead (see the crate's
+/// "Timeouts"), so the code after a timed-out wait runs on a worker, never
+/// on (and never stalling) may's timer thread.
 #[test]
 fn a_timed_out_wait_returns_on_a_worker() {
     setup(WORKERS);

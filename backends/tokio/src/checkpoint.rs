@@ -4,8 +4,8 @@ use polysync::lowlevel::checkpoint::CheckpointPolicy;
 use std::task::{Context, Poll};
 
 /// The [`CheckpointPolicy`] that [`install()`](crate::install) registers:
-/// inside a tokio task, an async polysync wait that completed without
-/// waiting spends one unit of the task's coop budget
+/// inside a tokio task, an async polysync wait spends one unit of the
+/// task's coop budget before its first attempt
 /// ([`tokio::task::coop::poll_proceed`]) and yields only once the budget is
 /// used up, as tokio's own primitives do. A task that acquires uncontended
 /// polysync primitives in a loop therefore cannot starve the other tasks of
@@ -47,8 +47,10 @@ impl CheckpointPolicy for TokioCheckpoints {
     }
 
     fn poll_checkpoint(&self, cx: &mut Context<'_>) -> Poll<()> {
-        // The wait already completed: it made progress, so the budget unit
-        // is spent for good.
+        // Asked before the wait attempts (so that it never yields holding
+        // what it took): the unit is spent for good, also when the wait
+        // then has to queue (its `Pending` there is a yield of its own, and
+        // the rule that a wait yields at most once holds either way).
         tokio::task::coop::poll_proceed(cx).map(|progress| progress.made_progress())
     }
 }

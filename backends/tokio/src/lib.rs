@@ -231,10 +231,12 @@
 
 mod checkpoint;
 mod policy;
+mod spawner;
 mod time;
 
 pub use checkpoint::TokioCheckpoints;
 pub use policy::{Config, LocalPolicy, TokioBlocking, WorkerPolicy, config, drives_a_runtime};
+pub use spawner::TokioSpawner;
 pub use time::{Elapsed, Timeout, TimeoutExt, timeout, timeout_at};
 
 use polysync::lowlevel::{

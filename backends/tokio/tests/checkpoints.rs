@@ -132,3 +132,51 @@ fn the_environment_turns_them_off_for_tokio() {
 fn child_off_by_environment() {
     assert_eq!(hot_loop(None), None);
 }
+
+/// The checkpoint comes before the attempt (issue 18, item 4): a task that
+/// acquires an uncontended lock in a loop, holding each guard only across
+/// code that does not await, never yields with the lock held, so another
+/// task of the same current-thread runtime, which runs only when the first
+/// one yields, never finds the lock held. (Before the fix the checkpoint
+/// came after the lock was taken: once per coop budget the task yielded
+/// holding it, and the observer saw it locked every time it ran.)
+#[test]
+fn a_task_never_yields_at_its_checkpoint_holding_what_it_took() {
+    let held_seen = support::watchdog("tokio checkpoint before the attempt", || {
+        polysync_tokio::install().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let lock = Arc::new(polysync::Lock::new());
+        let sem = Arc::new(polysync::Semaphore::new(1));
+        let done = Arc::new(AtomicBool::new(false));
+        rt.block_on(async {
+            let hot = tokio::spawn({
+                let (lock, sem, done) = (lock.clone(), sem.clone(), done.clone());
+                async move {
+                    for _ in 0..10_000 {
+                        drop(lock.acquire().await);
+                        drop(sem.acquire().await);
+                    }
+                    done.store(true, Ordering::Relaxed);
+                }
+            });
+            let observer = tokio::spawn(async move {
+                let (mut runs, mut held) = (0usize, 0usize);
+                while !done.load(Ordering::Relaxed) {
+                    runs += 1;
+                    if lock.is_locked() || sem.value() == 0 {
+                        held += 1;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                (runs, held)
+            });
+            hot.await.unwrap();
+            let (runs, held) = observer.await.unwrap();
+            assert!(runs > 1, "the observer ran while the loop did");
+            held
+        })
+    });
+    assert_eq!(held_seen, 0, "the task yielded holding what it took");
+}

@@ -46,7 +46,14 @@
 //! same for one side).
 #![deny(missing_docs)]
 
+pub mod bridge;
+#[cfg(test)]
+mod broadcast;
+pub mod channel_details;
 pub mod nesting;
+pub mod once_notify;
+pub mod rwlock_upgrade;
+pub mod watch;
 
 use futures_lite::FutureExt;
 use std::future::Future;
