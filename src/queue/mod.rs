@@ -89,8 +89,9 @@
 //! (a `SeqCst` fence between), and a getter counts itself, then looks at
 //! the ring once more: so no getter waits beside an item; putters against
 //! gets likewise (see `GenericQueue::putters`). Unbounded queues, `Lifo`,
-//! `Priority`, spinning queues and rings over `MAX_RING` places keep the
-//! locked storage.
+//! `Priority` and capacities over `MAX_RING` places keep the locked
+//! storage; a spinning bounded FIFO queue keeps its ring and spins on it
+//! (`spin.rs`).
 
 mod entry;
 mod error;
