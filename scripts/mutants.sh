@@ -1172,7 +1172,7 @@ mutant "chan-fast: an item that leaves a ring queue keeps its place" \
     $'            if self.ring.is_some() {\n                self.occupied.0.fetch_sub(1, Ordering::SeqCst);' \
     $'            if self.ring.is_some() {\n                let _ = &self.occupied;'
 
-mutant "chan-fast: close leaves the ring open to lock-free puts" \
+mutant "chan-fast: close leaves the ring open to lock-free puts [slow]" \
     "cargo test --test channel_fast close_against" \
     src/queue/generic.rs \
     $'            // Lock-free puts fail from now on.\n            ring.mark();' \
@@ -1205,7 +1205,7 @@ mutant "chan-fast: a get that finds the stash in use takes its front, older or n
     $'            let at = inner.stash.partition_point(|&(r, _)| r < rank);\n            inner.stash.insert(at, (rank, item));' \
     $'            inner.stash.push_back((rank, item));'
 
-mutant "chan-fast: a give-back goes ahead of items gets claimed before it" \
+mutant "chan-fast: a give-back goes ahead of items gets claimed before it [slow]" \
     "cargo test --lib stash_tests" \
     src/queue/generic.rs \
     'let rank = give_back_rank(ring.head_in_order());' \
@@ -1222,6 +1222,18 @@ mutant "chan-fast: a peek counts its stash item only after it claimed it (loom) 
     src/queue/generic.rs \
     $'                    self.stash_len.fetch_add(1, Ordering::SeqCst);\n                    match ring.pop_ranked() {\n                        Some((position, item)) => {\n                            inner.stash.push_back((ring_rank(position), item));\n                        }\n                        None => {\n                            self.stash_len.fetch_sub(1, Ordering::SeqCst);\n                        }\n                    }' \
     $'                    if let Some((position, item)) = ring.pop_ranked() {\n                        self.stash_len.fetch_add(1, Ordering::SeqCst);\n                        inner.stash.push_back((ring_rank(position), item));\n                    }'
+
+mutant "chan-fast: a give-back does not serve a waiting getter" \
+    "cargo test --test queue notified_getter_dropped_puts_item_back_at_front" \
+    src/queue/generic.rs \
+    '            return self.serve_getter(guard).flatten();' \
+    '            return if restore { None } else { self.serve_getter(guard).flatten() };'
+
+mutant "chan-fast: a give-back does not serve a waiting getter (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast give_back_vs_waiting_getter' \
+    src/queue/generic.rs \
+    '            return self.serve_getter(guard).flatten();' \
+    '            return if restore { None } else { self.serve_getter(guard).flatten() };'
 
 # --------------------------------------------------------------------------
 
