@@ -568,7 +568,10 @@ mutant "seams-queues: an item a waker panic keeps from try_get stays unfinished"
     "cargo test --test queue_user_panics putter_waker_in_try_get" \
     src/queue/generic.rs \
     $'            if let Err(panic) = wake_each([waker]) {\n                self.lose(item);' \
-    $'            if let Err(panic) = wake_each([waker]) {\n                drop(item);'
+    $'            if let Err(panic) = wake_each([waker]) {\n                drop(item);' \
+    src/queue/generic.rs \
+    $'                if let Err(panic) = self.admit_released() {\n                    self.lose(item);' \
+    $'                if let Err(panic) = self.admit_released() {\n                    drop(item);'
 
 mutant "seams-queues: a sender waker panic in close skips the last receiver's drain" \
     "cargo test --test queue_user_panics last_receiver_drains" \
