@@ -1133,6 +1133,81 @@ mutant "barrier-leader: a barrier of one party does not lead" \
     'Some(Ok(BarrierWaitResult::new(0, 1)))' \
     'Some(Ok(BarrierWaitResult::new(0, 2)))'
 
+# reserve (issue 20, item 5): send permits, a place in the channel's queue
+# taken without an item (src/queue/generic.rs's permit block), each caught by
+# tests/channel_reserve.rs.
+mutant "reserve: a reserve given a place and dropped keeps it" \
+    "cargo test --test channel_reserve passes_it_on" \
+    src/queue/protocol.rs \
+    $'            self.free_place();\n            return;' \
+    $'            return;'
+
+mutant "reserve: an unused permit's place goes to no waiting sender" \
+    "cargo test --test channel_reserve a_dropped_permit_wakes_a_waiting_sender" \
+    src/queue/generic.rs \
+    '        let wakers = self.admit(&mut guard);' \
+    '        let wakers = [None, None];'
+
+mutant "reserve: reservers are not served in the putters' line" \
+    "cargo test --test channel_reserve one_line" \
+    src/queue/generic.rs \
+    '.find(|(_, role)| matches!(role, Role::Putter | Role::Reserver))' \
+    '.find(|(_, role)| matches!(role, Role::Putter))'
+
+mutant "reserve: a closed queue's receivers do not wait for a permit out" \
+    "cargo test --test channel_reserve before_a_close_still_sends" \
+    src/queue/generic.rs \
+    '(self.pop_stored(inner), inner.closed && inner.permits == 0)' \
+    '(self.pop_stored(inner), inner.closed)'
+
+mutant "reserve: the last permit of a closed channel leaves its receivers waiting" \
+    "cargo test --test channel_reserve the_last_permit" \
+    src/queue/generic.rs \
+    'self.with_inner(guard, |inner| inner.closed && inner.permits == 0)' \
+    'self.with_inner(guard, |inner| false && inner.permits == 0)'
+# lock-spin (issue 18 items 1 and 5): one compare-exchange per acquire and
+# release in both modes, and a thread's spin before it queues. The spin
+# takes the lock only through try_fast; an unqueued release keeps the mode.
+mutant "lock-spin: a spinning thread that sees the lock free takes it without the compare-exchange" \
+    "cargo test --test lock_bounded spinning_threads" \
+    src/lock.rs \
+    $'            if self.queue.user(Ordering::Relaxed) & LOCKED == 0\n                && self.try_fast(holder, &()).is_some()' \
+    $'            if self.queue.user(Ordering::Relaxed) & LOCKED == 0'
+mutant "lock-spin: a release with nobody queued drops the strict mode" \
+    "cargo test --test lock_bounded mutex_stress" \
+    src/lock.rs \
+    '                    Some(user & FAIR)' \
+    '                    Some(0)'
+# bridge-speed (issue 19's benchmark goal: the pool's notify-only-when-needed
+# hand-off and the spin of a thread back from a job): a notification never
+# taken off, a submit that counts waiting threads as on their way, a spin
+# without a bound, a spare thread that waits before it looks. Each is a
+# lost job or a thread that never waits, caught by a watchdog (20 s) or by
+# loom: [slow].
+mutant "bridge-speed: a thread back from its wait keeps its notification counted (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p polysync --release --test loom_bridge sequential_calls_each_reach' \
+    src/bridge/pool.rs \
+    '            state.notified = state.notified.saturating_sub(1);' \
+    '            let _ = state.notified;'
+mutant "bridge-speed: a submit counts the waiting threads as on their way (no wake-up) [slow]" \
+    "cargo test -p polysync --test bridge_speed each_call_that_finds" \
+    src/bridge/pool.rs \
+    'state.jobs.len() > state.spare + state.notified;' \
+    'state.jobs.len() > state.spare + state.notified + state.idle;'
+mutant "bridge-speed: the spin of a thread back from a job has no bound [slow]" \
+    "cargo test -p polysync --test bridge_speed each_call_that_finds" \
+    src/bridge/pool.rs \
+    'if before.duration_since(start) >= SPIN_FOR {' \
+    'if false {' \
+    src/bridge/pool.rs \
+    'if before.elapsed() >= YIELD_TAKEN {' \
+    'if false {'
+mutant "bridge-speed: a spare thread waits before it looks at the queue [slow]" \
+    "cargo test -p polysync --test bridge_speed back_to_back_calls" \
+    src/bridge/pool.rs \
+    $'                state.spare -= 1;\n                continue;' \
+    $'                state.spare -= 1;\n                state.idle += 1;\n                state = wait_timeout(&self.work, &self.state, state, self.idle_timeout).0;\n                state.idle -= 1;\n                continue;'
+
 # chan-fast (issue 18 item 2): bounded FIFO queues and channels keep their
 # items in a lock-free ring; the lock serves only waiters, give-backs and
 # peek_with.
@@ -1237,6 +1312,54 @@ mutant "chan-fast: a give-back does not serve a waiting getter (loom) [slow]" \
     src/queue/generic.rs \
     '            return self.serve_getter(guard).flatten();' \
     '            return if restore { None } else { self.serve_getter(guard).flatten() };'
+
+# chan-fast-reserve (issue 18 item 2 x issue 20 item 5): send permits on a
+# ring queue's accounting: a permit's place is a place in `occupied` (taken
+# with the ring's compare-and-swap, kept by the value it sends, freed when
+# it is dropped unused), its value goes into the ring even after a close,
+# and a lock-free get never decides "closed and drained" (a permit may be
+# out): it leaves a closed ring to the locked path.
+mutant "chan-fast-reserve: a permit's send after a close is turned away by the ring's mark" \
+    "cargo test --test channel_reserve before_a_close_still_sends" \
+    src/queue/generic.rs \
+    '                ring.push_even_marked(item);' \
+    '                let _ = ring.push(item);'
+
+mutant "chan-fast-reserve: a reserve takes no place in a ring queue's count" \
+    "cargo test --test channel_reserve a_permit_holds_a_place" \
+    src/queue/generic.rs \
+    $'            // for the places too), as `put_locked`.\n            let room = if self.ring.is_some() {\n                !closed && self.reserve()' \
+    $'            // for the places too), as `put_locked`.\n            let room = if self.ring.is_some() {\n                !closed && self.occupied() < self.cap'
+
+mutant "chan-fast-reserve: a permit's sent value frees the ring place it takes" \
+    "cargo test --test channel_reserve a_permit_holds_a_place" \
+    src/queue/generic.rs \
+    $'        // otherwise the item counts where it is stored, not in `held`.\n' \
+    $'        if self.ring.is_some() {\n            self.occupied.0.fetch_sub(1, Ordering::SeqCst);\n        }\n'
+
+mutant "chan-fast-reserve: an unused permit keeps its ring place" \
+    "cargo test --test channel_reserve a_permit_holds_a_place" \
+    src/queue/generic.rs \
+    $'        if self.ring.is_some() {\n            self.occupied.0.fetch_sub(1, Ordering::SeqCst);\n        } else if self.reserves() {' \
+    $'        if self.ring.is_some() {\n        } else if self.reserves() {'
+
+mutant "chan-fast-reserve: a waiting reserve admitted on a ring queue takes no place" \
+    "cargo test --test channel_fast_reserve" \
+    src/queue/generic.rs \
+    $'        if self.ring.is_some() && !self.reserve() {\n            return [None, None];\n        }\n        if role == Role::Reserver {' \
+    $'        if role != Role::Reserver && self.ring.is_some() && !self.reserve() {\n            return [None, None];\n        }\n        if role == Role::Reserver {'
+
+mutant "chan-fast-reserve: a lock-free get on a closed ring says closed while a permit is out" \
+    "cargo test --test channel_reserve before_a_close_still_sends" \
+    src/queue/generic.rs \
+    '            None if ring.is_marked() => None,' \
+    '            None if ring.is_marked() => Some(Err(TryGetError::Closed)),'
+
+mutant "chan-fast-reserve: a lock-free get on a closed ring says closed while a permit is out (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_reserve a_lock_free_try_recv' \
+    src/queue/generic.rs \
+    '            None if ring.is_marked() => None,' \
+    '            None if ring.is_marked() => Some(Err(TryGetError::Closed)),'
 
 # --------------------------------------------------------------------------
 

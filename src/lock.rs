@@ -2,7 +2,7 @@
 //! share, with strict FIFO hand-off (the default) or bounded fairness.
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
-use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
+use crate::lowlevel::sync::{AtomicU64, MAY_SPIN, Ordering, const_fn, spin_loop, yield_now};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{Owner, WaitError, Waiter, current_task, current_unit, deadline_after};
 use crate::owned::ArcWait;
@@ -23,12 +23,14 @@ use std::time::{Duration, Instant};
 // ```
 //
 // - `LOCKED`: held. Set by a compare-exchange of the word while the queue
-//   lock is free: the idle word's (`try_fast`), or a barge past a woken
-//   front (`try_barge`); or under the queue lock (`arrive_locked`, or the
-//   front's `retry_front_locked`). Cleared by a release: by a
-//   compare-exchange while nobody is queued, or while the front is awake
-//   already (`WOKEN`, `release_to_woken`: nobody to wake), else under the
-//   queue lock. So under contention the lock word alone serves the running
+//   lock is free (`try_barge`, the one attempt of `try_fast`): the idle
+//   word, or a barge past a woken front; or under the queue lock
+//   (`arrive_locked`, or the front's `retry_front_locked`). Cleared by a
+//   release: by a compare-exchange while nobody is queued, or while the
+//   front is awake already (`WOKEN`, `release_unlocked`: nobody to wake),
+//   else under the queue lock. A thread that finds the lock held spins a
+//   few rounds for it before it queues (`spin_acquire`), only while
+//   nobody is queued. So under contention the lock word alone serves the running
 //   units: only a release that must wake the front, and the front's retry,
 //   take the queue lock.
 // - `FAIR`: fixed at construction ([`Lock::new`], [`Lock::new_fair`]): strict FIFO with
@@ -100,6 +102,11 @@ pub const LOST_RETRIES: u64 = if cfg!(polysync_loom) { 1 } else { 8 };
 const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;
 /// The bits below the debt.
 const FLAGS: u64 = DEBT_UNIT - 1;
+/// How many rounds a waiter that may spin spends on the lock before it
+/// queues (see `Lock::spin_acquire`): the first `SPIN_PAUSE_ROUNDS` pause
+/// 2, 4, 8, ... times, the rest yield the core.
+const SPIN_ROUNDS: u32 = 10;
+const SPIN_PAUSE_ROUNDS: u32 = 3;
 
 /// A mutual-exclusion lock without data (see [`Mutex`](crate::Mutex)
 /// for the data-carrying form), usable at the same time from OS threads, async
@@ -123,17 +130,27 @@ const FLAGS: u64 = DEBT_UNIT - 1;
 ///   woken and found the lock taken again [`LOST_RETRIES`] times, the next
 ///   release hands the lock to it directly. A hand-off puts a whole
 ///   wake-up on the critical path of every contended acquisition, which
-///   this mode avoids. Measured side by side on this project's 2-core VM while
-///   a park/unpark round trip cost 37 µs (BENCHMARKS.md, "Issue 18"): 4
-///   threads on one `Mutex` took 37 ns per lock/unlock with bounded
-///   fairness and 862 ns with the hand-off (parking_lot 9.4 ns); 64 tokio
-///   tasks 42 ns and 96 ns (tokio's own fair Mutex 115 ns). When wake-ups
-///   are cheap (3.8 µs) the hand-off, whose next waiter spins instead of
-///   parking, was faster (4 threads: 13 vs 20 ns). Because of that
-///   regression when wake-ups are cheap, the hand-off stays the default
-///   until barging stops taking the wait queue's lock (issue 18); choose
-///   this mode where wake-ups are dear (a loaded machine, many threads on
-///   few cores).
+///   this mode avoids. Measured side by side on this project's 2-core VM
+///   (BENCHMARKS.md, "Issue 18" and its slices): while a park/unpark round
+///   trip cost 37 µs, 4 threads on one `Mutex` took 37 ns per lock/unlock
+///   with bounded fairness and 862 ns with the hand-off (parking_lot 9.4
+///   ns), 64 tokio tasks 42 ns and 96 ns (tokio's own fair Mutex 115 ns);
+///   since the third slice (one compare-exchange per acquire and release,
+///   and the spin below), while it cost 8 µs, 4 threads took
+///   14.1 ns bounded and 13.7 ns strict (parking_lot 11.0 ns), 2 threads
+///   10.9 and 9.8 ns (parking_lot 8.0 ns). The hand-off stays the default
+///   until this mode is measured at parking_lot's speed when wake-ups are
+///   dear too (issue 18); choose this mode where contention is high (a
+///   loaded machine, many threads on few cores).
+/// - **Spinning** (both modes): an OS thread (a [`Waiter`] that
+///   [spins](Waiter::spins)) whose blocking acquire finds the lock held
+///   spins a few rounds (growing pauses, then rounds that yield its core,
+///   to the holder if it was preempted) and takes the lock if it is freed
+///   meanwhile, before it queues; only while nobody is
+///   queued (a strict lock then hands over to the queued waiter, and a
+///   bounded one would only add to the oldest waiter's debt), and not once
+///   the deadline of a timed form has passed. Green threads and tasks never
+///   spin (they would hold their carrier thread).
 /// - Cancellation is safe in both modes: dropping an `acquire()` future, or
 ///   a timed-out blocking acquire, never loses a hand-off (it is passed
 ///   on), and a waiter that was woken to compete and gives up passes the
@@ -462,6 +479,9 @@ impl Lock {
             return Ok(LockGuard { lock: self });
         }
         self.refuse_holder(me, caller);
+        if MAY_SPIN && waiter.spins() && self.spin_acquire(holder, deadline) {
+            return Ok(LockGuard { lock: self });
+        }
         drive(waiter, pin!(Wait::new(self, holder)), deadline)
             .map(|()| LockGuard { lock: self })
             .map_err(|(error, ())| error)
@@ -602,6 +622,42 @@ impl Lock {
             .map(|g| OwnedLockGuard::adopt(g, self))
     }
 
+    /// The adaptive spin of a waiter that may spin (an OS thread, see
+    /// [`Waiter::spins`]) before it queues: a few rounds of growing pauses,
+    /// then rounds that yield the core (to the holder, if it was preempted),
+    /// each followed by an attempt if the lock looks free; [`SPIN_ROUNDS`]
+    /// rounds at most. It gives up as soon as spinning is unlikely to pay:
+    /// when a waiter sleeps in the queue (a strict lock then hands over to
+    /// it, so an arrival cannot get in; a bounded one would only add to
+    /// the front's debt), or when the deadline has passed. `true` if it took
+    /// the lock. Never under loom ([`MAY_SPIN`] is `false` there, as for
+    /// the thread waiter's spin: loom cannot bound a spin loop); the
+    /// attempts it repeats are `try_fast`'s, which the models check.
+    #[inline(never)]
+    fn spin_acquire(&self, holder: Owner, deadline: Option<Instant>) -> bool {
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return false;
+        }
+        for round in 0..SPIN_ROUNDS {
+            if self.queue.len() != 0 {
+                return false;
+            }
+            if round < SPIN_PAUSE_ROUNDS {
+                for _ in 0..(2u32 << round) {
+                    spin_loop();
+                }
+            } else {
+                yield_now();
+            }
+            if self.queue.user(Ordering::Relaxed) & LOCKED == 0
+                && self.try_fast(holder, &()).is_some()
+            {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Takes a free lock for an owned guard (no holder recorded).
     #[inline]
     pub(crate) fn try_fast_unrecorded(&self) -> bool {
@@ -697,14 +753,11 @@ impl Lock {
     pub(crate) fn release(&self) {
         // Before the release publishes the free lock (see `Lock::owner`).
         self.owner.store(0, Ordering::Relaxed);
-        let user = self.queue.user(Ordering::Relaxed);
-        if self.queue.cas_idle(user, user & FAIR, Ordering::Release) {
-            return;
+        // One load and one compare-exchange of the word, waiters or not (a
+        // failed `cas_idle` first would cost a second contended atomic).
+        if !self.release_unlocked() {
+            self.release_slow(false);
         }
-        if user & FAIR == 0 && self.release_to_woken() {
-            return;
-        }
-        self.release_slow(false);
     }
 
     /// Releases the lock with a direct hand-off to the oldest waiter, if
@@ -719,10 +772,11 @@ impl Lock {
         self.release_slow(true);
     }
 
-    /// Takes the free lock of a bounded-fairness lock past its woken front
-    /// (a barge), without the queue lock: the user bits alone decide (the
-    /// front's debt is below the bound, so nobody is owed a hand-off), and
-    /// the woken front stays `WOKEN` (it retries, finds the lock held, and
+    /// Takes the free lock without the queue lock, in either mode: the idle
+    /// lock (nobody queued), or, with bounded fairness, the free lock past
+    /// its woken front (a barge). The user bits alone decide (the front's
+    /// debt is below the bound, so nobody is owed a hand-off), and the
+    /// woken front stays `WOKEN` (it retries, finds the lock held, and
     /// waits for this holder's release). `LOCKED` and the debt change in
     /// one compare-exchange of the queue word that fails whenever the queue
     /// lock is held, so it never races an edit under that lock.
@@ -730,13 +784,16 @@ impl Lock {
     fn try_barge(&self, owner: Owner) -> Option<Owner> {
         self.queue
             .update_unlocked(Ordering::Acquire, |user, queued| {
-                if user & (LOCKED | FAIR) != 0 {
+                if user & LOCKED != 0 {
                     None
                 } else if queued == 0 {
+                    // Nobody to overtake, in either mode.
                     Some(user | LOCKED)
-                } else if user & !FLAGS < DEBT_BOUND {
+                } else if user & FAIR == 0 && user & !FLAGS < DEBT_BOUND {
                     Some((user + DEBT_UNIT) | LOCKED)
                 } else {
+                    // Strict with waiters (never free: releases hand
+                    // over), or the front is owed a hand-off.
                     None
                 }
             })
@@ -747,21 +804,28 @@ impl Lock {
             })
     }
 
-    /// Frees a bounded-fairness lock without the queue lock when its front
-    /// was woken already and has not retried yet (`WOKEN`), and is not owed
-    /// a hand-off (its debt is below the bound): there is nobody to wake,
-    /// and the invariant (a free lock with a node queued has `WOKEN` set)
-    /// holds as soon as `LOCKED` is clear. Under contention most releases
-    /// are of this kind: the holder that barged in releases while the front
-    /// it overtook is still being scheduled.
+    /// Frees the lock without the queue lock, in one compare-exchange of
+    /// the queue word while its lock is free: when nobody is queued (either
+    /// mode; the word goes back to idle: no debt, no wake), or, with
+    /// bounded fairness, when the front was woken already and has not retried yet (`WOKEN`)
+    /// and is not owed a hand-off (its debt is below the bound): there is
+    /// nobody to wake, and the invariant (a free lock with a node queued
+    /// has `WOKEN` set) holds as soon as `LOCKED` is clear. Under
+    /// contention most releases are of these kinds: the holder that barged
+    /// in releases while the front it overtook is still being scheduled.
     #[inline]
-    fn release_to_woken(&self) -> bool {
+    fn release_unlocked(&self) -> bool {
         self.queue
             .update_unlocked(Ordering::Release, |user, queued| {
-                (queued > 0
+                if queued == 0 {
+                    Some(user & FAIR)
+                } else if user & !FLAGS < DEBT_BOUND
                     && user & (LOCKED | WOKEN | FAIR) == LOCKED | WOKEN
-                    && user & !FLAGS < DEBT_BOUND)
-                    .then_some(user & !LOCKED)
+                {
+                    Some(user & !LOCKED)
+                } else {
+                    None
+                }
             })
             .is_ok()
     }
@@ -809,19 +873,9 @@ impl Protocol for Lock {
 
     #[inline]
     fn try_fast(&self, owner: Owner, _: &()) -> Option<Owner> {
-        let user = self.queue.user(Ordering::Relaxed);
-        if user & LOCKED != 0 {
-            return None;
-        }
-        let mode = user & FAIR;
-        if self.queue.cas_idle(mode, mode | LOCKED, Ordering::Acquire) {
-            self.owner.store(owner.get(), Ordering::Relaxed);
-            return Some(owner);
-        }
-        if mode != 0 {
-            // Strict: a lock with waiters is never free (releases hand over).
-            return None;
-        }
+        // One load and one compare-exchange of the word in both modes,
+        // waiters or not (a failed `cas_idle` before the barge would cost
+        // a second contended atomic per barge).
         self.try_barge(owner)
     }
 

@@ -6,6 +6,9 @@
 //! channel of capacity 1, so both sides really wait (checked through
 //! `Seen`: a `try_*` failed, a queued waiter was observed).
 //!
+//! Send permits too: a reserve that waits (blocking, timed or async)
+//! allocates nothing either; its node lives in the same places.
+//!
 //! This binary holds only allocation tests: the global allocator applies to
 //! the whole binary.
 
@@ -95,6 +98,78 @@ async fn recv_async(tx: &Sender<usize>, rx: &Receiver<usize>, n: usize) -> Seen 
         hold(i);
     }
     seen
+}
+
+/// Sends through permits: `try_reserve`, and when full a reserve that
+/// waits (blocking, timed, or async when `fut` is given).
+fn send_reserving(tx: &Sender<usize>, n: usize, timed: bool) -> Seen {
+    let mut seen = Seen::default();
+    for i in 0..n {
+        let permit = match tx.try_reserve() {
+            Ok(permit) => permit,
+            Err(_) => {
+                seen.try_failed += 1;
+                if timed {
+                    tx.try_reserve_for(Duration::from_secs(30)).unwrap()
+                } else {
+                    tx.reserve_blocking().unwrap()
+                }
+            }
+        };
+        permit.send(i);
+        if waiters_seen(tx) {
+            seen.saw_waiter += 1;
+        }
+        hold(i);
+    }
+    seen
+}
+
+async fn send_reserving_async(tx: &Sender<usize>, n: usize) -> Seen {
+    let mut seen = Seen::default();
+    for i in 0..n {
+        let permit = match tx.try_reserve() {
+            Ok(permit) => permit,
+            Err(_) => {
+                seen.try_failed += 1;
+                tx.reserve().await.unwrap()
+            }
+        };
+        permit.send(i);
+        if waiters_seen(tx) {
+            seen.saw_waiter += 1;
+        }
+        hold(i);
+    }
+    seen
+}
+
+#[test]
+fn waiting_reserves_allocate_nothing() {
+    let (tx, rx) = channel::bounded(1);
+    let (tx2, rx2) = (tx.clone(), rx.clone());
+    let (tx3, rx3) = (tx.clone(), rx.clone());
+    two_threads("channel reserve blocking", move |me, n| {
+        if me == 0 {
+            send_reserving(&tx, n, false)
+        } else {
+            recv_blocking(&tx, &rx, n, false)
+        }
+    });
+    two_threads("channel reserve timed", move |me, n| {
+        if me == 0 {
+            send_reserving(&tx2, n, true)
+        } else {
+            block_on(recv_async(&tx2, &rx2, n))
+        }
+    });
+    two_threads("channel reserve async", move |me, n| {
+        if me == 0 {
+            block_on(send_reserving_async(&tx3, n))
+        } else {
+            recv_blocking(&tx3, &rx3, n, false)
+        }
+    });
 }
 
 #[test]

@@ -12,6 +12,8 @@
 //!   acquisitions while it waited are counted and stay within the bound.
 //! - A woken front that gives up passes the wake on (the classic lost
 //!   wake-up of wake-to-compete designs), deterministically.
+//! - Exclusion on the spinning path (issue 18 item 5): threads that spin
+//!   before they queue take the lock only through its compare-exchange.
 //!
 //! No timing is asserted: every wait that could hang has a watchdog.
 
@@ -253,5 +255,57 @@ fn a_queued_waiter_is_not_starved_by_a_barging_storm() {
     stop.store(true, Ordering::Relaxed);
     for h in storm {
         h.join().unwrap();
+    }
+}
+
+/// Exclusion on the spinning path (issue 18 item 5): threads that find the
+/// lock held spin a few rounds before they queue, and take the lock when a
+/// release frees it meanwhile. Four threads (more than the two cores, so
+/// some spin while others are preempted) hold the lock for a few pauses, so
+/// that contenders spin and see it freed; each checks that it is alone
+/// inside, and the counts add up. Both modes, every blocking form that
+/// spins (untimed, timed, `_with` on the thread's waiter), under a watchdog.
+#[test]
+fn spinning_threads_keep_exclusion_in_both_modes() {
+    for (mode, make) in modes() {
+        let _dog = Watchdog::new("spinning exclusion", Duration::from_secs(60));
+        let lock = Arc::new(make());
+        let inside = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicUsize::new(0));
+        let rounds = 20_000;
+        let hs: Vec<_> = (0..4)
+            .map(|t| {
+                let (lock, inside, count) = (lock.clone(), inside.clone(), count.clone());
+                thread::spawn(move || {
+                    for i in 0..rounds {
+                        let guard = match (t + i) % 3 {
+                            0 => lock.acquire_blocking(),
+                            1 => lock
+                                .try_acquire_for(Duration::from_secs(30))
+                                .expect("30 s is plenty"),
+                            _ => polysync::lowlevel::ThreadWaiter::with_current(|w| {
+                                lock.acquire_with(w, None)
+                            })
+                            .expect("no deadline"),
+                        };
+                        assert!(!inside.swap(true, Ordering::Relaxed), "{mode}: two holders");
+                        // A plain read-modify-write: lost updates show a race too.
+                        let v = count.load(Ordering::Relaxed);
+                        for _ in 0..(i % 4) * 8 {
+                            std::hint::spin_loop();
+                        }
+                        count.store(v + 1, Ordering::Relaxed);
+                        assert!(inside.swap(false, Ordering::Relaxed), "{mode}: two holders");
+                        drop(guard);
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(count.load(Ordering::Relaxed), 4 * rounds, "{mode}");
+        assert!(!lock.is_locked());
+        assert_eq!(lock.waiting(), 0);
     }
 }

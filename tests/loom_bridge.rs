@@ -1,8 +1,9 @@
 #![cfg(polysync_loom)]
 //! loom models of the bridge pool's hand-off (issue 19): a job submitted
 //! while the only thread goes idle, a submit racing an idle thread's
-//! retirement, a job withdrawn while a thread takes it, and the pool's
-//! shutdown while a job queues.
+//! retirement, a job withdrawn while a thread takes it, the pool's
+//! shutdown while a job queues, and the count of notified threads that a
+//! submit relies on instead of notifying again.
 //!
 //! Run with:
 //!
@@ -217,5 +218,44 @@ fn shutdown_while_a_job_queues_drains_and_exits() {
             thread::yield_now();
         }
         assert!(tally.runs.load(SeqCst) <= 1);
+    });
+}
+
+/// (e) Three calls in a row on a pool of one thread: each submit finds the
+/// thread busy, back from its job (`spare`), on its way back from a
+/// notification (`notified`) or waiting, and its job runs. A submit skips
+/// the notification only while a spare or notified thread will look at
+/// the queue; a thread back from its wait that does not take its
+/// notification off leaves the count too high, and the third submit then
+/// finds the thread waiting, counted as notified, and sleeps through.
+///
+/// Preemption bound 1 (not the file's 2): without any preemption the
+/// thread is already waiting at each submit, which is the schedule that
+/// strands the third job; a second preemption only multiplies the
+/// schedules (a minute and a half of CI time) without a new hand-off.
+#[test]
+fn sequential_calls_each_reach_the_one_thread() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(2).min(1));
+    builder.max_branches = 100_000;
+    builder.check(|| {
+        let (pool, offload) = one_thread(NEVER, 1);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let caller = {
+            let runs = runs.clone();
+            thread::spawn(move || {
+                for _ in 0..3 {
+                    let runs = runs.clone();
+                    offload
+                        .run_blocking(move || {
+                            runs.fetch_add(1, SeqCst);
+                        })
+                        .unwrap();
+                }
+            })
+        };
+        caller.join().unwrap();
+        assert_eq!(runs.load(SeqCst), 3);
+        drop(pool);
     });
 }

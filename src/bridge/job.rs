@@ -162,6 +162,10 @@ enum State<F, R> {
 pub(crate) struct Job<F, R> {
     state: Mutex<State<F, R>>,
     pub(crate) signal: Signal,
+    /// Whether the caller waits with a waiter that spins (a thread's): its
+    /// next call comes within a microsecond or so, so the pool thread
+    /// spins for it ([`Runnable::caller_spins`]).
+    caller_spins: bool,
 }
 
 impl<F, R> Job<F, R>
@@ -169,11 +173,17 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    /// A job that will run `f` holding `token`.
-    pub(crate) fn new(f: F, token: OwnedLimiterToken<CapacityLimiter>) -> Arc<Self> {
+    /// A job that will run `f` holding `token`, for a caller whose waiter
+    /// spins or not (`caller_spins`).
+    pub(crate) fn new(
+        f: F,
+        token: OwnedLimiterToken<CapacityLimiter>,
+        caller_spins: bool,
+    ) -> Arc<Self> {
         Arc::new(Job {
             state: Mutex::new(State::Queued(f, token)),
             signal: Signal::new(),
+            caller_spins,
         })
     }
 
@@ -200,6 +210,10 @@ where
 {
     fn caller_gave_up(&self) -> bool {
         self.signal.is_cancelled()
+    }
+
+    fn caller_spins(&self) -> bool {
+        self.caller_spins
     }
 
     fn run(&self, this: &Arc<dyn Runnable>) {

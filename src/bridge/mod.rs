@@ -209,7 +209,9 @@ impl Offload {
                 Ok(token) => token.into_owned(&limiter),
                 Err(error) => unreachable!("polysync: a fresh job unit could not borrow: {error}"),
             };
-            let job = Job::new(f, token);
+            // A task's next call comes through its executor's wake-up: the
+            // pool thread does not spin for it.
+            let job = Job::new(f, token, false);
             pool.submit(job.clone());
             job.signal
                 .wait()
@@ -321,7 +323,7 @@ impl Offload {
             Err(BorrowError::Cancelled) => return Err(RunError::Cancelled),
             Err(error) => unreachable!("polysync: a fresh job unit could not borrow: {error}"),
         };
-        let job = Job::new(f, token);
+        let job = Job::new(f, token, waiter.spins());
         self.pool().submit(job.clone());
         match job
             .signal

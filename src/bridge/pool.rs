@@ -24,17 +24,57 @@
 //!   (waiting, or `spare`: back from a job, about to look at the queue)
 //!   starts a thread, unless `max_threads` run already (then the job waits
 //!   for a thread to come back).
-//! - **Hand-off:** a submit notifies one idle thread. Any thread that wakes
-//!   (notified, timed out or spuriously) looks at the queue before anything
-//!   else, so a notification that races an idle timeout is never lost: the
-//!   thread that timed out takes the job.
+//! - **Hand-off:** a submit notifies one idle thread, unless the threads
+//!   that will look at the queue before they wait are at least as many as
+//!   the queued jobs: those back from a job (`spare`) and those notified
+//!   and not yet back from their wait (`notified`). Such a thread takes
+//!   the job without another wake-up (a notification costs a futex call
+//!   for the submitter and a trip through the kernel for the woken thread,
+//!   5 to 30 us on the reference VMs, and a woken thread that finds the
+//!   queue empty wasted both). `notified` never exceeds the idle threads
+//!   already released from their wait (a notification goes out only while
+//!   more threads are idle than notified, and every thread back from the
+//!   wait takes one off), so each one it counts will look. Any thread that
+//!   wakes (notified, timed out or spuriously) looks at the queue before
+//!   anything else, so a notification that races an idle timeout is never
+//!   lost: the thread that timed out takes the job.
+//! - **Spin (a hint, not a rule):** a thread back from a job whose caller
+//!   waits with a spinning waiter (an OS thread) stays `spare`
+//!   for a few microseconds ([`SPIN_FOR`]) and polls a lock-free copy of
+//!   the queue's length before it takes the lock, looks, and waits; a
+//!   caller that submits its next job in that window reaches a running
+//!   thread. At most one thread spins at a time, none when more of the
+//!   pool's threads are busy than there are cores, and a spin whose yield
+//!   gave the core to another thread ends (the machine is oversubscribed);
+//!   never under loom. Correctness does not depend on it: the look under
+//!   the lock is what takes the job.
 //! - **Retire:** a thread whose idle wait timed out exits only if the queue
 //!   is empty; on shutdown, threads drain the queue, then exit.
 
-use crate::lowlevel::sync::{Condvar, Mutex, MutexGuard, thread, wait_timeout};
+use crate::lowlevel::sync::{
+    Condvar, MAY_SPIN, Mutex, MutexGuard, spin_loop, thread, wait_timeout, yield_now,
+};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// How long a thread back from a job polls the queue before it waits on
+/// the condvar (see the module's spin rule). It must outlast a thread
+/// caller's turn between two jobs (taking the result, a token and the next
+/// job's allocation: about a microsecond, a few when the caller's own spin
+/// ran out and it parked) and stay far below a time slice; after the first
+/// [`SPIN_PAUSES`] rounds the spinning thread yields its core each round.
+const SPIN_FOR: Duration = Duration::from_micros(20);
+/// Rounds of 8 pause instructions (about 0.4 us on the reference VM)
+/// before the spinning thread starts yielding its core: a thread caller's
+/// next job often comes that fast, and a yield (a system call) would delay
+/// the look at it.
+const SPIN_PAUSES: u32 = 2;
+/// A yield of the spinning thread that returns this late gave the core
+/// to another thread (a bare `sched_yield` takes well under a
+/// microsecond): the cores are oversubscribed, so the spin ends there.
+const YIELD_TAKEN: Duration = Duration::from_micros(4);
 
 /// A job as the pool sees it: run once, on a pool thread. The job is the
 /// only allocation of a hand-off (the queue's buffer grows only when more
@@ -48,10 +88,19 @@ pub(crate) trait Runnable: Send + Sync {
     /// Whether the job's caller gave up.
     fn caller_gave_up(&self) -> bool;
 
+    /// Whether the job's caller waits with a waiter that spins (an OS
+    /// thread's): only then does the thread that ran it spin for the
+    /// caller's next job. A task's next call comes after its executor's
+    /// wake-up, a futex of its own: a spin that long takes a core from
+    /// the very worker that has to run the caller (measured: the round
+    /// trip from a tokio task got slower on a loaded machine).
+    fn caller_spins(&self) -> bool;
+
     /// Tells the caller that the job finished. The pool calls it once the
     /// thread counts itself available again (`spare`), so a caller that
     /// submits its next job at once finds this thread instead of starting
-    /// another.
+    /// another, or once it took the next queued job (it runs that one
+    /// next).
     fn complete(&self);
 }
 
@@ -63,6 +112,9 @@ struct State {
     threads: usize,
     /// Threads waiting on the condition for a job.
     idle: usize,
+    /// Notifications sent and not yet taken off by a thread back from its
+    /// wait (at most `idle`): threads on their way to the queue.
+    notified: usize,
     /// Threads that finished a job and will look at the queue before they
     /// wait again (they are telling the job's caller).
     spare: usize,
@@ -79,6 +131,14 @@ struct Inner {
     max_threads: usize,
     idle_timeout: Duration,
     name: String,
+    /// The spin's hints (plain `std` atomics, also under loom: no rule reads
+    /// them under the lock). `queued` mirrors `State::jobs.len()` (stored
+    /// under the lock at each push and pop) for a spinning thread to poll.
+    queued: AtomicUsize,
+    /// Whether a thread spins now (at most one does).
+    spinning: AtomicBool,
+    /// Busy threads past which nobody spins: the cores.
+    cores: usize,
 }
 
 /// A pool of OS threads for blocking jobs: it grows on demand up to a hard
@@ -184,6 +244,7 @@ impl ThreadPoolBuilder {
                 jobs: VecDeque::new(),
                 threads: 0,
                 idle: 0,
+                notified: 0,
                 spare: 0,
                 shutdown: false,
             }),
@@ -191,6 +252,9 @@ impl ThreadPoolBuilder {
             max_threads: self.max_threads,
             idle_timeout: self.idle_timeout,
             name: self.name,
+            queued: AtomicUsize::new(0),
+            spinning: AtomicBool::new(false),
+            cores: cores(),
         });
         ThreadPool {
             inner: Arc::new(Handle(inner)),
@@ -293,11 +357,17 @@ impl ThreadPool {
         let inner = &self.inner.0;
         let mut state = inner.lock();
         state.jobs.push_back(job);
+        inner.queued.store(state.jobs.len(), Relaxed);
         let grow = state.jobs.len() > state.idle + state.spare && state.threads < inner.max_threads;
         if grow {
             state.threads += 1;
         }
-        let notify = state.idle > 0;
+        // The spare and the notified threads take as many jobs without
+        // another wake-up.
+        let notify = state.idle > state.notified && state.jobs.len() > state.spare + state.notified;
+        if notify {
+            state.notified += 1;
+        }
         drop(state);
         if notify {
             inner.work.notify_one();
@@ -334,14 +404,43 @@ impl Inner {
     fn work(self: Arc<Self>) {
         let mut state = self.lock();
         loop {
-            if let Some(job) = state.jobs.pop_front() {
+            if let Some(first) = state.jobs.pop_front() {
+                self.queued.store(state.jobs.len(), Relaxed);
+                let may_spin = state.threads - state.idle <= self.cores;
                 drop(state);
-                // A job catches its closure's panic; these catch the rest
-                // (a result's `Drop`), so the thread counts stay right.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&job)));
-                self.lock().spare += 1;
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.complete()));
+                let mut job = first;
+                loop {
+                    // A job catches its closure's panic; these catch the
+                    // rest (a result's `Drop`), so the thread counts stay
+                    // right.
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&job)));
+                    // One lock per job while jobs queue: take the next one
+                    // now, or count this thread spare, before telling the
+                    // caller.
+                    let mut state = self.lock();
+                    let next = state.jobs.pop_front();
+                    match next {
+                        Some(_) => self.queued.store(state.jobs.len(), Relaxed),
+                        None => state.spare += 1,
+                    }
+                    drop(state);
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.complete()));
+                    match next {
+                        Some(next) => job = next,
+                        None => break,
+                    }
+                }
+                let caller_spins = job.caller_spins();
                 drop(job);
+                if may_spin && caller_spins {
+                    self.spin();
+                }
+                // Still spare until here: the look at the queue (the top of
+                // the loop) comes under the same lock as the decrement, so a
+                // submit that counted this thread and did not notify finds
+                // its job taken.
                 state = self.lock();
                 state.spare -= 1;
                 continue;
@@ -354,12 +453,55 @@ impl Inner {
                 wait_timeout(&self.work, &self.state, state, self.idle_timeout);
             state = woken;
             state.idle -= 1;
+            // Notified or not (a time-out or a spurious return may come
+            // first), this thread looks now: one notification is spent.
+            state.notified = state.notified.saturating_sub(1);
             if timed_out && state.jobs.is_empty() {
                 break;
             }
         }
         state.threads -= 1;
     }
+}
+
+impl Inner {
+    /// The spin of a spare thread (see the module's spin rule): polls the
+    /// queue's length for up to [`SPIN_FOR`], without the lock; returns
+    /// at once if another thread spins, and never spins under loom.
+    fn spin(&self) {
+        if !MAY_SPIN || self.spinning.swap(true, Relaxed) {
+            return;
+        }
+        let start = Instant::now();
+        let mut round = 0u32;
+        while self.queued.load(Relaxed) == 0 {
+            if round < SPIN_PAUSES {
+                for _ in 0..8 {
+                    spin_loop();
+                }
+            } else {
+                let before = Instant::now();
+                if before.duration_since(start) >= SPIN_FOR {
+                    break;
+                }
+                yield_now();
+                if before.elapsed() >= YIELD_TAKEN {
+                    // Another thread ran on this core meanwhile: the
+                    // machine has more work than cores, and the caller
+                    // due to submit may be the one waiting for a core.
+                    break;
+                }
+            }
+            round += 1;
+        }
+        self.spinning.store(false, Relaxed);
+    }
+}
+
+/// The cores this process may run on (1 if unknown), asked once.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 impl std::fmt::Debug for ThreadPool {

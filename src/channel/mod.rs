@@ -36,6 +36,11 @@
 //! | blocking with deadline | `tx.try_send_until(v, Instant)` | `rx.try_recv_until(Instant)` |
 //! | explicit waiter | `tx.send_with(v, &waiter, deadline)` | `rx.recv_with(&waiter, deadline)` |
 //!
+//! A send can also be split in two: [`Sender::reserve`] (same five forms,
+//! plus `reserve_owned`) waits for a place without the value, and the
+//! [`Permit`] it returns sends without waiting, so a reserve that is
+//! cancelled has no value to lose (see [`Permit`]).
+//!
 // Linked only where the two exist: with the feature off, rustdoc would
 // report the links as unresolved.
 #![cfg_attr(
@@ -103,12 +108,14 @@
 mod state;
 mod error;
 pub mod oneshot;
+mod permit;
 mod receiver;
 mod sender;
 #[cfg(feature = "stream")]
 mod stream;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
+pub use permit::{OwnedPermit, Permit, ReserveFuture, ReserveOwnedFuture};
 pub use receiver::{Receiver, RecvFuture, RecvManyFuture};
 pub use sender::{ClosedFuture, SendFuture, SendTimeoutFuture, Sender, WeakSender};
 #[cfg(feature = "stream")]

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 /// assert!(rx.recv_blocking().is_err()); // both senders are gone
 /// ```
 pub struct Sender<T> {
-    shared: Arc<Shared<T>>,
+    pub(super) shared: Arc<Shared<T>>,
 }
 
 impl<T> Sender<T> {

@@ -5,7 +5,7 @@
 /// `shared: Arc<Shared<T>>`), the methods that read or close the channel
 /// alike from either end: `close`, `is_closed`, `len`, `is_empty`,
 /// `is_full`, `capacity`, `sender_count`, `receiver_count`, `sending`,
-/// `receiving`. `$end` and `$other` name this end and the other one in the
+/// `receiving`, `reserved`. `$end` and `$other` name this end and the other one in the
 /// doc examples (`"tx"`, `"rx"`), so each end's examples run on that end.
 macro_rules! end_state_methods {
     ($end:literal, $other:literal) => {
@@ -121,8 +121,25 @@ macro_rules! end_state_methods {
                 .load($crate::lowlevel::sync::Ordering::Relaxed) as usize
         }
 
+        /// How many places send permits ([`Permit`](super::Permit),
+        /// [`OwnedPermit`](super::OwnedPermit)) hold now (a snapshot). In a
+        /// bounded channel they count in the capacity: `len() + reserved()`
+        /// never exceeds it.
+        ///
+        /// ```
+        /// let (tx, rx) = polysync::channel::bounded::<u8>(2);
+        /// let permit = tx.try_reserve().unwrap();
+        #[doc = concat!("assert_eq!(", $end, ".reserved(), 1);")]
+        /// drop(permit);
+        #[doc = concat!("assert_eq!(", $end, ".reserved(), 0);")]
+        /// ```
+        pub fn reserved(&self) -> usize {
+            self.shared.queue.permits()
+        }
+
         /// How many units wait to send now (a snapshot): blocked sends of a
-        /// full channel.
+        /// full channel, and reserves waiting for a place (they stand in
+        /// the same line).
         ///
         /// ```
         /// use std::pin::pin;

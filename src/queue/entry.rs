@@ -13,12 +13,15 @@ pub(super) use crate::lowlevel::wait::Entry;
 // | `Putter`  | `IDLE`, `WAITING` | a put that waits for room                   | its item                      |
 // | `Handed`  | `NOTIFIED`        | served: a getter was handed an item, or a putter's item went in | getter: the item; putter: empty |
 // | `Closed`  | `NOTIFIED`        | woken by `close`                            | getter: empty; putter: its item, to give back |
+// | `Reserver`| `IDLE`, `WAITING` | a channel's reserve that waits for a place  | empty                         |
+// | `Granted` | `NOTIFIED`        | a reserver that was given a place (a permit) | empty                        |
 //
 // A notifier writes the data and the slot under the queue lock while the
 // node is `WAITING`, then marks it `NOTIFIED`; a getter's node is `Getter`
 // and a putter's `Putter` until then, which is how notifiers find the
 // oldest of each kind in the one wait list (a bounded queue may hold both
-// kinds at once: see the module docs).
+// kinds at once: see the module docs). A reserver waits in the putters'
+// line (`GenericQueue::first_putter`): one FIFO for sends and reserves.
 
 /// The node data of a queue entry: what kind of waiter it is while queued,
 /// and how its wait ended once notified (see the table above).
@@ -33,9 +36,15 @@ pub(crate) enum Role {
     Handed,
     /// Written by `close`: a getter gets nothing, a putter gets its item back.
     Closed,
+    /// A queued reserver (a channel's `reserve`): waits, in the putters'
+    /// line, for a place without an item (written by the reserver).
+    Reserver,
+    /// Written by the notifier that gave a reserver a place: the place is
+    /// the reserver's permit now (`GenericQueue::count_permit`).
+    Granted,
 }
 
-/// The word is 0, 1, 2, 3 in the order of the variants.
+/// The word is 0 to 5 in the order of the variants.
 impl NodeData for Role {
     #[inline]
     fn into_raw(self) -> usize {
@@ -44,6 +53,8 @@ impl NodeData for Role {
             Role::Putter => 1,
             Role::Handed => 2,
             Role::Closed => 3,
+            Role::Reserver => 4,
+            Role::Granted => 5,
         }
     }
 
@@ -53,7 +64,9 @@ impl NodeData for Role {
             0 => Role::Getter,
             1 => Role::Putter,
             2 => Role::Handed,
-            _ => Role::Closed,
+            3 => Role::Closed,
+            4 => Role::Reserver,
+            _ => Role::Granted,
         }
     }
 }
@@ -79,7 +92,7 @@ pub(crate) struct Item<T>(UnsafeCell<Option<T>>);
 unsafe impl<T: Send> Sync for Item<T> {}
 
 impl<T> Item<T> {
-    pub(super) fn new(item: Option<T>) -> Self {
+    pub(crate) fn new(item: Option<T>) -> Self {
         Item(UnsafeCell::new(item))
     }
 

@@ -33,6 +33,14 @@ pub(super) struct Inner<T, S> {
     /// by claim order, as the ring alone keeps it. Its length is mirrored
     /// in `GenericQueue::stash_len`.
     pub(super) stash: VecDeque<(u64, T)>,
+    /// Places taken by a channel's send permits (`reserve_locked`), each
+    /// also counted in `GenericQueue::held` (bounded queues without a
+    /// ring) or `GenericQueue::occupied` (ring queues). While one is out, a
+    /// closed queue is not "closed and drained" yet: the permit may still
+    /// put its item in (`put_in_place`), so getters wait for it. Changed
+    /// and read only under the lock (permits are taken, filled and freed
+    /// under it; a lock-free get leaves a closed queue to the locked path).
+    pub(super) permits: usize,
 }
 
 /// The stash rank of the ring item at `position` (`Inner::stash`): ring
@@ -283,6 +291,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 items: storage,
                 closed: false,
                 stash: VecDeque::new(),
+                permits: 0,
             }),
             ring,
             occupied: Padded(AtomicU64::new(occupied as u64)),
@@ -476,7 +485,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let queued = match role {
             Role::Getter => self.getters.load(Ordering::Relaxed) as usize,
             Role::Putter => self.putters.load(Ordering::Relaxed) as usize,
-            Role::Handed | Role::Closed => 0,
+            Role::Handed | Role::Closed | Role::Reserver | Role::Granted => 0,
         };
         if queued == 0 {
             return None;
@@ -516,8 +525,11 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                     let rank = inner.stash.front().map_or(rank, |&(r, _)| r.min(rank));
                     inner.stash.push_front((rank, item));
                 });
-            } else if ring.push(item).is_err() {
-                unreachable!("the ring closes only under the lock, with `closed`");
+            } else {
+                // A put that checked `closed` under this lock, or a send
+                // permit's item, which goes in even after a close (its
+                // place was taken before it).
+                ring.push_even_marked(item);
             }
             return self.serve_getter(guard).flatten();
         }
@@ -763,7 +775,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         guard: &mut QueueGuard<'_>,
         hold: bool,
     ) -> Result<(T, Option<Waker>), TryGetError> {
-        let (item, closed) = self.with_inner(guard, |inner| (self.pop_stored(inner), inner.closed));
+        let (item, closed) = self.with_inner(guard, |inner| {
+            // A permit still out may put an item in: not drained yet.
+            (self.pop_stored(inner), inner.closed && inner.permits == 0)
+        });
         let Some(item) = item else {
             return Err(if closed {
                 TryGetError::Closed
@@ -829,7 +844,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if !self.with_inner(guard, |inner| self.has_room(inner)) {
             return [None, None];
         }
-        let Some(node) = self.first_of(guard, Role::Putter) else {
+        let Some((node, role)) = self.first_putter(guard) else {
             return [None, None];
         };
         // A ring queue takes the place first (a lock-free put may have
@@ -837,9 +852,18 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if self.ring.is_some() && !self.reserve() {
             return [None, None];
         }
+        if role == Role::Reserver {
+            // A reserve waits in the putters' line: the place is its permit
+            // (a ring queue's taken just above).
+            self.count_permit(guard);
+            self.putters.fetch_sub(1, Ordering::SeqCst);
+            // SAFETY: `first_putter` found it WAITING in this queue, locked
+            // by `guard`.
+            return [unsafe { guard.notify_waiting(node, Role::Granted) }, None];
+        }
         let entry = node.cast::<Entry<Item<T>>>();
-        // SAFETY: `first_of` found the entry queued in this queue, locked
-        // by `guard`: it is alive and WAITING here.
+        // SAFETY: `first_putter` found the entry queued in this queue,
+        // locked by `guard`: it is alive and WAITING here.
         let moved = unsafe { (*entry).take_queued(guard) };
         let mut getter = None;
         if moved.is_none() && self.ring.is_some() {
@@ -1448,23 +1472,37 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             ring.mark();
         }
         self.publish(&mut guard);
-        // Nobody queues on a closed queue: the batches end when it is empty.
+        // Nobody but a getter queues on a closed queue, and a getter only
+        // while a send permit is out (`Inner::permits`): then getters stay,
+        // and the last permit's send or drop closes again to wake them
+        // (`getters_stranded`). The batches end when no one is left to
+        // wake.
         wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
+            let getters_stay = self.with_inner(guard, |inner| inner.permits > 0);
             while !wakers.is_full() {
-                let Some(front) = guard.front() else { break };
-                let role: Role = front.data();
+                let next = if getters_stay {
+                    self.first_putter(guard)
+                } else {
+                    guard.front().map(|front| (front.node(), front.data()))
+                };
+                let Some((node, role)) = next else { break };
                 match role {
                     Role::Getter => {
                         self.getters.fetch_sub(1, Ordering::SeqCst);
                     }
-                    Role::Putter => {
+                    Role::Putter | Role::Reserver => {
                         self.putters.fetch_sub(1, Ordering::SeqCst);
                     }
-                    Role::Handed | Role::Closed => {}
+                    Role::Handed | Role::Closed | Role::Granted => {}
                 }
-                wakers.push(guard.notify_front(Role::Closed).flatten());
+                // SAFETY: found WAITING in this queue under `guard`.
+                wakers.push(unsafe { guard.notify_waiting(node, Role::Closed) });
             }
-            Batch::more_if(!guard.is_empty())
+            Batch::more_if(if getters_stay {
+                self.putters.load(Ordering::Relaxed) > 0
+            } else {
+                !guard.is_empty()
+            })
         });
     }
 
@@ -1588,6 +1626,151 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             Role::Getter => self.getters.load(Ordering::Relaxed) as usize,
             _ => self.putters.load(Ordering::Relaxed) as usize,
         }
+    }
+}
+
+/// Send permits (a channel's `reserve`, `channel/permit.rs`): a place in
+/// the capacity taken without an item (`reserve_locked`), later filled
+/// (`put_in_place`) or given up (`free_place`). A permit counts in
+/// `Inner::permits` (always) and holds its place like an item: in `held`
+/// (bounded queues without a ring, like an item in a get future's slot) or
+/// in `occupied` (ring queues, taken with the same compare-and-swap as a
+/// lock-free put's). A waiting reserve is a node tagged `Role::Reserver` in
+/// the putters' line: `admit` serves putters and reservers in one arrival
+/// order. Every permit operation takes the queue lock, so `Inner::permits`
+/// and `closed` change together as the locked gets see them; a lock-free
+/// get never decides "closed and drained" (`get_fast` leaves a closed ring
+/// to the locked path).
+impl<T, S: Storage<T>> GenericQueue<T, S> {
+    /// The oldest queued putter or reserver (they share one line) and its
+    /// role. The pointer is the one the list holds.
+    fn first_putter(&self, guard: &QueueGuard<'_>) -> Option<(*const Node, Role)> {
+        if self.putters.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        guard
+            .waiting()
+            .map(|node| (node.node(), node.data::<Role>()))
+            .find(|(_, role)| matches!(role, Role::Putter | Role::Reserver))
+    }
+
+    /// Under the lock: one more permit, whose place is taken already (a
+    /// ring queue's in `occupied`), or taken here (`held`, bounded queues
+    /// without a ring, after a room check).
+    fn count_permit(&self, guard: &QueueGuard<'_>) {
+        self.with_inner(guard, |inner| inner.permits += 1);
+        if self.reserves() && self.ring.is_none() {
+            self.held.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Under the lock: a reserve that must not wait. `Ok(Granted)`: it took
+    /// a place (the caller owns a permit now); `Ok(Closed)`; `Err(Reserver)`:
+    /// no room (the reserver queues, or `try_take_place` says full).
+    pub(super) fn reserve_locked(&self, guard: &mut QueueGuard<'_>) -> Result<Role, Role> {
+        let (closed, room) = self.with_inner(guard, |inner| {
+            let closed = inner.closed;
+            // A ring queue takes its place at once (lock-free puts race
+            // for the places too), as `put_locked`.
+            let room = if self.ring.is_some() {
+                !closed && self.reserve()
+            } else {
+                self.has_room(inner)
+            };
+            (closed, room)
+        });
+        if closed {
+            return Ok(Role::Closed);
+        }
+        if !room {
+            return Err(Role::Reserver);
+        }
+        self.count_permit(guard);
+        self.publish(guard);
+        Ok(Role::Granted)
+    }
+
+    /// Takes a place for a permit if there is one now: `Ok(())` (the
+    /// caller owns a permit and must fill or free it), else `Full(())` or
+    /// `Closed(())`.
+    pub(crate) fn try_take_place(&self) -> Result<(), TryPutError<()>> {
+        let mut guard = self.lock();
+        match self.reserve_locked(&mut guard) {
+            Ok(Role::Granted) => Ok(()),
+            Ok(_) => Err(TryPutError::Closed(())),
+            Err(_) => Err(TryPutError::Full(())),
+        }
+    }
+
+    /// Under the lock: getters that wait on a closed queue without a
+    /// permit out (nothing can come for them): the caller closes again
+    /// once unlocked, which wakes them with `Closed`.
+    fn getters_stranded(&self, guard: &QueueGuard<'_>) -> bool {
+        self.with_inner(guard, |inner| inner.closed && inner.permits == 0)
+            && self.getters.load(Ordering::Relaxed) > 0
+    }
+
+    /// Frees a permit's place unused: the oldest waiting putter or reserver
+    /// takes it. (The storage's push may run for an admitted putter: a
+    /// panic there goes on to the caller, as in `admit_released`, with the
+    /// place already freed.)
+    pub(crate) fn free_place(&self) {
+        let mut guard = self.lock();
+        self.with_inner(&guard, |inner| inner.permits -= 1);
+        if self.ring.is_some() {
+            self.occupied.0.fetch_sub(1, Ordering::SeqCst);
+        } else if self.reserves() {
+            self.held.fetch_sub(1, Ordering::SeqCst);
+        }
+        let wakers = self.admit(&mut guard);
+        let stranded = self.getters_stranded(&guard);
+        self.publish(&mut guard);
+        drop(guard);
+        let woken = wake_each(wakers);
+        if stranded {
+            self.close();
+        }
+        // A permit dropped while its thread unwinds must not panic again
+        // (that would abort): a waker's panic is then swallowed, as in
+        // the channel's drain.
+        if let Err(panic) = woken {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    /// Puts `item` into the place its permit holds, without waiting and
+    /// closed or not (a permit taken before a close may still send, as
+    /// tokio's): to the oldest waiting getter, or stored (a ring queue's
+    /// ring takes it even when marked closed: its place was taken before
+    /// the close). It counts as a new task, as any put.
+    pub(crate) fn put_in_place(&self, item: T) {
+        let mut guard = self.lock();
+        self.with_inner(&guard, |inner| inner.permits -= 1);
+        // The place is the item's now: a ring queue's stays in `occupied`;
+        // otherwise the item counts where it is stored, not in `held`.
+        if self.reserves() && self.ring.is_none() {
+            self.held.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.count_new_task(Some(&guard));
+        let waker = self.place(&mut guard, item, false);
+        let stranded = self.getters_stranded(&guard);
+        self.publish(&mut guard);
+        drop(guard);
+        let woken = wake_each([waker]);
+        if stranded {
+            self.close();
+        }
+        if let Err(panic) = woken {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    /// The places permits hold now (a snapshot).
+    pub(crate) fn permits(&self) -> usize {
+        let guard = self.lock();
+        self.with_inner(&guard, |inner| inner.permits)
     }
 }
 

@@ -106,6 +106,7 @@ mod storage;
 mod stream;
 mod tasks;
 
+pub(crate) use entry::{Item, Role};
 pub use error::{GetError, PutError, TaskDoneError, TryGetError, TryPutError};
 pub use futures::{Get, Put};
 pub use generic::GenericQueue;

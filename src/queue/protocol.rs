@@ -66,7 +66,7 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
                     return Some(Role::Handed);
                 }
             }
-            Role::Handed | Role::Closed => {}
+            Role::Handed | Role::Closed | Role::Reserver | Role::Granted => {}
         }
         let mut guard = self.lock();
         self.attempt_locked(&mut guard, role, slot).ok()
@@ -127,10 +127,17 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
     }
 
     /// A getter that was handed an item it will never return puts it back
-    /// (or hands it to the next getter), into the place the item held. A
+    /// (or hands it to the next getter), into the place the item held; a
+    /// reserver given a place frees it (`free_place`). A
     /// served putter's slot is empty; a closed one keeps its item, which
     /// drops with the future.
     fn pass_on(&self, outcome: Role, slot: &Item<T>) {
+        if outcome == Role::Granted {
+            // A reserver given a place that it will never use frees it
+            // for the next putter or reserver.
+            self.free_place();
+            return;
+        }
         if outcome != Role::Handed {
             return;
         }
@@ -194,7 +201,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                     unreachable!("a get under the queue lock never waits, so it is never cancelled")
                 }
             },
-            Role::Handed | Role::Closed => unreachable!("a finished queue wait arrives again"),
+            Role::Reserver => self.reserve_locked(guard),
+            Role::Handed | Role::Closed | Role::Granted => {
+                unreachable!("a finished queue wait arrives again")
+            }
         }
     }
 }

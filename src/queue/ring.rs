@@ -21,7 +21,9 @@
 //! at least as many slots as the capacity, never fills for good.
 //!
 //! Closing sets `MARK` in `tail`: a put that has not claimed a position
-//! fails, so no item goes in after the close.
+//! fails, so no lock-free put goes in after the close; only the queue, under
+//! its lock, pushes past the mark (`push_even_marked`: a send permit's item,
+//! whose place was taken before the close).
 
 use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, backoff};
 use std::mem::MaybeUninit;
@@ -79,21 +81,36 @@ impl<T> Ring<T> {
     /// reserved a place (see the module docs): a slot that is not free yet
     /// is only being read, and the put waits for that read to end.
     pub(super) fn push(&self, item: T) -> Result<(), T> {
+        self.push_inner(item, false)
+    }
+
+    /// [`push`](Ring::push), closed or not: for the queue under its lock,
+    /// whose callers have checked its own `closed` (a put) or took their
+    /// place before the close (a send permit). The mark stays.
+    pub(super) fn push_even_marked(&self, item: T) {
+        if self.push_inner(item, true).is_err() {
+            unreachable!("a push that ignores the mark never fails");
+        }
+    }
+
+    fn push_inner(&self, item: T, even_marked: bool) -> Result<(), T> {
         let mut step = 0;
         loop {
-            let tail = self.tail.0.load(Ordering::Relaxed);
-            if tail & MARK != 0 {
+            let raw = self.tail.0.load(Ordering::Relaxed);
+            if raw & MARK != 0 && !even_marked {
                 return Err(item);
             }
+            let tail = raw & !MARK;
             let slot = self.slot(tail);
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == tail
                 && self
                     .tail
                     .0
-                    .compare_exchange_weak(tail, tail + 1, Ordering::SeqCst, Ordering::Relaxed)
+                    .compare_exchange_weak(raw, raw + 1, Ordering::SeqCst, Ordering::Relaxed)
                     .is_ok()
             {
+                // (`raw + 1` keeps the mark: positions never reach it.)
                 // SAFETY: the stamp said the slot is free for position
                 // `tail` (its last item was read out, Acquire above pairs
                 // with that get's Release), and the CAS made position `tail`

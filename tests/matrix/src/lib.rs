@@ -50,6 +50,8 @@ pub mod bridge;
 #[cfg(test)]
 mod broadcast;
 pub mod channel_details;
+#[cfg(test)]
+mod channel_reserve;
 pub mod nesting;
 pub mod once_notify;
 pub mod rwlock_upgrade;
