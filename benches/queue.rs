@@ -9,7 +9,10 @@
 //! two), and every batch moves an exact number of messages, so no side can
 //! wait for a message that never comes.
 //!
-//! Function ids: `polysync` (`Arc<polysync::Queue<u64>>`), `flume`,
+//! Function ids: `polysync` (`Arc<polysync::Queue<u64>>`, the lock-free
+//! ring when bounded), `polysync_locked` (the same queue over a FIFO storage
+//! of the bench's own, which keeps the locked path: the before/after of
+//! issue 18 item 2 in one run), `flume`,
 //! `crossbeam` (crossbeam-channel), `std_mpsc` (`std::sync::mpsc::sync_channel`),
 //! `async_channel`, `kanal`, `tokio` (`tokio::sync::mpsc`).
 //!
@@ -106,8 +109,67 @@ impl AsyncChan for Polysync {
     }
 }
 
-/// polysync with `spinning(true)`: blocking waits poll ~3 µs before they
-/// park (the latency setting; only the round-trip group uses it).
+/// A plain FIFO storage that does not ask for the lock-free ring: the
+/// locked queue as it was before issue 18 item 2, measured beside the ring
+/// in the same run (`polysync_locked`).
+#[derive(Default)]
+struct LockedFifo(std::collections::VecDeque<u64>);
+impl polysync::queue::Storage<u64> for LockedFifo {
+    fn push(&mut self, item: u64) {
+        self.0.push_back(item);
+    }
+    fn pop(&mut self) -> Option<u64> {
+        self.0.pop_front()
+    }
+    fn peek(&self) -> Option<&u64> {
+        self.0.front()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn restore(&mut self, item: u64) {
+        self.0.push_front(item);
+    }
+}
+
+/// polysync's locked path (see [`LockedFifo`]).
+struct PolysyncLocked;
+impl Chan for PolysyncLocked {
+    const NAME: &'static str = "polysync_locked";
+    type Tx = Arc<polysync::queue::GenericQueue<u64, LockedFifo>>;
+    type Rx = Arc<polysync::queue::GenericQueue<u64, LockedFifo>>;
+    fn bounded(cap: usize) -> (Self::Tx, Self::Rx) {
+        let q = Arc::new(polysync::queue::GenericQueue::bounded(cap));
+        (q.clone(), q)
+    }
+}
+impl BlockingChan for PolysyncLocked {
+    #[inline]
+    fn send_blocking(tx: &Self::Tx, v: u64) {
+        tx.put_blocking(v).expect("polysync put_blocking");
+    }
+    #[inline]
+    fn recv_blocking(rx: &mut Self::Rx) -> u64 {
+        rx.get_blocking().expect("polysync get_blocking")
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<u64> {
+        rx.try_get().ok()
+    }
+}
+impl AsyncChan for PolysyncLocked {
+    #[inline]
+    async fn send_async(tx: &Self::Tx, v: u64) {
+        tx.put(v).await.expect("polysync put");
+    }
+    #[inline]
+    async fn recv_async(rx: &mut Self::Rx) -> u64 {
+        rx.get().await.expect("polysync get")
+    }
+}
+
+/// polysync with `spinning(true)`: blocking waits poll briefly before they
+/// park (the latency setting; a bounded queue spins on its ring).
 struct PolysyncSpin;
 impl Chan for PolysyncSpin {
     const NAME: &'static str = "polysync_spin";
@@ -419,6 +481,8 @@ fn spsc_threads_blocking(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(MSGS));
     spsc_threads_one::<Polysync>(&mut g);
+    spsc_threads_one::<PolysyncLocked>(&mut g);
+    spsc_threads_one::<PolysyncSpin>(&mut g);
     spsc_threads_one::<Flume>(&mut g);
     spsc_threads_one::<Crossbeam>(&mut g);
     spsc_threads_one::<StdMpsc>(&mut g);
@@ -448,6 +512,7 @@ fn single_thread_send_try_recv(c: &mut Criterion) {
     let mut g = c.benchmark_group("queue/single_thread_send_try_recv");
     g.throughput(Throughput::Elements(1));
     send_try_recv_one::<Polysync>(&mut g);
+    send_try_recv_one::<PolysyncLocked>(&mut g);
     send_try_recv_one::<Flume>(&mut g);
     send_try_recv_one::<Crossbeam>(&mut g);
     send_try_recv_one::<StdMpsc>(&mut g);
@@ -492,6 +557,7 @@ fn spsc_tokio_async(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(MSGS));
     spsc_tokio_one::<Polysync>(&mut g, &rt);
+    spsc_tokio_one::<PolysyncLocked>(&mut g, &rt);
     spsc_tokio_one::<Flume>(&mut g, &rt);
     spsc_tokio_one::<AsyncChannel>(&mut g, &rt);
     spsc_tokio_one::<Kanal>(&mut g, &rt);
@@ -724,6 +790,8 @@ fn mpmc_2x2_mixed(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(MSGS));
     mpmc_one::<Polysync>(&mut g, &rt);
+    mpmc_one::<PolysyncLocked>(&mut g, &rt);
+    mpmc_one::<PolysyncSpin>(&mut g, &rt);
     mpmc_one::<Flume>(&mut g, &rt);
     mpmc_one::<AsyncChannel>(&mut g, &rt);
     mpmc_one::<Kanal>(&mut g, &rt);

@@ -568,7 +568,10 @@ mutant "seams-queues: an item a waker panic keeps from try_get stays unfinished"
     "cargo test --test queue_user_panics putter_waker_in_try_get" \
     src/queue/generic.rs \
     $'            if let Err(panic) = wake_each([waker]) {\n                self.lose(item);' \
-    $'            if let Err(panic) = wake_each([waker]) {\n                drop(item);'
+    $'            if let Err(panic) = wake_each([waker]) {\n                drop(item);' \
+    src/queue/generic.rs \
+    $'                if let Err(panic) = self.admit_released() {\n                    self.lose(item);' \
+    $'                if let Err(panic) = self.admit_released() {\n                    drop(item);'
 
 mutant "seams-queues: a sender waker panic in close skips the last receiver's drain" \
     "cargo test --test queue_user_panics last_receiver_drains" \
@@ -1142,8 +1145,8 @@ mutant "reserve: a reserve given a place and dropped keeps it" \
 mutant "reserve: an unused permit's place goes to no waiting sender" \
     "cargo test --test channel_reserve a_dropped_permit_wakes_a_waiting_sender" \
     src/queue/generic.rs \
-    $'        self.release_place_locked(&guard);\n        let wakers = self.admit(&mut guard);' \
-    $'        self.release_place_locked(&guard);\n        let wakers = [None, None];'
+    '        let wakers = self.admit(&mut guard);' \
+    '        let wakers = [None, None];'
 
 mutant "reserve: reservers are not served in the putters' line" \
     "cargo test --test channel_reserve one_line" \
@@ -1154,14 +1157,14 @@ mutant "reserve: reservers are not served in the putters' line" \
 mutant "reserve: a closed queue's receivers do not wait for a permit out" \
     "cargo test --test channel_reserve before_a_close_still_sends" \
     src/queue/generic.rs \
-    '(inner.items.pop(), inner.closed && inner.permits == 0)' \
-    '(inner.items.pop(), inner.closed)'
+    '(self.pop_stored(inner), inner.closed && inner.permits == 0)' \
+    '(self.pop_stored(inner), inner.closed)'
 
 mutant "reserve: the last permit of a closed channel leaves its receivers waiting" \
     "cargo test --test channel_reserve the_last_permit" \
     src/queue/generic.rs \
-    'inner.closed && inner.permits == 0 && inner.getters > 0' \
-    'false && inner.permits == 0 && inner.getters > 0'
+    'self.with_inner(guard, |inner| inner.closed && inner.permits == 0)' \
+    'self.with_inner(guard, |inner| false && inner.permits == 0)'
 # lock-spin (issue 18 items 1 and 5): one compare-exchange per acquire and
 # release in both modes, and a thread's spin before it queues. The spin
 # takes the lock only through try_fast; an unqueued release keeps the mode.
@@ -1204,6 +1207,159 @@ mutant "bridge-speed: a spare thread waits before it looks at the queue [slow]" 
     src/bridge/pool.rs \
     $'                state.spare -= 1;\n                continue;' \
     $'                state.spare -= 1;\n                state.idle += 1;\n                state = wait_timeout(&self.work, &self.state, state, self.idle_timeout).0;\n                state.idle -= 1;\n                continue;'
+
+# chan-fast (issue 18 item 2): bounded FIFO queues and channels keep their
+# items in a lock-free ring; the lock serves only waiters, give-backs and
+# peek_with.
+mutant "chan-fast: a lock-free put does not look for waiting getters" \
+    "cargo test --test channel_fast lock_free_put_serves" \
+    src/queue/generic.rs \
+    $'        if self.getters.load(Ordering::Relaxed) > 0 {\n            self.serve_getters();' \
+    $'        if false {\n            self.serve_getters();'
+
+mutant "chan-fast: a queueing getter skips its look at the ring (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast lock_free_put_vs' \
+    src/queue/protocol.rs \
+    'if self.ring_has_items() {' \
+    'if false && self.ring_has_items() {'
+
+mutant "chan-fast: a lock-free get takes from the ring before given-back and peeked items" \
+    "cargo test --test channel_fast -- give_back_goes_before peek_keeps" \
+    src/queue/generic.rs \
+    'if self.getters.load(Ordering::Relaxed) > 0 || self.stash_len.load(Ordering::Relaxed) > 0' \
+    'if self.getters.load(Ordering::Relaxed) > 0' \
+    src/queue/generic.rs \
+    'if self.stash_len.load(Ordering::SeqCst) > 0 {' \
+    'if false {'
+
+mutant "chan-fast: a lock-free get misses an item peek_with stashes meanwhile (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast peek_vs' \
+    src/queue/generic.rs \
+    'if self.stash_len.load(Ordering::SeqCst) > 0 {' \
+    'if false {'
+
+mutant "chan-fast: a put reserves one place beyond the capacity" \
+    "cargo test --test channel_fast give_back_goes_before" \
+    src/queue/generic.rs \
+    'while (taken as usize) < self.cap {' \
+    'while (taken as usize) <= self.cap {'
+
+mutant "chan-fast: an item that leaves a ring queue keeps its place" \
+    "cargo test --test channel_fast give_back_goes_before" \
+    src/queue/generic.rs \
+    $'            if self.ring.is_some() {\n                self.occupied.0.fetch_sub(1, Ordering::SeqCst);' \
+    $'            if self.ring.is_some() {\n                let _ = &self.occupied;'
+
+mutant "chan-fast: close leaves the ring open to lock-free puts [slow]" \
+    "cargo test --test channel_fast close_against" \
+    src/queue/generic.rs \
+    $'            // Lock-free puts fail from now on.\n            ring.mark();' \
+    $'            // Lock-free puts fail from now on.'
+
+mutant "chan-fast: a lock-free put that makes the first task leaves all_done set" \
+    "cargo test --test channel_fast tasks_through" \
+    src/queue/generic.rs \
+    'if self.unfinished.fetch_add(1, Ordering::SeqCst) == 0 {' \
+    'if self.unfinished.fetch_add(1, Ordering::SeqCst) == u64::MAX {'
+
+mutant "chan-fast: a get frees its slot one lap short (the next lap's put waits forever) [slow]" \
+    "cargo test --test channel_fast channel_spsc" \
+    src/queue/ring.rs \
+    '.store(head + self.mask + 1, Ordering::Release);' \
+    '.store(head + self.mask, Ordering::Release);'
+
+# chan-fast, the stash order: items that meet in a ring queue's stash (a
+# peeked item, a give-back, a lock-free get's claimed item) leave by rank,
+# i.e. by claim order (the peek_with/give-back races of the first version).
+mutant "chan-fast: a get that finds the stash in use takes its front, older or not" \
+    "cargo test --lib stash_tests" \
+    src/queue/generic.rs \
+    $'            let at = inner.stash.partition_point(|&(r, _)| r < rank);\n            inner.stash.insert(at, (rank, item));' \
+    $'            inner.stash.push_back((rank, item));'
+
+mutant "chan-fast: a get that finds the stash in use takes its front, older or not (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast peek_vs' \
+    src/queue/generic.rs \
+    $'            let at = inner.stash.partition_point(|&(r, _)| r < rank);\n            inner.stash.insert(at, (rank, item));' \
+    $'            inner.stash.push_back((rank, item));'
+
+mutant "chan-fast: a give-back goes ahead of items gets claimed before it [slow]" \
+    "cargo test --lib stash_tests" \
+    src/queue/generic.rs \
+    'let rank = give_back_rank(ring.head_in_order());' \
+    'let rank = give_back_rank(0);'
+
+mutant "chan-fast: a give-back reads the ring's head out of the claims' order (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast give_back_vs_two' \
+    src/queue/ring.rs \
+    'self.head.0.fetch_add(0, Ordering::AcqRel)' \
+    'self.head.0.load(Ordering::SeqCst)'
+
+mutant "chan-fast: a peek counts its stash item only after it claimed it (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast peek_vs' \
+    src/queue/generic.rs \
+    $'                    self.stash_len.fetch_add(1, Ordering::SeqCst);\n                    match ring.pop_ranked() {\n                        Some((position, item)) => {\n                            inner.stash.push_back((ring_rank(position), item));\n                        }\n                        None => {\n                            self.stash_len.fetch_sub(1, Ordering::SeqCst);\n                        }\n                    }' \
+    $'                    if let Some((position, item)) = ring.pop_ranked() {\n                        self.stash_len.fetch_add(1, Ordering::SeqCst);\n                        inner.stash.push_back((ring_rank(position), item));\n                    }'
+
+mutant "chan-fast: a give-back does not serve a waiting getter" \
+    "cargo test --test queue notified_getter_dropped_puts_item_back_at_front" \
+    src/queue/generic.rs \
+    '            return self.serve_getter(guard).flatten();' \
+    '            return if restore { None } else { self.serve_getter(guard).flatten() };'
+
+mutant "chan-fast: a give-back does not serve a waiting getter (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_fast give_back_vs_waiting_getter' \
+    src/queue/generic.rs \
+    '            return self.serve_getter(guard).flatten();' \
+    '            return if restore { None } else { self.serve_getter(guard).flatten() };'
+
+# chan-fast-reserve (issue 18 item 2 x issue 20 item 5): send permits on a
+# ring queue's accounting: a permit's place is a place in `occupied` (taken
+# with the ring's compare-and-swap, kept by the value it sends, freed when
+# it is dropped unused), its value goes into the ring even after a close,
+# and a lock-free get never decides "closed and drained" (a permit may be
+# out): it leaves a closed ring to the locked path.
+mutant "chan-fast-reserve: a permit's send after a close is turned away by the ring's mark" \
+    "cargo test --test channel_reserve before_a_close_still_sends" \
+    src/queue/generic.rs \
+    '                ring.push_even_marked(item);' \
+    '                let _ = ring.push(item);'
+
+mutant "chan-fast-reserve: a reserve takes no place in a ring queue's count" \
+    "cargo test --test channel_reserve a_permit_holds_a_place" \
+    src/queue/generic.rs \
+    $'            // for the places too), as `put_locked`.\n            let room = if self.ring.is_some() {\n                !closed && self.reserve()' \
+    $'            // for the places too), as `put_locked`.\n            let room = if self.ring.is_some() {\n                !closed && self.occupied() < self.cap'
+
+mutant "chan-fast-reserve: a permit's sent value frees the ring place it takes" \
+    "cargo test --test channel_reserve a_permit_holds_a_place" \
+    src/queue/generic.rs \
+    $'        // otherwise the item counts where it is stored, not in `held`.\n' \
+    $'        if self.ring.is_some() {\n            self.occupied.0.fetch_sub(1, Ordering::SeqCst);\n        }\n'
+
+mutant "chan-fast-reserve: an unused permit keeps its ring place" \
+    "cargo test --test channel_reserve a_permit_holds_a_place" \
+    src/queue/generic.rs \
+    $'        if self.ring.is_some() {\n            self.occupied.0.fetch_sub(1, Ordering::SeqCst);\n        } else if self.reserves() {' \
+    $'        if self.ring.is_some() {\n        } else if self.reserves() {'
+
+mutant "chan-fast-reserve: a waiting reserve admitted on a ring queue takes no place" \
+    "cargo test --test channel_fast_reserve" \
+    src/queue/generic.rs \
+    $'        if self.ring.is_some() && !self.reserve() {\n            return [None, None];\n        }\n        if role == Role::Reserver {' \
+    $'        if role != Role::Reserver && self.ring.is_some() && !self.reserve() {\n            return [None, None];\n        }\n        if role == Role::Reserver {'
+
+mutant "chan-fast-reserve: a lock-free get on a closed ring says closed while a permit is out" \
+    "cargo test --test channel_reserve before_a_close_still_sends" \
+    src/queue/generic.rs \
+    '            None if ring.is_marked() => None,' \
+    '            None if ring.is_marked() => Some(Err(TryGetError::Closed)),'
+
+mutant "chan-fast-reserve: a lock-free get on a closed ring says closed while a permit is out (loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_channel_reserve a_lock_free_try_recv' \
+    src/queue/generic.rs \
+    '            None if ring.is_marked() => None,' \
+    '            None if ring.is_marked() => Some(Err(TryGetError::Closed)),'
 
 # --------------------------------------------------------------------------
 

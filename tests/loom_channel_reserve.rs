@@ -3,8 +3,11 @@
 //! a permit freed on another thread; a reserve cancelled while a receiver
 //! frees a place, with a send queued behind it (the place must reach the
 //! send, whichever way the race goes); a receiver of a closed channel
-//! waiting for the last permit, sent or dropped on another thread. A lost
-//! wake-up or a leaked place fails the model.
+//! waiting for the last permit, sent or dropped on another thread; a
+//! lock-free `try_recv` on a closed ring queue racing the last permit's
+//! send (it may see the value or `Empty`, never `Disconnected` while the
+//! permit is out). A lost wake-up, a leaked place or a value lost behind a
+//! "closed and drained" fails the model.
 //!
 //! Run with:
 //!
@@ -18,7 +21,7 @@
 mod support;
 
 use loom::thread;
-use polysync::channel::{self, RecvError};
+use polysync::channel::{self, RecvError, TryRecvError};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll};
@@ -135,4 +138,34 @@ fn a_closed_receiver_against_the_last_permits_send() {
 #[test]
 fn a_closed_receiver_against_the_last_permits_drop() {
     closed_receiver_against_the_last_permit(false);
+}
+
+/// A closed channel on a ring queue (bounded, so its gets first try the
+/// ring without the lock), a value still stored and a permit out: a
+/// receiver's `try_recv`s race the permit's send on another thread. The
+/// receiver takes the stored value, then sees the permit's value or
+/// `Empty` (the permit is out: not drained yet), never `Disconnected`
+/// before the value; after the send, the value and then `Disconnected`.
+#[test]
+fn a_lock_free_try_recv_on_a_closed_ring_against_the_last_permits_send() {
+    model(|| {
+        let (tx, rx) = channel::bounded::<u8>(2);
+        tx.try_send(1).unwrap();
+        let permit = tx.try_reserve_owned().unwrap();
+        rx.close();
+        let user = thread::spawn(move || drop(permit.send(7)));
+        assert_eq!(rx.try_recv(), Ok(1));
+        let mut got = None;
+        match rx.try_recv() {
+            Ok(value) => got = Some(value),
+            Err(TryRecvError::Empty) => {}
+            Err(other) => panic!("closed and drained while a permit was out: {other:?}"),
+        }
+        user.join().unwrap();
+        if got.is_none() {
+            got = rx.try_recv().ok();
+        }
+        assert_eq!(got, Some(7), "the permit's value was lost");
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    });
 }

@@ -7,7 +7,7 @@
 //!
 //! # How a permit holds its place
 //! A permit is a place of the channel's queue taken without an item (the
-//! queue's `take_place_locked`): in a bounded channel it counts in the
+//! queue's `reserve_locked`): in a bounded channel it counts in the
 //! capacity like a stored value, so `len()` plus the permits out never
 //! exceeds the capacity. `send` puts the value into that place
 //! (`put_in_place`: to the oldest waiting receiver, or stored at the back:

@@ -40,7 +40,7 @@ pub(crate) enum Role {
     /// line, for a place without an item (written by the reserver).
     Reserver,
     /// Written by the notifier that gave a reserver a place: the place is
-    /// the reserver's permit now (`GenericQueue::take_place_locked`).
+    /// the reserver's permit now (`GenericQueue::count_permit`).
     Granted,
 }
 

@@ -5,6 +5,7 @@
 use super::entry::{Entry, Item, Role};
 use super::error::{GetError, PutError, TryGetError, TryPutError};
 use super::futures::{Get, Put};
+use super::ring::{MAX_RING, Padded, Ring};
 use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
 use super::storage::{Fifo, Storage};
 use crate::lowlevel::queue::{Batch, Node, QueueGuard, WaitQueue, wake_in_batches};
@@ -12,27 +13,50 @@ use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, fence};
 use crate::lowlevel::wait::drive;
 use crate::lowlevel::{WaitError, Waiter, deadline_after, green_checkpoint, with_current_waiter};
 use crate::revent::REvent;
+use std::collections::VecDeque;
 use std::pin::pin;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// What the queue lock guards besides the wait list.
-pub(super) struct Inner<S> {
+pub(super) struct Inner<T, S> {
+    /// The storage; empty (unused) when the queue has a ring.
     pub(super) items: S,
     pub(super) closed: bool,
-    /// Items put and not yet marked done with `task_done`. A plain counter
-    /// under the queue lock: a put already holds the lock, so counting
-    /// costs it nothing (an atomic counter beside it cost every put an
-    /// extra read-modify-write inside the critical section).
-    pub(super) unfinished: usize,
-    /// Queued getters (see `GenericQueue::putters`), so that a look for the
-    /// oldest one walks the list only when one is there.
-    pub(super) getters: usize,
-    /// Places taken by a channel's send permits (`take_place_locked`), each
-    /// also counted in `GenericQueue::held` when bounded. While one is out,
-    /// a closed queue is not "closed and drained" yet: the permit may still
-    /// put its item in (`put_in_place`), so getters wait for it.
+    /// Ring queues only: items that go out before the ring's, next out
+    /// first (items given back by dropped get futures, and the one
+    /// `peek_with` looks at), each with its rank, in rank order. A rank
+    /// places an item among the ring's positions (`ring_rank`,
+    /// `give_back_rank`), so that a lock-free get that claimed a ring item
+    /// and then finds the stash in use (`behind_stash`) still takes its own
+    /// item if it was claimed before the stashed ones were stashed: FIFO
+    /// by claim order, as the ring alone keeps it. Its length is mirrored
+    /// in `GenericQueue::stash_len`.
+    pub(super) stash: VecDeque<(u64, T)>,
+    /// Places taken by a channel's send permits (`reserve_locked`), each
+    /// also counted in `GenericQueue::held` (bounded queues without a
+    /// ring) or `GenericQueue::occupied` (ring queues). While one is out, a
+    /// closed queue is not "closed and drained" yet: the permit may still
+    /// put its item in (`put_in_place`), so getters wait for it. Changed
+    /// and read only under the lock (permits are taken, filled and freed
+    /// under it; a lock-free get leaves a closed queue to the locked path).
     pub(super) permits: usize,
+}
+
+/// The stash rank of the ring item at `position` (`Inner::stash`): ring
+/// items rank by position.
+#[inline]
+fn ring_rank(position: u64) -> u64 {
+    // (Positions stay far below 2^62: no overflow.)
+    2 * position + 2
+}
+
+/// The stash rank of an item given back when the ring's head was at
+/// `head`: after the items claimed before (positions below `head`: their
+/// gets took them first), before every later claim.
+#[inline]
+fn give_back_rank(head: u64) -> u64 {
+    2 * head + 1
 }
 
 /// A queue over any [`Storage`], bounded or unbounded, shared by OS threads,
@@ -94,10 +118,30 @@ pub struct GenericQueue<T, S = Fifo<T>> {
     cap: usize,
     /// Blocking puts and gets spin before they wait (see `spin.rs`).
     spin: bool,
-    inner: UnsafeCell<Inner<S>>,
-    /// Set exactly while `Inner::unfinished` is zero; `join` waits on it.
-    /// Set and cleared only under the queue lock, so its state always
-    /// matches the counter.
+    inner: UnsafeCell<Inner<T, S>>,
+    /// Bounded FIFO queues (`Storage::LOCK_FREE_FIFO`, capacity up to
+    /// `MAX_RING`, not spinning): the lock-free storage that puts and gets
+    /// use without the queue lock while nobody waits (see `ring.rs`); the
+    /// storage `S` then stays empty. `None`: every operation takes the lock.
+    ring: Option<Ring<T>>,
+    /// Ring queues only: the places taken, i.e. items in the ring or the
+    /// stash plus items held in get futures' slots (what `held` counts for
+    /// the other queues). A put reserves its place here first (a
+    /// compare-and-swap below the capacity), and a place is freed only when
+    /// its item leaves the queue for good (returned to a get's caller, or
+    /// drained by `close_immediately`); a give-back keeps it. On its own
+    /// cache line: both ends write it once per item.
+    occupied: Padded,
+    /// Ring queues only: `Inner::stash.len()`, read without the lock by the
+    /// gets that bypass it (any stashed item goes out first).
+    stash_len: AtomicU64,
+    /// Items put and not yet marked done with `task_done`. An atomic, as a
+    /// ring queue's puts count without the lock; `all_done` follows it
+    /// under the lock (`sync_all_done`).
+    unfinished: AtomicU64,
+    /// Set exactly while `unfinished` is zero, once the change that took it
+    /// to or from zero has synced it (`sync_all_done`, under the queue
+    /// lock; a put syncs before its item can be seen); `join` waits on it.
     pub(super) all_done: REvent,
     /// Bounded queues only (always 0 when unbounded): items in the slots of
     /// get futures, handed over by a putter or taken at once, that the
@@ -121,6 +165,14 @@ pub struct GenericQueue<T, S = Fifo<T>> {
     /// putter and admits it under the lock. No putter waits beside a free
     /// place. (Fences, not `SeqCst` accesses, so that loom checks it.)
     pub(super) putters: AtomicU64,
+    /// Queued getters, so that a look for the oldest one walks the list
+    /// only when one is there. Changed only under the queue lock; read
+    /// without it by a ring queue's puts, which store their item and then
+    /// look here (with a `SeqCst` fence between), while a getter that
+    /// queues counts itself and then looks at the storage once more (the
+    /// same store-buffering pattern as `putters`): no getter waits beside
+    /// a stored item.
+    pub(super) getters: AtomicU64,
     _items: std::marker::PhantomData<fn(T) -> T>,
 }
 
@@ -209,7 +261,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get(), Ok(2));
     /// ```
     #[track_caller]
-    pub fn with_storage(storage: S, capacity: Option<usize>) -> Self {
+    pub fn with_storage(mut storage: S, capacity: Option<usize>) -> Self {
         let cap = match capacity {
             Some(cap) => {
                 assert!(cap >= 1, "polysync: a bounded queue needs capacity >= 1");
@@ -219,6 +271,18 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         };
         let unfinished = storage.len();
         let ready = Self::readiness(cap, unfinished, 0, false);
+        // A bounded FIFO queue keeps its items in a lock-free ring (the
+        // storage's own items move in, in their order; see `queue/mod.rs`).
+        let ring = (S::LOCK_FREE_FIFO && cap <= MAX_RING && unfinished <= cap).then(|| {
+            let ring = Ring::new(cap);
+            while let Some(item) = storage.pop() {
+                if ring.push(item).is_err() {
+                    unreachable!("a new ring is open and has room for the capacity");
+                }
+            }
+            ring
+        });
+        let occupied = if ring.is_some() { unfinished } else { 0 };
         GenericQueue {
             queue: WaitQueue::new(ready),
             cap,
@@ -226,13 +290,17 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             inner: UnsafeCell::new(Inner {
                 items: storage,
                 closed: false,
-                unfinished,
-                getters: 0,
+                stash: VecDeque::new(),
                 permits: 0,
             }),
+            ring,
+            occupied: Padded(AtomicU64::new(occupied as u64)),
+            stash_len: AtomicU64::new(0),
+            unfinished: AtomicU64::new(unfinished as u64),
             all_done: REvent::with_state(unfinished == 0),
             held: AtomicU64::new(0),
             putters: AtomicU64::new(0),
+            getters: AtomicU64::new(0),
             _items: std::marker::PhantomData,
         }
     }
@@ -246,7 +314,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// 50 µs on a 2-vCPU VM, to well under a microsecond); leave it off
     /// for streams, where a parked consumer drains a batch per wake-up and
     /// a spinning one fights the producer for the queue on every item
-    /// (see BENCHMARKS.md). Async waits and green threads never spin.
+    /// (see BENCHMARKS.md). Async waits and green threads never spin. A
+    /// bounded [`Queue`](super::Queue) (its lock-free ring) spins on the
+    /// ring instead: an exponential back-off of about 1.5 µs, then two
+    /// yields.
     ///
     /// ```
     /// use polysync::Queue;
@@ -301,7 +372,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     pub(super) fn with_inner<R>(
         &self,
         guard: &QueueGuard<'_>,
-        f: impl FnOnce(&mut Inner<S>) -> R,
+        f: impl FnOnce(&mut Inner<T, S>) -> R,
     ) -> R {
         debug_assert!(guard.locks(&self.queue));
         // SAFETY: the queue lock (borrowed through `guard`, debug-checked to
@@ -316,10 +387,89 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.cap != usize::MAX
     }
 
-    /// Under the lock: whether a put may go in now (`held`).
+    /// Under the lock: whether a put may go in now (`held`; a ring
+    /// queue's `occupied`).
     #[inline]
-    pub(super) fn has_room(&self, inner: &Inner<S>) -> bool {
+    pub(super) fn has_room(&self, inner: &Inner<T, S>) -> bool {
+        if self.ring.is_some() {
+            return self.occupied() < self.cap;
+        }
         inner.items.len() + self.held() < self.cap
+    }
+
+    /// Ring queues: the places taken (`occupied`).
+    #[inline]
+    fn occupied(&self) -> usize {
+        self.occupied.0.load(Ordering::SeqCst) as usize
+    }
+
+    /// Ring queues: takes a place for a put if one is free (without the
+    /// lock: the only way `occupied` rises).
+    #[inline]
+    fn reserve(&self) -> bool {
+        let mut taken = self.occupied.0.load(Ordering::Relaxed);
+        while (taken as usize) < self.cap {
+            match self.occupied.0.compare_exchange_weak(
+                taken,
+                taken + 1,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => taken = now,
+            }
+        }
+        false
+    }
+
+    /// Under the lock: the items stored (ring and stash, or the storage).
+    fn stored(&self, inner: &Inner<T, S>) -> usize {
+        match &self.ring {
+            Some(ring) => ring.len() + inner.stash.len(),
+            None => inner.items.len(),
+        }
+    }
+
+    /// Under the lock: takes the next stored item (a ring queue's stash
+    /// first).
+    fn pop_stored(&self, inner: &mut Inner<T, S>) -> Option<T> {
+        match &self.ring {
+            Some(ring) => match inner.stash.pop_front() {
+                Some((_, item)) => {
+                    self.stash_len.fetch_sub(1, Ordering::SeqCst);
+                    Some(item)
+                }
+                None => ring.pop(),
+            },
+            None => inner.items.pop(),
+        }
+    }
+
+    /// Ring queues: the readiness summary (`spin.rs`'s flags) read from
+    /// the ring and the counts, without the lock; `None` for the others.
+    #[inline]
+    pub(super) fn ring_readiness(&self) -> Option<u64> {
+        let ring = self.ring.as_ref()?;
+        let mut flags = 0;
+        if ring.len() > 0 || self.stash_len.load(Ordering::Relaxed) > 0 {
+            flags |= HAS_ITEMS;
+        }
+        if self.occupied.0.load(Ordering::Relaxed) < self.cap as u64 {
+            flags |= HAS_ROOM;
+        }
+        if ring.is_marked() {
+            flags |= IS_CLOSED;
+        }
+        Some(flags)
+    }
+
+    /// Whether a ring queue stores an item now (a look without the lock,
+    /// after a getter counted itself).
+    pub(super) fn ring_has_items(&self) -> bool {
+        match &self.ring {
+            Some(ring) => self.stash_len.load(Ordering::SeqCst) > 0 || ring.len() > 0,
+            None => false,
+        }
     }
 
     /// The places get futures hold now (`held`).
@@ -333,7 +483,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// the list holds (derived from the whole entry).
     fn first_of(&self, guard: &QueueGuard<'_>, role: Role) -> Option<*const Node> {
         let queued = match role {
-            Role::Getter => self.with_inner(guard, |inner| inner.getters),
+            Role::Getter => self.getters.load(Ordering::Relaxed) as usize,
             Role::Putter => self.putters.load(Ordering::Relaxed) as usize,
             Role::Handed | Role::Closed | Role::Reserver | Role::Granted => 0,
         };
@@ -357,12 +507,38 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         item: T,
         restore: bool,
     ) -> Option<Waker> {
+        if let Some(ring) = &self.ring {
+            // Behind the ring's items (or, given back, ahead of them), then
+            // the oldest stored item to the oldest waiting getter: the ring
+            // may hold items that lock-free puts have not handed over yet.
+            if restore {
+                // Counted, then the ring's head read in its claims' order:
+                // a lock-free get whose claim comes after that read sees
+                // the count (`get_fast`) and takes this item instead; one
+                // that claimed before it keeps its own (it took its item
+                // before this give-back).
+                self.stash_len.fetch_add(1, Ordering::SeqCst);
+                let rank = give_back_rank(ring.head_in_order());
+                self.with_inner(guard, |inner| {
+                    // Ahead of every stored item too, as `Fifo::restore`
+                    // (the stash stays sorted).
+                    let rank = inner.stash.front().map_or(rank, |&(r, _)| r.min(rank));
+                    inner.stash.push_front((rank, item));
+                });
+            } else {
+                // A put that checked `closed` under this lock, or a send
+                // permit's item, which goes in even after a close (its
+                // place was taken before it).
+                ring.push_even_marked(item);
+            }
+            return self.serve_getter(guard).flatten();
+        }
         if let Some(node) = self.first_of(guard, Role::Getter) {
             let entry = node.cast::<Entry<Item<T>>>();
             // SAFETY: `first_of` found the entry queued in this queue, whose
             // lock we hold: it is alive and WAITING here.
             unsafe { (*entry).hand(guard, item) };
-            self.with_inner(guard, |inner| inner.getters -= 1);
+            self.getters.fetch_sub(1, Ordering::SeqCst);
             if self.reserves() {
                 self.held.fetch_add(1, Ordering::SeqCst);
             }
@@ -379,33 +555,180 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         None
     }
 
-    /// Under the lock: one more unfinished task.
+    /// Ring queues, under the lock: hands the oldest stored item to the
+    /// oldest waiting getter, if both exist (its slot then holds the place
+    /// the item took). Returns the getter's waker.
+    /// `None` if nobody was served.
+    fn serve_getter(&self, guard: &mut QueueGuard<'_>) -> Option<Option<Waker>> {
+        let node = self.first_of(guard, Role::Getter)?;
+        let item = self.with_inner(guard, |inner| self.pop_stored(inner))?;
+        let entry = node.cast::<Entry<Item<T>>>();
+        // SAFETY: `first_of` found the entry queued in this queue, whose
+        // lock we hold: it is alive and WAITING here.
+        unsafe { (*entry).hand(guard, item) };
+        self.getters.fetch_sub(1, Ordering::SeqCst);
+        // SAFETY: as above: WAITING in this queue.
+        Some(unsafe { guard.notify_waiting(node, Role::Handed) })
+    }
+
+    /// Ring queues: a put without the queue lock. `Err(item)`: take the
+    /// locked path (no place free, or a putter waits and goes first).
+    /// `Ok(Err(Closed))` gives the item back.
     #[inline]
-    fn count_new_task(&self, guard: &QueueGuard<'_>) {
-        let was = self.with_inner(guard, |inner| {
-            inner.unfinished += 1;
-            inner.unfinished - 1
-        });
-        if was == 0 {
+    pub(super) fn put_fast(&self, item: T) -> Result<Result<(), TryPutError<T>>, T> {
+        let Some(ring) = &self.ring else {
+            return Err(item);
+        };
+        if ring.is_marked() {
+            return Ok(Err(TryPutError::Closed(item)));
+        }
+        // Queued putters keep their order: the locked path admits them.
+        if self.putters.load(Ordering::Relaxed) > 0 || !self.reserve() {
+            return Err(item);
+        }
+        self.count_new_task(None);
+        if let Err(item) = ring.push(item) {
+            // Closed meanwhile: nothing went in.
+            self.unput();
+            return Ok(Err(TryPutError::Closed(item)));
+        }
+        // Pairs with the fence of a getter that queues (`arrive_locked`):
+        // either it sees this item, or this put sees it and serves it.
+        fence(Ordering::SeqCst);
+        if self.getters.load(Ordering::Relaxed) > 0 {
+            self.serve_getters();
+        }
+        Ok(Ok(()))
+    }
+
+    /// A lock-free put that found the ring closed after counting its item:
+    /// its place and task are given back.
+    #[cold]
+    #[inline(never)]
+    fn unput(&self) {
+        let guard = self.lock();
+        self.occupied.0.fetch_sub(1, Ordering::SeqCst);
+        let _ = self.finish_tasks(&guard, 1);
+    }
+
+    /// After a lock-free put: hands stored items to waiting getters, oldest
+    /// first, for as long as both exist.
+    #[cold]
+    #[inline(never)]
+    fn serve_getters(&self) {
+        loop {
+            let mut guard = self.lock();
+            let served = self.serve_getter(&mut guard);
+            drop(guard);
+            match served {
+                Some(waker) => wake(waker),
+                None => break,
+            }
+        }
+    }
+
+    /// Ring queues: a get without the queue lock. `None`: take the locked
+    /// path (not a ring queue, a getter waits and goes first, an item was
+    /// given back, or the queue is closed). The item keeps its place
+    /// (`occupied`) until the caller frees it (`release_held`).
+    #[inline]
+    pub(super) fn get_fast(&self) -> Option<Result<T, TryGetError>> {
+        let ring = self.ring.as_ref()?;
+        if self.getters.load(Ordering::Relaxed) > 0 || self.stash_len.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        match ring.pop_ranked() {
+            Some((position, item)) => {
+                // An item stashed meanwhile may be older (a give-back, or
+                // the item `peek_with` moved there, if it claimed a lower
+                // position): the stash sorts it out. `peek_with` counts
+                // before it claims, so if it claimed a lower position, the
+                // claim above (a read-modify-write of the ring's head
+                // later in its order, acquire/release) makes that count
+                // visible to this load; if it claimed a higher one, this
+                // item is older anyway. A give-back orders itself likewise
+                // (`GenericQueue::place`).
+                if self.stash_len.load(Ordering::SeqCst) > 0 {
+                    return Some(Ok(self.behind_stash(position, item)));
+                }
+                Some(Ok(item))
+            }
+            None if ring.is_marked() => None,
+            None => Some(Err(TryGetError::Empty)),
+        }
+    }
+
+    /// A lock-free get claimed `item` (at ring `position`) while the stash
+    /// held items: the next one out in rank order goes out, `item` joins
+    /// the stash in its place (given-back items first, then ring items by
+    /// position). Under the lock, so a `peek_with` that moved an item
+    /// meanwhile has finished.
+    #[cold]
+    #[inline(never)]
+    fn behind_stash(&self, position: u64, item: T) -> T {
+        let guard = self.lock();
+        self.with_inner(&guard, |inner| {
+            let rank = ring_rank(position);
+            let at = inner.stash.partition_point(|&(r, _)| r < rank);
+            inner.stash.insert(at, (rank, item));
+            inner
+                .stash
+                .pop_front()
+                .expect("the stash holds the item just inserted")
+                .1
+        })
+    }
+
+    /// One more unfinished task (with or without the lock; a put counts
+    /// before its item can be seen, so a `task_done` for it never finds
+    /// the count at zero). `guard`: the queue lock, if the caller holds it.
+    #[inline]
+    fn count_new_task(&self, guard: Option<&QueueGuard<'_>>) {
+        if self.unfinished.fetch_add(1, Ordering::SeqCst) == 0 {
+            match guard {
+                Some(guard) => self.sync_all_done(guard),
+                None => self.sync_all_done(&self.lock()),
+            }
+        }
+    }
+
+    /// Under the lock, after `unfinished` went to or from zero: `all_done`
+    /// follows the count as it is now. Every change across zero syncs, and
+    /// the syncs are serialized by the lock, so the last one leaves the
+    /// event right.
+    fn sync_all_done(&self, _guard: &QueueGuard<'_>) {
+        if self.unfinished.load(Ordering::SeqCst) == 0 {
+            self.all_done.set();
+        } else {
             self.all_done.clear();
         }
+    }
+
+    /// The unfinished tasks now (a snapshot).
+    pub(super) fn unfinished(&self) -> usize {
+        self.unfinished.load(Ordering::SeqCst) as usize
     }
 
     /// Under the lock: up to `n` tasks done; `false` (changing nothing) if
     /// fewer than `n` are unfinished.
     pub(super) fn finish_tasks(&self, guard: &QueueGuard<'_>, n: usize) -> Result<usize, ()> {
-        let left = self.with_inner(guard, |inner| {
-            let left = inner.unfinished.checked_sub(n)?;
-            inner.unfinished = left;
-            Some(left)
-        });
-        match left {
-            Some(0) if n > 0 => {
-                self.all_done.set();
-                Ok(0)
+        let mut now = self.unfinished.load(Ordering::SeqCst);
+        loop {
+            let left = now.checked_sub(n as u64).ok_or(())?;
+            match self.unfinished.compare_exchange_weak(
+                now,
+                left,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    if left == 0 && n > 0 {
+                        self.sync_all_done(guard);
+                    }
+                    return Ok(left as usize);
+                }
+                Err(seen) => now = seen,
             }
-            Some(left) => Ok(left),
-            None => Err(()),
         }
     }
 
@@ -415,7 +738,17 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         guard: &mut QueueGuard<'_>,
         item: T,
     ) -> Result<Option<Waker>, TryPutError<T>> {
-        let (closed, room) = self.with_inner(guard, |inner| (inner.closed, self.has_room(inner)));
+        let (closed, room) = self.with_inner(guard, |inner| {
+            let closed = inner.closed;
+            // A ring queue takes its place at once (lock-free puts race
+            // for the places too).
+            let room = if self.ring.is_some() {
+                !closed && self.reserve()
+            } else {
+                self.has_room(inner)
+            };
+            (closed, room)
+        });
         if closed {
             return Err(TryPutError::Closed(item));
         }
@@ -424,7 +757,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if room {
             // Counted before any getter can see it, so a `task_done` for
             // it never finds the count at zero.
-            self.count_new_task(guard);
+            self.count_new_task(Some(guard));
             let waker = self.place(guard, item, false);
             self.publish(guard);
             return Ok(waker);
@@ -444,7 +777,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     ) -> Result<(T, Option<Waker>), TryGetError> {
         let (item, closed) = self.with_inner(guard, |inner| {
             // A permit still out may put an item in: not drained yet.
-            (inner.items.pop(), inner.closed && inner.permits == 0)
+            (self.pop_stored(inner), inner.closed && inner.permits == 0)
         });
         let Some(item) = item else {
             return Err(if closed {
@@ -453,6 +786,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 TryGetError::Empty
             });
         };
+        if self.ring.is_some() {
+            // A ring queue's item keeps the place it took (`occupied`) until
+            // it leaves: the caller frees it (`release_held`), also for a
+            // `try_get`.
+            return Ok((item, None));
+        }
         let hold = hold && self.reserves();
         if hold {
             self.held.fetch_add(1, Ordering::SeqCst);
@@ -508,9 +847,15 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let Some((node, role)) = self.first_putter(guard) else {
             return [None, None];
         };
+        // A ring queue takes the place first (a lock-free put may have
+        // taken the one seen free).
+        if self.ring.is_some() && !self.reserve() {
+            return [None, None];
+        }
         if role == Role::Reserver {
-            // A reserve waits in the putters' line: the place is its permit.
-            self.take_place_locked(guard);
+            // A reserve waits in the putters' line: the place is its permit
+            // (a ring queue's taken just above).
+            self.count_permit(guard);
             self.putters.fetch_sub(1, Ordering::SeqCst);
             // SAFETY: `first_putter` found it WAITING in this queue, locked
             // by `guard`.
@@ -521,10 +866,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         // locked by `guard`: it is alive and WAITING here.
         let moved = unsafe { (*entry).take_queued(guard) };
         let mut getter = None;
+        if moved.is_none() && self.ring.is_some() {
+            // Nothing goes in after all: the place is free again.
+            self.occupied.0.fetch_sub(1, Ordering::SeqCst);
+        }
         if let Some(moved) = moved {
             // Counted before any getter can see it, so a `task_done` for it
             // never finds the count at zero.
-            self.count_new_task(guard);
+            self.count_new_task(Some(guard));
             // A panic in the storage's push leaves the putter queued with
             // an empty slot (see `get_locked`): served by the next call.
             getter = self.place(guard, moved, false);
@@ -541,7 +890,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// always fits.
     pub(super) fn restore(&self, item: T) {
         let mut guard = self.lock();
-        if self.reserves() {
+        // (A ring queue's item keeps its place in `occupied`.)
+        if self.reserves() && self.ring.is_none() {
             self.held.fetch_sub(1, Ordering::SeqCst);
         }
         let waker = self.place(&mut guard, item, true);
@@ -563,10 +913,15 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     #[inline]
     pub(super) fn release_held(&self, item: T) -> T {
         if self.reserves() {
-            self.held.fetch_sub(1, Ordering::SeqCst);
+            if self.ring.is_some() {
+                self.occupied.0.fetch_sub(1, Ordering::SeqCst);
+            } else {
+                self.held.fetch_sub(1, Ordering::SeqCst);
+            }
             // Pairs with the fence of a queueing putter (`arrive_locked`).
             fence(Ordering::SeqCst);
-            if self.putters.load(Ordering::SeqCst) > 0 || self.spins() {
+            // A spinning queue without a ring republishes its readiness.
+            if self.putters.load(Ordering::SeqCst) > 0 || (self.spins() && self.ring.is_none()) {
                 if let Err(panic) = self.admit_released() {
                     self.lose(item);
                     std::panic::resume_unwind(panic);
@@ -621,6 +976,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_put(2), Err(TryPutError::Full(2)));
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        let item = match self.put_fast(item) {
+            Ok(done) => return done,
+            Err(item) => item,
+        };
         let mut guard = self.lock();
         let waker = self.put_locked(&mut guard, item)?;
         drop(guard);
@@ -832,6 +1191,17 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.try_get(), Err(TryGetError::Empty));
     /// ```
     pub fn try_get(&self) -> Result<T, TryGetError> {
+        if self.ring.is_some() {
+            let item = match self.get_fast() {
+                Some(got) => got?,
+                None => {
+                    let mut guard = self.lock();
+                    self.get_locked(&mut guard, true)?.0
+                }
+            };
+            // The item leaves the queue: its place is free.
+            return Ok(self.release_held(item));
+        }
         let mut guard = self.lock();
         let (item, waker) = self.get_locked(&mut guard, false)?;
         drop(guard);
@@ -1041,6 +1411,28 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let guard = self.lock();
         // After the lock: a closure that re-enters panics instead of hanging.
         let _peeking = reentry::Peeking::enter(self);
+        if let Some(ring) = &self.ring {
+            // Lock-free gets may take the ring's items at any time: the
+            // next item moves to the stash, where only the lock's holder
+            // touches it, with its position. Counted first, so that a get
+            // that claims a later position sees the count and takes this
+            // item instead (`get_fast`); a get that claimed an earlier one
+            // and sees the count takes its own (the stash is sorted).
+            return self.with_inner(&guard, |inner| {
+                if inner.stash.is_empty() {
+                    self.stash_len.fetch_add(1, Ordering::SeqCst);
+                    match ring.pop_ranked() {
+                        Some((position, item)) => {
+                            inner.stash.push_back((ring_rank(position), item));
+                        }
+                        None => {
+                            self.stash_len.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+                inner.stash.front().map(|(_, item)| f(item))
+            });
+        }
         self.with_inner(&guard, |inner| inner.items.peek().map(f))
     }
 
@@ -1075,6 +1467,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     pub fn close(&self) {
         let mut guard = self.lock();
         self.with_inner(&guard, |inner| inner.closed = true);
+        if let Some(ring) = &self.ring {
+            // Lock-free puts fail from now on.
+            ring.mark();
+        }
         self.publish(&mut guard);
         // Nobody but a getter queues on a closed queue, and a getter only
         // while a send permit is out (`Inner::permits`): then getters stay,
@@ -1091,7 +1487,9 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 };
                 let Some((node, role)) = next else { break };
                 match role {
-                    Role::Getter => self.with_inner(guard, |inner| inner.getters -= 1),
+                    Role::Getter => {
+                        self.getters.fetch_sub(1, Ordering::SeqCst);
+                    }
                     Role::Putter | Role::Reserver => {
                         self.putters.fetch_sub(1, Ordering::SeqCst);
                     }
@@ -1124,10 +1522,19 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// ```
     pub fn close_immediately(&self) -> Vec<T> {
         let mut guard = self.lock();
+        if let Some(ring) = &self.ring {
+            ring.mark();
+        }
         let drained = self.with_inner(&guard, |inner| {
             inner.closed = true;
-            std::iter::from_fn(|| inner.items.pop()).collect::<Vec<T>>()
+            std::iter::from_fn(|| self.pop_stored(inner)).collect::<Vec<T>>()
         });
+        if self.ring.is_some() {
+            // The drained items leave the queue: their places are free.
+            self.occupied
+                .0
+                .fetch_sub(drained.len() as u64, Ordering::SeqCst);
+        }
         // Each drained item was counted when it was put, and is not done
         // yet: this cannot fail.
         let _ = self.finish_tasks(&guard, drained.len());
@@ -1159,7 +1566,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// ```
     pub fn len(&self) -> usize {
         let guard = self.lock();
-        self.with_inner(&guard, |inner| inner.items.len())
+        self.with_inner(&guard, |inner| self.stored(inner))
     }
 
     /// Whether no item is stored now (a snapshot).
@@ -1214,21 +1621,26 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     }
 
     fn waiting(&self, role: Role) -> usize {
-        let guard = self.lock();
+        let _guard = self.lock();
         match role {
-            Role::Getter => self.with_inner(&guard, |inner| inner.getters),
+            Role::Getter => self.getters.load(Ordering::Relaxed) as usize,
             _ => self.putters.load(Ordering::Relaxed) as usize,
         }
     }
 }
 
 /// Send permits (a channel's `reserve`, `channel/permit.rs`): a place in
-/// the capacity taken without an item (`take_place_locked`), later filled
-/// (`put_in_place`) or given up (`free_place`). A permit counts in `held`
-/// (bounded queues) like an item in a get future's slot, and in
-/// `Inner::permits` (always). A waiting reserve is a node tagged
-/// `Role::Reserver` in the putters' line: `admit` serves putters and
-/// reservers in one arrival order.
+/// the capacity taken without an item (`reserve_locked`), later filled
+/// (`put_in_place`) or given up (`free_place`). A permit counts in
+/// `Inner::permits` (always) and holds its place like an item: in `held`
+/// (bounded queues without a ring, like an item in a get future's slot) or
+/// in `occupied` (ring queues, taken with the same compare-and-swap as a
+/// lock-free put's). A waiting reserve is a node tagged `Role::Reserver` in
+/// the putters' line: `admit` serves putters and reservers in one arrival
+/// order. Every permit operation takes the queue lock, so `Inner::permits`
+/// and `closed` change together as the locked gets see them; a lock-free
+/// get never decides "closed and drained" (`get_fast` leaves a closed ring
+/// to the locked path).
 impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// The oldest queued putter or reserver (they share one line) and its
     /// role. The pointer is the one the list holds.
@@ -1242,10 +1654,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             .find(|(_, role)| matches!(role, Role::Putter | Role::Reserver))
     }
 
-    /// Under the lock: one more place taken by a permit.
-    fn take_place_locked(&self, guard: &QueueGuard<'_>) {
+    /// Under the lock: one more permit, whose place is taken already (a
+    /// ring queue's in `occupied`), or taken here (`held`, bounded queues
+    /// without a ring, after a room check).
+    fn count_permit(&self, guard: &QueueGuard<'_>) {
         self.with_inner(guard, |inner| inner.permits += 1);
-        if self.reserves() {
+        if self.reserves() && self.ring.is_none() {
             self.held.fetch_add(1, Ordering::SeqCst);
         }
     }
@@ -1254,14 +1668,24 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// a place (the caller owns a permit now); `Ok(Closed)`; `Err(Reserver)`:
     /// no room (the reserver queues, or `try_take_place` says full).
     pub(super) fn reserve_locked(&self, guard: &mut QueueGuard<'_>) -> Result<Role, Role> {
-        let (closed, room) = self.with_inner(guard, |inner| (inner.closed, self.has_room(inner)));
+        let (closed, room) = self.with_inner(guard, |inner| {
+            let closed = inner.closed;
+            // A ring queue takes its place at once (lock-free puts race
+            // for the places too), as `put_locked`.
+            let room = if self.ring.is_some() {
+                !closed && self.reserve()
+            } else {
+                self.has_room(inner)
+            };
+            (closed, room)
+        });
         if closed {
             return Ok(Role::Closed);
         }
         if !room {
             return Err(Role::Reserver);
         }
-        self.take_place_locked(guard);
+        self.count_permit(guard);
         self.publish(guard);
         Ok(Role::Granted)
     }
@@ -1278,23 +1702,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         }
     }
 
-    /// Under the lock: a permit's place is given back (before it is filled
-    /// or freed: the caller fills it with its item, or admits the next
-    /// putter or reserver).
-    fn release_place_locked(&self, guard: &QueueGuard<'_>) {
-        self.with_inner(guard, |inner| inner.permits -= 1);
-        if self.reserves() {
-            self.held.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
     /// Under the lock: getters that wait on a closed queue without a
     /// permit out (nothing can come for them): the caller closes again
     /// once unlocked, which wakes them with `Closed`.
     fn getters_stranded(&self, guard: &QueueGuard<'_>) -> bool {
-        self.with_inner(guard, |inner| {
-            inner.closed && inner.permits == 0 && inner.getters > 0
-        })
+        self.with_inner(guard, |inner| inner.closed && inner.permits == 0)
+            && self.getters.load(Ordering::Relaxed) > 0
     }
 
     /// Frees a permit's place unused: the oldest waiting putter or reserver
@@ -1303,7 +1716,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// place already freed.)
     pub(crate) fn free_place(&self) {
         let mut guard = self.lock();
-        self.release_place_locked(&guard);
+        self.with_inner(&guard, |inner| inner.permits -= 1);
+        if self.ring.is_some() {
+            self.occupied.0.fetch_sub(1, Ordering::SeqCst);
+        } else if self.reserves() {
+            self.held.fetch_sub(1, Ordering::SeqCst);
+        }
         let wakers = self.admit(&mut guard);
         let stranded = self.getters_stranded(&guard);
         self.publish(&mut guard);
@@ -1324,13 +1742,18 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
 
     /// Puts `item` into the place its permit holds, without waiting and
     /// closed or not (a permit taken before a close may still send, as
-    /// tokio's): to the oldest waiting getter, or stored. It counts as a
-    /// new task, as any put.
+    /// tokio's): to the oldest waiting getter, or stored (a ring queue's
+    /// ring takes it even when marked closed: its place was taken before
+    /// the close). It counts as a new task, as any put.
     pub(crate) fn put_in_place(&self, item: T) {
         let mut guard = self.lock();
-        self.release_place_locked(&guard);
-        // The freed place is the item's: no room check.
-        self.count_new_task(&guard);
+        self.with_inner(&guard, |inner| inner.permits -= 1);
+        // The place is the item's now: a ring queue's stays in `occupied`;
+        // otherwise the item counts where it is stored, not in `held`.
+        if self.reserves() && self.ring.is_none() {
+            self.held.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.count_new_task(Some(&guard));
         let waker = self.place(&mut guard, item, false);
         let stranded = self.getters_stranded(&guard);
         self.publish(&mut guard);
@@ -1354,9 +1777,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
 /// Debug builds: a `peek_with` closure that touches its own queue panics
 /// instead of spinning forever on the queue lock that its thread holds.
 mod reentry {
+    use crate::lowlevel::sync::per_thread;
     use std::cell::Cell;
 
-    thread_local! {
+    // Loom's thread-local under loom, whose model threads share one OS
+    // thread (a `std` thread-local would show one model thread's
+    // `peek_with` to another: a false positive).
+    per_thread! {
         /// The address of the queue whose `peek_with` closure this thread
         /// runs (0: none).
         static PEEKING: Cell<usize> = const { Cell::new(0) };
@@ -1467,10 +1894,10 @@ impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
         let guard = self.lock();
         let (len, closed, unfinished, getting, putting) = self.with_inner(&guard, |inner| {
             (
-                inner.items.len(),
+                self.stored(inner),
                 inner.closed,
-                inner.unfinished,
-                inner.getters,
+                self.unfinished(),
+                self.getters.load(Ordering::Relaxed) as usize,
                 self.putters.load(Ordering::Relaxed) as usize,
             )
         });
@@ -1487,3 +1914,7 @@ impl<T, S: Storage<T>> std::fmt::Debug for GenericQueue<T, S> {
             .finish()
     }
 }
+
+#[cfg(all(test, not(polysync_loom)))]
+#[path = "stash_tests.rs"]
+mod stash_tests;

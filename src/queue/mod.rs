@@ -76,12 +76,29 @@
 //! The node's data (a `Role`) says what kind of waiter it is while queued,
 //! and how the wait ended once notified. Entries live in the futures (or the
 //! blocking caller's stack): no allocation per wait.
+//!
+//! **A bounded FIFO queue takes no lock while nobody waits** (issue 18
+//! item 2; `ring.rs`): its items live in a lock-free ring with per-slot
+//! stamps, a put reserves its place in an atomic count of the places taken
+//! (stored plus held) and a get frees it once its item leaves the queue.
+//! The lock and the wait list serve only the slow paths: a put that finds
+//! no place, a get that finds nothing, a getter's hand-off, give-backs
+//! and `peek_with` (into a small locked stash that goes out before the
+//! ring; a lock-free get that finds it in use takes what goes out first by
+//! claim order, see `Inner::stash`), closing. A lock-free put stores its item, then looks for waiting getters
+//! (a `SeqCst` fence between), and a getter counts itself, then looks at
+//! the ring once more: so no getter waits beside an item; putters against
+//! gets likewise (see `GenericQueue::putters`). Unbounded queues, `Lifo`,
+//! `Priority` and capacities over `MAX_RING` places keep the locked
+//! storage; a spinning bounded FIFO queue keeps its ring and spins on it
+//! (`spin.rs`).
 
 mod entry;
 mod error;
 mod futures;
 mod generic;
 mod protocol;
+mod ring;
 mod simple;
 mod spin;
 mod storage;

@@ -38,6 +38,36 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
     /// wait that must queue clones it (then tries once more under the lock
     /// in `arrive_locked`).
     fn try_fast(&self, role: Role, slot: &Item<T>) -> Option<Role> {
+        // A ring queue tries without the lock first.
+        match role {
+            Role::Putter => {
+                // SAFETY: the core calls `try_fast` with the waiter's own,
+                // unqueued entry.
+                let item =
+                    unsafe { slot.take_unqueued() }.expect("an unserved putter has its item");
+                match self.put_fast(item) {
+                    Ok(Ok(())) => return Some(Role::Handed),
+                    Ok(Err(error)) => {
+                        // Closed: the item goes back to the caller.
+                        // SAFETY: as above.
+                        unsafe { slot.fill_unqueued(error.into_inner()) };
+                        return Some(Role::Closed);
+                    }
+                    // SAFETY: as above.
+                    Err(item) => unsafe { slot.fill_unqueued(item) },
+                }
+            }
+            Role::Getter => {
+                if let Some(Ok(item)) = self.get_fast() {
+                    // It holds its place (`occupied`) until the future
+                    // returns it (`release_held`) or gives it back.
+                    // SAFETY: as above.
+                    unsafe { slot.fill_unqueued(item) };
+                    return Some(Role::Handed);
+                }
+            }
+            Role::Handed | Role::Closed | Role::Reserver | Role::Granted => {}
+        }
         let mut guard = self.lock();
         self.attempt_locked(&mut guard, role, slot).ok()
         // The guard wakes a waiter that this put or get served once it has
@@ -58,7 +88,16 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
         loop {
             let arrival = self.attempt_locked(guard, role, slot);
             match arrival {
-                Err(Role::Getter) => self.with_inner(guard, |inner| inner.getters += 1),
+                Err(Role::Getter) => {
+                    self.getters.fetch_add(1, Ordering::SeqCst);
+                    // Pairs with the fence of a lock-free put (`put_fast`).
+                    fence(Ordering::SeqCst);
+                    if self.ring_has_items() {
+                        // An item came in meanwhile: take it after all.
+                        self.getters.fetch_sub(1, Ordering::SeqCst);
+                        continue;
+                    }
+                }
                 Err(_) => {
                     self.putters.fetch_add(1, Ordering::SeqCst);
                     // Pairs with the fence of a release (`release_held`).
@@ -76,9 +115,11 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
     }
 
     /// A waiter that was not served leaves the list: one fewer of its kind.
-    fn cancelled(&self, guard: &mut QueueGuard<'_>, tag: Role) {
+    fn cancelled(&self, _guard: &mut QueueGuard<'_>, tag: Role) {
         match tag {
-            Role::Getter => self.with_inner(guard, |inner| inner.getters -= 1),
+            Role::Getter => {
+                self.getters.fetch_sub(1, Ordering::SeqCst);
+            }
             _ => {
                 self.putters.fetch_sub(1, Ordering::SeqCst);
             }

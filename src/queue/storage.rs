@@ -77,6 +77,14 @@ pub trait Storage<T> {
     fn restore(&mut self, item: T) {
         self.push(item);
     }
+
+    /// Whether this storage is plain first-in-first-out (with `restore` as
+    /// the next one out), so that a bounded [`GenericQueue`](super::GenericQueue)
+    /// may keep its items in its own lock-free ring instead (the storage
+    /// then stays unused). `false` by default; [`Fifo`] says `true`. Not
+    /// part of the stable API.
+    #[doc(hidden)]
+    const LOCK_FREE_FIFO: bool = false;
 }
 
 /// First in, first out: [`Queue`](super::Queue)'s order.
@@ -98,6 +106,7 @@ impl<T> Default for Fifo<T> {
 }
 
 impl<T> Storage<T> for Fifo<T> {
+    const LOCK_FREE_FIFO: bool = true;
     #[inline]
     fn push(&mut self, item: T) {
         self.0.push_back(item);

@@ -45,8 +45,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// assert_eq!(q.unfinished_tasks(), 1);
     /// ```
     pub fn unfinished_tasks(&self) -> usize {
-        let guard = self.lock();
-        self.with_inner(&guard, |inner| inner.unfinished)
+        self.unfinished()
     }
 
     /// How many units wait in [`join`](GenericQueue::join) (any form) now
