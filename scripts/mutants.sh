@@ -287,8 +287,8 @@ mutant "channel: RecvFuture::cancel drops a handed value (storm)" \
 mutant "oneshot: a dropped sender does not wake the receiver [slow]" \
     "cargo test --test oneshot" \
     src/channel/oneshot.rs \
-    $'if let Some(slot) = self.slot.take() {\n            slot.close();' \
-    $'if let Some(slot) = self.slot.take() {\n            let _ = slot;'
+    $'if let Some(inner) = self.inner.take() {\n            inner.slot.close();\n            inner.wake_receiver();' \
+    $'if let Some(inner) = self.inner.take() {\n            let _ = inner;'
 
 mutant "oneshot: a dropped receiver lets send succeed" \
     "cargo test --test oneshot" \
