@@ -13,19 +13,21 @@
 //!    (`to_thread_blocking`; the baselines spawn and join a scoped thread,
 //!    or `rayon::spawn` a job that sends its result on a fresh std channel).
 //! 4. `bridge_throughput/<impl>/thread`: 4 threads share `iters` jobs.
-//! 5. `bridge_park_unpark/std/round_trip`: two threads ping-pong with
-//!    `thread::park`/`unpark`, for the VM's wake-up cost in the same run.
+//! 5. `park_roundtrip/std_thread` (`common::park_roundtrip`): two threads
+//!    ping-pong with `thread::park`/`unpark`, for the VM's wake-up cost in
+//!    the same run.
 //!
 //! polysync's jobs borrow from a limiter as large as the pool's cap, so
 //! the limiter costs its bookkeeping but never makes a job wait (the
 //! anchors have no limiter).
+
+mod common;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use polysync::CapacityLimiter;
 use polysync::bridge::Offload;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
@@ -208,41 +210,5 @@ fn rayon_job() -> u64 {
     rx.recv().unwrap()
 }
 
-/// The VM's park/unpark round trip, in the same run.
-fn park_unpark(c: &mut Criterion) {
-    let mut g = c.benchmark_group("bridge_park_unpark");
-    g.bench_function(BenchmarkId::new("std", "round_trip"), |b| {
-        b.iter_custom(|iters| {
-            let ping = Arc::new(AtomicBool::new(false));
-            let pong = Arc::new(AtomicBool::new(false));
-            let main = std::thread::current();
-            let echo = {
-                let (ping, pong) = (ping.clone(), pong.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..iters {
-                        while !ping.swap(false, Ordering::AcqRel) {
-                            std::thread::park();
-                        }
-                        pong.store(true, Ordering::Release);
-                        main.unpark();
-                    }
-                })
-            };
-            let t = Instant::now();
-            for _ in 0..iters {
-                ping.store(true, Ordering::Release);
-                echo.thread().unpark();
-                while !pong.swap(false, Ordering::AcqRel) {
-                    std::thread::park();
-                }
-            }
-            let elapsed = t.elapsed();
-            echo.join().unwrap();
-            elapsed
-        })
-    });
-    g.finish();
-}
-
-criterion_group!(benches, from_tokio, from_threads, park_unpark);
+criterion_group!(benches, from_tokio, from_threads, common::park_roundtrip);
 criterion_main!(benches);

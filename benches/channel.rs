@@ -24,9 +24,9 @@
 //! 3. `channel/spsc_tokio_async`: a producer task and a consumer task on a
 //!    2-worker multi-thread tokio runtime, bounded(1024); 10 000 messages
 //!    per iteration; FIFO checked.
-//! 4. `channel/park_unpark_roundtrip`: `std_thread`, two threads passing a
-//!    turn with `thread::park`/`unpark`; not a channel, the run's wake-up
-//!    cost, quoted beside the contended rows.
+//! 4. `park_roundtrip/std_thread` (`common::park_roundtrip`): two threads
+//!    passing a turn with `thread::park`/`unpark`; not a channel, the run's
+//!    wake-up cost, quoted beside the contended rows.
 //!
 //! Run: `cargo bench --bench channel` (about 1.5 minutes); a quicker smoke
 //! run: `cargo bench --bench channel -- --warm-up-time 0.5 --measurement-time 1`.
@@ -422,48 +422,6 @@ fn spsc_tokio_async(c: &mut Criterion) {
 
 // ---------------------------------------------------------------- park/unpark
 
-/// The machine's wake-up cost in this run: two threads hand a turn back and
-/// forth with `thread::park`/`Thread::unpark` (one iteration = one round
-/// trip, two wake-ups). The contended rows above depend on it, so a report
-/// quotes it beside them.
-fn park_unpark_roundtrip(c: &mut Criterion) {
-    use std::sync::atomic::AtomicBool;
-    let mut g = c.benchmark_group("channel/park_unpark_roundtrip");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("std_thread", |b| {
-        b.iter_custom(|iters| {
-            let ping = Arc::new(AtomicBool::new(false));
-            let pong = Arc::new(AtomicBool::new(false));
-            let main = std::thread::current();
-            let echo = {
-                let (ping, pong) = (ping.clone(), pong.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..iters {
-                        while !ping.swap(false, Ordering::Acquire) {
-                            std::thread::park();
-                        }
-                        pong.store(true, Ordering::Release);
-                        main.unpark();
-                    }
-                })
-            };
-            let t = Instant::now();
-            for _ in 0..iters {
-                ping.store(true, Ordering::Release);
-                echo.thread().unpark();
-                while !pong.swap(false, Ordering::Acquire) {
-                    std::thread::park();
-                }
-            }
-            let d = t.elapsed();
-            echo.join().unwrap();
-            d
-        })
-    });
-    g.finish();
-}
-
 // ---------------------------------------------------------------- config
 
 /// Few, long samples (flat sampling); command-line options override these.
@@ -477,6 +435,6 @@ fn heavy() -> Criterion {
 criterion_group! {
     name = threaded;
     config = heavy();
-    targets = park_unpark_roundtrip, spsc_threads_blocking, mpsc_threads_blocking, spsc_tokio_async
+    targets = common::park_roundtrip, spsc_threads_blocking, mpsc_threads_blocking, spsc_tokio_async
 }
 criterion_main!(threaded);

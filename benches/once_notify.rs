@@ -11,7 +11,7 @@
 //!    runtime pass the turn through two `Notify`s (`notify_one`, then
 //!    `notified().await`); time per round trip (two notifications).
 //!    polysync `Notify` vs `tokio::sync::Notify`.
-//! 3. `park_unpark/std`: the round trip of two OS threads through
+//! 3. `park_roundtrip/std_thread` (`common::park_roundtrip`): the round trip of two OS threads through
 //!    `thread::park`/`unpark` in the same run, the VM's wake-up cost that
 //!    contended rows depend on (see BENCHMARKS.md).
 
@@ -138,44 +138,9 @@ fn notify_pingpong(c: &mut Criterion) {
 
 // ---------------------------------------------------------------- group 3
 
-fn park_unpark(c: &mut Criterion) {
-    let mut g = c.benchmark_group("park_unpark");
-    g.bench_function("std", |b| {
-        b.iter_custom(|iters| {
-            // Each side parks until the other's flag says it is its turn.
-            let turn = Arc::new(AtomicU64::new(0));
-            let main = std::thread::current();
-            let peer = {
-                let (turn, main) = (turn.clone(), main.clone());
-                std::thread::spawn(move || {
-                    for i in 0..iters {
-                        while turn.load(Ordering::Acquire) != 2 * i + 1 {
-                            std::thread::park();
-                        }
-                        turn.store(2 * i + 2, Ordering::Release);
-                        main.unpark();
-                    }
-                })
-            };
-            let start = Instant::now();
-            for i in 0..iters {
-                turn.store(2 * i + 1, Ordering::Release);
-                peer.thread().unpark();
-                while turn.load(Ordering::Acquire) != 2 * i + 2 {
-                    std::thread::park();
-                }
-            }
-            let took = start.elapsed();
-            peer.join().expect("peer thread");
-            took
-        })
-    });
-    g.finish();
-}
-
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3));
-    targets = once_cell_get, notify_pingpong, park_unpark
+    targets = once_cell_get, notify_pingpong, common::park_roundtrip
 }
 criterion_main!(benches);

@@ -12,7 +12,7 @@
 //! send that wakes every receiver, plus the acknowledgements' sends and
 //! wake-ups back: the same work for both implementations. Time per round.
 //!
-//! Group `watch_park_unpark/thread`: the park/unpark round trip of two OS
+//! Group `park_roundtrip/std_thread` (`common::park_roundtrip`): the park/unpark round trip of two OS
 //! threads in the same run (the VM's wake-up cost, which the contended
 //! rows depend on; see BENCHMARKS.md).
 //!
@@ -25,7 +25,6 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
@@ -146,50 +145,5 @@ fn watch_wake(c: &mut Criterion) {
     g.finish();
 }
 
-/// The park/unpark round trip of two OS threads: the bench thread unparks
-/// a partner and parks until the partner unparks it back.
-fn watch_park_unpark(c: &mut Criterion) {
-    let mut g = c.benchmark_group("watch_park_unpark");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("thread", |b| {
-        b.iter_custom(|iters| {
-            // Turn: odd = the partner's, even = the bench thread's.
-            let turn = Arc::new(AtomicU64::new(0));
-            let stop = Arc::new(AtomicBool::new(false));
-            let main = std::thread::current();
-            let partner = {
-                let (turn, stop) = (turn.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    let mut next = 1;
-                    while !stop.load(Ordering::Acquire) {
-                        if turn.load(Ordering::Acquire) == next {
-                            turn.store(next + 1, Ordering::Release);
-                            main.unpark();
-                            next += 2;
-                        } else {
-                            std::thread::park();
-                        }
-                    }
-                })
-            };
-            let t = Instant::now();
-            for i in 0..iters {
-                turn.store(2 * i + 1, Ordering::Release);
-                partner.thread().unpark();
-                while turn.load(Ordering::Acquire) != 2 * i + 2 {
-                    std::thread::park();
-                }
-            }
-            let elapsed = t.elapsed();
-            stop.store(true, Ordering::Release);
-            partner.thread().unpark();
-            partner.join().expect("partner panicked");
-            elapsed
-        })
-    });
-    g.finish();
-}
-
-criterion_group!(benches, watch_wake, watch_park_unpark);
+criterion_group!(benches, watch_wake, common::park_roundtrip);
 criterion_main!(benches);
