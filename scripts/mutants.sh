@@ -1328,8 +1328,8 @@ mutant "chan-fast-reserve: a permit's send after a close is turned away by the r
 mutant "chan-fast-reserve: a reserve takes no place in a ring queue's count" \
     "cargo test --test channel_reserve a_permit_holds_a_place" \
     src/queue/generic.rs \
-    $'            // for the places too), as `put_locked`.\n            let room = if self.ring.is_some() {\n                !closed && self.reserve()' \
-    $'            // for the places too), as `put_locked`.\n            let room = if self.ring.is_some() {\n                !closed && self.occupied() < self.cap'
+    $'-> Result<Role, Role> {\n        let (closed, room) = self.with_inner(guard, |inner| self.closed_or_room(inner));' \
+    $'-> Result<Role, Role> {\n        let (closed, room) = self.with_inner(guard, |inner| (inner.closed, self.has_room(inner)));'
 
 mutant "chan-fast-reserve: a permit's sent value frees the ring place it takes" \
     "cargo test --test channel_reserve a_permit_holds_a_place" \

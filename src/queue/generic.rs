@@ -387,6 +387,20 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         self.cap != usize::MAX
     }
 
+    /// Under the lock, for a put or a reserve that must not wait: whether
+    /// the queue is closed, and whether there is room. A ring queue takes
+    /// its place at once (lock-free puts race for the places too), so
+    /// `(false, true)` there means the caller owns a place.
+    fn closed_or_room(&self, inner: &Inner<T, S>) -> (bool, bool) {
+        let closed = inner.closed;
+        let room = if self.ring.is_some() {
+            !closed && self.reserve()
+        } else {
+            self.has_room(inner)
+        };
+        (closed, room)
+    }
+
     /// Under the lock: whether a put may go in now (`held`; a ring
     /// queue's `occupied`).
     #[inline]
@@ -738,17 +752,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         guard: &mut QueueGuard<'_>,
         item: T,
     ) -> Result<Option<Waker>, TryPutError<T>> {
-        let (closed, room) = self.with_inner(guard, |inner| {
-            let closed = inner.closed;
-            // A ring queue takes its place at once (lock-free puts race
-            // for the places too).
-            let room = if self.ring.is_some() {
-                !closed && self.reserve()
-            } else {
-                self.has_room(inner)
-            };
-            (closed, room)
-        });
+        let (closed, room) = self.with_inner(guard, |inner| self.closed_or_room(inner));
         if closed {
             return Err(TryPutError::Closed(item));
         }
@@ -1668,17 +1672,7 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// a place (the caller owns a permit now); `Ok(Closed)`; `Err(Reserver)`:
     /// no room (the reserver queues, or `try_take_place` says full).
     pub(super) fn reserve_locked(&self, guard: &mut QueueGuard<'_>) -> Result<Role, Role> {
-        let (closed, room) = self.with_inner(guard, |inner| {
-            let closed = inner.closed;
-            // A ring queue takes its place at once (lock-free puts race
-            // for the places too), as `put_locked`.
-            let room = if self.ring.is_some() {
-                !closed && self.reserve()
-            } else {
-                self.has_room(inner)
-            };
-            (closed, room)
-        });
+        let (closed, room) = self.with_inner(guard, |inner| self.closed_or_room(inner));
         if closed {
             return Ok(Role::Closed);
         }
