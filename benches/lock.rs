@@ -7,7 +7,8 @@
 //! so the harness around the operation is identical for every implementation.
 //!
 //! Function ids: `std` (std::sync::Mutex), `parking_lot`, `polysync`
-//! (polysync::Mutex), `polysync_lock` (polysync::Lock guarding an
+//! (polysync::Mutex, bounded fairness: the default), `polysync_fair`
+//! (`Mutex::new_fair`, the strict hand-off), `polysync_lock` (polysync::Lock guarding an
 //! `UnsafeCell<u64>`), `tokio` (tokio::sync::Mutex), `async_lock`
 //! (async_lock::Mutex).
 //!
@@ -134,13 +135,13 @@ impl AsyncBenchMutex for Polysync {
     }
 }
 
-/// `polysync::Mutex::new_bounded`: bounded fairness (issue 18), beside the
-/// default's strict FIFO hand-off.
-struct PolysyncBounded(polysync::Mutex<u64>);
-impl BenchMutex for PolysyncBounded {
-    const NAME: &'static str = "polysync_bounded";
+/// `polysync::Mutex::new_fair`: the strict FIFO hand-off, beside the
+/// default's bounded fairness (issue 18).
+struct PolysyncFair(polysync::Mutex<u64>);
+impl BenchMutex for PolysyncFair {
+    const NAME: &'static str = "polysync_fair";
     fn new() -> Self {
-        PolysyncBounded(polysync::Mutex::new_bounded(0))
+        PolysyncFair(polysync::Mutex::new_fair(0))
     }
     #[inline]
     fn lock_inc(&self) {
@@ -160,7 +161,7 @@ impl BenchMutex for PolysyncBounded {
         *self.0.lock_blocking()
     }
 }
-impl AsyncBenchMutex for PolysyncBounded {
+impl AsyncBenchMutex for PolysyncFair {
     #[inline]
     async fn lock_inc_async(&self) {
         *self.0.lock().await += 1;
@@ -374,7 +375,7 @@ fn lock_contended_threads(c: &mut Criterion) {
         contended_threads_one::<Std>(&mut g, threads);
         contended_threads_one::<ParkingLot>(&mut g, threads);
         contended_threads_one::<Polysync>(&mut g, threads);
-        contended_threads_one::<PolysyncBounded>(&mut g, threads);
+        contended_threads_one::<PolysyncFair>(&mut g, threads);
         contended_threads_one::<Tokio>(&mut g, threads);
         contended_threads_one::<AsyncLock>(&mut g, threads);
     }
@@ -443,7 +444,7 @@ fn lock_mixed_threads_tasks(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(1));
     mixed_one::<Polysync>(&mut g, &rt);
-    mixed_one::<PolysyncBounded>(&mut g, &rt);
+    mixed_one::<PolysyncFair>(&mut g, &rt);
     mixed_one::<Tokio>(&mut g, &rt);
     mixed_one::<AsyncLock>(&mut g, &rt);
     g.finish();
@@ -501,7 +502,7 @@ fn lock_tasks_64(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(TASKS * OPS_PER_TASK));
     tasks_64_one::<Polysync>(&mut g, &rt);
-    tasks_64_one::<PolysyncBounded>(&mut g, &rt);
+    tasks_64_one::<PolysyncFair>(&mut g, &rt);
     tasks_64_one::<Tokio>(&mut g, &rt);
     tasks_64_one::<AsyncLock>(&mut g, &rt);
     g.finish();

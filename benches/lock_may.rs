@@ -7,8 +7,9 @@
 //!
 //! Group `lock_may_64`: 64 coroutines x 1000 lock / increment / unlock on
 //! may's 2 workers; one iteration = 64 000 operations (report.py divides by
-//! the `Elements` throughput). Function ids: `polysync` (`Mutex::new`, the
-//! strict hand-off), `polysync_bounded` (`Mutex::new_bounded`), `may`
+//! the `Elements` throughput). Function ids: `polysync` (`Mutex::new`,
+//! bounded fairness), `polysync_fair` (`Mutex::new_fair`, the strict
+//! hand-off), `may`
 //! (`may::sync::Mutex`). Group `park_roundtrip`: the wake-up cost of the same
 //! run (see `common::park_roundtrip`).
 
@@ -70,10 +71,7 @@ fn lock_may_64(c: &mut Criterion) {
     g.throughput(Throughput::Elements(COROUTINES * OPS));
     for (name, m) in [
         ("polysync", Arc::new(polysync::Mutex::new(0u64))),
-        (
-            "polysync_bounded",
-            Arc::new(polysync::Mutex::new_bounded(0u64)),
-        ),
+        ("polysync_fair", Arc::new(polysync::Mutex::new_fair(0u64))),
     ] {
         let op = {
             let m = m.clone();

@@ -49,8 +49,13 @@
 //!
 //! ## Semantics
 //!
-//! - **Fair:** strict FIFO across all kinds of waiters, by direct hand-off:
-//!   a release gives the resource to the oldest waiter, and nobody barges in.
+//! - **Fair:** FIFO across all kinds of waiters. Strict direct hand-off (a
+//!   release gives the resource to the oldest waiter, and nobody barges in)
+//!   everywhere except [`Lock`] and [`Mutex`], whose default is bounded
+//!   fairness (a unit that is running may take a just-freed lock before the
+//!   woken oldest waiter, which is handed the lock once overtaken past a
+//!   documented bound: no lock convoy); their `new_fair` keeps the
+//!   hand-off.
 //! - **Cancellation loses nothing:** a waiter that gives up after being handed
 //!   the resource passes it on.
 //! - **No allocation per wait:** wait-queue nodes live in the waiting future or

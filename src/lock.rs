@@ -1,5 +1,5 @@
 //! [`Lock`]: a non-reentrant lock that threads, tasks and green threads
-//! share, with strict FIFO hand-off (the default) or bounded fairness.
+//! share, with bounded fairness (the default) or strict FIFO hand-off.
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
 use crate::lowlevel::sync::{AtomicU64, MAY_SPIN, Ordering, const_fn, spin_loop, yield_now};
@@ -33,11 +33,11 @@ use std::time::{Duration, Instant};
 //   nobody is queued. So under contention the lock word alone serves the running
 //   units: only a release that must wake the front, and the front's retry,
 //   take the queue lock.
-// - `FAIR`: fixed at construction ([`Lock::new`], [`Lock::new_fair`]): strict FIFO with
+// - `FAIR`: fixed at construction ([`Lock::new_fair`]): strict FIFO with
 //   direct hand-off. A release with waiters leaves `LOCKED` set and, under
 //   the queue lock, writes the front node's identity to `owner` and
 //   notifies it: nobody can barge in. `WOKEN` and the debt stay 0.
-// - Without `FAIR` ([`Lock::new_bounded`]: bounded fairness), a release with waiters
+// - Without `FAIR` ([`Lock::new`], [`Lock::new_bounded`]: bounded fairness), a release with waiters
 //   clears `LOCKED` and wakes the front node without unlinking it
 //   (`WOKEN`), and the woken front competes: a unit that arrives meanwhile
 //   may take the free lock (it barges). The front
@@ -115,11 +115,8 @@ const SPIN_PAUSE_ROUNDS: u32 = 3;
 /// - Every way to wait: [`acquire`](Lock::acquire) (async),
 ///   [`acquire_blocking`](Lock::acquire_blocking), [`try_acquire`](Lock::try_acquire),
 ///   [`try_acquire_for`](Lock::try_acquire_for), [`try_acquire_until`](Lock::try_acquire_until).
-/// - **Strict FIFO with direct hand-off** ([`Lock::new`], the default, and
-///   [`Lock::new_fair`], aiologic's semantics): a release gives the lock
-///   straight to the oldest waiter; [`is_locked`](Lock::is_locked) stays
-///   `true` across the hand-off and nobody can barge in.
-/// - **Bounded fairness** ([`Lock::new_bounded`], opt-in): a release with
+/// - **Bounded fairness** ([`Lock::new`], the default, and
+///   [`Lock::new_bounded`]): a release with
 ///   waiters frees the lock and wakes the oldest waiter, whatever its world,
 ///   which then takes it; a unit that is running meanwhile may take the
 ///   free lock first (it *barges*), so the lock never sits idle while a
@@ -128,20 +125,23 @@ const SPIN_PAUSE_ROUNDS: u32 = 3;
 ///   only units that were not queued barge. Nothing starves: once the
 ///   oldest waiter has been overtaken [`OVERTAKE_BOUND`] times, or has
 ///   woken and found the lock taken again [`LOST_RETRIES`] times, the next
-///   release hands the lock to it directly. A hand-off puts a whole
-///   wake-up on the critical path of every contended acquisition, which
-///   this mode avoids. Measured side by side on this project's 2-core VM
-///   (BENCHMARKS.md, "Issue 18" and its slices): while a park/unpark round
-///   trip cost 37 µs, 4 threads on one `Mutex` took 37 ns per lock/unlock
-///   with bounded fairness and 862 ns with the hand-off (parking_lot 9.4
-///   ns), 64 tokio tasks 42 ns and 96 ns (tokio's own fair Mutex 115 ns);
-///   since the third slice (one compare-exchange per acquire and release,
-///   and the spin below), while it cost 8 µs, 4 threads took
-///   14.1 ns bounded and 13.7 ns strict (parking_lot 11.0 ns), 2 threads
-///   10.9 and 9.8 ns (parking_lot 8.0 ns). The hand-off stays the default
-///   until this mode is measured at parking_lot's speed when wake-ups are
-///   dear too (issue 18); choose this mode where contention is high (a
-///   loaded machine, many threads on few cores).
+///   release hands the lock to it directly.
+/// - **Strict FIFO with direct hand-off** ([`Lock::new_fair`], aiologic's
+///   semantics, opt-in): a release gives the lock straight to the oldest
+///   waiter; [`is_locked`](Lock::is_locked) stays `true` across the
+///   hand-off and nobody can barge in. Choose it where the order of
+///   acquisitions itself matters.
+/// - **Why bounded is the default:** a hand-off puts a whole wake-up on
+///   the critical path of every contended acquisition. Measured side by
+///   side on this project's 2-core VM (BENCHMARKS.md, "Issue 18" and its
+///   slices), bounded fairness beats the hand-off or ties it on every
+///   contended row, whatever a wake-up costs. While a park/unpark round
+///   trip cost 26-30 µs: 4 threads on one `Mutex` 10.6-12.6 ns per
+///   lock/unlock bounded, 36.5-43.6 ns strict (parking_lot 7.1 ns); 64
+///   tokio tasks 14.8-15.7 ns and 91-107 ns (async-lock 27-39 ns); 2
+///   threads beside 2 tokio tasks 11-12 ns and 1.4-1.8 µs. While it cost
+///   4-8 µs: 4 threads 11.4-14.1 ns bounded, 13.7-15.1 ns strict
+///   (parking_lot 10.5-11.0 ns); 2 threads 9.8-11.4 and 9.8-12.4 ns.
 /// - **Spinning** (both modes): an OS thread (a [`Waiter`] that
 ///   [spins](Waiter::spins)) whose blocking acquire finds the lock held
 ///   spins a few rounds (growing pauses, then rounds that yield its core,
@@ -225,17 +225,17 @@ pub struct Lock {
 
 impl Lock {
     const_fn! {
-        /// An unlocked lock with strict FIFO hand-off (the default; the
-        /// same as [`new_fair`](Lock::new_fair); see [`Lock`]). `const`, so
-        /// it can be a `static`.
+        /// An unlocked lock with bounded fairness (the default; the same as
+        /// [`new_bounded`](Lock::new_bounded); see [`Lock`] for why).
+        /// `const`, so it can be a `static`.
         ///
         /// ```
         /// static LOCK: polysync::Lock = polysync::Lock::new();
         /// drop(LOCK.acquire_blocking());
-        /// assert!(LOCK.is_fair());
+        /// assert!(!LOCK.is_fair());
         /// ```
         pub fn new() -> Lock {
-            Lock { queue: WaitQueue::new(FAIR), owner: AtomicU64::new(0) }
+            Lock::new_bounded()
         }
     }
 
@@ -243,8 +243,10 @@ impl Lock {
         /// An unlocked lock with bounded fairness: a release wakes the
         /// oldest waiter to compete, a running unit may take the free lock
         /// first, and the oldest waiter is handed the lock once overtaken
-        /// too often (see [`Lock`] for the bounds and the numbers). `const`,
-        /// so it can be a `static`.
+        /// too often (see [`Lock`] for the bounds and the numbers). The
+        /// default today ([`new`](Lock::new)); name it where the mode
+        /// matters, whatever the default becomes. `const`, so it can be a
+        /// `static`.
         ///
         /// ```
         /// let lock = polysync::Lock::new_bounded();
@@ -260,9 +262,7 @@ impl Lock {
         /// An unlocked lock with strict FIFO hand-off: every release with
         /// waiters hands the lock straight to the oldest one, whatever its
         /// world, and nobody can take it meanwhile (see [`Lock`] for the
-        /// price). The default today ([`new`](Lock::new)); name it where the
-        /// hand-off itself matters, whatever the default becomes. `const`,
-        /// so it can be a `static`.
+        /// price). `const`, so it can be a `static`.
         ///
         /// ```
         /// let lock = polysync::Lock::new_fair();
@@ -276,7 +276,7 @@ impl Lock {
 
     /// Acquires the lock asynchronously, in FIFO order with every other
     /// waiter (a unit that was not queued may still take a free lock first,
-    /// if the lock is [`new_bounded`](Lock::new_bounded): see [`Lock`]).
+    /// unless the lock is [`new_fair`](Lock::new_fair): see [`Lock`]).
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -702,12 +702,12 @@ impl Lock {
 
     /// Whether the lock is held (racy by nature: a snapshot).
     ///
-    /// With bounded fairness ([`new_bounded`](Lock::new_bounded)), a release that finds waiters
+    /// With bounded fairness ([`new`](Lock::new), [`new_bounded`](Lock::new_bounded)), a release that finds waiters
     /// frees the lock and wakes the oldest waiter, which then takes it: in
     /// that window `is_locked()` is `false` while
     /// [`waiting()`](Lock::waiting) still counts the woken waiter, and a
     /// unit that arrives then may take the lock first. A
-    /// strict lock ([`new`](Lock::new), [`new_fair`](Lock::new_fair)) hands
+    /// strict lock ([`new_fair`](Lock::new_fair)) hands
     /// over directly and stays locked across the hand-off.
     ///
     /// ```
@@ -720,11 +720,11 @@ impl Lock {
     }
 
     /// Whether this lock hands over in strict FIFO order (made by
-    /// [`new`](Lock::new) or [`new_fair`](Lock::new_fair)) rather than with
-    /// bounded fairness ([`new_bounded`](Lock::new_bounded)).
+    /// [`new_fair`](Lock::new_fair)) rather than with bounded fairness
+    /// ([`new`](Lock::new), [`new_bounded`](Lock::new_bounded)).
     ///
     /// ```
-    /// assert!(polysync::Lock::new().is_fair());
+    /// assert!(!polysync::Lock::new().is_fair());
     /// assert!(polysync::Lock::new_fair().is_fair());
     /// assert!(!polysync::Lock::new_bounded().is_fair());
     /// ```

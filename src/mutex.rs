@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 /// A value protected by a [`Lock`], lockable from threads, async tasks
 /// of any executor and green threads at the same time.
 ///
-/// Same semantics as [`Lock`]: strict FIFO hand-off by default, bounded
-/// fairness with [`new_bounded`](Mutex::new_bounded) (a running unit may
-/// take a just-released mutex before the woken waiter, within
-/// [`lock::OVERTAKE_BOUND`]; see [`Lock`] for when and the numbers),
+/// Same semantics as [`Lock`]: bounded fairness by default (a running unit
+/// may take a just-released mutex before the woken waiter, within
+/// [`lock::OVERTAKE_BOUND`]; see [`Lock`] for why and the numbers), strict
+/// FIFO hand-off with [`new_fair`](Mutex::new_fair),
 /// cancel-safe futures,
 /// no poisoning, a panic instead of a deadlock when a unit re-locks what it
 /// holds (a blocking call by the same unit, or `lock().await` by the same
@@ -55,7 +55,8 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {
     const_fn! {
-        /// A new unlocked mutex holding `value`.
+        /// A new unlocked mutex holding `value`, with bounded fairness (the
+        /// default; the same as [`new_bounded`](Mutex::new_bounded)).
         ///
         /// ```
         /// static CONFIG: polysync::Mutex<Vec<u8>> = polysync::Mutex::new(Vec::new());
@@ -69,7 +70,8 @@ impl<T> Mutex<T> {
     const_fn! {
         /// A new unlocked mutex holding `value`, with bounded fairness (see
         /// [`Lock::new_bounded`]): an unlock with waiters wakes the oldest
-        /// one to compete, and a running unit may take the mutex first.
+        /// one to compete, and a running unit may take the mutex first. The
+        /// default today ([`new`](Mutex::new)).
         ///
         /// ```
         /// let m = polysync::Mutex::new_bounded(0);
@@ -83,7 +85,7 @@ impl<T> Mutex<T> {
 
     const_fn! {
         /// A new unlocked mutex holding `value`, with strict FIFO hand-off
-        /// (see [`Lock::new_fair`]; the same as [`new`](Mutex::new) today):
+        /// (see [`Lock::new_fair`]):
         /// every unlock with waiters hands the mutex straight to the oldest
         /// one.
         ///
@@ -411,11 +413,11 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Whether this mutex hands over in strict FIFO order (made by
-    /// [`new`](Mutex::new) or [`new_fair`](Mutex::new_fair)) rather than
-    /// with bounded fairness ([`new_bounded`](Mutex::new_bounded)).
+    /// [`new_fair`](Mutex::new_fair)) rather than with bounded fairness
+    /// ([`new`](Mutex::new), [`new_bounded`](Mutex::new_bounded)).
     ///
     /// ```
-    /// assert!(polysync::Mutex::new(0).is_fair());
+    /// assert!(!polysync::Mutex::new(0).is_fair());
     /// assert!(polysync::Mutex::new_fair(0).is_fair());
     /// assert!(!polysync::Mutex::new_bounded(0).is_fair());
     /// ```

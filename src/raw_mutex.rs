@@ -15,9 +15,9 @@
 //! assert_eq!(m.lock().len(), 4);
 //! ```
 //!
-//! `unlock` releases as the lock's mode says (strict hand-off for
-//! [`Lock::new`], which `INIT` uses; the oldest waiter woken to compete for
-//! [`Lock::new_bounded`]); [`unlock_fair`](lock_api::RawMutexFair::unlock_fair)
+//! `unlock` releases as the lock's mode says (the oldest waiter woken to
+//! compete for [`Lock::new`], which `INIT` uses, and [`Lock::new_bounded`];
+//! strict hand-off for [`Lock::new_fair`]); [`unlock_fair`](lock_api::RawMutexFair::unlock_fair)
 //! and [`bump`](lock_api::RawMutexFair::bump) always hand the lock straight
 //! to the oldest waiter, as lock_api documents them. Locking a `Lock` its caller already holds panics, as
 //! [`Lock::acquire_blocking`] does, instead of deadlocking.

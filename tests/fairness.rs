@@ -1,6 +1,8 @@
 //! Strict FIFO and direct hand-off across waiter worlds (`Lock::new_fair`;
 //! bounded fairness (Lock::new_bounded) is tested in tests/lock_bounded.rs,
-//! and the give-up test below runs on the default lock).
+//! and the give-up test below runs on the default lock, bounded since
+//! issue 18: with nobody arriving to barge, its queued waiters keep their
+//! FIFO order there too).
 //!
 //! Waiters of three kinds (OS threads in the blocking forms, tokio tasks on a
 //! runtime in its own thread, `futures_lite::block_on` tasks in another

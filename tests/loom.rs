@@ -361,9 +361,19 @@ struct Guarded {
 unsafe impl Sync for Guarded {}
 
 impl Guarded {
+    /// On the default lock (bounded fairness since issue 18).
     fn new() -> Self {
+        Guarded::with(Lock::new())
+    }
+
+    /// On a lock with the strict hand-off (`Lock::new_fair`).
+    fn fair() -> Self {
+        Guarded::with(Lock::new_fair())
+    }
+
+    fn with(lock: Lock) -> Self {
         Guarded {
-            lock: Lock::new(),
+            lock,
             count: loom::cell::UnsafeCell::new(0),
             inside: AtomicBool::new(false),
         }
@@ -390,8 +400,18 @@ impl Guarded {
 /// and the lock ends free with nobody queued.
 #[test]
 fn lock_blocking_vs_async_mutual_exclusion() {
-    model(|| {
-        let g = Arc::new(Guarded::new());
+    lock_blocking_vs_async_mutual_exclusion_on(Guarded::new);
+}
+
+/// The same on a lock with the strict hand-off.
+#[test]
+fn lock_blocking_vs_async_mutual_exclusion_fair() {
+    lock_blocking_vs_async_mutual_exclusion_on(Guarded::fair);
+}
+
+fn lock_blocking_vs_async_mutual_exclusion_on(make: fn() -> Guarded) {
+    model(move || {
+        let g = Arc::new(make());
         let blocking = {
             let g = g.clone();
             thread::spawn(move || {
@@ -421,8 +441,18 @@ fn lock_blocking_vs_async_mutual_exclusion() {
 /// is free and nobody is queued.
 #[test]
 fn lock_release_vs_cancel() {
-    model(|| {
-        let g = Arc::new(Guarded::new());
+    lock_release_vs_cancel_on(Guarded::new);
+}
+
+/// The same on a lock with the strict hand-off.
+#[test]
+fn lock_release_vs_cancel_fair() {
+    lock_release_vs_cancel_on(Guarded::fair);
+}
+
+fn lock_release_vs_cancel_on(make: fn() -> Guarded) {
+    model(move || {
+        let g = Arc::new(make());
         let held = g.lock.try_acquire().expect("lock is free");
         let waiter = {
             let g = g.clone();
@@ -446,8 +476,18 @@ fn lock_release_vs_cancel() {
 /// the lock (in the last poll) or passes on a handoff that came too late.
 #[test]
 fn lock_release_vs_timeout() {
-    model(|| {
-        let g = Arc::new(Guarded::new());
+    lock_release_vs_timeout_on(Guarded::new);
+}
+
+/// The same on a lock with the strict hand-off.
+#[test]
+fn lock_release_vs_timeout_fair() {
+    lock_release_vs_timeout_on(Guarded::fair);
+}
+
+fn lock_release_vs_timeout_on(make: fn() -> Guarded) {
+    model(move || {
+        let g = Arc::new(make());
         let held = g.lock.try_acquire().expect("lock is free");
         let waiter = {
             let g = g.clone();

@@ -174,7 +174,7 @@ macro_rules! exclusive {
 
 exclusive!(
     Lock,
-    Lock::new(),
+    Lock::new_fair(),
     acquire,
     acquire_blocking,
     try_acquire,
@@ -184,7 +184,7 @@ exclusive!(
 );
 exclusive!(
     Mutex<()>,
-    Mutex::new(()),
+    Mutex::new_fair(()),
     lock,
     lock_blocking,
     try_lock,
