@@ -1381,6 +1381,12 @@ mutant "sem-bounded: a woken front that leaves does not pass the wake on" \
     $'        let waker = raw.new_front_locked(guard, v);\n        guard.wake_after_unlock(waker);' \
     $'        let _ = raw.new_front_locked(guard, v);'
 
+mutant "sem-bounded: a lock-free release does not wake a sleeping front" \
+    "cargo test --test semaphore_bounded a_woken_front_loses" \
+    src/semaphore/raw.rs \
+    'if front & WOKEN == 0 || front & !FLAGS >= DEBT_BOUND {' \
+    'if front & !FLAGS >= DEBT_BOUND {'
+
 mutant "sem-bounded: a front that wins its retry does not wake the next" \
     "cargo test --test semaphore_bounded a_front_that_wins" \
     src/semaphore/raw.rs \

@@ -67,12 +67,15 @@ use crate::lowlevel::wait::Protocol;
 //   barge past it counts, whether its request fits or not.
 // - The invariant that rules out a lost wake-up: **while a node is queued,
 //   the semaphore is open and the front's request fits in `v`, the front
-//   is `WOKEN`** (its waker taken, a retry owed). `v` grows only under the
-//   queue lock while a node is queued (releases; barges only shrink it),
-//   and the front changes only under that lock (a retry that wins, a
-//   cancellation: `cancelled_at` passes the wake to the new front if it
-//   fits, the debt starts again at 0, a hand-off); each of them re-checks
-//   the front.
+//   is `WOKEN`** (its waker taken, a retry owed), or a release that grew
+//   `v` is on its way to check it. `v` grows under the queue lock, or by a
+//   release's compare-exchange while that lock is free, after which the
+//   release reads `WOKEN` and, if it is clear, takes the lock to check the
+//   front (`release_unlocked` says why no wake is lost); barges only
+//   shrink `v`. The front changes only under the queue lock (a retry that
+//   wins, a cancellation: `cancelled_at` passes the wake to the new front
+//   if it fits, the debt starts again at 0, a hand-off); each of them
+//   re-checks the front.
 // - The debt is counted beside the word, not in it: a lock-free barge
 //   reads it (refusing at the bound) before its compare-exchange of the
 //   queue word and adds its unit after. Units that read it in the same
@@ -328,6 +331,9 @@ impl RawSemaphore {
         if fast.is_ok() {
             return Ok(());
         }
+        if !self.is_fair() && self.release_unlocked(n, max) {
+            return Ok(());
+        }
         let guard = self.queue.lock();
         let v = guard.user() & FREE;
         if !saturate && v + n > max && Self::leftover(&guard, v + n) > max {
@@ -341,6 +347,36 @@ impl RawSemaphore {
             self.hand_out(guard, n, max);
         }
         Ok(())
+    }
+
+    /// With bounded fairness and waiters queued: adds `n` permits within
+    /// the maximum by one compare-exchange of the queue word while its lock
+    /// is free, then, unless the front is awake already (`WOKEN`) and not
+    /// owed a hand-off, takes the lock to wake or serve it
+    /// (`release_bounded` of nothing). `false` (nothing changed) if the
+    /// permits do not fit under the maximum or the semaphore is closed.
+    ///
+    /// Why no wake is lost: the compare-exchange is ordered with every
+    /// critical section of the queue lock (both change the queue word). If
+    /// it comes first, the retry, cancellation or release under the lock
+    /// sees the permits and re-checks the front. If it comes after one, it
+    /// synchronizes with that unlock (acquire), so the `WOKEN` it reads next
+    /// is at least as new as that critical section left it: a front that
+    /// lost its retry, or a new front, has it clear, and this release takes
+    /// the lock to check it.
+    #[inline]
+    fn release_unlocked(&self, n: u64, max: u64) -> bool {
+        let added = self.queue.update_unlocked(Ordering::AcqRel, |word, _| {
+            (word & CLOSED == 0 && (word & FREE) + n <= max).then(|| word + n)
+        });
+        if added.is_err() {
+            return false;
+        }
+        let front = self.front.load(Ordering::Relaxed);
+        if front & WOKEN == 0 || front & !FLAGS >= DEBT_BOUND {
+            self.release_bounded(self.queue.lock(), 0);
+        }
+        true
     }
 
     /// The release of `n` permits under the queue lock, with bounded
