@@ -170,7 +170,9 @@ fn stress_with_random_cancellation_keeps_the_count_and_loses_no_wake() {
             );
             let sem = Arc::new(make(total));
             assert_eq!(sem.is_fair(), mode == "fair");
-            stress(sem, total, 3, 3, 2000);
+            // Miri-sized under Miri (its threads are emulated, slowly).
+            let rounds = if cfg!(miri) { 20 } else { 2000 };
+            stress(sem, total, 3, 3, rounds);
             eprintln!("{mode}, {total} permits: ok");
         }
     }
@@ -182,6 +184,7 @@ fn stress_with_random_cancellation_keeps_the_count_and_loses_no_wake() {
 /// release after which its request fits hands the permits to it directly.
 /// One thread, deterministic.
 #[test]
+#[cfg_attr(miri, ignore = "OVERTAKE_BOUND (65 536) barges: too slow under Miri")]
 fn a_front_that_does_not_fit_is_overtaken_exactly_the_bound() {
     let sem = Semaphore::new_bounded(0);
     let (woken, waker) = Count::new();
@@ -325,6 +328,10 @@ fn a_front_that_wins_wakes_the_next_if_it_fits() {
 /// storm's acquisitions while it waited are counted and stay within the
 /// bound (plus the barges in flight at each step). Never timed.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a storm of up to OVERTAKE_BOUND barges: too slow under Miri"
+)]
 fn a_many_permit_waiter_is_served_under_a_storm_of_one_permit_barges() {
     let _dog = Watchdog::new("many-permit waiter under a storm", Duration::from_secs(120));
     let total = 4;
