@@ -4,8 +4,9 @@
 //! Every acquisition takes one permit (`acquire*`) or many at once
 //! (`acquire_many*`), borrowed ([`Permit`]) or owned through an `Arc`
 //! ([`OwnedPermit`], `'static`), in the five wait forms. Waiters are served
-//! strictly FIFO, each request all at once: a large request at the head of
-//! the line is never overtaken by smaller ones behind it. A semaphore can
+//! FIFO, each request all at once: a large request at the head of the line
+//! is never overtaken by smaller ones behind it (strictly, or within a
+//! bound: see [the two modes](#fairness-two-modes)). A semaphore can
 //! be closed: its waiters and later acquisitions fail with a typed error
 //! ([`AcquireError`] from the untimed forms, [`TryAcquireError::Closed`]
 //! from the `try_*_many` and `*_with` forms, `None` from the one-permit
@@ -75,8 +76,10 @@ use std::time::{Duration, Instant};
 /// [`acquire_many`](Semaphore::acquire_many) takes several at once. Owned
 /// forms ([`acquire_owned`](Semaphore::acquire_owned), ...) on an
 /// `Arc<Semaphore>` return an [`OwnedPermit`] that can move into a spawned
-/// task. Waiters are served strictly FIFO by direct hand-off, each request
-/// all at once. [`close`](Semaphore::close) fails every waiter with a typed
+/// task. Waiters are served FIFO, each request all at once, by direct
+/// hand-off ([`new_fair`](Semaphore::new_fair)) or with bounded fairness
+/// ([`new_bounded`](Semaphore::new_bounded); see [the
+/// modes](crate::semaphore#fairness-two-modes)). [`close`](Semaphore::close) fails every waiter with a typed
 /// error. At most
 /// [`Semaphore::MAX_PERMITS`] permits.
 ///
