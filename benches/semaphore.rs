@@ -13,6 +13,16 @@
 //!    checks mutual exclusion) and releasing. tokio has no blocking acquire:
 //!    its threads call `futures_lite::future::block_on(sem.acquire())` per
 //!    operation, which is how a plain thread blocks on it.
+//! 9. `semaphore_threads_4/<impl>/<permits>` (issue 18): 4 OS threads on a
+//!    semaphore of 1 and of 2 permits, each acquiring with a blocking call,
+//!    counting (an atomic increment) and releasing. Impls: `polysync_strict`
+//!    (`Semaphore::new_fair`), `polysync_bounded` (`Semaphore::new_bounded`),
+//!    `tokio` (`block_on(acquire())` per operation) and `async_lock`.
+//! 10. `semaphore_tasks_64/<impl>/<permits>` (issue 18): 64 tokio tasks x
+//!     1000 `acquire().await` + increment on a 2-worker multi-thread runtime;
+//!     one iteration = 64 000 operations. The same impls.
+//! 11. `park_roundtrip/std_thread`: the wake-up cost of the same run (see
+//!     `common::park_roundtrip`), for the contended rows.
 
 mod common;
 
@@ -144,6 +154,154 @@ fn semaphore_contended(c: &mut Criterion) {
     g.finish();
 }
 
+// ---------------------------------------------------------- groups 9, 10
+
+/// The semaphores of groups 9 and 10, side by side.
+enum Sem {
+    Strict(polysync::Semaphore),
+    Bounded(polysync::Semaphore),
+    Tokio(tokio::sync::Semaphore),
+    AsyncLock(async_lock::Semaphore),
+}
+
+impl Sem {
+    fn all(permits: usize) -> [Sem; 4] {
+        [
+            Sem::Strict(polysync::Semaphore::new_fair(permits)),
+            Sem::Bounded(polysync::Semaphore::new_bounded(permits)),
+            Sem::Tokio(tokio::sync::Semaphore::new(permits)),
+            Sem::AsyncLock(async_lock::Semaphore::new(permits)),
+        ]
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Sem::Strict(_) => "polysync_strict",
+            Sem::Bounded(_) => "polysync_bounded",
+            Sem::Tokio(_) => "tokio",
+            Sem::AsyncLock(_) => "async_lock",
+        }
+    }
+
+    /// Acquire with the impl's blocking form, count, release.
+    #[inline]
+    fn blocking_inc(&self, counter: &AtomicU64) {
+        match self {
+            Sem::Strict(s) | Sem::Bounded(s) => {
+                let _p = s.acquire_blocking().unwrap();
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Sem::Tokio(s) => {
+                let _p = futures_lite::future::block_on(s.acquire()).unwrap();
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Sem::AsyncLock(s) => {
+                let _p = s.acquire_blocking();
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Acquire asynchronously, count, release.
+    #[inline]
+    async fn async_inc(&self, counter: &AtomicU64) {
+        match self {
+            Sem::Strict(s) | Sem::Bounded(s) => {
+                let _p = s.acquire().await.unwrap();
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Sem::Tokio(s) => {
+                let _p = s.acquire().await.unwrap();
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Sem::AsyncLock(s) => {
+                let _p = s.acquire().await;
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn semaphore_threads_4(c: &mut Criterion) {
+    const THREADS: usize = 4;
+    let mut g = c.benchmark_group("semaphore_threads_4");
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Elements(1));
+    for permits in [1, 2] {
+        for sem in Sem::all(permits) {
+            let name = sem.name();
+            let shared = Arc::new((sem, AtomicU64::new(0)));
+            let mut team = {
+                let shared = shared.clone();
+                Team::new(THREADS, move |_, ops| {
+                    let (sem, counter) = &*shared;
+                    for _ in 0..ops {
+                        sem.blocking_inc(counter);
+                    }
+                })
+            };
+            g.bench_function(BenchmarkId::new(name, permits), |b| {
+                b.iter_custom(|iters| team.run(iters))
+            });
+            assert_eq!(shared.1.load(Ordering::Relaxed), team.issued(), "{name}");
+        }
+    }
+    g.finish();
+}
+
+const TASKS: u64 = 64;
+const OPS_PER_TASK: u64 = 1000;
+
+fn semaphore_tasks_64(c: &mut Criterion) {
+    let rt = common::tokio_mt2();
+    let mut g = c.benchmark_group("semaphore_tasks_64");
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Elements(TASKS * OPS_PER_TASK));
+    for permits in [1, 2] {
+        for sem in Sem::all(permits) {
+            let name = sem.name();
+            let shared = Arc::new((sem, AtomicU64::new(0)));
+            let mut runs = 0;
+            g.bench_function(BenchmarkId::new(name, permits), |b| {
+                b.iter_custom(|iters| {
+                    runs += iters;
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        let handles: Vec<_> = (0..TASKS)
+                            .map(|_| {
+                                let shared = shared.clone();
+                                rt.spawn(async move {
+                                    let (sem, counter) = &*shared;
+                                    for _ in 0..OPS_PER_TASK {
+                                        sem.async_inc(counter).await;
+                                    }
+                                })
+                            })
+                            .collect();
+                        rt.block_on(async {
+                            for h in handles {
+                                h.await.expect("bench task panicked");
+                            }
+                        });
+                    }
+                    t.elapsed()
+                })
+            });
+            assert_eq!(
+                shared.1.load(Ordering::Relaxed),
+                runs * TASKS * OPS_PER_TASK,
+                "{name}: lost increments"
+            );
+        }
+    }
+    g.finish();
+}
+
+/// The machine's wake-up cost of this run (see [`common::park_roundtrip`]).
+fn park_roundtrip(c: &mut Criterion) {
+    common::park_roundtrip(c);
+}
+
 // ---------------------------------------------------------------- config
 
 fn light() -> Criterion {
@@ -168,6 +326,6 @@ criterion_group! {
 criterion_group! {
     name = threaded;
     config = heavy();
-    targets = semaphore_contended
+    targets = semaphore_contended, semaphore_threads_4, semaphore_tasks_64, park_roundtrip
 }
 criterion_main!(single_thread, threaded);

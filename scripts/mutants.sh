@@ -1361,6 +1361,38 @@ mutant "chan-fast-reserve: a lock-free get on a closed ring says closed while a 
     '            None if ring.is_marked() => None,' \
     '            None if ring.is_marked() => Some(Err(TryGetError::Closed)),'
 
+# Issue 18 item 1, the semaphores' bounded fairness (sem-bounded): the
+# counted bounds and the two wakes that wake-to-compete must pass on.
+mutant "sem-bounded: a lock-free barge past the front is not counted" \
+    "cargo test --test semaphore_bounded a_front_that_does_not_fit" \
+    src/semaphore/raw.rs \
+    $'                if barged {\n                    self.add_debt();\n                }' \
+    ''
+
+mutant "sem-bounded: a lost retry is not counted" \
+    "cargo test --test semaphore_bounded a_woken_front_loses" \
+    src/semaphore/raw.rs \
+    'debt.max((debt + LOST_RETRY).min(DEBT_BOUND))' \
+    'debt'
+
+mutant "sem-bounded: a woken front that leaves does not pass the wake on" \
+    "cargo test --test semaphore_bounded a_woken_front_that_is_dropped" \
+    src/semaphore/raw.rs \
+    $'        let waker = raw.new_front_locked(guard, v);\n        guard.wake_after_unlock(waker);' \
+    $'        let _ = raw.new_front_locked(guard, v);'
+
+mutant "sem-bounded: a lock-free release does not wake a sleeping front" \
+    "cargo test --test semaphore_bounded a_woken_front_loses" \
+    src/semaphore/raw.rs \
+    'if front & WOKEN == 0 || front & !FLAGS >= DEBT_BOUND {' \
+    'if front & !FLAGS >= DEBT_BOUND {'
+
+mutant "sem-bounded: a front that wins its retry does not wake the next" \
+    "cargo test --test semaphore_bounded a_front_that_wins" \
+    src/semaphore/raw.rs \
+    $'                let waker = guard.take_second_waker();\n                guard.wake_after_unlock(waker);' \
+    $'                let _ = guard.take_second_waker();'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

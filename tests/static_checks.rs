@@ -187,7 +187,9 @@ assert_impl_all!(SignalError: std::error::Error, Send, Sync, Copy, PartialEq, De
 const_assert!(size_of::<Lock>() <= 24);
 const_assert!(size_of::<Mutex<()>>() <= 24);
 const_assert!(size_of::<Event>() <= 16);
-const_assert!(size_of::<Semaphore>() <= 16);
+// 24: the bounded-fairness word (mode, woken front, debt) sits beside the
+// queue word, whose 32 user bits the permits and CLOSED fill (issue 18).
+const_assert!(size_of::<Semaphore>() <= 24);
 const_assert!(size_of::<Signal>() <= 16);
 const_assert!(size_of::<polysync::lock::Acquire<'static>>() <= 64);
 const_assert!(size_of::<polysync::semaphore::Acquire<'static, Semaphore>>() <= 64);

@@ -715,6 +715,28 @@ impl QueueGuard<'_> {
         unsafe { (*head).waker.with_mut(|w| (*w).take()) }
     }
 
+    /// Takes the waker of the second oldest node, which stays `WAITING`:
+    /// [`take_front_waker`](QueueGuard::take_front_waker) for the node that
+    /// becomes the front once the current front is removed under this same
+    /// lock hold (a semaphore's front that won its retry wakes the next one
+    /// if what is left fits it). `None` if there is no second node or its
+    /// waker was already taken.
+    pub(crate) fn take_second_waker(&mut self) -> Option<Waker> {
+        let head = self.head();
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: `head` is linked in this queue and we hold its lock, so its
+        // links are ours to read and its successor is alive.
+        let second = unsafe { (*head).next.with(|p| *p) };
+        if second == head {
+            return None;
+        }
+        // SAFETY: `second` is linked in this queue (the list is circular and
+        // not a single node) and we hold the lock, which owns its waker.
+        unsafe { (*second).waker.with_mut(|w| (*w).take()) }
+    }
+
     /// Removes the oldest node and marks it `NOTIFIED` with `data` as what it
     /// was handed; returns its waker, to be woken after unlocking.
     pub(crate) fn notify_front<D: NodeData>(&mut self, data: D) -> Option<Option<Waker>> {

@@ -29,7 +29,11 @@ macro_rules! acquire_methods {
         ///   their order (permits it was waiting for go on to them);
         /// - after a release handed it a permit, before it was polled
         ///   again: the permit is released at once, to the next waiter (or
-        ///   back to the free count).
+        ///   back to the free count);
+        /// - after a release woke it to compete (bounded fairness, see [the
+        ///   modes](crate::semaphore#fairness-two-modes)), before it
+        ///   retried: it leaves the queue and the wake-up goes to the next
+        ///   waiter if its request fits the free permits.
         ///
         /// # Errors
         /// [`AcquireError`] if the semaphore is closed
@@ -56,8 +60,10 @@ macro_rules! acquire_methods {
             futures::acquire_blocking(self, 1)
         }
 
-        /// Takes a permit if one is free, without waiting or barging past
-        /// queued waiters.
+        /// Takes a permit if one is free, without waiting. It never barges
+        /// past queued waiters of a strict semaphore; with bounded fairness
+        /// it may, as any running unit (see [the
+        /// modes](crate::semaphore#fairness-two-modes)).
         ///
         /// `None` means "no permit now", which is also true of a closed
         /// semaphore: [`is_closed`](Self::is_closed) tells the two apart.
@@ -597,6 +603,20 @@ macro_rules! acquire_methods {
         #[inline]
         pub fn is_closed(&self) -> bool {
             self.raw.is_closed()
+        }
+
+        /// Whether this semaphore serves its waiters with strict FIFO
+        /// hand-off (made by `new_fair`, or by `new` while that is the
+        /// default) rather than with bounded fairness (`new_bounded`; see
+        /// [the modes](crate::semaphore#fairness-two-modes)).
+        ///
+        /// ```
+        #[doc = concat!("let sem = polysync::", $ctor, ";")]
+        /// let _fair_or_not = sem.is_fair();
+        /// ```
+        #[inline]
+        pub fn is_fair(&self) -> bool {
+            self.raw.is_fair()
         }
 
         /// Free permits now (a snapshot). Permits handed straight to waiters

@@ -4,12 +4,45 @@
 //! Every acquisition takes one permit (`acquire*`) or many at once
 //! (`acquire_many*`), borrowed ([`Permit`]) or owned through an `Arc`
 //! ([`OwnedPermit`], `'static`), in the five wait forms. Waiters are served
-//! strictly FIFO, each request all at once: a large request at the head of
-//! the line is never overtaken by smaller ones behind it. A semaphore can
+//! FIFO, each request all at once: a large request at the head of the line
+//! is never overtaken by smaller ones behind it (strictly, or within a
+//! bound: see [the two modes](#fairness-two-modes)). A semaphore can
 //! be closed: its waiters and later acquisitions fail with a typed error
 //! ([`AcquireError`] from the untimed forms, [`TryAcquireError::Closed`]
 //! from the `try_*_many` and `*_with` forms, `None` from the one-permit
 //! `try_*` forms); nothing panics.
+//!
+//! # Fairness: two modes
+//!
+//! Each semaphore is made in one of two modes, fixed for its life
+//! ([`is_fair`](Semaphore::is_fair) tells which):
+//!
+//! - **Strict FIFO with direct hand-off** (`new_fair`, aiologic's
+//!   semantics): a release gives its permits straight to the oldest
+//!   waiters, each request all at once, and nobody can take them
+//!   meanwhile; a later acquisition never overtakes a queued one.
+//! - **Bounded fairness** (`new_bounded`): a release with waiters frees
+//!   its permits and wakes the oldest waiter (if its whole request fits)
+//!   to take them; a unit that is running meanwhile may take free permits
+//!   first (it *barges*), so permits do not sit idle while a waiter is
+//!   being scheduled (a convoy). Waiters stay in FIFO order among
+//!   themselves: only units that were not queued barge. Nothing starves:
+//!   once the oldest waiter has been overtaken
+//!   [`OVERTAKE_BOUND`](crate::lock::OVERTAKE_BOUND) times (give or take
+//!   the units barging at that same instant), or has woken and lost its
+//!   retry [`LOST_RETRIES`](crate::lock::LOST_RETRIES) times, the bounds
+//!   of [`Lock`](crate::Lock), barging stops and the next release after
+//!   which its request fits hands the permits to it directly. Every barge
+//!   past the oldest waiter counts, whether its request fits or not, so a
+//!   waiter for many permits is served after at most that many one-permit
+//!   barges, however many of them there are.
+//!
+//! `new` (and `Default`) make the default mode: **strict**, for now (the
+//! measurements that decide it are in BENCHMARKS.md, "Issue 18:
+//! semaphores with bounded fairness"). Name `new_fair` or `new_bounded`
+//! where the mode matters. Both modes keep the same close, cancel-safety
+//! (a woken waiter that gives up passes its wake-up on) and checkpoint
+//! rules.
 //!
 //! Layout: `raw.rs` (the queue word, the one wait protocol, release and
 //! close), `futures.rs` (the async acquisitions and the one blocking
@@ -31,7 +64,7 @@ pub use permit::{OwnedPermit, Permit, PermitSource};
 use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::wait::blocking;
 use crate::lowlevel::{Waiter, deadline_after};
-use raw::{FREE, Kind, RawSemaphore};
+use raw::{DEFAULT_FAIR, FREE, Kind, RawSemaphore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,8 +76,10 @@ use std::time::{Duration, Instant};
 /// [`acquire_many`](Semaphore::acquire_many) takes several at once. Owned
 /// forms ([`acquire_owned`](Semaphore::acquire_owned), ...) on an
 /// `Arc<Semaphore>` return an [`OwnedPermit`] that can move into a spawned
-/// task. Waiters are served strictly FIFO by direct hand-off, each request
-/// all at once. [`close`](Semaphore::close) fails every waiter with a typed
+/// task. Waiters are served FIFO, each request all at once, by direct
+/// hand-off ([`new_fair`](Semaphore::new_fair)) or with bounded fairness
+/// ([`new_bounded`](Semaphore::new_bounded); see [the
+/// modes](crate::semaphore#fairness-two-modes)). [`close`](Semaphore::close) fails every waiter with a typed
 /// error. At most
 /// [`Semaphore::MAX_PERMITS`] permits.
 ///
@@ -71,14 +106,65 @@ impl Semaphore {
     pub const MAX_PERMITS: usize = FREE as usize;
 
     const_fn! {
-        /// A semaphore with `permits` free permits.
+        /// A semaphore with `permits` free permits, in the default mode
+        /// (see [the modes](crate::semaphore#fairness-two-modes)). `const`,
+        /// so it can be a `static`.
         ///
         /// # Panics
         /// If `permits > Semaphore::MAX_PERMITS`.
+        ///
+        /// ```
+        /// static SEM: polysync::Semaphore = polysync::Semaphore::new(2);
+        /// drop(SEM.acquire_blocking().unwrap());
+        /// assert_eq!(SEM.value(), 2);
+        /// ```
         #[track_caller]
         pub fn new(permits: usize) -> Semaphore {
             assert!(permits <= Semaphore::MAX_PERMITS, "polysync: too many permits");
-            Semaphore { raw: RawSemaphore::new(permits as u64) }
+            Semaphore { raw: RawSemaphore::new(permits as u64, DEFAULT_FAIR) }
+        }
+    }
+
+    const_fn! {
+        /// A semaphore with `permits` free permits and strict FIFO hand-off:
+        /// every release with waiters hands its permits straight to the
+        /// oldest ones, and nobody can take them meanwhile (see [the
+        /// modes](crate::semaphore#fairness-two-modes)).
+        ///
+        /// # Panics
+        /// If `permits > Semaphore::MAX_PERMITS`.
+        ///
+        /// ```
+        /// let sem = polysync::Semaphore::new_fair(1);
+        /// assert!(sem.is_fair());
+        /// drop(sem.acquire_blocking().unwrap());
+        /// ```
+        #[track_caller]
+        pub fn new_fair(permits: usize) -> Semaphore {
+            assert!(permits <= Semaphore::MAX_PERMITS, "polysync: too many permits");
+            Semaphore { raw: RawSemaphore::new(permits as u64, true) }
+        }
+    }
+
+    const_fn! {
+        /// A semaphore with `permits` free permits and bounded fairness: a
+        /// release wakes the oldest waiter to compete, a running unit may
+        /// take free permits first, and the oldest waiter is handed its
+        /// permits once overtaken too often (see [the
+        /// modes](crate::semaphore#fairness-two-modes) for the bounds).
+        ///
+        /// # Panics
+        /// If `permits > Semaphore::MAX_PERMITS`.
+        ///
+        /// ```
+        /// let sem = polysync::Semaphore::new_bounded(1);
+        /// assert!(!sem.is_fair());
+        /// drop(sem.acquire_blocking().unwrap());
+        /// ```
+        #[track_caller]
+        pub fn new_bounded(permits: usize) -> Semaphore {
+            assert!(permits <= Semaphore::MAX_PERMITS, "polysync: too many permits");
+            Semaphore { raw: RawSemaphore::new(permits as u64, false) }
         }
     }
 
@@ -152,15 +238,67 @@ pub struct BoundedSemaphore {
 
 impl BoundedSemaphore {
     const_fn! {
-        /// A semaphore with `permits` free permits that never holds more than `max`.
+        /// A semaphore with `permits` free permits that never holds more
+        /// than `max`, in the default mode (see [the
+        /// modes](crate::semaphore#fairness-two-modes)).
         ///
         /// # Panics
         /// If `permits > max` or `max > Semaphore::MAX_PERMITS`.
+        ///
+        /// ```
+        /// let sem = polysync::BoundedSemaphore::new(1, 2);
+        /// assert_eq!((sem.value(), sem.max_value()), (1, 2));
+        /// ```
         #[track_caller]
         pub fn new(permits: usize, max: usize) -> BoundedSemaphore {
+            BoundedSemaphore::with_mode(permits, max, DEFAULT_FAIR)
+        }
+    }
+
+    const_fn! {
+        /// [`new`](BoundedSemaphore::new) with strict FIFO hand-off (see
+        /// [the modes](crate::semaphore#fairness-two-modes)).
+        ///
+        /// # Panics
+        /// If `permits > max` or `max > Semaphore::MAX_PERMITS`.
+        ///
+        /// ```
+        /// let sem = polysync::BoundedSemaphore::new_fair(1, 1);
+        /// assert!(sem.is_fair());
+        /// ```
+        #[track_caller]
+        pub fn new_fair(permits: usize, max: usize) -> BoundedSemaphore {
+            BoundedSemaphore::with_mode(permits, max, true)
+        }
+    }
+
+    const_fn! {
+        /// [`new`](BoundedSemaphore::new) with bounded fairness (see [the
+        /// modes](crate::semaphore#fairness-two-modes)). The maximum is
+        /// checked the same way: with waiters queued, released permits are
+        /// free (nobody queued holds any), so a release fails if the free
+        /// permits would exceed `max`.
+        ///
+        /// # Panics
+        /// If `permits > max` or `max > Semaphore::MAX_PERMITS`.
+        ///
+        /// ```
+        /// let sem = polysync::BoundedSemaphore::new_bounded(1, 1);
+        /// assert!(!sem.is_fair());
+        /// assert!(sem.release(1).is_err());
+        /// ```
+        #[track_caller]
+        pub fn new_bounded(permits: usize, max: usize) -> BoundedSemaphore {
+            BoundedSemaphore::with_mode(permits, max, false)
+        }
+    }
+
+    const_fn! {
+        #[track_caller]
+        fn with_mode(permits: usize, max: usize, fair: bool) -> BoundedSemaphore {
             assert!(permits <= max, "polysync: initial permits above the maximum");
             assert!(max <= Semaphore::MAX_PERMITS, "polysync: too many permits");
-            BoundedSemaphore { raw: RawSemaphore::new(permits as u64), max: max as u32 }
+            BoundedSemaphore { raw: RawSemaphore::new(permits as u64, fair), max: max as u32 }
         }
     }
 
@@ -231,9 +369,38 @@ pub struct BinarySemaphore {
 
 impl BinarySemaphore {
     const_fn! {
-        /// A binary semaphore, with its permit free if `available`.
+        /// A binary semaphore, with its permit free if `available`, in the
+        /// default mode (see [the modes](crate::semaphore#fairness-two-modes)).
+        ///
+        /// ```
+        /// assert_eq!(polysync::BinarySemaphore::new(true).value(), 1);
+        /// ```
         pub fn new(available: bool) -> BinarySemaphore {
-            BinarySemaphore { raw: RawSemaphore::new(available as u64) }
+            BinarySemaphore { raw: RawSemaphore::new(available as u64, DEFAULT_FAIR) }
+        }
+    }
+
+    const_fn! {
+        /// [`new`](BinarySemaphore::new) with strict FIFO hand-off (see [the
+        /// modes](crate::semaphore#fairness-two-modes)).
+        ///
+        /// ```
+        /// assert!(polysync::BinarySemaphore::new_fair(true).is_fair());
+        /// ```
+        pub fn new_fair(available: bool) -> BinarySemaphore {
+            BinarySemaphore { raw: RawSemaphore::new(available as u64, true) }
+        }
+    }
+
+    const_fn! {
+        /// [`new`](BinarySemaphore::new) with bounded fairness (see [the
+        /// modes](crate::semaphore#fairness-two-modes)).
+        ///
+        /// ```
+        /// assert!(!polysync::BinarySemaphore::new_bounded(true).is_fair());
+        /// ```
+        pub fn new_bounded(available: bool) -> BinarySemaphore {
+            BinarySemaphore { raw: RawSemaphore::new(available as u64, false) }
         }
     }
 
@@ -277,6 +444,9 @@ macro_rules! common_impls {
                 d.field("value", &self.value()).field("waiting", &self.waiting());
                 if self.is_closed() {
                     d.field("closed", &true);
+                }
+                if !self.is_fair() {
+                    d.field("bounded", &true);
                 }
                 d.finish()
             }

@@ -55,6 +55,8 @@ mod channel_reserve;
 pub mod nesting;
 pub mod once_notify;
 pub mod rwlock_upgrade;
+#[cfg(test)]
+mod semaphore_bounded;
 pub mod watch;
 
 use futures_lite::FutureExt;
