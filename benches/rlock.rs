@@ -14,6 +14,9 @@
 //!    `common::Team`), each operation locks the mutex once (blocking),
 //!    increments the `Cell` inside and unlocks; time per operation.
 //! 3. `park_roundtrip`: the wake-up cost of this run.
+//! 4. `rlock_reentry_parts`: the parts of group 1's operation (the identity
+//!    lookup, 5 and 2 uncontended compare-exchanges), for item 3's
+//!    analysis.
 
 mod common;
 
@@ -114,6 +117,38 @@ fn rlock_reentry(c: &mut Criterion) {
     reentry_one::<PolysyncRLock<true>>(&mut g);
     reentry_one::<PolysyncRLock<false>>(&mut g);
     reentry_one::<ParkingLotRLock>(&mut g);
+    g.finish();
+}
+
+/// Where the re-entry row's time goes (issue 18 item 3), in parts measured
+/// the same way: the identity lookup that every acquisition makes
+/// (`current_unit`), and uncontended compare-exchanges on a private atomic,
+/// as many as one `rlock_reentry` operation makes (5: the first level's
+/// queue word, one per level change of the owner word, the last release's
+/// queue word) and as parking_lot's makes (2: its raw lock and unlock).
+fn rlock_reentry_parts(c: &mut Criterion) {
+    use std::hint::black_box;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let mut g = c.benchmark_group("rlock_reentry_parts");
+    g.bench_function("current_unit", |b| {
+        b.iter(|| black_box(polysync::lowlevel::current_unit()))
+    });
+    for n in [2u64, 5] {
+        let word = AtomicU64::new(0);
+        g.bench_function(format!("cas_x{n}"), |b| {
+            b.iter(|| {
+                for _ in 0..n {
+                    let v = word.load(Ordering::Relaxed);
+                    let _ = black_box(word.compare_exchange(
+                        v,
+                        v ^ 1,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    ));
+                }
+            })
+        });
+    }
     g.finish();
 }
 
@@ -223,7 +258,7 @@ fn heavy() -> Criterion {
 criterion_group! {
     name = single_thread;
     config = light();
-    targets = rlock_reentry
+    targets = rlock_reentry, rlock_reentry_parts
 }
 criterion_group! {
     name = threaded;

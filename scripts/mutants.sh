@@ -1368,8 +1368,8 @@ mutant "chan-fast-reserve: a lock-free get on a closed ring says closed while a 
 mutant "rlock-bounded: a release past the bound wakes the front to compete instead of handing over" \
     "cargo test --test rlock_bounded -- a_woken_front_is_overtaken a_front_that_loses" \
     src/rlock.rs \
-    '            Some(next) if user & FAIR != 0 || user & !FLAGS >= DEBT_BOUND => {' \
-    '            Some(next) if user & FAIR != 0 => {'
+    '            Some(next) if self.fair || user & !FLAGS >= DEBT_BOUND => {' \
+    '            Some(next) if self.fair => {'
 
 mutant "rlock-bounded: a woken front that leaves keeps the wake" \
     "cargo test --test rlock_bounded a_dropped_woken_front_wakes_the_next_waiter" \

@@ -53,10 +53,13 @@ use std::time::{Duration, Instant};
 ///   [`LOST_RETRIES`](crate::lock::LOST_RETRIES) times, the next release
 ///   hands the lock to it directly, so nothing starves. The numbers of both
 ///   modes are in BENCHMARKS.md ("Issue 18: RLock/RMutex").
-/// - An OS thread whose blocking acquire finds the lock held by another
-///   unit spins a few bounded rounds (as [`Lock`](crate::Lock)'s) before it
-///   queues, only while nobody is queued; tasks and green threads never
-///   spin.
+/// - With bounded fairness, an OS thread whose blocking acquire finds the
+///   lock held by another unit spins a few bounded rounds (as
+///   [`Lock`](crate::Lock)'s) before it queues, only while nobody is
+///   queued; tasks and green threads never spin. A strict lock does not
+///   spin: it behaves exactly as before bounded fairness existed (with the
+///   spin, two threads stopped forming the hand-off convoy that
+///   tests/alloc_count_rlock.rs relies on to see contended waits).
 /// - Re-entry, the owner check of [`release`](RLock::release), cancel-safe
 ///   futures and no poisoning hold in both modes.
 ///
@@ -75,10 +78,10 @@ use std::time::{Duration, Instant};
 /// assert!(!rlock.is_locked());
 /// ```
 pub struct RLock {
-    /// User bits: [`HELD`] while the lock is held, [`FAIR`] for the strict
-    /// mode, [`WOKEN`] and the front's debt with bounded fairness (see the
-    /// comments above `HELD`). Who holds it is in `owner` (a 64-bit
-    /// identity does not fit the word).
+    /// User bits: [`HELD`] while the lock is held, [`WOKEN`] and the
+    /// front's debt with bounded fairness (see the comments above `HELD`).
+    /// Who holds it is in `owner` (a 64-bit identity does not fit the
+    /// word).
     queue: WaitQueue,
     /// The owner's [`UnitId`] (raw), 0 while nobody owns it (free, or between
     /// a release and the hand-off or unlock that follows it); [`BUSY`] is
@@ -89,6 +92,9 @@ pub struct RLock {
     /// its compare-exchange of the queue word, the releaser of a hand-off
     /// under the queue lock) before it publishes `owner`.
     count: AtomicU64,
+    /// Strict FIFO hand-off (`true`) or bounded fairness; fixed at
+    /// construction (see "Bounded fairness" above).
+    fair: bool,
 }
 
 // Levels. A guard is `Send`, so a level may be released by another unit
@@ -131,16 +137,21 @@ pub struct RLock {
 // owner before it publishes `owner`, writes `count` (see "Levels" below).
 //
 // Bounded fairness. The queue word's user bits are those of `Lock` (see
-// the header of lock.rs), with HELD for its LOCKED:
+// the header of lock.rs), with HELD for its LOCKED, but the mode is not a
+// bit of the word: it is the plain field `fair`, fixed at construction, so
+// that a strict lock runs the atomic operations it ran before bounded
+// fairness existed, one for one (no load of the word to learn the mode;
+// its loom models explore what they explored before), at the price of 8
+// bytes:
 //
-//  31                               3   2       1       0
-// +----------------------------------+------+-------+------+
-// |  debt (the front's unfairness)   | FAIR | WOKEN | HELD |
-// +----------------------------------+------+-------+------+
+//  31                                  2       1       0
+// +-------------------------------------+-------+------+
+// |  debt (the front's unfairness)      | WOKEN | HELD |
+// +-------------------------------------+-------+------+
 //
-// - FAIR (fixed at construction: `RLock::new`, `RLock::new_fair`): the
-//   strict hand-off above. WOKEN and the debt stay 0.
-// - Without FAIR (`RLock::new_bounded`), releasing the last level with
+// - `fair` (`RLock::new`, `RLock::new_fair`): the strict hand-off above.
+//   WOKEN and the debt stay 0.
+// - Without `fair` (`RLock::new_bounded`), releasing the last level with
 //   waiters clears HELD and wakes the front without unlinking it (WOKEN);
 //   a unit that arrives meanwhile may take the free lock (a barge: one
 //   compare-exchange of the queue word while its lock is free, `try_barge`,
@@ -149,7 +160,7 @@ pub struct RLock {
 //   takes a free lock (HELD, `count` = 1, then `owner`, as every new owner),
 //   or adds LOST_RETRY to its debt and sleeps until the next release wakes
 //   it. Once the debt reaches DEBT_BOUND nobody barges and the next release
-//   hands the lock over as FAIR does.
+//   hands the lock over as the strict mode does.
 // - The invariant that rules out a lost wake-up is Lock's: while HELD is
 //   clear and a node is queued, WOKEN is set. A release that clears HELD
 //   sets it (waking the front only if it was clear); the front clears it
@@ -163,12 +174,10 @@ pub struct RLock {
 /// The queue word's user bits while the lock is held.
 const HELD: u64 = 1;
 /// The front node was woken to compete and has not retried yet (bounded
-/// fairness; see "Bounded fairness" below).
+/// fairness; see "Bounded fairness" above).
 const WOKEN: u64 = 2;
-/// Strict FIFO hand-off (fixed at construction).
-const FAIR: u64 = 4;
 /// One barge past the front.
-const DEBT_UNIT: u64 = 8;
+const DEBT_UNIT: u64 = 4;
 /// The front's debt at which releases hand it the lock ([`OVERTAKE_BOUND`]
 /// barges, as for [`Lock`](crate::Lock)).
 const DEBT_BOUND: u64 = OVERTAKE_BOUND * DEBT_UNIT;
@@ -246,9 +255,10 @@ impl RLock {
         /// ```
         pub fn new_fair() -> RLock {
             RLock {
-                queue: WaitQueue::new(FAIR),
+                queue: WaitQueue::new(0),
                 owner: AtomicU64::new(0),
                 count: AtomicU64::new(0),
+                fair: true,
             }
         }
     }
@@ -272,6 +282,7 @@ impl RLock {
                 queue: WaitQueue::new(0),
                 owner: AtomicU64::new(0),
                 count: AtomicU64::new(0),
+                fair: false,
             }
         }
     }
@@ -286,7 +297,7 @@ impl RLock {
     /// ```
     #[inline]
     pub fn is_fair(&self) -> bool {
-        self.queue.user(Ordering::Relaxed) & FAIR != 0
+        self.fair
     }
 
     /// Acquires one level asynchronously, as the current task (see
@@ -399,7 +410,8 @@ impl RLock {
         self.arrive_locked(&mut guard, me, &()).is_ok()
     }
 
-    /// The spin of a thread before it queues, as `Lock`'s: a few rounds of
+    /// The spin of a thread before it queues on a bounded lock, as `Lock`'s
+    /// (a strict lock does not spin, see [`RLock`]): a few rounds of
     /// growing pauses, then rounds that yield the core (to the holder, if
     /// it was preempted), each followed by an attempt if the lock looks
     /// free; [`SPIN_ROUNDS`] at most. It gives up when a waiter is queued
@@ -485,7 +497,7 @@ impl RLock {
         if self.reenter(me.get()) || self.try_fast(me, &()).is_some() {
             return Ok(RLockGuard { lock: self });
         }
-        if MAY_SPIN && waiter.spins() && self.spin_acquire(me, deadline) {
+        if MAY_SPIN && !self.fair && waiter.spins() && self.spin_acquire(me, deadline) {
             return Ok(RLockGuard { lock: self });
         }
         drive(waiter, pin!(Wait::new(self, me)), deadline)
@@ -808,26 +820,30 @@ impl RLock {
     /// or wakes it to compete (bounded fairness).
     #[inline]
     fn unlock(&self) {
-        if self.release_unlocked() {
-            return;
+        let unlocked = if self.fair {
+            // Nobody queued: one compare-exchange of the idle word.
+            self.queue.cas_idle(HELD, 0, Ordering::Release)
+        } else {
+            self.release_unlocked()
+        };
+        if !unlocked {
+            self.unlock_slow();
         }
-        self.unlock_slow();
     }
 
-    /// Frees the lock without the queue lock, in one compare-exchange of
-    /// the queue word while its lock is free: when nobody is queued (either
-    /// mode), or, with bounded fairness, when the front was woken already
-    /// and has not retried yet (WOKEN) and is not owed a hand-off: nobody
-    /// to wake, and the invariant (a free lock with a node queued has WOKEN
-    /// set) holds as soon as HELD is clear.
+    /// Frees a bounded lock without the queue lock, in one compare-exchange
+    /// of the queue word while its lock is free: when nobody is queued, or
+    /// when the front was woken already and has not retried yet (WOKEN) and
+    /// is not owed a hand-off: nobody to wake, and the invariant (a free
+    /// lock with a node queued has WOKEN set) holds as soon as HELD is
+    /// clear.
     #[inline]
     fn release_unlocked(&self) -> bool {
         self.queue
             .update_unlocked(Ordering::Release, |user, queued| {
                 if queued == 0 {
-                    Some(user & FAIR)
-                } else if user & !FLAGS < DEBT_BOUND && user & (HELD | WOKEN | FAIR) == HELD | WOKEN
-                {
+                    Some(0)
+                } else if user & !FLAGS < DEBT_BOUND && user & (HELD | WOKEN) == HELD | WOKEN {
                     Some(user & !HELD)
                 } else {
                     None
@@ -836,12 +852,12 @@ impl RLock {
             .is_ok()
     }
 
-    /// Takes the free lock without the queue lock, in either mode: the idle
-    /// lock (nobody queued), or, with bounded fairness, the free lock past
-    /// its woken front while the front's debt is below the bound (a barge;
-    /// the front stays WOKEN and retries). One compare-exchange of the queue
-    /// word, which fails while its lock is held (no race with an edit under
-    /// it). Then the new owner's one level, published as every new owner's.
+    /// Takes a bounded lock without the queue lock: the idle lock (nobody
+    /// queued), or the free lock past its woken front while the front's
+    /// debt is below the bound (a barge; the front stays WOKEN and
+    /// retries). One compare-exchange of the queue word, which fails while
+    /// its lock is held (no race with an edit under it). Then the new
+    /// owner's one level, published as every new owner's.
     #[inline]
     fn try_barge(&self, me: Owner) -> Option<Owner> {
         self.queue
@@ -850,11 +866,10 @@ impl RLock {
                     None
                 } else if queued == 0 {
                     Some(user | HELD)
-                } else if user & FAIR == 0 && user & !FLAGS < DEBT_BOUND {
+                } else if user & !FLAGS < DEBT_BOUND {
                     Some((user + DEBT_UNIT) | HELD)
                 } else {
-                    // Strict with waiters (never free: releases hand over),
-                    // or the front is owed a hand-off.
+                    // The front is owed a hand-off.
                     None
                 }
             })
@@ -882,7 +897,7 @@ impl RLock {
         debug_assert!(user & HELD != 0, "released an unlocked RLock");
         let mut wakers = WakeList::new();
         match guard.front().map(|waiter| waiter.data::<Owner>()) {
-            Some(next) if user & FAIR != 0 || user & !FLAGS >= DEBT_BOUND => {
+            Some(next) if self.fair || user & !FLAGS >= DEBT_BOUND => {
                 // Direct hand-off: the lock stays held; the next owner starts
                 // with one level (counted from now on, even before its
                 // waiter sees the notification).
@@ -894,7 +909,7 @@ impl RLock {
                 // release store and sees the count of 1.
                 self.owner.store(next.get(), Ordering::Release);
                 // The next front starts with no debt and no wake.
-                guard.set_user(HELD | (user & FAIR));
+                guard.set_user(HELD);
                 wakers.push(guard.notify_front(next).expect("front exists"));
             }
             Some(_) => {
@@ -906,7 +921,7 @@ impl RLock {
                 }
                 guard.set_user((user & !HELD) | WOKEN);
             }
-            None => guard.set_user(user & FAIR),
+            None => guard.set_user(0),
         }
         drop(guard);
         wakers.wake_all();
@@ -927,14 +942,24 @@ impl Protocol for RLock {
 
     #[inline]
     fn try_fast(&self, me: Owner, _: &()) -> Option<Owner> {
-        self.try_barge(me)
+        if !self.fair {
+            return self.try_barge(me);
+        }
+        // Strict: only the idle lock is free (releases with waiters hand
+        // over), in one compare-exchange.
+        if self.queue.cas_idle(0, HELD, Ordering::Acquire) {
+            self.own(me);
+            Some(me)
+        } else {
+            None
+        }
     }
 
     fn arrive_locked(&self, guard: &mut QueueGuard<'_>, me: Owner, _: &()) -> Result<Owner, Owner> {
         let user = guard.user();
         let admitted = if user & HELD != 0 {
             false
-        } else if guard.is_empty() || user & FAIR != 0 {
+        } else if guard.is_empty() || self.fair {
             // Nobody to overtake (a strict lock with waiters is never free).
             guard.set_user(user | HELD);
             true
@@ -961,7 +986,7 @@ impl Protocol for RLock {
         _: &(),
     ) -> Result<Owner, Owner> {
         let user = guard.user();
-        let admitted = user & HELD == 0 && (guard.is_empty() || user & FAIR != 0);
+        let admitted = user & HELD == 0 && (guard.is_empty() || self.fair);
         if admitted {
             guard.set_user(user | HELD);
             self.own(me);
@@ -971,14 +996,14 @@ impl Protocol for RLock {
 
     #[inline]
     fn retries(&self) -> bool {
-        self.queue.user(Ordering::Relaxed) & FAIR == 0
+        !self.fair
     }
 
     fn retry_front_locked(&self, guard: &mut QueueGuard<'_>, me: Owner, _: &()) -> Option<Owner> {
-        let user = guard.user();
-        if user & FAIR != 0 {
+        if self.fair {
             return None;
         }
+        let user = guard.user();
         if user & HELD == 0 {
             // Ours: the next front starts with no debt and no wake.
             guard.set_user(HELD);
@@ -994,10 +1019,10 @@ impl Protocol for RLock {
     }
 
     fn cancelled_at(&self, guard: &mut QueueGuard<'_>, _: Owner, _: &(), was_front: bool) {
-        let user = guard.user();
-        if !was_front || user & FAIR != 0 {
+        if !was_front || self.fair {
             return;
         }
+        let user = guard.user();
         // A new front (or none): no debt. A wake the old front owed a retry
         // for goes to the new front if the lock is free (the invariant); if
         // it is held, its last release wakes the new front.

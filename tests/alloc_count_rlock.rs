@@ -39,14 +39,12 @@ fn rlock_blocking_contended_reentrant_allocates_nothing() {
                 }
             };
             let inner = l.acquire_blocking(); // re-entry
-            let v = c.load(Ordering::Relaxed);
-            hold(i);
-            c.store(v + 1, Ordering::Relaxed);
-            // After the hold: a contender spins a few rounds before it
-            // queues, so it shows only while the holder sleeps.
             if l.waiting() > 0 {
                 seen.saw_waiter += 1;
             }
+            let v = c.load(Ordering::Relaxed);
+            hold(i);
+            c.store(v + 1, Ordering::Relaxed);
             drop(inner);
             drop(outer);
         }
