@@ -133,6 +133,27 @@ fn rlock_reentry_parts(c: &mut Criterion) {
     g.bench_function("current_unit", |b| {
         b.iter(|| black_box(polysync::lowlevel::current_unit()))
     });
+    // The two halves of the operation: the outer level alone (a free lock
+    // taken and released), and one re-entered level alone (the outer level
+    // held around the loop).
+    let rlock = polysync::RLock::new_fair();
+    g.bench_function("polysync_outer_level", |b| {
+        b.iter(|| drop(black_box(rlock.acquire_blocking())))
+    });
+    let outer = rlock.acquire_blocking();
+    g.bench_function("polysync_inner_level", |b| {
+        b.iter(|| drop(black_box(rlock.acquire_blocking())))
+    });
+    drop(outer);
+    let pl = parking_lot::ReentrantMutex::new(());
+    g.bench_function("parking_lot_outer_level", |b| {
+        b.iter(|| drop(black_box(pl.lock())))
+    });
+    let outer = pl.lock();
+    g.bench_function("parking_lot_inner_level", |b| {
+        b.iter(|| drop(black_box(pl.lock())))
+    });
+    drop(outer);
     for n in [2u64, 5] {
         let word = AtomicU64::new(0);
         g.bench_function(format!("cas_x{n}"), |b| {
