@@ -442,3 +442,80 @@ fn a_dropped_woken_front_wakes_the_next_waiter() {
     assert!(!rlock.is_locked());
     assert_eq!(rlock.waiting(), 0);
 }
+
+/// A `Condition` with a bounded `RLock`: two threads (and an identified
+/// task) take turns through the condition, each holding two levels while it
+/// waits; a notified waiter moves to the lock's queue, where it is woken to
+/// compete and retries (or is handed the lock past the bound) like any
+/// waiter, and gets both levels back. Ping-pong to a count, no timing.
+#[test]
+fn condition_turns_with_a_bounded_rlock_restore_every_level() {
+    let _dog = Watchdog::new("condition with a bounded rlock", Duration::from_secs(60));
+    let turns = if cfg!(miri) { 10 } else { 500 };
+    let shared = Arc::new((
+        RLock::new_bounded(),
+        polysync::Condition::new(),
+        AtomicUsize::new(0),
+    ));
+    let players = 3;
+    let hs: Vec<_> = (0..players)
+        .map(|me| {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let (rlock, cond, turn) = &*shared;
+                let body = || {
+                    let outer = rlock.acquire_blocking();
+                    let mut inner = rlock.acquire_blocking();
+                    loop {
+                        let t = turn.load(Ordering::SeqCst);
+                        if t >= turns {
+                            break;
+                        }
+                        if t % players == me {
+                            turn.store(t + 1, Ordering::SeqCst);
+                            cond.notify_all();
+                        } else {
+                            inner = cond.wait_blocking(inner);
+                            assert!(rlock.is_owned_by_current_unit());
+                            assert_eq!(rlock.count(), 2, "every level restored");
+                        }
+                    }
+                    drop(inner);
+                    drop(outer);
+                };
+                if me == 0 {
+                    // One player is an identified task, waiting async.
+                    block_on(identified(async {
+                        let outer = rlock.acquire().await.unwrap();
+                        let mut inner = rlock.acquire().await.unwrap();
+                        loop {
+                            let t = turn.load(Ordering::SeqCst);
+                            if t >= turns {
+                                break;
+                            }
+                            if t % players == me {
+                                turn.store(t + 1, Ordering::SeqCst);
+                                cond.notify_all();
+                            } else {
+                                inner = cond.wait(inner).await;
+                                assert_eq!(rlock.count(), 2, "every level restored");
+                            }
+                        }
+                        drop(inner);
+                        drop(outer);
+                    }));
+                } else {
+                    body();
+                }
+                // Wake the others to see the end.
+                cond.notify_all();
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(shared.2.load(Ordering::SeqCst), turns);
+    assert!(!shared.0.is_locked());
+    assert_eq!(shared.0.waiting(), 0);
+}
