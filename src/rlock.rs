@@ -699,6 +699,12 @@ impl RLock {
 
     /// Whether the lock is held (a snapshot).
     ///
+    /// With bounded fairness ([`new_bounded`](RLock::new_bounded)),
+    /// releasing the last level with waiters frees the lock and wakes the
+    /// oldest waiter, which then takes it: in that window `is_locked()` is
+    /// `false` while [`waiting()`](RLock::waiting) still counts the woken
+    /// waiter. A strict lock stays locked across its hand-off.
+    ///
     /// ```
     /// assert!(!polysync::RLock::new().is_locked());
     /// ```
