@@ -1392,6 +1392,27 @@ mutant "sem-bounded: a front that wins its retry does not wake the next" \
     src/semaphore/raw.rs \
     $'                let waker = guard.take_second_waker();\n                guard.wake_after_unlock(waker);' \
     $'                let _ = guard.take_second_waker();'
+# rlock-bounded (issue 18 item 1 for RLock/RMutex): bounded fairness of the
+# reentrant lock. Past the bound a release hands the lock to the front; a
+# woken front that leaves passes the wake on; a front that wins its retry
+# becomes the owner (its levels and re-entry work).
+mutant "rlock-bounded: a release past the bound wakes the front to compete instead of handing over" \
+    "cargo test --test rlock_bounded -- a_woken_front_is_overtaken a_front_that_loses" \
+    src/rlock.rs \
+    '            Some(next) if self.fair || user & !FLAGS >= DEBT_BOUND => {' \
+    '            Some(next) if self.fair => {'
+
+mutant "rlock-bounded: a woken front that leaves keeps the wake" \
+    "cargo test --test rlock_bounded a_dropped_woken_front_wakes_the_next_waiter" \
+    src/rlock.rs \
+    '        if user & (WOKEN | HELD) == WOKEN && !guard.is_empty() {' \
+    '        if false && user & (WOKEN | HELD) == WOKEN && !guard.is_empty() {'
+
+mutant "rlock-bounded: a front that wins its retry is not made the owner" \
+    "cargo test --test rlock_bounded owner_rules_hold_with_a_woken_front" \
+    src/rlock.rs \
+    $'            guard.set_user(HELD);\n            self.own(me);\n            return Some(me);' \
+    $'            guard.set_user(HELD);\n            return Some(me);'
 
 # --------------------------------------------------------------------------
 

@@ -1,8 +1,11 @@
 //! [`RLock`]: a fair reentrant lock owned by an execution unit (an OS thread,
 //! an async task, a green thread).
 
+use crate::lock::{LOST_RETRIES, OVERTAKE_BOUND};
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
-use crate::lowlevel::sync::{AtomicU64, Ordering, backoff, const_fn};
+use crate::lowlevel::sync::{
+    AtomicU64, MAY_SPIN, Ordering, backoff, const_fn, spin_loop, yield_now,
+};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{
     NoTaskIdentity, Owner, UnitId, WaitError, Waiter, current_task, current_unit, deadline_after,
@@ -36,8 +39,29 @@ use std::time::{Duration, Instant};
 ///   when dropped; [`RLockGuard::forget`] keeps the level, to be released
 ///   later with [`release`](RLock::release) (which checks the owner and
 ///   reports over-release as [`RLockReleaseError`]).
-/// - Strict FIFO with direct hand-off across all waiter kinds, cancel-safe
-///   futures, no poisoning, like [`Lock`](crate::Lock).
+/// - Two modes, fixed per lock, as for [`Lock`](crate::Lock). **Strict FIFO
+///   with direct hand-off** ([`RLock::new`], the default today, and
+///   [`RLock::new_fair`]): releasing the last level gives the lock straight
+///   to the oldest waiter, whatever its world, and nobody can take it
+///   meanwhile. **Bounded fairness** ([`RLock::new_bounded`]): releasing the
+///   last level with waiters frees the lock and wakes the oldest waiter to
+///   compete; a unit that is running meanwhile may take the free lock first
+///   (it *barges*), so the lock does not sit idle while the waiter is being
+///   scheduled. Waiters keep their FIFO order; once the oldest has been
+///   overtaken [`OVERTAKE_BOUND`](crate::lock::OVERTAKE_BOUND) times, or has
+///   woken and found the lock taken again
+///   [`LOST_RETRIES`](crate::lock::LOST_RETRIES) times, the next release
+///   hands the lock to it directly, so nothing starves. The numbers of both
+///   modes are in BENCHMARKS.md ("Issue 18: RLock/RMutex").
+/// - With bounded fairness, an OS thread whose blocking acquire finds the
+///   lock held by another unit spins a few bounded rounds (as
+///   [`Lock`](crate::Lock)'s) before it queues, only while nobody is
+///   queued; tasks and green threads never spin. A strict lock does not
+///   spin: it behaves exactly as before bounded fairness existed (with the
+///   spin, two threads stopped forming the hand-off convoy that
+///   tests/alloc_count_rlock.rs relies on to see contended waits).
+/// - Re-entry, the owner check of [`release`](RLock::release), cancel-safe
+///   futures and no poisoning hold in both modes.
 ///
 /// ```
 /// use polysync::RLock;
@@ -54,9 +78,10 @@ use std::time::{Duration, Instant};
 /// assert!(!rlock.is_locked());
 /// ```
 pub struct RLock {
-    /// User bits: [`HELD`] while the lock is held, 0 when it is free (see
-    /// the table above `HELD`). Who holds it is in `owner` (a 64-bit
-    /// identity does not fit the word).
+    /// User bits: [`HELD`] while the lock is held, [`WOKEN`] and the
+    /// front's debt with bounded fairness (see the comments above `HELD`).
+    /// Who holds it is in `owner` (a 64-bit identity does not fit the
+    /// word).
     queue: WaitQueue,
     /// The owner's [`UnitId`] (raw), 0 while nobody owns it (free, or between
     /// a release and the hand-off or unlock that follows it); [`BUSY`] is
@@ -67,6 +92,9 @@ pub struct RLock {
     /// its compare-exchange of the queue word, the releaser of a hand-off
     /// under the queue lock) before it publishes `owner`.
     count: AtomicU64,
+    /// Strict FIFO hand-off (`true`) or bounded fairness; fixed at
+    /// construction (see "Bounded fairness" above).
+    fair: bool,
 }
 
 // Levels. A guard is `Send`, so a level may be released by another unit
@@ -107,9 +135,61 @@ pub struct RLock {
 // the new owner (or a re-entry of the same unit that races its queued wait)
 // sees its one level. Only the unit that set BUSY, or the one making a new
 // owner before it publishes `owner`, writes `count` (see "Levels" below).
+//
+// Bounded fairness. The queue word's user bits are those of `Lock` (see
+// the header of lock.rs), with HELD for its LOCKED, but the mode is not a
+// bit of the word: it is the plain field `fair`, fixed at construction, so
+// that a strict lock runs the atomic operations it ran before bounded
+// fairness existed, one for one (no load of the word to learn the mode;
+// its loom models explore what they explored before), at the price of 8
+// bytes:
+//
+//  31                                  2       1       0
+// +-------------------------------------+-------+------+
+// |  debt (the front's unfairness)      | WOKEN | HELD |
+// +-------------------------------------+-------+------+
+//
+// - `fair` (`RLock::new`, `RLock::new_fair`): the strict hand-off above.
+//   WOKEN and the debt stay 0.
+// - Without `fair` (`RLock::new_bounded`), releasing the last level with
+//   waiters clears HELD and wakes the front without unlinking it (WOKEN);
+//   a unit that arrives meanwhile may take the free lock (a barge: one
+//   compare-exchange of the queue word while its lock is free, `try_barge`,
+//   or `arrive_locked` under it), adding DEBT_UNIT to the front's debt. The
+//   woken front retries under the queue lock (`retry_front_locked`): it
+//   takes a free lock (HELD, `count` = 1, then `owner`, as every new owner),
+//   or adds LOST_RETRY to its debt and sleeps until the next release wakes
+//   it. Once the debt reaches DEBT_BOUND nobody barges and the next release
+//   hands the lock over as the strict mode does.
+// - The invariant that rules out a lost wake-up is Lock's: while HELD is
+//   clear and a node is queued, WOKEN is set. A release that clears HELD
+//   sets it (waking the front only if it was clear); the front clears it
+//   when it retries; a front that leaves while it is set passes the wake on
+//   to the new front if the lock is free (`cancelled_at`).
+// - Levels, re-entry and the owner check do not change: they work on
+//   `owner` and `count`, which a barge or a won retry writes exactly as an
+//   idle acquisition does, after HELD is set; a re-entry never touches the
+//   queue word, so it neither barges nor adds to a debt.
 
 /// The queue word's user bits while the lock is held.
 const HELD: u64 = 1;
+/// The front node was woken to compete and has not retried yet (bounded
+/// fairness; see "Bounded fairness" above).
+const WOKEN: u64 = 2;
+/// One barge past the front.
+const DEBT_UNIT: u64 = 4;
+/// The front's debt at which releases hand it the lock ([`OVERTAKE_BOUND`]
+/// barges, as for [`Lock`](crate::Lock)).
+const DEBT_BOUND: u64 = OVERTAKE_BOUND * DEBT_UNIT;
+/// One retry lost by the front ([`LOST_RETRIES`] of them reach the bound).
+const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;
+/// The bits below the debt.
+const FLAGS: u64 = DEBT_UNIT - 1;
+/// The spin of a thread before it queues, as `Lock`'s: at most
+/// `SPIN_ROUNDS` rounds, the first `SPIN_PAUSE_ROUNDS` pause 2, 4, 8 times,
+/// the rest yield the core.
+const SPIN_ROUNDS: u32 = 10;
+const SPIN_PAUSE_ROUNDS: u32 = 3;
 
 /// Set in `RLock::owner` while a unit changes `RLock::count`. Identities
 /// are at most `UnitId::MAX < 2^63`, so bit 63 is free.
@@ -146,24 +226,85 @@ impl std::error::Error for RLockReleaseError {}
 
 impl RLock {
     const_fn! {
-        /// An unlocked reentrant lock. `const`, so it can be a `static`.
+        /// An unlocked reentrant lock in the default mode: today strict
+        /// FIFO hand-off, the same as [`new_fair`](RLock::new_fair) (see
+        /// [`RLock`] for both modes). `const`, so it can be a `static`.
         ///
         /// ```
         /// static LOCK: polysync::RLock = polysync::RLock::new();
         /// assert!(!LOCK.is_locked());
+        /// assert!(LOCK.is_fair());
         /// ```
         pub fn new() -> RLock {
+            // The default mode: this one line decides it.
+            RLock::new_fair()
+        }
+    }
+
+    const_fn! {
+        /// An unlocked reentrant lock with strict FIFO hand-off: releasing
+        /// the last level with waiters hands the lock straight to the
+        /// oldest one, and nobody can take it meanwhile (see [`RLock`]).
+        /// Name it where the hand-off itself matters, whatever the default
+        /// is. `const`, so it can be a `static`.
+        ///
+        /// ```
+        /// let rlock = polysync::RLock::new_fair();
+        /// assert!(rlock.is_fair());
+        /// drop(rlock.acquire_blocking());
+        /// ```
+        pub fn new_fair() -> RLock {
             RLock {
                 queue: WaitQueue::new(0),
                 owner: AtomicU64::new(0),
                 count: AtomicU64::new(0),
+                fair: true,
             }
         }
     }
 
+    const_fn! {
+        /// An unlocked reentrant lock with bounded fairness: releasing the
+        /// last level wakes the oldest waiter to compete, a running unit
+        /// may take the free lock first, and the oldest waiter is handed
+        /// the lock once overtaken too often (see [`RLock`] for the bounds).
+        /// `const`, so it can be a `static`.
+        ///
+        /// ```
+        /// let rlock = polysync::RLock::new_bounded();
+        /// assert!(!rlock.is_fair());
+        /// let a = rlock.acquire_blocking();
+        /// let b = rlock.acquire_blocking(); // re-entry, as in every mode
+        /// assert_eq!(rlock.count(), 2);
+        /// ```
+        pub fn new_bounded() -> RLock {
+            RLock {
+                queue: WaitQueue::new(0),
+                owner: AtomicU64::new(0),
+                count: AtomicU64::new(0),
+                fair: false,
+            }
+        }
+    }
+
+    /// Whether this lock hands over in strict FIFO order (made by
+    /// [`new`](RLock::new) today, or [`new_fair`](RLock::new_fair)) rather
+    /// than with bounded fairness ([`new_bounded`](RLock::new_bounded)).
+    ///
+    /// ```
+    /// assert!(polysync::RLock::new_fair().is_fair());
+    /// assert!(!polysync::RLock::new_bounded().is_fair());
+    /// ```
+    #[inline]
+    pub fn is_fair(&self) -> bool {
+        self.fair
+    }
+
     /// Acquires one level asynchronously, as the current task (see
     /// [`current_task`]): at once if the task owns the lock already,
-    /// otherwise in FIFO order. The identity is read at the first poll.
+    /// otherwise in FIFO order (with bounded fairness a unit that was not
+    /// queued may take the free lock first: see [`RLock`]). The identity is
+    /// read at the first poll.
     ///
     /// # Cancel safety
     /// Dropping the future gives up its place in line and nothing else; no
@@ -174,7 +315,11 @@ impl RLock {
     ///   their order;
     /// - after a release handed it the lock (with one level), before it was
     ///   polled again: that level is released at once, so the lock goes to
-    ///   the next waiter (or is unlocked).
+    ///   the next waiter (or is unlocked);
+    /// - after a release woke it to compete (bounded fairness), before it
+    ///   retried: it leaves the queue and the wake-up goes to the next
+    ///   waiter if the lock is still free (if a barger holds it, that
+    ///   barger's release wakes the next waiter).
     ///
     /// A re-entry, or the [`NoTaskIdentity`] error, completes at the first
     /// poll: there is nothing to cancel.
@@ -230,7 +375,9 @@ impl RLock {
     }
 
     /// Acquires one level if the current unit owns the lock or it is free,
-    /// without waiting (and without barging past queued waiters).
+    /// without waiting. A strict lock with waiters is never free (its
+    /// releases hand over); with bounded fairness this takes a lock freed
+    /// for a woken waiter unless that waiter is owed it (see [`RLock`]).
     ///
     /// ```
     /// let rlock = polysync::RLock::new();
@@ -243,8 +390,55 @@ impl RLock {
     #[inline]
     pub fn try_acquire(&self) -> Option<RLockGuard<'_>> {
         let me = current_unit();
-        (self.reenter(me.get()) || self.try_fast(Owner::of(me), &()).is_some())
-            .then(|| RLockGuard { lock: self })
+        (self.reenter(me.get()) || self.try_take(Owner::of(me))).then(|| RLockGuard { lock: self })
+    }
+
+    /// Takes a free lock for `me` without waiting: the lock-free attempt,
+    /// then, if the lock looked free but the word was busy (its queue lock
+    /// held), the attempt under the queue lock.
+    #[inline]
+    fn try_take(&self, me: Owner) -> bool {
+        self.try_fast(me, &()).is_some() || self.try_take_slow(me)
+    }
+
+    #[cold]
+    fn try_take_slow(&self, me: Owner) -> bool {
+        if self.queue.user(Ordering::Relaxed) & HELD != 0 {
+            return false;
+        }
+        let mut guard = self.queue.lock();
+        self.arrive_locked(&mut guard, me, &()).is_ok()
+    }
+
+    /// The spin of a thread before it queues on a bounded lock, as `Lock`'s
+    /// (a strict lock does not spin, see [`RLock`]): a few rounds of
+    /// growing pauses, then rounds that yield the core (to the holder, if
+    /// it was preempted), each followed by an attempt if the lock looks
+    /// free; [`SPIN_ROUNDS`] at most. It gives up when a waiter is queued
+    /// (a strict lock hands over to it; a bounded one would only add to its
+    /// debt) or the deadline has passed. `true` if it took the lock. Never
+    /// under loom ([`MAY_SPIN`] is `false` there).
+    #[inline(never)]
+    fn spin_acquire(&self, me: Owner, deadline: Option<Instant>) -> bool {
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return false;
+        }
+        for round in 0..SPIN_ROUNDS {
+            if self.queue.len() != 0 {
+                return false;
+            }
+            if round < SPIN_PAUSE_ROUNDS {
+                for _ in 0..(2u32 << round) {
+                    spin_loop();
+                }
+            } else {
+                yield_now();
+            }
+            if self.queue.user(Ordering::Relaxed) & HELD == 0 && self.try_fast(me, &()).is_some() {
+                return true;
+            }
+        }
+        false
     }
 
     /// Like [`acquire_blocking`](RLock::acquire_blocking), giving up after
@@ -301,6 +495,9 @@ impl RLock {
     ) -> Result<RLockGuard<'_>, WaitError> {
         let me = Owner::of(current_unit());
         if self.reenter(me.get()) || self.try_fast(me, &()).is_some() {
+            return Ok(RLockGuard { lock: self });
+        }
+        if MAY_SPIN && !self.fair && waiter.spins() && self.spin_acquire(me, deadline) {
             return Ok(RLockGuard { lock: self });
         }
         drive(waiter, pin!(Wait::new(self, me)), deadline)
@@ -502,12 +699,18 @@ impl RLock {
 
     /// Whether the lock is held (a snapshot).
     ///
+    /// With bounded fairness ([`new_bounded`](RLock::new_bounded)),
+    /// releasing the last level with waiters frees the lock and wakes the
+    /// oldest waiter, which then takes it: in that window `is_locked()` is
+    /// `false` while [`waiting()`](RLock::waiting) still counts the woken
+    /// waiter. A strict lock stays locked across its hand-off.
+    ///
     /// ```
     /// assert!(!polysync::RLock::new().is_locked());
     /// ```
     #[inline]
     pub fn is_locked(&self) -> bool {
-        self.queue.user(Ordering::Relaxed) != 0
+        self.queue.user(Ordering::Relaxed) & HELD != 0
     }
 
     /// How many execution units wait for the lock now (a snapshot).
@@ -618,22 +821,89 @@ impl RLock {
         self.set_levels(owner, c - 1);
     }
 
-    /// Gives up ownership: to the oldest waiter, or unlocks.
+    /// Gives up ownership (`owner` is 0 already): unlocks; with waiters,
+    /// hands the lock to the oldest (strict, or once it is owed the lock)
+    /// or wakes it to compete (bounded fairness).
     #[inline]
     fn unlock(&self) {
-        if self.queue.cas_idle(HELD, 0, Ordering::Release) {
-            return;
+        let unlocked = if self.fair {
+            // Nobody queued: one compare-exchange of the idle word.
+            self.queue.cas_idle(HELD, 0, Ordering::Release)
+        } else {
+            self.release_unlocked()
+        };
+        if !unlocked {
+            self.unlock_slow();
         }
-        self.unlock_slow();
+    }
+
+    /// Frees a bounded lock without the queue lock, in one compare-exchange
+    /// of the queue word while its lock is free: when nobody is queued, or
+    /// when the front was woken already and has not retried yet (WOKEN) and
+    /// is not owed a hand-off: nobody to wake, and the invariant (a free
+    /// lock with a node queued has WOKEN set) holds as soon as HELD is
+    /// clear.
+    #[inline]
+    fn release_unlocked(&self) -> bool {
+        self.queue
+            .update_unlocked(Ordering::Release, |user, queued| {
+                if queued == 0 {
+                    Some(0)
+                } else if user & !FLAGS < DEBT_BOUND && user & (HELD | WOKEN) == HELD | WOKEN {
+                    Some(user & !HELD)
+                } else {
+                    None
+                }
+            })
+            .is_ok()
+    }
+
+    /// Takes a bounded lock without the queue lock: the idle lock (nobody
+    /// queued), or the free lock past its woken front while the front's
+    /// debt is below the bound (a barge; the front stays WOKEN and
+    /// retries). One compare-exchange of the queue word, which fails while
+    /// its lock is held (no race with an edit under it). Then the new
+    /// owner's one level, published as every new owner's.
+    #[inline]
+    fn try_barge(&self, me: Owner) -> Option<Owner> {
+        self.queue
+            .update_unlocked(Ordering::Acquire, |user, queued| {
+                if user & HELD != 0 {
+                    None
+                } else if queued == 0 {
+                    Some(user | HELD)
+                } else if user & !FLAGS < DEBT_BOUND {
+                    Some((user + DEBT_UNIT) | HELD)
+                } else {
+                    // The front is owed a hand-off.
+                    None
+                }
+            })
+            .ok()
+            .map(|_| {
+                self.own(me);
+                me
+            })
+    }
+
+    /// Makes `me` the owner with one level: the lock was just taken (HELD
+    /// set by the caller, or kept by a hand-off) and nobody owns it yet.
+    #[inline]
+    fn own(&self, me: Owner) {
+        self.count.store(1, Ordering::Relaxed);
+        // Release: a unit that sets BUSY (or re-enters) after seeing `me`
+        // sees the count of 1.
+        self.owner.store(me.get(), Ordering::Release);
     }
 
     #[cold]
     fn unlock_slow(&self) {
         let mut guard = self.queue.lock();
-        debug_assert!(guard.user() != 0, "released an unlocked RLock");
+        let user = guard.user();
+        debug_assert!(user & HELD != 0, "released an unlocked RLock");
         let mut wakers = WakeList::new();
         match guard.front().map(|waiter| waiter.data::<Owner>()) {
-            Some(next) => {
+            Some(next) if self.fair || user & !FLAGS >= DEBT_BOUND => {
                 // Direct hand-off: the lock stays held; the next owner starts
                 // with one level (counted from now on, even before its
                 // waiter sees the notification).
@@ -644,7 +914,18 @@ impl RLock {
                 // acquire exchange of `owner` then synchronizes with this
                 // release store and sees the count of 1.
                 self.owner.store(next.get(), Ordering::Release);
+                // The next front starts with no debt and no wake.
+                guard.set_user(HELD);
                 wakers.push(guard.notify_front(next).expect("front exists"));
+            }
+            Some(_) => {
+                // Bounded fairness: free the lock and wake the front to
+                // compete, unless it is awake already (it owes a retry).
+                // Either way WOKEN is set while the lock is free.
+                if user & WOKEN == 0 {
+                    wakers.push(guard.take_front_waker());
+                }
+                guard.set_user((user & !HELD) | WOKEN);
             }
             None => guard.set_user(0),
         }
@@ -667,9 +948,13 @@ impl Protocol for RLock {
 
     #[inline]
     fn try_fast(&self, me: Owner, _: &()) -> Option<Owner> {
+        if !self.fair {
+            return self.try_barge(me);
+        }
+        // Strict: only the idle lock is free (releases with waiters hand
+        // over), in one compare-exchange.
         if self.queue.cas_idle(0, HELD, Ordering::Acquire) {
-            self.count.store(1, Ordering::Relaxed);
-            self.owner.store(me.get(), Ordering::Release);
+            self.own(me);
             Some(me)
         } else {
             None
@@ -677,16 +962,83 @@ impl Protocol for RLock {
     }
 
     fn arrive_locked(&self, guard: &mut QueueGuard<'_>, me: Owner, _: &()) -> Result<Owner, Owner> {
-        admit_if(me, {
-            if guard.user() == 0 {
-                guard.set_user(HELD);
-                self.count.store(1, Ordering::Relaxed);
-                self.owner.store(me.get(), Ordering::Release);
-                true
-            } else {
-                false
-            }
-        })
+        let user = guard.user();
+        let admitted = if user & HELD != 0 {
+            false
+        } else if guard.is_empty() || self.fair {
+            // Nobody to overtake (a strict lock with waiters is never free).
+            guard.set_user(user | HELD);
+            true
+        } else if user & !FLAGS < DEBT_BOUND {
+            // A barge past the woken front, which stays WOKEN.
+            guard.set_user((user + DEBT_UNIT) | HELD);
+            true
+        } else {
+            // The front is owed the lock: it takes it when it retries.
+            false
+        };
+        if admitted {
+            self.own(me);
+        }
+        admit_if(me, admitted)
+    }
+
+    /// A condition waiter moved here takes only a lock that nobody waits
+    /// for: it does not barge past the queued waiters.
+    fn arrive_moved_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        me: Owner,
+        _: &(),
+    ) -> Result<Owner, Owner> {
+        let user = guard.user();
+        let admitted = user & HELD == 0 && (guard.is_empty() || self.fair);
+        if admitted {
+            guard.set_user(user | HELD);
+            self.own(me);
+        }
+        admit_if(me, admitted)
+    }
+
+    #[inline]
+    fn retries(&self) -> bool {
+        !self.fair
+    }
+
+    fn retry_front_locked(&self, guard: &mut QueueGuard<'_>, me: Owner, _: &()) -> Option<Owner> {
+        if self.fair {
+            return None;
+        }
+        let user = guard.user();
+        if user & HELD == 0 {
+            // Ours: the next front starts with no debt and no wake.
+            guard.set_user(HELD);
+            self.own(me);
+            return Some(me);
+        }
+        // Lost to a barger (or a re-entry of the unit that barged): wait
+        // for its last release, which wakes us (WOKEN being clear), one step
+        // nearer to a direct hand-off.
+        let debt = (user & !FLAGS).saturating_add(LOST_RETRY).min(DEBT_BOUND);
+        guard.set_user(debt | (user & FLAGS & !WOKEN));
+        None
+    }
+
+    fn cancelled_at(&self, guard: &mut QueueGuard<'_>, _: Owner, _: &(), was_front: bool) {
+        if !was_front || self.fair {
+            return;
+        }
+        let user = guard.user();
+        // A new front (or none): no debt. A wake the old front owed a retry
+        // for goes to the new front if the lock is free (the invariant); if
+        // it is held, its last release wakes the new front.
+        let mut next = user & HELD;
+        if user & (WOKEN | HELD) == WOKEN && !guard.is_empty() {
+            next |= WOKEN;
+            let waker = guard.take_front_waker();
+            guard.wake_after_unlock(waker);
+        }
+        guard.set_user(next);
     }
 
     fn pass_on(&self, _: Owner, _: &()) {
@@ -705,6 +1057,7 @@ impl std::fmt::Debug for RLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RLock")
             .field("locked", &self.is_locked())
+            .field("fair", &self.is_fair())
             .field("owner", &self.owner())
             .field("count", &self.count())
             .field("waiting", &self.waiting())

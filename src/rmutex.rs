@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 /// guards at once, so there is no `&mut T`; put a `Cell` or `RefCell` inside
 /// for mutation. Built on [`RLock`], with the same five wait forms, owner
 /// rules (async tasks need [`identified`](crate::lowlevel::identified)) and
-/// fairness.
+/// both fairness modes: strict FIFO hand-off ([`new`](RMutex::new) today,
+/// [`new_fair`](RMutex::new_fair)) or bounded fairness
+/// ([`new_bounded`](RMutex::new_bounded); see [`RLock`] for both).
 ///
 /// `RMutex<T>` is `Sync` when `T: Send`: only one unit at a time sees the
 /// value. A guard is `Send` only when `T: Sync`, since two guards of one
@@ -48,7 +50,8 @@ unsafe impl<T: ?Sized + Send> Sync for RMutex<T> {}
 
 impl<T> RMutex<T> {
     const_fn! {
-        /// An unlocked reentrant mutex holding `value`. `const`.
+        /// An unlocked reentrant mutex holding `value`, in the default mode
+        /// of [`RLock::new`] (today strict FIFO hand-off). `const`.
         ///
         /// ```
         /// static COUNTER: polysync::RMutex<std::sync::atomic::AtomicU32> =
@@ -57,6 +60,38 @@ impl<T> RMutex<T> {
         /// ```
         pub fn new(value: T) -> RMutex<T> {
             RMutex { lock: RLock::new(), data: value }
+        }
+    }
+
+    const_fn! {
+        /// An unlocked reentrant mutex holding `value`, with strict FIFO
+        /// hand-off (see [`RLock::new_fair`]). `const`.
+        ///
+        /// ```
+        /// let m = polysync::RMutex::new_fair(1);
+        /// assert!(m.is_fair());
+        /// assert_eq!(*m.lock_blocking(), 1);
+        /// ```
+        pub fn new_fair(value: T) -> RMutex<T> {
+            RMutex { lock: RLock::new_fair(), data: value }
+        }
+    }
+
+    const_fn! {
+        /// An unlocked reentrant mutex holding `value`, with bounded
+        /// fairness (see [`RLock::new_bounded`]): an unlock of the last
+        /// level with waiters wakes the oldest to compete, and a running
+        /// unit may take the mutex first. `const`.
+        ///
+        /// ```
+        /// let m = polysync::RMutex::new_bounded(1);
+        /// assert!(!m.is_fair());
+        /// let a = m.lock_blocking();
+        /// let b = m.lock_blocking(); // re-entry
+        /// assert_eq!(*a + *b, 2);
+        /// ```
+        pub fn new_bounded(value: T) -> RMutex<T> {
+            RMutex { lock: RLock::new_bounded(), data: value }
         }
     }
 
@@ -292,6 +327,17 @@ impl<T: ?Sized> RMutex<T> {
     /// ```
     pub fn count(&self) -> usize {
         self.lock.count()
+    }
+
+    /// Whether this mutex hands over in strict FIFO order rather than with
+    /// bounded fairness (see [`RLock::is_fair`]).
+    ///
+    /// ```
+    /// assert!(polysync::RMutex::new_fair(()).is_fair());
+    /// assert!(!polysync::RMutex::new_bounded(()).is_fair());
+    /// ```
+    pub fn is_fair(&self) -> bool {
+        self.lock.is_fair()
     }
 
     /// Whether the mutex is held (a snapshot).

@@ -1,0 +1,289 @@
+//! Benchmarks of `RLock` / `RMutex` for issue 18 (items 1 and 3): the
+//! re-entry cost on one thread and 4 OS threads contending for one
+//! `RMutex`, polysync in both modes (strict FIFO hand-off, `new_fair`; and
+//! bounded fairness, `new_bounded`) beside parking_lot's `ReentrantMutex`,
+//! with the machine's park/unpark round trip of the same run
+//! (`common::park_roundtrip`). `python3 benches/report.py` prints medians
+//! and ratios.
+//!
+//! Groups:
+//! 1. `rlock_reentry`: one thread, acquire 2 nested levels, increment a
+//!    counter, release both (the `rlock_reentrant` row of primitives.rs,
+//!    with both modes).
+//! 2. `rmutex_contended_threads/<impl>/4`: 4 OS threads (persistent,
+//!    `common::Team`), each operation locks the mutex once (blocking),
+//!    increments the `Cell` inside and unlocks; time per operation.
+//! 3. `park_roundtrip`: the wake-up cost of this run.
+//! 4. `rlock_reentry_parts`: the parts of group 1's operation (the identity
+//!    lookup, 5 and 2 uncontended compare-exchanges), for item 3's
+//!    analysis.
+
+mod common;
+
+use common::Team;
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use std::cell::{Cell, UnsafeCell};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+// ---------------------------------------------------------------- group 1
+
+/// A reentrant lock guarding a counter; one operation = take 2 nested
+/// levels, increment, release both.
+trait Reentry: 'static {
+    const NAME: &'static str;
+    fn new() -> Self;
+    fn nested_inc(&self);
+    fn value(&self) -> u64;
+}
+
+struct PolysyncRLock<const FAIR: bool> {
+    lock: polysync::RLock,
+    n: UnsafeCell<u64>,
+}
+impl<const FAIR: bool> Reentry for PolysyncRLock<FAIR> {
+    const NAME: &'static str = if FAIR {
+        "polysync_strict"
+    } else {
+        "polysync_bounded"
+    };
+    fn new() -> Self {
+        PolysyncRLock {
+            lock: if FAIR {
+                polysync::RLock::new_fair()
+            } else {
+                polysync::RLock::new_bounded()
+            },
+            n: UnsafeCell::new(0),
+        }
+    }
+    #[inline]
+    fn nested_inc(&self) {
+        let outer = self.lock.acquire_blocking();
+        let inner = self.lock.acquire_blocking();
+        // SAFETY: the lock is held (by this thread only: one-thread group).
+        unsafe { *self.n.get() += 1 };
+        drop(inner);
+        drop(outer);
+    }
+    fn value(&self) -> u64 {
+        let _g = self.lock.acquire_blocking();
+        // SAFETY: the lock is held.
+        unsafe { *self.n.get() }
+    }
+}
+
+struct ParkingLotRLock(parking_lot::ReentrantMutex<Cell<u64>>);
+impl Reentry for ParkingLotRLock {
+    const NAME: &'static str = "parking_lot";
+    fn new() -> Self {
+        ParkingLotRLock(parking_lot::ReentrantMutex::new(Cell::new(0)))
+    }
+    #[inline]
+    fn nested_inc(&self) {
+        let outer = self.0.lock();
+        let inner = self.0.lock();
+        inner.set(inner.get() + 1);
+        drop(inner);
+        drop(outer);
+    }
+    fn value(&self) -> u64 {
+        self.0.lock().get()
+    }
+}
+
+fn reentry_one<R: Reentry>(g: &mut Group<'_>) {
+    let r = R::new();
+    let mut runs = 0u64;
+    g.bench_function(R::NAME, |b| {
+        b.iter_custom(|iters| {
+            runs += iters;
+            let t = Instant::now();
+            for _ in 0..iters {
+                r.nested_inc();
+            }
+            t.elapsed()
+        })
+    });
+    assert_eq!(r.value(), runs, "{}: lost increments", R::NAME);
+}
+
+fn rlock_reentry(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rlock_reentry");
+    reentry_one::<PolysyncRLock<true>>(&mut g);
+    reentry_one::<PolysyncRLock<false>>(&mut g);
+    reentry_one::<ParkingLotRLock>(&mut g);
+    g.finish();
+}
+
+/// Where the re-entry row's time goes (issue 18 item 3), in parts measured
+/// the same way: the identity lookup that every acquisition makes
+/// (`current_unit`), and uncontended compare-exchanges on a private atomic,
+/// as many as one `rlock_reentry` operation makes (5: the first level's
+/// queue word, one per level change of the owner word, the last release's
+/// queue word) and as parking_lot's makes (2: its raw lock and unlock).
+fn rlock_reentry_parts(c: &mut Criterion) {
+    use std::hint::black_box;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let mut g = c.benchmark_group("rlock_reentry_parts");
+    g.bench_function("current_unit", |b| {
+        b.iter(|| black_box(polysync::lowlevel::current_unit()))
+    });
+    // The two halves of the operation: the outer level alone (a free lock
+    // taken and released), and one re-entered level alone (the outer level
+    // held around the loop).
+    let rlock = polysync::RLock::new_fair();
+    g.bench_function("polysync_outer_level", |b| {
+        b.iter(|| drop(black_box(rlock.acquire_blocking())))
+    });
+    let outer = rlock.acquire_blocking();
+    g.bench_function("polysync_inner_level", |b| {
+        b.iter(|| drop(black_box(rlock.acquire_blocking())))
+    });
+    drop(outer);
+    let pl = parking_lot::ReentrantMutex::new(());
+    g.bench_function("parking_lot_outer_level", |b| {
+        b.iter(|| drop(black_box(pl.lock())))
+    });
+    let outer = pl.lock();
+    g.bench_function("parking_lot_inner_level", |b| {
+        b.iter(|| drop(black_box(pl.lock())))
+    });
+    drop(outer);
+    for n in [2u64, 5] {
+        let word = AtomicU64::new(0);
+        g.bench_function(format!("cas_x{n}"), |b| {
+            b.iter(|| {
+                for _ in 0..n {
+                    let v = word.load(Ordering::Relaxed);
+                    let _ = black_box(word.compare_exchange(
+                        v,
+                        v ^ 1,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    ));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+// ---------------------------------------------------------------- group 2
+
+/// A reentrant mutex of a `Cell` shared by threads; one operation = lock,
+/// increment, unlock.
+trait Contended: Send + Sync + 'static {
+    const NAME: &'static str;
+    fn new() -> Self;
+    fn lock_inc(&self);
+    fn value(&self) -> u64;
+}
+
+struct PolysyncRMutex<const FAIR: bool>(polysync::RMutex<Cell<u64>>);
+impl<const FAIR: bool> Contended for PolysyncRMutex<FAIR> {
+    const NAME: &'static str = if FAIR {
+        "polysync_strict"
+    } else {
+        "polysync_bounded"
+    };
+    fn new() -> Self {
+        PolysyncRMutex(if FAIR {
+            polysync::RMutex::new_fair(Cell::new(0))
+        } else {
+            polysync::RMutex::new_bounded(Cell::new(0))
+        })
+    }
+    #[inline]
+    fn lock_inc(&self) {
+        let g = self.0.lock_blocking();
+        g.set(g.get() + 1);
+    }
+    fn value(&self) -> u64 {
+        self.0.lock_blocking().get()
+    }
+}
+
+struct ParkingLotRMutex(parking_lot::ReentrantMutex<Cell<u64>>);
+impl Contended for ParkingLotRMutex {
+    const NAME: &'static str = "parking_lot";
+    fn new() -> Self {
+        ParkingLotRMutex(parking_lot::ReentrantMutex::new(Cell::new(0)))
+    }
+    #[inline]
+    fn lock_inc(&self) {
+        let g = self.0.lock();
+        g.set(g.get() + 1);
+    }
+    fn value(&self) -> u64 {
+        self.0.lock().get()
+    }
+}
+
+fn contended_one<M: Contended>(g: &mut Group<'_>, threads: usize) {
+    let m = Arc::new(M::new());
+    let mut team = {
+        let m = m.clone();
+        Team::new(threads, move |_, ops| {
+            for _ in 0..ops {
+                m.lock_inc();
+            }
+        })
+    };
+    g.bench_with_input(BenchmarkId::new(M::NAME, threads), &threads, |b, _| {
+        b.iter_custom(|iters| team.run(iters))
+    });
+    assert_eq!(m.value(), team.issued(), "{}: lost increments", M::NAME);
+}
+
+fn rmutex_contended_threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rmutex_contended_threads");
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Elements(1));
+    contended_one::<PolysyncRMutex<true>>(&mut g, 4);
+    contended_one::<PolysyncRMutex<false>>(&mut g, 4);
+    contended_one::<ParkingLotRMutex>(&mut g, 4);
+    g.finish();
+}
+
+// ---------------------------------------------------------------- group 3
+
+/// The machine's wake-up cost of this run (see [`common::park_roundtrip`]).
+fn park_roundtrip(c: &mut Criterion) {
+    common::park_roundtrip(c);
+}
+
+// ---------------------------------------------------------------- config
+
+/// Single-thread groups: cheap, many samples. Command-line options
+/// (`--warm-up-time`, `--measurement-time`, ...) override these.
+fn light() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50)
+}
+
+/// Threaded groups: fewer, longer samples.
+fn heavy() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
+}
+
+criterion_group! {
+    name = single_thread;
+    config = light();
+    targets = rlock_reentry, rlock_reentry_parts
+}
+criterion_group! {
+    name = threaded;
+    config = heavy();
+    targets = rmutex_contended_threads, park_roundtrip
+}
+criterion_main!(single_thread, threaded);
