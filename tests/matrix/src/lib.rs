@@ -54,6 +54,8 @@ pub mod channel_details;
 mod channel_reserve;
 pub mod nesting;
 pub mod once_notify;
+#[cfg(test)]
+mod rwlock_bounded;
 pub mod rwlock_upgrade;
 pub mod watch;
 
