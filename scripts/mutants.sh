@@ -1375,11 +1375,11 @@ mutant "rw-bounded: a woken writer that leaves keeps its wake, under loom [slow]
     src/rwlock/raw.rs \
     'user &= !(WOKEN | DEBT_MASK);' \
     'user &= !DEBT_MASK;'
-mutant "rw-bounded: readers barge past a queued writer without a bound" \
+mutant "rw-bounded: readers barge past a woken writer without a bound" \
     "cargo test --test rwlock_bounded readers_overtake" \
     src/rwlock/raw.rs \
-    '} else if user & FAIR == 0 && user & DEBT_MASK < DEBT_BOUND {' \
-    '} else if user & FAIR == 0 {'
+    '} else if user & (FAIR | WOKEN) == WOKEN && user & DEBT_MASK < DEBT_BOUND {' \
+    '} else if user & (FAIR | WOKEN) == WOKEN {'
 mutant "rw-bounded: a lock-free release that ignores a sleeping writer (lost wake-up)" \
     "cargo test --test rwlock_bounded a_woken_writer_is_handed" \
     src/rwlock/raw.rs \

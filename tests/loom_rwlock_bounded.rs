@@ -183,17 +183,19 @@ fn fair_cancelled_handoff_passes_to_a_reader() {
     woken_front_cancelled(true, true, true);
 }
 
-/// The bound against a stream of readers: the main thread holds a read
-/// share and a blocking writer queues behind it; one reader may join past
-/// the sleeping writer (the bound under loom), a second may not; when the
-/// shares are given back the writer is handed the lock, so a read attempt
-/// after that fails unless the writer has been through.
+/// The bound: the main thread holds the write lock and a blocking writer
+/// queues behind it; the release wakes that writer to compete, and one
+/// reader (the main thread) may take the free lock before it retries (the
+/// bound under loom), a second may not; when the share is given back the
+/// writer is owed the lock and handed it, so a read attempt after that
+/// fails unless the writer has been through. A writer asleep behind a read
+/// share is passed by no reader.
 #[test]
-fn bounded_readers_past_a_writer_stop_at_the_bound() {
+fn bounded_readers_past_a_woken_writer_stop_at_the_bound() {
     model(|| {
         let lock = Arc::new(RawRwLock::new_bounded());
         let done = Arc::new(AtomicBool::new(false));
-        let first = lock.try_read().expect("free");
+        let held = lock.try_write().expect("free");
         let writer = {
             let (lock, done) = (lock.clone(), done.clone());
             thread::spawn(move || {
@@ -203,25 +205,55 @@ fn bounded_readers_past_a_writer_stop_at_the_bound() {
                 drop(w);
             })
         };
-        while lock.waiting() == 0 && !done.load(Relaxed) {
+        while lock.waiting() == 0 {
             thread::yield_now();
         }
-        if let Some(second) = lock.try_read() {
-            // A barge past the queued writer (or the writer is through).
-            if !done.load(Relaxed) {
-                assert!(lock.try_read().is_none(), "a second reader past the bound");
+        drop(held);
+        if let Some(first) = lock.try_read() {
+            // A barge past the woken writer (or the writer is through).
+            if let Some(second) = lock.try_read() {
+                assert!(done.load(Relaxed), "a second reader past the bound");
+                drop(second);
             }
-            drop(second);
-        }
-        drop(first);
-        if let Some(again) = lock.try_read() {
-            // The writer was owed the lock: only after its own release.
-            assert!(done.load(Relaxed), "read past a writer owed the lock");
-            drop(again);
+            drop(first);
+            if let Some(again) = lock.try_read() {
+                // The writer was owed the lock: only after its own release.
+                assert!(done.load(Relaxed), "read past a writer owed the lock");
+                drop(again);
+            }
         }
         writer.join().unwrap();
         assert!(!lock.is_locked());
         assert_eq!(lock.waiting(), 0);
+    });
+}
+
+/// A writer asleep behind a read share: no reader passes it.
+#[test]
+fn bounded_no_reader_passes_a_sleeping_writer() {
+    model(|| {
+        let lock = Arc::new(RawRwLock::new_bounded());
+        let done = Arc::new(AtomicBool::new(false));
+        let first = lock.try_read().expect("free");
+        let writer = {
+            let (lock, done) = (lock.clone(), done.clone());
+            thread::spawn(move || {
+                let w = lock.write_blocking();
+                done.store(true, Relaxed);
+                drop(w);
+            })
+        };
+        while lock.waiting() == 0 {
+            thread::yield_now();
+        }
+        assert!(
+            lock.try_read().is_none(),
+            "a reader passed a sleeping writer"
+        );
+        drop(first);
+        writer.join().unwrap();
+        assert!(done.load(Relaxed));
+        assert!(!lock.is_locked());
     });
 }
 

@@ -240,20 +240,22 @@ fn rwlock_stress_counts_every_write_in_both_modes() {
     }
 }
 
-/// The bound on overtaking, counted: a writer queues behind a reader; on a
-/// bounded lock exactly `OVERTAKE_BOUND` readers may join the read-held lock
-/// past it (a stream of readers cannot keep it out), then readers queue,
-/// and the last share's release hands the writer the lock directly (it is
+/// The bound on overtaking, counted: a writer queues behind a writer's
+/// hold, whose release wakes it to compete (bounded) or hands it the lock
+/// (strict). On a bounded lock exactly `OVERTAKE_BOUND` readers may take
+/// the free lock before it retries, then arrivals are refused, and the
+/// last share's release hands the writer the lock directly (it is
 /// write-held before the writer is polled again). On a strict lock no
 /// reader passes it.
 #[test]
-fn readers_overtake_a_queued_writer_at_most_the_bound() {
+fn readers_overtake_a_woken_writer_at_most_the_bound() {
     let _dog = Watchdog::new("overtake bound", Duration::from_secs(30));
     for (mode, make) in modes() {
         let lock = make();
-        let first = lock.try_read().unwrap();
+        let held = block_on(lock.write());
         let mut writer = Box::pin(lock.write());
         assert!(block_on(poll_once(writer.as_mut())).is_none());
+        drop(held);
         let mut joined = Vec::new();
         while let Some(r) = lock.try_read() {
             joined.push(r);
@@ -268,16 +270,37 @@ fn readers_overtake_a_queued_writer_at_most_the_bound() {
             OVERTAKE_BOUND as usize
         };
         assert_eq!(joined.len(), expected, "{mode}");
-        // Owed now (or strict): no writer barges either.
-        assert!(lock.try_write().is_none(), "{mode}");
-        drop(first);
-        drop(joined);
-        assert!(lock.is_write_locked(), "{mode}: handed over, not woken");
+        if !lock.is_fair() {
+            // Owed now: no writer barges either.
+            assert!(lock.try_write().is_none(), "{mode}");
+            drop(joined);
+            assert!(lock.is_write_locked(), "{mode}: handed over, not woken");
+        }
         let w = block_on(writer.as_mut());
         assert!(lock.try_read().is_none());
         drop(w);
         assert!(!lock.is_locked());
         assert_eq!(lock.waiting(), 0);
+    }
+}
+
+/// A stream of readers cannot keep a writer out: a writer that queued
+/// behind a read share (asleep: the lock was held) is passed by no reader,
+/// in either mode, and the share's release lets it in.
+#[test]
+fn no_reader_passes_a_sleeping_writer() {
+    let _dog = Watchdog::new("sleeping writer", Duration::from_secs(30));
+    for (mode, make) in modes() {
+        let lock = make();
+        let first = lock.try_read().unwrap();
+        let mut writer = Box::pin(lock.write());
+        assert!(block_on(poll_once(writer.as_mut())).is_none());
+        assert!(lock.try_read().is_none(), "{mode}: a reader passed");
+        drop(first);
+        // Strict: handed over; bounded: woken to compete, the lock free.
+        assert_eq!(lock.is_write_locked(), lock.is_fair(), "{mode}");
+        drop(block_on(writer.as_mut()));
+        assert!(!lock.is_locked());
     }
 }
 

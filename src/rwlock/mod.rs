@@ -43,14 +43,15 @@
 //! - a release that lets the **writer** at the front of the queue in frees
 //!   the lock and wakes that writer to compete; a reader or writer that is
 //!   running meanwhile may take the free lock first (it *barges*), and
-//!   readers may join a read-held lock while a writer waits;
+//!   readers may join one another while that writer is being scheduled; a
+//!   writer asleep in the queue (the lock was held when it came) is never
+//!   passed, so a stream of readers cannot keep a writer out;
 //! - the woken writer keeps its place: waiters stay in FIFO order among
 //!   themselves, and only units that were not queued barge;
-//! - nothing starves: once the oldest waiter has been overtaken
-//!   [`OVERTAKE_BOUND`] times (a writer asleep behind readers counts every
-//!   reader that joins them, so a stream of readers cannot keep it out), or
-//!   a woken writer has lost [`LOST_RETRIES`] retries, nobody barges and the
-//!   releases hand it the lock directly, as in strict mode;
+//! - nothing starves: once the woken writer has been overtaken
+//!   [`OVERTAKE_BOUND`] times, or has lost [`LOST_RETRIES`] retries,
+//!   nobody barges and the releases hand it the lock directly, as in strict
+//!   mode;
 //! - **readers** at the front (behind a writer that left, or an upgradable
 //!   reader) are still admitted as one batch by direct hand-off, and the
 //!   **upgradable read** and its upgrade keep the strict rules in both

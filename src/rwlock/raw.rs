@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 // |--------|-------|--------------|-----------------------------|---------------------------------------------|
 // | 0      | 0     | none         | free                        | a reader: `r = 1`; a writer: `WRITER`       |
 // | 0      | r > 0 | none         | read-held by `r` readers    | a reader joins (`r + 1`); a writer queues   |
-// | 0      | r > 0 | front: a writer | read-held; the writer waits for the `r` readers to leave | queues (FIFO: a reader never passes a queued writer; bounded: a barge, see below) |
+// | 0      | r > 0 | front: a writer | read-held; the writer waits for the `r` readers to leave | queues (FIFO: a reader never passes a queued writer; bounded: unless it was woken to compete, see below) |
 // | 1      | 0     | any          | write-held                  | queues                                      |
 // | 1      | r > 0 | -            | never                       | -                                           |
 // | 0      | 0     | k > 0        | never, outside a critical section: a release admits the front first | - |
@@ -94,16 +94,19 @@ use std::time::{Duration, Instant};
 //   running readers, and waking them one by one to compete would serialize
 //   the batch on wake-ups. The upgrade is handed the write lock as in
 //   strict mode, wherever it stands (upgrades are strict in both modes).
-// - A running unit that arrives while waiters are queued may take what is
-//   free (it *barges*): a reader joins a lock that no writer holds and no
-//   upgrade waits for; a writer takes a free lock. Each barge adds one
-//   `DEBT_UNIT` to the `debt` of the current front, and a barge is refused
-//   once the debt reached `DEBT_BOUND`. So a queued writer is overtaken by
-//   at most `OVERTAKE_BOUND` barging readers and writers, whether it is
-//   awake (the lock was free) or asleep behind readers (a stream of readers
-//   that join a read-held lock cannot starve it: past the bound they queue
-//   behind it, the holders drain, and the last one hands it the lock).
-//   Upgradable readers do not barge (they queue behind anyone queued).
+// - A running unit that arrives while the front writer is awake (`WOKEN`)
+//   may take what is free (it *barges*): a reader joins a lock that no
+//   writer holds and no upgrade waits for; a writer takes a free lock.
+//   Each barge adds one `DEBT_UNIT` to the `debt` of the front, and a barge
+//   is refused once the debt reached `DEBT_BOUND`. So a woken writer is
+//   overtaken by at most `OVERTAKE_BOUND` barging readers and writers. A
+//   writer asleep in the queue (it found the lock held) is never passed: a
+//   reader that arrives then queues behind it, as in strict mode, so a
+//   stream of readers cannot starve a writer (measured: letting readers
+//   join a read-held lock past a sleeping writer, within the bound, was
+//   slower than strict mode, BENCHMARKS.md "Issue 18: RwLock bounded
+//   fairness"). Upgradable readers do not barge (they queue behind anyone
+//   queued).
 // - The woken writer retries under the queue lock (`retry_front_locked`):
 //   it takes a free lock (its debt and `WOKEN` reset for the next front),
 //   or it lost to a barger: `LOST_RETRY` more debt (so after
@@ -145,10 +148,12 @@ const HOLD: u64 = !(FAIR | WOKEN | DEBT_MASK);
 /// and writers that take what is free while it waits: once it has been
 /// overtaken this often (or, a writer woken to compete, has lost
 /// [`LOST_RETRIES`] retries), the releases hand it the lock directly and
-/// nobody barges until it has it. Smaller than
-/// [`lock::OVERTAKE_BOUND`](crate::lock::OVERTAKE_BOUND): a reader barges
-/// into a read-held lock even while the front writer sleeps, so this is
-/// also how long a stream of readers can keep a writer out.
+/// nobody barges until it has it. Only a writer woken to compete (the
+/// lock was free when a release reached it) is overtaken: readers never
+/// pass a writer that sleeps in the queue, so a stream of readers cannot
+/// keep a writer out. Smaller than
+/// [`lock::OVERTAKE_BOUND`](crate::lock::OVERTAKE_BOUND) (the debt shares
+/// the lock's word with the reader count).
 ///
 /// (Under loom, `--cfg polysync_loom`, the bound is 1, and
 /// [`LOST_RETRIES`] too, so that the models reach the direct hand-off.)
@@ -1010,14 +1015,16 @@ impl RawRwLock {
 /// The user bits after a read or write `role` arriving while `queued`
 /// waiters are queued takes what is free, or `None` if it must queue: the
 /// idle lock (nobody queued), or with bounded fairness a barge past the
-/// queued waiters while the front's debt is below the bound (one more
-/// `DEBT_UNIT` of it). A strict lock never lets an arrival pass a waiter.
+/// queued waiters while the front writer is awake (`WOKEN`: it was woken
+/// to compete, the lock was free) and its debt is below the bound (one more
+/// `DEBT_UNIT` of it). A strict lock never lets an arrival pass a waiter,
+/// nor does a bounded one pass a writer asleep in the queue.
 #[inline]
 fn barge(user: u64, queued: usize, role: Role) -> Option<u64> {
     let new = admitted(user, role)?;
     if queued == 0 {
         Some(new)
-    } else if user & FAIR == 0 && user & DEBT_MASK < DEBT_BOUND {
+    } else if user & (FAIR | WOKEN) == WOKEN && user & DEBT_MASK < DEBT_BOUND {
         Some(new + DEBT_UNIT)
     } else {
         None
