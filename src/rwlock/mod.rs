@@ -64,10 +64,11 @@
 //! The default stays strict (flipping it is the one line in
 //! [`RawRwLock::new`]): on this project's 2-core VM, with 9 reads to 1
 //! write and a thread's short spin before it queues (both modes), the
-//! strict lock took 17.2 ns per operation with 2 threads and 16.8 ns with
-//! 4, bounded fairness 24.4 and 21.8 ns (parking_lot 13.3 and 12.6 ns;
-//! medians of three runs while a park/unpark round trip cost 6-10 µs; see
-//! BENCHMARKS.md, "Issue 18: RwLock bounded fairness").
+//! strict lock took 11.2 / 13.7 ns per operation with 2 / 4 threads while
+//! a park/unpark round trip cost 4 µs, and 15.7 / 10.8 ns while it cost
+//! 35 µs; bounded fairness 10.9 / 14.7 and 17.1 / 26.1 ns (parking_lot
+//! 22.1 / 7.9 and 10.7 / 14.3 ns; BENCHMARKS.md, "Issue 18: RwLock bounded
+//! fairness").
 //!
 //! # Forms
 //!
