@@ -8,7 +8,8 @@
 //! every implementation.
 //!
 //! Function ids: `std` (std::sync::RwLock), `parking_lot`, `polysync`
-//! (polysync::RwLock), `tokio` (tokio::sync::RwLock, `blocking_read` /
+//! (polysync::RwLock, strict FIFO: `RwLock::new`), `polysync_bounded`
+//! (`RwLock::new_bounded`, in group 4), `tokio` (tokio::sync::RwLock, `blocking_read` /
 //! `blocking_write` from plain threads), `async_lock` (async_lock::RwLock,
 //! `read_blocking` / `write_blocking`).
 //!
@@ -27,6 +28,8 @@
 //! 6. `rwlock_async_upgrade_uncontended`: the same with `upgradable_read()`
 //!    and the upgrade awaited in one `futures_lite::future::block_on`
 //!    (polysync, async_lock).
+//! 7. `park_roundtrip`: the machine's wake-up cost in this run
+//!    (`common::park_roundtrip`), beside group 4's contended rows.
 
 mod common;
 
@@ -106,6 +109,23 @@ impl AsyncBenchRwLock for Polysync {
     #[inline]
     async fn read_async(&self) -> u64 {
         *self.0.read().await
+    }
+}
+
+/// polysync's bounded fairness (`RwLock::new_bounded`, issue 18).
+struct PolysyncBounded(polysync::RwLock<u64>);
+impl BenchRwLock for PolysyncBounded {
+    const NAME: &'static str = "polysync_bounded";
+    fn new() -> Self {
+        PolysyncBounded(polysync::RwLock::new_bounded(0))
+    }
+    #[inline]
+    fn read(&self) -> u64 {
+        *self.0.read_blocking()
+    }
+    #[inline]
+    fn write(&self) {
+        *self.0.write_blocking() += 1;
     }
 }
 
@@ -260,6 +280,7 @@ fn rwlock_read_heavy_threads(c: &mut Criterion) {
         read_heavy_one::<Std>(&mut g, threads);
         read_heavy_one::<ParkingLot>(&mut g, threads);
         read_heavy_one::<Polysync>(&mut g, threads);
+        read_heavy_one::<PolysyncBounded>(&mut g, threads);
         read_heavy_one::<Tokio>(&mut g, threads);
         read_heavy_one::<AsyncLock>(&mut g, threads);
     }
@@ -350,9 +371,14 @@ criterion_group! {
     targets = rwlock_read_uncontended, rwlock_write_uncontended, rwlock_async_read_uncontended,
         rwlock_upgrade_uncontended, rwlock_async_upgrade_uncontended
 }
+/// The machine's wake-up cost of this run (see [`common::park_roundtrip`]).
+fn park_roundtrip(c: &mut Criterion) {
+    common::park_roundtrip(c);
+}
+
 criterion_group! {
     name = threaded;
     config = heavy();
-    targets = rwlock_read_heavy_threads
+    targets = rwlock_read_heavy_threads, park_roundtrip
 }
 criterion_main!(single_thread, threaded);

@@ -1413,6 +1413,30 @@ mutant "rlock-bounded: a front that wins its retry is not made the owner" \
     src/rlock.rs \
     $'            guard.set_user(HELD);\n            self.own(me);\n            return Some(me);' \
     $'            guard.set_user(HELD);\n            return Some(me);'
+# RwLock bounded fairness (issue 18 items 1 and 5, rw-bounded): a woken
+# writer that leaves must pass its wake on (native: the watchdog; loom: a
+# deadlock), barges stop at the bound, and a lock-free release may skip the
+# queue lock only while the front writer is awake already (WOKEN).
+mutant "rw-bounded: a woken writer that leaves keeps its wake (lost wake-up) [slow]" \
+    "cargo test --test rwlock_bounded a_woken_front" \
+    src/rwlock/raw.rs \
+    'user &= !(WOKEN | DEBT_MASK);' \
+    'user &= !DEBT_MASK;'
+mutant "rw-bounded: a woken writer that leaves keeps its wake, under loom [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_rwlock_bounded bounded_woken_writer_cancelled_passes_to_a_writer' \
+    src/rwlock/raw.rs \
+    'user &= !(WOKEN | DEBT_MASK);' \
+    'user &= !DEBT_MASK;'
+mutant "rw-bounded: readers barge past a woken writer without a bound" \
+    "cargo test --test rwlock_bounded readers_overtake" \
+    src/rwlock/raw.rs \
+    '} else if user & (FAIR | WOKEN) == WOKEN && user & DEBT_MASK < DEBT_BOUND {' \
+    '} else if user & (FAIR | WOKEN) == WOKEN {'
+mutant "rw-bounded: a lock-free release that ignores a sleeping writer (lost wake-up)" \
+    "cargo test --test rwlock_bounded a_woken_writer_is_handed" \
+    src/rwlock/raw.rs \
+    'queued == 0 || (user & (FAIR | WOKEN | UPGRADING) == WOKEN && user & DEBT_MASK < DEBT_BOUND)' \
+    'queued == 0 || (user & (FAIR | UPGRADING) == 0 && user & DEBT_MASK < DEBT_BOUND)'
 
 # --------------------------------------------------------------------------
 

@@ -25,8 +25,10 @@
 //! assert_eq!(w.len(), 4);
 //! ```
 //!
-//! The fairness is the lock's own (strict FIFO with direct hand-off; an
-//! upgrade goes first). Not reentrant, as [`RawRwLock`]: a unit that holds
+//! The fairness is the lock's own (strict FIFO with direct hand-off for
+//! `INIT`, [`RawRwLock::new`]; bounded fairness for a lock made with
+//! [`RawRwLock::new_bounded`] and wrapped with `lock_api::RwLock::from_raw`;
+//! an upgrade goes first in both). Not reentrant, as [`RawRwLock`]: a unit that holds
 //! the write lock and asks again, or holds the upgradable read and asks for
 //! the write lock or another upgradable read, is refused.
 //!

@@ -36,12 +36,14 @@ fn upgrade_blocking_contended_allocates_nothing() {
                     seen.try_failed += 1;
                 }
                 let mut w = Up::upgrade_blocking(&mut u);
-                if l.waiting() > 0 {
-                    seen.saw_waiter += 1;
-                }
                 let v = *w;
                 hold(i);
                 *w = v + 1;
+                // After the hold: a contender spins a few rounds before it
+                // queues, so it shows only while the holder sleeps.
+                if l.waiting() > 0 {
+                    seen.saw_waiter += 1;
+                }
             } else {
                 let g = match l.try_read() {
                     Some(g) => g,
@@ -50,10 +52,11 @@ fn upgrade_blocking_contended_allocates_nothing() {
                         l.read_blocking()
                     }
                 };
+                hold(i);
+                // After the hold (see above).
                 if l.waiting() > 0 {
                     seen.saw_waiter += 1;
                 }
-                hold(i);
                 std::hint::black_box(*g);
             }
         }

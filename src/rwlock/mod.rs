@@ -4,6 +4,11 @@
 //!
 //! # Fairness
 //!
+//! Two modes, fixed per lock at construction: strict FIFO
+//! ([`RwLock::new`], the default today, and [`RwLock::new_fair`]) and
+//! bounded fairness ([`RwLock::new_bounded`], see
+//! [below](#bounded-fairness)); [`RwLock::is_fair`] tells which.
+//!
 //! **Strict FIFO ("task-fair", writer-preferring FIFO)** across readers and
 //! writers of every world, by direct hand-off:
 //!
@@ -27,6 +32,43 @@
 //! each waiter's wait is bounded by the holds queued ahead of it, readers
 //! ahead of a writer share one phase, and the order is the arrival order.
 //! This is tokio's `RwLock` policy; parking_lot's is eventually fair.
+//!
+//! # Bounded fairness
+//!
+//! The strict hand-off puts a whole wake-up on the critical path of every
+//! contended acquisition: the lock belongs to a waiter that is not running
+//! yet, and everyone else queues behind it (a lock convoy). With
+//! [`RwLock::new_bounded`] (or [`RawRwLock::new_bounded`]):
+//!
+//! - a release that lets the **writer** at the front of the queue in frees
+//!   the lock and wakes that writer to compete; a reader or writer that is
+//!   running meanwhile may take the free lock first (it *barges*), and
+//!   readers may join one another while that writer is being scheduled; a
+//!   writer asleep in the queue (the lock was held when it came) is never
+//!   passed, so a stream of readers cannot keep a writer out;
+//! - the woken writer keeps its place: waiters stay in FIFO order among
+//!   themselves, and only units that were not queued barge;
+//! - nothing starves: once the woken writer has been overtaken
+//!   [`OVERTAKE_BOUND`] times, or has lost [`LOST_RETRIES`] retries,
+//!   nobody barges and the releases hand it the lock directly, as in strict
+//!   mode;
+//! - **readers** at the front (behind a writer that left, or an upgradable
+//!   reader) are still admitted as one batch by direct hand-off, and the
+//!   **upgradable read** and its upgrade keep the strict rules in both
+//!   modes: an upgradable reader queues behind anyone queued (it does not
+//!   barge), and an upgrade is handed the write lock as soon as the plain
+//!   readers left;
+//! - cancellation stays safe: a writer woken to compete that gives up
+//!   passes the wake-up on to the next waiter.
+//!
+//! The default stays strict (flipping it is the one line in
+//! [`RawRwLock::new`]): on this project's 2-core VM, with 9 reads to 1
+//! write and a thread's short spin before it queues (both modes), the
+//! strict lock took 11.2 / 13.7 ns per operation with 2 / 4 threads while
+//! a park/unpark round trip cost 4 µs, and 15.7 / 10.8 ns while it cost
+//! 35 µs; bounded fairness 10.9 / 14.7 and 17.1 / 26.1 ns (parking_lot
+//! 22.1 / 7.9 and 10.7 / 14.3 ns; BENCHMARKS.md, "Issue 18: RwLock bounded
+//! fairness").
 //!
 //! # Forms
 //!
@@ -111,7 +153,10 @@ pub use guards::{
 };
 #[cfg(all(feature = "lock_api", not(polysync_loom)))]
 pub(crate) use raw::Role;
-pub use raw::{MAX_READERS, RawRead, RawReadGuard, RawRwLock, RawWrite, RawWriteGuard};
+pub use raw::{
+    LOST_RETRIES, MAX_READERS, OVERTAKE_BOUND, RawRead, RawReadGuard, RawRwLock, RawWrite,
+    RawWriteGuard,
+};
 pub use raw_upgrade::{RawUpgradableRead, RawUpgradableReadGuard, RawUpgrade, RawUpgradedGuard};
 pub use upgrade::{RwLockUpgradableReadGuard, RwLockUpgradedGuard, UpgradableRead, Upgrade};
 
@@ -170,6 +215,37 @@ impl<T> RwLock<T> {
         }
     }
 
+    const_fn! {
+        /// A new unlocked lock holding `value`, with strict FIFO hand-off
+        /// whatever the default is (see [the module docs](self#fairness)).
+        /// `const`, so it can be a `static`.
+        ///
+        /// ```
+        /// let lock = polysync::RwLock::new_fair(1);
+        /// assert!(lock.is_fair());
+        /// assert_eq!(*lock.read_blocking(), 1);
+        /// ```
+        pub fn new_fair(value: T) -> Self {
+            Self { raw: RawRwLock::new_fair(), data: UnsafeCell::new(value) }
+        }
+    }
+
+    const_fn! {
+        /// A new unlocked lock holding `value`, with bounded fairness (see
+        /// [the module docs](self#bounded-fairness)). `const`, so it can be
+        /// a `static`.
+        ///
+        /// ```
+        /// let lock = polysync::RwLock::new_bounded(1);
+        /// assert!(!lock.is_fair());
+        /// *lock.write_blocking() += 1;
+        /// assert_eq!(*lock.read_blocking(), 2);
+        /// ```
+        pub fn new_bounded(value: T) -> Self {
+            Self { raw: RawRwLock::new_bounded(), data: UnsafeCell::new(value) }
+        }
+    }
+
     /// Consumes the lock and returns the value.
     ///
     /// ```
@@ -181,8 +257,23 @@ impl<T> RwLock<T> {
 }
 
 impl<T: ?Sized> RwLock<T> {
+    /// Whether this lock hands over in strict FIFO order (made by
+    /// [`new`](RwLock::new) or [`new_fair`](RwLock::new_fair)) rather than
+    /// with bounded fairness ([`new_bounded`](RwLock::new_bounded)).
+    ///
+    /// ```
+    /// assert!(polysync::RwLock::new_fair(()).is_fair());
+    /// assert!(!polysync::RwLock::new_bounded(()).is_fair());
+    /// ```
+    #[inline]
+    pub fn is_fair(&self) -> bool {
+        self.raw.is_fair()
+    }
+
     /// Takes a read share asynchronously, in FIFO order with every other
-    /// waiter (a reader never passes a queued writer).
+    /// waiter (on a strict lock a reader never passes a queued writer; with
+    /// [bounded fairness](self#bounded-fairness) an arriving reader may
+    /// barge, within the bound).
     ///
     /// ```
     /// # futures_lite::future::block_on(async {

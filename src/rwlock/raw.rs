@@ -3,7 +3,7 @@
 
 use crate::lowlevel::queue::wake_in_batches;
 use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, USER_MAX, WaitQueue, WakeList};
-use crate::lowlevel::sync::{AtomicU64, Ordering, const_fn};
+use crate::lowlevel::sync::{AtomicU64, MAY_SPIN, Ordering, const_fn, spin_loop, yield_now};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{Owner, WaitError, Waiter, current_task, current_unit, deadline_after};
 use std::future::Future;
@@ -11,16 +11,28 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-// The user bits of the lock's queue word: `WRITER` (bit 0), `UPGRADABLE`
-// (bit 1: the one upgradable reader holds the lock), `UPGRADING` (bit 2: that
-// reader waits to upgrade) and the number of plain readers that hold the
-// lock (`r`, bits 3..32, counted in `READER` units).
+// The user bits of the lock's queue word:
+//
+// ```text
+//  31            14 13          5   4       3      2           1        0
+// +----------------+-------------+-------+------+-----------+------------+--------+
+// | r (readers)    | debt        | WOKEN | FAIR | UPGRADING | UPGRADABLE | WRITER |
+// +----------------+-------------+-------+------+-----------+------------+--------+
+// ```
+//
+// `WRITER` (a writer holds), `UPGRADABLE` (the one upgradable reader holds
+// the lock), `UPGRADING` (that reader waits to upgrade) and the number of
+// plain readers that hold the lock (`r`, counted in `READER` units) are the
+// *hold bits* (`HOLD`): what the tables below are about. `FAIR`, `WOKEN` and
+// the `debt` are the fairness mode and its state (see "Bounded fairness"
+// below); they are 0 on a strict lock except `FAIR`, and every hold-bit
+// change keeps them.
 //
 // | WRITER | `r`   | queued nodes | the lock                    | an arrival                                  |
 // |--------|-------|--------------|-----------------------------|---------------------------------------------|
 // | 0      | 0     | none         | free                        | a reader: `r = 1`; a writer: `WRITER`       |
 // | 0      | r > 0 | none         | read-held by `r` readers    | a reader joins (`r + 1`); a writer queues   |
-// | 0      | r > 0 | front: a writer | read-held; the writer waits for the `r` readers to leave | queues (FIFO: a reader never passes a queued writer) |
+// | 0      | r > 0 | front: a writer | read-held; the writer waits for the `r` readers to leave | queues (FIFO: a reader never passes a queued writer; bounded: unless it was woken to compete, see below) |
 // | 1      | 0     | any          | write-held                  | queues                                      |
 // | 1      | r > 0 | -            | never                       | -                                           |
 // | 0      | 0     | k > 0        | never, outside a critical section: a release admits the front first | - |
@@ -49,7 +61,9 @@ use std::time::{Duration, Instant};
 // runs first. An arrival meanwhile queues behind them, as FIFO wants.)
 //
 // The word changes lock-free only while nobody is queued (`update_if_idle`,
-// `cas_idle`); otherwise under the queue lock, where every release ends in
+// `update_unlocked`), or, with bounded fairness, for a barge or a release
+// that has nobody to wake (see "Bounded fairness" above); otherwise under
+// the queue lock, where every release ends in
 // `admit_front`: it admits queued waiters from the front while they fit
 // (consecutive readers while no writer holds; a writer once nobody holds)
 // and notifies them with what they were given: **direct hand-off**, the
@@ -68,13 +82,108 @@ use std::time::{Duration, Instant};
 // write lock (or the upgradable read) itself (identities are never reused; every unit clears its own identity
 // before it releases, so it never reads its own stale one). A stale read
 // can miss a holder, never invent one. Readers are not recorded.
+// # Bounded fairness (no `FAIR`: [`RawRwLock::new_bounded`])
+//
+// Lock's idea (see `lock.rs`), applied to the roles:
+//
+// - A release with waiters, when the front is a **writer** that fits now
+//   (nobody holds) and is not owed a hand-off, leaves the lock free and
+//   wakes that writer to compete (`WOKEN`), without unlinking it. A front
+//   of **readers** (or an upgradable reader) is still admitted as one batch
+//   by direct hand-off, as in strict mode: readers do not exclude the
+//   running readers, and waking them one by one to compete would serialize
+//   the batch on wake-ups. The upgrade is handed the write lock as in
+//   strict mode, wherever it stands (upgrades are strict in both modes).
+// - A running unit that arrives while the front writer is awake (`WOKEN`)
+//   may take what is free (it *barges*): a reader joins a lock that no
+//   writer holds and no upgrade waits for; a writer takes a free lock.
+//   Each barge adds one `DEBT_UNIT` to the `debt` of the front, and a barge
+//   is refused once the debt reached `DEBT_BOUND`. So a woken writer is
+//   overtaken by at most `OVERTAKE_BOUND` barging readers and writers. A
+//   writer asleep in the queue (it found the lock held) is never passed: a
+//   reader that arrives then queues behind it, as in strict mode, so a
+//   stream of readers cannot starve a writer (measured: letting readers
+//   join a read-held lock past a sleeping writer, within the bound, was
+//   slower than strict mode, BENCHMARKS.md "Issue 18: RwLock bounded
+//   fairness"). Upgradable readers do not barge (they queue behind anyone
+//   queued).
+// - The woken writer retries under the queue lock (`retry_front_locked`):
+//   it takes a free lock (its debt and `WOKEN` reset for the next front),
+//   or it lost to a barger: `LOST_RETRY` more debt (so after
+//   `LOST_RETRIES` lost retries it is owed the lock), `WOKEN` cleared, and
+//   it sleeps until a release wakes it again.
+// - Once the front's debt reached `DEBT_BOUND`, the releases hand it the
+//   lock directly, as strict mode does, and nobody barges meanwhile.
+// - `WOKEN`: the front writer was woken to compete and has not retried
+//   yet. The invariant that rules out a lost wake-up: **while a node is
+//   queued, `WOKEN` is clear and no settle is pending, the front does not
+//   fit** (a release that lets it in wakes or admits it). Every change that
+//   can let the front in either runs under the queue lock and then settles
+//   the front (`admit_front`: a writer is woken, readers admitted, the owed
+//   front handed over), or runs lock-free only while nobody is queued or
+//   while `WOKEN` is set, no upgrade waits and the front is not owed (then
+//   there is nobody to wake: the woken writer retries and sees the change).
+//   Barges only add holders, so they never let the front in. A front that
+//   leaves (hand-off, retry won, cancelled) clears `WOKEN` and the debt; a
+//   cancelled front also settles the new front (`after_cancelled`), which
+//   passes a wake it had on.
 const WRITER: u64 = 1;
 const UPGRADABLE: u64 = 2;
 const UPGRADING: u64 = 4;
-const READER: u64 = 8;
+/// Strict FIFO hand-off (fixed at construction).
+const FAIR: u64 = 8;
+/// The front writer was woken to compete and has not retried yet.
+const WOKEN: u64 = 16;
+/// One barge past the front.
+const DEBT_UNIT: u64 = 32;
+/// The debt's width: room for `DEBT_BOUND` (at most 2^(DEBT_BITS - 1) units).
+const DEBT_BITS: u32 = 9;
+const DEBT_MASK: u64 = (DEBT_UNIT << DEBT_BITS) - DEBT_UNIT;
+const READER: u64 = DEBT_UNIT << DEBT_BITS;
+/// The hold bits (see the table below).
+const HOLD: u64 = !(FAIR | WOKEN | DEBT_MASK);
+/// How many times the oldest waiter of a [`RawRwLock`] (or
+/// [`RwLock`](super::RwLock)) with bounded fairness
+/// ([`new_bounded`](RawRwLock::new_bounded)) can be overtaken by readers
+/// and writers that take what is free while it waits: once it has been
+/// overtaken this often (or, a writer woken to compete, has lost
+/// [`LOST_RETRIES`] retries), the releases hand it the lock directly and
+/// nobody barges until it has it. Only a writer woken to compete (the
+/// lock was free when a release reached it) is overtaken: readers never
+/// pass a writer that sleeps in the queue, so a stream of readers cannot
+/// keep a writer out. Smaller than
+/// [`lock::OVERTAKE_BOUND`](crate::lock::OVERTAKE_BOUND) (the debt shares
+/// the lock's word with the reader count).
+///
+/// (Under loom, `--cfg polysync_loom`, the bound is 1, and
+/// [`LOST_RETRIES`] too, so that the models reach the direct hand-off.)
+///
+/// ```
+/// assert_eq!(polysync::rwlock::OVERTAKE_BOUND, 256);
+/// ```
+pub const OVERTAKE_BOUND: u64 = if cfg!(polysync_loom) { 1 } else { 256 };
+const DEBT_BOUND: u64 = OVERTAKE_BOUND * DEBT_UNIT;
+/// How many retries the front writer of a [`RawRwLock`] with bounded
+/// fairness may lose (woken to compete, it found the lock taken again)
+/// before the releases hand it the lock directly: its wait is bounded in
+/// wake-ups too (as [`lock::LOST_RETRIES`](crate::lock::LOST_RETRIES)).
+///
+/// ```
+/// assert_eq!(polysync::rwlock::LOST_RETRIES, 8);
+/// ```
+pub const LOST_RETRIES: u64 = if cfg!(polysync_loom) { 1 } else { 8 };
+const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;
+/// How many rounds a waiter that may spin spends on the lock before it
+/// queues (see `RawRwLock::spin_acquire`), as `Lock`'s: the first
+/// `SPIN_PAUSE_ROUNDS` pause 2, 4, 8 times, the rest yield the core.
+const SPIN_ROUNDS: u32 = 10;
+const SPIN_PAUSE_ROUNDS: u32 = 3;
+
+// The debt's field holds `DEBT_BOUND`, and the readers' count starts above it.
+const _: () = assert!(DEBT_BOUND <= DEBT_MASK && DEBT_MASK & READER == 0);
 
 /// The most plain readers that can be admitted to one lock at a time
-/// (2^29 - 2), not counting the upgradable reader. A reader that would
+/// (2^18 - 2), not counting the upgradable reader. A reader that would
 /// exceed it waits, like any reader that does not fit. (An upgradable reader
 /// that [downgrades](super::RawUpgradableReadGuard::downgrade) cannot wait, so its
 /// share may be one more; the word keeps room for it.)
@@ -122,18 +231,30 @@ impl NodeData for Role {
 /// The user bits after admitting `role` to a lock whose user bits are
 /// `user`, or `None` if it does not fit now (whether anyone is queued is the
 /// caller's business).
+/// The fairness bits (`FAIR`, `WOKEN`, the debt) are kept.
 #[inline]
 fn admitted(user: u64, role: Role) -> Option<u64> {
+    let hold = user & HOLD;
     match role {
-        Role::Read if user & (WRITER | UPGRADING) == 0 && user / READER < MAX_READERS as u64 => {
+        Role::Read if hold & (WRITER | UPGRADING) == 0 && hold / READER < MAX_READERS as u64 => {
             Some(user + READER)
         }
-        Role::Write if user == 0 => Some(WRITER),
-        Role::Upgradable if user & (WRITER | UPGRADABLE) == 0 => Some(user | UPGRADABLE),
+        Role::Write if hold == 0 => Some(user | WRITER),
+        Role::Upgradable if hold & (WRITER | UPGRADABLE) == 0 => Some(user | UPGRADABLE),
         // Only the upgradable reader upgrades: once the plain readers left.
-        Role::Upgrade if user & !UPGRADING == UPGRADABLE => Some(WRITER),
+        Role::Upgrade if hold & !UPGRADING == UPGRADABLE => Some((user & !HOLD) | WRITER),
         _ => None,
     }
+}
+
+/// Whether a release may change the hold bits `user` without the queue
+/// lock while `queued` waiters are queued: nobody is queued, or (bounded
+/// fairness) the front writer was woken already and will see the change
+/// when it retries, no upgrade waits (it is handed the lock under the queue
+/// lock), and the front is not owed a hand-off.
+#[inline]
+fn releases_unlocked(user: u64, queued: usize) -> bool {
+    queued == 0 || (user & (FAIR | WOKEN | UPGRADING) == WOKEN && user & DEBT_MASK < DEBT_BOUND)
 }
 
 /// A reader-writer lock without data (see [`RwLock<T>`](super::RwLock) for
@@ -146,13 +267,25 @@ fn admitted(user: u64, role: Role) -> Option<u64> {
 ///   [`try_read`](RawRwLock::try_read), [`try_read_for`](RawRwLock::try_read_for),
 ///   [`try_read_until`](RawRwLock::try_read_until),
 ///   [`read_with`](RawRwLock::read_with); the same with `write`.
-/// - **Strict FIFO with direct hand-off** across readers and writers of
-///   every world (see [the module docs](super#fairness) for why): a reader
-///   that arrives while anyone waits queues behind them; a release hands the
-///   lock to the writer at the front, or to every reader at the front up to
-///   the next queued writer, at once.
-/// - Cancellation is safe: a wait dropped or timed out after it was handed
-///   its share passes the share on.
+/// - **Strict FIFO with direct hand-off** ([`new`](RawRwLock::new), the
+///   default, and [`new_fair`](RawRwLock::new_fair)) across readers and
+///   writers of every world (see [the module docs](super#fairness) for
+///   why): a reader that arrives while anyone waits queues behind them; a
+///   release hands the lock to the writer at the front, or to every reader
+///   at the front up to the next queued writer, at once.
+/// - **Bounded fairness** ([`new_bounded`](RawRwLock::new_bounded),
+///   opt-in): a release wakes a writer at the front to compete instead of
+///   handing it the lock, and running units may take what is free
+///   meanwhile, up to [`OVERTAKE_BOUND`] times per front waiter (see
+///   [the module docs](super#bounded-fairness)).
+/// - **Spinning** (both modes): an OS thread whose blocking wait finds the
+///   lock taken spins a few rounds (growing pauses, then yields) for it
+///   before it queues, as [`Lock`](crate::Lock) does: only while nobody is
+///   queued, never past a timed form's deadline, never in a task or a
+///   green thread (they would hold their carrier).
+/// - Cancellation is safe in both modes: a wait dropped or timed out after
+///   it was handed its share passes the share on, and a writer woken to
+///   compete that gives up passes the wake-up on.
 /// - Not reentrant. A unit that holds the **write** lock and asks for it
 ///   again, or for a read share, panics instead of waiting forever behind
 ///   itself: a blocking, timed or `_with` call by the same unit (as
@@ -180,7 +313,8 @@ fn admitted(user: u64, role: Role) -> Option<u64> {
 /// drop(w);
 /// ```
 pub struct RawRwLock {
-    /// User bits: `WRITER` and the reader count (see the table above).
+    /// User bits: the hold bits and the fairness state (see the tables
+    /// above).
     queue: WaitQueue,
     /// The raw identity of the unit that holds the write lock, when known,
     /// else 0 (see the table above). Used only to refuse a read or write
@@ -190,15 +324,71 @@ pub struct RawRwLock {
 
 impl RawRwLock {
     const_fn! {
-        /// An unlocked lock. `const`, so it can be a `static`.
+        /// An unlocked lock with the default fairness: strict FIFO with
+        /// direct hand-off today (the same as
+        /// [`new_fair`](RawRwLock::new_fair); see
+        /// [the module docs](super#fairness)). `const`, so it can be a
+        /// `static`.
         ///
         /// ```
         /// static LOCK: polysync::RawRwLock = polysync::RawRwLock::new();
         /// let _r = LOCK.read_blocking();
+        /// assert!(LOCK.is_fair());
         /// ```
         pub fn new() -> RawRwLock {
+            // The default mode: this line alone chooses it.
+            Self::new_fair()
+        }
+    }
+
+    const_fn! {
+        /// An unlocked lock with strict FIFO hand-off: every release hands
+        /// the lock straight to the waiters at the front and nobody can
+        /// take it meanwhile (see [the module docs](super#fairness)). Name
+        /// it where the hand-off itself matters, whatever the default is.
+        /// `const`, so it can be a `static`.
+        ///
+        /// ```
+        /// let lock = polysync::RawRwLock::new_fair();
+        /// assert!(lock.is_fair());
+        /// drop(lock.write_blocking());
+        /// ```
+        pub fn new_fair() -> RawRwLock {
+            RawRwLock { queue: WaitQueue::new(FAIR), owner: AtomicU64::new(0) }
+        }
+    }
+
+    const_fn! {
+        /// An unlocked lock with bounded fairness: a release wakes the
+        /// writer at the front to compete, running readers and writers may
+        /// take what is free meanwhile, and the oldest waiter is handed the
+        /// lock once overtaken [`OVERTAKE_BOUND`] times (see
+        /// [the module docs](super#bounded-fairness)). `const`, so it can
+        /// be a `static`.
+        ///
+        /// ```
+        /// let lock = polysync::RawRwLock::new_bounded();
+        /// assert!(!lock.is_fair());
+        /// drop(lock.read_blocking());
+        /// drop(lock.write_blocking());
+        /// ```
+        pub fn new_bounded() -> RawRwLock {
             RawRwLock { queue: WaitQueue::new(0), owner: AtomicU64::new(0) }
         }
+    }
+
+    /// Whether this lock hands over in strict FIFO order (made by
+    /// [`new`](RawRwLock::new) or [`new_fair`](RawRwLock::new_fair))
+    /// rather than with bounded fairness
+    /// ([`new_bounded`](RawRwLock::new_bounded)).
+    ///
+    /// ```
+    /// assert!(polysync::RawRwLock::new_fair().is_fair());
+    /// assert!(!polysync::RawRwLock::new_bounded().is_fair());
+    /// ```
+    #[inline]
+    pub fn is_fair(&self) -> bool {
+        self.queue.user(Ordering::Relaxed) & FAIR != 0
     }
 
     /// Takes a read share asynchronously, in FIFO order with every other
@@ -295,7 +485,8 @@ impl RawRwLock {
     }
 
     /// Takes a read share if no writer holds the lock and nobody waits
-    /// (it never barges past a queued waiter), without waiting.
+    /// (on a strict lock it never barges past a queued waiter; with bounded
+    /// fairness it may, within the bound), without waiting.
     ///
     /// ```
     /// let lock = polysync::RawRwLock::new();
@@ -493,9 +684,47 @@ impl RawRwLock {
             return Ok(());
         }
         self.refuse_writer(me, role, caller, "execution unit");
+        if MAY_SPIN && waiter.spins() && self.spin_acquire(role, deadline) {
+            self.record(role, me);
+            return Ok(());
+        }
         drive(waiter, pin!(Wait::new(self, role)), deadline)
             .map(|()| self.record(role, me))
             .map_err(|(error, ())| error)
+    }
+
+    /// The bounded spin of a waiter that may spin (an OS thread, see
+    /// [`Waiter::spins`]) before it queues, as `Lock::spin_acquire`: a few
+    /// rounds of growing pauses, then rounds that yield the core (to a
+    /// holder that was preempted), each followed by an attempt if `role`
+    /// looks admissible; [`SPIN_ROUNDS`] rounds at most. It gives up as soon
+    /// as a waiter is queued (a strict lock then admits the queue first; a
+    /// bounded one would only add to the front's debt) or the deadline has
+    /// passed. `true` if it took `role`. Never under loom ([`MAY_SPIN`] is
+    /// `false` there); the attempts are `try_fast`'s, which the models check.
+    #[inline(never)]
+    fn spin_acquire(&self, role: Role, deadline: Option<Instant>) -> bool {
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return false;
+        }
+        for round in 0..SPIN_ROUNDS {
+            if self.queue.len() != 0 {
+                return false;
+            }
+            if round < SPIN_PAUSE_ROUNDS {
+                for _ in 0..(2u32 << round) {
+                    spin_loop();
+                }
+            } else {
+                yield_now();
+            }
+            if admitted(self.queue.user(Ordering::Relaxed), role).is_some()
+                && self.try_fast(role, &()).is_some()
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// Records `me` as the writer (or upgradable reader) if it just took the
@@ -581,7 +810,7 @@ impl RawRwLock {
     /// ```
     #[inline]
     pub fn readers(&self) -> usize {
-        (self.queue.user(Ordering::Relaxed) / READER) as usize
+        ((self.queue.user(Ordering::Relaxed) & HOLD) / READER) as usize
     }
 
     /// Whether a writer holds the lock now (a snapshot).
@@ -604,7 +833,7 @@ impl RawRwLock {
     /// ```
     #[inline]
     pub fn is_locked(&self) -> bool {
-        self.queue.user(Ordering::Relaxed) != 0
+        self.queue.user(Ordering::Relaxed) & HOLD != 0
     }
 
     /// How many execution units wait for the lock now, readers and writers
@@ -622,10 +851,12 @@ impl RawRwLock {
     /// writer at the front of the queue.
     #[inline]
     pub(crate) fn unlock_read(&self) {
-        let fast = self.queue.update_if_idle(Ordering::Release, |user| {
-            debug_assert!(user >= READER, "released an unheld read share");
-            Some(user - READER)
-        });
+        let fast = self
+            .queue
+            .update_unlocked(Ordering::Release, |user, queued| {
+                debug_assert!(user & HOLD >= READER, "released an unheld read share");
+                releases_unlocked(user, queued).then(|| user - READER)
+            });
         if fast.is_err() {
             self.unlock_slow(|user| user - READER);
         }
@@ -636,10 +867,16 @@ impl RawRwLock {
     pub(crate) fn unlock_write(&self) {
         // Before the release publishes the free lock (see `owner`).
         self.owner.store(0, Ordering::Relaxed);
-        if !self.queue.cas_idle(WRITER, 0, Ordering::Release) {
+        let fast = self
+            .queue
+            .update_unlocked(Ordering::Release, |user, queued| {
+                debug_assert_eq!(user & HOLD, WRITER, "released an unheld write lock");
+                releases_unlocked(user, queued).then_some(user & !WRITER)
+            });
+        if fast.is_err() {
             self.unlock_slow(|user| {
-                debug_assert_eq!(user, WRITER, "released an unheld write lock");
-                0
+                debug_assert_eq!(user & HOLD, WRITER, "released an unheld write lock");
+                user & !WRITER
             });
         }
     }
@@ -650,11 +887,16 @@ impl RawRwLock {
     pub(crate) fn downgrade(&self) {
         // The unit now holds a read share, which is not recorded.
         self.owner.store(0, Ordering::Relaxed);
-        if !self.queue.cas_idle(WRITER, READER, Ordering::Release) {
-            self.unlock_slow(|user| {
-                debug_assert_eq!(user, WRITER, "downgraded an unheld write lock");
-                READER
-            });
+        let change = |user: u64| {
+            debug_assert_eq!(user & HOLD, WRITER, "downgraded an unheld write lock");
+            user - WRITER + READER
+        };
+        if self
+            .queue
+            .update_if_idle(Ordering::Release, |user| Some(change(user)))
+            .is_err()
+        {
+            self.unlock_slow(change);
         }
     }
 
@@ -704,11 +946,16 @@ impl RawRwLock {
     /// upgradable read now.
     #[inline]
     pub(crate) fn downgrade_to_upgradable(&self) {
-        if !self.queue.cas_idle(WRITER, UPGRADABLE, Ordering::Release) {
-            self.unlock_slow(|user| {
-                debug_assert_eq!(user, WRITER, "downgraded an unheld write lock");
-                UPGRADABLE
-            });
+        let change = |user: u64| {
+            debug_assert_eq!(user & HOLD, WRITER, "downgraded an unheld write lock");
+            user - WRITER + UPGRADABLE
+        };
+        if self
+            .queue
+            .update_if_idle(Ordering::Release, |user| Some(change(user)))
+            .is_err()
+        {
+            self.unlock_slow(change);
         }
     }
 
@@ -765,6 +1012,25 @@ impl RawRwLock {
     }
 }
 
+/// The user bits after a read or write `role` arriving while `queued`
+/// waiters are queued takes what is free, or `None` if it must queue: the
+/// idle lock (nobody queued), or with bounded fairness a barge past the
+/// queued waiters while the front writer is awake (`WOKEN`: it was woken
+/// to compete, the lock was free) and its debt is below the bound (one more
+/// `DEBT_UNIT` of it). A strict lock never lets an arrival pass a waiter,
+/// nor does a bounded one pass a writer asleep in the queue.
+#[inline]
+fn barge(user: u64, queued: usize, role: Role) -> Option<u64> {
+    let new = admitted(user, role)?;
+    if queued == 0 {
+        Some(new)
+    } else if user & (FAIR | WOKEN) == WOKEN && user & DEBT_MASK < DEBT_BOUND {
+        Some(new + DEBT_UNIT)
+    } else {
+        None
+    }
+}
+
 /// The panic of a refused re-acquisition (out of line: never taken by a
 /// correct program).
 #[cold]
@@ -789,7 +1055,8 @@ fn refused(caller: &str, unit: &str, writer: bool) -> ! {
 fn admit_batch(guard: &mut QueueGuard<'_>, wakers: &mut WakeList) -> Batch {
     // A waiting upgrade goes first, wherever it stands, once the plain
     // readers left (see the table above).
-    if admitted(guard.user(), Role::Upgrade).is_some() && guard.user() & UPGRADING != 0 {
+    let upgrade = admitted(guard.user(), Role::Upgrade).filter(|_| guard.user() & UPGRADING != 0);
+    if let Some(user) = upgrade {
         if wakers.is_full() {
             return Batch::More;
         }
@@ -798,7 +1065,13 @@ fn admit_batch(guard: &mut QueueGuard<'_>, wakers: &mut WakeList) -> Batch {
             .find(|w| w.data::<Role>() == Role::Upgrade)
             .map(|w| w.node())
             .expect("UPGRADING is set while the upgrade's node waits");
-        guard.set_user(WRITER);
+        // A front that leaves takes its debt and wake with it.
+        let user = if std::ptr::eq(guard.front_node(), node) {
+            user & !(WOKEN | DEBT_MASK)
+        } else {
+            user
+        };
+        guard.set_user(user);
         // SAFETY: `node` was found WAITING in this queue under this guard.
         wakers.push(unsafe { guard.notify_waiting(node, Role::Upgrade) });
         return Batch::Last;
@@ -807,15 +1080,32 @@ fn admit_batch(guard: &mut QueueGuard<'_>, wakers: &mut WakeList) -> Batch {
         let Some(role) = guard.front().map(|front| front.data::<Role>()) else {
             return Batch::Last;
         };
-        let Some(user) = admitted(guard.user(), role) else {
+        let old = guard.user();
+        let Some(user) = admitted(old, role) else {
             return Batch::Last;
         };
+        if old & FAIR == 0 && role == Role::Write && old & DEBT_MASK < DEBT_BOUND {
+            // Bounded fairness: the writer that fits is woken to compete,
+            // unless it is awake already (it owes a retry); the lock stays
+            // free, WOKEN set (the invariant), and nobody behind it is
+            // admitted (FIFO among the queued).
+            if old & WOKEN == 0 {
+                if wakers.is_full() {
+                    return Batch::More;
+                }
+                guard.set_user(old | WOKEN);
+                wakers.push(guard.take_front_waker());
+            }
+            return Batch::Last;
+        }
         if wakers.is_full() {
             return Batch::More;
         }
         // Direct hand-off: the word counts the waiter before it wakes; its
-        // role stays in its node (`pass_on` reads it if it gives up).
-        guard.set_user(user);
+        // role stays in its node (`pass_on` reads it if it gives up). The
+        // next front starts with no debt and no wake (both 0 on a strict
+        // lock anyway).
+        guard.set_user(user & !(WOKEN | DEBT_MASK));
         wakers.push(guard.notify_front_keep().expect("the front exists"));
     }
 }
@@ -838,14 +1128,16 @@ impl Protocol for RawRwLock {
                 .queue
                 .update_if_idle(Ordering::Acquire, |user| admitted(user, Role::Upgradable))
                 .is_ok(),
-            Role::Upgrade => self.queue.cas_idle(UPGRADABLE, WRITER, Ordering::Acquire),
-            // Lock-free only while nobody is queued: a reader never passes
-            // a queued writer.
-            Role::Read => self
+            Role::Upgrade => self
                 .queue
-                .update_if_idle(Ordering::Acquire, |user| admitted(user, Role::Read))
+                .update_if_idle(Ordering::Acquire, |user| admitted(user, Role::Upgrade))
                 .is_ok(),
-            Role::Write => self.queue.cas_idle(0, WRITER, Ordering::Acquire),
+            // Lock-free while nobody is queued (strict: a reader never
+            // passes a queued writer), or as a barge (bounded fairness).
+            Role::Read | Role::Write => self
+                .queue
+                .update_unlocked(Ordering::Acquire, |user, queued| barge(user, queued, role))
+                .is_ok(),
         };
         taken.then_some(role)
     }
@@ -865,11 +1157,14 @@ impl Protocol for RawRwLock {
                 }
             };
         }
-        // Strict FIFO: whoever finds anyone queued queues behind them.
+        // Strict FIFO: whoever finds anyone queued queues behind them;
+        // bounded: a reader or writer may barge (see `barge`).
         let fits = if guard.is_empty() {
             admitted(guard.user(), role)
-        } else {
+        } else if role == Role::Upgradable {
             None
+        } else {
+            barge(guard.user(), guard.len(), role)
         };
         admit_if(role, {
             match fits {
@@ -895,11 +1190,18 @@ impl Protocol for RawRwLock {
         }
     }
 
-    fn cancelled(&self, guard: &mut QueueGuard<'_>, role: Role) {
+    fn cancelled_at(&self, guard: &mut QueueGuard<'_>, role: Role, _: &(), was_front: bool) {
+        let mut user = guard.user();
         // The upgrade's node left: plain readers may be admitted again.
         if role == Role::Upgrade {
-            guard.set_user(guard.user() & !UPGRADING);
+            user &= !UPGRADING;
         }
+        // A front that leaves takes its debt and its wake with it (the
+        // wake, if it had one, goes to the new front: `after_cancelled`).
+        if was_front {
+            user &= !(WOKEN | DEBT_MASK);
+        }
+        guard.set_user(user);
     }
 
     fn after_cancelled(&self, role: Role, _: &()) {
@@ -908,10 +1210,34 @@ impl Protocol for RawRwLock {
         // upgrade that gives up lets the readers queued behind it in: admit
         // them (a reader that leaves uncovers nobody: a reader only waits at
         // the front behind a writer that holds the lock, a waiting upgrade,
-        // or when the reader count is full).
-        if role != Role::Read {
+        // or when the reader count is full). With bounded fairness, always:
+        // a writer woken to compete passes its wake on to the new front.
+        if role != Role::Read || !self.is_fair() {
             self.admit_front(None);
         }
+    }
+
+    #[inline]
+    fn retries(&self) -> bool {
+        !self.is_fair()
+    }
+
+    fn retry_front_locked(&self, guard: &mut QueueGuard<'_>, role: Role, _: &()) -> Option<Role> {
+        let user = guard.user();
+        // Only a writer is woken to compete; readers are admitted.
+        if user & FAIR != 0 || role != Role::Write {
+            return None;
+        }
+        if let Some(user) = admitted(user, Role::Write) {
+            // Ours: the next front starts with no debt and no wake.
+            guard.set_user(user & !(WOKEN | DEBT_MASK));
+            return Some(Role::Write);
+        }
+        // Lost to a barger: wait for the release that wakes us again (WOKEN
+        // being clear), one step nearer to a direct hand-off.
+        let debt = ((user & DEBT_MASK) + LOST_RETRY).min(DEBT_BOUND);
+        guard.set_user((user & !(WOKEN | DEBT_MASK)) | debt);
+        None
     }
 }
 
@@ -925,9 +1251,10 @@ impl std::fmt::Debug for RawRwLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let user = self.queue.user(Ordering::Relaxed);
         f.debug_struct("RawRwLock")
-            .field("readers", &(user / READER))
+            .field("readers", &((user & HOLD) / READER))
             .field("writer", &(user & WRITER != 0))
             .field("upgradable", &(user & UPGRADABLE != 0))
+            .field("fair", &(user & FAIR != 0))
             .field("waiting", &self.waiting())
             .finish()
     }

@@ -56,6 +56,8 @@ pub mod nesting;
 pub mod once_notify;
 #[cfg(test)]
 mod rlock_bounded;
+#[cfg(test)]
+mod rwlock_bounded;
 pub mod rwlock_upgrade;
 #[cfg(test)]
 mod semaphore_bounded;
