@@ -48,9 +48,9 @@ use std::time::{Duration, Instant};
 ///   compete; a unit that is running meanwhile may take the free lock first
 ///   (it *barges*), so the lock does not sit idle while the waiter is being
 ///   scheduled. Waiters keep their FIFO order; once the oldest has been
-///   overtaken [`OVERTAKE_BOUND`](crate::lock::OVERTAKE_BOUND) times, or has
+///   overtaken [`OVERTAKE_BOUND`] times, or has
 ///   woken and found the lock taken again
-///   [`LOST_RETRIES`](crate::lock::LOST_RETRIES) times, the next release
+///   [`LOST_RETRIES`] times, the next release
 ///   hands the lock to it directly, so nothing starves. The numbers of both
 ///   modes are in BENCHMARKS.md ("Issue 18: RLock/RMutex").
 /// - With bounded fairness, an OS thread whose blocking acquire finds the
