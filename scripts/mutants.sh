@@ -1024,17 +1024,17 @@ mutant "once-notify: a future that sees notify_waiters' epoch in a Relaxed load 
 mutant "rwlock-upgrade: a plain reader passes a waiting upgrade" \
     "cargo test -p polysync --test rwlock_upgrade readers_queued_before" \
     src/rwlock/raw.rs \
-    'Role::Read if user & (WRITER | UPGRADING) == 0' \
-    'Role::Read if user & WRITER == 0'
+    'Role::Read if hold & (WRITER | UPGRADING) == 0' \
+    'Role::Read if hold & WRITER == 0'
 mutant "rwlock-upgrade: two upgradable readers at once" \
     "cargo test -p polysync --test rwlock_upgrade upgradable_shares" \
     src/rwlock/raw.rs \
-    'Role::Upgradable if user & (WRITER | UPGRADABLE) == 0' \
-    'Role::Upgradable if user & WRITER == 0'
+    'Role::Upgradable if hold & (WRITER | UPGRADABLE) == 0' \
+    'Role::Upgradable if hold & WRITER == 0'
 mutant "rwlock-upgrade: a withdrawn upgrade leaves UPGRADING set" \
     "cargo test -p polysync --test rwlock_upgrade a_dropped_upgrade" \
     src/rwlock/raw.rs \
-    'guard.set_user(guard.user() & !UPGRADING);' \
+    'user &= !UPGRADING;' \
     ''
 mutant "rwlock-upgrade: a dropped upgrade that was handed the lock releases it all" \
     "cargo test -p polysync --test rwlock_upgrade a_dropped_upgrade" \
