@@ -2,7 +2,8 @@
 //! share, with bounded fairness (the default) or strict FIFO hand-off.
 
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
-use crate::lowlevel::sync::{AtomicU64, MAY_SPIN, Ordering, const_fn, spin_loop, yield_now};
+use crate::lowlevel::spin::spin_before_queueing;
+use crate::lowlevel::sync::{AtomicU64, MAY_SPIN, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{Owner, WaitError, Waiter, current_task, current_unit, deadline_after};
 use crate::owned::ArcWait;
@@ -102,11 +103,6 @@ pub const LOST_RETRIES: u64 = if cfg!(polysync_loom) { 1 } else { 8 };
 const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;
 /// The bits below the debt.
 const FLAGS: u64 = DEBT_UNIT - 1;
-/// How many rounds a waiter that may spin spends on the lock before it
-/// queues (see `Lock::spin_acquire`): the first `SPIN_PAUSE_ROUNDS` pause
-/// 2, 4, 8, ... times, the rest yield the core.
-const SPIN_ROUNDS: u32 = 10;
-const SPIN_PAUSE_ROUNDS: u32 = 3;
 
 /// A mutual-exclusion lock without data (see [`Mutex`](crate::Mutex)
 /// for the data-carrying form), usable at the same time from OS threads, async
@@ -625,8 +621,8 @@ impl Lock {
     /// The adaptive spin of a waiter that may spin (an OS thread, see
     /// [`Waiter::spins`]) before it queues: a few rounds of growing pauses,
     /// then rounds that yield the core (to the holder, if it was preempted),
-    /// each followed by an attempt if the lock looks free; [`SPIN_ROUNDS`]
-    /// rounds at most. It gives up as soon as spinning is unlikely to pay:
+    /// each followed by an attempt if the lock looks free; a few rounds at
+    /// most (`lowlevel/spin.rs`, shared with RLock and RwLock). It gives up as soon as spinning is unlikely to pay:
     /// when a waiter sleeps in the queue (a strict lock then hands over to
     /// it, so an arrival cannot get in; a bounded one would only add to
     /// the front's debt), or when the deadline has passed. `true` if it took
@@ -635,27 +631,9 @@ impl Lock {
     /// attempts it repeats are `try_fast`'s, which the models check.
     #[inline(never)]
     fn spin_acquire(&self, holder: Owner, deadline: Option<Instant>) -> bool {
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            return false;
-        }
-        for round in 0..SPIN_ROUNDS {
-            if self.queue.len() != 0 {
-                return false;
-            }
-            if round < SPIN_PAUSE_ROUNDS {
-                for _ in 0..(2u32 << round) {
-                    spin_loop();
-                }
-            } else {
-                yield_now();
-            }
-            if self.queue.user(Ordering::Relaxed) & LOCKED == 0
-                && self.try_fast(holder, &()).is_some()
-            {
-                return true;
-            }
-        }
-        false
+        spin_before_queueing(&self.queue, deadline, |user| {
+            user & LOCKED == 0 && self.try_fast(holder, &()).is_some()
+        })
     }
 
     /// Takes a free lock for an owned guard (no holder recorded).

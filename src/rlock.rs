@@ -3,9 +3,8 @@
 
 use crate::lock::{LOST_RETRIES, OVERTAKE_BOUND};
 use crate::lowlevel::queue::{QueueGuard, WaitQueue, WakeList};
-use crate::lowlevel::sync::{
-    AtomicU64, MAY_SPIN, Ordering, backoff, const_fn, spin_loop, yield_now,
-};
+use crate::lowlevel::spin::spin_before_queueing;
+use crate::lowlevel::sync::{AtomicU64, MAY_SPIN, Ordering, backoff, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{
     NoTaskIdentity, Owner, UnitId, WaitError, Waiter, current_task, current_unit, deadline_after,
@@ -185,11 +184,6 @@ const DEBT_BOUND: u64 = OVERTAKE_BOUND * DEBT_UNIT;
 const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;
 /// The bits below the debt.
 const FLAGS: u64 = DEBT_UNIT - 1;
-/// The spin of a thread before it queues, as `Lock`'s: at most
-/// `SPIN_ROUNDS` rounds, the first `SPIN_PAUSE_ROUNDS` pause 2, 4, 8 times,
-/// the rest yield the core.
-const SPIN_ROUNDS: u32 = 10;
-const SPIN_PAUSE_ROUNDS: u32 = 3;
 
 /// Set in `RLock::owner` while a unit changes `RLock::count`. Identities
 /// are at most `UnitId::MAX < 2^63`, so bit 63 is free.
@@ -414,31 +408,15 @@ impl RLock {
     /// (a strict lock does not spin, see [`RLock`]): a few rounds of
     /// growing pauses, then rounds that yield the core (to the holder, if
     /// it was preempted), each followed by an attempt if the lock looks
-    /// free; [`SPIN_ROUNDS`] at most. It gives up when a waiter is queued
+    /// free; a few rounds at most (`lowlevel/spin.rs`). It gives up when a waiter is queued
     /// (a strict lock hands over to it; a bounded one would only add to its
     /// debt) or the deadline has passed. `true` if it took the lock. Never
     /// under loom ([`MAY_SPIN`] is `false` there).
     #[inline(never)]
     fn spin_acquire(&self, me: Owner, deadline: Option<Instant>) -> bool {
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            return false;
-        }
-        for round in 0..SPIN_ROUNDS {
-            if self.queue.len() != 0 {
-                return false;
-            }
-            if round < SPIN_PAUSE_ROUNDS {
-                for _ in 0..(2u32 << round) {
-                    spin_loop();
-                }
-            } else {
-                yield_now();
-            }
-            if self.queue.user(Ordering::Relaxed) & HELD == 0 && self.try_fast(me, &()).is_some() {
-                return true;
-            }
-        }
-        false
+        spin_before_queueing(&self.queue, deadline, |user| {
+            user & HELD == 0 && self.try_fast(me, &()).is_some()
+        })
     }
 
     /// Like [`acquire_blocking`](RLock::acquire_blocking), giving up after

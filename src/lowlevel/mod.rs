@@ -18,6 +18,7 @@ pub mod checkpoint;
 mod identity;
 pub(crate) mod queue;
 mod signal;
+pub(crate) mod spin;
 pub(crate) mod sync;
 mod thread;
 pub(crate) mod wait;

@@ -3,7 +3,8 @@
 
 use crate::lowlevel::queue::wake_in_batches;
 use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, USER_MAX, WaitQueue, WakeList};
-use crate::lowlevel::sync::{AtomicU64, MAY_SPIN, Ordering, const_fn, spin_loop, yield_now};
+use crate::lowlevel::spin::spin_before_queueing;
+use crate::lowlevel::sync::{AtomicU64, MAY_SPIN, Ordering, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait, admit_if, blocking, drive};
 use crate::lowlevel::{Owner, WaitError, Waiter, current_task, current_unit, deadline_after};
 use std::future::Future;
@@ -173,11 +174,6 @@ const DEBT_BOUND: u64 = OVERTAKE_BOUND * DEBT_UNIT;
 /// ```
 pub const LOST_RETRIES: u64 = if cfg!(polysync_loom) { 1 } else { 8 };
 const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;
-/// How many rounds a waiter that may spin spends on the lock before it
-/// queues (see `RawRwLock::spin_acquire`), as `Lock`'s: the first
-/// `SPIN_PAUSE_ROUNDS` pause 2, 4, 8 times, the rest yield the core.
-const SPIN_ROUNDS: u32 = 10;
-const SPIN_PAUSE_ROUNDS: u32 = 3;
 
 // The debt's field holds `DEBT_BOUND`, and the readers' count starts above it.
 const _: () = assert!(DEBT_BOUND <= DEBT_MASK && DEBT_MASK & READER == 0);
@@ -697,34 +693,16 @@ impl RawRwLock {
     /// [`Waiter::spins`]) before it queues, as `Lock::spin_acquire`: a few
     /// rounds of growing pauses, then rounds that yield the core (to a
     /// holder that was preempted), each followed by an attempt if `role`
-    /// looks admissible; [`SPIN_ROUNDS`] rounds at most. It gives up as soon
+    /// looks admissible; a few rounds at most (`lowlevel/spin.rs`). It gives up as soon
     /// as a waiter is queued (a strict lock then admits the queue first; a
     /// bounded one would only add to the front's debt) or the deadline has
     /// passed. `true` if it took `role`. Never under loom ([`MAY_SPIN`] is
     /// `false` there); the attempts are `try_fast`'s, which the models check.
     #[inline(never)]
     fn spin_acquire(&self, role: Role, deadline: Option<Instant>) -> bool {
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            return false;
-        }
-        for round in 0..SPIN_ROUNDS {
-            if self.queue.len() != 0 {
-                return false;
-            }
-            if round < SPIN_PAUSE_ROUNDS {
-                for _ in 0..(2u32 << round) {
-                    spin_loop();
-                }
-            } else {
-                yield_now();
-            }
-            if admitted(self.queue.user(Ordering::Relaxed), role).is_some()
-                && self.try_fast(role, &()).is_some()
-            {
-                return true;
-            }
-        }
-        false
+        spin_before_queueing(&self.queue, deadline, |user| {
+            admitted(user, role).is_some() && self.try_fast(role, &()).is_some()
+        })
     }
 
     /// Records `me` as the writer (or upgradable reader) if it just took the
