@@ -15,8 +15,10 @@
 //!    increments the `Cell` inside and unlocks; time per operation.
 //! 3. `park_roundtrip`: the wake-up cost of this run.
 //! 4. `rlock_reentry_parts`: the parts of group 1's operation (the identity
-//!    lookup, 5 and 2 uncontended compare-exchanges), for item 3's
-//!    analysis.
+//!    lookup, 5 and 2 uncontended compare-exchanges) and models of the
+//!    re-entry designs (`model_*`: group 1's operation on a minimal lock
+//!    whose owner changes its level count with a plain store, a plain store
+//!    and a fence, or `RLock`'s `BUSY` exchange), for item 3's analysis.
 
 mod common;
 
@@ -154,6 +156,29 @@ fn rlock_reentry_parts(c: &mut Criterion) {
         b.iter(|| drop(black_box(pl.lock())))
     });
     drop(outer);
+    // Models of the re-entry designs (issue 18 item 3), each running the
+    // whole `rlock_reentry` operation (2 nested levels, an identity lookup
+    // per level) on a minimal reentrant lock: a lock word taken and freed
+    // by compare-exchange (parking_lot's 2 read-modify-writes), an owner
+    // word and a level count; they differ only in how the owner changes a
+    // level (see `Levels`). Only `Busy` is sound with a `Send` guard and no
+    // other help (see BENCHMARKS.md); the others measure what the goal
+    // would take.
+    let model = ModelRLock::new();
+    let unit = || polysync::lowlevel::current_unit().get();
+    let thread = || polysync::lowlevel::UnitId::current_thread().get();
+    g.bench_function("model_plain_count", |b| {
+        b.iter(|| model.nested(unit, Levels::Plain))
+    });
+    g.bench_function("model_plain_count_thread_id", |b| {
+        b.iter(|| model.nested(thread, Levels::Plain))
+    });
+    g.bench_function("model_plain_count_fenced", |b| {
+        b.iter(|| model.nested(unit, Levels::Fenced))
+    });
+    g.bench_function("model_busy_exchange", |b| {
+        b.iter(|| model.nested(unit, Levels::Busy))
+    });
     for n in [2u64, 5] {
         let word = AtomicU64::new(0);
         g.bench_function(format!("cas_x{n}"), |b| {
@@ -171,6 +196,107 @@ fn rlock_reentry_parts(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// How the models of the parts group change the owner's level count.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Levels {
+    /// A plain load and store (parking_lot's `Cell`): sound only if no
+    /// other unit can release a level meanwhile (a `!Send` guard), or if
+    /// such a release pays a process-wide barrier (membarrier).
+    Plain,
+    /// A plain load and store followed by a full fence: the store-load
+    /// ordering a plain count needs to meet a concurrent release by a
+    /// moved guard that fences on its side.
+    Fenced,
+    /// The owner word's `BUSY` compare-exchange around the change, then a
+    /// store that clears it: `RLock`'s protocol.
+    Busy,
+}
+
+/// The minimal reentrant lock of the parts group's models (one thread
+/// only: `count` is a `Cell`).
+struct ModelRLock {
+    word: std::sync::atomic::AtomicU64,
+    owner: std::sync::atomic::AtomicU64,
+    count: Cell<u64>,
+}
+
+impl ModelRLock {
+    const BUSY: u64 = 1 << 63;
+
+    fn new() -> Self {
+        ModelRLock {
+            word: std::sync::atomic::AtomicU64::new(0),
+            owner: std::sync::atomic::AtomicU64::new(0),
+            count: Cell::new(0),
+        }
+    }
+
+    /// Changes the owner `me`'s count to `count(old)` the `levels` way;
+    /// returns the new count.
+    #[inline]
+    fn change(&self, me: u64, levels: Levels, count: impl Fn(u64) -> u64) -> u64 {
+        use std::sync::atomic::{Ordering, fence};
+        if levels == Levels::Busy {
+            let _ = self.owner.compare_exchange(
+                me,
+                me | Self::BUSY,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            );
+        }
+        let c = count(self.count.get());
+        self.count.set(c);
+        match levels {
+            Levels::Plain => {}
+            Levels::Fenced => fence(Ordering::SeqCst),
+            Levels::Busy => self
+                .owner
+                .store(if c == 0 { 0 } else { me }, Ordering::Release),
+        }
+        c
+    }
+
+    #[inline]
+    fn lock(&self, me: u64, levels: Levels) {
+        use std::sync::atomic::Ordering;
+        if self.owner.load(Ordering::Relaxed) == me {
+            self.change(me, levels, |c| c + 1);
+            return;
+        }
+        while self
+            .word
+            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        self.count.set(1);
+        self.owner.store(me, Ordering::Release);
+    }
+
+    #[inline]
+    fn unlock(&self, levels: Levels) {
+        use std::sync::atomic::Ordering;
+        let me = self.owner.load(Ordering::Relaxed);
+        if self.change(me, levels, |c| c - 1) == 0 {
+            self.owner.store(0, Ordering::Relaxed);
+            let _ = self
+                .word
+                .compare_exchange(1, 0, Ordering::Release, Ordering::Relaxed);
+        }
+    }
+
+    /// The `rlock_reentry` operation: 2 nested levels, the identity looked
+    /// up at each acquisition (as a real one does).
+    #[inline]
+    fn nested(&self, me: impl Fn() -> u64, levels: Levels) {
+        self.lock(me(), levels);
+        self.lock(me(), levels);
+        self.unlock(levels);
+        self.unlock(levels);
+    }
 }
 
 // ---------------------------------------------------------------- group 2

@@ -1437,6 +1437,15 @@ mutant "rw-bounded: a lock-free release that ignores a sleeping writer (lost wak
     src/rwlock/raw.rs \
     'queued == 0 || (user & (FAIR | WOKEN | UPGRADING) == WOKEN && user & DEBT_MASK < DEBT_BOUND)' \
     'queued == 0 || (user & (FAIR | UPGRADING) == 0 && user & DEBT_MASK < DEBT_BOUND)'
+# rlock-reentry (issue 18 item 3): a level change that skips the owner
+# word's BUSY exchange races a moved guard's release (tests/loom_rlock.rs
+# rlock_owner_drop_vs_foreign_drop: the owner's plain release loses an update
+# and the lock leaks).
+mutant "rlock-reentry: the owner releases a level with a plain load and store of the count [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_rlock rlock_owner_drop_vs_foreign_drop' \
+    src/rlock.rs \
+    $'    pub(crate) fn release_level(&self) {\n        let owner = self.lock_levels_held();' \
+    $'    pub(crate) fn release_level(&self) {\n        if self.owner.load(Ordering::Relaxed) == current_unit().get() {\n            let c = self.count.load(Ordering::Relaxed);\n            self.set_levels(current_unit().get(), c - 1);\n            return;\n        }\n        let owner = self.lock_levels_held();'
 
 # --------------------------------------------------------------------------
 

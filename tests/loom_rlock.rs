@@ -17,7 +17,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use polysync::lowlevel::identified;
-use polysync::{CapacityLimiter, RCapacityLimiter, RLock};
+use polysync::{CapacityLimiter, RCapacityLimiter, RLock, RLockGuard};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Wake, Waker};
@@ -322,5 +322,29 @@ fn rlock_reentry_vs_foreign_drop_with_waiter() {
         waiter.join().unwrap();
         assert!(!lock.is_locked());
         assert_eq!(lock.waiting(), 0);
+    });
+}
+
+/// The owner drops a guard of its own while a guard it moved to another
+/// unit is dropped there, in either order: both levels count, the lock is
+/// unlocked exactly once, ends free with no owner, and another unit can take
+/// it. The model for any change that lets the owner release a level without
+/// the `BUSY` exchange (issue 18 item 3 measured one for the last level):
+/// an owner that releases a level that is not its last that way loses one
+/// of the two updates, and the lock leaks (planted: caught).
+#[test]
+fn rlock_owner_drop_vs_foreign_drop() {
+    model(|| {
+        let lock: &'static RLock = Box::leak(Box::new(RLock::new()));
+        let mine = lock.try_acquire().unwrap();
+        let moved = lock.try_acquire().unwrap();
+        let dropper = thread::spawn(move || drop(moved));
+        drop(mine);
+        dropper.join().unwrap();
+        assert!(!lock.is_locked(), "a level leaked");
+        assert_eq!(lock.count(), 0);
+        assert_eq!(lock.owner(), None, "an owner outlived its last level");
+        let other = thread::spawn(move || lock.try_acquire().map(RLockGuard::forget).is_some());
+        assert!(other.join().unwrap(), "the free lock refused another unit");
     });
 }
