@@ -17,10 +17,9 @@ use raw::RawLimiter;
 pub use token::{
     LimiterAcquire, LimiterToken, OwnedLimiterAcquire, OwnedLimiterToken, TokenSource,
 };
-use token::{borrow_or_unavailable, borrow_until, borrow_with, try_borrow};
+use token::{borrow_or_unavailable, borrow_until, borrow_with, reborrow_until, try_borrow};
 
 use crate::lowlevel::sync::const_fn;
-use crate::lowlevel::wait::blocking;
 use crate::lowlevel::{UnitId, WaitError, Waiter, current_unit, deadline_after};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -662,8 +661,7 @@ impl RCapacityLimiter {
     /// let t = limiter.acquire_blocking();
     /// ```
     pub fn acquire_blocking(&self) -> LimiterToken<'_> {
-        blocking(|w| self.acquire_with(w, None))
-            .expect("a wait without a deadline does not time out")
+        reborrow_until(&self.raw, me(), None).expect("a wait without a deadline does not time out")
     }
 
     /// Borrows (one more level of) a token if the unit has one or one is free.
@@ -683,7 +681,7 @@ impl RCapacityLimiter {
     /// assert!(limiter.try_acquire_for(std::time::Duration::from_millis(1)).is_none());
     /// ```
     pub fn try_acquire_for(&self, timeout: Duration) -> Option<LimiterToken<'_>> {
-        blocking(|w| self.acquire_with(w, deadline_after(timeout)))
+        reborrow_until(&self.raw, me(), deadline_after(timeout))
     }
 
     /// Like [`acquire_blocking`](RCapacityLimiter::acquire_blocking), giving up at `deadline`.
@@ -693,7 +691,7 @@ impl RCapacityLimiter {
     /// assert!(limiter.try_acquire_until(std::time::Instant::now()).is_some());
     /// ```
     pub fn try_acquire_until(&self, deadline: Instant) -> Option<LimiterToken<'_>> {
-        blocking(|w| self.acquire_with(w, Some(deadline)))
+        reborrow_until(&self.raw, me(), Some(deadline))
     }
 
     /// Borrows (one more level of) a token on `waiter`, giving up at
@@ -903,7 +901,7 @@ impl RCapacityLimiter {
     /// assert_eq!(t.borrower(), job);
     /// ```
     pub fn acquire_on_behalf_of_blocking(&self, borrower: UnitId) -> LimiterToken<'_> {
-        blocking(|w| self.acquire_on_behalf_of_with(borrower, w, None))
+        reborrow_until(&self.raw, borrower.get(), None)
             .expect("a wait without a deadline does not time out")
     }
 
@@ -933,7 +931,7 @@ impl RCapacityLimiter {
         borrower: UnitId,
         timeout: Duration,
     ) -> Option<LimiterToken<'_>> {
-        blocking(|w| self.acquire_on_behalf_of_with(borrower, w, deadline_after(timeout)))
+        reborrow_until(&self.raw, borrower.get(), deadline_after(timeout))
     }
 
     /// Like [`acquire_on_behalf_of_blocking`](RCapacityLimiter::acquire_on_behalf_of_blocking),
@@ -950,7 +948,7 @@ impl RCapacityLimiter {
         borrower: UnitId,
         deadline: Instant,
     ) -> Option<LimiterToken<'_>> {
-        blocking(|w| self.acquire_on_behalf_of_with(borrower, w, Some(deadline)))
+        reborrow_until(&self.raw, borrower.get(), Some(deadline))
     }
 
     /// Borrows (one more level of) a token for `borrower` on `waiter`,
