@@ -1438,6 +1438,24 @@ mutant "rw-bounded: a lock-free release that ignores a sleeping writer (lost wak
     'queued == 0 || (user & (FAIR | WOKEN | UPGRADING) == WOKEN && user & DEBT_MASK < DEBT_BOUND)' \
     'queued == 0 || (user & (FAIR | UPGRADING) == 0 && user & DEBT_MASK < DEBT_BOUND)'
 
+# limiter-fast (issues 18 and 19): the limiters' borrower table and bounded
+# fairness.
+mutant "limiter-fast: the borrower table's deletion shifts the wrong entries back" \
+    "cargo test --lib limiter::raw" \
+    src/limiter/raw.rs \
+    '                hole < h || h <= i' \
+    '                hole < h && h <= i'
+mutant "limiter-fast: a barge past the front is not counted (no bound)" \
+    "cargo test --test limiter_bounded overtaken" \
+    src/limiter/raw.rs \
+    'self.with_front(guard, |f| f.debt = (f.debt + BARGE).min(DEBT_BOUND));' \
+    ''
+mutant "limiter-fast: a woken front that gives up keeps its wake (lost wake-up)" \
+    "cargo test --test limiter_bounded passes_the_wake_on" \
+    src/limiter/raw.rs \
+    'if !self.bounded || !was_front {' \
+    'if true {'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

@@ -4,6 +4,33 @@
 //! async tasks need an identity (see [`identified`](crate::lowlevel::identified)).
 
 //!
+//! # Fairness: two modes
+//!
+//! Both limiters have two modes, chosen per object at construction:
+//!
+//! - **Strict FIFO** (`new_fair`; `new` and `Default`, for now): a token
+//!   given back while units wait goes straight to the oldest waiter (direct
+//!   hand-off), so tokens go to waiters exactly in arrival order; but each
+//!   contended borrow waits for a wake-up with the token already its own,
+//!   idle meanwhile.
+//! - **Bounded fairness** (`new_bounded`): a token given back wakes the
+//!   oldest waiter to compete for it, and a unit that is running may take
+//!   it first (it *barges*). The oldest waiter is handed a token directly
+//!   once [`OVERTAKE_BOUND`](crate::lock::OVERTAKE_BOUND) units have taken
+//!   one past it, or it has woken and lost [`LOST_RETRIES`](crate::lock::LOST_RETRIES)
+//!   retries, or a mix of the two (each barge counts `1 / OVERTAKE_BOUND`
+//!   of the bound, each lost retry `1 / LOST_RETRIES`). The count is kept
+//!   under the queue lock, so the bound is exact. Waiters keep their order
+//!   among themselves.
+//!
+//! In both modes: a unit that borrows already is answered at once
+//! (`AlreadyBorrowing`, or one more level of an [`RCapacityLimiter`]), never
+//! counted as a barge; growing the total hands the new tokens to the
+//! waiters directly, oldest first; every wait is cancel-safe (a woken
+//! waiter that gives up passes its wake-up on to the next one); an async
+//! wait takes its checkpoint before its attempt, never while it holds the
+//! token; waiting never allocates.
+//!
 //! Layout: `raw.rs` (the shared core and its wait protocol), `token.rs`
 //! (tokens, the async borrow and the one blocking borrow), `error.rs`, and
 //! here the two public types.
@@ -13,7 +40,7 @@ mod raw;
 mod token;
 
 pub use error::{BorrowError, LimiterReleaseError};
-use raw::RawLimiter;
+use raw::{DEFAULT_FAIR, RawLimiter};
 pub use token::{
     LimiterAcquire, LimiterToken, OwnedLimiterAcquire, OwnedLimiterToken, TokenSource,
 };
@@ -82,6 +109,18 @@ macro_rules! common_methods {
         #[track_caller]
         pub fn set_total_tokens(&self, total: usize) {
             self.raw.set_total(total);
+        }
+
+        /// Whether the limiter is strictly FIFO (`new_fair`, and `new` for
+        /// now) rather than boundedly fair (`new_bounded`); see [the
+        /// modes](crate::limiter#fairness-two-modes).
+        ///
+        /// ```
+        #[doc = concat!("assert!(polysync::", $ctor, ".is_fair());")]
+        /// ```
+        #[inline]
+        pub fn is_fair(&self) -> bool {
+            self.raw.is_fair()
         }
 
         /// How many execution units wait for a token now (a snapshot).
@@ -166,7 +205,47 @@ impl CapacityLimiter {
         /// ```
         #[track_caller]
         pub fn new(total: usize) -> CapacityLimiter {
-            CapacityLimiter { raw: RawLimiter::new(total, false) }
+            CapacityLimiter { raw: RawLimiter::new(total, false, DEFAULT_FAIR) }
+        }
+    }
+
+    const_fn! {
+        /// A limiter with `total` tokens and strict FIFO hand-off: a token
+        /// given back while units wait goes straight to the oldest waiter,
+        /// and nobody can take it meanwhile (see [the modes](crate::limiter#fairness-two-modes)).
+        ///
+        /// # Panics
+        /// If `total` exceeds `u32::MAX`.
+        ///
+        /// ```
+        /// let limiter = polysync::CapacityLimiter::new_fair(1);
+        /// assert!(limiter.is_fair());
+        /// drop(limiter.acquire_blocking().unwrap());
+        /// ```
+        #[track_caller]
+        pub fn new_fair(total: usize) -> CapacityLimiter {
+            CapacityLimiter { raw: RawLimiter::new(total, false, true) }
+        }
+    }
+
+    const_fn! {
+        /// A limiter with `total` tokens and bounded fairness: a token given
+        /// back while units wait wakes the oldest waiter to compete, a
+        /// running unit may take it first, and the oldest waiter is handed
+        /// one directly once overtaken too often (see [the
+        /// modes](crate::limiter#fairness-two-modes) for the bounds).
+        ///
+        /// # Panics
+        /// If `total` exceeds `u32::MAX`.
+        ///
+        /// ```
+        /// let limiter = polysync::CapacityLimiter::new_bounded(1);
+        /// assert!(!limiter.is_fair());
+        /// drop(limiter.acquire_blocking().unwrap());
+        /// ```
+        #[track_caller]
+        pub fn new_bounded(total: usize) -> CapacityLimiter {
+            CapacityLimiter { raw: RawLimiter::new(total, false, false) }
         }
     }
 
@@ -617,7 +696,47 @@ impl RCapacityLimiter {
         /// ```
         #[track_caller]
         pub fn new(total: usize) -> RCapacityLimiter {
-            RCapacityLimiter { raw: RawLimiter::new(total, true) }
+            RCapacityLimiter { raw: RawLimiter::new(total, true, DEFAULT_FAIR) }
+        }
+    }
+
+    const_fn! {
+        /// A limiter with `total` tokens and strict FIFO hand-off: a token
+        /// given back while units wait goes straight to the oldest waiter,
+        /// and nobody can take it meanwhile (see [the modes](crate::limiter#fairness-two-modes)).
+        ///
+        /// # Panics
+        /// If `total` exceeds `u32::MAX`.
+        ///
+        /// ```
+        /// let limiter = polysync::RCapacityLimiter::new_fair(1);
+        /// assert!(limiter.is_fair());
+        /// drop(limiter.acquire_blocking());
+        /// ```
+        #[track_caller]
+        pub fn new_fair(total: usize) -> RCapacityLimiter {
+            RCapacityLimiter { raw: RawLimiter::new(total, true, true) }
+        }
+    }
+
+    const_fn! {
+        /// A limiter with `total` tokens and bounded fairness: a token given
+        /// back while units wait wakes the oldest waiter to compete, a
+        /// running unit may take it first, and the oldest waiter is handed
+        /// one directly once overtaken too often (see [the
+        /// modes](crate::limiter#fairness-two-modes) for the bounds).
+        ///
+        /// # Panics
+        /// If `total` exceeds `u32::MAX`.
+        ///
+        /// ```
+        /// let limiter = polysync::RCapacityLimiter::new_bounded(1);
+        /// assert!(!limiter.is_fair());
+        /// drop(limiter.acquire_blocking());
+        /// ```
+        #[track_caller]
+        pub fn new_bounded(total: usize) -> RCapacityLimiter {
+            RCapacityLimiter { raw: RawLimiter::new(total, true, false) }
         }
     }
 

@@ -2,12 +2,15 @@
 //! word, the borrower list beside it, and the wait protocol.
 
 use super::*;
-use crate::lowlevel::queue::{Batch, NodeData, QueueGuard, USER_MAX, WaitQueue, wake_in_batches};
+use crate::lock::{LOST_RETRIES, OVERTAKE_BOUND};
+use crate::lowlevel::queue::{
+    Batch, NodeData, QueueGuard, USER_MAX, WaitQueue, WakeList, wake_in_batches,
+};
 use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, const_fn};
 use crate::lowlevel::wait::{Protocol, Wait};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 /// The node data of a limiter wait: who borrows, and (once served) whether
 /// it already held a token.
@@ -71,6 +74,36 @@ impl NodeData for Borrow {
 // ahead of it are served or leave (`after_cancelled` runs `hand_out`), never
 // ahead of them (strict FIFO; the public "Order" docs name the deadlock
 // this allows).
+//
+// # Bounded fairness (`new_bounded`)
+//
+// The table above is the strict mode (the default: `new`, `new_fair`).
+// With bounded fairness the word, the table and the identity rules are the
+// same; what changes is who gets a token that comes back while units queue:
+//
+// - A release with waiters does not hand the token to the front: it wakes
+//   the front to compete (`Front::woken`). A running unit that arrives
+//   meanwhile may take a free token past the queue (it *barges*), adding
+//   `BARGE` to the front's debt; a unit that borrows already is answered at
+//   once as in strict mode (no token, no debt).
+// - The woken front retries under the queue lock (`retry_front_locked`):
+//   its unit borrows already (another of its waits was served), or a token
+//   is free: served, and the node behind it, the new front, starts with no
+//   debt and is woken if it can be served too. Else it stays queued asleep,
+//   and `LOST_RETRY` is added to its debt.
+// - At `DEBT_BOUND` (`OVERTAKE_BOUND` barges, or `LOST_RETRIES` lost
+//   retries, or a mix) the front is owed: barges are refused and the next
+//   token that comes back is handed to it directly, as in strict mode.
+// - Growing the total hands the new tokens to the waiters directly, oldest
+//   first, in both modes (they were waiting before the tokens existed).
+// - The invariant that rules out a lost wake-up: **while a node is queued
+//   and its front can be served (its unit borrows, or `b < total`), the
+//   front is woken**, or the critical section that made it so is about to
+//   wake it. Everything here runs under the queue lock (a borrow must look
+//   its unit up in the table anyway), so each place that frees a token,
+//   grows the total, adds a borrower or changes the front re-checks the
+//   front before it unlocks: `release_bounded`, `hand_out`, `arrive_locked`,
+//   `retry_front_locked`, `cancelled_at`.
 
 /// The borrowers: an open-addressed hash table of `(borrower, levels)`
 /// with linear probing, guarded by the queue lock (so it needs no atomics
@@ -213,11 +246,42 @@ pub struct RawLimiter {
     total: AtomicU64,
     /// Guarded by the queue lock (see [`Borrowers`]).
     borrowers: UnsafeCell<Borrowers>,
+    /// The state of the queue's front in bounded mode, guarded by the queue
+    /// lock; untouched in strict mode.
+    front: UnsafeCell<Front>,
     reentrant: bool,
+    /// Bounded fairness (fixed at construction).
+    bounded: bool,
 }
 
-// SAFETY: `borrowers` is only touched under the queue lock (see `with_list`);
-// everything else is atomic.
+/// The mode of `new` (and `Default`) for both limiters: strict FIFO
+/// hand-off (`true`) or bounded fairness (`false`). The one line to change
+/// when the default flips (and the sentence "strict, for now" in the types'
+/// docs).
+pub(crate) const DEFAULT_FAIR: bool = true;
+
+/// The debt of one barge past the front: `OVERTAKE_BOUND` of them reach the
+/// bound.
+const BARGE: u64 = LOST_RETRIES;
+/// The debt of one retry the front lost: `LOST_RETRIES` of them reach it.
+const LOST_RETRY: u64 = OVERTAKE_BOUND;
+/// The debt at which the front is owed a direct hand-off.
+const DEBT_BOUND: u64 = OVERTAKE_BOUND * LOST_RETRIES;
+
+/// Bounded mode: the front of the queue, as the queue lock's holder sees it.
+/// Reset (to the default) whenever the front changes.
+#[derive(Clone, Copy, Debug, Default)]
+struct Front {
+    /// The front was woken to compete and has not retried yet (its waker
+    /// was taken).
+    woken: bool,
+    /// What the front has suffered: `BARGE` per unit that took a token past
+    /// it, `LOST_RETRY` per retry it lost, up to `DEBT_BOUND`.
+    debt: u64,
+}
+
+// SAFETY: `borrowers` and `front` are only touched under the queue lock (see
+// `with_list` and `with_front`); everything else is atomic or immutable.
 unsafe impl Send for RawLimiter {}
 // SAFETY: as above.
 unsafe impl Sync for RawLimiter {}
@@ -225,15 +289,90 @@ unsafe impl Sync for RawLimiter {}
 impl RawLimiter {
     const_fn! {
         #[track_caller]
-        pub(super) fn new(total: usize, reentrant: bool) -> RawLimiter {
+        pub(super) fn new(total: usize, reentrant: bool, fair: bool) -> RawLimiter {
             assert!(total as u64 <= USER_MAX, "polysync: too many tokens");
             RawLimiter {
                 queue: WaitQueue::new(0),
                 total: AtomicU64::new(total as u64),
                 borrowers: UnsafeCell::new(Borrowers::new()),
+                front: UnsafeCell::new(Front { woken: false, debt: 0 }),
                 reentrant,
+                bounded: !fair,
             }
         }
+    }
+
+    /// Whether the limiter is strictly FIFO (no bounded fairness).
+    #[inline]
+    pub(super) fn is_fair(&self) -> bool {
+        !self.bounded
+    }
+
+    /// Runs `f` on the front's state. The guard proves the queue lock is
+    /// held.
+    #[inline]
+    fn with_front<R>(&self, guard: &QueueGuard<'_>, f: impl FnOnce(&mut Front) -> R) -> R {
+        debug_assert!(guard.locks(&self.queue));
+        // SAFETY: the queue lock (borrowed for the call, debug-checked to be
+        // this queue's) guards the front's state.
+        self.front.with_mut(|front| f(unsafe { &mut *front }))
+    }
+
+    /// Under the queue lock: whether the front of a bounded limiter is owed
+    /// a hand-off (no barging past it).
+    #[inline]
+    fn owed(&self, guard: &QueueGuard<'_>) -> bool {
+        self.with_front(guard, |f| f.debt >= DEBT_BOUND)
+    }
+
+    /// Under the queue lock: whether a wait of `id` at the front could be
+    /// served now: its unit borrows already, or a token is free.
+    #[inline]
+    fn servable(&self, guard: &QueueGuard<'_>, id: u64) -> bool {
+        guard.user() < self.total.load(Ordering::Relaxed)
+            || self.with_list(guard, |list| list.find(id).is_some())
+    }
+
+    /// Bounded mode, under the queue lock: wakes the front to compete if it
+    /// can be served and is not awake already (the invariant). Returns its
+    /// waker, to be woken after the lock is released.
+    fn wake_front_if_servable(&self, guard: &mut QueueGuard<'_>) -> Option<Waker> {
+        let id = guard.front()?.data::<Borrow>().id;
+        if self.with_front(guard, |f| f.woken) || !self.servable(guard, id) {
+            return None;
+        }
+        self.with_front(guard, |f| f.woken = true);
+        guard.take_front_waker()
+    }
+
+    /// Bounded mode, under the queue lock: the front changed (or left), so
+    /// its debt starts again at 0; then wakes it if it can be served.
+    fn new_front_locked(&self, guard: &mut QueueGuard<'_>) -> Option<Waker> {
+        self.with_front(guard, |f| *f = Front::default());
+        self.wake_front_if_servable(guard)
+    }
+
+    /// Bounded mode: a token came back (the guard's count already says so)
+    /// with waiters queued. A front that is owed and can be served is
+    /// handed it directly (and the new front is woken if it can be served
+    /// too); else the front is woken to compete. Consumes the guard.
+    fn release_bounded(&self, mut guard: QueueGuard<'_>) {
+        let mut wakers = WakeList::new();
+        if let Some(front) = guard.front() {
+            let id = front.data::<Borrow>().id;
+            if self.owed(&guard) && self.servable(&guard, id) {
+                let outcome = match self.serve_known(&guard, id) {
+                    Some(outcome) => outcome,
+                    None => self.lend(&mut guard, id),
+                };
+                wakers.push(guard.notify_front(outcome).expect("front exists"));
+                wakers.push(self.new_front_locked(&mut guard));
+            } else {
+                wakers.push(self.wake_front_if_servable(&mut guard));
+            }
+        }
+        drop(guard);
+        wakers.wake_all();
     }
 
     /// Runs `f` on the borrower table. The guard proves the queue lock is held.
@@ -299,7 +438,12 @@ impl RawLimiter {
 
     /// Hands free tokens to queued waiters, oldest first, waking them after
     /// the lock is gone. Consumes the guard.
+    ///
+    /// In bounded mode too (a grown total, see the bounded fairness section
+    /// above); then, if the front changed, the new one starts with no debt,
+    /// and it is woken if it can be served (a full last batch).
     fn hand_out<'a>(&'a self, guard: QueueGuard<'a>) {
+        let mut served = false;
         wake_in_batches(&self.queue, Some(guard), |guard, wakers| {
             let total = self.total.load(Ordering::Relaxed);
             while !wakers.is_full() {
@@ -313,10 +457,22 @@ impl RawLimiter {
                     None => self.lend(guard, id),
                 };
                 wakers.push(guard.notify_front(outcome).expect("front exists"));
+                served = true;
             }
             // A full batch may have stopped short of a waiter that a token
             // would serve: look again after waking it.
-            Batch::more_if(wakers.is_full())
+            let more = wakers.is_full();
+            if self.bounded && !more {
+                let waker = if served {
+                    self.new_front_locked(guard)
+                } else {
+                    self.wake_front_if_servable(guard)
+                };
+                if waker.is_some() {
+                    wakers.push(waker);
+                }
+            }
+            Batch::more_if(more)
         });
     }
 
@@ -346,7 +502,10 @@ impl RawLimiter {
             guard.set_user(guard.user() - 1);
             // Nobody waits: nothing to hand out (the guard publishes the
             // count as it unlocks).
-            if !guard.is_empty() {
+            if guard.is_empty() {
+            } else if self.bounded {
+                self.release_bounded(guard);
+            } else {
                 self.hand_out(guard);
             }
         }
@@ -370,12 +529,13 @@ impl RawLimiter {
     }
 
     /// Whether a borrow might succeed at once, from a lock-free snapshot:
-    /// a free token and nobody queued. (A unit that borrows already is
+    /// a free token and nobody queued (or, with bounded fairness, a free
+    /// token: a barge). (A unit that borrows already is
     /// served at once too; the snapshot does not know it, so its borrow
     /// takes the waiting path, whose attempt under the lock serves it.)
     #[inline]
     fn may_lend_now(&self) -> bool {
-        self.queue.len() == 0 && self.borrowed() < self.total()
+        (self.bounded || self.queue.len() == 0) && self.borrowed() < self.total()
     }
 }
 
@@ -412,12 +572,75 @@ impl Protocol for RawLimiter {
         if let Some(outcome) = self.serve_known(guard, id) {
             return Ok(outcome);
         }
-        // A free token implies an empty queue (tokens are handed out first),
-        // so taking it keeps FIFO order.
-        if guard.is_empty() && guard.user() < self.total.load(Ordering::Relaxed) {
+        if guard.user() >= self.total.load(Ordering::Relaxed) {
+            return Err(Borrow::by(id));
+        }
+        // Strict: a free token implies an empty queue (tokens are handed
+        // out first), so taking it keeps FIFO order.
+        if guard.is_empty() {
             return Ok(self.lend(guard, id));
         }
-        Err(Borrow::by(id))
+        // Bounded: a barge past the front, unless it is owed a hand-off.
+        if !self.bounded || self.owed(guard) {
+            return Err(Borrow::by(id));
+        }
+        self.with_front(guard, |f| f.debt = (f.debt + BARGE).min(DEBT_BOUND));
+        let outcome = self.lend(guard, id);
+        // The front may be another wait of this same unit: it can be
+        // served now (without a token).
+        let waker = self.wake_front_if_servable(guard);
+        guard.wake_after_unlock(waker);
+        Ok(outcome)
+    }
+
+    fn retries(&self) -> bool {
+        self.bounded
+    }
+
+    /// The front of a bounded limiter, woken to compete (or polled for any
+    /// other reason), tries again.
+    fn retry_front_locked(
+        &self,
+        guard: &mut QueueGuard<'_>,
+        tag: Borrow,
+        _: &(),
+    ) -> Option<Borrow> {
+        let id = tag.id;
+        let outcome = match self.serve_known(guard, id) {
+            Some(outcome) => outcome,
+            None if guard.user() < self.total.load(Ordering::Relaxed) => self.lend(guard, id),
+            None => {
+                // Lost (to a barge, if it was woken): asleep until a token
+                // comes back, one step nearer to a direct hand-off.
+                self.with_front(guard, |f| {
+                    if f.woken {
+                        f.woken = false;
+                        f.debt = (f.debt + LOST_RETRY).min(DEBT_BOUND);
+                    }
+                });
+                return None;
+            }
+        };
+        // Ours. The caller unlinks this node: the one behind it is the new
+        // front (no debt), woken if it can be served too.
+        self.with_front(guard, |f| *f = Front::default());
+        let next = guard.waiting().nth(1).map(|w| w.data::<Borrow>().id);
+        if next.is_some_and(|next| self.servable(guard, next)) {
+            self.with_front(guard, |f| f.woken = true);
+            let waker = guard.take_second_waker();
+            guard.wake_after_unlock(waker);
+        }
+        Some(outcome)
+    }
+
+    fn cancelled_at(&self, guard: &mut QueueGuard<'_>, _: Borrow, _: &(), was_front: bool) {
+        if !self.bounded || !was_front {
+            return;
+        }
+        // A new front (or none): no debt, and it is woken if it can be
+        // served (the wake the old front owed a retry for is passed on).
+        let waker = self.new_front_locked(guard);
+        guard.wake_after_unlock(waker);
     }
 
     fn pass_on(&self, outcome: Borrow, _: &()) {
@@ -428,6 +651,11 @@ impl Protocol for RawLimiter {
     }
 
     fn after_cancelled(&self, _: Borrow, _: &()) {
+        // Bounded fairness: `cancelled_at` woke the new front if it can be
+        // served.
+        if self.bounded {
+            return;
+        }
         // The node that left may have stood in front of a waiter whose
         // borrower gained a token while it was queued (an earlier wait of
         // the same borrower was served): at the front now, `hand_out`
@@ -457,6 +685,7 @@ impl std::fmt::Debug for RawLimiter {
             .field("total_tokens", &self.total())
             .field("borrowed_tokens", &self.borrowed())
             .field("waiting", &self.queue.len())
+            .field("fair", &self.is_fair())
             .finish()
     }
 }
