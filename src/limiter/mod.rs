@@ -154,12 +154,17 @@ macro_rules! common_methods {
 /// Borrowers are execution units as [`current_unit`] sees them; async tasks
 /// need an identity ([`identified`](crate::lowlevel::identified), see
 /// [`RLock`](crate::RLock) for why). Waiters are served strictly FIFO by
-/// direct hand-off; every wait is cancel-safe; waiting never allocates (the
-/// borrower list grows only when more units borrow at once than ever
-/// before; [`borrowers`](CapacityLimiter::borrowers) allocates its snapshot).
+/// direct hand-off ([`new`](CapacityLimiter::new), [`new_fair`](CapacityLimiter::new_fair)),
+/// or with bounded fairness ([`new_bounded`](CapacityLimiter::new_bounded):
+/// see [the modes](crate::limiter#fairness-two-modes)); every wait is
+/// cancel-safe; waiting never allocates (the borrower table grows only
+/// when more units borrow at once than ever before;
+/// [`borrowers`](CapacityLimiter::borrowers) allocates its snapshot).
 ///
 /// # Order
-/// Tokens go to waiters strictly in arrival order, by direct hand-off. A
+/// Strict mode: tokens go to waiters strictly in arrival order, by direct
+/// hand-off (bounded mode: waiters keep their order among themselves, and
+/// a running unit may take a token past them, within the bound). A
 /// borrower that holds a token and asks again is answered at once in every
 /// form ([`AlreadyBorrowing`](BorrowError::AlreadyBorrowing)), even while
 /// others wait. A wait that queued *before* its borrower held a token (a
@@ -194,7 +199,9 @@ pub struct CapacityLimiter {
 
 impl CapacityLimiter {
     const_fn! {
-        /// A limiter with `total` tokens. `const`, so it can be a `static`.
+        /// A limiter with `total` tokens, strictly FIFO for now (see [the
+        /// modes](crate::limiter#fairness-two-modes): one constant flips the
+        /// default). `const`, so it can be a `static`.
         ///
         /// # Panics
         /// If `total` exceeds `u32::MAX`.
@@ -371,7 +378,8 @@ impl CapacityLimiter {
         self.raw.release(current_unit().get(), 1)
     }
 
-    /// A snapshot of the borrowers (allocates the list).
+    /// A snapshot of the borrowers, in no particular order (allocates the
+    /// list).
     ///
     /// ```
     /// let limiter = polysync::CapacityLimiter::new(1);
@@ -653,8 +661,12 @@ impl CapacityLimiter {
 /// levels; its token goes back when its last level is released.
 ///
 /// # Order
-/// Tokens go to waiters strictly in arrival order, by direct hand-off. A
-/// borrower that holds a token and acquires again gets one more level at
+/// Strict mode ([`new`](RCapacityLimiter::new), [`new_fair`](RCapacityLimiter::new_fair)):
+/// tokens go to waiters strictly in arrival order, by direct hand-off
+/// (bounded mode, [`new_bounded`](RCapacityLimiter::new_bounded): waiters
+/// keep their order among themselves, and a running unit may take a token
+/// past them, within the bound; see [the modes](crate::limiter#fairness-two-modes)).
+/// A borrower that holds a token and acquires again gets one more level at
 /// once in every form (`.await`, `_blocking`, `try_`, `try_x_for`,
 /// `try_x_until`, `_with`), even while others wait. A wait that queued
 /// *before* its borrower held a token (a job's second
@@ -685,7 +697,8 @@ pub struct RCapacityLimiter {
 
 impl RCapacityLimiter {
     const_fn! {
-        /// A reentrant limiter with `total` tokens. `const`.
+        /// A reentrant limiter with `total` tokens, strictly FIFO for now
+        /// (see [the modes](crate::limiter#fairness-two-modes)). `const`.
         ///
         /// # Panics
         /// If `total` exceeds `u32::MAX`.
@@ -872,7 +885,8 @@ impl RCapacityLimiter {
         self.raw.levels_of(current_unit().get())
     }
 
-    /// A snapshot of the borrowers with their levels (allocates the list).
+    /// A snapshot of the borrowers with their levels, in no particular
+    /// order (allocates the list).
     ///
     /// ```
     /// let limiter = polysync::RCapacityLimiter::new(1);
