@@ -23,8 +23,9 @@
 //! 4. `limiter_uncontended/<impl>/<method>_<tokens>`: acquire + release on
 //!    one thread; `limiter_contended/<impl>/<tokens>`: 2 OS threads, blocking
 //!    acquire, tiny critical section, release. polysync `CapacityLimiter`
-//!    (1 and 4 tokens) vs `tokio::sync::Semaphore` and
-//!    `async_lock::Semaphore` with as many permits.
+//!    (1 and 4 tokens; `polysync_bounded`: `CapacityLimiter::new_bounded`)
+//!    vs `tokio::sync::Semaphore` and `async_lock::Semaphore` with as many
+//!    permits.
 //!
 //! Every threaded group uses the persistent workers of `common::Team` and
 //! `iter_custom`; every group checks at the end that the work happened.
@@ -572,6 +573,16 @@ fn limiter_contended(c: &mut Criterion) {
             "polysync",
             tokens,
             polysync::CapacityLimiter::new(tokens),
+            move |l, n| {
+                let _t = l.acquire_blocking().expect("borrow");
+                count(n, tokens);
+            },
+        );
+        limiter_contended_one(
+            &mut g,
+            "polysync_bounded",
+            tokens,
+            polysync::CapacityLimiter::new_bounded(tokens),
             move |l, n| {
                 let _t = l.acquire_blocking().expect("borrow");
                 count(n, tokens);

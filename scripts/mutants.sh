@@ -1447,6 +1447,24 @@ mutant "rlock-reentry: the owner releases a level with a plain load and store of
     $'    pub(crate) fn release_level(&self) {\n        let owner = self.lock_levels_held();' \
     $'    pub(crate) fn release_level(&self) {\n        if self.owner.load(Ordering::Relaxed) == current_unit().get() {\n            let c = self.count.load(Ordering::Relaxed);\n            self.set_levels(current_unit().get(), c - 1);\n            return;\n        }\n        let owner = self.lock_levels_held();'
 
+# limiter-fast (issues 18 and 19): the limiters' borrower table and bounded
+# fairness.
+mutant "limiter-fast: the borrower table's deletion shifts the wrong entries back" \
+    "cargo test --lib limiter::raw" \
+    src/limiter/raw.rs \
+    '                hole < h || h <= i' \
+    '                hole < h && h <= i'
+mutant "limiter-fast: a barge past the front is not counted (no bound)" \
+    "cargo test --test limiter_bounded overtaken" \
+    src/limiter/raw.rs \
+    'self.with_front(guard, |f| f.debt = (f.debt + BARGE).min(DEBT_BOUND));' \
+    ''
+mutant "limiter-fast: a woken front that gives up keeps its wake (lost wake-up)" \
+    "cargo test --test limiter_bounded passes_the_wake_on" \
+    src/limiter/raw.rs \
+    'if !self.bounded || !was_front {' \
+    'if true {'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

@@ -3,7 +3,7 @@
 
 use super::raw::{Borrow, HasRaw, Outcome, RawLimiter};
 use super::*;
-use crate::lowlevel::wait::{Wait, drive};
+use crate::lowlevel::wait::{Wait, blocking, drive};
 use crate::lowlevel::{WaitError, Waiter, current_task, with_current_waiter};
 use crate::owned::ArcWait;
 use std::future::Future;
@@ -153,6 +153,19 @@ pub(super) fn borrow_with<'a, W: Waiter + ?Sized>(
     if let Ok(data) = raw.try_borrow(me) {
         return Ok(outcome(raw, data));
     }
+    wait_with(raw, me, waiter, deadline)
+}
+
+/// The waiting half of [`borrow_with`], once the attempt failed: out of
+/// line, so that the no-wait path stays small.
+#[cold]
+#[inline(never)]
+fn wait_with<'a, W: Waiter + ?Sized>(
+    raw: &'a RawLimiter,
+    me: u64,
+    waiter: &W,
+    deadline: Option<Instant>,
+) -> Result<Result<LimiterToken<'a>, BorrowError>, WaitError> {
     let mut wait = pin!(Wait::new(raw, Borrow::by(me)));
     drive(waiter, wait.as_mut(), deadline).map_err(|(error, ())| error)?;
     Ok(outcome(
@@ -168,26 +181,55 @@ pub(super) fn borrow_or_unavailable<'a, W: Waiter + ?Sized>(
     waiter: &W,
     deadline: Option<Instant>,
 ) -> Result<LimiterToken<'a>, BorrowError> {
-    match borrow_with(raw, me, waiter, deadline) {
+    unavailable(borrow_with(raw, me, waiter, deadline))
+}
+
+fn unavailable<'a>(
+    r: Result<Result<LimiterToken<'a>, BorrowError>, WaitError>,
+) -> Result<LimiterToken<'a>, BorrowError> {
+    match r {
         Ok(outcome) => outcome,
         Err(WaitError::TimedOut) => Err(BorrowError::Unavailable),
         Err(WaitError::Cancelled) => Err(BorrowError::Cancelled),
     }
 }
 
-/// A plain blocking borrow of the non-reentrant limiter: on the current
-/// unit's waiter; a cancellation unwinds (see `lowlevel::wait::blocking`).
+/// A plain blocking borrow of the non-reentrant limiter: the attempt first
+/// (no waiter lookup; a green unit takes its checkpoint before it, never
+/// while it holds the token), then the wait on the current unit's waiter;
+/// a cancellation unwinds (see `lowlevel::wait::blocking`).
 pub(super) fn borrow_until(
     raw: &RawLimiter,
     me: u64,
     deadline: Option<Instant>,
 ) -> Result<LimiterToken<'_>, BorrowError> {
+    crate::lowlevel::green_checkpoint();
+    if let Ok(data) = raw.try_borrow(me) {
+        return outcome(raw, data);
+    }
     with_current_waiter(
-        |waiter| match borrow_or_unavailable(raw, me, waiter, deadline) {
+        |waiter| match unavailable(wait_with(raw, me, waiter, deadline)) {
             Err(BorrowError::Cancelled) => waiter.cancelled(),
             outcome => outcome,
         },
     )
+}
+
+/// A plain blocking borrow of the reentrant limiter (which never answers
+/// `AlreadyBorrowing`), as [`borrow_until`]: `None` on a time-out.
+pub(super) fn reborrow_until(
+    raw: &RawLimiter,
+    me: u64,
+    deadline: Option<Instant>,
+) -> Option<LimiterToken<'_>> {
+    crate::lowlevel::green_checkpoint();
+    fn reentrant(r: Result<LimiterToken<'_>, BorrowError>) -> LimiterToken<'_> {
+        r.expect("a reentrant borrow never reports AlreadyBorrowing")
+    }
+    if let Ok(data) = raw.try_borrow(me) {
+        return Some(reentrant(outcome(raw, data)));
+    }
+    blocking(|waiter| wait_with(raw, me, waiter, deadline).map(reentrant))
 }
 
 pub(super) fn try_borrow(raw: &RawLimiter, me: u64) -> Result<LimiterToken<'_>, BorrowError> {

@@ -52,6 +52,8 @@ mod broadcast;
 pub mod channel_details;
 #[cfg(test)]
 mod channel_reserve;
+#[cfg(test)]
+mod limiter_bounded;
 pub mod nesting;
 pub mod once_notify;
 #[cfg(test)]
