@@ -1438,6 +1438,19 @@ mutant "rw-bounded: a lock-free release that ignores a sleeping writer (lost wak
     'queued == 0 || (user & (FAIR | WOKEN | UPGRADING) == WOKEN && user & DEBT_MASK < DEBT_BOUND)' \
     'queued == 0 || (user & (FAIR | UPGRADING) == 0 && user & DEBT_MASK < DEBT_BOUND)'
 
+# bridge-jobs (issue 19's throughput from tokio tasks): the pool's searching
+# rule (one notified thread at a time; a taker passes the search on).
+mutant "bridge-jobs: a thread that takes a job keeps the search to itself [slow]" \
+    "cargo test -p polysync --test bridge_speed a_burst_reaches_every_idle_thread" \
+    src/bridge/pool.rs \
+    'Some((job, state.should_wake()))' \
+    'Some((job, false))'
+mutant "bridge-jobs: a wake counted with no idle thread to take it" \
+    "cargo test -p polysync --test bridge_speed a_job_queued_at_the_cap" \
+    src/bridge/pool.rs \
+    'self.notified == 0 && self.idle > 0 && self.jobs.len()' \
+    'self.notified == 0 && self.jobs.len()'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
