@@ -1450,6 +1450,11 @@ mutant "bridge-jobs: a wake counted with no idle thread to take it" \
     src/bridge/pool.rs \
     'self.notified == 0 && self.idle > 0 && self.jobs.len()' \
     'self.notified == 0 && self.jobs.len()'
+mutant "bridge-jobs: a thread that takes a job keeps the search to itself, under loom [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" cargo test --release --test loom_bridge a_burst_passes' \
+    src/bridge/pool.rs \
+    'Some((job, state.should_wake()))' \
+    'Some((job, false))'
 
 # --------------------------------------------------------------------------
 
