@@ -204,3 +204,59 @@ fn a_job_queued_at_the_cap_runs_and_later_calls_still_wake() {
         assert_eq!(offload.try_run_for(move || n, WATCHDOG).unwrap(), n);
     }
 }
+
+/// The searching rule against retirement: 32 tokio tasks share 3,200
+/// jobs on a pool whose threads retire as soon as a wait for a job finds
+/// none (idle timeout zero), so notifications, passed-on searches and
+/// time-outs race all the time. Every job runs exactly once, every caller
+/// gets its own result, and the thread count returns to zero.
+#[test]
+fn jobs_from_tasks_run_exactly_once_while_threads_retire() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    const TASKS: usize = 32;
+    const PER_TASK: usize = 100;
+    let pool = ThreadPool::builder()
+        .max_threads(8)
+        .idle_timeout(Duration::ZERO)
+        .build();
+    let offload = Offload::new(Arc::new(CapacityLimiter::new(8))).with_pool(pool.clone());
+    let runs: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..TASKS * PER_TASK).map(|_| AtomicUsize::new(0)).collect());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|t| {
+                let (offload, runs) = (offload.clone(), runs.clone());
+                tokio::spawn(async move {
+                    for j in 0..PER_TASK {
+                        let id = t * PER_TASK + j;
+                        let runs = runs.clone();
+                        let call = offload.run(move || {
+                            runs[id].fetch_add(1, SeqCst);
+                            id
+                        });
+                        let got = tokio::time::timeout(WATCHDOG, call)
+                            .await
+                            .unwrap_or_else(|_| panic!("job {id} never came back"));
+                        assert_eq!(got.unwrap(), id);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    for (id, n) in runs.iter().enumerate() {
+        assert_eq!(n.load(SeqCst), 1, "job {id} ran {n:?} times");
+    }
+    let give_up = Instant::now() + WATCHDOG;
+    while pool.threads() != 0 {
+        assert!(Instant::now() < give_up, "threads never retired: {pool:?}");
+        std::thread::yield_now();
+    }
+}
