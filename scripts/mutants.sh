@@ -1192,8 +1192,8 @@ mutant "bridge-speed: a thread back from its wait keeps its notification counted
 mutant "bridge-speed: a submit counts the waiting threads as on their way (no wake-up) [slow]" \
     "cargo test -p polysync --test bridge_speed each_call_that_finds" \
     src/bridge/pool.rs \
-    'state.jobs.len() > state.spare + state.notified;' \
-    'state.jobs.len() > state.spare + state.notified + state.idle;'
+    'self.jobs.len() > self.spare + self.starting;' \
+    'self.jobs.len() > self.spare + self.starting + self.idle;'
 mutant "bridge-speed: the spin of a thread back from a job has no bound [slow]" \
     "cargo test -p polysync --test bridge_speed each_call_that_finds" \
     src/bridge/pool.rs \

@@ -94,7 +94,9 @@ pub(crate) trait Runnable: Send + Sync {
     /// Runs the job (or skips it, if its caller gave up before it started)
     /// and stores its result; its caller does not see it yet. `this` is
     /// the job itself, as the pool holds it (for [`is_cancelled`](super::is_cancelled)).
-    fn run(&self, this: &Arc<dyn Runnable>);
+    /// Returns whether it stored a result (`false`: skipped), for
+    /// [`complete`](Runnable::complete).
+    fn run(&self, this: &Arc<dyn Runnable>) -> bool;
 
     /// Whether the job's caller gave up.
     fn caller_gave_up(&self) -> bool;
@@ -112,7 +114,9 @@ pub(crate) trait Runnable: Send + Sync {
     /// submits its next job at once finds this thread instead of starting
     /// another, or once it took the next queued job (it runs that one
     /// next).
-    fn complete(&self);
+    /// `stored` is what [`run`](Runnable::run) returned (`false` if it
+    /// skipped the job or unwound): only a stored result is announced.
+    fn complete(&self, stored: bool);
 }
 
 /// What the lock guards.
@@ -422,8 +426,9 @@ impl ThreadPool {
                 let notify = state.should_wake();
                 let stranded = state.threads == 0;
                 drop(state);
+                let work = &inner.work;
                 if notify {
-                    inner.work.notify_one();
+                    work.notify_one();
                 }
                 assert!(
                     !stranded,
@@ -461,8 +466,9 @@ impl Inner {
                     // A job catches its closure's panic; these catch the
                     // rest (a result's `Drop`), so the thread counts stay
                     // right.
-                    let _ =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&job)));
+                    let stored =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&job)))
+                            .unwrap_or(false);
                     // One lock per job while jobs queue: take the next one
                     // now, or count this thread spare, before telling the
                     // caller.
@@ -475,8 +481,9 @@ impl Inner {
                     if let Some((_, true)) = next {
                         self.work.notify_one();
                     }
-                    let _ =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.complete()));
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        job.complete(stored)
+                    }));
                     match next {
                         Some((next, _)) => job = next,
                         None => break,
