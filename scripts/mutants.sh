@@ -1192,8 +1192,8 @@ mutant "bridge-speed: a thread back from its wait keeps its notification counted
 mutant "bridge-speed: a submit counts the waiting threads as on their way (no wake-up) [slow]" \
     "cargo test -p polysync --test bridge_speed each_call_that_finds" \
     src/bridge/pool.rs \
-    'state.jobs.len() > state.spare + state.notified;' \
-    'state.jobs.len() > state.spare + state.notified + state.idle;'
+    'self.jobs.len() > self.spare + self.starting;' \
+    'self.jobs.len() > self.spare + self.starting + self.idle;'
 mutant "bridge-speed: the spin of a thread back from a job has no bound [slow]" \
     "cargo test -p polysync --test bridge_speed each_call_that_finds" \
     src/bridge/pool.rs \
@@ -1464,6 +1464,24 @@ mutant "limiter-fast: a woken front that gives up keeps its wake (lost wake-up)"
     src/limiter/raw.rs \
     'if !self.bounded || !was_front {' \
     'if true {'
+
+# bridge-jobs (issue 19's throughput from tokio tasks): the pool's searching
+# rule (one notified thread at a time; a taker passes the search on).
+mutant "bridge-jobs: a thread that takes a job keeps the search to itself [slow]" \
+    "cargo test -p polysync --test bridge_speed a_burst_reaches_every_idle_thread" \
+    src/bridge/pool.rs \
+    'Some((job, state.should_wake()))' \
+    'Some((job, false))'
+mutant "bridge-jobs: a wake counted with no idle thread to take it" \
+    "cargo test -p polysync --test bridge_speed a_job_queued_at_the_cap" \
+    src/bridge/pool.rs \
+    'self.notified == 0 && self.idle > 0 && self.jobs.len()' \
+    'self.notified == 0 && self.jobs.len()'
+mutant "bridge-jobs: a thread that takes a job keeps the search to itself, under loom [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" cargo test --release --test loom_bridge a_burst_passes' \
+    src/bridge/pool.rs \
+    'Some((job, state.should_wake()))' \
+    'Some((job, false))'
 
 # --------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 //! loom models of the bridge pool's hand-off (issue 19): a job submitted
 //! while the only thread goes idle, a submit racing an idle thread's
 //! retirement, a job withdrawn while a thread takes it, the pool's
-//! shutdown while a job queues, and the count of notified threads that a
-//! submit relies on instead of notifying again.
+//! shutdown while a job queues, the count of notified threads that a
+//! submit relies on instead of notifying again, and the searching rule (a
+//! thread that takes a job passes the search on to the next idle one).
 //!
 //! Run with:
 //!
@@ -256,6 +257,62 @@ fn sequential_calls_each_reach_the_one_thread() {
         };
         caller.join().unwrap();
         assert_eq!(runs.load(SeqCst), 3);
+        drop(pool);
+    });
+}
+
+/// (f) The searching rule: with both threads idle, two jobs submitted in
+/// a row, the first of which returns only once the second ran. The first
+/// submit notifies one thread; the second finds it notified and does not
+/// notify again, so the thread that takes the first job must pass the
+/// search on (notify the other idle thread) before it runs its job,
+/// wherever the submits fall in its wake-up. A taker that keeps the search
+/// to itself leaves the second job queued behind the first, which waits
+/// for it forever (loom reports the spin that never ends).
+///
+/// Preemption bound 0: the schedule that strands the second job needs no
+/// preemption (the main thread submits both jobs before either thread
+/// looks), and each preemption multiplies the schedules of the spin loops
+/// (bound 1 ran for minutes).
+#[test]
+fn a_burst_passes_the_search_from_thread_to_thread() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(0);
+    builder.max_branches = 100_000;
+    builder.check(|| {
+        let (pool, offload) = pool_of(2, NEVER, 2);
+        let (_flag, waker) = flag_waker();
+        // Both threads start (no thread is idle at either submit), run a
+        // job each and come to wait on the condvar.
+        let mut warm: Vec<_> = (0..2).map(|_| Box::pin(offload.run(|| ()))).collect();
+        for call in &mut warm {
+            let _ = poll_once(call.as_mut(), &waker);
+        }
+        while pool.idle_threads() != 2 {
+            thread::yield_now();
+        }
+        drop(warm);
+        let second_ran = Arc::new(AtomicUsize::new(0));
+        let first_done = Arc::new(AtomicUsize::new(0));
+        let mut first = {
+            let (second_ran, first_done) = (second_ran.clone(), first_done.clone());
+            Box::pin(offload.run(move || {
+                while second_ran.load(SeqCst) == 0 {
+                    thread::yield_now();
+                }
+                first_done.store(1, SeqCst);
+            }))
+        };
+        let mut second = {
+            let second_ran = second_ran.clone();
+            Box::pin(offload.run(move || second_ran.store(1, SeqCst)))
+        };
+        let _ = poll_once(first.as_mut(), &waker);
+        let _ = poll_once(second.as_mut(), &waker);
+        while first_done.load(SeqCst) == 0 {
+            thread::yield_now();
+        }
+        drop((first, second));
         drop(pool);
     });
 }

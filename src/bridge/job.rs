@@ -216,7 +216,7 @@ where
         self.caller_spins
     }
 
-    fn run(&self, this: &Arc<dyn Runnable>) {
+    fn run(&self, this: &Arc<dyn Runnable>) -> bool {
         let State::Queued(f, token) = std::mem::replace(&mut *self.state(), State::Running) else {
             unreachable!("polysync: a bridge job ran twice");
         };
@@ -225,7 +225,7 @@ where
             // starts (the closure and the token drop here).
             drop((f, token));
             *self.state() = State::Taken;
-            return;
+            return false;
         }
         let previous = CURRENT.with(|current| current.replace(Some(this.clone())));
         let result = catch_unwind(AssertUnwindSafe(f));
@@ -234,10 +234,11 @@ where
         // caller that got its result never sees its own token borrowed.
         drop(token);
         *self.state() = State::Done(result);
+        true
     }
 
-    fn complete(&self) {
-        if !matches!(*self.state(), State::Done(_)) {
+    fn complete(&self, stored: bool) {
+        if !stored {
             return; // skipped: nobody waits
         }
         if !self.signal.set() {

@@ -20,24 +20,35 @@
 //!
 //! The rules:
 //!
-//! - **Grow:** a submit that leaves more queued jobs than idle threads
-//!   (waiting, or `spare`: back from a job, about to look at the queue)
-//!   starts a thread, unless `max_threads` run already (then the job waits
-//!   for a thread to come back).
-//! - **Hand-off:** a submit notifies one idle thread, unless the threads
-//!   that will look at the queue before they wait are at least as many as
-//!   the queued jobs: those back from a job (`spare`) and those notified
-//!   and not yet back from their wait (`notified`). Such a thread takes
-//!   the job without another wake-up (a notification costs a futex call
-//!   for the submitter and a trip through the kernel for the woken thread,
-//!   5 to 30 us on the reference VMs, and a woken thread that finds the
-//!   queue empty wasted both). `notified` never exceeds the idle threads
-//!   already released from their wait (a notification goes out only while
-//!   more threads are idle than notified, and every thread back from the
-//!   wait takes one off), so each one it counts will look. Any thread that
-//!   wakes (notified, timed out or spuriously) looks at the queue before
-//!   anything else, so a notification that races an idle timeout is never
-//!   lost: the thread that timed out takes the job.
+//! - **Grow:** a submit that leaves more queued jobs than the threads
+//!   that will take them without a new thread (idle ones, waiting or
+//!   notified; `spare` ones, back from a job and about to look at the
+//!   queue; `starting` ones, started and not yet at the queue) starts a
+//!   thread, unless `max_threads` run already (then the job waits for a
+//!   thread to come back).
+//! - **Hand-off, one searcher at a time:** whoever changes the queue (a
+//!   submit, or a thread that takes a job) notifies one idle thread only
+//!   if no notified thread is on its way to the queue yet (`notified` is 0
+//!   or 1) and the queued jobs outnumber the spare and starting threads.
+//!   The notified thread, when it takes a job and leaves more queued than
+//!   the spare and starting threads will take, passes the search on: it
+//!   notifies the next idle thread *before* it runs its own job. So a
+//!   burst of submits costs the submitter one notification, not one per
+//!   job (a notification costs a futex call for the submitter and a trip
+//!   through the kernel for the woken thread, 5 to 30 us on the reference
+//!   VMs; from 32 tokio tasks, one per job was a fifth of the workers'
+//!   time), and threads back from their jobs take many of the queued jobs
+//!   before the chain of wake-ups reaches them (as tokio's and `blocking`'s
+//!   pools, which count their searching threads). The price: a queued job
+//!   waits for the wake-ups ahead of it in the chain (one per job queued
+//!   before it, each a few microseconds), never behind a running job.
+//!   `notified` never exceeds the idle threads (a notification goes out
+//!   only while a thread is idle and none is notified, and every thread
+//!   back from the wait takes one off), so the thread it counts will look.
+//!   Any thread that wakes (notified, timed out or spuriously) looks at
+//!   the queue before anything else, so a notification that races an idle
+//!   timeout is never lost: the thread that timed out takes the job (and
+//!   passes the search on).
 //! - **Spin (a hint, not a rule):** a thread back from a job whose caller
 //!   waits with a spinning waiter (an OS thread) stays `spare`
 //!   for a few microseconds ([`SPIN_FOR`]) and polls a lock-free copy of
@@ -83,7 +94,9 @@ pub(crate) trait Runnable: Send + Sync {
     /// Runs the job (or skips it, if its caller gave up before it started)
     /// and stores its result; its caller does not see it yet. `this` is
     /// the job itself, as the pool holds it (for [`is_cancelled`](super::is_cancelled)).
-    fn run(&self, this: &Arc<dyn Runnable>);
+    /// Returns whether it stored a result (`false`: skipped), for
+    /// [`complete`](Runnable::complete).
+    fn run(&self, this: &Arc<dyn Runnable>) -> bool;
 
     /// Whether the job's caller gave up.
     fn caller_gave_up(&self) -> bool;
@@ -101,7 +114,9 @@ pub(crate) trait Runnable: Send + Sync {
     /// submits its next job at once finds this thread instead of starting
     /// another, or once it took the next queued job (it runs that one
     /// next).
-    fn complete(&self);
+    /// `stored` is what [`run`](Runnable::run) returned (`false` if it
+    /// skipped the job or unwound): only a stored result is announced.
+    fn complete(&self, stored: bool);
 }
 
 /// What the lock guards.
@@ -118,9 +133,36 @@ struct State {
     /// Threads that finished a job and will look at the queue before they
     /// wait again (they are telling the job's caller).
     spare: usize,
+    /// Threads started and not yet at the queue (counted in `threads`):
+    /// each looks at the queue before it first waits.
+    starting: usize,
     /// Set when the last [`ThreadPool`] handle is dropped: threads drain the
     /// queue, then exit instead of waiting.
     shutdown: bool,
+}
+
+impl State {
+    /// The searching rule (see the module docs): whether the caller, which
+    /// just changed the queue under the lock, notifies an idle thread. Only
+    /// when no notified thread is on its way (that one wakes the next, if
+    /// jobs are still left when it takes its own) and the queued jobs
+    /// outnumber the threads that will look at the queue anyway (spare and
+    /// starting ones). Counts the notification when it says yes: the caller
+    /// must notify once it dropped the lock.
+    fn should_wake(&mut self) -> bool {
+        let wake =
+            self.notified == 0 && self.idle > 0 && self.jobs.len() > self.spare + self.starting;
+        if wake {
+            self.notified += 1;
+        }
+        // A notification counted with no idle thread to take it off would
+        // stay counted, and every later submit would skip its wake-up.
+        debug_assert!(
+            self.notified <= self.idle,
+            "polysync: the bridge's pool counted a notification no idle thread will take"
+        );
+        wake
+    }
 }
 
 /// Shared by the handles and the threads.
@@ -246,6 +288,7 @@ impl ThreadPoolBuilder {
                 idle: 0,
                 notified: 0,
                 spare: 0,
+                starting: 0,
                 shutdown: false,
             }),
             work: Condvar::new(),
@@ -358,16 +401,13 @@ impl ThreadPool {
         let mut state = inner.lock();
         state.jobs.push_back(job);
         inner.queued.store(state.jobs.len(), Relaxed);
-        let grow = state.jobs.len() > state.idle + state.spare && state.threads < inner.max_threads;
+        let grow = state.jobs.len() > state.idle + state.spare + state.starting
+            && state.threads < inner.max_threads;
         if grow {
             state.threads += 1;
+            state.starting += 1;
         }
-        // The spare and the notified threads take as many jobs without
-        // another wake-up.
-        let notify = state.idle > state.notified && state.jobs.len() > state.spare + state.notified;
-        if notify {
-            state.notified += 1;
-        }
+        let notify = state.should_wake();
         drop(state);
         if notify {
             inner.work.notify_one();
@@ -380,8 +420,16 @@ impl ThreadPool {
             if let Err(error) = started {
                 let mut state = inner.lock();
                 state.threads -= 1;
+                state.starting -= 1;
+                // The queued jobs this thread would have looked at: an
+                // idle thread (if any) looks instead.
+                let notify = state.should_wake();
                 let stranded = state.threads == 0;
                 drop(state);
+                let work = &inner.work;
+                if notify {
+                    work.notify_one();
+                }
                 assert!(
                     !stranded,
                     "polysync: the bridge's pool could not start a thread: {error}"
@@ -403,32 +451,41 @@ impl Inner {
     /// on shutdown once the queue is empty).
     fn work(self: Arc<Self>) {
         let mut state = self.lock();
+        // At the queue now (the look below, under this lock).
+        state.starting -= 1;
         loop {
-            if let Some(first) = state.jobs.pop_front() {
-                self.queued.store(state.jobs.len(), Relaxed);
+            if let Some(first) = self.take(&mut state) {
                 let may_spin = state.threads - state.idle <= self.cores;
+                let (job, wake) = first;
                 drop(state);
-                let mut job = first;
+                if wake {
+                    self.work.notify_one();
+                }
+                let mut job = job;
                 loop {
                     // A job catches its closure's panic; these catch the
                     // rest (a result's `Drop`), so the thread counts stay
                     // right.
-                    let _ =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&job)));
+                    let stored =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&job)))
+                            .unwrap_or(false);
                     // One lock per job while jobs queue: take the next one
                     // now, or count this thread spare, before telling the
                     // caller.
                     let mut state = self.lock();
-                    let next = state.jobs.pop_front();
-                    match next {
-                        Some(_) => self.queued.store(state.jobs.len(), Relaxed),
-                        None => state.spare += 1,
+                    let next = self.take(&mut state);
+                    if next.is_none() {
+                        state.spare += 1;
                     }
                     drop(state);
-                    let _ =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.complete()));
+                    if let Some((_, true)) = next {
+                        self.work.notify_one();
+                    }
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        job.complete(stored)
+                    }));
                     match next {
-                        Some(next) => job = next,
+                        Some((next, _)) => job = next,
                         None => break,
                     }
                 }
@@ -465,6 +522,17 @@ impl Inner {
 }
 
 impl Inner {
+    /// Takes the oldest queued job for the calling thread (which then runs
+    /// it), and whether it must notify an idle thread for the jobs left
+    /// (the searching rule: the thread that takes a job passes the search
+    /// on, so a queued job never waits behind a running one for more than
+    /// the wake-ups ahead of it).
+    fn take(&self, state: &mut State) -> Option<(Arc<dyn Runnable>, bool)> {
+        let job = state.jobs.pop_front()?;
+        self.queued.store(state.jobs.len(), Relaxed);
+        Some((job, state.should_wake()))
+    }
+
     /// The spin of a spare thread (see the module's spin rule): polls the
     /// queue's length for up to [`SPIN_FOR`], without the lock; returns
     /// at once if another thread spins, and never spins under loom.
