@@ -286,7 +286,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         GenericQueue {
             queue: WaitQueue::new(ready),
             cap,
-            spin: false,
+            // A ring queue spins by default (see `spinning`).
+            spin: ring.is_some(),
             inner: UnsafeCell::new(Inner {
                 items: storage,
                 closed: false,
@@ -305,7 +306,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         }
     }
 
-    /// Turns spinning before waiting on or off (off by default): with it
+    /// Turns spinning before waiting on or off (off by default, except on
+    /// a bounded [`Queue`](super::Queue), see below): with it
     /// on, a blocking put or get on an OS thread that finds the queue full
     /// or empty polls for about 3 µs (then yields a few times) before it
     /// parks, so an answer that comes within that time costs no park and
@@ -317,7 +319,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// (see BENCHMARKS.md). Async waits and green threads never spin. A
     /// bounded [`Queue`](super::Queue) (its lock-free ring) spins on the
     /// ring instead: an exponential back-off of about 1.5 µs, then two
-    /// yields.
+    /// yields, and gives up at once if a waiter of its own kind is queued.
+    /// There the objection above does not hold (the spinner reads the ring
+    /// and takes an item without any lock), so a bounded `Queue`, and the
+    /// bounded channels on it, spin by default: a stream between two
+    /// threads then rarely parks (BENCHMARKS.md, "Issue 18 item 2, second
+    /// pass"); `spinning(false)` turns it off.
     ///
     /// ```
     /// use polysync::Queue;
