@@ -444,8 +444,11 @@ impl<A: Fn(), B: Fn()> Waiter for HookWaiter<A, B> {
     fn waker(&self) -> Waker {
         Waker::noop().clone()
     }
-    fn wait(&self, _deadline: Option<Instant>) -> WaitResult {
+    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
         self.waits.fetch_add(1, Ordering::SeqCst);
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return WaitResult::TimedOut;
+        }
         (self.on_wait)();
         WaitResult::Woken
     }

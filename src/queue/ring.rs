@@ -160,7 +160,7 @@ impl<T> Ring<T> {
             } else if stamp == head {
                 // Not written for this lap: empty, unless a put has claimed
                 // the position and is writing it.
-                let tail = self.tail.0.fetch_add(0, Ordering::AcqRel) & !MARK;
+                let tail = self.tail.0.load(Ordering::SeqCst) & !MARK;
                 if tail == head {
                     return None;
                 }
@@ -200,7 +200,7 @@ impl<T> Ring<T> {
     /// The number of items in the ring now (a snapshot).
     pub(super) fn len(&self) -> usize {
         loop {
-            let tail = self.tail.0.fetch_add(0, Ordering::AcqRel) & !MARK;
+            let tail = self.tail.0.load(Ordering::SeqCst) & !MARK;
             let head = self.head.0.load(Ordering::SeqCst);
             // A consistent pair: `tail` did not move while `head` was read.
             if self.tail.0.load(Ordering::SeqCst) & !MARK == tail {
