@@ -596,8 +596,8 @@ mutant "seams-queues: the room check ignores the places get futures hold (queue_
 mutant "seams-queues: a queueing putter skips its room re-check (loom) [slow]" \
     'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_queue_capacity release_vs' \
     src/queue/protocol.rs \
-    'if self.with_inner(guard, |inner| self.has_room(inner)) {' \
-    'if false && self.with_inner(guard, |inner| self.has_room(inner)) {'
+    'if room {' \
+    'if false && room {'
 
 mutant "seams-queues: a get future that returns its item keeps its place" \
     "cargo test --test queue_capacity getters_and_putters" \
@@ -1247,8 +1247,8 @@ mutant "chan-fast: a put reserves one place beyond the capacity" \
 mutant "chan-fast: an item that leaves a ring queue keeps its place" \
     "cargo test --test channel_fast give_back_goes_before" \
     src/queue/generic.rs \
-    $'            if self.ring.is_some() {\n                self.occupied.0.fetch_sub(1, Ordering::SeqCst);' \
-    $'            if self.ring.is_some() {\n                let _ = &self.occupied;'
+    'self.occupied.0.fetch_sub(1, Ordering::AcqRel);' \
+    'let _ = &self.occupied;'
 
 mutant "chan-fast: close leaves the ring open to lock-free puts [slow]" \
     "cargo test --test channel_fast close_against" \
@@ -1482,6 +1482,29 @@ mutant "bridge-jobs: a thread that takes a job keeps the search to itself, under
     src/bridge/pool.rs \
     'Some((job, state.should_wake()))' \
     'Some((job, false))'
+
+
+# ring-fast (issue 18 item 2, second pass): a ring queue's waiters count
+# themselves and then read the ring's tail (a getter) or `occupied` (a
+# putter) with a read-modify-write, so the lock-free put and release need
+# no fence; a bounded FIFO queue spins before it waits by default.
+mutant "ring-fast: a queueing getter reads the ring's tail with a plain load (lost wake-up, loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_queue put_vs_get_hand_off' \
+    src/queue/ring.rs \
+    'let tail = self.tail.0.fetch_add(0, Ordering::AcqRel) & !MARK;' \
+    'let tail = self.tail.0.load(Ordering::SeqCst) & !MARK;'
+
+mutant "ring-fast: a queueing putter reads occupied with a plain load (lost wake-up, loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_queue_capacity release_vs' \
+    src/queue/generic.rs \
+    '(self.occupied.0.fetch_add(0, Ordering::AcqRel) as usize) < self.cap' \
+    '(self.occupied.0.load(Ordering::SeqCst) as usize) < self.cap'
+
+mutant "ring-fast: a bounded FIFO queue does not spin before it waits" \
+    "cargo test --test queue_with a_ring_queue_spins" \
+    src/queue/generic.rs \
+    '            spin: ring.is_some(),' \
+    '            spin: false,'
 
 # --------------------------------------------------------------------------
 

@@ -96,7 +96,9 @@ async fn consume_async<S: Storage<usize>>(q: &GenericQueue<usize, S>, n: usize) 
 
 #[test]
 fn queue_blocking_put_get_allocates_nothing() {
-    let q = Arc::new(Queue::bounded(1));
+    // Not spinning: a bounded queue spins before it waits by default, and
+    // then its blocking waits rarely queue (the measure needs them to).
+    let q = Arc::new(Queue::bounded(1).spinning(false));
     let qq = q.clone();
     two_threads("queue blocking", move |me, n| {
         if me == 0 {
@@ -111,7 +113,9 @@ fn queue_blocking_put_get_allocates_nothing() {
 
 #[test]
 fn queue_timed_put_get_allocates_nothing() {
-    let q = Arc::new(Queue::bounded(1));
+    // Not spinning: a bounded queue spins before it waits by default, and
+    // then its blocking waits rarely queue (the measure needs them to).
+    let q = Arc::new(Queue::bounded(1).spinning(false));
     let qq = q.clone();
     two_threads("queue timed", move |me, n| {
         if me == 0 {

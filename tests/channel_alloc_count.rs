@@ -14,7 +14,7 @@
 
 use futures_lite::future::block_on;
 use polysync::channel::{self, Receiver, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::*;
@@ -29,11 +29,9 @@ fn send_blocking(tx: &Sender<usize>, n: usize, timed: bool) -> Seen {
         if let Err(e) = tx.try_send(i) {
             seen.try_failed += 1;
             let v = e.into_inner();
-            if timed {
-                tx.try_send_for(v, Duration::from_secs(30)).unwrap();
-            } else {
-                tx.send_blocking(v).unwrap();
-            }
+            // Without the spin (`NoSpin`): the waits must queue.
+            let deadline = timed.then(|| Instant::now() + Duration::from_secs(30));
+            no_spin(|w| tx.send_with(v, w, deadline)).unwrap();
         }
         if waiters_seen(tx) {
             seen.saw_waiter += 1;
@@ -50,11 +48,9 @@ fn recv_blocking(tx: &Sender<usize>, rx: &Receiver<usize>, n: usize, timed: bool
             Ok(v) => v,
             Err(_) => {
                 seen.try_failed += 1;
-                if timed {
-                    rx.try_recv_for(Duration::from_secs(30)).unwrap()
-                } else {
-                    rx.recv_blocking().unwrap()
-                }
+                // Without the spin (`NoSpin`): the waits must queue.
+                let deadline = timed.then(|| Instant::now() + Duration::from_secs(30));
+                no_spin(|w| rx.recv_with(w, deadline)).unwrap()
             }
         };
         std::hint::black_box(v);

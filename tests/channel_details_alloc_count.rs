@@ -26,7 +26,8 @@ fn send_blocking(tx: &Sender<usize>, n: usize) -> Seen {
     for i in 0..n {
         if let Err(e) = tx.try_send(i) {
             seen.try_failed += 1;
-            tx.send_blocking(e.into_inner()).unwrap();
+            // Without the spin (`NoSpin`): the waits must queue.
+            no_spin(|w| tx.send_with(e.into_inner(), w, None)).unwrap();
         }
         if waiters_seen(tx) {
             seen.saw_waiter += 1;
@@ -65,7 +66,8 @@ fn recv_many_into(
             Err(_) => {
                 seen.try_failed += 1;
                 if blocking {
-                    rx.recv_many_blocking(buffer, 4)
+                    // Without the spin (`NoSpin`): the waits must queue.
+                    no_spin(|w| rx.recv_many_with(buffer, 4, w, None)).unwrap()
                 } else {
                     block_on(rx.recv_many(buffer, 4))
                 }
@@ -89,7 +91,7 @@ fn recv_blocking(tx: &Sender<usize>, rx: &Receiver<usize>, n: usize) -> Seen {
             Ok(v) => v,
             Err(_) => {
                 seen.try_failed += 1;
-                rx.recv_blocking().unwrap()
+                no_spin(|w| rx.recv_with(w, None)).unwrap()
             }
         };
         std::hint::black_box(v);

@@ -429,3 +429,92 @@ fn the_with_forms_take_unsized_waiters() {
         assert_eq!(q.join_with(w, None), Ok(()));
     });
 }
+
+/// A waiter that may spin, and that lets `spins` and `wait` each run a
+/// step of the test (`on_spins`, `on_wait`) and counts its waits: the
+/// test's other side acts at a moment the queue's code chooses, not at a
+/// moment a sleep guesses.
+struct HookWaiter<A: Fn(), B: Fn()> {
+    on_spins: A,
+    on_wait: B,
+    waits: AtomicUsize,
+}
+
+impl<A: Fn(), B: Fn()> Waiter for HookWaiter<A, B> {
+    fn waker(&self) -> Waker {
+        Waker::noop().clone()
+    }
+    fn wait(&self, deadline: Option<Instant>) -> WaitResult {
+        self.waits.fetch_add(1, Ordering::SeqCst);
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return WaitResult::TimedOut;
+        }
+        (self.on_wait)();
+        WaitResult::Woken
+    }
+    fn spins(&self) -> bool {
+        (self.on_spins)();
+        true
+    }
+}
+
+/// Issue 18 item 2, second pass: a bounded FIFO `Queue` (its lock-free
+/// ring) spins before it waits by default, for a waiter that may spin. The
+/// waiter's `spins` (asked just before the spin) makes the other side
+/// ready: a get finds the item, a put finds the room, during the spin, and
+/// the waiter never waits. The same on `spinning(false)`: asked nothing,
+/// it waits (and its `wait` then makes the other side ready, so nothing
+/// hangs).
+#[test]
+fn a_ring_queue_spins_before_it_waits_by_default() {
+    let _watchdog = Watchdog::new("ring spin by default", Duration::from_secs(20));
+    for spin in [None, Some(false)] {
+        let make = || {
+            let q = Queue::bounded(2);
+            match spin {
+                None => q,
+                Some(on) => q.spinning(on),
+            }
+        };
+        // A get on an empty queue; the item comes from the waiter's hook.
+        let q = make();
+        let put = || {
+            let _ = q.try_put(7u32);
+        };
+        let waiter = HookWaiter {
+            on_spins: put,
+            on_wait: put,
+            waits: AtomicUsize::new(0),
+        };
+        assert_eq!(q.get_with(&waiter, None), Ok(7));
+        let waits = waiter.waits.load(Ordering::SeqCst);
+        // A put on a full queue; the room comes from the waiter's hook.
+        let q = make();
+        q.try_put(1u32).unwrap();
+        q.try_put(2).unwrap();
+        let got = std::sync::Mutex::new(Vec::new());
+        let get = || {
+            if let Ok(item) = q.try_get() {
+                got.lock().unwrap().push(item);
+            }
+        };
+        let waiter = HookWaiter {
+            on_spins: get,
+            on_wait: get,
+            waits: AtomicUsize::new(0),
+        };
+        assert_eq!(q.put_with(3, &waiter, None), Ok(()));
+        assert_eq!(*got.lock().unwrap(), [1]);
+        assert_eq!((q.try_get(), q.try_get()), (Ok(2), Ok(3)));
+        let put_waits = waiter.waits.load(Ordering::SeqCst);
+        if spin.is_none() {
+            assert_eq!(
+                (waits, put_waits),
+                (0, 0),
+                "a ring queue waited without spinning"
+            );
+        } else {
+            assert!(waits > 0 && put_waits > 0, "spinning(false) still spun");
+        }
+    }
+}

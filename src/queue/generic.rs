@@ -286,7 +286,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         GenericQueue {
             queue: WaitQueue::new(ready),
             cap,
-            spin: false,
+            // A ring queue spins by default (see `spinning`).
+            spin: ring.is_some(),
             inner: UnsafeCell::new(Inner {
                 items: storage,
                 closed: false,
@@ -305,7 +306,8 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         }
     }
 
-    /// Turns spinning before waiting on or off (off by default): with it
+    /// Turns spinning before waiting on or off (off by default, except on
+    /// a bounded [`Queue`](super::Queue), see below): with it
     /// on, a blocking put or get on an OS thread that finds the queue full
     /// or empty polls for about 3 µs (then yields a few times) before it
     /// parks, so an answer that comes within that time costs no park and
@@ -317,7 +319,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// (see BENCHMARKS.md). Async waits and green threads never spin. A
     /// bounded [`Queue`](super::Queue) (its lock-free ring) spins on the
     /// ring instead: an exponential back-off of about 1.5 µs, then two
-    /// yields.
+    /// yields, and gives up at once if a waiter of its own kind is queued.
+    /// There the objection above does not hold (the spinner reads the ring
+    /// and takes an item without any lock), so a bounded `Queue`, and the
+    /// bounded channels on it, spin by default: a stream between two
+    /// threads then rarely parks (BENCHMARKS.md, "Issue 18 item 2, second
+    /// pass"); `spinning(false)` turns it off.
     ///
     /// ```
     /// use polysync::Queue;
@@ -411,6 +418,12 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         inner.items.len() + self.held() < self.cap
     }
 
+    /// Whether this queue keeps its items in the lock-free ring.
+    #[inline]
+    pub(super) fn is_ring(&self) -> bool {
+        self.ring.is_some()
+    }
+
     /// Ring queues: the places taken (`occupied`).
     #[inline]
     fn occupied(&self) -> usize {
@@ -481,9 +494,21 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// after a getter counted itself).
     pub(super) fn ring_has_items(&self) -> bool {
         match &self.ring {
-            Some(ring) => self.stash_len.load(Ordering::SeqCst) > 0 || ring.len() > 0,
+            // The stash changes only under the lock, which the getter holds.
+            Some(ring) => self.stash_len.load(Ordering::Relaxed) > 0 || ring.has_items_in_order(),
             None => false,
         }
+    }
+
+    /// Whether a ring queue has a free place, read for a putter that has
+    /// just counted itself (`putters`): a read-modify-write of `occupied`
+    /// that changes nothing (Release), so it joins the order of the
+    /// changes to `occupied`. A release (`release_held`) whose decrement
+    /// comes later reads it (Acquire) and then sees the putter; one that
+    /// came earlier shows in the value read. No fence on the release's
+    /// side (see `Ring::has_items_in_order` for the same pattern).
+    pub(super) fn ring_room_in_order(&self) -> bool {
+        (self.occupied.0.fetch_add(0, Ordering::AcqRel) as usize) < self.cap
     }
 
     /// The places get futures hold now (`held`).
@@ -606,9 +631,11 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             self.unput();
             return Ok(Err(TryPutError::Closed(item)));
         }
-        // Pairs with the fence of a getter that queues (`arrive_locked`):
-        // either it sees this item, or this put sees it and serves it.
-        fence(Ordering::SeqCst);
+        // A getter that queues counts itself and then reads the ring's tail
+        // with a read-modify-write (`Ring::has_items_in_order`): if that
+        // came before the claim in `push` (Acquire), this load sees its
+        // count; if after, the getter saw this item. No fence here: the
+        // fast path pays nothing extra while nobody waits.
         if self.getters.load(Ordering::Relaxed) > 0 {
             self.serve_getters();
         }
@@ -917,15 +944,23 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     #[inline]
     pub(super) fn release_held(&self, item: T) -> T {
         if self.reserves() {
-            if self.ring.is_some() {
-                self.occupied.0.fetch_sub(1, Ordering::SeqCst);
+            let admit = if self.ring.is_some() {
+                // A putter that queues counts itself and then reads
+                // `occupied` with a read-modify-write
+                // (`ring_room_in_order`): either it comes after this
+                // decrement in `occupied`'s order and sees the room, or
+                // this decrement reads it (Acquire) and the load below
+                // sees the putter. No fence.
+                self.occupied.0.fetch_sub(1, Ordering::AcqRel);
+                self.putters.load(Ordering::Relaxed) > 0
             } else {
                 self.held.fetch_sub(1, Ordering::SeqCst);
-            }
-            // Pairs with the fence of a queueing putter (`arrive_locked`).
-            fence(Ordering::SeqCst);
-            // A spinning queue without a ring republishes its readiness.
-            if self.putters.load(Ordering::SeqCst) > 0 || (self.spins() && self.ring.is_none()) {
+                // Pairs with the fence of a queueing putter (`arrive_locked`).
+                fence(Ordering::SeqCst);
+                // A spinning queue without a ring republishes its readiness.
+                self.putters.load(Ordering::SeqCst) > 0 || self.spins()
+            };
+            if admit {
                 if let Err(panic) = self.admit_released() {
                     self.lose(item);
                     std::panic::resume_unwind(panic);

@@ -90,8 +90,9 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
             match arrival {
                 Err(Role::Getter) => {
                     self.getters.fetch_add(1, Ordering::SeqCst);
-                    // Pairs with the fence of a lock-free put (`put_fast`).
-                    fence(Ordering::SeqCst);
+                    // Against a lock-free put (`put_fast`): the ring's
+                    // tail is read with a read-modify-write, so either this
+                    // look sees its item or the put sees this count.
                     if self.ring_has_items() {
                         // An item came in meanwhile: take it after all.
                         self.getters.fetch_sub(1, Ordering::SeqCst);
@@ -100,9 +101,17 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
                 }
                 Err(_) => {
                     self.putters.fetch_add(1, Ordering::SeqCst);
-                    // Pairs with the fence of a release (`release_held`).
-                    fence(Ordering::SeqCst);
-                    if self.with_inner(guard, |inner| self.has_room(inner)) {
+                    let room = if self.is_ring() {
+                        // Against a release (`release_held`): `occupied`
+                        // is read with a read-modify-write, so either this
+                        // look sees the room or the release sees this count.
+                        self.ring_room_in_order()
+                    } else {
+                        // Pairs with the fence of a release (`release_held`).
+                        fence(Ordering::SeqCst);
+                        self.with_inner(guard, |inner| self.has_room(inner))
+                    };
+                    if room {
                         // A place was freed meanwhile: go in after all.
                         self.putters.fetch_sub(1, Ordering::SeqCst);
                         continue;

@@ -179,6 +179,24 @@ impl<T> Ring<T> {
         self.head.0.fetch_add(0, Ordering::AcqRel)
     }
 
+    /// Whether the ring holds an item (or one whose put has claimed its
+    /// position), read for a getter that has just counted itself
+    /// (`GenericQueue::getters`): `tail` is read with a read-modify-write
+    /// that changes nothing (Release), so it joins the order of the puts'
+    /// claims. A put whose claim comes later reads this write (or a later
+    /// one of the same chain of read-modify-writes) with its Acquire claim,
+    /// so the getter's count happens before the put's look at `getters`
+    /// (`GenericQueue::put_fast`); a put whose claim came earlier shows in
+    /// the value read. Either the getter sees the item or the put sees the
+    /// getter, with no fence on the put's side. (A plain load would order
+    /// nothing: the store-buffering case.)
+    pub(super) fn has_items_in_order(&self) -> bool {
+        let tail = self.tail.0.fetch_add(0, Ordering::AcqRel) & !MARK;
+        // Older than the tail read above at worst: a head that lags says
+        // "items" and the getter just tries once more.
+        tail > self.head.0.load(Ordering::SeqCst)
+    }
+
     /// The number of items in the ring now (a snapshot).
     pub(super) fn len(&self) -> usize {
         loop {

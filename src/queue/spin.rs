@@ -142,8 +142,23 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// back-off (`RING_SPIN_STEPS` doublings of `spin_loop`, about 1.5 us
     /// in all on the reference VM) keeps the reads from slowing the other
     /// side down, then `RING_YIELDS` yields.
+    ///
+    /// The spinner gives up at once when a waiter of its own kind is queued
+    /// (`getters` for a get, `putters` for a put): its attempts would only
+    /// go to the locked path behind that waiter, and a spinner beside a
+    /// sleeping waiter holds a core that the waiter's waker (or a task of
+    /// the same run) needs (measured: `queue/mpmc_2x2_mixed` in
+    /// BENCHMARKS.md, "Issue 18 item 2, second pass").
     fn spin_ring<R>(&self, wanted: u64, mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
+        let mine = if wanted & HAS_ITEMS != 0 {
+            &self.getters
+        } else {
+            &self.putters
+        };
         for step in 0..RING_SPIN_STEPS + RING_YIELDS {
+            if mine.load(Ordering::Relaxed) != 0 {
+                return None;
+            }
             if step < RING_SPIN_STEPS {
                 for _ in 0..1u32 << step {
                     spin_loop();

@@ -259,3 +259,30 @@ where
     );
     [results[0].0, results[1].0]
 }
+
+/// The current OS thread's waiter with spinning off: a bounded queue or
+/// channel spins before it waits by default (issue 18 item 2), and a waiter
+/// that spins rarely queues, while the measured waits must queue. Blocking
+/// forms are their `_with` form on the thread's waiter, so `_with` on this
+/// one takes the same path minus the spin.
+pub struct NoSpin<'a>(pub &'a polysync::lowlevel::ThreadWaiter);
+
+impl polysync::lowlevel::Waiter for NoSpin<'_> {
+    fn waker(&self) -> std::task::Waker {
+        self.0.waker()
+    }
+    fn wait(&self, deadline: Option<std::time::Instant>) -> polysync::lowlevel::WaitResult {
+        self.0.wait(deadline)
+    }
+    fn next_in_line(&self, next: bool) {
+        self.0.next_in_line(next)
+    }
+    fn waits(&self) -> Option<u64> {
+        self.0.waits()
+    }
+}
+
+/// Runs `f` with this thread's [`NoSpin`] waiter.
+pub fn no_spin<R>(f: impl FnOnce(&NoSpin<'_>) -> R) -> R {
+    polysync::lowlevel::ThreadWaiter::with_current(|w| f(&NoSpin(w)))
+}
