@@ -62,7 +62,7 @@ FUNCTION_ORDER += [
     "std_mpsc",
     "async_channel",
     "kanal",
-    "polysync_spin",
+    "polysync_nospin",
     "polysync_threads",
     "polysync_spin_threads",
     "crossbeam_threads",
