@@ -3,8 +3,9 @@
 //! futures-lite tasks): the scaffolding of tests/alloc_count.rs (a counting
 //! `#[global_allocator]`, per-thread opt-in counting, a warm-up round, then
 //! measured phases that must report zero allocations and real contention).
-//! The limiter's borrower list grows during the warm-up (to the largest
-//! number of simultaneous borrowers) and never again.
+//! The limiter's borrower table grows during the warm-up (to the largest
+//! number of simultaneous borrowers) and never again. The limiters run in
+//! both modes: strict FIFO hand-off and bounded fairness.
 
 use futures_lite::future::block_on;
 use polysync::lowlevel::identified;
@@ -117,10 +118,20 @@ fn limiter_blocking_contended_allocates_nothing() {
 
 #[test]
 fn limiter_async_contended_allocates_nothing() {
-    let limiter = Arc::new(CapacityLimiter::new(1));
+    limiter_async_contended(CapacityLimiter::new(1), "limiter async");
+}
+
+/// With bounded fairness (issue 18 item 1): retries lost and won, barges.
+#[test]
+fn bounded_limiter_async_contended_allocates_nothing() {
+    limiter_async_contended(CapacityLimiter::new_bounded(1), "bounded limiter async");
+}
+
+fn limiter_async_contended(limiter: CapacityLimiter, label: &'static str) {
+    let limiter = Arc::new(limiter);
     let shared = Arc::new(AtomicUsize::new(0));
     let (l, c) = (limiter.clone(), shared.clone());
-    two_threads("limiter async", move |_, n| {
+    two_threads(label, move |_, n| {
         block_on(identified(async {
             let mut seen = Seen::default();
             for i in 0..n {
@@ -148,10 +159,23 @@ fn limiter_async_contended_allocates_nothing() {
 
 #[test]
 fn reentrant_limiter_blocking_contended_allocates_nothing() {
-    let limiter = Arc::new(RCapacityLimiter::new(1));
+    reentrant_limiter_blocking_contended(RCapacityLimiter::new(1), "rlimiter blocking");
+}
+
+/// With bounded fairness (issue 18 item 1), a reentrant level on top.
+#[test]
+fn bounded_reentrant_limiter_blocking_contended_allocates_nothing() {
+    reentrant_limiter_blocking_contended(
+        RCapacityLimiter::new_bounded(1),
+        "bounded rlimiter blocking",
+    );
+}
+
+fn reentrant_limiter_blocking_contended(limiter: RCapacityLimiter, label: &'static str) {
+    let limiter = Arc::new(limiter);
     let shared = Arc::new(AtomicUsize::new(0));
     let (l, c) = (limiter.clone(), shared.clone());
-    two_threads("rlimiter blocking", move |_, n| {
+    two_threads(label, move |_, n| {
         let mut seen = Seen::default();
         for i in 0..n {
             let outer = match l.try_acquire() {
