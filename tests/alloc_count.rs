@@ -133,10 +133,22 @@ fn lock_timed_blocking_contended_allocates_nothing() {
 
 #[test]
 fn semaphore_blocking_contended_allocates_nothing() {
-    let sem = Arc::new(Semaphore::new(1));
+    semaphore_blocking_contended(Semaphore::new(1), "semaphore blocking");
+}
+
+/// With bounded fairness (issue 18 item 1): the woken front's retry, the
+/// barges and the lock-free release use the same inline node as the strict
+/// mode.
+#[test]
+fn bounded_semaphore_blocking_contended_allocates_nothing() {
+    semaphore_blocking_contended(Semaphore::new_bounded(1), "bounded semaphore blocking");
+}
+
+fn semaphore_blocking_contended(sem: Semaphore, label: &'static str) {
+    let sem = Arc::new(sem);
     let inside = Arc::new(AtomicUsize::new(0));
     let (s, inn) = (sem.clone(), inside.clone());
-    two_threads("semaphore blocking", move |_, n| {
+    two_threads(label, move |_, n| {
         let mut seen = Seen::default();
         for i in 0..n {
             let permit = match s.try_acquire() {
@@ -376,6 +388,51 @@ fn semaphore_async_contended_k2_allocates_nothing() {
                         futures_lite::future::yield_now().await;
                     }
                     inn.fetch_sub(1, Ordering::AcqRel);
+                    drop(permit);
+                }
+                seen
+            }
+        };
+        let (x, y) = block_on(futures_lite::future::zip(one(0), one(3)));
+        x + y
+    });
+    assert_eq!(sem.value(), 2);
+    assert_eq!(sem.waiting(), 0);
+}
+
+/// With bounded fairness, a many-permit front that the others may overtake.
+#[test]
+fn bounded_semaphore_async_contended_k2_allocates_nothing() {
+    // Four futures (two per thread, joined with `zip`) share two permits,
+    // one of them asking for both at times (a many-permit front that the
+    // others may overtake).
+    let sem = Arc::new(Semaphore::new_bounded(2));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let (s, inn) = (sem.clone(), inside.clone());
+    two_threads("bounded semaphore async k=2", move |_, n| {
+        let one = |salt: usize| {
+            let (s, inn) = (&*s, &*inn);
+            async move {
+                let mut seen = Seen::default();
+                for i in 0..n / 2 {
+                    let k = if (i + salt) % 5 == 0 { 2 } else { 1 };
+                    let permit = match s.try_acquire_many(k) {
+                        Ok(p) => p,
+                        Err(_) => {
+                            seen.try_failed += 1;
+                            s.acquire_many(k).await.unwrap()
+                        }
+                    };
+                    assert!(inn.fetch_add(k, Ordering::AcqRel) + k <= 2);
+                    if s.waiting() > 0 {
+                        seen.saw_waiter += 1;
+                    }
+                    hold(i + salt);
+                    if i % 4 == 0 {
+                        // Hold across a suspension point.
+                        futures_lite::future::yield_now().await;
+                    }
+                    inn.fetch_sub(k, Ordering::AcqRel);
                     drop(permit);
                 }
                 seen
