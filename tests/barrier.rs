@@ -32,8 +32,11 @@
 //!   passes at once; `try_wait` never arrives unless it can pass; `Debug`
 //!   shows the state; auto traits and sizes.
 
+#[path = "support/probe.rs"]
+mod probe;
 #[path = "support/soak.rs"]
 mod soak;
+use probe::{WakeCount, poll_with};
 #[path = "support/worlds.rs"]
 mod worlds;
 use worlds::Watchdog;
@@ -49,7 +52,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -236,24 +239,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-}
-
-/// A waker that counts its wakes.
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    (count.clone(), Waker::from(count))
-}
-
-fn poll<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(waker))
 }
 
 // ---------------------------------------------------------------------------
@@ -490,9 +475,9 @@ fn dropping_a_woken_but_unpolled_wait_breaks_the_next_phase() {
     // The phase opened for the dropped party, so the others keep their
     // indices; but it will not arrive for the next phase: the barrier breaks.
     let b = Barrier::new(2);
-    let (_, waker) = counting_waker();
+    let (_, waker) = WakeCount::new();
     let mut first = Box::pin(b.wait());
-    assert!(poll(first.as_mut(), &waker).is_pending());
+    assert!(poll_with(first.as_mut(), &waker).is_pending());
     assert_eq!(
         futures_lite::future::block_on(b.wait()).map(|r| r.index()),
         Ok(1)
@@ -503,7 +488,7 @@ fn dropping_a_woken_but_unpolled_wait_breaks_the_next_phase() {
     // A latch that passed is not broken by that.
     let l = Latch::new(2);
     let mut first = Box::pin(l.wait());
-    assert!(poll(first.as_mut(), &waker).is_pending());
+    assert!(poll_with(first.as_mut(), &waker).is_pending());
     assert_eq!(l.try_wait(), Ok(true));
     drop(first);
     assert!(!l.is_broken());
@@ -512,19 +497,19 @@ fn dropping_a_woken_but_unpolled_wait_breaks_the_next_phase() {
 #[test]
 fn abort_breaks_waiters_and_keeps_opened_indices() {
     let b = Barrier::new(3);
-    let (wakes, waker) = counting_waker();
+    let (wakes, waker) = WakeCount::new();
     let mut w0 = Box::pin(b.wait());
     let mut w1 = Box::pin(b.wait());
-    assert!(poll(w0.as_mut(), &waker).is_pending());
-    assert!(poll(w1.as_mut(), &waker).is_pending());
+    assert!(poll_with(w0.as_mut(), &waker).is_pending());
+    assert!(poll_with(w1.as_mut(), &waker).is_pending());
     b.abort();
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+    assert_eq!(wakes.get(), 2);
     assert_eq!(
-        poll(w0.as_mut(), &waker),
+        poll_with(w0.as_mut(), &waker),
         Poll::Ready(Err(BrokenBarrierError))
     );
     assert_eq!(
-        poll(w1.as_mut(), &waker),
+        poll_with(w1.as_mut(), &waker),
         Poll::Ready(Err(BrokenBarrierError))
     );
     b.abort(); // idempotent
@@ -625,15 +610,15 @@ fn latch_passed_returns_at_once_then_abort_makes_waits_fail() {
 #[test]
 fn latch_try_wait_passes_as_last_arrival() {
     let l = Latch::new(3);
-    let (_, waker) = counting_waker();
+    let (_, waker) = WakeCount::new();
     let mut a = Box::pin(l.wait());
     let mut b = Box::pin(l.wait());
-    assert!(poll(a.as_mut(), &waker).is_pending());
+    assert!(poll_with(a.as_mut(), &waker).is_pending());
     assert_eq!(l.try_wait(), Ok(false));
-    assert!(poll(b.as_mut(), &waker).is_pending());
+    assert!(poll_with(b.as_mut(), &waker).is_pending());
     assert_eq!(l.try_wait(), Ok(true));
-    assert_eq!(poll(a.as_mut(), &waker), Poll::Ready(Ok(())));
-    assert_eq!(poll(b.as_mut(), &waker), Poll::Ready(Ok(())));
+    assert_eq!(poll_with(a.as_mut(), &waker), Poll::Ready(Ok(())));
+    assert_eq!(poll_with(b.as_mut(), &waker), Poll::Ready(Ok(())));
     assert_eq!(l.waiting(), 0);
 }
 
@@ -794,7 +779,7 @@ fn arrivals_during_a_big_opening_belong_to_the_next_phase() {
     const P: usize = 20;
     let b: &'static Barrier = Box::leak(Box::new(Barrier::new(P)));
     type Fut = Pin<Box<BarrierWait<'static>>>;
-    let (_, plain) = counting_waker();
+    let (_, plain) = WakeCount::new();
     let second: Arc<Mutex<Vec<Fut>>> = Arc::new(Mutex::new(Vec::new()));
     let hook = {
         let second = second.clone();
@@ -805,7 +790,7 @@ fn arrivals_during_a_big_opening_belong_to_the_next_phase() {
                 let mut fut: Fut = Box::pin(b.wait());
                 // Every one queues, even the 20th: the first phase is still
                 // being woken.
-                assert!(poll(fut.as_mut(), &plain).is_pending());
+                assert!(poll_with(fut.as_mut(), &plain).is_pending());
                 second.push(fut);
             }
         })))))
@@ -815,7 +800,7 @@ fn arrivals_during_a_big_opening_belong_to_the_next_phase() {
     for i in 0..P - 1 {
         let mut fut: Fut = Box::pin(b.wait());
         let waker = if i == 0 { &hook } else { &plain };
-        assert!(poll(fut.as_mut(), waker).is_pending());
+        assert!(poll_with(fut.as_mut(), waker).is_pending());
         first.push(fut);
     }
     assert_eq!(b.waiting(), P - 1);
@@ -826,7 +811,7 @@ fn arrivals_during_a_big_opening_belong_to_the_next_phase() {
     );
     for (i, fut) in first.iter_mut().enumerate() {
         assert_eq!(
-            poll(fut.as_mut(), &plain).map_ok(|r| r.index()),
+            poll_with(fut.as_mut(), &plain).map_ok(|r| r.index()),
             Poll::Ready(Ok(i)),
             "phase 1, #{i}"
         );
@@ -835,7 +820,7 @@ fn arrivals_during_a_big_opening_belong_to_the_next_phase() {
     assert_eq!(second.len(), P, "the hook ran");
     for (i, fut) in second.iter_mut().enumerate() {
         assert_eq!(
-            poll(fut.as_mut(), &plain).map_ok(|r| r.index()),
+            poll_with(fut.as_mut(), &plain).map_ok(|r| r.index()),
             Poll::Ready(Ok(i)),
             "phase 2, #{i}"
         );
@@ -905,7 +890,7 @@ impl Tally {
 /// wake-up leaves it pending.
 struct Fill<'a> {
     wait: Pin<Box<BarrierWait<'a>>>,
-    count: Arc<Count>,
+    count: Arc<WakeCount>,
     waker: Waker,
     seen: usize,
 }
@@ -1038,12 +1023,12 @@ fn cancellation_storm_leaves_no_waiter_hanging() {
     let (mut filled, mut fills_passed, mut fills_broken) = (0, 0, 0);
     loop {
         fills.retain_mut(|f| {
-            let count = f.count.0.load(SeqCst);
+            let count = f.count.get();
             if count == f.seen {
                 return true; // never polled without a wake-up
             }
             f.seen = count;
-            match poll(f.wait.as_mut(), &f.waker) {
+            match poll_with(f.wait.as_mut(), &f.waker) {
                 Poll::Ready(Ok(r)) => {
                     let i = r.index();
                     assert!(i < STORM_PARTIES);
@@ -1073,10 +1058,10 @@ fn cancellation_storm_leaves_no_waiter_hanging() {
                 b.reset();
             }
         } else if queued > 0 {
-            let (count, waker) = counting_waker();
+            let (count, waker) = WakeCount::new();
             let mut wait = Box::pin(b.wait());
             filled += 1;
-            match poll(wait.as_mut(), &waker) {
+            match poll_with(wait.as_mut(), &waker) {
                 Poll::Ready(Ok(_)) => fills_passed += 1,
                 Poll::Ready(Err(_)) => fills_broken += 1,
                 Poll::Pending => fills.push(Fill {
@@ -1185,21 +1170,21 @@ fn one_party_always_passes_at_once() {
 #[test]
 fn barrier_try_wait_arrives_only_to_open() {
     let b = Barrier::new(3);
-    let (_, waker) = counting_waker();
+    let (_, waker) = WakeCount::new();
     assert_eq!(b.try_wait(), Ok(None));
     let mut a = Box::pin(b.wait());
-    assert!(poll(a.as_mut(), &waker).is_pending());
+    assert!(poll_with(a.as_mut(), &waker).is_pending());
     assert_eq!(b.try_wait(), Ok(None));
     let mut c = Box::pin(b.wait());
-    assert!(poll(c.as_mut(), &waker).is_pending());
+    assert!(poll_with(c.as_mut(), &waker).is_pending());
     assert_eq!(b.waiting(), 2);
     assert_eq!(b.try_wait().map(|r| r.map(|r| r.index())), Ok(Some(2)));
     assert_eq!(
-        poll(a.as_mut(), &waker).map_ok(|r| r.index()),
+        poll_with(a.as_mut(), &waker).map_ok(|r| r.index()),
         Poll::Ready(Ok(0))
     );
     assert_eq!(
-        poll(c.as_mut(), &waker).map_ok(|r| r.index()),
+        poll_with(c.as_mut(), &waker).map_ok(|r| r.index()),
         Poll::Ready(Ok(1))
     );
     assert_eq!(b.waiting(), 0);
@@ -1209,9 +1194,9 @@ fn barrier_try_wait_arrives_only_to_open() {
 #[test]
 fn debug_shows_state() {
     let b = Barrier::new(2);
-    let (_, waker) = counting_waker();
+    let (_, waker) = WakeCount::new();
     let mut w = Box::pin(b.wait());
-    assert!(poll(w.as_mut(), &waker).is_pending());
+    assert!(poll_with(w.as_mut(), &waker).is_pending());
     assert_eq!(
         format!("{b:?}"),
         "Barrier { parties: 2, waiting: 1, broken: false }"
@@ -1249,13 +1234,13 @@ fn debug_shows_state() {
 #[should_panic(expected = "polled after it completed")]
 fn polling_a_completed_wait_panics() {
     let b = Barrier::new(1);
-    let (_, waker) = counting_waker();
+    let (_, waker) = WakeCount::new();
     let mut w = Box::pin(b.wait());
     assert_eq!(
-        poll(w.as_mut(), &waker).map_ok(|r| r.index()),
+        poll_with(w.as_mut(), &waker).map_ok(|r| r.index()),
         Poll::Ready(Ok(0))
     );
-    let _ = poll(w.as_mut(), &waker);
+    let _ = poll_with(w.as_mut(), &waker);
 }
 
 // ---------------------------------------------------------------------------

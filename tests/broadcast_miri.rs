@@ -10,6 +10,9 @@
 //! `block_on`; threads are std threads. Every thread is joined, and the
 //! watchdog turns a lost wake-up into a failure.
 
+#[path = "support/probe.rs"]
+mod probe;
+use probe::WakeCount;
 #[path = "support/worlds.rs"]
 mod worlds;
 
@@ -18,26 +21,12 @@ use polysync::broadcast::{self, RecvError, TryRecvError};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
 /// Messages per scenario (smaller under Miri).
 const N: u64 = if cfg!(miri) { 8 } else { 500 };
-
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-fn counting() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    (count.clone(), Waker::from(count))
-}
 
 fn dog(name: &'static str) -> worlds::Watchdog {
     worlds::Watchdog::new(name, Duration::from_secs(if cfg!(miri) { 600 } else { 30 }))
@@ -50,14 +39,14 @@ fn dog(name: &'static str) -> worlds::Watchdog {
 #[test]
 fn recv_future_lags_and_drops() {
     let (tx, mut rx) = broadcast::channel::<Box<u64>>(1);
-    let (count, waker) = counting();
+    let (count, waker) = WakeCount::new();
     let mut cx = Context::from_waker(&waker);
     {
         let mut recv = pin!(rx.recv());
         assert!(recv.as_mut().poll(&mut cx).is_pending());
         tx.send(Box::new(1)).unwrap();
         tx.send(Box::new(2)).unwrap();
-        assert_eq!(count.0.load(SeqCst), 1);
+        assert_eq!(count.get(), 1);
         assert_eq!(
             recv.as_mut().poll(&mut cx),
             Poll::Ready(Err(RecvError::Lagged(1)))
@@ -134,12 +123,12 @@ fn closed_restarts_and_values_drop() {
     let value = Arc::new(0u64);
     let (tx, rx) = broadcast::channel::<Arc<u64>>(4);
     tx.send(value.clone()).unwrap();
-    let (count, waker) = counting();
+    let (count, waker) = WakeCount::new();
     let mut cx = Context::from_waker(&waker);
     let mut closed = pin!(tx.closed());
     assert!(closed.as_mut().poll(&mut cx).is_pending());
     drop(rx);
-    assert_eq!(count.0.load(SeqCst), 1);
+    assert_eq!(count.get(), 1);
     assert_eq!(Arc::strong_count(&value), 1, "the last receiver let go");
     let late = tx.subscribe();
     assert!(closed.as_mut().poll(&mut cx).is_pending());

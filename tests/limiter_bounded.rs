@@ -16,6 +16,9 @@
 //! - The identity rules hold in bounded mode: a unit that borrows already
 //!   is answered at once (an error, or one more level), and is not a barge.
 
+#[path = "support/probe.rs"]
+mod probe;
+use probe::{WakeCount, poll_with, xorshift};
 #[path = "support/worlds.rs"]
 mod worlds;
 use worlds::Watchdog;
@@ -25,45 +28,12 @@ use polysync::lock::{LOST_RETRIES, OVERTAKE_BOUND};
 use polysync::lowlevel::{UnitId, identified};
 use polysync::{BorrowError, CapacityLimiter, LimiterToken, RCapacityLimiter};
 use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::thread;
 use std::time::Duration;
-
-/// A small xorshift, so the cancellation pattern differs per unit without
-/// a dependency.
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counter() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count::default());
-    (count.clone(), Waker::from(count))
-}
-
-fn wakes(count: &Count) -> usize {
-    count.0.load(Ordering::SeqCst)
-}
-
-/// Polls `fut` once with `waker`.
-fn poll_with<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(waker))
-}
 
 /// What the stress needs of either limiter.
 trait Limiter: Send + Sync + 'static {
@@ -135,16 +105,16 @@ fn stress<L: Limiter>(limiter: Arc<L>, total: usize, units: usize, rounds: usize
         handles.push(thread::spawn(move || {
             let mut seed = 0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1);
             for _ in 0..rounds {
-                let token = match next(&mut seed) % 4 {
+                let token = match xorshift(&mut seed) % 4 {
                     // A timed wait that often gives up while queued (and
                     // sometimes just as it was woken to compete).
-                    0 => limiter.timed(Duration::from_micros(next(&mut seed) % 50)),
+                    0 => limiter.timed(Duration::from_micros(xorshift(&mut seed) % 50)),
                     1 => limiter.try_now(),
                     _ => Some(limiter.blocking()),
                 };
                 if let Some(token) = token {
                     enter(&inside, total);
-                    if next(&mut seed) % 8 == 0 {
+                    if xorshift(&mut seed) % 8 == 0 {
                         thread::yield_now();
                     }
                     inside.fetch_sub(1, Ordering::SeqCst);
@@ -159,12 +129,12 @@ fn stress<L: Limiter>(limiter: Arc<L>, total: usize, units: usize, rounds: usize
             let mut seed = 0xD1B5_4A32_D192_ED03 ^ (t as u64 + 1);
             block_on(identified(async {
                 for _ in 0..rounds {
-                    if next(&mut seed) % 3 == 0 {
+                    if xorshift(&mut seed) % 3 == 0 {
                         // Poll once or a few times, then drop the future: a
                         // waiter that leaves while queued, or after it was
                         // woken to compete and before it retried.
                         let mut fut = pin!(limiter.borrow());
-                        let polls = next(&mut seed) % 3 + 1;
+                        let polls = xorshift(&mut seed) % 3 + 1;
                         let got = futures_lite::future::poll_fn(|cx| {
                             for _ in 0..polls {
                                 if let Poll::Ready(t) = fut.as_mut().poll(cx) {
@@ -232,12 +202,12 @@ fn a_woken_front_is_overtaken_exactly_the_bound() {
     let limiter = CapacityLimiter::new_bounded(1);
     let holder = UnitId::allocate();
     limiter.try_acquire_on_behalf_of(holder).unwrap().forget();
-    let (woken, waker) = counter();
+    let (woken, waker) = WakeCount::new();
     let job = UnitId::allocate();
     let mut front = pin!(limiter.acquire_on_behalf_of(job));
     assert!(poll_with(front.as_mut(), &waker).is_pending());
     limiter.release_on_behalf_of(holder).unwrap();
-    assert_eq!(wakes(&woken), 1, "the front is woken to compete");
+    assert_eq!(woken.get(), 1, "the front is woken to compete");
     assert_eq!(
         limiter.available_tokens(),
         1,
@@ -269,7 +239,7 @@ fn a_woken_front_loses_exactly_the_bound_of_retries() {
     let limiter = RCapacityLimiter::new_bounded(1);
     let holder = UnitId::allocate();
     limiter.try_acquire_on_behalf_of(holder).unwrap().forget();
-    let (woken, waker) = counter();
+    let (woken, waker) = WakeCount::new();
     let mut front = pin!(limiter.acquire_on_behalf_of(UnitId::allocate()));
     assert!(poll_with(front.as_mut(), &waker).is_pending());
     // Polled again without a wake: not a lost retry.
@@ -277,9 +247,9 @@ fn a_woken_front_loses_exactly_the_bound_of_retries() {
     let mut lost = 0;
     let mut last = holder;
     loop {
-        let before = wakes(&woken);
+        let before = woken.get();
         limiter.release_on_behalf_of(last, 1).unwrap();
-        assert_eq!(wakes(&woken), before + 1, "a token back wakes the front");
+        assert_eq!(woken.get(), before + 1, "a token back wakes the front");
         let barger = UnitId::allocate();
         let Some(token) = limiter.try_acquire_on_behalf_of(barger) else {
             break;
@@ -309,14 +279,14 @@ fn a_woken_front_that_is_dropped_passes_the_wake_on() {
     for barger in [false, true] {
         let limiter = CapacityLimiter::new_bounded(1);
         let held = limiter.try_acquire().unwrap();
-        let (front_woken, front_waker) = counter();
-        let (behind_woken, behind_waker) = counter();
+        let (front_woken, front_waker) = WakeCount::new();
+        let (behind_woken, behind_waker) = WakeCount::new();
         let mut front = Box::pin(limiter.acquire_on_behalf_of(UnitId::allocate()));
         let mut behind = pin!(limiter.acquire_on_behalf_of(UnitId::allocate()));
         assert!(poll_with(front.as_mut(), &front_waker).is_pending());
         assert!(poll_with(behind.as_mut(), &behind_waker).is_pending());
         drop(held);
-        assert_eq!(wakes(&front_woken), 1, "the release wakes the front");
+        assert_eq!(front_woken.get(), 1, "the release wakes the front");
         assert_eq!(
             limiter.available_tokens(),
             1,
@@ -325,13 +295,9 @@ fn a_woken_front_that_is_dropped_passes_the_wake_on() {
         assert_eq!(limiter.waiting(), 2, "the woken front keeps its place");
         let barged = barger.then(|| limiter.try_acquire().expect("a running unit barges"));
         drop(front);
-        assert_eq!(
-            wakes(&behind_woken),
-            usize::from(!barger),
-            "barger: {barger}"
-        );
+        assert_eq!(behind_woken.get(), usize::from(!barger), "barger: {barger}");
         drop(barged);
-        assert_eq!(wakes(&behind_woken), 1, "barger: {barger}");
+        assert_eq!(behind_woken.get(), 1, "barger: {barger}");
         assert!(matches!(
             poll_with(behind.as_mut(), &behind_waker),
             Poll::Ready(Ok(_))
@@ -348,7 +314,7 @@ fn a_front_that_wins_wakes_the_next_if_a_token_is_left() {
     let (a, b) = (UnitId::allocate(), UnitId::allocate());
     limiter.try_acquire_on_behalf_of(a).unwrap().forget();
     limiter.try_acquire_on_behalf_of(b).unwrap().forget();
-    let counts: Vec<_> = (0..3).map(|_| counter()).collect();
+    let counts: Vec<_> = (0..3).map(|_| WakeCount::new()).collect();
     let mut waits: Vec<_> = (0..3)
         .map(|_| Box::pin(limiter.acquire_on_behalf_of(UnitId::allocate())))
         .collect();
@@ -357,18 +323,18 @@ fn a_front_that_wins_wakes_the_next_if_a_token_is_left() {
     }
     limiter.release_on_behalf_of(a).unwrap();
     limiter.release_on_behalf_of(b).unwrap();
-    assert_eq!(wakes(&counts[0].0), 1);
-    assert_eq!(wakes(&counts[1].0), 0, "only the front is woken");
+    assert_eq!(counts[0].0.get(), 1);
+    assert_eq!(counts[1].0.get(), 0, "only the front is woken");
     let Poll::Ready(Ok(first)) = poll_with(waits[0].as_mut(), &counts[0].1) else {
         panic!("the front's retry wins");
     };
-    assert_eq!(wakes(&counts[1].0), 1, "the winner woke the next front");
+    assert_eq!(counts[1].0.get(), 1, "the winner woke the next front");
     let Poll::Ready(Ok(second)) = poll_with(waits[1].as_mut(), &counts[1].1) else {
         panic!("the second's retry wins");
     };
-    assert_eq!(wakes(&counts[2].0), 0, "nothing left for the third");
+    assert_eq!(counts[2].0.get(), 0, "nothing left for the third");
     drop(first);
-    assert_eq!(wakes(&counts[2].0), 1);
+    assert_eq!(counts[2].0.get(), 1);
     let Poll::Ready(Ok(third)) = poll_with(waits[2].as_mut(), &counts[2].1) else {
         panic!("the third's retry wins");
     };
@@ -387,7 +353,7 @@ fn identity_rules_hold_in_bounded_mode() {
     let limiter = RCapacityLimiter::new_bounded(1);
     let other = UnitId::allocate();
     let held = limiter.try_acquire().unwrap();
-    let (woken, waker) = counter();
+    let (woken, waker) = WakeCount::new();
     let mut queued = pin!(limiter.acquire_on_behalf_of(other));
     assert!(poll_with(queued.as_mut(), &waker).is_pending());
     let again = limiter
@@ -395,7 +361,7 @@ fn identity_rules_hold_in_bounded_mode() {
         .expect("one more level, even with a queue");
     assert_eq!(limiter.count(), 2);
     drop((held, again));
-    assert_eq!(wakes(&woken), 1);
+    assert_eq!(woken.get(), 1);
     // `other` barges with a second borrow while its first is the woken
     // front: the front is then served without a token.
     let barge = limiter.try_acquire_on_behalf_of(other).unwrap();
@@ -426,7 +392,7 @@ fn identity_rules_hold_in_bounded_mode() {
 #[test]
 fn growing_the_total_hands_the_tokens_to_the_waiters() {
     let limiter = CapacityLimiter::new_bounded(0);
-    let (woken, waker) = counter();
+    let (woken, waker) = WakeCount::new();
     let mut waits: Vec<_> = (0..3)
         .map(|_| Box::pin(limiter.acquire_on_behalf_of(UnitId::allocate())))
         .collect();
@@ -434,7 +400,7 @@ fn growing_the_total_hands_the_tokens_to_the_waiters() {
         assert!(poll_with(w.as_mut(), &waker).is_pending());
     }
     limiter.set_total_tokens(2);
-    assert_eq!(wakes(&woken), 2);
+    assert_eq!(woken.get(), 2);
     assert_eq!(limiter.available_tokens(), 0, "handed over, not freed");
     assert!(limiter.try_acquire().is_err(), "nothing to barge for");
     let tokens: Vec<_> = waits[..2]
@@ -446,5 +412,5 @@ fn growing_the_total_hands_the_tokens_to_the_waiters() {
         .collect();
     assert!(poll_with(waits[2].as_mut(), &waker).is_pending());
     drop(tokens);
-    assert_eq!(wakes(&woken), 3, "a token back wakes the last front");
+    assert_eq!(woken.get(), 3, "a token back wakes the last front");
 }

@@ -19,6 +19,9 @@
 //!
 //! Tests that cross threads have a watchdog; none reads the clock.
 
+#[path = "support/probe.rs"]
+mod probe;
+use probe::{WakeCount, poll_with};
 #[path = "support/worlds.rs"]
 mod worlds;
 use worlds::{Watchdog, multi_thread_rt, wait_until};
@@ -26,35 +29,13 @@ use worlds::{Watchdog, multi_thread_rt, wait_until};
 use polysync::lowlevel::{ThreadWaiter, WaitError, WaitResult, Waiter};
 use polysync::once_cell::{InitError, SetError};
 use polysync::{Event, OnceCell};
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Counts wakes.
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-impl Count {
-    fn waker() -> (Arc<Count>, Waker) {
-        let count = Arc::new(Count::default());
-        (count.clone(), Waker::from(count))
-    }
-}
-
-fn poll<F: Future + ?Sized>(fut: std::pin::Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(waker))
-}
 
 #[test]
 fn exactly_one_initializer_across_worlds() {
@@ -139,19 +120,19 @@ fn exactly_one_initializer_across_worlds() {
 fn cancelled_initializer_lets_the_next_in_line_try() {
     let cell = OnceCell::new();
     let gate = Event::new();
-    let (_, w1) = Count::waker();
-    let (woken2, w2) = Count::waker();
+    let (_, w1) = WakeCount::new();
+    let (woken2, w2) = WakeCount::new();
     let mut first = Box::pin(cell.get_or_init(|| async {
         gate.wait().await;
         1
     }));
-    assert!(poll(first.as_mut(), &w1).is_pending()); // initializing
+    assert!(poll_with(first.as_mut(), &w1).is_pending()); // initializing
     let mut second = pin!(cell.get_or_init(|| async { 2 }));
-    assert!(poll(second.as_mut(), &w2).is_pending()); // queued for its turn
-    assert_eq!(woken2.0.load(SeqCst), 0);
+    assert!(poll_with(second.as_mut(), &w2).is_pending()); // queued for its turn
+    assert_eq!(woken2.get(), 0);
     drop(first); // cancelled while its initializer runs
-    assert_eq!(woken2.0.load(SeqCst), 1, "the next in line is woken");
-    assert_eq!(poll(second.as_mut(), &w2), Poll::Ready(&2));
+    assert_eq!(woken2.get(), 1, "the next in line is woken");
+    assert_eq!(poll_with(second.as_mut(), &w2), Poll::Ready(&2));
     assert_eq!(cell.get(), Some(&2));
 }
 
@@ -159,39 +140,42 @@ fn cancelled_initializer_lets_the_next_in_line_try() {
 fn failed_initializer_lets_the_next_in_line_try() {
     let cell = OnceCell::new();
     let gate = Event::new();
-    let (_, w1) = Count::waker();
-    let (woken2, w2) = Count::waker();
+    let (_, w1) = WakeCount::new();
+    let (woken2, w2) = WakeCount::new();
     let mut first = pin!(cell.get_or_try_init(|| async {
         gate.wait().await;
         Err::<u32, _>("first failed")
     }));
-    assert!(poll(first.as_mut(), &w1).is_pending());
+    assert!(poll_with(first.as_mut(), &w1).is_pending());
     let mut second = pin!(cell.get_or_try_init(|| async { Ok::<_, &str>(2) }));
-    assert!(poll(second.as_mut(), &w2).is_pending());
+    assert!(poll_with(second.as_mut(), &w2).is_pending());
     gate.set();
-    assert_eq!(poll(first.as_mut(), &w1), Poll::Ready(Err("first failed")));
-    assert_eq!(woken2.0.load(SeqCst), 1, "the next in line is woken");
-    assert_eq!(poll(second.as_mut(), &w2), Poll::Ready(Ok(&2)));
+    assert_eq!(
+        poll_with(first.as_mut(), &w1),
+        Poll::Ready(Err("first failed"))
+    );
+    assert_eq!(woken2.get(), 1, "the next in line is woken");
+    assert_eq!(poll_with(second.as_mut(), &w2), Poll::Ready(Ok(&2)));
 }
 
 #[test]
 fn panicking_async_initializer_lets_the_next_in_line_try() {
     let cell = OnceCell::new();
     let gate = Event::new();
-    let (_, w1) = Count::waker();
-    let (woken2, w2) = Count::waker();
+    let (_, w1) = WakeCount::new();
+    let (woken2, w2) = WakeCount::new();
     let mut first = Box::pin(cell.get_or_init(|| async {
         gate.wait().await;
         panic!("initializer panics");
     }));
-    assert!(poll(first.as_mut(), &w1).is_pending());
+    assert!(poll_with(first.as_mut(), &w1).is_pending());
     let mut second = pin!(cell.get_or_init(|| async { 2u8 }));
-    assert!(poll(second.as_mut(), &w2).is_pending());
+    assert!(poll_with(second.as_mut(), &w2).is_pending());
     gate.set();
-    assert!(catch_unwind(AssertUnwindSafe(|| poll(first.as_mut(), &w1))).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| poll_with(first.as_mut(), &w1))).is_err());
     drop(first);
-    assert_eq!(woken2.0.load(SeqCst), 1, "the next in line is woken");
-    assert_eq!(poll(second.as_mut(), &w2), Poll::Ready(&2));
+    assert_eq!(woken2.get(), 1, "the next in line is woken");
+    assert_eq!(poll_with(second.as_mut(), &w2), Poll::Ready(&2));
 }
 
 #[test]
@@ -256,18 +240,18 @@ fn success_wakes_the_queued_initializers_with_its_value() {
             })
         })
     };
-    let (woken, w) = Count::waker();
+    let (woken, w) = WakeCount::new();
     let mut fut = pin!(cell.get_or_init(|| async {
         runs.fetch_add(1, SeqCst);
         3
     }));
-    assert!(poll(fut.as_mut(), &w).is_pending());
+    assert!(poll_with(fut.as_mut(), &w).is_pending());
     assert!(matches!(cell.set(9), Err(SetError::Initializing(9))));
     go.set();
     assert_eq!(first.join().unwrap(), 1);
     assert_eq!(queued.join().unwrap(), 1);
-    wait_until("the queued future is woken", || woken.0.load(SeqCst) > 0);
-    assert_eq!(poll(fut.as_mut(), &w), Poll::Ready(&1));
+    wait_until("the queued future is woken", || woken.get() > 0);
+    assert_eq!(poll_with(fut.as_mut(), &w), Poll::Ready(&1));
     assert_eq!(runs.load(SeqCst), 1);
     assert!(matches!(cell.set(9), Err(SetError::AlreadyInitialized(9))));
 }
@@ -374,13 +358,13 @@ fn take_empties_the_cell_for_a_new_initialization() {
 #[test]
 fn set_wakes_a_polled_wait() {
     let cell = OnceCell::new();
-    let (woken, w) = Count::waker();
+    let (woken, w) = WakeCount::new();
     let mut wait = pin!(cell.wait());
-    assert!(poll(wait.as_mut(), &w).is_pending());
+    assert!(poll_with(wait.as_mut(), &w).is_pending());
     assert_eq!(cell.waiting(), 1);
     cell.set(4).unwrap();
-    assert_eq!(woken.0.load(SeqCst), 1, "the set wakes the queued wait");
-    assert_eq!(poll(wait.as_mut(), &w), Poll::Ready(&4));
+    assert_eq!(woken.get(), 1, "the set wakes the queued wait");
+    assert_eq!(poll_with(wait.as_mut(), &w), Poll::Ready(&4));
     assert_eq!(cell.waiting(), 0);
 }
 
@@ -388,19 +372,19 @@ fn set_wakes_a_polled_wait() {
 fn success_wakes_a_queued_async_initializer() {
     let cell = OnceCell::new();
     let gate = Event::new();
-    let (_, w1) = Count::waker();
-    let (woken2, w2) = Count::waker();
+    let (_, w1) = WakeCount::new();
+    let (woken2, w2) = WakeCount::new();
     let mut first = pin!(cell.get_or_init(|| async {
         gate.wait().await;
         1
     }));
-    assert!(poll(first.as_mut(), &w1).is_pending());
+    assert!(poll_with(first.as_mut(), &w1).is_pending());
     let mut second = pin!(cell.get_or_init(|| async { unreachable!("the second never runs") }));
-    assert!(poll(second.as_mut(), &w2).is_pending());
+    assert!(poll_with(second.as_mut(), &w2).is_pending());
     gate.set();
-    assert_eq!(poll(first.as_mut(), &w1), Poll::Ready(&1));
-    assert_eq!(woken2.0.load(SeqCst), 1, "the queued initializer is woken");
-    assert_eq!(poll(second.as_mut(), &w2), Poll::Ready(&1));
+    assert_eq!(poll_with(first.as_mut(), &w1), Poll::Ready(&1));
+    assert_eq!(woken2.get(), 1, "the queued initializer is woken");
+    assert_eq!(poll_with(second.as_mut(), &w2), Poll::Ready(&1));
 }
 
 #[test]

@@ -7,6 +7,9 @@
 //! a waker that records its wakes, so the queue order is exact and every
 //! assertion can fail on a wrong hand-off.
 
+#[path = "support/probe.rs"]
+mod probe;
+use probe::{WakeCount, poll_with};
 #[path = "support/worlds.rs"]
 mod worlds;
 
@@ -15,32 +18,17 @@ use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 use worlds::{Watchdog, wait_until};
 
-/// A waker that counts its wakes.
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counter() -> (Arc<Count>, Waker) {
-    let c = Arc::new(Count(AtomicUsize::new(0)));
-    (c.clone(), Waker::from(c))
-}
-
-fn poll<F: Future>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(waker))
-}
-
 /// Polls once and expects `Pending` (the wait is queued now).
 fn queue<F: Future>(fut: Pin<&mut F>, waker: &Waker, what: &str) {
-    assert!(poll(fut, waker).is_pending(), "{what} should have queued");
+    assert!(
+        poll_with(fut, waker).is_pending(),
+        "{what} should have queued"
+    );
 }
 
 #[test]
@@ -170,12 +158,12 @@ fn exclusion_under_contention() {
 fn fifo_across_kinds_with_reader_batches() {
     let lock = RwLock::new(0);
     let w0 = lock.write_blocking();
-    let (c1, k1) = counter();
-    let (c2, k2) = counter();
-    let (c3, k3) = counter();
-    let (c4, k4) = counter();
-    let (c5, k5) = counter();
-    let (c6, k6) = counter();
+    let (c1, k1) = WakeCount::new();
+    let (c2, k2) = WakeCount::new();
+    let (c3, k3) = WakeCount::new();
+    let (c4, k4) = WakeCount::new();
+    let (c5, k5) = WakeCount::new();
+    let (c6, k6) = WakeCount::new();
     let mut r1 = pin!(lock.read());
     let mut r2 = pin!(lock.read());
     let mut w3 = pin!(lock.write());
@@ -197,23 +185,22 @@ fn fifo_across_kinds_with_reader_batches() {
         "the release must admit the whole reader batch"
     );
     assert_eq!(lock.waiting(), 4);
-    let wakes = |cs: &[&Arc<Count>]| {
-        cs.iter()
-            .map(|c| c.0.load(Ordering::SeqCst))
-            .collect::<Vec<_>>()
-    };
+    let wakes = |cs: &[&Arc<WakeCount>]| cs.iter().map(|c| c.get()).collect::<Vec<_>>();
     assert_eq!(wakes(&[&c1, &c2, &c3, &c4, &c5, &c6]), [1, 1, 0, 0, 0, 0]);
-    let g1 = match poll(r1.as_mut(), &k1) {
+    let g1 = match poll_with(r1.as_mut(), &k1) {
         Poll::Ready(g) => g,
         Poll::Pending => panic!("R1 was woken but not admitted"),
     };
-    let g2 = match poll(r2.as_mut(), &k2) {
+    let g2 = match poll_with(r2.as_mut(), &k2) {
         Poll::Ready(g) => g,
         Poll::Pending => panic!("R2 was woken but not admitted"),
     };
-    assert!(poll(w3.as_mut(), &k3).is_pending(), "W3 beside readers");
     assert!(
-        poll(r4.as_mut(), &k4).is_pending(),
+        poll_with(w3.as_mut(), &k3).is_pending(),
+        "W3 beside readers"
+    );
+    assert!(
+        poll_with(r4.as_mut(), &k4).is_pending(),
         "R4 passed the queued W3"
     );
 
@@ -225,24 +212,24 @@ fn fifo_across_kinds_with_reader_batches() {
         "the last reader must hand the lock to W3"
     );
     assert_eq!(wakes(&[&c3, &c4]), [1, 0]);
-    let g3 = match poll(w3.as_mut(), &k3) {
+    let g3 = match poll_with(w3.as_mut(), &k3) {
         Poll::Ready(g) => g,
         Poll::Pending => panic!("W3 was handed the lock but is pending"),
     };
     drop(g3);
     assert_eq!(lock.readers(), 2, "R4 and R5 enter together");
     assert_eq!(wakes(&[&c4, &c5, &c6]), [1, 1, 0]);
-    let g4 = match poll(r4.as_mut(), &k4) {
+    let g4 = match poll_with(r4.as_mut(), &k4) {
         Poll::Ready(g) => g,
         Poll::Pending => panic!("R4"),
     };
-    let g5 = match poll(r5.as_mut(), &k5) {
+    let g5 = match poll_with(r5.as_mut(), &k5) {
         Poll::Ready(g) => g,
         Poll::Pending => panic!("R5"),
     };
     drop((g4, g5));
     assert!(lock.is_write_locked());
-    match poll(w6.as_mut(), &k6) {
+    match poll_with(w6.as_mut(), &k6) {
         Poll::Ready(mut g) => *g += 1,
         Poll::Pending => panic!("W6"),
     }
@@ -257,8 +244,8 @@ fn fifo_across_kinds_with_reader_batches() {
 fn readers_do_not_barge_past_a_queued_writer() {
     let lock = RwLock::new(0);
     let held = lock.read_blocking();
-    let (_cw, kw) = counter();
-    let (cr, kr) = counter();
+    let (_cw, kw) = WakeCount::new();
+    let (cr, kr) = WakeCount::new();
     let mut w = pin!(lock.write());
     queue(w.as_mut(), &kw, "the writer");
     assert!(
@@ -273,14 +260,14 @@ fn readers_do_not_barge_past_a_queued_writer() {
     queue(r.as_mut(), &kr, "a reader behind a queued writer");
     assert_eq!(lock.readers(), 1);
     drop(held);
-    let g = match poll(w.as_mut(), &kw) {
+    let g = match poll_with(w.as_mut(), &kw) {
         Poll::Ready(g) => g,
         Poll::Pending => panic!("the writer did not get the lock"),
     };
-    assert_eq!(cr.0.load(Ordering::SeqCst), 0);
+    assert_eq!(cr.get(), 0);
     drop(g);
-    assert_eq!(cr.0.load(Ordering::SeqCst), 1);
-    assert!(poll(r.as_mut(), &kr).is_ready());
+    assert_eq!(cr.get(), 1);
+    assert!(poll_with(r.as_mut(), &kr).is_ready());
 }
 
 /// A queued writer at the front of a read-held lock gives up: the readers
@@ -289,10 +276,10 @@ fn readers_do_not_barge_past_a_queued_writer() {
 fn a_cancelled_front_writer_lets_the_readers_behind_it_in() {
     let lock = RwLock::new(0);
     let held = lock.read_blocking();
-    let (_cw, kw) = counter();
-    let (c1, k1) = counter();
-    let (c2, k2) = counter();
-    let (c3, k3) = counter();
+    let (_cw, kw) = WakeCount::new();
+    let (c1, k1) = WakeCount::new();
+    let (c2, k2) = WakeCount::new();
+    let (c3, k3) = WakeCount::new();
     let mut w = Box::pin(lock.write());
     let mut r1 = pin!(lock.read());
     let mut r2 = pin!(lock.read());
@@ -307,14 +294,14 @@ fn a_cancelled_front_writer_lets_the_readers_behind_it_in() {
         3,
         "the readers behind the cancelled writer must get in"
     );
-    assert_eq!(c1.0.load(Ordering::SeqCst), 1);
-    assert_eq!(c2.0.load(Ordering::SeqCst), 1);
-    assert_eq!(c3.0.load(Ordering::SeqCst), 0);
-    assert!(poll(r1.as_mut(), &k1).is_ready());
-    assert!(poll(r2.as_mut(), &k2).is_ready());
+    assert_eq!(c1.get(), 1);
+    assert_eq!(c2.get(), 1);
+    assert_eq!(c3.get(), 0);
+    assert!(poll_with(r1.as_mut(), &k1).is_ready());
+    assert!(poll_with(r2.as_mut(), &k2).is_ready());
     drop(held);
     assert!(lock.is_write_locked(), "W3 after the last reader");
-    assert!(poll(w3.as_mut(), &k3).is_ready());
+    assert!(poll_with(w3.as_mut(), &k3).is_ready());
     assert!(!lock.is_locked());
 }
 
@@ -323,9 +310,9 @@ fn a_cancelled_front_writer_lets_the_readers_behind_it_in() {
 fn a_cancelled_writer_passes_the_lock_on() {
     let lock = RwLock::new(0);
     let held = lock.write_blocking();
-    let (_c, k) = counter();
-    let (c2, k2) = counter();
-    let (c3, k3) = counter();
+    let (_c, k) = WakeCount::new();
+    let (c2, k2) = WakeCount::new();
+    let (c3, k3) = WakeCount::new();
     let mut w1 = Box::pin(lock.write());
     let mut r2 = pin!(lock.read());
     let mut r3 = pin!(lock.read());
@@ -334,13 +321,13 @@ fn a_cancelled_writer_passes_the_lock_on() {
     queue(r3.as_mut(), &k3, "R3");
     drop(held); // hands the lock to W1
     assert!(lock.is_write_locked());
-    assert_eq!(c2.0.load(Ordering::SeqCst), 0);
+    assert_eq!(c2.get(), 0);
     drop(w1); // W1 never saw it: passes it on to R2 and R3
     assert_eq!(lock.readers(), 2, "the dropped writer's hand-off was lost");
-    assert_eq!(c2.0.load(Ordering::SeqCst), 1);
-    assert_eq!(c3.0.load(Ordering::SeqCst), 1);
-    assert!(poll(r2.as_mut(), &k2).is_ready());
-    assert!(poll(r3.as_mut(), &k3).is_ready());
+    assert_eq!(c2.get(), 1);
+    assert_eq!(c3.get(), 1);
+    assert!(poll_with(r2.as_mut(), &k2).is_ready());
+    assert!(poll_with(r3.as_mut(), &k3).is_ready());
     assert!(!lock.is_locked());
 }
 
@@ -350,8 +337,8 @@ fn a_cancelled_writer_passes_the_lock_on() {
 fn a_cancelled_reader_gives_its_share_back() {
     let lock = RwLock::new(0);
     let held = lock.write_blocking();
-    let (_c, k) = counter();
-    let (cw, kw) = counter();
+    let (_c, k) = WakeCount::new();
+    let (cw, kw) = WakeCount::new();
     let mut r1 = Box::pin(lock.read());
     let mut w2 = pin!(lock.write());
     queue(r1.as_mut(), &k, "R1");
@@ -360,8 +347,8 @@ fn a_cancelled_reader_gives_its_share_back() {
     assert_eq!(lock.readers(), 1);
     drop(r1);
     assert!(lock.is_write_locked(), "the dropped reader kept its share");
-    assert_eq!(cw.0.load(Ordering::SeqCst), 1);
-    assert!(poll(w2.as_mut(), &kw).is_ready());
+    assert_eq!(cw.get(), 1);
+    assert!(poll_with(w2.as_mut(), &kw).is_ready());
     assert!(!lock.is_locked());
 }
 
@@ -473,9 +460,9 @@ fn no_reader_starvation_under_a_stream_of_writers() {
 fn downgrade_admits_the_front_readers() {
     let lock = RwLock::new(1);
     let mut w = lock.write_blocking();
-    let (c1, k1) = counter();
-    let (c2, k2) = counter();
-    let (c3, k3) = counter();
+    let (c1, k1) = WakeCount::new();
+    let (c2, k2) = WakeCount::new();
+    let (c3, k3) = WakeCount::new();
     let mut r1 = pin!(lock.read());
     let mut r2 = pin!(lock.read());
     let mut w3 = pin!(lock.write());
@@ -486,16 +473,13 @@ fn downgrade_admits_the_front_readers() {
     let r = RwLockWriteGuard::downgrade(w);
     assert_eq!(*r, 2);
     assert_eq!(lock.readers(), 3);
-    assert_eq!(
-        [&c1, &c2, &c3].map(|c| c.0.load(Ordering::SeqCst)),
-        [1, 1, 0]
-    );
-    match (poll(r1.as_mut(), &k1), poll(r2.as_mut(), &k2)) {
+    assert_eq!([&c1, &c2, &c3].map(|c| c.get()), [1, 1, 0]);
+    match (poll_with(r1.as_mut(), &k1), poll_with(r2.as_mut(), &k2)) {
         (Poll::Ready(a), Poll::Ready(b)) => assert_eq!(*a + *b, 4),
         _ => panic!("the front readers were not admitted"),
     }
     drop(r);
-    assert!(poll(w3.as_mut(), &k3).is_ready());
+    assert!(poll_with(w3.as_mut(), &k3).is_ready());
 }
 
 #[test]
@@ -571,7 +555,7 @@ fn owned_guards_are_static_and_release() {
 fn owned_future_dropped_after_hand_off_passes_it_on() {
     let lock = Arc::new(RwLock::new(0));
     let held = lock.write_blocking();
-    let (_c, k) = counter();
+    let (_c, k) = WakeCount::new();
     let mut w = Box::pin(lock.write_owned());
     queue(w.as_mut(), &k, "the owned writer");
     drop(held);

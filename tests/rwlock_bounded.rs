@@ -19,6 +19,9 @@
 //! Under Miri the stresses run a few rounds and the storm is skipped:
 //! `cargo +nightly miri test -p polysync --test rwlock_bounded`.
 
+#[path = "support/probe.rs"]
+mod probe;
+use probe::{WakeCount, xorshift};
 #[path = "support/worlds.rs"]
 mod worlds;
 use worlds::Watchdog;
@@ -43,15 +46,6 @@ fn modes() -> [(&'static str, Make); 2] {
     ]
 }
 
-/// A small xorshift, so the cancellation pattern differs per unit without
-/// a dependency.
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
-
 /// Who is inside: readers count up from 0, a writer sets `WRITING`.
 const WRITING: usize = 1 << 20;
 
@@ -74,8 +68,8 @@ fn stress(lock: Arc<RawRwLock>, threads: usize, tasks: usize, rounds: usize) {
         handles.push(thread::spawn(move || {
             let mut seed = 0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1);
             for _ in 0..rounds {
-                let r = next(&mut seed);
-                let short = Duration::from_micros(next(&mut seed) % 50);
+                let r = xorshift(&mut seed);
+                let short = Duration::from_micros(xorshift(&mut seed) % 50);
                 if r % 3 == 0 {
                     let guard = match r % 4 {
                         // A timed wait that often gives up while queued (and
@@ -117,13 +111,13 @@ fn stress(lock: Arc<RawRwLock>, threads: usize, tasks: usize, rounds: usize) {
             let mut seed = 0xD1B5_4A32_D192_ED03 ^ (t as u64 + 1);
             block_on(async {
                 for _ in 0..rounds {
-                    let r = next(&mut seed);
+                    let r = xorshift(&mut seed);
                     let write = r % 3 == 0;
                     if r % 4 == 0 {
                         // Poll once or a few times, then drop the future: a
                         // waiter that leaves while queued, after it was
                         // woken to compete, or after it was handed the lock.
-                        let polls = next(&mut seed) % 3 + 1;
+                        let polls = xorshift(&mut seed) % 3 + 1;
                         if write {
                             let mut fut = pin!(lock.write());
                             let got = futures_lite::future::poll_fn(|cx| {
@@ -304,15 +298,6 @@ fn no_reader_passes_a_sleeping_writer() {
     }
 }
 
-/// A waker that counts its wake-ups.
-struct Count(AtomicUsize);
-
-impl std::task::Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// The bound in wake-ups: a writer woken to compete that keeps losing its
 /// retry to a barging writer is handed the lock after at most
 /// `LOST_RETRIES` lost retries; every release in between wakes it (its
@@ -321,8 +306,7 @@ impl std::task::Wake for Count {
 fn a_woken_writer_is_handed_the_lock_after_the_lost_retries() {
     let _dog = Watchdog::new("lost retries", Duration::from_secs(30));
     let lock = RawRwLock::new_bounded();
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    let waker = std::task::Waker::from(count.clone());
+    let (count, waker) = WakeCount::new();
     let mut cx = std::task::Context::from_waker(&waker);
     // Held by an async acquisition: no unit is recorded as the writer.
     let mut held = Some(block_on(lock.write()));
@@ -330,9 +314,9 @@ fn a_woken_writer_is_handed_the_lock_after_the_lost_retries() {
     assert!(writer.as_mut().poll(&mut cx).is_pending());
     let mut lost = 0;
     loop {
-        let wakes = count.0.load(Ordering::SeqCst);
+        let wakes = count.get();
         drop(held.take());
-        let woken = count.0.load(Ordering::SeqCst) - wakes;
+        let woken = count.get() - wakes;
         assert_eq!(woken, 1, "the release woke the writer");
         if lock.is_write_locked() {
             break; // handed over

@@ -17,6 +17,9 @@
 //! - A many-permit waiter is served under a storm of one-permit barges.
 //! - The maximum of a `BoundedSemaphore` and `close` hold in bounded mode.
 
+#[path = "support/probe.rs"]
+mod probe;
+use probe::{WakeCount, poll_with, xorshift};
 #[path = "support/worlds.rs"]
 mod worlds;
 use worlds::Watchdog;
@@ -28,7 +31,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
@@ -39,41 +42,6 @@ fn modes() -> [(&'static str, Make); 2] {
         ("bounded", Semaphore::new_bounded),
         ("fair", Semaphore::new_fair),
     ]
-}
-
-/// A small xorshift, so the cancellation pattern differs per unit without
-/// a dependency.
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Count {
-    fn new() -> (Arc<Count>, Waker) {
-        let count = Arc::new(Count::default());
-        (count.clone(), Waker::from(count))
-    }
-
-    fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-/// Polls `fut` once with `waker`.
-fn poll_with<F: Future + ?Sized>(fut: std::pin::Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(waker))
 }
 
 /// Takes `k` of the total inside: the held count never exceeds it.
@@ -94,19 +62,19 @@ fn stress(sem: Arc<Semaphore>, total: usize, threads: usize, tasks: usize, round
         handles.push(thread::spawn(move || {
             let mut seed = 0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1);
             for _ in 0..rounds {
-                let k = (next(&mut seed) % total as u64 + 1) as usize;
-                let permit = match next(&mut seed) % 4 {
+                let k = (xorshift(&mut seed) % total as u64 + 1) as usize;
+                let permit = match xorshift(&mut seed) % 4 {
                     // A timed wait that often gives up while queued (and
                     // sometimes just as it was woken to compete).
                     0 => sem
-                        .try_acquire_many_for(k, Duration::from_micros(next(&mut seed) % 50))
+                        .try_acquire_many_for(k, Duration::from_micros(xorshift(&mut seed) % 50))
                         .ok(),
                     1 => sem.try_acquire_many(k).ok(),
                     _ => Some(sem.acquire_many_blocking(k).unwrap()),
                 };
                 if let Some(permit) = permit {
                     enter(&inside, k, total);
-                    if next(&mut seed) % 8 == 0 {
+                    if xorshift(&mut seed) % 8 == 0 {
                         thread::yield_now();
                     }
                     inside.fetch_sub(k, Ordering::SeqCst);
@@ -121,13 +89,13 @@ fn stress(sem: Arc<Semaphore>, total: usize, threads: usize, tasks: usize, round
             let mut seed = 0xD1B5_4A32_D192_ED03 ^ (t as u64 + 1);
             block_on(async {
                 for _ in 0..rounds {
-                    let k = (next(&mut seed) % total as u64 + 1) as usize;
-                    if next(&mut seed) % 3 == 0 {
+                    let k = (xorshift(&mut seed) % total as u64 + 1) as usize;
+                    if xorshift(&mut seed) % 3 == 0 {
                         // Poll once or a few times, then drop the future: a
                         // waiter that leaves while queued, or after it was
                         // woken to compete and before it retried.
                         let mut fut = pin!(sem.acquire_many(k));
-                        let polls = next(&mut seed) % 3 + 1;
+                        let polls = xorshift(&mut seed) % 3 + 1;
                         let got = futures_lite::future::poll_fn(|cx| {
                             for _ in 0..polls {
                                 if let Poll::Ready(p) = fut.as_mut().poll(cx) {
@@ -187,7 +155,7 @@ fn stress_with_random_cancellation_keeps_the_count_and_loses_no_wake() {
 #[cfg_attr(miri, ignore = "OVERTAKE_BOUND (65 536) barges: too slow under Miri")]
 fn a_front_that_does_not_fit_is_overtaken_exactly_the_bound() {
     let sem = Semaphore::new_bounded(0);
-    let (woken, waker) = Count::new();
+    let (woken, waker) = WakeCount::new();
     let mut front = pin!(sem.acquire_many(2));
     assert!(poll_with(front.as_mut(), &waker).is_pending());
     sem.release(1);
@@ -222,7 +190,7 @@ fn a_front_that_does_not_fit_is_overtaken_exactly_the_bound() {
 #[test]
 fn a_woken_front_loses_exactly_the_bound_of_retries() {
     let sem = Semaphore::new_bounded(0);
-    let (woken, waker) = Count::new();
+    let (woken, waker) = WakeCount::new();
     let mut front = pin!(sem.acquire());
     assert!(poll_with(front.as_mut(), &waker).is_pending());
     let mut lost = 0;
@@ -261,8 +229,8 @@ fn a_woken_front_that_is_dropped_passes_the_wake_on() {
     for barger in [false, true] {
         let sem = Semaphore::new_bounded(1);
         let held = sem.try_acquire().unwrap();
-        let (front_woken, front_waker) = Count::new();
-        let (behind_woken, behind_waker) = Count::new();
+        let (front_woken, front_waker) = WakeCount::new();
+        let (behind_woken, behind_waker) = WakeCount::new();
         let mut front = Box::pin(sem.acquire());
         let mut behind = pin!(sem.acquire());
         assert!(poll_with(front.as_mut(), &front_waker).is_pending());
@@ -294,7 +262,7 @@ fn a_woken_front_that_is_dropped_passes_the_wake_on() {
 #[test]
 fn a_front_that_wins_wakes_the_next_if_it_fits() {
     let sem = Semaphore::new_bounded(0);
-    let counts: Vec<_> = (0..3).map(|_| Count::new()).collect();
+    let counts: Vec<_> = (0..3).map(|_| WakeCount::new()).collect();
     let mut waits: Vec<_> = (0..3).map(|_| Box::pin(sem.acquire())).collect();
     for (w, (_, waker)) in waits.iter_mut().zip(&counts) {
         assert!(poll_with(w.as_mut(), waker).is_pending());
@@ -381,7 +349,7 @@ fn a_many_permit_waiter_is_served_under_a_storm_of_one_permit_barges() {
 #[test]
 fn a_release_past_the_maximum_goes_straight_to_the_waiters() {
     let sem = BoundedSemaphore::new_bounded(0, 1);
-    let (woken, waker) = Count::new();
+    let (woken, waker) = WakeCount::new();
     let mut front = pin!(sem.acquire());
     let mut behind = pin!(sem.acquire());
     assert!(poll_with(front.as_mut(), &waker).is_pending());
@@ -424,7 +392,7 @@ fn a_release_past_the_maximum_goes_straight_to_the_waiters() {
 #[test]
 fn close_fails_a_woken_front_and_the_rest() {
     let sem = Semaphore::new_bounded(0);
-    let (_, waker) = Count::new();
+    let (_, waker) = WakeCount::new();
     let mut front = pin!(sem.acquire());
     let mut behind = pin!(sem.acquire_many(2));
     assert!(poll_with(front.as_mut(), &waker).is_pending());
