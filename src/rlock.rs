@@ -151,6 +151,10 @@ pub struct RLock {
 //   later one, never `me` again (identities are never reused);
 // - a new owner sees `local` = 0: the last drop stored 0 before releasing
 //   the backing level, and the lock's release/acquire orders the two;
+// - the last drop releases the backing level without the `BUSY` exchange
+//   when it is the owner's only level (`release_backing_level`: nobody else
+//   holds a level then, so nobody else writes `owner` or `count`), else
+//   through `release_level`;
 // - a moved ordinary (`Send`) guard of the owner never touches `local`: its
 //   drop changes `count` under `BUSY` and cannot release the backing level
 //   (loom_rlock's `rlock_local_levels_vs_foreign_drop`);
@@ -692,8 +696,21 @@ impl RLock {
     pub fn acquire_local_blocking(&self) -> LocalRLockGuard<'_> {
         // As `acquire_blocking`: a green unit takes its checkpoint first.
         crate::lowlevel::green_checkpoint();
-        if self.reenter_local(current_unit().get()) {
+        let me = current_unit();
+        if self.reenter_local(me.get()) {
             return LocalRLockGuard::new(self);
+        }
+        self.acquire_first_local(me)
+    }
+
+    /// The first thread-bound level of `me` (the current unit): one
+    /// ordinary level, at once if the lock is ours or free (one identity
+    /// lookup for both attempts), else waiting. Out of line, so that the
+    /// re-entry inlines.
+    #[inline(never)]
+    fn acquire_first_local(&self, me: UnitId) -> LocalRLockGuard<'_> {
+        if self.reenter(me.get()) || self.try_take(Owner::of(me)) {
+            return self.bind_local(RLockGuard { lock: self });
         }
         self.bind_local(self.acquire_local_blocking_slow())
     }
@@ -701,9 +718,6 @@ impl RLock {
     #[cold]
     #[inline(never)]
     fn acquire_local_blocking_slow(&self) -> RLockGuard<'_> {
-        if let Some(guard) = self.try_acquire() {
-            return guard;
-        }
         blocking(|w| self.acquire_with(w, None))
             .expect("a wait without a deadline does not time out")
     }
@@ -724,10 +738,12 @@ impl RLock {
     /// ```
     #[inline]
     pub fn try_acquire_local(&self) -> Option<LocalRLockGuard<'_>> {
-        if self.reenter_local(current_unit().get()) {
+        let me = current_unit();
+        if self.reenter_local(me.get()) {
             return Some(LocalRLockGuard::new(self));
         }
-        self.try_acquire().map(|g| self.bind_local(g))
+        (self.reenter(me.get()) || self.try_take(Owner::of(me)))
+            .then(|| self.bind_local(RLockGuard { lock: self }))
     }
 
     /// Like [`acquire_local_blocking`](RLock::acquire_local_blocking),
@@ -830,8 +846,34 @@ impl RLock {
         self.local.store(local - 1, Ordering::Release);
         if local == 1 {
             // The last one: the ordinary level they held goes.
-            self.release_level();
+            self.release_backing_level();
         }
+    }
+
+    /// Releases the ordinary level that the thread-bound levels held (the
+    /// last of them was just dropped). When it is the owner's only level,
+    /// no other unit holds one (every level is a guard or a forgotten level
+    /// of the owner's, and only the owner adds levels): nobody else can
+    /// change `count` or `owner` any more, so the owner word is cleared with
+    /// a plain store, without the `BUSY` exchange. The count must be read
+    /// as 1 with `Acquire`: a moved guard that has just released the level
+    /// before ours stored it (`Release`, in `set_levels`) after setting
+    /// `BUSY`, so `owner` is then read as `BUSY` (that unit is still inside:
+    /// the general path waits for it) or as cleared by it (it is done).
+    #[inline(never)]
+    fn release_backing_level(&self) {
+        if self.count.load(Ordering::Acquire) == 1 {
+            let owner = self.owner.load(Ordering::Relaxed);
+            if owner & BUSY == 0 {
+                debug_assert_ne!(owner, 0, "released an RLock level that is not held");
+                // As `set_levels` with 0 levels (`count` is left stale, as
+                // whenever nobody owns the lock).
+                self.owner.store(0, Ordering::Release);
+                self.unlock();
+                return;
+            }
+        }
+        self.release_level();
     }
 
     /// Releases `levels` levels held by the current execution unit (levels
@@ -1038,7 +1080,8 @@ impl RLock {
     /// oldest waiter, or unlocks).
     #[inline]
     fn set_levels(&self, owner: u64, levels: u64) {
-        self.count.store(levels, Ordering::Relaxed);
+        // Release: see `release_backing_level`.
+        self.count.store(levels, Ordering::Release);
         if levels > 0 {
             // Release: publishes `count` to the next unit that sets `BUSY`.
             self.owner.store(owner, Ordering::Release);

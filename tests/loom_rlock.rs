@@ -356,8 +356,9 @@ fn rlock_owner_drop_vs_foreign_drop() {
 /// released exactly once, after the last level of either kind (never under
 /// a live thread-bound level, never twice), and the waiter then gets it,
 /// alone. Fails if the thread-bound levels do not hold an ordinary level,
-/// or if a thread-bound drop releases one that is not the last (planted:
-/// both caught).
+/// if a thread-bound drop releases one that is not the last, or if the
+/// last one's release without the `BUSY` exchange skips its check of
+/// `BUSY` or reads the count `Relaxed` (planted: all four caught).
 #[test]
 fn rlock_local_levels_vs_foreign_drop() {
     model(|| {

@@ -745,3 +745,54 @@ fn local_levels_under_contention() {
         assert!(!rlock.is_locked());
     }
 }
+
+/// may coroutines (2 unpinned workers: a coroutine may resume on another
+/// OS thread) hold thread-bound levels across a yield, beside an OS thread
+/// doing the same: each coroutine is its own owner, levels are never lost
+/// when the holder moves between workers, and exclusion holds.
+#[test]
+fn local_levels_in_may_coroutines_that_migrate() {
+    let _dog = Watchdog::new(
+        "local_levels_in_may_coroutines_that_migrate",
+        Duration::from_secs(30),
+    );
+    may::config().set_workers(2).set_worker_pin(false);
+    polysync_may::install().expect("install the may backend");
+    let m: &'static polysync::RMutex<std::cell::Cell<u32>> =
+        Box::leak(Box::new(polysync::RMutex::new(std::cell::Cell::new(0))));
+    let inside: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let body = move || {
+        for _ in 0..100 {
+            let outer = m.lock_local_blocking();
+            assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two owners");
+            if may::coroutine::is_coroutine() {
+                may::coroutine::yield_now(); // may resume on the other worker
+            } else {
+                thread::yield_now();
+            }
+            let inner = m.try_lock_local().expect("the owner re-enters");
+            inner.set(inner.get() + 1);
+            assert_eq!(m.count(), 2);
+            inside.fetch_sub(1, Ordering::SeqCst);
+            drop(inner);
+            drop(outer);
+        }
+    };
+    for _ in 0..3 {
+        let tx = tx.clone();
+        may::go!(move || {
+            body();
+            tx.send(()).unwrap();
+        });
+    }
+    thread::spawn(move || {
+        body();
+        tx.send(()).unwrap();
+    });
+    for _ in 0..4 {
+        rx.recv().unwrap();
+    }
+    assert_eq!(m.lock_local_blocking().get(), 400);
+    assert!(!m.is_locked());
+}
