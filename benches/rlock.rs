@@ -9,7 +9,8 @@
 //! Groups:
 //! 1. `rlock_reentry`: one thread, acquire 2 nested levels, increment a
 //!    counter, release both (the `rlock_reentrant` row of primitives.rs,
-//!    with both modes).
+//!    with both modes; `polysync_local`: the same through the thread-bound
+//!    levels, `acquire_local_blocking`).
 //! 2. `rmutex_contended_threads/<impl>/4`: 4 OS threads (persistent,
 //!    `common::Team`), each operation locks the mutex once (blocking),
 //!    increments the `Cell` inside and unlocks; time per operation.
@@ -79,6 +80,36 @@ impl<const FAIR: bool> Reentry for PolysyncRLock<FAIR> {
     }
 }
 
+/// The same operation through the thread-bound levels
+/// (`RLock::acquire_local_blocking`, `!Send` guards), strict mode.
+struct PolysyncLocal {
+    lock: polysync::RLock,
+    n: UnsafeCell<u64>,
+}
+impl Reentry for PolysyncLocal {
+    const NAME: &'static str = "polysync_local";
+    fn new() -> Self {
+        PolysyncLocal {
+            lock: polysync::RLock::new_fair(),
+            n: UnsafeCell::new(0),
+        }
+    }
+    #[inline]
+    fn nested_inc(&self) {
+        let outer = self.lock.acquire_local_blocking();
+        let inner = self.lock.acquire_local_blocking();
+        // SAFETY: the lock is held (by this thread only: one-thread group).
+        unsafe { *self.n.get() += 1 };
+        drop(inner);
+        drop(outer);
+    }
+    fn value(&self) -> u64 {
+        let _g = self.lock.acquire_local_blocking();
+        // SAFETY: the lock is held.
+        unsafe { *self.n.get() }
+    }
+}
+
 struct ParkingLotRLock(parking_lot::ReentrantMutex<Cell<u64>>);
 impl Reentry for ParkingLotRLock {
     const NAME: &'static str = "parking_lot";
@@ -118,6 +149,7 @@ fn rlock_reentry(c: &mut Criterion) {
     let mut g = c.benchmark_group("rlock_reentry");
     reentry_one::<PolysyncRLock<true>>(&mut g);
     reentry_one::<PolysyncRLock<false>>(&mut g);
+    reentry_one::<PolysyncLocal>(&mut g);
     reentry_one::<ParkingLotRLock>(&mut g);
     g.finish();
 }

@@ -1506,6 +1506,25 @@ mutant "ring-fast: a bounded FIFO queue does not spin before it waits" \
     '            spin: ring.is_some(),' \
     '            spin: false,'
 
+# rlock-local (issue 18 item 3, third pass): thread-bound levels. All of an
+# owner's thread-bound levels hold one ordinary level, released by the last
+# of them; a thread-bound re-entry checks the owner, not only the count.
+mutant "rlock-local: a thread-bound drop releases an ordinary level at every level" \
+    "cargo test --test rlock local_levels_nest_count_and_release_with_the_last" \
+    src/rlock.rs \
+    $'        if local == 1 {\n            // The last one: the ordinary level they held goes.' \
+    $'        if local >= 1 {\n            // The last one: the ordinary level they held goes.'
+mutant "rlock-local: the thread-bound levels hold no ordinary level" \
+    "cargo test --test rlock local_and_ordinary_levels_mix" \
+    src/rlock.rs \
+    $'        std::mem::forget(guard);\n        debug_assert_eq!(self.local.load(Ordering::Relaxed), 0);' \
+    $'        drop(guard);\n        debug_assert_eq!(self.local.load(Ordering::Relaxed), 0);'
+mutant "rlock-local: a thread-bound re-entry without the owner check" \
+    "cargo test --test rlock local_levels_nest_count_and_release_with_the_last" \
+    src/rlock.rs \
+    'if local == 0 || self.owner.load(Ordering::Relaxed) & !BUSY != me {' \
+    'if local == 0 {'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then

@@ -172,9 +172,11 @@ pub use queue::{
 #[doc(no_inline)]
 pub use revent::REvent;
 #[doc(no_inline)]
-pub use rlock::{OwnedRLockGuard, RLock, RLockAcquire, RLockGuard, RLockReleaseError};
+pub use rlock::{
+    LocalRLockGuard, OwnedRLockGuard, RLock, RLockAcquire, RLockGuard, RLockReleaseError,
+};
 #[doc(no_inline)]
-pub use rmutex::{OwnedRMutexGuard, RMutex, RMutexGuard, RMutexLockFuture};
+pub use rmutex::{LocalRMutexGuard, OwnedRMutexGuard, RMutex, RMutexGuard, RMutexLockFuture};
 #[doc(no_inline)]
 pub use rwlock::{
     MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RawRwLock, RwLock,

@@ -11,6 +11,7 @@ use crate::lowlevel::{
 };
 use crate::owned::ArcWait;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -59,6 +60,12 @@ use std::time::{Duration, Instant};
 ///   spin: it behaves exactly as before bounded fairness existed (with the
 ///   spin, two threads stopped forming the hand-off convoy that
 ///   tests/alloc_count_rlock.rs relies on to see contended waits).
+/// - **Thread-bound levels**: the `acquire_local*` forms
+///   ([`acquire_local_blocking`](RLock::acquire_local_blocking),
+///   [`try_acquire_local`](RLock::try_acquire_local), ...) return a `!Send`
+///   [`LocalRLockGuard`], whose re-entries and releases cost plain loads
+///   and stores (parking_lot's contract and speed); they mix with ordinary
+///   levels.
 /// - Re-entry, the owner check of [`release`](RLock::release), cancel-safe
 ///   futures and no poisoning hold in both modes.
 ///
@@ -91,6 +98,11 @@ pub struct RLock {
     /// its compare-exchange of the queue word, the releaser of a hand-off
     /// under the queue lock) before it publishes `owner`.
     count: AtomicU64,
+    /// Thread-bound levels ([`LocalRLockGuard`]) of the owner, 0 when it
+    /// holds none; together they hold one level of `count`. Written only
+    /// by the owner, with plain loads and stores (see "Thread-bound levels"
+    /// below).
+    local: AtomicU64,
     /// Strict FIFO hand-off (`true`) or bounded fairness; fixed at
     /// construction (see "Bounded fairness" above).
     fair: bool,
@@ -114,6 +126,43 @@ pub struct RLock {
 // the slow path. When only the owner touches its lock (the normal case) the
 // exchange never fails; a foreign release holds `BUSY` for a few
 // instructions and a concurrent re-entry backs off meanwhile.
+
+// Thread-bound levels. `LocalRLockGuard` is `!Send`, so it is dropped by
+// the unit that acquired it, or by another unit on the same OS thread that
+// it was handed to (never concurrently with that unit: one thread runs one
+// of them at a time). So the owner's thread-bound levels can be counted in
+// `local` with a plain load and store, no read-modify-write, as
+// parking_lot's `ReentrantMutex` counts in a `Cell`:
+// - all the thread-bound levels of the owner together hold ONE ordinary
+//   level (in `count`, taken and released through the protocol above, with
+//   its `BUSY` exchange). The first thread-bound acquisition takes that
+//   level (re-entering, or acquiring as any acquisition, waiting if it must)
+//   and then stores `local` = 1; the drop that brings `local` to 0 releases
+//   it. While `local` > 0 the lock is owned by the unit that stored it, so
+//   no other unit writes `local` then;
+// - a re-entry by `me`: `local` > 0 (Acquire) and `owner` is `me` (BUSY
+//   masked: a moved ordinary guard of `me`'s may be changing `count`, which
+//   does not touch `local`); then `local` + 1. If `me` holds thread-bound
+//   levels both hold (it wrote `local` itself; `owner` cannot change while
+//   the level they hold lives). If not, it does not see both: a `local` > 0
+//   stored by another owner was stored (Release) after that owner took the
+//   lock, after `me`'s last level was released, so the Acquire load of
+//   `local` makes the following load of `owner` see that ownership or a
+//   later one, never `me` again (identities are never reused);
+// - a new owner sees `local` = 0: the last drop stored 0 before releasing
+//   the backing level, and the lock's release/acquire orders the two;
+// - the last drop releases the backing level without the `BUSY` exchange
+//   when it is the owner's only level (`release_backing_level`: nobody else
+//   holds a level then, so nobody else writes `owner` or `count`), else
+//   through `release_level`;
+// - a moved ordinary (`Send`) guard of the owner never touches `local`: its
+//   drop changes `count` under `BUSY` and cannot release the backing level
+//   (loom_rlock's `rlock_local_levels_vs_foreign_drop`);
+// - `release(levels)` never releases the backing level (it reports
+//   `TooManyReleases`), and a `Condition` wait, which gives every level up,
+//   saves `local` with `count` and restores both (`release_all_levels`).
+// A green thread that moves between OS threads (may) carries its guards with
+// it; the switch synchronizes, as for any of its data.
 
 // The user bits of a reentrant lock's queue word, with the `owner` and
 // `count` words beside it:
@@ -252,6 +301,7 @@ impl RLock {
                 queue: WaitQueue::new(0),
                 owner: AtomicU64::new(0),
                 count: AtomicU64::new(0),
+                local: AtomicU64::new(0),
                 fair: true,
             }
         }
@@ -276,6 +326,7 @@ impl RLock {
                 queue: WaitQueue::new(0),
                 owner: AtomicU64::new(0),
                 count: AtomicU64::new(0),
+                local: AtomicU64::new(0),
                 fair: false,
             }
         }
@@ -590,14 +641,255 @@ impl RLock {
             .map(|g| OwnedRLockGuard::adopt(g, self))
     }
 
+    /// Acquires one **thread-bound** level, blocking the current execution
+    /// unit ([`current_unit`]) until it owns the lock, as
+    /// [`acquire_blocking`](RLock::acquire_blocking) does; returns at once if
+    /// it owns it already. The guard, a [`LocalRLockGuard`], is `!Send`
+    /// (parking_lot's `ReentrantMutexGuard` contract), which makes the
+    /// owner's re-entries and releases of thread-bound levels plain loads
+    /// and stores instead of read-modify-writes: use it where guards stay
+    /// in the unit that took them (the numbers are in BENCHMARKS.md, "Item
+    /// 3, third pass").
+    ///
+    /// Thread-bound and ordinary ([`RLockGuard`]) levels mix freely, in any
+    /// order: all the thread-bound levels of the owner together hold one
+    /// ordinary level, taken by the first (through the ordinary protocol,
+    /// waiting as [`acquire_blocking`](RLock::acquire_blocking) does, in any
+    /// world: a green thread blocks as itself) and released by the drop of
+    /// the last, so the lock stays owned while any of them lives.
+    /// [`count`](RLock::count) counts them all, one per guard;
+    /// [`release`](RLock::release) releases only ordinary levels.
+    ///
+    /// There is no async form: the guard would make the future `!Send`.
+    /// The blocking forms work inside an identified task (the owner is the
+    /// task), but an async task normally takes [`acquire`](RLock::acquire),
+    /// whose guard may cross `.await` on any executor.
+    ///
+    /// ```
+    /// use polysync::{RLock, RLockReleaseError};
+    ///
+    /// let rlock = RLock::new();
+    /// let outer = rlock.acquire_local_blocking();
+    /// let inner = rlock.acquire_local_blocking(); // re-entry: a plain store
+    /// let ordinary = rlock.acquire_blocking(); // levels of both kinds mix
+    /// assert_eq!(rlock.count(), 3);
+    /// ordinary.forget();
+    /// // `release` gives back the forgotten level, never a thread-bound one.
+    /// assert_eq!(rlock.release(2), Err(RLockReleaseError::TooManyReleases { held: 1 }));
+    /// rlock.release(1).unwrap();
+    /// drop(inner);
+    /// assert!(rlock.is_locked());
+    /// drop(outer); // the last level
+    /// assert!(!rlock.is_locked());
+    /// ```
+    ///
+    /// The guard cannot leave its thread:
+    ///
+    /// ```compile_fail
+    /// let rlock = polysync::RLock::new();
+    /// let guard = rlock.acquire_local_blocking();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(move || drop(guard));
+    /// });
+    /// ```
+    #[inline]
+    pub fn acquire_local_blocking(&self) -> LocalRLockGuard<'_> {
+        // As `acquire_blocking`: a green unit takes its checkpoint first.
+        crate::lowlevel::green_checkpoint();
+        let me = current_unit();
+        if self.reenter_local(me.get()) {
+            return LocalRLockGuard::new(self);
+        }
+        self.acquire_first_local(me)
+    }
+
+    /// The first thread-bound level of `me` (the current unit): one
+    /// ordinary level, at once if the lock is ours or free (one identity
+    /// lookup for both attempts), else waiting. Out of line, so that the
+    /// re-entry inlines.
+    #[inline(never)]
+    fn acquire_first_local(&self, me: UnitId) -> LocalRLockGuard<'_> {
+        if self.reenter(me.get()) || self.try_take(Owner::of(me)) {
+            return self.bind_local(RLockGuard { lock: self });
+        }
+        self.bind_local(self.acquire_local_blocking_slow())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn acquire_local_blocking_slow(&self) -> RLockGuard<'_> {
+        blocking(|w| self.acquire_with(w, None))
+            .expect("a wait without a deadline does not time out")
+    }
+
+    /// Acquires one thread-bound level (see
+    /// [`acquire_local_blocking`](RLock::acquire_local_blocking)) if the
+    /// current unit owns the lock or it is free, without waiting (as
+    /// [`try_acquire`](RLock::try_acquire)).
+    ///
+    /// ```
+    /// let rlock = polysync::RLock::new();
+    /// let a = rlock.try_acquire_local().unwrap();
+    /// let b = rlock.try_acquire_local().unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(rlock.try_acquire_local().is_none()));
+    /// });
+    /// assert_eq!(rlock.count(), 2);
+    /// ```
+    #[inline]
+    pub fn try_acquire_local(&self) -> Option<LocalRLockGuard<'_>> {
+        let me = current_unit();
+        if self.reenter_local(me.get()) {
+            return Some(LocalRLockGuard::new(self));
+        }
+        (self.reenter(me.get()) || self.try_take(Owner::of(me)))
+            .then(|| self.bind_local(RLockGuard { lock: self }))
+    }
+
+    /// Like [`acquire_local_blocking`](RLock::acquire_local_blocking),
+    /// giving up after `timeout`. A zero timeout still takes a free (or
+    /// owned) lock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rlock = polysync::RLock::new();
+    /// let guard = rlock.try_acquire_local_for(Duration::ZERO).unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(rlock.try_acquire_local_for(Duration::from_millis(5)).is_none()));
+    /// });
+    /// ```
+    pub fn try_acquire_local_for(&self, timeout: Duration) -> Option<LocalRLockGuard<'_>> {
+        if self.reenter_local(current_unit().get()) {
+            return Some(LocalRLockGuard::new(self));
+        }
+        self.try_acquire_for(timeout).map(|g| self.bind_local(g))
+    }
+
+    /// Like [`acquire_local_blocking`](RLock::acquire_local_blocking),
+    /// giving up at `deadline`.
+    ///
+    /// ```
+    /// let rlock = polysync::RLock::new();
+    /// assert!(rlock.try_acquire_local_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_acquire_local_until(&self, deadline: Instant) -> Option<LocalRLockGuard<'_>> {
+        if self.reenter_local(current_unit().get()) {
+            return Some(LocalRLockGuard::new(self));
+        }
+        self.try_acquire_until(deadline).map(|g| self.bind_local(g))
+    }
+
+    /// [`acquire_with`](RLock::acquire_with) for a thread-bound level (see
+    /// [`acquire_local_blocking`](RLock::acquire_local_blocking)): blocks
+    /// on `waiter` unless the current unit re-enters.
+    ///
+    /// # Errors
+    /// As for [`acquire_with`](RLock::acquire_with).
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// let rlock = polysync::RLock::new();
+    /// ThreadWaiter::with_current(|w| {
+    ///     let a = rlock.acquire_local_with(w, None).unwrap();
+    ///     let b = rlock.acquire_local_with(w, None).unwrap(); // re-entered
+    ///     assert_eq!(rlock.count(), 2);
+    /// });
+    /// ```
+    pub fn acquire_local_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<LocalRLockGuard<'_>, WaitError> {
+        if self.reenter_local(current_unit().get()) {
+            return Ok(LocalRLockGuard::new(self));
+        }
+        self.acquire_with(waiter, deadline)
+            .map(|g| self.bind_local(g))
+    }
+
+    /// One more thread-bound level for `me`, if `me` holds one already
+    /// (see "Thread-bound levels").
+    #[inline]
+    fn reenter_local(&self, me: u64) -> bool {
+        // Acquire: a `local` stored by another owner orders our load of
+        // `owner` after that ownership began.
+        let local = self.local.load(Ordering::Acquire);
+        if local == 0 || self.owner.load(Ordering::Relaxed) & !BUSY != me {
+            return false;
+        }
+        self.local.store(local + 1, Ordering::Release);
+        true
+    }
+
+    /// Makes `guard`'s ordinary level, just acquired by the current unit
+    /// (which holds no thread-bound level), the one that its thread-bound
+    /// levels hold, and the first of them.
+    #[inline]
+    fn bind_local<'a>(&'a self, guard: RLockGuard<'a>) -> LocalRLockGuard<'a> {
+        // The level now belongs to the thread-bound levels: the last of
+        // them releases it.
+        std::mem::forget(guard);
+        debug_assert_eq!(self.local.load(Ordering::Relaxed), 0);
+        self.local.store(1, Ordering::Release);
+        LocalRLockGuard::new(self)
+    }
+
+    /// Releases one thread-bound level (the caller drops its guard).
+    #[inline]
+    fn release_local(&self) {
+        // Our own count (the guard is `!Send`): a plain load and store.
+        let local = self.local.load(Ordering::Relaxed);
+        debug_assert!(
+            local > 0,
+            "released a thread-bound RLock level that is not held"
+        );
+        self.local.store(local - 1, Ordering::Release);
+        if local == 1 {
+            // The last one: the ordinary level they held goes.
+            self.release_backing_level();
+        }
+    }
+
+    /// Releases the ordinary level that the thread-bound levels held (the
+    /// last of them was just dropped). When it is the owner's only level,
+    /// no other unit holds one (every level is a guard or a forgotten level
+    /// of the owner's, and only the owner adds levels): nobody else can
+    /// change `count` or `owner` any more, so the owner word is cleared with
+    /// a plain store, without the `BUSY` exchange. The count must be read
+    /// as 1 with `Acquire`: a moved guard that has just released the level
+    /// before ours stored it (`Release`, in `set_levels`) after setting
+    /// `BUSY`, so `owner` is then read as `BUSY` (that unit is still inside:
+    /// the general path waits for it) or as cleared by it (it is done).
+    #[inline(never)]
+    fn release_backing_level(&self) {
+        if self.count.load(Ordering::Acquire) == 1 {
+            let owner = self.owner.load(Ordering::Relaxed);
+            if owner & BUSY == 0 {
+                debug_assert_ne!(owner, 0, "released an RLock level that is not held");
+                // As `set_levels` with 0 levels (`count` is left stale, as
+                // whenever nobody owns the lock).
+                self.owner.store(0, Ordering::Release);
+                self.unlock();
+                return;
+            }
+        }
+        self.release_level();
+    }
+
     /// Releases `levels` levels held by the current execution unit (levels
     /// kept with [`RLockGuard::forget`]). Releasing the last level hands the
     /// lock to the oldest waiter. Releasing 0 levels only checks ownership.
     ///
+    /// Thread-bound levels ([`LocalRLockGuard`]) are not released here: only
+    /// their guards release them, so `release` never frees a lock that a
+    /// live thread-bound guard still holds (see the example of
+    /// [`acquire_local_blocking`](RLock::acquire_local_blocking)).
+    ///
     /// # Errors
     /// [`RLockReleaseError::NotOwner`] if the current unit does not hold the
     /// lock; [`RLockReleaseError::TooManyReleases`] if it holds fewer than
-    /// `levels`. Nothing is released then.
+    /// `levels` other than thread-bound ones (its `held` counts those
+    /// others). Nothing is released then.
     ///
     /// ```
     /// use polysync::{RLock, RLockReleaseError};
@@ -617,33 +909,43 @@ impl RLock {
             return Err(RLockReleaseError::NotOwner);
         }
         let held = self.count.load(Ordering::Relaxed);
+        // The level that the thread-bound ones hold is theirs (only the
+        // owner writes `local`: this is our own count).
+        let bound = u64::from(self.local.load(Ordering::Relaxed) > 0);
         let levels = levels as u64;
-        if levels > held {
+        if levels > held - bound {
             self.set_levels(me, held);
             return Err(RLockReleaseError::TooManyReleases {
-                held: held as usize,
+                held: (held - bound) as usize,
             });
         }
         self.set_levels(me, held - levels);
         Ok(())
     }
 
-    /// The levels its owner holds now, 0 when unlocked (a snapshot when read
-    /// by another unit).
+    /// The levels its owner holds now, thread-bound ones
+    /// ([`LocalRLockGuard`]) included, one per guard or forgotten level; 0
+    /// when unlocked (a snapshot when read by another unit).
     ///
     /// ```
     /// let rlock = polysync::RLock::new();
     /// assert_eq!(rlock.count(), 0);
     /// let _g = rlock.acquire_blocking();
-    /// assert_eq!(rlock.count(), 1);
+    /// let _l = rlock.acquire_local_blocking();
+    /// assert_eq!(rlock.count(), 2);
     /// ```
     #[inline]
     pub fn count(&self) -> usize {
-        if self.is_locked() {
-            self.count.load(Ordering::Relaxed) as usize
-        } else {
-            0
+        if !self.is_locked() {
+            return 0;
         }
+        let count = self.count.load(Ordering::Relaxed);
+        // The thread-bound levels hold one level of `count` together.
+        let count = match self.local.load(Ordering::Relaxed) {
+            0 => count,
+            local => count.saturating_sub(1).saturating_add(local),
+        };
+        count as usize
     }
 
     /// The owner, if the lock is held (a snapshot).
@@ -778,7 +1080,8 @@ impl RLock {
     /// oldest waiter, or unlocks).
     #[inline]
     fn set_levels(&self, owner: u64, levels: u64) {
-        self.count.store(levels, Ordering::Relaxed);
+        // Release: see `release_backing_level`.
+        self.count.store(levels, Ordering::Release);
         if levels > 0 {
             // Release: publishes `count` to the next unit that sets `BUSY`.
             self.owner.store(owner, Ordering::Release);
@@ -1056,6 +1359,28 @@ pub struct RLockGuard<'a> {
     lock: &'a RLock,
 }
 
+/// The bits of a condition wait's saved levels that hold the ordinary
+/// levels; the thread-bound ones are above them (`usize`, the type the
+/// condition keeps, is all there is; 2^32 levels on 64-bit targets).
+const LEVEL_BITS: u32 = usize::BITS / 2;
+
+/// Packs the levels a condition wait gives up into one `usize`.
+#[track_caller]
+fn pack_levels(levels: u64, local: u64) -> usize {
+    assert!(
+        levels < 1 << LEVEL_BITS && local < 1 << LEVEL_BITS,
+        "polysync: Condition::wait with an RLock held {levels} level(s), {local} of them \
+         thread-bound: too many to save"
+    );
+    (levels | local << LEVEL_BITS) as usize
+}
+
+/// The inverse of [`pack_levels`]: (ordinary levels, thread-bound levels).
+fn unpack_levels(packed: usize) -> (u64, u64) {
+    let packed = packed as u64;
+    (packed & ((1 << LEVEL_BITS) - 1), packed >> LEVEL_BITS)
+}
+
 impl<'a> RLockGuard<'a> {
     /// For a condition wait: gives up every level the owner holds (this
     /// guard's and any others) and returns how many, to restore later. The
@@ -1077,15 +1402,23 @@ impl<'a> RLockGuard<'a> {
             );
         }
         let levels = lock.count.load(Ordering::Relaxed);
+        // The thread-bound levels go too (the next owner must see 0: see
+        // "Thread-bound levels"); we are the owner, the only writer.
+        let local = lock.local.load(Ordering::Relaxed);
+        lock.local.store(0, Ordering::Relaxed);
         lock.set_levels(me, 0);
-        levels as usize
+        pack_levels(levels, local)
     }
 
     /// After a condition wait got the lock back (with one level, as every
-    /// hand-off gives): restores the levels it held before.
+    /// hand-off gives): restores the levels it held before, thread-bound
+    /// ones included (`levels` from [`release_all_levels`](Self::release_all_levels)).
     pub(crate) fn restore(lock: &'a RLock, levels: usize) -> Self {
+        let (levels, local) = unpack_levels(levels);
         let owner = lock.lock_levels_held();
-        lock.set_levels(owner, levels as u64);
+        // The owner (the waiting unit, back) is the only writer of `local`.
+        lock.local.store(local, Ordering::Release);
+        lock.set_levels(owner, levels);
         RLockGuard { lock }
     }
 
@@ -1124,6 +1457,75 @@ impl Drop for RLockGuard<'_> {
 impl std::fmt::Debug for RLockGuard<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RLockGuard")
+            .field("rlock", self.lock)
+            .finish()
+    }
+}
+
+/// One thread-bound level of an [`RLock`], from the `acquire_local*` forms
+/// ([`RLock::acquire_local_blocking`]); released when dropped (the lock is
+/// handed to the next waiter when its owner's last level goes).
+///
+/// `!Send`, as parking_lot's `ReentrantMutexGuard`: it is dropped on the
+/// thread that made it, so the owner counts these levels with plain loads
+/// and stores (see [`RLock::acquire_local_blocking`]). `Sync` (a shared
+/// guard only lets its holder read [`rlock`](LocalRLockGuard::rlock)).
+/// There is no `forget`: [`RLock::release`] does not release thread-bound
+/// levels (a guard passed to `std::mem::forget` keeps its lock held for
+/// good).
+///
+/// ```
+/// let rlock = polysync::RLock::new();
+/// let guard = rlock.acquire_local_blocking();
+/// assert!(std::ptr::eq(guard.rlock(), &rlock));
+/// assert!(rlock.is_owned_by_current_unit());
+/// drop(guard);
+/// assert!(!rlock.is_locked());
+/// ```
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// let rlock = polysync::RLock::new();
+/// send(rlock.acquire_local_blocking());
+/// ```
+#[must_use = "the level is released as soon as the guard is dropped"]
+pub struct LocalRLockGuard<'a> {
+    lock: &'a RLock,
+    /// `!Send` and `Sync`, as `std`'s `MutexGuard` (no `unsafe` needed).
+    _bound: PhantomData<std::sync::MutexGuard<'static, ()>>,
+}
+
+impl<'a> LocalRLockGuard<'a> {
+    #[inline]
+    fn new(lock: &'a RLock) -> Self {
+        LocalRLockGuard {
+            lock,
+            _bound: PhantomData,
+        }
+    }
+
+    /// The lock this guard holds a level of.
+    ///
+    /// ```
+    /// let rlock = polysync::RLock::new();
+    /// let guard = rlock.try_acquire_local().unwrap();
+    /// assert!(std::ptr::eq(guard.rlock(), &rlock));
+    /// ```
+    pub fn rlock(&self) -> &'a RLock {
+        self.lock
+    }
+}
+
+impl Drop for LocalRLockGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.release_local();
+    }
+}
+
+impl std::fmt::Debug for LocalRLockGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalRLockGuard")
             .field("rlock", self.lock)
             .finish()
     }

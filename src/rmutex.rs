@@ -4,7 +4,7 @@
 use crate::lowlevel::sync::const_fn;
 use crate::lowlevel::{NoTaskIdentity, WaitError, Waiter};
 use crate::owned::ArcWait;
-use crate::rlock::{RLock, RLockAcquire, RLockGuard};
+use crate::rlock::{LocalRLockGuard, RLock, RLockAcquire, RLockGuard};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -200,6 +200,103 @@ impl<T: ?Sized> RMutex<T> {
             .map(|g| self.guard(g))
     }
 
+    /// Acquires one thread-bound level, blocking the current unit: as
+    /// [`lock_blocking`](RMutex::lock_blocking), but the guard, a
+    /// [`LocalRMutexGuard`], is `!Send` and the owner's re-entries cost
+    /// plain loads and stores (see [`RLock::acquire_local_blocking`]; the
+    /// two kinds of guards mix).
+    ///
+    /// ```
+    /// use polysync::RMutex;
+    /// use std::cell::Cell;
+    ///
+    /// let m = RMutex::new(Cell::new(0));
+    /// let outer = m.lock_local_blocking();
+    /// outer.set(1);
+    /// let inner = m.lock_local_blocking(); // re-entry: a plain store
+    /// inner.set(inner.get() + 1);
+    /// assert_eq!(m.count(), 2);
+    /// drop(inner);
+    /// drop(outer);
+    /// assert_eq!(m.into_inner().get(), 2);
+    /// ```
+    ///
+    /// The guard cannot leave its thread:
+    ///
+    /// ```compile_fail
+    /// let m = polysync::RMutex::new(1);
+    /// let guard = m.lock_local_blocking();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(move || assert_eq!(*guard, 1));
+    /// });
+    /// ```
+    #[inline]
+    pub fn lock_local_blocking(&self) -> LocalRMutexGuard<'_, T> {
+        self.local_guard(self.lock.acquire_local_blocking())
+    }
+
+    /// Acquires one thread-bound level without waiting; see
+    /// [`RLock::try_acquire_local`].
+    ///
+    /// ```
+    /// let m = polysync::RMutex::new(1);
+    /// let a = m.try_lock_local().unwrap();
+    /// assert!(m.try_lock_local().is_some()); // re-entry
+    /// ```
+    #[inline]
+    pub fn try_lock_local(&self) -> Option<LocalRMutexGuard<'_, T>> {
+        self.lock.try_acquire_local().map(|g| self.local_guard(g))
+    }
+
+    /// Acquires one thread-bound level, giving up after `timeout`; see
+    /// [`RLock::try_acquire_local_for`].
+    ///
+    /// ```
+    /// let m = polysync::RMutex::new(1);
+    /// assert!(m.try_lock_local_for(std::time::Duration::ZERO).is_some());
+    /// ```
+    pub fn try_lock_local_for(&self, timeout: Duration) -> Option<LocalRMutexGuard<'_, T>> {
+        self.lock
+            .try_acquire_local_for(timeout)
+            .map(|g| self.local_guard(g))
+    }
+
+    /// Acquires one thread-bound level, giving up at `deadline`; see
+    /// [`RLock::try_acquire_local_until`].
+    ///
+    /// ```
+    /// let m = polysync::RMutex::new(1);
+    /// assert!(m.try_lock_local_until(std::time::Instant::now()).is_some());
+    /// ```
+    pub fn try_lock_local_until(&self, deadline: Instant) -> Option<LocalRMutexGuard<'_, T>> {
+        self.lock
+            .try_acquire_local_until(deadline)
+            .map(|g| self.local_guard(g))
+    }
+
+    /// Acquires one thread-bound level on `waiter`; see
+    /// [`RLock::acquire_local_with`].
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] or [`WaitError::Cancelled`]; the wait is
+    /// withdrawn either way.
+    ///
+    /// ```
+    /// use polysync::lowlevel::ThreadWaiter;
+    /// let m = polysync::RMutex::new(1);
+    /// let value = ThreadWaiter::with_current(|w| *m.lock_local_with(w, None).unwrap());
+    /// assert_eq!(value, 1);
+    /// ```
+    pub fn lock_local_with<W: Waiter + ?Sized>(
+        &self,
+        waiter: &W,
+        deadline: Option<Instant>,
+    ) -> Result<LocalRMutexGuard<'_, T>, WaitError> {
+        self.lock
+            .acquire_local_with(waiter, deadline)
+            .map(|g| self.local_guard(g))
+    }
+
     /// [`lock`](RMutex::lock) on a mutex in an `Arc`: the future and
     /// its [`OwnedRMutexGuard`] are `'static`. Ownership stays with the
     /// acquiring task (see [`RLock::acquire_owned`]).
@@ -358,6 +455,14 @@ impl<T: ?Sized> RMutex<T> {
         self.lock.waiting()
     }
 
+    #[inline]
+    fn local_guard<'a>(&'a self, guard: LocalRLockGuard<'a>) -> LocalRMutexGuard<'a, T> {
+        LocalRMutexGuard {
+            _guard: guard,
+            data: &self.data,
+        }
+    }
+
     fn guard<'a>(&'a self, guard: RLockGuard<'a>) -> RMutexGuard<'a, T> {
         RMutexGuard {
             _guard: guard,
@@ -446,6 +551,44 @@ impl<T: ?Sized> std::ops::Deref for RMutexGuard<'_, T> {
 }
 
 impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for RMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.data, f)
+    }
+}
+
+/// Shared access to an [`RMutex`]'s value through a thread-bound level
+/// (from [`lock_local_blocking`](RMutex::lock_local_blocking) and the
+/// other `*_local*` forms); releases that level when dropped. `!Send`
+/// (see [`LocalRLockGuard`]); `Sync` only when `T: Sync`.
+///
+/// ```
+/// let m = polysync::RMutex::new(String::from("a"));
+/// let guard = m.lock_local_blocking();
+/// assert_eq!(guard.len(), 1);
+/// ```
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// let m = polysync::RMutex::new(1);
+/// send(m.lock_local_blocking());
+/// ```
+#[must_use = "the level is released as soon as the guard is dropped"]
+pub struct LocalRMutexGuard<'a, T: ?Sized> {
+    _guard: LocalRLockGuard<'a>,
+    /// `&T`: makes the guard `Sync` only when `T: Sync`.
+    data: &'a T,
+}
+
+impl<T: ?Sized> std::ops::Deref for LocalRMutexGuard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        self.data
+    }
+}
+
+impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for LocalRMutexGuard<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.data, f)
     }

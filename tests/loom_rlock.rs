@@ -348,3 +348,74 @@ fn rlock_owner_drop_vs_foreign_drop() {
         assert!(other.join().unwrap(), "the free lock refused another unit");
     });
 }
+
+/// Thread-bound levels (issue 18 item 3): the owner holds a thread-bound
+/// level and an ordinary one, moves the ordinary guard to another thread
+/// and re-enters and drops thread-bound levels while that guard is dropped
+/// there; a third thread waits for the lock meanwhile. The lock is
+/// released exactly once, after the last level of either kind (never under
+/// a live thread-bound level, never twice), and the waiter then gets it,
+/// alone. Fails if the thread-bound levels do not hold an ordinary level,
+/// if a thread-bound drop releases one that is not the last, or if the
+/// last one's release without the `BUSY` exchange skips its check of
+/// `BUSY` or reads the count `Relaxed` (planted: all four caught).
+#[test]
+fn rlock_local_levels_vs_foreign_drop() {
+    model(|| {
+        let lock: &'static RLock = Box::leak(Box::new(RLock::new()));
+        let outer = lock.acquire_local_blocking();
+        let moved = lock.try_acquire().unwrap();
+        let dropper = thread::spawn(move || drop(moved));
+        let inner = lock.try_acquire_local().expect("the owner re-enters");
+        drop(inner);
+        assert!(
+            lock.is_owned_by_current_unit(),
+            "released under a thread-bound level"
+        );
+        let waiter = thread::spawn(move || {
+            let g = lock.acquire_local_blocking();
+            // Alone: the owner's levels are all gone.
+            assert_eq!(lock.count(), 1, "two owners");
+            drop(g);
+        });
+        drop(outer);
+        dropper.join().unwrap();
+        waiter.join().unwrap();
+        assert!(!lock.is_locked(), "a level leaked");
+        assert_eq!(lock.count(), 0);
+        assert_eq!(lock.owner(), None);
+    });
+}
+
+/// A unit whose last ordinary level was dropped elsewhere tries a
+/// thread-bound re-entry while the next owner takes the lock with
+/// thread-bound levels: it never counts itself in the other owner's
+/// levels (the next owner's `local` > 0 must not be paired with a stale
+/// view of `owner`), and no level leaks.
+#[test]
+fn rlock_local_reentry_vs_next_owner() {
+    model(|| {
+        let lock: &'static RLock = Box::leak(Box::new(RLock::new()));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let guard = lock.try_acquire().unwrap();
+        let next = {
+            let inside = inside.clone();
+            thread::spawn(move || {
+                drop(guard);
+                if let Some(g) = lock.try_acquire_local() {
+                    assert_eq!(inside.fetch_add(1, SeqCst), 0, "two owners");
+                    inside.fetch_sub(1, SeqCst);
+                    drop(g);
+                }
+            })
+        };
+        if let Some(g) = lock.try_acquire_local() {
+            assert_eq!(inside.fetch_add(1, SeqCst), 0, "two owners");
+            inside.fetch_sub(1, SeqCst);
+            drop(g);
+        }
+        next.join().unwrap();
+        assert!(!lock.is_locked(), "a level leaked");
+        assert_eq!(lock.owner(), None);
+    });
+}

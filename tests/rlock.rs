@@ -16,6 +16,11 @@ static_assertions::assert_impl_all!(polysync::RMutex<std::cell::Cell<u32>>: Send
 static_assertions::assert_not_impl_any!(polysync::RMutex<std::rc::Rc<u32>>: Send, Sync);
 static_assertions::assert_not_impl_any!(polysync::RMutexGuard<'static, std::cell::Cell<u32>>: Send, Sync);
 static_assertions::assert_impl_all!(polysync::RMutexGuard<'static, u32>: Send, Sync);
+static_assertions::assert_impl_all!(polysync::LocalRLockGuard<'static>: Sync, std::fmt::Debug);
+static_assertions::assert_not_impl_any!(polysync::LocalRLockGuard<'static>: Send);
+static_assertions::assert_impl_all!(polysync::LocalRMutexGuard<'static, u32>: Sync, std::fmt::Debug);
+static_assertions::assert_not_impl_any!(polysync::LocalRMutexGuard<'static, u32>: Send);
+static_assertions::assert_not_impl_any!(polysync::LocalRMutexGuard<'static, std::cell::Cell<u32>>: Send, Sync);
 
 #[path = "support/worlds.rs"]
 mod worlds;
@@ -501,4 +506,293 @@ fn reentry_while_own_queued_wait_is_handed_the_lock() {
         assert!(!rlock.is_locked());
         assert_eq!(rlock.waiting(), 0);
     }
+}
+
+// ------------------------------------------------- thread-bound levels
+
+/// Thread-bound levels nest to any depth in every form, count one each,
+/// drop in any order, and the lock is released by the last of them only.
+#[test]
+fn local_levels_nest_count_and_release_with_the_last() {
+    let _dog = Watchdog::new(
+        "local_levels_nest_count_and_release_with_the_last",
+        Duration::from_secs(30),
+    );
+    let rlock = RLock::new_bounded();
+    let mut levels = vec![rlock.acquire_local_blocking()];
+    levels.push(rlock.try_acquire_local().unwrap());
+    levels.push(rlock.try_acquire_local_for(Duration::ZERO).unwrap());
+    levels.push(rlock.try_acquire_local_until(Instant::now()).unwrap());
+    polysync::lowlevel::ThreadWaiter::with_current(|w| {
+        levels.push(rlock.acquire_local_with(w, None).unwrap());
+    });
+    for _ in 0..95 {
+        levels.push(rlock.acquire_local_blocking());
+    }
+    assert_eq!(rlock.count(), 100);
+    assert_eq!(rlock.owner(), Some(current_unit()));
+    thread::scope(|s| {
+        s.spawn(|| {
+            assert!(
+                rlock.try_acquire_local().is_none(),
+                "another thread re-entered"
+            );
+            assert!(rlock.try_acquire().is_none());
+            assert_eq!(rlock.count(), 100);
+        });
+    });
+    // Not in stack order: the first guard goes first.
+    let first = levels.remove(0);
+    drop(first);
+    assert_eq!(rlock.count(), 99);
+    while levels.len() > 1 {
+        levels.pop();
+        assert!(rlock.is_locked(), "released before the last level");
+    }
+    assert_eq!(rlock.count(), 1);
+    levels.pop();
+    assert!(!rlock.is_locked());
+    assert_eq!(rlock.count(), 0);
+    assert_eq!(rlock.owner(), None);
+    // The next owner starts from no thread-bound level.
+    thread::scope(|s| {
+        s.spawn(|| {
+            let a = rlock.acquire_local_blocking();
+            let b = rlock.acquire_local_blocking();
+            assert_eq!(rlock.count(), 2);
+            drop((a, b));
+        });
+    });
+    assert!(!rlock.is_locked());
+}
+
+/// Ordinary (`Send`) and thread-bound levels of one owner mix: an ordinary
+/// guard moved to another thread and dropped there does not release the
+/// lock under the thread-bound levels; `release` frees forgotten levels
+/// but never the one the thread-bound levels hold; the lock goes free with
+/// the last level, whichever kind, and another unit then takes it.
+#[test]
+fn local_and_ordinary_levels_mix() {
+    let _dog = Watchdog::new("local_and_ordinary_levels_mix", Duration::from_secs(30));
+    for ordinary_last in [false, true] {
+        let rlock: &'static RLock = Box::leak(Box::new(RLock::new()));
+        let ordinary = rlock.acquire_blocking();
+        let local = rlock.acquire_local_blocking();
+        let moved = rlock.try_acquire().unwrap();
+        let local2 = rlock.try_acquire_local().unwrap();
+        assert_eq!(rlock.count(), 4);
+        thread::spawn(move || drop(moved)).join().unwrap();
+        assert_eq!(rlock.count(), 3);
+        rlock.acquire_blocking().forget();
+        assert_eq!(
+            rlock.release(3),
+            Err(RLockReleaseError::TooManyReleases { held: 2 }),
+            "release would take the level of the thread-bound guards"
+        );
+        rlock.release(1).unwrap();
+        assert_eq!(rlock.count(), 3);
+        drop(local2);
+        if ordinary_last {
+            drop(local);
+            assert!(rlock.is_locked());
+            assert_eq!(rlock.count(), 1);
+            drop(ordinary);
+        } else {
+            drop(ordinary);
+            assert!(rlock.is_locked(), "the thread-bound level was released");
+            assert_eq!(rlock.count(), 1);
+            assert_eq!(
+                rlock.release(1),
+                Err(RLockReleaseError::TooManyReleases { held: 0 })
+            );
+            drop(local);
+        }
+        assert!(!rlock.is_locked());
+        assert_eq!(rlock.owner(), None);
+        assert!(
+            thread::spawn(|| rlock.try_acquire().is_some())
+                .join()
+                .unwrap()
+        );
+    }
+}
+
+/// A `Condition` wait with an ordinary guard gives up the thread-bound
+/// levels too and gets them back: meanwhile another thread takes the lock,
+/// thread-bound, re-enters it (it starts from none of the waiter's) and
+/// notifies.
+#[test]
+fn condition_wait_gives_up_and_restores_local_levels() {
+    let _dog = Watchdog::new(
+        "condition_wait_gives_up_and_restores_local_levels",
+        Duration::from_secs(30),
+    );
+    let rlock = RLock::new();
+    let cond = polysync::Condition::new();
+    let flag = std::sync::atomic::AtomicBool::new(false);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let local = rlock.acquire_local_blocking();
+            let local2 = rlock.acquire_local_blocking();
+            let mut guard = rlock.acquire_blocking();
+            while !flag.load(Ordering::SeqCst) {
+                guard = cond.wait_blocking(guard);
+            }
+            assert_eq!(rlock.count(), 3, "every level restored");
+            let local3 = rlock.try_acquire_local().unwrap();
+            assert_eq!(rlock.count(), 4);
+            drop((local3, guard, local2));
+            assert!(rlock.is_locked());
+            drop(local);
+        });
+        wait_until("the owner waits", || cond.waiting() == 1);
+        let a = rlock.acquire_local_blocking();
+        let b = rlock.acquire_local_blocking();
+        assert_eq!(rlock.count(), 2, "the waiter's thread-bound levels leaked");
+        flag.store(true, Ordering::SeqCst);
+        cond.notify(1);
+        drop((b, a));
+    });
+    assert!(!rlock.is_locked());
+}
+
+/// Two green threads on one OS thread (a corosensei hub) are two owners:
+/// the second does not re-enter the first's thread-bound levels, it waits
+/// (blocking as a green thread) until the first drops its last level.
+#[test]
+fn local_levels_belong_to_the_green_thread_not_the_os_thread() {
+    let _dog = Watchdog::new(
+        "local_levels_belong_to_the_green_thread_not_the_os_thread",
+        Duration::from_secs(30),
+    );
+    let _ = polysync_corosensei::install();
+    let rlock: &'static RLock = Box::leak(Box::new(RLock::new()));
+    let inside = Arc::new(AtomicUsize::new(0));
+    thread::spawn(move || {
+        let hub = polysync_corosensei::Hub::new();
+        let first = {
+            let inside = inside.clone();
+            hub.spawn(move || {
+                let a = rlock.acquire_local_blocking();
+                let b = rlock.acquire_local_blocking();
+                inside.fetch_add(1, Ordering::SeqCst);
+                while rlock.waiting() == 0 {
+                    polysync_corosensei::yield_now();
+                }
+                assert_eq!(rlock.count(), 2);
+                inside.fetch_sub(1, Ordering::SeqCst);
+                drop((b, a));
+            })
+        };
+        let second = {
+            let inside = inside.clone();
+            hub.spawn(move || {
+                while inside.load(Ordering::SeqCst) == 0 {
+                    polysync_corosensei::yield_now();
+                }
+                let a = rlock.acquire_local_blocking();
+                assert_eq!(inside.load(Ordering::SeqCst), 0, "two owners");
+                let b = rlock.try_acquire_local().expect("the owner re-enters");
+                assert_eq!(rlock.count(), 2);
+                drop((a, b));
+            })
+        };
+        hub.run_to_completion();
+        first.join().unwrap();
+        second.join().unwrap();
+    })
+    .join()
+    .unwrap();
+    assert!(!rlock.is_locked());
+}
+
+/// Threads contend through thread-bound and ordinary levels at once (the
+/// ordinary ones moved to a helper thread to be dropped there): mutual
+/// exclusion holds and no level leaks.
+#[test]
+fn local_levels_under_contention() {
+    let _dog = Watchdog::new("local_levels_under_contention", Duration::from_secs(30));
+    for rlock in [RLock::new(), RLock::new_bounded()] {
+        let m = polysync::RMutex::new(std::cell::Cell::new(0u32));
+        let rlock = &rlock;
+        let inside = AtomicUsize::new(0);
+        thread::scope(|s| {
+            for t in 0..2 {
+                let (m, inside) = (&m, &inside);
+                s.spawn(move || {
+                    for i in 0..500 {
+                        let outer = m.lock_local_blocking();
+                        let l = rlock.acquire_local_blocking();
+                        let inner = m.try_lock_local().unwrap();
+                        let ordinary = rlock.try_acquire().unwrap();
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two owners");
+                        inner.set(inner.get() + 1);
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        if (i + t) % 7 == 0 {
+                            thread::scope(|s| {
+                                s.spawn(move || drop(ordinary));
+                            });
+                        } else {
+                            drop(ordinary);
+                        }
+                        drop((inner, l));
+                        drop(outer);
+                    }
+                });
+            }
+        });
+        assert_eq!(m.into_inner().get(), 1000);
+        assert!(!rlock.is_locked());
+    }
+}
+
+/// may coroutines (2 unpinned workers: a coroutine may resume on another
+/// OS thread) hold thread-bound levels across a yield, beside an OS thread
+/// doing the same: each coroutine is its own owner, levels are never lost
+/// when the holder moves between workers, and exclusion holds.
+#[test]
+fn local_levels_in_may_coroutines_that_migrate() {
+    let _dog = Watchdog::new(
+        "local_levels_in_may_coroutines_that_migrate",
+        Duration::from_secs(30),
+    );
+    may::config().set_workers(2).set_worker_pin(false);
+    polysync_may::install().expect("install the may backend");
+    let m: &'static polysync::RMutex<std::cell::Cell<u32>> =
+        Box::leak(Box::new(polysync::RMutex::new(std::cell::Cell::new(0))));
+    let inside: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let body = move || {
+        for _ in 0..100 {
+            let outer = m.lock_local_blocking();
+            assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two owners");
+            if may::coroutine::is_coroutine() {
+                may::coroutine::yield_now(); // may resume on the other worker
+            } else {
+                thread::yield_now();
+            }
+            let inner = m.try_lock_local().expect("the owner re-enters");
+            inner.set(inner.get() + 1);
+            assert_eq!(m.count(), 2);
+            inside.fetch_sub(1, Ordering::SeqCst);
+            drop(inner);
+            drop(outer);
+        }
+    };
+    for _ in 0..3 {
+        let tx = tx.clone();
+        may::go!(move || {
+            body();
+            tx.send(()).unwrap();
+        });
+    }
+    thread::spawn(move || {
+        body();
+        tx.send(()).unwrap();
+    });
+    for _ in 0..4 {
+        rx.recv().unwrap();
+    }
+    assert_eq!(m.lock_local_blocking().get(), 400);
+    assert!(!m.is_locked());
 }
