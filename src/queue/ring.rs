@@ -93,6 +93,7 @@ impl<T> Ring<T> {
         }
     }
 
+    #[inline]
     fn push_inner(&self, item: T, even_marked: bool) -> Result<(), T> {
         let mut step = 0;
         loop {
@@ -135,6 +136,7 @@ impl<T> Ring<T> {
     /// gets claimed their items (a get that claimed a lower position took
     /// an older item), which the queue needs when items claimed
     /// concurrently meet again in its stash.
+    #[inline]
     pub(super) fn pop_ranked(&self) -> Option<(u64, T)> {
         let mut step = 0;
         loop {
