@@ -277,6 +277,35 @@ fn single<C: Ch>() {
     );
 }
 
+/// Two producer threads and one consumer thread, blocking forms (the
+/// producers' shared counters bounce between their cores).
+fn two_producers<C: Ch>() {
+    let (tx, rx) = C::new();
+    let n = MSGS * 5;
+    let t = Instant::now();
+    let producers: Vec<_> = (0..2)
+        .map(|_| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for i in 0..n {
+                    C::send_b(&tx, i);
+                }
+            })
+        })
+        .collect();
+    for _ in 0..2 * n {
+        C::recv_b(&rx);
+    }
+    for p in producers {
+        p.join().unwrap();
+    }
+    println!(
+        "two producers {}: {:.1} ns/msg",
+        C::NAME,
+        t.elapsed().as_nanos() as f64 / (2 * n) as f64
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -287,6 +316,10 @@ fn main() {
         .find(|a| !a.starts_with("-"))
         .unwrap_or_default();
     for _ in 0..3 {
+        if which == "mp" {
+            two_producers::<P>();
+            two_producers::<K>();
+        }
         if which.is_empty() || which == "single" {
             single::<P>();
             single::<K>();

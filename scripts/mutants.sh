@@ -1506,6 +1506,22 @@ mutant "ring-fast: a bounded FIFO queue does not spin before it waits" \
     '            spin: ring.is_some(),' \
     '            spin: false,'
 
+# chan-kanal (issue 18 item 2, third pass): a ring queue counts its tasks by
+# the ring's tail minus `finished`; a put changes no count of its own and
+# clears all_done when it finds every task done as it claims its position,
+# and a task_done reads the tail in the claims' order.
+mutant "chan-kanal: a put that finds every task done leaves all_done set" \
+    "cargo test --test queue_orders ring_join" \
+    src/queue/generic.rs \
+    'self.finished.load(Ordering::Relaxed) >= position' \
+    'self.finished.load(Ordering::Relaxed) > position'
+
+mutant "chan-kanal: task_done reads the ring's tail with a plain load (stale all_done, loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_queue ring_task_done' \
+    src/queue/generic.rs \
+    '            let tail = ring.tail_in_order();' \
+    '            let tail = ring.tail();'
+
 # --------------------------------------------------------------------------
 
 if [[ ${1:-} == --list ]]; then
