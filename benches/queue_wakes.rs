@@ -1,8 +1,14 @@
 //! Counts, per message, how often the async side of a bounded(1024) channel
 //! returns `Pending` and how often its task is woken, for polysync's `Queue`
 //! and kanal in the workloads of `queue/spsc_tokio_async` and
-//! `queue/mpmc_2x2_mixed` (issue 18 item 2, third pass). Not a criterion
-//! group: `cargo bench -p polysync-benches --bench queue_wakes`.
+//! `queue/mpmc_2x2_mixed` (issue 18 item 2, third pass; see BENCHMARKS.md),
+//! and times one thread's uncontended async puts and gets. Not a criterion
+//! group: `cargo bench -p polysync-benches --bench queue_wakes [-- MODE]`,
+//! MODE one of `single`, `spsc`, `mpmc` (all three, three times, without
+//! one) or `mp` (two producer threads and a consumer thread, blocking).
+//! "run elsewhere" counts wake-ups after which the task was polled on
+//! another thread than the waker's (tokio put it in a run queue that the
+//! other worker stole from, not in the waker's LIFO slot).
 
 use std::future::Future;
 use std::pin::Pin;
