@@ -1322,8 +1322,8 @@ mutant "chan-fast: a give-back does not serve a waiting getter (loom) [slow]" \
 mutant "chan-fast-reserve: a permit's send after a close is turned away by the ring's mark" \
     "cargo test --test channel_reserve before_a_close_still_sends" \
     src/queue/generic.rs \
-    '                ring.push_even_marked(item);' \
-    '                let _ = ring.push(item);'
+    '                ring.push_even_marked(item, |position| resync = self.claimed_task(position));' \
+    '                let _ = ring.push(item, |position| resync = self.claimed_task(position));'
 
 mutant "chan-fast-reserve: a reserve takes no place in a ring queue's count" \
     "cargo test --test channel_reserve a_permit_holds_a_place" \
