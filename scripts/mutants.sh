@@ -1322,8 +1322,8 @@ mutant "chan-fast: a give-back does not serve a waiting getter (loom) [slow]" \
 mutant "chan-fast-reserve: a permit's send after a close is turned away by the ring's mark" \
     "cargo test --test channel_reserve before_a_close_still_sends" \
     src/queue/generic.rs \
-    '                ring.push_even_marked(item);' \
-    '                let _ = ring.push(item);'
+    '                ring.push_even_marked(item, |position| resync = self.claimed_task(position));' \
+    '                let _ = ring.push(item, |position| resync = self.claimed_task(position));'
 
 mutant "chan-fast-reserve: a reserve takes no place in a ring queue's count" \
     "cargo test --test channel_reserve a_permit_holds_a_place" \
@@ -1524,6 +1524,21 @@ mutant "rlock-local: a thread-bound re-entry without the owner check" \
     src/rlock.rs \
     'if local == 0 || self.owner.load(Ordering::Relaxed) & !BUSY != me {' \
     'if local == 0 {'
+# chan-kanal (issue 18 item 2, third pass): a ring queue counts its tasks by
+# the ring's tail minus `finished`; a put changes no count of its own and
+# clears all_done when it finds every task done as it claims its position,
+# and a task_done reads the tail in the claims' order.
+mutant "chan-kanal: a put that finds every task done leaves all_done set" \
+    "cargo test --test queue_orders ring_join" \
+    src/queue/generic.rs \
+    'self.finished.load(Ordering::Relaxed) >= position' \
+    'self.finished.load(Ordering::Relaxed) > position'
+
+mutant "chan-kanal: task_done reads the ring's tail with a plain load (stale all_done, loom) [slow]" \
+    'CARGO_TARGET_DIR=$CARGO_TARGET_DIR/loom RUSTFLAGS="--cfg polysync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_queue ring_task_done' \
+    src/queue/generic.rs \
+    '            let tail = ring.tail_in_order();' \
+    '            let tail = ring.tail();'
 
 # --------------------------------------------------------------------------
 

@@ -279,3 +279,30 @@ fn join_vs_task_done_and_put() {
         assert_eq!(q.task_done(), Err(polysync::queue::TaskDoneError));
     });
 }
+
+/// A ring queue (bounded FIFO) counts its tasks by the ring's tail: a
+/// lock-free put changes no count of its own, and syncs `all_done` only if
+/// it finds every task done as it claims its position (`claimed_task`). A
+/// `task_done` that takes the count to zero races a put that takes it back
+/// to one: whatever the order, the event ends clear, since one task (the
+/// second item) is unfinished. Bites if `task_done` reads the tail with a
+/// plain load (neither side then sees the other: the event stays set) or
+/// if the put does not sync.
+#[test]
+fn ring_task_done_vs_put_all_done_follows() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(2));
+        q.try_put(1u32).unwrap();
+        assert_eq!(q.try_get(), Ok(1));
+        let producer = {
+            let q = q.clone();
+            thread::spawn(move || q.try_put(2).unwrap())
+        };
+        // 0 if the put has not claimed its position yet, else 1.
+        let left = q.task_done().unwrap();
+        assert!(left <= 1);
+        producer.join().unwrap();
+        assert_eq!(q.unfinished_tasks(), 1);
+        assert!(!q.try_join(), "all_done set while a task is unfinished");
+    });
+}

@@ -270,6 +270,36 @@ fn unfinished_counts_puts_handed_over_and_moved_in() {
     assert!(q.try_join_until(std::time::Instant::now()));
 }
 
+/// A ring queue (bounded FIFO) counts its tasks by the ring's tail and
+/// `task_done`s, and a put that finds every task done clears `all_done`
+/// before its item can be seen: `try_join` follows every crossing of zero,
+/// a put refused by a close counts nothing, and a `task_done` too many
+/// changes nothing.
+#[test]
+fn ring_join_follows_every_crossing_of_zero() {
+    let q = Queue::bounded(4);
+    assert!(q.try_join());
+    for round in 0..3u32 {
+        q.try_put(round).unwrap();
+        assert_eq!(q.unfinished_tasks(), 1);
+        assert!(!q.try_join(), "round {round}: a put after all done");
+        q.try_put(round + 10).unwrap();
+        assert_eq!(q.try_get(), Ok(round));
+        assert_eq!(q.try_get(), Ok(round + 10));
+        assert_eq!(q.task_done(), Ok(1));
+        assert!(!q.try_join());
+        assert_eq!(q.task_done(), Ok(0));
+        assert!(q.try_join());
+        assert_eq!(q.task_done(), Err(TaskDoneError));
+        assert!(q.try_join());
+        assert_eq!(q.unfinished_tasks(), 0);
+    }
+    q.close();
+    assert!(q.try_put(7).is_err());
+    assert_eq!(q.unfinished_tasks(), 0);
+    assert!(q.try_join());
+}
+
 #[test]
 fn simple_queue_conserves_items_across_worlds() {
     let _w = Watchdog::new("simple", Duration::from_secs(60));

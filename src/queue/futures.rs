@@ -106,6 +106,7 @@ impl<T, S: Storage<T>> Withdraw for Put<'_, T, S> {
 impl<T, S: Storage<T>> Future for Put<'_, T, S> {
     type Output = Result<(), PutError<T>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut wait = self.wait();
         ready!(wait.as_mut().poll(cx));
@@ -156,6 +157,7 @@ impl<'a, T, S: Storage<T>> Get<'a, T, S> {
 
     /// The outcome of a finished get. An item leaves the slot here, so the
     /// place it held in a bounded queue is freed (`release_held`).
+    #[inline]
     fn finish(queue: &GenericQueue<T, S>, entry: &Entry<Item<T>>) -> Result<T, GetError> {
         if entry.node.data::<Role>() == Role::Handed {
             let item = entry.take().expect("a handed getter has its item");
@@ -207,6 +209,7 @@ impl<T, S: Storage<T>> Withdraw for Get<'_, T, S> {
 impl<T, S: Storage<T>> Future for Get<'_, T, S> {
     type Output = Result<T, GetError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut wait = self.wait();
         ready!(wait.as_mut().poll(cx));

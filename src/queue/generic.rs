@@ -9,7 +9,7 @@ use super::ring::{MAX_RING, Padded, Ring};
 use super::spin::{HAS_ITEMS, HAS_ROOM, IS_CLOSED};
 use super::storage::{Fifo, Storage};
 use crate::lowlevel::queue::{Batch, Node, QueueGuard, WaitQueue, wake_in_batches};
-use crate::lowlevel::sync::{AtomicU64, Ordering, UnsafeCell, fence};
+use crate::lowlevel::sync::{AtomicU64, Mutex, MutexGuard, Ordering, UnsafeCell, fence};
 use crate::lowlevel::wait::drive;
 use crate::lowlevel::{WaitError, Waiter, deadline_after, green_checkpoint, with_current_waiter};
 use crate::revent::REvent;
@@ -135,13 +135,30 @@ pub struct GenericQueue<T, S = Fifo<T>> {
     /// Ring queues only: `Inner::stash.len()`, read without the lock by the
     /// gets that bypass it (any stashed item goes out first).
     stash_len: AtomicU64,
-    /// Items put and not yet marked done with `task_done`. An atomic, as a
-    /// ring queue's puts count without the lock; `all_done` follows it
-    /// under the lock (`sync_all_done`).
+    /// Queues without a ring: items put and not yet marked done with
+    /// `task_done` (changed under the queue lock); `all_done` follows it
+    /// under the lock (`sync_all_done`). Unused (zero) in a ring queue,
+    /// whose count is the ring's tail minus `finished`.
     unfinished: AtomicU64,
-    /// Set exactly while `unfinished` is zero, once the change that took it
-    /// to or from zero has synced it (`sync_all_done`, under the queue
-    /// lock; a put syncs before its item can be seen); `join` waits on it.
+    /// Ring queues only: the tasks marked done (`task_done`, and items lost
+    /// to a panic or drained by `close_immediately`). The unfinished tasks
+    /// are the ring's tail (every item ever put, counted by its claim, so
+    /// before it can be seen) minus this: a lock-free put changes no count
+    /// of its own. Written only under `task_sync`; read without it by the
+    /// puts' `claimed_task`.
+    finished: AtomicU64,
+    /// Ring queues only: serializes the changes of `all_done` (a
+    /// `task_done`, and a put that finds every task done as it claims its
+    /// position: `claimed_task`), so the last one leaves the event right.
+    /// Not the queue lock: a put holds a claimed, unwritten slot while it
+    /// syncs, and a get under the queue lock may wait for that slot. Taken
+    /// after the queue lock when both are held; nothing under it waits for
+    /// a slot or the queue lock.
+    task_sync: Mutex<()>,
+    /// Set exactly while no task is unfinished, once the change that took
+    /// the count to or from zero has synced it (`sync_all_done` under the
+    /// queue lock, or under `task_sync` in a ring queue; a put syncs
+    /// before its item can be seen); `join` waits on it.
     pub(super) all_done: REvent,
     /// Bounded queues only (always 0 when unbounded): items in the slots of
     /// get futures, handed over by a putter or taken at once, that the
@@ -276,13 +293,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         let ring = (S::LOCK_FREE_FIFO && cap <= MAX_RING && unfinished <= cap).then(|| {
             let ring = Ring::new(cap);
             while let Some(item) = storage.pop() {
-                if ring.push(item).is_err() {
+                if ring.push(item, |_| {}).is_err() {
                     unreachable!("a new ring is open and has room for the capacity");
                 }
             }
             ring
         });
-        let occupied = if ring.is_some() { unfinished } else { 0 };
+        let ring_some = ring.is_some();
+        let occupied = if ring_some { unfinished } else { 0 };
         GenericQueue {
             queue: WaitQueue::new(ready),
             cap,
@@ -297,7 +315,10 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
             ring,
             occupied: Padded(AtomicU64::new(occupied as u64)),
             stash_len: AtomicU64::new(0),
-            unfinished: AtomicU64::new(unfinished as u64),
+            // A ring queue counts its initial items by the ring's tail.
+            unfinished: AtomicU64::new(if ring_some { 0 } else { unfinished as u64 }),
+            finished: AtomicU64::new(0),
+            task_sync: Mutex::new(()),
             all_done: REvent::with_state(unfinished == 0),
             held: AtomicU64::new(0),
             putters: AtomicU64::new(0),
@@ -568,7 +589,11 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
                 // A put that checked `closed` under this lock, or a send
                 // permit's item, which goes in even after a close (its
                 // place was taken before it).
-                ring.push_even_marked(item);
+                let mut resync = false;
+                ring.push_even_marked(item, |position| resync = self.claimed_task(position));
+                if resync {
+                    self.sync_ring_tasks();
+                }
             }
             return self.serve_getter(guard).flatten();
         }
@@ -625,11 +650,15 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         if self.putters.load(Ordering::Relaxed) > 0 || !self.reserve() {
             return Err(item);
         }
-        self.count_new_task(None);
-        if let Err(item) = ring.push(item) {
+        // The claim counts the task (`claimed_task`).
+        let mut resync = false;
+        if let Err(item) = ring.push(item, |position| resync = self.claimed_task(position)) {
             // Closed meanwhile: nothing went in.
             self.unput();
             return Ok(Err(TryPutError::Closed(item)));
+        }
+        if resync {
+            self.sync_ring_tasks();
         }
         // A getter that queues counts itself and then reads the ring's tail
         // with a read-modify-write (`Ring::has_items_in_order`): if that
@@ -642,14 +671,14 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         Ok(Ok(()))
     }
 
-    /// A lock-free put that found the ring closed after counting its item:
-    /// its place and task are given back.
+    /// A lock-free put that found the ring closed after taking its place:
+    /// the place is given back (no task was counted: the ring claimed no
+    /// position).
     #[cold]
     #[inline(never)]
     fn unput(&self) {
-        let guard = self.lock();
+        let _guard = self.lock();
         self.occupied.0.fetch_sub(1, Ordering::SeqCst);
-        let _ = self.finish_tasks(&guard, 1);
     }
 
     /// After a lock-free put: hands stored items to waiting getters, oldest
@@ -723,8 +752,13 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
     /// One more unfinished task (with or without the lock; a put counts
     /// before its item can be seen, so a `task_done` for it never finds
     /// the count at zero). `guard`: the queue lock, if the caller holds it.
+    /// A ring queue counts nothing here: the ring's claim counts the task
+    /// (`claimed_task`).
     #[inline]
     fn count_new_task(&self, guard: Option<&QueueGuard<'_>>) {
+        if self.ring.is_some() {
+            return;
+        }
         if self.unfinished.fetch_add(1, Ordering::SeqCst) == 0 {
             match guard {
                 Some(guard) => self.sync_all_done(guard),
@@ -745,14 +779,104 @@ impl<T, S: Storage<T>> GenericQueue<T, S> {
         }
     }
 
+    /// Ring queues: a put claimed ring `position` (its item not written
+    /// yet), which counts it as a task (the tail moved). If every task
+    /// was done as it claimed (`finished` reached the position), the count
+    /// went from zero: `all_done` is cleared now, under `task_sync`, before
+    /// the item can be seen. `true`: the count is zero even with this task
+    /// (a `task_done` too many counted it), so the event must be set, which
+    /// wakes joiners (user code): the caller syncs once the item is written
+    /// (`sync_ring_tasks`), never while the slot is claimed and unwritten
+    /// (a panic there would leave it so for good). A `task_done` writes `finished` and then reads
+    /// the tail in the claims' order (`finish_tasks`): if that read came
+    /// before this claim, the claim (Acquire) makes its `finished` visible
+    /// here; if after, the `task_done` counted this task. Either way one
+    /// of them sees the other, with one plain load on this side.
+    #[inline]
+    fn claimed_task(&self, position: u64) -> bool {
+        self.finished.load(Ordering::Relaxed) >= position && self.clear_ring_all_done()
+    }
+
+    /// [`claimed_task`](GenericQueue::claimed_task)'s clear, out of line
+    /// (once per run of puts that starts with every task done). Clearing
+    /// wakes nobody.
+    #[cold]
+    #[inline(never)]
+    fn clear_ring_all_done(&self) -> bool {
+        let _sync = self.lock_task_sync();
+        if self.unfinished() == 0 {
+            return true;
+        }
+        self.all_done.clear();
+        false
+    }
+
+    /// Ring queues: `all_done` follows the count as it is now (under
+    /// `task_sync`).
+    #[cold]
+    #[inline(never)]
+    fn sync_ring_tasks(&self) {
+        let sync = self.lock_task_sync();
+        self.sync_ring_all_done(&sync);
+    }
+
+    /// Ring queues: takes `task_sync` (a panic under it, in a joiner's
+    /// waker, leaves nothing half-done: the event is a whole state).
+    fn lock_task_sync(&self) -> MutexGuard<'_, ()> {
+        self.task_sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Ring queues, under `task_sync`: `all_done` follows the count as it
+    /// is now.
+    fn sync_ring_all_done(&self, _sync: &MutexGuard<'_, ()>) {
+        if self.unfinished() == 0 {
+            self.all_done.set();
+        } else {
+            self.all_done.clear();
+        }
+    }
+
     /// The unfinished tasks now (a snapshot).
     pub(super) fn unfinished(&self) -> usize {
-        self.unfinished.load(Ordering::SeqCst) as usize
+        match &self.ring {
+            // `finished` first: the tail only grows, so the difference is
+            // never below the count at the time of the first read (a
+            // `task_done` that overshot and is undoing, in `finish_tasks`,
+            // is the only moment `finished` passes the tail).
+            Some(ring) => {
+                let finished = self.finished.load(Ordering::SeqCst);
+                ring.tail().saturating_sub(finished) as usize
+            }
+            None => self.unfinished.load(Ordering::SeqCst) as usize,
+        }
     }
 
     /// Under the lock: up to `n` tasks done; `false` (changing nothing) if
     /// fewer than `n` are unfinished.
     pub(super) fn finish_tasks(&self, guard: &QueueGuard<'_>, n: usize) -> Result<usize, ()> {
+        if let Some(ring) = &self.ring {
+            let sync = self.lock_task_sync();
+            let before = self.finished.load(Ordering::Relaxed);
+            let after = before + n as u64;
+            // Written before the tail is read in the claims' order: a put
+            // whose claim comes later sees it (`claimed_task`) and syncs
+            // after this (it waits for `task_sync`); one whose claim came
+            // earlier shows in the tail read here.
+            self.finished.store(after, Ordering::Release);
+            let tail = ring.tail_in_order();
+            if after > tail {
+                // More than are unfinished: undone (a put that saw the
+                // overshoot just syncs once more, after this).
+                self.finished.store(before, Ordering::Release);
+                return Err(());
+            }
+            if tail == after && n > 0 {
+                self.sync_ring_all_done(&sync);
+            }
+            return Ok((tail - after) as usize);
+        }
         let mut now = self.unfinished.load(Ordering::SeqCst);
         loop {
             let left = now.checked_sub(n as u64).ok_or(())?;

@@ -37,6 +37,7 @@ impl<T, S: Storage<T>> Protocol for GenericQueue<T, S> {
     /// atomic operations on a cache line its scheduler also writes. Only a
     /// wait that must queue clones it (then tries once more under the lock
     /// in `arrive_locked`).
+    #[inline]
     fn try_fast(&self, role: Role, slot: &Item<T>) -> Option<Role> {
         // A ring queue tries without the lock first.
         match role {

@@ -80,20 +80,27 @@ impl<T> Ring<T> {
     /// Appends `item`; gives it back if the ring is closed. The caller has
     /// reserved a place (see the module docs): a slot that is not free yet
     /// is only being read, and the put waits for that read to end.
-    pub(super) fn push(&self, item: T) -> Result<(), T> {
-        self.push_inner(item, false)
+    ///
+    /// `claimed` runs with the position the put claimed, after the claim
+    /// and before the item is written (so before any get can take it): the
+    /// queue counts its unfinished tasks by the tail (see
+    /// `GenericQueue::claimed_task`). It must not wait for anything a get
+    /// may hold while it waits for this slot (the queue lock).
+    pub(super) fn push(&self, item: T, claimed: impl FnOnce(u64)) -> Result<(), T> {
+        self.push_inner(item, false, claimed)
     }
 
     /// [`push`](Ring::push), closed or not: for the queue under its lock,
     /// whose callers have checked its own `closed` (a put) or took their
     /// place before the close (a send permit). The mark stays.
-    pub(super) fn push_even_marked(&self, item: T) {
-        if self.push_inner(item, true).is_err() {
+    pub(super) fn push_even_marked(&self, item: T, claimed: impl FnOnce(u64)) {
+        if self.push_inner(item, true, claimed).is_err() {
             unreachable!("a push that ignores the mark never fails");
         }
     }
 
-    fn push_inner(&self, item: T, even_marked: bool) -> Result<(), T> {
+    #[inline]
+    fn push_inner(&self, item: T, even_marked: bool, claimed: impl FnOnce(u64)) -> Result<(), T> {
         let mut step = 0;
         loop {
             let raw = self.tail.0.load(Ordering::Relaxed);
@@ -111,6 +118,7 @@ impl<T> Ring<T> {
                     .is_ok()
             {
                 // (`raw + 1` keeps the mark: positions never reach it.)
+                claimed(tail);
                 // SAFETY: the stamp said the slot is free for position
                 // `tail` (its last item was read out, Acquire above pairs
                 // with that get's Release), and the CAS made position `tail`
@@ -135,6 +143,7 @@ impl<T> Ring<T> {
     /// gets claimed their items (a get that claimed a lower position took
     /// an older item), which the queue needs when items claimed
     /// concurrently meet again in its stash.
+    #[inline]
     pub(super) fn pop_ranked(&self) -> Option<(u64, T)> {
         let mut step = 0;
         loop {
@@ -195,6 +204,23 @@ impl<T> Ring<T> {
         // Older than the tail read above at worst: a head that lags says
         // "items" and the getter just tries once more.
         tail > self.head.0.load(Ordering::SeqCst)
+    }
+
+    /// The positions claimed so far: every item ever pushed, including
+    /// those whose put is still writing them.
+    pub(super) fn tail(&self) -> u64 {
+        self.tail.0.load(Ordering::SeqCst) & !MARK
+    }
+
+    /// [`tail`](Ring::tail), read with a read-modify-write that changes
+    /// nothing (acquire/release): it joins the order of the puts' claims,
+    /// so a put whose claim comes later also sees what the caller wrote
+    /// before (a put's claim is an Acquire read-modify-write of `tail`),
+    /// and one whose claim came earlier shows in the value. (A plain load
+    /// would order nothing against a later claim: the store-buffering
+    /// case.)
+    pub(super) fn tail_in_order(&self) -> u64 {
+        self.tail.0.fetch_add(0, Ordering::AcqRel) & !MARK
     }
 
     /// The number of items in the ring now (a snapshot).
