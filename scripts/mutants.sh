@@ -351,7 +351,7 @@ mutant "rwlock: a writer handed the lock and dropped keeps it" \
 mutant "semaphore: a later request overtakes a queued many-permit head [slow]" \
     "cargo test --test semaphore_many" \
     src/semaphore/raw.rs \
-    'if guard.is_empty() && user >= n {' \
+    'if user >= n && (guard.is_empty() || self.may_barge()) {' \
     'if user >= n {'
 
 mutant "semaphore: a cancelled head strands the permits kept for it [slow]" \
