@@ -5,6 +5,7 @@
 #   scripts/mutants.sh              # every mutation
 #   scripts/mutants.sh NAME...      # only those whose name contains NAME
 #   scripts/mutants.sh --list       # the list, without running anything
+#   scripts/mutants.sh --check      # every search text applies (no build)
 #
 # .ci/run runs it (with MUTANT_TIMEOUT=120); run it by hand before a release
 # too. Each mutation rebuilds the crate and the test binaries it names (a few
@@ -1544,6 +1545,29 @@ mutant "chan-kanal: task_done reads the ring's tail with a plain load (stale all
 
 if [[ ${1:-} == --list ]]; then
     printf '%s\n' "${NAMES[@]}"
+    exit 0
+fi
+# Every entry's search texts, each of which must occur exactly once in its
+# file, checked in the work tree without building anything: CI runs this
+# first, so an entry that a refactor made stale fails even when it is one
+# of the [slow] ones that CI's own run leaves out.
+if [[ ${1:-} == --check ]]; then
+    for i in "${!NAMES[@]}"; do
+        printf '%s\x1d%s\x1c' "${NAMES[$i]}" "${EDITS[$i]}"
+    done | python3 -c '
+import sys
+stale = 0
+for entry in filter(None, sys.stdin.read().split("\x1c")):
+    name, edits = entry.split("\x1d", 1)
+    for record in filter(None, edits.split("\x1e")):
+        path, search, _ = record.split("\x1f", 2)
+        count = open(path).read().count(search)
+        if count != 1:
+            stale += 1
+            print(f"stale: {name}: the search text occurs {count} times in {path}: {search!r}")
+sys.exit(1 if stale else 0)
+'
+    echo "mutation list: every search text occurs exactly once (${#NAMES[@]} entries)"
     exit 0
 fi
 SELECTED=()
