@@ -1540,6 +1540,21 @@ mutant "chan-kanal: task_done reads the ring's tail with a plain load (stale all
     src/queue/generic.rs \
     '            let tail = ring.tail_in_order();' \
     '            let tail = ring.tail();'
+# lock-dear (issue 18, the Lock in the dear-wake state): the fast paths
+# guess the idle queue word from the mode bit kept in `owner`'s top bit and
+# compare-exchange it without loading it first; the re-entry check masks
+# the mode bit off the holder's identity, and a guess is only ever a
+# compare-exchange's expected value.
+mutant "lock-dear: the re-entry check reads the mode bit as part of the identity (a strict lock's holder is not refused)" \
+    "cargo test --test lock_bounded the_reentry_check" \
+    src/lock.rs \
+    '        self.owner.load(Ordering::Relaxed) & !OWNER_FAIR' \
+    '        self.owner.load(Ordering::Relaxed)'
+mutant "lock-dear: a guessed update that does not compare against its guess (two holders)" \
+    "cargo test --test lock_bounded spinning_threads" \
+    src/lowlevel/queue.rs \
+    $'            user << USER_SHIFT,\n            new << USER_SHIFT,' \
+    $'            self.word.load(Ordering::Relaxed),\n            (self.word.load(Ordering::Relaxed) & !(USER_MAX << USER_SHIFT)) | (new << USER_SHIFT),'
 
 # --------------------------------------------------------------------------
 

@@ -103,6 +103,12 @@ pub const LOST_RETRIES: u64 = if cfg!(polysync_loom) { 1 } else { 8 };
 const LOST_RETRY: u64 = DEBT_BOUND / LOST_RETRIES;
 /// The bits below the debt.
 const FLAGS: u64 = DEBT_UNIT - 1;
+/// The lock's mode again, in the top bit of `owner` (identities leave it
+/// free: `UnitId::MAX` is `2^63 - 1`): [`FAIR`] shifted there. Every write of
+/// `owner` keeps it, so the fast paths can guess the idle queue word from
+/// it without loading the word first (see `Lock::mode_hint`).
+const OWNER_FAIR: u64 = FAIR << 61;
+const _: () = assert!(OWNER_FAIR == 1 << 63 && crate::lowlevel::UnitId::MAX < OWNER_FAIR);
 
 /// A mutual-exclusion lock without data (see [`Mutex`](crate::Mutex)
 /// for the data-carrying form), usable at the same time from OS threads, async
@@ -216,6 +222,10 @@ pub struct Lock {
     /// lock at a hand-off) and cleared by the releaser before the lock is
     /// released, so a unit that sees the lock held and `owner` equal to its
     /// own identity (identities are never reused) holds the lock itself.
+    /// Its top bit is the lock's mode (`OWNER_FAIR`, fixed at
+    /// construction, kept by every write), from which the fast paths guess
+    /// the queue word (`Lock::mode_hint`); readers of the identity mask it
+    /// off (`Lock::holder_id`).
     owner: AtomicU64,
 }
 
@@ -266,7 +276,7 @@ impl Lock {
         /// drop(lock.acquire_blocking());
         /// ```
         pub fn new_fair() -> Lock {
-            Lock { queue: WaitQueue::new(FAIR), owner: AtomicU64::new(0) }
+            Lock { queue: WaitQueue::new(FAIR), owner: AtomicU64::new(OWNER_FAIR) }
         }
     }
 
@@ -650,9 +660,7 @@ impl Lock {
     #[inline]
     #[track_caller]
     pub(crate) fn refuse_current(&self, caller: Caller) {
-        if self.queue.user(Ordering::Relaxed) & LOCKED != 0
-            && self.owner.load(Ordering::Relaxed) != 0
-        {
+        if self.queue.user(Ordering::Relaxed) & LOCKED != 0 && self.holder_id() != 0 {
             self.refuse_holder(Owner::of(current_unit()), caller);
         }
     }
@@ -667,7 +675,7 @@ impl Lock {
         // held the lock before) happens before this read of `owner`.
         if me != Owner::UNKNOWN
             && self.queue.user(Ordering::Acquire) & LOCKED != 0
-            && self.owner.load(Ordering::Relaxed) == me.get()
+            && self.holder_id() == me.get()
         {
             panic!(
                 "polysync: {}: the current {} already holds this lock; acquiring it again \
@@ -730,19 +738,52 @@ impl Lock {
     #[inline]
     pub(crate) fn release(&self) {
         // Before the release publishes the free lock (see `Lock::owner`).
-        self.owner.store(0, Ordering::Relaxed);
-        // One load and one compare-exchange of the word, waiters or not (a
-        // failed `cas_idle` first would cost a second contended atomic).
-        if !self.release_unlocked() {
+        let mode = self.clear_owner();
+        if !self.release_unlocked(mode) {
             self.release_slow(false);
         }
+    }
+
+    /// Clears the holder's identity from `owner` (before a release
+    /// publishes the free lock), keeping the mode bit; returns the mode
+    /// ([`FAIR`] or 0).
+    #[inline]
+    fn clear_owner(&self) -> u64 {
+        let mode = self.owner.load(Ordering::Relaxed) & OWNER_FAIR;
+        self.owner.store(mode, Ordering::Relaxed);
+        mode >> 61
+    }
+
+    /// Records `owner` as the holder of a lock whose user bits are (or
+    /// were, when it was taken) `user`, keeping the mode bit.
+    #[inline]
+    fn set_owner(&self, owner: Owner, user: u64) {
+        self.owner
+            .store(owner.get() | ((user & FAIR) << 61), Ordering::Relaxed);
+    }
+
+    /// The identity of the holder (0 if unknown or free): `owner` without
+    /// its mode bit.
+    #[inline]
+    fn holder_id(&self) -> u64 {
+        self.owner.load(Ordering::Relaxed) & !OWNER_FAIR
+    }
+
+    /// The lock's mode ([`FAIR`] or 0) from `owner`'s mode bit, which every
+    /// write keeps (any value read has it right), so the fast paths can
+    /// guess the queue word from it instead of loading the word first (see
+    /// [`WaitQueue::update_unlocked_guess`]; a wrong guess would only cost a
+    /// failed compare-exchange: the mode is part of the word compared).
+    #[inline]
+    fn mode_hint(&self) -> u64 {
+        (self.owner.load(Ordering::Relaxed) & OWNER_FAIR) >> 61
     }
 
     /// Releases the lock with a direct hand-off to the oldest waiter, if
     /// any, whatever the lock's mode: lock_api's `unlock_fair` and `bump`.
     #[cfg_attr(not(feature = "lock_api"), allow(dead_code))]
     pub(crate) fn release_fair(&self) {
-        self.owner.store(0, Ordering::Relaxed);
+        self.clear_owner();
         let user = self.queue.user(Ordering::Relaxed);
         if self.queue.cas_idle(user, user & FAIR, Ordering::Release) {
             return;
@@ -760,8 +801,11 @@ impl Lock {
     /// lock is held, so it never races an edit under that lock.
     #[inline]
     fn try_barge(&self, owner: Owner) -> Option<Owner> {
+        // Guessed idle (nobody queued, no debt, not held): one
+        // compare-exchange of the word when that holds, without loading
+        // it first.
         self.queue
-            .update_unlocked(Ordering::Acquire, |user, queued| {
+            .update_unlocked_guess(self.mode_hint(), Ordering::Acquire, |user, queued| {
                 if user & LOCKED != 0 {
                     None
                 } else if queued == 0 {
@@ -776,8 +820,8 @@ impl Lock {
                 }
             })
             .ok()
-            .map(|_| {
-                self.owner.store(owner.get(), Ordering::Relaxed);
+            .map(|user| {
+                self.set_owner(owner, user);
                 owner
             })
     }
@@ -792,9 +836,11 @@ impl Lock {
     /// contention most releases are of these kinds: the holder that barged
     /// in releases while the front it overtook is still being scheduled.
     #[inline]
-    fn release_unlocked(&self) -> bool {
+    fn release_unlocked(&self, mode: u64) -> bool {
+        // Guessed held with nobody queued: one compare-exchange of the
+        // word when that holds, without loading it first.
         self.queue
-            .update_unlocked(Ordering::Release, |user, queued| {
+            .update_unlocked_guess(mode | LOCKED, Ordering::Release, |user, queued| {
                 if queued == 0 {
                     Some(user & FAIR)
                 } else if user & !FLAGS < DEBT_BOUND
@@ -818,7 +864,7 @@ impl Lock {
             Some(owner) if hand_off || user & FAIR != 0 || user & !FLAGS >= DEBT_BOUND => {
                 // Direct hand-off: the lock stays locked, the owner changes;
                 // the next front starts with no debt and no wake.
-                self.owner.store(owner.get(), Ordering::Relaxed);
+                self.set_owner(owner, user);
                 guard.set_user(LOCKED | (user & FAIR));
                 wakers.push(guard.notify_front(owner).expect("front exists"));
             }
@@ -851,9 +897,9 @@ impl Protocol for Lock {
 
     #[inline]
     fn try_fast(&self, owner: Owner, _: &()) -> Option<Owner> {
-        // One load and one compare-exchange of the word in both modes,
-        // waiters or not (a failed `cas_idle` before the barge would cost
-        // a second contended atomic per barge).
+        // One compare-exchange of the word from the guessed idle word; if
+        // the guess is wrong, the failed one returns the word and a second
+        // one barges (no load first in either case).
         self.try_barge(owner)
     }
 
@@ -882,7 +928,7 @@ impl Protocol for Lock {
             false
         };
         if admitted {
-            self.owner.store(owner.get(), Ordering::Relaxed);
+            self.set_owner(owner, user);
         }
         admit_if(owner, admitted)
     }
@@ -900,7 +946,7 @@ impl Protocol for Lock {
         let admitted = user & LOCKED == 0 && (guard.is_empty() || user & FAIR != 0);
         if admitted {
             guard.set_user(user | LOCKED);
-            self.owner.store(owner.get(), Ordering::Relaxed);
+            self.set_owner(owner, user);
         }
         admit_if(owner, admitted)
     }
@@ -922,7 +968,7 @@ impl Protocol for Lock {
         }
         if user & LOCKED == 0 {
             // Ours: the next front starts with no debt and no wake.
-            self.owner.store(owner.get(), Ordering::Relaxed);
+            self.set_owner(owner, user);
             guard.set_user(LOCKED);
             return Some(owner);
         }

@@ -309,3 +309,56 @@ fn spinning_threads_keep_exclusion_in_both_modes() {
         assert_eq!(lock.waiting(), 0);
     }
 }
+
+/// The holder's identity shares its word with the lock's mode (the top bit
+/// of `owner`, from which the fast paths guess the idle queue word): in both
+/// modes, whichever path took the lock (the guessed fast path, the barge
+/// after a wrong guess, the attempt under the queue lock, a hand-off), a
+/// blocking re-acquisition by the holder is refused ("already holds"), and
+/// a unit that released it, or never held it, is never blamed (no false
+/// positive); the mode survives every acquisition and release.
+#[test]
+fn the_reentry_check_sees_the_holder_in_both_modes() {
+    let _dog = Watchdog::new("re-entry in both modes", Duration::from_secs(30));
+    for (mode, make) in modes() {
+        let lock = Arc::new(make());
+        let fair = lock.is_fair();
+        for round in 0..3 {
+            // Round 0: the idle fast path; 1: after a hand-off or a retry
+            // (another thread held it while this one queued); 2: again idle.
+            let guard = if round == 1 {
+                let held = lock.acquire_blocking();
+                let other = {
+                    let lock = lock.clone();
+                    thread::spawn(move || drop(lock.acquire_blocking()))
+                };
+                while lock.waiting() == 0 {
+                    thread::yield_now();
+                }
+                drop(held);
+                other.join().unwrap();
+                lock.acquire_blocking()
+            } else {
+                lock.acquire_blocking()
+            };
+            let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                drop(lock.try_acquire_for(Duration::from_secs(2)));
+            }))
+            .expect_err("a re-acquisition by the holder must panic");
+            let message = refused
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .unwrap_or_default();
+            assert!(message.contains("already holds"), "{mode}: {message}");
+            // Another thread is never blamed: it times out.
+            let lock2 = lock.clone();
+            let timed_out = thread::spawn(move || lock2.try_acquire_for(Duration::ZERO).is_none());
+            assert!(timed_out.join().unwrap(), "{mode}");
+            drop(guard);
+            assert_eq!(lock.is_fair(), fair, "{mode}");
+            // The former holder is not blamed either.
+            drop(lock.try_acquire_for(Duration::from_secs(5)).expect("free"));
+            assert!(!lock.is_locked(), "{mode}");
+        }
+    }
+}

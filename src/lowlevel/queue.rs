@@ -430,9 +430,49 @@ impl WaitQueue {
     pub(crate) fn update_unlocked(
         &self,
         success: Ordering,
+        f: impl FnMut(u64, usize) -> Option<u64>,
+    ) -> Result<u64, u64> {
+        self.update_unlocked_from(self.word.load(Ordering::Relaxed), success, f)
+    }
+
+    /// [`update_unlocked`](WaitQueue::update_unlocked) that does not load
+    /// the word first: it starts from the guess that the queue is unlocked
+    /// and empty with user bits `user`, so when the guess is right the
+    /// update is one compare-exchange and nothing else (the load before it
+    /// would make the compare-exchange wait for it). A wrong guess costs
+    /// no more than the load it replaces: the failed compare-exchange
+    /// returns the word, and the update goes on from there.
+    #[inline]
+    pub(crate) fn update_unlocked_guess(
+        &self,
+        user: u64,
+        success: Ordering,
         mut f: impl FnMut(u64, usize) -> Option<u64>,
     ) -> Result<u64, u64> {
-        let mut word = self.word.load(Ordering::Relaxed);
+        debug_assert!(user <= USER_MAX);
+        let Some(new) = f(user, 0) else {
+            // Nothing to try from the guess: look at the word.
+            return self.update_unlocked(success, f);
+        };
+        debug_assert!(new <= USER_MAX);
+        match self.word.compare_exchange_weak(
+            user << USER_SHIFT,
+            new << USER_SHIFT,
+            success,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => Ok(user),
+            Err(seen) => self.update_unlocked_from(seen, success, f),
+        }
+    }
+
+    #[inline]
+    fn update_unlocked_from(
+        &self,
+        mut word: u64,
+        success: Ordering,
+        mut f: impl FnMut(u64, usize) -> Option<u64>,
+    ) -> Result<u64, u64> {
         loop {
             if word & LOCKED != 0 {
                 return Err(word >> USER_SHIFT);
