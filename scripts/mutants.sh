@@ -1257,8 +1257,8 @@ mutant "chan-fast: close leaves the ring open to lock-free puts [slow]" \
     $'            // Lock-free puts fail from now on.\n            ring.mark();' \
     $'            // Lock-free puts fail from now on.'
 
-mutant "chan-fast: a lock-free put that makes the first task leaves all_done set" \
-    "cargo test --test channel_fast tasks_through" \
+mutant "chan-fast: a put that makes the first task of a locked (not ring) queue leaves all_done set" \
+    "cargo test --test queue_orders join_waits_for_every_task_done" \
     src/queue/generic.rs \
     'if self.unfinished.fetch_add(1, Ordering::SeqCst) == 0 {' \
     'if self.unfinished.fetch_add(1, Ordering::SeqCst) == u64::MAX {'
